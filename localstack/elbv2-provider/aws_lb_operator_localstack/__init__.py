@@ -1,0 +1,1 @@
+"""LocalStack plugins used by aws-lb-operator's test harness."""

@@ -1,0 +1,176 @@
+//! Counts every AWS API call the operator makes, per service and operation.
+//!
+//! The counter is an SDK interceptor installed on every client by [`super::AwsClients`], so no
+//! call can bypass it: later layers report API-call volume (`apply -o json`'s `awsCalls`, the
+//! Prometheus metrics) and tests assert on it (an unchanged re-apply makes no mutating call).
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde::Serialize;
+
+/// Counts for one service operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStats {
+    /// Operations started (one per SDK call, however many attempts it took).
+    pub calls: u64,
+    /// HTTP attempts sent, retries included.
+    pub attempts: u64,
+    /// Operations that ended in an error after all retries.
+    pub errors: u64,
+}
+
+/// `(service, operation)`, e.g. `("elbv2", "DescribeTags")`.
+pub type CallKey = (String, String);
+
+/// Shared, cloneable call counter.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    inner: Arc<Mutex<BTreeMap<CallKey, CallStats>>>,
+}
+
+/// True for operations that change AWS state: anything that is not a Describe, List or Get.
+pub fn is_mutating(operation: &str) -> bool {
+    !["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
+}
+
+impl CallCounter {
+    /// Creates an empty counter.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An interceptor that records calls of `service` into this counter.
+    pub fn interceptor(&self, service: &'static str) -> CallCountingInterceptor {
+        CallCountingInterceptor { service, counter: self.clone() }
+    }
+
+    fn update(&self, service: &str, operation: &str, f: impl FnOnce(&mut CallStats)) {
+        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        f(map.entry((service.to_owned(), operation.to_owned())).or_default());
+    }
+
+    /// A copy of all counts so far.
+    pub fn snapshot(&self) -> BTreeMap<CallKey, CallStats> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Calls per `"service.Operation"`, the shape `apply -o json` prints as `awsCalls`.
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        self.snapshot().into_iter().map(|((s, o), st)| (format!("{s}.{o}"), st.calls)).collect()
+    }
+
+    /// Total operations started.
+    pub fn total_calls(&self) -> u64 {
+        self.snapshot().values().map(|s| s.calls).sum()
+    }
+
+    /// Total operations that change AWS state.
+    pub fn mutating_calls(&self) -> u64 {
+        self.snapshot().iter().filter(|((_, op), _)| is_mutating(op)).map(|(_, s)| s.calls).sum()
+    }
+
+    /// Forgets every count (used between phases of a test or a benchmark).
+    pub fn reset(&self) {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+/// SDK interceptor feeding a [`CallCounter`].
+#[derive(Debug, Clone)]
+pub struct CallCountingInterceptor {
+    service: &'static str,
+    counter: CallCounter,
+}
+
+fn operation_name(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>().map_or_else(|| "Unknown".to_owned(), |m| m.name().to_owned())
+}
+
+impl Intercept for CallCountingInterceptor {
+    fn name(&self) -> &'static str {
+        "CallCountingInterceptor"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = operation_name(cfg);
+        tracing::trace!(service = self.service, operation = %op, "aws call");
+        self.counter.update(self.service, &op, |s| s.calls += 1);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.counter.update(self.service, &operation_name(cfg), |s| s.attempts += 1);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if matches!(context.output_or_error(), Some(Err(_))) {
+            self.counter.update(self.service, &operation_name(cfg), |s| s.errors += 1);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_mutating_operations() {
+        let cases = [
+            ("DescribeLoadBalancers", false),
+            ("DescribeTags", false),
+            ("ListResourceRecordSets", false),
+            ("GetChange", false),
+            ("CreateLoadBalancer", true),
+            ("ModifyRule", true),
+            ("SetRulePriorities", true),
+            ("RegisterTargets", true),
+            ("ChangeResourceRecordSets", true),
+            ("AuthorizeSecurityGroupIngress", true),
+        ];
+        for (op, want) in cases {
+            assert_eq!(is_mutating(op), want, "{op}");
+        }
+    }
+
+    #[test]
+    fn aggregates_per_operation() {
+        let c = CallCounter::new();
+        c.update("elbv2", "DescribeTags", |s| s.calls += 1);
+        c.update("elbv2", "DescribeTags", |s| s.calls += 1);
+        c.update("elbv2", "CreateRule", |s| s.calls += 1);
+        c.update("ec2", "DescribeSubnets", |s| s.calls += 1);
+        assert_eq!(c.total_calls(), 4);
+        assert_eq!(c.mutating_calls(), 1);
+        let by_op = c.by_operation();
+        assert_eq!(by_op.get("elbv2.DescribeTags"), Some(&2));
+        assert_eq!(by_op.get("ec2.DescribeSubnets"), Some(&1));
+        c.reset();
+        assert_eq!(c.total_calls(), 0);
+    }
+}

@@ -1,0 +1,133 @@
+//! The AWS boundary: the only module that imports the AWS SDK.
+//!
+//! [`load_sdk_config`] builds one `SdkConfig` (region, retries with backoff suited to ELBv2
+//! throttling, timeouts, endpoint override). [`AwsClients`] holds the three service clients, each
+//! with the [`calls::CallCounter`] interceptor installed. Adapter functions in [`elbv2`] and
+//! [`ec2`] paginate fully and map every SDK error to [`AwsError`].
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+
+pub mod calls;
+pub mod ec2;
+pub mod elbv2;
+pub mod error;
+
+pub use calls::CallCounter;
+pub use error::{AwsError, AwsErrorKind};
+
+/// Region used when neither a flag nor the standard environment/profile names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How to reach AWS. Credentials always come from the default provider chain (environment,
+/// profile, IRSA web identity, EKS Pod Identity, instance metadata) and are never logged.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Region; when `None`, the standard chain (`AWS_REGION`, profile, IMDS) decides.
+    pub region: Option<String>,
+    /// Endpoint for every service (LocalStack); `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_<SERVICE>` are honoured by the SDK when this is `None`.
+    pub endpoint_url: Option<String>,
+    /// Maximum attempts per call, first attempt included.
+    pub max_attempts: u32,
+    /// Upper bound for one whole operation, retries included.
+    pub operation_timeout: Duration,
+    /// Upper bound for one attempt.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            region: None,
+            endpoint_url: None,
+            max_attempts: 10,
+            operation_timeout: Duration::from_secs(120),
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Retry policy: adaptive mode (client-side rate limiting once throttled, then exponential
+/// backoff with jitter), as ELBv2 throttles Describe/Register bursts per account.
+pub fn retry_config(opts: &AwsOptions) -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(opts.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+/// Loads the shared SDK configuration.
+pub async fn load_sdk_config(opts: &AwsOptions) -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .retry_config(retry_config(opts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(opts.operation_timeout)
+                .operation_attempt_timeout(opts.attempt_timeout)
+                .build(),
+        );
+    if let Some(region) = &opts.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url.clone());
+    }
+    let mut config = loader.load().await;
+    if config.region().is_none() {
+        config = config.into_builder().region(Region::from_static(DEFAULT_REGION)).build();
+    }
+    config
+}
+
+/// The service clients, each counting its calls into one shared [`CallCounter`].
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// Elastic Load Balancing v2.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// EC2 (subnets, security groups).
+    pub ec2: aws_sdk_ec2::Client,
+    /// Route53.
+    pub route53: aws_sdk_route53::Client,
+    /// Every call made through the clients above.
+    pub calls: CallCounter,
+}
+
+impl AwsClients {
+    /// Builds the clients from a loaded configuration.
+    pub fn new(config: &SdkConfig) -> Self {
+        let calls = CallCounter::new();
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+                .interceptor(calls.interceptor("elbv2"))
+                .build(),
+        );
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config).interceptor(calls.interceptor("ec2")).build(),
+        );
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(config)
+                .interceptor(calls.interceptor("route53"))
+                .build(),
+        );
+        AwsClients { elbv2, ec2, route53, calls }
+    }
+
+    /// Loads the configuration and builds the clients.
+    pub async fn connect(opts: &AwsOptions) -> Self {
+        Self::new(&load_sdk_config(opts).await)
+    }
+
+    /// The region the clients talk to.
+    pub fn region(&self) -> String {
+        self.elbv2.config().region().map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string)
+    }
+}

@@ -1,0 +1,109 @@
+//! Command-line interface: one subcommand per job.
+//!
+//! - `plan`: the desired model for manifests, offline (no cluster, no AWS).
+//! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::aws::AwsOptions;
+
+pub mod discover;
+pub mod plan;
+
+/// Provision AWS load balancers and Route53 records for Kubernetes Ingresses and Services.
+#[derive(Debug, Parser)]
+#[command(name = "aws-lb-operator", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// The job to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the desired load balancers for manifests, without a cluster or AWS.
+    Plan(plan::PlanArgs),
+    /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
+    Discover(discover::DiscoverArgs),
+}
+
+/// How to reach AWS, shared by every subcommand that talks to it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// AWS region (default: the standard chain: AWS_REGION, profile, instance metadata).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Endpoint URL for every AWS service (e.g. LocalStack). Without it the standard
+    /// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> variables apply.
+    #[arg(long)]
+    pub aws_endpoint_url: Option<String>,
+    /// Maximum attempts per AWS call, retries with backoff included.
+    #[arg(long, default_value_t = 10)]
+    pub aws_max_attempts: u32,
+}
+
+impl AwsArgs {
+    /// The options for [`crate::aws::load_sdk_config`].
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions {
+            region: self.region.clone(),
+            endpoint_url: self.aws_endpoint_url.clone(),
+            max_attempts: self.aws_max_attempts,
+            ..AwsOptions::default()
+        }
+    }
+}
+
+/// Output format of commands that print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable text.
+    Text,
+    /// JSON (a stable contract for tools).
+    Json,
+}
+
+/// Installs the tracing subscriber. Logs go to stderr so stdout stays machine-readable.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_lb_operator=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless: the first subscriber stays.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Plan(args) => plan::run(args),
+        Command::Discover(args) => with_runtime(discover::run(args)),
+    }
+}
+
+fn with_runtime(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! aws-lb-operator: provisions AWS Application and Network Load Balancers and Route53 records for
+//! Kubernetes Ingresses and LoadBalancer Services.
+//!
+//! Layers (the README's architecture section is the contract):
+//! - [`aws_lb_operator_core`] (crate `core/`): pure model, build and planning; no I/O.
+//! - [`aws`]: the only module that imports the AWS SDK.
+//! - [`cli`]: command-line entry points.
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod cli;
+
+pub use aws_lb_operator_core as core;

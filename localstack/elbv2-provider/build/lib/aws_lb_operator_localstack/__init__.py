@@ -1,1 +1,0 @@
-"""LocalStack plugins used by aws-lb-operator's test harness."""

@@ -5,4 +5,11 @@
 //! enforces that, because this crate does not depend on any of them. Functions here take
 //! snapshots and return data, so everything is unit-testable and benchmarkable on its own.
 #![forbid(unsafe_code)]
+// `BuildError` carries the object, annotation, value and expectation so every message is
+// self-explanatory; it is built once per invalid object, off the hot path. Boxing each variant
+// would add noise at every construction site for no measurable gain.
+#![allow(clippy::result_large_err)]
+
+pub mod build;
 pub mod discovery;
+pub mod model;

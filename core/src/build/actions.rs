@@ -1,0 +1,406 @@
+//! `alb.ingress.kubernetes.io/actions.<name>`: custom actions (fixed-response, redirect, weighted
+//! forward), used by backends whose service port name is `use-annotation`.
+use serde::Deserialize;
+
+use super::annotations::{Annotations, ACTIONS_PREFIX};
+use super::error::{invalid_annotation, BuildError};
+use super::target_group::PortRef;
+use crate::model::{FixedResponseSpec, RedirectSpec, StickinessSpec};
+
+/// What `actions.<name>` must look like.
+pub const EXPECTED: &str = "a JSON action with \"type\" fixed-response (fixedResponseConfig), redirect (redirectConfig) or forward (targetGroupARN, targetGroupName or forwardConfig.targetGroups of serviceName/servicePort, targetGroupARN or targetGroupName with weights 0 to 999)";
+
+const CONTENT_TYPES: [&str; 5] = [
+    "text/plain",
+    "text/css",
+    "text/html",
+    "application/javascript",
+    "application/json",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAction {
+    #[serde(alias = "Type")]
+    r#type: String,
+    #[serde(default, alias = "targetGroupArn", alias = "TargetGroupARN")]
+    target_group_a_r_n: Option<String>,
+    #[serde(default, alias = "TargetGroupName")]
+    target_group_name: Option<String>,
+    #[serde(default, alias = "FixedResponseConfig")]
+    fixed_response_config: Option<RawFixed>,
+    #[serde(default, alias = "RedirectConfig")]
+    redirect_config: Option<RawRedirect>,
+    #[serde(default, alias = "ForwardConfig")]
+    forward_config: Option<RawForward>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFixed {
+    #[serde(default, alias = "StatusCode")]
+    status_code: String,
+    #[serde(default, alias = "ContentType")]
+    content_type: Option<String>,
+    #[serde(default, alias = "MessageBody")]
+    message_body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRedirect {
+    #[serde(default, alias = "Host")]
+    host: Option<String>,
+    #[serde(default, alias = "Path")]
+    path: Option<String>,
+    #[serde(default, alias = "Port")]
+    port: Option<String>,
+    #[serde(default, alias = "Protocol")]
+    protocol: Option<String>,
+    #[serde(default, alias = "Query")]
+    query: Option<String>,
+    #[serde(default, alias = "StatusCode")]
+    status_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawForward {
+    #[serde(default, alias = "TargetGroups")]
+    target_groups: Vec<RawTuple>,
+    #[serde(default, alias = "TargetGroupStickinessConfig")]
+    target_group_stickiness_config: Option<RawStickiness>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTuple {
+    #[serde(default, alias = "targetGroupArn", alias = "TargetGroupARN")]
+    target_group_a_r_n: Option<String>,
+    #[serde(default, alias = "TargetGroupName")]
+    target_group_name: Option<String>,
+    #[serde(default, alias = "ServiceName")]
+    service_name: Option<String>,
+    #[serde(default, alias = "ServicePort")]
+    service_port: Option<serde_json::Value>,
+    #[serde(default, alias = "Weight")]
+    weight: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawStickiness {
+    #[serde(default, alias = "Enabled")]
+    enabled: Option<bool>,
+    #[serde(default, alias = "DurationSeconds")]
+    duration_seconds: Option<u32>,
+}
+
+/// Where a weighted forward sends traffic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardTarget {
+    /// An existing target group by ARN.
+    Arn(String),
+    /// An existing target group by name.
+    Name(String),
+    /// A Service port in the Ingress's namespace (a target group of this stack).
+    Service {
+        /// Service name.
+        name: String,
+        /// Service port.
+        port: PortRef,
+    },
+}
+
+/// A parsed custom action, before Service backends are resolved to target groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParsedAction {
+    /// Fixed response.
+    FixedResponse(FixedResponseSpec),
+    /// Redirect.
+    Redirect(RedirectSpec),
+    /// Weighted forward.
+    Forward {
+        /// Targets with weights.
+        targets: Vec<(ForwardTarget, u32)>,
+        /// Stickiness.
+        stickiness: Option<StickinessSpec>,
+    },
+}
+
+/// Parses `actions.<name>`; `Ok(None)` if the annotation is absent.
+pub fn parse(
+    a: &Annotations<'_>,
+    name: &str,
+    max_target_groups: usize,
+) -> Result<Option<ParsedAction>, BuildError> {
+    let key = format!("{ACTIONS_PREFIX}{name}");
+    let Some(raw) = a.raw(&key) else {
+        return Ok(None);
+    };
+    let err =
+        |detail: &str| invalid_annotation(a.object(), &key, raw, format!("{EXPECTED}; {detail}"));
+    let action: RawAction = serde_json::from_str(raw).map_err(|e| err(&e.to_string()))?;
+    let parsed = match action.r#type.as_str() {
+        "fixed-response" => {
+            let cfg = action
+                .fixed_response_config
+                .ok_or_else(|| err("fixed-response needs fixedResponseConfig"))?;
+            let code = cfg.status_code.as_bytes();
+            if !(code.len() == 3
+                && matches!(code.first(), Some(b'2' | b'4' | b'5'))
+                && code.iter().all(u8::is_ascii_digit))
+            {
+                return Err(err(
+                    "fixedResponseConfig.statusCode is a 2XX, 4XX or 5XX code",
+                ));
+            }
+            if let Some(ct) = &cfg.content_type {
+                if !CONTENT_TYPES.contains(&ct.as_str()) {
+                    return Err(err(&format!(
+                        "fixedResponseConfig.contentType is one of {}",
+                        CONTENT_TYPES.join(", ")
+                    )));
+                }
+            }
+            if cfg.message_body.as_ref().is_some_and(|b| b.len() > 1024) {
+                return Err(err(
+                    "fixedResponseConfig.messageBody is at most 1024 characters",
+                ));
+            }
+            ParsedAction::FixedResponse(FixedResponseSpec {
+                status_code: cfg.status_code,
+                content_type: cfg.content_type,
+                message_body: cfg.message_body,
+            })
+        }
+        "redirect" => {
+            let cfg = action
+                .redirect_config
+                .ok_or_else(|| err("redirect needs redirectConfig"))?;
+            if !matches!(cfg.status_code.as_str(), "HTTP_301" | "HTTP_302") {
+                return Err(err("redirectConfig.statusCode is HTTP_301 or HTTP_302"));
+            }
+            if let Some(p) = &cfg.protocol {
+                if !matches!(p.as_str(), "HTTP" | "HTTPS" | "#{protocol}") {
+                    return Err(err("redirectConfig.protocol is HTTP, HTTPS or #{protocol}"));
+                }
+            }
+            if let Some(p) = &cfg.port {
+                if p != "#{port}" && !p.parse::<u16>().is_ok_and(|n| n > 0) {
+                    return Err(err(
+                        "redirectConfig.port is a port from 1 to 65535 or #{port}",
+                    ));
+                }
+            }
+            ParsedAction::Redirect(RedirectSpec {
+                protocol: cfg.protocol.unwrap_or_else(|| "#{protocol}".into()),
+                port: cfg.port.unwrap_or_else(|| "#{port}".into()),
+                host: cfg.host.unwrap_or_else(|| "#{host}".into()),
+                path: cfg.path.unwrap_or_else(|| "/#{path}".into()),
+                query: cfg.query.unwrap_or_else(|| "#{query}".into()),
+                status_code: cfg.status_code,
+            })
+        }
+        "forward" => {
+            let mut targets = Vec::new();
+            let mut stickiness = None;
+            if let Some(arn) = action.target_group_a_r_n {
+                targets.push((ForwardTarget::Arn(arn), 1));
+            } else if let Some(name) = action.target_group_name {
+                targets.push((ForwardTarget::Name(name), 1));
+            } else if let Some(fwd) = action.forward_config {
+                for t in fwd.target_groups {
+                    let weight = match t.weight {
+                        None => 1,
+                        Some(w) => u32::try_from(w)
+                            .ok()
+                            .filter(|w| *w <= 999)
+                            .ok_or_else(|| err("weights are from 0 to 999"))?,
+                    };
+                    let target = match (t.target_group_a_r_n, t.target_group_name, t.service_name) {
+                        (Some(arn), None, None) => ForwardTarget::Arn(arn),
+                        (None, Some(name), None) => ForwardTarget::Name(name),
+                        (None, None, Some(svc)) => {
+                            let port = match t.service_port {
+                                Some(serde_json::Value::Number(n)) => n
+                                    .as_i64()
+                                    .and_then(|n| i32::try_from(n).ok())
+                                    .map(PortRef::Number),
+                                Some(serde_json::Value::String(s)) => Some(match s.parse::<i32>() {
+                                    Ok(n) => PortRef::Number(n),
+                                    Err(_) => PortRef::Name(s),
+                                }),
+                                _ => None,
+                            }
+                            .ok_or_else(|| err("serviceName needs servicePort (a number or a port name)"))?;
+                            ForwardTarget::Service { name: svc, port }
+                        }
+                        _ => {
+                            return Err(err(
+                                "each target group has exactly one of targetGroupARN, targetGroupName or serviceName",
+                            ))
+                        }
+                    };
+                    targets.push((target, weight));
+                }
+                stickiness = fwd.target_group_stickiness_config.map(|s| StickinessSpec {
+                    enabled: s.enabled.unwrap_or(false),
+                    duration_seconds: s.duration_seconds,
+                });
+            }
+            if targets.is_empty() {
+                return Err(err("forward needs at least one target group"));
+            }
+            if targets.len() > max_target_groups {
+                return Err(err(&format!(
+                    "forward has {} target groups, AWS allows at most {max_target_groups} per action",
+                    targets.len()
+                )));
+            }
+            ParsedAction::Forward {
+                targets,
+                stickiness,
+            }
+        }
+        other => return Err(err(&format!("unsupported type {other:?}"))),
+    };
+    Ok(Some(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::build::error::ObjectRef;
+
+    fn run(value: &str) -> Result<Option<ParsedAction>, BuildError> {
+        let object = ObjectRef::namespaced("ingress", "shop", "web");
+        let map: BTreeMap<String, String> =
+            [(format!("{ACTIONS_PREFIX}blue-green"), value.to_owned())].into();
+        parse(&Annotations::new(&object, Some(&map)), "blue-green", 5)
+    }
+
+    #[test]
+    fn parses_each_type() {
+        struct Case {
+            name: &'static str,
+            value: &'static str,
+            want: ParsedAction,
+        }
+        let cases = [
+            Case {
+                name: "fixed response",
+                value: r#"{"type":"fixed-response","fixedResponseConfig":{"contentType":"text/plain","statusCode":"503","messageBody":"down"}}"#,
+                want: ParsedAction::FixedResponse(FixedResponseSpec {
+                    status_code: "503".into(),
+                    content_type: Some("text/plain".into()),
+                    message_body: Some("down".into()),
+                }),
+            },
+            Case {
+                name: "redirect fills ELB defaults",
+                value: r#"{"type":"redirect","redirectConfig":{"protocol":"HTTPS","port":"443","statusCode":"HTTP_301"}}"#,
+                want: ParsedAction::Redirect(RedirectSpec {
+                    protocol: "HTTPS".into(),
+                    port: "443".into(),
+                    host: "#{host}".into(),
+                    path: "/#{path}".into(),
+                    query: "#{query}".into(),
+                    status_code: "HTTP_301".into(),
+                }),
+            },
+            Case {
+                name: "forward by arn shorthand",
+                value: r#"{"type":"forward","targetGroupARN":"arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/x/1"}"#,
+                want: ParsedAction::Forward {
+                    targets: vec![(
+                        ForwardTarget::Arn(
+                            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/x/1".into(),
+                        ),
+                        1,
+                    )],
+                    stickiness: None,
+                },
+            },
+            Case {
+                name: "weighted forward to services",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"blue","servicePort":"80","weight":80},{"serviceName":"green","servicePort":"http","weight":20}],"targetGroupStickinessConfig":{"enabled":true,"durationSeconds":60}}}"#,
+                want: ParsedAction::Forward {
+                    targets: vec![
+                        (
+                            ForwardTarget::Service {
+                                name: "blue".into(),
+                                port: PortRef::Number(80),
+                            },
+                            80,
+                        ),
+                        (
+                            ForwardTarget::Service {
+                                name: "green".into(),
+                                port: PortRef::Name("http".into()),
+                            },
+                            20,
+                        ),
+                    ],
+                    stickiness: Some(StickinessSpec {
+                        enabled: true,
+                        duration_seconds: Some(60),
+                    }),
+                },
+            },
+        ];
+        for case in cases {
+            assert_eq!(run(case.value).unwrap(), Some(case.want), "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        struct Case {
+            name: &'static str,
+            value: &'static str,
+            detail: &'static str,
+        }
+        let six = r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"a"},{"targetGroupName":"b"},{"targetGroupName":"c"},{"targetGroupName":"d"},{"targetGroupName":"e"},{"targetGroupName":"f"}]}}"#;
+        let cases = [
+            Case { name: "unknown type", value: r#"{"type":"authenticate-oidc"}"#, detail: "unsupported type \"authenticate-oidc\"" },
+            Case {
+                name: "bad status",
+                value: r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"302"}}"#,
+                detail: "fixedResponseConfig.statusCode is a 2XX, 4XX or 5XX code",
+            },
+            Case {
+                name: "bad content type",
+                value: r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"200","contentType":"image/png"}}"#,
+                detail: "fixedResponseConfig.contentType is one of text/plain, text/css, text/html, application/javascript, application/json",
+            },
+            Case {
+                name: "bad redirect code",
+                value: r#"{"type":"redirect","redirectConfig":{"statusCode":"301"}}"#,
+                detail: "redirectConfig.statusCode is HTTP_301 or HTTP_302",
+            },
+            Case {
+                name: "weight too high",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"a","servicePort":80,"weight":1000}]}}"#,
+                detail: "weights are from 0 to 999",
+            },
+            Case {
+                name: "service without port",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"a"}]}}"#,
+                detail: "serviceName needs servicePort (a number or a port name)",
+            },
+            Case { name: "six target groups", value: six, detail: "forward has 6 target groups, AWS allows at most 5 per action" },
+            Case { name: "empty forward", value: r#"{"type":"forward"}"#, detail: "forward needs at least one target group" },
+        ];
+        for case in cases {
+            let err = run(case.value).expect_err(case.name).to_string();
+            let want = format!(
+                "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value {:?}: expected {EXPECTED}; {}",
+                case.value, case.detail
+            );
+            assert_eq!(err, want, "{}", case.name);
+        }
+    }
+}

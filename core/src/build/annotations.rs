@@ -1,0 +1,833 @@
+//! Typed parsing of `alb.ingress.kubernetes.io/*` annotations, with LBC's defaults.
+//!
+//! Parsing never fails silently: a value that is present but unusable is an error naming the
+//! object, the annotation, the value and what was expected.
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::de::DeserializeOwned;
+
+use super::error::{invalid_annotation, BuildError, ObjectRef};
+use crate::model::{tags, IpAddressType, Protocol, ProtocolVersion, Scheme, TargetType};
+
+/// Prefix of every ALB annotation.
+pub const PREFIX: &str = "alb.ingress.kubernetes.io/";
+/// Legacy class annotation; it wins over `spec.ingressClassName`.
+pub const INGRESS_CLASS: &str = "kubernetes.io/ingress.class";
+
+/// `load-balancer-name`.
+pub const LOAD_BALANCER_NAME: &str = "alb.ingress.kubernetes.io/load-balancer-name";
+/// `group.name`.
+pub const GROUP_NAME: &str = "alb.ingress.kubernetes.io/group.name";
+/// `group.order`.
+pub const GROUP_ORDER: &str = "alb.ingress.kubernetes.io/group.order";
+/// `scheme`.
+pub const SCHEME: &str = "alb.ingress.kubernetes.io/scheme";
+/// `ip-address-type`.
+pub const IP_ADDRESS_TYPE: &str = "alb.ingress.kubernetes.io/ip-address-type";
+/// `subnets`.
+pub const SUBNETS: &str = "alb.ingress.kubernetes.io/subnets";
+/// `security-groups`.
+pub const SECURITY_GROUPS: &str = "alb.ingress.kubernetes.io/security-groups";
+/// `inbound-cidrs`.
+pub const INBOUND_CIDRS: &str = "alb.ingress.kubernetes.io/inbound-cidrs";
+/// `listen-ports`.
+pub const LISTEN_PORTS: &str = "alb.ingress.kubernetes.io/listen-ports";
+/// `ssl-redirect`.
+pub const SSL_REDIRECT: &str = "alb.ingress.kubernetes.io/ssl-redirect";
+/// `certificate-arn`.
+pub const CERTIFICATE_ARN: &str = "alb.ingress.kubernetes.io/certificate-arn";
+/// `ssl-policy`.
+pub const SSL_POLICY: &str = "alb.ingress.kubernetes.io/ssl-policy";
+/// `target-type`.
+pub const TARGET_TYPE: &str = "alb.ingress.kubernetes.io/target-type";
+/// `backend-protocol`.
+pub const BACKEND_PROTOCOL: &str = "alb.ingress.kubernetes.io/backend-protocol";
+/// `backend-protocol-version`.
+pub const BACKEND_PROTOCOL_VERSION: &str = "alb.ingress.kubernetes.io/backend-protocol-version";
+/// `healthcheck-port`.
+pub const HEALTHCHECK_PORT: &str = "alb.ingress.kubernetes.io/healthcheck-port";
+/// `healthcheck-protocol`.
+pub const HEALTHCHECK_PROTOCOL: &str = "alb.ingress.kubernetes.io/healthcheck-protocol";
+/// `healthcheck-path`.
+pub const HEALTHCHECK_PATH: &str = "alb.ingress.kubernetes.io/healthcheck-path";
+/// `healthcheck-interval-seconds`.
+pub const HEALTHCHECK_INTERVAL: &str = "alb.ingress.kubernetes.io/healthcheck-interval-seconds";
+/// `healthcheck-timeout-seconds`.
+pub const HEALTHCHECK_TIMEOUT: &str = "alb.ingress.kubernetes.io/healthcheck-timeout-seconds";
+/// `healthy-threshold-count`.
+pub const HEALTHY_THRESHOLD: &str = "alb.ingress.kubernetes.io/healthy-threshold-count";
+/// `unhealthy-threshold-count`.
+pub const UNHEALTHY_THRESHOLD: &str = "alb.ingress.kubernetes.io/unhealthy-threshold-count";
+/// `success-codes`.
+pub const SUCCESS_CODES: &str = "alb.ingress.kubernetes.io/success-codes";
+/// `load-balancer-attributes`.
+pub const LOAD_BALANCER_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/load-balancer-attributes";
+/// `target-group-attributes`.
+pub const TARGET_GROUP_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/target-group-attributes";
+/// `tags`.
+pub const TAGS: &str = "alb.ingress.kubernetes.io/tags";
+/// `actions.<name>` prefix.
+pub const ACTIONS_PREFIX: &str = "alb.ingress.kubernetes.io/actions.";
+/// `conditions.<name>` prefix.
+pub const CONDITIONS_PREFIX: &str = "alb.ingress.kubernetes.io/conditions.";
+
+/// Service port name that points a backend at an `actions.<service name>` annotation.
+pub const USE_ANNOTATION: &str = "use-annotation";
+
+/// Default health-check settings (LBC's).
+pub mod defaults {
+    /// `healthcheck-path` for HTTP1/HTTP2.
+    pub const HEALTHCHECK_PATH: &str = "/";
+    /// `healthcheck-path` for gRPC.
+    pub const HEALTHCHECK_PATH_GRPC: &str = "/AWS.ALB/healthcheck";
+    /// `healthcheck-port`.
+    pub const HEALTHCHECK_PORT: &str = "traffic-port";
+    /// `healthcheck-interval-seconds`.
+    pub const HEALTHCHECK_INTERVAL: u32 = 15;
+    /// `healthcheck-timeout-seconds`.
+    pub const HEALTHCHECK_TIMEOUT: u32 = 5;
+    /// `healthy-threshold-count`.
+    pub const HEALTHY_THRESHOLD: u32 = 2;
+    /// `unhealthy-threshold-count`.
+    pub const UNHEALTHY_THRESHOLD: u32 = 2;
+    /// `success-codes` for HTTP1/HTTP2.
+    pub const SUCCESS_CODES: &str = "200";
+    /// `success-codes` for gRPC.
+    pub const SUCCESS_CODES_GRPC: &str = "12";
+}
+
+/// Read access to one object's annotations, producing errors that name the object.
+#[derive(Clone, Copy, Debug)]
+pub struct Annotations<'a> {
+    object: &'a ObjectRef,
+    map: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> Annotations<'a> {
+    /// Wraps an object's annotations.
+    #[must_use]
+    pub fn new(object: &'a ObjectRef, map: Option<&'a BTreeMap<String, String>>) -> Self {
+        Self { object, map }
+    }
+
+    /// The object, for error messages.
+    #[must_use]
+    pub fn object(&self) -> &'a ObjectRef {
+        self.object
+    }
+
+    /// Raw value, trimmed.
+    #[must_use]
+    pub fn raw(&self, key: &str) -> Option<&'a str> {
+        self.map.and_then(|m| m.get(key)).map(|v| v.trim())
+    }
+
+    fn err(&self, key: &str, value: &str, expected: impl Into<String>) -> BuildError {
+        invalid_annotation(self.object, key, value, expected)
+    }
+
+    /// Parses with `parse`, which returns `None` for an unusable value.
+    pub fn parse_with<T>(
+        &self,
+        key: &str,
+        expected: impl Into<String>,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, BuildError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(v) => parse(v).map(Some).ok_or_else(|| self.err(key, v, expected)),
+        }
+    }
+
+    /// A non-empty string.
+    pub fn string(&self, key: &str) -> Result<Option<String>, BuildError> {
+        self.parse_with(key, "a non-empty string", |v| {
+            (!v.is_empty()).then(|| v.to_owned())
+        })
+    }
+
+    /// An integer in `min..=max`.
+    pub fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, BuildError> {
+        self.parse_with(key, format!("an integer from {min} to {max}"), |v| {
+            v.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
+        })
+    }
+
+    /// A `u32` in `min..=max`.
+    pub fn u32_in(&self, key: &str, min: u32, max: u32) -> Result<Option<u32>, BuildError> {
+        Ok(self
+            .int(key, i64::from(min), i64::from(max))?
+            .and_then(|n| u32::try_from(n).ok()))
+    }
+
+    /// A comma-separated list of non-empty items.
+    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>, BuildError> {
+        self.parse_with(
+            key,
+            "a comma-separated list of non-empty values",
+            parse_list,
+        )
+    }
+
+    /// A comma-separated `key=value` map.
+    pub fn map(&self, key: &str) -> Result<Option<BTreeMap<String, String>>, BuildError> {
+        self.parse_with(key, "a comma-separated list of key=value pairs", parse_map)
+    }
+
+    /// A JSON document.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<T>, BuildError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(v)
+                .map(Some)
+                .map_err(|e| self.err(key, v, format!("{expected} ({e})"))),
+        }
+    }
+}
+
+/// Splits `a, b,c` into items; `None` if an item is empty.
+#[must_use]
+pub fn parse_list(v: &str) -> Option<Vec<String>> {
+    let items: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
+    (!items.iter().any(String::is_empty)).then_some(items)
+}
+
+/// Splits `k1=v1,k2=v2`; `None` if a pair has no `=` or an empty key.
+#[must_use]
+pub fn parse_map(v: &str) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pair in v.split(',') {
+        let (k, val) = pair.split_once('=')?;
+        let k = k.trim();
+        if k.is_empty() {
+            return None;
+        }
+        out.insert(k.to_owned(), val.trim().to_owned());
+    }
+    Some(out)
+}
+
+/// Whether `v` is an IPv4 or IPv6 CIDR.
+#[must_use]
+pub fn is_cidr(v: &str) -> bool {
+    let Some((addr, len)) = v.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => len <= 32,
+        Ok(IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
+}
+
+fn valid_group_name(v: &str) -> bool {
+    let bytes = v.as_bytes();
+    !v.is_empty()
+        && v.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// What a group name must look like.
+pub const GROUP_NAME_EXPECTED: &str =
+    "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters";
+
+/// Validates a group name (annotation or IngressClassParams).
+#[must_use]
+pub fn parse_group_name(v: &str) -> Option<String> {
+    valid_group_name(v).then(|| v.to_owned())
+}
+
+/// What a load balancer name must look like.
+pub const LOAD_BALANCER_NAME_EXPECTED: &str =
+    "at most 32 letters, digits and '-', not starting or ending with '-' and not starting with \"internal-\"";
+
+/// Validates an explicit load balancer name.
+#[must_use]
+pub fn parse_load_balancer_name(v: &str) -> Option<String> {
+    let ok = !v.is_empty()
+        && v.len() <= crate::model::MAX_NAME_LEN
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && !v.starts_with("internal-");
+    ok.then(|| v.to_owned())
+}
+
+/// Annotations that may be set on the Ingress and overridden on the Service ("Ing,Svc").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendSettings {
+    /// `target-type`.
+    pub target_type: Option<TargetType>,
+    /// `backend-protocol`.
+    pub backend_protocol: Option<Protocol>,
+    /// `backend-protocol-version`.
+    pub backend_protocol_version: Option<ProtocolVersion>,
+    /// `healthcheck-port`: `traffic-port`, a number, or a Service port name.
+    pub healthcheck_port: Option<String>,
+    /// `healthcheck-protocol`.
+    pub healthcheck_protocol: Option<Protocol>,
+    /// `healthcheck-path`.
+    pub healthcheck_path: Option<String>,
+    /// `healthcheck-interval-seconds`.
+    pub healthcheck_interval: Option<u32>,
+    /// `healthcheck-timeout-seconds`.
+    pub healthcheck_timeout: Option<u32>,
+    /// `healthy-threshold-count`.
+    pub healthy_threshold: Option<u32>,
+    /// `unhealthy-threshold-count`.
+    pub unhealthy_threshold: Option<u32>,
+    /// `success-codes`.
+    pub success_codes: Option<String>,
+    /// `target-group-attributes`.
+    pub target_group_attributes: Option<BTreeMap<String, String>>,
+    /// `tags` (merged: Ingress, then Service).
+    pub tags: BTreeMap<String, String>,
+}
+
+impl BackendSettings {
+    /// Parses the "Ing,Svc" annotations of one object.
+    pub fn parse(a: &Annotations<'_>) -> Result<Self, BuildError> {
+        let proto = |key: &str| {
+            a.parse_with(key, Protocol::expected(), |v| {
+                Protocol::parse(&v.to_ascii_uppercase())
+            })
+        };
+        Ok(Self {
+            target_type: a.parse_with(TARGET_TYPE, TargetType::expected(), TargetType::parse)?,
+            backend_protocol: proto(BACKEND_PROTOCOL)?,
+            backend_protocol_version: a.parse_with(
+                BACKEND_PROTOCOL_VERSION,
+                ProtocolVersion::expected(),
+                |v| ProtocolVersion::parse(&v.to_ascii_uppercase()),
+            )?,
+            healthcheck_port: a.parse_with(
+                HEALTHCHECK_PORT,
+                "\"traffic-port\", a port number from 1 to 65535 or a service port name",
+                parse_healthcheck_port,
+            )?,
+            healthcheck_protocol: proto(HEALTHCHECK_PROTOCOL)?,
+            healthcheck_path: a.parse_with(
+                HEALTHCHECK_PATH,
+                "a path starting with \"/\"",
+                |v| v.starts_with('/').then(|| v.to_owned()),
+            )?,
+            healthcheck_interval: a.u32_in(HEALTHCHECK_INTERVAL, 5, 300)?,
+            healthcheck_timeout: a.u32_in(HEALTHCHECK_TIMEOUT, 2, 120)?,
+            healthy_threshold: a.u32_in(HEALTHY_THRESHOLD, 2, 10)?,
+            unhealthy_threshold: a.u32_in(UNHEALTHY_THRESHOLD, 2, 10)?,
+            success_codes: a.parse_with(
+                SUCCESS_CODES,
+                "codes such as \"200\", \"200,302\" or \"200-399\"",
+                parse_success_codes,
+            )?,
+            target_group_attributes: a.map(TARGET_GROUP_ATTRIBUTES)?,
+            tags: parse_tags(a)?.unwrap_or_default(),
+        })
+    }
+
+    /// `self` (the Service's) overriding `ingress` field by field; tags are merged, Service wins.
+    #[must_use]
+    pub fn over(&self, ingress: &Self) -> Self {
+        let mut tags = ingress.tags.clone();
+        tags.extend(self.tags.clone());
+        Self {
+            target_type: self.target_type.or(ingress.target_type),
+            backend_protocol: self.backend_protocol.or(ingress.backend_protocol),
+            backend_protocol_version: self
+                .backend_protocol_version
+                .or(ingress.backend_protocol_version),
+            healthcheck_port: self
+                .healthcheck_port
+                .clone()
+                .or_else(|| ingress.healthcheck_port.clone()),
+            healthcheck_protocol: self.healthcheck_protocol.or(ingress.healthcheck_protocol),
+            healthcheck_path: self
+                .healthcheck_path
+                .clone()
+                .or_else(|| ingress.healthcheck_path.clone()),
+            healthcheck_interval: self.healthcheck_interval.or(ingress.healthcheck_interval),
+            healthcheck_timeout: self.healthcheck_timeout.or(ingress.healthcheck_timeout),
+            healthy_threshold: self.healthy_threshold.or(ingress.healthy_threshold),
+            unhealthy_threshold: self.unhealthy_threshold.or(ingress.unhealthy_threshold),
+            success_codes: self
+                .success_codes
+                .clone()
+                .or_else(|| ingress.success_codes.clone()),
+            target_group_attributes: self
+                .target_group_attributes
+                .clone()
+                .or_else(|| ingress.target_group_attributes.clone()),
+            tags,
+        }
+    }
+}
+
+fn parse_healthcheck_port(v: &str) -> Option<String> {
+    if v == defaults::HEALTHCHECK_PORT {
+        return Some(v.to_owned());
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return v
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(|p| p.to_string());
+    }
+    let ok = !v.is_empty()
+        && v.len() <= 15
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    ok.then(|| v.to_owned())
+}
+
+fn parse_success_codes(v: &str) -> Option<String> {
+    let item_ok = |item: &str| match item.split_once('-') {
+        Some((a, b)) => {
+            matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if a <= b)
+        }
+        None => item.parse::<u16>().is_ok(),
+    };
+    (!v.is_empty() && v.split(',').all(|i| item_ok(i.trim()))).then(|| v.replace(' ', ""))
+}
+
+/// Parses `tags`, refusing the tracking tag keys.
+pub fn parse_tags(a: &Annotations<'_>) -> Result<Option<BTreeMap<String, String>>, BuildError> {
+    let Some(map) = a.map(TAGS)? else {
+        return Ok(None);
+    };
+    if map.keys().any(|k| tags::RESERVED.contains(&k.as_str())) {
+        let value = a.raw(TAGS).unwrap_or_default();
+        return Err(invalid_annotation(
+            a.object(),
+            TAGS,
+            value,
+            format!(
+                "key=value pairs whose keys are not the tracking tags {}",
+                tags::RESERVED.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(map))
+}
+
+/// One entry of `listen-ports`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListenPort {
+    /// Port.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+}
+
+/// Parses `listen-ports` (`[{"HTTP": 80}, {"HTTPS": 443}]`).
+pub fn parse_listen_ports(a: &Annotations<'_>) -> Result<Option<Vec<ListenPort>>, BuildError> {
+    const EXPECTED: &str =
+        "a JSON list of {\"HTTP\": port} or {\"HTTPS\": port} objects with ports from 1 to 65535, each port once";
+    let Some(raw) = a.raw(LISTEN_PORTS) else {
+        return Ok(None);
+    };
+    let err = || invalid_annotation(a.object(), LISTEN_PORTS, raw, EXPECTED);
+    let entries: Vec<BTreeMap<String, serde_json::Value>> =
+        serde_json::from_str(raw).map_err(|_| err())?;
+    let mut out: Vec<ListenPort> = Vec::new();
+    for entry in entries {
+        if entry.len() != 1 {
+            return Err(err());
+        }
+        for (proto, port) in entry {
+            let protocol = Protocol::parse(&proto.to_ascii_uppercase()).ok_or_else(err)?;
+            let port = port
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(err)?;
+            if out.iter().any(|lp| lp.port == port) {
+                return Err(err());
+            }
+            out.push(ListenPort { port, protocol });
+        }
+    }
+    if out.is_empty() {
+        return Err(err());
+    }
+    out.sort();
+    Ok(Some(out))
+}
+
+/// Every Ingress-level annotation of one member, parsed and validated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngressSettings {
+    /// `load-balancer-name`.
+    pub load_balancer_name: Option<String>,
+    /// `group.name`.
+    pub group_name: Option<String>,
+    /// `group.order` (default 0).
+    pub group_order: i32,
+    /// `scheme`.
+    pub scheme: Option<Scheme>,
+    /// `ip-address-type`.
+    pub ip_address_type: Option<IpAddressType>,
+    /// `subnets`.
+    pub subnets: Option<Vec<String>>,
+    /// Subnet tag filters (IngressClassParams only).
+    pub subnet_tags: Option<BTreeMap<String, Vec<String>>>,
+    /// `security-groups`.
+    pub security_groups: Option<Vec<String>>,
+    /// `inbound-cidrs`.
+    pub inbound_cidrs: Option<Vec<String>>,
+    /// `listen-ports`.
+    pub listen_ports: Option<Vec<ListenPort>>,
+    /// `ssl-redirect`.
+    pub ssl_redirect: Option<u16>,
+    /// `certificate-arn`.
+    pub certificate_arns: Option<Vec<String>>,
+    /// `ssl-policy`.
+    pub ssl_policy: Option<String>,
+    /// `load-balancer-attributes`.
+    pub load_balancer_attributes: Option<BTreeMap<String, String>>,
+    /// `tags`.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// The "Ing,Svc" annotations as set on the Ingress.
+    pub backend: BackendSettings,
+}
+
+impl IngressSettings {
+    /// Parses every Ingress-level annotation.
+    pub fn parse(a: &Annotations<'_>) -> Result<Self, BuildError> {
+        let group_order = a
+            .int(GROUP_ORDER, -1000, 1000)?
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(0);
+        let inbound_cidrs = a.list(INBOUND_CIDRS)?;
+        if let (Some(cidrs), Some(raw)) = (&inbound_cidrs, a.raw(INBOUND_CIDRS)) {
+            if !cidrs.iter().all(|c| is_cidr(c)) {
+                return Err(invalid_annotation(
+                    a.object(),
+                    INBOUND_CIDRS,
+                    raw,
+                    "a comma-separated list of IPv4 or IPv6 CIDRs such as 10.0.0.0/8",
+                ));
+            }
+        }
+        Ok(Self {
+            load_balancer_name: a.parse_with(
+                LOAD_BALANCER_NAME,
+                LOAD_BALANCER_NAME_EXPECTED,
+                parse_load_balancer_name,
+            )?,
+            group_name: a.parse_with(GROUP_NAME, GROUP_NAME_EXPECTED, parse_group_name)?,
+            group_order,
+            scheme: a.parse_with(SCHEME, Scheme::expected(), Scheme::parse)?,
+            ip_address_type: a.parse_with(
+                IP_ADDRESS_TYPE,
+                IpAddressType::expected(),
+                IpAddressType::parse,
+            )?,
+            subnets: a.list(SUBNETS)?,
+            subnet_tags: None,
+            security_groups: a.list(SECURITY_GROUPS)?,
+            inbound_cidrs,
+            listen_ports: parse_listen_ports(a)?,
+            ssl_redirect: a
+                .int(SSL_REDIRECT, 1, 65535)?
+                .and_then(|n| u16::try_from(n).ok()),
+            certificate_arns: a.list(CERTIFICATE_ARN)?,
+            ssl_policy: a.string(SSL_POLICY)?,
+            load_balancer_attributes: a.map(LOAD_BALANCER_ATTRIBUTES)?,
+            tags: parse_tags(a)?,
+            backend: BackendSettings::parse(a)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ing() -> ObjectRef {
+        ObjectRef::namespaced("ingress", "shop", "web")
+    }
+
+    fn parse_one(key: &str, value: &str) -> Result<IngressSettings, BuildError> {
+        let map: BTreeMap<String, String> = [(key.to_owned(), value.to_owned())].into();
+        let object = ing();
+        IngressSettings::parse(&Annotations::new(&object, Some(&map)))
+    }
+
+    #[test]
+    fn valid_values_parse() {
+        struct Case {
+            name: &'static str,
+            key: &'static str,
+            value: &'static str,
+            check: fn(&IngressSettings) -> bool,
+        }
+        let cases = [
+            Case {
+                name: "scheme",
+                key: SCHEME,
+                value: "internet-facing",
+                check: |s| s.scheme == Some(Scheme::InternetFacing),
+            },
+            Case {
+                name: "group order negative",
+                key: GROUP_ORDER,
+                value: "-1000",
+                check: |s| s.group_order == -1000,
+            },
+            Case {
+                name: "group name with dots",
+                key: GROUP_NAME,
+                value: "shop.public-1",
+                check: |s| s.group_name.as_deref() == Some("shop.public-1"),
+            },
+            Case {
+                name: "listen ports sorted",
+                key: LISTEN_PORTS,
+                value: r#"[{"HTTPS":443},{"HTTP":80}]"#,
+                check: |s| {
+                    s.listen_ports
+                        == Some(vec![
+                            ListenPort {
+                                port: 80,
+                                protocol: Protocol::Http,
+                            },
+                            ListenPort {
+                                port: 443,
+                                protocol: Protocol::Https,
+                            },
+                        ])
+                },
+            },
+            Case {
+                name: "list trims",
+                key: SUBNETS,
+                value: "subnet-1, subnet-2",
+                check: |s| s.subnets == Some(vec!["subnet-1".into(), "subnet-2".into()]),
+            },
+            Case {
+                name: "map",
+                key: LOAD_BALANCER_ATTRIBUTES,
+                value: "idle_timeout.timeout_seconds=120, deletion_protection.enabled=true",
+                check: |s| {
+                    s.load_balancer_attributes
+                        .as_ref()
+                        .is_some_and(|m| m.len() == 2 && m["idle_timeout.timeout_seconds"] == "120")
+                },
+            },
+            Case {
+                name: "cidrs v4 and v6",
+                key: INBOUND_CIDRS,
+                value: "10.0.0.0/8,::/0",
+                check: |s| s.inbound_cidrs.as_ref().is_some_and(|c| c.len() == 2),
+            },
+            Case {
+                name: "ssl redirect",
+                key: SSL_REDIRECT,
+                value: "443",
+                check: |s| s.ssl_redirect == Some(443),
+            },
+            Case {
+                name: "backend protocol is case-insensitive",
+                key: BACKEND_PROTOCOL,
+                value: "https",
+                check: |s| s.backend.backend_protocol == Some(Protocol::Https),
+            },
+            Case {
+                name: "success code range",
+                key: SUCCESS_CODES,
+                value: "200-399",
+                check: |s| s.backend.success_codes.as_deref() == Some("200-399"),
+            },
+            Case {
+                name: "named healthcheck port",
+                key: HEALTHCHECK_PORT,
+                value: "metrics",
+                check: |s| s.backend.healthcheck_port.as_deref() == Some("metrics"),
+            },
+            Case {
+                name: "lb name of 32 chars",
+                key: LOAD_BALANCER_NAME,
+                value: "abcdefghij-abcdefghij-abcdefghij",
+                check: |s| s.load_balancer_name.is_some(),
+            },
+        ];
+        for case in cases {
+            let settings = parse_one(case.key, case.value)
+                .unwrap_or_else(|e| panic!("{}: unexpected error {e}", case.name));
+            assert!((case.check)(&settings), "{}: got {settings:?}", case.name);
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_object_annotation_value_and_expectation() {
+        struct Case {
+            name: &'static str,
+            key: &'static str,
+            value: &'static str,
+            message: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "scheme",
+                key: SCHEME,
+                value: "public",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/scheme has invalid value "public": expected "internal" or "internet-facing""#,
+            },
+            Case {
+                name: "group order out of range",
+                key: GROUP_ORDER,
+                value: "1001",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/group.order has invalid value "1001": expected an integer from -1000 to 1000"#,
+            },
+            Case {
+                name: "group name upper case",
+                key: GROUP_NAME,
+                value: "Shop",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/group.name has invalid value "Shop": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters"#,
+            },
+            Case {
+                name: "load balancer name over 32 characters",
+                key: LOAD_BALANCER_NAME,
+                value: "abcdefghij-abcdefghij-abcdefghij-",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/load-balancer-name has invalid value "abcdefghij-abcdefghij-abcdefghij-": expected at most 32 letters, digits and '-', not starting or ending with '-' and not starting with "internal-""#,
+            },
+            Case {
+                name: "ip address type",
+                key: IP_ADDRESS_TYPE,
+                value: "ipv6",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/ip-address-type has invalid value "ipv6": expected "ipv4" or "dualstack" or "dualstack-without-public-ipv4""#,
+            },
+            Case {
+                name: "listen ports not json",
+                key: LISTEN_PORTS,
+                value: "80",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/listen-ports has invalid value "80": expected a JSON list of {"HTTP": port} or {"HTTPS": port} objects with ports from 1 to 65535, each port once"#,
+            },
+            Case {
+                name: "listen ports bad protocol",
+                key: LISTEN_PORTS,
+                value: r#"[{"TCP":80}]"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/listen-ports has invalid value "[{\"TCP\":80}]": expected a JSON list of {"HTTP": port} or {"HTTPS": port} objects with ports from 1 to 65535, each port once"#,
+            },
+            Case {
+                name: "listen ports duplicate port",
+                key: LISTEN_PORTS,
+                value: r#"[{"HTTP":80},{"HTTPS":80}]"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/listen-ports has invalid value "[{\"HTTP\":80},{\"HTTPS\":80}]": expected a JSON list of {"HTTP": port} or {"HTTPS": port} objects with ports from 1 to 65535, each port once"#,
+            },
+            Case {
+                name: "inbound cidrs",
+                key: INBOUND_CIDRS,
+                value: "10.0.0.0/33",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/inbound-cidrs has invalid value "10.0.0.0/33": expected a comma-separated list of IPv4 or IPv6 CIDRs such as 10.0.0.0/8"#,
+            },
+            Case {
+                name: "empty list item",
+                key: SUBNETS,
+                value: "subnet-1,,subnet-2",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/subnets has invalid value "subnet-1,,subnet-2": expected a comma-separated list of non-empty values"#,
+            },
+            Case {
+                name: "map without equals",
+                key: TARGET_GROUP_ATTRIBUTES,
+                value: "stickiness.enabled",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/target-group-attributes has invalid value "stickiness.enabled": expected a comma-separated list of key=value pairs"#,
+            },
+            Case {
+                name: "tracking tag",
+                key: TAGS,
+                value: "elbv2.k8s.aws/cluster=other",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource"#,
+            },
+            Case {
+                name: "target type",
+                key: TARGET_TYPE,
+                value: "pod",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/target-type has invalid value "pod": expected "instance" or "ip""#,
+            },
+            Case {
+                name: "healthcheck interval",
+                key: HEALTHCHECK_INTERVAL,
+                value: "1",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-interval-seconds has invalid value "1": expected an integer from 5 to 300"#,
+            },
+            Case {
+                name: "healthcheck path",
+                key: HEALTHCHECK_PATH,
+                value: "healthz",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-path has invalid value "healthz": expected a path starting with "/""#,
+            },
+            Case {
+                name: "healthcheck port",
+                key: HEALTHCHECK_PORT,
+                value: "70000",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-port has invalid value "70000": expected "traffic-port", a port number from 1 to 65535 or a service port name"#,
+            },
+            Case {
+                name: "success codes",
+                key: SUCCESS_CODES,
+                value: "ok",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "ok": expected codes such as "200", "200,302" or "200-399""#,
+            },
+            Case {
+                name: "protocol version",
+                key: BACKEND_PROTOCOL_VERSION,
+                value: "HTTP3",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/backend-protocol-version has invalid value "HTTP3": expected "HTTP1" or "HTTP2" or "GRPC""#,
+            },
+            Case {
+                name: "ssl redirect",
+                key: SSL_REDIRECT,
+                value: "https",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/ssl-redirect has invalid value "https": expected an integer from 1 to 65535"#,
+            },
+        ];
+        for case in cases {
+            match parse_one(case.key, case.value) {
+                Ok(s) => panic!("{}: expected an error, got {s:?}", case.name),
+                Err(e) => assert_eq!(e.to_string(), case.message, "{}", case.name),
+            }
+        }
+    }
+
+    #[test]
+    fn service_settings_override_ingress_settings() {
+        let ingress = BackendSettings {
+            target_type: Some(TargetType::Instance),
+            healthcheck_path: Some("/ing".into()),
+            tags: [
+                ("a".to_owned(), "ing".to_owned()),
+                ("b".to_owned(), "ing".to_owned()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let service = BackendSettings {
+            target_type: Some(TargetType::Ip),
+            tags: [("b".to_owned(), "svc".to_owned())].into(),
+            ..Default::default()
+        };
+        let merged = service.over(&ingress);
+        assert_eq!(merged.target_type, Some(TargetType::Ip), "service wins");
+        assert_eq!(
+            merged.healthcheck_path.as_deref(),
+            Some("/ing"),
+            "ingress fills the gap"
+        );
+        assert_eq!(merged.tags["a"], "ing");
+        assert_eq!(merged.tags["b"], "svc", "service tag wins");
+    }
+}

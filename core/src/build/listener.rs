@@ -1,0 +1,150 @@
+//! Listeners: which ports each member declares, per-port merge across a group (protocol and TLS
+//! policy must agree, certificates are concatenated), and default actions.
+use super::annotations::{ListenPort, CERTIFICATE_ARN, LISTEN_PORTS, SSL_POLICY};
+use super::error::{invalid_annotation, BuildError, ObjectRef};
+use super::member::MemberPlan;
+use crate::model::{ActionSpec, FixedResponseSpec, Protocol, RedirectSpec, StackId};
+
+/// Ports a member declares: `listen-ports`, else HTTPS:443 with certificates, else HTTP:80.
+#[must_use]
+pub fn member_ports(
+    listen_ports: Option<&[ListenPort]>,
+    has_certificates: bool,
+) -> Vec<ListenPort> {
+    match listen_ports {
+        Some(ports) => ports.to_vec(),
+        None if has_certificates => vec![ListenPort {
+            port: 443,
+            protocol: Protocol::Https,
+        }],
+        None => vec![ListenPort {
+            port: 80,
+            protocol: Protocol::Http,
+        }],
+    }
+}
+
+/// The default action when nothing else is configured: fixed 404.
+#[must_use]
+pub fn not_found_action() -> ActionSpec {
+    ActionSpec::FixedResponse(FixedResponseSpec {
+        status_code: "404".into(),
+        content_type: Some("text/plain".into()),
+        message_body: None,
+    })
+}
+
+/// The HTTP→HTTPS redirect of `ssl-redirect`.
+#[must_use]
+pub fn ssl_redirect_action(port: u16) -> ActionSpec {
+    ActionSpec::Redirect(RedirectSpec {
+        protocol: "HTTPS".into(),
+        port: port.to_string(),
+        host: "#{host}".into(),
+        path: "/#{path}".into(),
+        query: "#{query}".into(),
+        status_code: "HTTP_301".into(),
+    })
+}
+
+/// A listener while members are merged.
+#[derive(Clone, Debug)]
+pub(crate) struct ListenerState {
+    pub(crate) port: ListenPort,
+    pub(crate) owner: ObjectRef,
+    pub(crate) ssl_policy: Option<(String, ObjectRef)>,
+    pub(crate) certificates: Vec<String>,
+}
+
+impl ListenerState {
+    pub(crate) fn new(port: ListenPort, owner: &ObjectRef) -> Self {
+        Self {
+            port,
+            owner: owner.clone(),
+            ssl_policy: None,
+            certificates: Vec::new(),
+        }
+    }
+
+    /// Whether `plan` may declare `lp` on this existing listener.
+    pub(crate) fn check(
+        &self,
+        stack: &StackId,
+        plan: &MemberPlan,
+        lp: ListenPort,
+    ) -> Result<(), BuildError> {
+        if lp.protocol != self.port.protocol {
+            return Err(BuildError::Conflict {
+                object: plan.object.clone(),
+                setting: format!("annotation {LISTEN_PORTS} protocol of port {}", lp.port),
+                value: lp.protocol.to_string(),
+                existing: self.port.protocol.to_string(),
+                owner: self.owner.clone(),
+                group: stack.clone(),
+            });
+        }
+        if lp.protocol == Protocol::Https {
+            if let (Some(mine), Some((theirs, owner))) =
+                (&plan.settings.ssl_policy, &self.ssl_policy)
+            {
+                if mine != theirs {
+                    return Err(BuildError::Conflict {
+                        object: plan.object.clone(),
+                        setting: format!("annotation {SSL_POLICY} of port {}", lp.port),
+                        value: mine.clone(),
+                        existing: theirs.clone(),
+                        owner: owner.clone(),
+                        group: stack.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn merge(&mut self, plan: &MemberPlan) {
+        if self.port.protocol != Protocol::Https {
+            return;
+        }
+        if self.ssl_policy.is_none() {
+            if let Some(policy) = &plan.settings.ssl_policy {
+                self.ssl_policy = Some((policy.clone(), plan.object.clone()));
+            }
+        }
+        for arn in plan.settings.certificate_arns.iter().flatten() {
+            if !self.certificates.contains(arn) {
+                self.certificates.push(arn.clone());
+            }
+        }
+    }
+}
+
+/// An HTTPS port needs a certificate from this member or an earlier one.
+pub(crate) fn check_certificates(
+    existing: Option<&ListenerState>,
+    plan: &MemberPlan,
+    lp: ListenPort,
+) -> Result<(), BuildError> {
+    let has_own = plan
+        .settings
+        .certificate_arns
+        .as_ref()
+        .is_some_and(|c| !c.is_empty());
+    let has_group = existing.is_some_and(|l| !l.certificates.is_empty());
+    if lp.protocol == Protocol::Https && !has_own && !has_group {
+        let value = plan
+            .listen_ports_raw
+            .clone()
+            .unwrap_or_else(|| "(default)".into());
+        return Err(invalid_annotation(
+            &plan.object,
+            LISTEN_PORTS,
+            &value,
+            format!(
+                "a certificate for HTTPS port {} from annotation {CERTIFICATE_ARN} or IngressClassParams spec.certificateArn (certificate discovery is not supported yet)",
+                lp.port
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! One Ingress → its listen ports, rules (with sort keys), default action and target groups.
+//!
+//! An `Err` means the member is invalid and is left out of its group. Backends that cannot be
+//! resolved are not member errors: they are reported and their rules answer 503.
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::IngressBackend;
+
+use super::actions::{self, ForwardTarget, ParsedAction};
+use super::annotations::{
+    Annotations, IngressSettings, ListenPort, CONDITIONS_PREFIX, LISTEN_PORTS, USE_ANNOTATION,
+};
+use super::conditions;
+use super::error::{invalid_annotation, invalid_field, BuildError, ObjectRef};
+use super::group::Member;
+use super::listener::member_ports;
+use super::rule::{self, PathType, PendingRule, RuleOrder};
+use super::target_group::{self, PortRef};
+use super::Index;
+use crate::model::{
+    ActionSpec, ConditionSpec, FixedResponseSpec, StackId, TargetGroupRef, TargetGroupSpec,
+    TargetType,
+};
+
+/// A member compiled on its own, before the group merge.
+#[derive(Clone, Debug)]
+pub(crate) struct MemberPlan {
+    pub(crate) object: ObjectRef,
+    pub(crate) settings: IngressSettings,
+    pub(crate) listen_ports_raw: Option<String>,
+    pub(crate) listen_ports: Vec<ListenPort>,
+    pub(crate) rules: Vec<PendingRule>,
+    pub(crate) default_action: Option<ActionSpec>,
+    pub(crate) target_groups: BTreeMap<String, TargetGroupSpec>,
+    pub(crate) backend_errors: Vec<BuildError>,
+    pub(crate) uses_instance_targets: bool,
+}
+
+/// What a rule whose backend cannot be resolved answers.
+#[must_use]
+pub fn backend_unavailable_action() -> ActionSpec {
+    ActionSpec::FixedResponse(FixedResponseSpec {
+        status_code: "503".into(),
+        content_type: Some("text/plain".into()),
+        message_body: Some("backend not available".into()),
+    })
+}
+
+struct Backends<'i, 'a, 'm> {
+    index: &'i Index<'a>,
+    stack: &'m StackId,
+    member: &'m Member<'a>,
+    cache: BTreeMap<(String, PortRef), Option<String>>,
+    target_groups: BTreeMap<String, TargetGroupSpec>,
+    errors: Vec<BuildError>,
+    uses_instances: bool,
+}
+
+impl Backends<'_, '_, '_> {
+    /// Target group id for `service:port`, building it on first use; `None` if unresolvable.
+    fn target_group(&mut self, service: &str, port: &PortRef) -> Option<String> {
+        let key = (service.to_owned(), port.clone());
+        if let Some(hit) = self.cache.get(&key) {
+            return hit.clone();
+        }
+        let result = match target_group::build(self.index, self.stack, self.member, service, port) {
+            Ok(tg) => {
+                self.uses_instances |= tg.target_type == TargetType::Instance;
+                let id = tg.id.clone();
+                self.target_groups.insert(id.clone(), tg);
+                Some(id)
+            }
+            Err(reason) => {
+                self.errors.push(BuildError::Backend {
+                    object: self.member.object.clone(),
+                    backend: format!("service {}/{service}:{port}", self.member.namespace),
+                    reason,
+                });
+                None
+            }
+        };
+        self.cache.insert(key, result.clone());
+        result
+    }
+
+    fn forward(&mut self, service: &str, port: &PortRef) -> ActionSpec {
+        match self.target_group(service, port) {
+            Some(id) => ActionSpec::Forward {
+                target_groups: vec![TargetGroupRef {
+                    id: Some(id),
+                    arn: None,
+                    name: None,
+                    weight: 1,
+                }],
+                stickiness: None,
+            },
+            None => backend_unavailable_action(),
+        }
+    }
+
+    fn custom(&mut self, parsed: ParsedAction) -> ActionSpec {
+        match parsed {
+            ParsedAction::FixedResponse(f) => ActionSpec::FixedResponse(f),
+            ParsedAction::Redirect(r) => ActionSpec::Redirect(r),
+            ParsedAction::Forward {
+                targets,
+                stickiness,
+            } => {
+                let mut refs = Vec::with_capacity(targets.len());
+                for (target, weight) in targets {
+                    let r = match target {
+                        ForwardTarget::Arn(arn) => TargetGroupRef {
+                            id: None,
+                            arn: Some(arn),
+                            name: None,
+                            weight,
+                        },
+                        ForwardTarget::Name(name) => TargetGroupRef {
+                            id: None,
+                            arn: None,
+                            name: Some(name),
+                            weight,
+                        },
+                        ForwardTarget::Service { name, port } => {
+                            match self.target_group(&name, &port) {
+                                Some(id) => TargetGroupRef {
+                                    id: Some(id),
+                                    arn: None,
+                                    name: None,
+                                    weight,
+                                },
+                                None => return backend_unavailable_action(),
+                            }
+                        }
+                    };
+                    refs.push(r);
+                }
+                ActionSpec::Forward {
+                    target_groups: refs,
+                    stickiness,
+                }
+            }
+        }
+    }
+
+    /// The action of an Ingress backend, plus the service name (for `conditions.<name>`).
+    fn backend_action(
+        &mut self,
+        annotations: &Annotations<'_>,
+        backend: &IngressBackend,
+        field: &str,
+    ) -> Result<(ActionSpec, String), BuildError> {
+        let object = &self.member.object;
+        let Some(svc) = &backend.service else {
+            return Err(invalid_field(
+                object,
+                format!("{field}.resource"),
+                backend.resource.as_ref().map_or("", |r| r.name.as_str()),
+                "a service backend (resource backends are not supported)",
+            ));
+        };
+        let Some(port) = PortRef::from_backend(svc.port.as_ref()) else {
+            return Err(invalid_field(
+                object,
+                format!("{field}.service.port"),
+                "",
+                "a port number or name",
+            ));
+        };
+        if port == PortRef::Name(USE_ANNOTATION.to_owned()) {
+            let limit = self.index.config.limits.target_groups_per_action;
+            let parsed = actions::parse(annotations, &svc.name, limit)?.ok_or_else(|| {
+                BuildError::NotFound {
+                    object: object.clone(),
+                    field: format!("{field}.service (port {USE_ANNOTATION})"),
+                    target: format!(
+                        "annotation {}{}",
+                        super::annotations::ACTIONS_PREFIX,
+                        svc.name
+                    ),
+                }
+            })?;
+            return Ok((self.custom(parsed), svc.name.clone()));
+        }
+        Ok((self.forward(&svc.name, &port), svc.name.clone()))
+    }
+}
+
+/// Conditions that may appear at most once per rule.
+fn single_field(c: &ConditionSpec) -> bool {
+    !matches!(
+        c,
+        ConditionSpec::HttpHeader { .. } | ConditionSpec::QueryString { .. }
+    )
+}
+
+/// Compiles one member. `position` is its index in member order.
+pub(crate) fn compile(
+    index: &Index<'_>,
+    stack: &StackId,
+    member: &Member<'_>,
+    position: usize,
+) -> Result<MemberPlan, BuildError> {
+    let object = &member.object;
+    let a = Annotations::new(object, member.ingress.metadata.annotations.as_ref());
+    let settings = &member.settings;
+    let has_certs = settings
+        .certificate_arns
+        .as_ref()
+        .is_some_and(|c| !c.is_empty());
+    let listen_ports = member_ports(settings.listen_ports.as_deref(), has_certs);
+    let mut backends = Backends {
+        index,
+        stack,
+        member,
+        cache: BTreeMap::new(),
+        target_groups: BTreeMap::new(),
+        errors: Vec::new(),
+        uses_instances: false,
+    };
+    let spec = member.ingress.spec.as_ref();
+    let mut rules = Vec::new();
+    for (ri, ing_rule) in spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let host = ing_rule.host.as_deref().filter(|h| !h.is_empty());
+        let host_kind = rule::host_kind(host).ok_or_else(|| {
+            invalid_field(
+                object,
+                format!("spec.rules[{ri}].host"),
+                host.unwrap_or_default(),
+                rule::HOST_EXPECTED,
+            )
+        })?;
+        for (pi, path) in ing_rule
+            .http
+            .iter()
+            .flat_map(|h| h.paths.iter())
+            .enumerate()
+        {
+            let field = format!("spec.rules[{ri}].http.paths[{pi}]");
+            let path_type = PathType::parse(&path.path_type).ok_or_else(|| {
+                invalid_field(
+                    object,
+                    format!("{field}.pathType"),
+                    &path.path_type,
+                    "Exact, Prefix or ImplementationSpecific",
+                )
+            })?;
+            let written = path.path.as_deref();
+            let patterns = rule::translate_path(path_type, written).map_err(|expected| {
+                invalid_field(
+                    object,
+                    format!("{field}.path"),
+                    written.unwrap_or_default(),
+                    expected,
+                )
+            })?;
+            let (action, service) =
+                backends.backend_action(&a, &path.backend, &format!("{field}.backend"))?;
+
+            let mut conds = Vec::new();
+            if let Some(h) = host {
+                conds.push(ConditionSpec::HostHeader {
+                    values: vec![h.to_owned()],
+                });
+            }
+            if !patterns.is_empty() {
+                conds.push(ConditionSpec::PathPattern { values: patterns });
+            }
+            let extra = conditions::parse(&a, &service)?;
+            for c in &extra {
+                if single_field(c) && conds.iter().any(|e| e.field() == c.field()) {
+                    let key = format!("{CONDITIONS_PREFIX}{service}");
+                    return Err(invalid_annotation(
+                        object,
+                        &key,
+                        a.raw(&key).unwrap_or_default(),
+                        format!(
+                            "no {} condition, because {field} already has one from the ingress rule (at most one per rule)",
+                            c.field()
+                        ),
+                    ));
+                }
+            }
+            conds.extend(extra);
+            if conds.is_empty() {
+                conds.push(ConditionSpec::PathPattern {
+                    values: vec!["/*".to_owned()],
+                });
+            }
+            let values: usize = conds.iter().map(ConditionSpec::value_count).sum();
+            let limit = index.config.limits.condition_values_per_rule;
+            if values > limit {
+                return Err(BuildError::Limit {
+                    object: object.clone(),
+                    what: format!("the number of condition values of the rule for {field}"),
+                    count: values,
+                    limit,
+                });
+            }
+            rules.push(PendingRule {
+                order: RuleOrder {
+                    group_order: settings.group_order,
+                    host: host_kind,
+                    path_len: Reverse(written.map_or(0, str::len)),
+                    path_type,
+                    member: position,
+                    rule: ri,
+                    path: pi,
+                },
+                conditions: conds,
+                actions: vec![action],
+                source: object.clone(),
+            });
+        }
+    }
+    let default_action = match spec.and_then(|s| s.default_backend.as_ref()) {
+        Some(backend) => Some(
+            backends
+                .backend_action(&a, backend, "spec.defaultBackend")?
+                .0,
+        ),
+        None => None,
+    };
+    Ok(MemberPlan {
+        object: object.clone(),
+        settings: settings.clone(),
+        listen_ports_raw: a.raw(LISTEN_PORTS).map(str::to_owned),
+        listen_ports,
+        rules,
+        default_action,
+        target_groups: backends.target_groups,
+        backend_errors: backends.errors,
+        uses_instance_targets: backends.uses_instances,
+    })
+}

@@ -1,0 +1,352 @@
+//! Pure translation of Kubernetes objects into the desired model.
+//!
+//! [`build`] takes a [`Snapshot`] of every relevant object and a [`BuildConfig`], and returns
+//! the stacks that should exist plus one [`BuildError`] per problem. Nothing here performs I/O.
+//!
+//! The pipeline, one file per concern:
+//! - [`group`]: class selection, IngressClassParams, group membership and order, and the
+//!   member-by-member merge that leaves a bad member out instead of failing its group;
+//! - [`member`](self): one Ingress → listen ports, rules, target groups;
+//! - [`rule`], [`conditions`], [`actions`]: rules, their order and priorities;
+//! - [`target_group`]: backends → target groups and targets;
+//! - [`listener`], [`load_balancer`]: the group-level resources.
+pub mod actions;
+pub mod annotations;
+pub mod conditions;
+mod error;
+pub mod group;
+pub mod listener;
+pub mod load_balancer;
+mod member;
+pub mod params;
+pub mod rule;
+pub mod target_group;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+
+pub use error::{BuildError, ObjectRef};
+pub use params::IngressClassParams;
+
+use crate::model::{DesiredState, ObjectError, Scheme, Stack, TargetType};
+
+/// Label on Nodes that keeps them out of instance target groups.
+pub const EXCLUDE_FROM_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+/// Label linking an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// Label every Namespace carries with its own name (used when Namespace objects are absent).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Every object the translation reads.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Ingresses (all classes; others are skipped).
+    pub ingresses: Vec<Ingress>,
+    /// IngressClasses.
+    pub ingress_classes: Vec<IngressClass>,
+    /// IngressClassParams.
+    pub ingress_class_params: Vec<IngressClassParams>,
+    /// Services.
+    pub services: Vec<Service>,
+    /// EndpointSlices.
+    pub endpoint_slices: Vec<EndpointSlice>,
+    /// Nodes (instance targets).
+    pub nodes: Vec<Node>,
+    /// Namespaces (labels for IngressClassParams `namespaceSelector`). Optional: a namespace
+    /// that is absent is taken to carry only `kubernetes.io/metadata.name`.
+    pub namespaces: Vec<Namespace>,
+}
+
+/// AWS quotas checked in the model. The defaults are the AWS defaults; raise them only if the
+/// account's quotas were raised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Rules per load balancer, default rules not counted (100).
+    pub rules_per_load_balancer: usize,
+    /// Target groups per load balancer (100).
+    pub target_groups_per_load_balancer: usize,
+    /// Condition values per rule (5).
+    pub condition_values_per_rule: usize,
+    /// Target groups per forward action (5).
+    pub target_groups_per_action: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rules_per_load_balancer: 100,
+            target_groups_per_load_balancer: 100,
+            condition_values_per_rule: 5,
+            target_groups_per_action: 5,
+        }
+    }
+}
+
+/// Operator-wide settings of the translation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildConfig {
+    /// Cluster name (tags, generated names).
+    pub cluster_name: String,
+    /// Value of `kubernetes.io/ingress.class` that selects us (`alb`).
+    pub ingress_class: String,
+    /// `spec.controller` of IngressClasses that select us (`ingress.k8s.aws/alb`).
+    pub controller: String,
+    /// Target type when no annotation sets one (`instance`).
+    pub default_target_type: TargetType,
+    /// Scheme when no annotation sets one (`internal`).
+    pub default_scheme: Scheme,
+    /// TLS policy of HTTPS listeners when none is set (`ELBSecurityPolicy-2016-08`).
+    pub default_ssl_policy: String,
+    /// AWS quotas.
+    pub limits: Limits,
+}
+
+impl BuildConfig {
+    /// LBC's defaults for a cluster.
+    #[must_use]
+    pub fn new(cluster_name: &str) -> Self {
+        Self {
+            cluster_name: cluster_name.to_owned(),
+            ingress_class: "alb".to_owned(),
+            controller: "ingress.k8s.aws/alb".to_owned(),
+            default_target_type: TargetType::Instance,
+            default_scheme: Scheme::Internal,
+            default_ssl_policy: "ELBSecurityPolicy-2016-08".to_owned(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// An object the translation did not take, and why (not an error: e.g. another class).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    /// The object.
+    pub object: ObjectRef,
+    /// Why.
+    pub reason: String,
+}
+
+/// Result of [`build`].
+#[derive(Clone, Debug, Default)]
+pub struct BuildOutput {
+    /// Stacks sorted by id.
+    pub stacks: Vec<Stack>,
+    /// Errors sorted by object, then message, without duplicates.
+    pub errors: Vec<BuildError>,
+    /// Objects left alone on purpose (other classes, objects being deleted).
+    pub skipped: Vec<Skipped>,
+}
+
+impl BuildOutput {
+    /// The `plan` contract: stacks plus `{object, message}` errors.
+    #[must_use]
+    pub fn desired_state(&self) -> DesiredState {
+        DesiredState {
+            stacks: self.stacks.clone(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ObjectError {
+                    object: e.object().to_string(),
+                    message: e.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Lookups over a snapshot.
+pub(crate) struct Index<'a> {
+    pub(crate) config: &'a BuildConfig,
+    services: BTreeMap<&'a str, BTreeMap<&'a str, &'a Service>>,
+    slices: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a EndpointSlice>>>,
+    classes: BTreeMap<&'a str, &'a IngressClass>,
+    params: BTreeMap<&'a str, &'a IngressClassParams>,
+    namespaces: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    /// Instance ids of eligible Nodes, sorted.
+    pub(crate) instances: Vec<String>,
+    /// Nodes whose instance id cannot be read.
+    pub(crate) node_errors: Vec<BuildError>,
+}
+
+fn meta_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+fn meta_namespace(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+/// Instance id from an AWS `spec.providerID` (`aws:///eu-west-1a/i-0123456789abcdef0`).
+#[must_use]
+pub fn instance_id(provider_id: &str) -> Option<&str> {
+    let rest = provider_id.strip_prefix("aws://")?;
+    let id = rest.rsplit('/').next()?;
+    (id.starts_with("i-")
+        && id.len() > 2
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    .then_some(id)
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot, config: &'a BuildConfig) -> Self {
+        let mut slices: BTreeMap<&str, BTreeMap<&str, Vec<&EndpointSlice>>> = BTreeMap::new();
+        for slice in &snapshot.endpoint_slices {
+            let Some(svc) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+            else {
+                continue;
+            };
+            slices
+                .entry(meta_namespace(&slice.metadata))
+                .or_default()
+                .entry(svc.as_str())
+                .or_default()
+                .push(slice);
+        }
+        for list in slices.values_mut().flat_map(BTreeMap::values_mut) {
+            list.sort_by_key(|s| meta_name(&s.metadata));
+        }
+        let mut services: BTreeMap<&str, BTreeMap<&str, &Service>> = BTreeMap::new();
+        for s in &snapshot.services {
+            services
+                .entry(meta_namespace(&s.metadata))
+                .or_default()
+                .insert(meta_name(&s.metadata), s);
+        }
+        let mut instances = Vec::new();
+        let mut node_errors = Vec::new();
+        for node in &snapshot.nodes {
+            let excluded = node
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(EXCLUDE_FROM_LB_LABEL));
+            if excluded {
+                continue;
+            }
+            let provider = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.provider_id.as_deref())
+                .unwrap_or_default();
+            match instance_id(provider) {
+                Some(id) => instances.push(id.to_owned()),
+                None => node_errors.push(error::invalid_field(
+                    &ObjectRef::cluster("node", meta_name(&node.metadata)),
+                    "spec.providerID",
+                    provider,
+                    "aws:///<zone>/<instance id> so the node can be an instance target",
+                )),
+            }
+        }
+        instances.sort();
+        instances.dedup();
+        Self {
+            config,
+            services,
+            slices,
+            classes: snapshot
+                .ingress_classes
+                .iter()
+                .map(|c| (meta_name(&c.metadata), c))
+                .collect(),
+            params: snapshot
+                .ingress_class_params
+                .iter()
+                .map(|p| (meta_name(&p.metadata), p))
+                .collect(),
+            namespaces: snapshot
+                .namespaces
+                .iter()
+                .filter_map(|n| {
+                    n.metadata
+                        .labels
+                        .as_ref()
+                        .map(|l| (meta_name(&n.metadata), l))
+                })
+                .collect(),
+            instances,
+            node_errors,
+        }
+    }
+
+    pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
+        self.services
+            .get(namespace)
+            .and_then(|m| m.get(name))
+            .copied()
+    }
+
+    pub(crate) fn endpoint_slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
+        self.slices
+            .get(namespace)
+            .and_then(|m| m.get(service))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn ingress_class(&self, name: &str) -> Option<&'a IngressClass> {
+        self.classes.get(name).copied()
+    }
+
+    pub(crate) fn params(&self, name: &str) -> Option<&'a IngressClassParams> {
+        self.params.get(name).copied()
+    }
+
+    /// Labels of a namespace; `kubernetes.io/metadata.name` only when the object is absent.
+    pub(crate) fn namespace_labels(&self, name: &str) -> BTreeMap<String, String> {
+        let mut labels = self
+            .namespaces
+            .get(name)
+            .map(|l| (*l).clone())
+            .unwrap_or_default();
+        labels.insert(NAMESPACE_NAME_LABEL.to_owned(), name.to_owned());
+        labels
+    }
+}
+
+/// Translates a snapshot into stacks and errors.
+#[must_use]
+pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
+    let index = Index::new(snapshot, config);
+    let collected = group::collect(&index, &snapshot.ingresses);
+    let mut errors = collected.errors;
+    let mut stacks = Vec::new();
+    let mut uses_instances = false;
+    for (id, members) in &collected.groups {
+        let built = group::build_stack(&index, id, members);
+        errors.extend(built.errors);
+        uses_instances |= built.uses_instance_targets;
+        if let Some(stack) = built.stack {
+            stacks.push(stack);
+        }
+    }
+    if uses_instances {
+        errors.extend(index.node_errors.iter().cloned());
+    }
+    stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut keyed: Vec<(String, String, BuildError)> = errors
+        .into_iter()
+        .map(|e| (e.object().to_string(), e.to_string(), e))
+        .collect();
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let mut skipped = collected.skipped;
+    skipped.sort();
+    BuildOutput {
+        stacks,
+        errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
+        skipped,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;

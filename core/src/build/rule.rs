@@ -1,0 +1,367 @@
+//! Ingress paths and hosts → listener rules, and the order of rules across a whole listener.
+//!
+//! Order (Kubernetes Ingress spec first): `group.order`, then exact hosts before wildcard hosts
+//! before no host, then longer paths before shorter, then Exact before Prefix before
+//! ImplementationSpecific at equal length; remaining ties keep manifest order (member order,
+//! then rule, then path). Priorities are 1..N per listener in that order.
+use std::cmp::Reverse;
+
+use super::error::ObjectRef;
+use crate::model::{tags, ActionSpec, ConditionSpec, RuleSpec, StackId};
+
+/// Longest path pattern ALB accepts.
+pub const MAX_PATH_PATTERN_LEN: usize = 128;
+
+/// How specific a rule's host is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostKind {
+    /// `shop.example.com`.
+    Exact,
+    /// `*.example.com`.
+    Wildcard,
+    /// No host: matches any host.
+    Any,
+}
+
+/// Ingress path types, in rule order at equal path length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PathType {
+    /// `Exact`.
+    Exact,
+    /// `Prefix`.
+    Prefix,
+    /// `ImplementationSpecific`.
+    ImplementationSpecific,
+}
+
+impl PathType {
+    /// Parses `pathType`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Exact" => Some(Self::Exact),
+            "Prefix" => Some(Self::Prefix),
+            "ImplementationSpecific" => Some(Self::ImplementationSpecific),
+            _ => None,
+        }
+    }
+}
+
+/// What a host must look like.
+pub const HOST_EXPECTED: &str =
+    "a lower-case DNS name such as shop.example.com, or a wildcard such as *.example.com";
+
+/// Classifies and validates a host.
+#[must_use]
+pub fn host_kind(host: Option<&str>) -> Option<HostKind> {
+    let Some(host) = host.filter(|h| !h.is_empty()) else {
+        return Some(HostKind::Any);
+    };
+    let (kind, name) = match host.strip_prefix("*.") {
+        Some(rest) => (HostKind::Wildcard, rest),
+        None => (HostKind::Exact, host),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (host.len() <= 253 && name.split('.').all(label_ok)).then_some(kind)
+}
+
+/// Path patterns for one Ingress path. `Err` carries what was expected.
+pub fn translate_path(
+    path_type: PathType,
+    path: Option<&str>,
+) -> Result<Vec<String>, &'static str> {
+    let path = path.unwrap_or_default();
+    let has_wildcard = path.contains(['*', '?']);
+    let patterns = match path_type {
+        PathType::ImplementationSpecific if path.is_empty() => Vec::new(),
+        PathType::ImplementationSpecific => vec![path.to_owned()],
+        PathType::Exact => {
+            if !path.starts_with('/') || has_wildcard {
+                return Err(
+                    "an absolute path without wildcard characters (* or ?) for pathType Exact",
+                );
+            }
+            vec![path.to_owned()]
+        }
+        PathType::Prefix => {
+            if !path.starts_with('/') || has_wildcard {
+                return Err(
+                    "an absolute path without wildcard characters (* or ?) for pathType Prefix",
+                );
+            }
+            // The spec ignores a trailing slash: /foo/ matches /foo and /foo/bar.
+            let trimmed = path.trim_end_matches('/');
+            if trimmed.is_empty() {
+                vec!["/*".to_owned()]
+            } else {
+                vec![trimmed.to_owned(), format!("{trimmed}/*")]
+            }
+        }
+    };
+    if patterns.iter().any(|p| p.len() > MAX_PATH_PATTERN_LEN) {
+        return Err("a path of at most 126 characters (ALB path patterns are limited to 128)");
+    }
+    Ok(patterns)
+}
+
+/// Sort key of a rule; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RuleOrder {
+    /// `group.order` of the member.
+    pub group_order: i32,
+    /// Host specificity.
+    pub host: HostKind,
+    /// Path length, longest first.
+    pub path_len: Reverse<usize>,
+    /// Path type at equal length.
+    pub path_type: PathType,
+    /// Position of the member in member order.
+    pub member: usize,
+    /// Index in `spec.rules`.
+    pub rule: usize,
+    /// Index in `http.paths`.
+    pub path: usize,
+}
+
+/// A rule before it has a priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRule {
+    /// Sort key.
+    pub order: RuleOrder,
+    /// Conditions.
+    pub conditions: Vec<ConditionSpec>,
+    /// Actions.
+    pub actions: Vec<ActionSpec>,
+    /// The Ingress it came from.
+    pub source: ObjectRef,
+}
+
+/// Orders rules and gives them priorities 1..N, tagged like LBC (`port:priority`).
+#[must_use]
+pub fn prioritise(
+    mut rules: Vec<PendingRule>,
+    port: u16,
+    cluster: &str,
+    stack: &StackId,
+    user_tags: &std::collections::BTreeMap<String, String>,
+) -> Vec<RuleSpec> {
+    rules.sort_by_key(|r| r.order);
+    rules
+        .into_iter()
+        .zip(1u32..)
+        .map(|(r, priority)| RuleSpec {
+            priority,
+            conditions: r.conditions,
+            actions: r.actions,
+            tags: tags::with_tracking(user_tags, cluster, stack, &format!("{port}:{priority}")),
+            source: r.source.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_translation() {
+        struct Case {
+            name: &'static str,
+            path_type: PathType,
+            path: Option<&'static str>,
+            want: Result<Vec<&'static str>, &'static str>,
+        }
+        let exact_err = "an absolute path without wildcard characters (* or ?) for pathType Exact";
+        let prefix_err =
+            "an absolute path without wildcard characters (* or ?) for pathType Prefix";
+        let cases = [
+            Case {
+                name: "prefix /foo",
+                path_type: PathType::Prefix,
+                path: Some("/foo"),
+                want: Ok(vec!["/foo", "/foo/*"]),
+            },
+            Case {
+                name: "prefix root",
+                path_type: PathType::Prefix,
+                path: Some("/"),
+                want: Ok(vec!["/*"]),
+            },
+            Case {
+                name: "prefix trailing slash",
+                path_type: PathType::Prefix,
+                path: Some("/foo/"),
+                want: Ok(vec!["/foo", "/foo/*"]),
+            },
+            Case {
+                name: "prefix wildcard rejected",
+                path_type: PathType::Prefix,
+                path: Some("/f*"),
+                want: Err(prefix_err),
+            },
+            Case {
+                name: "prefix relative rejected",
+                path_type: PathType::Prefix,
+                path: Some("foo"),
+                want: Err(prefix_err),
+            },
+            Case {
+                name: "exact literal",
+                path_type: PathType::Exact,
+                path: Some("/healthz"),
+                want: Ok(vec!["/healthz"]),
+            },
+            Case {
+                name: "exact star rejected",
+                path_type: PathType::Exact,
+                path: Some("/a*"),
+                want: Err(exact_err),
+            },
+            Case {
+                name: "exact question mark rejected",
+                path_type: PathType::Exact,
+                path: Some("/a?"),
+                want: Err(exact_err),
+            },
+            Case {
+                name: "exact missing",
+                path_type: PathType::Exact,
+                path: None,
+                want: Err(exact_err),
+            },
+            Case {
+                name: "implementation specific as written",
+                path_type: PathType::ImplementationSpecific,
+                path: Some("/img/*.png"),
+                want: Ok(vec!["/img/*.png"]),
+            },
+            Case {
+                name: "implementation specific empty",
+                path_type: PathType::ImplementationSpecific,
+                path: None,
+                want: Ok(vec![]),
+            },
+        ];
+        for case in cases {
+            let got = translate_path(case.path_type, case.path);
+            let want = case
+                .want
+                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(got, want, "{}", case.name);
+        }
+        let long = format!("/{}", "a".repeat(130));
+        assert!(
+            translate_path(PathType::Exact, Some(&long)).is_err(),
+            "over-long path"
+        );
+    }
+
+    #[test]
+    fn host_kinds() {
+        struct Case {
+            name: &'static str,
+            host: Option<&'static str>,
+            want: Option<HostKind>,
+        }
+        let cases = [
+            Case {
+                name: "exact",
+                host: Some("shop.example.com"),
+                want: Some(HostKind::Exact),
+            },
+            Case {
+                name: "wildcard",
+                host: Some("*.example.com"),
+                want: Some(HostKind::Wildcard),
+            },
+            Case {
+                name: "none",
+                host: None,
+                want: Some(HostKind::Any),
+            },
+            Case {
+                name: "empty is none",
+                host: Some(""),
+                want: Some(HostKind::Any),
+            },
+            Case {
+                name: "upper case rejected",
+                host: Some("Shop.example.com"),
+                want: None,
+            },
+            Case {
+                name: "inner wildcard rejected",
+                host: Some("a.*.example.com"),
+                want: None,
+            },
+            Case {
+                name: "bare star rejected",
+                host: Some("*"),
+                want: None,
+            },
+        ];
+        for case in cases {
+            assert_eq!(host_kind(case.host), case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn rule_order_keys() {
+        let key = |group_order, host, len, path_type, member, rule, path| RuleOrder {
+            group_order,
+            host,
+            path_len: Reverse(len),
+            path_type,
+            member,
+            rule,
+            path,
+        };
+        struct Case {
+            name: &'static str,
+            first: RuleOrder,
+            second: RuleOrder,
+        }
+        let cases = [
+            Case {
+                name: "group.order beats everything",
+                first: key(-1, HostKind::Any, 1, PathType::Prefix, 5, 0, 0),
+                second: key(0, HostKind::Exact, 50, PathType::Exact, 0, 0, 0),
+            },
+            Case {
+                name: "exact host before wildcard",
+                first: key(0, HostKind::Exact, 1, PathType::Prefix, 1, 0, 0),
+                second: key(0, HostKind::Wildcard, 20, PathType::Exact, 0, 0, 0),
+            },
+            Case {
+                name: "wildcard before no host",
+                first: key(0, HostKind::Wildcard, 1, PathType::Prefix, 1, 0, 0),
+                second: key(0, HostKind::Any, 20, PathType::Exact, 0, 0, 0),
+            },
+            Case {
+                name: "longer path first",
+                first: key(0, HostKind::Exact, 8, PathType::Prefix, 1, 1, 1),
+                second: key(0, HostKind::Exact, 4, PathType::Exact, 0, 0, 0),
+            },
+            Case {
+                name: "exact before prefix at equal length",
+                first: key(0, HostKind::Exact, 4, PathType::Exact, 1, 1, 1),
+                second: key(0, HostKind::Exact, 4, PathType::Prefix, 0, 0, 0),
+            },
+            Case {
+                name: "ties keep manifest order",
+                first: key(0, HostKind::Exact, 4, PathType::Prefix, 0, 2, 0),
+                second: key(0, HostKind::Exact, 4, PathType::Prefix, 1, 0, 0),
+            },
+        ];
+        for case in cases {
+            assert!(case.first < case.second, "{}", case.name);
+        }
+    }
+}

@@ -1,0 +1,1201 @@
+//! End-to-end tests of [`build`]: snapshots in, stacks and error messages out.
+use super::annotations as ann;
+use super::fixtures::*;
+use super::params::{GroupParams, IngressClassParamsSpec};
+use super::*;
+use crate::model::{ActionSpec, ConditionSpec, ListenerSpec, Stack};
+
+fn describe_condition(c: &ConditionSpec) -> String {
+    match c {
+        ConditionSpec::HostHeader { values } => format!("host={}", values.join(",")),
+        ConditionSpec::PathPattern { values } => format!("path={}", values.join(",")),
+        ConditionSpec::HttpHeader {
+            http_header_name,
+            values,
+        } => format!("header:{http_header_name}={}", values.join(",")),
+        ConditionSpec::HttpRequestMethod { values } => format!("method={}", values.join(",")),
+        ConditionSpec::QueryString { values } => format!("query={}", values.len()),
+        ConditionSpec::SourceIp { values } => format!("source={}", values.join(",")),
+    }
+}
+
+fn describe_action(a: &ActionSpec) -> String {
+    match a {
+        ActionSpec::Forward { target_groups, .. } => {
+            let tgs: Vec<String> = target_groups
+                .iter()
+                .map(|t| {
+                    let id =
+                        t.id.clone()
+                            .or_else(|| t.arn.clone())
+                            .or_else(|| t.name.clone())
+                            .unwrap_or_default();
+                    if target_groups.len() > 1 {
+                        format!("{id}@{}", t.weight)
+                    } else {
+                        id
+                    }
+                })
+                .collect();
+            format!("forward {}", tgs.join("+"))
+        }
+        ActionSpec::FixedResponse(f) => format!("fixed {}", f.status_code),
+        ActionSpec::Redirect(r) => format!("redirect {}:{}", r.protocol, r.port),
+    }
+}
+
+/// `priority conditions -> action` per rule.
+fn rules(listener: &ListenerSpec) -> Vec<String> {
+    listener
+        .rules
+        .iter()
+        .map(|r| {
+            let conds: Vec<String> = r.conditions.iter().map(describe_condition).collect();
+            let acts: Vec<String> = r.actions.iter().map(describe_action).collect();
+            format!("{} {} -> {}", r.priority, conds.join(" "), acts.join(","))
+        })
+        .collect()
+}
+
+fn listener(stack: &Stack, port: u16) -> &ListenerSpec {
+    stack
+        .listeners
+        .iter()
+        .find(|l| l.port == port)
+        .unwrap_or_else(|| panic!("no listener {port} in {}", stack.id))
+}
+
+fn messages(out: &BuildOutput) -> Vec<String> {
+    out.errors.iter().map(ToString::to_string).collect()
+}
+
+fn only_stack(out: &BuildOutput) -> &Stack {
+    assert_eq!(
+        out.stacks.len(),
+        1,
+        "stacks: {:?}, errors: {:?}",
+        out.stacks
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect::<Vec<_>>(),
+        messages(out)
+    );
+    &out.stacks[0]
+}
+
+/// The seed scenario: one Ingress with a host rule (Prefix and Exact), a wildcard-host rule and
+/// a no-host catch-all, to four Services with named target ports.
+fn seed() -> Snapshot {
+    let ing = ingress("shop", "storefront")
+        .annotation(ann::TARGET_TYPE, "ip")
+        .rule(None, &[("Prefix", "/", "frontend", P::S("http"))])
+        .rule(
+            Some("*.shop.example.com"),
+            &[("Prefix", "/", "tenant", P::N(80))],
+        )
+        .rule(
+            Some("shop.example.com"),
+            &[
+                ("Prefix", "/api", "api", P::S("http")),
+                ("Exact", "/api/healthz", "health", P::N(8081)),
+            ],
+        )
+        .build();
+    let mut snap = snapshot(
+        vec![ing],
+        vec![
+            service(
+                "shop",
+                "frontend",
+                "ClusterIP",
+                &[("http", 80, Some(P::S("web")), None)],
+            ),
+            service(
+                "shop",
+                "tenant",
+                "ClusterIP",
+                &[("http", 80, Some(P::S("web")), None)],
+            ),
+            service(
+                "shop",
+                "api",
+                "ClusterIP",
+                &[("http", 80, Some(P::S("api-port")), None)],
+            ),
+            service(
+                "shop",
+                "health",
+                "ClusterIP",
+                &[("probe", 8081, Some(P::S("probe")), None)],
+            ),
+        ],
+    );
+    snap.endpoint_slices = vec![
+        slice(
+            "shop",
+            "frontend",
+            "frontend-1",
+            &[("http", 3000)],
+            &[("10.0.1.10", Some(true)), ("10.0.1.11", Some(false))],
+        ),
+        slice(
+            "shop",
+            "tenant",
+            "tenant-1",
+            &[("http", 3001)],
+            &[("10.0.2.10", Some(true))],
+        ),
+        // Named ports resolve per slice: two pod versions listen on different ports.
+        slice(
+            "shop",
+            "api",
+            "api-1",
+            &[("http", 8080)],
+            &[("10.0.3.10", Some(true))],
+        ),
+        slice(
+            "shop",
+            "api",
+            "api-2",
+            &[("http", 9090)],
+            &[("10.0.3.11", None)],
+        ),
+        slice(
+            "shop",
+            "health",
+            "health-1",
+            &[("probe", 8081)],
+            &[("10.0.4.10", Some(true))],
+        ),
+    ];
+    snap
+}
+
+#[test]
+fn seed_scenario_orders_rules_by_spec() {
+    let out = build(&seed(), &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    assert_eq!(stack.id.to_string(), "shop/storefront");
+    assert_eq!(
+        rules(listener(stack, 80)),
+        [
+            "1 host=shop.example.com path=/api/healthz -> forward shop/storefront-health:8081",
+            "2 host=shop.example.com path=/api,/api/* -> forward shop/storefront-api:http",
+            "3 host=*.shop.example.com path=/* -> forward shop/storefront-tenant:80",
+            "4 path=/* -> forward shop/storefront-frontend:http",
+        ]
+    );
+    assert_eq!(
+        describe_action(&listener(stack, 80).default_actions[0]),
+        "fixed 404"
+    );
+    let targets = |id: &str| -> Vec<String> {
+        let tg = stack
+            .target_groups
+            .iter()
+            .find(|t| t.id == id)
+            .unwrap_or_else(|| panic!("no tg {id}"));
+        tg.targets
+            .iter()
+            .map(|t| format!("{}:{}", t.id, t.port))
+            .collect()
+    };
+    assert_eq!(
+        targets("shop/storefront-frontend:http"),
+        ["10.0.1.10:3000"],
+        "not-ready endpoint left out"
+    );
+    assert_eq!(
+        targets("shop/storefront-api:http"),
+        ["10.0.3.10:8080", "10.0.3.11:9090"],
+        "named port per slice; unknown readiness is ready"
+    );
+    let api = stack
+        .target_groups
+        .iter()
+        .find(|t| t.id == "shop/storefront-api:http")
+        .unwrap();
+    assert_eq!(api.port, 1, "named target port gives TG port 1 like LBC");
+    let health = stack
+        .target_groups
+        .iter()
+        .find(|t| t.id == "shop/storefront-health:8081")
+        .unwrap();
+    assert_eq!(health.port, 1);
+    assert_eq!(stack.target_groups.len(), 4);
+    for tg in &stack.target_groups {
+        assert!(
+            tg.name.starts_with("k8s-shop-") && tg.name.len() <= 32,
+            "{}",
+            tg.name
+        );
+        assert_eq!(tg.tags[crate::model::tags::INGRESS_RESOURCE], tg.id);
+        assert_eq!(
+            tg.tags[crate::model::tags::INGRESS_STACK],
+            "shop/storefront"
+        );
+        assert_eq!(tg.tags[crate::model::tags::CLUSTER], "demo");
+    }
+    assert_eq!(
+        stack.load_balancer.name,
+        crate::model::load_balancer_name("demo", &stack.id, "internal")
+    );
+    assert_eq!(
+        stack.load_balancer.tags[crate::model::tags::INGRESS_RESOURCE],
+        "LoadBalancer"
+    );
+    assert_eq!(stack.load_balancer.inbound_cidrs, ["0.0.0.0/0"]);
+    assert_eq!(
+        listener(stack, 80).rules[1].tags[crate::model::tags::INGRESS_RESOURCE],
+        "80:2"
+    );
+}
+
+#[test]
+fn publish_not_ready_addresses_includes_every_endpoint() {
+    let mut snap = seed();
+    for svc in &mut snap.services {
+        if svc.metadata.name.as_deref() == Some("frontend") {
+            svc.spec.as_mut().unwrap().publish_not_ready_addresses = Some(true);
+        }
+    }
+    let out = build(&snap, &config());
+    let tg = only_stack(&out)
+        .target_groups
+        .iter()
+        .find(|t| t.id == "shop/storefront-frontend:http")
+        .unwrap();
+    assert_eq!(tg.targets.len(), 2);
+}
+
+#[test]
+fn output_is_deterministic_regardless_of_input_order() {
+    let a = build(&seed(), &config());
+    let mut shuffled = seed();
+    shuffled.endpoint_slices.reverse();
+    shuffled.services.reverse();
+    let b = build(&shuffled, &config());
+    let ja = serde_json::to_string(&a.desired_state()).unwrap();
+    let jb = serde_json::to_string(&b.desired_state()).unwrap();
+    assert_eq!(ja, jb);
+}
+
+#[test]
+fn class_selection() {
+    struct Case {
+        name: &'static str,
+        ingress: Ingress,
+        ours: bool,
+    }
+    let base = || ingress("default", "x").rule(None, &[("Prefix", "/", "svc", P::N(80))]);
+    let cases = [
+        Case {
+            name: "ingressClassName alb",
+            ingress: base().build(),
+            ours: true,
+        },
+        Case {
+            name: "legacy annotation alb",
+            ingress: base()
+                .class_name(None)
+                .annotation(ann::INGRESS_CLASS, "alb")
+                .build(),
+            ours: true,
+        },
+        Case {
+            name: "annotation wins over spec",
+            ingress: base().annotation(ann::INGRESS_CLASS, "nginx").build(),
+            ours: false,
+        },
+        Case {
+            name: "annotation alb wins over another spec class",
+            ingress: base()
+                .class_name(Some("nginx"))
+                .annotation(ann::INGRESS_CLASS, "alb")
+                .build(),
+            ours: true,
+        },
+        Case {
+            name: "class of another controller",
+            ingress: base().class_name(Some("nginx")).build(),
+            ours: false,
+        },
+        Case {
+            name: "missing class",
+            ingress: base().class_name(Some("ghost")).build(),
+            ours: false,
+        },
+        Case {
+            name: "no class at all",
+            ingress: base().class_name(None).build(),
+            ours: false,
+        },
+    ];
+    for case in cases {
+        let mut snap = snapshot(vec![case.ingress], vec![]);
+        snap.ingress_classes
+            .push(ingress_class("nginx", "k8s.io/ingress-nginx", None));
+        ip_service(&mut snap, "default", "svc", "10.0.0.1");
+        let out = build(&snap, &config());
+        assert_eq!(
+            out.stacks.len(),
+            usize::from(case.ours),
+            "{}: {:?}",
+            case.name,
+            messages(&out)
+        );
+        assert_eq!(out.skipped.len(), usize::from(!case.ours), "{}", case.name);
+    }
+}
+
+#[test]
+fn ingress_class_params() {
+    struct Case {
+        name: &'static str,
+        spec: IngressClassParamsSpec,
+        namespaces: Vec<Namespace>,
+        check: fn(&BuildOutput) -> Result<(), String>,
+    }
+    let cases = [
+        Case {
+            name: "set field beats annotation",
+            spec: IngressClassParamsSpec {
+                scheme: Some("internet-facing".into()),
+                ..Default::default()
+            },
+            namespaces: vec![],
+            check: |out| {
+                let s = out.stacks.first().ok_or("no stack")?;
+                (s.load_balancer.scheme == crate::model::Scheme::InternetFacing)
+                    .then_some(())
+                    .ok_or(format!("{:?}", s.load_balancer.scheme))
+            },
+        },
+        Case {
+            name: "group from params beats annotation",
+            spec: IngressClassParamsSpec {
+                group: Some(GroupParams {
+                    name: "platform".into(),
+                }),
+                ..Default::default()
+            },
+            namespaces: vec![],
+            check: |out| {
+                let ids: Vec<String> = out.stacks.iter().map(|s| s.id.to_string()).collect();
+                (ids == ["platform"])
+                    .then_some(())
+                    .ok_or(format!("{ids:?}"))
+            },
+        },
+        Case {
+            name: "namespace selector refuses",
+            spec: IngressClassParamsSpec {
+                namespace_selector: Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                        match_labels: Some([("team".to_owned(), "platform".to_owned())].into()),
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            },
+            namespaces: vec![namespace("shop", &[("team", "shop")])],
+            check: |out| {
+                let want = "ingress shop/web: ingressclass alb uses ingressclassparams params, whose spec.namespaceSelector does not match namespace shop: expected an ingress in a selected namespace";
+                (out.stacks.is_empty() && messages(out) == [want])
+                    .then_some(())
+                    .ok_or(format!("{:?}", messages(out)))
+            },
+        },
+        Case {
+            name: "namespace selector admits by metadata.name without Namespace objects",
+            spec: IngressClassParamsSpec {
+                namespace_selector: Some(
+                    k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                        match_labels: Some(
+                            [(NAMESPACE_NAME_LABEL.to_owned(), "shop".to_owned())].into(),
+                        ),
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            },
+            namespaces: vec![],
+            check: |out| {
+                (out.stacks.len() == 1)
+                    .then_some(())
+                    .ok_or(format!("{:?}", messages(out)))
+            },
+        },
+        Case {
+            name: "invalid params field excludes the member",
+            spec: IngressClassParamsSpec {
+                scheme: Some("public".into()),
+                ..Default::default()
+            },
+            namespaces: vec![],
+            check: |out| {
+                let want = "ingressclassparams params: spec.scheme has invalid value \"public\": expected \"internal\" or \"internet-facing\"; ingress shop/web left out of group from-annotation, the rest of the group is still built";
+                (messages(out) == [want])
+                    .then_some(())
+                    .ok_or(format!("{:?}", messages(out)))
+            },
+        },
+    ];
+    for case in cases {
+        let ing = ingress("shop", "web")
+            .annotation(ann::SCHEME, "internal")
+            .annotation(ann::GROUP_NAME, "from-annotation")
+            .rule(None, &[("Prefix", "/", "svc", P::N(80))])
+            .build();
+        let mut snap = snapshot(vec![ing], vec![]);
+        snap.ingress_classes = vec![ingress_class("alb", "ingress.k8s.aws/alb", Some("params"))];
+        snap.ingress_class_params = vec![params("params", case.spec)];
+        snap.namespaces = case.namespaces;
+        ip_service(&mut snap, "shop", "svc", "10.0.0.1");
+        let out = build(&snap, &config());
+        if let Err(e) = (case.check)(&out) {
+            panic!("{}: {e}", case.name);
+        }
+    }
+}
+
+#[test]
+fn missing_params_is_an_error() {
+    let ing = ingress("shop", "web")
+        .rule(None, &[("Prefix", "/", "svc", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    snap.ingress_classes = vec![ingress_class("alb", "ingress.k8s.aws/alb", Some("missing"))];
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: ingressclass alb spec.parameters refers to ingressclassparams missing, which was not found"]
+    );
+}
+
+/// Three members of group `shop` whose rules interleave by host and path, not by member.
+fn shop_group() -> Snapshot {
+    let cart = ingress("shop", "cart")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::GROUP_ORDER, "10")
+        .rule(
+            Some("shop.example.com"),
+            &[("Prefix", "/cart", "cart", P::N(80))],
+        )
+        .build();
+    let catchall = ingress("shop", "catchall")
+        .annotation(ann::GROUP_NAME, "shop")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let web = ingress("shop", "web")
+        .annotation(ann::GROUP_NAME, "shop")
+        .rule(
+            Some("shop.example.com"),
+            &[
+                ("Prefix", "/", "web", P::N(80)),
+                ("Exact", "/about", "web", P::N(80)),
+            ],
+        )
+        .rule(Some("*.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![cart, web, catchall], vec![]);
+    ip_service(&mut snap, "shop", "cart", "10.0.0.1");
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    snap
+}
+
+#[test]
+fn group_orders_rules_across_members() {
+    let out = build(&shop_group(), &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    assert_eq!(stack.id.to_string(), "shop");
+    // group.order 0 members first (catchall, web), then cart (10). Within order 0 the catch-all
+    // of an earlier member does not shadow the more specific rules of a later one.
+    assert_eq!(
+        rules(listener(stack, 80)),
+        [
+            "1 host=shop.example.com path=/about -> forward shop/web-web:80",
+            "2 host=shop.example.com path=/* -> forward shop/web-web:80",
+            "3 host=*.example.com path=/* -> forward shop/web-web:80",
+            "4 path=/* -> forward shop/catchall-web:80",
+            "5 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+        ]
+    );
+    assert!(
+        stack.load_balancer.name.starts_with("k8s-shop-"),
+        "{}",
+        stack.load_balancer.name
+    );
+}
+
+#[test]
+fn group_order_ties_break_on_namespace_and_name() {
+    let a = ingress("b-ns", "a")
+        .annotation(ann::GROUP_NAME, "g")
+        .rule(Some("x.example.com"), &[("Prefix", "/p", "s", P::N(80))])
+        .build();
+    let b = ingress("a-ns", "z")
+        .annotation(ann::GROUP_NAME, "g")
+        .rule(Some("x.example.com"), &[("Prefix", "/q", "s", P::N(80))])
+        .build();
+    let c = ingress("c-ns", "c")
+        .annotation(ann::GROUP_NAME, "g")
+        .annotation(ann::GROUP_ORDER, "-5")
+        .rule(Some("x.example.com"), &[("Prefix", "/r", "s", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![a, b, c], vec![]);
+    for ns in ["a-ns", "b-ns", "c-ns"] {
+        ip_service(&mut snap, ns, "s", "10.0.0.1");
+    }
+    let out = build(&snap, &config());
+    let got: Vec<String> = rules(listener(only_stack(&out), 80));
+    assert_eq!(
+        got,
+        [
+            "1 host=x.example.com path=/r,/r/* -> forward c-ns/c-s:80",
+            "2 host=x.example.com path=/q,/q/* -> forward a-ns/z-s:80",
+            "3 host=x.example.com path=/p,/p/* -> forward b-ns/a-s:80",
+        ]
+    );
+}
+
+#[test]
+fn one_bad_member_never_blocks_its_group() {
+    struct Case {
+        name: &'static str,
+        key: &'static str,
+        value: &'static str,
+        error: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "invalid annotation",
+            key: ann::HEALTHCHECK_INTERVAL,
+            value: "often",
+            error: "ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-interval-seconds has invalid value \"often\": expected an integer from 5 to 300; ingress shop/web left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "conflicting exclusive setting",
+            key: ann::SCHEME,
+            value: "internet-facing",
+            error: "ingress shop/web: annotation alb.ingress.kubernetes.io/scheme is \"internet-facing\" but ingress shop/catchall already set \"internal\" for group shop: expected the same value in every member that sets it; ingress shop/web left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "conflicting listener protocol",
+            key: ann::LISTEN_PORTS,
+            value: r#"[{"HTTPS":80}]"#,
+            error: "ingress shop/web: annotation alb.ingress.kubernetes.io/listen-ports protocol of port 80 is \"HTTPS\" but ingress shop/catchall already set \"HTTP\" for group shop: expected the same value in every member that sets it; ingress shop/web left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "conflicting attribute",
+            key: ann::LOAD_BALANCER_ATTRIBUTES,
+            value: "idle_timeout.timeout_seconds=30",
+            error: "ingress shop/web: annotation alb.ingress.kubernetes.io/load-balancer-attributes key idle_timeout.timeout_seconds is \"30\" but ingress shop/catchall already set \"60\" for group shop: expected the same value in every member that sets it; ingress shop/web left out of group shop, the rest of the group is still built",
+        },
+    ];
+    for case in cases {
+        let mut snap = shop_group();
+        for ing in &mut snap.ingresses {
+            let anns = ing
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            match ing.metadata.name.as_deref() {
+                Some("web") => {
+                    anns.insert(case.key.into(), case.value.into());
+                }
+                Some("catchall") => {
+                    anns.insert(ann::SCHEME.into(), "internal".into());
+                    anns.insert(
+                        ann::LOAD_BALANCER_ATTRIBUTES.into(),
+                        "idle_timeout.timeout_seconds=60".into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let out = build(&snap, &config());
+        assert_eq!(messages(&out), [case.error], "{}", case.name);
+        let stack = only_stack(&out);
+        assert_eq!(
+            rules(listener(stack, 80)),
+            [
+                "1 path=/* -> forward shop/catchall-web:80",
+                "2 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+            ],
+            "{}: the rest of the group is built",
+            case.name
+        );
+        assert!(
+            stack
+                .target_groups
+                .iter()
+                .all(|t| !t.id.starts_with("shop/web-")),
+            "{}: excluded member's target groups are gone",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
+    struct Case {
+        name: &'static str,
+        ingress: Ingress,
+        error: &'static str,
+    }
+    let base = || ingress("shop", "bad").annotation(ann::GROUP_NAME, "shop");
+    let cases = [
+        Case {
+            name: "exact path with wildcard",
+            ingress: base().rule(None, &[("Exact", "/img/*", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/img/*\": expected an absolute path without wildcard characters (* or ?) for pathType Exact; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "unknown path type",
+            ingress: base().rule(None, &[("Regex", "/x", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].pathType has invalid value \"Regex\": expected Exact, Prefix or ImplementationSpecific; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "bad host",
+            ingress: base().rule(Some("Shop.Example.com"), &[("Prefix", "/", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].host has invalid value \"Shop.Example.com\": expected a lower-case DNS name such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "missing action annotation",
+            ingress: base().rule(None, &[("Prefix", "/", "canary", P::S("use-annotation"))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].backend.service (port use-annotation) refers to annotation alb.ingress.kubernetes.io/actions.canary, which was not found; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "https without certificate",
+            ingress: base().annotation(ann::LISTEN_PORTS, r#"[{"HTTPS":8443}]"#).rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/listen-ports has invalid value \"[{\\\"HTTPS\\\":8443}]\": expected a certificate for HTTPS port 8443 from annotation alb.ingress.kubernetes.io/certificate-arn or IngressClassParams spec.certificateArn (certificate discovery is not supported yet); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "ssl-redirect to a port that is not HTTPS",
+            ingress: base().annotation(ann::SSL_REDIRECT, "443").rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/ssl-redirect has invalid value \"443\": expected an HTTPS listen port of group shop (ssl-redirect set by ingress shop/bad); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "invalid group name is not a member of any group",
+            ingress: ingress("shop", "bad").annotation(ann::GROUP_NAME, "Shop_Group").rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters",
+        },
+        Case {
+            name: "condition annotation duplicates the host",
+            ingress: base()
+                .annotation("alb.ingress.kubernetes.io/conditions.web", r#"[{"field":"host-header","hostHeaderConfig":{"values":["other.example.com"]}}]"#)
+                .rule(Some("a.example.com"), &[("Prefix", "/x", "web", P::N(80))])
+                .build(),
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/conditions.web has invalid value \"[{\\\"field\\\":\\\"host-header\\\",\\\"hostHeaderConfig\\\":{\\\"values\\\":[\\\"other.example.com\\\"]}}]\": expected no host-header condition, because spec.rules[0].http.paths[0] already has one from the ingress rule (at most one per rule); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+    ];
+    for case in cases {
+        let mut snap = shop_group();
+        snap.ingresses.push(case.ingress);
+        let out = build(&snap, &config());
+        assert_eq!(messages(&out), [case.error], "{}", case.name);
+        assert_eq!(
+            listener(only_stack(&out), 80).rules.len(),
+            5,
+            "{}: group still built",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn default_backend() {
+    // One member with a default backend: it becomes the default action.
+    let mut snap = shop_group();
+    snap.ingresses[0] = ingress("shop", "cart")
+        .annotation(ann::GROUP_NAME, "shop")
+        .default_backend("cart", P::N(80))
+        .rule(
+            Some("shop.example.com"),
+            &[("Prefix", "/cart", "cart", P::N(80))],
+        )
+        .build();
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        describe_action(&listener(only_stack(&out), 80).default_actions[0]),
+        "forward shop/cart-cart:80"
+    );
+
+    // A second member with a default backend is the error, and only it is left out.
+    snap.ingresses.push(
+        ingress("shop", "second")
+            .annotation(ann::GROUP_NAME, "shop")
+            .default_backend("web", P::N(80))
+            .build(),
+    );
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/second: spec.defaultBackend is set but ingress shop/cart already sets the default backend of group shop: expected at most one member of a group with spec.defaultBackend; ingress shop/second left out of group shop, the rest of the group is still built"]
+    );
+    assert_eq!(
+        describe_action(&listener(only_stack(&out), 80).default_actions[0]),
+        "forward shop/cart-cart:80"
+    );
+}
+
+#[test]
+fn backend_errors_only_affect_their_rules() {
+    struct Case {
+        name: &'static str,
+        services: Vec<Service>,
+        error: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "missing service",
+            services: vec![],
+            error: "ingress shop/web: backend service shop/api:http: service shop/api not found; rules forwarding to it answer 503",
+        },
+        Case {
+            name: "missing port",
+            services: vec![service("shop", "api", "NodePort", &[("grpc", 9000, None, Some(30900))])],
+            error: "ingress shop/web: backend service shop/api:http: service shop/api has no port \"http\": expected one of 9000 (grpc); rules forwarding to it answer 503",
+        },
+        Case {
+            name: "instance target on ClusterIP",
+            services: vec![service("shop", "api", "ClusterIP", &[("http", 80, None, None)])],
+            error: "ingress shop/web: backend service shop/api:http: target type instance needs a NodePort or LoadBalancer service but service shop/api is ClusterIP: expected type NodePort or LoadBalancer, or annotation alb.ingress.kubernetes.io/target-type: ip; rules forwarding to it answer 503",
+        },
+        Case {
+            name: "NodePort without nodePort",
+            services: vec![service("shop", "api", "NodePort", &[("http", 80, None, None)])],
+            error: "ingress shop/web: backend service shop/api:http: service shop/api port 80 has no nodePort: expected spec.ports[].nodePort for target type instance; rules forwarding to it answer 503",
+        },
+        Case {
+            name: "invalid service annotation",
+            services: vec![with_service_annotation(
+                service("shop", "api", "NodePort", &[("http", 80, None, Some(30080))]),
+                ann::HEALTHCHECK_PATH,
+                "ping",
+            )],
+            error: "ingress shop/web: backend service shop/api:http: service shop/api: annotation alb.ingress.kubernetes.io/healthcheck-path has invalid value \"ping\": expected a path starting with \"/\"; rules forwarding to it answer 503",
+        },
+    ];
+    for case in cases {
+        let ing = ingress("shop", "web")
+            .rule(
+                Some("a.example.com"),
+                &[
+                    ("Prefix", "/api", "api", P::S("http")),
+                    ("Prefix", "/", "site", P::N(80)),
+                ],
+            )
+            .build();
+        let mut services = case.services;
+        services.push(service(
+            "shop",
+            "site",
+            "NodePort",
+            &[("", 80, None, Some(30081))],
+        ));
+        let mut snap = snapshot(vec![ing], services);
+        snap.nodes = vec![node("n1", Some("aws:///eu-west-1a/i-0aaa"), false)];
+        let out = build(&snap, &config());
+        assert_eq!(messages(&out), [case.error], "{}", case.name);
+        assert_eq!(
+            rules(listener(only_stack(&out), 80)),
+            [
+                "1 host=a.example.com path=/api,/api/* -> fixed 503",
+                "2 host=a.example.com path=/* -> forward shop/web-site:80",
+            ],
+            "{}",
+            case.name
+        );
+        assert_eq!(only_stack(&out).target_groups.len(), 1, "{}", case.name);
+    }
+}
+
+#[test]
+fn named_target_port_not_in_any_slice() {
+    let ing = ingress("shop", "web")
+        .annotation(ann::TARGET_TYPE, "ip")
+        .rule(None, &[("Prefix", "/", "api", P::N(80))])
+        .build();
+    let mut snap = snapshot(
+        vec![ing],
+        vec![service(
+            "shop",
+            "api",
+            "ClusterIP",
+            &[("http", 80, Some(P::S("app")), None)],
+        )],
+    );
+    snap.endpoint_slices = vec![slice(
+        "shop",
+        "api",
+        "api-1",
+        &[("metrics", 9100)],
+        &[("10.0.0.1", Some(true))],
+    )];
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: backend service shop/api:80: named targetPort \"app\" of service shop/api port 80 is not resolved by any of its 1 EndpointSlice(s): expected an EndpointSlice port named \"http\"; rules forwarding to it answer 503"]
+    );
+}
+
+#[test]
+fn instance_targets_are_eligible_nodes_on_the_node_port() {
+    let ing = ingress("shop", "web")
+        .rule(None, &[("Prefix", "/", "site", P::N(80))])
+        .build();
+    let mut snap = snapshot(
+        vec![ing],
+        vec![service(
+            "shop",
+            "site",
+            "NodePort",
+            &[("", 80, Some(P::N(8080)), Some(30080))],
+        )],
+    );
+    snap.nodes = vec![
+        node("b", Some("aws:///eu-west-1b/i-0bbb"), false),
+        node("a", Some("aws:///eu-west-1a/i-0aaa"), false),
+        node("excluded", Some("aws:///eu-west-1a/i-0ccc"), true),
+    ];
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let tg = &only_stack(&out).target_groups[0];
+    assert_eq!(tg.port, 30080);
+    let targets: Vec<String> = tg
+        .targets
+        .iter()
+        .map(|t| format!("{}:{}", t.id, t.port))
+        .collect();
+    assert_eq!(targets, ["i-0aaa:30080", "i-0bbb:30080"]);
+
+    snap.nodes.push(node(
+        "kind-worker",
+        Some("kind://docker/kind/kind-worker"),
+        false,
+    ));
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["node kind-worker: spec.providerID has invalid value \"kind://docker/kind/kind-worker\": expected aws:///<zone>/<instance id> so the node can be an instance target"]
+    );
+}
+
+#[test]
+fn service_annotations_override_ingress_annotations() {
+    let ing = ingress("shop", "web")
+        .annotation(ann::TARGET_TYPE, "instance")
+        .annotation(ann::HEALTHCHECK_PATH, "/ingress")
+        .annotation(ann::SUCCESS_CODES, "200-299")
+        .annotation(ann::TAGS, "team=shop,cost=1")
+        .rule(None, &[("Prefix", "/", "api", P::N(80))])
+        .build();
+    let svc = with_service_annotation(
+        with_service_annotation(
+            with_service_annotation(
+                service(
+                    "shop",
+                    "api",
+                    "ClusterIP",
+                    &[("http", 80, Some(P::N(8080)), None)],
+                ),
+                ann::TARGET_TYPE,
+                "ip",
+            ),
+            ann::HEALTHCHECK_PATH,
+            "/service",
+        ),
+        ann::TAGS,
+        "cost=2",
+    );
+    let mut snap = snapshot(vec![ing], vec![svc]);
+    snap.endpoint_slices = vec![slice(
+        "shop",
+        "api",
+        "api-1",
+        &[("http", 8080)],
+        &[("10.0.0.5", Some(true))],
+    )];
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    let tg = &stack.target_groups[0];
+    assert_eq!(tg.target_type, crate::model::TargetType::Ip);
+    assert_eq!(tg.port, 8080);
+    assert_eq!(tg.health_check.path, "/service");
+    assert_eq!(
+        tg.health_check.matcher.http_code.as_deref(),
+        Some("200-299")
+    );
+    assert_eq!(tg.tags["cost"], "2");
+    assert_eq!(tg.tags["team"], "shop");
+    assert_eq!(
+        stack.load_balancer.tags["cost"], "1",
+        "load balancer tags come from the ingress"
+    );
+}
+
+#[test]
+fn custom_actions_and_conditions() {
+    let ing = ingress("shop", "web")
+        .annotation(ann::TARGET_TYPE, "ip")
+        .annotation(
+            "alb.ingress.kubernetes.io/actions.canary",
+            r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"blue","servicePort":80,"weight":90},{"serviceName":"green","servicePort":"http","weight":10}]}}"#,
+        )
+        .annotation(
+            "alb.ingress.kubernetes.io/actions.gone",
+            r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"410","contentType":"text/plain"}}"#,
+        )
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.canary",
+            r#"[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"x-canary","values":["yes"]}}]"#,
+        )
+        .rule(
+            Some("a.example.com"),
+            &[("Prefix", "/", "canary", P::S("use-annotation")), ("Exact", "/old", "gone", P::S("use-annotation"))],
+        )
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    ip_service(&mut snap, "shop", "blue", "10.0.0.1");
+    ip_service(&mut snap, "shop", "green", "10.0.0.2");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        rules(listener(only_stack(&out), 80)),
+        [
+            "1 host=a.example.com path=/old -> fixed 410",
+            "2 host=a.example.com path=/* header:x-canary=yes -> forward shop/web-blue:80@90+shop/web-green:http@10",
+        ]
+    );
+}
+
+#[test]
+fn ssl_redirect_and_https_listeners() {
+    let ing = ingress("shop", "web")
+        .annotation(ann::LISTEN_PORTS, r#"[{"HTTP":80},{"HTTPS":443}]"#)
+        .annotation(
+            ann::CERTIFICATE_ARN,
+            "arn:aws:acm:eu-west-1:1:certificate/a,arn:aws:acm:eu-west-1:1:certificate/b",
+        )
+        .annotation(ann::SSL_REDIRECT, "443")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    let http = listener(stack, 80);
+    assert!(http.rules.is_empty(), "redirected listener has no rules");
+    assert_eq!(
+        describe_action(&http.default_actions[0]),
+        "redirect HTTPS:443"
+    );
+    let https = listener(stack, 443);
+    assert_eq!(rules(https), ["1 path=/* -> forward shop/web-web:80"]);
+    assert_eq!(
+        https.ssl_policy.as_deref(),
+        Some("ELBSecurityPolicy-2016-08")
+    );
+    assert_eq!(https.certificates.len(), 2);
+    assert_eq!(http.ssl_policy, None);
+}
+
+#[test]
+fn certificates_alone_default_to_https_443() {
+    let ing = ingress("shop", "web")
+        .annotation(
+            ann::CERTIFICATE_ARN,
+            "arn:aws:acm:eu-west-1:1:certificate/a",
+        )
+        .annotation(ann::SSL_POLICY, "ELBSecurityPolicy-TLS13-1-2-2021-06")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    let stack = only_stack(&out);
+    assert_eq!(stack.listeners.len(), 1);
+    assert_eq!(
+        listener(stack, 443).ssl_policy.as_deref(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+}
+
+#[test]
+fn aws_limits() {
+    struct Case {
+        name: &'static str,
+        snapshot: Snapshot,
+        error: &'static str,
+    }
+    // 101 rules in one member.
+    let many_paths: Vec<(String, &str, P)> = (0..101)
+        .map(|i| (format!("/p{i}"), "web", P::N(80)))
+        .collect();
+    let paths: Vec<(&str, &str, &str, P)> = many_paths
+        .iter()
+        .map(|(p, s, port)| ("Prefix", p.as_str(), *s, *port))
+        .collect();
+    let mut rules_snap = snapshot(
+        vec![ingress("shop", "web").rule(None, &paths).build()],
+        vec![],
+    );
+    ip_service(&mut rules_snap, "shop", "web", "10.0.0.1");
+
+    // Six condition values: host + 2 path patterns + 3 methods.
+    let mut cond_snap = snapshot(
+        vec![ingress("shop", "web")
+            .annotation(
+                "alb.ingress.kubernetes.io/conditions.web",
+                r#"[{"field":"http-request-method","httpRequestMethodConfig":{"values":["GET","HEAD","POST"]}}]"#,
+            )
+            .rule(Some("a.example.com"), &[("Prefix", "/x", "web", P::N(80))])
+            .build()],
+        vec![],
+    );
+    ip_service(&mut cond_snap, "shop", "web", "10.0.0.1");
+
+    // 101 target groups: one service per path.
+    let names: Vec<String> = (0..101).map(|i| format!("s{i}")).collect();
+    let tg_paths: Vec<(String, String)> =
+        names.iter().map(|n| (format!("/{n}"), n.clone())).collect();
+    let tg_paths_ref: Vec<(&str, &str, &str, P)> = tg_paths
+        .iter()
+        .map(|(p, s)| ("Exact", p.as_str(), s.as_str(), P::N(80)))
+        .collect();
+    let mut tg_snap = snapshot(
+        vec![ingress("shop", "web").rule(None, &tg_paths_ref).build()],
+        vec![],
+    );
+    for n in &names {
+        ip_service(&mut tg_snap, "shop", n, "10.0.0.1");
+    }
+    let mut config_tg = config();
+    config_tg.limits.rules_per_load_balancer = 1000;
+
+    let cases = [
+        Case {
+            name: "more than 100 rules",
+            snapshot: rules_snap,
+            error: "ingress shop/web: the number of listener rules of the load balancer of group shop/web would be 101: expected at most 100 (AWS quota); no load balancer is built for ingress shop/web",
+        },
+        Case {
+            name: "more than 5 condition values",
+            snapshot: cond_snap,
+            error: "ingress shop/web: the number of condition values of the rule for spec.rules[0].http.paths[0] would be 6: expected at most 5 (AWS quota); no load balancer is built for ingress shop/web",
+        },
+        Case {
+            name: "more than 100 target groups",
+            snapshot: tg_snap,
+            error: "ingress shop/web: the number of target groups of the load balancer of group shop/web would be 101: expected at most 100 (AWS quota); no load balancer is built for ingress shop/web",
+        },
+    ];
+    for case in cases {
+        let cfg = if case.name.contains("target groups") {
+            config_tg.clone()
+        } else {
+            config()
+        };
+        let out = build(&case.snapshot, &cfg);
+        assert_eq!(messages(&out), [case.error], "{}", case.name);
+        assert!(out.stacks.is_empty(), "{}", case.name);
+    }
+}
+
+#[test]
+fn rule_limit_excludes_only_the_member_that_overflows() {
+    let paths: Vec<String> = (0..60).map(|i| format!("/p{i}")).collect();
+    let list: Vec<(&str, &str, &str, P)> = paths
+        .iter()
+        .map(|p| ("Prefix", p.as_str(), "web", P::N(80)))
+        .collect();
+    let first = ingress("shop", "a")
+        .annotation(ann::GROUP_NAME, "g")
+        .rule(None, &list)
+        .build();
+    let second = ingress("shop", "b")
+        .annotation(ann::GROUP_NAME, "g")
+        .rule(None, &list)
+        .build();
+    let third = ingress("shop", "c")
+        .annotation(ann::GROUP_NAME, "g")
+        .rule(None, &list[..40])
+        .build();
+    let mut snap = snapshot(vec![first, second, third], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/b: the number of listener rules of the load balancer of group g would be 120: expected at most 100 (AWS quota); ingress shop/b left out of group g, the rest of the group is still built"]
+    );
+    assert_eq!(listener(only_stack(&out), 80).rules.len(), 100);
+}
+
+#[test]
+fn explicit_load_balancer_name_and_scheme() {
+    let ing = ingress("shop", "web")
+        .annotation(ann::LOAD_BALANCER_NAME, "shop-public")
+        .annotation(ann::SCHEME, "internet-facing")
+        .annotation(ann::IP_ADDRESS_TYPE, "dualstack")
+        .annotation(ann::SUBNETS, "subnet-b,subnet-a")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.name, "shop-public");
+    assert_eq!(lb.scheme, crate::model::Scheme::InternetFacing);
+    assert_eq!(lb.inbound_cidrs, ["0.0.0.0/0", "::/0"]);
+    assert_eq!(lb.subnets, ["subnet-b", "subnet-a"]);
+}
+
+#[test]
+fn json_contract_shape() {
+    let out = build(&seed(), &config());
+    let json = serde_json::to_value(out.desired_state()).unwrap();
+    let stack = &json["stacks"][0];
+    assert_eq!(stack["id"], "shop/storefront");
+    assert_eq!(stack["loadBalancer"]["type"], "application");
+    assert_eq!(stack["loadBalancer"]["ipAddressType"], "ipv4");
+    let rule = &stack["listeners"][0]["rules"][0];
+    assert_eq!(rule["priority"], 1);
+    assert_eq!(rule["conditions"][0]["field"], "host-header");
+    assert_eq!(rule["conditions"][0]["values"][0], "shop.example.com");
+    assert_eq!(rule["actions"][0]["type"], "forward");
+    assert_eq!(rule["actions"][0]["targetGroups"][0]["weight"], 1);
+    assert_eq!(
+        stack["listeners"][0]["defaultActions"][0]["type"],
+        "fixed-response"
+    );
+    assert_eq!(
+        stack["listeners"][0]["defaultActions"][0]["statusCode"],
+        "404"
+    );
+    let tg = &stack["targetGroups"][0];
+    for key in [
+        "id",
+        "name",
+        "port",
+        "protocol",
+        "targetType",
+        "healthCheck",
+        "targets",
+        "attributes",
+        "tags",
+    ] {
+        assert!(tg.get(key).is_some(), "target group field {key}");
+    }
+    assert_eq!(tg["healthCheck"]["matcher"]["httpCode"], "200");
+    assert!(json["errors"].as_array().unwrap().is_empty());
+    // Round trip: the contract deserialises back into the model.
+    let back: crate::model::DesiredState = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(serde_json::to_value(back).unwrap(), json);
+}

@@ -1,0 +1,407 @@
+//! ELBv2 desired-state types: load balancer, listeners, rules, target groups.
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $s)] $variant),+
+        }
+
+        impl $name {
+            /// The API spelling.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+
+            /// Parses the API spelling (exact match).
+            #[must_use]
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$variant),)+ _ => None }
+            }
+
+            /// Every accepted spelling, for error messages.
+            #[must_use]
+            pub fn expected() -> String {
+                [$(concat!("\"", $s, "\"")),+].join(" or ")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Load balancer type.
+    LoadBalancerType {
+        /// Application Load Balancer.
+        Application = "application",
+        /// Network Load Balancer.
+        Network = "network",
+    }
+}
+
+string_enum! {
+    /// Load balancer scheme.
+    Scheme {
+        /// Reachable from inside the VPC only.
+        Internal = "internal",
+        /// Reachable from the internet.
+        InternetFacing = "internet-facing",
+    }
+}
+
+string_enum! {
+    /// IP address type of a load balancer.
+    IpAddressType {
+        /// IPv4 only.
+        Ipv4 = "ipv4",
+        /// IPv4 and IPv6.
+        Dualstack = "dualstack",
+        /// IPv6 with private IPv4 only.
+        DualstackWithoutPublicIpv4 = "dualstack-without-public-ipv4",
+    }
+}
+
+string_enum! {
+    /// Listener or target group protocol (ALB).
+    Protocol {
+        /// Plain HTTP.
+        Http = "HTTP",
+        /// HTTP over TLS.
+        Https = "HTTPS",
+    }
+}
+
+string_enum! {
+    /// Protocol version spoken to targets.
+    ProtocolVersion {
+        /// HTTP/1.1.
+        Http1 = "HTTP1",
+        /// HTTP/2.
+        Http2 = "HTTP2",
+        /// gRPC.
+        Grpc = "GRPC",
+    }
+}
+
+string_enum! {
+    /// How targets are registered.
+    TargetType {
+        /// EC2 instances (the Service's NodePort on every eligible Node).
+        Instance = "instance",
+        /// Pod IPs.
+        Ip = "ip",
+    }
+}
+
+/// The load balancer of a stack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    /// AWS name (at most 32 characters).
+    pub name: String,
+    /// `application` or `network`.
+    #[serde(rename = "type")]
+    pub lb_type: LoadBalancerType,
+    /// `internal` or `internet-facing`.
+    pub scheme: Scheme,
+    /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
+    pub ip_address_type: IpAddressType,
+    /// Subnet IDs or Name tag values as given; empty means auto-discovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// Subnet tag filters (IngressClassParams `subnets.tags`); empty means none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subnet_tags: BTreeMap<String, Vec<String>>,
+    /// Security group IDs or Name tag values as given; empty means a managed security group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Source CIDRs allowed by the managed security group (empty when `securityGroups` is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_cidrs: Vec<String>,
+    /// Load balancer attributes (only the keys that were set).
+    pub attributes: BTreeMap<String, String>,
+    /// Tags, including the tracking tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A listener.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSpec {
+    /// Port.
+    pub port: u16,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: Protocol,
+    /// Default actions (what happens when no rule matches).
+    pub default_actions: Vec<ActionSpec>,
+    /// Rules in priority order (priorities 1..N).
+    pub rules: Vec<RuleSpec>,
+    /// TLS policy (HTTPS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
+    /// Certificate ARNs (HTTPS only); the first is the default certificate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
+    /// Tags, including the tracking tags (resource id = the port).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A listener rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSpec {
+    /// Priority, 1..N per listener.
+    pub priority: u32,
+    /// Conditions; all must match.
+    pub conditions: Vec<ConditionSpec>,
+    /// Actions.
+    pub actions: Vec<ActionSpec>,
+    /// Tags, including the tracking tags (resource id = `port:priority`).
+    pub tags: BTreeMap<String, String>,
+    /// The object the rule came from (`kind namespace/name`), for people reading a plan.
+    /// Not part of the JSON contract.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// A rule condition, named like the ELBv2 API (`field` = `host-header`, `path-pattern`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+pub enum ConditionSpec {
+    /// Host header matches one of the values (`*` and `?` wildcards allowed).
+    HostHeader {
+        /// Host patterns.
+        values: Vec<String>,
+    },
+    /// Path matches one of the patterns.
+    PathPattern {
+        /// Path patterns.
+        values: Vec<String>,
+    },
+    /// A header matches one of the values.
+    HttpHeader {
+        /// Header name.
+        #[serde(rename = "httpHeaderName")]
+        http_header_name: String,
+        /// Value patterns.
+        values: Vec<String>,
+    },
+    /// Request method is one of the values.
+    HttpRequestMethod {
+        /// Methods.
+        values: Vec<String>,
+    },
+    /// Query string contains one of the key/value pairs.
+    QueryString {
+        /// Key/value patterns.
+        values: Vec<QueryStringKeyValue>,
+    },
+    /// Source IP is in one of the CIDRs.
+    SourceIp {
+        /// CIDRs.
+        values: Vec<String>,
+    },
+}
+
+impl ConditionSpec {
+    /// The ELBv2 field name.
+    #[must_use]
+    pub const fn field(&self) -> &'static str {
+        match self {
+            Self::HostHeader { .. } => "host-header",
+            Self::PathPattern { .. } => "path-pattern",
+            Self::HttpHeader { .. } => "http-header",
+            Self::HttpRequestMethod { .. } => "http-request-method",
+            Self::QueryString { .. } => "query-string",
+            Self::SourceIp { .. } => "source-ip",
+        }
+    }
+
+    /// How many values this condition counts against the per-rule limit.
+    #[must_use]
+    pub fn value_count(&self) -> usize {
+        match self {
+            Self::HostHeader { values }
+            | Self::PathPattern { values }
+            | Self::HttpHeader { values, .. }
+            | Self::HttpRequestMethod { values }
+            | Self::SourceIp { values } => values.len(),
+            Self::QueryString { values } => values.len(),
+        }
+    }
+}
+
+/// One query-string match.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryStringKeyValue {
+    /// Key (absent = any key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Value pattern.
+    pub value: String,
+}
+
+/// A rule or default action, named like the ELBv2 API (`type` = `forward`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ActionSpec {
+    /// Forward to one or more weighted target groups.
+    #[serde(rename_all = "camelCase")]
+    Forward {
+        /// Target groups with weights.
+        target_groups: Vec<TargetGroupRef>,
+        /// Target group stickiness.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stickiness: Option<StickinessSpec>,
+    },
+    /// Answer directly.
+    FixedResponse(FixedResponseSpec),
+    /// Redirect.
+    Redirect(RedirectSpec),
+}
+
+/// A target group in a forward action: one of `id` (a target group of this stack), `arn` or
+/// `name` (an existing target group).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupRef {
+    /// Id of a target group in this stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// ARN of an existing target group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// Name of an existing target group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Weight, 0..=999.
+    pub weight: u32,
+}
+
+/// Target group stickiness of a forward action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StickinessSpec {
+    /// Whether stickiness is on.
+    pub enabled: bool,
+    /// Duration in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
+}
+
+/// A fixed response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixedResponseSpec {
+    /// HTTP status code (`2XX`, `4XX` or `5XX`).
+    pub status_code: String,
+    /// Content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_body: Option<String>,
+}
+
+/// A redirect, with ELBv2 defaults filled in (`#{host}`, `/#{path}`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedirectSpec {
+    /// Protocol (`HTTP`, `HTTPS` or `#{protocol}`).
+    pub protocol: String,
+    /// Port or `#{port}`.
+    pub port: String,
+    /// Host or `#{host}`.
+    pub host: String,
+    /// Path or `/#{path}`.
+    pub path: String,
+    /// Query or `#{query}`.
+    pub query: String,
+    /// `HTTP_301` or `HTTP_302`.
+    pub status_code: String,
+}
+
+/// A target group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupSpec {
+    /// Resource id in the stack: `namespace/ingress-service:port`.
+    pub id: String,
+    /// AWS name (generated, at most 32 characters).
+    pub name: String,
+    /// Port (NodePort for instance targets, the numeric target port for ip targets, 1 when
+    /// the target port is named).
+    pub port: u16,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: Protocol,
+    /// `HTTP1`, `HTTP2` or `GRPC`.
+    pub protocol_version: ProtocolVersion,
+    /// `instance` or `ip`.
+    pub target_type: TargetType,
+    /// `ipv4` (IPv6 target groups are not built yet).
+    pub ip_address_type: String,
+    /// Health check.
+    pub health_check: HealthCheckSpec,
+    /// Desired targets, sorted by id then port.
+    pub targets: Vec<TargetSpec>,
+    /// Target group attributes (only the keys that were set).
+    pub attributes: BTreeMap<String, String>,
+    /// Tags, including the tracking tags (resource id = `id`).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Health check of a target group, with the ELBv2 field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckSpec {
+    /// `HTTP` or `HTTPS`.
+    pub protocol: Protocol,
+    /// `traffic-port` or a port number.
+    pub port: String,
+    /// Path.
+    pub path: String,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds before a check times out.
+    pub timeout_seconds: u32,
+    /// Consecutive successes to become healthy.
+    pub healthy_threshold_count: u32,
+    /// Consecutive failures to become unhealthy.
+    pub unhealthy_threshold_count: u32,
+    /// Success codes.
+    pub matcher: MatcherSpec,
+}
+
+/// Health-check success codes: HTTP codes, or gRPC codes for gRPC target groups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatcherSpec {
+    /// HTTP codes such as `200`, `200,302` or `200-299`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_code: Option<String>,
+    /// gRPC codes such as `12` or `0-99`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_code: Option<String>,
+}
+
+/// One target: an instance id or an IP, with its port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSpec {
+    /// EC2 instance id or IP address.
+    pub id: String,
+    /// Port.
+    pub port: u16,
+}

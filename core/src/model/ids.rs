@@ -1,0 +1,260 @@
+//! Stack ids and deterministic AWS names, compatible with the AWS Load Balancer Controller so
+//! resources it created can be adopted.
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+/// Longest name AWS accepts for a load balancer or a target group.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// Identity of a stack: an explicit IngressGroup (`namespace` empty, `name` = group name) or an
+/// implicit group of one Ingress (`namespace/name`).
+///
+/// Serialised as its display form (`group` or `namespace/name`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StackId {
+    /// Empty for an explicit group.
+    pub namespace: String,
+    /// Group name, or the Ingress name for an implicit group.
+    pub name: String,
+}
+
+impl StackId {
+    /// The id of an explicit group.
+    #[must_use]
+    pub fn explicit(group: &str) -> Self {
+        Self {
+            namespace: String::new(),
+            name: group.to_owned(),
+        }
+    }
+
+    /// The id of the implicit group of one Ingress.
+    #[must_use]
+    pub fn implicit(namespace: &str, name: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Whether this is an explicit group (`group.name`).
+    #[must_use]
+    pub fn is_explicit(&self) -> bool {
+        self.namespace.is_empty()
+    }
+}
+
+impl fmt::Display for StackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_explicit() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+impl Serialize for StackId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StackId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Ok(match s.split_once('/') {
+            Some((ns, name)) => Self::implicit(ns, name),
+            None => Self::explicit(&s),
+        })
+    }
+}
+
+/// Removes every character that is not an ASCII letter or digit (LBC's name sanitising).
+#[must_use]
+pub fn sanitize_name_part(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+fn truncated(s: &str, max: usize) -> String {
+    let clean = sanitize_name_part(s);
+    // Sanitised names are ASCII, so byte and char positions agree.
+    clean
+        .get(..max.min(clean.len()))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn hex_prefix(parts: &[&str], len: usize) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(len);
+    for byte in digest.iter() {
+        if out.len() >= len {
+            break;
+        }
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out.truncate(len);
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Generated load balancer name (LBC scheme):
+/// implicit group `k8s-<ns[:8]>-<name[:8]>-<hash10>`, explicit group `k8s-<group[:17]>-<hash10>`,
+/// where the hash is `sha256(cluster ‖ stackId ‖ scheme)`.
+#[must_use]
+pub fn load_balancer_name(cluster: &str, stack: &StackId, scheme: &str) -> String {
+    let hash = hex_prefix(&[cluster, &stack.to_string(), scheme], 10);
+    if stack.is_explicit() {
+        format!("k8s-{}-{hash}", truncated(&stack.name, 17))
+    } else {
+        format!(
+            "k8s-{}-{}-{hash}",
+            truncated(&stack.namespace, 8),
+            truncated(&stack.name, 8)
+        )
+    }
+}
+
+/// Inputs of a generated Ingress target group name.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetGroupNameInputs<'a> {
+    /// Cluster name.
+    pub cluster: &'a str,
+    /// Stack the target group belongs to.
+    pub stack: &'a StackId,
+    /// Namespace of the Ingress (and of the Service).
+    pub ingress_namespace: &'a str,
+    /// Name of the Ingress.
+    pub ingress_name: &'a str,
+    /// Name of the Service.
+    pub service_name: &'a str,
+    /// `metadata.uid` of the Service (empty when unknown, e.g. in offline manifests).
+    pub service_uid: &'a str,
+    /// Service port as written in the Ingress (number or name).
+    pub service_port: &'a str,
+    /// Target group port.
+    pub target_group_port: u16,
+    /// `instance` or `ip`.
+    pub target_type: &'a str,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: &'a str,
+    /// `HTTP1`, `HTTP2` or `GRPC`.
+    pub protocol_version: &'a str,
+}
+
+/// Generated target group name (LBC scheme): `k8s-<svcNs[:8]>-<svcName[:8]>-<hash10>`, where the
+/// hash covers cluster, stack, Ingress, Service uid and port, target group port, target type,
+/// protocol and protocol version.
+#[must_use]
+pub fn target_group_name(inputs: &TargetGroupNameInputs<'_>) -> String {
+    let stack = inputs.stack.to_string();
+    let tg_port = inputs.target_group_port.to_string();
+    let hash = hex_prefix(
+        &[
+            inputs.cluster,
+            &stack,
+            inputs.ingress_namespace,
+            inputs.ingress_name,
+            inputs.service_uid,
+            inputs.service_port,
+            &tg_port,
+            inputs.target_type,
+            inputs.protocol,
+            inputs.protocol_version,
+        ],
+        10,
+    );
+    format!(
+        "k8s-{}-{}-{hash}",
+        truncated(inputs.ingress_namespace, 8),
+        truncated(inputs.service_name, 8)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_lbc_scheme() {
+        struct Case {
+            name: &'static str,
+            got: String,
+            prefix: &'static str,
+        }
+        let long = StackId::implicit("a-very-long-namespace", "my.ingress-name-long");
+        let cases = [
+            Case {
+                name: "implicit group truncates namespace and name to 8 sanitised chars",
+                got: load_balancer_name("demo", &long, "internal"),
+                prefix: "k8s-averylon-myingres-",
+            },
+            Case {
+                name: "explicit group keeps 17 sanitised chars",
+                got: load_balancer_name(
+                    "demo",
+                    &StackId::explicit("shared.public-frontend"),
+                    "internal",
+                ),
+                prefix: "k8s-sharedpublicfront-",
+            },
+        ];
+        for case in cases {
+            assert!(
+                case.got.starts_with(case.prefix),
+                "{}: {}",
+                case.name,
+                case.got
+            );
+            assert!(
+                case.got.len() <= MAX_NAME_LEN,
+                "{}: {} too long",
+                case.name,
+                case.got
+            );
+            assert_eq!(
+                case.got.len(),
+                case.prefix.len() + 10,
+                "{}: hash length",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn hash_is_sha256_of_concatenated_inputs() {
+        // sha256("democlusterdefault/webinternal"), computed independently with sha256sum.
+        let name = load_balancer_name(
+            "democluster",
+            &StackId::implicit("default", "web"),
+            "internal",
+        );
+        assert_eq!(name, format!("k8s-default-web-{}", &EXPECTED_WEB[..10]));
+        let other = load_balancer_name(
+            "democluster",
+            &StackId::implicit("default", "web"),
+            "internet-facing",
+        );
+        assert_ne!(name, other, "scheme is part of the hash");
+    }
+
+    const EXPECTED_WEB: &str = include_str!("testdata/lb_hash_default_web.txt");
+
+    #[test]
+    fn stack_id_round_trips_through_serde() {
+        for id in [StackId::explicit("g1"), StackId::implicit("ns", "ing")] {
+            let json = serde_json::to_string(&id).unwrap();
+            let back: StackId = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, id, "{json}");
+        }
+    }
+}

@@ -1,19 +1,321 @@
 //! `aws-lb-operator plan`: print the desired model for manifests, with no cluster and no AWS.
+//!
+//! Exit status: 0 when every object translated, 2 when there are errors (the valid stacks are
+//! still printed), 1 when the manifests could not be read.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use aws_lb_operator_core::build::{build, BuildConfig};
+use aws_lb_operator_core::model::{
+    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
+};
+
+// `cli/mod.rs` declares the subcommands; the manifest loader lives next to this file so that
+// later subcommands (diff, apply) can share it.
+#[path = "manifests.rs"]
+pub mod manifests;
+
+/// Output format of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// A readable tree, for reviews.
+    Text,
+    /// JSON: the stable contract (`stacks`, `errors`).
+    Json,
+    /// The JSON contract, as YAML.
+    Yaml,
+}
 
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Manifest files or directories (multi-document YAML).
+    /// Manifest files or directories (multi-document YAML; directories are read recursively).
     #[arg(short = 'f', long = "filename", required = true)]
     pub files: Vec<PathBuf>,
     /// Cluster name used for tags and generated names.
     #[arg(long, env = "CLUSTER_NAME", default_value = "cluster")]
     pub cluster_name: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+    /// `kubernetes.io/ingress.class` value handled by this operator.
+    #[arg(long, default_value = "alb")]
+    pub ingress_class: String,
 }
 
+/// Exit status when the plan has errors.
+pub const EXIT_ERRORS: u8 = 2;
+
 /// Runs `plan`.
-pub fn run(_args: PlanArgs) -> ExitCode {
-    ExitCode::from(2)
+pub fn run(args: PlanArgs) -> ExitCode {
+    let loaded = match manifests::load_manifests(&args.files) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for ignored in &loaded.ignored {
+        eprintln!("note: {ignored}");
+    }
+    let mut config = BuildConfig::new(&args.cluster_name);
+    config.ingress_class = args.ingress_class.clone();
+    let output = build(&loaded.snapshot, &config);
+    for skipped in &output.skipped {
+        eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
+    }
+    let desired = output.desired_state();
+    let rendered = match args.output {
+        PlanFormat::Text => Ok(render_text(&desired)),
+        PlanFormat::Json => serde_json::to_string_pretty(&desired)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        PlanFormat::Yaml => serde_saphyr::to_string(&desired).map_err(|e| e.to_string()),
+    };
+    match rendered {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("error: cannot render the plan: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if desired.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERRORS)
+    }
+}
+
+fn user_tags(tags_map: &BTreeMap<String, String>) -> String {
+    tags_map
+        .iter()
+        .filter(|(k, _)| !tags::RESERVED.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn condition_text(c: &ConditionSpec) -> String {
+    match c {
+        ConditionSpec::HostHeader { values } => format!("host {}", values.join(" | ")),
+        ConditionSpec::PathPattern { values } => format!("path {}", values.join(" | ")),
+        ConditionSpec::HttpHeader {
+            http_header_name,
+            values,
+        } => {
+            format!("header {http_header_name} = {}", values.join(" | "))
+        }
+        ConditionSpec::HttpRequestMethod { values } => format!("method {}", values.join(" | ")),
+        ConditionSpec::QueryString { values } => {
+            let pairs: Vec<String> = values
+                .iter()
+                .map(|kv| format!("{}={}", kv.key.as_deref().unwrap_or("*"), kv.value))
+                .collect();
+            format!("query {}", pairs.join(" | "))
+        }
+        ConditionSpec::SourceIp { values } => format!("source-ip {}", values.join(" | ")),
+    }
+}
+
+fn action_text(a: &ActionSpec, tgs: &BTreeMap<&str, &TargetGroupSpec>) -> String {
+    match a {
+        ActionSpec::Forward {
+            target_groups,
+            stickiness,
+        } => {
+            let weighted = target_groups.len() > 1;
+            let parts: Vec<String> = target_groups
+                .iter()
+                .map(|t| {
+                    let what = match (&t.id, &t.arn, &t.name) {
+                        (Some(id), _, _) => match tgs.get(id.as_str()) {
+                            Some(tg) => format!("{id} ({})", tg.name),
+                            None => id.clone(),
+                        },
+                        (None, Some(arn), _) => arn.clone(),
+                        (None, None, Some(name)) => format!("target group named {name}"),
+                        (None, None, None) => "?".into(),
+                    };
+                    if weighted {
+                        format!("{what} weight {}", t.weight)
+                    } else {
+                        what
+                    }
+                })
+                .collect();
+            let sticky = match stickiness {
+                Some(s) if s.enabled => ", sticky",
+                _ => "",
+            };
+            format!("forward to {}{sticky}", parts.join(", "))
+        }
+        ActionSpec::FixedResponse(f) => {
+            let body = f
+                .message_body
+                .as_deref()
+                .map(|b| format!(" {b:?}"))
+                .unwrap_or_default();
+            format!("fixed response {}{body}", f.status_code)
+        }
+        ActionSpec::Redirect(r) => {
+            format!(
+                "redirect {} to {}://{}:{}{}?{}",
+                r.status_code, r.protocol, r.host, r.port, r.path, r.query
+            )
+        }
+    }
+}
+
+fn render_stack(out: &mut String, stack: &Stack) {
+    let lb = &stack.load_balancer;
+    let tgs: BTreeMap<&str, &TargetGroupSpec> = stack
+        .target_groups
+        .iter()
+        .map(|t| (t.id.as_str(), t))
+        .collect();
+    let _ = writeln!(out, "stack {}", stack.id);
+    let _ = writeln!(
+        out,
+        "  load balancer {} ({}, {}, {})",
+        lb.name, lb.lb_type, lb.scheme, lb.ip_address_type
+    );
+    if !lb.subnets.is_empty() || !lb.subnet_tags.is_empty() {
+        let mut parts = lb.subnets.clone();
+        parts.extend(
+            lb.subnet_tags
+                .iter()
+                .map(|(k, v)| format!("tag {k} in [{}]", v.join(", "))),
+        );
+        let _ = writeln!(out, "    subnets: {}", parts.join(", "));
+    } else {
+        let _ = writeln!(out, "    subnets: discovered");
+    }
+    if lb.security_groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "    security groups: managed, inbound from {}",
+            lb.inbound_cidrs.join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "    security groups: {}",
+            lb.security_groups.join(", ")
+        );
+    }
+    if !lb.attributes.is_empty() {
+        let attrs: Vec<String> = lb
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "    attributes: {}", attrs.join(", "));
+    }
+    let tags_text = user_tags(&lb.tags);
+    if !tags_text.is_empty() {
+        let _ = writeln!(out, "    tags: {tags_text}");
+    }
+    for l in &stack.listeners {
+        let _ = writeln!(out, "  listener {}:{}", l.protocol, l.port);
+        if let Some(policy) = &l.ssl_policy {
+            let _ = writeln!(
+                out,
+                "    tls: {policy}, certificates {}",
+                l.certificates.join(", ")
+            );
+        }
+        for a in &l.default_actions {
+            let _ = writeln!(out, "    default: {}", action_text(a, &tgs));
+        }
+        for r in &l.rules {
+            let conds: Vec<String> = r.conditions.iter().map(condition_text).collect();
+            let from = if r.source.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", r.source)
+            };
+            let _ = writeln!(
+                out,
+                "    rule {:>3}: {}{from}",
+                r.priority,
+                conds.join(", ")
+            );
+            for a in &r.actions {
+                let _ = writeln!(out, "               -> {}", action_text(a, &tgs));
+            }
+        }
+    }
+    for tg in &stack.target_groups {
+        let hc = &tg.health_check;
+        let matcher = hc
+            .matcher
+            .http_code
+            .as_deref()
+            .or(hc.matcher.grpc_code.as_deref())
+            .unwrap_or_default();
+        let _ = writeln!(out, "  target group {} ({})", tg.id, tg.name);
+        let _ = writeln!(
+            out,
+            "    {} {} {}, port {}, health check {} {} {} every {}s, codes {matcher}",
+            tg.target_type,
+            tg.protocol,
+            tg.protocol_version,
+            tg.port,
+            hc.protocol,
+            hc.port,
+            hc.path,
+            hc.interval_seconds
+        );
+        if !tg.attributes.is_empty() {
+            let attrs: Vec<String> = tg
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(out, "    attributes: {}", attrs.join(", "));
+        }
+        const SHOWN: usize = 10;
+        let shown: Vec<String> = tg
+            .targets
+            .iter()
+            .take(SHOWN)
+            .map(|t| format!("{}:{}", t.id, t.port))
+            .collect();
+        let more = tg.targets.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let list = if shown.is_empty() {
+            "none".to_owned()
+        } else {
+            shown.join(", ")
+        };
+        let _ = writeln!(out, "    targets ({}): {list}{more}", tg.targets.len());
+    }
+}
+
+/// The readable tree printed by `-o text`.
+#[must_use]
+pub fn render_text(desired: &DesiredState) -> String {
+    let mut out = String::new();
+    if desired.stacks.is_empty() {
+        out.push_str("no load balancers\n");
+    }
+    for (i, stack) in desired.stacks.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_stack(&mut out, stack);
+    }
+    if !desired.errors.is_empty() {
+        let _ = writeln!(out, "\nerrors ({}):", desired.errors.len());
+        for e in &desired.errors {
+            let _ = writeln!(out, "  - {}", e.message);
+        }
+    }
+    out
 }

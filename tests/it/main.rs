@@ -1,1 +1,3 @@
 //! Integration tests (one crate, many modules).
+
+mod plan_golden;

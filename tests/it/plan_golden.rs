@@ -1,0 +1,118 @@
+//! Golden tests of `plan`: the real binary on each example, compared with its checked-in
+//! `expected-plan.json`. `UPDATE_GOLDEN=1` rewrites the expected files.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+// Test helpers: failing loudly is the point.
+#[allow(clippy::expect_used)]
+fn plan(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"))
+        .arg("plan")
+        .args(args)
+        .output()
+        .expect("run aws-lb-operator plan");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[allow(clippy::expect_used, clippy::panic)]
+fn golden(name: &str, want_exit: i32) {
+    let dir = example(name);
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir_arg]);
+    assert_eq!(
+        code, want_exit,
+        "{name}: exit status; stderr:\n{stderr}\nstdout:\n{stdout}"
+    );
+    let expected_path = dir.join("expected-plan.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&expected_path, &stdout).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+        panic!(
+            "{name}: cannot read {}: {e} (run with UPDATE_GOLDEN=1)",
+            expected_path.display()
+        )
+    });
+    if stdout != expected {
+        let first = stdout
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| stdout.lines().count().min(expected.lines().count()));
+        let got_line = stdout.lines().nth(first).unwrap_or("<end of output>");
+        let want_line = expected.lines().nth(first).unwrap_or("<end of file>");
+        panic!(
+            "{name}: plan differs from {} at line {}:\n  expected: {want_line}\n  got:      {got_line}\n\
+             review with: cargo run -- plan -o json --cluster-name demo -f examples/{name} | diff examples/{name}/expected-plan.json -\n\
+             accept with: UPDATE_GOLDEN=1 cargo test --test it plan_golden",
+            expected_path.display(),
+            first + 1
+        );
+    }
+}
+
+#[test]
+fn seed_example_matches_golden_and_exits_0() {
+    golden("seed", 0);
+}
+
+#[test]
+fn grouped_example_matches_golden_and_exits_2() {
+    golden("grouped", 2);
+}
+
+#[test]
+fn grouped_example_reports_the_excluded_member_and_still_builds_the_group() {
+    let dir = example("grouped").to_string_lossy().into_owned();
+    let (code, stdout, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);
+    assert_eq!(code, 2);
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let errors = plan["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["object"], "ingress shop/legacy-search");
+    assert_eq!(plan["stacks"][0]["id"], "shop");
+    let rules = plan["stacks"][0]["listeners"][1]["rules"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        rules.len(),
+        5,
+        "the four valid members' rules are on HTTPS:443"
+    );
+}
+
+#[test]
+fn text_and_yaml_outputs() {
+    let dir = example("seed").to_string_lossy().into_owned();
+    let (code, text, _) = plan(&["--cluster-name", "demo", "-f", &dir]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("stack shop/storefront\n"), "{text}");
+    assert!(text.contains("listener HTTP:80"), "{text}");
+    let (code, yaml, _) = plan(&["-o", "yaml", "--cluster-name", "demo", "-f", &dir]);
+    assert_eq!(code, 0);
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);
+    let from_yaml: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+    let from_json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(from_yaml, from_json, "yaml is the json contract");
+}
+
+#[test]
+fn unreadable_input_exits_1() {
+    let (code, _, stderr) = plan(&["-f", "/nonexistent/manifests"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot read /nonexistent/manifests"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Tag naming the cluster that owns a load balancer, listener, rule, target group or
 /// security group (the AWS Load Balancer Controller's key, so its resources can be adopted).
-pub const CLUSTER_TAG: &str = "elbv2.k8s.aws/cluster";
+pub use crate::model::tags::CLUSTER as CLUSTER_TAG;
 /// Subnet role tag for internet-facing load balancers.
 pub const ROLE_ELB_TAG: &str = "kubernetes.io/role/elb";
 /// Subnet role tag for internal load balancers.
@@ -109,18 +109,31 @@ impl SubnetSelection {
 /// another cluster (`kubernetes.io/cluster/<other>`) without this cluster's tag are excluded;
 /// subnets with fewer than 8 free addresses are excluded; then one subnet per zone, preferring
 /// one tagged for this cluster, then the lowest subnet ID.
-pub fn select_subnets(candidates: &[SubnetCandidate], cluster: &str, role: SubnetRole) -> SubnetSelection {
+pub fn select_subnets(
+    candidates: &[SubnetCandidate],
+    cluster: &str,
+    role: SubnetRole,
+) -> SubnetSelection {
     let own_tag = format!("{CLUSTER_SUBNET_TAG_PREFIX}{cluster}");
     let mut eligible: BTreeMap<&str, Vec<&SubnetCandidate>> = BTreeMap::new();
     let mut rejected = Vec::new();
     let mut reject = |s: &SubnetCandidate, reason: String| {
-        rejected.push(RejectedSubnet { id: s.id.clone(), reason });
+        rejected.push(RejectedSubnet {
+            id: s.id.clone(),
+            reason,
+        });
     };
     for s in candidates {
         match s.tags.get(role.tag_key()).map(String::as_str) {
             Some("1" | "") => {}
             Some(other) => {
-                reject(s, format!("tag {} has value {other:?}, expected \"1\" or empty", role.tag_key()));
+                reject(
+                    s,
+                    format!(
+                        "tag {} has value {other:?}, expected \"1\" or empty",
+                        role.tag_key()
+                    ),
+                );
                 continue;
             }
             None => {
@@ -136,14 +149,26 @@ pub fn select_subnets(candidates: &[SubnetCandidate], cluster: &str, role: Subne
             .collect();
         if !other_clusters.is_empty() && !s.tags.contains_key(&own_tag) {
             let names: Vec<&str> = other_clusters.into_iter().collect();
-            reject(s, format!("tagged for other cluster(s) {}", names.join(", ")));
+            reject(
+                s,
+                format!("tagged for other cluster(s) {}", names.join(", ")),
+            );
             continue;
         }
         if s.available_ips < MIN_FREE_IPS {
-            reject(s, format!("only {} free addresses, need at least {MIN_FREE_IPS}", s.available_ips));
+            reject(
+                s,
+                format!(
+                    "only {} free addresses, need at least {MIN_FREE_IPS}",
+                    s.available_ips
+                ),
+            );
             continue;
         }
-        eligible.entry(s.availability_zone.as_str()).or_default().push(s);
+        eligible
+            .entry(s.availability_zone.as_str())
+            .or_default()
+            .push(s);
     }
     let mut selected = Vec::new();
     for (_, mut in_zone) in eligible {
@@ -155,7 +180,13 @@ pub fn select_subnets(candidates: &[SubnetCandidate], cluster: &str, role: Subne
         let mut rest = in_zone.into_iter();
         if let Some(best) = rest.next() {
             for r in rest {
-                reject(r, format!("another subnet ({}) chosen in zone {}", best.id, best.availability_zone));
+                reject(
+                    r,
+                    format!(
+                        "another subnet ({}) chosen in zone {}",
+                        best.id, best.availability_zone
+                    ),
+                );
             }
             selected.push(best.clone());
         }
@@ -174,7 +205,10 @@ mod tests {
             availability_zone: az.into(),
             vpc_id: "vpc-1".into(),
             available_ips: ips,
-            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         }
     }
 
@@ -201,23 +235,39 @@ mod tests {
                     subnet("subnet-c", "us-east-1b", 100, &[ELB]),
                 ],
                 want: &["subnet-a", "subnet-c"],
-                rejected: &[("subnet-b", "another subnet (subnet-a) chosen in zone us-east-1a")],
+                rejected: &[(
+                    "subnet-b",
+                    "another subnet (subnet-a) chosen in zone us-east-1a",
+                )],
             },
             Case {
                 name: "own cluster tag preferred over lower id",
                 role: SubnetRole::InternetFacing,
                 candidates: vec![
                     subnet("subnet-a", "us-east-1a", 100, &[ELB]),
-                    subnet("subnet-z", "us-east-1a", 100, &[ELB, ("kubernetes.io/cluster/demo", "shared")]),
+                    subnet(
+                        "subnet-z",
+                        "us-east-1a",
+                        100,
+                        &[ELB, ("kubernetes.io/cluster/demo", "shared")],
+                    ),
                 ],
                 want: &["subnet-z"],
-                rejected: &[("subnet-a", "another subnet (subnet-z) chosen in zone us-east-1a")],
+                rejected: &[(
+                    "subnet-a",
+                    "another subnet (subnet-z) chosen in zone us-east-1a",
+                )],
             },
             Case {
                 name: "other cluster's subnet excluded",
                 role: SubnetRole::InternetFacing,
                 candidates: vec![
-                    subnet("subnet-a", "us-east-1a", 100, &[ELB, ("kubernetes.io/cluster/other", "owned")]),
+                    subnet(
+                        "subnet-a",
+                        "us-east-1a",
+                        100,
+                        &[ELB, ("kubernetes.io/cluster/other", "owned")],
+                    ),
                     subnet("subnet-b", "us-east-1b", 100, &[ELB]),
                 ],
                 want: &["subnet-b"],
@@ -230,7 +280,11 @@ mod tests {
                     "subnet-a",
                     "us-east-1a",
                     100,
-                    &[ELB, ("kubernetes.io/cluster/other", "shared"), ("kubernetes.io/cluster/demo", "shared")],
+                    &[
+                        ELB,
+                        ("kubernetes.io/cluster/other", "shared"),
+                        ("kubernetes.io/cluster/demo", "shared"),
+                    ],
                 )],
                 want: &["subnet-a"],
                 rejected: &[],
@@ -248,9 +302,17 @@ mod tests {
             Case {
                 name: "role tag value must be 1 or empty",
                 role: SubnetRole::InternetFacing,
-                candidates: vec![subnet("subnet-a", "us-east-1a", 100, &[(ROLE_ELB_TAG, "0")])],
+                candidates: vec![subnet(
+                    "subnet-a",
+                    "us-east-1a",
+                    100,
+                    &[(ROLE_ELB_TAG, "0")],
+                )],
                 want: &[],
-                rejected: &[("subnet-a", "tag kubernetes.io/role/elb has value \"0\", expected \"1\" or empty")],
+                rejected: &[(
+                    "subnet-a",
+                    "tag kubernetes.io/role/elb has value \"0\", expected \"1\" or empty",
+                )],
             },
             Case {
                 name: "too few free addresses",
@@ -277,8 +339,11 @@ mod tests {
         for c in cases {
             let got = select_subnets(&c.candidates, "demo", c.role);
             assert_eq!(got.ids(), c.want, "{}: selected", c.name);
-            let rejected: Vec<(&str, &str)> =
-                got.rejected.iter().map(|r| (r.id.as_str(), r.reason.as_str())).collect();
+            let rejected: Vec<(&str, &str)> = got
+                .rejected
+                .iter()
+                .map(|r| (r.id.as_str(), r.reason.as_str()))
+                .collect();
             assert_eq!(rejected, c.rejected, "{}: rejected", c.name);
         }
     }
@@ -295,8 +360,14 @@ mod tests {
 
     #[test]
     fn scheme_roles() {
-        assert_eq!(SubnetRole::from_scheme("internal"), Some(SubnetRole::Internal));
-        assert_eq!(SubnetRole::from_scheme("internet-facing").map(SubnetRole::tag_key), Some(ROLE_ELB_TAG));
+        assert_eq!(
+            SubnetRole::from_scheme("internal"),
+            Some(SubnetRole::Internal)
+        );
+        assert_eq!(
+            SubnetRole::from_scheme("internet-facing").map(SubnetRole::tag_key),
+            Some(ROLE_ELB_TAG)
+        );
         assert_eq!(SubnetRole::from_scheme("public"), None);
     }
 }

@@ -40,7 +40,9 @@ pub struct CallCounter {
 
 /// True for operations that change AWS state: anything that is not a Describe, List or Get.
 pub fn is_mutating(operation: &str) -> bool {
-    !["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
+    !["Describe", "List", "Get"]
+        .iter()
+        .any(|p| operation.starts_with(p))
 }
 
 impl CallCounter {
@@ -51,22 +53,33 @@ impl CallCounter {
 
     /// An interceptor that records calls of `service` into this counter.
     pub fn interceptor(&self, service: &'static str) -> CallCountingInterceptor {
-        CallCountingInterceptor { service, counter: self.clone() }
+        CallCountingInterceptor {
+            service,
+            counter: self.clone(),
+        }
     }
 
     fn update(&self, service: &str, operation: &str, f: impl FnOnce(&mut CallStats)) {
         let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        f(map.entry((service.to_owned(), operation.to_owned())).or_default());
+        f(map
+            .entry((service.to_owned(), operation.to_owned()))
+            .or_default());
     }
 
     /// A copy of all counts so far.
     pub fn snapshot(&self) -> BTreeMap<CallKey, CallStats> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Calls per `"service.Operation"`, the shape `apply -o json` prints as `awsCalls`.
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
-        self.snapshot().into_iter().map(|((s, o), st)| (format!("{s}.{o}"), st.calls)).collect()
+        self.snapshot()
+            .into_iter()
+            .map(|((s, o), st)| (format!("{s}.{o}"), st.calls))
+            .collect()
     }
 
     /// Total operations started.
@@ -76,12 +89,19 @@ impl CallCounter {
 
     /// Total operations that change AWS state.
     pub fn mutating_calls(&self) -> u64 {
-        self.snapshot().iter().filter(|((_, op), _)| is_mutating(op)).map(|(_, s)| s.calls).sum()
+        self.snapshot()
+            .iter()
+            .filter(|((_, op), _)| is_mutating(op))
+            .map(|(_, s)| s.calls)
+            .sum()
     }
 
     /// Forgets every count (used between phases of a test or a benchmark).
     pub fn reset(&self) {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -93,7 +113,8 @@ pub struct CallCountingInterceptor {
 }
 
 fn operation_name(cfg: &ConfigBag) -> String {
-    cfg.load::<Metadata>().map_or_else(|| "Unknown".to_owned(), |m| m.name().to_owned())
+    cfg.load::<Metadata>()
+        .map_or_else(|| "Unknown".to_owned(), |m| m.name().to_owned())
 }
 
 impl Intercept for CallCountingInterceptor {
@@ -101,9 +122,12 @@ impl Intercept for CallCountingInterceptor {
         "CallCountingInterceptor"
     }
 
-    fn read_before_execution(
+    // Once per operation. (At `read_before_execution` the operation's metadata is not in the
+    // config bag yet; here it is.)
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation_name(cfg);
@@ -118,7 +142,8 @@ impl Intercept for CallCountingInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.counter.update(self.service, &operation_name(cfg), |s| s.attempts += 1);
+        self.counter
+            .update(self.service, &operation_name(cfg), |s| s.attempts += 1);
         Ok(())
     }
 
@@ -129,7 +154,8 @@ impl Intercept for CallCountingInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if matches!(context.output_or_error(), Some(Err(_))) {
-            self.counter.update(self.service, &operation_name(cfg), |s| s.errors += 1);
+            self.counter
+                .update(self.service, &operation_name(cfg), |s| s.errors += 1);
         }
         Ok(())
     }

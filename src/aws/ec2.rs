@@ -1,5 +1,7 @@
 //! EC2 adapters: subnet discovery for load balancers.
-use aws_lb_operator_core::discovery::{select_subnets, SubnetCandidate, SubnetRole, SubnetSelection, Tags};
+use aws_lb_operator_core::discovery::{
+    select_subnets, SubnetCandidate, SubnetRole, SubnetSelection, Tags,
+};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_ec2::Client;
 
@@ -13,9 +15,12 @@ pub async fn list_subnet_candidates(
     role: SubnetRole,
     vpc_id: Option<&str>,
 ) -> Result<Vec<SubnetCandidate>> {
-    let mut req = client
-        .describe_subnets()
-        .filters(Filter::builder().name("tag-key").values(role.tag_key()).build());
+    let mut req = client.describe_subnets().filters(
+        Filter::builder()
+            .name("tag-key")
+            .values(role.tag_key())
+            .build(),
+    );
     if let Some(vpc) = vpc_id {
         req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
     }
@@ -28,7 +33,12 @@ pub async fn list_subnet_candidates(
             let tags: Tags = s
                 .tags()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
                 .collect();
             out.push(SubnetCandidate {
                 id: id.to_owned(),

@@ -61,6 +61,37 @@ pub struct ObservedTargetGroup {
     pub tags: Tags,
 }
 
+/// Which part of the region a listing covers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListScope<'a> {
+    /// Only resources in this VPC (others are skipped before DescribeTags, saving calls).
+    pub vpc_id: Option<&'a str>,
+    /// Page size for Describe calls; `None` lets AWS choose (its maximum is 400).
+    pub page_size: Option<i32>,
+}
+
+/// Follows `NextMarker` until the last page, refusing a marker seen before (a looping API must
+/// not turn into an endless stream of calls).
+#[derive(Debug, Default)]
+struct Markers {
+    seen: std::collections::HashSet<String>,
+}
+
+impl Markers {
+    /// The marker for the next request, `Ok(None)` after the last page.
+    fn next(&mut self, operation: &'static str, next: Option<&str>) -> Result<Option<String>> {
+        match next {
+            Some(m) if !m.is_empty() => {
+                if !self.seen.insert(m.to_owned()) {
+                    return Err(AwsError::pagination_loop(SERVICE, operation, m));
+                }
+                Ok(Some(m.to_owned()))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Reads the tags of `arns`, 20 per DescribeTags call. Resources that vanish between listing
 /// and tagging are simply absent from the result.
 pub async fn describe_tags(client: &Client, arns: &[String]) -> Result<BTreeMap<String, Tags>> {
@@ -73,11 +104,18 @@ pub async fn describe_tags(client: &Client, arns: &[String]) -> Result<BTreeMap<
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTags", e))?;
         for desc in resp.tag_descriptions() {
-            let Some(arn) = desc.resource_arn() else { continue };
+            let Some(arn) = desc.resource_arn() else {
+                continue;
+            };
             let tags = desc
                 .tags()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
                 .collect();
             out.insert(arn.to_owned(), tags);
         }
@@ -86,27 +124,52 @@ pub async fn describe_tags(client: &Client, arns: &[String]) -> Result<BTreeMap<
 }
 
 /// Every load balancer in the region (optionally only those in `vpc_id`), with tags.
-pub async fn list_load_balancers(client: &Client, vpc_id: Option<&str>) -> Result<Vec<ObservedLoadBalancer>> {
-    let mut pages = client.describe_load_balancers().into_paginator().send();
+pub async fn list_load_balancers(
+    client: &Client,
+    scope: ListScope<'_>,
+) -> Result<Vec<ObservedLoadBalancer>> {
+    const OP: &str = "DescribeLoadBalancers";
     let mut lbs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeLoadBalancers", e))?;
+    let (mut markers, mut marker) = (Markers::default(), None);
+    loop {
+        let page = client
+            .describe_load_balancers()
+            .set_page_size(scope.page_size)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
         for lb in page.load_balancers() {
             let vpc = lb.vpc_id().unwrap_or_default();
-            if vpc_id.is_some_and(|want| want != vpc) {
+            if scope.vpc_id.is_some_and(|want| want != vpc) {
                 continue;
             }
-            let Some(arn) = lb.load_balancer_arn() else { continue };
+            let Some(arn) = lb.load_balancer_arn() else {
+                continue;
+            };
             lbs.push(ObservedLoadBalancer {
                 arn: arn.to_owned(),
                 name: lb.load_balancer_name().unwrap_or_default().to_owned(),
-                lb_type: lb.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                scheme: lb.scheme().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                lb_type: lb
+                    .r#type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                scheme: lb
+                    .scheme()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 dns_name: lb.dns_name().unwrap_or_default().to_owned(),
-                canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
+                canonical_hosted_zone_id: lb
+                    .canonical_hosted_zone_id()
+                    .unwrap_or_default()
+                    .to_owned(),
                 vpc_id: vpc.to_owned(),
                 tags: Tags::new(),
             });
+        }
+        marker = markers.next(OP, page.next_marker())?;
+        if marker.is_none() {
+            break;
         }
     }
     let arns: Vec<String> = lbs.iter().map(|l| l.arn.clone()).collect();
@@ -118,27 +181,49 @@ pub async fn list_load_balancers(client: &Client, vpc_id: Option<&str>) -> Resul
 }
 
 /// Every target group in the region (optionally only those in `vpc_id`), with tags.
-pub async fn list_target_groups(client: &Client, vpc_id: Option<&str>) -> Result<Vec<ObservedTargetGroup>> {
-    let mut pages = client.describe_target_groups().into_paginator().send();
+pub async fn list_target_groups(
+    client: &Client,
+    scope: ListScope<'_>,
+) -> Result<Vec<ObservedTargetGroup>> {
+    const OP: &str = "DescribeTargetGroups";
     let mut tgs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetGroups", e))?;
+    let (mut markers, mut marker) = (Markers::default(), None);
+    loop {
+        let page = client
+            .describe_target_groups()
+            .set_page_size(scope.page_size)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
         for tg in page.target_groups() {
             let vpc = tg.vpc_id().unwrap_or_default();
-            if vpc_id.is_some_and(|want| want != vpc) {
+            if scope.vpc_id.is_some_and(|want| want != vpc) {
                 continue;
             }
-            let Some(arn) = tg.target_group_arn() else { continue };
+            let Some(arn) = tg.target_group_arn() else {
+                continue;
+            };
             tgs.push(ObservedTargetGroup {
                 arn: arn.to_owned(),
                 name: tg.target_group_name().unwrap_or_default().to_owned(),
                 port: tg.port(),
-                protocol: tg.protocol().map(|p| p.as_str().to_owned()).unwrap_or_default(),
-                target_type: tg.target_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                protocol: tg
+                    .protocol()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+                target_type: tg
+                    .target_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
                 vpc_id: vpc.to_owned(),
                 load_balancer_arns: tg.load_balancer_arns().to_vec(),
                 tags: Tags::new(),
             });
+        }
+        marker = markers.next(OP, page.next_marker())?;
+        if marker.is_none() {
+            break;
         }
     }
     let arns: Vec<String> = tgs.iter().map(|t| t.arn.clone()).collect();
@@ -153,9 +238,9 @@ pub async fn list_target_groups(client: &Client, vpc_id: Option<&str>) -> Result
 pub async fn list_owned_load_balancers(
     client: &Client,
     cluster: &str,
-    vpc_id: Option<&str>,
+    scope: ListScope<'_>,
 ) -> Result<Vec<ObservedLoadBalancer>> {
-    let mut lbs = list_load_balancers(client, vpc_id).await?;
+    let mut lbs = list_load_balancers(client, scope).await?;
     lbs.retain(|lb| is_owned_by(&lb.tags, cluster));
     Ok(lbs)
 }
@@ -164,9 +249,37 @@ pub async fn list_owned_load_balancers(
 pub async fn list_owned_target_groups(
     client: &Client,
     cluster: &str,
-    vpc_id: Option<&str>,
+    scope: ListScope<'_>,
 ) -> Result<Vec<ObservedTargetGroup>> {
-    let mut tgs = list_target_groups(client, vpc_id).await?;
+    let mut tgs = list_target_groups(client, scope).await?;
     tgs.retain(|tg| is_owned_by(&tg.tags, cluster));
     Ok(tgs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_stop_at_the_last_page_and_refuse_a_loop() {
+        let mut m = Markers::default();
+        assert_eq!(
+            m.next("DescribeLoadBalancers", Some("a")).unwrap(),
+            Some("a".to_owned())
+        );
+        assert_eq!(
+            m.next("DescribeLoadBalancers", Some("b")).unwrap(),
+            Some("b".to_owned())
+        );
+        assert_eq!(m.next("DescribeLoadBalancers", None).unwrap(), None);
+        assert_eq!(m.next("DescribeLoadBalancers", Some("")).unwrap(), None);
+        let err = m.next("DescribeLoadBalancers", Some("a")).unwrap_err();
+        assert_eq!(err.code, "PaginationLoop");
+        assert_eq!(
+            err.to_string(),
+            "elbv2.DescribeLoadBalancers failed: PaginationLoop: marker \"a\" returned twice; \
+             stopping to avoid an endless listing"
+        );
+        assert!(!err.is_retryable());
+    }
 }

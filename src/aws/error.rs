@@ -49,7 +49,11 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{} failed: {}", self.service, self.operation, self.code)?;
+        write!(
+            f,
+            "{}.{} failed: {}",
+            self.service, self.operation, self.code
+        )?;
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
@@ -59,7 +63,11 @@ impl fmt::Display for AwsError {
 
 impl AwsError {
     /// Maps an SDK error of any operation to an [`AwsError`].
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, err: SdkError<E, Response>) -> Self
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, Response>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -87,10 +95,16 @@ impl AwsError {
                 };
                 (AwsErrorKind::Transport, None, what.to_owned())
             }
-            SdkError::ResponseError(ctx) => {
-                (AwsErrorKind::Other, Some(ctx.raw().status().as_u16()), "InvalidResponse".to_owned())
-            }
-            _ => (AwsErrorKind::Other, None, code.unwrap_or_else(|| "ConstructionFailure".to_owned())),
+            SdkError::ResponseError(ctx) => (
+                AwsErrorKind::Other,
+                Some(ctx.raw().status().as_u16()),
+                "InvalidResponse".to_owned(),
+            ),
+            _ => (
+                AwsErrorKind::Other,
+                None,
+                code.unwrap_or_else(|| "ConstructionFailure".to_owned()),
+            ),
         };
         let message = if message.is_empty() && kind != AwsErrorKind::Service {
             // Transport errors carry no AWS message; the source chain says what happened.
@@ -98,7 +112,29 @@ impl AwsError {
         } else {
             message
         };
-        AwsError { service, operation, code, message, status, kind }
+        AwsError {
+            service,
+            operation,
+            code,
+            message,
+            status,
+            kind,
+        }
+    }
+
+    /// A paginated listing returned a marker it had already returned: the API is looping, so
+    /// stop instead of calling it forever.
+    pub fn pagination_loop(service: &'static str, operation: &'static str, marker: &str) -> Self {
+        AwsError {
+            service,
+            operation,
+            code: "PaginationLoop".to_owned(),
+            message: format!(
+                "marker {marker:?} returned twice; stopping to avoid an endless listing"
+            ),
+            status: None,
+            kind: AwsErrorKind::Other,
+        }
     }
 
     /// True when retrying later may succeed: throttling, 5xx, transport failures.

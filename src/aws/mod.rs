@@ -83,7 +83,10 @@ pub async fn load_sdk_config(opts: &AwsOptions) -> SdkConfig {
     }
     let mut config = loader.load().await;
     if config.region().is_none() {
-        config = config.into_builder().region(Region::from_static(DEFAULT_REGION)).build();
+        config = config
+            .into_builder()
+            .region(Region::from_static(DEFAULT_REGION))
+            .build();
     }
     config
 }
@@ -111,14 +114,21 @@ impl AwsClients {
                 .build(),
         );
         let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(config).interceptor(calls.interceptor("ec2")).build(),
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(calls.interceptor("ec2"))
+                .build(),
         );
         let route53 = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(config)
                 .interceptor(calls.interceptor("route53"))
                 .build(),
         );
-        AwsClients { elbv2, ec2, route53, calls }
+        AwsClients {
+            elbv2,
+            ec2,
+            route53,
+            calls,
+        }
     }
 
     /// Loads the configuration and builds the clients.
@@ -128,6 +138,9 @@ impl AwsClients {
 
     /// The region the clients talk to.
     pub fn region(&self) -> String {
-        self.elbv2.config().region().map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string)
+        self.elbv2
+            .config()
+            .region()
+            .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string)
     }
 }

@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use super::{AwsArgs, OutputFormat};
 use crate::aws::ec2::discover_subnets;
-use crate::aws::elbv2::{list_owned_load_balancers, list_owned_target_groups, ObservedLoadBalancer, ObservedTargetGroup};
+use crate::aws::elbv2::{
+    list_owned_load_balancers, list_owned_target_groups, ListScope, ObservedLoadBalancer,
+    ObservedTargetGroup,
+};
 use crate::aws::{AwsClients, AwsError};
 
 /// Arguments of `discover`.
@@ -49,11 +52,21 @@ pub struct Discovery {
 }
 
 /// Reads everything `discover` reports.
-pub async fn discover(clients: &AwsClients, cluster: &str, vpc_id: Option<&str>) -> Result<Discovery, AwsError> {
-    let load_balancers = list_owned_load_balancers(&clients.elbv2, cluster, vpc_id).await?;
-    let target_groups = list_owned_target_groups(&clients.elbv2, cluster, vpc_id).await?;
-    let internet_facing_subnets = discover_subnets(&clients.ec2, cluster, SubnetRole::InternetFacing, vpc_id).await?;
-    let internal_subnets = discover_subnets(&clients.ec2, cluster, SubnetRole::Internal, vpc_id).await?;
+pub async fn discover(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: Option<&str>,
+) -> Result<Discovery, AwsError> {
+    let scope = ListScope {
+        vpc_id,
+        page_size: None,
+    };
+    let load_balancers = list_owned_load_balancers(&clients.elbv2, cluster, scope).await?;
+    let target_groups = list_owned_target_groups(&clients.elbv2, cluster, scope).await?;
+    let internet_facing_subnets =
+        discover_subnets(&clients.ec2, cluster, SubnetRole::InternetFacing, vpc_id).await?;
+    let internal_subnets =
+        discover_subnets(&clients.ec2, cluster, SubnetRole::Internal, vpc_id).await?;
     Ok(Discovery {
         cluster: cluster.to_owned(),
         region: clients.region(),
@@ -70,12 +83,20 @@ fn render_text(d: &Discovery) -> String {
     let _ = writeln!(s, "cluster {} in {}", d.cluster, d.region);
     let _ = writeln!(s, "load balancers owned: {}", d.load_balancers.len());
     for lb in &d.load_balancers {
-        let _ = writeln!(s, "  {} {} {} {}", lb.name, lb.lb_type, lb.scheme, lb.dns_name);
+        let _ = writeln!(
+            s,
+            "  {} {} {} {}",
+            lb.name, lb.lb_type, lb.scheme, lb.dns_name
+        );
     }
     let _ = writeln!(s, "target groups owned: {}", d.target_groups.len());
     for tg in &d.target_groups {
         let port = tg.port.map_or_else(|| "-".to_owned(), |p| p.to_string());
-        let _ = writeln!(s, "  {} {}:{} {}", tg.name, tg.protocol, port, tg.target_type);
+        let _ = writeln!(
+            s,
+            "  {} {}:{} {}",
+            tg.name, tg.protocol, port, tg.target_type
+        );
     }
     for (role, sel) in [
         (SubnetRole::InternetFacing, &d.internet_facing_subnets),

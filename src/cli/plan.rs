@@ -7,15 +7,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::manifests;
 use aws_lb_operator_core::build::{build, BuildConfig};
 use aws_lb_operator_core::model::{
     tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
 };
-
-// `cli/mod.rs` declares the subcommands; the manifest loader lives next to this file so that
-// later subcommands (diff, apply) can share it.
-#[path = "manifests.rs"]
-pub mod manifests;
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,3 +1,11 @@
-//! Integration tests (one crate, many modules).
+//! Integration tests: one crate, many modules, one test binary.
+//!
+//! Modules named `aws_*` and `cli_*` talk to LocalStack (started by `scripts/test.sh`, or by
+//! hand with `localstack/start.sh`); they fail with a clear message when it is not running.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_discovery;
+mod aws_errors;
+mod cli_discover;
+mod localstack;
 mod plan_golden;

@@ -468,10 +468,14 @@ pub(crate) fn build_stack(
                 let backend_errors = plan.backend_errors.clone();
                 let uses_instances = plan.uses_instance_targets;
                 match state.try_add(index, stack, plan) {
-                    Ok(()) => out.uses_instance_targets |= uses_instances,
+                    // Backend errors matter only for a merged member: an excluded member has
+                    // no rules that could answer 503.
+                    Ok(()) => {
+                        out.uses_instance_targets |= uses_instances;
+                        out.errors.extend(backend_errors);
+                    }
                     Err(e) => out.errors.push(e.exclude(&member.object, stack)),
                 }
-                out.errors.extend(backend_errors);
             }
         }
     }

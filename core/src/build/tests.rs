@@ -1199,3 +1199,27 @@ fn json_contract_shape() {
     let back: crate::model::DesiredState = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(serde_json::to_value(back).unwrap(), json);
 }
+
+#[test]
+fn excluded_member_reports_no_backend_errors() {
+    // The member is left out, so none of its rules exist: a "rules forwarding to it answer
+    // 503" message for its backends would contradict the exclusion.
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "late")
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::LISTEN_PORTS, r#"[{"HTTPS":80}]"#)
+            .annotation(
+                ann::CERTIFICATE_ARN,
+                "arn:aws:acm:eu-west-1:1:certificate/a",
+            )
+            .rule(None, &[("Prefix", "/z", "ghost", P::N(80))])
+            .build(),
+    );
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/late: annotation alb.ingress.kubernetes.io/listen-ports protocol of port 80 is \"HTTPS\" but ingress shop/catchall already set \"HTTP\" for group shop: expected the same value in every member that sets it; ingress shop/late left out of group shop, the rest of the group is still built"]
+    );
+    assert_eq!(listener(only_stack(&out), 80).rules.len(), 5);
+}

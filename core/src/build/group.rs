@@ -44,7 +44,8 @@ pub(crate) struct Collected<'a> {
 }
 
 enum Class<'a> {
-    Ours(Option<&'a IngressClassParamsSpec>, Option<ObjectRef>),
+    /// Ours, with the IngressClassParams of the class (if any) and a reference to it.
+    Ours(Option<(&'a IngressClassParamsSpec, ObjectRef)>),
     NotOurs(String),
 }
 
@@ -61,7 +62,7 @@ fn classify<'a>(
         .and_then(|a| a.get(annotations::INGRESS_CLASS))
     {
         return Ok(if *class == config.ingress_class {
-            Class::Ours(None, None)
+            Class::Ours(None)
         } else {
             Class::NotOurs(format!(
                 "annotation {} is {class:?}, not {:?}",
@@ -97,7 +98,7 @@ fn classify<'a>(
     }
     let reference = class.spec.as_ref().and_then(|s| s.parameters.as_ref());
     let Some(reference) = reference.filter(|r| r.kind == params::KIND) else {
-        return Ok(Class::Ours(None, None));
+        return Ok(Class::Ours(None));
     };
     let Some(found) = index.params(&reference.name) else {
         return Err(BuildError::NotFound {
@@ -116,10 +117,10 @@ fn classify<'a>(
             });
         }
     }
-    Ok(Class::Ours(
-        Some(&found.spec),
-        Some(ObjectRef::cluster("ingressclassparams", &reference.name)),
-    ))
+    Ok(Class::Ours(Some((
+        &found.spec,
+        ObjectRef::cluster("ingressclassparams", &reference.name),
+    ))))
 }
 
 fn enum_field<T>(
@@ -250,8 +251,8 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
             });
             continue;
         }
-        let (params_spec, params_ref) = match classify(index, ing, &object) {
-            Ok(Class::Ours(spec, r)) => (spec, r),
+        let params = match classify(index, ing, &object) {
+            Ok(Class::Ours(params)) => params,
             Ok(Class::NotOurs(reason)) => {
                 out.skipped.push(Skipped { object, reason });
                 continue;
@@ -263,19 +264,25 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
         };
         let a = Annotations::new(&object, ing.metadata.annotations.as_ref());
         // The group decides where errors go, so it is resolved first: params, then annotation.
-        let group = match params_spec.and_then(|p| p.group.as_ref()) {
-            Some(g) => match (annotations::parse_group_name(&g.name), &params_ref) {
-                (Some(n), _) => StackId::explicit(&n),
-                (None, Some(p)) => {
-                    out.errors.push(invalid_field(
-                        p,
-                        "spec.group.name",
-                        &g.name,
-                        annotations::GROUP_NAME_EXPECTED,
-                    ));
+        let params_group = params
+            .as_ref()
+            .and_then(|(spec, r)| spec.group.as_ref().map(|g| (g, r)));
+        let group = match params_group {
+            Some((g, params_ref)) => match annotations::parse_group_name(&g.name) {
+                Some(n) => StackId::explicit(&n),
+                None => {
+                    // No group to be left out of: the Ingress is not built at all.
+                    out.errors.push(
+                        invalid_field(
+                            params_ref,
+                            "spec.group.name",
+                            &g.name,
+                            annotations::GROUP_NAME_EXPECTED,
+                        )
+                        .exclude(&object, &StackId::implicit(&namespace, &name)),
+                    );
                     continue;
                 }
-                (None, None) => continue,
             },
             None => match a.raw(annotations::GROUP_NAME) {
                 None => StackId::implicit(&namespace, &name),
@@ -294,9 +301,9 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
             },
         };
         let parsed = IngressSettings::parse(&a).and_then(|mut settings| {
-            let overrides = match (params_spec, &params_ref) {
-                (Some(spec), Some(p)) => apply_params(&mut settings, spec, p)?,
-                _ => (None, BTreeMap::new()),
+            let overrides = match &params {
+                Some((spec, p)) => apply_params(&mut settings, spec, p)?,
+                None => (None, BTreeMap::new()),
             };
             Ok((settings, overrides))
         });

@@ -1,7 +1,7 @@
 //! End-to-end tests of [`build`]: snapshots in, stacks and error messages out.
 use super::annotations as ann;
 use super::fixtures::*;
-use super::params::{GroupParams, IngressClassParamsSpec};
+use super::params::{GroupParams, IngressClassParamsSpec, KeyValue, SubnetSelector};
 use super::*;
 use crate::model::{ActionSpec, ConditionSpec, ListenerSpec, Stack};
 
@@ -1222,4 +1222,330 @@ fn excluded_member_reports_no_backend_errors() {
         ["ingress shop/late: annotation alb.ingress.kubernetes.io/listen-ports protocol of port 80 is \"HTTPS\" but ingress shop/catchall already set \"HTTP\" for group shop: expected the same value in every member that sets it; ingress shop/late left out of group shop, the rest of the group is still built"]
     );
     assert_eq!(listener(only_stack(&out), 80).rules.len(), 5);
+}
+
+#[test]
+fn every_ingress_annotation_reaches_the_model() {
+    use crate::model::{Protocol, ProtocolVersion};
+    struct Case {
+        name: &'static str,
+        annotations: &'static [(&'static str, &'static str)],
+        check: fn(&Stack) -> bool,
+    }
+    let cases = [
+        Case {
+            name: "security-groups replace the managed group and its inbound-cidrs",
+            annotations: &[
+                (ann::SECURITY_GROUPS, "sg-1, sg-2"),
+                (ann::INBOUND_CIDRS, "10.0.0.0/8"),
+            ],
+            check: |s| {
+                s.load_balancer.security_groups == ["sg-1", "sg-2"]
+                    && s.load_balancer.inbound_cidrs.is_empty()
+            },
+        },
+        Case {
+            name: "inbound-cidrs",
+            annotations: &[(ann::INBOUND_CIDRS, "10.0.0.0/8,192.168.0.0/16")],
+            check: |s| s.load_balancer.inbound_cidrs == ["10.0.0.0/8", "192.168.0.0/16"],
+        },
+        Case {
+            name: "backend-protocol",
+            annotations: &[(ann::BACKEND_PROTOCOL, "HTTPS")],
+            check: |s| s.target_groups[0].protocol == Protocol::Https,
+        },
+        Case {
+            name: "backend-protocol-version GRPC switches health-check defaults",
+            annotations: &[(ann::BACKEND_PROTOCOL_VERSION, "GRPC")],
+            check: |s| {
+                let t = &s.target_groups[0];
+                t.protocol_version == ProtocolVersion::Grpc
+                    && t.health_check.path == "/AWS.ALB/healthcheck"
+                    && t.health_check.matcher.grpc_code.as_deref() == Some("12")
+                    && t.health_check.matcher.http_code.is_none()
+            },
+        },
+        Case {
+            name: "healthcheck-port by service port name resolves to the target port",
+            annotations: &[(ann::HEALTHCHECK_PORT, "http")],
+            check: |s| s.target_groups[0].health_check.port == "8080",
+        },
+        Case {
+            name: "healthcheck-port number",
+            annotations: &[(ann::HEALTHCHECK_PORT, "9000")],
+            check: |s| s.target_groups[0].health_check.port == "9000",
+        },
+        Case {
+            name: "health-check protocol, timings and thresholds",
+            annotations: &[
+                (ann::HEALTHCHECK_PROTOCOL, "HTTPS"),
+                (ann::HEALTHCHECK_INTERVAL, "30"),
+                (ann::HEALTHCHECK_TIMEOUT, "10"),
+                (ann::HEALTHY_THRESHOLD, "3"),
+                (ann::UNHEALTHY_THRESHOLD, "4"),
+                (ann::SUCCESS_CODES, "200,302"),
+            ],
+            check: |s| {
+                let h = &s.target_groups[0].health_check;
+                h.protocol == Protocol::Https
+                    && h.port == "traffic-port"
+                    && h.interval_seconds == 30
+                    && h.timeout_seconds == 10
+                    && h.healthy_threshold_count == 3
+                    && h.unhealthy_threshold_count == 4
+                    && h.matcher.http_code.as_deref() == Some("200,302")
+            },
+        },
+        Case {
+            name: "target-group-attributes",
+            annotations: &[(
+                ann::TARGET_GROUP_ATTRIBUTES,
+                "deregistration_delay.timeout_seconds=30,stickiness.enabled=true",
+            )],
+            check: |s| {
+                let a = &s.target_groups[0].attributes;
+                a.len() == 2 && a["deregistration_delay.timeout_seconds"] == "30"
+            },
+        },
+        Case {
+            name: "defaults are LBC's",
+            annotations: &[],
+            check: |s| {
+                let t = &s.target_groups[0];
+                let h = &t.health_check;
+                t.protocol == Protocol::Http
+                    && t.protocol_version == ProtocolVersion::Http1
+                    && h.protocol == Protocol::Http
+                    && h.port == "traffic-port"
+                    && h.path == "/"
+                    && (h.interval_seconds, h.timeout_seconds) == (15, 5)
+                    && (h.healthy_threshold_count, h.unhealthy_threshold_count) == (2, 2)
+                    && h.matcher.http_code.as_deref() == Some("200")
+                    && s.load_balancer.scheme == crate::model::Scheme::Internal
+                    && s.load_balancer.inbound_cidrs == ["0.0.0.0/0"]
+                    && s.load_balancer.security_groups.is_empty()
+            },
+        },
+    ];
+    for case in cases {
+        let mut ing = ingress("shop", "web").rule(None, &[("Prefix", "/", "api", P::S("http"))]);
+        for (k, v) in case.annotations {
+            ing = ing.annotation(k, v);
+        }
+        let mut snap = snapshot(vec![ing.build()], vec![]);
+        ip_service(&mut snap, "shop", "api", "10.0.0.1");
+        let out = build(&snap, &config());
+        assert!(out.errors.is_empty(), "{}: {:?}", case.name, messages(&out));
+        let stack = only_stack(&out);
+        assert!(
+            (case.check)(stack),
+            "{}: {:#?}",
+            case.name,
+            (&stack.load_balancer, &stack.target_groups)
+        );
+    }
+}
+
+/// One Ingress `shop/web` of class `alb`, whose IngressClassParams `params` has `spec`, and
+/// whose annotations set the same settings differently.
+fn build_with_params(spec: IngressClassParamsSpec) -> BuildOutput {
+    let ing = ingress("shop", "web")
+        .annotation(ann::IP_ADDRESS_TYPE, "ipv4")
+        .annotation(ann::LOAD_BALANCER_NAME, "from-annotation")
+        .annotation(ann::TAGS, "team=annotation,keep=1")
+        .annotation(ann::SUBNETS, "subnet-annotation-a,subnet-annotation-b")
+        .annotation(ann::INBOUND_CIDRS, "192.168.0.0/16")
+        .annotation(ann::SSL_POLICY, "ELBSecurityPolicy-2016-08")
+        .annotation(
+            ann::LOAD_BALANCER_ATTRIBUTES,
+            "idle_timeout.timeout_seconds=60,routing.http2.enabled=true",
+        )
+        .rule(None, &[("Prefix", "/", "svc", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    snap.ingress_classes = vec![ingress_class("alb", "ingress.k8s.aws/alb", Some("params"))];
+    snap.ingress_class_params = vec![params("params", spec)];
+    ip_service(&mut snap, "shop", "svc", "10.0.0.1");
+    build(&snap, &config())
+}
+
+#[test]
+fn every_ingress_class_params_field_beats_its_annotation() {
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: v.into(),
+    };
+    struct Case {
+        name: &'static str,
+        spec: IngressClassParamsSpec,
+        check: fn(&Stack) -> bool,
+    }
+    let cases = [
+        Case {
+            name: "ipAddressType",
+            spec: IngressClassParamsSpec {
+                ip_address_type: Some("dualstack".into()),
+                ..Default::default()
+            },
+            check: |s| s.load_balancer.ip_address_type == crate::model::IpAddressType::Dualstack,
+        },
+        Case {
+            name: "loadBalancerName",
+            spec: IngressClassParamsSpec {
+                load_balancer_name: Some("from-params".into()),
+                ..Default::default()
+            },
+            check: |s| s.load_balancer.name == "from-params",
+        },
+        Case {
+            name: "tags merge, params win per key, on every resource",
+            spec: IngressClassParamsSpec {
+                tags: Some(vec![kv("team", "params"), kv("owner", "platform")]),
+                ..Default::default()
+            },
+            check: |s| {
+                let ok = |t: &std::collections::BTreeMap<String, String>| {
+                    t.get("team").map(String::as_str) == Some("params")
+                        && t.get("owner").map(String::as_str) == Some("platform")
+                        && t.get("keep").map(String::as_str) == Some("1")
+                };
+                ok(&s.load_balancer.tags)
+                    && ok(&s.target_groups[0].tags)
+                    && ok(&s.listeners[0].tags)
+                    && ok(&s.listeners[0].rules[0].tags)
+            },
+        },
+        Case {
+            name: "subnets by ids and tags",
+            spec: IngressClassParamsSpec {
+                subnets: Some(SubnetSelector {
+                    ids: vec!["subnet-1".into()],
+                    tags: [("tier".to_owned(), vec!["public".to_owned()])].into(),
+                }),
+                ..Default::default()
+            },
+            check: |s| {
+                s.load_balancer.subnets == ["subnet-1"]
+                    && s.load_balancer.subnet_tags["tier"] == ["public"]
+            },
+        },
+        Case {
+            name: "inboundCIDRs",
+            spec: IngressClassParamsSpec {
+                inbound_cidrs: Some(vec!["10.0.0.0/8".into()]),
+                ..Default::default()
+            },
+            check: |s| s.load_balancer.inbound_cidrs == ["10.0.0.0/8"],
+        },
+        Case {
+            name: "certificateArn (HTTPS 443 by default) and sslPolicy",
+            spec: IngressClassParamsSpec {
+                certificate_arn: Some(vec!["arn:aws:acm:eu-west-1:1:certificate/p".into()]),
+                ssl_policy: Some("ELBSecurityPolicy-TLS13-1-2-2021-06".into()),
+                ..Default::default()
+            },
+            check: |s| {
+                s.listeners.len() == 1
+                    && s.listeners[0].port == 443
+                    && s.listeners[0].certificates == ["arn:aws:acm:eu-west-1:1:certificate/p"]
+                    && s.listeners[0].ssl_policy.as_deref()
+                        == Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+            },
+        },
+        Case {
+            name: "loadBalancerAttributes merge, params win per key",
+            spec: IngressClassParamsSpec {
+                load_balancer_attributes: Some(vec![kv("idle_timeout.timeout_seconds", "120")]),
+                ..Default::default()
+            },
+            check: |s| {
+                let a = &s.load_balancer.attributes;
+                a["idle_timeout.timeout_seconds"] == "120" && a["routing.http2.enabled"] == "true"
+            },
+        },
+    ];
+    for case in cases {
+        let out = build_with_params(case.spec);
+        assert!(out.errors.is_empty(), "{}: {:?}", case.name, messages(&out));
+        let stack = only_stack(&out);
+        assert!((case.check)(stack), "{}: {stack:#?}", case.name);
+    }
+}
+
+#[test]
+fn ingress_class_params_target_type_beats_the_service_annotation() {
+    // The Service says ip; the class says instance, and a ClusterIP Service cannot do that.
+    let out = build_with_params(IngressClassParamsSpec {
+        target_type: Some("instance".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: backend service shop/svc:80: target type instance needs a NodePort or LoadBalancer service but service shop/svc is ClusterIP: expected type NodePort or LoadBalancer, or annotation alb.ingress.kubernetes.io/target-type: ip; rules forwarding to it answer 503"]
+    );
+}
+
+#[test]
+fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: v.into(),
+    };
+    let left_out = "; no load balancer is built for ingress shop/web";
+    let cases = [
+        (
+            IngressClassParamsSpec {
+                ip_address_type: Some("ipv6".into()),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.ipAddressType has invalid value "ipv6": expected "ipv4" or "dualstack" or "dualstack-without-public-ipv4""#,
+        ),
+        (
+            IngressClassParamsSpec {
+                load_balancer_name: Some("a-load-balancer-name-of-33-chars1".into()),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.loadBalancerName has invalid value "a-load-balancer-name-of-33-chars1": expected at most 32 letters, digits and '-', not starting or ending with '-' and not starting with "internal-""#,
+        ),
+        (
+            IngressClassParamsSpec {
+                tags: Some(vec![kv("ingress.k8s.aws/stack", "other")]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.tags has invalid value "ingress.k8s.aws/stack": expected a key other than the tracking tags"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                inbound_cidrs: Some(vec!["10.0.0.0/8".into(), "everywhere".into()]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.inboundCIDRs has invalid value "everywhere": expected IPv4 or IPv6 CIDRs such as 10.0.0.0/8"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                target_type: Some("pod".into()),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.targetType has invalid value "pod": expected "instance" or "ip""#,
+        ),
+        (
+            IngressClassParamsSpec {
+                group: Some(GroupParams {
+                    name: "Platform_Group".into(),
+                }),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.group.name has invalid value "Platform_Group": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters"#,
+        ),
+    ];
+    for (spec, want) in cases {
+        let out = build_with_params(spec);
+        assert_eq!(messages(&out), [format!("{want}{left_out}")]);
+        assert_eq!(
+            out.errors[0].object().to_string(),
+            "ingress shop/web",
+            "{want}"
+        );
+        assert!(out.stacks.is_empty(), "{want}");
+    }
 }

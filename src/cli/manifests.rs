@@ -265,4 +265,21 @@ mod tests {
         assert!(err.contains("bad.yaml: document 1 (v1/Service s)"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn invalid_yaml_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("plan-manifests-yaml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("broken.yaml");
+        std::fs::write(&file, "apiVersion: v1\nkind: [Service\n").unwrap();
+        let err = load_manifests(std::slice::from_ref(&file))
+            .unwrap_err()
+            .to_string();
+        let prefix = format!("{}: invalid YAML: ", file.display());
+        assert!(
+            err.starts_with(&prefix) && err.len() > prefix.len(),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

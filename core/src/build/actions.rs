@@ -393,6 +393,27 @@ mod tests {
             },
             Case { name: "six target groups", value: six, detail: "forward has 6 target groups, AWS allows at most 5 per action" },
             Case { name: "empty forward", value: r#"{"type":"forward"}"#, detail: "forward needs at least one target group" },
+            Case {
+                name: "fixed response without config",
+                value: r#"{"type":"fixed-response"}"#,
+                detail: "fixed-response needs fixedResponseConfig",
+            },
+            Case { name: "redirect without config", value: r#"{"type":"redirect"}"#, detail: "redirect needs redirectConfig" },
+            Case {
+                name: "bad redirect protocol",
+                value: r#"{"type":"redirect","redirectConfig":{"protocol":"FTP","statusCode":"HTTP_301"}}"#,
+                detail: "redirectConfig.protocol is HTTP, HTTPS or #{protocol}",
+            },
+            Case {
+                name: "bad redirect port",
+                value: r#"{"type":"redirect","redirectConfig":{"port":"0","statusCode":"HTTP_302"}}"#,
+                detail: "redirectConfig.port is a port from 1 to 65535 or #{port}",
+            },
+            Case {
+                name: "target group with two identities",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"a","serviceName":"b","servicePort":80}]}}"#,
+                detail: "each target group has exactly one of targetGroupARN, targetGroupName or serviceName",
+            },
         ];
         for case in cases {
             let err = run(case.value).expect_err(case.name).to_string();
@@ -402,5 +423,22 @@ mod tests {
             );
             assert_eq!(err, want, "{}", case.name);
         }
+
+        let long = format!(
+            r#"{{"type":"fixed-response","fixedResponseConfig":{{"statusCode":"200","messageBody":"{}"}}}}"#,
+            "x".repeat(1025)
+        );
+        let err = run(&long).expect_err("long body").to_string();
+        assert!(
+            err.ends_with("; fixedResponseConfig.messageBody is at most 1024 characters"),
+            "{err}"
+        );
+
+        // Not JSON: the parser's own message follows what was expected.
+        let err = run("{type: forward}").expect_err("not json").to_string();
+        let prefix = format!(
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value \"{{type: forward}}\": expected {EXPECTED}; key must be a string at line 1 column 2"
+        );
+        assert_eq!(err, prefix);
     }
 }

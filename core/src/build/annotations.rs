@@ -789,6 +789,30 @@ mod tests {
                 message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/backend-protocol-version has invalid value "HTTP3": expected "HTTP1" or "HTTP2" or "GRPC""#,
             },
             Case {
+                name: "empty ssl policy",
+                key: SSL_POLICY,
+                value: " ",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/ssl-policy has invalid value "": expected a non-empty string"#,
+            },
+            Case {
+                name: "certificate list with an empty item",
+                key: CERTIFICATE_ARN,
+                value: "arn:aws:acm:eu-west-1:1:certificate/a,",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of non-empty values"#,
+            },
+            Case {
+                name: "healthy threshold",
+                key: HEALTHY_THRESHOLD,
+                value: "11",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthy-threshold-count has invalid value "11": expected an integer from 2 to 10"#,
+            },
+            Case {
+                name: "healthcheck protocol",
+                key: HEALTHCHECK_PROTOCOL,
+                value: "TCP",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-protocol has invalid value "TCP": expected "HTTP" or "HTTPS""#,
+            },
+            Case {
                 name: "ssl redirect",
                 key: SSL_REDIRECT,
                 value: "https",

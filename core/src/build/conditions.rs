@@ -201,6 +201,21 @@ mod tests {
                 detail: "http-request-method values are upper-case methods such as GET",
             },
             Case {
+                name: "query string without values",
+                value: r#"[{"field":"query-string","queryStringConfig":{"values":[]}}]"#,
+                detail: "field query-string needs queryStringConfig with non-empty values",
+            },
+            Case {
+                name: "empty path pattern value",
+                value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":[""]}}]"#,
+                detail: "field path-pattern needs pathPatternConfig with non-empty values",
+            },
+            Case {
+                name: "not a list",
+                value: r#"{"field":"host-header"}"#,
+                detail: "invalid type: map, expected a sequence at line 1 column 0",
+            },
+            Case {
                 name: "header without name",
                 value: r#"[{"field":"http-header","httpHeaderConfig":{"values":["x"]}}]"#,
                 detail: "field http-header needs httpHeaderConfig with httpHeaderName and non-empty values",

@@ -684,6 +684,37 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters",
         },
         Case {
+            name: "resource backend",
+            ingress: {
+                let mut ing = base().rule(None, &[("Prefix", "/x", "web", P::N(80))]).build();
+                if let Some(path) = ing.spec.as_mut().and_then(|s| s.rules.as_mut()).and_then(|r| r[0].http.as_mut()) {
+                    path.paths[0].backend = k8s_openapi::api::networking::v1::IngressBackend {
+                        service: None,
+                        resource: Some(k8s_openapi::api::core::v1::TypedLocalObjectReference {
+                            api_group: Some("storage.k8s.io".into()),
+                            kind: "Bucket".into(),
+                            name: "assets".into(),
+                        }),
+                    };
+                }
+                ing
+            },
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].backend.resource has invalid value \"assets\": expected a service backend (resource backends are not supported); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "service backend without a port",
+            ingress: {
+                let mut ing = base().rule(None, &[("Prefix", "/x", "web", P::N(80))]).build();
+                if let Some(path) = ing.spec.as_mut().and_then(|s| s.rules.as_mut()).and_then(|r| r[0].http.as_mut()) {
+                    if let Some(svc) = path.paths[0].backend.service.as_mut() {
+                        svc.port = None;
+                    }
+                }
+                ing
+            },
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].backend.service.port has invalid value \"\": expected a port number or name; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
             name: "condition annotation duplicates the host",
             ingress: base()
                 .annotation("alb.ingress.kubernetes.io/conditions.web", r#"[{"field":"host-header","hostHeaderConfig":{"values":["other.example.com"]}}]"#)
@@ -779,6 +810,29 @@ fn backend_errors_only_affect_their_rules() {
                 "ping",
             )],
             error: "ingress shop/web: backend service shop/api:http: service shop/api: annotation alb.ingress.kubernetes.io/healthcheck-path has invalid value \"ping\": expected a path starting with \"/\"; rules forwarding to it answer 503",
+        },
+        Case {
+            name: "healthcheck-port names a port the service does not have",
+            services: vec![with_service_annotation(
+                service("shop", "api", "NodePort", &[("http", 80, None, Some(30080))]),
+                ann::HEALTHCHECK_PORT,
+                "metrics",
+            )],
+            error: "ingress shop/web: backend service shop/api:http: annotation alb.ingress.kubernetes.io/healthcheck-port names port \"metrics\", which service shop/api does not have: expected one of 80 (http); rules forwarding to it answer 503",
+        },
+        Case {
+            name: "healthcheck-port names a port without a nodePort for instance targets",
+            services: vec![with_service_annotation(
+                service(
+                    "shop",
+                    "api",
+                    "NodePort",
+                    &[("http", 80, None, Some(30080)), ("metrics", 9100, None, None)],
+                ),
+                ann::HEALTHCHECK_PORT,
+                "metrics",
+            )],
+            error: "ingress shop/web: backend service shop/api:http: annotation alb.ingress.kubernetes.io/healthcheck-port names port \"metrics\" of service shop/api, which has no usable port number for target type instance; rules forwarding to it answer 503",
         },
     ];
     for case in cases {
@@ -1548,4 +1602,74 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
         );
         assert!(out.stacks.is_empty(), "{want}");
     }
+}
+
+#[test]
+fn ssl_policy_conflict_on_a_shared_https_port_excludes_the_later_member() {
+    let member = |name: &str, policy: &str, path: &str| {
+        ingress("shop", name)
+            .annotation(ann::GROUP_NAME, "g")
+            .annotation(
+                ann::CERTIFICATE_ARN,
+                "arn:aws:acm:eu-west-1:1:certificate/a",
+            )
+            .annotation(ann::SSL_POLICY, policy)
+            .rule(None, &[("Prefix", path, "web", P::N(80))])
+            .build()
+    };
+    let mut snap = snapshot(
+        vec![
+            member("a", "ELBSecurityPolicy-TLS13-1-2-2021-06", "/a"),
+            member("b", "ELBSecurityPolicy-2016-08", "/b"),
+        ],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/b: annotation alb.ingress.kubernetes.io/ssl-policy of port 443 is \"ELBSecurityPolicy-2016-08\" but ingress shop/a already set \"ELBSecurityPolicy-TLS13-1-2-2021-06\" for group g: expected the same value in every member that sets it; ingress shop/b left out of group g, the rest of the group is still built"]
+    );
+    assert_eq!(
+        rules(listener(only_stack(&out), 443)),
+        ["1 path=/a,/a/* -> forward shop/a-web:80"]
+    );
+}
+
+#[test]
+fn exact_before_prefix_before_implementation_specific_at_equal_length() {
+    // Written in the opposite order, and split over two rules of the same host.
+    let ing = ingress("shop", "web")
+        .rule(
+            Some("a.example.com"),
+            &[
+                ("ImplementationSpecific", "/api", "impl", P::N(80)),
+                ("Prefix", "/api", "web", P::N(80)),
+            ],
+        )
+        .rule(
+            Some("a.example.com"),
+            &[
+                ("Exact", "/api", "exact", P::N(80)),
+                ("Prefix", "/ap", "web", P::N(80)),
+                ("Prefix", "/apiv2", "web", P::N(80)),
+            ],
+        )
+        .build();
+    let mut snap = snapshot(vec![ing], vec![]);
+    for svc in ["web", "exact", "impl"] {
+        ip_service(&mut snap, "shop", svc, "10.0.0.1");
+    }
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        rules(listener(only_stack(&out), 80)),
+        [
+            "1 host=a.example.com path=/apiv2,/apiv2/* -> forward shop/web-web:80",
+            "2 host=a.example.com path=/api -> forward shop/web-exact:80",
+            "3 host=a.example.com path=/api,/api/* -> forward shop/web-web:80",
+            "4 host=a.example.com path=/api -> forward shop/web-impl:80",
+            "5 host=a.example.com path=/ap,/ap/* -> forward shop/web-web:80",
+        ]
+    );
 }

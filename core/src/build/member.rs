@@ -307,7 +307,7 @@ pub(crate) fn compile(
                 order: RuleOrder {
                     group_order: settings.group_order,
                     host: host_kind,
-                    path_len: Reverse(written.map_or(0, str::len)),
+                    path_len: Reverse(rule::order_len(path_type, written)),
                     path_type,
                     member: position,
                     rule: ri,

@@ -111,6 +111,17 @@ pub fn translate_path(
     Ok(patterns)
 }
 
+/// Path length for ordering: as written, except that a Prefix path's trailing slashes do not
+/// count (`Prefix /foo/` is `/foo`, so it does not overtake `Exact /foo`).
+#[must_use]
+pub fn order_len(path_type: PathType, path: Option<&str>) -> usize {
+    let path = path.unwrap_or_default();
+    match path_type {
+        PathType::Prefix => path.trim_end_matches('/').len(),
+        PathType::Exact | PathType::ImplementationSpecific => path.len(),
+    }
+}
+
 /// Sort key of a rule; see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RuleOrder {

@@ -1638,7 +1638,8 @@ fn ssl_policy_conflict_on_a_shared_https_port_excludes_the_later_member() {
 
 #[test]
 fn exact_before_prefix_before_implementation_specific_at_equal_length() {
-    // Written in the opposite order, and split over two rules of the same host.
+    // Written in the opposite order, and split over two rules of the same host. `Prefix /api/`
+    // is `Prefix /api` (trailing slash ignored), so it does not overtake `Exact /api`.
     let ing = ingress("shop", "web")
         .rule(
             Some("a.example.com"),
@@ -1650,6 +1651,7 @@ fn exact_before_prefix_before_implementation_specific_at_equal_length() {
         .rule(
             Some("a.example.com"),
             &[
+                ("Prefix", "/api/", "web", P::N(80)),
                 ("Exact", "/api", "exact", P::N(80)),
                 ("Prefix", "/ap", "web", P::N(80)),
                 ("Prefix", "/apiv2", "web", P::N(80)),
@@ -1668,8 +1670,9 @@ fn exact_before_prefix_before_implementation_specific_at_equal_length() {
             "1 host=a.example.com path=/apiv2,/apiv2/* -> forward shop/web-web:80",
             "2 host=a.example.com path=/api -> forward shop/web-exact:80",
             "3 host=a.example.com path=/api,/api/* -> forward shop/web-web:80",
-            "4 host=a.example.com path=/api -> forward shop/web-impl:80",
-            "5 host=a.example.com path=/ap,/ap/* -> forward shop/web-web:80",
+            "4 host=a.example.com path=/api,/api/* -> forward shop/web-web:80",
+            "5 host=a.example.com path=/api -> forward shop/web-impl:80",
+            "6 host=a.example.com path=/ap,/ap/* -> forward shop/web-web:80",
         ]
     );
 }

@@ -112,12 +112,15 @@ pub fn translate_path(
 }
 
 /// Path length for ordering: as written, except that a Prefix path's trailing slashes do not
-/// count (`Prefix /foo/` is `/foo`, so it does not overtake `Exact /foo`).
+/// count (`Prefix /foo/` is `/foo`, so it does not overtake `Exact /foo`); `Prefix /` stays 1.
 #[must_use]
 pub fn order_len(path_type: PathType, path: Option<&str>) -> usize {
     let path = path.unwrap_or_default();
     match path_type {
-        PathType::Prefix => path.trim_end_matches('/').len(),
+        PathType::Prefix => match path.trim_end_matches('/').len() {
+            0 => path.len().min(1),
+            n => n,
+        },
         PathType::Exact | PathType::ImplementationSpecific => path.len(),
     }
 }
@@ -320,6 +323,21 @@ mod tests {
         ];
         for case in cases {
             assert_eq!(host_kind(case.host), case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn order_length_ignores_a_prefix_trailing_slash() {
+        let cases = [
+            (PathType::Prefix, Some("/foo/"), 4),
+            (PathType::Prefix, Some("/foo"), 4),
+            (PathType::Prefix, Some("/"), 1),
+            (PathType::Exact, Some("/foo/"), 5),
+            (PathType::ImplementationSpecific, Some("/"), 1),
+            (PathType::ImplementationSpecific, None, 0),
+        ];
+        for (path_type, path, want) in cases {
+            assert_eq!(order_len(path_type, path), want, "{path_type:?} {path:?}");
         }
     }
 

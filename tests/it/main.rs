@@ -8,4 +8,5 @@ mod aws_discovery;
 mod aws_errors;
 mod cli_discover;
 mod localstack;
+mod localstack_script;
 mod plan_golden;

@@ -68,7 +68,8 @@ if [[ ! -f $pidfile ]] && port_in_use; then
 fi
 
 # 2. Install (or refresh) the virtualenv when the pins or the plugin changed.
-stamp=$( (echo "$localstack_version"; cat "$here/constraints.txt"; find "$here/elbv2-provider" -type f \( -name '*.py' -o -name '*.toml' \) | sort | xargs cat) | sha256sum | cut -d' ' -f1)
+plugin_files=("$here/elbv2-provider/pyproject.toml" "$here"/elbv2-provider/aws_lb_operator_localstack/*.py)
+stamp=$( (echo "$localstack_version"; cat "$here/constraints.txt" "${plugin_files[@]}") | sha256sum | cut -d' ' -f1)
 if [[ ! -f $venv/.stamp || $(cat "$venv/.stamp") != "$stamp" ]]; then
   echo "installing LocalStack $localstack_version into $venv (log: $state/install.log)" >&2
   "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
@@ -81,8 +82,10 @@ if [[ ! -f $venv/.stamp || $(cat "$venv/.stamp") != "$stamp" ]]; then
     tail -5 "$state/install.log" >&2
     die "could not install LocalStack from PyPI (no network or package registry unreachable?); see $state/install.log"
   fi
+  # Build from a copy so pip leaves no build/ or egg-info behind in the source tree.
+  rm -rf "$state/elbv2-provider" && cp -r "$here/elbv2-provider" "$state/elbv2-provider"
   if ! "$venv/bin/pip" install --disable-pip-version-check -q --no-deps --force-reinstall \
-      "$here/elbv2-provider" >>"$state/install.log" 2>&1; then
+      "$state/elbv2-provider" >>"$state/install.log" 2>&1; then
     tail -5 "$state/install.log" >&2
     die "could not install the ELBv2 provider plugin from $here/elbv2-provider; see $state/install.log"
   fi

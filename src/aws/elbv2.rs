@@ -123,6 +123,43 @@ pub async fn describe_tags(client: &Client, arns: &[String]) -> Result<BTreeMap<
     Ok(out)
 }
 
+/// An ELBv2 resource identified by ARN whose tags are read with DescribeTags.
+pub trait Tagged {
+    /// The resource's ARN.
+    fn arn(&self) -> &str;
+    /// Where its tags go.
+    fn tags_mut(&mut self) -> &mut Tags;
+}
+
+impl Tagged for ObservedLoadBalancer {
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.tags
+    }
+}
+
+impl Tagged for ObservedTargetGroup {
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.tags
+    }
+}
+
+/// Reads the tags of every item (batched, see [`describe_tags`]) and stores them on it.
+pub async fn attach_tags<T: Tagged>(client: &Client, items: &mut [T]) -> Result<()> {
+    let arns: Vec<String> = items.iter().map(|i| i.arn().to_owned()).collect();
+    let mut tags = describe_tags(client, &arns).await?;
+    for item in items {
+        let found = tags.remove(item.arn()).unwrap_or_default();
+        *item.tags_mut() = found;
+    }
+    Ok(())
+}
+
 /// Every load balancer in the region (optionally only those in `vpc_id`), with tags.
 pub async fn list_load_balancers(
     client: &Client,
@@ -172,11 +209,7 @@ pub async fn list_load_balancers(
             break;
         }
     }
-    let arns: Vec<String> = lbs.iter().map(|l| l.arn.clone()).collect();
-    let mut tags = describe_tags(client, &arns).await?;
-    for lb in &mut lbs {
-        lb.tags = tags.remove(&lb.arn).unwrap_or_default();
-    }
+    attach_tags(client, &mut lbs).await?;
     Ok(lbs)
 }
 
@@ -226,11 +259,7 @@ pub async fn list_target_groups(
             break;
         }
     }
-    let arns: Vec<String> = tgs.iter().map(|t| t.arn.clone()).collect();
-    let mut tags = describe_tags(client, &arns).await?;
-    for tg in &mut tgs {
-        tg.tags = tags.remove(&tg.arn).unwrap_or_default();
-    }
+    attach_tags(client, &mut tgs).await?;
     Ok(tgs)
 }
 

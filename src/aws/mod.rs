@@ -83,6 +83,10 @@ pub async fn load_sdk_config(opts: &AwsOptions) -> SdkConfig {
     }
     let mut config = loader.load().await;
     if config.region().is_none() {
+        tracing::warn!(
+            region = DEFAULT_REGION,
+            "no AWS region configured (--region, AWS_REGION, profile or instance metadata); using the default"
+        );
         config = config
             .into_builder()
             .region(Region::from_static(DEFAULT_REGION))

@@ -160,55 +160,86 @@ pub async fn attach_tags<T: Tagged>(client: &Client, items: &mut [T]) -> Result<
     Ok(())
 }
 
+/// Collects every page of a marker-paginated ELBv2 Describe call. `fetch` sends one request
+/// with the given marker and returns that page's items and its `NextMarker`. Every listing goes
+/// through here, so none can loop forever on a repeated marker.
+async fn paginate<T, F, Fut>(operation: &'static str, mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let (mut items, mut markers, mut marker) = (Vec::new(), Markers::default(), None);
+    loop {
+        let (page, next) = fetch(marker.take()).await?;
+        items.extend(page);
+        marker = markers.next(operation, next.as_deref())?;
+        if marker.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+fn enum_str<E: AsRef<str>>(e: Option<&E>) -> String {
+    e.map(|v| v.as_ref().to_owned()).unwrap_or_default()
+}
+
+fn observed_load_balancer(
+    lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
+) -> Option<ObservedLoadBalancer> {
+    Some(ObservedLoadBalancer {
+        arn: lb.load_balancer_arn()?.to_owned(),
+        name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+        lb_type: enum_str(lb.r#type()),
+        scheme: enum_str(lb.scheme()),
+        dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+        canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
+        vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
+        tags: Tags::new(),
+    })
+}
+
+fn observed_target_group(
+    tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup,
+) -> Option<ObservedTargetGroup> {
+    Some(ObservedTargetGroup {
+        arn: tg.target_group_arn()?.to_owned(),
+        name: tg.target_group_name().unwrap_or_default().to_owned(),
+        port: tg.port(),
+        protocol: enum_str(tg.protocol()),
+        target_type: enum_str(tg.target_type()),
+        vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+        load_balancer_arns: tg.load_balancer_arns().to_vec(),
+        tags: Tags::new(),
+    })
+}
+
+fn in_scope(scope: ListScope<'_>, vpc_id: &str) -> bool {
+    scope.vpc_id.is_none_or(|want| want == vpc_id)
+}
+
 /// Every load balancer in the region (optionally only those in `vpc_id`), with tags.
 pub async fn list_load_balancers(
     client: &Client,
     scope: ListScope<'_>,
 ) -> Result<Vec<ObservedLoadBalancer>> {
     const OP: &str = "DescribeLoadBalancers";
-    let mut lbs = Vec::new();
-    let (mut markers, mut marker) = (Markers::default(), None);
-    loop {
+    let mut lbs = paginate(OP, |marker| async move {
         let page = client
             .describe_load_balancers()
             .set_page_size(scope.page_size)
-            .set_marker(marker.take())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
-        for lb in page.load_balancers() {
-            let vpc = lb.vpc_id().unwrap_or_default();
-            if scope.vpc_id.is_some_and(|want| want != vpc) {
-                continue;
-            }
-            let Some(arn) = lb.load_balancer_arn() else {
-                continue;
-            };
-            lbs.push(ObservedLoadBalancer {
-                arn: arn.to_owned(),
-                name: lb.load_balancer_name().unwrap_or_default().to_owned(),
-                lb_type: lb
-                    .r#type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                scheme: lb
-                    .scheme()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                dns_name: lb.dns_name().unwrap_or_default().to_owned(),
-                canonical_hosted_zone_id: lb
-                    .canonical_hosted_zone_id()
-                    .unwrap_or_default()
-                    .to_owned(),
-                vpc_id: vpc.to_owned(),
-                tags: Tags::new(),
-            });
-        }
-        marker = markers.next(OP, page.next_marker())?;
-        if marker.is_none() {
-            break;
-        }
-    }
+        let items = page
+            .load_balancers()
+            .iter()
+            .filter_map(observed_load_balancer)
+            .filter(|lb| in_scope(scope, &lb.vpc_id))
+            .collect();
+        Ok((items, page.next_marker().map(str::to_owned)))
+    })
+    .await?;
     attach_tags(client, &mut lbs).await?;
     Ok(lbs)
 }
@@ -219,46 +250,23 @@ pub async fn list_target_groups(
     scope: ListScope<'_>,
 ) -> Result<Vec<ObservedTargetGroup>> {
     const OP: &str = "DescribeTargetGroups";
-    let mut tgs = Vec::new();
-    let (mut markers, mut marker) = (Markers::default(), None);
-    loop {
+    let mut tgs = paginate(OP, |marker| async move {
         let page = client
             .describe_target_groups()
             .set_page_size(scope.page_size)
-            .set_marker(marker.take())
+            .set_marker(marker)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
-        for tg in page.target_groups() {
-            let vpc = tg.vpc_id().unwrap_or_default();
-            if scope.vpc_id.is_some_and(|want| want != vpc) {
-                continue;
-            }
-            let Some(arn) = tg.target_group_arn() else {
-                continue;
-            };
-            tgs.push(ObservedTargetGroup {
-                arn: arn.to_owned(),
-                name: tg.target_group_name().unwrap_or_default().to_owned(),
-                port: tg.port(),
-                protocol: tg
-                    .protocol()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_default(),
-                target_type: tg
-                    .target_type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                vpc_id: vpc.to_owned(),
-                load_balancer_arns: tg.load_balancer_arns().to_vec(),
-                tags: Tags::new(),
-            });
-        }
-        marker = markers.next(OP, page.next_marker())?;
-        if marker.is_none() {
-            break;
-        }
-    }
+        let items = page
+            .target_groups()
+            .iter()
+            .filter_map(observed_target_group)
+            .filter(|tg| in_scope(scope, &tg.vpc_id))
+            .collect();
+        Ok((items, page.next_marker().map(str::to_owned)))
+    })
+    .await?;
     attach_tags(client, &mut tgs).await?;
     Ok(tgs)
 }
@@ -310,5 +318,34 @@ mod tests {
              stopping to avoid an endless listing"
         );
         assert!(!err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn paginate_collects_every_page_and_stops_on_a_looping_api() {
+        let pages = |m: Option<String>| async move {
+            Ok(match m.as_deref() {
+                None => (vec![1, 2], Some("a".to_owned())),
+                Some("a") => (vec![3], Some("b".to_owned())),
+                _ => (vec![4], None),
+            })
+        };
+        assert_eq!(
+            paginate("DescribeX", pages).await.unwrap(),
+            vec![1, 2, 3, 4]
+        );
+
+        let mut calls = 0;
+        let looping = |_m: Option<String>| {
+            calls += 1;
+            async { Ok((vec![0], Some("same".to_owned()))) }
+        };
+        let err = paginate::<i32, _, _>("DescribeX", looping)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.operation, err.code.as_str()),
+            ("DescribeX", "PaginationLoop")
+        );
+        assert_eq!(calls, 2, "stops at the first repeated marker");
     }
 }

@@ -11,5 +11,6 @@
 #![allow(clippy::result_large_err)]
 
 pub mod build;
+pub mod deploy;
 pub mod discovery;
 pub mod model;

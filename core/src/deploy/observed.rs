@@ -1,0 +1,198 @@
+//! What exists in AWS, as read by the AWS layer and handed to the pure planner.
+//!
+//! These types use the model's own vocabulary ([`ConditionSpec`], [`ActionSpec`],
+//! [`HealthCheckSpec`], [`TargetSpec`]) so desired and observed can be compared after
+//! canonicalisation. Target groups in observed actions are referenced by ARN.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::discovery::Tags;
+use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec};
+
+/// A load balancer owned by a stack, with everything attached to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedLoadBalancer {
+    /// ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// `application` or `network`.
+    #[serde(rename = "type")]
+    pub lb_type: String,
+    /// `internet-facing` or `internal`.
+    pub scheme: String,
+    /// `ipv4`, `dualstack`, ...
+    pub ip_address_type: String,
+    /// DNS name clients use.
+    pub dns_name: String,
+    /// Route53 zone of the DNS name, for alias records.
+    pub canonical_hosted_zone_id: String,
+    /// VPC.
+    pub vpc_id: String,
+    /// Subnet IDs (sorted).
+    pub subnets: Vec<String>,
+    /// Security group IDs (sorted).
+    pub security_groups: Vec<String>,
+    /// Every attribute AWS reports (DescribeLoadBalancerAttributes).
+    pub attributes: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: Tags,
+    /// Listeners, sorted by port.
+    pub listeners: Vec<ObservedListener>,
+}
+
+/// A listener and its rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedListener {
+    /// ARN.
+    pub arn: String,
+    /// Port.
+    pub port: u16,
+    /// `HTTP`, `HTTPS`, `TCP`, ...
+    pub protocol: String,
+    /// Default actions, target groups referenced by ARN.
+    pub default_actions: Vec<ActionSpec>,
+    /// TLS policy.
+    pub ssl_policy: Option<String>,
+    /// Default certificate ARN first, then the others (DescribeListenerCertificates), no
+    /// duplicates.
+    pub certificates: Vec<String>,
+    /// Tags.
+    pub tags: Tags,
+    /// Non-default rules, sorted by priority.
+    pub rules: Vec<ObservedRule>,
+}
+
+/// A listener rule (the default rule is not included).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedRule {
+    /// ARN.
+    pub arn: String,
+    /// Priority.
+    pub priority: u32,
+    /// Conditions (from the `*Config` forms of the API).
+    pub conditions: Vec<ConditionSpec>,
+    /// Actions, target groups referenced by ARN.
+    pub actions: Vec<ActionSpec>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// A target group owned by a stack, with its registered targets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedTargetGroup {
+    /// ARN.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Port.
+    pub port: u16,
+    /// `HTTP`, `HTTPS`, `TCP`, ...
+    pub protocol: String,
+    /// `HTTP1`, `HTTP2`, `GRPC` (ALB target groups), empty otherwise.
+    pub protocol_version: String,
+    /// `ip` or `instance`.
+    pub target_type: String,
+    /// `ipv4` or `ipv6`.
+    pub ip_address_type: String,
+    /// VPC.
+    pub vpc_id: String,
+    /// Health check as AWS reports it.
+    pub health_check: HealthCheckSpec,
+    /// Every attribute AWS reports (DescribeTargetGroupAttributes).
+    pub attributes: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: Tags,
+    /// Registered targets that are not draining, sorted.
+    pub targets: Vec<TargetSpec>,
+    /// Load balancers routing to it.
+    pub load_balancer_arns: Vec<String>,
+}
+
+/// One ingress permission of a security group, flattened to a single source.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SgPermission {
+    /// `tcp`, `udp`, `icmp` or `-1`.
+    pub protocol: String,
+    /// First port.
+    pub from_port: i32,
+    /// Last port.
+    pub to_port: i32,
+    /// Exactly one source: an IPv4 CIDR, an IPv6 CIDR or a security group id.
+    pub source: SgSource,
+    /// Rule description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Where permitted traffic comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SgSource {
+    /// IPv4 CIDR.
+    Cidr(String),
+    /// IPv6 CIDR.
+    CidrV6(String),
+    /// Security group id.
+    Group(String),
+    /// A security group created earlier in the same plan, by its plan key (planned changes
+    /// only; never observed).
+    NewGroup(String),
+}
+
+/// A security group: managed frontend, the shared backend, or a target (node) group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedSecurityGroup {
+    /// `sg-...`.
+    pub id: String,
+    /// Group name.
+    pub name: String,
+    /// VPC.
+    pub vpc_id: String,
+    /// Tags.
+    pub tags: Tags,
+    /// Ingress permissions, flattened and sorted.
+    pub ingress: Vec<SgPermission>,
+}
+
+/// Everything one stack owns, found by its tracking tags (cluster + stack).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedStack {
+    /// Load balancers tagged with the stack (normally zero or one).
+    pub load_balancers: Vec<ObservedLoadBalancer>,
+    /// Target groups tagged with the stack.
+    pub target_groups: Vec<ObservedTargetGroup>,
+    /// Managed security groups tagged with the stack.
+    pub security_groups: Vec<ObservedSecurityGroup>,
+}
+
+impl ObservedStack {
+    /// True when the stack owns nothing in AWS.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.load_balancers.is_empty()
+            && self.target_groups.is_empty()
+            && self.security_groups.is_empty()
+    }
+}
+
+/// Names of resources in the region that the cluster does not own, so a create never collides
+/// with (or, through AWS's idempotent create, silently adopts) a foreign resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForeignNames {
+    /// Load balancer name → ARN.
+    pub load_balancers: BTreeMap<String, String>,
+    /// Target group name → ARN.
+    pub target_groups: BTreeMap<String, String>,
+    /// Security group name (in the VPC) → id.
+    pub security_groups: BTreeMap<String, String>,
+}

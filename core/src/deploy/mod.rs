@@ -15,11 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Stack, StackId};
 
+mod canon;
 pub mod change;
 pub mod observed;
 mod plan;
 
-pub use change::{keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref};
+pub use change::{
+    keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
+};
 pub use observed::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,

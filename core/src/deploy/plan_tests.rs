@@ -1,0 +1,1214 @@
+//! Planner tests against an in-memory AWS: plan, apply the changes to the fake, plan again.
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::deploy::{ForeignNames, ObservedStack, StackFacts};
+use crate::model::ConditionSpec;
+use crate::model::{DesiredState, StackId};
+
+fn example(name: &str) -> DesiredState {
+    let text = match name {
+        "seed" => include_str!("../../../examples/seed/expected-plan.json"),
+        _ => include_str!("../../../examples/grouped/expected-plan.json"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+fn seed() -> Stack {
+    example("seed").stacks.remove(0)
+}
+
+fn facts() -> StackFacts {
+    StackFacts {
+        subnets: Ok(vec!["subnet-a".into(), "subnet-b".into()]),
+        subnets_explicit: false,
+        security_groups: Ok(vec![]),
+    }
+}
+
+/// A tiny in-memory AWS for one cluster: enough of ELBv2 and EC2 to apply plans.
+#[derive(Default, Debug, Clone)]
+struct Fake {
+    stacks: BTreeMap<String, ObservedStack>,
+    backend: Option<ObservedSecurityGroup>,
+    target_sgs: Vec<ObservedSecurityGroup>,
+    seq: u32,
+    created: BTreeMap<String, String>,
+    calls: Vec<&'static str>,
+}
+
+impl Fake {
+    fn id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        format!("{prefix}-{}", self.seq)
+    }
+
+    fn cluster(&self) -> ClusterFacts {
+        ClusterFacts {
+            cluster: "demo".into(),
+            vpc_id: "vpc-1".into(),
+            backend_sg_name: "k8s-traffic-demo-0123456789".into(),
+            backend_sg: self.backend.clone(),
+            target_security_groups: self.target_sgs.clone(),
+            unplanned: BTreeMap::new(),
+            foreign: ForeignNames::default(),
+        }
+    }
+
+    fn observed(&self, stack: &str) -> ObservedStack {
+        self.stacks.get(stack).cloned().unwrap_or_default()
+    }
+
+    fn plan(&self, desired: &[Stack]) -> Plan {
+        self.plan_with(desired, &facts(), &self.cluster())
+    }
+
+    fn plan_with(&self, desired: &[Stack], facts: &StackFacts, cluster: &ClusterFacts) -> Plan {
+        let observed: Vec<ObservedStack> = desired
+            .iter()
+            .map(|s| self.observed(&s.id.to_string()))
+            .collect();
+        let inputs: Vec<StackInput<'_>> = desired
+            .iter()
+            .zip(&observed)
+            .map(|(s, o)| StackInput {
+                id: s.id.clone(),
+                desired: Some(s),
+                observed: o,
+                facts,
+            })
+            .collect();
+        plan(cluster, &inputs)
+    }
+
+    fn plan_delete(&self, stack: &str) -> Plan {
+        let o = self.observed(stack);
+        let f = facts();
+        let id: StackId = serde_json::from_value(serde_json::json!(stack)).unwrap();
+        plan(
+            &self.cluster(),
+            &[StackInput {
+                id,
+                desired: None,
+                observed: &o,
+                facts: &f,
+            }],
+        )
+    }
+
+    fn resolve(&self, r: &Ref) -> String {
+        match r {
+            Ref::Existing(a) => a.clone(),
+            Ref::New(k) => self
+                .created
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("unresolved {k}")),
+        }
+    }
+
+    fn resolve_actions(&self, stack: &str, actions: &[ActionSpec]) -> Vec<ActionSpec> {
+        actions
+            .iter()
+            .map(|a| match a {
+                ActionSpec::Forward {
+                    target_groups,
+                    stickiness,
+                } => ActionSpec::Forward {
+                    target_groups: target_groups
+                        .iter()
+                        .map(|t| {
+                            assert!(t.name.is_none(), "names are resolved by the planner");
+                            let arn = match (&t.arn, &t.id) {
+                                (Some(a), _) => a.clone(),
+                                (None, Some(id)) => {
+                                    self.resolve(&Ref::New(keys::target_group(stack, id)))
+                                }
+                                _ => panic!("empty ref"),
+                            };
+                            TargetGroupRef {
+                                id: None,
+                                arn: Some(arn),
+                                name: None,
+                                weight: t.weight,
+                            }
+                        })
+                        .collect(),
+                    stickiness: stickiness.clone(),
+                },
+                other => other.clone(),
+            })
+            .collect()
+    }
+
+    fn lb_mut(&mut self, arn: &str) -> &mut ObservedLoadBalancer {
+        self.stacks
+            .values_mut()
+            .flat_map(|s| s.load_balancers.iter_mut())
+            .find(|l| l.arn == arn)
+            .unwrap_or_else(|| panic!("no LB {arn}"))
+    }
+
+    fn listener_mut(&mut self, arn: &str) -> &mut ObservedListener {
+        self.stacks
+            .values_mut()
+            .flat_map(|s| s.load_balancers.iter_mut())
+            .flat_map(|l| l.listeners.iter_mut())
+            .find(|l| l.arn == arn)
+            .unwrap_or_else(|| panic!("no listener {arn}"))
+    }
+
+    fn rule_mut(&mut self, arn: &str) -> &mut ObservedRule {
+        self.stacks
+            .values_mut()
+            .flat_map(|s| s.load_balancers.iter_mut())
+            .flat_map(|l| l.listeners.iter_mut())
+            .flat_map(|l| l.rules.iter_mut())
+            .find(|r| r.arn == arn)
+            .unwrap_or_else(|| panic!("no rule {arn}"))
+    }
+
+    fn tg_mut(&mut self, arn: &str) -> &mut ObservedTargetGroup {
+        self.stacks
+            .values_mut()
+            .flat_map(|s| s.target_groups.iter_mut())
+            .find(|t| t.arn == arn)
+            .unwrap_or_else(|| panic!("no TG {arn}"))
+    }
+
+    fn sg_mut(&mut self, id: &str) -> &mut ObservedSecurityGroup {
+        if self.backend.as_ref().is_some_and(|b| b.id == id) {
+            return self.backend.as_mut().unwrap();
+        }
+        if let Some(i) = self.target_sgs.iter().position(|s| s.id == id) {
+            return &mut self.target_sgs[i];
+        }
+        self.stacks
+            .values_mut()
+            .flat_map(|s| s.security_groups.iter_mut())
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no SG {id}"))
+    }
+
+    fn src(&self, s: &SgSource) -> SgSource {
+        match s {
+            SgSource::NewGroup(k) => SgSource::Group(self.resolve(&Ref::New(k.clone()))),
+            other => other.clone(),
+        }
+    }
+
+    /// Applies changes like AWS would, asserting AWS's own constraints (unique priorities,
+    /// no deleting a target group in use).
+    fn apply(&mut self, changes: &[Change]) {
+        for c in changes {
+            self.calls.push(c.operation());
+            let stack = c.stack.clone();
+            match &c.op {
+                Op::CreateSecurityGroup {
+                    key,
+                    name,
+                    vpc_id,
+                    tags,
+                    ..
+                } => {
+                    let id = self.id("sg");
+                    let sg = ObservedSecurityGroup {
+                        id: id.clone(),
+                        name: name.clone(),
+                        vpc_id: vpc_id.clone(),
+                        tags: tags.clone(),
+                        ingress: vec![],
+                    };
+                    if key == keys::BACKEND_SG {
+                        self.backend = Some(sg);
+                    } else {
+                        self.stacks
+                            .entry(stack)
+                            .or_default()
+                            .security_groups
+                            .push(sg);
+                    }
+                    self.created.insert(key.clone(), id);
+                }
+                Op::AuthorizeSecurityGroupIngress { group, permissions } => {
+                    let id = self.resolve(group);
+                    let perms: Vec<SgPermission> = permissions
+                        .iter()
+                        .map(|p| SgPermission {
+                            source: self.src(&p.source),
+                            ..p.clone()
+                        })
+                        .collect();
+                    let sg = self.sg_mut(&id);
+                    for p in perms {
+                        assert!(!sg.ingress.contains(&p), "duplicate permission");
+                        sg.ingress.push(p);
+                    }
+                    sg.ingress.sort();
+                }
+                Op::RevokeSecurityGroupIngress { group, permissions } => {
+                    let sg = self.sg_mut(group);
+                    for p in permissions {
+                        let before = sg.ingress.len();
+                        sg.ingress.retain(|q| q != p);
+                        assert_eq!(
+                            before,
+                            sg.ingress.len() + 1,
+                            "revoking a missing permission"
+                        );
+                    }
+                }
+                Op::Ec2CreateTags { resource, tags } => {
+                    self.sg_mut(resource).tags.extend(tags.clone());
+                }
+                Op::Ec2DeleteTags { resource, keys } => {
+                    let sg = self.sg_mut(resource);
+                    for k in keys {
+                        sg.tags.remove(k);
+                    }
+                }
+                Op::DeleteSecurityGroup { group } => {
+                    let used = self
+                        .stacks
+                        .values()
+                        .flat_map(|s| &s.load_balancers)
+                        .any(|l| l.security_groups.contains(group));
+                    assert!(!used, "DependencyViolation: {group} still attached");
+                    if self.backend.as_ref().is_some_and(|b| &b.id == group) {
+                        self.backend = None;
+                    }
+                    for s in self.stacks.values_mut() {
+                        s.security_groups.retain(|g| &g.id != group);
+                    }
+                }
+                Op::CreateTargetGroup {
+                    key,
+                    target_group: t,
+                    tags,
+                } => {
+                    let arn = self.id("arn:tg");
+                    self.stacks
+                        .entry(stack)
+                        .or_default()
+                        .target_groups
+                        .push(ObservedTargetGroup {
+                            arn: arn.clone(),
+                            name: t.name.clone(),
+                            port: t.port,
+                            protocol: t.protocol.clone(),
+                            protocol_version: t.protocol_version.clone().unwrap_or_default(),
+                            target_type: t.target_type.clone(),
+                            ip_address_type: t.ip_address_type.clone(),
+                            vpc_id: t.vpc_id.clone(),
+                            health_check: t.health_check.clone(),
+                            attributes: [(
+                                "deregistration_delay.timeout_seconds".to_owned(),
+                                "300".to_owned(),
+                            )]
+                            .into(),
+                            tags: tags.clone(),
+                            targets: vec![],
+                            load_balancer_arns: vec![],
+                        });
+                    self.created.insert(key.clone(), arn);
+                }
+                Op::ModifyTargetGroup {
+                    target_group,
+                    health_check,
+                } => {
+                    let arn = self.resolve(target_group);
+                    self.tg_mut(&arn).health_check = health_check.clone();
+                }
+                Op::ModifyTargetGroupAttributes {
+                    target_group,
+                    attributes,
+                } => {
+                    let arn = self.resolve(target_group);
+                    self.tg_mut(&arn).attributes.extend(attributes.clone());
+                }
+                Op::RegisterTargets {
+                    target_group,
+                    targets,
+                } => {
+                    assert!(targets.len() <= REGISTER_BATCH);
+                    let arn = self.resolve(target_group);
+                    let tg = self.tg_mut(&arn);
+                    tg.targets.extend(targets.iter().cloned());
+                    tg.targets.sort();
+                    tg.targets.dedup();
+                }
+                Op::DeregisterTargets {
+                    target_group,
+                    targets,
+                } => {
+                    self.tg_mut(target_group)
+                        .targets
+                        .retain(|t| !targets.contains(t));
+                }
+                Op::DeleteTargetGroup { arn } => {
+                    let in_use = self
+                        .stacks
+                        .values()
+                        .flat_map(|s| &s.load_balancers)
+                        .flat_map(|l| &l.listeners)
+                        .flat_map(|l| l.default_actions.iter().chain(l.rules.iter().flat_map(|r| &r.actions)))
+                        .any(|a| matches!(a, ActionSpec::Forward { target_groups, .. } if target_groups.iter().any(|t| t.arn.as_deref() == Some(arn))));
+                    assert!(!in_use, "ResourceInUse: {arn}");
+                    for s in self.stacks.values_mut() {
+                        s.target_groups.retain(|t| &t.arn != arn);
+                    }
+                }
+                Op::CreateLoadBalancer {
+                    key,
+                    load_balancer: l,
+                    tags,
+                } => {
+                    let taken = self
+                        .stacks
+                        .values()
+                        .flat_map(|s| &s.load_balancers)
+                        .any(|o| o.name == l.name);
+                    assert!(!taken, "DuplicateLoadBalancerName {}", l.name);
+                    let arn = self.id("arn:lb");
+                    let sgs = l.security_groups.iter().map(|r| self.resolve(r)).collect();
+                    self.stacks.entry(stack).or_default().load_balancers.push(
+                        ObservedLoadBalancer {
+                            arn: arn.clone(),
+                            name: l.name.clone(),
+                            lb_type: l.lb_type.clone(),
+                            scheme: l.scheme.clone(),
+                            ip_address_type: l.ip_address_type.clone(),
+                            dns_name: format!("{}.elb.example", l.name),
+                            canonical_hosted_zone_id: "Z1".into(),
+                            vpc_id: "vpc-1".into(),
+                            subnets: l.subnets.clone(),
+                            security_groups: sgs,
+                            attributes: [(
+                                "idle_timeout.timeout_seconds".to_owned(),
+                                "60".to_owned(),
+                            )]
+                            .into(),
+                            tags: tags.clone(),
+                            listeners: vec![],
+                        },
+                    );
+                    self.created.insert(key.clone(), arn);
+                }
+                Op::SetSecurityGroups {
+                    load_balancer,
+                    security_groups,
+                } => {
+                    let arn = self.resolve(load_balancer);
+                    let sgs = security_groups.iter().map(|r| self.resolve(r)).collect();
+                    self.lb_mut(&arn).security_groups = sgs;
+                }
+                Op::SetSubnets {
+                    load_balancer,
+                    subnets,
+                } => {
+                    let arn = self.resolve(load_balancer);
+                    self.lb_mut(&arn).subnets = subnets.clone();
+                }
+                Op::SetIpAddressType {
+                    load_balancer,
+                    ip_address_type,
+                } => {
+                    let arn = self.resolve(load_balancer);
+                    self.lb_mut(&arn).ip_address_type = ip_address_type.clone();
+                }
+                Op::ModifyLoadBalancerAttributes {
+                    load_balancer,
+                    attributes,
+                } => {
+                    let arn = self.resolve(load_balancer);
+                    self.lb_mut(&arn).attributes.extend(attributes.clone());
+                }
+                Op::DeleteLoadBalancer { arn } => {
+                    for s in self.stacks.values_mut() {
+                        s.load_balancers.retain(|l| &l.arn != arn);
+                    }
+                }
+                Op::CreateListener {
+                    key,
+                    load_balancer,
+                    listener,
+                    tags,
+                } => {
+                    let lb = self.resolve(load_balancer);
+                    let arn = self.id("arn:listener");
+                    let actions = self.resolve_actions(&stack, &listener.default_actions);
+                    let l = self.lb_mut(&lb);
+                    assert!(
+                        l.listeners.iter().all(|o| o.port != listener.port),
+                        "DuplicateListener"
+                    );
+                    l.listeners.push(ObservedListener {
+                        arn: arn.clone(),
+                        port: listener.port,
+                        protocol: listener.protocol.clone(),
+                        default_actions: actions,
+                        ssl_policy: listener.ssl_policy.clone(),
+                        certificates: listener.default_certificate.iter().cloned().collect(),
+                        tags: tags.clone(),
+                        rules: vec![],
+                    });
+                    l.listeners.sort_by_key(|l| l.port);
+                    self.created.insert(key.clone(), arn);
+                }
+                Op::ModifyListener { arn, listener } => {
+                    let actions = self.resolve_actions(&stack, &listener.default_actions);
+                    let l = self.listener_mut(arn);
+                    l.protocol = listener.protocol.clone();
+                    l.ssl_policy = listener.ssl_policy.clone();
+                    if let Some(c) = &listener.default_certificate {
+                        l.certificates.retain(|x| x != c);
+                        l.certificates.insert(0, c.clone());
+                    }
+                    l.default_actions = actions;
+                }
+                Op::AddListenerCertificates {
+                    listener,
+                    certificates,
+                } => {
+                    let arn = self.resolve(listener);
+                    self.listener_mut(&arn)
+                        .certificates
+                        .extend(certificates.iter().cloned());
+                }
+                Op::RemoveListenerCertificates {
+                    listener,
+                    certificates,
+                } => {
+                    self.listener_mut(listener)
+                        .certificates
+                        .retain(|c| !certificates.contains(c));
+                }
+                Op::DeleteListener { arn } => {
+                    for s in self.stacks.values_mut() {
+                        for l in &mut s.load_balancers {
+                            l.listeners.retain(|x| &x.arn != arn);
+                        }
+                    }
+                }
+                Op::CreateRule {
+                    listener,
+                    priority,
+                    conditions,
+                    actions,
+                    tags,
+                } => {
+                    let la = self.resolve(listener);
+                    let arn = self.id("arn:rule");
+                    let actions = self.resolve_actions(&stack, actions);
+                    let l = self.listener_mut(&la);
+                    assert!(
+                        l.rules.iter().all(|r| r.priority != *priority),
+                        "PriorityInUse {priority}"
+                    );
+                    l.rules.push(ObservedRule {
+                        arn,
+                        priority: *priority,
+                        conditions: conditions.clone(),
+                        actions,
+                        tags: tags.clone(),
+                    });
+                    l.rules.sort_by_key(|r| r.priority);
+                }
+                Op::ModifyRule {
+                    arn,
+                    conditions,
+                    actions,
+                } => {
+                    let actions = self.resolve_actions(&stack, actions);
+                    let r = self.rule_mut(arn);
+                    r.conditions = conditions.clone();
+                    r.actions = actions;
+                }
+                Op::SetRulePriorities { priorities } => {
+                    // moto's semantics (stricter than AWS): a target priority must be free.
+                    for (arn, p) in priorities {
+                        let listener = self
+                            .stacks
+                            .values()
+                            .flat_map(|s| &s.load_balancers)
+                            .flat_map(|l| &l.listeners)
+                            .find(|l| l.rules.iter().any(|r| &r.arn == arn))
+                            .unwrap();
+                        assert!(
+                            listener.rules.iter().all(|r| r.priority != *p),
+                            "PriorityInUse {p}"
+                        );
+                    }
+                    for (arn, p) in priorities {
+                        self.rule_mut(arn).priority = *p;
+                    }
+                }
+                Op::DeleteRule { arn } => {
+                    for s in self.stacks.values_mut() {
+                        for l in s
+                            .load_balancers
+                            .iter_mut()
+                            .flat_map(|l| l.listeners.iter_mut())
+                        {
+                            l.rules.retain(|r| &r.arn != arn);
+                        }
+                    }
+                }
+                Op::AddTags { resource, tags } => self.tags_mut(resource).extend(tags.clone()),
+                Op::RemoveTags { resource, keys } => {
+                    let t = self.tags_mut(resource);
+                    for k in keys {
+                        t.remove(k);
+                    }
+                }
+            }
+        }
+        for s in self.stacks.values_mut() {
+            for l in &mut s.load_balancers {
+                for li in &mut l.listeners {
+                    li.rules.sort_by_key(|r| r.priority);
+                }
+            }
+        }
+    }
+
+    fn tags_mut(&mut self, arn: &str) -> &mut Tags {
+        if arn.starts_with("arn:lb") {
+            &mut self.lb_mut(arn).tags
+        } else if arn.starts_with("arn:listener") {
+            &mut self.listener_mut(arn).tags
+        } else if arn.starts_with("arn:rule") {
+            &mut self.rule_mut(arn).tags
+        } else {
+            &mut self.tg_mut(arn).tags
+        }
+    }
+}
+
+fn ops(p: &Plan) -> Vec<&'static str> {
+    p.changes.iter().map(Change::operation).collect()
+}
+
+fn count(p: &Plan, op: &str) -> usize {
+    p.changes.iter().filter(|c| c.operation() == op).count()
+}
+
+fn converge(fake: &mut Fake, desired: &[Stack]) -> Plan {
+    let p = fake.plan(desired);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    fake.apply(&p.changes);
+    let again = fake.plan(desired);
+    assert!(
+        again.changes.is_empty(),
+        "second plan not empty: {:#?}",
+        again.changes
+    );
+    p
+}
+
+#[test]
+fn first_plan_creates_everything_in_dependency_order_and_the_second_plans_nothing() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let ops = ops(&p);
+    let pos = |op: &str| ops.iter().position(|o| *o == op).unwrap();
+    assert!(pos("ec2.CreateSecurityGroup") < pos("elbv2.CreateTargetGroup"));
+    assert!(pos("elbv2.CreateTargetGroup") < pos("elbv2.CreateLoadBalancer"));
+    assert!(pos("elbv2.CreateLoadBalancer") < pos("elbv2.CreateListener"));
+    assert!(pos("elbv2.CreateListener") < pos("elbv2.CreateRule"));
+    assert!(pos("elbv2.CreateRule") < pos("elbv2.RegisterTargets"));
+    assert_eq!(
+        count(&p, "ec2.CreateSecurityGroup"),
+        2,
+        "frontend and backend"
+    );
+    assert_eq!(
+        count(&p, "elbv2.CreateTargetGroup"),
+        stack.target_groups.len()
+    );
+    assert_eq!(
+        count(&p, "elbv2.CreateRule"),
+        stack.listeners[0].rules.len()
+    );
+    assert!(p.changes.iter().all(|c| c.kind != ChangeKind::Delete));
+    // What exists equals what was desired.
+    let o = fake.observed("shop/storefront");
+    assert_eq!(o.load_balancers.len(), 1);
+    let lb = &o.load_balancers[0];
+    assert_eq!(lb.name, stack.load_balancer.name);
+    assert_eq!(lb.tags, stack.load_balancer.tags);
+    assert_eq!(lb.security_groups.len(), 2);
+    assert_eq!(lb.subnets, vec!["subnet-a", "subnet-b"]);
+    let rules: Vec<u32> = lb.listeners[0].rules.iter().map(|r| r.priority).collect();
+    assert_eq!(
+        rules,
+        (1..=stack.listeners[0].rules.len() as u32).collect::<Vec<_>>()
+    );
+    let frontend = &o.security_groups[0];
+    assert_eq!(frontend.tags[tags::INGRESS_RESOURCE], FRONTEND_SG_RESOURCE);
+    assert_eq!(frontend.ingress.len(), 1);
+    assert_eq!(frontend.ingress[0].from_port, 80);
+    assert_eq!(
+        frontend.ingress[0].source,
+        SgSource::Cidr("0.0.0.0/0".into())
+    );
+    let targets: usize = o.target_groups.iter().map(|t| t.targets.len()).sum();
+    let want: usize = stack.target_groups.iter().map(|t| t.targets.len()).sum();
+    assert_eq!(targets, want);
+}
+
+#[test]
+fn grouped_example_with_https_and_certificates_converges() {
+    let mut fake = Fake::default();
+    let desired = example("grouped").stacks;
+    let p = converge(&mut fake, &desired);
+    assert!(count(&p, "elbv2.CreateListener") >= 2);
+}
+
+#[test]
+fn changing_one_path_rewrites_only_that_rule() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let rule = &mut stack.listeners[0].rules[0];
+    for c in &mut rule.conditions {
+        if let ConditionSpec::PathPattern { values } = c {
+            values[0] = "/api/health".into();
+        }
+    }
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), vec!["elbv2.ModifyRule"], "{:#?}", p.changes);
+    assert_eq!(p.changes[0].resource, "rule 80:1");
+}
+
+#[test]
+fn changing_a_health_check_modifies_only_that_target_group() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.target_groups[1].health_check.path = "/ready".into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), vec!["elbv2.ModifyTargetGroup"]);
+    assert!(p.changes[0].resource.contains(&stack.target_groups[1].name));
+}
+
+#[test]
+fn an_endpoint_change_only_registers_and_deregisters_the_difference() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let tg = &mut stack.target_groups[0];
+    let old = tg.targets.remove(0);
+    tg.targets.push(TargetSpec {
+        id: "10.9.9.9".into(),
+        port: old.port,
+    });
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        ops(&p),
+        vec!["elbv2.RegisterTargets", "elbv2.DeregisterTargets"]
+    );
+    match &p.changes[1].op {
+        Op::DeregisterTargets { targets, .. } => assert_eq!(targets, &vec![old]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn targets_are_registered_in_batches_within_the_api_limit() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.target_groups[0].targets = (0..450)
+        .map(|i| TargetSpec {
+            id: format!("10.1.{}.{}", i / 250, i % 250),
+            port: 8080,
+        })
+        .collect();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let sizes: Vec<usize> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::RegisterTargets {
+                targets,
+                target_group: Ref::New(k),
+            } if k.ends_with(&stack.target_groups[0].id) => Some(targets.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, vec![200, 200, 50]);
+}
+
+#[test]
+fn a_reordering_moves_rules_with_set_rule_priorities_instead_of_recreating_them() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let before: Vec<String> = fake.observed("shop/storefront").load_balancers[0].listeners[0]
+        .rules
+        .iter()
+        .map(|r| r.arn.clone())
+        .collect();
+    // Reverse the rule order (priorities stay 1..N).
+    let rules = &mut stack.listeners[0].rules;
+    let n = rules.len() as u32;
+    rules.reverse();
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.priority = i as u32 + 1;
+        r.tags
+            .insert(tags::INGRESS_RESOURCE.into(), format!("80:{}", r.priority));
+    }
+    assert!(n >= 3);
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        count(&p, "elbv2.SetRulePriorities"),
+        2,
+        "park, then reorder: {:#?}",
+        ops(&p)
+    );
+    assert_eq!(
+        count(&p, "elbv2.CreateRule")
+            + count(&p, "elbv2.DeleteRule")
+            + count(&p, "elbv2.ModifyRule"),
+        0
+    );
+    let after: Vec<String> = fake.observed("shop/storefront").load_balancers[0].listeners[0]
+        .rules
+        .iter()
+        .map(|r| r.arn.clone())
+        .collect();
+    let mut reversed = before.clone();
+    reversed.reverse();
+    assert_eq!(after, reversed, "the same rules, in the new order");
+}
+
+#[test]
+fn inserting_a_rule_at_the_top_shifts_the_others_and_creates_one() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let mut first = stack.listeners[0].rules[0].clone();
+    first.conditions = vec![ConditionSpec::PathPattern {
+        values: vec!["/new".into()],
+    }];
+    let rules = &mut stack.listeners[0].rules;
+    rules.insert(0, first);
+    for (i, r) in rules.iter_mut().enumerate() {
+        r.priority = i as u32 + 1;
+        r.tags
+            .insert(tags::INGRESS_RESOURCE.into(), format!("80:{}", r.priority));
+    }
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(count(&p, "elbv2.CreateRule"), 1);
+    assert_eq!(count(&p, "elbv2.DeleteRule"), 0);
+    assert_eq!(count(&p, "elbv2.ModifyRule"), 0);
+}
+
+#[test]
+fn removing_a_rule_deletes_it_and_its_unreferenced_target_group_after_the_rule() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let removed = stack.listeners[0].rules.remove(0);
+    let tg_id = match &removed.actions[0] {
+        ActionSpec::Forward { target_groups, .. } => target_groups[0].id.clone().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    stack.target_groups.retain(|t| t.id != tg_id);
+    for (i, r) in stack.listeners[0].rules.iter_mut().enumerate() {
+        r.priority = i as u32 + 1;
+        r.tags
+            .insert(tags::INGRESS_RESOURCE.into(), format!("80:{}", r.priority));
+    }
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let o = ops(&p);
+    let pos = |op: &str| o.iter().position(|x| *x == op).unwrap();
+    assert!(pos("elbv2.DeleteRule") < pos("elbv2.DeleteTargetGroup"));
+    assert_eq!(count(&p, "elbv2.DeleteRule"), 1);
+    assert_eq!(count(&p, "elbv2.CreateRule"), 0);
+}
+
+#[test]
+fn drift_is_repaired_exactly() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    {
+        let s = fake.stacks.get_mut("shop/storefront").unwrap();
+        s.load_balancers[0].listeners[0].rules.remove(1);
+        s.target_groups[0].health_check.interval_seconds = 99;
+        s.target_groups[1].targets.pop();
+        s.security_groups[0].ingress.clear();
+        s.load_balancers[0].tags.remove("team");
+    }
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let mut got = ops(&p);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        vec![
+            "ec2.AuthorizeSecurityGroupIngress",
+            "elbv2.AddTags",
+            "elbv2.CreateRule",
+            "elbv2.ModifyTargetGroup",
+            "elbv2.RegisterTargets",
+        ]
+    );
+}
+
+#[test]
+fn scheme_change_replaces_the_load_balancer_deleting_the_old_one_first() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let old = fake.observed("shop/storefront").load_balancers[0]
+        .arn
+        .clone();
+    stack.load_balancer.scheme = crate::model::Scheme::Internal;
+    stack.load_balancer.name = "k8s-shop-storefro-internal01".into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let o = ops(&p);
+    let del = o
+        .iter()
+        .position(|x| *x == "elbv2.DeleteLoadBalancer")
+        .unwrap();
+    let create = o
+        .iter()
+        .position(|x| *x == "elbv2.CreateLoadBalancer")
+        .unwrap();
+    assert!(del < create);
+    assert_eq!(
+        p.changes[del].reason.as_deref(),
+        Some("scheme changed from internet-facing to internal (cannot be modified)")
+    );
+    assert_eq!(
+        count(&p, "elbv2.CreateTargetGroup"),
+        0,
+        "target groups are kept"
+    );
+    assert_ne!(fake.observed("shop/storefront").load_balancers[0].arn, old);
+}
+
+#[test]
+fn target_group_port_change_replaces_the_group_and_moves_the_rules_first() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let tg = &mut stack.target_groups[0];
+    let old_name = tg.name.clone();
+    let old_port = tg.port;
+    tg.port = 9999;
+    tg.name = "k8s-shop-new-0123456789".into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let o = ops(&p);
+    let create = o
+        .iter()
+        .position(|x| *x == "elbv2.CreateTargetGroup")
+        .unwrap();
+    let delete = o
+        .iter()
+        .position(|x| *x == "elbv2.DeleteTargetGroup")
+        .unwrap();
+    assert!(create < delete);
+    assert!(p.changes[delete].resource.contains(&old_name));
+    assert_eq!(
+        p.changes[create].reason.clone().unwrap(),
+        format!("port changed from {old_port} to 9999 (cannot be modified)")
+    );
+}
+
+#[test]
+fn deleting_a_stack_removes_everything_in_reverse_order_and_the_unused_backend_group() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let p = fake.plan_delete("shop/storefront");
+    let o = ops(&p);
+    assert_eq!(o[0], "elbv2.DeleteLoadBalancer");
+    assert_eq!(
+        count(&p, "elbv2.DeleteTargetGroup"),
+        stack.target_groups.len()
+    );
+    assert_eq!(
+        count(&p, "ec2.DeleteSecurityGroup"),
+        2,
+        "frontend, then backend last"
+    );
+    assert_eq!(
+        p.changes.last().unwrap().stack,
+        "",
+        "backend group is cluster-wide"
+    );
+    assert!(p.changes.iter().all(|c| c.kind == ChangeKind::Delete));
+    fake.apply(&p.changes);
+    assert!(fake.observed("shop/storefront").is_empty());
+    assert!(fake.backend.is_none());
+    assert!(fake.plan_delete("shop/storefront").changes.is_empty());
+}
+
+#[test]
+fn the_backend_group_stays_while_an_unplanned_stack_uses_it() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let mut cluster = fake.cluster();
+    let mut other = ObservedStack::default();
+    other.load_balancers.push(ObservedLoadBalancer {
+        security_groups: vec![fake.backend.as_ref().unwrap().id.clone()],
+        ..ObservedLoadBalancer::default()
+    });
+    cluster.unplanned.insert("other/app".into(), other);
+    let o = fake.observed("shop/storefront");
+    let f = facts();
+    let p = plan(
+        &cluster,
+        &[StackInput {
+            id: stack.id.clone(),
+            desired: None,
+            observed: &o,
+            facts: &f,
+        }],
+    );
+    assert_eq!(
+        count(&p, "ec2.DeleteSecurityGroup"),
+        1,
+        "only the frontend group"
+    );
+}
+
+#[test]
+fn target_security_groups_get_the_target_ports_from_the_backend_group_only() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(ObservedSecurityGroup {
+        id: "sg-nodes".into(),
+        name: "eks-nodes".into(),
+        vpc_id: "vpc-1".into(),
+        tags: Tags::new(),
+        ingress: vec![SgPermission {
+            protocol: "tcp".into(),
+            from_port: 22,
+            to_port: 22,
+            source: SgSource::Cidr("10.0.0.0/8".into()),
+            description: None,
+        }],
+    });
+    let stack = seed();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert!(
+        ops(&p)
+            .iter()
+            .position(|o| *o == "ec2.AuthorizeSecurityGroupIngress")
+            .unwrap()
+            > 0
+    );
+    let backend = fake.backend.clone().unwrap().id;
+    let nodes = &fake.target_sgs[0];
+    let ports: Vec<i32> = nodes
+        .ingress
+        .iter()
+        .filter(|p| p.source == SgSource::Group(backend.clone()))
+        .map(|p| p.from_port)
+        .collect();
+    let mut want: Vec<i32> = stack
+        .target_groups
+        .iter()
+        .flat_map(|t| t.targets.iter().map(|x| i32::from(x.port)))
+        .collect();
+    want.sort_unstable();
+    want.dedup();
+    assert_eq!(ports, want);
+    // Deleting the stack revokes only our permissions; SSH stays.
+    let d = fake.plan_delete("shop/storefront");
+    fake.apply(&d.changes);
+    assert_eq!(fake.target_sgs[0].ingress.len(), 1);
+    assert_eq!(fake.target_sgs[0].ingress[0].from_port, 22);
+}
+
+#[test]
+fn user_security_groups_replace_the_managed_ones() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.security_groups = vec!["my-sg".into()];
+    stack.load_balancer.inbound_cidrs.clear();
+    let mut f = facts();
+    f.security_groups = Ok(vec!["sg-user".into()]);
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    let o = ops(&p);
+    assert_eq!(o[0], "elbv2.SetSecurityGroups");
+    assert_eq!(
+        o.iter()
+            .filter(|x| **x == "ec2.DeleteSecurityGroup")
+            .count(),
+        2
+    );
+    let f2 = StackFacts {
+        security_groups: Err("security group my-sg not found in vpc-1".into()),
+        ..facts()
+    };
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f2, &fake.cluster());
+    assert!(p.changes.is_empty());
+    assert_eq!(
+        p.errors[0].message,
+        "security group my-sg not found in vpc-1"
+    );
+}
+
+#[test]
+fn names_held_by_foreign_resources_are_errors_naming_them() {
+    let fake = Fake::default();
+    let stack = seed();
+    let mut cluster = fake.cluster();
+    cluster
+        .foreign
+        .load_balancers
+        .insert(stack.load_balancer.name.clone(), "arn:foreign-lb".into());
+    let p = fake.plan_with(std::slice::from_ref(&stack), &facts(), &cluster);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(
+        p.errors[0].message,
+        format!(
+            "load balancer name {} is already used by arn:foreign-lb, which this cluster does not own \
+             (no elbv2.k8s.aws/cluster=demo tag); delete or rename it, or choose another name with \
+             alb.ingress.kubernetes.io/load-balancer-name",
+            stack.load_balancer.name
+        )
+    );
+    assert!(
+        p.changes.iter().all(|c| c.stack.is_empty()),
+        "only cluster-wide changes"
+    );
+
+    let mut cluster = fake.cluster();
+    let tg = &stack.target_groups[0];
+    cluster
+        .foreign
+        .target_groups
+        .insert(tg.name.clone(), "arn:foreign-tg".into());
+    let p = fake.plan_with(std::slice::from_ref(&stack), &facts(), &cluster);
+    assert_eq!(
+        p.errors[0].message,
+        format!(
+            "target group name {} is already used by arn:foreign-tg, which this cluster does not own \
+             (no elbv2.k8s.aws/cluster=demo tag); delete or rename it",
+            tg.name
+        )
+    );
+
+    let mut cluster = fake.cluster();
+    cluster
+        .foreign
+        .security_groups
+        .insert(stack.load_balancer.name.clone(), "sg-foreign".into());
+    let p = fake.plan_with(std::slice::from_ref(&stack), &facts(), &cluster);
+    assert_eq!(
+        p.errors[0].message,
+        format!(
+            "security group name {} is already used by sg-foreign in vpc-1, which this cluster does \
+             not own (no elbv2.k8s.aws/cluster=demo tag); delete or rename it, or set \
+             alb.ingress.kubernetes.io/security-groups",
+            stack.load_balancer.name
+        )
+    );
+
+    let mut cluster = fake.cluster();
+    cluster
+        .foreign
+        .security_groups
+        .insert(cluster.backend_sg_name.clone(), "sg-x".into());
+    let p = fake.plan_with(std::slice::from_ref(&stack), &facts(), &cluster);
+    assert_eq!(
+        p.errors[0].message,
+        "security group name k8s-traffic-demo-0123456789 is already used by sg-x, which this \
+         cluster does not own (no elbv2.k8s.aws/cluster=demo tag); the shared backend security \
+         group cannot be created"
+    );
+}
+
+#[test]
+fn missing_subnets_stop_only_that_stack() {
+    let fake = Fake::default();
+    let stacks = example("grouped").stacks;
+    let mut desired = vec![seed()];
+    desired.extend(stacks);
+    let bad = StackFacts {
+        subnets: Err("no subnets".into()),
+        ..facts()
+    };
+    let observed = ObservedStack::default();
+    let f = facts();
+    let inputs: Vec<StackInput<'_>> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StackInput {
+            id: s.id.clone(),
+            desired: Some(s),
+            observed: &observed,
+            facts: if i == 0 { &bad } else { &f },
+        })
+        .collect();
+    let p = plan(&fake.cluster(), &inputs);
+    assert_eq!(
+        p.errors,
+        vec![StackError {
+            stack: "shop/storefront".into(),
+            message: "no subnets".into()
+        }]
+    );
+    assert!(p
+        .changes
+        .iter()
+        .any(|c| c.stack != "shop/storefront" && c.operation() == "elbv2.CreateLoadBalancer"));
+    assert!(p.changes.iter().all(|c| c.stack != "shop/storefront"));
+}
+
+#[test]
+fn existing_subnets_are_kept_unless_the_user_names_them() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let moved = StackFacts {
+        subnets: Ok(vec!["subnet-c".into(), "subnet-d".into()]),
+        ..facts()
+    };
+    assert!(fake
+        .plan_with(std::slice::from_ref(&stack), &moved, &fake.cluster())
+        .changes
+        .is_empty());
+    let explicit = StackFacts {
+        subnets_explicit: true,
+        ..moved
+    };
+    let p = fake.plan_with(std::slice::from_ref(&stack), &explicit, &fake.cluster());
+    assert_eq!(ops(&p), vec!["elbv2.SetSubnets"]);
+}
+
+#[test]
+fn duplicate_load_balancers_of_a_stack_are_deleted_keeping_the_named_one() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let mut dup = fake.observed("shop/storefront").load_balancers[0].clone();
+    dup.arn = "arn:lb-dup".into();
+    dup.name = "k8s-other".into();
+    dup.listeners.clear();
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers
+        .insert(0, dup);
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), vec!["elbv2.DeleteLoadBalancer"]);
+    assert_eq!(p.changes[0].resource, "load balancer k8s-other");
+}
+
+#[test]
+fn changes_serialise_with_the_operation_name() {
+    let p = Fake::default().plan(&[seed()]);
+    let v = serde_json::to_value(&p.changes[0]).unwrap();
+    assert_eq!(v["op"]["operation"], "ec2.CreateSecurityGroup");
+    assert_eq!(v["kind"], "create");
+    let back: Change = serde_json::from_value(v).unwrap();
+    assert_eq!(back, p.changes[0]);
+}

@@ -78,6 +78,17 @@ pub fn sanitize_name_part(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
+/// Name of the cluster's shared backend security group, in the AWS Load Balancer
+/// Controller's shape: `k8s-traffic-<cluster[:232]>-<hash10>`, hash = `sha256(cluster)`.
+#[must_use]
+pub fn backend_security_group_name(cluster: &str) -> String {
+    format!(
+        "k8s-traffic-{}-{}",
+        truncated(cluster, 232),
+        hex_prefix(&[cluster], 10)
+    )
+}
+
 fn truncated(s: &str, max: usize) -> String {
     let clean = sanitize_name_part(s);
     // Sanitised names are ASCII, so byte and char positions agree.
@@ -228,6 +239,16 @@ mod tests {
                 case.name
             );
         }
+    }
+
+    #[test]
+    fn backend_security_group_name_has_lbc_shape() {
+        // sha256("demo") = 2a97516c354b68848cdbd8f54a226a0a55b21ed138e207ad6c5cbb9c00aa5aea
+        assert_eq!(
+            backend_security_group_name("demo"),
+            "k8s-traffic-demo-2a97516c35"
+        );
+        assert!(backend_security_group_name(&"x".repeat(300)).len() <= 255);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use elbv2::{
     TargetGroupSpec, TargetSpec, TargetType,
 };
 pub use ids::{
-    load_balancer_name, sanitize_name_part, target_group_name, StackId, TargetGroupNameInputs,
+    backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name, StackId, TargetGroupNameInputs,
     MAX_NAME_LEN,
 };
 

@@ -1,13 +1,68 @@
-//! EC2 adapters: subnet discovery for load balancers.
+//! EC2 adapters: subnets (discovery and lookup by id or tag) and security groups.
+use aws_lb_operator_core::deploy::{ObservedSecurityGroup, SgPermission, SgSource};
 use aws_lb_operator_core::discovery::{
     select_subnets, SubnetCandidate, SubnetRole, SubnetSelection, Tags,
 };
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, IpPermission, SecurityGroup, Subnet, Tag};
 use aws_sdk_ec2::Client;
 
 use super::error::{AwsError, Result};
 
 const SERVICE: &str = "ec2";
+
+/// An EC2 filter `name` matching any of `values`.
+pub fn filter<I, S>(name: &str, values: I) -> Filter
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let values: Vec<String> = values.into_iter().map(Into::into).collect();
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
+/// EC2 tags as a map (tags without a key are dropped).
+pub fn tags_of(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn subnet_candidate(s: &Subnet) -> Option<SubnetCandidate> {
+    Some(SubnetCandidate {
+        id: s.subnet_id()?.to_owned(),
+        availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
+        vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+        available_ips: i64::from(s.available_ip_address_count().unwrap_or(0)),
+        tags: tags_of(s.tags()),
+    })
+}
+
+/// Subnets matching every filter, fully paginated, sorted by ID.
+pub async fn describe_subnets(
+    client: &Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<SubnetCandidate>> {
+    let mut pages = client
+        .describe_subnets()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSubnets", e))?;
+        out.extend(page.subnets().iter().filter_map(subnet_candidate));
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
 
 /// Subnets carrying the role tag for `role` (optionally only in `vpc_id`), fully paginated.
 pub async fn list_subnet_candidates(
@@ -15,42 +70,11 @@ pub async fn list_subnet_candidates(
     role: SubnetRole,
     vpc_id: Option<&str>,
 ) -> Result<Vec<SubnetCandidate>> {
-    let mut req = client.describe_subnets().filters(
-        Filter::builder()
-            .name("tag-key")
-            .values(role.tag_key())
-            .build(),
-    );
+    let mut filters = vec![filter("tag-key", [role.tag_key()])];
     if let Some(vpc) = vpc_id {
-        req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
+        filters.push(filter("vpc-id", [vpc]));
     }
-    let mut pages = req.into_paginator().send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSubnets", e))?;
-        for s in page.subnets() {
-            let Some(id) = s.subnet_id() else { continue };
-            let tags: Tags = s
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    ))
-                })
-                .collect();
-            out.push(SubnetCandidate {
-                id: id.to_owned(),
-                availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
-                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
-                available_ips: i64::from(s.available_ip_address_count().unwrap_or(0)),
-                tags,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
+    describe_subnets(client, filters).await
 }
 
 /// Discovers the subnets a load balancer of `role` in `cluster` should use: one per zone, by
@@ -63,4 +87,150 @@ pub async fn discover_subnets(
 ) -> Result<SubnetSelection> {
     let candidates = list_subnet_candidates(client, role, vpc_id).await?;
     Ok(select_subnets(&candidates, cluster, role))
+}
+
+/// Flattens one EC2 permission into one [`SgPermission`] per source. Prefix-list sources have
+/// no [`SgSource`] and are left out.
+pub fn flatten_permission(p: &IpPermission) -> Vec<SgPermission> {
+    let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
+    let (from_port, to_port) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
+    let one = |source: SgSource, description: Option<&str>| SgPermission {
+        protocol: protocol.clone(),
+        from_port,
+        to_port,
+        source,
+        description: description.filter(|d| !d.is_empty()).map(str::to_owned),
+    };
+    let mut out = Vec::new();
+    for r in p.ip_ranges() {
+        if let Some(cidr) = r.cidr_ip() {
+            out.push(one(SgSource::Cidr(cidr.to_owned()), r.description()));
+        }
+    }
+    for r in p.ipv6_ranges() {
+        if let Some(cidr) = r.cidr_ipv6() {
+            out.push(one(SgSource::CidrV6(cidr.to_owned()), r.description()));
+        }
+    }
+    for g in p.user_id_group_pairs() {
+        if let Some(id) = g.group_id() {
+            out.push(one(SgSource::Group(id.to_owned()), g.description()));
+        }
+    }
+    if !p.prefix_list_ids().is_empty() {
+        tracing::debug!(
+            prefix_lists = p.prefix_list_ids().len(),
+            "prefix-list sources of a security group permission are not observed"
+        );
+    }
+    out
+}
+
+/// A security group with its ingress permissions flattened and sorted.
+pub fn observed_security_group(g: &SecurityGroup) -> Option<ObservedSecurityGroup> {
+    let mut ingress: Vec<SgPermission> = g
+        .ip_permissions()
+        .iter()
+        .flat_map(flatten_permission)
+        .collect();
+    ingress.sort();
+    ingress.dedup();
+    Some(ObservedSecurityGroup {
+        id: g.group_id()?.to_owned(),
+        name: g.group_name().unwrap_or_default().to_owned(),
+        vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+        tags: tags_of(g.tags()),
+        ingress,
+    })
+}
+
+/// Security groups matching every filter, fully paginated, sorted by ID.
+pub async fn describe_security_groups(
+    client: &Client,
+    filters: Vec<Filter>,
+) -> Result<Vec<ObservedSecurityGroup>> {
+    let mut pages = client
+        .describe_security_groups()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSecurityGroups", e))?;
+        out.extend(
+            page.security_groups()
+                .iter()
+                .filter_map(observed_security_group),
+        );
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Every security group in `vpc_id`.
+pub async fn list_security_groups(
+    client: &Client,
+    vpc_id: &str,
+) -> Result<Vec<ObservedSecurityGroup>> {
+    describe_security_groups(client, vec![filter("vpc-id", [vpc_id])]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
+
+    #[test]
+    fn permissions_flatten_to_one_source_each() {
+        let p = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(80)
+            .to_port(443)
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("10.0.0.0/8")
+                    .description("a")
+                    .build(),
+            )
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .ipv6_ranges(
+                Ipv6Range::builder()
+                    .cidr_ipv6("::/0")
+                    .description("")
+                    .build(),
+            )
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id("sg-1")
+                    .description("b")
+                    .build(),
+            )
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id("pl-1").build())
+            .build();
+        let perm = |source, description: Option<&str>| SgPermission {
+            protocol: "tcp".into(),
+            from_port: 80,
+            to_port: 443,
+            source,
+            description: description.map(str::to_owned),
+        };
+        assert_eq!(
+            flatten_permission(&p),
+            vec![
+                perm(SgSource::Cidr("10.0.0.0/8".into()), Some("a")),
+                perm(SgSource::Cidr("0.0.0.0/0".into()), None),
+                perm(SgSource::CidrV6("::/0".into()), None),
+                perm(SgSource::Group("sg-1".into()), Some("b")),
+            ]
+        );
+        let all = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+            .build();
+        let got = flatten_permission(&all);
+        assert_eq!(
+            (got[0].protocol.as_str(), got[0].from_port, got[0].to_port),
+            ("-1", -1, -1)
+        );
+    }
 }

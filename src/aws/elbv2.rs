@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_lb_operator_core::discovery::{is_owned_by, Tags};
+use aws_sdk_elasticloadbalancingv2::types;
 use aws_sdk_elasticloadbalancingv2::Client;
 use serde::Serialize;
 
@@ -222,24 +223,12 @@ pub async fn list_load_balancers(
     client: &Client,
     scope: ListScope<'_>,
 ) -> Result<Vec<ObservedLoadBalancer>> {
-    const OP: &str = "DescribeLoadBalancers";
-    let mut lbs = paginate(OP, |marker| async move {
-        let page = client
-            .describe_load_balancers()
-            .set_page_size(scope.page_size)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
-        let items = page
-            .load_balancers()
-            .iter()
-            .filter_map(observed_load_balancer)
-            .filter(|lb| in_scope(scope, &lb.vpc_id))
-            .collect();
-        Ok((items, page.next_marker().map(str::to_owned)))
-    })
-    .await?;
+    let mut lbs: Vec<ObservedLoadBalancer> = describe_load_balancers(client, scope.page_size)
+        .await?
+        .iter()
+        .filter_map(observed_load_balancer)
+        .filter(|lb| in_scope(scope, &lb.vpc_id))
+        .collect();
     attach_tags(client, &mut lbs).await?;
     Ok(lbs)
 }
@@ -249,24 +238,12 @@ pub async fn list_target_groups(
     client: &Client,
     scope: ListScope<'_>,
 ) -> Result<Vec<ObservedTargetGroup>> {
-    const OP: &str = "DescribeTargetGroups";
-    let mut tgs = paginate(OP, |marker| async move {
-        let page = client
-            .describe_target_groups()
-            .set_page_size(scope.page_size)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
-        let items = page
-            .target_groups()
-            .iter()
-            .filter_map(observed_target_group)
-            .filter(|tg| in_scope(scope, &tg.vpc_id))
-            .collect();
-        Ok((items, page.next_marker().map(str::to_owned)))
-    })
-    .await?;
+    let mut tgs: Vec<ObservedTargetGroup> = describe_target_groups(client, scope.page_size)
+        .await?
+        .iter()
+        .filter_map(observed_target_group)
+        .filter(|tg| in_scope(scope, &tg.vpc_id))
+        .collect();
     attach_tags(client, &mut tgs).await?;
     Ok(tgs)
 }
@@ -291,6 +268,169 @@ pub async fn list_owned_target_groups(
     let mut tgs = list_target_groups(client, scope).await?;
     tgs.retain(|tg| is_owned_by(&tg.tags, cluster));
     Ok(tgs)
+}
+
+// ---- Raw listings and per-resource reads (SDK types, for the observe layer) ----
+
+/// Every load balancer in the region, every page, as the SDK returns them.
+pub async fn describe_load_balancers(
+    client: &Client,
+    page_size: Option<i32>,
+) -> Result<Vec<types::LoadBalancer>> {
+    const OP: &str = "DescribeLoadBalancers";
+    paginate(OP, |marker| async move {
+        let page = client
+            .describe_load_balancers()
+            .set_page_size(page_size)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+        Ok((
+            page.load_balancers().to_vec(),
+            page.next_marker().map(str::to_owned),
+        ))
+    })
+    .await
+}
+
+/// Every target group in the region, every page, as the SDK returns them.
+pub async fn describe_target_groups(
+    client: &Client,
+    page_size: Option<i32>,
+) -> Result<Vec<types::TargetGroup>> {
+    const OP: &str = "DescribeTargetGroups";
+    paginate(OP, |marker| async move {
+        let page = client
+            .describe_target_groups()
+            .set_page_size(page_size)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+        Ok((
+            page.target_groups().to_vec(),
+            page.next_marker().map(str::to_owned),
+        ))
+    })
+    .await
+}
+
+/// Every listener of a load balancer, every page.
+pub async fn describe_listeners(client: &Client, lb_arn: &str) -> Result<Vec<types::Listener>> {
+    const OP: &str = "DescribeListeners";
+    paginate(OP, |marker| async move {
+        let page = client
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+        Ok((
+            page.listeners().to_vec(),
+            page.next_marker().map(str::to_owned),
+        ))
+    })
+    .await
+}
+
+/// Every rule of a listener (the default rule included), every page.
+pub async fn describe_rules(client: &Client, listener_arn: &str) -> Result<Vec<types::Rule>> {
+    const OP: &str = "DescribeRules";
+    paginate(OP, |marker| async move {
+        let page = client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+        Ok((page.rules().to_vec(), page.next_marker().map(str::to_owned)))
+    })
+    .await
+}
+
+/// Every certificate of a listener (default and SNI), every page.
+pub async fn describe_listener_certificates(
+    client: &Client,
+    listener_arn: &str,
+) -> Result<Vec<types::Certificate>> {
+    const OP: &str = "DescribeListenerCertificates";
+    paginate(OP, |marker| async move {
+        let page = client
+            .describe_listener_certificates()
+            .listener_arn(listener_arn)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))?;
+        Ok((
+            page.certificates().to_vec(),
+            page.next_marker().map(str::to_owned),
+        ))
+    })
+    .await
+}
+
+/// Every attribute of a load balancer.
+pub async fn load_balancer_attributes(
+    client: &Client,
+    lb_arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    let out = client
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeLoadBalancerAttributes", e))?;
+    Ok(out
+        .attributes()
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.key()?.to_owned(),
+                a.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// Every attribute of a target group.
+pub async fn target_group_attributes(
+    client: &Client,
+    tg_arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    let out = client
+        .describe_target_group_attributes()
+        .target_group_arn(tg_arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetGroupAttributes", e))?;
+    Ok(out
+        .attributes()
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.key()?.to_owned(),
+                a.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// Every registered target of a target group with its health.
+pub async fn target_health(
+    client: &Client,
+    tg_arn: &str,
+) -> Result<Vec<types::TargetHealthDescription>> {
+    let out = client
+        .describe_target_health()
+        .target_group_arn(tg_arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetHealth", e))?;
+    Ok(out.target_health_descriptions().to_vec())
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub mod calls;
 pub mod ec2;
 pub mod elbv2;
 pub mod error;
+pub mod execute;
+pub mod observe;
+pub mod resolve;
 
 pub use calls::CallCounter;
 pub use error::{AwsError, AwsErrorKind};

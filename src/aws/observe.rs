@@ -1,0 +1,935 @@
+//! Observe: one read pass over what a cluster owns in one VPC, in the core's observed types
+//! ([`ObservedStack`] and friends), for the pure planner.
+//!
+//! Cost of a pass, by design linear in what is planned:
+//! - one paginated DescribeLoadBalancers and one DescribeTargetGroups for the whole region
+//!   (names are region-wide, so load balancers and target groups of other VPCs are recorded as
+//!   foreign names), with DescribeTags (20 ARNs per call) only for those in the VPC;
+//! - one paginated DescribeSecurityGroups filtered by the VPC;
+//! - for every load balancer of a planned stack: DescribeLoadBalancerAttributes,
+//!   DescribeListeners, then per listener DescribeRules (and DescribeListenerCertificates for
+//!   secure listeners); the tags of every listener and rule of the pass in batched DescribeTags;
+//! - for every target group of a planned stack: DescribeTargetGroupAttributes and
+//!   DescribeTargetHealth.
+//!
+//! Stacks the pass does not plan are reported shallowly (what the listings already returned).
+//!
+//! Values are reported as AWS returns them; the planner canonicalises. Two things the model
+//! cannot express are still made visible, so they never compare equal to a desired value and
+//! the planner rewrites them: an action of another type (`authenticate-oidc`,
+//! `authenticate-cognito`, `jwt-validation`) is reported as a fixed response with status code
+//! `unsupported <type>`, and a condition with an unknown field as an `http-header` condition
+//! named `unsupported <field>`.
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_lb_operator_core::deploy::{
+    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
+    ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
+};
+use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREFIX};
+use aws_lb_operator_core::model::tags::INGRESS_STACK;
+use aws_lb_operator_core::model::{
+    ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
+    QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Listener, LoadBalancer, Rule, RuleCondition, TargetGroup,
+    TargetHealthStateEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use tracing::Instrument;
+
+use super::error::Result;
+use super::{ec2, elbv2, AwsClients, AwsError};
+
+/// How many load balancers (or target groups) are read in parallel.
+pub const DETAIL_CONCURRENCY: usize = 4;
+
+/// Everything one pass observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    /// Full detail for every requested stack (an empty [`ObservedStack`] when it owns nothing)
+    /// and, when `all_owned`, for every stack the cluster owns.
+    pub stacks: BTreeMap<String, ObservedStack>,
+    /// Other owned stacks, shallow: load balancers without listeners or attributes, target
+    /// groups without targets or attributes (what the listings return for free).
+    pub unplanned: BTreeMap<String, ObservedStack>,
+    /// The cluster's shared backend security group, when it exists.
+    pub backend_sg: Option<ObservedSecurityGroup>,
+    /// Security groups tagged `kubernetes.io/cluster/<cluster>` that the cluster does not own
+    /// (the targets' groups).
+    pub target_security_groups: Vec<ObservedSecurityGroup>,
+    /// Names held by resources the cluster does not own. Owned resources without a stack tag
+    /// are listed here too: no stack may create over their names.
+    pub foreign: ForeignNames,
+}
+
+/// Reads what `cluster` owns in `vpc_id`: full detail for the `requested` stacks (and for every
+/// owned stack when `all_owned`), shallow for the others.
+pub async fn observe(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: &str,
+    requested: &BTreeSet<String>,
+    all_owned: bool,
+) -> Result<Observation> {
+    let span = tracing::info_span!("observe", cluster, vpc_id, requested = requested.len());
+    observe_inner(clients, cluster, vpc_id, requested, all_owned)
+        .instrument(span)
+        .await
+}
+
+async fn observe_inner(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: &str,
+    requested: &BTreeSet<String>,
+    all_owned: bool,
+) -> Result<Observation> {
+    let client = &clients.elbv2;
+    let mut foreign = ForeignNames::default();
+
+    let lbs = list_owned_lbs(client, cluster, vpc_id, &mut foreign.load_balancers)
+        .instrument(tracing::debug_span!("observe.load_balancers"))
+        .await?;
+    let tgs = list_owned_tgs(client, cluster, vpc_id, &mut foreign.target_groups)
+        .instrument(tracing::debug_span!("observe.target_groups"))
+        .await?;
+    let sgs = ec2::list_security_groups(&clients.ec2, vpc_id)
+        .instrument(tracing::debug_span!("observe.security_groups"))
+        .await?;
+    let sgs = classify_security_groups(sgs, cluster, &mut foreign.security_groups);
+
+    let mut planned: BTreeSet<String> = requested.clone();
+    if all_owned {
+        planned.extend(
+            lbs.keys()
+                .chain(tgs.keys())
+                .chain(sgs.by_stack.keys())
+                .cloned(),
+        );
+    }
+
+    let mut stacks: BTreeMap<String, ObservedStack> = planned
+        .iter()
+        .map(|s| (s.clone(), ObservedStack::default()))
+        .collect();
+    let mut unplanned: BTreeMap<String, ObservedStack> = BTreeMap::new();
+    let mut to_detail_lbs = Vec::new();
+    let mut to_detail_tgs = Vec::new();
+    for (stack, items) in lbs {
+        if planned.contains(&stack) {
+            to_detail_lbs.extend(items.into_iter().map(|lb| (stack.clone(), lb)));
+        } else {
+            unplanned.entry(stack).or_default().load_balancers = items;
+        }
+    }
+    for (stack, items) in tgs {
+        if planned.contains(&stack) {
+            to_detail_tgs.extend(items.into_iter().map(|tg| (stack.clone(), tg)));
+        } else {
+            unplanned.entry(stack).or_default().target_groups = items;
+        }
+    }
+    for (stack, items) in sgs.by_stack {
+        let target = if planned.contains(&stack) {
+            stacks.entry(stack).or_default()
+        } else {
+            unplanned.entry(stack).or_default()
+        };
+        target.security_groups = items;
+    }
+
+    let detailed_lbs = detail_load_balancers(client, to_detail_lbs)
+        .instrument(tracing::debug_span!("observe.load_balancer_details"))
+        .await?;
+    for (stack, lb) in detailed_lbs {
+        stacks.entry(stack).or_default().load_balancers.push(lb);
+    }
+    let detailed_tgs = stream::iter(to_detail_tgs.into_iter().map(|(stack, tg)| async move {
+        Ok::<_, AwsError>(detail_target_group(client, tg).await?.map(|tg| (stack, tg)))
+    }))
+    .buffered(DETAIL_CONCURRENCY)
+    .try_collect::<Vec<_>>()
+    .instrument(tracing::debug_span!("observe.target_group_details"))
+    .await?;
+    for (stack, tg) in detailed_tgs.into_iter().flatten() {
+        stacks.entry(stack).or_default().target_groups.push(tg);
+    }
+
+    for s in stacks.values_mut().chain(unplanned.values_mut()) {
+        s.load_balancers.sort_by(|a, b| a.name.cmp(&b.name));
+        s.target_groups.sort_by(|a, b| a.name.cmp(&b.name));
+        s.security_groups
+            .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    }
+    Ok(Observation {
+        stacks,
+        unplanned,
+        backend_sg: sgs.backend,
+        target_security_groups: sgs.targets,
+        foreign,
+    })
+}
+
+/// Error codes meaning the resource disappeared between listing and reading it.
+const GONE: &[&str] = &[
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "ListenerNotFound",
+    "RuleNotFound",
+];
+
+fn is_gone(e: &AwsError) -> bool {
+    GONE.iter().any(|c| e.has_code(c))
+}
+
+fn stack_of(tags: &Tags, cluster: &str) -> Option<String> {
+    if !is_owned_by(tags, cluster) {
+        return None;
+    }
+    tags.get(INGRESS_STACK).cloned()
+}
+
+fn enum_str<E: AsRef<str>>(e: Option<&E>) -> String {
+    e.map(|v| v.as_ref().to_owned()).unwrap_or_default()
+}
+
+fn to_u32(v: Option<i32>) -> u32 {
+    v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+}
+
+fn to_u16(v: Option<i32>) -> u16 {
+    v.and_then(|v| u16::try_from(v).ok()).unwrap_or(0)
+}
+
+/// Owned load balancers in the VPC by stack, shallow. Everything else goes to `foreign`.
+async fn list_owned_lbs(
+    client: &Client,
+    cluster: &str,
+    vpc_id: &str,
+    foreign: &mut BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Vec<ObservedLoadBalancer>>> {
+    let all = elbv2::describe_load_balancers(client, None).await?;
+    let (in_vpc, elsewhere): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
+        all.iter().partition(|lb| lb.vpc_id() == Some(vpc_id));
+    for lb in elsewhere {
+        if let (Some(name), Some(arn)) = (lb.load_balancer_name(), lb.load_balancer_arn()) {
+            foreign.insert(name.to_owned(), arn.to_owned());
+        }
+    }
+    let arns: Vec<String> = in_vpc
+        .iter()
+        .filter_map(|lb| lb.load_balancer_arn().map(str::to_owned))
+        .collect();
+    let mut tags = elbv2::describe_tags(client, &arns).await?;
+    let mut out: BTreeMap<String, Vec<ObservedLoadBalancer>> = BTreeMap::new();
+    for lb in in_vpc {
+        let Some(arn) = lb.load_balancer_arn() else {
+            continue;
+        };
+        let lb_tags = tags.remove(arn).unwrap_or_default();
+        match stack_of(&lb_tags, cluster) {
+            Some(stack) => out.entry(stack).or_default().push(shallow_lb(lb, lb_tags)),
+            None => {
+                foreign.insert(
+                    lb.load_balancer_name().unwrap_or_default().to_owned(),
+                    arn.to_owned(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn shallow_lb(lb: &LoadBalancer, tags: Tags) -> ObservedLoadBalancer {
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.subnet_id().map(str::to_owned))
+        .collect();
+    subnets.sort();
+    let mut security_groups = lb.security_groups().to_vec();
+    security_groups.sort();
+    ObservedLoadBalancer {
+        arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
+        name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+        lb_type: enum_str(lb.r#type()),
+        scheme: enum_str(lb.scheme()),
+        ip_address_type: enum_str(lb.ip_address_type()),
+        dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+        canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
+        vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
+        subnets,
+        security_groups,
+        attributes: BTreeMap::new(),
+        tags,
+        listeners: Vec::new(),
+    }
+}
+
+/// Owned target groups in the VPC by stack, shallow. Everything else goes to `foreign`.
+async fn list_owned_tgs(
+    client: &Client,
+    cluster: &str,
+    vpc_id: &str,
+    foreign: &mut BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Vec<ObservedTargetGroup>>> {
+    let all = elbv2::describe_target_groups(client, None).await?;
+    let (in_vpc, elsewhere): (Vec<&TargetGroup>, Vec<&TargetGroup>) =
+        all.iter().partition(|tg| tg.vpc_id() == Some(vpc_id));
+    for tg in elsewhere {
+        if let (Some(name), Some(arn)) = (tg.target_group_name(), tg.target_group_arn()) {
+            foreign.insert(name.to_owned(), arn.to_owned());
+        }
+    }
+    let arns: Vec<String> = in_vpc
+        .iter()
+        .filter_map(|tg| tg.target_group_arn().map(str::to_owned))
+        .collect();
+    let mut tags = elbv2::describe_tags(client, &arns).await?;
+    let mut out: BTreeMap<String, Vec<ObservedTargetGroup>> = BTreeMap::new();
+    for tg in in_vpc {
+        let Some(arn) = tg.target_group_arn() else {
+            continue;
+        };
+        let tg_tags = tags.remove(arn).unwrap_or_default();
+        match stack_of(&tg_tags, cluster) {
+            Some(stack) => out.entry(stack).or_default().push(shallow_tg(tg, tg_tags)),
+            None => {
+                foreign.insert(
+                    tg.target_group_name().unwrap_or_default().to_owned(),
+                    arn.to_owned(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A target group's health check in the model's vocabulary.
+pub fn health_check_of(tg: &TargetGroup) -> HealthCheckSpec {
+    HealthCheckSpec {
+        protocol: tg
+            .health_check_protocol()
+            .and_then(|p| Protocol::parse(p.as_str()))
+            .unwrap_or(Protocol::Http),
+        port: tg.health_check_port().unwrap_or("traffic-port").to_owned(),
+        path: tg.health_check_path().unwrap_or_default().to_owned(),
+        interval_seconds: to_u32(tg.health_check_interval_seconds()),
+        timeout_seconds: to_u32(tg.health_check_timeout_seconds()),
+        healthy_threshold_count: to_u32(tg.healthy_threshold_count()),
+        unhealthy_threshold_count: to_u32(tg.unhealthy_threshold_count()),
+        matcher: MatcherSpec {
+            http_code: tg.matcher().and_then(|m| m.http_code()).map(str::to_owned),
+            grpc_code: tg.matcher().and_then(|m| m.grpc_code()).map(str::to_owned),
+        },
+    }
+}
+
+fn shallow_tg(tg: &TargetGroup, tags: Tags) -> ObservedTargetGroup {
+    ObservedTargetGroup {
+        arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+        name: tg.target_group_name().unwrap_or_default().to_owned(),
+        port: to_u16(tg.port()),
+        protocol: enum_str(tg.protocol()),
+        protocol_version: tg.protocol_version().unwrap_or_default().to_owned(),
+        target_type: enum_str(tg.target_type()),
+        ip_address_type: enum_str(tg.ip_address_type()),
+        vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+        health_check: health_check_of(tg),
+        attributes: BTreeMap::new(),
+        tags,
+        targets: Vec::new(),
+        load_balancer_arns: tg.load_balancer_arns().to_vec(),
+    }
+}
+
+/// Security groups of the VPC, sorted into the roles the planner needs.
+#[derive(Default)]
+struct ClassifiedGroups {
+    backend: Option<ObservedSecurityGroup>,
+    by_stack: BTreeMap<String, Vec<ObservedSecurityGroup>>,
+    targets: Vec<ObservedSecurityGroup>,
+}
+
+fn classify_security_groups(
+    groups: Vec<ObservedSecurityGroup>,
+    cluster: &str,
+    foreign: &mut BTreeMap<String, String>,
+) -> ClassifiedGroups {
+    let node_tag = format!("{CLUSTER_SUBNET_TAG_PREFIX}{cluster}");
+    let mut out = ClassifiedGroups::default();
+    // `groups` is sorted by id: the first backend group wins.
+    for sg in groups {
+        if is_owned_by(&sg.tags, cluster) {
+            if sg.tags.get(CLUSTER_RESOURCE_TAG).map(String::as_str) == Some(BACKEND_SG_RESOURCE) {
+                if let Some(first) = &out.backend {
+                    tracing::warn!(
+                        kept = %first.id,
+                        ignored = %sg.id,
+                        "more than one backend security group is tagged for the cluster"
+                    );
+                } else {
+                    out.backend = Some(sg);
+                }
+            } else if let Some(stack) = sg.tags.get(INGRESS_STACK).cloned() {
+                out.by_stack.entry(stack).or_default().push(sg);
+            } else {
+                foreign.insert(sg.name.clone(), sg.id.clone());
+            }
+        } else {
+            foreign.insert(sg.name.clone(), sg.id.clone());
+            if sg.tags.contains_key(&node_tag) {
+                out.targets.push(sg);
+            }
+        }
+    }
+    out
+}
+
+/// Reads attributes, listeners, rules and certificates of every load balancer (in parallel,
+/// bounded), then the tags of all their listeners and rules in batched DescribeTags.
+async fn detail_load_balancers(
+    client: &Client,
+    lbs: Vec<(String, ObservedLoadBalancer)>,
+) -> Result<Vec<(String, ObservedLoadBalancer)>> {
+    let mut out: Vec<(String, ObservedLoadBalancer)> =
+        stream::iter(lbs.into_iter().map(|(stack, lb)| async move {
+            Ok::<_, AwsError>(
+                detail_load_balancer(client, lb)
+                    .await?
+                    .map(|lb| (stack, lb)),
+            )
+        }))
+        .buffered(DETAIL_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+
+    let arns: Vec<String> = out
+        .iter()
+        .flat_map(|(_, lb)| &lb.listeners)
+        .flat_map(|l| std::iter::once(l.arn.clone()).chain(l.rules.iter().map(|r| r.arn.clone())))
+        .collect();
+    let mut tags = elbv2::describe_tags(client, &arns).await?;
+    for (_, lb) in &mut out {
+        for l in &mut lb.listeners {
+            l.tags = tags.remove(&l.arn).unwrap_or_default();
+            for r in &mut l.rules {
+                r.tags = tags.remove(&r.arn).unwrap_or_default();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `Ok(None)` when the load balancer disappeared while being read.
+async fn detail_load_balancer(
+    client: &Client,
+    mut lb: ObservedLoadBalancer,
+) -> Result<Option<ObservedLoadBalancer>> {
+    match read_load_balancer(client, &mut lb).await {
+        Ok(()) => Ok(Some(lb)),
+        Err(e) if is_gone(&e) => {
+            tracing::debug!(load_balancer = %lb.name, error = %e, "disappeared while observed");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn read_load_balancer(client: &Client, lb: &mut ObservedLoadBalancer) -> Result<()> {
+    lb.attributes = elbv2::load_balancer_attributes(client, &lb.arn).await?;
+    let mut listeners = Vec::new();
+    for l in elbv2::describe_listeners(client, &lb.arn).await? {
+        let Some(arn) = l.listener_arn() else {
+            continue;
+        };
+        let secure = matches!(l.protocol().map(AsRef::as_ref), Some("HTTPS" | "TLS"));
+        let extra = if secure {
+            elbv2::describe_listener_certificates(client, arn).await?
+        } else {
+            Vec::new()
+        };
+        let rules = elbv2::describe_rules(client, arn).await?;
+        listeners.push(listener_of(&l, &extra, &rules));
+    }
+    listeners.sort_by_key(|l| l.port);
+    lb.listeners = listeners;
+    Ok(())
+}
+
+/// A listener with its certificates (`described`: DescribeListenerCertificates) and rules.
+pub fn listener_of(
+    l: &Listener,
+    described: &[aws_sdk_elasticloadbalancingv2::types::Certificate],
+    rules: &[Rule],
+) -> ObservedListener {
+    let defaults = l
+        .certificates()
+        .iter()
+        .chain(described.iter().filter(|c| c.is_default() == Some(true)));
+    let others = described.iter().filter(|c| c.is_default() != Some(true));
+    let mut certificates: Vec<String> = Vec::new();
+    for c in defaults.chain(others) {
+        if let Some(arn) = c.certificate_arn() {
+            if !certificates.iter().any(|have| have == arn) {
+                certificates.push(arn.to_owned());
+            }
+        }
+    }
+    let mut rules: Vec<ObservedRule> = rules.iter().filter_map(rule_of).collect();
+    rules.sort_by_key(|r| r.priority);
+    ObservedListener {
+        arn: l.listener_arn().unwrap_or_default().to_owned(),
+        port: to_u16(l.port()),
+        protocol: enum_str(l.protocol()),
+        default_actions: actions_of(l.default_actions()),
+        ssl_policy: l.ssl_policy().map(str::to_owned),
+        certificates,
+        tags: Tags::new(),
+        rules,
+    }
+}
+
+/// A non-default rule; `None` for the default rule (and a rule whose priority is not a
+/// number, which only the default rule has).
+pub fn rule_of(r: &Rule) -> Option<ObservedRule> {
+    if r.is_default() == Some(true) {
+        return None;
+    }
+    let arn = r.rule_arn()?;
+    let Some(priority) = r.priority().and_then(|p| p.parse::<u32>().ok()) else {
+        tracing::warn!(rule = arn, priority = ?r.priority(), "rule priority is not a number; ignored");
+        return None;
+    };
+    Some(ObservedRule {
+        arn: arn.to_owned(),
+        priority,
+        conditions: r.conditions().iter().map(condition_of).collect(),
+        actions: actions_of(r.actions()),
+        tags: Tags::new(),
+    })
+}
+
+/// A rule condition from its `*Config` form (the legacy `Values` for `host-header` and
+/// `path-pattern` when the config is absent).
+pub fn condition_of(c: &RuleCondition) -> ConditionSpec {
+    let legacy = || c.values().to_vec();
+    match c.field().unwrap_or_default() {
+        "host-header" => ConditionSpec::HostHeader {
+            values: c
+                .host_header_config()
+                .map_or_else(legacy, |h| h.values().to_vec()),
+        },
+        "path-pattern" => ConditionSpec::PathPattern {
+            values: c
+                .path_pattern_config()
+                .map_or_else(legacy, |p| p.values().to_vec()),
+        },
+        "http-header" => ConditionSpec::HttpHeader {
+            http_header_name: c
+                .http_header_config()
+                .and_then(|h| h.http_header_name())
+                .unwrap_or_default()
+                .to_owned(),
+            values: c
+                .http_header_config()
+                .map_or_else(legacy, |h| h.values().to_vec()),
+        },
+        "http-request-method" => ConditionSpec::HttpRequestMethod {
+            values: c
+                .http_request_method_config()
+                .map_or_else(legacy, |m| m.values().to_vec()),
+        },
+        "query-string" => ConditionSpec::QueryString {
+            values: c
+                .query_string_config()
+                .map(|q| {
+                    q.values()
+                        .iter()
+                        .map(|kv| QueryStringKeyValue {
+                            key: kv.key().map(str::to_owned),
+                            value: kv.value().unwrap_or_default().to_owned(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        "source-ip" => ConditionSpec::SourceIp {
+            values: c
+                .source_ip_config()
+                .map_or_else(legacy, |s| s.values().to_vec()),
+        },
+        other => ConditionSpec::HttpHeader {
+            http_header_name: format!("unsupported {other}"),
+            values: legacy(),
+        },
+    }
+}
+
+/// Actions ordered by `Order` (actions without one last, in the order AWS returned them).
+pub fn actions_of(actions: &[Action]) -> Vec<ActionSpec> {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    sorted.into_iter().map(action_of).collect()
+}
+
+/// One action; target groups referenced by ARN.
+pub fn action_of(a: &Action) -> ActionSpec {
+    match a.r#type() {
+        Some(ActionTypeEnum::Forward) => {
+            let fc = a.forward_config();
+            let mut target_groups: Vec<TargetGroupRef> = fc
+                .map(|f| {
+                    f.target_groups()
+                        .iter()
+                        .filter_map(|t| {
+                            Some(arn_ref(
+                                t.target_group_arn()?,
+                                t.weight().map_or(1, |w| u32::try_from(w).unwrap_or(0)),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if target_groups.is_empty() {
+                if let Some(arn) = a.target_group_arn() {
+                    target_groups.push(arn_ref(arn, 1));
+                }
+            }
+            let stickiness = fc
+                .and_then(|f| f.target_group_stickiness_config())
+                .map(|s| StickinessSpec {
+                    enabled: s.enabled().unwrap_or(false),
+                    duration_seconds: s.duration_seconds().and_then(|d| u32::try_from(d).ok()),
+                });
+            ActionSpec::Forward {
+                target_groups,
+                stickiness,
+            }
+        }
+        Some(ActionTypeEnum::FixedResponse) => {
+            let f = a.fixed_response_config();
+            ActionSpec::FixedResponse(FixedResponseSpec {
+                status_code: f
+                    .and_then(|f| f.status_code())
+                    .unwrap_or_default()
+                    .to_owned(),
+                content_type: f.and_then(|f| f.content_type()).map(str::to_owned),
+                message_body: f.and_then(|f| f.message_body()).map(str::to_owned),
+            })
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let r = a.redirect_config();
+            let field = |v: Option<&str>, default: &str| v.unwrap_or(default).to_owned();
+            ActionSpec::Redirect(RedirectSpec {
+                protocol: field(r.and_then(|r| r.protocol()), "#{protocol}"),
+                port: field(r.and_then(|r| r.port()), "#{port}"),
+                host: field(r.and_then(|r| r.host()), "#{host}"),
+                path: field(r.and_then(|r| r.path()), "/#{path}"),
+                query: field(r.and_then(|r| r.query()), "#{query}"),
+                status_code: enum_str(r.and_then(|r| r.status_code())),
+            })
+        }
+        other => ActionSpec::FixedResponse(FixedResponseSpec {
+            status_code: format!(
+                "unsupported {}",
+                other.map_or("action", ActionTypeEnum::as_str)
+            ),
+            content_type: None,
+            message_body: None,
+        }),
+    }
+}
+
+fn arn_ref(arn: &str, weight: u32) -> TargetGroupRef {
+    TargetGroupRef {
+        id: None,
+        arn: Some(arn.to_owned()),
+        name: None,
+        weight,
+    }
+}
+
+/// `Ok(None)` when the target group disappeared while being read.
+async fn detail_target_group(
+    client: &Client,
+    mut tg: ObservedTargetGroup,
+) -> Result<Option<ObservedTargetGroup>> {
+    let read = async {
+        let attributes = elbv2::target_group_attributes(client, &tg.arn).await?;
+        let health = elbv2::target_health(client, &tg.arn).await?;
+        Ok::<_, AwsError>((attributes, health))
+    };
+    match read.await {
+        Ok((attributes, health)) => {
+            tg.attributes = attributes;
+            let mut targets: Vec<TargetSpec> = health
+                .iter()
+                .filter(|h| {
+                    h.target_health().and_then(|t| t.state())
+                        != Some(&TargetHealthStateEnum::Draining)
+                })
+                .filter_map(|h| {
+                    let t = h.target()?;
+                    Some(TargetSpec {
+                        id: t.id()?.to_owned(),
+                        port: to_u16(t.port()),
+                    })
+                })
+                .collect();
+            targets.sort();
+            targets.dedup();
+            tg.targets = targets;
+            Ok(Some(tg))
+        }
+        Err(e) if is_gone(&e) => {
+            tracing::debug!(target_group = %tg.name, error = %e, "disappeared while observed");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Certificate, FixedResponseActionConfig, ForwardActionConfig, HostHeaderConditionConfig,
+        HttpHeaderConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
+        RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
+        TargetGroupTuple,
+    };
+
+    #[test]
+    fn conditions_prefer_config_and_fall_back_to_legacy_values() {
+        let legacy = RuleCondition::builder()
+            .field("path-pattern")
+            .values("/a")
+            .build();
+        assert_eq!(
+            condition_of(&legacy),
+            ConditionSpec::PathPattern {
+                values: vec!["/a".into()]
+            }
+        );
+        let both = RuleCondition::builder()
+            .field("host-header")
+            .values("legacy.example.com")
+            .host_header_config(
+                HostHeaderConditionConfig::builder()
+                    .values("a.example.com")
+                    .values("b.example.com")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            condition_of(&both),
+            ConditionSpec::HostHeader {
+                values: vec!["a.example.com".into(), "b.example.com".into()]
+            }
+        );
+        let header = RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name("X-Env")
+                    .values("prod")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            condition_of(&header),
+            ConditionSpec::HttpHeader {
+                http_header_name: "X-Env".into(),
+                values: vec!["prod".into()]
+            }
+        );
+        let query = RuleCondition::builder()
+            .field("query-string")
+            .query_string_config(
+                QueryStringConditionConfig::builder()
+                    .values(QueryStringKeyValuePair::builder().value("v").build())
+                    .values(
+                        QueryStringKeyValuePair::builder()
+                            .key("k")
+                            .value("w")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            condition_of(&query),
+            ConditionSpec::QueryString {
+                values: vec![
+                    QueryStringKeyValue {
+                        key: None,
+                        value: "v".into()
+                    },
+                    QueryStringKeyValue {
+                        key: Some("k".into()),
+                        value: "w".into()
+                    },
+                ]
+            }
+        );
+        let unknown = RuleCondition::builder().field("body").values("x").build();
+        assert_eq!(
+            condition_of(&unknown),
+            ConditionSpec::HttpHeader {
+                http_header_name: "unsupported body".into(),
+                values: vec!["x".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn actions_are_ordered_and_forward_reads_both_forms() {
+        let actions = [
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .order(2)
+                .target_group_arn("arn:tg/bare")
+                .build(),
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .order(1)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn("arn:tg/a")
+                                .weight(3)
+                                .build(),
+                        )
+                        .target_groups(
+                            TargetGroupTuple::builder()
+                                .target_group_arn("arn:tg/b")
+                                .build(),
+                        )
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(60)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        ];
+        assert_eq!(
+            actions_of(&actions),
+            vec![
+                ActionSpec::Forward {
+                    target_groups: vec![arn_ref("arn:tg/a", 3), arn_ref("arn:tg/b", 1)],
+                    stickiness: Some(StickinessSpec {
+                        enabled: true,
+                        duration_seconds: Some(60)
+                    }),
+                },
+                ActionSpec::Forward {
+                    target_groups: vec![arn_ref("arn:tg/bare", 1)],
+                    stickiness: None,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_response_redirect_and_unsupported_actions() {
+        let fixed = Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("404")
+                    .content_type("text/plain")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            action_of(&fixed),
+            ActionSpec::FixedResponse(FixedResponseSpec {
+                status_code: "404".into(),
+                content_type: Some("text/plain".into()),
+                message_body: None
+            })
+        );
+        let redirect = Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            action_of(&redirect),
+            ActionSpec::Redirect(RedirectSpec {
+                protocol: "HTTPS".into(),
+                port: "443".into(),
+                host: "#{host}".into(),
+                path: "/#{path}".into(),
+                query: "#{query}".into(),
+                status_code: "HTTP_301".into(),
+            })
+        );
+        let oidc = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .build();
+        assert_eq!(
+            action_of(&oidc),
+            ActionSpec::FixedResponse(FixedResponseSpec {
+                status_code: "unsupported authenticate-oidc".into(),
+                content_type: None,
+                message_body: None
+            })
+        );
+    }
+
+    #[test]
+    fn listener_certificates_default_first_without_duplicates() {
+        let cert = |arn: &str, default: Option<bool>| {
+            let b = Certificate::builder().certificate_arn(arn);
+            match default {
+                Some(d) => b.is_default(d).build(),
+                None => b.build(),
+            }
+        };
+        let l = Listener::builder()
+            .listener_arn("arn:l")
+            .port(443)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Https)
+            .certificates(cert("arn:default", None))
+            .build();
+        let described = [
+            cert("arn:sni-1", Some(false)),
+            cert("arn:default", Some(true)),
+            cert("arn:sni-2", Some(false)),
+            cert("arn:sni-1", Some(false)),
+        ];
+        let rules = [
+            Rule::builder().rule_arn("arn:r2").priority("20").build(),
+            Rule::builder()
+                .rule_arn("arn:default-rule")
+                .priority("default")
+                .is_default(true)
+                .build(),
+            Rule::builder().rule_arn("arn:r1").priority("3").build(),
+        ];
+        let got = listener_of(&l, &described, &rules);
+        assert_eq!(got.certificates, ["arn:default", "arn:sni-1", "arn:sni-2"]);
+        assert_eq!((got.port, got.protocol.as_str()), (443, "HTTPS"));
+        let priorities: Vec<u32> = got.rules.iter().map(|r| r.priority).collect();
+        assert_eq!(priorities, [3, 20]);
+    }
+}

@@ -183,12 +183,15 @@ pub async fn resolve_vpc(
     if let Some(vpc) = explicit {
         return Ok(vpc.to_owned());
     }
-    let subnets = ec2::describe_subnets(
-        &clients.ec2,
-        vec![filter("tag-key", [ROLE_ELB_TAG, ROLE_INTERNAL_ELB_TAG])],
-    )
-    .instrument(tracing::debug_span!("resolve_vpc", cluster))
-    .await?;
+    // One call per role tag: moto (LocalStack) does not OR the values of one `tag-key` filter.
+    let mut subnets = Vec::new();
+    for role in [SubnetRole::InternetFacing, SubnetRole::Internal] {
+        subnets.extend(
+            ec2::list_subnet_candidates(&clients.ec2, role, None)
+                .instrument(tracing::debug_span!("resolve_vpc", cluster))
+                .await?,
+        );
+    }
     vpc_of(&subnets, cluster)
 }
 

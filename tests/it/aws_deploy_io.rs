@@ -35,7 +35,10 @@ const ELB_ROLE: (&str, &str) = ("kubernetes.io/role/elb", "1");
 struct Env {
     c: AwsClients,
     vpc: String,
+    /// Sorted by ID.
     subnets: Vec<String>,
+    /// In the order of the zones given.
+    by_zone: Vec<String>,
     cluster: String,
 }
 
@@ -55,11 +58,13 @@ async fn env(region: &str, octet: u8, zones: [&str; 2], cluster: &str) -> Env {
             .await,
         );
     }
+    let by_zone = subnets.clone();
     subnets.sort();
     Env {
         c,
         vpc,
         subnets,
+        by_zone,
         cluster: unique(cluster),
     }
 }
@@ -899,13 +904,7 @@ async fn deletes_in_reverse_order_leave_nothing_and_wait_for_target_groups_in_us
 
 #[tokio::test]
 async fn a_failed_change_skips_the_rest_of_its_stack_only() {
-    let env = env(
-        "ap-northeast-2",
-        43,
-        ["ap-northeast-2a", "ap-northeast-2b"],
-        "io-fail",
-    )
-    .await;
+    let env = env("us-west-2", 43, ["us-west-2a", "us-west-2b"], "io-fail").await;
     let cl = env.cluster.clone();
     let tg = |stack: &str, id: &str, name: &str| {
         change(
@@ -1477,8 +1476,8 @@ async fn stack_facts_resolve_subnets_and_groups_or_say_what_is_missing() {
 
 #[tokio::test]
 async fn the_vpc_comes_from_the_flag_or_the_role_tagged_subnets() {
-    // A region where no test tags subnets for load balancers.
-    let empty = clients("ap-southeast-2").await;
+    // A region where no test creates subnets.
+    let empty = clients("af-south-1").await;
     let lonely = unique("io-novpc");
     assert_eq!(
         resolve_vpc(&empty, &lonely, None)
@@ -1539,4 +1538,235 @@ async fn the_vpc_comes_from_the_flag_or_the_role_tagged_subnets() {
     )
     .await;
     assert_eq!(resolve_vpc(&c, &single, None).await.unwrap(), vpc);
+}
+
+#[tokio::test]
+async fn modifications_observe_back_as_requested() {
+    let env = env("us-west-1", 51, ["us-west-1a", "us-west-1b"], "io-mod").await;
+    let web = web_changes(&env, "mod").await;
+    let report = execute(&env.c, &web.changes, &ExecuteOptions::default()).await;
+    assert_all_done(&web.changes, &report);
+    let before = observe_one(&env, STACK).await;
+    let stack = &before.stacks[STACK];
+    let lb = &stack.load_balancers[0];
+    let (l80, l443) = (&lb.listeners[0], &lb.listeners[1]);
+    let rule = |p: u32| {
+        l80.rules
+            .iter()
+            .find(|r| r.priority == p)
+            .unwrap()
+            .arn
+            .clone()
+    };
+    let app = report.created[&keys::target_group(STACK, TG_APP)].clone();
+    let api = report.created[&keys::target_group(STACK, TG_API)].clone();
+    let frontend = report.created[&keys::frontend_sg(STACK)].clone();
+    let other_a = create_subnet(&env.c, &env.vpc, "10.51.3.0/24", "us-west-1a", &[]).await;
+    let mut new_subnets = vec![other_a, env.by_zone[1].clone()];
+    new_subnets.sort();
+
+    let v2 = vec![ConditionSpec::PathPattern {
+        values: vec!["/v2/*".into()],
+    }];
+    let unavailable = vec![ActionSpec::FixedResponse(FixedResponseSpec {
+        status_code: "503".into(),
+        content_type: None,
+        message_body: None,
+    })];
+    let to_https = vec![ActionSpec::Redirect(RedirectSpec {
+        protocol: "HTTPS".into(),
+        port: "443".into(),
+        host: "#{host}".into(),
+        path: "/#{path}".into(),
+        query: "#{query}".into(),
+        status_code: "HTTP_302".into(),
+    })];
+    let hc = HealthCheckSpec {
+        protocol: Protocol::Http,
+        port: "8081".into(),
+        path: "/live".into(),
+        interval_seconds: 20,
+        timeout_seconds: 6,
+        healthy_threshold_count: 4,
+        unhealthy_threshold_count: 5,
+        matcher: MatcherSpec {
+            http_code: Some("200".into()),
+            grpc_code: None,
+        },
+    };
+    let m = |resource: &str, op: Op| change(STACK, resource, ChangeKind::Modify, op);
+    let changes = vec![
+        m(
+            "rule 2",
+            Op::ModifyRule {
+                arn: rule(2),
+                conditions: v2.clone(),
+                actions: unavailable.clone(),
+            },
+        ),
+        m(
+            "rules",
+            Op::SetRulePriorities {
+                priorities: [(rule(1), 10), (rule(3), 11)].into(),
+            },
+        ),
+        m(
+            "listener 80",
+            Op::ModifyListener {
+                arn: l80.arn.clone(),
+                listener: ListenerSettings {
+                    port: 80,
+                    protocol: "HTTP".into(),
+                    ssl_policy: None,
+                    default_certificate: None,
+                    default_actions: to_https.clone(),
+                },
+            },
+        ),
+        m(
+            "listener 443",
+            Op::RemoveListenerCertificates {
+                listener: l443.arn.clone(),
+                certificates: vec![web.certs[1].clone()],
+            },
+        ),
+        m(
+            "target group app",
+            Op::ModifyTargetGroup {
+                target_group: Ref::Existing(app.clone()),
+                health_check: hc.clone(),
+            },
+        ),
+        change(
+            STACK,
+            "target group app",
+            ChangeKind::Deregister,
+            Op::DeregisterTargets {
+                target_group: app.clone(),
+                targets: vec![target("10.9.1.10")],
+            },
+        ),
+        m(
+            "load balancer",
+            Op::SetSecurityGroups {
+                load_balancer: Ref::Existing(lb.arn.clone()),
+                security_groups: vec![Ref::Existing(frontend.clone())],
+            },
+        ),
+        m(
+            "load balancer",
+            Op::SetSubnets {
+                load_balancer: Ref::Existing(lb.arn.clone()),
+                subnets: new_subnets.clone(),
+            },
+        ),
+        m(
+            "load balancer",
+            Op::SetIpAddressType {
+                load_balancer: Ref::Existing(lb.arn.clone()),
+                ip_address_type: "dualstack".into(),
+            },
+        ),
+        m(
+            "load balancer",
+            Op::ModifyLoadBalancerAttributes {
+                load_balancer: Ref::Existing(lb.arn.clone()),
+                attributes: tags(&[("idle_timeout.timeout_seconds", "30")]),
+            },
+        ),
+        m(
+            "load balancer",
+            Op::AddTags {
+                resource: lb.arn.clone(),
+                tags: tags(&[("team", "web")]),
+            },
+        ),
+        m(
+            "target group api",
+            Op::RemoveTags {
+                resource: api.clone(),
+                keys: vec![INGRESS_RESOURCE.into()],
+            },
+        ),
+        m(
+            "security group frontend",
+            Op::RevokeSecurityGroupIngress {
+                group: frontend.clone(),
+                permissions: vec![web.frontend_perms[0].clone()],
+            },
+        ),
+        m(
+            "security group frontend",
+            Op::Ec2CreateTags {
+                resource: frontend.clone(),
+                tags: tags(&[("team", "web")]),
+            },
+        ),
+        m(
+            "security group frontend",
+            Op::Ec2DeleteTags {
+                resource: frontend.clone(),
+                keys: vec![INGRESS_RESOURCE.into()],
+            },
+        ),
+    ];
+    env.c.calls.reset();
+    let r = execute(&env.c, &changes, &ExecuteOptions::default()).await;
+    assert_all_done(&changes, &r);
+    assert_eq!(env.c.calls.total_calls(), changes.len() as u64);
+
+    let after = observe_one(&env, STACK).await;
+    let stack = &after.stacks[STACK];
+    let lb = &stack.load_balancers[0];
+    let cl = env.cluster.as_str();
+    assert_eq!(lb.security_groups, std::slice::from_ref(&frontend));
+    assert_eq!(lb.subnets, new_subnets);
+    assert_eq!(lb.ip_address_type, "dualstack");
+    assert_eq!(
+        lb.attributes
+            .get("idle_timeout.timeout_seconds")
+            .map(String::as_str),
+        Some("30")
+    );
+    let mut lb_tags = owned(cl, STACK, "LoadBalancer");
+    lb_tags.insert("team".into(), "web".into());
+    assert_eq!(lb.tags, lb_tags);
+    let l80 = &lb.listeners[0];
+    assert_eq!(l80.default_actions, to_https);
+    let got: Vec<(u32, Vec<ConditionSpec>, Vec<ActionSpec>)> = l80
+        .rules
+        .iter()
+        .map(|r| (r.priority, r.conditions.clone(), r.actions.clone()))
+        .collect();
+    let (_, c1, a1) = &web.rules[0];
+    let (_, c3, a3) = &web.rules[2];
+    assert_eq!(
+        got,
+        [
+            (2, v2, unavailable),
+            (10, c1.clone(), resolved(a1, STACK, &report.created)),
+            (11, c3.clone(), a3.clone()),
+        ]
+    );
+    assert_eq!(
+        lb.listeners[1].certificates,
+        [web.certs[0].clone(), web.certs[2].clone()]
+    );
+    let app_tg = stack.target_groups.iter().find(|t| t.arn == app).unwrap();
+    assert_eq!(app_tg.health_check, hc);
+    assert_eq!(app_tg.targets, [target("10.9.2.10")]);
+    let api_tg = stack.target_groups.iter().find(|t| t.arn == api).unwrap();
+    assert_eq!(
+        api_tg.tags,
+        tags(&[(CLUSTER, cl), (INGRESS_STACK, STACK)]),
+        "still owned without its resource tag"
+    );
+    let sg = &stack.security_groups[0];
+    let mut want = web.frontend_perms[1..].to_vec();
+    want.sort();
+    assert_eq!(sg.ingress, want);
+    assert_eq!(
+        sg.tags,
+        tags(&[(CLUSTER, cl), (INGRESS_STACK, STACK), ("team", "web")])
+    );
 }

@@ -9,5 +9,6 @@
 
 pub mod aws;
 pub mod cli;
+pub mod deploy;
 
 pub use aws_lb_operator_core as core;

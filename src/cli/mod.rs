@@ -2,15 +2,19 @@
 //!
 //! - `plan`: the desired model for manifests, offline (no cluster, no AWS).
 //! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
+//! - `diff` / `apply`: make AWS match manifests (the main job without a cluster).
+//! - `show`: what the cluster's stacks look like in AWS, read back.
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::aws::AwsOptions;
 
+pub mod deploy;
 pub mod discover;
 pub mod manifests;
 pub mod plan;
+pub mod show;
 
 /// Provision AWS load balancers and Route53 records for Kubernetes Ingresses and Services.
 #[derive(Debug, Parser)]
@@ -40,6 +44,12 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
     Discover(discover::DiscoverArgs),
+    /// Show what `apply` would change in AWS for manifests, reading only.
+    Diff(deploy::DeployArgs),
+    /// Make AWS match manifests: create, update and (with --prune) delete load balancers.
+    Apply(deploy::ApplyArgs),
+    /// Show every stack the cluster owns, read back from AWS.
+    Show(show::ShowArgs),
 }
 
 /// How to reach AWS, shared by every subcommand that talks to it.
@@ -99,6 +109,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => plan::run(args),
         Command::Discover(args) => with_runtime(discover::run(args)),
+        Command::Diff(args) => with_runtime(deploy::run_diff(args)),
+        Command::Apply(args) => with_runtime(deploy::run_apply(args)),
+        Command::Show(args) => with_runtime(show::run(args)),
     }
 }
 

@@ -4,9 +4,11 @@
 //! hand with `localstack/start.sh`); they fail with a clear message when it is not running.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_apply;
 mod aws_deploy_io;
 mod aws_discovery;
 mod aws_errors;
+mod bench_apply;
 mod cli_discover;
 mod localstack;
 mod localstack_script;

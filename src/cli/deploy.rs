@@ -1,0 +1,310 @@
+//! `aws-lb-operator diff` and `apply`: the cluster-less main job. Build the desired stacks from
+//! manifests, observe what the cluster owns in AWS, plan the minimal changes, and (for
+//! `apply`) make them.
+//!
+//! Exit status: 0 when everything was planned (and applied); 2 when some objects or stacks had
+//! errors (the others were still planned and applied); 1 when AWS could not be read or a
+//! change failed.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aws_lb_operator_core::build::{build, BuildConfig};
+use aws_lb_operator_core::deploy::{Change, ChangeKind, StackError};
+use aws_lb_operator_core::model::ObjectError;
+use serde::Serialize;
+
+use super::{manifests, AwsArgs, OutputFormat};
+use crate::aws::execute::{ExecuteOptions, ExecuteReport, Outcome};
+use crate::aws::AwsClients;
+use crate::deploy::{apply, prepare, PassOptions};
+
+/// Arguments shared by `diff` and `apply`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Manifest files or directories (multi-document YAML; directories are read recursively).
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Name of the cluster: owner of everything created (the `elbv2.k8s.aws/cluster` tag).
+    #[arg(long, env = "CLUSTER_NAME")]
+    pub cluster_name: String,
+    /// VPC for load balancers and target groups (default: the VPC of the subnets tagged for
+    /// load balancers).
+    #[arg(long, env = "VPC_ID")]
+    pub vpc_id: Option<String>,
+    /// `kubernetes.io/ingress.class` value handled by this operator.
+    #[arg(long, default_value = "alb")]
+    pub ingress_class: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub aws: AwsArgs,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: DeployArgs,
+    /// Also delete this cluster's stacks that no longer appear in the manifests.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// A change with what happened to it (`apply` only).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reported<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The `-o json` document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    changes: Vec<Reported<'a>>,
+    /// Objects that could not be translated.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ObjectError>,
+    /// Stacks that could not be planned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stack_errors: Vec<StackError>,
+    aws_calls: BTreeMap<String, u64>,
+}
+
+/// Runs `diff`.
+pub async fn run_diff(args: DeployArgs) -> ExitCode {
+    run(args, None).await
+}
+
+/// Runs `apply`.
+pub async fn run_apply(args: ApplyArgs) -> ExitCode {
+    run(args.common, Some(args.prune)).await
+}
+
+async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
+    let loaded = match manifests::load_manifests(&args.files) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for ignored in &loaded.ignored {
+        eprintln!("note: {ignored}");
+    }
+    let mut config = BuildConfig::new(&args.cluster_name);
+    config.ingress_class = args.ingress_class.clone();
+    let built = build(&loaded.snapshot, &config);
+    for skipped in &built.skipped {
+        eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
+    }
+    let desired = built.desired_state();
+    for e in &desired.errors {
+        eprintln!("error: {}: {}", e.object, e.message);
+    }
+    let mut prune = apply_prune.unwrap_or(false);
+    if prune && !desired.errors.is_empty() {
+        eprintln!(
+            "note: not pruning: {} object(s) have errors, and a stack whose objects all failed \
+             would look unused; fix them and apply again",
+            desired.errors.len()
+        );
+        prune = false;
+    }
+
+    let clients = AwsClients::connect(&args.aws.options()).await;
+    let opts = PassOptions {
+        cluster: args.cluster_name.clone(),
+        vpc_id: args.vpc_id.clone(),
+        prune,
+    };
+    let prepared = match prepare(&clients, &opts, &desired.stacks).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for e in &prepared.plan.errors {
+        let stack = if e.stack.is_empty() {
+            "cluster"
+        } else {
+            &e.stack
+        };
+        eprintln!("error: stack {stack}: {}", e.message);
+    }
+    let report = if apply_prune.is_some() {
+        Some(apply(&clients, &prepared, &ExecuteOptions::default()).await)
+    } else {
+        None
+    };
+    let calls = clients.calls.by_operation();
+    let changes = &prepared.plan.changes;
+    let failed = report
+        .as_ref()
+        .is_some_and(|r| r.outcomes.iter().any(|o| !matches!(o, Outcome::Done)));
+    match args.output {
+        OutputFormat::Json => {
+            let doc = Report {
+                changes: changes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, change)| {
+                        let outcome = report.as_ref().and_then(|r| r.outcomes.get(i));
+                        Reported {
+                            change,
+                            outcome: outcome.map(outcome_name),
+                            error: outcome.and_then(outcome_message),
+                        }
+                    })
+                    .collect(),
+                errors: desired.errors.clone(),
+                stack_errors: prepared.plan.errors.clone(),
+                aws_calls: calls.clone(),
+            };
+            match serde_json::to_string_pretty(&doc) {
+                Ok(j) => println!("{j}"),
+                Err(e) => {
+                    eprintln!("error: cannot render the report: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        OutputFormat::Text => print!("{}", render_text(changes, report.as_ref(), &calls)),
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else if !desired.errors.is_empty() || !prepared.plan.errors.is_empty() {
+        ExitCode::from(super::plan::EXIT_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn outcome_name(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Failed(_) => "failed",
+        Outcome::Skipped { .. } => "skipped",
+    }
+}
+
+fn outcome_message(o: &Outcome) -> Option<String> {
+    match o {
+        Outcome::Done => None,
+        Outcome::Failed(e) => Some(e.to_string()),
+        Outcome::Skipped { reason } => Some(reason.clone()),
+    }
+}
+
+fn symbol(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Create | ChangeKind::Register => "+",
+        ChangeKind::Modify => "~",
+        ChangeKind::Delete | ChangeKind::Deregister => "-",
+    }
+}
+
+fn verb(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Create => "create",
+        ChangeKind::Modify => "modify",
+        ChangeKind::Delete => "delete",
+        ChangeKind::Register => "register",
+        ChangeKind::Deregister => "deregister",
+    }
+}
+
+/// One line per change, grouped by stack, then a one-line summary of changes and AWS calls.
+pub(crate) fn render_text(
+    changes: &[Change],
+    report: Option<&ExecuteReport>,
+    calls: &BTreeMap<String, u64>,
+) -> String {
+    let mut s = String::new();
+    let mut current: Option<&str> = None;
+    for (i, c) in changes.iter().enumerate() {
+        if current != Some(c.stack.as_str()) {
+            let title = if c.stack.is_empty() {
+                "cluster-wide".to_owned()
+            } else {
+                format!("stack {}", c.stack)
+            };
+            let _ = writeln!(s, "{title}");
+            current = Some(&c.stack);
+        }
+        let _ = write!(
+            s,
+            "  {} {} {}  [{}]",
+            symbol(c.kind),
+            verb(c.kind),
+            c.resource,
+            c.operation()
+        );
+        if let Some(reason) = &c.reason {
+            let _ = write!(s, " ({reason})");
+        }
+        match report.and_then(|r| r.outcomes.get(i)) {
+            Some(Outcome::Failed(e)) => {
+                let _ = write!(s, "\n      FAILED: {e}");
+            }
+            Some(Outcome::Skipped { reason }) => {
+                let _ = write!(s, "\n      skipped: {reason}");
+            }
+            _ => {}
+        }
+        let _ = writeln!(s);
+    }
+    let count = |k: ChangeKind| changes.iter().filter(|c| c.kind == k).count();
+    let total: u64 = calls.values().sum();
+    let mutating: u64 = calls
+        .iter()
+        .filter(|(op, _)| {
+            op.split_once('.')
+                .is_some_and(|(_, o)| crate::aws::calls::is_mutating(o))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    let head = match report {
+        None if changes.is_empty() => "No changes".to_owned(),
+        None => "Plan".to_owned(),
+        Some(r) => {
+            let failed = r
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Failed(_)))
+                .count();
+            let skipped = r
+                .outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Skipped { .. }))
+                .count();
+            if failed + skipped == 0 {
+                "Applied".to_owned()
+            } else {
+                format!("Applied with {failed} failed and {skipped} skipped changes")
+            }
+        }
+    };
+    let _ = writeln!(
+        s,
+        "{head}: {} to create, {} to modify, {} to delete, {} target registrations, {} \
+         deregistrations; {total} AWS calls ({mutating} mutating).",
+        count(ChangeKind::Create),
+        count(ChangeKind::Modify),
+        count(ChangeKind::Delete),
+        count(ChangeKind::Register),
+        count(ChangeKind::Deregister),
+    );
+    s
+}

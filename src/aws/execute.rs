@@ -213,7 +213,7 @@ pub async fn execute(
             }
         };
         span.in_scope(|| match &outcome {
-            Outcome::Done => tracing::info!("done"),
+            Outcome::Done => tracing::debug!("done"),
             Outcome::Failed(e) => tracing::warn!(error = %e, "failed"),
             Outcome::Skipped { reason } => tracing::info!(reason = %reason, "skipped"),
         });

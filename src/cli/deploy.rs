@@ -110,7 +110,8 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
     }
     let desired = built.desired_state();
     for e in &desired.errors {
-        eprintln!("error: {}: {}", e.object, e.message);
+        // The message names the object already.
+        eprintln!("error: {}", e.message);
     }
     let mut prune = apply_prune.unwrap_or(false);
     if prune && !desired.errors.is_empty() {

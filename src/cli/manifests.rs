@@ -44,7 +44,29 @@ pub enum ManifestError {
         /// The deserialiser's message.
         message: String,
     },
+    /// The same object (kind, namespace, name) appears twice: a cluster holds only one.
+    #[error(
+        "{path}: document {document}: {kind} {name} is already defined in {first}, document \
+         {first_document}; a cluster holds one object per name, so keep only one of them"
+    )]
+    Duplicate {
+        /// The file of the second definition.
+        path: PathBuf,
+        /// Its 1-based document index.
+        document: usize,
+        /// `apiVersion/kind`.
+        kind: String,
+        /// `namespace/name`, or `name` when cluster-scoped.
+        name: String,
+        /// The file of the first definition.
+        first: PathBuf,
+        /// Its 1-based document index.
+        first_document: usize,
+    },
 }
+
+/// Where each object was first defined, by `apiVersion/kind namespace/name`.
+type Seen = std::collections::BTreeMap<(String, String), (PathBuf, usize)>;
 
 /// A document that was read but not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +112,7 @@ pub fn load_manifests(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
         collect_files(path, &mut files)?;
     }
     let mut out = Manifests::default();
+    let mut seen = Seen::new();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
             path: file.clone(),
@@ -101,7 +124,7 @@ pub fn load_manifests(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
                 message: e.to_string(),
             })?;
         for (i, doc) in docs.into_iter().enumerate() {
-            add_document(&mut out, &file, i + 1, doc)?;
+            add_document(&mut out, &mut seen, &file, i + 1, doc)?;
         }
     }
     Ok(out)
@@ -142,6 +165,7 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), ManifestErro
 
 fn add_document(
     out: &mut Manifests,
+    seen: &mut Seen,
     path: &Path,
     document: usize,
     doc: Value,
@@ -181,6 +205,30 @@ fn add_document(
         })
     }
     let full_kind = format!("{api_version}/{kind}");
+    let namespace = doc
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !name.is_empty() && !kind.ends_with("List") {
+        let qualified = if namespace.is_empty() {
+            name.clone()
+        } else {
+            format!("{namespace}/{name}")
+        };
+        let key = (full_kind.clone(), qualified.clone());
+        if let Some((first, first_document)) = seen.get(&key) {
+            return Err(ManifestError::Duplicate {
+                path: path.to_path_buf(),
+                document,
+                kind: full_kind,
+                name: qualified,
+                first: first.clone(),
+                first_document: *first_document,
+            });
+        }
+        seen.insert(key, (path.to_path_buf(), document));
+    }
     let snap = &mut out.snapshot;
     match (api_version.as_str(), kind.as_str()) {
         ("networking.k8s.io/v1", "Ingress") => snap
@@ -210,7 +258,7 @@ fn add_document(
         (_, k) if k.ends_with("List") && doc.get("items").is_some_and(Value::is_array) => {
             if let Some(Value::Array(items)) = doc.get("items").cloned() {
                 for item in items {
-                    add_document(out, path, document, item)?;
+                    add_document(out, seen, path, document, item)?;
                 }
             }
         }
@@ -279,6 +327,28 @@ mod tests {
         assert!(
             err.starts_with(&prefix) && err.len() > prefix.len(),
             "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_same_object_twice_is_an_error_naming_both_places() {
+        let dir = std::env::temp_dir().join(format!("plan-manifests-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let class = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: alb}\nspec: {controller: ingress.k8s.aws/alb}\n";
+        std::fs::write(dir.join("a.yaml"), class).unwrap();
+        std::fs::write(dir.join("b.yaml"), format!("apiVersion: v1\nkind: Service\nmetadata: {{name: alb, namespace: x}}\nspec: {{ports: [{{port: 80}}]}}\n---\n{class}")).unwrap();
+        let err = load_manifests(std::slice::from_ref(&dir))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: document 2: networking.k8s.io/v1/IngressClass alb is already defined in {}, \
+                 document 1; a cluster holds one object per name, so keep only one of them",
+                dir.join("b.yaml").display(),
+                dir.join("a.yaml").display()
+            )
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -80,7 +80,7 @@ fn grouped_example_reports_the_excluded_member_and_still_builds_the_group() {
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let errors = plan["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0]["object"], "ingress shop/legacy-search");
+    assert_eq!(errors[0]["object"], "ingress mall/legacy-search");
     assert_eq!(plan["stacks"][0]["id"], "shop");
     let rules = plan["stacks"][0]["listeners"][1]["rules"]
         .as_array()

@@ -16,8 +16,8 @@ pub use elbv2::{
     TargetGroupSpec, TargetSpec, TargetType,
 };
 pub use ids::{
-    backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name, StackId, TargetGroupNameInputs,
-    MAX_NAME_LEN,
+    backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name,
+    StackId, TargetGroupNameInputs, MAX_NAME_LEN,
 };
 
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use aws_lb_operator_core::model::{backend_security_group_name, Stack, StackId};
 use tracing::Instrument;
 
 use crate::aws::execute::{execute, ExecuteOptions, ExecuteReport};
-use crate::aws::observe::{observe, Observation};
+use crate::aws::observe::{observe_selective, AttributeScope, Observation};
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::{AwsClients, AwsError};
 
@@ -57,9 +57,33 @@ pub async fn prepare(
         .instrument(tracing::info_span!("resolve_vpc"))
         .await?;
     let requested: BTreeSet<String> = desired.iter().map(|s| s.id.to_string()).collect();
-    let observation = observe(clients, &opts.cluster, &vpc_id, &requested, opts.prune)
-        .instrument(tracing::info_span!("observe", stacks = requested.len()))
-        .await?;
+    // Attributes are compared on the keys a stack sets, so only those stacks' are read.
+    let attributes = AttributeScope::Only {
+        load_balancers: desired
+            .iter()
+            .filter(|s| !s.load_balancer.attributes.is_empty())
+            .map(|s| s.id.to_string())
+            .collect(),
+        target_groups: desired
+            .iter()
+            .flat_map(|s| {
+                s.target_groups
+                    .iter()
+                    .filter(|t| !t.attributes.is_empty())
+                    .map(move |t| (s.id.to_string(), t.id.clone()))
+            })
+            .collect(),
+    };
+    let observation = observe_selective(
+        clients,
+        &opts.cluster,
+        &vpc_id,
+        &requested,
+        opts.prune,
+        &attributes,
+    )
+    .instrument(tracing::info_span!("observe", stacks = requested.len()))
+    .await?;
 
     let mut cache = SubnetCache::default();
     let mut facts = Vec::with_capacity(desired.len());

@@ -67,6 +67,42 @@ pub struct Observation {
     pub foreign: ForeignNames,
 }
 
+/// Whose attributes to read. Attributes are compared only on the keys a stack sets, so a pass
+/// that knows what is desired skips DescribeLoadBalancerAttributes and
+/// DescribeTargetGroupAttributes for resources that set none (one call per resource saved).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AttributeScope {
+    /// Every detailed load balancer and target group.
+    #[default]
+    All,
+    /// Only these.
+    Only {
+        /// Stack ids whose load balancer attributes are read.
+        load_balancers: BTreeSet<String>,
+        /// `(stack id, resource id)` of target groups whose attributes are read.
+        target_groups: BTreeSet<(String, String)>,
+    },
+}
+
+impl AttributeScope {
+    fn load_balancer(&self, stack: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only { load_balancers, .. } => load_balancers.contains(stack),
+        }
+    }
+
+    fn target_group(&self, stack: &str, tg: &ObservedTargetGroup) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only { target_groups, .. } => tg
+                .tags
+                .get(aws_lb_operator_core::model::tags::INGRESS_RESOURCE)
+                .is_some_and(|r| target_groups.contains(&(stack.to_owned(), r.clone()))),
+        }
+    }
+}
+
 /// Reads what `cluster` owns in `vpc_id`: full detail for the `requested` stacks (and for every
 /// owned stack when `all_owned`), shallow for the others.
 pub async fn observe(
@@ -76,8 +112,28 @@ pub async fn observe(
     requested: &BTreeSet<String>,
     all_owned: bool,
 ) -> Result<Observation> {
+    observe_selective(
+        clients,
+        cluster,
+        vpc_id,
+        requested,
+        all_owned,
+        &AttributeScope::All,
+    )
+    .await
+}
+
+/// [`observe`], reading attributes only where `attributes` says.
+pub async fn observe_selective(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: &str,
+    requested: &BTreeSet<String>,
+    all_owned: bool,
+    attributes: &AttributeScope,
+) -> Result<Observation> {
     let span = tracing::info_span!("observe", cluster, vpc_id, requested = requested.len());
-    observe_inner(clients, cluster, vpc_id, requested, all_owned)
+    observe_inner(clients, cluster, vpc_id, requested, all_owned, attributes)
         .instrument(span)
         .await
 }
@@ -88,6 +144,7 @@ async fn observe_inner(
     vpc_id: &str,
     requested: &BTreeSet<String>,
     all_owned: bool,
+    attributes: &AttributeScope,
 ) -> Result<Observation> {
     let client = &clients.elbv2;
     let mut foreign = ForeignNames::default();
@@ -143,14 +200,19 @@ async fn observe_inner(
         target.security_groups = items;
     }
 
-    let detailed_lbs = detail_load_balancers(client, to_detail_lbs)
+    let detailed_lbs = detail_load_balancers(client, to_detail_lbs, attributes)
         .instrument(tracing::debug_span!("observe.load_balancer_details"))
         .await?;
     for (stack, lb) in detailed_lbs {
         stacks.entry(stack).or_default().load_balancers.push(lb);
     }
     let detailed_tgs = stream::iter(to_detail_tgs.into_iter().map(|(stack, tg)| async move {
-        Ok::<_, AwsError>(detail_target_group(client, tg).await?.map(|tg| (stack, tg)))
+        let with_attributes = attributes.target_group(&stack, &tg);
+        Ok::<_, AwsError>(
+            detail_target_group(client, tg, with_attributes)
+                .await?
+                .map(|tg| (stack, tg)),
+        )
     }))
     .buffered(DETAIL_CONCURRENCY)
     .try_collect::<Vec<_>>()
@@ -396,11 +458,13 @@ fn classify_security_groups(
 async fn detail_load_balancers(
     client: &Client,
     lbs: Vec<(String, ObservedLoadBalancer)>,
+    attributes: &AttributeScope,
 ) -> Result<Vec<(String, ObservedLoadBalancer)>> {
     let mut out: Vec<(String, ObservedLoadBalancer)> =
         stream::iter(lbs.into_iter().map(|(stack, lb)| async move {
+            let with_attributes = attributes.load_balancer(&stack);
             Ok::<_, AwsError>(
-                detail_load_balancer(client, lb)
+                detail_load_balancer(client, lb, with_attributes)
                     .await?
                     .map(|lb| (stack, lb)),
             )
@@ -433,8 +497,9 @@ async fn detail_load_balancers(
 async fn detail_load_balancer(
     client: &Client,
     mut lb: ObservedLoadBalancer,
+    with_attributes: bool,
 ) -> Result<Option<ObservedLoadBalancer>> {
-    match read_load_balancer(client, &mut lb).await {
+    match read_load_balancer(client, &mut lb, with_attributes).await {
         Ok(()) => Ok(Some(lb)),
         Err(e) if is_gone(&e) => {
             tracing::debug!(load_balancer = %lb.name, error = %e, "disappeared while observed");
@@ -444,8 +509,14 @@ async fn detail_load_balancer(
     }
 }
 
-async fn read_load_balancer(client: &Client, lb: &mut ObservedLoadBalancer) -> Result<()> {
-    lb.attributes = elbv2::load_balancer_attributes(client, &lb.arn).await?;
+async fn read_load_balancer(
+    client: &Client,
+    lb: &mut ObservedLoadBalancer,
+    with_attributes: bool,
+) -> Result<()> {
+    if with_attributes {
+        lb.attributes = elbv2::load_balancer_attributes(client, &lb.arn).await?;
+    }
     let mut listeners = Vec::new();
     for l in elbv2::describe_listeners(client, &lb.arn).await? {
         let Some(arn) = l.listener_arn() else {
@@ -662,9 +733,14 @@ fn arn_ref(arn: &str, weight: u32) -> TargetGroupRef {
 async fn detail_target_group(
     client: &Client,
     mut tg: ObservedTargetGroup,
+    with_attributes: bool,
 ) -> Result<Option<ObservedTargetGroup>> {
     let read = async {
-        let attributes = elbv2::target_group_attributes(client, &tg.arn).await?;
+        let attributes = if with_attributes {
+            elbv2::target_group_attributes(client, &tg.arn).await?
+        } else {
+            BTreeMap::new()
+        };
         let health = elbv2::target_health(client, &tg.arn).await?;
         Ok::<_, AwsError>((attributes, health))
     };

@@ -301,6 +301,25 @@ async fn drift_is_repaired_exactly() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        tg.attributes
+            .get("deregistration_delay.timeout_seconds")
+            .map(String::as_str),
+        Some("30"),
+        "{} sets this attribute in examples/seed",
+        tg.name
+    );
+    c.modify_target_group_attributes()
+        .target_group_arn(&tg.arn)
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value("300")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let t = &tg.targets[0];
     c.deregister_targets()
         .target_group_arn(&tg.arn)
@@ -320,6 +339,7 @@ async fn drift_is_repaired_exactly() {
         ops(&[
             ("elbv2.CreateRule", 1),
             ("elbv2.ModifyTargetGroup", 1),
+            ("elbv2.ModifyTargetGroupAttributes", 1),
             ("elbv2.RegisterTargets", 1)
         ])
     );

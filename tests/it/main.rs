@@ -9,6 +9,7 @@ mod aws_deploy_io;
 mod aws_discovery;
 mod aws_errors;
 mod bench_apply;
+mod cli_apply;
 mod cli_discover;
 mod localstack;
 mod localstack_script;

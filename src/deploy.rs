@@ -159,10 +159,7 @@ pub async fn apply(
         .await
 }
 
-/// A stack id from its tag value (`namespace/name` or a group name).
+/// A stack id from its display form (as observation keys are written).
 pub fn parse_stack_id(s: &str) -> StackId {
-    match s.split_once('/') {
-        Some((ns, name)) => StackId::implicit(ns, name),
-        None => StackId::explicit(s),
-    }
+    StackId::parse(s)
 }

@@ -17,11 +17,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lb_operator_core::deploy::{
-    keys, Change, ListenerSettings, Op, Ref, SgPermission, SgSource,
+    keys, Change, ListenerSettings, NewLoadBalancer, Op, Ref, SgPermission, SgSource,
 };
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{
-    ActionSpec, ConditionSpec, HealthCheckSpec, TargetGroupRef, TargetSpec,
+    ActionSpec, ConditionSpec, HealthCheckSpec, Protocol, TargetGroupRef, TargetSpec,
 };
 use aws_sdk_ec2::types as ec2t;
 use aws_sdk_elasticloadbalancingv2::types as elbt;
@@ -411,6 +411,16 @@ fn targets(ts: &[TargetSpec]) -> Option<Vec<elbt::TargetDescription>> {
     )
 }
 
+/// HTTP(S) health checks have a path; TCP checks must not send one.
+fn http_path(h: &HealthCheckSpec) -> Option<String> {
+    matches!(h.protocol, Protocol::Http | Protocol::Https).then(|| h.path.clone())
+}
+
+/// Success codes, when the check has any (TCP checks have none).
+fn http_matcher(h: &HealthCheckSpec) -> Option<elbt::Matcher> {
+    (h.matcher.http_code.is_some() || h.matcher.grpc_code.is_some()).then(|| matcher(h))
+}
+
 fn matcher(h: &HealthCheckSpec) -> elbt::Matcher {
     elbt::Matcher::builder()
         .set_http_code(h.matcher.http_code.clone())
@@ -709,7 +719,7 @@ async fn run(
                 .vpc_id(&tg.vpc_id)
                 .health_check_protocol(elbt::ProtocolEnum::from(h.protocol.as_str()))
                 .health_check_port(&h.port)
-                .health_check_path(&h.path)
+                .set_health_check_path(http_path(h))
                 .health_check_interval_seconds(to_i32("health check interval", h.interval_seconds)?)
                 .health_check_timeout_seconds(to_i32("health check timeout", h.timeout_seconds)?)
                 .healthy_threshold_count(to_i32("healthy threshold", h.healthy_threshold_count)?)
@@ -717,7 +727,7 @@ async fn run(
                     "unhealthy threshold",
                     h.unhealthy_threshold_count,
                 )?)
-                .matcher(matcher(h))
+                .set_matcher(http_matcher(h))
                 .set_tags(elb_tags(tags))
                 .send()
                 .await
@@ -736,7 +746,7 @@ async fn run(
                 .target_group_arn(ctx.r("target group", target_group)?)
                 .health_check_protocol(elbt::ProtocolEnum::from(h.protocol.as_str()))
                 .health_check_port(&h.port)
-                .health_check_path(&h.path)
+                .set_health_check_path(http_path(h))
                 .health_check_interval_seconds(to_i32("health check interval", h.interval_seconds)?)
                 .health_check_timeout_seconds(to_i32("health check timeout", h.timeout_seconds)?)
                 .healthy_threshold_count(to_i32("healthy threshold", h.healthy_threshold_count)?)
@@ -744,7 +754,7 @@ async fn run(
                     "unhealthy threshold",
                     h.unhealthy_threshold_count,
                 )?)
-                .matcher(matcher(h))
+                .set_matcher(http_matcher(h))
                 .send()
                 .await
                 .map_err(elb_err("ModifyTargetGroup"))?;
@@ -818,7 +828,8 @@ async fn run(
                 .r#type(elbt::LoadBalancerTypeEnum::from(lb.lb_type.as_str()))
                 .scheme(elbt::LoadBalancerSchemeEnum::from(lb.scheme.as_str()))
                 .ip_address_type(elbt::IpAddressType::from(lb.ip_address_type.as_str()))
-                .set_subnets(Some(lb.subnets.clone()))
+                .set_subnets((!subnet_mappings_needed(lb)).then(|| lb.subnets.clone()))
+                .set_subnet_mappings(subnet_mappings(lb))
                 .set_security_groups((!sgs.is_empty()).then_some(sgs))
                 .set_tags(elb_tags(tags))
                 .send()
@@ -910,6 +921,7 @@ async fn run(
                 .protocol(elbt::ProtocolEnum::from(l.protocol.as_str()))
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
+                .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .set_tags(elb_tags(tags))
                 .send()
@@ -928,6 +940,7 @@ async fn run(
                 .protocol(elbt::ProtocolEnum::from(l.protocol.as_str()))
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
+                .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .send()
                 .await
@@ -1053,6 +1066,30 @@ async fn run(
             Ok(None)
         }
     }
+}
+
+fn subnet_mappings_needed(lb: &NewLoadBalancer) -> bool {
+    !lb.eip_allocations.is_empty() || !lb.private_ipv4_addresses.is_empty()
+}
+
+/// Subnet mappings carrying Elastic IPs or private addresses (NLBs), one per subnet in order.
+fn subnet_mappings(lb: &NewLoadBalancer) -> Option<Vec<elbt::SubnetMapping>> {
+    if !subnet_mappings_needed(lb) {
+        return None;
+    }
+    Some(
+        lb.subnets
+            .iter()
+            .enumerate()
+            .map(|(i, subnet)| {
+                elbt::SubnetMapping::builder()
+                    .subnet_id(subnet)
+                    .set_allocation_id(lb.eip_allocations.get(i).cloned())
+                    .set_private_ipv4_address(lb.private_ipv4_addresses.get(i).cloned())
+                    .build()
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use aws_lb_operator_core::deploy::{
     ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
 };
 use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREFIX};
-use aws_lb_operator_core::model::tags::INGRESS_STACK;
+use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
     QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
@@ -97,7 +97,7 @@ impl AttributeScope {
             Self::All => true,
             Self::Only { target_groups, .. } => tg
                 .tags
-                .get(aws_lb_operator_core::model::tags::INGRESS_RESOURCE)
+                .get(StackId::parse(stack).kind.resource_tag())
                 .is_some_and(|r| target_groups.contains(&(stack.to_owned(), r.clone()))),
         }
     }
@@ -253,7 +253,7 @@ fn stack_of(tags: &Tags, cluster: &str) -> Option<String> {
     if !is_owned_by(tags, cluster) {
         return None;
     }
-    tags.get(INGRESS_STACK).cloned()
+    StackId::from_tags(tags).map(|id| id.to_string())
 }
 
 fn enum_str<E: AsRef<str>>(e: Option<&E>) -> String {
@@ -438,8 +438,8 @@ fn classify_security_groups(
                 } else {
                     out.backend = Some(sg);
                 }
-            } else if let Some(stack) = sg.tags.get(INGRESS_STACK).cloned() {
-                out.by_stack.entry(stack).or_default().push(sg);
+            } else if let Some(stack) = StackId::from_tags(&sg.tags) {
+                out.by_stack.entry(stack.to_string()).or_default().push(sg);
             } else {
                 foreign.insert(sg.name.clone(), sg.id.clone());
             }
@@ -564,6 +564,7 @@ pub fn listener_of(
         default_actions: actions_of(l.default_actions()),
         ssl_policy: l.ssl_policy().map(str::to_owned),
         certificates,
+        alpn_policy: l.alpn_policy().first().cloned(),
         tags: Tags::new(),
         rules,
     }

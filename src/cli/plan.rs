@@ -257,7 +257,7 @@ fn render_stack(out: &mut String, stack: &Stack) {
             "    {} {} {}, port {}, health check {} {} {} every {}s, codes {matcher}",
             tg.target_type,
             tg.protocol,
-            tg.protocol_version,
+            tg.protocol_version.map_or("", |v| v.as_str()),
             tg.port,
             hc.protocol,
             hc.port,

@@ -451,6 +451,8 @@ async fn web_changes(env: &Env, prefix: &str) -> Web {
             Op::CreateLoadBalancer {
                 key: lb_key.clone(),
                 load_balancer: NewLoadBalancer {
+                    eip_allocations: Vec::new(),
+                    private_ipv4_addresses: Vec::new(),
                     name: unique(&format!("{prefix}-web")),
                     lb_type: "application".into(),
                     scheme: "internet-facing".into(),
@@ -486,6 +488,7 @@ async fn web_changes(env: &Env, prefix: &str) -> Web {
                     ssl_policy: None,
                     default_certificate: None,
                     default_actions: http_default.clone(),
+                    alpn_policy: None,
                 },
                 tags: owned(cl, STACK, "80"),
             },
@@ -503,6 +506,7 @@ async fn web_changes(env: &Env, prefix: &str) -> Web {
                     ssl_policy: Some("ELBSecurityPolicy-TLS13-1-2-2021-06".into()),
                     default_certificate: Some(certs[0].clone()),
                     default_actions: https_default.clone(),
+                    alpn_policy: None,
                 },
                 tags: owned(cl, STACK, "443"),
             },
@@ -1130,6 +1134,8 @@ async fn shaped_stacks(env: &Env, names: &[&str]) {
             Op::CreateLoadBalancer {
                 key: lb_key.clone(),
                 load_balancer: NewLoadBalancer {
+                    eip_allocations: Vec::new(),
+                    private_ipv4_addresses: Vec::new(),
                     name: unique(&format!("cost-{s}")),
                     lb_type: "application".into(),
                     scheme: "internal".into(),
@@ -1156,6 +1162,7 @@ async fn shaped_stacks(env: &Env, names: &[&str]) {
                         target_groups: vec![tg_id("svc:80", 1)],
                         stickiness: None,
                     }],
+                    alpn_policy: None,
                 },
                 tags: owned(cl, s, "80"),
             },
@@ -1264,6 +1271,8 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
     Stack {
         id: StackId::implicit("ns", name),
         load_balancer: LoadBalancerSpec {
+            eip_allocations: Vec::new(),
+            private_ipv4_addresses: Vec::new(),
             name: format!("k8s-ns-{name}"),
             lb_type: LoadBalancerType::Application,
             scheme,
@@ -1620,6 +1629,7 @@ async fn modifications_observe_back_as_requested() {
                     ssl_policy: None,
                     default_certificate: None,
                     default_actions: to_https.clone(),
+                    alpn_policy: None,
                 },
             },
         ),

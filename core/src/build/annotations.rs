@@ -300,8 +300,8 @@ impl BackendSettings {
     /// Parses the "Ing,Svc" annotations of one object.
     pub fn parse(a: &Annotations<'_>) -> Result<Self, BuildError> {
         let proto = |key: &str| {
-            a.parse_with(key, Protocol::expected(), |v| {
-                Protocol::parse(&v.to_ascii_uppercase())
+            a.parse_with(key, Protocol::ALB_EXPECTED, |v| {
+                Protocol::parse_alb(&v.to_ascii_uppercase())
             })
         };
         Ok(Self {
@@ -447,7 +447,7 @@ pub fn parse_listen_ports(a: &Annotations<'_>) -> Result<Option<Vec<ListenPort>>
             return Err(err());
         }
         for (proto, port) in entry {
-            let protocol = Protocol::parse(&proto.to_ascii_uppercase()).ok_or_else(err)?;
+            let protocol = Protocol::parse_alb(&proto.to_ascii_uppercase()).ok_or_else(err)?;
             let port = port
                 .as_u64()
                 .and_then(|p| u16::try_from(p).ok())
@@ -750,7 +750,7 @@ mod tests {
                 name: "tracking tag",
                 key: TAGS,
                 value: "elbv2.k8s.aws/cluster=other",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource"#,
             },
             Case {
                 name: "target type",

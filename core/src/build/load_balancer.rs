@@ -241,6 +241,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
             } else {
                 Vec::new()
             },
+            alpn_policy: None,
             tags: tags::with_tracking(&user_tags, cluster, stack, &port.to_string()),
         });
     }
@@ -294,6 +295,8 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
             .iter()
             .map(|(k, (v, _))| (k.clone(), v.clone()))
             .collect(),
+        eip_allocations: Vec::new(),
+        private_ipv4_addresses: Vec::new(),
         tags: tags::with_tracking(&user_tags, cluster, stack, tags::LOAD_BALANCER_RESOURCE),
     };
     let target_groups = state

@@ -321,7 +321,7 @@ pub(crate) fn build(
         name,
         port: tg_port,
         protocol,
-        protocol_version: version,
+        protocol_version: Some(version),
         target_type,
         ip_address_type: "ipv4".to_owned(),
         health_check,

@@ -1313,7 +1313,7 @@ fn every_ingress_annotation_reaches_the_model() {
             annotations: &[(ann::BACKEND_PROTOCOL_VERSION, "GRPC")],
             check: |s| {
                 let t = &s.target_groups[0];
-                t.protocol_version == ProtocolVersion::Grpc
+                t.protocol_version == Some(ProtocolVersion::Grpc)
                     && t.health_check.path == "/AWS.ALB/healthcheck"
                     && t.health_check.matcher.grpc_code.as_deref() == Some("12")
                     && t.health_check.matcher.http_code.is_none()
@@ -1368,7 +1368,7 @@ fn every_ingress_annotation_reaches_the_model() {
                 let t = &s.target_groups[0];
                 let h = &t.health_check;
                 t.protocol == Protocol::Http
-                    && t.protocol_version == ProtocolVersion::Http1
+                    && t.protocol_version == Some(ProtocolVersion::Http1)
                     && h.protocol == Protocol::Http
                     && h.port == "traffic-port"
                     && h.path == "/"

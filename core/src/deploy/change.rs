@@ -150,6 +150,12 @@ pub struct NewLoadBalancer {
     pub subnets: Vec<String>,
     /// Security groups (existing ids or groups created earlier in the plan).
     pub security_groups: Vec<Ref>,
+    /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eip_allocations: Vec<String>,
+    /// Private IPv4 addresses, one per subnet in order (internal NLBs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_ipv4_addresses: Vec<String>,
 }
 
 /// A listener to create or modify.
@@ -169,6 +175,9 @@ pub struct ListenerSettings {
     /// Default actions; forward target groups by `arn` (existing) or `id` (created earlier in
     /// the plan, resolved through [`keys::target_group`]).
     pub default_actions: Vec<ActionSpec>,
+    /// ALPN policy (TLS listeners of NLBs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn_policy: Option<String>,
 }
 
 /// One AWS write. Serialised with `operation` = `service.Operation`, as the call counter

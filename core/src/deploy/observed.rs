@@ -60,6 +60,9 @@ pub struct ObservedListener {
     /// Default certificate ARN first, then the others (DescribeListenerCertificates), no
     /// duplicates.
     pub certificates: Vec<String>,
+    /// ALPN policy (TLS listeners).
+    #[serde(default)]
+    pub alpn_policy: Option<String>,
     /// Tags.
     pub tags: Tags,
     /// Non-default rules, sorted by priority.

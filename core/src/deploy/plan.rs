@@ -16,8 +16,8 @@ use super::{
 };
 use crate::discovery::Tags;
 use crate::model::{
-    tags, ActionSpec, ListenerSpec, Protocol, RuleSpec, Stack, TargetGroupRef, TargetGroupSpec,
-    TargetSpec,
+    tags, ActionSpec, ListenerSpec, Protocol, RuleSpec, Stack, StackKind, TargetGroupRef,
+    TargetGroupSpec, TargetSpec,
 };
 
 /// Plans every stack of one pass against what was observed.
@@ -121,8 +121,8 @@ fn backend_tags(cluster: &str) -> Tags {
     .collect()
 }
 
-fn resource_tag(t: &Tags) -> Option<&str> {
-    t.get(tags::INGRESS_RESOURCE).map(String::as_str)
+fn resource_tag(kind: StackKind, t: &Tags) -> Option<&str> {
+    t.get(kind.resource_tag()).map(String::as_str)
 }
 
 /// Whether the shared backend security group is needed, and the ports it must reach.
@@ -349,7 +349,10 @@ impl<'a> StackPlanner<'a> {
     fn delete_tg(&mut self, tg: &ObservedTargetGroup, reason: Option<String>) {
         self.delete(
             DEL_TGS,
-            tg_resource(&tg.name, resource_tag(&tg.tags).unwrap_or("?")),
+            tg_resource(
+                &tg.name,
+                resource_tag(self.input.id.kind, &tg.tags).unwrap_or("?"),
+            ),
             reason,
             Op::DeleteTargetGroup {
                 arn: tg.arn.clone(),
@@ -428,7 +431,9 @@ impl<'a> StackPlanner<'a> {
             let mut sgs: Vec<&ObservedSecurityGroup> = observed
                 .security_groups
                 .iter()
-                .filter(|sg| resource_tag(&sg.tags) == Some(FRONTEND_SG_RESOURCE))
+                .filter(|sg| {
+                    resource_tag(self.input.id.kind, &sg.tags) == Some(FRONTEND_SG_RESOURCE)
+                })
                 .collect();
             sgs.sort_by_key(|sg| sg.id.clone());
             let first = sgs.first().copied();
@@ -486,7 +491,7 @@ impl<'a> StackPlanner<'a> {
                 let reason = match d
                     .target_groups
                     .iter()
-                    .find(|t| Some(t.id.as_str()) == resource_tag(&o.tags))
+                    .find(|t| Some(t.id.as_str()) == resource_tag(self.input.id.kind, &o.tags))
                 {
                     Some(_) => Some("replaced".to_owned()),
                     None => Some("no longer referenced".to_owned()),
@@ -562,7 +567,7 @@ impl<'a> StackPlanner<'a> {
             let mut candidates: Vec<&ObservedTargetGroup> = observed
                 .target_groups
                 .iter()
-                .filter(|o| resource_tag(&o.tags) == Some(tg.id.as_str()))
+                .filter(|o| resource_tag(self.input.id.kind, &o.tags) == Some(tg.id.as_str()))
                 .collect();
             candidates.sort_by_key(|o| (o.name != tg.name, o.arn.clone()));
             let m = match candidates.first() {
@@ -648,24 +653,31 @@ impl<'a> StackPlanner<'a> {
         let spec = &d.load_balancer;
         let mut sg_tags = spec.tags.clone();
         sg_tags.insert(
-            tags::INGRESS_RESOURCE.to_owned(),
+            self.input.id.kind.resource_tag().to_owned(),
             FRONTEND_SG_RESOURCE.to_owned(),
         );
         let mut wanted: BTreeSet<SgPermission> = BTreeSet::new();
         for l in &d.listeners {
+            let protocols: &[&str] = match l.protocol {
+                Protocol::Udp => &["udp"],
+                Protocol::TcpUdp => &["tcp", "udp"],
+                _ => &["tcp"],
+            };
             for cidr in &spec.inbound_cidrs {
                 let source = if cidr.contains(':') {
                     SgSource::CidrV6(cidr.clone())
                 } else {
                     SgSource::Cidr(cidr.clone())
                 };
-                wanted.insert(SgPermission {
-                    protocol: "tcp".to_owned(),
-                    from_port: i32::from(l.port),
-                    to_port: i32::from(l.port),
-                    source,
-                    description: None,
-                });
+                for protocol in protocols {
+                    wanted.insert(SgPermission {
+                        protocol: (*protocol).to_owned(),
+                        from_port: i32::from(l.port),
+                        to_port: i32::from(l.port),
+                        source: source.clone(),
+                        description: None,
+                    });
+                }
             }
         }
         match observed {
@@ -773,7 +785,7 @@ impl<'a> StackPlanner<'a> {
                     name: tg.name.clone(),
                     port: tg.port,
                     protocol: tg.protocol.as_str().to_owned(),
-                    protocol_version: Some(tg.protocol_version.as_str().to_owned()),
+                    protocol_version: tg.protocol_version.map(|v| v.as_str().to_owned()),
                     target_type: tg.target_type.as_str().to_owned(),
                     ip_address_type: tg.ip_address_type.clone(),
                     vpc_id: self.cluster.vpc_id.clone(),
@@ -869,6 +881,8 @@ impl<'a> StackPlanner<'a> {
                     ip_address_type: spec.ip_address_type.as_str().to_owned(),
                     subnets,
                     security_groups: sgs,
+                    eip_allocations: spec.eip_allocations.clone(),
+                    private_ipv4_addresses: spec.private_ipv4_addresses.clone(),
                 },
                 tags: spec.tags.clone(),
             },
@@ -1008,10 +1022,11 @@ impl<'a> StackPlanner<'a> {
     ) {
         let resource = format!("listener {}", l.port);
         let settings = listener_settings(l, resolve);
-        let secure = l.protocol == Protocol::Https;
+        let secure = l.protocol.is_secure();
         let differs = !o.protocol.eq_ignore_ascii_case(&settings.protocol)
             || (secure && o.ssl_policy != settings.ssl_policy)
             || (secure && o.certificates.first() != settings.default_certificate.as_ref())
+            || (settings.alpn_policy.is_some() && o.alpn_policy != settings.alpn_policy)
             || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions);
         if differs {
             self.push(
@@ -1267,16 +1282,11 @@ fn tg_replace_reason(tg: &TargetGroupSpec, o: &ObservedTargetGroup) -> Option<St
     if !o.target_type.eq_ignore_ascii_case(tg.target_type.as_str()) {
         return changed("target type", &o.target_type, tg.target_type.as_str());
     }
-    if !o.protocol_version.is_empty()
-        && !o
-            .protocol_version
-            .eq_ignore_ascii_case(tg.protocol_version.as_str())
-    {
-        return changed(
-            "protocol version",
-            &o.protocol_version,
-            tg.protocol_version.as_str(),
-        );
+    if let Some(want) = tg.protocol_version {
+        if !o.protocol_version.is_empty() && !o.protocol_version.eq_ignore_ascii_case(want.as_str())
+        {
+            return changed("protocol version", &o.protocol_version, want.as_str());
+        }
     }
     if !o.ip_address_type.is_empty() && !o.ip_address_type.eq_ignore_ascii_case(&tg.ip_address_type)
     {
@@ -1332,7 +1342,7 @@ impl Resolver<'_> {
 }
 
 fn listener_settings(l: &ListenerSpec, resolve: &Resolver<'_>) -> ListenerSettings {
-    let secure = l.protocol == Protocol::Https;
+    let secure = l.protocol.is_secure();
     ListenerSettings {
         port: l.port,
         protocol: l.protocol.as_str().to_owned(),
@@ -1343,6 +1353,7 @@ fn listener_settings(l: &ListenerSpec, resolve: &Resolver<'_>) -> ListenerSettin
             None
         },
         default_actions: resolve.actions(&l.default_actions),
+        alpn_policy: l.alpn_policy.clone(),
     }
 }
 

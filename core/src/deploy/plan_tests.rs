@@ -449,6 +449,7 @@ impl Fake {
                         default_actions: actions,
                         ssl_policy: listener.ssl_policy.clone(),
                         certificates: listener.default_certificate.iter().cloned().collect(),
+                        alpn_policy: listener.alpn_policy.clone(),
                         tags: tags.clone(),
                         rules: vec![],
                     });
@@ -465,6 +466,7 @@ impl Fake {
                         l.certificates.insert(0, c.clone());
                     }
                     l.default_actions = actions;
+                    l.alpn_policy = listener.alpn_policy.clone();
                 }
                 Op::AddListenerCertificates {
                     listener,

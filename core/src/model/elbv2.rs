@@ -73,12 +73,37 @@ string_enum! {
 }
 
 string_enum! {
-    /// Listener or target group protocol (ALB).
+    /// Listener, target group or health-check protocol.
     Protocol {
-        /// Plain HTTP.
+        /// Plain HTTP (ALB).
         Http = "HTTP",
-        /// HTTP over TLS.
+        /// HTTP over TLS (ALB).
         Https = "HTTPS",
+        /// TCP (NLB).
+        Tcp = "TCP",
+        /// UDP (NLB).
+        Udp = "UDP",
+        /// TCP and UDP on one port (NLB).
+        TcpUdp = "TCP_UDP",
+        /// TLS terminated by the load balancer (NLB).
+        Tls = "TLS",
+    }
+}
+
+impl Protocol {
+    /// What an ALB annotation accepts, for error messages.
+    pub const ALB_EXPECTED: &'static str = "\"HTTP\" or \"HTTPS\"";
+
+    /// Parses an ALB protocol (`HTTP` or `HTTPS`; exact match).
+    #[must_use]
+    pub fn parse_alb(s: &str) -> Option<Self> {
+        Self::parse(s).filter(|p| matches!(p, Self::Http | Self::Https))
+    }
+
+    /// Whether the load balancer terminates TLS (certificates and a TLS policy apply).
+    #[must_use]
+    pub const fn is_secure(self) -> bool {
+        matches!(self, Self::Https | Self::Tls)
     }
 }
 
@@ -129,6 +154,12 @@ pub struct LoadBalancerSpec {
     /// Source CIDRs allowed by the managed security group (empty when `securityGroups` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_cidrs: Vec<String>,
+    /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eip_allocations: Vec<String>,
+    /// Private IPv4 addresses, one per subnet in order (internal NLBs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_ipv4_addresses: Vec<String>,
     /// Load balancer attributes (only the keys that were set).
     pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags.
@@ -150,9 +181,12 @@ pub struct ListenerSpec {
     /// TLS policy (HTTPS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_policy: Option<String>,
-    /// Certificate ARNs (HTTPS only); the first is the default certificate.
+    /// Certificate ARNs (HTTPS and TLS only); the first is the default certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<String>,
+    /// ALPN policy (TLS listeners of NLBs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn_policy: Option<String>,
     /// Tags, including the tracking tags (resource id = the port).
     pub tags: BTreeMap<String, String>,
 }
@@ -346,8 +380,9 @@ pub struct TargetGroupSpec {
     pub port: u16,
     /// `HTTP` or `HTTPS`.
     pub protocol: Protocol,
-    /// `HTTP1`, `HTTP2` or `GRPC`.
-    pub protocol_version: ProtocolVersion,
+    /// `HTTP1`, `HTTP2` or `GRPC` (ALB target groups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<ProtocolVersion>,
     /// `instance` or `ip`.
     pub target_type: TargetType,
     /// `ipv4` (IPv6 target groups are not built yet).
@@ -366,11 +401,12 @@ pub struct TargetGroupSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheckSpec {
-    /// `HTTP` or `HTTPS`.
+    /// `HTTP`, `HTTPS` or `TCP`.
     pub protocol: Protocol,
     /// `traffic-port` or a port number.
     pub port: String,
-    /// Path.
+    /// Path (HTTP and HTTPS checks; empty for TCP).
+    #[serde(default)]
     pub path: String,
     /// Seconds between checks.
     pub interval_seconds: u32,

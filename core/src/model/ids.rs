@@ -8,15 +8,52 @@ use sha2::{Digest, Sha256};
 /// Longest name AWS accepts for a load balancer or a target group.
 pub const MAX_NAME_LEN: usize = 32;
 
-/// Identity of a stack: an explicit IngressGroup (`namespace` empty, `name` = group name) or an
-/// implicit group of one Ingress (`namespace/name`).
+/// What a stack was built from, deciding its tracking tag keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StackKind {
+    /// An IngressGroup (`ingress.k8s.aws/stack`, `ingress.k8s.aws/resource`).
+    #[default]
+    Ingress,
+    /// A LoadBalancer Service (`service.k8s.aws/stack`, `service.k8s.aws/resource`).
+    Service,
+}
+
+impl StackKind {
+    /// Tag key holding the stack id.
+    #[must_use]
+    pub const fn stack_tag(self) -> &'static str {
+        match self {
+            Self::Ingress => super::tags::INGRESS_STACK,
+            Self::Service => super::tags::SERVICE_STACK,
+        }
+    }
+
+    /// Tag key holding the resource id inside the stack.
+    #[must_use]
+    pub const fn resource_tag(self) -> &'static str {
+        match self {
+            Self::Ingress => super::tags::INGRESS_RESOURCE,
+            Self::Service => super::tags::SERVICE_RESOURCE,
+        }
+    }
+}
+
+/// Prefix of the display form of Service stacks (`:` cannot appear in Kubernetes names or
+/// IngressGroup names, so the forms never collide).
+const SERVICE_PREFIX: &str = "service:";
+
+/// Identity of a stack: an explicit IngressGroup (`namespace` empty, `name` = group name), an
+/// implicit group of one Ingress (`namespace/name`), or a Service (`service:namespace/name`).
 ///
-/// Serialised as its display form (`group` or `namespace/name`).
+/// Serialised as its display form. The tag value written to AWS is [`StackId::tag_value`]
+/// (without the `service:` prefix, as the AWS Load Balancer Controller writes it).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StackId {
+    /// Ingress or Service.
+    pub kind: StackKind,
     /// Empty for an explicit group.
     pub namespace: String,
-    /// Group name, or the Ingress name for an implicit group.
+    /// Group name, or the Ingress or Service name.
     pub name: String,
 }
 
@@ -25,6 +62,7 @@ impl StackId {
     #[must_use]
     pub fn explicit(group: &str) -> Self {
         Self {
+            kind: StackKind::Ingress,
             namespace: String::new(),
             name: group.to_owned(),
         }
@@ -34,6 +72,17 @@ impl StackId {
     #[must_use]
     pub fn implicit(namespace: &str, name: &str) -> Self {
         Self {
+            kind: StackKind::Ingress,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The id of a Service's stack.
+    #[must_use]
+    pub fn service(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: StackKind::Service,
             namespace: namespace.to_owned(),
             name: name.to_owned(),
         }
@@ -44,15 +93,49 @@ impl StackId {
     pub fn is_explicit(&self) -> bool {
         self.namespace.is_empty()
     }
+
+    /// The value of the stack tag in AWS: `group`, or `namespace/name`.
+    #[must_use]
+    pub fn tag_value(&self) -> String {
+        if self.is_explicit() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+
+    /// The stack a resource belongs to, from its tags (`None` when it carries no stack tag).
+    #[must_use]
+    pub fn from_tags(tags: &std::collections::BTreeMap<String, String>) -> Option<Self> {
+        if let Some(v) = tags.get(StackKind::Ingress.stack_tag()) {
+            return Some(Self::parse(v));
+        }
+        tags.get(StackKind::Service.stack_tag()).map(|v| {
+            let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
+            Self::service(ns, name)
+        })
+    }
+
+    /// Parses the display form.
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        if let Some(rest) = s.strip_prefix(SERVICE_PREFIX) {
+            let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
+            return Self::service(ns, name);
+        }
+        match s.split_once('/') {
+            Some((ns, name)) => Self::implicit(ns, name),
+            None => Self::explicit(s),
+        }
+    }
 }
 
 impl fmt::Display for StackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_explicit() {
-            f.write_str(&self.name)
-        } else {
-            write!(f, "{}/{}", self.namespace, self.name)
+        if self.kind == StackKind::Service {
+            f.write_str(SERVICE_PREFIX)?;
         }
+        f.write_str(&self.tag_value())
     }
 }
 
@@ -65,10 +148,7 @@ impl Serialize for StackId {
 impl<'de> Deserialize<'de> for StackId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        Ok(match s.split_once('/') {
-            Some((ns, name)) => Self::implicit(ns, name),
-            None => Self::explicit(&s),
-        })
+        Ok(Self::parse(&s))
     }
 }
 

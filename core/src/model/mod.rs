@@ -17,7 +17,7 @@ pub use elbv2::{
 };
 pub use ids::{
     backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name,
-    StackId, TargetGroupNameInputs, MAX_NAME_LEN,
+    StackId, StackKind, TargetGroupNameInputs, MAX_NAME_LEN,
 };
 
 use serde::{Deserialize, Serialize};

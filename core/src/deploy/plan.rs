@@ -417,8 +417,26 @@ impl<'a> StackPlanner<'a> {
         let create_lb = kept_lb.is_none() || replace_reason.is_some();
         if create_lb {
             self.foreign_lb(&spec.name)?;
-            if let Err(e) = &facts.subnets {
-                return Err(e.clone());
+            let subnets = facts.subnets.clone()?;
+            for (what, values) in [
+                (
+                    "Elastic IP allocations (aws-load-balancer-eip-allocations)",
+                    &spec.eip_allocations,
+                ),
+                (
+                    "private IPv4 addresses (aws-load-balancer-private-ipv4-addresses)",
+                    &spec.private_ipv4_addresses,
+                ),
+            ] {
+                if !values.is_empty() && values.len() != subnets.len() {
+                    return Err(format!(
+                        "{} {what} for {} subnets ({}): give one per subnet, or name the \
+                         subnets with service.beta.kubernetes.io/aws-load-balancer-subnets",
+                        values.len(),
+                        subnets.len(),
+                        subnets.join(", ")
+                    ));
+                }
             }
         }
         if facts.subnets_explicit {

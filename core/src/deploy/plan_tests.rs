@@ -1214,3 +1214,63 @@ fn changes_serialise_with_the_operation_name() {
     let back: Change = serde_json::from_value(v).unwrap();
     assert_eq!(back, p.changes[0]);
 }
+
+#[test]
+fn elastic_ips_must_match_the_discovered_subnets_one_to_one() {
+    let fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.eip_allocations = vec!["eipalloc-1".into()];
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert_eq!(
+        p.errors[0].message,
+        "1 Elastic IP allocations (aws-load-balancer-eip-allocations) for 2 subnets (subnet-a, \
+         subnet-b): give one per subnet, or name the subnets with \
+         service.beta.kubernetes.io/aws-load-balancer-subnets"
+    );
+    stack
+        .load_balancer
+        .eip_allocations
+        .push("eipalloc-2".into());
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert!(p.errors.is_empty());
+    let create = p
+        .changes
+        .iter()
+        .find_map(|c| match &c.op {
+            Op::CreateLoadBalancer { load_balancer, .. } => Some(load_balancer),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(create.eip_allocations, vec!["eipalloc-1", "eipalloc-2"]);
+}
+
+#[test]
+fn service_stacks_use_the_service_tracking_tags() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.id = StackId::service("ingress-nginx", "public");
+    let retag = |t: &mut Tags| {
+        let resource = t.remove(tags::INGRESS_RESOURCE).unwrap();
+        t.remove(tags::INGRESS_STACK);
+        t.insert(tags::SERVICE_STACK.into(), "ingress-nginx/public".into());
+        t.insert(tags::SERVICE_RESOURCE.into(), resource);
+    };
+    retag(&mut stack.load_balancer.tags);
+    for l in &mut stack.listeners {
+        retag(&mut l.tags);
+        for r in &mut l.rules {
+            retag(&mut r.tags);
+        }
+    }
+    for tg in &mut stack.target_groups {
+        retag(&mut tg.tags);
+    }
+    let key = stack.id.to_string();
+    assert_eq!(key, "service:ingress-nginx/public");
+    let p = fake.plan(std::slice::from_ref(&stack));
+    fake.apply(&p.changes);
+    let sg = &fake.observed(&key).security_groups[0];
+    assert_eq!(sg.tags[tags::SERVICE_RESOURCE], FRONTEND_SG_RESOURCE);
+    assert_eq!(StackId::from_tags(&sg.tags), Some(stack.id.clone()));
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}

@@ -9,7 +9,8 @@
 //! - [`member`](self): one Ingress → listen ports, rules, target groups;
 //! - [`rule`], [`conditions`], [`actions`]: rules, their order and priorities;
 //! - [`target_group`]: backends → target groups and targets;
-//! - [`listener`], [`load_balancer`]: the group-level resources.
+//! - [`listener`], [`load_balancer`]: the group-level resources;
+//! - [`service`]: LoadBalancer Services → Network Load Balancer stacks.
 pub mod actions;
 pub mod annotations;
 pub mod conditions;
@@ -20,6 +21,7 @@ pub mod load_balancer;
 mod member;
 pub mod params;
 pub mod rule;
+pub mod service;
 pub mod target_group;
 
 use std::collections::BTreeMap;
@@ -98,8 +100,14 @@ pub struct BuildConfig {
     pub default_target_type: TargetType,
     /// Scheme when no annotation sets one (`internal`).
     pub default_scheme: Scheme,
-    /// TLS policy of HTTPS listeners when none is set (`ELBSecurityPolicy-2016-08`).
+    /// TLS policy of HTTPS and TLS listeners when none is set (`ELBSecurityPolicy-2016-08`).
     pub default_ssl_policy: String,
+    /// `spec.loadBalancerClass` of the LoadBalancer Services that are ours
+    /// (`service.k8s.aws/nlb`).
+    pub load_balancer_class: String,
+    /// Whether Services with the in-tree `service.beta.kubernetes.io/aws-load-balancer-type: nlb`
+    /// are ours too, replacing the in-tree cloud controller (`false`).
+    pub manage_in_tree_nlb: bool,
     /// AWS quotas.
     pub limits: Limits,
 }
@@ -115,6 +123,8 @@ impl BuildConfig {
             default_target_type: TargetType::Instance,
             default_scheme: Scheme::Internal,
             default_ssl_policy: "ELBSecurityPolicy-2016-08".to_owned(),
+            load_balancer_class: "service.k8s.aws/nlb".to_owned(),
+            manage_in_tree_nlb: false,
             limits: Limits::default(),
         }
     }
@@ -311,7 +321,8 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Translates a snapshot into stacks and errors.
+/// Translates a snapshot into stacks and errors: IngressGroups into ALB stacks, LoadBalancer
+/// Services into NLB stacks.
 #[must_use]
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let index = Index::new(snapshot, config);
@@ -330,6 +341,9 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     if uses_instances {
         errors.extend(index.node_errors.iter().cloned());
     }
+    let services = service::build_all(&index, &snapshot.services, &snapshot.nodes);
+    stacks.extend(services.stacks);
+    errors.extend(services.errors);
     stacks.sort_by(|a, b| a.id.cmp(&b.id));
     let mut keyed: Vec<(String, String, BuildError)> = errors
         .into_iter()
@@ -338,6 +352,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     let mut skipped = collected.skipped;
+    skipped.extend(services.skipped);
     skipped.sort();
     BuildOutput {
         stacks,

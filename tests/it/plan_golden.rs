@@ -73,6 +73,11 @@ fn grouped_example_matches_golden_and_exits_2() {
 }
 
 #[test]
+fn ingress_proxy_example_matches_golden_and_exits_0() {
+    golden("ingress-proxy", 0);
+}
+
+#[test]
 fn grouped_example_reports_the_excluded_member_and_still_builds_the_group() {
     let dir = example("grouped").to_string_lossy().into_owned();
     let (code, stdout, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);

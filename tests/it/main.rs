@@ -8,6 +8,7 @@ mod aws_apply;
 mod aws_deploy_io;
 mod aws_discovery;
 mod aws_errors;
+mod aws_nlb;
 mod bench_apply;
 mod cli_apply;
 mod cli_discover;

@@ -3,8 +3,8 @@
 # read back what exists.
 #
 #   1. starts LocalStack (localstack/start.sh; idempotent, installs it on first use)
-#   2. creates a VPC with subnets tagged for load balancers in two zones, unless subnets tagged
-#      kubernetes.io/role/elb already exist in the region
+#   2. creates a VPC (Name tag <cluster>-demo) with subnets tagged for load balancers in two
+#      zones and a node security group, unless that VPC exists already
 #   3. aws-lb-operator apply -f examples/ --cluster-name demo
 #   4. aws-lb-operator show --cluster-name demo: load balancer DNS names, listeners, rules and
 #      registered targets, as read back through the AWS API
@@ -30,15 +30,16 @@ step "starting LocalStack"
 localstack/start.sh >&2
 
 step "VPC with load-balancer subnets in two zones"
-"$cache/localstack-venv/bin/python" - "$cluster" <<'PY'
+vpc=$("$cache/localstack-venv/bin/python" - "$cluster" <<'PY'
 import os, sys
 import boto3
 
 cluster = sys.argv[1]
 ec2 = boto3.client("ec2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-tagged = ec2.describe_subnets(Filters=[{"Name": "tag-key", "Values": ["kubernetes.io/role/elb"]}])["Subnets"]
-if tagged:
-    print(f"using existing subnets tagged kubernetes.io/role/elb in {tagged[0]['VpcId']}", file=sys.stderr)
+existing = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{cluster}-demo"]}])["Vpcs"]
+if existing:
+    print(f"using {existing[0]['VpcId']} (Name={cluster}-demo)", file=sys.stderr)
+    print(existing[0]["VpcId"])
     sys.exit(0)
 zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
 vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
@@ -55,21 +56,23 @@ for i, zone in enumerate(zones):
 sg = ec2.create_security_group(GroupName=f"{cluster}-nodes", Description="demo nodes", VpcId=vpc)["GroupId"]
 ec2.create_tags(Resources=[sg], Tags=[{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}])
 print(f"created {vpc} with load-balancer subnets in {', '.join(zones)} and node security group {sg}", file=sys.stderr)
+print(vpc)
 PY
+)
 
 step "building aws-lb-operator"
 cargo build -q --bin aws-lb-operator
 bin=$CARGO_TARGET_DIR/debug/aws-lb-operator
 
-step "aws-lb-operator apply -f examples/ --cluster-name $cluster"
+step "aws-lb-operator apply -f examples/ --cluster-name $cluster --vpc-id $vpc"
 # examples/grouped has one deliberately broken Ingress: apply reports it (exit 2) and deploys
 # the rest of its group.
 status=0
-"$bin" apply -f examples/ --cluster-name "$cluster" || status=$?
+"$bin" apply -f examples/ --cluster-name "$cluster" --vpc-id "$vpc" || status=$?
 if ((status == 1)); then
   echo "apply failed" >&2
   exit 1
 fi
 
-step "aws-lb-operator show --cluster-name $cluster (read back from AWS)"
-"$bin" show --cluster-name "$cluster"
+step "aws-lb-operator show --cluster-name $cluster --vpc-id $vpc (read back from AWS)"
+"$bin" show --cluster-name "$cluster" --vpc-id "$vpc"

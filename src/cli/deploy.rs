@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_lb_operator_core::build::{build, BuildConfig};
+use aws_lb_operator_core::build::build;
 use aws_lb_operator_core::deploy::{Change, ChangeKind, StackError};
 use aws_lb_operator_core::model::ObjectError;
 use serde::Serialize;
@@ -33,9 +33,9 @@ pub struct DeployArgs {
     /// load balancers).
     #[arg(long, env = "VPC_ID")]
     pub vpc_id: Option<String>,
-    /// `kubernetes.io/ingress.class` value handled by this operator.
-    #[arg(long, default_value = "alb")]
-    pub ingress_class: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub translation: super::TranslationArgs,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -102,8 +102,7 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
     for ignored in &loaded.ignored {
         eprintln!("note: {ignored}");
     }
-    let mut config = BuildConfig::new(&args.cluster_name);
-    config.ingress_class = args.ingress_class.clone();
+    let config = args.translation.config(&args.cluster_name);
     let built = build(&loaded.snapshot, &config);
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);

@@ -79,6 +79,32 @@ impl AwsArgs {
     }
 }
 
+/// What the translation takes as ours, shared by `plan`, `diff` and `apply`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TranslationArgs {
+    /// `kubernetes.io/ingress.class` value handled by this operator.
+    #[arg(long, default_value = "alb")]
+    pub ingress_class: String,
+    /// `spec.loadBalancerClass` of the LoadBalancer Services handled by this operator.
+    #[arg(long, default_value = "service.k8s.aws/nlb")]
+    pub load_balancer_class: String,
+    /// Also take Services annotated `service.beta.kubernetes.io/aws-load-balancer-type: nlb`
+    /// (when this operator replaces the in-tree cloud controller's NLB support).
+    #[arg(long)]
+    pub manage_in_tree_nlb: bool,
+}
+
+impl TranslationArgs {
+    /// The translation settings for `cluster`.
+    pub fn config(&self, cluster: &str) -> aws_lb_operator_core::build::BuildConfig {
+        let mut config = aws_lb_operator_core::build::BuildConfig::new(cluster);
+        config.ingress_class = self.ingress_class.clone();
+        config.load_balancer_class = self.load_balancer_class.clone();
+        config.manage_in_tree_nlb = self.manage_in_tree_nlb;
+        config
+    }
+}
+
 /// Output format of commands that print results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

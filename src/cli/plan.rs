@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::manifests;
-use aws_lb_operator_core::build::{build, BuildConfig};
+use aws_lb_operator_core::build::build;
 use aws_lb_operator_core::model::{
     tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
 };
@@ -36,9 +36,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
-    /// `kubernetes.io/ingress.class` value handled by this operator.
-    #[arg(long, default_value = "alb")]
-    pub ingress_class: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub translation: super::TranslationArgs,
 }
 
 /// Exit status when the plan has errors.
@@ -56,8 +56,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
     for ignored in &loaded.ignored {
         eprintln!("note: {ignored}");
     }
-    let mut config = BuildConfig::new(&args.cluster_name);
-    config.ingress_class = args.ingress_class.clone();
+    let config = args.translation.config(&args.cluster_name);
     let output = build(&loaded.snapshot, &config);
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
@@ -252,17 +251,24 @@ fn render_stack(out: &mut String, stack: &Stack) {
             .or(hc.matcher.grpc_code.as_deref())
             .unwrap_or_default();
         let _ = writeln!(out, "  target group {} ({})", tg.id, tg.name);
+        let version = tg
+            .protocol_version
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let path = if hc.path.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", hc.path)
+        };
+        let codes = if matcher.is_empty() {
+            String::new()
+        } else {
+            format!(", codes {matcher}")
+        };
         let _ = writeln!(
             out,
-            "    {} {} {}, port {}, health check {} {} {} every {}s, codes {matcher}",
-            tg.target_type,
-            tg.protocol,
-            tg.protocol_version.map_or("", |v| v.as_str()),
-            tg.port,
-            hc.protocol,
-            hc.port,
-            hc.path,
-            hc.interval_seconds
+            "    {} {}{version}, port {}, health check {} {}{path} every {}s{codes}",
+            tg.target_type, tg.protocol, tg.port, hc.protocol, hc.port, hc.interval_seconds
         );
         if !tg.attributes.is_empty() {
             let attrs: Vec<String> = tg

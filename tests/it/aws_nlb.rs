@@ -304,3 +304,60 @@ async fn service_nlb_lifecycle_on_localstack() {
     env.apply(&[], true).await;
     assert!(env.observed().await.is_empty());
 }
+
+/// The two-tier ingress-proxy example: two NLBs, one internet-facing and one internal, proxy
+/// protocol v2 on every target group, read back as planned; a re-apply writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_proxy_example_applies_and_reads_back() {
+    let region = "il-central-1";
+    let clients = localstack::clients(region).await;
+    let cluster = localstack::unique("proxy");
+    let vpc = create_vpc(&clients, "10.61.0.0/16").await;
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        create_subnet(
+            &clients,
+            &vpc,
+            &format!("10.61.{i}.0/24"),
+            &format!("{region}{az}"),
+            &[
+                ("kubernetes.io/role/elb", "1"),
+                ("kubernetes.io/role/internal-elb", "1"),
+            ],
+        )
+        .await;
+    }
+    let env = Env {
+        clients,
+        opts: PassOptions {
+            cluster: cluster.clone(),
+            vpc_id: Some(vpc),
+            prune: false,
+        },
+    };
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");
+    let built = build(&load_snapshot(&[dir]).unwrap(), &BuildConfig::new(&cluster));
+    assert!(built.errors.is_empty(), "{:?}", built.errors);
+    let stacks = built.stacks;
+    assert_eq!(stacks.len(), 2);
+    env.apply(&stacks, false).await;
+    let observed = env.observed().await;
+    let mut schemes = Vec::new();
+    for stack in &stacks {
+        let o = &observed[&stack.id.to_string()];
+        assert_matches(stack, o);
+        schemes.push(o.load_balancers[0].scheme.clone());
+        for tg in &o.target_groups {
+            assert_eq!(
+                tg.attributes
+                    .get("proxy_protocol_v2.enabled")
+                    .map(String::as_str),
+                Some("true"),
+                "{}",
+                tg.name
+            );
+        }
+    }
+    schemes.sort();
+    assert_eq!(schemes, vec!["internal", "internet-facing"]);
+    assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+}

@@ -146,3 +146,35 @@ fn unreadable_manifests_exit_1_with_the_reason() {
         "error: cannot read /nonexistent/manifests: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn in_tree_nlb_services_are_taken_only_with_the_flag() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-in-tree-{}", crate::localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: legacy, namespace: web, uid: 11111111-2222-4333-8444-555555555555, annotations: {service.beta.kubernetes.io/aws-load-balancer-type: nlb}}\nspec: {type: LoadBalancer, ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}]}\n",
+    )
+    .unwrap();
+    let path = dir.to_string_lossy().into_owned();
+    let (code, out, err) = run(&["plan", "-f", &path, "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["stacks"].as_array().unwrap().len(), 0);
+    assert!(err.contains("service web/legacy skipped"), "{err}");
+
+    let (code, out, err) = run(&[
+        "plan",
+        "-f",
+        &path,
+        "-o",
+        "json",
+        "--manage-in-tree-nlb",
+        "--load-balancer-class",
+        "example.com/other",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["stacks"][0]["id"], "service:web/legacy");
+    assert_eq!(doc["stacks"][0]["loadBalancer"]["type"], "network");
+}

@@ -14,6 +14,7 @@
 pub mod actions;
 pub mod annotations;
 pub mod conditions;
+mod endpoints;
 mod error;
 pub mod group;
 pub mod listener;

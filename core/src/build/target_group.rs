@@ -1,6 +1,5 @@
 //! Backends → target groups: Service and port lookup, named target ports resolved per
 //! EndpointSlice, ip and instance targets, health checks, LBC-compatible names.
-use std::collections::BTreeSet;
 use std::fmt;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort};
@@ -8,6 +7,7 @@ use k8s_openapi::api::networking::v1::ServiceBackendPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::annotations::{defaults, Annotations, BackendSettings, HEALTHCHECK_PORT, TARGET_TYPE};
+use super::endpoints::{endpoint_targets, port_u16, Readiness};
 use super::error::ObjectRef;
 use super::group::Member;
 use super::Index;
@@ -73,10 +73,6 @@ fn describe_ports(svc: &Service) -> String {
     }
 }
 
-fn port_u16(n: i32) -> Option<u16> {
-    u16::try_from(n).ok().filter(|p| *p > 0)
-}
-
 /// Resolves the target port of `svc_port` per EndpointSlice and collects ready endpoints.
 /// Returns `Err` when the port is named and no slice carries it.
 fn ip_targets(
@@ -86,62 +82,19 @@ fn ip_targets(
     svc: &Service,
     svc_port: &ServicePort,
 ) -> Result<Vec<TargetSpec>, String> {
-    let publish_not_ready = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.publish_not_ready_addresses)
-        .unwrap_or(false);
-    let fixed = match &svc_port.target_port {
-        Some(IntOrString::Int(n)) => Some(*n),
-        None => Some(svc_port.port),
-        Some(IntOrString::String(_)) => None,
-    };
-    let port_name = svc_port.name.as_deref().unwrap_or_default();
-    let mut targets = BTreeSet::new();
-    let mut ipv4_slices = 0usize;
-    let mut resolved_slices = 0usize;
-    for slice in index.endpoint_slices(namespace, service) {
-        if slice.address_type != "IPv4" {
-            continue;
-        }
-        ipv4_slices += 1;
-        let port = fixed.or_else(|| {
-            slice
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
-                .and_then(|p| p.port)
-        });
-        let Some(port) = port.and_then(port_u16) else {
-            continue;
-        };
-        resolved_slices += 1;
-        for ep in &slice.endpoints {
-            // Per the EndpointSlice API, an unknown readiness is to be read as ready.
-            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-            if !(ready || publish_not_ready) {
-                continue;
-            }
-            for addr in &ep.addresses {
-                targets.insert(TargetSpec {
-                    id: addr.clone(),
-                    port,
-                });
-            }
-        }
-    }
-    if let (None, true) = (fixed, ipv4_slices > 0 && resolved_slices == 0) {
+    let resolved = endpoint_targets(index, namespace, service, svc, svc_port, Readiness::Ready);
+    if let Some(ipv4_slices) = resolved.unresolved_in {
         let target = match &svc_port.target_port {
             Some(IntOrString::String(s)) => s.as_str(),
             _ => "",
         };
+        let port_name = svc_port.name.as_deref().unwrap_or_default();
         return Err(format!(
             "named targetPort {target:?} of service {namespace}/{service} port {} is not resolved by any of its {ipv4_slices} EndpointSlice(s): expected an EndpointSlice port named {port_name:?}",
             svc_port.port
         ));
     }
-    Ok(targets.into_iter().collect())
+    Ok(resolved.targets)
 }
 
 /// Builds the target group for `service:port` of `member`, or explains why it cannot be built.

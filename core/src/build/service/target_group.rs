@@ -1,7 +1,7 @@
 //! One target group per listener: ip targets (ready endpoints, named target ports resolved per
 //! EndpointSlice) or instance targets (eligible Nodes on the NodePort), LBC's NLB health checks
 //! (kube-proxy's health endpoint for `externalTrafficPolicy: Local`), attributes, names.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::annotations::{attribute_keys, defaults, HEALTHCHECK_PORT, NLB_TARGET_TYPE};
 use super::listener::{describe_ports, PortEntry, PortPlan};
 use super::{generated_name, ServiceContext};
+use crate::build::endpoints::{endpoint_targets, port_u16, Readiness};
 use crate::build::error::{invalid_annotation, invalid_field, BuildError};
 use crate::model::{
     tags, HealthCheckSpec, MatcherSpec, Protocol, TargetGroupSpec, TargetSpec, TargetType,
@@ -60,10 +61,6 @@ pub fn target_group_name(i: &TargetGroupNameInputs<'_>) -> String {
     )
 }
 
-fn port_u16(n: i32) -> Option<u16> {
-    u16::try_from(n).ok().filter(|p| *p > 0)
-}
-
 fn written_target_port(port: &ServicePort) -> String {
     match &port.target_port {
         Some(IntOrString::Int(n)) => n.to_string(),
@@ -79,55 +76,17 @@ fn ip_targets(
     ctx: &ServiceContext<'_>,
     entry: PortEntry<'_>,
 ) -> (Vec<TargetSpec>, Option<BuildError>) {
-    let spec = ctx.svc.spec.as_ref();
-    let publish_not_ready = spec
-        .and_then(|s| s.publish_not_ready_addresses)
-        .unwrap_or(false);
     let port = entry.port;
-    let fixed = match &port.target_port {
-        Some(IntOrString::Int(n)) => Some(*n),
-        None => Some(port.port),
-        Some(IntOrString::String(_)) => None,
-    };
+    let resolved = endpoint_targets(
+        ctx.index,
+        &ctx.namespace,
+        &ctx.name,
+        ctx.svc,
+        port,
+        Readiness::ReadyNotTerminating,
+    );
     let port_name = port.name.as_deref().unwrap_or_default();
-    let mut targets = BTreeSet::new();
-    let mut ipv4_slices = 0usize;
-    let mut resolved_slices = 0usize;
-    for slice in ctx.index.endpoint_slices(&ctx.namespace, &ctx.name) {
-        if slice.address_type != "IPv4" {
-            continue;
-        }
-        ipv4_slices += 1;
-        let resolved = fixed.or_else(|| {
-            slice
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
-                .and_then(|p| p.port)
-        });
-        let Some(resolved) = resolved.and_then(port_u16) else {
-            continue;
-        };
-        resolved_slices += 1;
-        for ep in &slice.endpoints {
-            let conditions = ep.conditions.as_ref();
-            // Per the EndpointSlice API, an unknown readiness is to be read as ready.
-            let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
-            let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
-            let registered = ready && !terminating;
-            if !(registered || publish_not_ready) {
-                continue;
-            }
-            for addr in &ep.addresses {
-                targets.insert(TargetSpec {
-                    id: addr.clone(),
-                    port: resolved,
-                });
-            }
-        }
-    }
-    let warning = (fixed.is_none() && ipv4_slices > 0 && resolved_slices == 0).then(|| {
+    let warning = resolved.unresolved_in.map(|ipv4_slices| {
         invalid_field(
             &ctx.object,
             format!("spec.ports[{}].targetPort", entry.index),
@@ -138,7 +97,7 @@ fn ip_targets(
             ),
         )
     });
-    (targets.into_iter().collect(), warning)
+    (resolved.targets, warning)
 }
 
 /// Target group port and targets of one `spec.ports` entry.

@@ -1,0 +1,101 @@
+//! Ready endpoints of a Service port, read from its EndpointSlices: the ip targets of both
+//! Ingress (ALB) and Service (NLB) target groups.
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Index;
+use crate::model::TargetSpec;
+
+/// A port number the API accepts (1..=65535).
+pub(crate) fn port_u16(n: i32) -> Option<u16> {
+    u16::try_from(n).ok().filter(|p| *p > 0)
+}
+
+/// The targets of one Service port.
+pub(crate) struct EndpointTargets {
+    /// Ready endpoints with the resolved target port, sorted.
+    pub targets: Vec<TargetSpec>,
+    /// `Some(n)`: the target port is named and none of the Service's `n` IPv4 EndpointSlices
+    /// carries a port of that name.
+    pub unresolved_in: Option<usize>,
+}
+
+/// Which endpoints are registered.
+#[derive(Clone, Copy)]
+pub(crate) enum Readiness {
+    /// Ready endpoints (an unknown readiness reads as ready, per the EndpointSlice API).
+    Ready,
+    /// Ready endpoints that are not terminating.
+    ReadyNotTerminating,
+}
+
+/// Resolves the target port of `svc_port` per IPv4 EndpointSlice (a named port is looked up in
+/// each slice) and collects the endpoints `readiness` admits, or every endpoint when the
+/// Service publishes not-ready addresses.
+pub(crate) fn endpoint_targets(
+    index: &Index<'_>,
+    namespace: &str,
+    service: &str,
+    svc: &Service,
+    svc_port: &ServicePort,
+    readiness: Readiness,
+) -> EndpointTargets {
+    let publish_not_ready = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.publish_not_ready_addresses)
+        .unwrap_or(false);
+    let fixed = match &svc_port.target_port {
+        Some(IntOrString::Int(n)) => Some(*n),
+        None => Some(svc_port.port),
+        Some(IntOrString::String(_)) => None,
+    };
+    let port_name = svc_port.name.as_deref().unwrap_or_default();
+    let mut targets = BTreeSet::new();
+    let mut ipv4_slices = 0usize;
+    let mut resolved_slices = 0usize;
+    for slice in index.endpoint_slices(namespace, service) {
+        if slice.address_type != "IPv4" {
+            continue;
+        }
+        ipv4_slices += 1;
+        let port = fixed.or_else(|| {
+            slice
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref().unwrap_or_default() == port_name)
+                .and_then(|p| p.port)
+        });
+        let Some(port) = port.and_then(port_u16) else {
+            continue;
+        };
+        resolved_slices += 1;
+        for ep in &slice.endpoints {
+            let conditions = ep.conditions.as_ref();
+            let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
+            let registered = match readiness {
+                Readiness::Ready => ready,
+                Readiness::ReadyNotTerminating => {
+                    ready && !conditions.and_then(|c| c.terminating).unwrap_or(false)
+                }
+            };
+            if !(registered || publish_not_ready) {
+                continue;
+            }
+            for addr in &ep.addresses {
+                targets.insert(TargetSpec {
+                    id: addr.clone(),
+                    port,
+                });
+            }
+        }
+    }
+    EndpointTargets {
+        targets: targets.into_iter().collect(),
+        unresolved_in: (fixed.is_none() && ipv4_slices > 0 && resolved_slices == 0)
+            .then_some(ipv4_slices),
+    }
+}

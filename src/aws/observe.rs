@@ -268,6 +268,74 @@ fn to_u16(v: Option<i32>) -> u16 {
     v.and_then(|v| u16::try_from(v).ok()).unwrap_or(0)
 }
 
+/// A load balancer or target group as DescribeLoadBalancers / DescribeTargetGroups list it.
+trait Listed {
+    fn arn(&self) -> Option<&str>;
+    fn name(&self) -> Option<&str>;
+    fn vpc(&self) -> Option<&str>;
+}
+
+impl Listed for LoadBalancer {
+    fn arn(&self) -> Option<&str> {
+        self.load_balancer_arn()
+    }
+    fn name(&self) -> Option<&str> {
+        self.load_balancer_name()
+    }
+    fn vpc(&self) -> Option<&str> {
+        self.vpc_id()
+    }
+}
+
+impl Listed for TargetGroup {
+    fn arn(&self) -> Option<&str> {
+        self.target_group_arn()
+    }
+    fn name(&self) -> Option<&str> {
+        self.target_group_name()
+    }
+    fn vpc(&self) -> Option<&str> {
+        self.vpc_id()
+    }
+}
+
+/// Sorts listed resources into the cluster's, by stack (shallow, via `shallow`), reading tags
+/// only for those in the VPC (batched); every other name goes to `foreign`.
+async fn by_owner<R: Listed, O>(
+    client: &Client,
+    all: &[R],
+    cluster: &str,
+    vpc_id: &str,
+    foreign: &mut BTreeMap<String, String>,
+    shallow: fn(&R, Tags) -> O,
+) -> Result<BTreeMap<String, Vec<O>>> {
+    let (in_vpc, elsewhere): (Vec<&R>, Vec<&R>) = all.iter().partition(|r| r.vpc() == Some(vpc_id));
+    for r in elsewhere {
+        if let (Some(name), Some(arn)) = (r.name(), r.arn()) {
+            foreign.insert(name.to_owned(), arn.to_owned());
+        }
+    }
+    let arns: Vec<String> = in_vpc
+        .iter()
+        .filter_map(|r| r.arn().map(str::to_owned))
+        .collect();
+    let mut tags = elbv2::describe_tags(client, &arns).await?;
+    let mut out: BTreeMap<String, Vec<O>> = BTreeMap::new();
+    for r in in_vpc {
+        let Some(arn) = r.arn() else {
+            continue;
+        };
+        let r_tags = tags.remove(arn).unwrap_or_default();
+        match stack_of(&r_tags, cluster) {
+            Some(stack) => out.entry(stack).or_default().push(shallow(r, r_tags)),
+            None => {
+                foreign.insert(r.name().unwrap_or_default().to_owned(), arn.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Owned load balancers in the VPC by stack, shallow. Everything else goes to `foreign`.
 async fn list_owned_lbs(
     client: &Client,
@@ -276,35 +344,7 @@ async fn list_owned_lbs(
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedLoadBalancer>>> {
     let all = elbv2::describe_load_balancers(client, None).await?;
-    let (in_vpc, elsewhere): (Vec<&LoadBalancer>, Vec<&LoadBalancer>) =
-        all.iter().partition(|lb| lb.vpc_id() == Some(vpc_id));
-    for lb in elsewhere {
-        if let (Some(name), Some(arn)) = (lb.load_balancer_name(), lb.load_balancer_arn()) {
-            foreign.insert(name.to_owned(), arn.to_owned());
-        }
-    }
-    let arns: Vec<String> = in_vpc
-        .iter()
-        .filter_map(|lb| lb.load_balancer_arn().map(str::to_owned))
-        .collect();
-    let mut tags = elbv2::describe_tags(client, &arns).await?;
-    let mut out: BTreeMap<String, Vec<ObservedLoadBalancer>> = BTreeMap::new();
-    for lb in in_vpc {
-        let Some(arn) = lb.load_balancer_arn() else {
-            continue;
-        };
-        let lb_tags = tags.remove(arn).unwrap_or_default();
-        match stack_of(&lb_tags, cluster) {
-            Some(stack) => out.entry(stack).or_default().push(shallow_lb(lb, lb_tags)),
-            None => {
-                foreign.insert(
-                    lb.load_balancer_name().unwrap_or_default().to_owned(),
-                    arn.to_owned(),
-                );
-            }
-        }
-    }
-    Ok(out)
+    by_owner(client, &all, cluster, vpc_id, foreign, shallow_lb).await
 }
 
 fn shallow_lb(lb: &LoadBalancer, tags: Tags) -> ObservedLoadBalancer {
@@ -341,35 +381,7 @@ async fn list_owned_tgs(
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedTargetGroup>>> {
     let all = elbv2::describe_target_groups(client, None).await?;
-    let (in_vpc, elsewhere): (Vec<&TargetGroup>, Vec<&TargetGroup>) =
-        all.iter().partition(|tg| tg.vpc_id() == Some(vpc_id));
-    for tg in elsewhere {
-        if let (Some(name), Some(arn)) = (tg.target_group_name(), tg.target_group_arn()) {
-            foreign.insert(name.to_owned(), arn.to_owned());
-        }
-    }
-    let arns: Vec<String> = in_vpc
-        .iter()
-        .filter_map(|tg| tg.target_group_arn().map(str::to_owned))
-        .collect();
-    let mut tags = elbv2::describe_tags(client, &arns).await?;
-    let mut out: BTreeMap<String, Vec<ObservedTargetGroup>> = BTreeMap::new();
-    for tg in in_vpc {
-        let Some(arn) = tg.target_group_arn() else {
-            continue;
-        };
-        let tg_tags = tags.remove(arn).unwrap_or_default();
-        match stack_of(&tg_tags, cluster) {
-            Some(stack) => out.entry(stack).or_default().push(shallow_tg(tg, tg_tags)),
-            None => {
-                foreign.insert(
-                    tg.target_group_name().unwrap_or_default().to_owned(),
-                    arn.to_owned(),
-                );
-            }
-        }
-    }
-    Ok(out)
+    by_owner(client, &all, cluster, vpc_id, foreign, shallow_tg).await
 }
 
 /// A target group's health check in the model's vocabulary.

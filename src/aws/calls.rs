@@ -82,6 +82,15 @@ impl CallCounter {
             .collect()
     }
 
+    /// Calls per `"service.Operation"` of the operations that change AWS state.
+    pub fn mutating_by_operation(&self) -> BTreeMap<String, u64> {
+        self.snapshot()
+            .into_iter()
+            .filter(|((_, op), _)| is_mutating(op))
+            .map(|((s, o), st)| (format!("{s}.{o}"), st.calls))
+            .collect()
+    }
+
     /// Total operations started.
     pub fn total_calls(&self) -> u64 {
         self.snapshot().values().map(|s| s.calls).sum()

@@ -180,7 +180,15 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
                 }
             }
         }
-        OutputFormat::Text => print!("{}", render_text(changes, report.as_ref(), &calls)),
+        OutputFormat::Text => print!(
+            "{}",
+            render_text(
+                changes,
+                report.as_ref(),
+                &calls,
+                clients.calls.mutating_calls()
+            )
+        ),
     }
     if failed {
         ExitCode::FAILURE
@@ -230,6 +238,7 @@ pub(crate) fn render_text(
     changes: &[Change],
     report: Option<&ExecuteReport>,
     calls: &BTreeMap<String, u64>,
+    mutating: u64,
 ) -> String {
     let mut s = String::new();
     let mut current: Option<&str> = None;
@@ -267,14 +276,6 @@ pub(crate) fn render_text(
     }
     let count = |k: ChangeKind| changes.iter().filter(|c| c.kind == k).count();
     let total: u64 = calls.values().sum();
-    let mutating: u64 = calls
-        .iter()
-        .filter(|(op, _)| {
-            op.split_once('.')
-                .is_some_and(|(_, o)| crate::aws::calls::is_mutating(o))
-        })
-        .map(|(_, n)| n)
-        .sum();
     let head = match report {
         None if changes.is_empty() => "No changes".to_owned(),
         None => "Plan".to_owned(),

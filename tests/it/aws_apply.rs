@@ -129,14 +129,7 @@ impl Env {
 }
 
 fn mutating(c: &AwsClients) -> BTreeMap<String, u64> {
-    c.calls
-        .by_operation()
-        .into_iter()
-        .filter(|(op, _)| {
-            op.split_once('.')
-                .is_some_and(|(_, o)| aws_lb_operator::aws::calls::is_mutating(o))
-        })
-        .collect()
+    c.calls.mutating_by_operation()
 }
 
 fn ops(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {

@@ -138,15 +138,7 @@ impl Env {
                 c.resource
             );
         }
-        self.clients
-            .calls
-            .by_operation()
-            .into_iter()
-            .filter(|(op, _)| {
-                op.split_once('.')
-                    .is_some_and(|(_, o)| aws_lb_operator::aws::calls::is_mutating(o))
-            })
-            .collect()
+        self.clients.calls.mutating_by_operation()
     }
 
     async fn observed(&self) -> BTreeMap<String, ObservedStack> {

@@ -101,6 +101,7 @@ fn stacks(n: usize, variant: usize, cluster: &str) -> Vec<Stack> {
 struct Run {
     wall: Duration,
     calls: BTreeMap<String, u64>,
+    mutating: u64,
     changes: usize,
 }
 
@@ -109,14 +110,7 @@ impl Run {
         self.calls.values().sum()
     }
     fn mutating(&self) -> u64 {
-        self.calls
-            .iter()
-            .filter(|(op, _)| {
-                op.split_once('.')
-                    .is_some_and(|(_, o)| aws_lb_operator::aws::calls::is_mutating(o))
-            })
-            .map(|(_, n)| n)
-            .sum()
+        self.mutating
     }
 }
 
@@ -134,6 +128,7 @@ async fn run(clients: &AwsClients, opts: &PassOptions, desired: &[Stack]) -> Run
     Run {
         wall: start.elapsed(),
         calls: clients.calls.by_operation(),
+        mutating: clients.calls.mutating_calls(),
         changes: prepared.plan.changes.len(),
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod execute;
 pub mod observe;
 pub mod resolve;
+pub mod route53;
 
 pub use calls::CallCounter;
 pub use error::{AwsError, AwsErrorKind};

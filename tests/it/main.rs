@@ -9,6 +9,7 @@ mod aws_deploy_io;
 mod aws_discovery;
 mod aws_errors;
 mod aws_nlb;
+mod aws_route53;
 mod bench_apply;
 mod cli_apply;
 mod cli_discover;

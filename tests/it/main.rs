@@ -4,6 +4,7 @@
 //! hand with `localstack/start.sh`); they fail with a clear message when it is not running.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod apiserver;
 mod aws_apply;
 mod aws_deploy_io;
 mod aws_discovery;

@@ -1,16 +1,30 @@
 //! One deploy pass: observe what the cluster owns, resolve subnets and security groups, plan
 //! (pure, in `core`), and optionally execute. Shared by `diff`, `apply` and the controller.
+//!
+//! Route53 is part of the same pass: hosted zones are listed once, records read per zone
+//! (through a [`ZoneCache`] the controller keeps between passes), and the DNS plan made
+//! against the load balancers as observed. Execution order: DNS changes whose target is
+//! known (deletes included, so records go before their load balancer), then the ELBv2/EC2
+//! changes, then the records of load balancers this pass created.
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use aws_lb_operator_core::deploy::{
-    plan, ClusterFacts, ObservedStack, Plan, StackFacts, StackInput,
+    plan, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
 };
-use aws_lb_operator_core::model::{backend_security_group_name, Stack, StackId};
+use aws_lb_operator_core::dns::{
+    self, DnsOptions, DnsPlan, DnsStackInput, HostedZone, LbAddress, LbTarget, RecordSet,
+    ZoneRecords,
+};
+use aws_lb_operator_core::model::{
+    backend_security_group_name, IpAddressType, Scheme, Stack, StackId,
+};
 use tracing::Instrument;
 
 use crate::aws::execute::{execute, ExecuteOptions, ExecuteReport};
 use crate::aws::observe::{observe_selective, AttributeScope, Observation};
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
+use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
 use crate::aws::{AwsClients, AwsError};
 
 /// Why a pass could not be planned at all.
@@ -25,7 +39,7 @@ pub enum DeployError {
 }
 
 /// What one pass covers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PassOptions {
     /// Cluster name (ownership tags).
     pub cluster: String,
@@ -33,6 +47,10 @@ pub struct PassOptions {
     pub vpc_id: Option<String>,
     /// Also delete the cluster's stacks that are not desired.
     pub prune: bool,
+    /// Route53 settings; `None` leaves DNS alone.
+    pub dns: Option<DnsOptions>,
+    /// Stacks (display ids) to delete: everything they own in AWS, records first.
+    pub delete: BTreeSet<String>,
 }
 
 /// A planned pass, ready to print or execute.
@@ -44,6 +62,35 @@ pub struct PreparedPass {
     pub observation: Observation,
     /// The planned changes.
     pub plan: Plan,
+    /// The planned Route53 changes, when DNS is managed.
+    pub dns: Option<PreparedDns>,
+}
+
+/// The DNS half of a prepared pass.
+#[derive(Debug, Default)]
+pub struct PreparedDns {
+    /// Hosted zones that passed the filters.
+    pub zones: Vec<HostedZone>,
+    /// Changes and conflicts.
+    pub plan: DnsPlan,
+    /// Name of the load balancer of every stack whose records wait for it to be created.
+    pub pending_load_balancers: BTreeMap<String, String>,
+}
+
+/// What executing a pass did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    /// ELBv2 and EC2 changes, one outcome per planned change.
+    pub elb: ExecuteReport,
+    /// Route53 units, one outcome per unit of [`PreparedDns::plan`].
+    pub dns: Vec<DnsOutcome>,
+}
+
+impl PassReport {
+    /// True when every change and unit is done.
+    pub fn is_success(&self) -> bool {
+        self.elb.is_success() && self.dns.iter().all(|o| matches!(o, DnsOutcome::Done))
+    }
 }
 
 /// Observes, resolves and plans `desired` (plus, with `prune`, the deletion of every other
@@ -52,6 +99,18 @@ pub async fn prepare(
     clients: &AwsClients,
     opts: &PassOptions,
     desired: &[Stack],
+) -> Result<PreparedPass, DeployError> {
+    let mut cache = ZoneCache::new(Duration::ZERO);
+    prepare_cached(clients, opts, desired, &mut cache).await
+}
+
+/// [`prepare`] with a zone cache kept across passes (the controller's), so zones whose
+/// record count did not change are not read again.
+pub async fn prepare_cached(
+    clients: &AwsClients,
+    opts: &PassOptions,
+    desired: &[Stack],
+    zone_cache: &mut ZoneCache,
 ) -> Result<PreparedPass, DeployError> {
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
         .instrument(tracing::info_span!("resolve_vpc"))
@@ -117,7 +176,7 @@ pub async fn prepare(
         if requested.contains(id) {
             continue;
         }
-        if opts.prune {
+        if opts.prune || opts.delete.contains(id) {
             inputs.push(StackInput {
                 id: parse_stack_id(id),
                 desired: None,
@@ -138,25 +197,221 @@ pub async fn prepare(
         foreign: observation.foreign.clone(),
     };
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
+    let dns = match &opts.dns {
+        Some(dns_opts) => Some(
+            prepare_dns(
+                clients, zone_cache, dns_opts, desired, &inputs, &plan, opts.prune,
+            )
+            .instrument(tracing::info_span!("dns_plan"))
+            .await?,
+        ),
+        None => None,
+    };
     Ok(PreparedPass {
         vpc_id,
         observation,
         plan,
+        dns,
     })
 }
 
-/// Executes a prepared plan.
+/// Reads the wanted hosted zones and their records, and plans the DNS changes of the pass.
+async fn prepare_dns(
+    clients: &AwsClients,
+    cache: &mut ZoneCache,
+    opts: &DnsOptions,
+    desired: &[Stack],
+    inputs: &[StackInput<'_>],
+    plan: &Plan,
+    prune: bool,
+) -> Result<PreparedDns, AwsError> {
+    cache.begin_pass();
+    let zones: Vec<HostedZone> = cache
+        .zones(clients)
+        .await?
+        .iter()
+        .filter(|z| opts.wants_zone(z))
+        .cloned()
+        .collect();
+    let mut records: Vec<(HostedZone, Vec<RecordSet>)> = Vec::with_capacity(zones.len());
+    for zone in &zones {
+        let r = cache.records(clients, zone).await?.to_vec();
+        records.push((zone.clone(), r));
+    }
+    let failed: BTreeSet<&str> = plan.errors.iter().map(|e| e.stack.as_str()).collect();
+    let creating: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.op, Op::CreateLoadBalancer { .. }))
+        .map(|c| c.stack.as_str())
+        .collect();
+    let by_id: BTreeMap<String, &Stack> = desired.iter().map(|s| (s.id.to_string(), s)).collect();
+    let mut pending_load_balancers = BTreeMap::new();
+    let mut stacks = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let id = input.id.to_string();
+        let current_dns_names: Vec<String> = input
+            .observed
+            .load_balancers
+            .iter()
+            .map(|lb| lb.dns_name.clone())
+            .collect();
+        let Some(stack) = input.desired.and_then(|_| by_id.get(&id).copied()) else {
+            stacks.push(DnsStackInput {
+                stack: input.id.clone(),
+                hosts: &[],
+                internal: false,
+                dualstack: false,
+                target: LbTarget::Deleted,
+                current_dns_names,
+                resources: Vec::new(),
+            });
+            continue;
+        };
+        let target = if failed.contains(id.as_str()) {
+            LbTarget::Unknown
+        } else if creating.contains(id.as_str()) {
+            pending_load_balancers.insert(id.clone(), stack.load_balancer.name.clone());
+            LbTarget::Pending
+        } else {
+            match input.observed.load_balancers.first() {
+                Some(lb) => LbTarget::Known(LbAddress {
+                    dns_name: lb.dns_name.clone(),
+                    canonical_hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+                }),
+                None => LbTarget::Unknown,
+            }
+        };
+        stacks.push(DnsStackInput {
+            stack: input.id.clone(),
+            hosts: &stack.hostnames,
+            internal: stack.load_balancer.scheme == Scheme::Internal,
+            dualstack: stack.load_balancer.ip_address_type != IpAddressType::Ipv4,
+            target,
+            current_dns_names,
+            resources: stack.objects.clone(),
+        });
+    }
+    let zone_records: Vec<ZoneRecords<'_>> = records
+        .iter()
+        .map(|(zone, records)| ZoneRecords { zone, records })
+        .collect();
+    let dns_plan = dns::plan_dns(opts, &zones, &zone_records, &stacks, prune);
+    Ok(PreparedDns {
+        zones,
+        plan: dns_plan,
+        pending_load_balancers,
+    })
+}
+
+/// Executes a prepared plan: DNS changes with known targets (so records go before their load
+/// balancer), the ELBv2/EC2 changes, then the records of load balancers created here.
 pub async fn apply(
     clients: &AwsClients,
     prepared: &PreparedPass,
     opts: &ExecuteOptions,
-) -> ExecuteReport {
-    execute(clients, &prepared.plan.changes, opts)
+) -> PassReport {
+    apply_cached(clients, prepared, opts, &mut ZoneCache::new(Duration::ZERO)).await
+}
+
+/// [`apply`], keeping `cache` up to date with the records written.
+pub async fn apply_cached(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    opts: &ExecuteOptions,
+    cache: &mut ZoneCache,
+) -> PassReport {
+    let limits = dns::BatchLimits::default();
+    let units = prepared
+        .dns
+        .as_ref()
+        .map_or(&[][..], |d| d.plan.units.as_slice());
+    let mut dns_outcomes = vec![DnsOutcome::Skipped; units.len()];
+    let ready: Vec<usize> = (0..units.len())
+        .filter(|i| units[*i].pending.is_none())
+        .collect();
+    run_units(clients, cache, units, &ready, &limits, &mut dns_outcomes)
+        .instrument(tracing::info_span!("dns_execute", units = ready.len()))
+        .await;
+    let elb = execute(clients, &prepared.plan.changes, opts)
         .instrument(tracing::info_span!(
             "execute",
             changes = prepared.plan.changes.len()
         ))
-        .await
+        .await;
+    if let Some(prepared_dns) = &prepared.dns {
+        let waiting: Vec<usize> = (0..units.len())
+            .filter(|i| units[*i].pending.is_some())
+            .collect();
+        if !waiting.is_empty() {
+            let names: Vec<String> = prepared_dns
+                .pending_load_balancers
+                .values()
+                .cloned()
+                .collect();
+            match crate::aws::elbv2::load_balancer_addresses(&clients.elbv2, &names).await {
+                Ok(addresses) => {
+                    let mut resolved = Vec::with_capacity(waiting.len());
+                    let mut ready = Vec::with_capacity(waiting.len());
+                    for i in waiting {
+                        let unit = &units[i];
+                        let address = unit
+                            .pending
+                            .as_ref()
+                            .and_then(|s| prepared_dns.pending_load_balancers.get(&s.to_string()))
+                            .and_then(|name| addresses.get(name));
+                        if let Some(address) = address {
+                            let mut u = unit.clone();
+                            u.resolve_alias(address);
+                            resolved.push(u);
+                            ready.push(i);
+                        }
+                    }
+                    let mut outcomes = vec![DnsOutcome::Skipped; resolved.len()];
+                    let all: Vec<usize> = (0..resolved.len()).collect();
+                    run_units(clients, cache, &resolved, &all, &limits, &mut outcomes)
+                        .instrument(tracing::info_span!("dns_execute", units = all.len()))
+                        .await;
+                    for (i, o) in ready.into_iter().zip(outcomes) {
+                        dns_outcomes[i] = o;
+                    }
+                }
+                Err(e) => {
+                    for i in waiting {
+                        dns_outcomes[i] = DnsOutcome::Failed(format!(
+                            "the address of the new load balancer could not be read: {e}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    PassReport {
+        elb,
+        dns: dns_outcomes,
+    }
+}
+
+/// Sends `units[indices]` and records their outcomes (and the cache updates).
+async fn run_units(
+    clients: &AwsClients,
+    cache: &mut ZoneCache,
+    units: &[dns::DnsUnit],
+    indices: &[usize],
+    limits: &dns::BatchLimits,
+    outcomes: &mut [DnsOutcome],
+) {
+    if indices.is_empty() {
+        return;
+    }
+    let batch: Vec<dns::DnsUnit> = indices.iter().map(|i| units[*i].clone()).collect();
+    let report = apply_units(clients, &batch, limits).await;
+    for ((i, unit), outcome) in indices.iter().zip(&batch).zip(report.outcomes) {
+        if matches!(outcome, DnsOutcome::Done) {
+            cache.applied(unit);
+        }
+        outcomes[*i] = outcome;
+    }
 }
 
 /// A stack id from its display form (as observation keys are written).

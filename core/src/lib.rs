@@ -13,4 +13,5 @@
 pub mod build;
 pub mod deploy;
 pub mod discovery;
+pub mod dns;
 pub mod model;

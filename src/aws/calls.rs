@@ -32,10 +32,14 @@ pub struct CallStats {
 /// `(service, operation)`, e.g. `("elbv2", "DescribeTags")`.
 pub type CallKey = (String, String);
 
+/// How many recent mutating calls [`CallCounter::recent_mutations`] remembers.
+pub const RECENT_MUTATIONS: usize = 4096;
+
 /// Shared, cloneable call counter.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<CallKey, CallStats>>>,
+    recent: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
 /// True for operations that change AWS state: anything that is not a Describe, List or Get.
@@ -105,9 +109,35 @@ impl CallCounter {
             .sum()
     }
 
+    /// The last [`RECENT_MUTATIONS`] mutating calls as `"service.Operation"`, oldest first: the
+    /// order in which AWS was changed.
+    pub fn recent_mutations(&self) -> Vec<String> {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn started(&self, service: &str, operation: &str) {
+        self.update(service, operation, |s| s.calls += 1);
+        if is_mutating(operation) {
+            let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            if recent.len() == RECENT_MUTATIONS {
+                recent.pop_front();
+            }
+            recent.push_back(format!("{service}.{operation}"));
+        }
+    }
+
     /// Forgets every count (used between phases of a test or a benchmark).
     pub fn reset(&self) {
         self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.recent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
@@ -141,7 +171,8 @@ impl Intercept for CallCountingInterceptor {
     ) -> Result<(), BoxError> {
         let op = operation_name(cfg);
         tracing::trace!(service = self.service, operation = %op, "aws call");
-        self.counter.update(self.service, &op, |s| s.calls += 1);
+        self.counter.started(self.service, &op);
+        record_operation(self.service, &op);
         Ok(())
     }
 
@@ -167,6 +198,57 @@ impl Intercept for CallCountingInterceptor {
                 .update(self.service, &operation_name(cfg), |s| s.errors += 1);
         }
         Ok(())
+    }
+}
+
+/// Environment variable naming a file to which every process appends each distinct
+/// `service.Operation` it calls, once per process. The test command sets it so the IAM policy
+/// test can compare the operations the suites exercised with `iam-policies/controller.json`.
+pub const RECORD_CALLS_ENV: &str = "AWS_LB_OPERATOR_RECORD_CALLS";
+
+/// The file named by [`RECORD_CALLS_ENV`] and the operations already appended to it by this
+/// process; `None` when the variable is unset or empty.
+struct Recorder {
+    path: std::path::PathBuf,
+    seen: Mutex<std::collections::HashSet<String>>,
+}
+
+/// Appends `service.operation` to the [`RECORD_CALLS_ENV`] file the first time this process
+/// calls it. Never fails: I/O errors are logged at debug and the operation is tried again on
+/// its next call.
+fn record_operation(service: &str, operation: &str) {
+    static RECORDER: std::sync::OnceLock<Option<Recorder>> = std::sync::OnceLock::new();
+    let recorder = RECORDER.get_or_init(|| {
+        std::env::var_os(RECORD_CALLS_ENV)
+            .filter(|p| !p.is_empty())
+            .map(|p| Recorder {
+                path: p.into(),
+                seen: Mutex::new(std::collections::HashSet::new()),
+            })
+    });
+    let Some(recorder) = recorder else {
+        return;
+    };
+    let key = format!("{service}.{operation}");
+    let mut seen = recorder.seen.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.contains(&key) {
+        return;
+    }
+    // One short write on an O_APPEND file: lines of concurrent processes do not interleave.
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&recorder.path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{key}\n").as_bytes()));
+    match written {
+        Ok(()) => {
+            seen.insert(key);
+        }
+        Err(e) => tracing::debug!(
+            path = %recorder.path.display(),
+            error = %e,
+            "cannot record the AWS operation {key}"
+        ),
     }
 }
 
@@ -198,14 +280,20 @@ mod tests {
         let c = CallCounter::new();
         c.update("elbv2", "DescribeTags", |s| s.calls += 1);
         c.update("elbv2", "DescribeTags", |s| s.calls += 1);
-        c.update("elbv2", "CreateRule", |s| s.calls += 1);
-        c.update("ec2", "DescribeSubnets", |s| s.calls += 1);
-        assert_eq!(c.total_calls(), 4);
-        assert_eq!(c.mutating_calls(), 1);
+        c.started("elbv2", "CreateRule");
+        c.started("ec2", "DescribeSubnets");
+        c.started("route53", "ChangeResourceRecordSets");
+        assert_eq!(
+            c.recent_mutations(),
+            vec!["elbv2.CreateRule", "route53.ChangeResourceRecordSets"]
+        );
+        assert_eq!(c.total_calls(), 5);
+        assert_eq!(c.mutating_calls(), 2);
         let by_op = c.by_operation();
         assert_eq!(by_op.get("elbv2.DescribeTags"), Some(&2));
         assert_eq!(by_op.get("ec2.DescribeSubnets"), Some(&1));
         c.reset();
         assert_eq!(c.total_calls(), 0);
+        assert!(c.recent_mutations().is_empty());
     }
 }

@@ -294,6 +294,60 @@ pub async fn describe_load_balancers(
     .await
 }
 
+/// DNS name and canonical hosted zone of the named load balancers (at most 20 names per
+/// call), keyed by name. Names that don't exist are simply absent.
+pub async fn load_balancer_addresses(
+    client: &Client,
+    names: &[String],
+) -> Result<BTreeMap<String, aws_lb_operator_core::dns::LbAddress>> {
+    const OP: &str = "DescribeLoadBalancers";
+    let mut out = BTreeMap::new();
+    for chunk in names.chunks(20) {
+        let page = match client
+            .describe_load_balancers()
+            .set_names(Some(chunk.to_vec()))
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            // One missing name fails the whole call: fall back to one name per call.
+            Err(e) if chunk.len() > 1 => {
+                tracing::debug!(error = %AwsError::from_sdk(SERVICE, OP, e), "per-name lookup");
+                for name in chunk {
+                    out.extend(
+                        Box::pin(load_balancer_addresses(client, std::slice::from_ref(name)))
+                            .await?,
+                    );
+                }
+                continue;
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk(SERVICE, OP, e);
+                if err.code == "LoadBalancerNotFound" {
+                    continue;
+                }
+                return Err(err);
+            }
+        };
+        for lb in page.load_balancers() {
+            if let (Some(name), Some(dns), Some(zone)) = (
+                lb.load_balancer_name(),
+                lb.dns_name(),
+                lb.canonical_hosted_zone_id(),
+            ) {
+                out.insert(
+                    name.to_owned(),
+                    aws_lb_operator_core::dns::LbAddress {
+                        dns_name: dns.to_owned(),
+                        canonical_hosted_zone_id: zone.to_owned(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every target group in the region, every page, as the SDK returns them.
 pub async fn describe_target_groups(
     client: &Client,

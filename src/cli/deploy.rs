@@ -12,11 +12,13 @@ use std::process::ExitCode;
 
 use aws_lb_operator_core::build::build;
 use aws_lb_operator_core::deploy::{Change, ChangeKind, StackError};
+use aws_lb_operator_core::dns::{DnsAction, DnsConflict, DnsUnit};
 use aws_lb_operator_core::model::ObjectError;
 use serde::Serialize;
 
 use super::{manifests, AwsArgs, OutputFormat};
 use crate::aws::execute::{ExecuteOptions, ExecuteReport, Outcome};
+use crate::aws::route53::DnsOutcome;
 use crate::aws::AwsClients;
 use crate::deploy::{apply, prepare, PassOptions};
 
@@ -42,6 +44,9 @@ pub struct DeployArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dns: super::DnsArgs,
 }
 
 /// Arguments of `apply`.
@@ -67,11 +72,28 @@ struct Reported<'a> {
     error: Option<String>,
 }
 
+/// A Route53 change (a record and its registry TXT) with what happened to it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportedDns<'a> {
+    #[serde(flatten)]
+    unit: &'a DnsUnit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
 /// The `-o json` document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Report<'a> {
     changes: Vec<Reported<'a>>,
+    /// Route53 changes, one per managed record.
+    dns_changes: Vec<ReportedDns<'a>>,
+    /// Records left alone because another owner holds them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dns_conflicts: Vec<DnsConflict>,
     /// Objects that could not be translated.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<ObjectError>,
@@ -122,11 +144,24 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
         prune = false;
     }
 
+    let dns = if args.dns.dns_disabled {
+        None
+    } else {
+        match args.dns.options(&args.cluster_name) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let clients = AwsClients::connect(&args.aws.options()).await;
     let opts = PassOptions {
         cluster: args.cluster_name.clone(),
         vpc_id: args.vpc_id.clone(),
         prune,
+        dns,
+        delete: Default::default(),
     };
     let prepared = match prepare(&clients, &opts, &desired.stacks).await {
         Ok(p) => p,
@@ -150,9 +185,19 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
     };
     let calls = clients.calls.by_operation();
     let changes = &prepared.plan.changes;
-    let failed = report
-        .as_ref()
-        .is_some_and(|r| r.outcomes.iter().any(|o| !matches!(o, Outcome::Done)));
+    let (units, conflicts) = prepared.dns.as_ref().map_or((&[][..], &[][..]), |d| {
+        (d.plan.units.as_slice(), d.plan.conflicts.as_slice())
+    });
+    for name in prepared.dns.iter().flat_map(|d| &d.plan.unzoned) {
+        eprintln!("note: no hosted zone for {name}: no DNS record is managed for it");
+    }
+    for c in conflicts {
+        eprintln!(
+            "warning: {} ({}): DNS record {} {} left alone: {}",
+            c.resource, c.stack, c.name, c.record_type, c.message
+        );
+    }
+    let failed = report.as_ref().is_some_and(|r| !r.is_success());
     match args.output {
         OutputFormat::Json => {
             let doc = Report {
@@ -160,7 +205,7 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
                     .iter()
                     .enumerate()
                     .map(|(i, change)| {
-                        let outcome = report.as_ref().and_then(|r| r.outcomes.get(i));
+                        let outcome = report.as_ref().and_then(|r| r.elb.outcomes.get(i));
                         Reported {
                             change,
                             outcome: outcome.map(outcome_name),
@@ -168,6 +213,22 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
                         }
                     })
                     .collect(),
+                dns_changes: units
+                    .iter()
+                    .enumerate()
+                    .map(|(i, unit)| {
+                        let outcome = report.as_ref().and_then(|r| r.dns.get(i));
+                        ReportedDns {
+                            unit,
+                            outcome: outcome.map(dns_outcome_name),
+                            error: outcome.and_then(|o| match o {
+                                DnsOutcome::Failed(m) => Some(m.clone()),
+                                _ => None,
+                            }),
+                        }
+                    })
+                    .collect(),
+                dns_conflicts: conflicts.to_vec(),
                 errors: desired.errors.clone(),
                 stack_errors: prepared.plan.errors.clone(),
                 aws_calls: calls.clone(),
@@ -184,7 +245,9 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
             "{}",
             render_text(
                 changes,
-                report.as_ref(),
+                report.as_ref().map(|r| &r.elb),
+                &render_dns(units, report.as_ref().map(|r| r.dns.as_slice())),
+                units.len(),
                 &calls,
                 clients.calls.mutating_calls()
             )
@@ -192,11 +255,68 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
     }
     if failed {
         ExitCode::FAILURE
-    } else if !desired.errors.is_empty() || !prepared.plan.errors.is_empty() {
+    } else if !desired.errors.is_empty()
+        || !prepared.plan.errors.is_empty()
+        || !conflicts.is_empty()
+    {
         ExitCode::from(super::plan::EXIT_ERRORS)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn dns_outcome_name(o: &DnsOutcome) -> &'static str {
+    match o {
+        DnsOutcome::Done => "done",
+        DnsOutcome::Failed(_) => "failed",
+        DnsOutcome::Skipped => "skipped",
+    }
+}
+
+/// One line per Route53 record change (its registry TXT goes in the same call), then a
+/// summary line.
+fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> String {
+    let mut s = String::new();
+    if units.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "route53");
+    for (i, u) in units.iter().enumerate() {
+        let (sym, verb) = match u.action() {
+            Some(DnsAction::Create) => ("+", "create"),
+            Some(DnsAction::Upsert) => ("~", "update"),
+            Some(DnsAction::Delete) | None => ("-", "delete"),
+        };
+        let target = u
+            .changes
+            .first()
+            .and_then(|c| c.record.alias.as_ref())
+            .map(|a| {
+                if u.pending.is_some() {
+                    " -> the new load balancer".to_owned()
+                } else {
+                    format!(" -> {}", a.dns_name)
+                }
+            })
+            .filter(|_| u.action() != Some(DnsAction::Delete))
+            .unwrap_or_default();
+        let _ = write!(
+            s,
+            "  {sym} {verb} {} {} in zone {}{target} (with its TXT)  [route53.ChangeResourceRecordSets]",
+            u.record_type, u.name, u.zone_name
+        );
+        match outcomes.and_then(|o| o.get(i)) {
+            Some(DnsOutcome::Failed(e)) => {
+                let _ = write!(s, "\n      FAILED: {e}");
+            }
+            Some(DnsOutcome::Skipped) => {
+                let _ = write!(s, "\n      skipped");
+            }
+            _ => {}
+        }
+        let _ = writeln!(s);
+    }
+    s
 }
 
 fn outcome_name(o: &Outcome) -> &'static str {
@@ -237,6 +357,8 @@ fn verb(kind: ChangeKind) -> &'static str {
 pub(crate) fn render_text(
     changes: &[Change],
     report: Option<&ExecuteReport>,
+    dns: &str,
+    dns_changes: usize,
     calls: &BTreeMap<String, u64>,
     mutating: u64,
 ) -> String {
@@ -274,10 +396,11 @@ pub(crate) fn render_text(
         }
         let _ = writeln!(s);
     }
+    s.push_str(dns);
     let count = |k: ChangeKind| changes.iter().filter(|c| c.kind == k).count();
     let total: u64 = calls.values().sum();
     let head = match report {
-        None if changes.is_empty() => "No changes".to_owned(),
+        None if changes.is_empty() && dns.is_empty() => "No changes".to_owned(),
         None => "Plan".to_owned(),
         Some(r) => {
             let failed = r
@@ -290,17 +413,22 @@ pub(crate) fn render_text(
                 .iter()
                 .filter(|o| matches!(o, Outcome::Skipped { .. }))
                 .count();
-            if failed + skipped == 0 {
+            let dns_failed = dns.matches("\n      FAILED: ").count();
+            if failed + skipped + dns_failed == 0 {
                 "Applied".to_owned()
             } else {
-                format!("Applied with {failed} failed and {skipped} skipped changes")
+                format!(
+                    "Applied with {} failed and {skipped} skipped changes",
+                    failed + dns_failed
+                )
             }
         }
     };
     let _ = writeln!(
         s,
         "{head}: {} to create, {} to modify, {} to delete, {} target registrations, {} \
-         deregistrations; {total} AWS calls ({mutating} mutating).",
+         deregistrations, {dns_changes} DNS record changes; {total} AWS calls ({mutating} \
+         mutating).",
         count(ChangeKind::Create),
         count(ChangeKind::Modify),
         count(ChangeKind::Delete),

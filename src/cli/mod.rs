@@ -105,6 +105,96 @@ impl TranslationArgs {
     }
 }
 
+/// Route53 settings (ExternalDNS's flags, prefixed `--dns-`), shared by `plan`, `diff`,
+/// `apply` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DnsArgs {
+    /// Leave Route53 alone entirely.
+    #[arg(long, env = "DNS_DISABLED")]
+    pub dns_disabled: bool,
+    /// Owner id written into and required from registry TXT records (ExternalDNS's
+    /// `--txt-owner-id`); default: the cluster name. Never change it after records exist.
+    #[arg(long, env = "DNS_OWNER_ID")]
+    pub dns_owner_id: Option<String>,
+    /// Only manage names in this domain (repeatable).
+    #[arg(long)]
+    pub dns_domain_filter: Vec<String>,
+    /// Never manage names in this domain (repeatable).
+    #[arg(long)]
+    pub dns_exclude_domain: Vec<String>,
+    /// Only use these hosted zone ids (repeatable).
+    #[arg(long)]
+    pub dns_zone_id_filter: Vec<String>,
+    /// Hosted zones records may go to. `auto`: internal load balancers to private zones,
+    /// internet-facing ones to public zones.
+    #[arg(long, value_enum, default_value_t = DnsZoneType::Auto)]
+    pub dns_zone_type: DnsZoneType,
+    /// What may be done to owned records.
+    #[arg(long, value_enum, default_value_t = DnsPolicyArg::Sync)]
+    pub dns_policy: DnsPolicyArg,
+    /// Prefix of registry TXT names (`%{record_type}` is substituted); exclusive with the suffix.
+    #[arg(long, default_value = "")]
+    pub dns_txt_prefix: String,
+    /// Suffix of the first label of registry TXT names (`%{record_type}` is substituted).
+    #[arg(long, default_value = "")]
+    pub dns_txt_suffix: String,
+}
+
+/// `--dns-zone-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DnsZoneType {
+    /// By load balancer scheme.
+    Auto,
+    /// Public zones only.
+    Public,
+    /// Private zones only.
+    Private,
+    /// Public and private zones.
+    Both,
+}
+
+/// `--dns-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DnsPolicyArg {
+    /// Create, update and delete owned records.
+    Sync,
+    /// Create and update, never delete.
+    UpsertOnly,
+    /// Create only.
+    CreateOnly,
+}
+
+impl DnsArgs {
+    /// The planning options for `cluster`.
+    ///
+    /// # Errors
+    /// Both a TXT prefix and suffix are set, or the owner id is empty.
+    pub fn options(&self, cluster: &str) -> Result<aws_lb_operator_core::dns::DnsOptions, String> {
+        use aws_lb_operator_core::dns::{registry::TxtMapper, DnsOptions, DnsPolicy, ZoneType};
+        let owner = self.dns_owner_id.as_deref().unwrap_or(cluster);
+        if owner.trim().is_empty() {
+            return Err("--dns-owner-id must not be empty".to_owned());
+        }
+        let mut opts = DnsOptions::new(owner);
+        opts.txt = TxtMapper::new(&self.dns_txt_prefix, &self.dns_txt_suffix)?;
+        opts.domain_filter.clone_from(&self.dns_domain_filter);
+        opts.exclude_domains.clone_from(&self.dns_exclude_domain);
+        opts.zone_id_filter.clone_from(&self.dns_zone_id_filter);
+        opts.zone_type = match self.dns_zone_type {
+            DnsZoneType::Auto => ZoneType::Auto,
+            DnsZoneType::Public => ZoneType::Public,
+            DnsZoneType::Private => ZoneType::Private,
+            DnsZoneType::Both => ZoneType::Both,
+        };
+        opts.policy = match self.dns_policy {
+            DnsPolicyArg::Sync => DnsPolicy::Sync,
+            DnsPolicyArg::UpsertOnly => DnsPolicy::UpsertOnly,
+            DnsPolicyArg::CreateOnly => DnsPolicy::CreateOnly,
+        };
+        Ok(opts)
+    }
+}
+
 /// Output format of commands that print results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

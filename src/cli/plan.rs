@@ -18,7 +18,7 @@ use aws_lb_operator_core::model::{
 pub enum PlanFormat {
     /// A readable tree, for reviews.
     Text,
-    /// JSON: the stable contract (`stacks`, `errors`).
+    /// JSON: the stable contract (`stacks`, `dnsRecords`, `errors`).
     Json,
     /// The JSON contract, as YAML.
     Yaml,
@@ -39,6 +39,9 @@ pub struct PlanArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub translation: super::TranslationArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dns: super::DnsArgs,
 }
 
 /// Exit status when the plan has errors.
@@ -56,12 +59,19 @@ pub fn run(args: PlanArgs) -> ExitCode {
     for ignored in &loaded.ignored {
         eprintln!("note: {ignored}");
     }
+    let dns = match args.dns.options(&args.cluster_name) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = args.translation.config(&args.cluster_name);
     let output = build(&loaded.snapshot, &config);
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
-    let desired = output.desired_state();
+    let desired = output.desired_state().with_dns_records(&dns);
     let rendered = match args.output {
         PlanFormat::Text => Ok(render_text(&desired)),
         PlanFormat::Json => serde_json::to_string_pretty(&desired)
@@ -312,6 +322,20 @@ pub fn render_text(desired: &DesiredState) -> String {
             out.push('\n');
         }
         render_stack(&mut out, stack);
+    }
+    if !desired.dns_records.is_empty() {
+        let _ = writeln!(out, "\ndns records ({}):", desired.dns_records.len());
+        for r in &desired.dns_records {
+            let target = match &r.alias_target {
+                Some(a) => format!("alias to load balancer {}", a.load_balancer),
+                None => r.targets.join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {} -> {target} (owner {}, from {})",
+                r.name, r.record_type, r.owner, r.resource
+            );
+        }
     }
     if !desired.errors.is_empty() {
         let _ = writeln!(out, "\nerrors ({}):", desired.errors.len());

@@ -16,17 +16,21 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use crate::localstack::{self, create_alb, create_subnet, create_target_group, create_vpc};
 
-struct Env {
-    clients: AwsClients,
-    cluster: String,
-    vpc: String,
+pub(crate) struct Env {
+    pub(crate) clients: AwsClients,
+    pub(crate) cluster: String,
+    pub(crate) vpc: String,
     subnets: Vec<String>,
     node_sg: String,
 }
 
 /// A VPC with two load-balancer subnets and a node security group, for one cluster.
-async fn env(region: &str, cluster: &str, cidr16: u8) -> Env {
-    let clients = localstack::clients(region).await;
+pub(crate) async fn env(region: &str, cluster: &str, cidr16: u8) -> Env {
+    env_with(localstack::clients(region).await, region, cluster, cidr16).await
+}
+
+/// [`env`] with the given clients (e.g. an account of the test's own).
+pub(crate) async fn env_with(clients: AwsClients, region: &str, cluster: &str, cidr16: u8) -> Env {
     let cluster = localstack::unique(cluster);
     let vpc = create_vpc(&clients, &format!("10.{cidr16}.0.0/16")).await;
     let own = format!("kubernetes.io/cluster/{cluster}");
@@ -70,7 +74,7 @@ async fn env(region: &str, cluster: &str, cidr16: u8) -> Env {
     }
 }
 
-fn example(name: &str, cluster: &str) -> Vec<Stack> {
+pub(crate) fn example(name: &str, cluster: &str) -> Vec<Stack> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(name);
@@ -84,6 +88,8 @@ impl Env {
             cluster: self.cluster.clone(),
             vpc_id: Some(self.vpc.clone()),
             prune,
+            dns: None,
+            delete: Default::default(),
         }
     }
 
@@ -103,7 +109,7 @@ impl Env {
             prepared.plan.errors
         );
         let report = apply(&self.clients, &prepared, &ExecuteOptions::default()).await;
-        for (c, o) in prepared.plan.changes.iter().zip(&report.outcomes) {
+        for (c, o) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
             assert!(
                 matches!(o, Outcome::Done),
                 "{} {}: {o:?}",

@@ -1286,6 +1286,8 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
         },
         listeners: vec![],
         target_groups: vec![],
+        hostnames: vec![],
+        objects: vec![],
     }
 }
 

@@ -130,7 +130,7 @@ impl Env {
             prepared.plan.errors
         );
         let report = apply(&self.clients, &prepared, &ExecuteOptions::default()).await;
-        for (c, o) in prepared.plan.changes.iter().zip(&report.outcomes) {
+        for (c, o) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
             assert!(
                 matches!(o, Outcome::Done),
                 "{} {}: {o:?}",
@@ -219,6 +219,8 @@ async fn service_nlb_lifecycle_on_localstack() {
             cluster: cluster.clone(),
             vpc_id: Some(vpc),
             prune: false,
+            dns: None,
+            delete: Default::default(),
         },
     };
     let mut svc = Svc {
@@ -324,6 +326,8 @@ async fn ingress_proxy_example_applies_and_reads_back() {
             cluster: cluster.clone(),
             vpc_id: Some(vpc),
             prune: false,
+            dns: None,
+            delete: Default::default(),
         },
     };
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aws_lb_operator::aws::route53::{
     apply_units, list_records, list_zones, DnsOutcome, ZoneCache, RECORD_PAGE_SIZE, ZONE_PAGE_SIZE,
 };
-use aws_lb_operator::aws::{load_sdk_config, AwsClients};
+use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator_core::dns::registry::{heritage_value, TxtMapper};
 use aws_lb_operator_core::dns::{
     batches, AliasTarget, BatchLimits, DnsAction, DnsChange, DnsUnit, HostedZone, RecordSet,
@@ -20,24 +20,14 @@ use aws_lb_operator_core::dns::{
 use aws_sdk_route53::types::{HostedZoneConfig, Vpc, VpcRegion};
 use futures::future::join_all;
 
-use crate::localstack::{self, create_alb, create_subnet, create_vpc, run_id, unique};
+use crate::localstack::{self, create_alb, create_subnet, create_vpc, unique};
 
 const REGION: &str = "eu-central-2";
 const OWNER: &str = "r53-test";
 
 /// Clients for an account of this run's own, `test` numbering the account within the run.
 async fn account_clients(test: u32) -> AwsClients {
-    let run = u32::from_str_radix(run_id(), 16).unwrap();
-    let account = format!("{:04}{run:08}", 5300 + test);
-    let config = load_sdk_config(&localstack::options(REGION))
-        .await
-        .into_builder()
-        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
-            aws_sdk_ec2::config::Credentials::new(&account, "test", None, None, "r53-tests"),
-        ))
-        .build();
-    localstack::clients(REGION).await; // fails clearly when LocalStack is not running
-    AwsClients::new(&config)
+    localstack::account_clients(REGION, 5300 + test).await
 }
 
 /// A zone named `<label>.<unique>.example.test` (private when `vpc` is given); its id.

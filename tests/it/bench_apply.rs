@@ -124,7 +124,11 @@ async fn run(clients: &AwsClients, opts: &PassOptions, desired: &[Stack]) -> Run
         prepared.plan.errors
     );
     let report = apply(clients, &prepared, &ExecuteOptions::default()).await;
-    assert!(report.outcomes.iter().all(|o| matches!(o, Outcome::Done)));
+    assert!(report
+        .elb
+        .outcomes
+        .iter()
+        .all(|o| matches!(o, Outcome::Done)));
     Run {
         wall: start.elapsed(),
         calls: clients.calls.by_operation(),
@@ -151,6 +155,8 @@ async fn scenario(region: &str, n: usize, cidr: u8) -> (Run, Run, Run) {
         cluster: cluster.clone(),
         vpc_id: Some(vpc),
         prune: false,
+        dns: None,
+        delete: Default::default(),
     };
     let base = stacks(n, 0, &cluster);
     let scratch = run(&clients, &opts, &base).await;

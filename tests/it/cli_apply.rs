@@ -68,7 +68,7 @@ async fn apply_diff_and_show_through_the_binary() {
         "{out}"
     );
     let last = out.lines().last().unwrap();
-    assert!(last.starts_with("Plan: 12 to create, 2 to modify, 0 to delete, 4 target registrations, 0 deregistrations; "), "{last}");
+    assert!(last.starts_with("Plan: 12 to create, 2 to modify, 0 to delete, 4 target registrations, 0 deregistrations, 0 DNS record changes; "), "{last}");
     assert!(last.ends_with(" AWS calls (0 mutating)."), "{last}");
 
     // apply -o json: the contract.
@@ -87,7 +87,7 @@ async fn apply_diff_and_show_through_the_binary() {
     // Unchanged: nothing to do, said in one line.
     let (code, out, err) = run(&[&["apply"], &common[..]].concat());
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("Applied: 0 to create, 0 to modify, 0 to delete, 0 target registrations, 0 deregistrations; "), "{out}");
+    assert!(out.starts_with("Applied: 0 to create, 0 to modify, 0 to delete, 0 target registrations, 0 deregistrations, 0 DNS record changes; "), "{out}");
     assert!(out.trim_end().ends_with("AWS calls (0 mutating)."), "{out}");
 
     // show reads it back.

@@ -83,6 +83,24 @@ pub async fn clients_with(opts: AwsOptions) -> AwsClients {
     AwsClients::new(&config)
 }
 
+/// Clients in a LocalStack account of this run's own (LocalStack takes a 12-digit access key
+/// id as the account id). Route53 is global per account in LocalStack, so tests that count
+/// Route53 calls or list every zone isolate themselves by account rather than by region.
+/// `n` numbers the account within the run (keep it unique across the test crate).
+pub async fn account_clients(region: &str, n: u32) -> AwsClients {
+    let run = u32::from_str_radix(run_id(), 16).unwrap_or_default();
+    let account = format!("{n:04}{run:08}");
+    clients(region).await; // fails clearly when LocalStack is not running
+    let config = load_sdk_config(&options(region))
+        .await
+        .into_builder()
+        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+            aws_sdk_ec2::config::Credentials::new(&account, "test", None, None, "account-tests"),
+        ))
+        .build();
+    AwsClients::new(&config)
+}
+
 fn ec2_tags(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(resource);
     for (k, v) in tags {

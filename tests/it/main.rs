@@ -8,6 +8,7 @@ mod apiserver;
 mod aws_apply;
 mod aws_deploy_io;
 mod aws_discovery;
+mod aws_dns;
 mod aws_errors;
 mod aws_nlb;
 mod aws_route53;

@@ -467,6 +467,8 @@ pub(crate) fn build_stack(
 ) -> BuiltStack {
     let mut out = BuiltStack::default();
     let mut state = GroupState::default();
+    let mut hostnames = Vec::new();
+    let mut objects = Vec::new();
     for (position, member) in members.iter().enumerate() {
         let compiled = member::compile(index, stack, member, position);
         match compiled {
@@ -480,6 +482,8 @@ pub(crate) fn build_stack(
                     Ok(()) => {
                         out.uses_instance_targets |= uses_instances;
                         out.errors.extend(backend_errors);
+                        objects.push(format!("ingress/{}/{}", member.namespace, member.name));
+                        hostnames.extend(member_hosts(member, &mut out.errors));
                     }
                     Err(e) => out.errors.push(e.exclude(&member.object, stack)),
                 }
@@ -487,7 +491,35 @@ pub(crate) fn build_stack(
         }
     }
     if !state.members.is_empty() {
-        out.stack = Some(super::load_balancer::finish(index, stack, state));
+        let mut built = super::load_balancer::finish(index, stack, state);
+        hostnames.sort();
+        hostnames.dedup_by(|a, b| a.hostname == b.hostname);
+        objects.sort();
+        built.hostnames = hostnames;
+        built.objects = objects;
+        out.stack = Some(built);
     }
     out
+}
+
+/// Hostnames of a merged member: rule hosts, TLS hosts and the ExternalDNS annotation.
+fn member_hosts(member: &Member<'_>, errors: &mut Vec<BuildError>) -> Vec<crate::dns::DesiredHost> {
+    let spec = member.ingress.spec.as_ref();
+    let rule_hosts = spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.host.as_deref());
+    let tls_hosts = spec
+        .and_then(|s| s.tls.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.hosts.iter().flatten())
+        .map(String::as_str);
+    super::hostnames::hosts(
+        &member.object,
+        &member.ingress.metadata,
+        rule_hosts.chain(tls_hosts),
+        errors,
+    )
 }

@@ -310,5 +310,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         load_balancer,
         listeners,
         target_groups,
+        hostnames: Vec::new(),
+        objects: Vec::new(),
     }
 }

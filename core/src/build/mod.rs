@@ -17,6 +17,7 @@ pub mod conditions;
 mod endpoints;
 mod error;
 pub mod group;
+pub mod hostnames;
 pub mod listener;
 pub mod load_balancer;
 mod member;
@@ -34,7 +35,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 pub use error::{BuildError, ObjectRef};
 pub use params::IngressClassParams;
 
-use crate::model::{DesiredState, ObjectError, Scheme, Stack, TargetType};
+use crate::model::{DesiredState, ObjectError, Scheme, Stack, StackId, TargetType};
 
 /// Label on Nodes that keeps them out of instance target groups.
 pub const EXCLUDE_FROM_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -149,6 +150,11 @@ pub struct BuildOutput {
     pub errors: Vec<BuildError>,
     /// Objects left alone on purpose (other classes, objects being deleted).
     pub skipped: Vec<Skipped>,
+    /// Every object that is ours and not being deleted (`ingress/ns/name`, `service/ns/name`),
+    /// with the stack it belongs to — also when it has errors and was left out of that stack.
+    /// A stack claimed by no object is no longer wanted; one claimed only by objects with
+    /// errors must be left alone.
+    pub claims: BTreeMap<String, StackId>,
 }
 
 impl BuildOutput {
@@ -157,6 +163,7 @@ impl BuildOutput {
     pub fn desired_state(&self) -> DesiredState {
         DesiredState {
             stacks: self.stacks.clone(),
+            dns_records: Vec::new(),
             errors: self
                 .errors
                 .iter()
@@ -328,6 +335,12 @@ impl<'a> Index<'a> {
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let index = Index::new(snapshot, config);
     let collected = group::collect(&index, &snapshot.ingresses);
+    let mut claims = BTreeMap::new();
+    for (id, members) in &collected.groups {
+        for m in members {
+            claims.insert(format!("ingress/{}/{}", m.namespace, m.name), id.clone());
+        }
+    }
     let mut errors = collected.errors;
     let mut stacks = Vec::new();
     let mut uses_instances = false;
@@ -345,6 +358,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let services = service::build_all(&index, &snapshot.services, &snapshot.nodes);
     stacks.extend(services.stacks);
     errors.extend(services.errors);
+    claims.extend(services.claims);
     stacks.sort_by(|a, b| a.id.cmp(&b.id));
     let mut keyed: Vec<(String, String, BuildError)> = errors
         .into_iter()
@@ -359,6 +373,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         stacks,
         errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
         skipped,
+        claims,
     }
 }
 

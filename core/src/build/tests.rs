@@ -1676,3 +1676,104 @@ fn exact_before_prefix_before_implementation_specific_at_equal_length() {
         ]
     );
 }
+
+#[test]
+fn hostnames_come_from_rules_tls_and_external_dns_annotations() {
+    use super::hostnames::DNS_OPT_OUT;
+    use k8s_openapi::api::networking::v1::IngressTLS;
+    let tls = |ing: Ingress, hosts: &[&str]| {
+        let mut ing = ing;
+        if let Some(spec) = ing.spec.as_mut() {
+            spec.tls = Some(vec![IngressTLS {
+                hosts: Some(hosts.iter().map(|h| (*h).to_owned()).collect()),
+                secret_name: None,
+            }]);
+        }
+        ing
+    };
+    let base = || {
+        ingress("shop", "web").rule(Some("www.example.com"), &[("Prefix", "/", "web", P::N(80))])
+    };
+    let cases: Vec<(&str, Ingress, Vec<&str>, Vec<String>)> = vec![
+        ("rule host", base().build(), vec!["www.example.com"], vec![]),
+        (
+            "tls hosts and wildcard rule",
+            tls(
+                base()
+                    .rule(Some("*.example.com"), &[("Prefix", "/", "web", P::N(80))])
+                    .build(),
+                &["secure.example.com", "www.example.com"],
+            ),
+            vec!["*.example.com", "secure.example.com", "www.example.com"],
+            vec![],
+        ),
+        (
+            "GA and alpha annotations, comma-separated",
+            base()
+                .annotation("external-dns.kubernetes.io/hostname", "a.example.com, b.example.com")
+                .build(),
+            vec!["a.example.com", "b.example.com", "www.example.com"],
+            vec![],
+        ),
+        (
+            "alpha annotation",
+            base()
+                .annotation("external-dns.alpha.kubernetes.io/hostname", "c.example.com")
+                .build(),
+            vec!["c.example.com", "www.example.com"],
+            vec![],
+        ),
+        (
+            "opt-out",
+            base().annotation(DNS_OPT_OUT, "false").build(),
+            vec![],
+            vec![],
+        ),
+        (
+            "another DNS controller",
+            base()
+                .annotation("external-dns.alpha.kubernetes.io/controller", "other")
+                .build(),
+            vec![],
+            vec![],
+        ),
+        (
+            "invalid annotation name and ttl",
+            base()
+                .annotation("external-dns.kubernetes.io/hostname", "ok.example.com,bad_name!.x")
+                .annotation("external-dns.kubernetes.io/ttl", "soon")
+                .build(),
+            vec!["ok.example.com", "www.example.com"],
+            vec![
+                "ingress shop/web: annotation external-dns.kubernetes.io/hostname has invalid value \
+                 \"bad_name!.x\": expected comma-separated DNS names (letters, digits and hyphens \
+                 per label, an optional leading *. label)"
+                    .to_owned(),
+                "ingress shop/web: annotation external-dns.kubernetes.io/ttl has invalid value \
+                 \"soon\": expected a TTL in seconds (or like 90s, 5m, 1h) from 1 to 2147483647"
+                    .to_owned(),
+            ],
+        ),
+    ];
+    for (what, ing, want, want_errors) in cases {
+        let mut snap = snapshot(vec![ing], vec![]);
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        let out = build(&snap, &config());
+        let stack = only_stack(&out);
+        let got: Vec<&str> = stack
+            .hostnames
+            .iter()
+            .map(|h| h.hostname.as_str())
+            .collect();
+        assert_eq!(got, want, "{what}");
+        assert!(
+            stack
+                .hostnames
+                .iter()
+                .all(|h| h.resource == "ingress/shop/web"),
+            "{what}"
+        );
+        assert_eq!(stack.objects, vec!["ingress/shop/web"], "{what}");
+        assert_eq!(messages(&out), want_errors, "{what}");
+    }
+}

@@ -27,7 +27,7 @@ pub use observed::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
 };
-pub use plan::plan;
+pub use plan::{plan, target_changes};
 
 /// Targets per RegisterTargets / DeregisterTargets call (the AWS Load Balancer Controller's
 /// chunk size, well inside the API's limits).

@@ -37,6 +37,13 @@ pub struct Stack {
     pub listeners: Vec<ListenerSpec>,
     /// Target groups referenced by the listeners, sorted by id.
     pub target_groups: Vec<TargetGroupSpec>,
+    /// Hostnames that get Route53 alias records pointing at the load balancer, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<crate::dns::DesiredHost>,
+    /// The Kubernetes objects the stack is made of, as the DNS registry names them
+    /// (`ingress/ns/name`, `service/ns/name`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
 }
 
 /// An error attached to the Kubernetes object that caused it, as printed by `plan`.
@@ -50,13 +57,23 @@ pub struct ObjectError {
 }
 
 /// Everything that should exist, plus what could not be translated: the `plan` contract.
-///
-/// A later issue adds `dnsRecords` next to `stacks`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DesiredState {
     /// Stacks sorted by id.
     pub stacks: Vec<Stack>,
+    /// Route53 records the stacks' hostnames want, sorted by name and type.
+    #[serde(default)]
+    pub dns_records: Vec<crate::dns::PlannedRecord>,
     /// Errors sorted by object, then message.
     pub errors: Vec<ObjectError>,
+}
+
+impl DesiredState {
+    /// Fills in `dns_records` under `opts`.
+    #[must_use]
+    pub fn with_dns_records(mut self, opts: &crate::dns::DnsOptions) -> Self {
+        self.dns_records = crate::dns::desired_records(&self.stacks, opts);
+        self
+    }
 }

@@ -63,6 +63,8 @@ pub(crate) struct ServiceOutput {
     pub(crate) errors: Vec<BuildError>,
     /// LoadBalancer Services that are not ours, or are being deleted.
     pub(crate) skipped: Vec<Skipped>,
+    /// Services that are ours, with their stack.
+    pub(crate) claims: std::collections::BTreeMap<String, StackId>,
 }
 
 /// Why a LoadBalancer Service is ours.
@@ -255,11 +257,15 @@ fn build_one(
     target_groups.sort_by(|a, b| a.id.cmp(&b.id));
     warnings.extend(node_errors);
     warnings.extend(tg_warnings);
+    let hostnames =
+        super::hostnames::hosts(&ctx.object, &svc.metadata, std::iter::empty(), warnings);
     Ok(Stack {
         id: ctx.stack,
         load_balancer,
         listeners,
         target_groups,
+        hostnames,
+        objects: vec![format!("service/{}/{}", ctx.namespace, ctx.name)],
     })
 }
 
@@ -289,6 +295,8 @@ pub(crate) fn build_all(index: &Index<'_>, services: &[Service], nodes: &[Node])
             continue;
         }
         let stack = StackId::service(namespace, name);
+        out.claims
+            .insert(format!("service/{namespace}/{name}"), stack.clone());
         match build_one(index, nodes, svc, selected, &mut out.errors) {
             Ok(s) => out.stacks.push(s),
             Err(e) => out.errors.push(e.exclude(&object, &stack)),

@@ -159,6 +159,7 @@ fn defaults_match_lbc() {
             "attributes": {"proxy_protocol_v2.enabled": "false"},
             "tags": tracking("shop/web:80"),
         }],
+        "objects": ["service/shop/web"],
     });
     assert_eq!(got, want);
 }

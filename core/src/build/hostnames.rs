@@ -1,0 +1,163 @@
+//! Hostnames that get Route53 records, read the way ExternalDNS reads them.
+//!
+//! Ingress: every `spec.rules[].host` and `spec.tls[].hosts`; Ingress and Service: the
+//! `hostname` annotation under the GA prefix `external-dns.kubernetes.io/` and the older
+//! `external-dns.alpha.kubernetes.io/` (comma-separated). The `controller` annotation set to
+//! anything but `dns-controller`, or [`DNS_OPT_OUT`] set to `"false"`, keeps an object's names
+//! out of DNS.
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::error::{invalid_annotation, BuildError, ObjectRef};
+use crate::dns::{canonical_name, DesiredHost};
+
+/// Annotation prefixes ExternalDNS reads (GA since v0.22, and the alpha one before it).
+pub const EXTERNAL_DNS_PREFIXES: [&str; 2] = [
+    "external-dns.kubernetes.io/",
+    "external-dns.alpha.kubernetes.io/",
+];
+/// Per-object opt-out: `"false"` keeps every hostname of the object out of Route53.
+pub const DNS_OPT_OUT: &str = "aws-lb-operator.k8s.aws/manage-dns";
+/// Longest TTL ExternalDNS accepts.
+const MAX_TTL: i64 = 2_147_483_647;
+
+fn external_dns<'m>(meta: &'m ObjectMeta, key: &str) -> Option<(String, &'m str)> {
+    let annotations = meta.annotations.as_ref()?;
+    EXTERNAL_DNS_PREFIXES.iter().find_map(|p| {
+        let full = format!("{p}{key}");
+        annotations.get(&full).map(|v| (full, v.as_str()))
+    })
+}
+
+/// True when a hostname is a DNS name Route53 accepts as a record: labels of letters, digits
+/// and hyphens (at most 63 bytes, not starting or ending with a hyphen), an optional leading
+/// `*` label, at most 253 bytes.
+#[must_use]
+pub fn is_valid_hostname(name: &str) -> bool {
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    name.split('.').enumerate().all(|(i, label)| {
+        (i == 0 && label == "*")
+            || (!label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    })
+}
+
+/// A TTL as ExternalDNS reads it: seconds, or a duration like `90s`, `5m`, `1h`.
+fn parse_ttl(value: &str) -> Option<i64> {
+    let v = value.trim();
+    let (digits, factor) = match v.chars().last()? {
+        's' => (&v[..v.len() - 1], 1),
+        'm' => (&v[..v.len() - 1], 60),
+        'h' => (&v[..v.len() - 1], 3600),
+        _ => (v, 1),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let ttl = n.checked_mul(factor)?;
+    (1..=MAX_TTL).contains(&ttl).then_some(ttl)
+}
+
+/// The hostnames of one object: `spec_hosts` (Ingress rules and TLS) plus the `hostname`
+/// annotation, canonical, sorted, deduplicated. Problems are errors on the object that leave
+/// its load balancer alone.
+pub(crate) fn hosts<'a>(
+    object: &ObjectRef,
+    meta: &ObjectMeta,
+    spec_hosts: impl Iterator<Item = &'a str>,
+    errors: &mut Vec<BuildError>,
+) -> Vec<DesiredHost> {
+    let annotations = meta.annotations.as_ref();
+    if annotations
+        .and_then(|a| a.get(DNS_OPT_OUT))
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    {
+        return Vec::new();
+    }
+    if let Some((_, controller)) = external_dns(meta, "controller") {
+        if controller != "dns-controller" {
+            return Vec::new();
+        }
+    }
+    if let Some((key, ttl)) = external_dns(meta, "ttl") {
+        if parse_ttl(ttl).is_none() {
+            errors.push(invalid_annotation(
+                object,
+                &key,
+                ttl,
+                format!("a TTL in seconds (or like 90s, 5m, 1h) from 1 to {MAX_TTL}"),
+            ));
+        }
+    }
+    let resource = format!("{}/{}/{}", object.kind, object.namespace, object.name);
+    let mut names: Vec<String> = spec_hosts
+        .filter(|h| !h.is_empty())
+        .map(canonical_name)
+        .collect();
+    if let Some((key, value)) = external_dns(meta, "hostname") {
+        for raw in value.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            let name = canonical_name(raw);
+            if is_valid_hostname(&name) {
+                names.push(name);
+            } else {
+                errors.push(invalid_annotation(
+                    object,
+                    &key,
+                    raw,
+                    "comma-separated DNS names (letters, digits and hyphens per label, an \
+                     optional leading *. label)",
+                ));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|hostname| DesiredHost {
+            hostname,
+            resource: resource.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_forms() {
+        for (v, want) in [
+            ("300", Some(300)),
+            ("90s", Some(90)),
+            ("5m", Some(300)),
+            ("1h", Some(3600)),
+            ("0", None),
+            ("-5", None),
+            ("abc", None),
+            ("", None),
+            ("2147483648", None),
+        ] {
+            assert_eq!(parse_ttl(v), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn hostname_validity() {
+        for (v, ok) in [
+            ("www.example.com", true),
+            ("*.example.com", true),
+            ("a.*.example.com", false),
+            ("-a.example.com", false),
+            ("a..example.com", false),
+            ("exa mple.com", false),
+            (&"x".repeat(64), false),
+        ] {
+            assert_eq!(is_valid_hostname(v), ok, "{v:?}");
+        }
+    }
+}

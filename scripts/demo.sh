@@ -5,13 +5,21 @@
 #   1. starts LocalStack (localstack/start.sh; idempotent, installs it on first use)
 #   2. creates a VPC (Name tag <cluster>-demo) with subnets tagged for load balancers in two
 #      zones and a node security group, unless that VPC exists already
-#   3. aws-lb-operator apply -f examples/ --cluster-name demo
-#   4. aws-lb-operator show --cluster-name demo: load balancer DNS names, listeners, rules and
+#   3. creates the public hosted zone example.com, unless it exists already, so the examples'
+#      hostnames (shop.example.com, *.shop.example.com, admin.shop.example.com) get records
+#   4. aws-lb-operator apply -f examples/ --cluster-name demo
+#   5. aws-lb-operator show --cluster-name demo: load balancer DNS names, listeners, rules and
 #      registered targets, as read back through the AWS API
+#   6. the records of example.com as Route53 holds them: alias A records to the ALBs and their
+#      ExternalDNS-format TXT ownership records
 #
 # Environment: AWS_REGION (default us-east-1), LOCALSTACK_PORT (default 4566),
-# AWS_LB_OPERATOR_CACHE / CARGO_TARGET_DIR as for scripts/test.sh. Run it again after editing
-# examples/ to see only the difference applied.
+# DEMO_ACCOUNT_ID (default 000000000001), AWS_LB_OPERATOR_CACHE / CARGO_TARGET_DIR as for
+# scripts/test.sh. Run it again after editing examples/ to see only the difference applied.
+#
+# The demo works in a LocalStack account of its own (LocalStack takes a 12-digit access key id
+# as the account id): Route53 is global per account, and the test suites apply the same
+# examples in the default account, where an example.com zone would give them records too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,7 +28,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target}
 export LOCALSTACK_PORT=${LOCALSTACK_PORT:-4566}
 export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$LOCALSTACK_PORT}
 export AWS_REGION=${AWS_REGION:-us-east-1}
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
+export AWS_ACCESS_KEY_ID=${DEMO_ACCOUNT_ID:-000000000001}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
 cluster=${CLUSTER_NAME:-demo}
 
@@ -60,6 +68,20 @@ print(vpc)
 PY
 )
 
+step "public hosted zone example.com"
+"$cache/localstack-venv/bin/python" - <<'PY'
+import os, sys, time
+import boto3
+
+r53 = boto3.client("route53", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+zones = [z for z in r53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"] if z["Name"] == "example.com."]
+if zones:
+    print(f"using {zones[0]['Id'].rsplit('/', 1)[1]} (example.com, {zones[0]['ResourceRecordSetCount']} records)", file=sys.stderr)
+else:
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference=f"demo-{time.time_ns()}")["HostedZone"]
+    print(f"created {zone['Id'].rsplit('/', 1)[1]} (example.com, public)", file=sys.stderr)
+PY
+
 step "building aws-lb-operator"
 cargo build -q --bin aws-lb-operator
 bin=$CARGO_TARGET_DIR/debug/aws-lb-operator
@@ -76,3 +98,29 @@ fi
 
 step "aws-lb-operator show --cluster-name $cluster --vpc-id $vpc (read back from AWS)"
 "$bin" show --cluster-name "$cluster" --vpc-id "$vpc"
+
+step "Route53 records of example.com (read back from AWS)"
+"$cache/localstack-venv/bin/python" - <<'PY'
+import os
+import boto3
+
+r53 = boto3.client("route53", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+zone = next(z for z in r53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"] if z["Name"] == "example.com.")
+rows = []
+for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone["Id"]):
+    for r in page["ResourceRecordSets"]:
+        if r["Type"] in ("SOA", "NS"):
+            continue
+        name = r["Name"].rstrip(".").replace("\\052", "*")
+        if "AliasTarget" in r:
+            a = r["AliasTarget"]
+            value = f"alias {a['DNSName'].rstrip('.')} (zone {a['HostedZoneId']})"
+        else:
+            value = f"ttl {r.get('TTL')} " + " ".join(v["Value"] for v in r.get("ResourceRecords", []))
+        rows.append((name, r["Type"], value))
+width = max((len(n) for n, _, _ in rows), default=0)
+for name, rtype, value in sorted(rows):
+    print(f"{name:<{width}}  {rtype:<4} {value}")
+if not rows:
+    print("no records")
+PY

@@ -15,6 +15,7 @@ mod aws_route53;
 mod bench_apply;
 mod cli_apply;
 mod cli_discover;
+mod cli_dns;
 mod localstack;
 mod localstack_script;
 mod plan_golden;

@@ -115,7 +115,12 @@ pub async fn prepare_cached(
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
         .instrument(tracing::info_span!("resolve_vpc"))
         .await?;
-    let requested: BTreeSet<String> = desired.iter().map(|s| s.id.to_string()).collect();
+    let desired_ids: BTreeSet<String> = desired.iter().map(|s| s.id.to_string()).collect();
+    let requested: BTreeSet<String> = desired_ids
+        .iter()
+        .cloned()
+        .chain(opts.delete.iter().cloned())
+        .collect();
     // Attributes are compared on the keys a stack sets, so only those stacks' are read.
     let attributes = AttributeScope::Only {
         load_balancers: desired
@@ -173,7 +178,7 @@ pub async fn prepare_cached(
         .collect();
     let mut unplanned: BTreeMap<String, ObservedStack> = observation.unplanned.clone();
     for (id, observed) in &observation.stacks {
-        if requested.contains(id) {
+        if desired_ids.contains(id) {
             continue;
         }
         if opts.prune || opts.delete.contains(id) {
@@ -199,11 +204,9 @@ pub async fn prepare_cached(
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {
         Some(dns_opts) => Some(
-            prepare_dns(
-                clients, zone_cache, dns_opts, desired, &inputs, &plan, opts.prune,
-            )
-            .instrument(tracing::info_span!("dns_plan"))
-            .await?,
+            prepare_dns(clients, zone_cache, dns_opts, desired, &inputs, &plan)
+                .instrument(tracing::info_span!("dns_plan"))
+                .await?,
         ),
         None => None,
     };
@@ -223,7 +226,6 @@ async fn prepare_dns(
     desired: &[Stack],
     inputs: &[StackInput<'_>],
     plan: &Plan,
-    prune: bool,
 ) -> Result<PreparedDns, AwsError> {
     cache.begin_pass();
     let zones: Vec<HostedZone> = cache
@@ -265,6 +267,7 @@ async fn prepare_dns(
                 target: LbTarget::Deleted,
                 current_dns_names,
                 resources: Vec::new(),
+                held: &[],
             });
             continue;
         };
@@ -290,13 +293,14 @@ async fn prepare_dns(
             target,
             current_dns_names,
             resources: stack.objects.clone(),
+            held: &stack.held_hostnames,
         });
     }
     let zone_records: Vec<ZoneRecords<'_>> = records
         .iter()
         .map(|(zone, records)| ZoneRecords { zone, records })
         .collect();
-    let dns_plan = dns::plan_dns(opts, &zones, &zone_records, &stacks, prune);
+    let dns_plan = dns::plan_dns(opts, &zones, &zone_records, &stacks);
     Ok(PreparedDns {
         zones,
         plan: dns_plan,

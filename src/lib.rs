@@ -5,10 +5,12 @@
 //! - [`aws_lb_operator_core`] (crate `core/`): pure model, build and planning; no I/O.
 //! - [`aws`]: the only module that imports the AWS SDK.
 //! - [`cli`]: command-line entry points.
+//! - [`controller`]: `run`, the Kubernetes controller.
 #![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod cli;
+pub mod controller;
 pub mod deploy;
 
 pub use aws_lb_operator_core as core;

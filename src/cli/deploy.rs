@@ -300,9 +300,14 @@ fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> String {
             })
             .filter(|_| u.action() != Some(DnsAction::Delete))
             .unwrap_or_default();
+        let with_txt = if u.changes.len() > 1 {
+            " (with its TXT)"
+        } else {
+            ""
+        };
         let _ = write!(
             s,
-            "  {sym} {verb} {} {} in zone {}{target} (with its TXT)  [route53.ChangeResourceRecordSets]",
+            "  {sym} {verb} {} {} in zone {}{target}{with_txt}  [route53.ChangeResourceRecordSets]",
             u.record_type, u.name, u.zone_name
         );
         match outcomes.and_then(|o| o.get(i)) {

@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod discover;
 pub mod manifests;
 pub mod plan;
+pub mod run;
 pub mod show;
 
 /// Provision AWS load balancers and Route53 records for Kubernetes Ingresses and Services.
@@ -50,6 +51,8 @@ pub enum Command {
     Apply(deploy::ApplyArgs),
     /// Show every stack the cluster owns, read back from AWS.
     Show(show::ShowArgs),
+    /// Run the Kubernetes controller (what the Helm chart deploys).
+    Run(Box<run::RunArgs>),
 }
 
 /// How to reach AWS, shared by every subcommand that talks to it.
@@ -179,7 +182,11 @@ impl DnsArgs {
         opts.txt = TxtMapper::new(&self.dns_txt_prefix, &self.dns_txt_suffix)?;
         opts.domain_filter.clone_from(&self.dns_domain_filter);
         opts.exclude_domains.clone_from(&self.dns_exclude_domain);
-        opts.zone_id_filter.clone_from(&self.dns_zone_id_filter);
+        opts.zone_id_filter = self
+            .dns_zone_id_filter
+            .iter()
+            .map(|z| z.trim_start_matches("/hostedzone/").to_owned())
+            .collect();
         opts.zone_type = match self.dns_zone_type {
             DnsZoneType::Auto => ZoneType::Auto,
             DnsZoneType::Public => ZoneType::Public,
@@ -228,6 +235,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Diff(args) => with_runtime(deploy::run_diff(args)),
         Command::Apply(args) => with_runtime(deploy::run_apply(args)),
         Command::Show(args) => with_runtime(show::run(args)),
+        Command::Run(args) => with_runtime(run::run(*args)),
     }
 }
 

@@ -71,7 +71,11 @@ pub fn run(args: PlanArgs) -> ExitCode {
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
-    let desired = output.desired_state().with_dns_records(&dns);
+    let desired = if args.dns.dns_disabled {
+        output.desired_state()
+    } else {
+        output.desired_state().with_dns_records(&dns)
+    };
     let rendered = match args.output {
         PlanFormat::Text => Ok(render_text(&desired)),
         PlanFormat::Json => serde_json::to_string_pretty(&desired)

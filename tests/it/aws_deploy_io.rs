@@ -1287,6 +1287,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
         listeners: vec![],
         target_groups: vec![],
         hostnames: vec![],
+        held_hostnames: vec![],
         objects: vec![],
     }
 }

@@ -16,6 +16,7 @@ mod bench_apply;
 mod cli_apply;
 mod cli_discover;
 mod cli_dns;
+mod controller_e2e;
 mod localstack;
 mod localstack_script;
 mod plan_golden;

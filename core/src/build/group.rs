@@ -468,11 +468,15 @@ pub(crate) fn build_stack(
     let mut out = BuiltStack::default();
     let mut state = GroupState::default();
     let mut hostnames = Vec::new();
+    let mut held = Vec::new();
     let mut objects = Vec::new();
     for (position, member) in members.iter().enumerate() {
         let compiled = member::compile(index, stack, member, position);
         match compiled {
-            Err(e) => out.errors.push(e.exclude(&member.object, stack)),
+            Err(e) => {
+                out.errors.push(e.exclude(&member.object, stack));
+                held.extend(member_hosts(member, &mut Vec::new()));
+            }
             Ok(plan) => {
                 let backend_errors = plan.backend_errors.clone();
                 let uses_instances = plan.uses_instance_targets;
@@ -485,7 +489,10 @@ pub(crate) fn build_stack(
                         objects.push(format!("ingress/{}/{}", member.namespace, member.name));
                         hostnames.extend(member_hosts(member, &mut out.errors));
                     }
-                    Err(e) => out.errors.push(e.exclude(&member.object, stack)),
+                    Err(e) => {
+                        out.errors.push(e.exclude(&member.object, stack));
+                        held.extend(member_hosts(member, &mut Vec::new()));
+                    }
                 }
             }
         }
@@ -496,6 +503,9 @@ pub(crate) fn build_stack(
         hostnames.dedup_by(|a, b| a.hostname == b.hostname);
         objects.sort();
         built.hostnames = hostnames;
+        held.sort();
+        held.dedup_by(|a, b| a.hostname == b.hostname);
+        built.held_hostnames = held;
         built.objects = objects;
         out.stack = Some(built);
     }

@@ -311,6 +311,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         listeners,
         target_groups,
         hostnames: Vec::new(),
+        held_hostnames: Vec::new(),
         objects: Vec::new(),
     }
 }

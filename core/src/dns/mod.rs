@@ -158,6 +158,7 @@ pub struct DnsUnit {
     /// The managed record's name.
     pub name: String,
     /// The managed record's type (`A` or `AAAA`).
+    #[serde(rename = "type")]
     pub record_type: String,
     /// The changes, record first.
     pub changes: Vec<DnsChange>,

@@ -198,6 +198,9 @@ pub struct DnsStackInput<'a> {
     /// Registry resources (`ingress/ns/name`) of the stack's objects: owned records naming
     /// them belong to this stack too.
     pub resources: Vec<String>,
+    /// Hostnames of objects left out of the stack for errors: their records are kept as they
+    /// are until the object is fixed or deleted.
+    pub held: &'a [DesiredHost],
 }
 
 /// One zone and its records, as read.
@@ -278,29 +281,47 @@ impl<'r> ZoneIndex<'r> {
 
     fn ownership(&self, opts: &DnsOptions, name: &str, rtype: &str) -> Ownership<'r> {
         let current_name = opts.txt.txt_name(name, rtype);
-        let mut names = vec![current_name.clone()];
-        names.extend(opts.txt.legacy_txt_names(name, rtype));
-        let mut owner = None;
+        let current_txt = self.get(&current_name, TYPE_TXT).first().copied();
+        let heritage_owner = |t: &RecordSet| t.values.iter().find_map(|v| owner_of(v));
+        // As ExternalDNS reads them: the TXT at the current registry name decides; the legacy
+        // names (cname-, untyped) count only when the current one names no owner.
+        let current_owner = current_txt.and_then(heritage_owner);
         let mut ours = Vec::new();
-        let mut current_txt = None;
-        for n in &names {
-            for txt in self.get(n, TYPE_TXT) {
-                if *n == current_name && current_txt.is_none() {
-                    current_txt = Some(*txt);
+        let owner = match current_owner.clone() {
+            Some(o) => {
+                if o == opts.owner_id {
+                    ours.extend(current_txt);
                 }
-                let found = txt.values.iter().find_map(|v| owner_of(v));
-                if let Some(o) = found {
-                    if o == opts.owner_id {
-                        ours.push(*txt);
+                Some(o)
+            }
+            None => {
+                let mut found = None;
+                for n in opts.txt.legacy_txt_names(name, rtype) {
+                    for txt in self.get(&n, TYPE_TXT) {
+                        if let Some(o) = heritage_owner(txt) {
+                            if o == opts.owner_id {
+                                ours.push(*txt);
+                            }
+                            found.get_or_insert(o);
+                        }
                     }
-                    owner.get_or_insert(o);
+                }
+                if ours.is_empty() {
+                    found
+                } else {
+                    Some(opts.owner_id.clone())
                 }
             }
-        }
-        // A record is ours when any of its registry TXTs names us (ExternalDNS reads the
-        // current name first, then the legacy ones).
-        if !ours.is_empty() {
-            owner = Some(opts.owner_id.clone());
+        };
+        // Legacy TXTs of ours are deleted with the record too.
+        if current_owner.as_deref() == Some(opts.owner_id.as_str()) {
+            for n in opts.txt.legacy_txt_names(name, rtype) {
+                for txt in self.get(&n, TYPE_TXT) {
+                    if heritage_owner(txt).as_deref() == Some(opts.owner_id.as_str()) {
+                        ours.push(*txt);
+                    }
+                }
+            }
         }
         Ownership {
             owner,
@@ -326,17 +347,17 @@ struct Want<'a> {
 
 /// Plans the Route53 changes of a pass.
 ///
-/// `zones` are the zones whose records were read (every zone any desired hostname goes to,
-/// plus, with `prune`, every wanted zone). With `prune`, owned `A`/`AAAA` records that no
-/// stack wants are deleted; otherwise only those that belong to a stack of the pass (pointing
-/// at its load balancer or naming one of its objects).
+/// `all_zones` are the listed zones, `zones` those whose records were read. Owned `A`/`AAAA`
+/// records that no stack wants are deleted only when they belong to a stack of the pass: they
+/// alias one of its load balancers, or their registry TXT names one of its objects. Records
+/// aliasing anything else (another cluster's, or ExternalDNS's records for other sources under
+/// the same owner id) are never deleted, even when pruning.
 #[must_use]
 pub fn plan_dns(
     opts: &DnsOptions,
     all_zones: &[HostedZone],
     zones: &[ZoneRecords<'_>],
     stacks: &[DnsStackInput<'_>],
-    prune: bool,
 ) -> DnsPlan {
     let mut plan = DnsPlan::default();
     let index: BTreeMap<&str, ZoneIndex<'_>> = zones
@@ -350,6 +371,7 @@ pub fn plan_dns(
     let mut sorted: Vec<&DnsStackInput<'_>> = stacks.iter().collect();
     sorted.sort_by(|a, b| a.stack.cmp(&b.stack));
     for s in &sorted {
+        held.extend(s.held.iter().map(|h| h.hostname.clone()));
         if s.target == LbTarget::Unknown {
             held.extend(s.hosts.iter().map(|h| h.hostname.clone()));
             continue;
@@ -531,7 +553,7 @@ pub fn plan_dns(
 
     // Deletes: owned A/AAAA records nobody wants, within the pass's scope.
     if opts.policy == DnsPolicy::Sync {
-        plan_deletes(opts, &index, &wanted, &held, &sorted, prune, &mut plan);
+        plan_deletes(opts, &index, &wanted, &held, &sorted, &mut plan);
     }
     plan.units.sort_by(|a, b| {
         (&a.zone_id, &a.name, &a.record_type).cmp(&(&b.zone_id, &b.name, &b.record_type))
@@ -549,7 +571,6 @@ fn plan_deletes(
     wanted: &BTreeMap<(String, String, &'static str), Want<'_>>,
     held: &BTreeSet<String>,
     stacks: &[&DnsStackInput<'_>],
-    prune: bool,
     plan: &mut DnsPlan,
 ) {
     let mut scope_names: BTreeMap<String, &StackId> = BTreeMap::new();
@@ -619,10 +640,8 @@ fn plan_deletes(
                     .copied()
             });
             let by_resource = scope_resources.get(resource.as_str()).copied();
-            let stack = match (by_alias.or(by_resource), prune) {
-                (Some(s), _) => s.to_string(),
-                (None, true) => String::new(),
-                (None, false) => continue,
+            let Some(stack) = by_alias.or(by_resource).map(ToString::to_string) else {
+                continue;
             };
             let mut changes = vec![DnsChange {
                 action: DnsAction::Delete,

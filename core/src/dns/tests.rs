@@ -57,25 +57,17 @@ fn stack<'a>(hosts: &'a [DesiredHost], target: LbTarget) -> DnsStackInput<'a> {
         target,
         current_dns_names: vec![LB.into()],
         resources: vec!["ingress/shop/web".into()],
+        held: &[],
     }
 }
 
 fn run(opts: &DnsOptions, records: &[RecordSet], stacks: &[DnsStackInput<'_>]) -> DnsPlan {
-    run_prune(opts, records, stacks, false)
-}
-
-fn run_prune(
-    opts: &DnsOptions,
-    records: &[RecordSet],
-    stacks: &[DnsStackInput<'_>],
-    prune: bool,
-) -> DnsPlan {
     let zones = vec![zone("ZPUB", "example.com", false)];
     let zr = [ZoneRecords {
         zone: &zones[0],
         records,
     }];
-    plan_dns(opts, &zones, &zr, stacks, prune)
+    plan_dns(opts, &zones, &zr, stacks)
 }
 
 /// (action, type, name) of every change, units in order.
@@ -218,8 +210,9 @@ fn foreign_and_unowned_records_are_conflicts_left_untouched() {
         .conflicts
         .iter()
         .all(|c| c.resource == "ingress/shop/web"));
-    // Nothing of theirs is deleted either, with prune.
-    let plan = run_prune(&opts, &records, &[], true);
+    // Nothing of theirs is deleted either when the stack goes.
+    let none: Vec<DesiredHost> = Vec::new();
+    let plan = run(&opts, &records, &[stack(&none, LbTarget::Deleted)]);
     assert!(plan.units.is_empty());
 }
 
@@ -270,18 +263,17 @@ fn removed_hostnames_are_deleted_with_their_txt_only_in_scope_and_only_under_syn
         plan.units[1].changes[1].record, records[1],
         "deleted exactly as it is"
     );
-    // Prune reaches every owned record.
-    let plan = run_prune(&opts, &records, &[], true);
-    assert_eq!(plan.units.len(), 3);
+    // Deleting the stack reaches its records, never the one aliasing another load balancer.
+    let plan = run(&opts, &records, &[stack(&none, LbTarget::Deleted)]);
+    assert_eq!(plan.units.len(), 2);
+    assert!(plan.units.iter().all(|u| u.name != "elsewhere.example.com"));
     for policy in [DnsPolicy::UpsertOnly, DnsPolicy::CreateOnly] {
         let o = DnsOptions {
             policy,
             ..opts.clone()
         };
-        assert!(
-            run_prune(&o, &records, &[], true).units.is_empty(),
-            "{policy:?}"
-        );
+        let plan = run(&o, &records, &[stack(&none, LbTarget::Deleted)]);
+        assert!(plan.units.is_empty(), "{policy:?}");
     }
 }
 
@@ -307,6 +299,54 @@ fn a_stack_whose_plan_failed_keeps_its_records_and_a_deleted_one_loses_them() {
             ch(DnsAction::Delete, "A", "www.example.com"),
             ch(DnsAction::Delete, "TXT", "a-www.example.com"),
         ]
+    );
+}
+
+#[test]
+fn the_current_registry_name_decides_ownership_over_legacy_names() {
+    let opts = DnsOptions::new(OWNER);
+    let h = hosts(&["www.example.com"]);
+    // Someone else's current a- TXT beats an old cname- TXT of ours.
+    let records = vec![
+        alias("www.example.com", "A", "theirs.elb.amazonaws.com"),
+        txt("a-www.example.com", "staging", "ingress/x/y"),
+        txt("cname-www.example.com", OWNER, "ingress/shop/web"),
+    ];
+    let plan = run(&opts, &records, &[stack(&h, addr(LB))]);
+    assert!(plan.units.is_empty());
+    assert_eq!(plan.conflicts.len(), 1);
+    let none: Vec<DesiredHost> = Vec::new();
+    let mut s = stack(&none, LbTarget::Deleted);
+    s.current_dns_names = vec!["theirs.elb.amazonaws.com".into()];
+    assert!(run(&opts, &records, &[s]).units.is_empty(), "never deleted");
+    // Ours under both names: both TXTs go with the record.
+    let records = vec![
+        alias("www.example.com", "A", LB),
+        txt("a-www.example.com", OWNER, "ingress/shop/web"),
+        txt("cname-www.example.com", OWNER, "ingress/shop/web"),
+    ];
+    let plan = run(&opts, &records, &[stack(&none, LbTarget::Deleted)]);
+    assert_eq!(plan.units[0].changes.len(), 3);
+}
+
+#[test]
+fn hostnames_of_members_left_out_for_errors_keep_their_records() {
+    let opts = DnsOptions::new(OWNER);
+    let records = vec![
+        alias("broken.example.com", "A", LB),
+        txt("a-broken.example.com", OWNER, "ingress/shop/broken"),
+    ];
+    let none: Vec<DesiredHost> = Vec::new();
+    let held = vec![DesiredHost {
+        hostname: "broken.example.com".into(),
+        resource: "ingress/shop/broken".into(),
+    }];
+    let mut s = stack(&none, addr(LB));
+    s.held = &held;
+    assert!(run(&opts, &records, &[s]).units.is_empty());
+    assert_eq!(
+        run(&opts, &records, &[stack(&none, addr(LB))]).units.len(),
+        1
     );
 }
 

@@ -40,6 +40,10 @@ pub struct Stack {
     /// Hostnames that get Route53 alias records pointing at the load balancer, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hostnames: Vec<crate::dns::DesiredHost>,
+    /// Hostnames of objects left out of the stack for errors: their DNS records are kept
+    /// until the object is fixed or deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_hostnames: Vec<crate::dns::DesiredHost>,
     /// The Kubernetes objects the stack is made of, as the DNS registry names them
     /// (`ingress/ns/name`, `service/ns/name`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -265,6 +265,7 @@ fn build_one(
         listeners,
         target_groups,
         hostnames,
+        held_hostnames: Vec::new(),
         objects: vec![format!("service/{}/{}", ctx.namespace, ctx.name)],
     })
 }

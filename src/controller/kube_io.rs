@@ -1,0 +1,297 @@
+//! Writes to Kubernetes: finalizers, `status.loadBalancer`, and Events.
+//!
+//! Finalizers use the AWS Load Balancer Controller's names, so objects it finalized are
+//! recognised (and it recognises ours): `ingress.k8s.aws/resources` (an Ingress in its own
+//! implicit group), `group.ingress.k8s.aws/<group>` (an explicit IngressGroup),
+//! `service.k8s.aws/resources` (a Service).
+use std::sync::Arc;
+
+use aws_lb_operator_core::model::{StackId, StackKind};
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::metrics::Metrics;
+
+/// Finalizer of an Ingress in its own implicit group.
+pub const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
+/// Prefix of an explicit IngressGroup's finalizer.
+pub const GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
+/// Finalizer of a Service.
+pub const SERVICE_FINALIZER: &str = "service.k8s.aws/resources";
+
+/// Kind of object the controller writes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjKind {
+    /// `networking.k8s.io/v1` Ingress.
+    Ingress,
+    /// `v1` Service.
+    Service,
+}
+
+/// What the controller needs to know about one Ingress or Service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjState {
+    /// Kind.
+    pub kind: ObjKind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// UID (for event references).
+    pub uid: String,
+    /// `metadata.finalizers`.
+    pub finalizers: Vec<String>,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// `status.loadBalancer.ingress[].hostname` values.
+    pub hostnames: Vec<String>,
+}
+
+impl ObjState {
+    /// The registry/claims key: `ingress/ns/name` or `service/ns/name`.
+    pub fn key(&self) -> String {
+        let kind = match self.kind {
+            ObjKind::Ingress => "ingress",
+            ObjKind::Service => "service",
+        };
+        format!("{kind}/{}/{}", self.namespace, self.name)
+    }
+
+    /// From a cached Ingress.
+    pub fn ingress(i: &Arc<Ingress>) -> Self {
+        let lb = i.status.as_ref().and_then(|s| s.load_balancer.as_ref());
+        Self::new(
+            ObjKind::Ingress,
+            &i.metadata,
+            lb.and_then(|l| l.ingress.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.hostname.clone())
+                .collect(),
+        )
+    }
+
+    /// From a cached Service.
+    pub fn service(s: &Arc<Service>) -> Self {
+        let lb = s.status.as_ref().and_then(|s| s.load_balancer.as_ref());
+        Self::new(
+            ObjKind::Service,
+            &s.metadata,
+            lb.and_then(|l| l.ingress.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.hostname.clone())
+                .collect(),
+        )
+    }
+
+    fn new(
+        kind: ObjKind,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        hostnames: Vec<String>,
+    ) -> Self {
+        Self {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+            finalizers: meta.finalizers.clone().unwrap_or_default(),
+            deleting: meta.deletion_timestamp.is_some(),
+            hostnames,
+        }
+    }
+
+    /// The stacks this object's finalizers hold.
+    pub fn finalized_stacks(&self) -> Vec<(String, StackId)> {
+        self.finalizers
+            .iter()
+            .filter_map(|f| {
+                let stack = match (self.kind, f.as_str()) {
+                    (ObjKind::Ingress, INGRESS_FINALIZER) => {
+                        StackId::implicit(&self.namespace, &self.name)
+                    }
+                    (ObjKind::Ingress, g) => {
+                        StackId::explicit(g.strip_prefix(GROUP_FINALIZER_PREFIX)?)
+                    }
+                    (ObjKind::Service, SERVICE_FINALIZER) => {
+                        StackId::service(&self.namespace, &self.name)
+                    }
+                    _ => return None,
+                };
+                Some((f.clone(), stack))
+            })
+            .collect()
+    }
+
+    fn reference(&self) -> ObjectReference {
+        let (api_version, kind) = match self.kind {
+            ObjKind::Ingress => ("networking.k8s.io/v1", "Ingress"),
+            ObjKind::Service => ("v1", "Service"),
+        };
+        ObjectReference {
+            api_version: Some(api_version.to_owned()),
+            kind: Some(kind.to_owned()),
+            namespace: Some(self.namespace.clone()),
+            name: Some(self.name.clone()),
+            uid: (!self.uid.is_empty()).then(|| self.uid.clone()),
+            ..ObjectReference::default()
+        }
+    }
+}
+
+/// The finalizer an object of `stack` carries.
+pub fn finalizer_for(stack: &StackId) -> String {
+    match stack.kind {
+        StackKind::Service => SERVICE_FINALIZER.to_owned(),
+        StackKind::Ingress if stack.is_explicit() => {
+            format!("{GROUP_FINALIZER_PREFIX}{}", stack.name)
+        }
+        StackKind::Ingress => INGRESS_FINALIZER.to_owned(),
+    }
+}
+
+/// Kubernetes writes of the controller, with its event recorder.
+#[derive(Clone)]
+pub struct KubeIo {
+    client: Client,
+    recorder: Arc<Recorder>,
+    metrics: Arc<Metrics>,
+}
+
+impl KubeIo {
+    /// Writes through `client`; events are reported as `controller`/`instance`.
+    pub fn new(client: Client, instance: &str, metrics: Arc<Metrics>) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: "aws-lb-operator".into(),
+            instance: Some(instance.to_owned()),
+        };
+        Self {
+            recorder: Arc::new(Recorder::new(client.clone(), reporter)),
+            client,
+            metrics,
+        }
+    }
+
+    async fn patch(
+        &self,
+        obj: &ObjState,
+        status: bool,
+        patch: Patch<serde_json::Value>,
+    ) -> Result<(), kube::Error> {
+        let pp = PatchParams::default();
+        match (obj.kind, status) {
+            (ObjKind::Ingress, false) => {
+                let api: Api<Ingress> = Api::namespaced(self.client.clone(), &obj.namespace);
+                api.patch(&obj.name, &pp, &patch).await.map(|_| ())
+            }
+            (ObjKind::Ingress, true) => {
+                let api: Api<Ingress> = Api::namespaced(self.client.clone(), &obj.namespace);
+                api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
+            }
+            (ObjKind::Service, false) => {
+                let api: Api<Service> = Api::namespaced(self.client.clone(), &obj.namespace);
+                api.patch(&obj.name, &pp, &patch).await.map(|_| ())
+            }
+            (ObjKind::Service, true) => {
+                let api: Api<Service> = Api::namespaced(self.client.clone(), &obj.namespace);
+                api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Adds `finalizer` (a JSON patch that appends, so concurrent finalizers are kept).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn add_finalizer(&self, obj: &ObjState, finalizer: &str) -> Result<(), kube::Error> {
+        let ops = if obj.finalizers.is_empty() {
+            json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+        } else {
+            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+        };
+        self.patch(
+            obj,
+            false,
+            Patch::Json(serde_json::from_value(ops).map_err(kube::Error::SerdeError)?),
+        )
+        .await
+    }
+
+    /// Removes `finalizer`, guarded by a `test` op so a list changed meanwhile is never
+    /// clobbered (the patch then fails and is retried on the next reconcile).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn remove_finalizer(
+        &self,
+        obj: &ObjState,
+        finalizer: &str,
+    ) -> Result<(), kube::Error> {
+        let Some(i) = obj.finalizers.iter().position(|f| f == finalizer) else {
+            return Ok(());
+        };
+        let ops = json!([
+            {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer},
+            {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
+        ]);
+        self.patch(
+            obj,
+            false,
+            Patch::Json(serde_json::from_value(ops).map_err(kube::Error::SerdeError)?),
+        )
+        .await
+    }
+
+    /// Sets `status.loadBalancer.ingress` to one entry with `hostname`.
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn set_hostname(&self, obj: &ObjState, hostname: &str) -> Result<(), kube::Error> {
+        let patch = json!({"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}});
+        self.patch(obj, true, Patch::Merge(patch)).await
+    }
+
+    /// Publishes an event on `obj` (failures are logged: events are best effort).
+    pub async fn event(&self, obj: &ObjState, warning: bool, reason: &str, note: String) {
+        let type_ = if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        if warning {
+            tracing::warn!(object = %obj.key(), reason, note = %note, "event");
+        } else {
+            tracing::info!(object = %obj.key(), reason, note = %note, "event");
+        }
+        let mut note = note;
+        if note.len() > 1000 {
+            let mut cut = 1000;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
+        let ev = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        self.metrics.inc(
+            "aws_lb_operator_events_total",
+            &[
+                ("type", if warning { "Warning" } else { "Normal" }),
+                ("reason", reason),
+            ],
+            1,
+        );
+        if let Err(e) = self.recorder.publish(&ev, &obj.reference()).await {
+            tracing::debug!(error = %e, "event not recorded");
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `aws-lb-operator run`: the Kubernetes controller.
+//!
+//! Thin kube-rs wiring around the same pipeline as the CLI: watch caches ([`stores`]) feed
+//! `core::build`; the [`reconciler`] runs deploy passes (`crate::deploy`) per stack and takes a
+//! fast path for target-only changes; [`kube_io`] writes finalizers, status and Events;
+//! [`leader`] elects one writer with a Lease; [`http`] serves `/metrics` ([`metrics`]),
+//! `/healthz` and `/readyz`.
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub mod http;
+pub mod kube_io;
+pub mod leader;
+pub mod metrics;
+pub mod reconciler;
+pub mod stores;
+
+use crate::aws::AwsClients;
+use crate::cli::run::RunArgs;
+use leader::LeaderConfig;
+use metrics::Metrics;
+use reconciler::{Reconciler, Settings};
+use stores::{Signals, Stores};
+
+/// Why the controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// No usable Kubernetes configuration.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Kubeconfig(String),
+    /// The metrics address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A flag value is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Everything a running controller needs from outside: tests build it by hand.
+pub struct Deps {
+    /// Kubernetes client.
+    pub client: Client,
+    /// AWS clients.
+    pub aws: AwsClients,
+    /// Reconciler settings.
+    pub settings: Settings,
+    /// Watched namespaces (empty: all).
+    pub namespaces: Vec<String>,
+    /// Leader election (`None`: always lead).
+    pub leader: Option<LeaderConfig>,
+    /// Address for `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_addr: SocketAddr,
+    /// This replica's name (events, Lease holder).
+    pub identity: String,
+    /// How long shutdown waits for passes in flight.
+    pub shutdown_timeout: Duration,
+}
+
+/// A started controller.
+pub struct Running {
+    /// Its metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where `/metrics` listens.
+    pub metrics_addr: SocketAddr,
+    /// True while leading.
+    pub leader: watch::Receiver<bool>,
+    shutdown: watch::Sender<bool>,
+    /// Holds the "always leading" channel open when there is no election.
+    _leader_tx: Option<watch::Sender<bool>>,
+    tasks: Vec<JoinHandle<()>>,
+    watches: Vec<JoinHandle<()>>,
+    timeout: Duration,
+}
+
+impl Running {
+    /// Stops taking work, lets passes in flight finish (up to the shutdown timeout), releases
+    /// the Lease, and stops the watches.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        for (i, task) in self.tasks.into_iter().enumerate() {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(task = i, "shutdown timed out with passes still in flight");
+                break;
+            }
+        }
+        for w in self.watches {
+            w.abort();
+        }
+    }
+
+    /// Aborts everything at once, as a killed process would (no Lease release).
+    pub fn kill(self) {
+        for t in self.tasks.into_iter().chain(self.watches) {
+            t.abort();
+        }
+    }
+}
+
+/// Starts a controller.
+///
+/// # Errors
+/// The metrics address cannot be bound.
+pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
+    let metrics = Arc::new(Metrics::default());
+    let (listener, metrics_addr) =
+        http::bind(deps.metrics_addr)
+            .await
+            .map_err(|source| ControllerError::Bind {
+                addr: deps.metrics_addr,
+                source,
+            })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(http::serve(
+        listener,
+        Arc::clone(&metrics),
+        deps.aws.calls.clone(),
+        shutdown_rx.clone(),
+    )));
+    let signals = Arc::new(Signals::default());
+    let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &signals);
+    let (leader_tx, leader_rx) = watch::channel(deps.leader.is_none());
+    let kept_leader_tx = match deps.leader.clone() {
+        Some(cfg) => {
+            tasks.push(tokio::spawn(leader::run(
+                deps.client.clone(),
+                cfg,
+                leader_tx,
+                shutdown_rx.clone(),
+            )));
+            None
+        }
+        None => Some(leader_tx),
+    };
+    {
+        let metrics = Arc::clone(&metrics);
+        let mut leader = leader_rx.clone();
+        let mut shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                metrics
+                    .leader
+                    .store(i64::from(*leader.borrow()), Ordering::Relaxed);
+                tokio::select! {
+                    r = leader.changed() => if r.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }));
+    }
+    let kube = kube_io::KubeIo::new(deps.client.clone(), &deps.identity, Arc::clone(&metrics));
+    let concurrency = deps.settings.concurrency.max(1);
+    let reconciler = Reconciler::new(
+        deps.settings,
+        stores.clone(),
+        Arc::clone(&signals),
+        deps.aws,
+        kube,
+        Arc::clone(&metrics),
+    );
+    // The scheduler starts once the caches are complete, so nothing is judged on a partial
+    // view; `/readyz` turns ready at the same moment. (One task waits: kube's store readiness
+    // is awaited by a single waiter here.)
+    {
+        let reconciler = Arc::clone(&reconciler);
+        let leader = leader_rx.clone();
+        let mut shutdown = shutdown_rx.clone();
+        let metrics = Arc::clone(&metrics);
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = stores.wait_ready() => {}
+                _ = shutdown.changed() => return,
+            }
+            metrics.ready.store(1, Ordering::Relaxed);
+            tracing::info!("watch caches synced");
+            signals.general.store(true, Ordering::Release);
+            reconciler.schedule(leader, shutdown).await;
+        }));
+    }
+    for _ in 0..concurrency {
+        tasks.push(tokio::spawn(
+            Arc::clone(&reconciler).work(shutdown_rx.clone()),
+        ));
+    }
+    Ok(Running {
+        metrics,
+        metrics_addr,
+        leader: leader_rx,
+        shutdown: shutdown_tx,
+        _leader_tx: kept_leader_tx,
+        tasks,
+        watches,
+        timeout: deps.shutdown_timeout,
+    })
+}
+
+/// `run`: configures clients from flags and environment, starts, and runs until SIGTERM or
+/// Ctrl-C.
+///
+/// # Errors
+/// The configuration is unusable or the controller could not start.
+pub async fn run(args: RunArgs) -> Result<(), ControllerError> {
+    let client = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?;
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?;
+            Client::try_from(config).map_err(|e| ControllerError::Kubeconfig(e.to_string()))?
+        }
+        None => Client::try_default()
+            .await
+            .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?,
+    };
+    let dns = if args.dns.dns_disabled {
+        None
+    } else {
+        Some(
+            args.dns
+                .options(&args.cluster_name)
+                .map_err(ControllerError::Config)?,
+        )
+    };
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("aws-lb-operator-{}", std::process::id()));
+    let leader = args.leader_elect.then(|| LeaderConfig {
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "kube-system".to_owned()),
+        name: args.leader_election_id.clone(),
+        identity: identity.clone(),
+        lease_duration: args.lease_duration,
+        renew_period: args.renew_period,
+    });
+    let aws = AwsClients::connect(&args.aws.options()).await;
+    let deps = Deps {
+        client,
+        aws,
+        settings: Settings {
+            cluster: args.cluster_name.clone(),
+            vpc_id: args.vpc_id.clone(),
+            build: args.translation.config(&args.cluster_name),
+            dns,
+            concurrency: args.concurrency,
+            max_stacks_per_pass: args.max_stacks_per_pass,
+            sync_period: args.sync_period,
+            target_batch_window: args.target_batch_window,
+            dry_run: args.dry_run,
+        },
+        namespaces: args.watch_namespaces.clone(),
+        leader,
+        metrics_addr: args.metrics_bind_address,
+        identity,
+        shutdown_timeout: args.shutdown_timeout,
+    };
+    let running = start(deps).await?;
+    tracing::info!(metrics = %running.metrics_addr, "controller started");
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing passes in flight");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,401 @@
+//! Watch caches of every kind the translation reads, trimmed to the fields it uses.
+//!
+//! One kube-runtime reflector per kind (per namespace with `--watch-namespace`). Objects are
+//! trimmed before they are cached: `managedFields`, the `last-applied-configuration`
+//! annotation, Node status and EndpointSlice hints are dropped, since the model never reads
+//! them and they dominate the size of large clusters' objects. Every change raises a
+//! [`Signals`] flag: endpoint and node changes separately, because they can take the fast path.
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aws_lb_operator_core::build::{BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Annotation `kubectl apply` keeps a full copy of the object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Change flags raised by the watches, consumed by the scheduler.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Something other than endpoints and nodes changed.
+    pub general: AtomicBool,
+    /// EndpointSlices or Nodes changed.
+    pub targets: AtomicBool,
+    /// Woken on every raised flag.
+    pub notify: Notify,
+}
+
+impl Signals {
+    fn raise(&self, targets: bool) {
+        if targets {
+            self.targets.store(true, Ordering::Release);
+        } else {
+            self.general.store(true, Ordering::Release);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Takes both flags: `(general, targets)`.
+    pub fn take(&self) -> (bool, bool) {
+        (
+            self.general.swap(false, Ordering::AcqRel),
+            self.targets.swap(false, Ordering::AcqRel),
+        )
+    }
+}
+
+/// The caches.
+#[derive(Clone)]
+pub struct Stores {
+    ingresses: Vec<Store<Ingress>>,
+    services: Vec<Store<Service>>,
+    slices: Vec<Store<EndpointSlice>>,
+    classes: Store<IngressClass>,
+    params: Store<DynamicObject>,
+    nodes: Store<Node>,
+    namespaces: Store<Namespace>,
+}
+
+fn strip<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// Starts one reflector on `api`, trimming objects with `trim` (after [`strip`]).
+fn reflect<K>(
+    api: Api<K>,
+    signals: &Arc<Signals>,
+    targets: bool,
+    trim: fn(&mut K),
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let signals = Arc::clone(signals);
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(move |o: &mut K| {
+            strip(o);
+            trim(o);
+        })
+        .reflect(writer);
+    tasks.push(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                Ok(_) => signals.raise(targets),
+                Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
+            }
+        }
+    }));
+    reader
+}
+
+fn no_trim<K>(_: &mut K) {}
+
+fn trim_node(n: &mut Node) {
+    // The model reads providerID and labels only.
+    n.status = None;
+}
+
+fn trim_slice(s: &mut EndpointSlice) {
+    for ep in &mut s.endpoints {
+        ep.hints = None;
+        ep.deprecated_topology = None;
+    }
+}
+
+/// `elbv2.k8s.aws/v1beta1` IngressClassParams, watched untyped and converted on snapshot.
+fn params_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "IngressClassParams"),
+        "ingressclassparams",
+    )
+}
+
+impl Stores {
+    /// Starts every watch. `namespaces` empty: all namespaces.
+    pub fn start(
+        client: &Client,
+        namespaces: &[String],
+        signals: &Arc<Signals>,
+    ) -> (Self, Vec<JoinHandle<()>>) {
+        let mut tasks = Vec::new();
+        let scoped = |ns: &str| -> Option<String> { (!ns.is_empty()).then(|| ns.to_owned()) };
+        let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+            vec![None]
+        } else {
+            namespaces.iter().map(|n| scoped(n)).collect()
+        };
+        let api =
+            |ns: &Option<String>| -> (Client, Option<String>) { (client.clone(), ns.clone()) };
+        let mut ingresses = Vec::new();
+        let mut services = Vec::new();
+        let mut slices = Vec::new();
+        for scope in &scopes {
+            let (c, ns) = api(scope);
+            let (ing, svc, eps) = match &ns {
+                Some(ns) => (
+                    Api::namespaced(c.clone(), ns),
+                    Api::namespaced(c.clone(), ns),
+                    Api::namespaced(c, ns),
+                ),
+                None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c)),
+            };
+            ingresses.push(reflect(ing, signals, false, no_trim, &mut tasks));
+            services.push(reflect(svc, signals, false, no_trim, &mut tasks));
+            slices.push(reflect(eps, signals, true, trim_slice, &mut tasks));
+        }
+        let classes = reflect(
+            Api::all(client.clone()),
+            signals,
+            false,
+            no_trim,
+            &mut tasks,
+        );
+        let nodes = reflect(
+            Api::all(client.clone()),
+            signals,
+            true,
+            trim_node,
+            &mut tasks,
+        );
+        let namespaces = reflect(
+            Api::all(client.clone()),
+            signals,
+            false,
+            no_trim,
+            &mut tasks,
+        );
+        let writer = reflector::store::Writer::new(params_resource());
+        let params = writer.as_reader();
+        let params_api: Api<DynamicObject> = Api::all_with(client.clone(), &params_resource());
+        let params_signals = Arc::clone(signals);
+        let stream = watcher(params_api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(|o: &mut DynamicObject| strip(o))
+            .reflect(writer);
+        tasks.push(tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                    Ok(_) => params_signals.raise(false),
+                    Err(e) => tracing::warn!(kind = "IngressClassParams", error = %e, "watch failed; retrying"),
+                }
+            }
+        }));
+        (
+            Self {
+                ingresses,
+                services,
+                slices,
+                classes,
+                params,
+                nodes,
+                namespaces,
+            },
+            tasks,
+        )
+    }
+
+    /// Waits until every cache has its first full list.
+    pub async fn wait_ready(&self) {
+        for s in &self.ingresses {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.services {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.slices {
+            let _ = s.wait_until_ready().await;
+        }
+        let _ = self.classes.wait_until_ready().await;
+        let _ = self.params.wait_until_ready().await;
+        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+    }
+
+    /// Every cached Ingress.
+    pub fn ingresses(&self) -> Vec<Arc<Ingress>> {
+        self.ingresses.iter().flat_map(Store::state).collect()
+    }
+
+    /// Every cached Service.
+    pub fn services(&self) -> Vec<Arc<Service>> {
+        self.services.iter().flat_map(Store::state).collect()
+    }
+
+    /// The objects the translation needs: every Ingress, IngressClass, IngressClassParams,
+    /// Node and Namespace; LoadBalancer Services and the Services Ingresses refer to, with
+    /// their EndpointSlices. (Other Services and their endpoints are never copied.)
+    pub fn snapshot(&self, config: &BuildConfig) -> Snapshot {
+        let _ = config;
+        let ingresses: Vec<Ingress> = self.ingresses().iter().map(|i| (**i).clone()).collect();
+        let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
+        for ing in &ingresses {
+            let ns = ing.metadata.namespace.clone().unwrap_or_default();
+            for name in referenced_services(ing) {
+                wanted.insert((ns.clone(), name));
+            }
+        }
+        let services: Vec<Service> = self
+            .services()
+            .iter()
+            .filter(|s| {
+                let is_lb =
+                    s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer");
+                is_lb
+                    || wanted.contains(&(
+                        s.metadata.namespace.clone().unwrap_or_default(),
+                        s.metadata.name.clone().unwrap_or_default(),
+                    ))
+            })
+            .map(|s| (**s).clone())
+            .collect();
+        let kept: BTreeSet<(String, String)> = services
+            .iter()
+            .map(|s| {
+                (
+                    s.metadata.namespace.clone().unwrap_or_default(),
+                    s.metadata.name.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let endpoint_slices = self
+            .slices
+            .iter()
+            .flat_map(Store::state)
+            .filter(|e| {
+                let svc = e
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
+                    .cloned()
+                    .unwrap_or_default();
+                kept.contains(&(e.metadata.namespace.clone().unwrap_or_default(), svc))
+            })
+            .map(|e| (*e).clone())
+            .collect();
+        let ingress_class_params = self
+            .params
+            .state()
+            .iter()
+            .filter_map(|p| {
+                let value = serde_json::to_value(&**p).ok()?;
+                match serde_json::from_value::<IngressClassParams>(value) {
+                    Ok(params) => Some(params),
+                    Err(e) => {
+                        tracing::warn!(
+                            name = p.metadata.name.as_deref().unwrap_or_default(),
+                            error = %e,
+                            "IngressClassParams cannot be read; ignored"
+                        );
+                        None
+                    }
+                }
+            })
+            .collect();
+        Snapshot {
+            ingresses,
+            ingress_classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
+            ingress_class_params,
+            services,
+            endpoint_slices,
+            nodes: self.nodes.state().iter().map(|n| (**n).clone()).collect(),
+            namespaces: self
+                .namespaces
+                .state()
+                .iter()
+                .map(|n| (**n).clone())
+                .collect(),
+        }
+    }
+}
+
+/// Names of the Services an Ingress refers to: backends, and `serviceName` anywhere in its
+/// annotations (forward actions of `alb.ingress.kubernetes.io/actions.*`).
+fn referenced_services(ing: &Ingress) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(spec) = &ing.spec {
+        let backends = spec.default_backend.iter().chain(
+            spec.rules
+                .iter()
+                .flatten()
+                .filter_map(|r| r.http.as_ref())
+                .flat_map(|h| h.paths.iter().map(|p| &p.backend)),
+        );
+        out.extend(backends.filter_map(|b| b.service.as_ref().map(|s| s.name.clone())));
+    }
+    for value in ing.metadata.annotations.iter().flat_map(|a| a.values()) {
+        if value.contains("serviceName") {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(value) {
+                collect_service_names(&json, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn collect_service_names(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("serviceName", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => collect_service_names(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for i in items {
+                collect_service_names(i, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_referenced_by_backends_and_actions() {
+        let ing: Ingress = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                "alb.ingress.kubernetes.io/actions.split": "{\"type\":\"forward\",\"forwardConfig\":{\"targetGroups\":[{\"serviceName\":\"blue\",\"servicePort\":\"80\"},{\"serviceName\":\"green\",\"servicePort\":\"80\"}]}}"
+            }},
+            "spec": {
+                "defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}},
+                "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]
+            }
+        }))
+        .unwrap();
+        let mut got = referenced_services(&ing);
+        got.sort();
+        assert_eq!(got, vec!["blue", "fallback", "green", "web"]);
+    }
+}

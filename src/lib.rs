@@ -6,11 +6,13 @@
 //! - [`aws`]: the only module that imports the AWS SDK.
 //! - [`cli`]: command-line entry points.
 //! - [`controller`]: `run`, the Kubernetes controller.
+//! - [`crd`]: the `elbv2.k8s.aws` custom resources and their CRDs.
 #![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod cli;
 pub mod controller;
+pub mod crd;
 pub mod deploy;
 
 pub use aws_lb_operator_core as core;

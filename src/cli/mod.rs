@@ -4,12 +4,14 @@
 //! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
 //! - `diff` / `apply`: make AWS match manifests (the main job without a cluster).
 //! - `show`: what the cluster's stacks look like in AWS, read back.
+//! - `crdgen`: the CustomResourceDefinitions of the `elbv2.k8s.aws` custom resources.
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::aws::AwsOptions;
 
+pub mod crdgen;
 pub mod deploy;
 pub mod discover;
 pub mod manifests;
@@ -53,6 +55,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Run the Kubernetes controller (what the Helm chart deploys).
     Run(Box<run::RunArgs>),
+    /// Print the CustomResourceDefinitions (TargetGroupBinding, IngressClassParams) as YAML.
+    Crdgen,
 }
 
 /// How to reach AWS, shared by every subcommand that talks to it.
@@ -236,6 +240,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => with_runtime(deploy::run_apply(args)),
         Command::Show(args) => with_runtime(show::run(args)),
         Command::Run(args) => with_runtime(run::run(*args)),
+        Command::Crdgen => crdgen::run(),
     }
 }
 

@@ -206,49 +206,58 @@ impl Intercept for CallCountingInterceptor {
 /// test can compare the operations the suites exercised with `iam-policies/controller.json`.
 pub const RECORD_CALLS_ENV: &str = "AWS_LB_OPERATOR_RECORD_CALLS";
 
-/// The file named by [`RECORD_CALLS_ENV`] and the operations already appended to it by this
-/// process; `None` when the variable is unset or empty.
+/// The file named by [`RECORD_CALLS_ENV`] and the operations this process already appended.
+#[derive(Debug)]
 struct Recorder {
     path: std::path::PathBuf,
     seen: Mutex<std::collections::HashSet<String>>,
 }
 
+impl Recorder {
+    fn new(path: std::path::PathBuf) -> Self {
+        Recorder {
+            path,
+            seen: Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Appends `key` unless this recorder already did. Never fails: an I/O error is logged at
+    /// debug, and the key is tried again next time.
+    fn record(&self, key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.contains(key) {
+            return;
+        }
+        // One short write to an O_APPEND file: lines of concurrent processes do not interleave.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{key}\n").as_bytes()));
+        match written {
+            Ok(()) => {
+                seen.insert(key.to_owned());
+            }
+            Err(e) => tracing::debug!(
+                path = %self.path.display(),
+                error = %e,
+                "cannot record the AWS operation {key}"
+            ),
+        }
+    }
+}
+
 /// Appends `service.operation` to the [`RECORD_CALLS_ENV`] file the first time this process
-/// calls it. Never fails: I/O errors are logged at debug and the operation is tried again on
-/// its next call.
+/// calls it; does nothing when the variable is unset or empty.
 fn record_operation(service: &str, operation: &str) {
     static RECORDER: std::sync::OnceLock<Option<Recorder>> = std::sync::OnceLock::new();
     let recorder = RECORDER.get_or_init(|| {
         std::env::var_os(RECORD_CALLS_ENV)
             .filter(|p| !p.is_empty())
-            .map(|p| Recorder {
-                path: p.into(),
-                seen: Mutex::new(std::collections::HashSet::new()),
-            })
+            .map(|p| Recorder::new(p.into()))
     });
-    let Some(recorder) = recorder else {
-        return;
-    };
-    let key = format!("{service}.{operation}");
-    let mut seen = recorder.seen.lock().unwrap_or_else(PoisonError::into_inner);
-    if seen.contains(&key) {
-        return;
-    }
-    // One short write on an O_APPEND file: lines of concurrent processes do not interleave.
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&recorder.path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{key}\n").as_bytes()));
-    match written {
-        Ok(()) => {
-            seen.insert(key);
-        }
-        Err(e) => tracing::debug!(
-            path = %recorder.path.display(),
-            error = %e,
-            "cannot record the AWS operation {key}"
-        ),
+    if let Some(recorder) = recorder {
+        recorder.record(&format!("{service}.{operation}"));
     }
 }
 
@@ -295,5 +304,36 @@ mod tests {
         c.reset();
         assert_eq!(c.total_calls(), 0);
         assert!(c.recent_mutations().is_empty());
+    }
+
+    #[test]
+    fn records_each_operation_once_and_never_fails() {
+        let dir =
+            std::env::temp_dir().join(format!("aws-lb-operator-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("calls.txt");
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, "ec2.DescribeSubnets\n").unwrap(); // another process's line
+        let r = Recorder::new(path.clone());
+        r.record("elbv2.DescribeTags");
+        r.record("elbv2.DescribeTags");
+        r.record("route53.ListHostedZones");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "ec2.DescribeSubnets\nelbv2.DescribeTags\nroute53.ListHostedZones\n"
+        );
+
+        // An unwritable path is logged, not fatal, and retried once it becomes writable.
+        let missing = dir.join("not-yet").join("calls.txt");
+        let r = Recorder::new(missing.clone());
+        r.record("elbv2.CreateRule");
+        assert!(!missing.exists());
+        std::fs::create_dir_all(dir.join("not-yet")).unwrap();
+        r.record("elbv2.CreateRule");
+        assert_eq!(
+            std::fs::read_to_string(&missing).unwrap(),
+            "elbv2.CreateRule\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -25,7 +25,7 @@ cleanup() {
   if ((started_localstack)); then
     localstack/stop.sh || true
   fi
-  rm -f "$ls_out"
+  rm -f "$ls_out" "${deploy_out:-}" "${recorded_calls:-}"
 }
 trap cleanup EXIT
 
@@ -39,6 +39,10 @@ else
 fi
 localstack/start.sh >"$ls_out" 2>&1 &
 ls_pid=$!
+# The Helm chart check (installs Helm's engine into a virtualenv on first use) runs alongside too.
+deploy_out=$(mktemp)
+deploy/check.sh >"$deploy_out" 2>&1 &
+deploy_pid=$!
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -48,6 +52,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo build --workspace --tests"
 cargo build --workspace --tests --locked
+
+step "deploy/check.sh: Helm chart rendered, validated against Kubernetes, plain install in sync"
+if ! wait "$deploy_pid"; then
+  cat "$deploy_out" >&2
+  exit 1
+fi
+cat "$deploy_out"
 
 step "LocalStack"
 if ! wait "$ls_pid"; then
@@ -59,4 +70,10 @@ fi
 echo "LocalStack log: $(tail -1 "$ls_out")"
 
 step "cargo test --workspace"
+# Every process of the suites appends the AWS operations it calls here (src/aws/calls.rs).
+recorded_calls=$(mktemp "$cache/recorded-aws-calls.XXXXXX")
+export AWS_LB_OPERATOR_RECORD_CALLS=$recorded_calls
 cargo test --workspace --locked
+
+step "IAM policy: every operation the suites called is allowed, every allowed action was called"
+cargo test --locked --test it iam_policy -- --ignored

@@ -20,4 +20,5 @@ mod controller_e2e;
 mod iam_policy;
 mod localstack;
 mod localstack_script;
+mod packaging;
 mod plan_golden;

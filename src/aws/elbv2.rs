@@ -487,6 +487,60 @@ pub async fn target_health(
     Ok(out.target_health_descriptions().to_vec())
 }
 
+/// One target group by ARN, else by name, as the AWS Load Balancer Controller's
+/// TargetGroupBinding names it (tags are not read). `Ok(None)`: no such target group.
+pub async fn find_target_group(
+    client: &Client,
+    arn: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<ObservedTargetGroup>> {
+    const OP: &str = "DescribeTargetGroups";
+    let req = match (arn, name) {
+        (Some(arn), _) => client.describe_target_groups().target_group_arns(arn),
+        (None, Some(name)) => client.describe_target_groups().names(name),
+        (None, None) => return Ok(None),
+    };
+    match req.send().await {
+        Ok(out) => Ok(out.target_groups().iter().find_map(observed_target_group)),
+        Err(e) => {
+            let err = AwsError::from_sdk(SERVICE, OP, e);
+            if err.code == "TargetGroupNotFound" {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// A registered target with its health state (`initial`, `healthy`, `unhealthy`, `unused`,
+/// `draining`, `unavailable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredTarget {
+    /// Instance id or IP, and port.
+    pub target: aws_lb_operator_core::model::TargetSpec,
+    /// Health state, empty when AWS gave none.
+    pub state: String,
+}
+
+/// Every registered target of a target group (DescribeTargetHealth), with its state.
+pub async fn registered_targets(client: &Client, tg_arn: &str) -> Result<Vec<RegisteredTarget>> {
+    Ok(target_health(client, tg_arn)
+        .await?
+        .iter()
+        .filter_map(|d| {
+            let t = d.target()?;
+            Some(RegisteredTarget {
+                target: aws_lb_operator_core::model::TargetSpec {
+                    id: t.id()?.to_owned(),
+                    port: u16::try_from(t.port()?).ok()?,
+                },
+                state: enum_str(d.target_health().and_then(|h| h.state())),
+            })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! Finalizers use the AWS Load Balancer Controller's names, so objects it finalized are
 //! recognised (and it recognises ours): `ingress.k8s.aws/resources` (an Ingress in its own
 //! implicit group), `group.ingress.k8s.aws/<group>` (an explicit IngressGroup),
-//! `service.k8s.aws/resources` (a Service).
+//! `service.k8s.aws/resources` (a Service), `elbv2.k8s.aws/resources` (a TargetGroupBinding).
 use std::sync::Arc;
 
 use aws_lb_operator_core::model::{StackId, StackKind};
@@ -11,10 +11,11 @@ use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
 use serde_json::json;
 
 use super::metrics::Metrics;
+use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 
 /// Finalizer of an Ingress in its own implicit group.
 pub const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
@@ -22,6 +23,8 @@ pub const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
 pub const GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
 /// Finalizer of a Service.
 pub const SERVICE_FINALIZER: &str = "service.k8s.aws/resources";
+/// Finalizer of a TargetGroupBinding.
+pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 
 /// Kind of object the controller writes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -208,17 +211,8 @@ impl KubeIo {
     /// # Errors
     /// The API server refused the patch.
     pub async fn add_finalizer(&self, obj: &ObjState, finalizer: &str) -> Result<(), kube::Error> {
-        let ops = if obj.finalizers.is_empty() {
-            json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
-        } else {
-            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
-        };
-        self.patch(
-            obj,
-            false,
-            Patch::Json(serde_json::from_value(ops).map_err(kube::Error::SerdeError)?),
-        )
-        .await
+        self.patch(obj, false, add_finalizer_patch(&obj.finalizers, finalizer)?)
+            .await
     }
 
     /// Removes `finalizer`, guarded by a `test` op so a list changed meanwhile is never
@@ -231,19 +225,87 @@ impl KubeIo {
         obj: &ObjState,
         finalizer: &str,
     ) -> Result<(), kube::Error> {
-        let Some(i) = obj.finalizers.iter().position(|f| f == finalizer) else {
+        match remove_finalizer_patch(&obj.finalizers, finalizer)? {
+            Some(patch) => self.patch(obj, false, patch).await,
+            None => Ok(()),
+        }
+    }
+
+    fn binding_api(&self, tgb: &TargetGroupBinding) -> Api<TargetGroupBinding> {
+        Api::namespaced(
+            self.client.clone(),
+            tgb.metadata.namespace.as_deref().unwrap_or("default"),
+        )
+    }
+
+    /// Adds [`BINDING_FINALIZER`] to a TargetGroupBinding (appending, as
+    /// [`KubeIo::add_finalizer`]).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn add_binding_finalizer(&self, tgb: &TargetGroupBinding) -> Result<(), kube::Error> {
+        let current = tgb.metadata.finalizers.clone().unwrap_or_default();
+        let patch = add_finalizer_patch(&current, BINDING_FINALIZER)?;
+        let name = tgb.metadata.name.as_deref().unwrap_or_default();
+        self.binding_api(tgb)
+            .patch(name, &PatchParams::default(), &patch)
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes [`BINDING_FINALIZER`] from a TargetGroupBinding (guarded, as
+    /// [`KubeIo::remove_finalizer`]).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn remove_binding_finalizer(
+        &self,
+        tgb: &TargetGroupBinding,
+    ) -> Result<(), kube::Error> {
+        let current = tgb.metadata.finalizers.clone().unwrap_or_default();
+        let Some(patch) = remove_finalizer_patch(&current, BINDING_FINALIZER)? else {
             return Ok(());
         };
-        let ops = json!([
-            {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer},
-            {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
-        ]);
-        self.patch(
-            obj,
-            false,
-            Patch::Json(serde_json::from_value(ops).map_err(kube::Error::SerdeError)?),
-        )
-        .await
+        let name = tgb.metadata.name.as_deref().unwrap_or_default();
+        self.binding_api(tgb)
+            .patch(name, &PatchParams::default(), &patch)
+            .await
+            .map(|_| ())
+    }
+
+    /// Replaces a TargetGroupBinding's status (merge patch of the status subresource; the
+    /// conditions list is replaced as a whole).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn set_binding_status(
+        &self,
+        tgb: &TargetGroupBinding,
+        status: &TargetGroupBindingStatus,
+    ) -> Result<(), kube::Error> {
+        let patch = Patch::Merge(json!({ "status": status }));
+        let name = tgb.metadata.name.as_deref().unwrap_or_default();
+        self.binding_api(tgb)
+            .patch_status(name, &PatchParams::default(), &patch)
+            .await
+            .map(|_| ())
+    }
+
+    /// Publishes an event on a TargetGroupBinding (best effort, as [`KubeIo::event`]).
+    pub async fn binding_event(
+        &self,
+        tgb: &TargetGroupBinding,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let key = format!(
+            "targetgroupbinding/{}/{}",
+            tgb.metadata.namespace.as_deref().unwrap_or_default(),
+            tgb.metadata.name.as_deref().unwrap_or_default()
+        );
+        self.event_on(&tgb.object_ref(&()), &key, warning, reason, note)
+            .await;
     }
 
     /// Sets `status.loadBalancer.ingress` to one entry with `hostname`.
@@ -257,15 +319,28 @@ impl KubeIo {
 
     /// Publishes an event on `obj` (failures are logged: events are best effort).
     pub async fn event(&self, obj: &ObjState, warning: bool, reason: &str, note: String) {
+        self.event_on(&obj.reference(), &obj.key(), warning, reason, note)
+            .await;
+    }
+
+    /// Publishes an event on `reference` (`key` names it in logs).
+    async fn event_on(
+        &self,
+        reference: &ObjectReference,
+        key: &str,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
         let type_ = if warning {
             EventType::Warning
         } else {
             EventType::Normal
         };
         if warning {
-            tracing::warn!(object = %obj.key(), reason, note = %note, "event");
+            tracing::warn!(object = %key, reason, note = %note, "event");
         } else {
-            tracing::info!(object = %obj.key(), reason, note = %note, "event");
+            tracing::info!(object = %key, reason, note = %note, "event");
         }
         let mut note = note;
         if note.len() > 1000 {
@@ -290,8 +365,41 @@ impl KubeIo {
             ],
             1,
         );
-        if let Err(e) = self.recorder.publish(&ev, &obj.reference()).await {
+        if let Err(e) = self.recorder.publish(&ev, reference).await {
             tracing::debug!(error = %e, "event not recorded");
         }
     }
+}
+
+/// A JSON patch appending `finalizer` to `current` (so concurrent finalizers are kept).
+fn add_finalizer_patch(
+    current: &[String],
+    finalizer: &str,
+) -> Result<Patch<serde_json::Value>, kube::Error> {
+    let ops = if current.is_empty() {
+        json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+    } else {
+        json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+    };
+    Ok(Patch::Json(
+        serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,
+    ))
+}
+
+/// A JSON patch removing `finalizer` from `current`, guarded by a `test` op so a list changed
+/// meanwhile is never clobbered; `None` when it is not there.
+fn remove_finalizer_patch(
+    current: &[String],
+    finalizer: &str,
+) -> Result<Option<Patch<serde_json::Value>>, kube::Error> {
+    let Some(i) = current.iter().position(|f| f == finalizer) else {
+        return Ok(None);
+    };
+    let ops = json!([
+        {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer},
+        {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
+    ]);
+    Ok(Some(Patch::Json(
+        serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,
+    )))
 }

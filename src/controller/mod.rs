@@ -2,7 +2,8 @@
 //!
 //! Thin kube-rs wiring around the same pipeline as the CLI: watch caches ([`stores`]) feed
 //! `core::build`; the [`reconciler`] runs deploy passes (`crate::deploy`) per stack and takes a
-//! fast path for target-only changes; [`kube_io`] writes finalizers, status and Events;
+//! fast path for target-only changes; [`bindings`] keeps TargetGroupBindings' target groups in
+//! step with their Services; [`kube_io`] writes finalizers, status and Events;
 //! [`leader`] elects one writer with a Lease; [`http`] serves `/metrics` ([`metrics`]),
 //! `/healthz` and `/readyz`.
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use kube::Client;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod bindings;
 pub mod http;
 pub mod kube_io;
 pub mod leader;
@@ -161,6 +163,23 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         }));
     }
     let kube = kube_io::KubeIo::new(deps.client.clone(), &deps.identity, Arc::clone(&metrics));
+    // Raised once the stack caches are complete (their readiness has a single waiter).
+    let (synced_tx, synced_rx) = watch::channel(false);
+    tasks.push(tokio::spawn(
+        bindings::Bindings::new(
+            bindings::BindingSettings {
+                dry_run: deps.settings.dry_run,
+                sync_period: deps.settings.sync_period,
+                batch_window: deps.settings.target_batch_window,
+            },
+            stores.clone(),
+            Arc::clone(&signals),
+            deps.aws.clone(),
+            kube.clone(),
+            Arc::clone(&metrics),
+        )
+        .run(leader_rx.clone(), shutdown_rx.clone(), synced_rx),
+    ));
     let concurrency = deps.settings.concurrency.max(1);
     let reconciler = Reconciler::new(
         deps.settings,
@@ -184,6 +203,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
                 _ = shutdown.changed() => return,
             }
             metrics.ready.store(1, Ordering::Relaxed);
+            let _ = synced_tx.send(true);
             tracing::info!("watch caches synced");
             signals.general.store(true, Ordering::Release);
             reconciler.schedule(leader, shutdown).await;

@@ -23,6 +23,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::crd::TargetGroupBinding;
+
 /// Annotation `kubectl apply` keeps a full copy of the object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -35,6 +37,11 @@ pub struct Signals {
     pub targets: AtomicBool,
     /// Woken on every raised flag.
     pub notify: Notify,
+    /// Anything changed, TargetGroupBindings included: consumed by the bindings loop
+    /// ([`super::bindings`]), never by the scheduler.
+    pub bindings: AtomicBool,
+    /// Woken whenever `bindings` is raised.
+    pub bindings_notify: Notify,
 }
 
 impl Signals {
@@ -45,6 +52,18 @@ impl Signals {
             self.general.store(true, Ordering::Release);
         }
         self.notify.notify_one();
+        self.raise_bindings();
+    }
+
+    /// Raises only the bindings flag (a TargetGroupBinding changed: no stack is affected).
+    fn raise_bindings(&self) {
+        self.bindings.store(true, Ordering::Release);
+        self.bindings_notify.notify_one();
+    }
+
+    /// Takes the bindings flag.
+    pub fn take_bindings(&self) -> bool {
+        self.bindings.swap(false, Ordering::AcqRel)
     }
 
     /// Takes both flags: `(general, targets)`.
@@ -66,6 +85,7 @@ pub struct Stores {
     params: Store<DynamicObject>,
     nodes: Store<Node>,
     namespaces: Store<Namespace>,
+    bindings: Vec<Store<TargetGroupBinding>>,
 }
 
 fn strip<K: Resource>(obj: &mut K) {
@@ -88,6 +108,21 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
+    reflect_with(api, signals, move |s| s.raise(targets), trim, tasks)
+}
+
+/// [`reflect`], raising signals with `raise` on every change.
+fn reflect_with<K>(
+    api: Api<K>,
+    signals: &Arc<Signals>,
+    raise: impl Fn(&Signals) + Send + 'static,
+    trim: fn(&mut K),
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
     let (reader, writer) = reflector::store();
     let signals = Arc::clone(signals);
     let kind = K::kind(&K::DynamicType::default()).into_owned();
@@ -103,7 +138,7 @@ where
         while let Some(event) = stream.next().await {
             match event {
                 Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                Ok(_) => signals.raise(targets),
+                Ok(_) => raise(&signals),
                 Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
             }
         }
@@ -152,6 +187,7 @@ impl Stores {
         let mut ingresses = Vec::new();
         let mut services = Vec::new();
         let mut slices = Vec::new();
+        let mut bindings = Vec::new();
         for scope in &scopes {
             let (c, ns) = api(scope);
             let (ing, svc, eps) = match &ns {
@@ -165,6 +201,17 @@ impl Stores {
             ingresses.push(reflect(ing, signals, false, no_trim, &mut tasks));
             services.push(reflect(svc, signals, false, no_trim, &mut tasks));
             slices.push(reflect(eps, signals, true, trim_slice, &mut tasks));
+            let tgb = match scope {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            bindings.push(reflect_with(
+                tgb,
+                signals,
+                Signals::raise_bindings,
+                no_trim,
+                &mut tasks,
+            ));
         }
         let classes = reflect(
             Api::all(client.clone()),
@@ -214,6 +261,7 @@ impl Stores {
                 params,
                 nodes,
                 namespaces,
+                bindings,
             },
             tasks,
         )
@@ -234,6 +282,47 @@ impl Stores {
         let _ = self.params.wait_until_ready().await;
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
+    }
+
+    /// Waits until every TargetGroupBinding cache has its first full list (separate from
+    /// [`Stores::wait_ready`]: the bindings loop is its only waiter, and a cluster without the
+    /// CRD delays nothing else).
+    pub async fn wait_bindings_ready(&self) {
+        for s in &self.bindings {
+            let _ = s.wait_until_ready().await;
+        }
+    }
+
+    /// Every cached TargetGroupBinding.
+    pub fn bindings(&self) -> Vec<Arc<TargetGroupBinding>> {
+        self.bindings.iter().flat_map(Store::state).collect()
+    }
+
+    /// The cached EndpointSlices of the Services in `wanted` (namespace, name).
+    pub fn endpoint_slices_of(&self, wanted: &BTreeSet<(String, String)>) -> Vec<EndpointSlice> {
+        self.slices
+            .iter()
+            .flat_map(Store::state)
+            .filter(|s| {
+                let svc = s
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(SERVICE_NAME_LABEL));
+                svc.is_some_and(|svc| {
+                    wanted.contains(&(
+                        s.metadata.namespace.clone().unwrap_or_default(),
+                        svc.clone(),
+                    ))
+                })
+            })
+            .map(|s| (*s).clone())
+            .collect()
+    }
+
+    /// Every cached Node.
+    pub fn nodes(&self) -> Vec<Arc<Node>> {
+        self.nodes.state()
     }
 
     /// Every cached Ingress.

@@ -10,9 +10,11 @@
 //! - [`rule`], [`conditions`], [`actions`]: rules, their order and priorities;
 //! - [`target_group`]: backends → target groups and targets;
 //! - [`listener`], [`load_balancer`]: the group-level resources;
-//! - [`service`]: LoadBalancer Services → Network Load Balancer stacks.
+//! - [`service`]: LoadBalancer Services → Network Load Balancer stacks;
+//! - [`binding`]: a TargetGroupBinding's targets (used by the controller, not by [`build`]).
 pub mod actions;
 pub mod annotations;
+pub mod binding;
 pub mod conditions;
 mod endpoints;
 mod error;

@@ -1,0 +1,999 @@
+//! TargetGroupBindings (`elbv2.k8s.aws/v1beta1`): keep the targets of a target group the
+//! operator does not otherwise own equal to a Service port's ready endpoints (`ip`) or eligible
+//! Nodes on its NodePort (`instance`).
+//!
+//! One task, separate from the stack scheduler, woken by its own flag in [`Signals`] (raised by
+//! every watch, TargetGroupBindings included) and coalescing bursts over the target batch
+//! window. Each pass, only while leading and never in dry-run:
+//! - every binding's desired targets are computed from the watch caches
+//!   ([`binding_targets`], pure);
+//! - a binding whose desired targets equal what was last applied, and whose status already says
+//!   so, costs nothing; others resolve their target group (by ARN or by name, cached),
+//!   get the finalizer [`BINDING_FINALIZER`] before anything is registered, and read the
+//!   registered targets (DescribeTargetHealth; draining targets count as gone) the first time
+//!   or after a failure;
+//! - the RegisterTargets / DeregisterTargets differences of every binding go out in one batch,
+//!   as the stack fast path's do; a failure skips only that binding's later changes;
+//! - `status.observedGeneration` and the `Ready` condition are written when they change, with a
+//!   Warning Event per new problem.
+//!
+//! Nothing else about the target group is touched: no tags, attributes, health checks or
+//! security group rules (`spec.networking` is not applied). With `multiClusterTargetGroup` only
+//! targets this binding registered (as remembered by this process) are ever deregistered.
+//! Deleting a binding deregisters the targets it registered (its desired set as last applied;
+//! after a restart, its current desired set as far as it is registered), then releases the
+//! finalizer; pointing a binding at another target group releases its targets in the old one
+//! the same way (as remembered by this process). Failures back off exponentially (1 s doubling
+//! to 5 min) until the binding changes; every sync period everything is read from AWS again.
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lb_operator_core::build::binding::{binding_targets, BindingSpec};
+use aws_lb_operator_core::build::SERVICE_NAME_LABEL;
+use aws_lb_operator_core::deploy::{target_changes, Change, ChangeKind, Op, Ref};
+use aws_lb_operator_core::model::{TargetSpec, TargetType};
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::kube_io::{KubeIo, BINDING_FINALIZER};
+use super::metrics::Metrics;
+use super::stores::{Signals, Stores};
+use crate::aws::elbv2::{find_target_group, registered_targets};
+use crate::aws::execute::{execute, ExecuteError, ExecuteOptions, Outcome};
+use crate::aws::AwsClients;
+use crate::crd::{self, TargetGroupBinding, TargetGroupBindingStatus};
+
+/// First retry delay after a failure; doubled per failure.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// The condition this loop owns.
+const READY: &str = "Ready";
+/// Metrics `kind` label of bindings.
+const KIND: &str = "targetgroupbinding";
+
+/// How the bindings loop is configured (the reconciler's settings that apply).
+#[derive(Debug, Clone)]
+pub struct BindingSettings {
+    /// Plan only: bindings are not reconciled at all.
+    pub dry_run: bool,
+    /// Everything is read from AWS again this often.
+    pub sync_period: Duration,
+    /// Coalescing window for changes.
+    pub batch_window: Duration,
+}
+
+/// A target group as a binding needs it.
+#[derive(Debug, Clone)]
+struct Group {
+    arn: String,
+    name: String,
+    /// `None`: a type bindings cannot use (`lambda`, `alb`).
+    target_type: Option<TargetType>,
+}
+
+/// What was last applied for a binding.
+#[derive(Debug, Clone)]
+struct Applied {
+    arn: String,
+    targets: Vec<TargetSpec>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    not_before: Instant,
+    /// The binding as it was when it failed (generation, deleting): a change retries at once.
+    version: (i64, bool),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Target group lookups (`arn:<arn>` or `name:<name>`).
+    groups: HashMap<String, Group>,
+    /// Per binding key `namespace/name`.
+    applied: HashMap<String, Applied>,
+    /// Last Warning reported per binding, so a problem is reported once.
+    reported: HashMap<String, String>,
+    backoff: HashMap<String, Backoff>,
+    /// Bindings this process gave the finalizer: UID → the resourceVersion it was added to
+    /// (while the cache still shows that version, it cannot show the finalizer yet).
+    finalized: HashMap<String, String>,
+}
+
+/// The bindings loop.
+pub struct Bindings {
+    settings: BindingSettings,
+    stores: Stores,
+    signals: Arc<Signals>,
+    aws: AwsClients,
+    kube: KubeIo,
+    metrics: Arc<Metrics>,
+    state: State,
+}
+
+/// Why a binding is not in sync: the `Ready=False` reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Problem {
+    reason: &'static str,
+    message: String,
+    /// Retried with backoff (AWS trouble), rather than waiting for the objects to change.
+    retry: bool,
+}
+
+impl Problem {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            retry: false,
+        }
+    }
+
+    fn retry(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            retry: true,
+            ..Self::new(reason, message)
+        }
+    }
+}
+
+/// What one binding needs done.
+struct Prepared {
+    /// Target group ARN (empty: none, nothing to do in AWS).
+    arn: String,
+    /// Target group name, for messages.
+    tg_name: String,
+    /// Its RegisterTargets / DeregisterTargets changes.
+    changes: Vec<Change>,
+    /// What will have been applied when every change succeeds (`None` when deleting).
+    applied: Option<Applied>,
+}
+
+/// One binding's share of a pass's batch.
+struct Pending {
+    tgb: Arc<TargetGroupBinding>,
+    key: String,
+    deleting: bool,
+    arn: String,
+    tg_name: String,
+    applied: Option<Applied>,
+    /// Range of this binding's changes in the batch.
+    changes: std::ops::Range<usize>,
+}
+
+fn key_of(tgb: &TargetGroupBinding) -> String {
+    format!(
+        "{}/{}",
+        tgb.metadata.namespace.as_deref().unwrap_or_default(),
+        tgb.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+fn version_of(tgb: &TargetGroupBinding) -> (i64, bool) {
+    (
+        tgb.metadata.generation.unwrap_or_default(),
+        tgb.metadata.deletion_timestamp.is_some(),
+    )
+}
+
+fn has_finalizer(tgb: &TargetGroupBinding) -> bool {
+    tgb.metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == BINDING_FINALIZER)
+}
+
+fn lookup_key(spec: &crd::TargetGroupBindingSpec) -> Option<String> {
+    match (&spec.target_group_arn, &spec.target_group_name) {
+        (Some(arn), _) if !arn.is_empty() => Some(format!("arn:{arn}")),
+        (_, Some(name)) if !name.is_empty() => Some(format!("name:{name}")),
+        _ => None,
+    }
+}
+
+fn core_type(t: crd::TargetType) -> TargetType {
+    match t {
+        crd::TargetType::Instance => TargetType::Instance,
+        crd::TargetType::Ip => TargetType::Ip,
+    }
+}
+
+/// The `Ready` condition for `problem` (`None`: in sync), keeping the transition time of an
+/// unchanged status.
+fn ready_condition(
+    tgb: &TargetGroupBinding,
+    problem: Option<&Problem>,
+    group: Option<&str>,
+) -> Condition {
+    let generation = tgb.metadata.generation;
+    let (status, reason, message) = match problem {
+        Some(p) => ("False", p.reason.to_owned(), p.message.clone()),
+        None => (
+            "True",
+            "Synced".to_owned(),
+            format!(
+                "the targets of target group {} match service {}/{} port {}",
+                group.unwrap_or_default(),
+                tgb.metadata.namespace.as_deref().unwrap_or_default(),
+                tgb.spec.service_ref.name,
+                written_port(&tgb.spec.service_ref.port)
+            ),
+        ),
+    };
+    let previous = tgb
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
+    let last_transition_time = match previous {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Time(Timestamp::now()),
+    };
+    Condition {
+        last_transition_time,
+        message,
+        observed_generation: generation,
+        reason,
+        status: status.to_owned(),
+        type_: READY.to_owned(),
+    }
+}
+
+fn written_port(p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> String {
+    match p {
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n) => n.to_string(),
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+    }
+}
+
+/// Whether the stored status already says what `condition` says (transition time aside).
+fn status_current(tgb: &TargetGroupBinding, condition: &Condition) -> bool {
+    let Some(status) = tgb.status.as_ref() else {
+        return false;
+    };
+    status.observed_generation == tgb.metadata.generation
+        && status.conditions.iter().any(|c| {
+            c.type_ == condition.type_
+                && c.status == condition.status
+                && c.reason == condition.reason
+                && c.message == condition.message
+                && c.observed_generation == condition.observed_generation
+        })
+}
+
+/// The watch-cache objects one pass reads, indexed.
+struct Inputs {
+    services: HashMap<(String, String), Arc<Service>>,
+    slices: HashMap<(String, String), Vec<EndpointSlice>>,
+    nodes: Vec<Arc<Node>>,
+}
+
+impl Inputs {
+    fn read(stores: &Stores, tgbs: &[Arc<TargetGroupBinding>]) -> Self {
+        let wanted: BTreeSet<(String, String)> = tgbs
+            .iter()
+            .map(|t| {
+                (
+                    t.metadata.namespace.clone().unwrap_or_default(),
+                    t.spec.service_ref.name.clone(),
+                )
+            })
+            .collect();
+        let ns_name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+                       name: String| {
+            (m.namespace.clone().unwrap_or_default(), name)
+        };
+        let services = stores
+            .services()
+            .into_iter()
+            .map(|s| {
+                (
+                    ns_name(&s.metadata, s.metadata.name.clone().unwrap_or_default()),
+                    s,
+                )
+            })
+            .filter(|(k, _)| wanted.contains(k))
+            .collect();
+        let mut slices: HashMap<(String, String), Vec<EndpointSlice>> = HashMap::new();
+        for s in stores.endpoint_slices_of(&wanted) {
+            let Some(svc) = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+            else {
+                continue;
+            };
+            let k = ns_name(&s.metadata, svc.clone());
+            slices.entry(k).or_default().push(s);
+        }
+        Self {
+            services,
+            slices,
+            nodes: stores.nodes(),
+        }
+    }
+
+    fn targets(
+        &self,
+        tgb: &TargetGroupBinding,
+        target_type: TargetType,
+    ) -> Result<Vec<TargetSpec>, Problem> {
+        let namespace = tgb.metadata.namespace.clone().unwrap_or_default();
+        let k = (namespace.clone(), tgb.spec.service_ref.name.clone());
+        let spec = BindingSpec {
+            namespace,
+            service: tgb.spec.service_ref.name.clone(),
+            port: tgb.spec.service_ref.port.clone(),
+            target_type,
+            node_selector: tgb.spec.node_selector.clone(),
+        };
+        let slices = self.slices.get(&k).map_or(&[][..], Vec::as_slice);
+        binding_targets(
+            &spec,
+            self.services.get(&k).map(|s| &**s),
+            slices,
+            &self.nodes,
+        )
+        .map_err(|e| Problem::new(e.reason(), e.to_string()))
+    }
+}
+
+impl Bindings {
+    /// A bindings loop over `stores`, writing to AWS through `aws` and to Kubernetes through
+    /// `kube`.
+    pub fn new(
+        settings: BindingSettings,
+        stores: Stores,
+        signals: Arc<Signals>,
+        aws: AwsClients,
+        kube: KubeIo,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            settings,
+            stores,
+            signals,
+            aws,
+            kube,
+            metrics,
+            state: State::default(),
+        }
+    }
+
+    /// Runs until `shutdown` fires: waits for `synced` (the stack caches) and the binding
+    /// caches, then reconciles after every change while `leader` says so.
+    pub async fn run(
+        mut self,
+        mut leader: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
+        mut synced: watch::Receiver<bool>,
+    ) {
+        tokio::select! {
+            r = synced.wait_for(|s| *s) => if r.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            () = self.stores.wait_bindings_ready() => {}
+            _ = shutdown.changed() => return,
+        }
+        if self.settings.dry_run {
+            tracing::info!("dry run: TargetGroupBindings are not reconciled");
+            let _ = shutdown.changed().await;
+            return;
+        }
+        tracing::info!("TargetGroupBinding caches synced");
+        let mut leading = false;
+        let mut next_resync = Instant::now() + self.settings.sync_period;
+        loop {
+            let now_leading = *leader.borrow();
+            if now_leading != leading {
+                // A new term (or none): nothing remembered about AWS can be trusted.
+                self.state = State::default();
+                leading = now_leading;
+            }
+            if Instant::now() >= next_resync {
+                next_resync = Instant::now() + self.settings.sync_period;
+                self.state.applied.clear();
+                self.state.groups.clear();
+            }
+            let _ = self.signals.take_bindings();
+            if leading {
+                self.pass()
+                    .instrument(tracing::info_span!("bindings"))
+                    .await;
+            }
+            let now = Instant::now();
+            let wake = self
+                .state
+                .backoff
+                .values()
+                .map(|b| b.not_before)
+                .filter(|t| *t > now)
+                .min()
+                .unwrap_or(next_resync)
+                .min(next_resync);
+            tokio::select! {
+                () = self.signals.bindings_notify.notified() => {
+                    tokio::time::sleep(self.settings.batch_window).await;
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+                r = leader.changed() => {
+                    if r.is_err() {
+                        let _ = shutdown.changed().await;
+                        return;
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// One pass over every binding.
+    async fn pass(&mut self) {
+        let tgbs = self.stores.bindings();
+        let keys: BTreeSet<String> = tgbs.iter().map(|t| key_of(t)).collect();
+        self.state.applied.retain(|k, _| keys.contains(k));
+        self.state.reported.retain(|k, _| keys.contains(k));
+        self.state.backoff.retain(|k, _| keys.contains(k));
+        if tgbs.is_empty() {
+            return;
+        }
+        let uids: BTreeSet<String> = tgbs.iter().filter_map(|t| t.metadata.uid.clone()).collect();
+        self.state.finalized.retain(|u, _| uids.contains(u));
+        let inputs = Inputs::read(&self.stores, &tgbs);
+        let now = Instant::now();
+        let started = now;
+        let mut changes: Vec<Change> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        for tgb in tgbs {
+            let key = key_of(&tgb);
+            if let Some(b) = self.state.backoff.get(&key) {
+                if b.version == version_of(&tgb) && b.not_before > now {
+                    continue;
+                }
+            }
+            let deleting = tgb.metadata.deletion_timestamp.is_some();
+            if deleting && !has_finalizer(&tgb) {
+                // Not ours (any more): nothing to do.
+                continue;
+            }
+            let span = tracing::info_span!("binding", binding = %key, deleting);
+            let prepared = if deleting {
+                self.prepare_delete(&tgb, &key, &inputs)
+                    .instrument(span)
+                    .await
+            } else {
+                self.prepare_sync(&tgb, &key, &inputs)
+                    .instrument(span)
+                    .await
+            };
+            match prepared {
+                Ok(None) => {}
+                Ok(Some(prepared)) => {
+                    let start = changes.len();
+                    changes.extend(prepared.changes);
+                    pending.push(Pending {
+                        tgb,
+                        key,
+                        deleting,
+                        arn: prepared.arn,
+                        tg_name: prepared.tg_name,
+                        applied: prepared.applied,
+                        changes: start..changes.len(),
+                    });
+                }
+                Err(problem) => self.report(&tgb, &key, &problem).await,
+            }
+        }
+        let report = if changes.is_empty() {
+            Default::default()
+        } else {
+            execute(&self.aws, &changes, &ExecuteOptions::default())
+                .instrument(tracing::info_span!(
+                    "binding_targets",
+                    changes = changes.len()
+                ))
+                .await
+        };
+        for p in pending {
+            let mut failure: Option<Problem> = None;
+            for (c, o) in changes[p.changes.clone()]
+                .iter()
+                .zip(&report.outcomes[p.changes.clone()])
+            {
+                let (register, n) = match &c.op {
+                    Op::RegisterTargets { targets, .. } => (true, targets.len()),
+                    Op::DeregisterTargets { targets, .. } => (false, targets.len()),
+                    _ => (c.kind == ChangeKind::Register, 0),
+                };
+                match o {
+                    Outcome::Done => self.metrics.inc(
+                        "aws_lb_operator_target_changes_total",
+                        &[
+                            (
+                                "operation",
+                                if register { "register" } else { "deregister" },
+                            ),
+                            ("path", "binding"),
+                        ],
+                        n as u64,
+                    ),
+                    // A target group that is gone has no targets to release.
+                    Outcome::Failed(ExecuteError::Aws(e))
+                        if !register && e.code == "TargetGroupNotFound" => {}
+                    Outcome::Failed(e) => {
+                        failure.get_or_insert_with(|| {
+                            let reason = if register {
+                                "FailedRegisterTargets"
+                            } else {
+                                "FailedDeregisterTargets"
+                            };
+                            Problem::retry(
+                                reason,
+                                format!("{} of target group {}: {e}", c.operation(), p.tg_name),
+                            )
+                        });
+                    }
+                    Outcome::Skipped { reason } => {
+                        failure.get_or_insert_with(|| {
+                            Problem::retry(
+                                "FailedRegisterTargets",
+                                format!("{} skipped: {reason}", c.operation()),
+                            )
+                        });
+                    }
+                }
+            }
+            if let Some(problem) = failure {
+                // The target group may be gone or changed: read it again next time (a deleted
+                // binding keeps what it registered, to release exactly that).
+                if !p.deleting {
+                    self.state.applied.remove(&p.key);
+                }
+                self.forget_group(&p.arn);
+                self.report(&p.tgb, &p.key, &problem).await;
+                self.metrics
+                    .observe_reconcile(KIND, "error", started.elapsed());
+                continue;
+            }
+            if p.deleting {
+                if let Err(e) = self.kube.remove_binding_finalizer(&p.tgb).await {
+                    tracing::warn!(binding = %p.key, error = %e, "finalizer not removed; retrying");
+                    self.fail(&p.tgb, &p.key);
+                    continue;
+                }
+                self.state.applied.remove(&p.key);
+                self.state.backoff.remove(&p.key);
+                self.state.reported.remove(&p.key);
+            } else {
+                if let Some(applied) = p.applied {
+                    self.state.applied.insert(p.key.clone(), applied);
+                }
+                self.state.backoff.remove(&p.key);
+                self.state.reported.remove(&p.key);
+                self.write_status(&p.tgb, &p.key, None, Some(&p.tg_name))
+                    .await;
+            }
+            if !p.changes.is_empty() {
+                self.metrics
+                    .observe_reconcile(KIND, "success", started.elapsed());
+            }
+        }
+    }
+
+    /// The target group of a binding, looked up once and cached.
+    async fn group(&mut self, tgb: &TargetGroupBinding) -> Result<Group, Problem> {
+        let spec = &tgb.spec;
+        let Some(lookup) = lookup_key(spec) else {
+            return Err(Problem::new(
+                "InvalidSpec",
+                "spec.targetGroupARN or spec.targetGroupName is required",
+            ));
+        };
+        if let Some(g) = self.state.groups.get(&lookup) {
+            return Ok(g.clone());
+        }
+        let arn = spec.target_group_arn.as_deref().filter(|a| !a.is_empty());
+        let name = spec.target_group_name.as_deref();
+        let found = find_target_group(&self.aws.elbv2, arn, name)
+            .await
+            .map_err(|e| Problem::retry("FailedDescribeTargetGroup", e.to_string()))?;
+        let Some(tg) = found else {
+            let which = match arn {
+                Some(a) => format!("target group {a}"),
+                None => format!("target group named {:?}", name.unwrap_or_default()),
+            };
+            return Err(Problem::retry(
+                "TargetGroupNotFound",
+                format!("{which} not found"),
+            ));
+        };
+        let group = Group {
+            target_type: TargetType::parse(&tg.target_type),
+            arn: tg.arn,
+            name: tg.name,
+        };
+        self.state.groups.insert(lookup, group.clone());
+        Ok(group)
+    }
+
+    fn forget_group(&mut self, arn: &str) {
+        self.state.groups.retain(|_, g| g.arn != arn);
+    }
+
+    /// The target type a binding registers, checked against its target group's.
+    fn target_type(tgb: &TargetGroupBinding, group: &Group) -> Result<TargetType, Problem> {
+        let Some(actual) = group.target_type else {
+            return Err(Problem::new(
+                "UnsupportedTargetType",
+                format!(
+                    "target group {} has a target type bindings cannot register (only ip and instance)",
+                    group.name
+                ),
+            ));
+        };
+        match tgb.spec.target_type.map(core_type) {
+            Some(t) if t != actual => Err(Problem::new(
+                "TargetTypeMismatch",
+                format!(
+                    "spec.targetType is {t} but target group {} has target type {actual}",
+                    group.name
+                ),
+            )),
+            _ => Ok(actual),
+        }
+    }
+
+    /// Registered targets of `arn` that are not draining.
+    async fn registered(&self, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
+        Ok(registered_targets(&self.aws.elbv2, arn)
+            .await
+            .map_err(|e| Problem::retry("FailedDescribeTargetHealth", e.to_string()))?
+            .into_iter()
+            .filter(|t| t.state != "draining")
+            .map(|t| t.target)
+            .collect())
+    }
+
+    /// The changes that bring a live binding in sync: `Ok(None)` when it already is.
+    async fn prepare_sync(
+        &mut self,
+        tgb: &Arc<TargetGroupBinding>,
+        key: &str,
+        inputs: &Inputs,
+    ) -> Result<Option<Prepared>, Problem> {
+        if tgb.spec.iam_role_arn_to_assume.is_some() {
+            return Err(Problem::new(
+                "Unsupported",
+                "spec.iamRoleArnToAssume (target groups in other accounts) is not supported",
+            ));
+        }
+        let group = self.group(tgb).await?;
+        let target_type = Self::target_type(tgb, &group)?;
+        let mut desired = inputs.targets(tgb, target_type)?;
+        desired.sort();
+        let remembered = self.state.applied.get(key).cloned();
+        // Bound to another target group before (the spec changed): release what was
+        // registered there, after registering here.
+        let moved_from = remembered.clone().filter(|a| a.arn != group.arn);
+        let applied = remembered.filter(|a| a.arn == group.arn);
+        let uid = tgb.metadata.uid.clone().unwrap_or_default();
+        let version = tgb.metadata.resource_version.clone().unwrap_or_default();
+        let needs_finalizer =
+            !has_finalizer(tgb) && self.state.finalized.get(&uid) != Some(&version);
+        if let Some(a) = applied.as_ref().filter(|_| !needs_finalizer) {
+            if a.targets == desired {
+                let ready = ready_condition(tgb, None, Some(&group.name));
+                if !status_current(tgb, &ready) {
+                    self.write_status(tgb, key, None, Some(&group.name)).await;
+                }
+                return Ok(None);
+            }
+        }
+        // The finalizer goes on before anything is registered (and again if it was removed).
+        if needs_finalizer {
+            if let Err(e) = self.kube.add_binding_finalizer(tgb).await {
+                return Err(Problem::retry(
+                    "FailedAddFinalizers",
+                    format!("adding finalizer {BINDING_FINALIZER}: {e}"),
+                ));
+            }
+            self.state.finalized.insert(uid, version);
+        }
+        let multi = tgb.spec.multi_cluster_target_group.unwrap_or(false);
+        let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<TargetSpec>>) = match &applied {
+            Some(a) => (a.targets.clone(), None),
+            None => {
+                let have = self.registered(&group.arn).await?;
+                // Shared with other clusters: registered targets we did not register stay.
+                (have, multi.then(BTreeSet::new))
+            }
+        };
+        let mut changes: Vec<Change> = target_changes(
+            key,
+            &group.name,
+            &Ref::Existing(group.arn.clone()),
+            &desired,
+            &have,
+        )
+        .into_iter()
+        .filter_map(|mut c| match (&mut c.op, &mine) {
+            (Op::DeregisterTargets { targets, .. }, Some(mine)) => {
+                targets.retain(|t| mine.contains(t));
+                (!targets.is_empty()).then_some(c)
+            }
+            _ => Some(c),
+        })
+        .collect();
+        if let Some(old) = moved_from {
+            changes.extend(target_changes(
+                key,
+                &old.arn,
+                &Ref::Existing(old.arn.clone()),
+                &[],
+                &old.targets,
+            ));
+        }
+        Ok(Some(Prepared {
+            arn: group.arn.clone(),
+            tg_name: group.name,
+            changes,
+            applied: Some(Applied {
+                arn: group.arn,
+                targets: desired,
+            }),
+        }))
+    }
+
+    /// The changes that release a deleted binding's targets.
+    async fn prepare_delete(
+        &mut self,
+        tgb: &Arc<TargetGroupBinding>,
+        key: &str,
+        inputs: &Inputs,
+    ) -> Result<Option<Prepared>, Problem> {
+        let applied = self.state.applied.get(key).cloned();
+        let (arn, name, targets) = match applied {
+            Some(a) => {
+                let name = self
+                    .state
+                    .groups
+                    .values()
+                    .find(|g| g.arn == a.arn)
+                    .map_or_else(|| a.arn.clone(), |g| g.name.clone());
+                (a.arn, name, a.targets)
+            }
+            None => match self.group(tgb).await {
+                Ok(group) => {
+                    // Nothing remembered (a restart): the current desired set, as far as it
+                    // is registered.
+                    let desired = Self::target_type(tgb, &group)
+                        .and_then(|t| inputs.targets(tgb, t))
+                        .unwrap_or_default();
+                    let registered: BTreeSet<TargetSpec> =
+                        self.registered(&group.arn).await?.into_iter().collect();
+                    let targets = desired
+                        .into_iter()
+                        .filter(|t| registered.contains(t))
+                        .collect();
+                    (group.arn, group.name, targets)
+                }
+                Err(p) if p.reason == "TargetGroupNotFound" || p.reason == "InvalidSpec" => {
+                    // No target group: nothing registered, nothing to release.
+                    (String::new(), String::new(), Vec::new())
+                }
+                Err(p) => return Err(p),
+            },
+        };
+        let changes = if arn.is_empty() {
+            Vec::new()
+        } else {
+            target_changes(key, &name, &Ref::Existing(arn.clone()), &[], &targets)
+        };
+        Ok(Some(Prepared {
+            arn,
+            tg_name: name,
+            changes,
+            applied: None,
+        }))
+    }
+
+    fn fail(&mut self, tgb: &TargetGroupBinding, key: &str) {
+        let b = self.state.backoff.entry(key.to_owned()).or_insert(Backoff {
+            failures: 0,
+            not_before: Instant::now(),
+            version: version_of(tgb),
+        });
+        if b.version != version_of(tgb) {
+            b.failures = 0;
+            b.version = version_of(tgb);
+        }
+        b.failures += 1;
+        let exp = b.failures.min(10) - 1;
+        let delay = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
+        b.not_before = Instant::now() + delay;
+    }
+
+    /// Reports `problem`: `Ready=False` (live bindings), a Warning Event when it is new, and a
+    /// retry with backoff when it is AWS trouble.
+    async fn report(&mut self, tgb: &TargetGroupBinding, key: &str, problem: &Problem) {
+        if problem.retry {
+            self.fail(tgb, key);
+        }
+        let note = problem.message.clone();
+        if self.state.reported.get(key) != Some(&note) {
+            self.metrics.inc(
+                "aws_lb_operator_reconcile_errors_total",
+                &[("kind", KIND), ("reason", problem.reason)],
+                1,
+            );
+            self.kube
+                .binding_event(tgb, true, problem.reason, note.clone())
+                .await;
+            self.state.reported.insert(key.to_owned(), note);
+        }
+        if tgb.metadata.deletion_timestamp.is_none() {
+            self.write_status(tgb, key, Some(problem), None).await;
+        }
+    }
+
+    /// Writes `status` (observed generation and `Ready`) when it differs from the stored one.
+    async fn write_status(
+        &mut self,
+        tgb: &TargetGroupBinding,
+        key: &str,
+        problem: Option<&Problem>,
+        group: Option<&str>,
+    ) {
+        let ready = ready_condition(tgb, problem, group);
+        if status_current(tgb, &ready) {
+            return;
+        }
+        let became_ready = problem.is_none();
+        let mut conditions: Vec<Condition> = tgb
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        conditions.retain(|c| c.type_ != READY);
+        conditions.push(ready);
+        let status = TargetGroupBindingStatus {
+            observed_generation: tgb.metadata.generation,
+            conditions,
+        };
+        match self.kube.set_binding_status(tgb, &status).await {
+            Ok(()) => {
+                if became_ready {
+                    self.kube
+                        .binding_event(
+                            tgb,
+                            false,
+                            "SuccessfullyReconciled",
+                            format!(
+                                "targets of target group {} in sync",
+                                group.unwrap_or_default()
+                            ),
+                        )
+                        .await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(binding = %key, error = %e, "status not updated; retrying");
+                self.fail(tgb, key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgb(spec: serde_json::Value, status: Option<serde_json::Value>) -> TargetGroupBinding {
+        let mut v = serde_json::json!({
+            "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+            "metadata": {"name": "web", "namespace": "shop", "generation": 2},
+            "spec": spec,
+        });
+        if let Some(s) = status {
+            v["status"] = s;
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn spec() -> serde_json::Value {
+        serde_json::json!({"targetGroupName": "tg", "serviceRef": {"name": "web", "port": 80}})
+    }
+
+    #[test]
+    fn target_groups_are_looked_up_by_arn_first() {
+        let by = |v: serde_json::Value| lookup_key(&tgb(v, None).spec);
+        assert_eq!(
+            by(
+                serde_json::json!({"targetGroupARN": "arn:1", "targetGroupName": "tg",
+                "serviceRef": {"name": "web", "port": 80}})
+            ),
+            Some("arn:arn:1".to_owned())
+        );
+        assert_eq!(by(spec()), Some("name:tg".to_owned()));
+        assert_eq!(
+            by(
+                serde_json::json!({"targetGroupARN": "", "serviceRef": {"name": "web", "port": 80}})
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn ready_condition_keeps_its_transition_time_while_its_status_holds() {
+        let old = serde_json::json!({"observedGeneration": 2, "conditions": [{
+            "type": "Ready", "status": "False", "reason": "ServiceNotFound",
+            "message": "service shop/web not found", "observedGeneration": 2,
+            "lastTransitionTime": "2020-01-01T00:00:00Z"}]});
+        let t = tgb(spec(), Some(old));
+        let missing = Problem::new("ServiceNotFound", "service shop/web not found");
+        let same = ready_condition(&t, Some(&missing), None);
+        assert_eq!(
+            same.last_transition_time.0.to_string(),
+            "2020-01-01T00:00:00Z"
+        );
+        assert!(status_current(&t, &same), "nothing to write");
+
+        let other = Problem::new("ServicePortNotFound", "no port");
+        let changed = ready_condition(&t, Some(&other), None);
+        assert_eq!(
+            changed.last_transition_time.0.to_string(),
+            "2020-01-01T00:00:00Z"
+        );
+        assert!(!status_current(&t, &changed), "a new reason is written");
+
+        let ready = ready_condition(&t, None, Some("tg"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Synced")
+        );
+        assert_eq!(
+            ready.message,
+            "the targets of target group tg match service shop/web port 80"
+        );
+        assert_eq!(ready.observed_generation, Some(2));
+        assert_ne!(
+            ready.last_transition_time.0.to_string(),
+            "2020-01-01T00:00:00Z"
+        );
+        assert!(!status_current(&t, &ready));
+        assert!(!status_current(&tgb(spec(), None), &ready), "no status yet");
+    }
+
+    #[test]
+    fn target_types_must_agree_with_the_target_group() {
+        let group = |t: Option<TargetType>| Group {
+            arn: "arn".into(),
+            name: "tg".into(),
+            target_type: t,
+        };
+        let unset = tgb(spec(), None);
+        assert_eq!(
+            Bindings::target_type(&unset, &group(Some(TargetType::Instance))),
+            Ok(TargetType::Instance)
+        );
+        let mut ip = spec();
+        ip["targetType"] = "ip".into();
+        let err =
+            Bindings::target_type(&tgb(ip, None), &group(Some(TargetType::Instance))).unwrap_err();
+        assert_eq!(err.reason, "TargetTypeMismatch");
+        assert_eq!(
+            err.message,
+            "spec.targetType is ip but target group tg has target type instance"
+        );
+        let lambda = Bindings::target_type(&unset, &group(None)).unwrap_err();
+        assert_eq!(lambda.reason, "UnsupportedTargetType");
+    }
+}

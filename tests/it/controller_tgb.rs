@@ -1,0 +1,549 @@
+//! TargetGroupBindings end to end: `controller::start` against the in-process API server fixture
+//! and LocalStack, in an account of its own. Target groups are created with the SDK, untagged
+//! for any cluster, as a user's would be; the controller must only ever register and
+//! deregister targets in them.
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_lb_operator::aws::elbv2::{describe_tags, find_target_group, registered_targets};
+use aws_lb_operator::aws::AwsClients;
+use aws_lb_operator::controller::reconciler::Settings;
+use aws_lb_operator::controller::{start, Deps, Running};
+use aws_lb_operator::crd::TargetGroupBinding;
+use aws_lb_operator_core::build::BuildConfig;
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetDescription, TargetTypeEnum};
+use serde_json::{json, Value};
+
+use crate::apiserver::ApiServer;
+use crate::aws_apply::{env_with, Env};
+use crate::localstack;
+
+const REGION: &str = "me-central-1";
+const NS: &str = "shop";
+
+struct World {
+    server: ApiServer,
+    env: Env,
+    /// The test's own client in the same account, so the controller's calls count exactly.
+    user: AwsClients,
+}
+
+impl World {
+    async fn new(name: &str, account: u32, cidr16: u8) -> Self {
+        aws_lb_operator::cli::init_logging(aws_lb_operator::cli::LogFormat::Text);
+        let clients = localstack::account_clients(REGION, account).await;
+        let env = env_with(clients, REGION, name, cidr16).await;
+        Self {
+            server: ApiServer::start().await,
+            env,
+            user: localstack::account_clients(REGION, account).await,
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            cluster: self.env.cluster.clone(),
+            vpc_id: Some(self.env.vpc.clone()),
+            build: BuildConfig::new(&self.env.cluster),
+            dns: None,
+            concurrency: 2,
+            max_stacks_per_pass: 50,
+            sync_period: Duration::from_secs(600),
+            target_batch_window: Duration::from_millis(100),
+            dry_run: false,
+        }
+    }
+
+    async fn controller(&self) -> Running {
+        start(Deps {
+            client: self.server.client(),
+            aws: self.env.clients.clone(),
+            settings: self.settings(),
+            namespaces: vec![NS.to_owned()],
+            leader: None,
+            metrics_addr: "127.0.0.1:0".parse().unwrap(),
+            identity: "tgb-1".to_owned(),
+            shutdown_timeout: Duration::from_secs(30),
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A target group of the user's: tagged, but not for any cluster.
+    async fn target_group(&self, name: &str, target_type: TargetTypeEnum) -> String {
+        let out = self
+            .user
+            .elbv2
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&self.env.vpc)
+            .target_type(target_type)
+            .tags(
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key("team")
+                    .value("payments")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Registered targets that are not draining, as `id:port`.
+    async fn targets(&self, arn: &str) -> BTreeSet<String> {
+        registered_targets(&self.user.elbv2, arn)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.state != "draining")
+            .map(|t| format!("{}:{}", t.target.id, t.target.port))
+            .collect()
+    }
+
+    fn binding(&self, name: &str) -> Option<TargetGroupBinding> {
+        self.server.get::<TargetGroupBinding>(NS, name)
+    }
+
+    /// `(status, reason)` of the binding's `Ready` condition, and whether its observed
+    /// generation is current.
+    fn ready(&self, name: &str) -> Option<(String, String, bool)> {
+        let tgb = self.binding(name)?;
+        let status = tgb.status?;
+        let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        Some((
+            c.status.clone(),
+            c.reason.clone(),
+            status.observed_generation == tgb.metadata.generation
+                && c.observed_generation == tgb.metadata.generation,
+        ))
+    }
+
+    fn events(&self, name: &str, reason: &str) -> Vec<Value> {
+        self.server
+            .list_objects("events.k8s.io/v1", "Event")
+            .into_iter()
+            .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
+            .collect()
+    }
+
+    /// Registers `ip:8080` as another party would.
+    async fn register_foreign(&self, arn: &str, ip: &str) {
+        self.user
+            .elbv2
+            .register_targets()
+            .target_group_arn(arn)
+            .targets(TargetDescription::builder().id(ip).port(8080).build())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn calls(&self) -> BTreeMap<String, u64> {
+        self.env.clients.calls.by_operation()
+    }
+
+    fn slice(&self, endpoints: &[(&str, bool)]) {
+        self.slice_in(NS, endpoints);
+    }
+
+    fn slice_in(&self, ns: &str, endpoints: &[(&str, bool)]) {
+        let eps: Vec<Value> = endpoints
+            .iter()
+            .map(|(ip, ready)| json!({"addresses": [ip], "conditions": {"ready": ready}}))
+            .collect();
+        self.server.apply_object(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-1", "namespace": ns,
+                "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": eps,
+        }));
+    }
+
+    fn service_in(&self, ns: &str) {
+        self.server.apply_object(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"type": "NodePort", "ports": [
+                {"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080, "protocol": "TCP"}
+            ]},
+        }));
+    }
+
+    fn tgb(&self, name: &str, spec: Value) {
+        self.tgb_in(NS, name, spec);
+    }
+
+    /// Creates a binding, or replaces its spec as `kubectl apply` would (metadata, finalizers
+    /// included, and status kept).
+    fn tgb_in(&self, ns: &str, name: &str, spec: Value) {
+        let api_version = "elbv2.k8s.aws/v1beta1";
+        let object = match self
+            .server
+            .get_object(api_version, "TargetGroupBinding", ns, name)
+        {
+            Some(mut existing) => {
+                existing["spec"] = spec;
+                existing
+            }
+            None => json!({
+                "apiVersion": api_version, "kind": "TargetGroupBinding",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": spec,
+            }),
+        };
+        self.server.apply_object(object);
+    }
+}
+
+/// Polls `check` every 100 ms until it holds or `secs` pass.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn node(name: &str, instance: &str, labels: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"providerID": format!("aws:///{REGION}a/{instance}")},
+    })
+}
+
+#[tokio::test]
+async fn target_group_bindings_register_scale_report_and_release() {
+    let w = World::new("tgb", 5700, 90).await;
+    let ip_name = localstack::unique("tgb-ip");
+    let inst_name = localstack::unique("tgb-inst");
+    let ip_arn = w.target_group(&ip_name, TargetTypeEnum::Ip).await;
+    let inst_arn = w.target_group(&inst_name, TargetTypeEnum::Instance).await;
+    let fix_arn = w
+        .target_group(&localstack::unique("tgb-fix"), TargetTypeEnum::Ip)
+        .await;
+    // A target registered by someone else before the binding exists.
+    w.register_foreign(&ip_arn, "10.90.9.9").await;
+
+    // A Service with two ports (ip targets on the named one, instance on its NodePort), its
+    // endpoints, three Nodes, and two bindings: by ARN (type from the target group) and by
+    // name (type and node selector given).
+    w.service_in(NS);
+    w.slice(&[
+        ("10.90.1.1", true),
+        ("10.90.1.2", true),
+        ("10.90.1.3", false),
+    ]);
+    w.server.apply_object(node(
+        "node-a",
+        "i-0aaaaaaaaaaaaaaa1",
+        json!({"pool": "web"}),
+    ));
+    w.server.apply_object(node(
+        "node-b",
+        "i-0aaaaaaaaaaaaaaa2",
+        json!({"pool": "web"}),
+    ));
+    w.server.apply_object(node(
+        "node-c",
+        "i-0aaaaaaaaaaaaaaa3",
+        json!({"pool": "batch"}),
+    ));
+    w.tgb(
+        "web-ip",
+        json!({"targetGroupARN": ip_arn, "serviceRef": {"name": "web", "port": "http"}}),
+    );
+    w.tgb(
+        "web-inst",
+        json!({"targetGroupName": inst_name, "targetType": "instance",
+            "nodeSelector": {"matchLabels": {"pool": "web"}},
+            "serviceRef": {"name": "web", "port": 80}}),
+    );
+    // The same in a namespace the controller does not watch: never touched.
+    w.service_in("other");
+    w.slice_in("other", &[("10.90.7.7", true)]);
+    w.tgb_in(
+        "other",
+        "web-ip",
+        json!({"targetGroupARN": ip_arn, "serviceRef": {"name": "web", "port": 80}}),
+    );
+    w.env.clients.calls.reset();
+    let started = Instant::now();
+    let running = w.controller().await;
+
+    // Registered: the ready endpoints (the foreign target is not one), the selected nodes.
+    eventually(30, "both bindings Ready", || async {
+        w.ready("web-ip") == Some(("True".into(), "Synced".into(), true))
+            && w.ready("web-inst") == Some(("True".into(), "Synced".into(), true))
+    })
+    .await;
+    let synced_in = started.elapsed();
+    assert_eq!(
+        w.targets(&ip_arn).await,
+        set(&["10.90.1.1:8080", "10.90.1.2:8080"])
+    );
+    assert_eq!(
+        w.targets(&inst_arn).await,
+        set(&["i-0aaaaaaaaaaaaaaa1:30080", "i-0aaaaaaaaaaaaaaa2:30080"])
+    );
+    for name in ["web-ip", "web-inst"] {
+        assert_eq!(
+            w.binding(name).unwrap().metadata.finalizers,
+            Some(vec!["elbv2.k8s.aws/resources".to_owned()]),
+            "{name}"
+        );
+        assert_eq!(w.events(name, "SuccessfullyReconciled").len(), 1, "{name}");
+    }
+    assert_eq!(
+        w.calls(),
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.DescribeTargetGroups".to_owned(), 2),
+            ("elbv2.DescribeTargetHealth".to_owned(), 2),
+            ("elbv2.RegisterTargets".to_owned(), 2),
+        ]),
+        "per target group: one lookup, one read, one registration; the foreign target is \
+         removed; nothing else"
+    );
+    let other: TargetGroupBinding = w.server.get("other", "web-ip").unwrap();
+    assert_eq!((other.metadata.finalizers, other.status), (None, None));
+
+    // Scale: one pod ready, one gone. Only target calls, no reads of the target groups.
+    w.env.clients.calls.reset();
+    w.slice(&[("10.90.1.2", true), ("10.90.1.3", true)]);
+    eventually(10, "the new endpoint set", || async {
+        w.targets(&ip_arn).await == set(&["10.90.1.2:8080", "10.90.1.3:8080"])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        w.calls(),
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.RegisterTargets".to_owned(), 1),
+        ])
+    );
+    // A node leaves the selector: only that instance is deregistered.
+    w.env.clients.calls.reset();
+    w.server.apply_object(node(
+        "node-b",
+        "i-0aaaaaaaaaaaaaaa2",
+        json!({"pool": "batch"}),
+    ));
+    eventually(10, "node-b deregistered", || async {
+        w.targets(&inst_arn).await == set(&["i-0aaaaaaaaaaaaaaa1:30080"])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        w.calls(),
+        BTreeMap::from([("elbv2.DeregisterTargets".to_owned(), 1)])
+    );
+
+    // Problems: a missing target group and a missing Service are reported on their bindings
+    // (Ready=False, one Warning each); the others carry on.
+    w.env.clients.calls.reset();
+    w.tgb(
+        "ghost",
+        json!({"targetGroupName": "tgb-does-not-exist", "serviceRef": {"name": "web", "port": 80}}),
+    );
+    w.tgb(
+        "orphan",
+        json!({"targetGroupARN": ip_arn, "targetType": "ip",
+            "serviceRef": {"name": "nope", "port": 80}}),
+    );
+    w.tgb(
+        "wrong-port",
+        json!({"targetGroupARN": fix_arn, "serviceRef": {"name": "web", "port": "https"}}),
+    );
+    eventually(10, "the problems reported", || async {
+        w.ready("ghost") == Some(("False".into(), "TargetGroupNotFound".into(), true))
+            && w.ready("orphan") == Some(("False".into(), "ServiceNotFound".into(), true))
+            && w.ready("wrong-port") == Some(("False".into(), "ServicePortNotFound".into(), true))
+    })
+    .await;
+    let ghost = w.binding("ghost").unwrap();
+    let ready = &ghost.status.as_ref().unwrap().conditions[0];
+    assert_eq!(
+        ready.message,
+        "target group named \"tgb-does-not-exist\" not found"
+    );
+    assert_eq!(
+        ghost.metadata.finalizers, None,
+        "nothing registered, no finalizer"
+    );
+    let warnings = w.events("ghost", "TargetGroupNotFound");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["type"], "Warning");
+    assert_eq!(w.events("orphan", "ServiceNotFound").len(), 1);
+    assert_eq!(w.events("wrong-port", "ServicePortNotFound").len(), 1);
+    w.slice(&[("10.90.1.3", true), ("10.90.1.4", true)]);
+    eventually(10, "endpoints still followed", || async {
+        w.targets(&ip_arn).await == set(&["10.90.1.3:8080", "10.90.1.4:8080"])
+    })
+    .await;
+    assert_eq!(
+        w.ready("web-ip"),
+        Some(("True".into(), "Synced".into(), true))
+    );
+    let m = w.env.clients.calls.mutating_by_operation();
+    assert_eq!(
+        m,
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.RegisterTargets".to_owned(), 1),
+        ]),
+        "the broken bindings change nothing"
+    );
+    // Fixing the Service reference makes the binding Ready (a new generation).
+    w.tgb(
+        "wrong-port",
+        json!({"targetGroupARN": fix_arn, "serviceRef": {"name": "web", "port": "http"}}),
+    );
+    eventually(10, "wrong-port fixed", || async {
+        w.ready("wrong-port") == Some(("True".into(), "Synced".into(), true))
+    })
+    .await;
+    assert_eq!(
+        w.targets(&fix_arn).await,
+        set(&["10.90.1.3:8080", "10.90.1.4:8080"])
+    );
+    assert_eq!(
+        w.binding("wrong-port").unwrap().metadata.generation,
+        Some(2)
+    );
+    // Pointed at another target group: registered there, released in the first one.
+    let move_arn = w
+        .target_group(&localstack::unique("tgb-move"), TargetTypeEnum::Ip)
+        .await;
+    w.tgb(
+        "wrong-port",
+        json!({"targetGroupARN": move_arn, "serviceRef": {"name": "web", "port": "http"}}),
+    );
+    eventually(10, "the move", || async {
+        w.targets(&move_arn).await == set(&["10.90.1.3:8080", "10.90.1.4:8080"])
+            && w.targets(&fix_arn).await.is_empty()
+    })
+    .await;
+
+    // Someone else registers a target meanwhile; deleting the binding deregisters only the
+    // binding's own targets, releases the finalizer, and the object goes.
+    w.register_foreign(&ip_arn, "10.90.9.8").await;
+    for name in ["orphan", "web-ip", "ghost"] {
+        w.server.delete::<TargetGroupBinding>(NS, name);
+    }
+    eventually(10, "the bindings gone", || async {
+        w.binding("web-ip").is_none()
+            && w.binding("ghost").is_none()
+            && w.binding("orphan").is_none()
+    })
+    .await;
+    assert_eq!(w.targets(&ip_arn).await, set(&["10.90.9.8:8080"]));
+    w.server.delete::<TargetGroupBinding>(NS, "web-inst");
+    w.server.delete::<TargetGroupBinding>(NS, "wrong-port");
+    eventually(10, "the instance bindings gone", || async {
+        w.binding("web-inst").is_none() && w.binding("wrong-port").is_none()
+    })
+    .await;
+    assert_eq!(w.targets(&inst_arn).await, BTreeSet::new());
+    assert_eq!(w.targets(&fix_arn).await, BTreeSet::new());
+    assert_eq!(w.targets(&move_arn).await, BTreeSet::new());
+
+    // The target groups are still there, their tags untouched; nothing but targets changed.
+    for (arn, name) in [(&ip_arn, &ip_name), (&inst_arn, &inst_name)] {
+        let tg = find_target_group(&w.user.elbv2, Some(arn), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&tg.name, name);
+    }
+    let tags = describe_tags(&w.user.elbv2, &[ip_arn.clone(), inst_arn.clone()])
+        .await
+        .unwrap();
+    for arn in [&ip_arn, &inst_arn] {
+        assert_eq!(
+            tags[arn],
+            BTreeMap::from([("team".to_owned(), "payments".to_owned())])
+        );
+    }
+    let ops: BTreeSet<String> = w
+        .env
+        .clients
+        .calls
+        .mutating_by_operation()
+        .into_keys()
+        .collect();
+    assert!(
+        ops.iter()
+            .all(|o| o == "elbv2.RegisterTargets" || o == "elbv2.DeregisterTargets"),
+        "{ops:?}"
+    );
+    eprintln!("bindings synced {synced_in:?} after start");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_controller_leaves_bindings_alone() {
+    let w = World::new("tgb-dry", 5701, 91).await;
+    let arn = w
+        .target_group(&localstack::unique("tgb-dry"), TargetTypeEnum::Ip)
+        .await;
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }));
+    w.slice(&[("10.91.1.1", true)]);
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80}}),
+    );
+    let mut settings = w.settings();
+    settings.dry_run = true;
+    let aws: AwsClients = w.env.clients.clone();
+    w.env.clients.calls.reset();
+    let running = start(Deps {
+        client: w.server.client(),
+        aws,
+        settings,
+        namespaces: Vec::new(),
+        leader: None,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: "tgb-dry".to_owned(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap();
+    eventually(10, "the caches synced", || async {
+        running
+            .metrics
+            .ready
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(w.env.clients.calls.total_calls(), 0);
+    let tgb = w.binding("web").unwrap();
+    assert_eq!((tgb.metadata.finalizers, tgb.status), (None, None));
+    running.shutdown().await;
+}

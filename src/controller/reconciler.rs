@@ -576,6 +576,13 @@ impl Reconciler {
             for u in prepared.dns.iter().flat_map(|d| &d.plan.units) {
                 tracing::info!(stack = %u.stack, record = %u.name, r#type = %u.record_type, "dry run: would change DNS record");
             }
+            for s in &desired {
+                self.metrics.observe_reconcile(
+                    kind_label(&s.id.to_string()),
+                    "dry-run",
+                    started.elapsed(),
+                );
+            }
             let mut st = self.lock();
             for s in &desired {
                 st.applied.insert(

@@ -677,7 +677,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(
             &["networking.k8s.io"],
             &["ingresses"],
-            &["get", "list", "watch", "patch"],
+            &["list", "watch", "patch"],
         ),
         rule(&["networking.k8s.io"], &["ingresses/status"], &["patch"]),
         rule(
@@ -685,7 +685,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
             &["ingressclasses"],
             &["list", "watch"],
         ),
-        rule(&[""], &["services"], &["get", "list", "watch", "patch"]),
+        rule(&[""], &["services"], &["list", "watch", "patch"]),
         rule(&[""], &["services/status"], &["patch"]),
         rule(&[""], &["nodes"], &["list", "watch"]),
         rule(&[""], &["namespaces"], &["list", "watch"]),
@@ -702,7 +702,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(
             &["elbv2.k8s.aws"],
             &["targetgroupbindings"],
-            &["get", "list", "watch", "patch"],
+            &["list", "watch", "patch"],
         ),
         rule(
             &["elbv2.k8s.aws"],

@@ -1,0 +1,389 @@
+//! Controller benchmarks (ignored by default; run with `scripts/bench-controller.sh`), against
+//! the in-process API server fixture and LocalStack. Each writes a section of a Markdown report
+//! (`BENCH_REPORT`, default `target/bench-controller.md`).
+//!
+//! - memory: resident set of the `run` binary (a separate process, `--dry-run`) after syncing
+//!   10,000 Services with 100,000 endpoints in EndpointSlices and 1,000 Ingresses;
+//! - target churn: time from an EndpointSlice change to its RegisterTargets/DeregisterTargets
+//!   call, p50 and p99 over 1,000 changes;
+//! - restart: time and AWS calls to confirm 200 in-sync stacks after a restart.
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use aws_lb_operator::controller::reconciler::Settings;
+use aws_lb_operator::controller::{start, Deps, Running};
+use aws_lb_operator_core::build::BuildConfig;
+use serde_json::{json, Value};
+
+use crate::apiserver::ApiServer;
+use crate::aws_apply::{env_with, Env};
+use crate::localstack;
+
+const REGION: &str = "eu-south-2";
+
+fn report(section: &str) {
+    let path = std::env::var("BENCH_REPORT").unwrap_or_else(|_| {
+        format!(
+            "{}/bench-controller.md",
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())
+        )
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    writeln!(f, "{section}").unwrap();
+    println!("{section}\n(report: {path})");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ingress(i: usize) -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": format!("app{i}"), "namespace": format!("ns{}", i % 50), "annotations": {
+            "alb.ingress.kubernetes.io/target-type": "ip",
+            "alb.ingress.kubernetes.io/scheme": "internet-facing",
+            "kubectl.kubernetes.io/last-applied-configuration": "x".repeat(1500),
+        }},
+        "spec": {"ingressClassName": "alb", "rules": [{"host": format!("app{i}.bench.test"), "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("svc{}", i * 10), "port": {"number": 80}}}}
+        ]}}]}
+    })
+}
+
+fn service(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": format!("svc{i}"), "namespace": format!("ns{}", (i / 10) % 50),
+            "uid": format!("00000000-0000-0000-0000-{i:012}"),
+            "labels": {"app": format!("svc{i}"), "team": "bench"},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "x".repeat(800)},
+            "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {"f:ports": {}}}}]},
+        "spec": {"type": "ClusterIP", "clusterIP": format!("172.20.{}.{}", i / 250, i % 250),
+            "selector": {"app": format!("svc{i}")},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    })
+}
+
+fn slice(i: usize, ready: usize, extra: usize) -> Value {
+    let endpoints: Vec<Value> = (0..ready + extra)
+        .map(|k| json!({
+            "addresses": [format!("10.{}.{}.{}", (i / 250) % 250, i % 250, k + 1)],
+            "conditions": {"ready": k < ready || extra > 0, "serving": true, "terminating": false},
+            "nodeName": format!("ip-10-0-{}-1.ec2.internal", k % 8),
+            "zone": "eu-south-2a",
+            "targetRef": {"kind": "Pod", "name": format!("svc{i}-pod-{k}"), "namespace": format!("ns{}", (i / 10) % 50)}
+        }))
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("svc{i}-abc"), "namespace": format!("ns{}", (i / 10) % 50),
+            "labels": {"kubernetes.io/service-name": format!("svc{i}"), "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": endpoints
+    })
+}
+
+fn load_common(server: &ApiServer) {
+    server.apply_object(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+    );
+    for n in 0..50 {
+        server.apply_object(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("ns{n}")}}));
+    }
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn http_get(addr: &str, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.ok()?;
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-controller.sh"]
+async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
+    let clients = localstack::account_clients(REGION, 5800).await;
+    let env = env_with(clients, REGION, "bench-mem", 90).await;
+    let server = ApiServer::start_with_history(1000).await;
+    load_common(&server);
+    let load = Instant::now();
+    // BENCH_SCALE (default 1) scales every count, e.g. 0 for the empty-cluster baseline.
+    let scale: usize = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for i in 0..10_000 * scale {
+        server.apply_object(service(i));
+        server.apply_object(slice(i, 10, 0));
+    }
+    for i in 0..1_000 * scale {
+        server.apply_object(ingress(i));
+    }
+    let load_time = load.elapsed();
+    let dir = std::env::temp_dir().join(format!("bench-mem-{}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fixture\n  cluster: {{server: \"{}\"}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: fixture, user: u, namespace: default}}\ncurrent-context: c\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let run = account_run_env(5800);
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"))
+        .args([
+            "run",
+            "--cluster-name",
+            &env.cluster,
+            "--vpc-id",
+            &env.vpc,
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--leader-elect=false",
+            "--dry-run",
+            "--dns-disabled",
+            "--metrics-bind-address",
+            &metrics,
+            "--region",
+            REGION,
+            "--aws-endpoint-url",
+            &localstack::endpoint(),
+        ])
+        .envs(run)
+        .env("RUST_LOG", "warn")
+        .envs(
+            std::env::var("BENCH_CHILD_ENV")
+                .ok()
+                .and_then(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Synced, then every stack planned once (1,000 dry-run reconciles).
+    let mut synced_at = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if let Some(body) = http_get(&metrics, "/metrics").await {
+            if synced_at.is_none() && body.contains("aws_lb_operator_ready 1") {
+                synced_at = Some(started.elapsed());
+            }
+            let done: u64 = body
+                .lines()
+                .filter(|l| l.starts_with("aws_lb_operator_reconcile_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum();
+            if done >= 1000 * scale as u64 && synced_at.is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let planned_at = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss, hwm) = rss_kib(pid);
+    child.kill().ok();
+    child.wait().ok();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Memory (`run --dry-run`, debug build)\n\n10,000 Services, 10,000 EndpointSlices with 100,000 endpoints, 1,000 Ingresses (1,000 \
+         ALB stacks) served by the fixture (loaded in {:.1} s).\n\n| | |\n|---|---:|\n| caches synced after | {:.1} s |\n| every stack planned after | {:.1} s |\n| resident set (VmRSS) | {:.1} MiB |\n| peak resident set (VmHWM) | {:.1} MiB |\n",
+        load_time.as_secs_f64(),
+        synced_at.unwrap_or_default().as_secs_f64(),
+        planned_at.as_secs_f64(),
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    report(&s);
+    assert!(synced_at.is_some(), "caches never synced");
+    assert!(hwm > 0);
+}
+
+/// Environment that makes the binary act in LocalStack account `n` (see
+/// `localstack::account_clients`).
+fn account_run_env(n: u32) -> Vec<(String, String)> {
+    let run = u32::from_str_radix(localstack::run_id(), 16).unwrap_or_default();
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), format!("{n:04}{run:08}")),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+    ]
+}
+
+struct World {
+    server: ApiServer,
+    env: Env,
+}
+
+impl World {
+    async fn new(name: &str, account: u32, cidr16: u8) -> Self {
+        let clients = localstack::account_clients(REGION, account).await;
+        let env = env_with(clients, REGION, name, cidr16).await;
+        let server = ApiServer::start().await;
+        load_common(&server);
+        Self { server, env }
+    }
+
+    async fn controller(&self) -> Running {
+        start(Deps {
+            client: self.server.client(),
+            aws: self.env.clients.clone(),
+            settings: Settings {
+                cluster: self.env.cluster.clone(),
+                vpc_id: Some(self.env.vpc.clone()),
+                build: BuildConfig::new(&self.env.cluster),
+                dns: None,
+                concurrency: 4,
+                max_stacks_per_pass: 50,
+                sync_period: Duration::from_secs(3600),
+                target_batch_window: Duration::from_millis(200),
+                dry_run: false,
+            },
+            namespaces: Vec::new(),
+            leader: None,
+            metrics_addr: "127.0.0.1:0".parse().unwrap(),
+            identity: "bench".into(),
+            shutdown_timeout: Duration::from_secs(60),
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn wait_reconciled(&self, running: &Running, n: u64, secs: u64) -> Duration {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(secs) {
+            let done = running
+                .metrics
+                .counter("aws_lb_operator_reconcile_total", &[("result", "success")]);
+            if done >= n {
+                return t.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} stacks reconciled in {secs} s");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-controller.sh"]
+async fn bench_target_churn_1000_changes() {
+    let w = World::new("bench-churn", 5801, 91).await;
+    for i in 0..10 {
+        w.server.apply_object(service(i * 10));
+        w.server.apply_object(slice(i * 10, 10, 0));
+        w.server.apply_object(ingress(i));
+    }
+    let running = w.controller().await;
+    w.wait_reconciled(&running, 10, 300).await;
+    let calls = &w.env.clients.calls;
+    calls.reset();
+    let mut latencies = Vec::with_capacity(1000);
+    for n in 0..1000 {
+        let svc = (n % 10) * 10;
+        // Alternately add an 11th ready endpoint and remove it again.
+        let extra = usize::from((n / 10) % 2 == 0);
+        let before = calls.mutating_calls();
+        let sent = Instant::now();
+        w.server.apply_object(slice(svc, 10, extra));
+        loop {
+            if calls.mutating_calls() > before {
+                latencies.push(sent.elapsed());
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(30),
+                "change {n} never reached AWS"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let by_op = calls.mutating_by_operation();
+    running.shutdown().await;
+    latencies.sort();
+    let p50 = percentile(&latencies, 0.50);
+    let p99 = percentile(&latencies, 0.99);
+    let max = latencies[latencies.len() - 1];
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Target churn (in-process controller, `--target-batch-window 200ms`)\n\n1,000 EndpointSlice changes (one endpoint added or removed, across 10 ALB stacks), each \
+         timed from the write to the API server until its RegisterTargets/DeregisterTargets call \
+         was sent.\n\n| p50 | p99 | max |\n|---:|---:|---:|\n| {} ms | {} ms | {} ms |\n\nMutating calls: {by_op:?}\n",
+        p50.as_millis(),
+        p99.as_millis(),
+        max.as_millis()
+    );
+    report(&s);
+    assert!(
+        by_op.keys().all(|k| k.ends_with("RegisterTargets")),
+        "{by_op:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-controller.sh"]
+async fn bench_restart_200_in_sync_stacks() {
+    let w = World::new("bench-restart", 5802, 92).await;
+    for i in 0..200 {
+        w.server.apply_object(service(i * 10));
+        w.server.apply_object(slice(i * 10, 3, 0));
+        w.server.apply_object(ingress(i));
+    }
+    let first = w.controller().await;
+    let created = w.wait_reconciled(&first, 200, 900).await;
+    let create_calls = w.env.clients.calls.total_calls();
+    first.shutdown().await;
+    w.env.clients.calls.reset();
+    let second = w.controller().await;
+    let confirmed = w.wait_reconciled(&second, 200, 600).await;
+    let total = w.env.clients.calls.total_calls();
+    let mutating = w.env.clients.calls.mutating_calls();
+    let by_op = w.env.clients.calls.by_operation();
+    second.shutdown().await;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Restart (in-process controller, 4 workers, up to 50 stacks per pass)\n\n200 Ingresses, one ALB each. First start created them in {:.1} s ({create_calls} AWS calls). \
+         After a restart, confirming all 200 in sync took:\n\n| time | AWS calls | mutating |\n|---:|---:|---:|\n| {:.2} s | {total} | {mutating} |\n\nCalls: {by_op:?}\n",
+        created.as_secs_f64(),
+        confirmed.as_secs_f64()
+    );
+    report(&s);
+    assert_eq!(mutating, 0, "{by_op:?}");
+}

@@ -1,0 +1,218 @@
+//! The chart's RBAC is exactly what the controller uses: a full lifecycle (Ingress, NLB
+//! Service, TargetGroupBinding, leader election, events and their series, finalizers, status,
+//! deletions) runs against the API server fixture, which records every request as an RBAC verb;
+//! the ClusterRole and Role of the plain install (`deploy/manifests/aws-lb-operator.yaml`) must
+//! allow every recorded call, and every verb they grant must have been used.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_lb_operator::controller::leader::LeaderConfig;
+use aws_lb_operator::controller::reconciler::Settings;
+use aws_lb_operator::controller::{start, Deps};
+use aws_lb_operator_core::build::BuildConfig;
+use aws_lb_operator_core::dns::DnsOptions;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
+use serde_json::{json, Value};
+
+use crate::apiserver::ApiServer;
+use crate::aws_apply::env_with;
+use crate::localstack;
+
+const REGION: &str = "ap-southeast-7";
+const MANIFEST: &str = "deploy/manifests/aws-lb-operator.yaml";
+
+/// (group, resource[/subresource], verb) granted by the install's ClusterRole and Role.
+fn granted() -> BTreeSet<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(MANIFEST)).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let mut out = BTreeSet::new();
+    for d in docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+    {
+        for rule in d["rules"].as_array().unwrap() {
+            for g in rule["apiGroups"].as_array().unwrap() {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        out.insert((
+                            g.as_str().unwrap().to_owned(),
+                            r.as_str().unwrap().to_owned(),
+                            v.as_str().unwrap().to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn the_install_rbac_is_exactly_what_the_controller_calls() {
+    let clients = localstack::account_clients(REGION, 5650).await;
+    let env = env_with(clients, REGION, "rbac", 95).await;
+    let server = ApiServer::start().await;
+    // The seed Ingress, an NLB Service, an Ingress that keeps failing (internal, no internal
+    // subnets: repeated events become a series), and a TargetGroupBinding.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
+    let snap = aws_lb_operator::cli::manifests::load_snapshot(&[dir]).unwrap();
+    server.apply_object(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    );
+    for c in &snap.ingress_classes {
+        server.apply(c);
+    }
+    for s in &snap.services {
+        server.apply(s);
+    }
+    for e in &snap.endpoint_slices {
+        server.apply(e);
+    }
+    for i in &snap.ingresses {
+        server.apply(i);
+    }
+    server.apply_object(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "private", "namespace": "shop"},
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "api", "port": {"name": "http"}}}}]}}]}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "edge", "namespace": "shop", "annotations": {
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}},
+        "spec": {"type": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb",
+            "ports": [{"name": "tcp", "port": 443, "targetPort": 8443, "protocol": "TCP"}]}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "edge-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "edge"}},
+        "addressType": "IPv4", "ports": [{"name": "tcp", "port": 8443, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.0.1.90"], "conditions": {"ready": true}}]
+    }));
+    let tg = env
+        .clients
+        .elbv2
+        .create_target_group()
+        .name(localstack::unique("rbac-tgb"))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&env.vpc)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+    server.apply_object(json!({
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": "api-tgb", "namespace": "shop"},
+        "spec": {"targetGroupARN": tg_arn, "targetType": "ip", "serviceRef": {"name": "api", "port": "http"}}
+    }));
+
+    let mut dns = DnsOptions::new(&env.cluster);
+    dns.zone_id_filter = vec!["none".into()];
+    let running = start(Deps {
+        client: server.client(),
+        aws: env.clients.clone(),
+        settings: Settings {
+            cluster: env.cluster.clone(),
+            vpc_id: Some(env.vpc.clone()),
+            build: BuildConfig::new(&env.cluster),
+            dns: Some(dns),
+            concurrency: 2,
+            max_stacks_per_pass: 50,
+            sync_period: Duration::from_secs(600),
+            target_batch_window: Duration::from_millis(100),
+            dry_run: false,
+        },
+        namespaces: Vec::new(),
+        leader: Some(LeaderConfig {
+            namespace: "default".into(),
+            name: "aws-lb-operator".into(),
+            identity: "rbac".into(),
+            lease_duration: Duration::from_secs(2),
+            renew_period: Duration::from_millis(300),
+        }),
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: "rbac".into(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap();
+
+    let has_status =
+        |v: Option<Value>| v.is_some_and(|v| !v["status"]["loadBalancer"]["ingress"].is_null());
+    until(60, "Ingress and Service status", || {
+        has_status(server.get_object("networking.k8s.io/v1", "Ingress", "shop", "storefront"))
+            && has_status(server.get_object("v1", "Service", "shop", "edge"))
+    })
+    .await;
+    until(30, "the binding's status", || {
+        server
+            .get_object(
+                "elbv2.k8s.aws/v1beta1",
+                "TargetGroupBinding",
+                "shop",
+                "api-tgb",
+            )
+            .is_some_and(|t| !t["status"].is_null())
+    })
+    .await;
+    until(30, "a repeated event (series)", || {
+        server
+            .list_objects("events.k8s.io/v1", "Event")
+            .iter()
+            .any(|e| e["regarding"]["name"] == "private" && !e["series"].is_null())
+    })
+    .await;
+    server.delete::<Ingress>("shop", "storefront");
+    server.delete::<Service>("shop", "edge");
+    server.delete_object(
+        "elbv2.k8s.aws/v1beta1",
+        "TargetGroupBinding",
+        "shop",
+        "api-tgb",
+    );
+    until(60, "the deleted objects to go", || {
+        server.get::<Ingress>("shop", "storefront").is_none()
+            && server.get::<Service>("shop", "edge").is_none()
+            && server
+                .get_object(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "shop",
+                    "api-tgb",
+                )
+                .is_none()
+    })
+    .await;
+    running.shutdown().await;
+
+    let used = server.rbac_verbs();
+    let granted = granted();
+    let missing: Vec<_> = used.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&used).collect();
+    assert!(
+        missing.is_empty(),
+        "{MANIFEST} lacks calls the controller makes: {missing:?}"
+    );
+    assert!(
+        unused.is_empty(),
+        "{MANIFEST} grants verbs the controller never uses: {unused:?}"
+    );
+}

@@ -17,11 +17,11 @@ use aws_lb_operator_core::dns::{
     ZoneRecords,
 };
 use aws_lb_operator_core::model::{
-    backend_security_group_name, IpAddressType, Scheme, Stack, StackId,
+    backend_security_group_name, IpAddressType, Scheme, Stack, StackId, StackKind,
 };
 use tracing::Instrument;
 
-use crate::aws::execute::{execute, ExecuteOptions, ExecuteReport};
+use crate::aws::execute::{execute, ExecuteOptions, ExecuteReport, Outcome};
 use crate::aws::observe::{observe_selective, AttributeScope, Observation};
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
@@ -51,6 +51,10 @@ pub struct PassOptions {
     pub dns: Option<DnsOptions>,
     /// Stacks (display ids) to delete: everything they own in AWS, records first.
     pub delete: BTreeSet<String>,
+    /// For each hostname, the stack that keeps it among all current stacks, including those
+    /// outside this pass (the controller's passes cover only changed stacks). Empty: the
+    /// stacks of the pass decide among themselves.
+    pub hostname_owners: BTreeMap<String, StackId>,
 }
 
 /// A planned pass, ready to print or execute.
@@ -204,7 +208,7 @@ pub async fn prepare_cached(
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {
         Some(dns_opts) => Some(
-            prepare_dns(clients, zone_cache, dns_opts, desired, &inputs, &plan)
+            prepare_dns(clients, zone_cache, dns_opts, desired, &inputs, &plan, opts)
                 .instrument(tracing::info_span!("dns_plan"))
                 .await?,
         ),
@@ -226,6 +230,7 @@ async fn prepare_dns(
     desired: &[Stack],
     inputs: &[StackInput<'_>],
     plan: &Plan,
+    pass: &PassOptions,
 ) -> Result<PreparedDns, AwsError> {
     cache.begin_pass();
     let zones: Vec<HostedZone> = cache
@@ -259,16 +264,7 @@ async fn prepare_dns(
             .map(|lb| lb.dns_name.clone())
             .collect();
         let Some(stack) = input.desired.and_then(|_| by_id.get(&id).copied()) else {
-            stacks.push(DnsStackInput {
-                stack: input.id.clone(),
-                hosts: &[],
-                internal: false,
-                dualstack: false,
-                target: LbTarget::Deleted,
-                current_dns_names,
-                resources: Vec::new(),
-                held: &[],
-            });
+            stacks.push(deleted_input(&input.id, current_dns_names));
             continue;
         };
         let target = if failed.contains(id.as_str()) {
@@ -277,7 +273,14 @@ async fn prepare_dns(
             pending_load_balancers.insert(id.clone(), stack.load_balancer.name.clone());
             LbTarget::Pending
         } else {
-            match input.observed.load_balancers.first() {
+            // The stack's own load balancer (by name): after a failed replacement the old one
+            // may still be there too.
+            match input
+                .observed
+                .load_balancers
+                .iter()
+                .find(|lb| lb.name == stack.load_balancer.name)
+            {
                 Some(lb) => LbTarget::Known(LbAddress {
                     dns_name: lb.dns_name.clone(),
                     canonical_hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
@@ -296,16 +299,42 @@ async fn prepare_dns(
             held: &stack.held_hostnames,
         });
     }
+    // Stacks to delete that own nothing observable any more still lose their records (a
+    // pass that deleted the load balancer but failed on a record).
+    let planned: BTreeSet<String> = inputs.iter().map(|i| i.id.to_string()).collect();
+    for id in pass.delete.iter().filter(|id| !planned.contains(*id)) {
+        stacks.push(deleted_input(&StackId::parse(id), Vec::new()));
+    }
     let zone_records: Vec<ZoneRecords<'_>> = records
         .iter()
         .map(|(zone, records)| ZoneRecords { zone, records })
         .collect();
-    let dns_plan = dns::plan_dns(opts, &zones, &zone_records, &stacks);
+    let dns_plan = dns::plan_dns(opts, &zones, &zone_records, &stacks, &pass.hostname_owners);
     Ok(PreparedDns {
         zones,
         plan: dns_plan,
         pending_load_balancers,
     })
+}
+
+/// The DNS side of a stack being deleted: records aliasing its load balancers, or naming its
+/// object (an implicit group's Ingress, a Service), are removed.
+fn deleted_input<'a>(id: &StackId, current_dns_names: Vec<String>) -> DnsStackInput<'a> {
+    let resources = match (id.kind, id.is_explicit()) {
+        (StackKind::Service, _) => vec![format!("service/{}/{}", id.namespace, id.name)],
+        (StackKind::Ingress, false) => vec![format!("ingress/{}/{}", id.namespace, id.name)],
+        (StackKind::Ingress, true) => Vec::new(),
+    };
+    DnsStackInput {
+        stack: id.clone(),
+        hosts: &[],
+        internal: false,
+        dualstack: false,
+        target: LbTarget::Deleted,
+        current_dns_names,
+        resources,
+        held: &[],
+    }
 }
 
 /// Executes a prepared plan: DNS changes with known targets (so records go before their load
@@ -337,12 +366,40 @@ pub async fn apply_cached(
     run_units(clients, cache, units, &ready, &limits, &mut dns_outcomes)
         .instrument(tracing::info_span!("dns_execute", units = ready.len()))
         .await;
-    let elb = execute(clients, &prepared.plan.changes, opts)
-        .instrument(tracing::info_span!(
-            "execute",
-            changes = prepared.plan.changes.len()
-        ))
+    // A stack whose records could not be deleted keeps its load balancer: deleting it first
+    // would leave the records aliasing nothing, with nothing left to tie them to the stack.
+    let blocked: BTreeSet<&str> = units
+        .iter()
+        .zip(&dns_outcomes)
+        .filter(|(u, o)| {
+            u.action() == Some(dns::DnsAction::Delete) && matches!(o, DnsOutcome::Failed(_))
+        })
+        .map(|(u, _)| u.stack.as_str())
+        .collect();
+    let runnable: Vec<usize> = (0..prepared.plan.changes.len())
+        .filter(|i| {
+            let c = &prepared.plan.changes[*i];
+            !(blocked.contains(c.stack.as_str()) && matches!(c.op, Op::DeleteLoadBalancer { .. }))
+        })
+        .collect();
+    let to_run: Vec<_> = runnable
+        .iter()
+        .map(|i| prepared.plan.changes[*i].clone())
+        .collect();
+    let ran = execute(clients, &to_run, opts)
+        .instrument(tracing::info_span!("execute", changes = to_run.len()))
         .await;
+    let mut elb = ExecuteReport {
+        outcomes: (0..prepared.plan.changes.len())
+            .map(|_| Outcome::Skipped {
+                reason: "the stack's DNS records could not be deleted first".to_owned(),
+            })
+            .collect(),
+        created: ran.created,
+    };
+    for (i, o) in runnable.into_iter().zip(ran.outcomes) {
+        elb.outcomes[i] = o;
+    }
     if let Some(prepared_dns) = &prepared.dns {
         let waiting: Vec<usize> = (0..units.len())
             .filter(|i| units[*i].pending.is_some())
@@ -413,6 +470,9 @@ async fn run_units(
     for ((i, unit), outcome) in indices.iter().zip(&batch).zip(report.outcomes) {
         if matches!(outcome, DnsOutcome::Done) {
             cache.applied(unit);
+        } else {
+            // Someone else changed the zone: read it again next pass.
+            cache.invalidate(&unit.zone_id);
         }
         outcomes[*i] = outcome;
     }

@@ -559,6 +559,11 @@ impl ZoneCache {
         }
     }
 
+    /// Forgets a zone's records (a change to it failed: it changed behind our back).
+    pub fn invalidate(&mut self, zone_id: &str) {
+        self.records.remove(zone_id);
+    }
+
     /// `ListHostedZones` listings made (one per pass at most).
     pub fn zone_lists(&self) -> u64 {
         self.zone_lists

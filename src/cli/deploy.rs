@@ -162,6 +162,7 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
         prune,
         dns,
         delete: Default::default(),
+        hostname_owners: Default::default(),
     };
     let prepared = match prepare(&clients, &opts, &desired.stacks).await {
         Ok(p) => p,

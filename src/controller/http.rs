@@ -36,6 +36,8 @@ pub async fn serve(
             _ = shutdown.changed() => return,
         };
         let Ok((mut stream, _)) = accepted else {
+            // Out of file descriptors, say: don't spin.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let metrics = Arc::clone(&metrics);

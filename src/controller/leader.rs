@@ -104,10 +104,19 @@ pub async fn run(
 ) {
     let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
     let mut last_renewed: Option<Instant> = None;
+    // A leader that cannot renew steps down well before its Lease expires (client-go's renew
+    // deadline), so it stops writing before a standby may take over.
+    let renew_deadline = cfg.lease_duration.mul_f64(2.0 / 3.0);
     loop {
-        let leading = match attempt(&api, &cfg).await {
+        // Validity counts from before the request, as the Lease's renewTime does.
+        let attempt_started = Instant::now();
+        let result = match tokio::time::timeout(cfg.renew_period, attempt(&api, &cfg)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("renewal timed out".to_owned()),
+        };
+        let leading = match result {
             Ok(Attempt::Leading) => {
-                last_renewed = Some(Instant::now());
+                last_renewed = Some(attempt_started);
                 true
             }
             Ok(Attempt::Following(holder)) => {
@@ -118,8 +127,8 @@ pub async fn run(
                 false
             }
             Err(e) => {
-                // Keep leading while the Lease we hold is still valid.
-                let valid = last_renewed.is_some_and(|t| t.elapsed() < cfg.lease_duration);
+                // Keep leading only within the renew deadline of the last renewal.
+                let valid = last_renewed.is_some_and(|t| t.elapsed() < renew_deadline);
                 tracing::warn!(error = %e, still_leading = valid, "leader election: cannot reach the Lease");
                 valid
             }

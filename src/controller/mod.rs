@@ -80,6 +80,8 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     /// Holds the "always leading" channel open when there is no election.
     _leader_tx: Option<watch::Sender<bool>>,
+    leader_shutdown: watch::Sender<bool>,
+    leader_task: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     watches: Vec<JoinHandle<()>>,
     timeout: Duration,
@@ -91,11 +93,18 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let deadline = tokio::time::Instant::now() + self.timeout;
-        for (i, task) in self.tasks.into_iter().enumerate() {
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::warn!(task = i, "shutdown timed out with passes still in flight");
-                break;
+        let mut timed_out = false;
+        for task in self.tasks {
+            if timed_out {
+                task.abort();
+            } else if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("shutdown timed out with passes still in flight");
+                timed_out = true;
             }
+        }
+        let _ = self.leader_shutdown.send(true);
+        if let Some(task) = self.leader_task {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
         }
         for w in self.watches {
             w.abort();
@@ -104,7 +113,12 @@ impl Running {
 
     /// Aborts everything at once, as a killed process would (no Lease release).
     pub fn kill(self) {
-        for t in self.tasks.into_iter().chain(self.watches) {
+        for t in self
+            .tasks
+            .into_iter()
+            .chain(self.watches)
+            .chain(self.leader_task)
+        {
             t.abort();
         }
     }
@@ -134,13 +148,17 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
     let signals = Arc::new(Signals::default());
     let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &signals);
     let (leader_tx, leader_rx) = watch::channel(deps.leader.is_none());
+    let (leader_shutdown_tx, leader_shutdown_rx) = watch::channel(false);
+    let mut leader_task = None;
     let kept_leader_tx = match deps.leader.clone() {
         Some(cfg) => {
-            tasks.push(tokio::spawn(leader::run(
+            // The Lease outlives the workers: it is released only after their passes finished,
+            // so a standby never writes alongside them.
+            leader_task = Some(tokio::spawn(leader::run(
                 deps.client.clone(),
                 cfg,
                 leader_tx,
-                shutdown_rx.clone(),
+                leader_shutdown_rx,
             )));
             None
         }
@@ -188,6 +206,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         deps.aws,
         kube,
         Arc::clone(&metrics),
+        leader_rx.clone(),
     );
     // The scheduler starts once the caches are complete, so nothing is judged on a partial
     // view; `/readyz` turns ready at the same moment. (One task waits: kube's store readiness
@@ -220,6 +239,8 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         leader: leader_rx,
         shutdown: shutdown_tx,
         _leader_tx: kept_leader_tx,
+        leader_shutdown: leader_shutdown_tx,
+        leader_task,
         tasks,
         watches,
         timeout: deps.shutdown_timeout,

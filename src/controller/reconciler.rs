@@ -81,6 +81,15 @@ struct State {
     failures: HashMap<String, u32>,
     not_before: HashMap<String, Instant>,
     reported_errors: BTreeMap<String, Vec<String>>,
+    /// DNS conflicts already reported, per stack.
+    reported_conflicts: BTreeMap<String, BTreeSet<String>>,
+    /// Objects with build errors.
+    errored: BTreeSet<String>,
+    /// Stacks whose finalizer an object with errors holds: never deleted, never released,
+    /// until the object is fixed or deleted.
+    protected: BTreeSet<String>,
+    /// For each hostname, the stack that keeps it (first by id among all current stacks).
+    hostname_owners: BTreeMap<String, StackId>,
     leading: bool,
 }
 
@@ -94,6 +103,7 @@ pub struct Reconciler {
     metrics: Arc<Metrics>,
     state: Mutex<State>,
     work: Notify,
+    leader: watch::Receiver<bool>,
 }
 
 fn shape(stack: &Stack) -> Stack {
@@ -120,6 +130,7 @@ impl Reconciler {
         aws: AwsClients,
         kube: KubeIo,
         metrics: Arc<Metrics>,
+        leader: watch::Receiver<bool>,
     ) -> Arc<Self> {
         Arc::new(Self {
             settings,
@@ -130,7 +141,13 @@ impl Reconciler {
             metrics,
             state: Mutex::new(State::default()),
             work: Notify::new(),
+            leader,
         })
+    }
+
+    /// True while this replica leads (read at every write phase, not cached).
+    fn is_leading(&self) -> bool {
+        *self.leader.borrow()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -208,9 +225,10 @@ impl Reconciler {
 
     fn next_backoff_wake(&self) -> Option<Instant> {
         let st = self.lock();
+        let now = Instant::now();
         st.not_before
             .iter()
-            .filter(|(id, _)| st.dirty.contains(*id))
+            .filter(|(id, t)| **t > now && st.dirty.contains(*id) && !st.in_flight.contains(*id))
             .map(|(_, t)| *t)
             .min()
     }
@@ -253,37 +271,82 @@ impl Reconciler {
                     );
                 }
             }
+            let errored: BTreeSet<String> = errors.keys().cloned().collect();
             st.reported_errors = errors;
-            let latest: BTreeMap<String, Stack> = out
+            let mut latest: BTreeMap<String, Stack> = out
                 .stacks
                 .into_iter()
                 .map(|s| (s.id.to_string(), s))
                 .collect();
-            let mut dirty = Vec::new();
-            for (id, stack) in &latest {
-                match st.applied.get(id) {
-                    None => dirty.push(id.clone()),
-                    Some(a) if shape(&a.stack) != shape(stack) => dirty.push(id.clone()),
-                    Some(_) => {}
+            // An object with errors keeps every stack it holds a finalizer of: no deletion, no
+            // release, and its hostnames' records stay, until it is fixed or deleted.
+            let mut protected = BTreeSet::new();
+            for obj in objects
+                .values()
+                .filter(|o| !o.deleting && errored.contains(&o.key()))
+            {
+                let hosts = self
+                    .stores
+                    .ingress(&obj.namespace, &obj.name)
+                    .filter(|_| obj.kind == super::kube_io::ObjKind::Ingress)
+                    .map(|i| aws_lb_operator_core::build::hostnames::ingress_hostnames(&i))
+                    .unwrap_or_default();
+                for (_, stack) in obj.finalized_stacks() {
+                    let id = stack.to_string();
+                    if let Some(s) = latest.get_mut(&id) {
+                        s.held_hostnames.extend(hosts.iter().cloned());
+                    }
+                    protected.insert(id);
                 }
             }
             let claimed: BTreeSet<String> = out.claims.values().map(ToString::to_string).collect();
+            let mut dirty = Vec::new();
+            for (id, stack) in &latest {
+                let changed = match st.applied.get(id) {
+                    None => true,
+                    Some(a) => shape(&a.stack) != shape(stack),
+                };
+                if changed {
+                    dirty.push(id.clone());
+                }
+                // A change of the objects is worth trying at once, whatever the backoff.
+                let was_changed = st.latest.get(id).is_some_and(|old| old != stack);
+                if was_changed {
+                    st.not_before.remove(id);
+                }
+            }
             for id in st.applied.keys() {
-                if !latest.contains_key(id) && !claimed.contains(id) {
+                if !latest.contains_key(id) && !claimed.contains(id) && !protected.contains(id) {
                     dirty.push(id.clone());
                 }
             }
-            for obj in objects.values() {
-                for (_, stack) in obj.finalized_stacks() {
-                    if out.claims.get(&obj.key()) != Some(&stack) {
-                        dirty.push(stack.to_string());
+            if !self.settings.dry_run {
+                for obj in objects.values().filter(|o| !errored.contains(&o.key())) {
+                    for (_, stack) in obj.finalized_stacks() {
+                        let id = stack.to_string();
+                        let left_alone = !latest.contains_key(&id)
+                            && (claimed.contains(&id) || protected.contains(&id));
+                        if out.claims.get(&obj.key()) != Some(&stack) && !left_alone {
+                            dirty.push(id);
+                        }
                     }
+                }
+            }
+            let mut owners: BTreeMap<String, StackId> = BTreeMap::new();
+            for stack in latest.values() {
+                for h in &stack.hostnames {
+                    owners
+                        .entry(h.hostname.clone())
+                        .or_insert_with(|| stack.id.clone());
                 }
             }
             st.dirty.extend(dirty);
             st.latest = latest;
             st.claims = out.claims;
             st.objects = objects;
+            st.errored = errored;
+            st.protected = protected;
+            st.hostname_owners = owners;
         }
         for (obj, note) in events {
             self.kube.event(&obj, true, "FailedBuildModel", note).await;
@@ -403,10 +466,10 @@ impl Reconciler {
 
     /// Takes the next batch of dirty stacks this worker may reconcile.
     fn take_batch(&self) -> Vec<String> {
-        let mut st = self.lock();
-        if !st.leading {
+        if !self.is_leading() {
             return Vec::new();
         }
+        let mut st = self.lock();
         let now = Instant::now();
         let batch: Vec<String> = st
             .dirty
@@ -470,7 +533,7 @@ impl Reconciler {
     async fn reconcile(&self, batch: &[String], zones: &mut ZoneCache) {
         let started = Instant::now();
         // Gather under the lock.
-        let (mut desired, mut deletes, members, holders) = {
+        let (mut desired, mut deletes, members, holders, owners) = {
             let st = self.lock();
             let mut desired = Vec::new();
             let mut deletes = BTreeSet::new();
@@ -484,7 +547,12 @@ impl Reconciler {
                         }
                     }
                 }
-                for o in st.objects.values() {
+                // Objects with errors keep their finalizers (see `State::protected`).
+                for o in st
+                    .objects
+                    .values()
+                    .filter(|o| !st.errored.contains(&o.key()))
+                {
                     for (f, stack) in o.finalized_stacks() {
                         if stack.to_string() == *id && st.claims.get(&o.key()) != Some(&stack) {
                             holders.entry(id.clone()).or_default().push((o.clone(), f));
@@ -493,17 +561,23 @@ impl Reconciler {
                 }
                 if let Some(stack) = st.latest.get(id) {
                     desired.push(stack.clone());
-                } else if !members.contains_key(id) {
+                } else if !members.contains_key(id) && !st.protected.contains(id) {
                     deletes.insert(id.clone());
                 }
-                // Claimed only by objects with errors: left alone.
+                // Claimed or held only by objects with errors: left alone.
             }
-            (desired, deletes, members, holders)
+            (
+                desired,
+                deletes,
+                members,
+                holders,
+                st.hostname_owners.clone(),
+            )
         };
 
-        // Finalizers go on before anything is created in AWS.
+        // Finalizers go on before anything is created in AWS (a dry run writes nothing).
         let mut blocked = BTreeSet::new();
-        for stack in &desired {
+        for stack in desired.iter().filter(|_| !self.settings.dry_run) {
             let id = stack.id.to_string();
             let finalizer = finalizer_for(&stack.id);
             for obj in members.get(&id).into_iter().flatten() {
@@ -538,6 +612,7 @@ impl Reconciler {
             prune: false,
             dns: self.settings.dns.clone(),
             delete: deletes.clone(),
+            hostname_owners: owners,
         };
         let prepared = match prepare_cached(&self.aws, &opts, &desired, zones).await {
             Ok(p) => p,
@@ -547,24 +622,9 @@ impl Reconciler {
                     .map(|s| s.id.to_string())
                     .chain(deletes.iter().cloned())
                 {
-                    for obj in members.get(&id).into_iter().flatten() {
-                        self.kube
-                            .event(
-                                obj,
-                                true,
-                                "FailedDeployModel",
-                                format!("reading AWS failed: {e}"),
-                            )
-                            .await;
-                    }
-                    self.metrics.inc(
-                        "aws_lb_operator_reconcile_errors_total",
-                        &[("kind", kind_label(&id)), ("reason", "FailedDeployModel")],
-                        1,
-                    );
-                    self.metrics
-                        .observe_reconcile(kind_label(&id), "error", started.elapsed());
-                    self.fail(&id);
+                    let objs = members.get(&id).cloned().unwrap_or_default();
+                    self.report_failure(&id, &objs, format!("reading AWS failed: {e}"), started)
+                        .await;
                 }
                 return;
             }
@@ -584,6 +644,9 @@ impl Reconciler {
                 );
             }
             let mut st = self.lock();
+            for id in &deletes {
+                st.applied.remove(id);
+            }
             for s in &desired {
                 st.applied.insert(
                     s.id.to_string(),
@@ -593,6 +656,13 @@ impl Reconciler {
                     },
                 );
             }
+            return;
+        }
+        // Leadership is checked again right before writing: a replica that lost the Lease
+        // while planning must not write.
+        if !self.is_leading() {
+            let mut st = self.lock();
+            st.dirty.extend(batch.iter().cloned());
             return;
         }
         let report = apply_cached(&self.aws, &prepared, &ExecuteOptions::default(), zones).await;
@@ -629,7 +699,13 @@ impl Reconciler {
                         .entry(c.stack.clone())
                         .or_insert_with(|| format!("{} {}: {e}", c.operation(), c.resource));
                 }
-                Outcome::Skipped { .. } => {}
+                // Not attempted (an earlier change of the stack failed, or its records could
+                // not be deleted first): the stack is not in sync.
+                Outcome::Skipped { reason } => {
+                    failed.entry(c.stack.clone()).or_insert_with(|| {
+                        format!("{} {} not attempted: {reason}", c.operation(), c.resource)
+                    });
+                }
             }
         }
         let dns_plan = prepared.dns.as_ref().map(|d| &d.plan);
@@ -644,7 +720,24 @@ impl Reconciler {
                     dns_failed += 1;
                     failed.entry(u.stack.clone()).or_insert_with(|| m.clone());
                 }
-                DnsOutcome::Skipped => {}
+                DnsOutcome::Skipped => {
+                    failed.entry(u.stack.clone()).or_insert_with(|| {
+                        format!("DNS record {} {} was not written", u.name, u.record_type)
+                    });
+                }
+            }
+        }
+        // A cluster-wide failure (the shared backend security group) fails every stack of the
+        // pass: their changes after it were not attempted.
+        if let Some(message) = failed.remove("") {
+            for id in desired
+                .iter()
+                .map(|s| s.id.to_string())
+                .chain(deletes.iter().cloned())
+            {
+                failed
+                    .entry(id)
+                    .or_insert_with(|| format!("cluster-wide: {message}"));
             }
         }
         self.metrics.inc(
@@ -687,41 +780,48 @@ impl Reconciler {
             }
         }
 
-        for conflict in conflicts {
-            let key = conflict.resource.clone();
-            let obj = { self.lock().objects.get(&key).cloned() };
-            if let Some(obj) = obj {
-                self.kube
-                    .event(
-                        &obj,
-                        true,
-                        "DNSConflict",
-                        format!(
-                            "DNS record {} {} left alone: {}",
-                            conflict.name, conflict.record_type, conflict.message
-                        ),
-                    )
-                    .await;
+        // Each conflict is reported once (per stack, until it goes away), not on every resync.
+        let mut new_conflicts: Vec<(ObjState, String)> = Vec::new();
+        {
+            let mut st = self.lock();
+            let mut now: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for c in conflicts {
+                let note = format!(
+                    "DNS record {} {} left alone: {}",
+                    c.name, c.record_type, c.message
+                );
+                let seen = st
+                    .reported_conflicts
+                    .get(&c.stack)
+                    .is_some_and(|s| s.contains(&note));
+                if !seen {
+                    if let Some(obj) = st.objects.get(&c.resource) {
+                        new_conflicts.push((obj.clone(), note.clone()));
+                    }
+                }
+                now.entry(c.stack.clone()).or_default().insert(note);
             }
+            for id in desired
+                .iter()
+                .map(|s| s.id.to_string())
+                .chain(deletes.iter().cloned())
+            {
+                match now.remove(&id) {
+                    Some(notes) => st.reported_conflicts.insert(id, notes),
+                    None => st.reported_conflicts.remove(&id),
+                };
+            }
+        }
+        for (obj, note) in new_conflicts {
+            self.kube.event(&obj, true, "DNSConflict", note).await;
         }
 
         for s in &desired {
             let id = s.id.to_string();
             let objs = members.get(&id).cloned().unwrap_or_default();
             if let Some(message) = failed.get(&id) {
-                for obj in &objs {
-                    self.kube
-                        .event(obj, true, "FailedDeployModel", message.clone())
-                        .await;
-                }
-                self.metrics.inc(
-                    "aws_lb_operator_reconcile_errors_total",
-                    &[("kind", kind_label(&id)), ("reason", "FailedDeployModel")],
-                    1,
-                );
-                self.metrics
-                    .observe_reconcile(kind_label(&id), "error", started.elapsed());
-                self.fail(&id);
+                self.report_failure(&id, &objs, message.clone(), started)
+                    .await;
                 continue;
             }
             let tg_arns = self.tg_arns(s, &prepared.observation, &report.elb.created);
@@ -767,19 +867,14 @@ impl Reconciler {
         }
         for id in &deletes {
             if let Some(message) = failed.get(id) {
-                for (obj, _) in holders.get(id).into_iter().flatten() {
-                    self.kube
-                        .event(
-                            obj,
-                            true,
-                            "FailedDeployModel",
-                            format!("deleting: {message}"),
-                        )
-                        .await;
-                }
-                self.metrics
-                    .observe_reconcile(kind_label(id), "error", started.elapsed());
-                self.fail(id);
+                let objs: Vec<ObjState> = holders
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(o, _)| o.clone())
+                    .collect();
+                self.report_failure(id, &objs, format!("deleting: {message}"), started)
+                    .await;
                 continue;
             }
             {
@@ -792,6 +887,23 @@ impl Reconciler {
             self.metrics
                 .observe_reconcile(kind_label(id), "success", started.elapsed());
         }
+    }
+
+    /// A failed pass for stack `id`: a warning on each of `objs`, the error metric, backoff.
+    async fn report_failure(&self, id: &str, objs: &[ObjState], note: String, started: Instant) {
+        for obj in objs {
+            self.kube
+                .event(obj, true, "FailedDeployModel", note.clone())
+                .await;
+        }
+        self.metrics.inc(
+            "aws_lb_operator_reconcile_errors_total",
+            &[("kind", kind_label(id)), ("reason", "FailedDeployModel")],
+            1,
+        );
+        self.metrics
+            .observe_reconcile(kind_label(id), "error", started.elapsed());
+        self.fail(id);
     }
 
     /// Removes the finalizer of stack `id` from objects that left it (deleted or moved): the

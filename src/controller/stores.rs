@@ -25,6 +25,9 @@ use tokio::task::JoinHandle;
 
 use crate::crd::TargetGroupBinding;
 
+/// How long readiness waits for the IngressClassParams cache (a CRD that may be missing).
+const PARAMS_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Annotation `kubectl apply` keeps a full copy of the object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -361,7 +364,16 @@ impl Stores {
             let _ = s.wait_until_ready().await;
         }
         let _ = self.classes.wait_until_ready().await;
-        let _ = self.params.wait_until_ready().await;
+        // IngressClassParams is a CRD: without it installed its watch never lists. Wait a
+        // little, then go on without params rather than never becoming ready.
+        if tokio::time::timeout(PARAMS_WAIT, self.params.wait_until_ready())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "IngressClassParams could not be listed (is the CRD installed?); going on without them"
+            );
+        }
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
     }
@@ -406,6 +418,12 @@ impl Stores {
     /// Every cached Node.
     pub fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.state()
+    }
+
+    /// One cached Ingress.
+    pub fn ingress(&self, namespace: &str, name: &str) -> Option<Arc<Ingress>> {
+        let key = reflector::ObjectRef::new(name).within(namespace);
+        self.ingresses.iter().find_map(|s| s.get(&key))
     }
 
     /// Every cached Ingress.

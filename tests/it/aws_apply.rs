@@ -90,6 +90,7 @@ impl Env {
             prune,
             dns: None,
             delete: Default::default(),
+            hostname_owners: Default::default(),
         }
     }
 

@@ -84,6 +84,7 @@ impl Dns {
             prune,
             dns: Some(self.options(policy)),
             delete: Default::default(),
+            hostname_owners: Default::default(),
         };
         prepare(&self.env.clients, &opts, stacks).await.unwrap()
     }

@@ -221,6 +221,7 @@ async fn service_nlb_lifecycle_on_localstack() {
             prune: false,
             dns: None,
             delete: Default::default(),
+            hostname_owners: Default::default(),
         },
     };
     let mut svc = Svc {
@@ -328,6 +329,7 @@ async fn ingress_proxy_example_applies_and_reads_back() {
             prune: false,
             dns: None,
             delete: Default::default(),
+            hostname_owners: Default::default(),
         },
     };
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");

@@ -157,6 +157,7 @@ async fn scenario(region: &str, n: usize, cidr: u8) -> (Run, Run, Run) {
         prune: false,
         dns: None,
         delete: Default::default(),
+        hostname_owners: Default::default(),
     };
     let base = stacks(n, 0, &cluster);
     let scratch = run(&clients, &opts, &base).await;

@@ -519,3 +519,81 @@ async fn only_the_leader_writes_and_a_standby_takes_over() {
     .await;
     standby.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_typo_on_a_live_ingress_keeps_its_load_balancer_and_records_until_fixed() {
+    let w = World::new("e2e-typo", 5604, 84).await;
+    w.load("seed");
+    let running = w.controller(w.env.clients.clone(), None, "e2e-t").await;
+    eventually(60, "the status hostname", || async {
+        w.ingress("shop", "storefront")
+            .as_ref()
+            .and_then(hostname)
+            .is_some()
+    })
+    .await;
+    eventually(10, "DNS records", || async { w.records().await.len() == 4 }).await;
+    let good = serde_json::to_value(w.ingress("shop", "storefront").unwrap()).unwrap();
+    let mut bad = good.clone();
+    bad["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] = json!("internet-facng");
+    w.env.clients.calls.reset();
+    w.server.apply_object(bad);
+    eventually(10, "the warning", || async {
+        !w.events("storefront", "FailedBuildModel").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        w.env.clients.calls.mutating_calls(),
+        0,
+        "{:?}",
+        mutating(&w.env.clients)
+    );
+    assert_eq!(w.observed().await.len(), 1, "the ALB stays");
+    assert_eq!(w.records().await.len(), 4, "the records stay");
+    assert_eq!(
+        w.ingress("shop", "storefront").unwrap().metadata.finalizers,
+        Some(vec!["ingress.k8s.aws/resources".to_owned()])
+    );
+    // Fixed: back in sync, nothing to change.
+    w.server.apply_object(good);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        w.env.clients.calls.mutating_calls(),
+        0,
+        "{:?}",
+        mutating(&w.env.clients)
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_anywhere() {
+    let w = World::new("e2e-dry", 5605, 85).await;
+    w.load("seed");
+    let mut settings = w.settings();
+    settings.dry_run = true;
+    w.env.clients.calls.reset();
+    let running = start(Deps {
+        client: w.server.client(),
+        aws: w.env.clients.clone(),
+        settings,
+        namespaces: Vec::new(),
+        leader: None,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: "dry".into(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap();
+    let metrics = running.metrics.clone();
+    eventually(30, "a dry-run pass", || async {
+        metrics.counter("aws_lb_operator_reconcile_total", &[("result", "dry-run")]) >= 1
+    })
+    .await;
+    assert_eq!(w.env.clients.calls.mutating_calls(), 0);
+    let ing = w.ingress("shop", "storefront").unwrap();
+    assert_eq!(ing.metadata.finalizers, None);
+    assert_eq!(hostname(&ing), None);
+    running.shutdown().await;
+}

@@ -512,24 +512,7 @@ pub(crate) fn build_stack(
     out
 }
 
-/// Hostnames of a merged member: rule hosts, TLS hosts and the ExternalDNS annotation.
+/// Hostnames of a member: rule hosts, TLS hosts and the ExternalDNS annotation.
 fn member_hosts(member: &Member<'_>, errors: &mut Vec<BuildError>) -> Vec<crate::dns::DesiredHost> {
-    let spec = member.ingress.spec.as_ref();
-    let rule_hosts = spec
-        .and_then(|s| s.rules.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.host.as_deref());
-    let tls_hosts = spec
-        .and_then(|s| s.tls.as_ref())
-        .into_iter()
-        .flatten()
-        .flat_map(|t| t.hosts.iter().flatten())
-        .map(String::as_str);
-    super::hostnames::hosts(
-        &member.object,
-        &member.ingress.metadata,
-        rule_hosts.chain(tls_hosts),
-        errors,
-    )
+    super::hostnames::ingress_hosts_of(&member.object, member.ingress, errors)
 }

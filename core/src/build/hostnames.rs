@@ -5,6 +5,7 @@
 //! `external-dns.alpha.kubernetes.io/` (comma-separated). The `controller` annotation set to
 //! anything but `dns-controller`, or [`DNS_OPT_OUT`] set to `"false"`, keeps an object's names
 //! out of DNS.
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::error::{invalid_annotation, BuildError, ObjectRef};
@@ -123,6 +124,39 @@ pub(crate) fn hosts<'a>(
             resource: resource.clone(),
         })
         .collect()
+}
+
+/// The hostnames of an Ingress: rules, TLS and the `hostname` annotation.
+pub(crate) fn ingress_hosts_of(
+    object: &ObjectRef,
+    ing: &Ingress,
+    errors: &mut Vec<BuildError>,
+) -> Vec<DesiredHost> {
+    let spec = ing.spec.as_ref();
+    let rule_hosts = spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.host.as_deref());
+    let tls_hosts = spec
+        .and_then(|s| s.tls.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.hosts.iter().flatten())
+        .map(String::as_str);
+    hosts(object, &ing.metadata, rule_hosts.chain(tls_hosts), errors)
+}
+
+/// The hostnames an Ingress asks for, whatever else is wrong with it (invalid hostname values
+/// are skipped). The controller holds these records for an Ingress that has errors.
+#[must_use]
+pub fn ingress_hostnames(ing: &Ingress) -> Vec<DesiredHost> {
+    let object = ObjectRef::namespaced(
+        "ingress",
+        ing.metadata.namespace.as_deref().unwrap_or("default"),
+        ing.metadata.name.as_deref().unwrap_or_default(),
+    );
+    ingress_hosts_of(&object, ing, &mut Vec::new())
 }
 
 #[cfg(test)]

@@ -352,12 +352,18 @@ struct Want<'a> {
 /// alias one of its load balancers, or their registry TXT names one of its objects. Records
 /// aliasing anything else (another cluster's, or ExternalDNS's records for other sources under
 /// the same owner id) are never deleted, even when pruning.
+///
+/// `owners` names, for each hostname, the stack that keeps it among *all* current stacks (the
+/// first by id), also those outside this pass: a stack of the pass never takes a name another
+/// stack keeps, and never deletes a record whose name another stack wants (that stack's pass
+/// re-points it). Empty: the stacks of the pass decide among themselves.
 #[must_use]
 pub fn plan_dns(
     opts: &DnsOptions,
     all_zones: &[HostedZone],
     zones: &[ZoneRecords<'_>],
     stacks: &[DnsStackInput<'_>],
+    owners: &BTreeMap<String, StackId>,
 ) -> DnsPlan {
     let mut plan = DnsPlan::default();
     let index: BTreeMap<&str, ZoneIndex<'_>> = zones
@@ -370,6 +376,13 @@ pub fn plan_dns(
     let mut held: BTreeSet<String> = BTreeSet::new();
     let mut sorted: Vec<&DnsStackInput<'_>> = stacks.iter().collect();
     sorted.sort_by(|a, b| a.stack.cmp(&b.stack));
+    let in_pass: BTreeSet<&StackId> = stacks.iter().map(|s| &s.stack).collect();
+    held.extend(
+        owners
+            .iter()
+            .filter(|(_, owner)| !in_pass.contains(owner))
+            .map(|(name, _)| name.clone()),
+    );
     for s in &sorted {
         held.extend(s.held.iter().map(|h| h.hostname.clone()));
         if s.target == LbTarget::Unknown {
@@ -378,6 +391,19 @@ pub fn plan_dns(
         }
         for host in s.hosts {
             if !opts.wants_name(&host.hostname) {
+                continue;
+            }
+            if let Some(owner) = owners.get(&host.hostname).filter(|o| **o != s.stack) {
+                plan.conflicts.push(DnsConflict {
+                    stack: s.stack.to_string(),
+                    resource: host.resource.clone(),
+                    name: host.hostname.clone(),
+                    record_type: TYPE_A.to_owned(),
+                    message: format!(
+                        "{} is also a hostname of stack {owner}, which keeps it",
+                        host.hostname
+                    ),
+                });
                 continue;
             }
             let targets = opts.zones_for(all_zones, &host.hostname, s.internal);

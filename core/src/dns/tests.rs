@@ -1,4 +1,6 @@
 //! Unit tests of DNS planning, registry naming and batching.
+use std::collections::BTreeMap;
+
 use super::registry::{heritage_value, parse_heritage, TxtMapper};
 use super::*;
 
@@ -67,7 +69,7 @@ fn run(opts: &DnsOptions, records: &[RecordSet], stacks: &[DnsStackInput<'_>]) -
         zone: &zones[0],
         records,
     }];
-    plan_dns(opts, &zones, &zr, stacks)
+    plan_dns(opts, &zones, &zr, stacks, &Default::default())
 }
 
 /// (action, type, name) of every change, units in order.
@@ -398,6 +400,40 @@ fn two_stacks_wanting_one_name_the_first_keeps_it() {
     assert_eq!(plan.units[0].stack, "shop/web");
     assert_eq!(plan.conflicts.len(), 1);
     assert_eq!(plan.conflicts[0].stack, "zzz/late");
+}
+
+#[test]
+fn a_name_kept_by_a_stack_outside_the_pass_is_neither_taken_nor_deleted() {
+    let opts = DnsOptions::new(OWNER);
+    let zones = vec![zone("ZPUB", "example.com", false)];
+    let records = vec![
+        alias("www.example.com", "A", LB),
+        txt("a-www.example.com", OWNER, "ingress/shop/web"),
+    ];
+    let zr = [ZoneRecords {
+        zone: &zones[0],
+        records: &records,
+    }];
+    let owners: BTreeMap<String, StackId> =
+        [("www.example.com".to_owned(), StackId::explicit("aaa"))].into();
+    // shop/web still wants it, but stack "aaa" (first by id, not in this pass) keeps it.
+    let h = hosts(&["www.example.com"]);
+    let plan = plan_dns(
+        &opts,
+        &zones,
+        &zr,
+        &[stack(&h, addr("x.elb.amazonaws.com"))],
+        &owners,
+    );
+    assert!(plan.units.is_empty());
+    assert_eq!(
+        plan.conflicts[0].message,
+        "www.example.com is also a hostname of stack aaa, which keeps it"
+    );
+    // shop/web dropped the name, which moved to "aaa": not deleted here, aaa re-points it.
+    let none: Vec<DesiredHost> = Vec::new();
+    let plan = plan_dns(&opts, &zones, &zr, &[stack(&none, addr(LB))], &owners);
+    assert!(plan.units.is_empty());
 }
 
 #[test]

@@ -150,6 +150,21 @@ impl World {
         out
     }
 
+    /// Waits until the seed Ingress has its address and its four records (two A, two TXT).
+    async fn served(&self) {
+        eventually(60, "the status hostname", || async {
+            self.ingress("shop", "storefront")
+                .as_ref()
+                .and_then(hostname)
+                .is_some()
+        })
+        .await;
+        eventually(10, "DNS records", || async {
+            self.records().await.len() == 4
+        })
+        .await;
+    }
+
     fn ingress(&self, ns: &str, name: &str) -> Option<Ingress> {
         self.server.get::<Ingress>(ns, name)
     }
@@ -354,14 +369,7 @@ async fn restart_in_sync_makes_no_mutating_call() {
     let w = World::new("e2e-restart", 5601, 81).await;
     w.load("seed");
     let first = w.controller(w.env.clients.clone(), None, "e2e-a").await;
-    eventually(60, "the status hostname", || async {
-        w.ingress("shop", "storefront")
-            .as_ref()
-            .and_then(hostname)
-            .is_some()
-    })
-    .await;
-    eventually(10, "DNS records", || async { w.records().await.len() == 4 }).await;
+    w.served().await;
     first.shutdown().await;
     w.env.clients.calls.reset();
     let second = w.controller(w.env.clients.clone(), None, "e2e-b").await;
@@ -525,14 +533,7 @@ async fn a_typo_on_a_live_ingress_keeps_its_load_balancer_and_records_until_fixe
     let w = World::new("e2e-typo", 5604, 84).await;
     w.load("seed");
     let running = w.controller(w.env.clients.clone(), None, "e2e-t").await;
-    eventually(60, "the status hostname", || async {
-        w.ingress("shop", "storefront")
-            .as_ref()
-            .and_then(hostname)
-            .is_some()
-    })
-    .await;
-    eventually(10, "DNS records", || async { w.records().await.len() == 4 }).await;
+    w.served().await;
     let good = serde_json::to_value(w.ingress("shop", "storefront").unwrap()).unwrap();
     let mut bad = good.clone();
     bad["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] = json!("internet-facng");

@@ -360,12 +360,13 @@ pub async fn apply_cached(
         .as_ref()
         .map_or(&[][..], |d| d.plan.units.as_slice());
     let mut dns_outcomes = vec![DnsOutcome::Skipped; units.len()];
-    let ready: Vec<usize> = (0..units.len())
-        .filter(|i| units[*i].pending.is_none())
+    let ready: Vec<(usize, dns::DnsUnit)> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.pending.is_none())
+        .map(|(i, u)| (i, u.clone()))
         .collect();
-    run_units(clients, cache, units, &ready, &limits, &mut dns_outcomes)
-        .instrument(tracing::info_span!("dns_execute", units = ready.len()))
-        .await;
+    run_units(clients, cache, ready, &limits, &mut dns_outcomes).await;
     // A stack whose records could not be deleted keeps its load balancer: deleting it first
     // would leave the records aliasing nothing, with nothing left to tie them to the stack.
     let blocked: BTreeSet<&str> = units
@@ -400,49 +401,39 @@ pub async fn apply_cached(
     for (i, o) in runnable.into_iter().zip(ran.outcomes) {
         elb.outcomes[i] = o;
     }
-    if let Some(prepared_dns) = &prepared.dns {
-        let waiting: Vec<usize> = (0..units.len())
-            .filter(|i| units[*i].pending.is_some())
+    let waiting = units.iter().any(|u| u.pending.is_some());
+    if let Some(prepared_dns) = prepared.dns.as_ref().filter(|_| waiting) {
+        let names: Vec<String> = prepared_dns
+            .pending_load_balancers
+            .values()
+            .cloned()
             .collect();
-        if !waiting.is_empty() {
-            let names: Vec<String> = prepared_dns
-                .pending_load_balancers
-                .values()
-                .cloned()
-                .collect();
-            match crate::aws::elbv2::load_balancer_addresses(&clients.elbv2, &names).await {
-                Ok(addresses) => {
-                    let mut resolved = Vec::with_capacity(waiting.len());
-                    let mut ready = Vec::with_capacity(waiting.len());
-                    for i in waiting {
-                        let unit = &units[i];
-                        let address = unit
-                            .pending
-                            .as_ref()
-                            .and_then(|s| prepared_dns.pending_load_balancers.get(&s.to_string()))
-                            .and_then(|name| addresses.get(name));
-                        if let Some(address) = address {
-                            let mut u = unit.clone();
-                            u.resolve_alias(address);
-                            resolved.push(u);
-                            ready.push(i);
-                        }
-                    }
-                    let mut outcomes = vec![DnsOutcome::Skipped; resolved.len()];
-                    let all: Vec<usize> = (0..resolved.len()).collect();
-                    run_units(clients, cache, &resolved, &all, &limits, &mut outcomes)
-                        .instrument(tracing::info_span!("dns_execute", units = all.len()))
-                        .await;
-                    for (i, o) in ready.into_iter().zip(outcomes) {
-                        dns_outcomes[i] = o;
-                    }
-                }
-                Err(e) => {
-                    for i in waiting {
-                        dns_outcomes[i] = DnsOutcome::Failed(format!(
-                            "the address of the new load balancer could not be read: {e}"
-                        ));
-                    }
+        match crate::aws::elbv2::load_balancer_addresses(&clients.elbv2, &names).await {
+            Ok(addresses) => {
+                // Units whose load balancer was not created stay Skipped.
+                let resolved: Vec<(usize, dns::DnsUnit)> = units
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, unit)| {
+                        let name = prepared_dns
+                            .pending_load_balancers
+                            .get(&unit.pending.as_ref()?.to_string())?;
+                        let mut u = unit.clone();
+                        u.resolve_alias(addresses.get(name)?);
+                        Some((i, u))
+                    })
+                    .collect();
+                run_units(clients, cache, resolved, &limits, &mut dns_outcomes).await;
+            }
+            Err(e) => {
+                for (i, _) in units
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| u.pending.is_some())
+                {
+                    dns_outcomes[i] = DnsOutcome::Failed(format!(
+                        "the address of the new load balancer could not be read: {e}"
+                    ));
                 }
             }
         }
@@ -453,20 +444,22 @@ pub async fn apply_cached(
     }
 }
 
-/// Sends `units[indices]` and records their outcomes (and the cache updates).
+/// Sends `batch` (units with their index in the plan) and records their outcomes at those
+/// indices, keeping the zone cache up to date.
 async fn run_units(
     clients: &AwsClients,
     cache: &mut ZoneCache,
-    units: &[dns::DnsUnit],
-    indices: &[usize],
+    batch: Vec<(usize, dns::DnsUnit)>,
     limits: &dns::BatchLimits,
     outcomes: &mut [DnsOutcome],
 ) {
-    if indices.is_empty() {
+    if batch.is_empty() {
         return;
     }
-    let batch: Vec<dns::DnsUnit> = indices.iter().map(|i| units[*i].clone()).collect();
-    let report = apply_units(clients, &batch, limits).await;
+    let (indices, batch): (Vec<usize>, Vec<dns::DnsUnit>) = batch.into_iter().unzip();
+    let report = apply_units(clients, &batch, limits)
+        .instrument(tracing::info_span!("dns_execute", units = batch.len()))
+        .await;
     for ((i, unit), outcome) in indices.iter().zip(&batch).zip(report.outcomes) {
         if matches!(outcome, DnsOutcome::Done) {
             cache.applied(unit);

@@ -248,7 +248,6 @@ async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
                 changes,
                 report.as_ref().map(|r| &r.elb),
                 &render_dns(units, report.as_ref().map(|r| r.dns.as_slice())),
-                units.len(),
                 &calls,
                 clients.calls.mutating_calls()
             )
@@ -276,10 +275,26 @@ fn dns_outcome_name(o: &DnsOutcome) -> &'static str {
 
 /// One line per Route53 record change (its registry TXT goes in the same call), then a
 /// summary line.
-fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> String {
+/// The `route53` section of the text output, and the counts the summary line needs.
+pub(crate) struct DnsSection {
+    text: String,
+    changes: usize,
+    failed: usize,
+}
+
+fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> DnsSection {
     let mut s = String::new();
+    let failed = outcomes.map_or(0, |o| {
+        o.iter()
+            .filter(|o| matches!(o, DnsOutcome::Failed(_)))
+            .count()
+    });
     if units.is_empty() {
-        return s;
+        return DnsSection {
+            text: s,
+            changes: 0,
+            failed,
+        };
     }
     let _ = writeln!(s, "route53");
     for (i, u) in units.iter().enumerate() {
@@ -322,7 +337,11 @@ fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> String {
         }
         let _ = writeln!(s);
     }
-    s
+    DnsSection {
+        text: s,
+        changes: units.len(),
+        failed,
+    }
 }
 
 fn outcome_name(o: &Outcome) -> &'static str {
@@ -363,8 +382,7 @@ fn verb(kind: ChangeKind) -> &'static str {
 pub(crate) fn render_text(
     changes: &[Change],
     report: Option<&ExecuteReport>,
-    dns: &str,
-    dns_changes: usize,
+    dns: &DnsSection,
     calls: &BTreeMap<String, u64>,
     mutating: u64,
 ) -> String {
@@ -402,11 +420,11 @@ pub(crate) fn render_text(
         }
         let _ = writeln!(s);
     }
-    s.push_str(dns);
+    s.push_str(&dns.text);
     let count = |k: ChangeKind| changes.iter().filter(|c| c.kind == k).count();
     let total: u64 = calls.values().sum();
     let head = match report {
-        None if changes.is_empty() && dns.is_empty() => "No changes".to_owned(),
+        None if changes.is_empty() && dns.changes == 0 => "No changes".to_owned(),
         None => "Plan".to_owned(),
         Some(r) => {
             let failed = r
@@ -419,7 +437,7 @@ pub(crate) fn render_text(
                 .iter()
                 .filter(|o| matches!(o, Outcome::Skipped { .. }))
                 .count();
-            let dns_failed = dns.matches("\n      FAILED: ").count();
+            let dns_failed = dns.failed;
             if failed + skipped + dns_failed == 0 {
                 "Applied".to_owned()
             } else {
@@ -433,13 +451,14 @@ pub(crate) fn render_text(
     let _ = writeln!(
         s,
         "{head}: {} to create, {} to modify, {} to delete, {} target registrations, {} \
-         deregistrations, {dns_changes} DNS record changes; {total} AWS calls ({mutating} \
+         deregistrations, {} DNS record changes; {total} AWS calls ({mutating} \
          mutating).",
         count(ChangeKind::Create),
         count(ChangeKind::Modify),
         count(ChangeKind::Delete),
         count(ChangeKind::Register),
         count(ChangeKind::Deregister),
+        dns.changes,
     );
     s
 }

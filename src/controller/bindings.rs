@@ -508,23 +508,9 @@ impl Bindings {
                 .iter()
                 .zip(&report.outcomes[p.changes.clone()])
             {
-                let (register, n) = match &c.op {
-                    Op::RegisterTargets { targets, .. } => (true, targets.len()),
-                    Op::DeregisterTargets { targets, .. } => (false, targets.len()),
-                    _ => (c.kind == ChangeKind::Register, 0),
-                };
+                let register = c.kind == ChangeKind::Register;
                 match o {
-                    Outcome::Done => self.metrics.inc(
-                        "aws_lb_operator_target_changes_total",
-                        &[
-                            (
-                                "operation",
-                                if register { "register" } else { "deregister" },
-                            ),
-                            ("path", "binding"),
-                        ],
-                        n as u64,
-                    ),
+                    Outcome::Done => self.metrics.count_target_change(&c.op, "binding"),
                     // A target group that is gone has no targets to release.
                     Outcome::Failed(ExecuteError::Aws(e))
                         if !register && e.code == "TargetGroupNotFound" => {}

@@ -185,24 +185,30 @@ impl KubeIo {
         status: bool,
         patch: Patch<serde_json::Value>,
     ) -> Result<(), kube::Error> {
+        match obj.kind {
+            ObjKind::Ingress => self.patch_in::<Ingress>(obj, status, patch).await,
+            ObjKind::Service => self.patch_in::<Service>(obj, status, patch).await,
+        }
+    }
+
+    async fn patch_in<K>(
+        &self,
+        obj: &ObjState,
+        status: bool,
+        patch: Patch<serde_json::Value>,
+    ) -> Result<(), kube::Error>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), &obj.namespace);
         let pp = PatchParams::default();
-        match (obj.kind, status) {
-            (ObjKind::Ingress, false) => {
-                let api: Api<Ingress> = Api::namespaced(self.client.clone(), &obj.namespace);
-                api.patch(&obj.name, &pp, &patch).await.map(|_| ())
-            }
-            (ObjKind::Ingress, true) => {
-                let api: Api<Ingress> = Api::namespaced(self.client.clone(), &obj.namespace);
-                api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
-            }
-            (ObjKind::Service, false) => {
-                let api: Api<Service> = Api::namespaced(self.client.clone(), &obj.namespace);
-                api.patch(&obj.name, &pp, &patch).await.map(|_| ())
-            }
-            (ObjKind::Service, true) => {
-                let api: Api<Service> = Api::namespaced(self.client.clone(), &obj.namespace);
-                api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
-            }
+        if status {
+            api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
+        } else {
+            api.patch(&obj.name, &pp, &patch).await.map(|_| ())
         }
     }
 

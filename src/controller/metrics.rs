@@ -79,6 +79,22 @@ impl Metrics {
         *self.lock().counters.entry((name, labels)).or_insert(0) += n;
     }
 
+    /// Counts the targets a done Register/DeregisterTargets change moved, by `path` (`fast`,
+    /// `full` or `binding`). Other changes count nothing.
+    pub fn count_target_change(&self, op: &aws_lb_operator_core::deploy::Op, path: &str) {
+        use aws_lb_operator_core::deploy::Op;
+        let (operation, n) = match op {
+            Op::RegisterTargets { targets, .. } => ("register", targets.len()),
+            Op::DeregisterTargets { targets, .. } => ("deregister", targets.len()),
+            _ => return,
+        };
+        self.inc(
+            "aws_lb_operator_target_changes_total",
+            &[("operation", operation), ("path", path)],
+            n as u64,
+        );
+    }
+
     /// Records one reconcile of a stack of `kind` that took `took`.
     pub fn observe_reconcile(&self, kind: &str, result: &str, took: Duration) {
         self.inc(

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lb_operator_core::build::{build, BuildConfig};
-use aws_lb_operator_core::deploy::{keys, target_changes, ChangeKind, Op, Ref};
+use aws_lb_operator_core::deploy::{keys, target_changes, Ref};
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::{Stack, StackId, StackKind};
 use tokio::sync::{watch, Notify};
@@ -243,8 +243,16 @@ impl Reconciler {
             let o = ObjState::ingress(&i);
             objects.insert(o.key(), o);
         }
-        for s in self.stores.services() {
-            let o = ObjState::service(&s);
+        // Only Services that can be ours: LoadBalancers, and any still holding a finalizer
+        // (one that stopped being a LoadBalancer). Not the cluster's every ClusterIP Service.
+        for s in self.stores.services().iter().filter(|s| {
+            s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer")
+                || s.metadata
+                    .finalizers
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty())
+        }) {
+            let o = ObjState::service(s);
             objects.insert(o.key(), o);
         }
         let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -418,23 +426,8 @@ impl Reconciler {
             .await;
         let mut failed: BTreeSet<String> = BTreeSet::new();
         for (c, o) in changes.iter().zip(&report.outcomes) {
-            let n = match &c.op {
-                Op::RegisterTargets { targets, .. } | Op::DeregisterTargets { targets, .. } => {
-                    targets.len() as u64
-                }
-                _ => 0,
-            };
             if matches!(o, Outcome::Done) {
-                let op = if c.kind == ChangeKind::Register {
-                    "register"
-                } else {
-                    "deregister"
-                };
-                self.metrics.inc(
-                    "aws_lb_operator_target_changes_total",
-                    &[("operation", op), ("path", "fast")],
-                    n,
-                );
+                self.metrics.count_target_change(&c.op, "fast");
             } else {
                 failed.insert(c.stack.clone());
             }
@@ -678,22 +671,7 @@ impl Reconciler {
         for (c, o) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
             changed.insert(c.stack.clone());
             match o {
-                Outcome::Done => {
-                    if let Op::RegisterTargets { targets, .. }
-                    | Op::DeregisterTargets { targets, .. } = &c.op
-                    {
-                        let op = if c.kind == ChangeKind::Register {
-                            "register"
-                        } else {
-                            "deregister"
-                        };
-                        self.metrics.inc(
-                            "aws_lb_operator_target_changes_total",
-                            &[("operation", op), ("path", "full")],
-                            targets.len() as u64,
-                        );
-                    }
-                }
+                Outcome::Done => self.metrics.count_target_change(&c.op, "full"),
                 Outcome::Failed(e) => {
                     failed
                         .entry(c.stack.clone())

@@ -186,12 +186,21 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    reflect_with(api, signals, move |s| s.raise(targets), trim, tasks)
+    reflect_with(
+        api,
+        K::DynamicType::default(),
+        signals,
+        move |s| s.raise(targets),
+        trim,
+        tasks,
+    )
 }
 
-/// [`reflect`], raising signals with `raise` on every change.
+/// [`reflect`] for any kind (`dyntype` describes untyped ones), raising signals with `raise`
+/// on every change.
 fn reflect_with<K>(
     api: Api<K>,
+    dyntype: K::DynamicType,
     signals: &Arc<Signals>,
     raise: impl Fn(&Signals) + Send + 'static,
     trim: fn(&mut K),
@@ -199,11 +208,12 @@ fn reflect_with<K>(
 ) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
 {
-    let (reader, writer) = reflector::store();
+    let kind = K::kind(&dyntype).into_owned();
+    let writer = reflector::store::Writer::new(dyntype);
+    let reader = writer.as_reader();
     let signals = Arc::clone(signals);
-    let kind = K::kind(&K::DynamicType::default()).into_owned();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(move |o: &mut K| {
@@ -245,7 +255,20 @@ fn trim_service(s: &mut Service) {
     }
 }
 
-/// `elbv2.k8s.aws/v1beta1` IngressClassParams, watched untyped and converted on snapshot.
+/// An Api for a namespaced kind in `scope` (`None`: all namespaces).
+fn scoped_api<K>(client: &Client, scope: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match scope {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// `elbv2.k8s.aws/v1beta1` IngressClassParams, watched untyped (a malformed object must not
+/// break the whole watch) and converted on snapshot.
 fn params_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "IngressClassParams"),
@@ -261,37 +284,40 @@ impl Stores {
         signals: &Arc<Signals>,
     ) -> (Self, Vec<JoinHandle<()>>) {
         let mut tasks = Vec::new();
-        let scoped = |ns: &str| -> Option<String> { (!ns.is_empty()).then(|| ns.to_owned()) };
-        let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+        let scopes: Vec<Option<&str>> = if namespaces.is_empty() {
             vec![None]
         } else {
-            namespaces.iter().map(|n| scoped(n)).collect()
+            namespaces.iter().map(|n| Some(n.as_str())).collect()
         };
-        let api =
-            |ns: &Option<String>| -> (Client, Option<String>) { (client.clone(), ns.clone()) };
         let mut ingresses = Vec::new();
         let mut services = Vec::new();
         let mut slices = Vec::new();
         let mut bindings = Vec::new();
-        for scope in &scopes {
-            let (c, ns) = api(scope);
-            let (ing, svc, eps) = match &ns {
-                Some(ns) => (
-                    Api::namespaced(c.clone(), ns),
-                    Api::namespaced(c.clone(), ns),
-                    Api::namespaced(c, ns),
-                ),
-                None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c)),
-            };
-            ingresses.push(reflect(ing, signals, false, no_trim, &mut tasks));
-            services.push(reflect(svc, signals, false, trim_service, &mut tasks));
-            slices.push(reflect(eps, signals, true, trim_slice, &mut tasks));
-            let tgb = match scope {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
+        for scope in scopes {
+            ingresses.push(reflect(
+                scoped_api(client, scope),
+                signals,
+                false,
+                no_trim,
+                &mut tasks,
+            ));
+            services.push(reflect(
+                scoped_api(client, scope),
+                signals,
+                false,
+                trim_service,
+                &mut tasks,
+            ));
+            slices.push(reflect(
+                scoped_api(client, scope),
+                signals,
+                true,
+                trim_slice,
+                &mut tasks,
+            ));
             bindings.push(reflect_with(
-                tgb,
+                scoped_api(client, scope),
+                (),
                 signals,
                 Signals::raise_bindings,
                 no_trim,
@@ -319,24 +345,14 @@ impl Stores {
             no_trim,
             &mut tasks,
         );
-        let writer = reflector::store::Writer::new(params_resource());
-        let params = writer.as_reader();
-        let params_api: Api<DynamicObject> = Api::all_with(client.clone(), &params_resource());
-        let params_signals = Arc::clone(signals);
-        let stream = watcher(params_api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .modify(|o: &mut DynamicObject| strip(o))
-            .reflect(writer);
-        tasks.push(tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(event) = stream.next().await {
-                match event {
-                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                    Ok(_) => params_signals.raise(false),
-                    Err(e) => tracing::warn!(kind = "IngressClassParams", error = %e, "watch failed; retrying"),
-                }
-            }
-        }));
+        let params = reflect_with(
+            Api::all_with(client.clone(), &params_resource()),
+            params_resource(),
+            signals,
+            |s| s.raise(false),
+            no_trim,
+            &mut tasks,
+        );
         (
             Self {
                 ingresses,

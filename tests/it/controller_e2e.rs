@@ -179,7 +179,7 @@ impl World {
 }
 
 /// Polls `check` every 100 ms until it holds or `secs` pass.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::apiserver::ApiServer;
 use crate::aws_apply::{env_with, Env};
+use crate::controller_e2e::eventually;
 use crate::localstack;
 
 const REGION: &str = "me-central-1";
@@ -201,22 +202,6 @@ impl World {
         };
         self.server.apply_object(object);
     }
-}
-
-/// Polls `check` every 100 ms until it holds or `secs` pass.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

@@ -5,7 +5,7 @@
 //! allow every recorded call, and every verb they grant must have been used.
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lb_operator::controller::leader::LeaderConfig;
 use aws_lb_operator::controller::reconciler::Settings;
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::apiserver::ApiServer;
 use crate::aws_apply::env_with;
+use crate::controller_e2e::eventually;
 use crate::localstack;
 
 const REGION: &str = "ap-southeast-7";
@@ -48,17 +49,6 @@ fn granted() -> BTreeSet<(String, String, String)> {
         }
     }
     out
-}
-
-async fn until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]
@@ -157,12 +147,12 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
 
     let has_status =
         |v: Option<Value>| v.is_some_and(|v| !v["status"]["loadBalancer"]["ingress"].is_null());
-    until(60, "Ingress and Service status", || {
+    eventually(60, "Ingress and Service status", || async {
         has_status(server.get_object("networking.k8s.io/v1", "Ingress", "shop", "storefront"))
             && has_status(server.get_object("v1", "Service", "shop", "edge"))
     })
     .await;
-    until(30, "the binding's status", || {
+    eventually(30, "the binding's status", || async {
         server
             .get_object(
                 "elbv2.k8s.aws/v1beta1",
@@ -173,7 +163,7 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
             .is_some_and(|t| !t["status"].is_null())
     })
     .await;
-    until(30, "a repeated event (series)", || {
+    eventually(30, "a repeated event (series)", || async {
         server
             .list_objects("events.k8s.io/v1", "Event")
             .iter()
@@ -188,7 +178,7 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
         "shop",
         "api-tgb",
     );
-    until(60, "the deleted objects to go", || {
+    eventually(60, "the deleted objects to go", || async {
         server.get::<Ingress>("shop", "storefront").is_none()
             && server.get::<Service>("shop", "edge").is_none()
             && server

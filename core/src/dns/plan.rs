@@ -286,42 +286,29 @@ impl<'r> ZoneIndex<'r> {
         // As ExternalDNS reads them: the TXT at the current registry name decides; the legacy
         // names (cname-, untyped) count only when the current one names no owner.
         let current_owner = current_txt.and_then(heritage_owner);
-        let mut ours = Vec::new();
-        let owner = match current_owner.clone() {
-            Some(o) => {
-                if o == opts.owner_id {
-                    ours.extend(current_txt);
-                }
-                Some(o)
-            }
-            None => {
-                let mut found = None;
-                for n in opts.txt.legacy_txt_names(name, rtype) {
-                    for txt in self.get(&n, TYPE_TXT) {
-                        if let Some(o) = heritage_owner(txt) {
-                            if o == opts.owner_id {
-                                ours.push(*txt);
-                            }
-                            found.get_or_insert(o);
-                        }
-                    }
-                }
-                if ours.is_empty() {
-                    found
-                } else {
-                    Some(opts.owner_id.clone())
-                }
-            }
+        let legacy: Vec<(&'r RecordSet, String)> = opts
+            .txt
+            .legacy_txt_names(name, rtype)
+            .iter()
+            .flat_map(|n| self.get(n, TYPE_TXT))
+            .filter_map(|t| Some((*t, heritage_owner(t)?)))
+            .collect();
+        let legacy_ours = || {
+            legacy
+                .iter()
+                .filter(|(_, o)| *o == opts.owner_id)
+                .map(|(t, _)| *t)
         };
-        // Legacy TXTs of ours are deleted with the record too.
-        if current_owner.as_deref() == Some(opts.owner_id.as_str()) {
-            for n in opts.txt.legacy_txt_names(name, rtype) {
-                for txt in self.get(&n, TYPE_TXT) {
-                    if heritage_owner(txt).as_deref() == Some(opts.owner_id.as_str()) {
-                        ours.push(*txt);
-                    }
-                }
-            }
+        let owner = match current_owner {
+            Some(o) => Some(o),
+            None if legacy_ours().next().is_some() => Some(opts.owner_id.clone()),
+            None => legacy.first().map(|(_, o)| o.clone()),
+        };
+        // Every registry TXT of ours goes with the record: the current one and legacy ones.
+        let mut ours = Vec::new();
+        if owner.as_deref() == Some(opts.owner_id.as_str()) {
+            ours.extend(current_txt.filter(|t| heritage_owner(t).is_some()));
+            ours.extend(legacy_ours());
         }
         Ownership {
             owner,
@@ -331,10 +318,15 @@ impl<'r> ZoneIndex<'r> {
     }
 }
 
-/// Alias names compare without the `dualstack.` prefix Route53 consoles add.
+/// An alias DNS name as compared: canonical, without the `dualstack.` prefix Route53 consoles
+/// add.
+fn alias_key(dns_name: &str) -> String {
+    let c = canonical_name(dns_name);
+    c.strip_prefix("dualstack.").map(str::to_owned).unwrap_or(c)
+}
+
 fn same_alias(a: &AliasTarget, b: &AliasTarget) -> bool {
-    let strip = |s: &str| canonical_name(s.strip_prefix("dualstack.").unwrap_or(s));
-    strip(&a.dns_name) == strip(&b.dns_name)
+    alias_key(&a.dns_name) == alias_key(&b.dns_name)
         && a.hosted_zone_id == b.hosted_zone_id
         && a.evaluate_target_health == b.evaluate_target_health
 }
@@ -603,11 +595,7 @@ fn plan_deletes(
     let mut scope_resources: BTreeMap<&str, &StackId> = BTreeMap::new();
     for s in stacks.iter().filter(|s| s.target != LbTarget::Unknown) {
         for n in &s.current_dns_names {
-            let n = canonical_name(n);
-            scope_names.insert(
-                n.strip_prefix("dualstack.").unwrap_or(&n).to_owned(),
-                &s.stack,
-            );
+            scope_names.insert(alias_key(n), &s.stack);
         }
         for r in &s.resources {
             scope_resources.insert(r.as_str(), &s.stack);
@@ -640,11 +628,7 @@ fn plan_deletes(
                 let a_key = ((*zone_id).to_owned(), name.clone(), TYPE_A);
                 if let (Some(w), Some(alias)) = (wanted.get(&a_key), &record.alias) {
                     if let LbTarget::Known(addr) = w.target {
-                        let strip = |s: &str| {
-                            let c = canonical_name(s);
-                            c.strip_prefix("dualstack.").map(str::to_owned).unwrap_or(c)
-                        };
-                        if strip(&alias.dns_name) == strip(&addr.dns_name) {
+                        if alias_key(&alias.dns_name) == alias_key(&addr.dns_name) {
                             continue;
                         }
                     }
@@ -659,12 +643,10 @@ fn plan_deletes(
                         .find_map(|v| super::registry::parse_heritage(v)?.remove("resource"))
                 })
                 .unwrap_or_default();
-            let by_alias = record.alias.as_ref().and_then(|a| {
-                let n = canonical_name(&a.dns_name);
-                scope_names
-                    .get(n.strip_prefix("dualstack.").unwrap_or(&n))
-                    .copied()
-            });
+            let by_alias = record
+                .alias
+                .as_ref()
+                .and_then(|a| scope_names.get(&alias_key(&a.dns_name)).copied());
             let by_resource = scope_resources.get(resource.as_str()).copied();
             let Some(stack) = by_alias.or(by_resource).map(ToString::to_string) else {
                 continue;

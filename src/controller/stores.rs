@@ -10,7 +10,9 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aws_lb_operator_core::build::{BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL};
+use aws_lb_operator_core::build::{
+    actions, BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL,
+};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -461,7 +463,7 @@ impl Stores {
         let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
         for ing in &ingresses {
             let ns = ing.metadata.namespace.clone().unwrap_or_default();
-            for name in referenced_services(ing) {
+            for name in actions::referenced_services(ing) {
                 wanted.insert((ns.clone(), name));
             }
         }
@@ -537,71 +539,5 @@ impl Stores {
                 .map(|n| (**n).clone())
                 .collect(),
         }
-    }
-}
-
-/// Names of the Services an Ingress refers to: backends, and `serviceName` anywhere in its
-/// annotations (forward actions of `alb.ingress.kubernetes.io/actions.*`).
-fn referenced_services(ing: &Ingress) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(spec) = &ing.spec {
-        let backends = spec.default_backend.iter().chain(
-            spec.rules
-                .iter()
-                .flatten()
-                .filter_map(|r| r.http.as_ref())
-                .flat_map(|h| h.paths.iter().map(|p| &p.backend)),
-        );
-        out.extend(backends.filter_map(|b| b.service.as_ref().map(|s| s.name.clone())));
-    }
-    for value in ing.metadata.annotations.iter().flat_map(|a| a.values()) {
-        if value.contains("serviceName") {
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(value) {
-                collect_service_names(&json, &mut out);
-            }
-        }
-    }
-    out
-}
-
-fn collect_service_names(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("serviceName", serde_json::Value::String(s)) => out.push(s.clone()),
-                    _ => collect_service_names(v, out),
-                }
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for i in items {
-                collect_service_names(i, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn services_referenced_by_backends_and_actions() {
-        let ing: Ingress = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "web", "namespace": "shop", "annotations": {
-                "alb.ingress.kubernetes.io/actions.split": "{\"type\":\"forward\",\"forwardConfig\":{\"targetGroups\":[{\"serviceName\":\"blue\",\"servicePort\":\"80\"},{\"serviceName\":\"green\",\"servicePort\":\"80\"}]}}"
-            }},
-            "spec": {
-                "defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}},
-                "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
-                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]
-            }
-        }))
-        .unwrap();
-        let mut got = referenced_services(&ing);
-        got.sort();
-        assert_eq!(got, vec!["blue", "fallback", "green", "web"]);
     }
 }

@@ -268,6 +268,43 @@ pub fn parse(
     Ok(Some(parsed))
 }
 
+/// Names of the Services an Ingress refers to, in its namespace: the Services of its backends
+/// (default backend and every rule path) and the `serviceName` of every weighted forward in
+/// its `actions.*` annotations. Sorted, without repeats. An action that cannot be parsed refers
+/// to nothing (the translation reports it).
+///
+/// This is what a caller must supply in a [`super::Snapshot`] for the Ingress to translate;
+/// the controller copies only these Services (and LoadBalancer Services) out of its caches.
+#[must_use]
+pub fn referenced_services(ingress: &k8s_openapi::api::networking::v1::Ingress) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Some(spec) = &ingress.spec {
+        let backends = spec.default_backend.iter().chain(
+            spec.rules
+                .iter()
+                .flatten()
+                .filter_map(|r| r.http.as_ref())
+                .flat_map(|h| h.paths.iter().map(|p| &p.backend)),
+        );
+        out.extend(backends.filter_map(|b| b.service.as_ref().map(|s| s.name.clone())));
+    }
+    let actions = ingress
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with(ACTIONS_PREFIX))
+        .filter_map(|(_, v)| serde_json::from_str::<RawAction>(v).ok());
+    for action in actions {
+        let tuples = action
+            .forward_config
+            .into_iter()
+            .flat_map(|f| f.target_groups);
+        out.extend(tuples.filter_map(|t| t.service_name));
+    }
+    out.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -440,5 +477,67 @@ mod tests {
             "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value \"{{type: forward}}\": expected {EXPECTED}; key must be a string at line 1 column 2"
         );
         assert_eq!(err, prefix);
+    }
+
+    #[test]
+    fn referenced_services_are_backends_and_forward_targets_of_actions() {
+        struct Case {
+            name: &'static str,
+            ingress: serde_json::Value,
+            want: &'static [&'static str],
+        }
+        let backend = |svc: &str| {
+            serde_json::json!({"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": svc, "port": {"number": 80}}}})
+        };
+        let cases = [
+            Case {
+                name: "backends, default backend and a weighted forward",
+                ingress: serde_json::json!({
+                    "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                        "alb.ingress.kubernetes.io/actions.split": r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"blue","servicePort":"80"},{"serviceName":"green","servicePort":"80"}]}}"#
+                    }},
+                    "spec": {
+                        "defaultBackend": {"service": {"name": "fallback", "port": {"number": 80}}},
+                        "rules": [{"http": {"paths": [backend("web"), backend("web")]}}]
+                    }
+                }),
+                want: &["blue", "fallback", "green", "web"],
+            },
+            Case {
+                name: "LBC's capitalised keys",
+                ingress: serde_json::json!({
+                    "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                        "alb.ingress.kubernetes.io/actions.split": r#"{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"blue","ServicePort":"80"}]}}"#
+                    }},
+                }),
+                want: &["blue"],
+            },
+            Case {
+                name: "serviceName outside an actions annotation, and target groups by name",
+                ingress: serde_json::json!({
+                    "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                        "example.com/notes": r#"{"serviceName":"other"}"#,
+                        "alb.ingress.kubernetes.io/actions.tg": r#"{"type":"forward","targetGroupName":"tg"}"#
+                    }},
+                }),
+                want: &[],
+            },
+            Case {
+                name: "an action that is not JSON",
+                ingress: serde_json::json!({
+                    "metadata": {"name": "web", "namespace": "shop", "annotations": {
+                        "alb.ingress.kubernetes.io/actions.bad": "{serviceName: blue}"
+                    }},
+                    "spec": {"rules": [{"http": {"paths": [backend("web")]}}]}
+                }),
+                want: &["web"],
+            },
+        ];
+        for case in cases {
+            let ingress: k8s_openapi::api::networking::v1::Ingress =
+                serde_json::from_value(case.ingress).unwrap();
+            assert_eq!(referenced_services(&ingress), case.want, "{}", case.name);
+        }
     }
 }

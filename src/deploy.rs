@@ -27,6 +27,8 @@ use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
 use crate::aws::{AwsClients, AwsError};
 
+pub mod targets;
+
 /// Why a pass could not be planned at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {

@@ -1,0 +1,74 @@
+//! The pass API's target path: what the controller's fast path and its TargetGroupBindings need
+//! besides a full pass ([`super::prepare_cached`] / [`super::apply_cached`]).
+//!
+//! - [`send_target_changes`]: RegisterTargets / DeregisterTargets changes (planned by
+//!   `core::deploy::target_changes`) sent to target groups that already exist, without observing
+//!   or planning anything else;
+//! - [`find_target_group`] and [`registered_targets`]: a target group the operator does not own,
+//!   by ARN or name, and what is registered in it;
+//! - [`load_balancer_addresses`]: DNS names of load balancers a pass created, for status.
+//!
+//! The types a caller reads from a pass's reports are re-exported here, so the controller
+//! imports nothing from [`crate::aws`] but [`crate::aws::AwsClients`] and its error.
+use std::collections::BTreeMap;
+
+use aws_lb_operator_core::deploy::Change;
+use aws_lb_operator_core::dns::LbAddress;
+use aws_lb_operator_core::model::TargetSpec;
+use tracing::Instrument;
+
+use crate::aws::execute::execute;
+use crate::aws::{elbv2, AwsClients, AwsError};
+
+pub use crate::aws::elbv2::ObservedTargetGroup;
+pub use crate::aws::execute::{ExecuteError, ExecuteOptions, ExecuteReport, Outcome};
+pub use crate::aws::observe::Observation;
+pub use crate::aws::route53::{DnsOutcome, ZoneCache};
+
+/// Sends target registration changes (and nothing else) to existing target groups, in one
+/// batch: one outcome per change; a failure skips only the later changes of the same stack
+/// (`Change::stack`).
+pub async fn send_target_changes(clients: &AwsClients, changes: &[Change]) -> ExecuteReport {
+    execute(clients, changes, &ExecuteOptions::default())
+        .instrument(tracing::info_span!("send_targets", changes = changes.len()))
+        .await
+}
+
+/// A target group by ARN (preferred) or name; `Ok(None)` when it does not exist.
+///
+/// # Errors
+/// DescribeTargetGroups failed.
+pub async fn find_target_group(
+    clients: &AwsClients,
+    arn: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<ObservedTargetGroup>, AwsError> {
+    elbv2::find_target_group(&clients.elbv2, arn, name).await
+}
+
+/// The targets registered in a target group that are not draining.
+///
+/// # Errors
+/// DescribeTargetHealth failed.
+pub async fn registered_targets(
+    clients: &AwsClients,
+    tg_arn: &str,
+) -> Result<Vec<TargetSpec>, AwsError> {
+    Ok(elbv2::registered_targets(&clients.elbv2, tg_arn)
+        .await?
+        .into_iter()
+        .filter(|t| t.state != "draining")
+        .map(|t| t.target)
+        .collect())
+}
+
+/// DNS names of load balancers by name (those a pass created, which its observation lacks).
+///
+/// # Errors
+/// DescribeLoadBalancers failed.
+pub async fn load_balancer_addresses(
+    clients: &AwsClients,
+    names: &[String],
+) -> Result<BTreeMap<String, LbAddress>, AwsError> {
+    elbv2::load_balancer_addresses(&clients.elbv2, names).await
+}

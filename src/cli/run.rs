@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{AwsArgs, DnsArgs, TranslationArgs};
+use crate::controller::leader::LeaderConfig;
+use crate::controller::reconciler::Settings;
+use crate::controller::{Config, ControllerError};
 
 /// Arguments of `run`. Every flag also reads an environment variable, so the Helm chart can
 /// set them either way.
@@ -102,9 +105,62 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
+impl RunArgs {
+    /// The controller's configuration: flags, environment (`POD_NAME`/`HOSTNAME` name the
+    /// replica, `POD_NAMESPACE` holds the Lease by default) and DNS options checked.
+    ///
+    /// # Errors
+    /// The DNS flags are unusable (the message says which).
+    pub fn controller_config(&self) -> Result<Config, String> {
+        let dns = if self.dns.dns_disabled {
+            None
+        } else {
+            Some(self.dns.options(&self.cluster_name)?)
+        };
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("aws-lb-operator-{}", std::process::id()));
+        let leader = self.leader_elect.then(|| LeaderConfig {
+            namespace: self
+                .leader_election_namespace
+                .clone()
+                .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                .unwrap_or_else(|| "kube-system".to_owned()),
+            name: self.leader_election_id.clone(),
+            identity: identity.clone(),
+            lease_duration: self.lease_duration,
+            renew_period: self.renew_period,
+        });
+        Ok(Config {
+            kubeconfig: self.kubeconfig.clone(),
+            aws: self.aws.options(),
+            settings: Settings {
+                cluster: self.cluster_name.clone(),
+                vpc_id: self.vpc_id.clone(),
+                build: self.translation.config(&self.cluster_name),
+                dns,
+                concurrency: self.concurrency,
+                max_stacks_per_pass: self.max_stacks_per_pass,
+                sync_period: self.sync_period,
+                target_batch_window: self.target_batch_window,
+                dry_run: self.dry_run,
+            },
+            namespaces: self.watch_namespaces.clone(),
+            leader,
+            metrics_addr: self.metrics_bind_address,
+            identity,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> ExitCode {
-    match crate::controller::run(args).await {
+    let started = match args.controller_config() {
+        Ok(config) => crate::controller::serve_until_signal(config).await,
+        Err(message) => Err(ControllerError::Config(message)),
+    };
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "controller stopped");

@@ -23,11 +23,14 @@
 //! Deleting a binding deregisters the targets it registered (its desired set as last applied;
 //! after a restart, its current desired set as far as it is registered), then releases the
 //! finalizer; pointing a binding at another target group releases its targets in the old one
-//! the same way (as remembered by this process). Failures back off exponentially (1 s doubling
-//! to 5 min) until the binding changes; every sync period everything is read from AWS again.
+//! the same way (as remembered by this process). Failures back off in the controller's one
+//! [`WorkQueue`] by their [`ErrorClass`] (throttling soon, other AWS trouble 1 s doubling to
+//! 5 min, AWS rejecting the request until the binding changes); a change of the binding
+//! retries at once; every sync period everything is read from AWS again. AWS is reached only
+//! through the pass API's target path ([`crate::deploy::targets`]).
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lb_operator_core::build::binding::{binding_targets, BindingSpec};
 use aws_lb_operator_core::build::SERVICE_NAME_LABEL;
@@ -38,20 +41,21 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::keys::ObjectKey;
 use super::kube_io::{KubeIo, BINDING_FINALIZER};
 use super::metrics::Metrics;
+use super::queue::{ErrorClass, WorkQueue};
+use super::report::class_of_execute;
 use super::stores::{Signals, Stores};
-use crate::aws::elbv2::{find_target_group, registered_targets};
-use crate::aws::execute::{execute, ExecuteError, ExecuteOptions, Outcome};
-use crate::aws::AwsClients;
+use crate::aws::{AwsClients, AwsError};
 use crate::crd::{self, TargetGroupBinding, TargetGroupBindingStatus};
+use crate::deploy::targets::{
+    find_target_group, registered_targets, send_target_changes, ExecuteError, Outcome,
+};
 
-/// First retry delay after a failure; doubled per failure.
-const BACKOFF_BASE: Duration = Duration::from_secs(1);
-/// Longest retry delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// The condition this loop owns.
 const READY: &str = "Ready";
 /// Metrics `kind` label of bindings.
@@ -84,23 +88,19 @@ struct Applied {
     targets: Vec<TargetSpec>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    failures: u32,
-    not_before: Instant,
-    /// The binding as it was when it failed (generation, deleting): a change retries at once.
-    version: (i64, bool),
-}
-
 #[derive(Debug, Default)]
 struct State {
     /// Target group lookups (`arn:<arn>` or `name:<name>`).
     groups: HashMap<String, Group>,
-    /// Per binding key `namespace/name`.
-    applied: HashMap<String, Applied>,
+    /// Per binding.
+    applied: HashMap<ObjectKey, Applied>,
     /// Last Warning reported per binding, so a problem is reported once.
-    reported: HashMap<String, String>,
-    backoff: HashMap<String, Backoff>,
+    reported: HashMap<ObjectKey, String>,
+    /// Bindings backing off after a failure.
+    queue: WorkQueue<ObjectKey>,
+    /// Each backed-off binding as it was when it failed (generation, deleting): a change
+    /// retries at once.
+    failed_version: HashMap<ObjectKey, (i64, bool)>,
     /// Bindings this process gave the finalizer: UID → the resourceVersion it was added to
     /// (while the cache still shows that version, it cannot show the finalizer yet).
     finalized: HashMap<String, String>,
@@ -122,8 +122,9 @@ pub struct Bindings {
 struct Problem {
     reason: &'static str,
     message: String,
-    /// Retried with backoff (AWS trouble), rather than waiting for the objects to change.
-    retry: bool,
+    /// How it is retried: `None` when it waits for the objects to change (the binding, its
+    /// Service, endpoints or Nodes: every pass looks again without calling AWS for it).
+    class: Option<ErrorClass>,
 }
 
 impl Problem {
@@ -131,15 +132,25 @@ impl Problem {
         Self {
             reason,
             message: message.into(),
-            retry: false,
+            class: None,
         }
     }
 
+    /// Retried with the default backoff.
     fn retry(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::retry_as(ErrorClass::Other, reason, message)
+    }
+
+    fn retry_as(class: ErrorClass, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            retry: true,
+            class: Some(class),
             ..Self::new(reason, message)
         }
+    }
+
+    /// A failed AWS call, retried as its class says.
+    fn aws(reason: &'static str, error: &AwsError) -> Self {
+        Self::retry_as(ErrorClass::of_aws(error), reason, error.to_string())
     }
 }
 
@@ -158,21 +169,13 @@ struct Prepared {
 /// One binding's share of a pass's batch.
 struct Pending {
     tgb: Arc<TargetGroupBinding>,
-    key: String,
+    key: ObjectKey,
     deleting: bool,
     arn: String,
     tg_name: String,
     applied: Option<Applied>,
     /// Range of this binding's changes in the batch.
     changes: std::ops::Range<usize>,
-}
-
-fn key_of(tgb: &TargetGroupBinding) -> String {
-    format!(
-        "{}/{}",
-        tgb.metadata.namespace.as_deref().unwrap_or_default(),
-        tgb.metadata.name.as_deref().unwrap_or_default()
-    )
 }
 
 fn version_of(tgb: &TargetGroupBinding) -> (i64, bool) {
@@ -369,7 +372,7 @@ impl Bindings {
 
     /// Runs until `shutdown` fires: waits for `synced` (the stack caches) and the binding
     /// caches, then reconciles after every change while `leader` says so.
-    pub async fn run(
+    pub async fn reconcile_until_shutdown(
         mut self,
         mut leader: watch::Receiver<bool>,
         mut shutdown: watch::Receiver<bool>,
@@ -402,6 +405,7 @@ impl Bindings {
                 next_resync = Instant::now() + self.settings.sync_period;
                 self.state.applied.clear();
                 self.state.groups.clear();
+                self.state.queue.unpark_all();
             }
             let _ = self.signals.take_bindings();
             if leading {
@@ -412,18 +416,15 @@ impl Bindings {
             let now = Instant::now();
             let wake = self
                 .state
-                .backoff
-                .values()
-                .map(|b| b.not_before)
-                .filter(|t| *t > now)
-                .min()
+                .queue
+                .next_wake(now)
                 .unwrap_or(next_resync)
                 .min(next_resync);
             tokio::select! {
                 () = self.signals.bindings_notify.notified() => {
                     tokio::time::sleep(self.settings.batch_window).await;
                 }
-                () = tokio::time::sleep_until(wake.into()) => {}
+                () = tokio::time::sleep_until(wake) => {}
                 r = leader.changed() => {
                     if r.is_err() {
                         let _ = shutdown.changed().await;
@@ -438,10 +439,11 @@ impl Bindings {
     /// One pass over every binding.
     async fn pass(&mut self) {
         let tgbs = self.stores.bindings();
-        let keys: BTreeSet<String> = tgbs.iter().map(|t| key_of(t)).collect();
+        let keys: BTreeSet<ObjectKey> = tgbs.iter().map(|t| ObjectKey::binding(t)).collect();
         self.state.applied.retain(|k, _| keys.contains(k));
         self.state.reported.retain(|k, _| keys.contains(k));
-        self.state.backoff.retain(|k, _| keys.contains(k));
+        self.state.queue.retain(|k| keys.contains(k));
+        self.state.failed_version.retain(|k, _| keys.contains(k));
         if tgbs.is_empty() {
             return;
         }
@@ -453,11 +455,19 @@ impl Bindings {
         let mut changes: Vec<Change> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for tgb in tgbs {
-            let key = key_of(&tgb);
-            if let Some(b) = self.state.backoff.get(&key) {
-                if b.version == version_of(&tgb) && b.not_before > now {
-                    continue;
-                }
+            let key = ObjectKey::binding(&tgb);
+            if self
+                .state
+                .failed_version
+                .get(&key)
+                .is_some_and(|v| *v != version_of(&tgb))
+            {
+                // Changed since it failed: retried at once, its backoff starts over.
+                self.state.failed_version.remove(&key);
+                self.state.queue.succeeded(&key);
+            }
+            if !self.state.queue.ready(&key, now) {
+                continue;
             }
             let deleting = tgb.metadata.deletion_timestamp.is_some();
             if deleting && !has_finalizer(&tgb) {
@@ -495,7 +505,7 @@ impl Bindings {
         let report = if changes.is_empty() {
             Default::default()
         } else {
-            execute(&self.aws, &changes, &ExecuteOptions::default())
+            send_target_changes(&self.aws, &changes)
                 .instrument(tracing::info_span!(
                     "binding_targets",
                     changes = changes.len()
@@ -521,7 +531,8 @@ impl Bindings {
                             } else {
                                 "FailedDeregisterTargets"
                             };
-                            Problem::retry(
+                            Problem::retry_as(
+                                class_of_execute(e),
                                 reason,
                                 format!("{} of target group {}: {e}", c.operation(), p.tg_name),
                             )
@@ -552,17 +563,17 @@ impl Bindings {
             if p.deleting {
                 if let Err(e) = self.kube.remove_binding_finalizer(&p.tgb).await {
                     tracing::warn!(binding = %p.key, error = %e, "finalizer not removed; retrying");
-                    self.fail(&p.tgb, &p.key);
+                    self.fail(&p.tgb, &p.key, ErrorClass::Other);
                     continue;
                 }
                 self.state.applied.remove(&p.key);
-                self.state.backoff.remove(&p.key);
+                self.succeeded(&p.key);
                 self.state.reported.remove(&p.key);
             } else {
                 if let Some(applied) = p.applied {
                     self.state.applied.insert(p.key.clone(), applied);
                 }
-                self.state.backoff.remove(&p.key);
+                self.succeeded(&p.key);
                 self.state.reported.remove(&p.key);
                 self.write_status(&p.tgb, &p.key, None, Some(&p.tg_name))
                     .await;
@@ -588,9 +599,9 @@ impl Bindings {
         }
         let arn = spec.target_group_arn.as_deref().filter(|a| !a.is_empty());
         let name = spec.target_group_name.as_deref();
-        let found = find_target_group(&self.aws.elbv2, arn, name)
+        let found = find_target_group(&self.aws, arn, name)
             .await
-            .map_err(|e| Problem::retry("FailedDescribeTargetGroup", e.to_string()))?;
+            .map_err(|e| Problem::aws("FailedDescribeTargetGroup", &e))?;
         let Some(tg) = found else {
             let which = match arn {
                 Some(a) => format!("target group {a}"),
@@ -639,20 +650,16 @@ impl Bindings {
 
     /// Registered targets of `arn` that are not draining.
     async fn registered(&self, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
-        Ok(registered_targets(&self.aws.elbv2, arn)
+        registered_targets(&self.aws, arn)
             .await
-            .map_err(|e| Problem::retry("FailedDescribeTargetHealth", e.to_string()))?
-            .into_iter()
-            .filter(|t| t.state != "draining")
-            .map(|t| t.target)
-            .collect())
+            .map_err(|e| Problem::aws("FailedDescribeTargetHealth", &e))
     }
 
     /// The changes that bring a live binding in sync: `Ok(None)` when it already is.
     async fn prepare_sync(
         &mut self,
         tgb: &Arc<TargetGroupBinding>,
-        key: &str,
+        key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
         if tgb.spec.iam_role_arn_to_assume.is_some() {
@@ -666,6 +673,7 @@ impl Bindings {
         let mut desired = inputs.targets(tgb, target_type)?;
         desired.sort();
         let remembered = self.state.applied.get(key).cloned();
+        let stack = key.to_string();
         // Bound to another target group before (the spec changed): release what was
         // registered there, after registering here.
         let moved_from = remembered.clone().filter(|a| a.arn != group.arn);
@@ -703,7 +711,7 @@ impl Bindings {
             }
         };
         let mut changes: Vec<Change> = target_changes(
-            key,
+            &stack,
             &group.name,
             &Ref::Existing(group.arn.clone()),
             &desired,
@@ -720,7 +728,7 @@ impl Bindings {
         .collect();
         if let Some(old) = moved_from {
             changes.extend(target_changes(
-                key,
+                &stack,
                 &old.arn,
                 &Ref::Existing(old.arn.clone()),
                 &[],
@@ -742,7 +750,7 @@ impl Bindings {
     async fn prepare_delete(
         &mut self,
         tgb: &Arc<TargetGroupBinding>,
-        key: &str,
+        key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
         let applied = self.state.applied.get(key).cloned();
@@ -781,7 +789,13 @@ impl Bindings {
         let changes = if arn.is_empty() {
             Vec::new()
         } else {
-            target_changes(key, &name, &Ref::Existing(arn.clone()), &[], &targets)
+            target_changes(
+                &key.to_string(),
+                &name,
+                &Ref::Existing(arn.clone()),
+                &[],
+                &targets,
+            )
         };
         Ok(Some(Prepared {
             arn,
@@ -791,27 +805,25 @@ impl Bindings {
         }))
     }
 
-    fn fail(&mut self, tgb: &TargetGroupBinding, key: &str) {
-        let b = self.state.backoff.entry(key.to_owned()).or_insert(Backoff {
-            failures: 0,
-            not_before: Instant::now(),
-            version: version_of(tgb),
-        });
-        if b.version != version_of(tgb) {
-            b.failures = 0;
-            b.version = version_of(tgb);
-        }
-        b.failures += 1;
-        let exp = b.failures.min(10) - 1;
-        let delay = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
-        b.not_before = Instant::now() + delay;
+    /// `key` failed with `class`: it backs off until its time, or until the binding changes.
+    fn fail(&mut self, tgb: &TargetGroupBinding, key: &ObjectKey, class: ErrorClass) {
+        self.state
+            .failed_version
+            .insert(key.clone(), version_of(tgb));
+        self.state.queue.failed(key, class, Instant::now());
+    }
+
+    /// `key` is in sync: its failures are forgotten.
+    fn succeeded(&mut self, key: &ObjectKey) {
+        self.state.failed_version.remove(key);
+        self.state.queue.succeeded(key);
     }
 
     /// Reports `problem`: `Ready=False` (live bindings), a Warning Event when it is new, and a
     /// retry with backoff when it is AWS trouble.
-    async fn report(&mut self, tgb: &TargetGroupBinding, key: &str, problem: &Problem) {
-        if problem.retry {
-            self.fail(tgb, key);
+    async fn report(&mut self, tgb: &TargetGroupBinding, key: &ObjectKey, problem: &Problem) {
+        if let Some(class) = problem.class {
+            self.fail(tgb, key, class);
         }
         let note = problem.message.clone();
         if self.state.reported.get(key) != Some(&note) {
@@ -823,7 +835,7 @@ impl Bindings {
             self.kube
                 .binding_event(tgb, true, problem.reason, note.clone())
                 .await;
-            self.state.reported.insert(key.to_owned(), note);
+            self.state.reported.insert(key.clone(), note);
         }
         if tgb.metadata.deletion_timestamp.is_none() {
             self.write_status(tgb, key, Some(problem), None).await;
@@ -834,7 +846,7 @@ impl Bindings {
     async fn write_status(
         &mut self,
         tgb: &TargetGroupBinding,
-        key: &str,
+        key: &ObjectKey,
         problem: Option<&Problem>,
         group: Option<&str>,
     ) {
@@ -872,7 +884,7 @@ impl Bindings {
             }
             Err(e) => {
                 tracing::warn!(binding = %key, error = %e, "status not updated; retrying");
-                self.fail(tgb, key);
+                self.fail(tgb, key, ErrorClass::Other);
             }
         }
     }

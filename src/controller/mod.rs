@@ -1,12 +1,18 @@
 //! `aws-lb-operator run`: the Kubernetes controller.
 //!
 //! Thin kube-rs wiring around the same pipeline as the CLI: watch caches ([`stores`]) feed
-//! `core::build`; the [`reconciler`] runs deploy passes (`crate::deploy`) per stack and takes a
-//! fast path for target-only changes; [`bindings`] keeps TargetGroupBindings' target groups in
-//! step with their Services; [`kube_io`] writes finalizers, status and Events;
-//! [`leader`] elects one writer with a Lease; [`http`] serves `/metrics` ([`metrics`]),
-//! `/healthz` and `/readyz`.
+//! `core::build`; pure functions decide what to do ([`decisions`]: which stacks to visit,
+//! delete or protect, which finalizers to add or release, who keeps a hostname; [`report`]:
+//! each stack's outcome and its backoff class); one [`queue`] holds dirty, in-flight and
+//! backed-off work for stacks and TargetGroupBindings alike. The [`reconciler`] schedules,
+//! [`pass`] runs deploy passes (`crate::deploy`) per batch of stacks, [`fast_path`] sends
+//! target-only changes through `crate::deploy::targets`; [`bindings`] keeps
+//! TargetGroupBindings' target groups in step with their Services; [`kube_io`] writes
+//! finalizers, status and Events; [`leader`] elects one writer with a Lease; [`http`] serves
+//! `/metrics` ([`metrics`]), `/healthz` and `/readyz`. Objects are named by one
+//! [`keys::ObjectKey`], stacks by `StackId`.
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,15 +22,20 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod bindings;
+pub mod decisions;
+pub mod fast_path;
 pub mod http;
+pub mod keys;
 pub mod kube_io;
 pub mod leader;
 pub mod metrics;
+pub mod pass;
+pub mod queue;
 pub mod reconciler;
+pub mod report;
 pub mod stores;
 
-use crate::aws::AwsClients;
-use crate::cli::run::RunArgs;
+use crate::aws::{AwsClients, AwsOptions};
 use leader::LeaderConfig;
 use metrics::Metrics;
 use reconciler::{Reconciler, Settings};
@@ -47,6 +58,28 @@ pub enum ControllerError {
     /// A flag value is unusable.
     #[error("{0}")]
     Config(String),
+}
+
+/// How to run the controller, as the `run` command's flags and environment say
+/// (`crate::cli::run` builds it; the controller knows nothing of the CLI).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Kubeconfig file; `None`: in-cluster configuration (or `KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    /// How to reach AWS.
+    pub aws: AwsOptions,
+    /// Reconciler settings.
+    pub settings: Settings,
+    /// Watched namespaces (empty: all).
+    pub namespaces: Vec<String>,
+    /// Leader election (`None`: always lead).
+    pub leader: Option<LeaderConfig>,
+    /// Address for `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_addr: SocketAddr,
+    /// This replica's name (events, Lease holder).
+    pub identity: String,
+    /// How long shutdown waits for passes in flight.
+    pub shutdown_timeout: Duration,
 }
 
 /// Everything a running controller needs from outside: tests build it by hand.
@@ -196,7 +229,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
             kube.clone(),
             Arc::clone(&metrics),
         )
-        .run(leader_rx.clone(), shutdown_rx.clone(), synced_rx),
+        .reconcile_until_shutdown(leader_rx.clone(), shutdown_rx.clone(), synced_rx),
     ));
     let concurrency = deps.settings.concurrency.max(1);
     let reconciler = Reconciler::new(
@@ -247,68 +280,34 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
     })
 }
 
-/// `run`: configures clients from flags and environment, starts, and runs until SIGTERM or
-/// Ctrl-C.
+/// Connects to Kubernetes and AWS as `config` says, starts, and runs until SIGTERM or Ctrl-C.
 ///
 /// # Errors
-/// The configuration is unusable or the controller could not start.
-pub async fn run(args: RunArgs) -> Result<(), ControllerError> {
-    let client = match &args.kubeconfig {
+/// The Kubernetes configuration is unusable or the controller could not start.
+pub async fn serve_until_signal(config: Config) -> Result<(), ControllerError> {
+    let client = match &config.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?;
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            let kube_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                 .await
                 .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?;
-            Client::try_from(config).map_err(|e| ControllerError::Kubeconfig(e.to_string()))?
+            Client::try_from(kube_config).map_err(|e| ControllerError::Kubeconfig(e.to_string()))?
         }
         None => Client::try_default()
             .await
             .map_err(|e| ControllerError::Kubeconfig(e.to_string()))?,
     };
-    let dns = if args.dns.dns_disabled {
-        None
-    } else {
-        Some(
-            args.dns
-                .options(&args.cluster_name)
-                .map_err(ControllerError::Config)?,
-        )
-    };
-    let identity = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("aws-lb-operator-{}", std::process::id()));
-    let leader = args.leader_elect.then(|| LeaderConfig {
-        namespace: args
-            .leader_election_namespace
-            .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .unwrap_or_else(|| "kube-system".to_owned()),
-        name: args.leader_election_id.clone(),
-        identity: identity.clone(),
-        lease_duration: args.lease_duration,
-        renew_period: args.renew_period,
-    });
-    let aws = AwsClients::connect(&args.aws.options()).await;
+    let aws = AwsClients::connect(&config.aws).await;
     let deps = Deps {
         client,
         aws,
-        settings: Settings {
-            cluster: args.cluster_name.clone(),
-            vpc_id: args.vpc_id.clone(),
-            build: args.translation.config(&args.cluster_name),
-            dns,
-            concurrency: args.concurrency,
-            max_stacks_per_pass: args.max_stacks_per_pass,
-            sync_period: args.sync_period,
-            target_batch_window: args.target_batch_window,
-            dry_run: args.dry_run,
-        },
-        namespaces: args.watch_namespaces.clone(),
-        leader,
-        metrics_addr: args.metrics_bind_address,
-        identity,
-        shutdown_timeout: args.shutdown_timeout,
+        settings: config.settings,
+        namespaces: config.namespaces,
+        leader: config.leader,
+        metrics_addr: config.metrics_addr,
+        identity: config.identity,
+        shutdown_timeout: config.shutdown_timeout,
     };
     let running = start(deps).await?;
     tracing::info!(metrics = %running.metrics_addr, "controller started");

@@ -271,13 +271,15 @@ impl Reconciler {
                 }
             }
             st.reported_errors = errors;
-            let rebuilt = decide(
-                &st.view.stacks,
-                &st.applied,
-                translation,
-                objects,
-                self.settings.dry_run,
-            );
+            let rebuilt = tracing::info_span!("decide").in_scope(|| {
+                decide(
+                    &st.view.stacks,
+                    &st.applied,
+                    translation,
+                    objects,
+                    self.settings.dry_run,
+                )
+            });
             for id in &rebuilt.retry_now {
                 st.queue.retry_now(id);
             }

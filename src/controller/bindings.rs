@@ -452,21 +452,29 @@ impl Bindings {
         let inputs = Inputs::read(&self.stores, &tgbs);
         let now = Instant::now();
         let started = now;
-        let mut changes: Vec<Change> = Vec::new();
-        let mut pending: Vec<Pending> = Vec::new();
-        for tgb in tgbs {
-            let key = ObjectKey::binding(&tgb);
+        for tgb in &tgbs {
+            let key = ObjectKey::binding(tgb);
             if self
                 .state
                 .failed_version
                 .get(&key)
-                .is_some_and(|v| *v != version_of(&tgb))
+                .is_some_and(|v| *v != version_of(tgb))
             {
                 // Changed since it failed: retried at once, its backoff starts over.
                 self.state.failed_version.remove(&key);
                 self.state.queue.succeeded(&key);
             }
-            if !self.state.queue.ready(&key, now) {
+        }
+        // Every binding is looked at on every pass, except those backing off (or waiting for
+        // a change after AWS rejected their request).
+        self.state.queue.add_all(keys);
+        let taken: BTreeSet<ObjectKey> =
+            self.state.queue.take(now, usize::MAX).into_iter().collect();
+        let mut changes: Vec<Change> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        for tgb in tgbs {
+            let key = ObjectKey::binding(&tgb);
+            if !taken.contains(&key) {
                 continue;
             }
             let deleting = tgb.metadata.deletion_timestamp.is_some();
@@ -582,6 +590,9 @@ impl Bindings {
                 self.metrics
                     .observe_reconcile(KIND, "success", started.elapsed());
             }
+        }
+        for key in &taken {
+            self.state.queue.finish(key);
         }
     }
 

@@ -77,7 +77,7 @@ pub struct Rebuilt {
     pub view: View,
     /// Stacks a pass must visit.
     pub dirty: BTreeSet<StackId>,
-    /// Stacks whose objects changed: any backoff is cancelled.
+    /// Stacks whose objects changed, or that left the view: any backoff is cancelled.
     pub retry_now: BTreeSet<StackId>,
 }
 
@@ -132,6 +132,14 @@ pub fn decide(
             retry_now.insert(id.clone());
         }
     }
+    // A stack that left the view (its objects were deleted or moved) is deleted or left at
+    // once: whatever its earlier failures, they were about a stack that no longer exists.
+    retry_now.extend(
+        previous
+            .keys()
+            .filter(|id| !stacks.contains_key(*id))
+            .cloned(),
+    );
     // Applied stacks nobody wants any more are deleted, unless claimed (an object of the
     // group still names it) or protected.
     for id in applied.keys() {
@@ -409,6 +417,14 @@ mod tests {
                 name: "an applied stack nobody wants is visited (to be deleted)",
                 applied: vec![stack("shop/gone", &[])],
                 dirty: &["shop/gone"],
+                ..Default::default()
+            },
+            DecideCase {
+                name: "a stack that left the view is deleted at once, whatever its backoff",
+                previous: vec![stack("shop/gone", &[])],
+                applied: vec![stack("shop/gone", &[])],
+                dirty: &["shop/gone"],
+                retry_now: &["shop/gone"],
                 ..Default::default()
             },
             DecideCase {

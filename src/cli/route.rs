@@ -3,8 +3,8 @@
 //! owns in AWS (`--cluster-name` alone), evaluated by [`aws_lb_operator_core::route`].
 //!
 //! A load balancer serves the request when it has a listener for the URL's scheme and port and
-//! either a rule of that listener has a `host-header` condition matching the host, or the host
-//! is its DNS name, or it is named with `--load-balancer`.
+//! either a rule of one of its listeners has a `host-header` condition matching the host, or
+//! the host is its DNS name, or it is named with `--load-balancer`.
 //!
 //! Exit status: 0 when a rule or default action answered, 2 when no load balancer serves the
 //! host, 1 on errors (bad URL or header, unreadable manifests, AWS unreachable).
@@ -425,13 +425,11 @@ fn views_of_observed(stacks: &BTreeMap<String, ObservedStack>) -> Vec<LoadBalanc
     out
 }
 
-/// Whether `lb` serves `request` on `listener`.
-fn serves(
-    lb: &LoadBalancerView,
-    listener: &RouteListener,
-    request: &Request,
-    only: Option<&str>,
-) -> bool {
+/// Whether `lb` serves `request`: it is the one named, or the host is its DNS name, or a
+/// `host-header` condition of any of its listeners matches the host (a name the load balancer
+/// routes is a name it serves on every listener: an HTTP listener that only redirects has no
+/// rules of its own).
+fn serves(lb: &LoadBalancerView, request: &Request, only: Option<&str>) -> bool {
     if let Some(name) = only {
         return lb.name == name;
     }
@@ -443,7 +441,7 @@ fn serves(
     {
         return true;
     }
-    listener.rules.iter().any(|r| {
+    lb.listeners.iter().flat_map(|l| &l.rules).any(|r| {
         r.conditions.iter().any(|c| match c {
             ConditionSpec::HostHeader { .. } => {
                 aws_lb_operator_core::route::condition_failure(c, request).is_none()
@@ -459,7 +457,7 @@ fn answers(lbs: &[LoadBalancerView], request: &Request, args: &RouteArgs) -> Vec
         let Some(listener) = select_listener(&lb.listeners, request) else {
             continue;
         };
-        if !serves(lb, listener, request, args.load_balancer.as_deref()) {
+        if !serves(lb, request, args.load_balancer.as_deref()) {
             continue;
         }
         let e = evaluate(listener, request);

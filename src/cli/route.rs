@@ -44,7 +44,7 @@ pub struct RouteArgs {
     pub method: String,
     /// Client address, for `source-ip` conditions.
     #[arg(long)]
-    pub source_ip: Option<IpAddr>,
+    pub source_ip: Option<String>,
     /// Manifest files or directories: evaluate the planned stacks offline (no AWS).
     #[arg(short = 'f', long = "filename")]
     pub files: Vec<PathBuf>,
@@ -97,6 +97,17 @@ pub enum RouteError {
     /// A `--header` without `:`.
     #[error("--header {0:?} is not NAME:VALUE")]
     Header(String),
+    /// A `--source-ip` that is not an address.
+    #[error("--source-ip {0:?} is not an IP address")]
+    SourceIp(String),
+    /// `--load-balancer` names none of the load balancers.
+    #[error("no load balancer is named {name:?}; there are: {known}")]
+    UnknownLoadBalancer {
+        /// As given.
+        name: String,
+        /// The names there are.
+        known: String,
+    },
     /// Neither `-f` nor `--cluster-name`.
     #[error("give -f PATH (manifests, offline) or --cluster-name NAME (what AWS has)")]
     NoSource,
@@ -260,6 +271,19 @@ async fn route(args: &RouteArgs) -> Result<(Request, Vec<RouteOut>), RouteError>
             .instrument(tracing::info_span!("route.observe", cluster))
             .await?
     };
+    if let Some(name) = &args.load_balancer {
+        if !lbs.iter().any(|lb| &lb.name == name) {
+            let known: Vec<&str> = lbs.iter().map(|lb| lb.name.as_str()).collect();
+            return Err(RouteError::UnknownLoadBalancer {
+                name: name.clone(),
+                known: if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            });
+        }
+    }
     let _span = tracing::info_span!("route.evaluate", load_balancers = lbs.len()).entered();
     Ok((request.clone(), answers(&lbs, &request, args)))
 }
@@ -331,19 +355,30 @@ pub fn parse_request_parts(
 }
 
 fn parse_request(args: &RouteArgs) -> Result<Request, RouteError> {
-    parse_request_parts(&args.url, &args.headers, &args.method, args.source_ip)
+    let source_ip = args
+        .source_ip
+        .as_deref()
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| RouteError::SourceIp(s.to_owned()))
+        })
+        .transpose()?;
+    parse_request_parts(&args.url, &args.headers, &args.method, source_ip)
 }
 
 /// The load balancers of the planned stacks.
 fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, RouteError> {
     let loaded = manifests::load_manifests(&args.files)?;
     let config = args.translation.config(cluster);
-    let output = build(&loaded.snapshot, &config);
-    Ok(views_of_plan(&output.desired_state()))
+    let desired = build(&loaded.snapshot, &config).desired_state();
+    for e in &desired.errors {
+        eprintln!("warning: {}", e.message);
+    }
+    Ok(views_of_plan(&desired))
 }
 
 fn views_of_plan(desired: &DesiredState) -> Vec<LoadBalancerView> {
-    desired
+    let mut out: Vec<LoadBalancerView> = desired
         .stacks
         .iter()
         .map(|s| {
@@ -371,7 +406,9 @@ fn views_of_plan(desired: &DesiredState) -> Vec<LoadBalancerView> {
                 target_groups,
             }
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// The load balancers the cluster owns in AWS, read with the same observe pass as `show`
@@ -514,7 +551,8 @@ fn action_out(lb: &LoadBalancerView, a: &Outcome) -> ActionOut {
                     },
                 })
                 .collect(),
-            stickiness: stickiness.clone(),
+            // Disabled stickiness is no stickiness (AWS reports it on every forward config).
+            stickiness: stickiness.clone().filter(|s| s.enabled),
         },
         Outcome::FixedResponse(f) => ActionOut::FixedResponse(f.clone()),
         Outcome::Redirect {

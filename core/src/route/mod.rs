@@ -297,7 +297,7 @@ pub fn condition_failure(condition: &ConditionSpec, request: &Request) -> Option
             }
         }
         ConditionSpec::HttpRequestMethod { values } => {
-            if values.iter().any(|v| *v == request.method) {
+            if values.contains(&request.method) {
                 return None;
             }
             format!("method {:?} is none of {}", request.method, quoted(values))

@@ -21,7 +21,8 @@ use aws_lb_operator_core::model::{
     TargetSpec,
 };
 use aws_lb_operator_core::route::{
-    backend_of, evaluate, select_listener, Backend, Miss, Outcome, Request, RouteListener,
+    backend_of, evaluate, select_listener, Backend, Miss, Outcome, Request, RouteCondition,
+    RouteListener,
 };
 use serde::Serialize;
 use tracing::Instrument;
@@ -29,6 +30,7 @@ use tracing::Instrument;
 use super::{manifests, AwsArgs, OutputFormat};
 use crate::aws::observe::{observe_selective, AttributeScope};
 use crate::aws::resolve::resolve_vpc;
+use crate::aws::route_read::{needs_regex_read, rules_with_regex};
 use crate::aws::AwsClients;
 
 /// Arguments of `route`.
@@ -189,7 +191,7 @@ struct ListenerOut {
 #[serde(rename_all = "camelCase")]
 struct RuleOut {
     priority: u32,
-    conditions: Vec<ConditionSpec>,
+    conditions: Vec<RouteCondition>,
 }
 
 #[derive(Debug, Serialize)]
@@ -425,7 +427,24 @@ async fn live(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, 
     let observed = observe_selective(&clients, cluster, &vpc, &BTreeSet::new(), true, &scope)
         .await
         .map_err(|e| RouteError::Aws(e.to_string()))?;
-    Ok(views_of_observed(&observed.stacks))
+    let mut views = views_of_observed(&observed.stacks);
+    // Conditions with regular expressions: read those listeners' rules again, in full.
+    for lb in observed.stacks.values().flat_map(|s| &s.load_balancers) {
+        for l in lb.listeners.iter().filter(|l| needs_regex_read(l)) {
+            let rules = rules_with_regex(&clients, &l.arn)
+                .await
+                .map_err(|e| RouteError::Aws(e.to_string()))?;
+            if let Some(view) = views
+                .iter_mut()
+                .filter(|v| v.name == lb.name)
+                .flat_map(|v| v.listeners.iter_mut())
+                .find(|v| v.port == l.port)
+            {
+                view.rules = rules;
+            }
+        }
+    }
+    Ok(views)
 }
 
 fn views_of_observed(stacks: &BTreeMap<String, ObservedStack>) -> Vec<LoadBalancerView> {
@@ -480,8 +499,11 @@ fn serves(lb: &LoadBalancerView, request: &Request, only: Option<&str>) -> bool 
     }
     lb.listeners.iter().flat_map(|l| &l.rules).any(|r| {
         r.conditions.iter().any(|c| match c {
-            ConditionSpec::HostHeader { .. } => {
+            RouteCondition::Values(c @ ConditionSpec::HostHeader { .. }) => {
                 aws_lb_operator_core::route::condition_failure(c, request).is_none()
+            }
+            RouteCondition::Regex(r) if r.field == "host-header" => {
+                aws_lb_operator_core::route::regex_failure(r, request).is_none()
             }
             _ => false,
         })
@@ -565,8 +587,22 @@ fn action_out(lb: &LoadBalancerView, a: &Outcome) -> ActionOut {
     }
 }
 
-/// A condition as `plan` prints it.
-fn condition_text(c: &ConditionSpec) -> String {
+/// A condition as `plan` prints it (regular expressions as `host ~ REGEX`).
+fn condition_text(c: &RouteCondition) -> String {
+    let c = match c {
+        RouteCondition::Values(c) => c,
+        RouteCondition::Regex(r) => {
+            let what = match r.field.as_str() {
+                "host-header" => "host".to_owned(),
+                "path-pattern" => "path".to_owned(),
+                other => match &r.http_header_name {
+                    Some(h) => format!("header {h}"),
+                    None => other.to_owned(),
+                },
+            };
+            return format!("{what} ~ {}", r.regex_values.join(" | "));
+        }
+    };
     match c {
         ConditionSpec::HostHeader { values } => format!("host {}", values.join(" | ")),
         ConditionSpec::PathPattern { values } => format!("path {}", values.join(" | ")),

@@ -15,6 +15,11 @@
 //! | `http-request-method` | the method | sensitive | none |
 //! | `source-ip` | the client address (not `X-Forwarded-For`) | - | CIDR |
 //!
+//! `host-header`, `path-pattern` and `http-header` conditions may carry regular expressions
+//! instead (`RegexValues`, [`RegexCondition`]); ALB's regular expressions have no lookaround,
+//! backreferences or Unicode classes, which is the syntax of `regex-lite`. A regular
+//! expression matches when it matches anywhere in the value (anchor it with `^...$`).
+//!
 //! Both desired listeners ([`crate::model::ListenerSpec`]) and observed ones
 //! ([`crate::deploy::ObservedListener`]) convert into one small input type,
 //! [`RouteListener`], so a plan and what AWS holds are evaluated by the same code.
@@ -57,6 +62,36 @@ pub struct Request {
     pub source_ip: Option<IpAddr>,
 }
 
+/// A condition as the evaluator takes it: the model's (wildcard values), or regular
+/// expressions. Serialised untagged, so a model condition keeps the `plan` JSON form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RouteCondition {
+    /// A condition with wildcard values (every condition the operator writes).
+    Values(ConditionSpec),
+    /// A condition with regular expressions.
+    Regex(RegexCondition),
+}
+
+/// A `host-header`, `path-pattern` or `http-header` condition with `RegexValues`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegexCondition {
+    /// `host-header`, `path-pattern` or `http-header`.
+    pub field: String,
+    /// Header name (`http-header` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_header_name: Option<String>,
+    /// Regular expressions; one matching is enough.
+    pub regex_values: Vec<String>,
+}
+
+impl From<ConditionSpec> for RouteCondition {
+    fn from(c: ConditionSpec) -> Self {
+        Self::Values(c)
+    }
+}
+
 /// One rule of a listener, as the evaluator takes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,7 +99,7 @@ pub struct RouteRule {
     /// Priority (lowest is tried first).
     pub priority: u32,
     /// Conditions, all of which must hold.
-    pub conditions: Vec<ConditionSpec>,
+    pub conditions: Vec<RouteCondition>,
     /// Actions, the last one answering.
     pub actions: Vec<ActionSpec>,
 }
@@ -93,7 +128,12 @@ impl From<&ListenerSpec> for RouteListener {
                 .iter()
                 .map(|r| RouteRule {
                     priority: r.priority,
-                    conditions: r.conditions.clone(),
+                    conditions: r
+                        .conditions
+                        .iter()
+                        .cloned()
+                        .map(RouteCondition::from)
+                        .collect(),
                     actions: r.actions.clone(),
                 })
                 .collect(),
@@ -112,7 +152,12 @@ impl From<&ObservedListener> for RouteListener {
                 .iter()
                 .map(|r| RouteRule {
                     priority: r.priority,
-                    conditions: r.conditions.clone(),
+                    conditions: r
+                        .conditions
+                        .iter()
+                        .cloned()
+                        .map(RouteCondition::from)
+                        .collect(),
                     actions: r.actions.clone(),
                 })
                 .collect(),
@@ -128,7 +173,7 @@ pub struct Evaluation {
     /// The matching rule's priority; `None` when the default actions answered.
     pub priority: Option<u32>,
     /// The matching rule's conditions (empty for the default actions).
-    pub conditions: Vec<ConditionSpec>,
+    pub conditions: Vec<RouteCondition>,
     /// The actions, in order, placeholders resolved; the last one answers.
     pub actions: Vec<Outcome>,
     /// Every rule tried before the match, with the first condition that failed.
@@ -150,7 +195,7 @@ pub struct Miss {
     /// The rule's priority.
     pub priority: u32,
     /// The first condition that failed.
-    pub condition: ConditionSpec,
+    pub condition: RouteCondition,
     /// Why it failed, for people.
     pub reason: String,
 }
@@ -243,12 +288,58 @@ pub fn evaluate(listener: &RouteListener, request: &Request) -> Evaluation {
 }
 
 fn first_failure<'a>(
-    conditions: &'a [ConditionSpec],
+    conditions: &'a [RouteCondition],
     request: &Request,
-) -> Option<(&'a ConditionSpec, String)> {
-    conditions
-        .iter()
-        .find_map(|c| condition_failure(c, request).map(|why| (c, why)))
+) -> Option<(&'a RouteCondition, String)> {
+    conditions.iter().find_map(|c| {
+        match c {
+            RouteCondition::Values(v) => condition_failure(v, request),
+            RouteCondition::Regex(r) => regex_failure(r, request),
+        }
+        .map(|why| (c, why))
+    })
+}
+
+/// `None` when the regular-expression condition holds for `request`, otherwise why not. An
+/// expression that does not compile never matches (AWS would have refused it).
+#[must_use]
+pub fn regex_failure(condition: &RegexCondition, request: &Request) -> Option<String> {
+    let matches = |text: &str| {
+        condition.regex_values.iter().any(|r| {
+            regex_lite::Regex::new(r)
+                .map(|re| re.is_match(text))
+                .unwrap_or(false)
+        })
+    };
+    let wanted = quoted(&condition.regex_values);
+    match condition.field.as_str() {
+        "host-header" => {
+            let host = host_without_port(&request.host);
+            (!matches(host)).then(|| format!("host {host:?} matches no regex of {wanted}"))
+        }
+        "path-pattern" => (!matches(&request.path))
+            .then(|| format!("path {:?} matches no regex of {wanted}", request.path)),
+        "http-header" => {
+            let name = condition.http_header_name.as_deref().unwrap_or_default();
+            let found: Vec<&str> = request
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if found.is_empty() {
+                Some(format!("no header {name}"))
+            } else {
+                (!found.iter().any(|h| matches(h))).then(|| {
+                    format!(
+                        "header {name} {} matches no regex of {wanted}",
+                        quoted(&found)
+                    )
+                })
+            }
+        }
+        other => Some(format!("regular expressions on {other} are not evaluated")),
+    }
 }
 
 /// `None` when `condition` holds for `request`, otherwise why it does not.

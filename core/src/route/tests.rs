@@ -340,7 +340,7 @@ fn forward(ids: &[(&str, u32)]) -> ActionSpec {
 fn rule(priority: u32, conditions: Vec<ConditionSpec>, to: &str) -> RouteRule {
     RouteRule {
         priority,
-        conditions,
+        conditions: conditions.into_iter().map(RouteCondition::from).collect(),
         actions: vec![forward(&[(to, 1)])],
     }
 }
@@ -435,7 +435,7 @@ fn weighted_forward_returns_every_target_group_with_its_weight() {
         protocol: "HTTPS".into(),
         rules: vec![RouteRule {
             priority: 1,
-            conditions: vec![path(&["/products*"])],
+            conditions: vec![path(&["/products*"]).into()],
             actions: vec![forward(&[
                 ("catalog", 90),
                 ("catalog-next", 10),
@@ -644,4 +644,74 @@ fn wildcard_matching_edge_cases() {
     assert!(m("/a*/c", "/a/b/c"));
     assert!(!m("?", ""));
     assert!(m("/**", "/"));
+}
+
+#[test]
+fn regex_values_match_host_path_and_header() {
+    let regex = |field: &str, header: Option<&str>, values: &[&str]| {
+        RouteCondition::Regex(RegexCondition {
+            field: field.into(),
+            http_header_name: header.map(str::to_owned),
+            regex_values: strings(values),
+        })
+    };
+    let listener = RouteListener {
+        port: 80,
+        protocol: "HTTP".into(),
+        rules: vec![
+            RouteRule {
+                priority: 1,
+                conditions: vec![regex("path-pattern", None, &["^/api/v[0-9]+/"])],
+                actions: vec![forward(&[("versioned", 1)])],
+            },
+            RouteRule {
+                priority: 2,
+                conditions: vec![
+                    regex("host-header", None, &["^(eu|us)-[a-z]+\\.example\\.com$"]),
+                    regex("http-header", Some("User-Agent"), &["(?i)mobile"]),
+                ],
+                actions: vec![forward(&[("regional-mobile", 1)])],
+            },
+        ],
+        default_actions: vec![forward(&[("default", 1)])],
+    };
+    assert_eq!(
+        forwarded_to(&evaluate(&listener, &req("/api/v2/cart"))),
+        ["versioned=1"]
+    );
+    let e = evaluate(&listener, &req("/api/vX/cart"));
+    assert_eq!(
+        e.tried[0].reason,
+        "path \"/api/vX/cart\" matches no regex of \"^/api/v[0-9]+/\""
+    );
+    let mut r = req("/");
+    r.host = "eu-west.example.com".into();
+    r.headers = vec![("user-agent".into(), "Some MOBILE browser".into())];
+    assert_eq!(
+        forwarded_to(&evaluate(&listener, &r)),
+        ["regional-mobile=1"]
+    );
+    r.host = "eu-west.example.com.evil.org".into();
+    let e = evaluate(&listener, &r);
+    assert_eq!(e.priority, None);
+    assert_eq!(e.tried[1].reason, "host \"eu-west.example.com.evil.org\" matches no regex of \"^(eu|us)-[a-z]+\\\\.example\\\\.com$\"");
+    // Unanchored: a regex matches anywhere in the value.
+    assert!(regex_failure(
+        &RegexCondition {
+            field: "path-pattern".into(),
+            http_header_name: None,
+            regex_values: strings(&["cart"])
+        },
+        &req("/api/cart/1")
+    )
+    .is_none());
+    // Serialised untagged: a model condition keeps the plan's JSON form.
+    assert_eq!(
+        serde_json::to_value(RouteCondition::from(path(&["/a"]))).unwrap(),
+        serde_json::json!({"field": "path-pattern", "values": ["/a"]})
+    );
+    assert_eq!(
+        serde_json::to_value(regex("http-header", Some("X"), &["y"])).unwrap(),
+        serde_json::json!({"field": "http-header", "httpHeaderName": "X", "regexValues": ["y"]})
+    );
 }

@@ -567,3 +567,93 @@ async fn live_routing_agrees_with_the_plan_for_every_request() {
     assert_eq!(code, 2);
     assert_eq!(out, "GET http://nobody.example.org/\nno load balancer serves nobody.example.org on http port 80\n");
 }
+
+#[test]
+fn headers_query_method_and_a_host_header_reach_their_rules() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-route-{}", crate::localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("app.yaml"),
+        r#"apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: alb}
+spec: {controller: ingress.k8s.aws/alb}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: beta, namespace: web}
+spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: stable, namespace: web}
+spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: app
+  namespace: web
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/conditions.beta: >-
+      [{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Channel", "values": ["beta*"]}},
+       {"field": "query-string", "queryStringConfig": {"values": [{"key": "v", "value": "2"}]}},
+       {"field": "http-request-method", "httpRequestMethodConfig": {"values": ["POST"]}}]
+spec:
+  ingressClassName: alb
+  rules:
+    - host: app.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: beta, port: {name: http}}}}
+          - {path: /, pathType: Prefix, backend: {service: {name: stable, port: {name: http}}}}
+"#,
+    )
+    .unwrap();
+    let path = dir.to_string_lossy().into_owned();
+    let reach = |url: &str, extra: &[&str]| {
+        let (code, out, err) = run(&[&["route", url, "-f", &path, "-o", "json"], extra].concat());
+        assert_eq!(code, 0, "{url} {extra:?}: {err}");
+        let doc: Value = serde_json::from_str(&out).unwrap();
+        reaches(&doc["routes"][0])
+    };
+    let beta = ["-X", "POST", "-H", "x-channel: Beta-7"];
+    assert_eq!(reach("http://app.example.com/cart?v=2", &beta), "web/beta");
+    assert_eq!(
+        reach("http://app.example.com/cart?v=3", &beta),
+        "web/stable",
+        "query"
+    );
+    assert_eq!(
+        reach("http://app.example.com/cart?V=2", &beta),
+        "web/beta",
+        "query keys ignore case"
+    );
+    assert_eq!(
+        reach(
+            "http://app.example.com/cart?v=2",
+            &["-H", "X-Channel: beta"]
+        ),
+        "web/stable",
+        "method"
+    );
+    assert_eq!(
+        reach("http://app.example.com/cart?v=2", &["-X", "POST"]),
+        "web/stable",
+        "no header"
+    );
+    // A Host header overrides the URL's host: an address reaches the name's rules.
+    assert_eq!(
+        reach(
+            "http://203.0.113.9/cart?v=2",
+            &[&beta[..], &["-H", "Host: APP.example.com"]].concat()
+        ),
+        "web/beta"
+    );
+    let (code, _, _) = run(&["route", "http://203.0.113.9/cart", "-f", &path]);
+    assert_eq!(
+        code, 2,
+        "an address no rule names is served by no load balancer"
+    );
+}

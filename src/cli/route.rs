@@ -444,6 +444,7 @@ async fn live(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, 
             }
         }
     }
+    tracing::debug!(calls = ?clients.calls.by_operation(), "route: AWS calls");
     Ok(views)
 }
 

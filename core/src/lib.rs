@@ -15,3 +15,4 @@ pub mod deploy;
 pub mod discovery;
 pub mod dns;
 pub mod model;
+pub mod route;

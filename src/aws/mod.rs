@@ -19,6 +19,7 @@ pub mod execute;
 pub mod observe;
 pub mod resolve;
 pub mod route53;
+pub mod route_read;
 
 pub use calls::CallCounter;
 pub use error::{AwsError, AwsErrorKind};

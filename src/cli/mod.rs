@@ -4,6 +4,7 @@
 //! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
 //! - `diff` / `apply`: make AWS match manifests (the main job without a cluster).
 //! - `show`: what the cluster's stacks look like in AWS, read back.
+//! - `route`: which rule and backend a request reaches, from manifests or from AWS.
 //! - `crdgen`: the CustomResourceDefinitions of the `elbv2.k8s.aws` custom resources.
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ pub mod deploy;
 pub mod discover;
 pub mod manifests;
 pub mod plan;
+pub mod route;
 pub mod run;
 pub mod show;
 
@@ -53,6 +55,8 @@ pub enum Command {
     Apply(deploy::ApplyArgs),
     /// Show every stack the cluster owns, read back from AWS.
     Show(show::ShowArgs),
+    /// Which load balancer, rule and backend a request reaches (manifests or AWS).
+    Route(Box<route::RouteArgs>),
     /// Run the Kubernetes controller (what the Helm chart deploys).
     Run(Box<run::RunArgs>),
     /// Print the CustomResourceDefinitions (TargetGroupBinding, IngressClassParams) as YAML.
@@ -239,6 +243,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Diff(args) => with_runtime(deploy::run_diff(args)),
         Command::Apply(args) => with_runtime(deploy::run_apply(args)),
         Command::Show(args) => with_runtime(show::run(args)),
+        Command::Route(args) => with_runtime(route::run(*args)),
         Command::Run(args) => with_runtime(run::run(*args)),
         Command::Crdgen => crdgen::run(),
     }

@@ -25,3 +25,4 @@ mod localstack_script;
 mod packaging;
 mod plan_golden;
 mod rbac;
+mod route_cli;

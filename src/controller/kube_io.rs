@@ -212,7 +212,8 @@ impl KubeIo {
         }
     }
 
-    /// Adds `finalizer` (a JSON patch that appends, so concurrent finalizers are kept).
+    /// Adds `finalizer`: a JSON patch that appends (so concurrent finalizers are kept), guarded
+    /// by a `test` that the list is still what the cache saw (see [`add_finalizer_patch`]).
     ///
     /// # Errors
     /// The API server refused the patch.
@@ -377,15 +378,25 @@ impl KubeIo {
     }
 }
 
-/// A JSON patch appending `finalizer` to `current` (so concurrent finalizers are kept).
+/// A JSON patch appending `finalizer` to `current`, the list as the cache saw it, guarded by a
+/// `test` op as kube-runtime's finalizer helper does: the list must still be exactly `current`
+/// (absent when empty), so a lagging cache can never add the finalizer twice, and a list
+/// changed meanwhile is never clobbered. A failed test is a 422; the next reconcile, on a
+/// fresher cache, tries again.
 fn add_finalizer_patch(
     current: &[String],
     finalizer: &str,
 ) -> Result<Patch<serde_json::Value>, kube::Error> {
     let ops = if current.is_empty() {
-        json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+        ])
     } else {
-        json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+        ])
     };
     Ok(Patch::Json(
         serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,

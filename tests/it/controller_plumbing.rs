@@ -1,18 +1,173 @@
-//! The controller's plumbing against the in-process API server fixture: the guarded finalizer
-//! patch.
+//! The controller's plumbing against the in-process API server fixture: Lease election under
+//! clock skew; the guarded finalizer patch.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_lb_operator::controller::kube_io::{KubeIo, ObjState, INGRESS_FINALIZER};
+use aws_lb_operator::controller::leader::{self, Clock, LeaderConfig, SystemClock};
 use aws_lb_operator::controller::metrics::Metrics;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::apiserver::ApiServer;
+use crate::controller_e2e::eventually;
 
 fn v(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+// ---- leader election under clock skew -----------------------------------------------------
+
+/// The system clock, `offset` seconds off.
+#[derive(Debug)]
+struct Skewed(i64);
+
+impl Clock for Skewed {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+            .checked_add(SignedDuration::from_secs(self.0))
+            .unwrap()
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(2);
+const RENEW: Duration = Duration::from_millis(250);
+
+struct Elector {
+    leading: watch::Receiver<bool>,
+    /// Set if this elector ever led.
+    ever_led: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    /// Dropping it would stop the election.
+    _stop: watch::Sender<bool>,
+}
+
+/// A replica `id` electing itself for `lease`, its wall clock given by `clock`.
+fn elect(server: &ApiServer, lease: &str, id: &str, clock: Arc<dyn Clock>) -> Elector {
+    let cfg = LeaderConfig {
+        namespace: "default".into(),
+        name: lease.into(),
+        identity: id.into(),
+        lease_duration: LEASE,
+        renew_period: RENEW,
+    };
+    let (tx, leading) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(leader::run_with_clock(
+        server.client(),
+        cfg,
+        clock,
+        tx,
+        stopped,
+    ));
+    let ever_led = Arc::new(AtomicBool::new(false));
+    let mut rx = leading.clone();
+    let flag = Arc::clone(&ever_led);
+    tokio::spawn(async move {
+        loop {
+            if *rx.borrow_and_update() {
+                flag.store(true, Ordering::SeqCst);
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    Elector {
+        leading,
+        ever_led,
+        task,
+        _stop: stop,
+    }
+}
+
+fn lease_of(server: &ApiServer, name: &str) -> Lease {
+    server.get::<Lease>("default", name).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_standby_whose_clock_runs_ahead_never_takes_the_lease_from_a_renewing_leader() {
+    let server = ApiServer::start().await;
+    let a = elect(&server, "skew-ahead", "a", Arc::new(SystemClock));
+    eventually(10, "a to lead", || async { *a.leading.borrow() }).await;
+    let first = lease_of(&server, "skew-ahead").spec.unwrap();
+    assert_eq!(first.holder_identity.as_deref(), Some("a"));
+
+    let skew = 3600;
+    // Judged by renewTime against b's clock, the Lease would look long expired to b.
+    let renewed = first.renew_time.clone().unwrap().0;
+    let b_now = Skewed(skew).now();
+    assert!(renewed.as_second() + 2 < b_now.as_second());
+
+    server.clear_calls();
+    let b = elect(&server, "skew-ahead", "b", Arc::new(Skewed(skew)));
+    // Three lease durations while b keeps looking.
+    let until = Instant::now() + 3 * LEASE;
+    while Instant::now() < until {
+        let spec = lease_of(&server, "skew-ahead").spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("a"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // b did look, many times (a reads once per renewal, each followed by its update).
+    let calls = server.calls();
+    let count = |verb: &str| {
+        calls
+            .iter()
+            .filter(|c| c.resource == "leases" && c.verb == verb)
+            .count()
+    };
+    assert!(
+        count("get") >= count("update") + 10,
+        "b's reads: {} gets, {} updates",
+        count("get"),
+        count("update")
+    );
+    assert!(
+        count("update") >= 8,
+        "a renewed: {} updates",
+        count("update")
+    );
+    let spec = lease_of(&server, "skew-ahead").spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("a"));
+    assert_eq!(spec.lease_transitions, Some(0));
+    assert_eq!(spec.acquire_time, first.acquire_time);
+    assert!(*a.leading.borrow());
+    assert!(!b.ever_led.load(Ordering::SeqCst), "b never led");
+    a.task.abort();
+    b.task.abort();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_standby_takes_the_lease_once_the_leader_stops_renewing_whatever_its_clock() {
+    let server = ApiServer::start().await;
+    for skew in [3600, -3600] {
+        let lease = format!("skew{skew}");
+        let a = elect(&server, &lease, "a", Arc::new(SystemClock));
+        eventually(10, "a to lead", || async { *a.leading.borrow() }).await;
+        let b = elect(&server, &lease, "b", Arc::new(Skewed(skew)));
+        tokio::time::sleep(4 * RENEW).await;
+        assert!(!b.ever_led.load(Ordering::SeqCst), "skew {skew}");
+        // The leader dies without releasing the Lease.
+        a.task.abort();
+        let killed = Instant::now();
+        eventually(10, "b to lead", || async { *b.leading.borrow() }).await;
+        let took = killed.elapsed();
+        // b waited for the Lease to expire by its own count, and not much longer.
+        assert!(
+            took >= LEASE - 2 * RENEW && took <= LEASE + 8 * RENEW,
+            "skew {skew}: took over after {took:?}"
+        );
+        let spec = lease_of(&server, &lease).spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("b"), "skew {skew}");
+        assert_eq!(spec.lease_transitions, Some(1), "skew {skew}");
+        b.task.abort();
+    }
 }
 
 // ---- the guarded finalizer patch ----------------------------------------------------------

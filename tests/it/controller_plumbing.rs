@@ -1,13 +1,21 @@
-//! The controller's plumbing against the in-process API server fixture: Lease election under
-//! clock skew; the guarded finalizer patch.
+//! The controller's plumbing against the in-process API server fixture (and LocalStack for the
+//! metrics scrape): `/metrics`, `/healthz`, `/readyz`; Lease election under clock skew; the
+//! guarded finalizer patch.
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lb_operator::controller::http;
 use aws_lb_operator::controller::kube_io::{KubeIo, ObjState, INGRESS_FINALIZER};
 use aws_lb_operator::controller::leader::{self, Clock, LeaderConfig, SystemClock};
 use aws_lb_operator::controller::metrics::Metrics;
+use aws_lb_operator::controller::reconciler::Settings;
+use aws_lb_operator::controller::{start, Deps};
+use aws_lb_operator_core::build::BuildConfig;
+use aws_lb_operator_core::dns::DnsOptions;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -16,10 +24,416 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::apiserver::ApiServer;
+use crate::aws_apply::env_with;
 use crate::controller_e2e::eventually;
+use crate::localstack;
+
+// ---- /metrics, /healthz, /readyz ----------------------------------------------------------
+
+/// One HTTP/1.1 GET, read until the server closes: (status line, headers, body).
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
+        .await
+        .expect("the server closes the connection after one response")
+        .unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let (status, headers) = head.split_once("\r\n").unwrap();
+    (status.to_owned(), headers.to_lowercase(), body.to_owned())
+}
+
+/// Label names of every sample, by sample name (`family_bucket`, `family_sum` separately).
+fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
+    let mut out: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, _) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let names = labels
+            .split(',')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| kv.split_once('=').unwrap().0.to_owned())
+            .collect();
+        out.entry(name.to_owned()).or_default().insert(names);
+    }
+    out
+}
+
+/// `# TYPE` of every family.
+fn types(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (n, t) = l.split_once(' ').unwrap();
+            (n.to_owned(), t.to_owned())
+        })
+        .collect()
+}
 
 fn v(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A family: its name, its `# TYPE`, and the label names of each of its sample names.
+type FamilySpec = (&'static str, &'static str, Vec<(&'static str, Vec<String>)>);
+
+/// Every family the controller exposed before this change, with its type and label names:
+/// dashboards and alerts are built on them.
+fn families_before() -> Vec<FamilySpec> {
+    vec![
+        (
+            "aws_lb_operator_reconcile_total",
+            "counter",
+            vec![("aws_lb_operator_reconcile_total", v(&["kind", "result"]))],
+        ),
+        (
+            "aws_lb_operator_reconcile_errors_total",
+            "counter",
+            vec![(
+                "aws_lb_operator_reconcile_errors_total",
+                v(&["kind", "reason"]),
+            )],
+        ),
+        (
+            "aws_lb_operator_target_changes_total",
+            "counter",
+            vec![(
+                "aws_lb_operator_target_changes_total",
+                v(&["operation", "path"]),
+            )],
+        ),
+        (
+            "aws_lb_operator_dns_changes_total",
+            "counter",
+            vec![("aws_lb_operator_dns_changes_total", v(&["outcome"]))],
+        ),
+        (
+            "aws_lb_operator_events_total",
+            "counter",
+            vec![("aws_lb_operator_events_total", v(&["type", "reason"]))],
+        ),
+        (
+            "aws_lb_operator_reconcile_duration_seconds",
+            "histogram",
+            vec![
+                (
+                    "aws_lb_operator_reconcile_duration_seconds_bucket",
+                    v(&["kind", "le"]),
+                ),
+                (
+                    "aws_lb_operator_reconcile_duration_seconds_sum",
+                    v(&["kind"]),
+                ),
+                (
+                    "aws_lb_operator_reconcile_duration_seconds_count",
+                    v(&["kind"]),
+                ),
+            ],
+        ),
+        (
+            "aws_lb_operator_queue_depth",
+            "gauge",
+            vec![("aws_lb_operator_queue_depth", v(&[]))],
+        ),
+        (
+            "aws_lb_operator_targets_registered",
+            "gauge",
+            vec![("aws_lb_operator_targets_registered", v(&[]))],
+        ),
+        (
+            "aws_lb_operator_leader",
+            "gauge",
+            vec![("aws_lb_operator_leader", v(&[]))],
+        ),
+        (
+            "aws_lb_operator_ready",
+            "gauge",
+            vec![("aws_lb_operator_ready", v(&[]))],
+        ),
+        // `mutating` is new (a deliberate interface change, see docs/controller.md); the other
+        // three labels are as before.
+        (
+            "aws_lb_operator_aws_api_calls_total",
+            "counter",
+            vec![(
+                "aws_lb_operator_aws_api_calls_total",
+                v(&["service", "operation", "outcome", "mutating"]),
+            )],
+        ),
+    ]
+}
+
+/// The AWS call latency histogram (new).
+fn aws_latency_family() -> FamilySpec {
+    (
+        "aws_lb_operator_aws_api_call_duration_seconds",
+        "histogram",
+        vec![
+            (
+                "aws_lb_operator_aws_api_call_duration_seconds_bucket",
+                v(&["service", "operation", "le"]),
+            ),
+            (
+                "aws_lb_operator_aws_api_call_duration_seconds_count",
+                v(&["service", "operation"]),
+            ),
+        ],
+    )
+}
+
+/// Each family is there with its type, and each of its samples has exactly its label names.
+fn assert_families(text: &str, families: Vec<FamilySpec>) {
+    let types = types(text);
+    let sets = label_sets(text);
+    for (family, kind, samples) in families {
+        assert_eq!(
+            types.get(family).map(String::as_str),
+            Some(kind),
+            "# TYPE of {family} in\n{text}"
+        );
+        for (sample, labels) in samples {
+            assert_eq!(
+                sets.get(sample),
+                Some(&BTreeSet::from([labels])),
+                "label names of {sample} in\n{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_connection() {
+    let metrics = Arc::new(Metrics::default());
+    // Every family, through the entry points the controller's call sites use today.
+    metrics.observe_reconcile("ingress", "success", Duration::from_millis(40));
+    metrics.inc(
+        "aws_lb_operator_reconcile_errors_total",
+        &[("kind", "ingress"), ("reason", "FailedBuildModel")],
+        1,
+    );
+    let op = aws_lb_operator_core::deploy::Op::DeregisterTargets {
+        target_group: "arn:tg".into(),
+        targets: vec![aws_lb_operator_core::model::TargetSpec {
+            id: "10.0.0.9".into(),
+            port: 8080,
+        }],
+    };
+    metrics.count_target_change(&op, "binding");
+    metrics.inc(
+        "aws_lb_operator_dns_changes_total",
+        &[("outcome", "done")],
+        3,
+    );
+    metrics.inc(
+        "aws_lb_operator_events_total",
+        &[("type", "Warning"), ("reason", "FailedDeployModel")],
+        1,
+    );
+    let (listener, addr) = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let server = tokio::spawn(http::serve(listener, Arc::clone(&metrics), stopped));
+
+    let (status, headers, body) = get(addr, "/readyz").await;
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(body, "watch caches not synced yet\n");
+    assert!(
+        headers.contains("content-type: text/plain; charset=utf-8"),
+        "{headers}"
+    );
+    metrics.ready.store(1, Ordering::Relaxed);
+    let (status, _, body) = get(addr, "/readyz").await;
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ready\n")
+    );
+    let (status, _, body) = get(addr, "/healthz").await;
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ok\n")
+    );
+    let (status, _, body) = get(addr, "/nothing-here").await;
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 404 Not Found", "not found\n")
+    );
+
+    let (status, headers, text) = get(addr, "/metrics?x=1").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{headers}"
+    );
+    assert!(headers.contains("connection: close"), "{headers}");
+    // No AWS call was made through this counter: the call counter's family has its type
+    // line and no samples yet.
+    let mut families = families_before();
+    families.retain(|(f, _, _)| *f != "aws_lb_operator_aws_api_calls_total");
+    assert_families(&text, families);
+    assert!(text
+        .lines()
+        .any(|l| l == "# TYPE aws_lb_operator_aws_api_calls_total counter"));
+    for line in [
+        "aws_lb_operator_reconcile_total{kind=\"ingress\",result=\"success\"} 1",
+        "aws_lb_operator_target_changes_total{operation=\"deregister\",path=\"binding\"} 1",
+        "aws_lb_operator_dns_changes_total{outcome=\"done\"} 3",
+        "aws_lb_operator_events_total{type=\"Warning\",reason=\"FailedDeployModel\"} 1",
+        "aws_lb_operator_ready 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops on shutdown")
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
+    const REGION: &str = "ap-southeast-5";
+    aws_lb_operator::cli::init_logging(aws_lb_operator::cli::LogFormat::Text);
+    let clients = localstack::account_clients(REGION, 5910).await;
+    let env = env_with(clients, REGION, "plumbing-metrics", 86).await;
+    let zone = env
+        .clients
+        .route53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference(localstack::unique("plumbing-metrics"))
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let server = ApiServer::start().await;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
+    let snap = aws_lb_operator::cli::manifests::load_snapshot(&[dir]).unwrap();
+    for s in &snap.services {
+        server.apply(s);
+    }
+    for e in &snap.endpoint_slices {
+        server.apply(e);
+    }
+    for c in &snap.ingress_classes {
+        server.apply(c);
+    }
+    for i in &snap.ingresses {
+        server.apply(i);
+    }
+    // One broken Ingress of its own: a rejected object, counted and reported.
+    let mut broken = snap.ingresses[0].clone();
+    broken.metadata = ObjectMeta {
+        name: Some("broken".into()),
+        namespace: broken.metadata.namespace.clone(),
+        annotations: Some(
+            [(
+                "alb.ingress.kubernetes.io/scheme".to_owned(),
+                "sideways".to_owned(),
+            )]
+            .into(),
+        ),
+        ..ObjectMeta::default()
+    };
+    server.apply(&broken);
+    let mut dns = DnsOptions::new(&env.cluster);
+    dns.zone_id_filter = vec![zone_id];
+    let running = start(Deps {
+        client: server.client(),
+        aws: env.clients.clone(),
+        settings: Settings {
+            cluster: env.cluster.clone(),
+            vpc_id: Some(env.vpc.clone()),
+            build: BuildConfig::new(&env.cluster),
+            dns: Some(dns),
+            concurrency: 2,
+            max_stacks_per_pass: 50,
+            sync_period: Duration::from_secs(600),
+            target_batch_window: Duration::from_millis(100),
+            dry_run: false,
+        },
+        namespaces: Vec::new(),
+        leader: None,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: "plumbing-metrics".into(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap();
+    let m = Arc::clone(&running.metrics);
+    eventually(90, "a successful ingress reconcile", || async {
+        m.counter(
+            "aws_lb_operator_reconcile_total",
+            &[("kind", "ingress"), ("result", "success")],
+        ) >= 1
+    })
+    .await;
+    // Scale the frontend up: the fast path registers the new endpoint.
+    let slice = server
+        .get::<EndpointSlice>("shop", "frontend-7x2kq")
+        .unwrap();
+    let mut value = serde_json::to_value(&slice).unwrap();
+    value["endpoints"].as_array_mut().unwrap().push(json!({
+        "addresses": ["10.0.3.77"],
+        "conditions": {"ready": true, "serving": true, "terminating": false}
+    }));
+    server.apply(&serde_json::from_value::<EndpointSlice>(value).unwrap());
+    eventually(30, "the fast path to register a target", || async {
+        m.counter(
+            "aws_lb_operator_target_changes_total",
+            &[("operation", "register"), ("path", "fast")],
+        ) >= 1
+    })
+    .await;
+
+    let (status, _, text) = get(running.metrics_addr, "/metrics").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let mut families = families_before();
+    families.push(aws_latency_family());
+    assert_families(&text, families);
+    let reason = "FailedBuildModel";
+    for line in [
+        format!("aws_lb_operator_reconcile_errors_total{{kind=\"ingress\",reason=\"{reason}\"}} "),
+        "aws_lb_operator_events_total{type=\"Normal\",reason=\"SuccessfullyReconciled\"} ".into(),
+        "aws_lb_operator_dns_changes_total{outcome=\"done\"} ".into(),
+        "aws_lb_operator_aws_api_calls_total{service=\"elbv2\",operation=\"CreateLoadBalancer\",outcome=\"success\",mutating=\"true\"} 1".into(),
+        "aws_lb_operator_aws_api_calls_total{service=\"elbv2\",operation=\"DescribeLoadBalancers\",outcome=\"success\",mutating=\"false\"} ".into(),
+        "aws_lb_operator_aws_api_call_duration_seconds_count{service=\"elbv2\",operation=\"CreateLoadBalancer\"} 1".into(),
+        "aws_lb_operator_ready 1".into(),
+        "aws_lb_operator_leader 1".into(),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&line)),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // Every AWS call counted is also timed, once.
+    let calls: u64 = env.clients.calls.snapshot().values().map(|s| s.calls).sum();
+    let timed: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("aws_lb_operator_aws_api_call_duration_seconds_count{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert!(timed > 0 && timed <= calls, "{timed} timed of {calls}");
+    running.shutdown().await;
 }
 
 // ---- leader election under clock skew -----------------------------------------------------

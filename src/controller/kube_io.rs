@@ -14,7 +14,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource};
 use serde_json::json;
 
-use super::metrics::Metrics;
+use super::metrics::{EventType as MetricEventType, Metrics};
 use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 
 /// Finalizer of an Ingress in its own implicit group.
@@ -364,13 +364,13 @@ impl KubeIo {
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        self.metrics.inc(
-            "aws_lb_operator_events_total",
-            &[
-                ("type", if warning { "Warning" } else { "Normal" }),
-                ("reason", reason),
-            ],
-            1,
+        self.metrics.event(
+            if warning {
+                MetricEventType::Warning
+            } else {
+                MetricEventType::Normal
+            },
+            reason,
         );
         if let Err(e) = self.recorder.publish(&ev, reference).await {
             tracing::debug!(error = %e, "event not recorded");

@@ -295,6 +295,22 @@ async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_con
         );
     }
 
+    // A client that never sends its request head is dropped after 5 s.
+    {
+        use tokio::io::AsyncReadExt;
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let opened = Instant::now();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(15), idle.read_to_end(&mut rest))
+            .await
+            .expect("an idle connection is closed by the server");
+        let waited = opened.elapsed();
+        assert!(
+            waited >= Duration::from_millis(4500) && waited < Duration::from_secs(10),
+            "closed after {waited:?}"
+        );
+    }
+
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(5), server)
         .await

@@ -5,6 +5,7 @@
 //! Prometheus metrics) and tests assert on it (an unchanged re-apply makes no mutating call).
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -14,7 +15,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
 
 /// Counts for one service operation.
@@ -35,11 +36,46 @@ pub type CallKey = (String, String);
 /// How many recent mutating calls [`CallCounter::recent_mutations`] remembers.
 pub const RECENT_MUTATIONS: usize = 4096;
 
+/// One finished AWS operation, as told to [`CallCounter::on_finished`] observers.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedCall<'a> {
+    /// Service (`elbv2`, `ec2`, `route53`).
+    pub service: &'a str,
+    /// Operation (`DescribeTags`).
+    pub operation: &'a str,
+    /// Time from the start of the operation to its end, retries included.
+    pub took: Duration,
+    /// It ended in an error.
+    pub failed: bool,
+}
+
+type CallObserver = Arc<dyn Fn(&FinishedCall<'_>) + Send + Sync>;
+
+/// Observers of finished operations (the metrics' latency histogram).
+#[derive(Clone, Default)]
+struct Observers(Arc<Mutex<Vec<CallObserver>>>);
+
+impl std::fmt::Debug for Observers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        write!(f, "Observers({n})")
+    }
+}
+
 /// Shared, cloneable call counter.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<CallKey, CallStats>>>,
     recent: Arc<Mutex<std::collections::VecDeque<String>>>,
+    observers: Observers,
+}
+
+/// When the current operation started, kept in the operation's config bag.
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
 }
 
 /// True for operations that change AWS state: anything that is not a Describe, List or Get.
@@ -60,6 +96,27 @@ impl CallCounter {
         CallCountingInterceptor {
             service,
             counter: self.clone(),
+        }
+    }
+
+    /// Calls `f` with every operation that finishes from now on (after all its attempts).
+    pub fn on_finished(&self, f: impl Fn(&FinishedCall<'_>) + Send + Sync + 'static) {
+        self.observers
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(f));
+    }
+
+    fn finished(&self, call: &FinishedCall<'_>) {
+        let observers = self
+            .observers
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for observe in observers {
+            observe(call);
         }
     }
 
@@ -173,6 +230,7 @@ impl Intercept for CallCountingInterceptor {
         tracing::trace!(service = self.service, operation = %op, "aws call");
         self.counter.started(self.service, &op);
         record_operation(self.service, &op);
+        cfg.interceptor_state().store_put(Started(Instant::now()));
         Ok(())
     }
 
@@ -193,9 +251,19 @@ impl Intercept for CallCountingInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if matches!(context.output_or_error(), Some(Err(_))) {
+        let operation = operation_name(cfg);
+        let failed = matches!(context.output_or_error(), Some(Err(_)));
+        if failed {
             self.counter
-                .update(self.service, &operation_name(cfg), |s| s.errors += 1);
+                .update(self.service, &operation, |s| s.errors += 1);
+        }
+        if let Some(Started(at)) = cfg.load::<Started>() {
+            self.counter.finished(&FinishedCall {
+                service: self.service,
+                operation: &operation,
+                took: at.elapsed(),
+                failed,
+            });
         }
         Ok(())
     }
@@ -304,6 +372,35 @@ mod tests {
         c.reset();
         assert_eq!(c.total_calls(), 0);
         assert!(c.recent_mutations().is_empty());
+    }
+
+    #[test]
+    fn observers_hear_every_finished_operation() {
+        let c = CallCounter::new();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let h = Arc::clone(&heard);
+        c.clone().on_finished(move |call| {
+            h.lock().unwrap().push(format!(
+                "{}.{} {:?} {}",
+                call.service, call.operation, call.took, call.failed
+            ));
+        });
+        c.finished(&FinishedCall {
+            service: "elbv2",
+            operation: "CreateRule",
+            took: Duration::from_millis(20),
+            failed: false,
+        });
+        c.finished(&FinishedCall {
+            service: "ec2",
+            operation: "DescribeSubnets",
+            took: Duration::from_secs(2),
+            failed: true,
+        });
+        assert_eq!(
+            *heard.lock().unwrap(),
+            vec!["elbv2.CreateRule 20ms false", "ec2.DescribeSubnets 2s true"]
+        );
     }
 
     #[test]

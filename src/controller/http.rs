@@ -1,17 +1,28 @@
-//! `/metrics`, `/healthz` and `/readyz` over plain HTTP/1.1, one request per connection.
+//! `/metrics`, `/healthz` and `/readyz`, served by hyper's HTTP/1 server (hyper is already in
+//! the dependency tree through kube; only its `server` feature is added).
 //!
-//! Three read-only endpoints need no web framework: the request line is read, a response is
-//! written and the connection closed.
+//! Every response closes its connection (no keep-alive: scrapes and probes are one request
+//! each), and a client that sends no complete request head within 5 s is dropped.
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::metrics::Metrics;
-use crate::aws::CallCounter;
+use super::metrics::{self, Metrics};
+
+/// How long a client may take to send its request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds `addr`; returns the bound address (port 0 picks one).
 ///
@@ -23,11 +34,10 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
-/// Serves until `shutdown` fires.
+/// Serves until `shutdown` fires (connections in flight are not waited for).
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
-    calls: CallCounter,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -35,58 +45,52 @@ pub async fn serve(
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
         };
-        let Ok((mut stream, _)) = accepted else {
-            // Out of file descriptors, say: don't spin.
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            continue;
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors, say: don't spin.
+                tracing::debug!(error = %e, "metrics server: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let metrics = Arc::clone(&metrics);
-        let calls = calls.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let n = match tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                stream.read(&mut buf),
-            )
-            .await
-            {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body, content_type) = respond(path, &metrics, &calls);
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            let service = service_fn(move |req: Request<Incoming>| {
+                let response = respond(&req, &metrics);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let served = http1::Builder::new()
+                .keep_alive(false)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "metrics server: connection ended with an error");
+            }
         });
     }
 }
 
-fn respond(
-    path: &str,
-    metrics: &Metrics,
-    calls: &CallCounter,
-) -> (&'static str, String, &'static str) {
-    let text = "text/plain; charset=utf-8";
-    match path.split('?').next().unwrap_or(path) {
-        "/metrics" => (
-            "200 OK",
-            metrics.render(calls),
-            "text/plain; version=0.0.4; charset=utf-8",
-        ),
-        "/healthz" => ("200 OK", "ok\n".to_owned(), text),
-        "/readyz" if metrics.ready.load(Ordering::Relaxed) == 1 => {
-            ("200 OK", "ready\n".to_owned(), text)
-        }
+fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    // Any method, as before: the paths are read-only.
+    let (status, body, content_type) = match req.uri().path() {
+        "/metrics" => (StatusCode::OK, metrics.render(), metrics::CONTENT_TYPE),
+        "/healthz" => (StatusCode::OK, "ok\n".to_owned(), TEXT),
+        "/readyz" if metrics.ready.get() == 1 => (StatusCode::OK, "ready\n".to_owned(), TEXT),
         "/readyz" => (
-            "503 Service Unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
             "watch caches not synced yet\n".to_owned(),
-            text,
+            TEXT,
         ),
-        _ => ("404 Not Found", "not found\n".to_owned(), text),
-    }
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned(), TEXT),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }

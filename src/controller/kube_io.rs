@@ -14,7 +14,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource};
 use serde_json::json;
 
-use super::metrics::Metrics;
+use super::metrics::{EventType as MetricEventType, Metrics};
 use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 
 /// Finalizer of an Ingress in its own implicit group.
@@ -212,7 +212,8 @@ impl KubeIo {
         }
     }
 
-    /// Adds `finalizer` (a JSON patch that appends, so concurrent finalizers are kept).
+    /// Adds `finalizer`: a JSON patch that appends (so concurrent finalizers are kept), guarded
+    /// by a `test` that the list is still what the cache saw (see [`add_finalizer_patch`]).
     ///
     /// # Errors
     /// The API server refused the patch.
@@ -363,13 +364,13 @@ impl KubeIo {
             action: "Reconcile".to_owned(),
             secondary: None,
         };
-        self.metrics.inc(
-            "aws_lb_operator_events_total",
-            &[
-                ("type", if warning { "Warning" } else { "Normal" }),
-                ("reason", reason),
-            ],
-            1,
+        self.metrics.event(
+            if warning {
+                MetricEventType::Warning
+            } else {
+                MetricEventType::Normal
+            },
+            reason,
         );
         if let Err(e) = self.recorder.publish(&ev, reference).await {
             tracing::debug!(error = %e, "event not recorded");
@@ -377,15 +378,25 @@ impl KubeIo {
     }
 }
 
-/// A JSON patch appending `finalizer` to `current` (so concurrent finalizers are kept).
+/// A JSON patch appending `finalizer` to `current`, the list as the cache saw it, guarded by a
+/// `test` op as kube-runtime's finalizer helper does: the list must still be exactly `current`
+/// (absent when empty), so a lagging cache can never add the finalizer twice, and a list
+/// changed meanwhile is never clobbered. A failed test is a 422; the next reconcile, on a
+/// fresher cache, tries again.
 fn add_finalizer_patch(
     current: &[String],
     finalizer: &str,
 ) -> Result<Patch<serde_json::Value>, kube::Error> {
     let ops = if current.is_empty() {
-        json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+        ])
     } else {
-        json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+        ])
     };
     Ok(Patch::Json(
         serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,

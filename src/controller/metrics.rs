@@ -1,232 +1,569 @@
-//! Prometheus metrics, rendered in the text exposition format by `/metrics`.
+//! Prometheus metrics, with `prometheus-client`: typed families, rendered by `/metrics` in the
+//! Prometheus text format (version 0.0.4).
 //!
-//! A handful of counters, gauges and one histogram family, kept in plain maps behind a mutex:
-//! updates happen a few times per reconcile, far off any hot path. AWS call counts are read
-//! from the [`CallCounter`] every client already feeds, at scrape time.
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, PoisonError};
+//! Metric names and labels are a user interface (dashboards and alerts are built on them): the
+//! families, their names and label sets are listed in `docs/controller.md`, and the
+//! `controller_plumbing` integration test scrapes `/metrics` and checks every one of them.
+//!
+//! Callers use the typed methods ([`Metrics::reconciled`], [`Metrics::reconcile_error`],
+//! [`Metrics::count_targets`], [`Metrics::dns_changes`], [`Metrics::event`]) and the gauge
+//! handles. The string-keyed [`Metrics::inc`], [`Metrics::observe_reconcile`] and
+//! [`Metrics::count_target_change`] remain as thin wrappers over them for older call sites.
+//!
+//! AWS call counts are read from the [`CallCounter`] every AWS client already feeds, at scrape
+//! time; their latency is observed as each operation finishes.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lb_operator_core::deploy::Op;
+use aws_lb_operator_core::model::StackKind;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::aws::calls::is_mutating;
 use crate::aws::CallCounter;
 
+/// Content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
 /// Upper bounds (seconds) of the reconcile duration histogram.
-const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const RECONCILE_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
-#[derive(Debug, Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
-
-/// Labels as `(name, value)` pairs, rendered in order.
-type Labels = Vec<(&'static str, String)>;
-
-#[derive(Debug, Default)]
-struct Inner {
-    counters: BTreeMap<(&'static str, Labels), u64>,
-    histograms: BTreeMap<Labels, Histogram>,
-}
-
-/// The controller's metrics.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    inner: Mutex<Inner>,
-    /// Stacks waiting to be reconciled.
-    pub queue_depth: AtomicI64,
-    /// Targets registered across every target group the controller manages.
-    pub targets: AtomicI64,
-    /// 1 while this replica is the leader.
-    pub leader: AtomicI64,
-    /// 1 once every watch cache has synced.
-    pub ready: AtomicI64,
-}
-
-/// Help text and type of every counter family.
-const COUNTERS: [(&str, &str); 5] = [
-    (
-        "aws_lb_operator_reconcile_total",
-        "Stack reconciles, by stack kind and result.",
-    ),
-    (
-        "aws_lb_operator_reconcile_errors_total",
-        "Failed stack reconciles and rejected objects, by stack kind and reason.",
-    ),
-    (
-        "aws_lb_operator_target_changes_total",
-        "Targets registered and deregistered, by operation and path (fast or full).",
-    ),
-    (
-        "aws_lb_operator_dns_changes_total",
-        "Route53 record changes, by outcome.",
-    ),
-    (
-        "aws_lb_operator_events_total",
-        "Kubernetes events emitted, by type and reason.",
-    ),
+/// Upper bounds (seconds) of the AWS call duration histogram (one operation, retries included:
+/// up to the 120 s operation timeout).
+const AWS_CALL_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
 ];
 
-impl Metrics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds `n` to counter `name` with `labels`.
-    pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
-        let labels: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        *self.lock().counters.entry((name, labels)).or_insert(0) += n;
-    }
-
-    /// Counts the targets a done Register/DeregisterTargets change moved, by `path` (`fast`,
-    /// `full` or `binding`). Other changes count nothing.
-    pub fn count_target_change(&self, op: &aws_lb_operator_core::deploy::Op, path: &str) {
-        use aws_lb_operator_core::deploy::Op;
-        let (operation, n) = match op {
-            Op::RegisterTargets { targets, .. } => ("register", targets.len()),
-            Op::DeregisterTargets { targets, .. } => ("deregister", targets.len()),
-            _ => return,
-        };
-        self.inc(
-            "aws_lb_operator_target_changes_total",
-            &[("operation", operation), ("path", path)],
-            n as u64,
-        );
-    }
-
-    /// Records one reconcile of a stack of `kind` that took `took`.
-    pub fn observe_reconcile(&self, kind: &str, result: &str, took: Duration) {
-        self.inc(
-            "aws_lb_operator_reconcile_total",
-            &[("kind", kind), ("result", result)],
-            1,
-        );
-        let secs = took.as_secs_f64();
-        let mut inner = self.lock();
-        let h = inner
-            .histograms
-            .entry(vec![("kind", kind.to_owned())])
-            .or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.buckets[i] += 1;
-            }
+macro_rules! label_value {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
         }
-        h.sum += secs;
-        h.count += 1;
-    }
 
-    /// A counter's current value (tests).
-    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        self.lock()
-            .counters
-            .iter()
-            .filter(|((n, l), _)| {
-                *n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
-            })
-            .map(|(_, v)| *v)
-            .sum()
-    }
+        impl $name {
+            /// The label value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
 
-    /// The text exposition of every metric, AWS calls included.
-    pub fn render(&self, calls: &CallCounter) -> String {
-        let mut out = String::new();
-        let inner = self.lock();
-        for (name, help) in COUNTERS {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for ((n, labels), v) in &inner.counters {
-                if *n == name {
-                    let _ = writeln!(out, "{name}{} {v}", render_labels(labels));
+            /// The variant whose label value is `s`.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
                 }
             }
         }
-        let h = "aws_lb_operator_reconcile_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {h} Time to reconcile a stack, AWS calls included.\n# TYPE {h} histogram"
-        );
-        for (labels, hist) in &inner.histograms {
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let mut l = labels.clone();
-                l.push(("le", le.to_string()));
-                let _ = writeln!(out, "{h}_bucket{} {}", render_labels(&l), hist.buckets[i]);
-            }
-            let mut l = labels.clone();
-            l.push(("le", "+Inf".to_owned()));
-            let _ = writeln!(out, "{h}_bucket{} {}", render_labels(&l), hist.count);
-            let _ = writeln!(out, "{h}_sum{} {}", render_labels(labels), hist.sum);
-            let _ = writeln!(out, "{h}_count{} {}", render_labels(labels), hist.count);
-        }
-        drop(inner);
-        for (name, help, v) in [
-            (
-                "aws_lb_operator_queue_depth",
-                "Stacks waiting to be reconciled.",
-                &self.queue_depth,
-            ),
-            (
-                "aws_lb_operator_targets_registered",
-                "Targets registered in managed target groups.",
-                &self.targets,
-            ),
-            (
-                "aws_lb_operator_leader",
-                "1 while this replica leads.",
-                &self.leader,
-            ),
-            (
-                "aws_lb_operator_ready",
-                "1 once every watch cache has synced.",
-                &self.ready,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-        let name = "aws_lb_operator_aws_api_calls_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} AWS API operations, by service, operation and outcome.\n# TYPE {name} counter"
-        );
-        for ((service, operation), stats) in calls.snapshot() {
-            for (outcome, n) in [
-                ("success", stats.calls.saturating_sub(stats.errors)),
-                ("error", stats.errors),
-            ] {
-                let labels: Labels = vec![
-                    ("service", service.clone()),
-                    ("operation", operation.clone()),
-                    ("outcome", outcome.to_owned()),
-                ];
-                let _ = writeln!(out, "{name}{} {n}", render_labels(&labels));
+
+        impl EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+                EncodeLabelValue::encode(&self.as_str(), encoder)
             }
         }
-        out
+    };
+}
+
+label_value! {
+    /// `kind`: what a reconcile was about.
+    Kind {
+        /// An Ingress stack (an IngressGroup).
+        Ingress => "ingress",
+        /// A Service's NLB stack.
+        Service => "service",
+        /// A TargetGroupBinding.
+        TargetGroupBinding => "targetgroupbinding",
     }
 }
 
-fn render_labels(labels: &Labels) -> String {
-    if labels.is_empty() {
-        return String::new();
+impl From<StackKind> for Kind {
+    fn from(k: StackKind) -> Self {
+        match k {
+            StackKind::Ingress => Kind::Ingress,
+            StackKind::Service => Kind::Service,
+        }
     }
-    let inner: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            let v = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{k}=\"{v}\"")
-        })
-        .collect();
-    format!("{{{}}}", inner.join(","))
+}
+
+label_value! {
+    /// `result` of a reconcile.
+    ReconcileResult {
+        /// Planned and applied.
+        Success => "success",
+        /// Failed.
+        Error => "error",
+        /// Planned only (`--dry-run`).
+        DryRun => "dry-run",
+    }
+}
+
+label_value! {
+    /// `operation` of a target change.
+    TargetOperation {
+        /// RegisterTargets.
+        Register => "register",
+        /// DeregisterTargets.
+        Deregister => "deregister",
+    }
+}
+
+label_value! {
+    /// `path` that changed targets.
+    TargetPath {
+        /// The endpoint fast path.
+        Fast => "fast",
+        /// A full stack pass.
+        Full => "full",
+        /// A TargetGroupBinding.
+        Binding => "binding",
+    }
+}
+
+label_value! {
+    /// `outcome` of a Route53 record change.
+    DnsOutcome {
+        /// Applied.
+        Done => "done",
+        /// Rejected or not sent.
+        Failed => "failed",
+    }
+}
+
+label_value! {
+    /// `type` of a Kubernetes event.
+    EventType {
+        /// Normal.
+        Normal => "Normal",
+        /// Warning.
+        Warning => "Warning",
+    }
+}
+
+label_value! {
+    /// `outcome` of an AWS operation.
+    CallOutcome {
+        /// Succeeded (possibly after retries).
+        Success => "success",
+        /// Failed after all retries.
+        Error => "error",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReconcileLabels {
+    kind: Kind,
+    result: ReconcileResult,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ErrorLabels {
+    kind: Kind,
+    reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TargetLabels {
+    operation: TargetOperation,
+    path: TargetPath,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DnsLabels {
+    outcome: DnsOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EventLabels {
+    r#type: EventType,
+    reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct KindLabels {
+    kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct AwsCallLabels {
+    service: String,
+    operation: String,
+    outcome: CallOutcome,
+    mutating: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct AwsLatencyLabels {
+    service: String,
+    operation: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// A gauge, with the `AtomicI64`-style `store`/`load` older call sites use.
+#[derive(Debug, Clone, Default)]
+pub struct GaugeHandle(Gauge);
+
+impl GaugeHandle {
+    /// Sets the value.
+    pub fn set(&self, v: i64) {
+        self.0.set(v);
+    }
+
+    /// The value.
+    pub fn get(&self) -> i64 {
+        self.0.get()
+    }
+
+    /// [`GaugeHandle::set`] (the ordering is ignored: the gauge is atomic).
+    pub fn store(&self, v: i64, _ordering: Ordering) {
+        self.set(v);
+    }
+
+    /// [`GaugeHandle::get`] (the ordering is ignored).
+    pub fn load(&self, _ordering: Ordering) -> i64 {
+        self.get()
+    }
+}
+
+/// The AWS call counter, exposed at scrape time.
+#[derive(Debug)]
+struct AwsCalls(CallCounter);
+
+impl Collector for AwsCalls {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "aws_lb_operator_aws_api_calls",
+            "AWS API operations, by service, operation, outcome and whether they change AWS state (mutating).",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((service, operation), stats) in self.0.snapshot() {
+            let mutating = is_mutating(&operation);
+            for (outcome, n) in [
+                (
+                    CallOutcome::Success,
+                    stats.calls.saturating_sub(stats.errors),
+                ),
+                (CallOutcome::Error, stats.errors),
+            ] {
+                let labels = AwsCallLabels {
+                    service: service.clone(),
+                    operation: operation.clone(),
+                    outcome,
+                    mutating,
+                };
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The controller's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    target_changes: Family<TargetLabels, Counter>,
+    dns: Family<DnsLabels, Counter>,
+    events: Family<EventLabels, Counter>,
+    reconcile_seconds: HistogramFamily<KindLabels>,
+    /// Owned here; the call counter's observer holds it weakly.
+    _aws_seconds: Arc<HistogramFamily<AwsLatencyLabels>>,
+    /// Stacks waiting to be reconciled.
+    pub queue_depth: GaugeHandle,
+    /// Targets registered across every target group the controller manages.
+    pub targets: GaugeHandle,
+    /// 1 while this replica is the leader.
+    pub leader: GaugeHandle,
+    /// 1 once every watch cache has synced.
+    pub ready: GaugeHandle,
+}
+
+impl Default for Metrics {
+    /// Metrics over a counter of their own (tests; see [`Metrics::new`]).
+    fn default() -> Self {
+        Self::new(&CallCounter::new())
+    }
+}
+
+impl Metrics {
+    /// Every family, registered; AWS calls are those `calls` counts.
+    pub fn new(calls: &CallCounter) -> Self {
+        let mut registry = Registry::default();
+        let reconciles = Family::default();
+        let errors = Family::default();
+        let target_changes = Family::default();
+        let dns = Family::default();
+        let events = Family::default();
+        let reconcile_seconds: HistogramFamily<KindLabels> =
+            Family::new_with_constructor(|| Histogram::new(RECONCILE_BUCKETS));
+        let aws_seconds: HistogramFamily<AwsLatencyLabels> =
+            Family::new_with_constructor(|| Histogram::new(AWS_CALL_BUCKETS));
+        let gauges = <[GaugeHandle; 4]>::default();
+        // `register` adds the final period of the help text, and `_total` to counters.
+        registry.register(
+            "aws_lb_operator_reconcile",
+            "Stack reconciles, by stack kind and result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "aws_lb_operator_reconcile_errors",
+            "Failed stack reconciles and rejected objects, by stack kind and reason",
+            errors.clone(),
+        );
+        registry.register(
+            "aws_lb_operator_target_changes",
+            "Targets registered and deregistered, by operation and path (fast or full)",
+            target_changes.clone(),
+        );
+        registry.register(
+            "aws_lb_operator_dns_changes",
+            "Route53 record changes, by outcome",
+            dns.clone(),
+        );
+        registry.register(
+            "aws_lb_operator_events",
+            "Kubernetes events emitted, by type and reason",
+            events.clone(),
+        );
+        registry.register(
+            "aws_lb_operator_reconcile_duration_seconds",
+            "Time to reconcile a stack, AWS calls included",
+            reconcile_seconds.clone(),
+        );
+        for (name, help, gauge) in [
+            (
+                "aws_lb_operator_queue_depth",
+                "Stacks waiting to be reconciled",
+                &gauges[0],
+            ),
+            (
+                "aws_lb_operator_targets_registered",
+                "Targets registered in managed target groups",
+                &gauges[1],
+            ),
+            (
+                "aws_lb_operator_leader",
+                "1 while this replica leads",
+                &gauges[2],
+            ),
+            (
+                "aws_lb_operator_ready",
+                "1 once every watch cache has synced",
+                &gauges[3],
+            ),
+        ] {
+            registry.register(name, help, gauge.0.clone());
+        }
+        registry.register_collector(Box::new(AwsCalls(calls.clone())));
+        registry.register(
+            "aws_lb_operator_aws_api_call_duration_seconds",
+            "Time of one AWS API operation, retries included, by service and operation",
+            aws_seconds.clone(),
+        );
+        // The counter may outlive these metrics (tests start several controllers on one set
+        // of clients): the observer holds them weakly and goes quiet once they are dropped.
+        let aws_seconds = Arc::new(aws_seconds);
+        let observed = Arc::downgrade(&aws_seconds);
+        calls.on_finished(move |call| {
+            if let Some(family) = observed.upgrade() {
+                family
+                    .get_or_create(&AwsLatencyLabels {
+                        service: call.service.to_owned(),
+                        operation: call.operation.to_owned(),
+                    })
+                    .observe(call.took.as_secs_f64());
+            }
+        });
+        let [queue_depth, targets, leader, ready] = gauges;
+        Self {
+            registry,
+            reconciles,
+            errors,
+            target_changes,
+            dns,
+            events,
+            reconcile_seconds,
+            _aws_seconds: aws_seconds,
+            queue_depth,
+            targets,
+            leader,
+            ready,
+        }
+    }
+
+    // ---- typed ---------------------------------------------------------------------------
+
+    /// Records one reconcile of `kind` with `result` that took `took`.
+    pub fn reconciled(&self, kind: Kind, result: ReconcileResult, took: Duration) {
+        self.reconciles
+            .get_or_create(&ReconcileLabels { kind, result })
+            .inc();
+        self.reconcile_seconds
+            .get_or_create(&KindLabels { kind })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts a failed reconcile or rejected object of `kind`, by `reason` (the event reason).
+    pub fn reconcile_error(&self, kind: Kind, reason: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                kind,
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts the targets a done Register/DeregisterTargets change moved, by `path`. Other
+    /// changes count nothing.
+    pub fn count_targets(&self, op: &Op, path: TargetPath) {
+        let (operation, n) = match op {
+            Op::RegisterTargets { targets, .. } => (TargetOperation::Register, targets.len()),
+            Op::DeregisterTargets { targets, .. } => (TargetOperation::Deregister, targets.len()),
+            _ => return,
+        };
+        self.target_changes
+            .get_or_create(&TargetLabels { operation, path })
+            .inc_by(n as u64);
+    }
+
+    /// Counts `n` Route53 record changes with `outcome`.
+    pub fn dns_changes(&self, outcome: DnsOutcome, n: u64) {
+        self.dns.get_or_create(&DnsLabels { outcome }).inc_by(n);
+    }
+
+    /// Counts one Kubernetes event.
+    pub fn event(&self, r#type: EventType, reason: &str) {
+        self.events
+            .get_or_create(&EventLabels {
+                r#type,
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    // ---- string-keyed wrappers (older call sites) ------------------------------------------
+
+    /// Adds `n` to counter `name` with `labels` (a wrapper over the typed methods: a name or
+    /// label value they do not know is logged and not counted).
+    pub fn inc(&self, name: &str, labels: &[(&str, &str)], n: u64) {
+        let get = |key: &str| labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let counted = match name {
+            "aws_lb_operator_reconcile_total" => (|| {
+                let l = ReconcileLabels {
+                    kind: Kind::parse(get("kind")?)?,
+                    result: ReconcileResult::parse(get("result")?)?,
+                };
+                self.reconciles.get_or_create(&l).inc_by(n);
+                Some(())
+            })(),
+            "aws_lb_operator_reconcile_errors_total" => (|| {
+                let l = ErrorLabels {
+                    kind: Kind::parse(get("kind")?)?,
+                    reason: get("reason")?.to_owned(),
+                };
+                self.errors.get_or_create(&l).inc_by(n);
+                Some(())
+            })(),
+            "aws_lb_operator_target_changes_total" => (|| {
+                let l = TargetLabels {
+                    operation: TargetOperation::parse(get("operation")?)?,
+                    path: TargetPath::parse(get("path")?)?,
+                };
+                self.target_changes.get_or_create(&l).inc_by(n);
+                Some(())
+            })(),
+            "aws_lb_operator_dns_changes_total" => (|| {
+                self.dns_changes(DnsOutcome::parse(get("outcome")?)?, n);
+                Some(())
+            })(),
+            "aws_lb_operator_events_total" => (|| {
+                let l = EventLabels {
+                    r#type: EventType::parse(get("type")?)?,
+                    reason: get("reason")?.to_owned(),
+                };
+                self.events.get_or_create(&l).inc_by(n);
+                Some(())
+            })(),
+            _ => None,
+        };
+        if counted.is_none() {
+            tracing::warn!(
+                metric = name,
+                ?labels,
+                "unknown metric or label value: not counted"
+            );
+        }
+    }
+
+    /// [`Metrics::count_targets`] with the path as text (`fast`, `full` or `binding`).
+    pub fn count_target_change(&self, op: &Op, path: &str) {
+        match TargetPath::parse(path) {
+            Some(path) => self.count_targets(op, path),
+            None => tracing::warn!(path, "unknown target change path: not counted"),
+        }
+    }
+
+    /// [`Metrics::reconciled`] with kind and result as text.
+    pub fn observe_reconcile(&self, kind: &str, result: &str, took: Duration) {
+        match (Kind::parse(kind), ReconcileResult::parse(result)) {
+            (Some(kind), Some(result)) => self.reconciled(kind, result, took),
+            _ => tracing::warn!(
+                kind,
+                result,
+                "unknown reconcile kind or result: not counted"
+            ),
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    /// The text exposition of every metric, AWS calls included ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        {
+            // Writing to a String cannot fail; an encoder error still must not kill the scrape.
+            tracing::warn!(error = %e, "metrics could not be rendered in full");
+        }
+        out
+    }
+
+    /// The sum of the samples of counter `name` (`..._total`) whose labels include `labels`,
+    /// as scraped (tests).
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let text = self.render();
+        text.lines()
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let (n, l) = match series.split_once('{') {
+                    Some((n, l)) => (n, l.strip_suffix('}')?),
+                    None => (series, ""),
+                };
+                let matches = n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
+                matches.then(|| value.parse::<u64>().ok()).flatten()
+            })
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -243,7 +580,7 @@ mod tests {
             2,
         );
         m.queue_depth.store(3, Ordering::Relaxed);
-        let text = m.render(&CallCounter::new());
+        let text = m.render();
         for line in [
             "aws_lb_operator_reconcile_total{kind=\"ingress\",result=\"success\"} 1",
             "aws_lb_operator_reconcile_errors_total{kind=\"service\",reason=\"FailedBuildModel\"} 2",
@@ -259,5 +596,123 @@ mod tests {
             m.counter("aws_lb_operator_reconcile_total", &[("result", "success")]),
             1
         );
+    }
+
+    /// Help and type lines as they were before `prometheus-client` (a family shows once it has
+    /// a sample; before, an empty counter family showed its help and type lines alone).
+    #[test]
+    fn the_exposition_keeps_every_help_type_and_bucket_line() {
+        let m = Metrics::default();
+        m.reconciled(
+            Kind::Service,
+            ReconcileResult::DryRun,
+            Duration::from_secs(3),
+        );
+        m.reconcile_error(Kind::TargetGroupBinding, "FailedRegisterTargets");
+        m.dns_changes(DnsOutcome::Failed, 4);
+        m.event(EventType::Warning, "FailedDeployModel");
+        let op = Op::DeregisterTargets {
+            target_group: "arn:tg".into(),
+            targets: vec![aws_lb_operator_core::model::TargetSpec {
+                id: "i-0abc".into(),
+                port: 30080,
+            }],
+        };
+        m.count_targets(&op, TargetPath::Full);
+        m.leader.set(1);
+        let text = m.render();
+        for line in [
+            "# HELP aws_lb_operator_reconcile_total Stack reconciles, by stack kind and result.",
+            "# TYPE aws_lb_operator_reconcile_total counter",
+            "# HELP aws_lb_operator_reconcile_errors_total Failed stack reconciles and rejected objects, by stack kind and reason.",
+            "# HELP aws_lb_operator_target_changes_total Targets registered and deregistered, by operation and path (fast or full).",
+            "# HELP aws_lb_operator_dns_changes_total Route53 record changes, by outcome.",
+            "# HELP aws_lb_operator_events_total Kubernetes events emitted, by type and reason.",
+            "# HELP aws_lb_operator_reconcile_duration_seconds Time to reconcile a stack, AWS calls included.",
+            "# TYPE aws_lb_operator_reconcile_duration_seconds histogram",
+            "# HELP aws_lb_operator_queue_depth Stacks waiting to be reconciled.",
+            "# TYPE aws_lb_operator_queue_depth gauge",
+            "# HELP aws_lb_operator_targets_registered Targets registered in managed target groups.",
+            "# HELP aws_lb_operator_leader 1 while this replica leads.",
+            "# HELP aws_lb_operator_ready 1 once every watch cache has synced.",
+            "aws_lb_operator_target_changes_total{operation=\"deregister\",path=\"full\"} 1",
+            "aws_lb_operator_reconcile_total{kind=\"service\",result=\"dry-run\"} 1",
+            "aws_lb_operator_reconcile_errors_total{kind=\"targetgroupbinding\",reason=\"FailedRegisterTargets\"} 1",
+            "aws_lb_operator_dns_changes_total{outcome=\"failed\"} 4",
+            "aws_lb_operator_events_total{type=\"Warning\",reason=\"FailedDeployModel\"} 1",
+            "aws_lb_operator_reconcile_duration_seconds_bucket{kind=\"service\",le=\"2.5\"} 0",
+            "aws_lb_operator_reconcile_duration_seconds_bucket{kind=\"service\",le=\"5\"} 1",
+            "aws_lb_operator_reconcile_duration_seconds_bucket{kind=\"service\",le=\"60\"} 1",
+            "aws_lb_operator_reconcile_duration_seconds_bucket{kind=\"service\",le=\"+Inf\"} 1",
+            "aws_lb_operator_reconcile_duration_seconds_sum{kind=\"service\"} 3.0",
+            "aws_lb_operator_leader 1",
+            "aws_lb_operator_ready 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_string_wrappers_count_what_the_typed_methods_count() {
+        let m = Metrics::default();
+        m.inc(
+            "aws_lb_operator_dns_changes_total",
+            &[("outcome", "done")],
+            5,
+        );
+        m.inc(
+            "aws_lb_operator_events_total",
+            &[("type", "Normal"), ("reason", "SuccessfullyReconciled")],
+            1,
+        );
+        m.inc(
+            "aws_lb_operator_reconcile_errors_total",
+            &[("kind", "targetgroupbinding"), ("reason", "InvalidSpec")],
+            1,
+        );
+        // Unknown names and label values are not counted (and nothing else is).
+        m.inc("aws_lb_operator_nonsense_total", &[("outcome", "done")], 7);
+        m.inc(
+            "aws_lb_operator_dns_changes_total",
+            &[("outcome", "maybe")],
+            7,
+        );
+        m.observe_reconcile("gateway", "success", Duration::from_secs(1));
+        let op = Op::RegisterTargets {
+            target_group: aws_lb_operator_core::deploy::Ref::Existing("arn:tg".into()),
+            targets: ["10.0.0.1", "10.0.0.2"]
+                .map(|ip| aws_lb_operator_core::model::TargetSpec {
+                    id: ip.into(),
+                    port: 80,
+                })
+                .to_vec(),
+        };
+        m.count_target_change(&op, "fast");
+        m.count_target_change(&op, "sideways");
+        assert_eq!(m.counter("aws_lb_operator_dns_changes_total", &[]), 5);
+        assert_eq!(
+            m.counter(
+                "aws_lb_operator_events_total",
+                &[("type", "Normal"), ("reason", "SuccessfullyReconciled")]
+            ),
+            1
+        );
+        assert_eq!(
+            m.counter(
+                "aws_lb_operator_reconcile_errors_total",
+                &[("kind", "targetgroupbinding")]
+            ),
+            1
+        );
+        assert_eq!(
+            m.counter(
+                "aws_lb_operator_target_changes_total",
+                &[("operation", "register"), ("path", "fast")]
+            ),
+            2
+        );
+        assert_eq!(m.counter("aws_lb_operator_target_changes_total", &[]), 2);
+        assert_eq!(m.counter("aws_lb_operator_reconcile_total", &[]), 0);
+        assert!(!m.render().contains("nonsense"));
     }
 }

@@ -162,7 +162,7 @@ impl Running {
 /// # Errors
 /// The metrics address cannot be bound.
 pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(&deps.aws.calls));
     let (listener, metrics_addr) =
         http::bind(deps.metrics_addr)
             .await
@@ -175,7 +175,6 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
     tasks.push(tokio::spawn(http::serve(
         listener,
         Arc::clone(&metrics),
-        deps.aws.calls.clone(),
         shutdown_rx.clone(),
     )));
     let signals = Arc::new(Signals::default());

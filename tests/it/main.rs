@@ -18,6 +18,7 @@ mod cli_apply;
 mod cli_discover;
 mod cli_dns;
 mod controller_e2e;
+mod controller_plumbing;
 mod controller_tgb;
 mod iam_policy;
 mod localstack;

@@ -7,7 +7,9 @@
 //! one canonical form everywhere: lower case, no trailing dot, `*` instead of `\052`.
 use serde::{Deserialize, Serialize};
 
-use crate::model::StackId;
+use crate::model::{DesiredState, IpAddressType, Stack, StackId};
+// The model's DNS data, also named from here (`dns::DesiredHost`, ...).
+pub use crate::model::{DesiredHost, PlannedAlias, PlannedRecord};
 
 mod batch;
 mod plan;
@@ -17,8 +19,8 @@ mod tests;
 
 pub use batch::{batches, weight, Batch, BatchLimits};
 pub use plan::{
-    plan_dns, DesiredHost, DnsConflict, DnsOptions, DnsPlan, DnsPolicy, DnsStackInput, LbAddress,
-    LbTarget, ZoneRecords, ZoneType,
+    plan_dns, DnsConflict, DnsOptions, DnsPlan, DnsPolicy, DnsStackInput, LbAddress, LbTarget,
+    ZoneRecords, ZoneType,
 };
 
 /// Type of the alias records we manage.
@@ -231,49 +233,13 @@ pub fn is_in_domain(name: &str, zone: &str) -> bool {
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
 }
 
-/// What a planned record points at, as `plan` prints it (before any load balancer exists).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlannedAlias {
-    /// Name of the load balancer the alias points at.
-    pub load_balancer: String,
-    /// `EvaluateTargetHealth`.
-    pub evaluate_target_health: bool,
-}
-
-/// One record the operator wants, as `plan` prints it (`dnsRecords`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlannedRecord {
-    /// Record name.
-    pub name: String,
-    /// Record type (`A`, or `AAAA` for dualstack load balancers).
-    #[serde(rename = "type")]
-    pub record_type: String,
-    /// Alias target (every record the operator writes is an alias to a load balancer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alias_target: Option<PlannedAlias>,
-    /// Values of a non-alias record.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<String>,
-    /// TTL of a non-alias record (alias records have none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<i64>,
-    /// Owner id written into the registry TXT.
-    pub owner: String,
-    /// The object the hostname comes from (`ingress/ns/name`).
-    pub resource: String,
-    /// Stack id.
-    pub stack: String,
-}
-
 /// The records `stacks` want under `opts` (names outside the domain filter left out), sorted
 /// by name and type. Zones are not known offline, so this is per name, not per zone.
 #[must_use]
-pub fn desired_records(stacks: &[crate::model::Stack], opts: &DnsOptions) -> Vec<PlannedRecord> {
+pub fn desired_records(stacks: &[Stack], opts: &DnsOptions) -> Vec<PlannedRecord> {
     let mut out = Vec::new();
     for stack in stacks {
-        let dualstack = stack.load_balancer.ip_address_type != crate::model::IpAddressType::Ipv4;
+        let dualstack = stack.load_balancer.ip_address_type != IpAddressType::Ipv4;
         for host in stack
             .hostnames
             .iter()
@@ -303,4 +269,15 @@ pub fn desired_records(stacks: &[crate::model::Stack], opts: &DnsOptions) -> Vec
     }
     out.sort();
     out
+}
+
+// Here rather than in `model`, so that the model depends on nothing in `core` (the arrow
+// points from the DNS planner to the model only).
+impl DesiredState {
+    /// Fills in `dns_records` under `opts`.
+    #[must_use]
+    pub fn with_dns_records(mut self, opts: &DnsOptions) -> Self {
+        self.dns_records = desired_records(&self.stacks, opts);
+        self
+    }
 }

@@ -9,7 +9,7 @@ use super::{
     canonical_name, is_in_domain, AliasTarget, DnsAction, DnsChange, DnsUnit, HostedZone,
     RecordSet, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_TXT,
 };
-use crate::model::StackId;
+use crate::model::{DesiredHost, StackId};
 
 /// What the operator may do to records it owns (ExternalDNS's `--policy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,16 +167,6 @@ pub enum LbTarget {
     Unknown,
     /// The stack is deleted: its records go first.
     Deleted,
-}
-
-/// One hostname of a stack.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DesiredHost {
-    /// Canonical hostname (`www.example.com`, `*.example.com`).
-    pub hostname: String,
-    /// The object it comes from, as the registry names it (`ingress/ns/name`).
-    pub resource: String,
 }
 
 /// The DNS side of one stack in a pass.

@@ -1,11 +1,15 @@
 //! Desired state of AWS load balancers, as pure data.
 //!
-//! Everything here is built by [`crate::build`] and deployed by a later layer. The shapes stay
+//! Everything here is built by the translation (`build`) and deployed by a later layer. The shapes stay
 //! close to the ELBv2 API (attribute maps, health-check fields, condition field names) so the
 //! deployer can diff them against described resources with little translation. Every collection
 //! is either a `BTreeMap` or a `Vec` in a documented, deterministic order, so serialising a
 //! model twice gives the same bytes.
+//!
+//! The model depends on nothing else in this crate: the translation builds it, the planners
+//! (`deploy`, `dns`) read it (`DesiredState::with_dns_records` lives with the DNS planner).
 mod elbv2;
+mod hosts;
 mod ids;
 pub mod tags;
 
@@ -15,6 +19,7 @@ pub use elbv2::{
     QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, StickinessSpec, TargetGroupRef,
     TargetGroupSpec, TargetSpec, TargetType,
 };
+pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{
     backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name,
     StackId, StackKind, TargetGroupNameInputs, MAX_NAME_LEN,
@@ -39,11 +44,11 @@ pub struct Stack {
     pub target_groups: Vec<TargetGroupSpec>,
     /// Hostnames that get Route53 alias records pointing at the load balancer, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hostnames: Vec<crate::dns::DesiredHost>,
+    pub hostnames: Vec<DesiredHost>,
     /// Hostnames of objects left out of the stack for errors: their DNS records are kept
     /// until the object is fixed or deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held_hostnames: Vec<crate::dns::DesiredHost>,
+    pub held_hostnames: Vec<DesiredHost>,
     /// The Kubernetes objects the stack is made of, as the DNS registry names them
     /// (`ingress/ns/name`, `service/ns/name`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,16 +73,43 @@ pub struct DesiredState {
     pub stacks: Vec<Stack>,
     /// Route53 records the stacks' hostnames want, sorted by name and type.
     #[serde(default)]
-    pub dns_records: Vec<crate::dns::PlannedRecord>,
+    pub dns_records: Vec<PlannedRecord>,
     /// Errors sorted by object, then message.
     pub errors: Vec<ObjectError>,
 }
 
-impl DesiredState {
-    /// Fills in `dns_records` under `opts`.
-    #[must_use]
-    pub fn with_dns_records(mut self, opts: &crate::dns::DnsOptions) -> Self {
-        self.dns_records = crate::dns::desired_records(&self.stacks, opts);
-        self
+#[cfg(test)]
+mod tests {
+    /// The model is the bottom of the crate: no file of it names another module of `core`
+    /// (the translation and the planners depend on it, never the reverse).
+    #[test]
+    fn model_depends_on_nothing_else_in_core() {
+        let (needle, up) = (concat!("crate", "::"), concat!("super::", "super"));
+        for (file, text) in [
+            ("mod.rs", include_str!("mod.rs")),
+            ("elbv2.rs", include_str!("elbv2.rs")),
+            ("hosts.rs", include_str!("hosts.rs")),
+            ("ids.rs", include_str!("ids.rs")),
+            ("tags.rs", include_str!("tags.rs")),
+        ] {
+            for (n, line) in text.lines().enumerate() {
+                assert!(
+                    !line.contains(needle) && !line.contains(up),
+                    "core/src/model/{file}:{}: {line}",
+                    n + 1
+                );
+            }
+        }
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/model"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.ends_with(".rs").then_some(name)
+            })
+            .count();
+        assert_eq!(
+            files, 5,
+            "a new file in core/src/model: add it to this test"
+        );
     }
 }

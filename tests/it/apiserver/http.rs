@@ -309,7 +309,20 @@ fn patch(
         let ops: json_patch::Patch = serde_json::from_slice(&req.body).map_err(bad)?;
         return store.update(k, ns, name, mode, |old| {
             let mut new = old.clone();
-            json_patch::patch(&mut new, &ops).map_err(|e| ApiError::new(422, e.to_string()))?;
+            for (i, op) in ops.iter().enumerate() {
+                // As on the API server (evanphx/json-patch): `test` of `null` passes on a
+                // missing path, so "the list is still absent" can be tested (kube-runtime's
+                // finalizer patch does).
+                if let json_patch::PatchOperation::Test(t) = op {
+                    if t.value.is_null() && new.pointer(t.path.as_str()).is_none() {
+                        continue;
+                    }
+                }
+                json_patch::patch(&mut new, std::slice::from_ref(op)).map_err(|mut e| {
+                    e.operation = i;
+                    ApiError::new(422, e.to_string())
+                })?;
+            }
             Ok(new)
         });
     }

@@ -21,7 +21,8 @@
 //!   pages show the current objects, not a snapshot), **create** (uid, creationTimestamp,
 //!   generation 1, `generateName`, 409 AlreadyExists), **update** (PUT, 409 Conflict on a stale
 //!   `metadata.resourceVersion`), **patch** (merge, JSON patch (RFC 6902, via the `json-patch`
-//!   crate; a failing op is 422), strategic merge and server-side apply (both treated as a JSON
+//!   crate; a failing op is 422; as on the API server, `test` of `null` passes on a missing
+//!   path), strategic merge and server-side apply (both treated as a JSON
 //!   merge patch; apply creates a missing object)), a patch that sets a different
 //!   `metadata.resourceVersion` is a 409, **delete** (with `preconditions.resourceVersion`),
 //!   **deletecollection**.
@@ -31,7 +32,8 @@
 //!   `metadata.generation` increments when anything outside `metadata`/`status` changes.
 //! - Finalizers: DELETE of an object with finalizers sets `deletionTimestamp` and
 //!   `deletionGracePeriodSeconds: 0` (MODIFIED); adding a finalizer to such an object is 422;
-//!   removing the last one deletes it (DELETED).
+//!   removing the last one deletes it (DELETED); an emptied `finalizers` list is dropped, as the
+//!   API server's `omitempty` does.
 //! - **watch** (`watch=true|1`): chunked newline-delimited JSON events. `resourceVersion` empty or
 //!   `0` sends ADDED for current objects first; `N` replays history after `N`, or an ERROR event
 //!   with a 410 Expired Status when `N` is older than the retained history. `sendInitialEvents=true`

@@ -468,6 +468,14 @@ impl Store {
             return Err(ApiError::about(422, info, name, msg));
         }
         let meta = metadata_mut(&mut new)?;
+        // Stored as the API server stores it (`omitempty`): an emptied list is no list.
+        if meta
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            meta.remove("finalizers");
+        }
         for f in IMMUTABLE {
             match old["metadata"].get(f) {
                 Some(v) => meta.insert(f.to_owned(), v.clone()),

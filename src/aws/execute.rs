@@ -3,9 +3,17 @@
 //! - Resources created earlier in the plan are referred to by key ([`Ref::New`],
 //!   [`SgSource::NewGroup`], forward actions by target group `id`) and resolved through the
 //!   ARNs and IDs the creates returned ([`ExecuteReport::created`]).
-//! - A failure skips every later change of the same stack; a failure of a cluster-wide change
-//!   (stack `""`) skips every later change. Other stacks carry on. A change that needs a
+//! - A failure skips every later change of the same stack; other stacks carry on. A failure
+//!   of a cluster-wide change (stack `""`) skips nothing by itself. A change that needs a
 //!   resource whose create did not happen is skipped, naming it.
+//! - A create or change that meets its own earlier success (its response was lost and the
+//!   SDK retried, or a concurrent pass did the same) reads the resource back and counts as
+//!   done when it is exactly as wanted: `CreateSecurityGroup` → `InvalidGroup.Duplicate`
+//!   adopts the owned group of that name, `AuthorizeSecurityGroupIngress` →
+//!   `InvalidPermission.Duplicate` adds only what is missing, `RevokeSecurityGroupIngress` →
+//!   `InvalidPermission.NotFound` removes only what is left, `CreateRule` → `PriorityInUse`
+//!   adopts an identical rule at that priority. None of these EC2 and ELBv2 calls takes a
+//!   client token; ELBv2's other creates are idempotent by name.
 //! - Every create carries its tags in the create call, so an interrupted run leaves only
 //!   owned, findable resources.
 //! - Beyond the SDK's own retries, two deletes wait for AWS to let go: DeleteSecurityGroup on
@@ -28,6 +36,8 @@ use aws_sdk_elasticloadbalancingv2::types as elbt;
 use tracing::Instrument;
 
 use super::{AwsClients, AwsError};
+
+mod idempotent;
 
 /// Bounds of the retries [`execute`] adds on top of the SDK's.
 #[derive(Debug, Clone)]
@@ -123,12 +133,16 @@ pub struct ExecuteReport {
     pub outcomes: Vec<Outcome>,
     /// Plan key → ARN or id of every resource created.
     pub created: BTreeMap<String, String>,
+    /// Cluster-wide changes the pass added at execution time, with their outcomes: target
+    /// ports in use that had lost their permission (a concurrent pass revoked them on a stale
+    /// read) authorized again.
+    pub repairs: Vec<(Change, Outcome)>,
 }
 
 impl ExecuteReport {
-    /// True when every change is done.
+    /// True when every change and repair is done.
     pub fn is_success(&self) -> bool {
-        self.outcomes.iter().all(Outcome::is_done)
+        self.outcomes.iter().all(Outcome::is_done) && self.repairs.iter().all(|(_, o)| o.is_done())
     }
 
     /// Number of failed changes.
@@ -163,25 +177,72 @@ pub async fn execute(
     changes: &[Change],
     opts: &ExecuteOptions,
 ) -> ExecuteReport {
-    let mut report = ExecuteReport::default();
-    // Key → resource, for creates that did not happen.
-    let mut lost: BTreeMap<String, String> = BTreeMap::new();
-    // Stack → the resource whose change failed.
-    let mut failed_stacks: BTreeMap<String, String> = BTreeMap::new();
-    let mut cluster_failed: Option<String> = None;
-
+    let mut executor = Executor::new(clients, opts);
+    let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
+        outcomes.push(executor.run(change).await);
+    }
+    let mut report = executor.finish();
+    report.outcomes = outcomes;
+    report
+}
+
+/// Runs changes one at a time, keeping what earlier changes created, lost or failed, so a
+/// plan can be executed in parts (the pass runs its cluster-wide parts under a lock).
+pub struct Executor<'a> {
+    clients: &'a AwsClients,
+    opts: &'a ExecuteOptions,
+    /// Plan key → ARN or id of every resource created.
+    created: BTreeMap<String, String>,
+    /// Key → resource, for creates that did not happen.
+    lost: BTreeMap<String, String>,
+    /// Stack → the resource whose change failed.
+    failed_stacks: BTreeMap<String, String>,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor that has run nothing yet.
+    pub fn new(clients: &'a AwsClients, opts: &'a ExecuteOptions) -> Self {
+        Self {
+            clients,
+            opts,
+            created: BTreeMap::new(),
+            lost: BTreeMap::new(),
+            failed_stacks: BTreeMap::new(),
+        }
+    }
+
+    /// Plan key → ARN or id of every resource created so far.
+    pub fn created(&self) -> &BTreeMap<String, String> {
+        &self.created
+    }
+
+    /// The report so far, without outcomes (the caller keeps them in its own order).
+    pub fn finish(self) -> ExecuteReport {
+        ExecuteReport {
+            outcomes: Vec::new(),
+            created: self.created,
+            repairs: Vec::new(),
+        }
+    }
+
+    /// Runs one change (or skips it: an earlier change of its stack failed, or a resource it
+    /// needs was not created). A failed cluster-wide change (stack `""`) skips nothing by
+    /// itself: the changes that need what it would have created are skipped through their
+    /// references, every other change of every stack still runs.
+    pub async fn run(&mut self, change: &Change) -> Outcome {
         let span = tracing::info_span!(
             "change",
             stack = %change.stack,
             resource = %change.resource,
             operation = change.operation()
         );
-        let outcome = if let Some(resource) = &cluster_failed {
-            Outcome::Skipped {
-                reason: format!("an earlier cluster-wide change failed ({resource})"),
-            }
-        } else if let Some(resource) = failed_stacks.get(&change.stack) {
+        let skipped_for = if change.stack.is_empty() {
+            None
+        } else {
+            self.failed_stacks.get(&change.stack)
+        };
+        let outcome = if let Some(resource) = skipped_for {
             Outcome::Skipped {
                 reason: format!(
                     "an earlier change of stack {} failed ({resource})",
@@ -191,16 +252,16 @@ pub async fn execute(
         } else {
             let ctx = Ctx {
                 stack: &change.stack,
-                created: &report.created,
-                lost: &lost,
+                created: &self.created,
+                lost: &self.lost,
             };
-            match run(clients, &change.op, &ctx, opts)
+            match run(self.clients, &change.op, &ctx, self.opts)
                 .instrument(span.clone())
                 .await
             {
                 Ok(new_id) => match (change.creates(), new_id) {
                     (Some(key), Some(id)) => {
-                        report.created.insert(key.to_owned(), id);
+                        self.created.insert(key.to_owned(), id);
                         Outcome::Done
                     }
                     (Some(_), None) => Outcome::Failed(ExecuteError::MissingId {
@@ -217,21 +278,17 @@ pub async fn execute(
             Outcome::Failed(e) => tracing::warn!(error = %e, "failed"),
             Outcome::Skipped { reason } => tracing::info!(reason = %reason, "skipped"),
         });
-        if matches!(outcome, Outcome::Failed(_)) {
-            if change.stack.is_empty() {
-                cluster_failed = Some(change.resource.clone());
-            } else {
-                failed_stacks.insert(change.stack.clone(), change.resource.clone());
-            }
+        if matches!(outcome, Outcome::Failed(_)) && !change.stack.is_empty() {
+            self.failed_stacks
+                .insert(change.stack.clone(), change.resource.clone());
         }
         if !outcome.is_done() {
             if let Some(key) = change.creates() {
-                lost.insert(key.to_owned(), change.resource.clone());
+                self.lost.insert(key.to_owned(), change.resource.clone());
             }
         }
-        report.outcomes.push(outcome);
+        outcome
     }
-    report
 }
 
 /// Why a change stopped before or during its call.
@@ -552,43 +609,86 @@ fn sdk_actions(ctx: &Ctx<'_>, actions: &[ActionSpec]) -> Result<Vec<elbt::Action
     Ok(out)
 }
 
-fn sdk_permissions(ctx: &Ctx<'_>, perms: &[SgPermission]) -> Result<Vec<ec2t::IpPermission>, Stop> {
-    let mut out = Vec::with_capacity(perms.len());
-    for p in perms {
-        let b = ec2t::IpPermission::builder()
-            .ip_protocol(&p.protocol)
-            .from_port(p.from_port)
-            .to_port(p.to_port);
-        let description = p.description.clone();
-        let b = match &p.source {
-            SgSource::Cidr(cidr) => b.ip_ranges(
-                ec2t::IpRange::builder()
-                    .cidr_ip(cidr)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::CidrV6(cidr) => b.ipv6_ranges(
-                ec2t::Ipv6Range::builder()
-                    .cidr_ipv6(cidr)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::Group(id) => b.user_id_group_pairs(
-                ec2t::UserIdGroupPair::builder()
-                    .group_id(id)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::NewGroup(key) => b.user_id_group_pairs(
-                ec2t::UserIdGroupPair::builder()
-                    .group_id(ctx.key("permission source", key)?)
-                    .set_description(description)
-                    .build(),
-            ),
-        };
-        out.push(b.build());
+/// `perms` with sources created earlier in the plan resolved to their ids.
+fn resolve_permissions(ctx: &Ctx<'_>, perms: &[SgPermission]) -> Result<Vec<SgPermission>, Stop> {
+    perms
+        .iter()
+        .map(|p| {
+            let source = match &p.source {
+                SgSource::NewGroup(key) => SgSource::Group(ctx.key("permission source", key)?),
+                other => other.clone(),
+            };
+            Ok(SgPermission {
+                source,
+                ..p.clone()
+            })
+        })
+        .collect()
+}
+
+/// `actions` with forward target groups resolved to ARNs, as an observed rule holds them.
+fn resolved_actions(ctx: &Ctx<'_>, actions: &[ActionSpec]) -> Result<Vec<ActionSpec>, Stop> {
+    let mut out = Vec::with_capacity(actions.len());
+    for a in actions {
+        out.push(match a {
+            ActionSpec::Forward {
+                target_groups,
+                stickiness,
+            } => {
+                let mut resolved = Vec::with_capacity(target_groups.len());
+                for t in target_groups {
+                    resolved.push(TargetGroupRef {
+                        id: None,
+                        arn: Some(ctx.target_group(t)?),
+                        name: None,
+                        weight: t.weight,
+                    });
+                }
+                ActionSpec::Forward {
+                    target_groups: resolved,
+                    stickiness: stickiness.clone(),
+                }
+            }
+            other => other.clone(),
+        });
     }
     Ok(out)
+}
+
+/// EC2 permissions of resolved [`SgPermission`]s (sources created in the plan resolved first,
+/// by [`resolve_permissions`]).
+fn ip_permissions(perms: &[SgPermission]) -> Vec<ec2t::IpPermission> {
+    perms
+        .iter()
+        .map(|p| {
+            let b = ec2t::IpPermission::builder()
+                .ip_protocol(&p.protocol)
+                .from_port(p.from_port)
+                .to_port(p.to_port);
+            let description = p.description.clone();
+            let b = match &p.source {
+                SgSource::Cidr(cidr) => b.ip_ranges(
+                    ec2t::IpRange::builder()
+                        .cidr_ip(cidr)
+                        .set_description(description)
+                        .build(),
+                ),
+                SgSource::CidrV6(cidr) => b.ipv6_ranges(
+                    ec2t::Ipv6Range::builder()
+                        .cidr_ipv6(cidr)
+                        .set_description(description)
+                        .build(),
+                ),
+                SgSource::Group(id) | SgSource::NewGroup(id) => b.user_id_group_pairs(
+                    ec2t::UserIdGroupPair::builder()
+                        .group_id(id)
+                        .set_description(description)
+                        .build(),
+                ),
+            };
+            b.build()
+        })
+        .collect()
 }
 
 fn listener_certificates(certs: &[String]) -> Option<Vec<elbt::Certificate>> {
@@ -623,7 +723,7 @@ async fn run(
             tags,
             ..
         } => {
-            let out = ec2
+            let created = ec2
                 .create_security_group()
                 .group_name(name)
                 .description(description)
@@ -636,26 +736,27 @@ async fn run(
                 )
                 .send()
                 .await
-                .map_err(ec2_err("CreateSecurityGroup"))?;
-            Ok(out.group_id().map(str::to_owned))
+                .map_err(ec2_err("CreateSecurityGroup"));
+            match created {
+                Ok(out) => Ok(out.group_id().map(str::to_owned)),
+                Err(e) if e.has_code("InvalidGroup.Duplicate") => {
+                    match idempotent::owned_security_group(ec2, name, vpc_id, tags).await? {
+                        Some(id) => Ok(Some(id)),
+                        None => Err(e.into()),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Op::AuthorizeSecurityGroupIngress { group, permissions } => {
             let group = ctx.r("security group", group)?;
-            ec2.authorize_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(sdk_permissions(ctx, permissions)?))
-                .send()
-                .await
-                .map_err(ec2_err("AuthorizeSecurityGroupIngress"))?;
+            let permissions = resolve_permissions(ctx, permissions)?;
+            idempotent::authorize(ec2, &group, permissions).await?;
             Ok(None)
         }
         Op::RevokeSecurityGroupIngress { group, permissions } => {
-            ec2.revoke_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(sdk_permissions(ctx, permissions)?))
-                .send()
-                .await
-                .map_err(ec2_err("RevokeSecurityGroupIngress"))?;
+            let permissions = resolve_permissions(ctx, permissions)?;
+            idempotent::revoke(ec2, group, permissions).await?;
             Ok(None)
         }
         Op::Ec2CreateTags { resource, tags } => {
@@ -992,16 +1093,30 @@ async fn run(
             tags,
         } => {
             let listener = ctx.r("listener", listener)?;
-            elb.create_rule()
-                .listener_arn(listener)
+            let created = elb
+                .create_rule()
+                .listener_arn(&listener)
                 .priority(to_i32("priority", *priority)?)
                 .set_conditions(Some(sdk_conditions(conditions)))
                 .set_actions(Some(sdk_actions(ctx, actions)?))
                 .set_tags(elb_tags(tags))
                 .send()
                 .await
-                .map_err(elb_err("CreateRule"))?;
-            Ok(None)
+                .map_err(elb_err("CreateRule"));
+            match created {
+                Ok(_) => Ok(None),
+                Err(e) if e.has_code("PriorityInUse") => {
+                    let actions = resolved_actions(ctx, actions)?;
+                    if idempotent::identical_rule(elb, &listener, *priority, conditions, &actions)
+                        .await?
+                    {
+                        Ok(None)
+                    } else {
+                        Err(e.into())
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Op::ModifyRule {
             arn,

@@ -11,6 +11,7 @@ mod aws_discovery;
 mod aws_dns;
 mod aws_errors;
 mod aws_nlb;
+mod aws_race;
 mod aws_route53;
 mod bench_apply;
 mod bench_controller;

@@ -17,6 +17,7 @@ use crate::model::{Stack, StackId};
 
 mod canon;
 pub mod change;
+pub mod cluster;
 pub mod observed;
 mod plan;
 

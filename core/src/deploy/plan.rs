@@ -141,10 +141,7 @@ impl Backend {
         let mut needed = false;
         let mut ports = BTreeSet::new();
         let mut add_tg_port = |port: u16, targets: &[TargetSpec]| {
-            if port > 1 {
-                ports.insert(port);
-            }
-            ports.extend(targets.iter().map(|t| t.port).filter(|p| *p > 1));
+            ports.extend(super::cluster::target_ports(port, targets));
         };
         let uses_backend = |lb: &ObservedLoadBalancer| {
             backend_id.is_some_and(|id| lb.security_groups.iter().any(|s| s == id))

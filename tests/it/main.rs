@@ -10,6 +10,7 @@ mod aws_deploy_io;
 mod aws_discovery;
 mod aws_dns;
 mod aws_errors;
+mod aws_idempotent;
 mod aws_nlb;
 mod aws_race;
 mod aws_route53;

@@ -10,7 +10,7 @@ use aws_lb_operator_core::deploy::SgPermission;
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{ActionSpec, ConditionSpec};
 
-use super::{ec2_err, ip_permissions};
+use super::ec2::{ec2_err, ip_permissions};
 use crate::aws::{ec2, elbv2, observe, AwsError};
 
 /// Attempts of an authorize or revoke that keeps meeting a concurrent change of the same

@@ -508,7 +508,7 @@ enum Phase {
 }
 
 fn phase(c: &Change) -> Phase {
-    if !c.stack.is_empty() {
+    if !c.scope().is_cluster() {
         return Phase::Stacks;
     }
     match c.op {
@@ -547,7 +547,7 @@ async fn execute_scoped(
     let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
     let mut exec = Executor::new(clients, opts);
     let needs_scope = indices.iter().any(|i| {
-        changes[*i].stack.is_empty() || matches!(changes[*i].op, Op::CreateTargetGroup { .. })
+        changes[*i].scope().is_cluster() || matches!(changes[*i].op, Op::CreateTargetGroup { .. })
     });
     let of = |p: Phase| {
         indices

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lb_operator_core::deploy::{keys, Change, Op, Ref};
+use aws_lb_operator_core::deploy::{keys, Change, Op, Ref, Scope};
 use aws_lb_operator_core::model::TargetGroupRef;
 use tracing::Instrument;
 
@@ -202,7 +202,7 @@ pub struct Executor<'a> {
     /// Key → resource, for creates that did not happen.
     lost: BTreeMap<String, String>,
     /// Stack → the resource whose change failed.
-    failed_stacks: BTreeMap<String, String>,
+    failed_stacks: BTreeMap<Scope, String>,
 }
 
 impl<'a> Executor<'a> {
@@ -242,11 +242,8 @@ impl<'a> Executor<'a> {
             resource = %change.resource,
             operation = change.operation()
         );
-        let skipped_for = if change.stack.is_empty() {
-            None
-        } else {
-            self.failed_stacks.get(&change.stack)
-        };
+        let scope = change.scope();
+        let skipped_for = scope.stack().and_then(|_| self.failed_stacks.get(&scope));
         let outcome = if let Some(resource) = skipped_for {
             Outcome::Skipped {
                 reason: format!(
@@ -283,9 +280,8 @@ impl<'a> Executor<'a> {
             Outcome::Failed(e) => tracing::warn!(error = %e, "failed"),
             Outcome::Skipped { reason } => tracing::info!(reason = %reason, "skipped"),
         });
-        if matches!(outcome, Outcome::Failed(_)) && !change.stack.is_empty() {
-            self.failed_stacks
-                .insert(change.stack.clone(), change.resource.clone());
+        if matches!(outcome, Outcome::Failed(_)) && !scope.is_cluster() {
+            self.failed_stacks.insert(scope, change.resource.clone());
         }
         if !outcome.is_done() {
             if let Some(key) = change.creates() {

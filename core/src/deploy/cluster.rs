@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use super::canon;
 use super::change::{Change, ChangeKind, Op, Ref};
 use super::observed::{ObservedRule, ObservedSecurityGroup, SgPermission, SgSource};
-use super::TARGET_RULE_DESCRIPTION;
+use super::{Scope, TARGET_RULE_DESCRIPTION};
 use crate::model::{ActionSpec, ConditionSpec, Stack, TargetSpec};
 
 /// The cluster scope as read again right before the trailing cluster-wide changes.
@@ -149,7 +149,7 @@ pub fn missing_target_rules(now: &ClusterNow, claims: &Claims) -> Vec<Change> {
             .collect();
         if !missing.is_empty() {
             out.push(Change {
-                stack: String::new(),
+                stack: Scope::Cluster.to_string(),
                 resource: format!("target security group {} ({})", sg.name, sg.id),
                 kind: ChangeKind::Modify,
                 reason: Some("a target port in use lost its permission".to_owned()),

@@ -15,7 +15,7 @@ use super::observed::{
     ObservedTargetGroup, SgPermission, SgSource,
 };
 use super::{
-    ClusterFacts, Plan, StackError, StackInput, BACKEND_SG_DESCRIPTION, BACKEND_SG_RESOURCE,
+    ClusterFacts, Plan, Scope, StackError, StackInput, BACKEND_SG_DESCRIPTION, BACKEND_SG_RESOURCE,
     CLUSTER_RESOURCE_TAG, FRONTEND_SG_DESCRIPTION, FRONTEND_SG_RESOURCE, MAX_RULE_PRIORITY,
     REGISTER_BATCH, TARGET_RULE_DESCRIPTION,
 };
@@ -74,7 +74,7 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
             .get(&cluster.backend_sg_name)
         {
             out.errors.push(StackError {
-                stack: String::new(),
+                stack: Scope::Cluster.to_string(),
                 message: format!(
                     "security group name {} is already used by {id}, which this cluster does \
                      not own (no {}={} tag); the shared backend security group cannot be created",
@@ -88,7 +88,7 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
             backend_ref = None;
         } else {
             out.changes.push(Change {
-                stack: String::new(),
+                stack: Scope::Cluster.to_string(),
                 resource: format!("backend security group {}", cluster.backend_sg_name),
                 kind: ChangeKind::Create,
                 reason: None,
@@ -111,7 +111,7 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
     if !backend.needed {
         if let Some(sg) = &cluster.backend_sg {
             out.changes.push(Change {
-                stack: String::new(),
+                stack: Scope::Cluster.to_string(),
                 resource: format!("backend security group {}", sg.name),
                 kind: ChangeKind::Delete,
                 reason: Some("no load balancer of the cluster uses it any more".to_owned()),

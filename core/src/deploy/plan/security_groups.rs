@@ -106,7 +106,7 @@ impl Backend {
                     .collect();
                 if !missing.is_empty() {
                     authorize.push(Change {
-                        stack: String::new(),
+                        stack: Scope::Cluster.to_string(),
                         resource: format!("target security group {} ({})", sg.name, sg.id),
                         kind: ChangeKind::Modify,
                         reason: Some("allow the load balancers to reach the target ports".into()),
@@ -129,7 +129,7 @@ impl Backend {
                 .collect();
             if !extra.is_empty() {
                 revoke.push(Change {
-                    stack: String::new(),
+                    stack: Scope::Cluster.to_string(),
                     resource: format!("target security group {} ({})", sg.name, sg.id),
                     kind: ChangeKind::Modify,
                     reason: Some("target ports no longer used".into()),

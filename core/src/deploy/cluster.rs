@@ -87,8 +87,11 @@ fn opens_one_of(p: &SgPermission, ports: &BTreeSet<u16>) -> bool {
 }
 
 /// Of the permissions a pass planned to revoke from target security group `group`, those it
-/// may still revoke: present now, and opening no port that a target group of the cluster uses
-/// now or a pass in flight claims. Empty when nothing is left to do.
+/// may still revoke: present now, and, while the backend group is used or claimed, opening no
+/// port that a target group of the cluster uses now or a pass in flight claims. When nothing
+/// uses or claims the backend group any more, every permission still present goes (the group
+/// is about to be deleted, and a rule naming it would block that). Empty when nothing is left
+/// to do.
 #[must_use]
 pub fn still_revocable(
     group: &str,
@@ -100,9 +103,12 @@ pub fn still_revocable(
         // The group is gone: nothing of it to revoke.
         return Vec::new();
     };
+    let left = present(planned, &sg.ingress);
+    if backend_still_unused(now, claims) {
+        return left;
+    }
     let in_use: BTreeSet<u16> = now.ports_in_use.union(&claims.ports).copied().collect();
-    present(planned, &sg.ingress)
-        .into_iter()
+    left.into_iter()
         .filter(|p| !opens_one_of(p, &in_use))
         .collect()
 }

@@ -1397,6 +1397,10 @@ fn a_revocation_planned_on_a_stale_read_keeps_every_port_a_target_group_uses_now
     // ports only (8080 and 3000 are `b`'s too)...
     fake.stacks.remove("shop/storefront");
     let now = fake.now();
+    assert!(
+        now.backend_in_use,
+        "b's load balancer uses the backend group"
+    );
     let planned = match &stale.changes.last().unwrap().op {
         Op::RevokeSecurityGroupIngress { permissions, .. } => permissions.clone(),
         other => panic!("{other:?}"),
@@ -1541,4 +1545,34 @@ fn a_rule_that_met_priority_in_use_is_adopted_only_when_identical() {
         &other.conditions,
         &rule.actions
     ));
+}
+
+#[test]
+fn without_a_user_of_the_backend_group_every_planned_revocation_goes_through() {
+    // A stack with its own security groups keeps target groups (and their ports) while the
+    // last load balancer that used the backend group is deleted: the backend group goes, so
+    // its permissions must all go first, even for ports still in use (a rule naming the group
+    // would block its deletion).
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    converge(&mut fake, &[seed()]);
+    let planned: Vec<SgPermission> = fake.target_sgs[0].ingress[1..].to_vec();
+    assert_eq!(planned.len(), 5);
+    let mut now = fake.now();
+    now.backend_in_use = false;
+    let unclaimed = cluster::Claims::default();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", &planned, &now, &unclaimed),
+        planned,
+        "all of them, although seed's target groups still use every port"
+    );
+    // A pass in flight that needs the backend group keeps the ports in use.
+    let claims = cluster::Claims {
+        ports: [].into(),
+        backend: true,
+    };
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", &planned, &now, &claims),
+        []
+    );
 }

@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_lb_operator_core::deploy::cluster::{self, Claims, ClusterNow};
 use aws_lb_operator_core::deploy::{
-    plan, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
+    plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
 };
 use aws_lb_operator_core::dns::{
     self, DnsOptions, DnsPlan, DnsStackInput, HostedZone, LbAddress, LbTarget, RecordSet,
@@ -21,8 +22,8 @@ use aws_lb_operator_core::model::{
 };
 use tracing::Instrument;
 
-use crate::aws::execute::{execute, ExecuteOptions, ExecuteReport, Outcome};
-use crate::aws::observe::{observe_selective, AttributeScope, Observation};
+use crate::aws::execute::{ExecuteError, ExecuteOptions, ExecuteReport, Executor, Outcome};
+use crate::aws::observe::{observe_cluster_scope, observe_selective, AttributeScope, Observation};
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
 use crate::aws::{AwsClients, AwsError};
@@ -62,8 +63,13 @@ pub struct PassOptions {
 /// A planned pass, ready to print or execute.
 #[derive(Debug)]
 pub struct PreparedPass {
+    /// Cluster name (ownership tags).
+    pub cluster: String,
     /// VPC of the pass.
     pub vpc_id: String,
+    /// What the desired stacks of the pass claim in the cluster scope (target ports, the
+    /// backend security group) while the pass runs.
+    pub claims: Claims,
     /// What was observed.
     pub observation: Observation,
     /// The planned changes.
@@ -217,7 +223,9 @@ pub async fn prepare_cached(
         None => None,
     };
     Ok(PreparedPass {
+        cluster: opts.cluster.clone(),
         vpc_id,
+        claims: Claims::of(desired),
         observation,
         plan,
         dns,
@@ -379,30 +387,29 @@ pub async fn apply_cached(
         })
         .map(|(u, _)| u.stack.as_str())
         .collect();
-    let runnable: Vec<usize> = (0..prepared.plan.changes.len())
+    let changes = &prepared.plan.changes;
+    let runnable: Vec<usize> = (0..changes.len())
         .filter(|i| {
-            let c = &prepared.plan.changes[*i];
+            let c = &changes[*i];
             !(blocked.contains(c.stack.as_str()) && matches!(c.op, Op::DeleteLoadBalancer { .. }))
         })
         .collect();
-    let to_run: Vec<_> = runnable
-        .iter()
-        .map(|i| prepared.plan.changes[*i].clone())
-        .collect();
-    let ran = execute(clients, &to_run, opts)
-        .instrument(tracing::info_span!("execute", changes = to_run.len()))
-        .await;
     let mut elb = ExecuteReport {
-        outcomes: (0..prepared.plan.changes.len())
+        outcomes: (0..changes.len())
             .map(|_| Outcome::Skipped {
                 reason: "the stack's DNS records could not be deleted first".to_owned(),
             })
             .collect(),
-        created: ran.created,
+        ..ExecuteReport::default()
     };
+    let ran = execute_scoped(clients, prepared, &runnable, opts)
+        .instrument(tracing::info_span!("execute", changes = runnable.len()))
+        .await;
+    elb.created = ran.created;
     for (i, o) in runnable.into_iter().zip(ran.outcomes) {
         elb.outcomes[i] = o;
     }
+    elb.repairs = ran.repairs;
     let waiting = units.iter().any(|u| u.pending.is_some());
     if let Some(prepared_dns) = prepared.dns.as_ref().filter(|_| waiting) {
         let names: Vec<String> = prepared_dns
@@ -443,6 +450,234 @@ pub async fn apply_cached(
     PassReport {
         elb,
         dns: dns_outcomes,
+    }
+}
+
+/// Serializes the cluster scope of the passes of this process: the leading cluster-wide
+/// changes (backend security group, authorizations) of one pass, and the re-read, re-check and
+/// trailing cluster-wide changes (revocations, backend delete, repairs) of another, never
+/// interleave. Stack changes run outside it, concurrently.
+static CLUSTER_SCOPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What the passes of this process that are in flight claim, by pass, with their cluster.
+static IN_FLIGHT: std::sync::Mutex<BTreeMap<u64, (String, Claims)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+static NEXT_PASS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn in_flight() -> std::sync::MutexGuard<'static, BTreeMap<u64, (String, Claims)>> {
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A pass's claims, registered while it runs and released when it ends (or is dropped).
+struct Claim(u64);
+
+impl Claim {
+    fn register(cluster: &str, claims: &Claims) -> Self {
+        let id = NEXT_PASS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        in_flight().insert(id, (cluster.to_owned(), claims.clone()));
+        Self(id)
+    }
+
+    /// What the other passes in flight for `cluster` claim.
+    fn others(&self, cluster: &str) -> Claims {
+        let mut out = Claims::default();
+        for (id, (c, claims)) in in_flight().iter() {
+            if *id != self.0 && c == cluster {
+                out.extend(claims);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        in_flight().remove(&self.0);
+    }
+}
+
+/// Where a change runs: cluster-wide changes that add (the backend group, authorizations)
+/// lead, under the lock; cluster-wide changes that remove (revocations, the backend group's
+/// delete) trail, under the lock and re-checked against a fresh read; stack changes between.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Lead,
+    Stacks,
+    Trail,
+}
+
+fn phase(c: &Change) -> Phase {
+    if !c.scope().is_cluster() {
+        return Phase::Stacks;
+    }
+    match c.op {
+        Op::RevokeSecurityGroupIngress { .. } | Op::DeleteSecurityGroup { .. } => Phase::Trail,
+        _ => Phase::Lead,
+    }
+}
+
+/// The result of [`execute_scoped`]: outcomes in the order of the indices given.
+struct Scoped {
+    outcomes: Vec<Outcome>,
+    created: BTreeMap<String, String>,
+    repairs: Vec<(Change, Outcome)>,
+}
+
+/// Runs the changes of `prepared` at `indices` so that no concurrent pass (in this process or
+/// another) can undo this one's cluster-wide work, or this one another's:
+///
+/// 1. under [`CLUSTER_SCOPE`], the pass registers its claims (target ports, backend group) and
+///    runs its leading cluster-wide changes (a duplicate create or authorization is adopted);
+/// 2. the stack changes run;
+/// 3. under the lock again, when the pass has cluster-wide changes or creates target groups,
+///    the cluster scope is read again ([`observe_cluster_scope`]) and each trailing change is
+///    re-checked by `core::deploy::cluster`: a revocation keeps only permissions still present
+///    whose port no target group uses now and no pass in flight claims; the backend group is
+///    deleted only when nothing uses or claims it. Then every port in use that lacks its
+///    permission is authorized again (after a fresh read if anything was revoked), repairing
+///    a revocation another process made on a stale read.
+async fn execute_scoped(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    indices: &[usize],
+    opts: &ExecuteOptions,
+) -> Scoped {
+    let changes = &prepared.plan.changes;
+    let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
+    let mut exec = Executor::new(clients, opts);
+    let needs_scope = indices.iter().any(|i| {
+        changes[*i].scope().is_cluster() || matches!(changes[*i].op, Op::CreateTargetGroup { .. })
+    });
+    let of = |p: Phase| {
+        indices
+            .iter()
+            .copied()
+            .filter(move |i| phase(&changes[*i]) == p)
+    };
+
+    let claim = Claim::register(&prepared.cluster, &prepared.claims);
+    {
+        let _scope = CLUSTER_SCOPE.lock().await;
+        for i in of(Phase::Lead) {
+            outcomes.insert(i, exec.run(&changes[i]).await);
+        }
+    }
+    for i in of(Phase::Stacks) {
+        outcomes.insert(i, exec.run(&changes[i]).await);
+    }
+    let mut repairs = Vec::new();
+    {
+        let _scope = CLUSTER_SCOPE.lock().await;
+        let trail: Vec<usize> = of(Phase::Trail).collect();
+        if needs_scope {
+            match observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await {
+                Ok(now) => {
+                    let others = claim.others(&prepared.cluster);
+                    let mut revoked = false;
+                    for i in trail {
+                        let outcome = match recheck(&changes[i], &now, &others) {
+                            Some(change) => {
+                                revoked |=
+                                    matches!(change.op, Op::RevokeSecurityGroupIngress { .. });
+                                exec.run(&change).await
+                            }
+                            None => Outcome::Done,
+                        };
+                        outcomes.insert(i, outcome);
+                    }
+                    let now = if revoked {
+                        observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await
+                    } else {
+                        Ok(now)
+                    };
+                    match now {
+                        Ok(now) => {
+                            for change in cluster::missing_target_rules(&now, &others) {
+                                tracing::warn!(
+                                    resource = %change.resource,
+                                    "a target port in use had lost its permission; authorizing it again"
+                                );
+                                let outcome = exec.run(&change).await;
+                                repairs.push((change, outcome));
+                            }
+                        }
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "the cluster scope could not be read again to check the target ports"
+                        ),
+                    }
+                }
+                Err(e) => {
+                    for i in trail {
+                        outcomes.insert(i, Outcome::Failed(ExecuteError::Aws(e.clone())));
+                    }
+                }
+            }
+        } else {
+            for i in trail {
+                outcomes.insert(i, exec.run(&changes[i]).await);
+            }
+        }
+    }
+    drop(claim);
+    let report = exec.finish();
+    Scoped {
+        outcomes: indices
+            .iter()
+            .map(|i| {
+                outcomes.remove(i).unwrap_or(Outcome::Skipped {
+                    reason: "not run".to_owned(),
+                })
+            })
+            .collect(),
+        created: report.created,
+        repairs,
+    }
+}
+
+/// A trailing cluster-wide change re-checked against the cluster scope as it is now: `None`
+/// when nothing is left to do (what it would remove is gone, or in use again).
+fn recheck(change: &Change, now: &ClusterNow, others: &Claims) -> Option<Change> {
+    match &change.op {
+        Op::RevokeSecurityGroupIngress { group, permissions } => {
+            let left = cluster::still_revocable(group, permissions, now, others);
+            if left.len() < permissions.len() {
+                tracing::info!(
+                    resource = %change.resource,
+                    kept = permissions.len() - left.len(),
+                    "permissions kept: a target group uses their port now, or they are gone"
+                );
+            }
+            (!left.is_empty()).then(|| Change {
+                op: Op::RevokeSecurityGroupIngress {
+                    group: group.clone(),
+                    permissions: left,
+                },
+                ..change.clone()
+            })
+        }
+        Op::DeleteSecurityGroup { group }
+            if now.backend_sg.as_ref().is_some_and(|b| b.id == *group) =>
+        {
+            if cluster::backend_still_unused(now, others) {
+                Some(change.clone())
+            } else {
+                tracing::info!(
+                    group,
+                    "backend security group kept: a load balancer uses it now, or a pass in \
+                     flight needs it"
+                );
+                None
+            }
+        }
+        Op::DeleteSecurityGroup { .. } => {
+            tracing::info!(resource = %change.resource, "already gone");
+            None
+        }
+        _ => Some(change.clone()),
     }
 }
 

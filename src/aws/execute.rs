@@ -3,9 +3,17 @@
 //! - Resources created earlier in the plan are referred to by key ([`Ref::New`],
 //!   [`SgSource::NewGroup`], forward actions by target group `id`) and resolved through the
 //!   ARNs and IDs the creates returned ([`ExecuteReport::created`]).
-//! - A failure skips every later change of the same stack; a failure of a cluster-wide change
-//!   (stack `""`) skips every later change. Other stacks carry on. A change that needs a
+//! - A failure skips every later change of the same stack; other stacks carry on. A failure
+//!   of a cluster-wide change (stack `""`) skips nothing by itself. A change that needs a
 //!   resource whose create did not happen is skipped, naming it.
+//! - A create or change that meets its own earlier success (its response was lost and the
+//!   SDK retried, or a concurrent pass did the same) reads the resource back and counts as
+//!   done when it is exactly as wanted: `CreateSecurityGroup` → `InvalidGroup.Duplicate`
+//!   adopts the owned group of that name, `AuthorizeSecurityGroupIngress` →
+//!   `InvalidPermission.Duplicate` adds only what is missing, `RevokeSecurityGroupIngress` →
+//!   `InvalidPermission.NotFound` removes only what is left, `CreateRule` → `PriorityInUse`
+//!   adopts an identical rule at that priority. None of these EC2 and ELBv2 calls takes a
+//!   client token; ELBv2's other creates are idempotent by name.
 //! - Every create carries its tags in the create call, so an interrupted run leaves only
 //!   owned, findable resources.
 //! - Beyond the SDK's own retries, two deletes wait for AWS to let go: DeleteSecurityGroup on
@@ -16,18 +24,17 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lb_operator_core::deploy::{
-    keys, Change, ListenerSettings, NewLoadBalancer, Op, Ref, SgPermission, SgSource,
-};
-use aws_lb_operator_core::discovery::Tags;
-use aws_lb_operator_core::model::{
-    ActionSpec, ConditionSpec, HealthCheckSpec, Protocol, TargetGroupRef, TargetSpec,
-};
-use aws_sdk_ec2::types as ec2t;
-use aws_sdk_elasticloadbalancingv2::types as elbt;
+use aws_lb_operator_core::deploy::{keys, Change, Op, Ref, Scope};
+use aws_lb_operator_core::model::TargetGroupRef;
 use tracing::Instrument;
 
 use super::{AwsClients, AwsError};
+
+mod ec2;
+mod elbv2;
+mod idempotent;
+
+pub use elbv2::sdk_conditions;
 
 /// Bounds of the retries [`execute`] adds on top of the SDK's.
 #[derive(Debug, Clone)]
@@ -93,6 +100,14 @@ pub enum ExecuteError {
         /// `service.Operation`.
         operation: &'static str,
     },
+    /// A change reached the executor of another service (a dispatch bug).
+    #[error("{operation} reached the {service} executor, which does not perform it")]
+    WrongService {
+        /// The executor's service (`ec2`, `elbv2`).
+        service: &'static str,
+        /// `service.Operation` of the change.
+        operation: &'static str,
+    },
 }
 
 /// What happened to one change.
@@ -123,12 +138,16 @@ pub struct ExecuteReport {
     pub outcomes: Vec<Outcome>,
     /// Plan key → ARN or id of every resource created.
     pub created: BTreeMap<String, String>,
+    /// Cluster-wide changes the pass added at execution time, with their outcomes: target
+    /// ports in use that had lost their permission (a concurrent pass revoked them on a stale
+    /// read) authorized again.
+    pub repairs: Vec<(Change, Outcome)>,
 }
 
 impl ExecuteReport {
-    /// True when every change is done.
+    /// True when every change and repair is done.
     pub fn is_success(&self) -> bool {
-        self.outcomes.iter().all(Outcome::is_done)
+        self.outcomes.iter().all(Outcome::is_done) && self.repairs.iter().all(|(_, o)| o.is_done())
     }
 
     /// Number of failed changes.
@@ -163,25 +182,69 @@ pub async fn execute(
     changes: &[Change],
     opts: &ExecuteOptions,
 ) -> ExecuteReport {
-    let mut report = ExecuteReport::default();
-    // Key → resource, for creates that did not happen.
-    let mut lost: BTreeMap<String, String> = BTreeMap::new();
-    // Stack → the resource whose change failed.
-    let mut failed_stacks: BTreeMap<String, String> = BTreeMap::new();
-    let mut cluster_failed: Option<String> = None;
-
+    let mut executor = Executor::new(clients, opts);
+    let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
+        outcomes.push(executor.run(change).await);
+    }
+    let mut report = executor.finish();
+    report.outcomes = outcomes;
+    report
+}
+
+/// Runs changes one at a time, keeping what earlier changes created, lost or failed, so a
+/// plan can be executed in parts (the pass runs its cluster-wide parts under a lock).
+pub struct Executor<'a> {
+    clients: &'a AwsClients,
+    opts: &'a ExecuteOptions,
+    /// Plan key → ARN or id of every resource created.
+    created: BTreeMap<String, String>,
+    /// Key → resource, for creates that did not happen.
+    lost: BTreeMap<String, String>,
+    /// Stack → the resource whose change failed.
+    failed_stacks: BTreeMap<Scope, String>,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor that has run nothing yet.
+    pub fn new(clients: &'a AwsClients, opts: &'a ExecuteOptions) -> Self {
+        Self {
+            clients,
+            opts,
+            created: BTreeMap::new(),
+            lost: BTreeMap::new(),
+            failed_stacks: BTreeMap::new(),
+        }
+    }
+
+    /// Plan key → ARN or id of every resource created so far.
+    pub fn created(&self) -> &BTreeMap<String, String> {
+        &self.created
+    }
+
+    /// The report so far, without outcomes (the caller keeps them in its own order).
+    pub fn finish(self) -> ExecuteReport {
+        ExecuteReport {
+            outcomes: Vec::new(),
+            created: self.created,
+            repairs: Vec::new(),
+        }
+    }
+
+    /// Runs one change (or skips it: an earlier change of its stack failed, or a resource it
+    /// needs was not created). A failed cluster-wide change (stack `""`) skips nothing by
+    /// itself: the changes that need what it would have created are skipped through their
+    /// references, every other change of every stack still runs.
+    pub async fn run(&mut self, change: &Change) -> Outcome {
         let span = tracing::info_span!(
             "change",
             stack = %change.stack,
             resource = %change.resource,
             operation = change.operation()
         );
-        let outcome = if let Some(resource) = &cluster_failed {
-            Outcome::Skipped {
-                reason: format!("an earlier cluster-wide change failed ({resource})"),
-            }
-        } else if let Some(resource) = failed_stacks.get(&change.stack) {
+        let scope = change.scope();
+        let skipped_for = scope.stack().and_then(|_| self.failed_stacks.get(&scope));
+        let outcome = if let Some(resource) = skipped_for {
             Outcome::Skipped {
                 reason: format!(
                     "an earlier change of stack {} failed ({resource})",
@@ -191,16 +254,16 @@ pub async fn execute(
         } else {
             let ctx = Ctx {
                 stack: &change.stack,
-                created: &report.created,
-                lost: &lost,
+                created: &self.created,
+                lost: &self.lost,
             };
-            match run(clients, &change.op, &ctx, opts)
+            match run(self.clients, &change.op, &ctx, self.opts)
                 .instrument(span.clone())
                 .await
             {
                 Ok(new_id) => match (change.creates(), new_id) {
                     (Some(key), Some(id)) => {
-                        report.created.insert(key.to_owned(), id);
+                        self.created.insert(key.to_owned(), id);
                         Outcome::Done
                     }
                     (Some(_), None) => Outcome::Failed(ExecuteError::MissingId {
@@ -217,21 +280,16 @@ pub async fn execute(
             Outcome::Failed(e) => tracing::warn!(error = %e, "failed"),
             Outcome::Skipped { reason } => tracing::info!(reason = %reason, "skipped"),
         });
-        if matches!(outcome, Outcome::Failed(_)) {
-            if change.stack.is_empty() {
-                cluster_failed = Some(change.resource.clone());
-            } else {
-                failed_stacks.insert(change.stack.clone(), change.resource.clone());
-            }
+        if matches!(outcome, Outcome::Failed(_)) && !scope.is_cluster() {
+            self.failed_stacks.insert(scope, change.resource.clone());
         }
         if !outcome.is_done() {
             if let Some(key) = change.creates() {
-                lost.insert(key.to_owned(), change.resource.clone());
+                self.lost.insert(key.to_owned(), change.resource.clone());
             }
         }
-        report.outcomes.push(outcome);
+        outcome
     }
-    report
 }
 
 /// Why a change stopped before or during its call.
@@ -326,20 +384,6 @@ where
     move |e| AwsError::from_sdk(service, operation, e)
 }
 
-fn elb_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    sdk_err("elbv2", operation)
-}
-
-fn ec2_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    sdk_err("ec2", operation)
-}
-
 /// A delete that finds nothing to delete is done.
 fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
     match r {
@@ -377,725 +421,29 @@ where
     }
 }
 
-fn elb_tags(tags: &Tags) -> Option<Vec<elbt::Tag>> {
-    Some(
-        tags.iter()
-            .map(|(k, v)| elbt::Tag::builder().key(k).value(v).build())
-            .collect(),
-    )
-}
-
-fn ec2_tags(tags: &Tags) -> Vec<ec2t::Tag> {
-    tags.iter()
-        .map(|(k, v)| ec2t::Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn attributes<T>(
-    attrs: &BTreeMap<String, String>,
-    build: impl Fn(&str, &str) -> T,
-) -> Option<Vec<T>> {
-    Some(attrs.iter().map(|(k, v)| build(k, v)).collect())
-}
-
-fn targets(ts: &[TargetSpec]) -> Option<Vec<elbt::TargetDescription>> {
-    Some(
-        ts.iter()
-            .map(|t| {
-                elbt::TargetDescription::builder()
-                    .id(&t.id)
-                    .port(i32::from(t.port))
-                    .build()
-            })
-            .collect(),
-    )
-}
-
-/// HTTP(S) health checks have a path; TCP checks must not send one.
-fn http_path(h: &HealthCheckSpec) -> Option<String> {
-    matches!(h.protocol, Protocol::Http | Protocol::Https).then(|| h.path.clone())
-}
-
-/// Success codes, when the check has any (TCP checks have none).
-fn http_matcher(h: &HealthCheckSpec) -> Option<elbt::Matcher> {
-    (h.matcher.http_code.is_some() || h.matcher.grpc_code.is_some()).then(|| matcher(h))
-}
-
-fn matcher(h: &HealthCheckSpec) -> elbt::Matcher {
-    elbt::Matcher::builder()
-        .set_http_code(h.matcher.http_code.clone())
-        .set_grpc_code(h.matcher.grpc_code.clone())
-        .build()
-}
-
-/// ELBv2 rule conditions, in their `*Config` forms.
-pub fn sdk_conditions(conditions: &[ConditionSpec]) -> Vec<elbt::RuleCondition> {
-    conditions
-        .iter()
-        .map(|c| {
-            let b = elbt::RuleCondition::builder().field(c.field());
-            match c {
-                ConditionSpec::HostHeader { values } => b.host_header_config(
-                    elbt::HostHeaderConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                ),
-                ConditionSpec::PathPattern { values } => b.path_pattern_config(
-                    elbt::PathPatternConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                ),
-                ConditionSpec::HttpHeader {
-                    http_header_name,
-                    values,
-                } => b.http_header_config(
-                    elbt::HttpHeaderConditionConfig::builder()
-                        .http_header_name(http_header_name)
-                        .set_values(Some(values.clone()))
-                        .build(),
-                ),
-                ConditionSpec::HttpRequestMethod { values } => b.http_request_method_config(
-                    elbt::HttpRequestMethodConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                ),
-                ConditionSpec::QueryString { values } => b.query_string_config(
-                    elbt::QueryStringConditionConfig::builder()
-                        .set_values(Some(
-                            values
-                                .iter()
-                                .map(|kv| {
-                                    elbt::QueryStringKeyValuePair::builder()
-                                        .set_key(kv.key.clone())
-                                        .value(&kv.value)
-                                        .build()
-                                })
-                                .collect(),
-                        ))
-                        .build(),
-                ),
-                ConditionSpec::SourceIp { values } => b.source_ip_config(
-                    elbt::SourceIpConditionConfig::builder()
-                        .set_values(Some(values.clone()))
-                        .build(),
-                ),
-            }
-            .build()
-        })
-        .collect()
-}
-
-/// ELBv2 actions with `Order` 1, 2, ...; forward target groups resolved to ARNs.
-fn sdk_actions(ctx: &Ctx<'_>, actions: &[ActionSpec]) -> Result<Vec<elbt::Action>, Stop> {
-    let mut out = Vec::with_capacity(actions.len());
-    for (i, a) in actions.iter().enumerate() {
-        let order = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        let b = elbt::Action::builder().order(order);
-        let action = match a {
-            ActionSpec::Forward {
-                target_groups,
-                stickiness,
-            } => {
-                let mut tuples = Vec::with_capacity(target_groups.len());
-                for t in target_groups {
-                    tuples.push(
-                        elbt::TargetGroupTuple::builder()
-                            .target_group_arn(ctx.target_group(t)?)
-                            .weight(to_i32("weight", t.weight)?)
-                            .build(),
-                    );
-                }
-                let stickiness = match stickiness {
-                    Some(s) => Some(
-                        elbt::TargetGroupStickinessConfig::builder()
-                            .enabled(s.enabled)
-                            .set_duration_seconds(
-                                s.duration_seconds
-                                    .map(|d| to_i32("stickiness duration", d))
-                                    .transpose()?,
-                            )
-                            .build(),
-                    ),
-                    None => None,
-                };
-                b.r#type(elbt::ActionTypeEnum::Forward).forward_config(
-                    elbt::ForwardActionConfig::builder()
-                        .set_target_groups(Some(tuples))
-                        .set_target_group_stickiness_config(stickiness)
-                        .build(),
-                )
-            }
-            ActionSpec::FixedResponse(f) => b
-                .r#type(elbt::ActionTypeEnum::FixedResponse)
-                .fixed_response_config(
-                    elbt::FixedResponseActionConfig::builder()
-                        .status_code(&f.status_code)
-                        .set_content_type(f.content_type.clone())
-                        .set_message_body(f.message_body.clone())
-                        .build(),
-                ),
-            ActionSpec::Redirect(r) => b.r#type(elbt::ActionTypeEnum::Redirect).redirect_config(
-                elbt::RedirectActionConfig::builder()
-                    .protocol(&r.protocol)
-                    .port(&r.port)
-                    .host(&r.host)
-                    .path(&r.path)
-                    .query(&r.query)
-                    .status_code(elbt::RedirectActionStatusCodeEnum::from(
-                        r.status_code.as_str(),
-                    ))
-                    .build(),
-            ),
-        };
-        out.push(action.build());
-    }
-    Ok(out)
-}
-
-fn sdk_permissions(ctx: &Ctx<'_>, perms: &[SgPermission]) -> Result<Vec<ec2t::IpPermission>, Stop> {
-    let mut out = Vec::with_capacity(perms.len());
-    for p in perms {
-        let b = ec2t::IpPermission::builder()
-            .ip_protocol(&p.protocol)
-            .from_port(p.from_port)
-            .to_port(p.to_port);
-        let description = p.description.clone();
-        let b = match &p.source {
-            SgSource::Cidr(cidr) => b.ip_ranges(
-                ec2t::IpRange::builder()
-                    .cidr_ip(cidr)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::CidrV6(cidr) => b.ipv6_ranges(
-                ec2t::Ipv6Range::builder()
-                    .cidr_ipv6(cidr)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::Group(id) => b.user_id_group_pairs(
-                ec2t::UserIdGroupPair::builder()
-                    .group_id(id)
-                    .set_description(description)
-                    .build(),
-            ),
-            SgSource::NewGroup(key) => b.user_id_group_pairs(
-                ec2t::UserIdGroupPair::builder()
-                    .group_id(ctx.key("permission source", key)?)
-                    .set_description(description)
-                    .build(),
-            ),
-        };
-        out.push(b.build());
-    }
-    Ok(out)
-}
-
-fn listener_certificates(certs: &[String]) -> Option<Vec<elbt::Certificate>> {
-    Some(
-        certs
-            .iter()
-            .map(|c| elbt::Certificate::builder().certificate_arn(c).build())
-            .collect(),
-    )
-}
-
-fn default_certificate(l: &ListenerSettings) -> Option<Vec<elbt::Certificate>> {
-    l.default_certificate
-        .as_ref()
-        .and_then(|c| listener_certificates(std::slice::from_ref(c)))
-}
-
-/// Performs one change; `Ok(Some(id))` for creates.
+/// Performs one change through the executor of its service; `Ok(Some(id))` for creates.
 async fn run(
     clients: &AwsClients,
     op: &Op,
     ctx: &Ctx<'_>,
     opts: &ExecuteOptions,
 ) -> Result<Option<String>, Stop> {
-    let (elb, ec2) = (&clients.elbv2, &clients.ec2);
     match op {
-        // ---- EC2 security groups ----
-        Op::CreateSecurityGroup {
-            name,
-            description,
-            vpc_id,
-            tags,
-            ..
-        } => {
-            let out = ec2
-                .create_security_group()
-                .group_name(name)
-                .description(description)
-                .vpc_id(vpc_id)
-                .tag_specifications(
-                    ec2t::TagSpecification::builder()
-                        .resource_type(ec2t::ResourceType::SecurityGroup)
-                        .set_tags(Some(ec2_tags(tags)))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(ec2_err("CreateSecurityGroup"))?;
-            Ok(out.group_id().map(str::to_owned))
-        }
-        Op::AuthorizeSecurityGroupIngress { group, permissions } => {
-            let group = ctx.r("security group", group)?;
-            ec2.authorize_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(sdk_permissions(ctx, permissions)?))
-                .send()
-                .await
-                .map_err(ec2_err("AuthorizeSecurityGroupIngress"))?;
-            Ok(None)
-        }
-        Op::RevokeSecurityGroupIngress { group, permissions } => {
-            ec2.revoke_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(sdk_permissions(ctx, permissions)?))
-                .send()
-                .await
-                .map_err(ec2_err("RevokeSecurityGroupIngress"))?;
-            Ok(None)
-        }
-        Op::Ec2CreateTags { resource, tags } => {
-            ec2.create_tags()
-                .resources(resource)
-                .set_tags(Some(ec2_tags(tags)))
-                .send()
-                .await
-                .map_err(ec2_err("CreateTags"))?;
-            Ok(None)
-        }
-        Op::Ec2DeleteTags { resource, keys } => {
-            ec2.delete_tags()
-                .resources(resource)
-                .set_tags(Some(
-                    keys.iter()
-                        .map(|k| ec2t::Tag::builder().key(k).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(ec2_err("DeleteTags"))?;
-            Ok(None)
-        }
-        Op::DeleteSecurityGroup { group } => {
-            let r = retry_while(
-                "DependencyViolation",
-                opts.sg_delete_timeout,
-                opts,
-                || async {
-                    ec2.delete_security_group()
-                        .group_id(group)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(ec2_err("DeleteSecurityGroup"))
-                },
-            )
-            .await;
-            gone_ok(r)?;
-            Ok(None)
-        }
-
-        // ---- ELBv2 target groups ----
-        Op::CreateTargetGroup {
-            target_group: tg,
-            tags,
-            ..
-        } => {
-            let h = &tg.health_check;
-            let out = elb
-                .create_target_group()
-                .name(&tg.name)
-                .port(i32::from(tg.port))
-                .protocol(elbt::ProtocolEnum::from(tg.protocol.as_str()))
-                .set_protocol_version(tg.protocol_version.clone())
-                .target_type(elbt::TargetTypeEnum::from(tg.target_type.as_str()))
-                .ip_address_type(elbt::TargetGroupIpAddressTypeEnum::from(
-                    tg.ip_address_type.as_str(),
-                ))
-                .vpc_id(&tg.vpc_id)
-                .health_check_protocol(elbt::ProtocolEnum::from(h.protocol.as_str()))
-                .health_check_port(&h.port)
-                .set_health_check_path(http_path(h))
-                .health_check_interval_seconds(to_i32("health check interval", h.interval_seconds)?)
-                .health_check_timeout_seconds(to_i32("health check timeout", h.timeout_seconds)?)
-                .healthy_threshold_count(to_i32("healthy threshold", h.healthy_threshold_count)?)
-                .unhealthy_threshold_count(to_i32(
-                    "unhealthy threshold",
-                    h.unhealthy_threshold_count,
-                )?)
-                .set_matcher(http_matcher(h))
-                .set_tags(elb_tags(tags))
-                .send()
-                .await
-                .map_err(elb_err("CreateTargetGroup"))?;
-            Ok(out
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .map(str::to_owned))
-        }
-        Op::ModifyTargetGroup {
-            target_group,
-            health_check: h,
-        } => {
-            elb.modify_target_group()
-                .target_group_arn(ctx.r("target group", target_group)?)
-                .health_check_protocol(elbt::ProtocolEnum::from(h.protocol.as_str()))
-                .health_check_port(&h.port)
-                .set_health_check_path(http_path(h))
-                .health_check_interval_seconds(to_i32("health check interval", h.interval_seconds)?)
-                .health_check_timeout_seconds(to_i32("health check timeout", h.timeout_seconds)?)
-                .healthy_threshold_count(to_i32("healthy threshold", h.healthy_threshold_count)?)
-                .unhealthy_threshold_count(to_i32(
-                    "unhealthy threshold",
-                    h.unhealthy_threshold_count,
-                )?)
-                .set_matcher(http_matcher(h))
-                .send()
-                .await
-                .map_err(elb_err("ModifyTargetGroup"))?;
-            Ok(None)
-        }
-        Op::ModifyTargetGroupAttributes {
-            target_group,
-            attributes: attrs,
-        } => {
-            elb.modify_target_group_attributes()
-                .target_group_arn(ctx.r("target group", target_group)?)
-                .set_attributes(attributes(attrs, |k, v| {
-                    elbt::TargetGroupAttribute::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                }))
-                .send()
-                .await
-                .map_err(elb_err("ModifyTargetGroupAttributes"))?;
-            Ok(None)
-        }
-        Op::RegisterTargets {
-            target_group,
-            targets: ts,
-        } => {
-            elb.register_targets()
-                .target_group_arn(ctx.r("target group", target_group)?)
-                .set_targets(targets(ts))
-                .send()
-                .await
-                .map_err(elb_err("RegisterTargets"))?;
-            Ok(None)
-        }
-        Op::DeregisterTargets {
-            target_group,
-            targets: ts,
-        } => {
-            elb.deregister_targets()
-                .target_group_arn(target_group)
-                .set_targets(targets(ts))
-                .send()
-                .await
-                .map_err(elb_err("DeregisterTargets"))?;
-            Ok(None)
-        }
-        Op::DeleteTargetGroup { arn } => {
-            let r = retry_while("ResourceInUse", opts.tg_delete_timeout, opts, || async {
-                elb.delete_target_group()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(elb_err("DeleteTargetGroup"))
-            })
-            .await;
-            gone_ok(r)?;
-            Ok(None)
-        }
-
-        // ---- ELBv2 load balancers ----
-        Op::CreateLoadBalancer {
-            load_balancer: lb,
-            tags,
-            ..
-        } => {
-            let sgs = ctx.refs("load balancer security groups", &lb.security_groups)?;
-            let out = elb
-                .create_load_balancer()
-                .name(&lb.name)
-                .r#type(elbt::LoadBalancerTypeEnum::from(lb.lb_type.as_str()))
-                .scheme(elbt::LoadBalancerSchemeEnum::from(lb.scheme.as_str()))
-                .ip_address_type(elbt::IpAddressType::from(lb.ip_address_type.as_str()))
-                .set_subnets((!subnet_mappings_needed(lb)).then(|| lb.subnets.clone()))
-                .set_subnet_mappings(subnet_mappings(lb))
-                .set_security_groups((!sgs.is_empty()).then_some(sgs))
-                .set_tags(elb_tags(tags))
-                .send()
-                .await
-                .map_err(elb_err("CreateLoadBalancer"))?;
-            Ok(out
-                .load_balancers()
-                .first()
-                .and_then(|l| l.load_balancer_arn())
-                .map(str::to_owned))
-        }
-        Op::SetSecurityGroups {
-            load_balancer,
-            security_groups,
-        } => {
-            elb.set_security_groups()
-                .load_balancer_arn(ctx.r("load balancer", load_balancer)?)
-                .set_security_groups(Some(ctx.refs("security group", security_groups)?))
-                .send()
-                .await
-                .map_err(elb_err("SetSecurityGroups"))?;
-            Ok(None)
-        }
-        Op::SetSubnets {
-            load_balancer,
-            subnets,
-        } => {
-            elb.set_subnets()
-                .load_balancer_arn(ctx.r("load balancer", load_balancer)?)
-                .set_subnets(Some(subnets.clone()))
-                .send()
-                .await
-                .map_err(elb_err("SetSubnets"))?;
-            Ok(None)
-        }
-        Op::SetIpAddressType {
-            load_balancer,
-            ip_address_type,
-        } => {
-            elb.set_ip_address_type()
-                .load_balancer_arn(ctx.r("load balancer", load_balancer)?)
-                .ip_address_type(elbt::IpAddressType::from(ip_address_type.as_str()))
-                .send()
-                .await
-                .map_err(elb_err("SetIpAddressType"))?;
-            Ok(None)
-        }
-        Op::ModifyLoadBalancerAttributes {
-            load_balancer,
-            attributes: attrs,
-        } => {
-            elb.modify_load_balancer_attributes()
-                .load_balancer_arn(ctx.r("load balancer", load_balancer)?)
-                .set_attributes(attributes(attrs, |k, v| {
-                    elbt::LoadBalancerAttribute::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                }))
-                .send()
-                .await
-                .map_err(elb_err("ModifyLoadBalancerAttributes"))?;
-            Ok(None)
-        }
-        Op::DeleteLoadBalancer { arn } => {
-            let r = elb
-                .delete_load_balancer()
-                .load_balancer_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(elb_err("DeleteLoadBalancer"));
-            gone_ok(r)?;
-            Ok(None)
-        }
-
-        // ---- ELBv2 listeners ----
-        Op::CreateListener {
-            load_balancer,
-            listener: l,
-            tags,
-            ..
-        } => {
-            let lb_arn = ctx.r("load balancer", load_balancer)?;
-            let out = elb
-                .create_listener()
-                .load_balancer_arn(lb_arn)
-                .port(i32::from(l.port))
-                .protocol(elbt::ProtocolEnum::from(l.protocol.as_str()))
-                .set_ssl_policy(l.ssl_policy.clone())
-                .set_certificates(default_certificate(l))
-                .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
-                .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
-                .set_tags(elb_tags(tags))
-                .send()
-                .await
-                .map_err(elb_err("CreateListener"))?;
-            Ok(out
-                .listeners()
-                .first()
-                .and_then(|l| l.listener_arn())
-                .map(str::to_owned))
-        }
-        Op::ModifyListener { arn, listener: l } => {
-            elb.modify_listener()
-                .listener_arn(arn)
-                .port(i32::from(l.port))
-                .protocol(elbt::ProtocolEnum::from(l.protocol.as_str()))
-                .set_ssl_policy(l.ssl_policy.clone())
-                .set_certificates(default_certificate(l))
-                .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
-                .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
-                .send()
-                .await
-                .map_err(elb_err("ModifyListener"))?;
-            Ok(None)
-        }
-        Op::AddListenerCertificates {
-            listener,
-            certificates,
-        } => {
-            elb.add_listener_certificates()
-                .listener_arn(ctx.r("listener", listener)?)
-                .set_certificates(listener_certificates(certificates))
-                .send()
-                .await
-                .map_err(elb_err("AddListenerCertificates"))?;
-            Ok(None)
-        }
-        Op::RemoveListenerCertificates {
-            listener,
-            certificates,
-        } => {
-            elb.remove_listener_certificates()
-                .listener_arn(listener)
-                .set_certificates(listener_certificates(certificates))
-                .send()
-                .await
-                .map_err(elb_err("RemoveListenerCertificates"))?;
-            Ok(None)
-        }
-        Op::DeleteListener { arn } => {
-            let r = elb
-                .delete_listener()
-                .listener_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(elb_err("DeleteListener"));
-            gone_ok(r)?;
-            Ok(None)
-        }
-
-        // ---- ELBv2 rules ----
-        Op::CreateRule {
-            listener,
-            priority,
-            conditions,
-            actions,
-            tags,
-        } => {
-            let listener = ctx.r("listener", listener)?;
-            elb.create_rule()
-                .listener_arn(listener)
-                .priority(to_i32("priority", *priority)?)
-                .set_conditions(Some(sdk_conditions(conditions)))
-                .set_actions(Some(sdk_actions(ctx, actions)?))
-                .set_tags(elb_tags(tags))
-                .send()
-                .await
-                .map_err(elb_err("CreateRule"))?;
-            Ok(None)
-        }
-        Op::ModifyRule {
-            arn,
-            conditions,
-            actions,
-        } => {
-            elb.modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(sdk_conditions(conditions)))
-                .set_actions(Some(sdk_actions(ctx, actions)?))
-                .send()
-                .await
-                .map_err(elb_err("ModifyRule"))?;
-            Ok(None)
-        }
-        Op::SetRulePriorities { priorities } => {
-            let mut pairs = Vec::with_capacity(priorities.len());
-            for (arn, p) in priorities {
-                pairs.push(
-                    elbt::RulePriorityPair::builder()
-                        .rule_arn(arn)
-                        .priority(to_i32("priority", *p)?)
-                        .build(),
-                );
-            }
-            elb.set_rule_priorities()
-                .set_rule_priorities(Some(pairs))
-                .send()
-                .await
-                .map_err(elb_err("SetRulePriorities"))?;
-            Ok(None)
-        }
-        Op::DeleteRule { arn } => {
-            let r = elb
-                .delete_rule()
-                .rule_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(elb_err("DeleteRule"));
-            gone_ok(r)?;
-            Ok(None)
-        }
-
-        // ---- ELBv2 tags ----
-        Op::AddTags { resource, tags } => {
-            elb.add_tags()
-                .resource_arns(resource)
-                .set_tags(elb_tags(tags))
-                .send()
-                .await
-                .map_err(elb_err("AddTags"))?;
-            Ok(None)
-        }
-        Op::RemoveTags { resource, keys } => {
-            elb.remove_tags()
-                .resource_arns(resource)
-                .set_tag_keys(Some(keys.clone()))
-                .send()
-                .await
-                .map_err(elb_err("RemoveTags"))?;
-            Ok(None)
-        }
+        Op::CreateSecurityGroup { .. }
+        | Op::AuthorizeSecurityGroupIngress { .. }
+        | Op::RevokeSecurityGroupIngress { .. }
+        | Op::Ec2CreateTags { .. }
+        | Op::Ec2DeleteTags { .. }
+        | Op::DeleteSecurityGroup { .. } => ec2::run(clients, op, ctx, opts).await,
+        _ => elbv2::run(clients, op, ctx, opts).await,
     }
-}
-
-fn subnet_mappings_needed(lb: &NewLoadBalancer) -> bool {
-    !lb.eip_allocations.is_empty() || !lb.private_ipv4_addresses.is_empty()
-}
-
-/// Subnet mappings carrying Elastic IPs or private addresses (NLBs), one per subnet in order.
-fn subnet_mappings(lb: &NewLoadBalancer) -> Option<Vec<elbt::SubnetMapping>> {
-    if !subnet_mappings_needed(lb) {
-        return None;
-    }
-    Some(
-        lb.subnets
-            .iter()
-            .enumerate()
-            .map(|(i, subnet)| {
-                elbt::SubnetMapping::builder()
-                    .subnet_id(subnet)
-                    .set_allocation_id(lb.eip_allocations.get(i).cloned())
-                    .set_private_ipv4_address(lb.private_ipv4_addresses.get(i).cloned())
-                    .build()
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::aws::AwsErrorKind;
+    use aws_lb_operator_core::model::ConditionSpec;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn err(code: &str) -> AwsError {
@@ -1173,6 +521,42 @@ mod tests {
         .await;
         assert_eq!(got.unwrap_err().code, "InvalidGroup.NotFound");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn each_service_refuses_the_other_services_changes_without_a_call() {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let clients = AwsClients::new(&config);
+        let (created, lost) = (BTreeMap::new(), BTreeMap::new());
+        let ctx = Ctx {
+            stack: "ns/a",
+            created: &created,
+            lost: &lost,
+        };
+        let opts = ExecuteOptions::default();
+        let text = |r: Result<Option<String>, Stop>| match r {
+            Err(Stop::Fail(e)) => e.to_string(),
+            Err(Stop::Skip(s)) => format!("skip: {s}"),
+            Ok(v) => format!("ok: {v:?}"),
+        };
+        let elb_op = Op::DeleteRule {
+            arn: "arn:rule".into(),
+        };
+        let ec2_op = Op::DeleteSecurityGroup {
+            group: "sg-1".into(),
+        };
+        assert_eq!(
+            text(ec2::run(&clients, &elb_op, &ctx, &opts).await),
+            "elbv2.DeleteRule reached the ec2 executor, which does not perform it"
+        );
+        assert_eq!(
+            text(elbv2::run(&clients, &ec2_op, &ctx, &opts).await),
+            "ec2.DeleteSecurityGroup reached the elbv2 executor, which does not perform it"
+        );
+        assert_eq!(clients.calls.by_operation().len(), 0, "no call made");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! named `unsupported <field>`.
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_lb_operator_core::deploy::cluster::{self, ClusterNow};
 use aws_lb_operator_core::deploy::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
@@ -235,6 +236,63 @@ async fn observe_inner(
         target_security_groups: sgs.targets,
         foreign,
     })
+}
+
+/// Reads the cluster scope again, right before a pass's trailing cluster-wide changes
+/// ([`ClusterNow`]): the backend and target security groups, the ports every target group the
+/// cluster owns uses (the targets' ports too for groups with port 0 or 1, whose targets each
+/// carry their own), and whether any load balancer of the VPC uses the backend group.
+///
+/// Cost: one DescribeSecurityGroups, one paginated DescribeTargetGroups with DescribeTags for
+/// those in the VPC, DescribeTargetHealth per group with a per-target port, and, when the
+/// backend group exists, one paginated DescribeLoadBalancers.
+pub async fn observe_cluster_scope(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: &str,
+) -> Result<ClusterNow> {
+    let span = tracing::info_span!("observe_cluster_scope", cluster, vpc_id);
+    async {
+        let sgs = ec2::list_security_groups(&clients.ec2, vpc_id).await?;
+        let sgs = classify_security_groups(sgs, cluster, &mut BTreeMap::new());
+        let tgs = list_owned_tgs(&clients.elbv2, cluster, vpc_id, &mut BTreeMap::new()).await?;
+        let mut ports_in_use = BTreeSet::new();
+        for tg in tgs.values().flatten() {
+            let targets = if tg.port > 1 {
+                Vec::new()
+            } else {
+                match elbv2::target_health(&clients.elbv2, &tg.arn).await {
+                    Ok(health) => health
+                        .iter()
+                        .filter_map(|h| h.target())
+                        .map(|t| TargetSpec {
+                            id: t.id().unwrap_or_default().to_owned(),
+                            port: to_u16(t.port()),
+                        })
+                        .collect(),
+                    Err(e) if is_gone(&e) => Vec::new(),
+                    Err(e) => return Err(e),
+                }
+            };
+            ports_in_use.extend(cluster::target_ports(tg.port, &targets));
+        }
+        let backend_in_use = match &sgs.backend {
+            Some(backend) => elbv2::describe_load_balancers(&clients.elbv2, None)
+                .await?
+                .iter()
+                .filter(|lb| lb.vpc_id() == Some(vpc_id))
+                .any(|lb| lb.security_groups().contains(&backend.id)),
+            None => false,
+        };
+        Ok(ClusterNow {
+            backend_sg: sgs.backend,
+            target_security_groups: sgs.targets,
+            ports_in_use,
+            backend_in_use,
+        })
+    }
+    .instrument(span)
+    .await
 }
 
 /// Error codes meaning the resource disappeared between listing and reading it.

@@ -311,6 +311,30 @@ impl DnsApplyReport {
     }
 }
 
+/// True when every change of `unit` is already in effect in `records` (the zone as read
+/// now): each created or upserted record exists exactly as wanted, each deleted record is
+/// gone. Records are identified by name, type and set identifier.
+fn already_applied(unit: &DnsUnit, records: &[RecordSet]) -> bool {
+    unit.changes.iter().all(|c| {
+        let same_key = |r: &&RecordSet| {
+            r.name == c.record.name
+                && r.record_type == c.record.record_type
+                && r.set_identifier == c.record.set_identifier
+        };
+        let found = records.iter().find(same_key);
+        match c.action {
+            DnsAction::Delete => found.is_none(),
+            DnsAction::Create | DnsAction::Upsert => found.is_some_and(|r| {
+                let mut have = r.clone();
+                let mut want = c.record.clone();
+                have.values.sort();
+                want.values.sort();
+                have == want
+            }),
+        }
+    })
+}
+
 /// True when Route53 rejected a batch for what it contains (`InvalidChangeBatch`,
 /// `InvalidInput`, other 4xx answers), so that a part of it may succeed. Throttling, transport
 /// failures, 5xx and errors about the whole call (no such zone, access denied) are not.
@@ -355,8 +379,12 @@ async fn send_batch(
 
 /// Sends `units` with one `ChangeResourceRecordSets` per [`batches`] batch (comment
 /// [`CHANGE_COMMENT`]). A batch rejected for its content (`InvalidChangeBatch`, `InvalidInput`,
-/// other 4xx answers except those about the whole call) is split in halves by units (the first half takes the odd unit) and each half retried the same way, so a
-/// bad unit ends `Failed` alone while the rest are `Done`. Other errors (throttling after the
+/// other 4xx answers except those about the whole call) first has its zone read back: units
+/// already exactly as wanted (a `CREATE` whose earlier attempt took effect but whose response
+/// was lost, a `DELETE` of a record already gone) are `Done`, and the rest is sent again.
+/// When none was, the batch is split in halves by units (the first half takes the odd unit)
+/// and each half retried the same way, so a bad unit ends `Failed` alone while the rest are
+/// `Done`. Other errors (throttling after the
 /// SDK's own retries, transport) fail the whole batch without splitting. Units whose alias
 /// target is still `pending` are not sent: the caller resolves them first.
 pub async fn apply_units(
@@ -395,14 +423,46 @@ pub async fn apply_units(
                             report.outcomes[ready[r].0] = DnsOutcome::Done;
                         }
                     }
-                    Err(e) if part.len() > 1 && is_content_error(&e) => {
-                        tracing::debug!(
-                            zone_id = %batch.zone_id, units = part.len(), error = %e,
-                            "batch rejected; retrying its halves"
-                        );
-                        let second = part.split_off(part.len().div_ceil(2));
-                        parts.push(second);
-                        parts.push(part);
+                    Err(e) if is_content_error(&e) => {
+                        // Units already exactly as wanted met their own earlier success (a
+                        // lost response the SDK retried, or a concurrent pass): done.
+                        let records = list_records(clients, &batch.zone_id).await;
+                        let (done, rest): (Vec<usize>, Vec<usize>) = match &records {
+                            Ok(records) => part
+                                .iter()
+                                .partition(|&&r| already_applied(&units[ready[r].0], records)),
+                            Err(_) => (Vec::new(), part.clone()),
+                        };
+                        for &r in &done {
+                            let unit = &units[ready[r].0];
+                            tracing::info!(
+                                name = %unit.name, r#type = %unit.record_type,
+                                "record already exactly as wanted (an earlier attempt or a \
+                                 concurrent pass); done"
+                            );
+                            report.outcomes[ready[r].0] = DnsOutcome::Done;
+                        }
+                        if rest.is_empty() {
+                            continue;
+                        }
+                        if rest.len() < part.len() {
+                            parts.push(rest);
+                        } else if part.len() > 1 {
+                            tracing::debug!(
+                                zone_id = %batch.zone_id, units = part.len(), error = %e,
+                                "batch rejected; retrying its halves"
+                            );
+                            let second = part.split_off(part.len().div_ceil(2));
+                            parts.push(second);
+                            parts.push(part);
+                        } else {
+                            for &r in &part {
+                                let unit = &units[ready[r].0];
+                                tracing::warn!(name = %unit.name, error = %e, "record change failed");
+                                report.outcomes[ready[r].0] =
+                                    DnsOutcome::Failed(failure(unit, &e));
+                            }
+                        }
                     }
                     Err(e) => {
                         for &r in &part {

@@ -406,16 +406,21 @@ async fn a_rejected_batch_is_halved_until_only_the_bad_units_fail() {
     let c = account_clients(5).await;
     let (id, name) = create_zone(&c, "split", None).await;
     let z = zone(&id, &name);
-    let existing = unit(&z, "exists", DnsAction::Create, target(0));
-    let report = apply_units(&c, std::slice::from_ref(&existing), &BatchLimits::default()).await;
+    let existing = [
+        unit(&z, "exists", DnsAction::Create, target(0)),
+        unit(&z, "exists2", DnsAction::Create, target(0)),
+    ];
+    let report = apply_units(&c, &existing, &BatchLimits::default()).await;
     assert_all_done(&report.outcomes);
 
     let mut units: Vec<DnsUnit> = (0..21)
         .map(|i| unit(&z, &format!("ok{i:02}"), DnsAction::Create, target(i)))
         .collect();
-    // Creating a record that exists is InvalidChangeBatch; deleting a missing one InvalidInput.
-    units[6] = existing.clone();
-    units[15] = unit(&z, "missing", DnsAction::Delete, target(9));
+    // Creating a record that exists with another target is InvalidChangeBatch. (The same
+    // record exactly as wanted, or a delete of a record already gone, is a success: see
+    // `a_change_that_already_took_effect_is_done`.)
+    units[6] = unit(&z, "exists", DnsAction::Create, target(1));
+    units[15] = unit(&z, "exists2", DnsAction::Create, target(9));
     let bad: HashSet<usize> = [6, 15].into();
 
     c.calls.reset();
@@ -437,7 +442,8 @@ async fn a_rejected_batch_is_halved_until_only_the_bad_units_fail() {
     );
     let (_, missing_msg) = failures[1];
     assert!(
-        missing_msg.contains("InvalidInput") && missing_msg.contains("missing"),
+        missing_msg.starts_with(&format!("exists2.{name} A in zone {name}: "))
+            && missing_msg.contains("InvalidChangeBatch"),
         "{missing_msg}"
     );
     eprintln!("{exists_msg}\n{missing_msg}");
@@ -453,9 +459,69 @@ async fn a_rejected_batch_is_halved_until_only_the_bad_units_fail() {
         }
     }
     let mut want = written(&good);
-    want.extend(written(&[existing]));
+    want.extend(written(&existing));
     want.sort();
     assert_eq!(ours(list_records(&c, &id).await.unwrap()), want);
+}
+
+/// A lost response: the batch took effect, the SDK's retry (or the next pass) sends it again
+/// and Route53 refuses (`CREATE` of a record that exists, `DELETE` of one that is gone). The
+/// zone is read back, and a unit exactly as wanted is done; one that differs still fails.
+#[tokio::test]
+async fn a_change_that_already_took_effect_is_done() {
+    let c = account_clients(7).await;
+    let (id, name) = create_zone(&c, "again", None).await;
+    let z = zone(&id, &name);
+    let units: Vec<DnsUnit> = (0..3)
+        .map(|i| unit(&z, &format!("h{i}"), DnsAction::Create, target(i)))
+        .collect();
+    let limits = BatchLimits::default();
+    assert_all_done(&apply_units(&c, &units, &limits).await.outcomes);
+    let after_create = ours(list_records(&c, &id).await.unwrap());
+
+    // The same batch again: refused, read back, all done, one change call, nothing changed.
+    c.calls.reset();
+    let report = apply_units(&c, &units, &limits).await;
+    assert_all_done(&report.outcomes);
+    assert_eq!(report.calls, 1);
+    assert_eq!(calls_of(&c, "ListResourceRecordSets"), 1);
+    assert_eq!(ours(list_records(&c, &id).await.unwrap()), after_create);
+
+    // One new unit with two that exist: the two are done by the read-back, the new one is sent
+    // again alone and created.
+    let mut mixed = units[..2].to_vec();
+    mixed.push(unit(&z, "h3", DnsAction::Create, target(3)));
+    c.calls.reset();
+    let report = apply_units(&c, &mixed, &limits).await;
+    assert_all_done(&report.outcomes);
+    assert_eq!(report.calls, 2, "the batch, then the new unit alone");
+    let mut want = written(&units);
+    want.extend(written(&mixed[2..]));
+    want.sort();
+    assert_eq!(ours(list_records(&c, &id).await.unwrap()), want);
+
+    // The same record with another target is not ours to call done.
+    let other = unit(&z, "h0", DnsAction::Create, target(9));
+    let report = apply_units(&c, std::slice::from_ref(&other), &limits).await;
+    let failures = report.failures();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].1.contains("InvalidChangeBatch"),
+        "{}",
+        failures[0].1
+    );
+
+    // Deletes twice: the second finds them gone, as wanted.
+    let deletes: Vec<DnsUnit> = (0..3)
+        .map(|i| unit(&z, &format!("h{i}"), DnsAction::Delete, target(i)))
+        .collect();
+    assert_all_done(&apply_units(&c, &deletes, &limits).await.outcomes);
+    let report = apply_units(&c, &deletes, &limits).await;
+    assert_all_done(&report.outcomes);
+    assert_eq!(
+        ours(list_records(&c, &id).await.unwrap()),
+        written(&mixed[2..])
+    );
 }
 
 #[tokio::test]

@@ -237,9 +237,20 @@ fn operator_operations() -> BTreeSet<String> {
         .map(|(krate, service, _)| (*service, sdk_operations(krate)))
         .collect();
     let mut found = BTreeSet::new();
-    let dir = repo().join("src").join("aws");
-    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-        let path = entry.path();
+    // src/aws/*.rs and the files of its subdirectories (src/aws/execute/*.rs).
+    let mut paths = Vec::new();
+    let mut dirs = vec![repo().join("src").join("aws")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    for path in paths {
         let file = path.file_stem().unwrap().to_str().unwrap().to_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let bytes = text.as_bytes();

@@ -91,6 +91,12 @@ pub struct Change {
 }
 
 impl Change {
+    /// What the change concerns: the cluster (empty `stack`) or one stack.
+    #[must_use]
+    pub fn scope(&self) -> super::Scope {
+        super::Scope::of_field(&self.stack)
+    }
+
     /// The key this change creates, if it creates a resource later changes refer to.
     #[must_use]
     pub fn creates(&self) -> Option<&str> {

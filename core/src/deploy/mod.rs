@@ -17,8 +17,10 @@ use crate::model::{Stack, StackId};
 
 mod canon;
 pub mod change;
+pub mod cluster;
 pub mod observed;
 mod plan;
+mod scope;
 
 pub use change::{
     keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
@@ -28,6 +30,7 @@ pub use observed::{
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
 };
 pub use plan::{plan, target_changes};
+pub use scope::Scope;
 
 /// Targets per RegisterTargets / DeregisterTargets call (the AWS Load Balancer Controller's
 /// chunk size, well inside the API's limits).
@@ -105,6 +108,14 @@ pub struct StackError {
     pub stack: String,
     /// What is wrong.
     pub message: String,
+}
+
+impl StackError {
+    /// What the error concerns: the cluster (empty `stack`) or one stack.
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        Scope::of_field(&self.stack)
+    }
 }
 
 /// The result of planning: changes in execution order, and stacks that could not be planned.

@@ -2,7 +2,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::deploy::{ForeignNames, ObservedStack, StackFacts};
+use crate::deploy::{cluster, ForeignNames, ObservedStack, StackFacts};
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
 
@@ -1273,4 +1273,306 @@ fn service_stacks_use_the_service_tracking_tags() {
     assert_eq!(sg.tags[tags::SERVICE_RESOURCE], FRONTEND_SG_RESOURCE);
     assert_eq!(StackId::from_tags(&sg.tags), Some(stack.id.clone()));
     assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}
+
+// ---- The cluster scope at execution time (concurrent passes, lost responses) ----
+
+fn grouped() -> Stack {
+    example("grouped").stacks.remove(0)
+}
+
+fn node_sg() -> ObservedSecurityGroup {
+    ObservedSecurityGroup {
+        id: "sg-nodes".into(),
+        name: "eks-nodes".into(),
+        vpc_id: "vpc-1".into(),
+        tags: Tags::new(),
+        ingress: vec![SgPermission {
+            protocol: "tcp".into(),
+            from_port: 22,
+            to_port: 22,
+            source: SgSource::Cidr("10.0.0.0/8".into()),
+            description: None,
+        }],
+    }
+}
+
+impl Fake {
+    /// The cluster scope as the AWS layer would read it again now.
+    fn now(&self) -> cluster::ClusterNow {
+        let backend = self.backend.as_ref().map(|b| b.id.clone());
+        cluster::ClusterNow {
+            backend_sg: self.backend.clone(),
+            target_security_groups: self.target_sgs.clone(),
+            ports_in_use: self
+                .stacks
+                .values()
+                .flat_map(|s| &s.target_groups)
+                .flat_map(|tg| cluster::target_ports(tg.port, &tg.targets))
+                .collect(),
+            backend_in_use: self
+                .stacks
+                .values()
+                .flat_map(|s| &s.load_balancers)
+                .any(|lb| {
+                    backend
+                        .as_ref()
+                        .is_some_and(|b| lb.security_groups.contains(b))
+                }),
+        }
+    }
+
+    /// Ports the node group lets the backend group reach.
+    fn node_ports(&self) -> Vec<i32> {
+        let backend = SgSource::Group(self.backend.as_ref().unwrap().id.clone());
+        let mut ports: Vec<i32> = self.target_sgs[0]
+            .ingress
+            .iter()
+            .filter(|p| p.source == backend)
+            .map(|p| p.from_port)
+            .collect();
+        ports.sort_unstable();
+        ports
+    }
+}
+
+fn ports_of(stacks: &[&Stack]) -> Vec<i32> {
+    let mut ports: Vec<i32> = stacks
+        .iter()
+        .flat_map(|s| &s.target_groups)
+        .flat_map(|tg| cluster::target_ports(tg.port, &tg.targets))
+        .map(i32::from)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+fn revoked_ports(changes: &[Change]) -> Vec<i32> {
+    let mut ports: Vec<i32> = changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::RevokeSecurityGroupIngress { permissions, .. } => Some(permissions),
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.from_port)
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+#[test]
+fn a_revocation_planned_on_a_stale_read_keeps_every_port_a_target_group_uses_now() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let (a, b) = (seed(), grouped());
+    converge(&mut fake, &[a.clone(), b.clone()]);
+    assert_eq!(fake.node_ports(), ports_of(&[&a, &b]));
+
+    // A pass for `b` that did not see `a`'s target groups (they were created after its read,
+    // or its read of them was shallow) plans to revoke the ports only `a` uses.
+    let stale = fake.plan(std::slice::from_ref(&b));
+    assert_eq!(revoked_ports(&stale.changes), [8000, 8443, 9091]);
+
+    // At execution the cluster scope is read again: every one of them is in use now.
+    let now = fake.now();
+    for c in &stale.changes {
+        if let Op::RevokeSecurityGroupIngress { group, permissions } = &c.op {
+            let claims = cluster::Claims::default();
+            assert_eq!(
+                cluster::still_revocable(group, permissions, &now, &claims),
+                [],
+                "{c:?}"
+            );
+        }
+    }
+    // Nothing to repair: every port in use has its permission.
+    assert_eq!(
+        cluster::missing_target_rules(&now, &cluster::Claims::default()),
+        []
+    );
+
+    // Once `a`'s target groups are gone, the same revocation goes through, for `a`'s own
+    // ports only (8080 and 3000 are `b`'s too)...
+    fake.stacks.remove("shop/storefront");
+    let now = fake.now();
+    assert!(
+        now.backend_in_use,
+        "b's load balancer uses the backend group"
+    );
+    let planned = match &stale.changes.last().unwrap().op {
+        Op::RevokeSecurityGroupIngress { permissions, .. } => permissions.clone(),
+        other => panic!("{other:?}"),
+    };
+    let ports = |claims: &cluster::Claims| -> Vec<i32> {
+        cluster::still_revocable("sg-nodes", &planned, &now, claims)
+            .iter()
+            .map(|p| p.from_port)
+            .collect()
+    };
+    assert_eq!(ports(&cluster::Claims::default()), [8000, 8443, 9091]);
+    // ...except a port a pass in flight claims.
+    let claims = cluster::Claims {
+        ports: [9091].into(),
+        backend: false,
+    };
+    assert_eq!(ports(&claims), [8000, 8443]);
+    // A group that is gone has nothing left to revoke.
+    assert_eq!(
+        cluster::still_revocable("sg-gone", &planned, &now, &claims),
+        []
+    );
+}
+
+#[test]
+fn a_port_a_concurrent_pass_revoked_on_a_stale_read_is_authorized_again() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let (a, b) = (seed(), grouped());
+    converge(&mut fake, &[a.clone(), b.clone()]);
+    // Another process revoked 9091 and 5000 (their target groups did not exist in its read).
+    fake.target_sgs[0]
+        .ingress
+        .retain(|p| p.from_port != 9091 && p.from_port != 5000);
+    let repairs = cluster::missing_target_rules(&fake.now(), &cluster::Claims::default());
+    assert_eq!(repairs.len(), 1);
+    assert_eq!(repairs[0].stack, "", "cluster-wide");
+    assert_eq!(repairs[0].kind, ChangeKind::Modify);
+    match &repairs[0].op {
+        Op::AuthorizeSecurityGroupIngress { group, permissions } => {
+            assert_eq!(group, &Ref::Existing("sg-nodes".into()));
+            let ports: Vec<(i32, i32)> = permissions
+                .iter()
+                .map(|p| (p.from_port, p.to_port))
+                .collect();
+            assert_eq!(ports, [(5000, 5000), (9091, 9091)]);
+            assert!(permissions.iter().all(|p| p.protocol == "tcp"
+                && p.description.as_deref() == Some(TARGET_RULE_DESCRIPTION)));
+        }
+        other => panic!("{other:?}"),
+    }
+    fake.apply(&repairs);
+    assert_eq!(fake.node_ports(), ports_of(&[&a, &b]));
+    assert_eq!(fake.target_sgs[0].ingress[0].from_port, 22, "SSH untouched");
+    // And a plan of either stack is empty again.
+    assert!(fake.plan(&[a, b]).changes.is_empty());
+}
+
+#[test]
+fn nothing_is_repaired_without_a_backend_group_or_anything_that_needs_it() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    converge(&mut fake, &[seed()]);
+    let mut now = fake.now();
+    now.target_security_groups[0].ingress.truncate(1);
+    now.backend_in_use = false;
+    assert_eq!(
+        cluster::missing_target_rules(&now, &cluster::Claims::default()),
+        []
+    );
+    // A pass in flight that needs the backend group counts as a user.
+    let claims = cluster::Claims {
+        ports: [].into(),
+        backend: true,
+    };
+    assert_eq!(cluster::missing_target_rules(&now, &claims).len(), 1);
+    now.backend_sg = None;
+    assert_eq!(cluster::missing_target_rules(&now, &claims), []);
+}
+
+#[test]
+fn the_backend_group_is_deleted_only_when_nothing_uses_or_claims_it_now() {
+    let mut fake = Fake::default();
+    converge(&mut fake, &[seed()]);
+    let unclaimed = cluster::Claims::default();
+    let mut now = fake.now();
+    assert!(now.backend_in_use);
+    assert!(!cluster::backend_still_unused(&now, &unclaimed));
+    now.backend_in_use = false;
+    assert!(cluster::backend_still_unused(&now, &unclaimed));
+    let claims = cluster::Claims::of(&[grouped()]);
+    assert!(
+        claims.backend,
+        "a managed security group needs the backend group"
+    );
+    assert_eq!(
+        claims.ports,
+        [3000, 5000, 5001, 8080, 31080].into(),
+        "target-group ports and the targets' own ports"
+    );
+    assert!(!cluster::backend_still_unused(&now, &claims));
+}
+
+#[test]
+fn a_retried_authorize_or_revoke_does_only_what_is_left() {
+    let perm = |port: i32, description: Option<&str>| SgPermission {
+        protocol: "tcp".into(),
+        from_port: port,
+        to_port: port,
+        source: SgSource::Group("sg-backend".into()),
+        description: description.map(str::to_owned),
+    };
+    let wanted = [perm(80, Some("ours")), perm(443, Some("ours"))];
+    // EC2 matches rules without their description.
+    let have = [perm(80, None), perm(22, None)];
+    assert_eq!(cluster::missing(&wanted, &have), [perm(443, Some("ours"))]);
+    assert_eq!(cluster::present(&wanted, &have), [perm(80, Some("ours"))]);
+    assert_eq!(cluster::missing(&wanted, &wanted), []);
+    assert_eq!(cluster::present(&wanted, &[]), []);
+}
+
+#[test]
+fn a_rule_that_met_priority_in_use_is_adopted_only_when_identical() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let listener = &fake.observed("shop/storefront").load_balancers[0].listeners[0];
+    let rule = listener.rules[0].clone();
+    // The same conditions in another order, the same actions: the earlier attempt's rule.
+    let mut conditions = rule.conditions.clone();
+    conditions.reverse();
+    assert!(cluster::rule_matches(&rule, &conditions, &rule.actions));
+    // Another rule's actions, or other conditions: not ours to adopt.
+    let other = &listener.rules[1];
+    assert!(!cluster::rule_matches(
+        &rule,
+        &rule.conditions,
+        &other.actions
+    ));
+    assert!(!cluster::rule_matches(
+        &rule,
+        &other.conditions,
+        &rule.actions
+    ));
+}
+
+#[test]
+fn without_a_user_of_the_backend_group_every_planned_revocation_goes_through() {
+    // A stack with its own security groups keeps target groups (and their ports) while the
+    // last load balancer that used the backend group is deleted: the backend group goes, so
+    // its permissions must all go first, even for ports still in use (a rule naming the group
+    // would block its deletion).
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    converge(&mut fake, &[seed()]);
+    let planned: Vec<SgPermission> = fake.target_sgs[0].ingress[1..].to_vec();
+    assert_eq!(planned.len(), 5);
+    let mut now = fake.now();
+    now.backend_in_use = false;
+    let unclaimed = cluster::Claims::default();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", &planned, &now, &unclaimed),
+        planned,
+        "all of them, although seed's target groups still use every port"
+    );
+    // A pass in flight that needs the backend group keeps the ports in use.
+    let claims = cluster::Claims {
+        ports: [].into(),
+        backend: true,
+    };
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", &planned, &now, &claims),
+        []
+    );
 }

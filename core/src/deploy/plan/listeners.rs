@@ -1,0 +1,120 @@
+//! Listeners: create, modify (settings and SNI certificates), and their rules.
+use super::*;
+
+impl<'a> StackPlanner<'a> {
+    pub(super) fn plan_listener_create(
+        &mut self,
+        l: &ListenerSpec,
+        lb: &Ref,
+        resolve: &Resolver<'_>,
+    ) {
+        let key = keys::listener(&self.stack, l.port);
+        self.push(
+            format!("listener {}", l.port),
+            ChangeKind::Create,
+            None,
+            Op::CreateListener {
+                key: key.clone(),
+                load_balancer: lb.clone(),
+                listener: listener_settings(l, resolve),
+                tags: l.tags.clone(),
+            },
+        );
+        if l.certificates.len() > 1 {
+            self.push(
+                format!("listener {}", l.port),
+                ChangeKind::Modify,
+                Some("SNI certificates".into()),
+                Op::AddListenerCertificates {
+                    listener: Ref::New(key.clone()),
+                    certificates: l.certificates[1..].to_vec(),
+                },
+            );
+        }
+        for r in &l.rules {
+            self.push_create_rule(l.port, r, Ref::New(key.clone()), resolve);
+        }
+    }
+
+    pub(super) fn plan_listener_update(
+        &mut self,
+        l: &ListenerSpec,
+        o: &ObservedListener,
+        resolve: &Resolver<'_>,
+    ) {
+        let resource = format!("listener {}", l.port);
+        let settings = listener_settings(l, resolve);
+        let secure = l.protocol.is_secure();
+        let differs = !o.protocol.eq_ignore_ascii_case(&settings.protocol)
+            || (secure && o.ssl_policy != settings.ssl_policy)
+            || (secure && o.certificates.first() != settings.default_certificate.as_ref())
+            || (settings.alpn_policy.is_some() && o.alpn_policy != settings.alpn_policy)
+            || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions);
+        if differs {
+            self.push(
+                resource.clone(),
+                ChangeKind::Modify,
+                None,
+                Op::ModifyListener {
+                    arn: o.arn.clone(),
+                    listener: settings,
+                },
+            );
+        }
+        if secure {
+            let want: BTreeSet<&String> = l.certificates.iter().skip(1).collect();
+            let default = l.certificates.first();
+            let have: BTreeSet<&String> = o
+                .certificates
+                .iter()
+                .filter(|c| Some(*c) != default)
+                .collect();
+            let add: Vec<String> = want.difference(&have).map(|s| (*s).clone()).collect();
+            let remove: Vec<String> = have
+                .difference(&want)
+                .filter(|c| o.certificates.first() != Some(**c))
+                .map(|s| (*s).clone())
+                .collect();
+            if !add.is_empty() {
+                self.push(
+                    resource.clone(),
+                    ChangeKind::Modify,
+                    Some("SNI certificates".into()),
+                    Op::AddListenerCertificates {
+                        listener: Ref::Existing(o.arn.clone()),
+                        certificates: add,
+                    },
+                );
+            }
+            if !remove.is_empty() {
+                self.push(
+                    resource.clone(),
+                    ChangeKind::Modify,
+                    Some("SNI certificates".into()),
+                    Op::RemoveListenerCertificates {
+                        listener: o.arn.clone(),
+                        certificates: remove,
+                    },
+                );
+            }
+        }
+        self.plan_elbv2_tags(resource, &o.arn, &l.tags, &o.tags);
+        self.plan_rules(l, o, resolve);
+    }
+}
+
+fn listener_settings(l: &ListenerSpec, resolve: &Resolver<'_>) -> ListenerSettings {
+    let secure = l.protocol.is_secure();
+    ListenerSettings {
+        port: l.port,
+        protocol: l.protocol.as_str().to_owned(),
+        ssl_policy: if secure { l.ssl_policy.clone() } else { None },
+        default_certificate: if secure {
+            l.certificates.first().cloned()
+        } else {
+            None
+        },
+        default_actions: resolve.actions(&l.default_actions),
+        alpn_policy: l.alpn_policy.clone(),
+    }
+}

@@ -1,0 +1,285 @@
+//! Security groups: the cluster's shared backend group and the permissions it needs on the
+//! target (node) groups, and each stack's managed frontend group.
+use super::*;
+
+pub(super) fn backend_tags(cluster: &str) -> Tags {
+    [
+        (tags::CLUSTER.to_owned(), cluster.to_owned()),
+        (
+            CLUSTER_RESOURCE_TAG.to_owned(),
+            BACKEND_SG_RESOURCE.to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Whether the shared backend security group is needed, and the ports it must reach.
+pub(super) struct Backend {
+    pub(super) needed: bool,
+    ports: BTreeSet<u16>,
+}
+
+impl Backend {
+    pub(super) fn decide(
+        cluster: &ClusterFacts,
+        stacks: &[StackInput<'_>],
+        failed: &BTreeSet<String>,
+    ) -> Self {
+        let backend_id = cluster.backend_sg.as_ref().map(|sg| sg.id.as_str());
+        let mut needed = false;
+        let mut ports = BTreeSet::new();
+        let mut add_tg_port = |port: u16, targets: &[TargetSpec]| {
+            ports.extend(super::super::cluster::target_ports(port, targets));
+        };
+        let uses_backend = |lb: &ObservedLoadBalancer| {
+            backend_id.is_some_and(|id| lb.security_groups.iter().any(|s| s == id))
+        };
+        for input in stacks {
+            if failed.contains(&input.id.to_string()) {
+                // Left as it is this pass: keep what its load balancer uses.
+                needed |= input.observed.load_balancers.iter().any(uses_backend);
+                for tg in &input.observed.target_groups {
+                    add_tg_port(tg.port, &tg.targets);
+                }
+            } else if let Some(d) = input.desired {
+                needed |= d.load_balancer.security_groups.is_empty();
+                for tg in &d.target_groups {
+                    add_tg_port(tg.port, &tg.targets);
+                }
+            }
+        }
+        for other in cluster.unplanned.values() {
+            needed |= other.load_balancers.iter().any(uses_backend);
+            for tg in &other.target_groups {
+                add_tg_port(tg.port, &tg.targets);
+            }
+        }
+        if !needed {
+            ports.clear();
+        }
+        Self { needed, ports }
+    }
+
+    /// Permissions on the target security groups: tcp on every target port from the backend
+    /// group. Only permissions whose source is the backend group are ever revoked.
+    pub(super) fn target_rules(
+        &self,
+        cluster: &ClusterFacts,
+        backend: Option<&Ref>,
+    ) -> (Vec<Change>, Vec<Change>) {
+        let (mut authorize, mut revoke) = (Vec::new(), Vec::new());
+        let observed_id = cluster.backend_sg.as_ref().map(|sg| sg.id.as_str());
+        let source = match backend {
+            Some(Ref::Existing(id)) => Some(SgSource::Group(id.clone())),
+            Some(Ref::New(key)) => Some(SgSource::NewGroup(key.clone())),
+            None => None,
+        };
+        for sg in &cluster.target_security_groups {
+            let ours: BTreeSet<(i32, i32)> = sg
+                .ingress
+                .iter()
+                .filter(|p| {
+                    p.protocol == "tcp"
+                        && matches!(&p.source, SgSource::Group(g) if Some(g.as_str()) == observed_id)
+                })
+                .map(|p| (p.from_port, p.to_port))
+                .collect();
+            let wanted: BTreeSet<(i32, i32)> = if source.is_some() {
+                self.ports
+                    .iter()
+                    .map(|p| (i32::from(*p), i32::from(*p)))
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
+            if let Some(src) = &source {
+                let missing: Vec<SgPermission> = wanted
+                    .difference(&ours)
+                    .map(|(from, to)| SgPermission {
+                        protocol: "tcp".to_owned(),
+                        from_port: *from,
+                        to_port: *to,
+                        source: src.clone(),
+                        description: Some(TARGET_RULE_DESCRIPTION.to_owned()),
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    authorize.push(Change {
+                        stack: Scope::Cluster.to_string(),
+                        resource: format!("target security group {} ({})", sg.name, sg.id),
+                        kind: ChangeKind::Modify,
+                        reason: Some("allow the load balancers to reach the target ports".into()),
+                        op: Op::AuthorizeSecurityGroupIngress {
+                            group: Ref::Existing(sg.id.clone()),
+                            permissions: missing,
+                        },
+                    });
+                }
+            }
+            let extra: Vec<SgPermission> = sg
+                .ingress
+                .iter()
+                .filter(|p| {
+                    p.protocol == "tcp"
+                        && matches!(&p.source, SgSource::Group(g) if Some(g.as_str()) == observed_id)
+                        && !wanted.contains(&(p.from_port, p.to_port))
+                })
+                .cloned()
+                .collect();
+            if !extra.is_empty() {
+                revoke.push(Change {
+                    stack: Scope::Cluster.to_string(),
+                    resource: format!("target security group {} ({})", sg.name, sg.id),
+                    kind: ChangeKind::Modify,
+                    reason: Some("target ports no longer used".into()),
+                    op: Op::RevokeSecurityGroupIngress {
+                        group: sg.id.clone(),
+                        permissions: extra,
+                    },
+                });
+            }
+        }
+        (authorize, revoke)
+    }
+}
+
+impl<'a> StackPlanner<'a> {
+    pub(super) fn delete_sg(&mut self, sg: &ObservedSecurityGroup, reason: Option<String>) {
+        self.delete(
+            DEL_SGS,
+            format!("security group {} ({})", sg.name, sg.id),
+            reason,
+            Op::DeleteSecurityGroup {
+                group: sg.id.clone(),
+            },
+        );
+    }
+
+    pub(super) fn plan_frontend_sg(
+        &mut self,
+        d: &Stack,
+        observed: Option<&ObservedSecurityGroup>,
+    ) -> Ref {
+        let spec = &d.load_balancer;
+        let mut sg_tags = spec.tags.clone();
+        sg_tags.insert(
+            self.input.id.kind.resource_tag().to_owned(),
+            FRONTEND_SG_RESOURCE.to_owned(),
+        );
+        let mut wanted: BTreeSet<SgPermission> = BTreeSet::new();
+        for l in &d.listeners {
+            let protocols: &[&str] = match l.protocol {
+                Protocol::Udp => &["udp"],
+                Protocol::TcpUdp => &["tcp", "udp"],
+                _ => &["tcp"],
+            };
+            for cidr in &spec.inbound_cidrs {
+                let source = if cidr.contains(':') {
+                    SgSource::CidrV6(cidr.clone())
+                } else {
+                    SgSource::Cidr(cidr.clone())
+                };
+                for protocol in protocols {
+                    wanted.insert(SgPermission {
+                        protocol: (*protocol).to_owned(),
+                        from_port: i32::from(l.port),
+                        to_port: i32::from(l.port),
+                        source: source.clone(),
+                        description: None,
+                    });
+                }
+            }
+        }
+        match observed {
+            None => {
+                let key = keys::frontend_sg(&self.stack);
+                self.push(
+                    format!("security group {}", spec.name),
+                    ChangeKind::Create,
+                    None,
+                    Op::CreateSecurityGroup {
+                        key: key.clone(),
+                        name: spec.name.clone(),
+                        description: FRONTEND_SG_DESCRIPTION.to_owned(),
+                        vpc_id: self.cluster.vpc_id.clone(),
+                        tags: sg_tags,
+                    },
+                );
+                if !wanted.is_empty() {
+                    self.push(
+                        format!("security group {}", spec.name),
+                        ChangeKind::Modify,
+                        Some("open the listener ports".into()),
+                        Op::AuthorizeSecurityGroupIngress {
+                            group: Ref::New(key.clone()),
+                            permissions: wanted.into_iter().collect(),
+                        },
+                    );
+                }
+                Ref::New(key)
+            }
+            Some(sg) => {
+                let resource = format!("security group {} ({})", sg.name, sg.id);
+                let strip = |p: &SgPermission| SgPermission {
+                    description: None,
+                    ..p.clone()
+                };
+                let have: BTreeSet<SgPermission> = sg.ingress.iter().map(strip).collect();
+                let missing: Vec<SgPermission> = wanted.difference(&have).cloned().collect();
+                let extra: Vec<SgPermission> = sg
+                    .ingress
+                    .iter()
+                    .filter(|p| !wanted.contains(&strip(p)))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    self.push(
+                        resource.clone(),
+                        ChangeKind::Modify,
+                        None,
+                        Op::AuthorizeSecurityGroupIngress {
+                            group: Ref::Existing(sg.id.clone()),
+                            permissions: missing,
+                        },
+                    );
+                }
+                if !extra.is_empty() {
+                    self.push(
+                        resource.clone(),
+                        ChangeKind::Modify,
+                        None,
+                        Op::RevokeSecurityGroupIngress {
+                            group: sg.id.clone(),
+                            permissions: extra,
+                        },
+                    );
+                }
+                let (add, remove) = canon::tag_changes(&sg_tags, &sg.tags);
+                if !add.is_empty() {
+                    self.push(
+                        resource.clone(),
+                        ChangeKind::Modify,
+                        None,
+                        Op::Ec2CreateTags {
+                            resource: sg.id.clone(),
+                            tags: add,
+                        },
+                    );
+                }
+                if !remove.is_empty() {
+                    self.push(
+                        resource,
+                        ChangeKind::Modify,
+                        None,
+                        Op::Ec2DeleteTags {
+                            resource: sg.id.clone(),
+                            keys: remove,
+                        },
+                    );
+                }
+                Ref::Existing(sg.id.clone())
+            }
+        }
+    }
+}

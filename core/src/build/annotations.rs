@@ -228,6 +228,59 @@ pub fn is_cidr(v: &str) -> bool {
     }
 }
 
+/// Whether `v` is an ARN of one of `services`: `arn:<partition>:<service>:<region>:<account>:<resource>`
+/// (region may be empty, as in IAM server certificates), without whitespace.
+#[must_use]
+pub fn is_arn(v: &str, services: &[&str]) -> bool {
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [arn, partition, service, _region, account, resource] => {
+            *arn == "arn"
+                && partition.starts_with("aws")
+                && services.contains(service)
+                && !account.is_empty()
+                && !resource.is_empty()
+                && !v.contains(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+/// What a certificate ARN looks like.
+pub const CERTIFICATE_ARN_EXPECTED: &str = "a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)";
+
+/// A list of ACM or IAM certificate ARNs.
+#[must_use]
+pub fn parse_certificate_arns(v: &str) -> Option<Vec<String>> {
+    parse_list(v).filter(|l| l.iter().all(|c| is_arn(c, &["acm", "iam"])))
+}
+
+/// A `serde_json` error in the words of the annotation's author: JSON objects and lists,
+/// not Rust's maps, sequences and struct names.
+#[must_use]
+pub fn json_reason(e: &serde_json::Error) -> String {
+    let text = e
+        .to_string()
+        .replace("invalid type: map", "invalid type: JSON object")
+        .replace("expected a sequence", "expected a JSON list")
+        .replace("invalid type: sequence", "invalid type: JSON list")
+        .replace("expected a map", "expected a JSON object");
+    // `expected struct RawAction` names a Rust type: say what it is instead.
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(after.len());
+        out.push_str("a JSON object");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn valid_group_name(v: &str) -> bool {
     let bytes = v.as_bytes();
     !v.is_empty()
@@ -374,7 +427,24 @@ impl BackendSettings {
     }
 }
 
-fn parse_healthcheck_port(v: &str) -> Option<String> {
+/// Whether `v` is a Service port name (an IANA service name, as the API server validates
+/// them): 1 to 15 lower-case letters, digits and '-', at least one letter, no '-' at either
+/// end and no "--". So `-1` or `8080` is never taken for a port name.
+#[must_use]
+pub fn is_port_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 15
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && v.bytes().any(|b| b.is_ascii_lowercase())
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && !v.contains("--")
+}
+
+/// `traffic-port`, a port number from 1 to 65535, or a Service port name.
+#[must_use]
+pub fn parse_healthcheck_port(v: &str) -> Option<String> {
     if v == defaults::HEALTHCHECK_PORT {
         return Some(v.to_owned());
     }
@@ -385,11 +455,7 @@ fn parse_healthcheck_port(v: &str) -> Option<String> {
             .filter(|p| *p > 0)
             .map(|p| p.to_string());
     }
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    ok.then(|| v.to_owned())
+    is_port_name(v).then(|| v.to_owned())
 }
 
 fn parse_success_codes(v: &str) -> Option<String> {
@@ -543,7 +609,11 @@ impl IngressSettings {
             ssl_redirect: a
                 .int(SSL_REDIRECT, 1, 65535)?
                 .and_then(|n| u16::try_from(n).ok()),
-            certificate_arns: a.list(CERTIFICATE_ARN)?,
+            certificate_arns: a.parse_with(
+                CERTIFICATE_ARN,
+                CERTIFICATE_ARN_EXPECTED,
+                parse_certificate_arns,
+            )?,
             ssl_policy: a.string(SSL_POLICY)?,
             load_balancer_attributes: a.map(LOAD_BALANCER_ATTRIBUTES)?,
             tags: parse_tags(a)?,
@@ -798,7 +868,19 @@ mod tests {
                 name: "certificate list with an empty item",
                 key: CERTIFICATE_ARN,
                 value: "arn:aws:acm:eu-west-1:1:certificate/a,",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of non-empty values"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+            },
+            Case {
+                name: "certificate that is not an ARN",
+                key: CERTIFICATE_ARN,
+                value: "my-cert",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "my-cert": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+            },
+            Case {
+                name: "healthcheck port that looks negative",
+                key: HEALTHCHECK_PORT,
+                value: "-1",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-port has invalid value "-1": expected "traffic-port", a port number from 1 to 65535 or a service port name"#,
             },
             Case {
                 name: "healthy threshold",

@@ -46,6 +46,23 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// Longest value echoed whole in a message; longer values are cut (see [`shown`]).
+pub const MAX_SHOWN_VALUE: usize = 200;
+
+/// A value as quoted in messages: Rust-escaped and quoted, cut after [`MAX_SHOWN_VALUE`]
+/// characters with the full length said, so a 10,000-character host does not flood an event.
+#[must_use]
+pub fn shown(value: &str) -> String {
+    let chars = value.chars().count();
+    if chars <= MAX_SHOWN_VALUE {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(MAX_SHOWN_VALUE).collect();
+    let quoted = format!("{head:?}");
+    let open = quoted.strip_suffix('"').unwrap_or(&quoted);
+    format!("{open}…\" ({chars} characters)")
+}
+
 /// Why an object (or part of it) could not be translated.
 ///
 /// Member-level problems are wrapped in [`BuildError::Excluded`], which says what happened to
@@ -54,7 +71,7 @@ impl fmt::Display for ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
     /// An annotation (or IngressClassParams field) value cannot be used.
-    #[error("{object}: annotation {key} has invalid value {value:?}: expected {expected}")]
+    #[error("{object}: annotation {key} has invalid value {}: expected {expected}", shown(.value))]
     InvalidAnnotation {
         /// Object carrying the annotation.
         object: ObjectRef,
@@ -66,7 +83,7 @@ pub enum BuildError {
         expected: String,
     },
     /// A spec field value cannot be used.
-    #[error("{object}: {field} has invalid value {value:?}: expected {expected}")]
+    #[error("{object}: {field} has invalid value {}: expected {expected}", shown(.value))]
     InvalidField {
         /// Object carrying the field.
         object: ObjectRef,
@@ -89,7 +106,9 @@ pub enum BuildError {
     },
     /// A member sets an exclusive group setting to a different value than an earlier member.
     #[error(
-        "{object}: {setting} is {value:?} but {owner} already set {existing:?} for group {group}: expected the same value in every member that sets it"
+        "{object}: {setting} is {} but {owner} already set {} for group {group}: expected the same value in every member that sets it",
+        shown(.value),
+        shown(.existing)
     )]
     Conflict {
         /// The later member.
@@ -193,6 +212,19 @@ impl BuildError {
         Self::Excluded {
             object: member.clone(),
             consequence,
+            reason: Box::new(self),
+        }
+    }
+
+    /// Wraps an error that keeps a member out of every group (its class, IngressClassParams
+    /// or group name cannot be used), saying so.
+    #[must_use]
+    pub fn ungrouped(self, member: &ObjectRef) -> Self {
+        Self::Excluded {
+            object: member.clone(),
+            consequence: format!(
+                "{member} joins no group, so no load balancer or listener rule is built for it"
+            ),
             reason: Box::new(self),
         }
     }

@@ -207,6 +207,17 @@ fn apply_params(
         settings.ssl_policy = Some(policy.clone());
     }
     if let Some(arns) = &spec.certificate_arn {
+        if let Some(bad) = arns
+            .iter()
+            .find(|c| !annotations::is_arn(c, &["acm", "iam"]))
+        {
+            return Err(invalid_field(
+                params,
+                "spec.certificateArn",
+                bad,
+                "certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)",
+            ));
+        }
         settings.certificate_arns = Some(arns.clone());
     }
     if let Some(attrs) = &spec.load_balancer_attributes {
@@ -258,7 +269,7 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 continue;
             }
             Err(e) => {
-                out.errors.push(e);
+                out.errors.push(e.ungrouped(&object));
                 continue;
             }
         };
@@ -279,7 +290,7 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                             &g.name,
                             annotations::GROUP_NAME_EXPECTED,
                         )
-                        .exclude(&object, &StackId::implicit(&namespace, &name)),
+                        .ungrouped(&object),
                     );
                     continue;
                 }
@@ -289,12 +300,15 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 Some(raw) => match annotations::parse_group_name(raw) {
                     Some(n) => StackId::explicit(&n),
                     None => {
-                        out.errors.push(invalid_annotation(
-                            &object,
-                            annotations::GROUP_NAME,
-                            raw,
-                            annotations::GROUP_NAME_EXPECTED,
-                        ));
+                        out.errors.push(
+                            invalid_annotation(
+                                &object,
+                                annotations::GROUP_NAME,
+                                raw,
+                                annotations::GROUP_NAME_EXPECTED,
+                            )
+                            .ungrouped(&object),
+                        );
                         continue;
                     }
                 },

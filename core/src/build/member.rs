@@ -229,11 +229,16 @@ pub(crate) fn compile(
     {
         let host = ing_rule.host.as_deref().filter(|h| !h.is_empty());
         let host_kind = rule::host_kind(host).ok_or_else(|| {
+            let written = host.unwrap_or_default();
             invalid_field(
                 object,
                 format!("spec.rules[{ri}].host"),
-                host.unwrap_or_default(),
-                rule::HOST_EXPECTED,
+                written,
+                if rule::is_ip_host(written) {
+                    rule::HOST_IP_EXPECTED
+                } else {
+                    rule::HOST_EXPECTED
+                },
             )
         })?;
         for (pi, path) in ing_rule
@@ -273,6 +278,7 @@ pub(crate) fn compile(
                 conds.push(ConditionSpec::PathPattern { values: patterns });
             }
             let extra = conditions::parse(&a, &service)?;
+            let from_annotation = !extra.is_empty();
             for c in &extra {
                 if single_field(c) && conds.iter().any(|e| e.field() == c.field()) {
                     let key = format!("{CONDITIONS_PREFIX}{service}");
@@ -296,9 +302,16 @@ pub(crate) fn compile(
             let values: usize = conds.iter().map(ConditionSpec::value_count).sum();
             let limit = index.config.limits.condition_values_per_rule;
             if values > limit {
+                let sources = if from_annotation {
+                    format!(" (its host and path plus annotation {CONDITIONS_PREFIX}{service})")
+                } else {
+                    String::new()
+                };
                 return Err(BuildError::Limit {
                     object: object.clone(),
-                    what: format!("the number of condition values of the rule for {field}"),
+                    what: format!(
+                        "the number of condition values of the rule for {field}{sources}"
+                    ),
                     count: values,
                     limit,
                 });

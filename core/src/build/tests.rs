@@ -401,7 +401,7 @@ fn ingress_class_params() {
             },
             namespaces: vec![namespace("shop", &[("team", "shop")])],
             check: |out| {
-                let want = "ingress shop/web: ingressclass alb uses ingressclassparams params, whose spec.namespaceSelector does not match namespace shop: expected an ingress in a selected namespace";
+                let want = "ingress shop/web: ingressclass alb uses ingressclassparams params, whose spec.namespaceSelector does not match namespace shop: expected an ingress in a selected namespace; ingress shop/web joins no group, so no load balancer or listener rule is built for it";
                 (out.stacks.is_empty() && messages(out) == [want])
                     .then_some(())
                     .ok_or(format!("{:?}", messages(out)))
@@ -470,7 +470,7 @@ fn missing_params_is_an_error() {
     let out = build(&snap, &config());
     assert_eq!(
         messages(&out),
-        ["ingress shop/web: ingressclass alb spec.parameters refers to ingressclassparams missing, which was not found"]
+        ["ingress shop/web: ingressclass alb spec.parameters refers to ingressclassparams missing, which was not found; ingress shop/web joins no group, so no load balancer or listener rule is built for it"]
     );
 }
 
@@ -654,6 +654,26 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/img/*\": expected an absolute path without wildcard characters (* or ?) for pathType Exact; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
         Case {
+            name: "host that is an IP address",
+            ingress: base().rule(Some("10.0.0.1"), &[("Prefix", "/", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].host has invalid value \"10.0.0.1\": expected a DNS name such as shop.example.com, not an IP address (a host rule matches the Host header by name; leave host empty to match any host); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "implementation specific path without a leading slash",
+            ingress: base().rule(None, &[("ImplementationSpecific", "img/*", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"img/*\": expected an absolute path (starting with /) or no path for pathType ImplementationSpecific; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "path with a space",
+            ingress: base().rule(None, &[("Prefix", "/my docs", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/my docs\": expected a path of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only (what ALB accepts in a path pattern: no spaces, no %, no non-ASCII characters); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "path with a non-ASCII character",
+            ingress: base().rule(None, &[("Exact", "/café", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/café\": expected a path of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only (what ALB accepts in a path pattern: no spaces, no %, no non-ASCII characters); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
             name: "unknown path type",
             ingress: base().rule(None, &[("Regex", "/x", "web", P::N(80))]).build(),
             error: "ingress shop/bad: spec.rules[0].http.paths[0].pathType has invalid value \"Regex\": expected Exact, Prefix or ImplementationSpecific; ingress shop/bad left out of group shop, the rest of the group is still built",
@@ -661,7 +681,7 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
         Case {
             name: "bad host",
             ingress: base().rule(Some("Shop.Example.com"), &[("Prefix", "/", "web", P::N(80))]).build(),
-            error: "ingress shop/bad: spec.rules[0].host has invalid value \"Shop.Example.com\": expected a lower-case DNS name such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
+            error: "ingress shop/bad: spec.rules[0].host has invalid value \"Shop.Example.com\": expected a lower-case DNS name of at most 128 characters such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
         Case {
             name: "missing action annotation",
@@ -681,7 +701,7 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
         Case {
             name: "invalid group name is not a member of any group",
             ingress: ingress("shop", "bad").annotation(ann::GROUP_NAME, "Shop_Group").rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
-            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters",
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters; ingress shop/bad joins no group, so no load balancer or listener rule is built for it",
         },
         Case {
             name: "resource backend",
@@ -735,6 +755,29 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             case.name
         );
     }
+}
+
+#[test]
+fn a_huge_value_is_cut_in_the_message() {
+    let host = "a".repeat(10_000);
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "bad")
+            .annotation(ann::GROUP_NAME, "shop")
+            .rule(Some(&host), &[("Prefix", "/", "web", P::N(80))])
+            .build(),
+    );
+    let out = build(&snap, &config());
+    let want = format!(
+        "ingress shop/bad: spec.rules[0].host has invalid value \"{}…\" (10000 characters): expected a lower-case DNS name of at most 128 characters such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
+        "a".repeat(200)
+    );
+    assert_eq!(messages(&out), [want]);
+    assert_eq!(
+        listener(only_stack(&out), 80).rules.len(),
+        5,
+        "group still built"
+    );
 }
 
 #[test]
@@ -1143,7 +1186,7 @@ fn aws_limits() {
         Case {
             name: "more than 5 condition values",
             snapshot: cond_snap,
-            error: "ingress shop/web: the number of condition values of the rule for spec.rules[0].http.paths[0] would be 6: expected at most 5 (AWS quota); no load balancer is built for ingress shop/web",
+            error: "ingress shop/web: the number of condition values of the rule for spec.rules[0].http.paths[0] (its host and path plus annotation alb.ingress.kubernetes.io/conditions.web) would be 6: expected at most 5 (AWS quota); no load balancer is built for ingress shop/web",
         },
         Case {
             name: "more than 100 target groups",
@@ -1594,7 +1637,13 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
     ];
     for (spec, want) in cases {
         let out = build_with_params(spec);
-        assert_eq!(messages(&out), [format!("{want}{left_out}")]);
+        // An unusable group name puts the member in no group at all.
+        let consequence = if want.contains("spec.group.name") {
+            "; ingress shop/web joins no group, so no load balancer or listener rule is built for it"
+        } else {
+            left_out
+        };
+        assert_eq!(messages(&out), [format!("{want}{consequence}")]);
         assert_eq!(
             out.errors[0].object().to_string(),
             "ingress shop/web",

@@ -279,24 +279,6 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-fn parse_healthcheck_port(v: &str) -> Option<String> {
-    if v == defaults::TRAFFIC_PORT {
-        return Some(v.to_owned());
-    }
-    if v.bytes().all(|b| b.is_ascii_digit()) {
-        return v
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .map(|p| p.to_string());
-    }
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    ok.then(|| v.to_owned())
-}
-
 fn parse_success_codes(v: &str) -> Option<String> {
     let code = |s: &str| s.parse::<u16>().ok().filter(|c| (200..=599).contains(c));
     let item_ok = |item: &str| match item.split_once('-') {
@@ -417,7 +399,7 @@ impl ServiceSettings {
             port: a.parse_with(
                 HEALTHCHECK_PORT,
                 "\"traffic-port\", a port number from 1 to 65535 or a service port name",
-                parse_healthcheck_port,
+                crate::build::annotations::parse_healthcheck_port,
             )?,
             path: a.parse_with(HEALTHCHECK_PATH, "a path starting with \"/\"", |v| {
                 v.starts_with('/').then(|| v.to_owned())
@@ -460,7 +442,11 @@ impl ServiceSettings {
             source_ranges: cidr_list(a, SOURCE_RANGES)?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
-            ssl_certificates: a.list(SSL_CERT)?,
+            ssl_certificates: a.parse_with(
+                SSL_CERT,
+                crate::build::annotations::CERTIFICATE_ARN_EXPECTED,
+                crate::build::annotations::parse_certificate_arns,
+            )?,
             ssl_ports: a.list(SSL_PORTS)?,
             ssl_policy: a.string(SSL_NEGOTIATION_POLICY)?,
             alpn_policy: a.parse_with(

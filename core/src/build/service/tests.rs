@@ -723,7 +723,7 @@ fn invalid_input_names_the_service_the_annotation_the_value_and_the_expectation(
         Case {
             name: "empty certificate in the list",
             svc: web().annotation(ann::SSL_CERT, "arn:a,"),
-            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-ssl-cert has invalid value "arn:a,": expected a comma-separated list of non-empty values; no load balancer is built for service shop/web"#,
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-ssl-cert has invalid value "arn:a,": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM); no load balancer is built for service shop/web"#,
         },
         Case {
             name: "EIP count not matching the subnets",
@@ -1228,12 +1228,15 @@ fn tcp_and_udp_on_one_port_share_a_tcp_udp_listener() {
                 ("dot", 853, "TCP", None, Some(30853)),
             ],
         )
-        .annotation(ann::SSL_CERT, "arn:cert")
+        .annotation(
+            ann::SSL_CERT,
+            "arn:aws:acm:eu-west-1:111122223333:certificate/c",
+        )
         .build(),
     );
     assert_eq!(
         listeners(only_stack(&out)),
-        "53/TCP_UDP 853/TLS policy=ELBSecurityPolicy-2016-08 certs=arn:cert"
+        "53/TCP_UDP 853/TLS policy=ELBSecurityPolicy-2016-08 certs=arn:aws:acm:eu-west-1:111122223333:certificate/c"
     );
 }
 
@@ -1411,7 +1414,10 @@ fn output_is_deterministic_regardless_of_input_order() {
 fn json_round_trips() {
     let out = build_one(
         web()
-            .annotation(ann::SSL_CERT, "arn:cert")
+            .annotation(
+                ann::SSL_CERT,
+                "arn:aws:acm:eu-west-1:111122223333:certificate/c",
+            )
             .annotation(ann::ALPN_POLICY, "None")
             .annotation(ann::SCHEME, "internet-facing")
             .annotation(ann::SUBNETS, "subnet-a")

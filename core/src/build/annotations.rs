@@ -117,6 +117,12 @@ impl<'a> Annotations<'a> {
         self.object
     }
 
+    /// Every annotation, as written.
+    #[must_use]
+    pub fn all(&self) -> Option<&'a BTreeMap<String, String>> {
+        self.map
+    }
+
     /// Raw value, trimmed.
     #[must_use]
     pub fn raw(&self, key: &str) -> Option<&'a str> {
@@ -352,6 +358,11 @@ pub struct BackendSettings {
 impl BackendSettings {
     /// Parses the "Ing,Svc" annotations of one object.
     pub fn parse(a: &Annotations<'_>) -> Result<Self, BuildError> {
+        check_timeout_below_interval(
+            a,
+            a.u32_in(HEALTHCHECK_INTERVAL, 5, 300)?,
+            a.u32_in(HEALTHCHECK_TIMEOUT, 2, 120)?,
+        )?;
         let proto = |key: &str| {
             a.parse_with(key, Protocol::ALB_EXPECTED, |v| {
                 Protocol::parse_alb(&v.to_ascii_uppercase())
@@ -382,7 +393,7 @@ impl BackendSettings {
             unhealthy_threshold: a.u32_in(UNHEALTHY_THRESHOLD, 2, 10)?,
             success_codes: a.parse_with(
                 SUCCESS_CODES,
-                "codes such as \"200\", \"200,302\" or \"200-399\"",
+                "HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as \"200\", \"200,302\" or \"200-399\"",
                 parse_success_codes,
             )?,
             target_group_attributes: a.map(TARGET_GROUP_ATTRIBUTES)?,
@@ -458,14 +469,52 @@ pub fn parse_healthcheck_port(v: &str) -> Option<String> {
     is_port_name(v).then(|| v.to_owned())
 }
 
-fn parse_success_codes(v: &str) -> Option<String> {
-    let item_ok = |item: &str| match item.split_once('-') {
-        Some((a, b)) => {
-            matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if a <= b)
-        }
-        None => item.parse::<u16>().is_ok(),
+/// Whether every code and range of a `success-codes` value lies in `lo..=hi`.
+#[must_use]
+pub fn success_codes_within(v: &str, lo: u16, hi: u16) -> bool {
+    let code = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (lo..=hi).contains(c))
     };
-    (!v.is_empty() && v.split(',').all(|i| item_ok(i.trim()))).then(|| v.replace(' ', ""))
+    let item_ok = |item: &str| match item.split_once('-') {
+        Some((a, b)) => matches!((code(a), code(b)), (Some(a), Some(b)) if a <= b),
+        None => code(item).is_some(),
+    };
+    !v.is_empty() && v.split(',').all(item_ok)
+}
+
+/// HTTP success codes ALB accepts.
+pub const HTTP_SUCCESS_CODES: (u16, u16) = (200, 499);
+/// gRPC success codes ALB accepts.
+pub const GRPC_SUCCESS_CODES: (u16, u16) = (0, 99);
+
+/// Codes of either kind (HTTP 200-499, gRPC 0-99); which kind applies is known once the
+/// protocol version is (see the target group).
+fn parse_success_codes(v: &str) -> Option<String> {
+    success_codes_within(v, GRPC_SUCCESS_CODES.0, HTTP_SUCCESS_CODES.1).then(|| v.replace(' ', ""))
+}
+
+/// The `healthcheck-timeout-seconds` error when it is not below the interval.
+fn check_timeout_below_interval(
+    a: &Annotations<'_>,
+    interval: Option<u32>,
+    timeout: Option<u32>,
+) -> Result<(), BuildError> {
+    if let (Some(interval), Some(timeout)) = (interval, timeout) {
+        if timeout >= interval {
+            return Err(invalid_annotation(
+                a.object(),
+                HEALTHCHECK_TIMEOUT,
+                a.raw(HEALTHCHECK_TIMEOUT).unwrap_or_default(),
+                format!(
+                    "fewer seconds than annotation {HEALTHCHECK_INTERVAL} ({interval}): ALB needs the health-check timeout below the interval"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses `tags`, refusing the tracking tag keys.
@@ -473,19 +522,28 @@ pub fn parse_tags(a: &Annotations<'_>) -> Result<Option<BTreeMap<String, String>
     let Some(map) = a.map(TAGS)? else {
         return Ok(None);
     };
-    if map.keys().any(|k| tags::RESERVED.contains(&k.as_str())) {
-        let value = a.raw(TAGS).unwrap_or_default();
-        return Err(invalid_annotation(
-            a.object(),
-            TAGS,
-            value,
-            format!(
-                "key=value pairs whose keys are not the tracking tags {}",
-                tags::RESERVED.join(", ")
-            ),
-        ));
-    }
+    check_tags(a, TAGS, &map)?;
     Ok(Some(map))
+}
+
+/// Refuses tags AWS or ownership would refuse: tracking keys, keys over 128 or values over
+/// 256 characters, keys starting with `aws:`.
+pub fn check_tags(
+    a: &Annotations<'_>,
+    key: &str,
+    map: &BTreeMap<String, String>,
+) -> Result<(), BuildError> {
+    for (k, v) in map {
+        if let Some(problem) = tags::user_tag_problem(k, v) {
+            return Err(invalid_annotation(
+                a.object(),
+                key,
+                a.raw(key).unwrap_or_default(),
+                format!("key=value pairs with {problem}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One entry of `listen-ports`.
@@ -742,6 +800,33 @@ mod tests {
     }
 
     #[test]
+    fn tag_limits_are_aws_limits() {
+        let long_key = format!("{}=v", "k".repeat(129));
+        let err = parse_one(TAGS, &long_key).expect_err("129-character key");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value {long_key:?}: expected key=value pairs with tag keys of at most 128 characters (key \"{}…\" has 129)",
+                "k".repeat(40)
+            )
+        );
+        let key = "k".repeat(128);
+        let value = "v".repeat(256);
+        let ok = format!("{key}={value}");
+        assert!(
+            parse_one(TAGS, &ok).is_ok(),
+            "128-character key, 256-character value"
+        );
+        let long_value = format!("k={value}v");
+        let err = parse_one(TAGS, &long_value).expect_err("257-character value");
+        assert!(
+            err.to_string()
+                .ends_with(r#"expected key=value pairs with tag values of at most 256 characters (the value of "k" has 257)"#),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn invalid_values_name_object_annotation_value_and_expectation() {
         struct Case {
             name: &'static str,
@@ -820,7 +905,13 @@ mod tests {
                 name: "tracking tag",
                 key: TAGS,
                 value: "elbv2.k8s.aws/cluster=other",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs with keys other than the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource"#,
+            },
+            Case {
+                name: "tag key reserved by AWS",
+                key: TAGS,
+                value: "aws:cloudformation:stack-name=x",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "aws:cloudformation:stack-name=x": expected key=value pairs with tag keys not starting with "aws:", which AWS reserves (key "aws:cloudformation:stack-name")"#,
             },
             Case {
                 name: "target type",
@@ -850,7 +941,13 @@ mod tests {
                 name: "success codes",
                 key: SUCCESS_CODES,
                 value: "ok",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "ok": expected codes such as "200", "200,302" or "200-399""#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "ok": expected HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as "200", "200,302" or "200-399""#,
+            },
+            Case {
+                name: "success code above 499",
+                key: SUCCESS_CODES,
+                value: "999",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "999": expected HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as "200", "200,302" or "200-399""#,
             },
             Case {
                 name: "protocol version",

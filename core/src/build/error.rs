@@ -172,6 +172,17 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// A problem in something nothing uses yet (an `actions.<name>` no rule refers to): the
+    /// object is built as if it were absent, and the error is reported before it matters.
+    #[error("{reason}; {consequence}")]
+    Unused {
+        /// The object.
+        object: ObjectRef,
+        /// What happened (`no rule of ingress a/b uses it, so ingress a/b is still built`).
+        consequence: String,
+        /// Why.
+        reason: Box<BuildError>,
+    },
     /// A member left out of its group because of `reason`; the rest of the group is built.
     #[error("{reason}; {consequence}")]
     Excluded {
@@ -197,6 +208,7 @@ impl BuildError {
             | Self::NamespaceNotAllowed { object, .. }
             | Self::Limit { object, .. }
             | Self::Backend { object, .. }
+            | Self::Unused { object, .. }
             | Self::Excluded { object, .. } => object,
         }
     }
@@ -241,7 +253,7 @@ impl BuildError {
             Self::NamespaceNotAllowed { .. } => "namespace_not_allowed",
             Self::Limit { .. } => "limit",
             Self::Backend { .. } => "backend",
-            Self::Excluded { reason, .. } => reason.metric_label(),
+            Self::Excluded { reason, .. } | Self::Unused { reason, .. } => reason.metric_label(),
         }
     }
 }

@@ -183,6 +183,9 @@ fn apply_params(
                     "a key other than the tracking tags",
                 ));
             }
+            if let Some(problem) = crate::model::tags::user_tag_problem(&kv.key, &kv.value) {
+                return Err(invalid_field(params, "spec.tags", &kv.key, problem));
+            }
             merged.insert(kv.key.clone(), kv.value.clone());
             params_tags.insert(kv.key.clone(), kv.value.clone());
         }
@@ -238,6 +241,10 @@ fn apply_params(
     Ok((target_type, params_tags))
 }
 
+/// What `metadata.name` must be, for objects read from manifests without one.
+pub(crate) const NAME_EXPECTED: &str =
+    "a name (every Kubernetes object has one; the manifest lacks metadata.name)";
+
 /// Sorts Ingresses into groups. Ingresses of other classes are skipped; Ingresses that are ours
 /// but cannot be placed (missing IngressClassParams, refused namespace, invalid group name)
 /// are errors; members with invalid annotations are excluded from their group with an error.
@@ -273,6 +280,12 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 continue;
             }
         };
+        if name.is_empty() {
+            out.errors.push(
+                invalid_field(&object, "metadata.name", "", NAME_EXPECTED).ungrouped(&object),
+            );
+            continue;
+        }
         let a = Annotations::new(&object, ing.metadata.annotations.as_ref());
         // The group decides where errors go, so it is resolved first: params, then annotation.
         let params_group = params

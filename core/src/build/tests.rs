@@ -1826,3 +1826,162 @@ fn hostnames_come_from_rules_tls_and_external_dns_annotations() {
         assert_eq!(messages(&out), want_errors, "{what}");
     }
 }
+
+/// Inputs AWS would refuse or that would misbehave, each reported on its own object with the
+/// field or annotation, the value and what is expected (issue 16, "Checks missing").
+#[test]
+fn inputs_aws_refuses_are_errors_of_their_object() {
+    struct Case {
+        name: &'static str,
+        snapshot: Snapshot,
+        errors: Vec<&'static str>,
+        /// Rules on HTTP:80 of the one stack left (`None`: no stack at all).
+        rules: Option<usize>,
+    }
+    let alone = |ing: Ingress| {
+        let mut snap = snapshot(vec![ing], vec![]);
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        snap
+    };
+    let one_rule = || ingress("shop", "web").rule(None, &[("Prefix", "/", "web", P::N(80))]);
+    let mut bad_address = alone(one_rule().build());
+    bad_address.endpoint_slices[0]
+        .endpoints
+        .push(k8s_openapi::api::discovery::v1::Endpoint {
+            addresses: vec!["10.0.1.300".into()],
+            ..Default::default()
+        });
+    let mut target_port = snapshot(vec![one_rule().build()], vec![]);
+    target_port.services.push(with_service_annotation(
+        service(
+            "shop",
+            "web",
+            "ClusterIP",
+            &[("http", 80, Some(P::N(70000)), None)],
+        ),
+        ann::TARGET_TYPE,
+        "ip",
+    ));
+    let mut nameless = one_rule().build();
+    nameless.metadata.name = None;
+    let mut grpc = snapshot(
+        vec![one_rule()
+            .annotation(ann::BACKEND_PROTOCOL_VERSION, "GRPC")
+            .annotation(ann::SUCCESS_CODES, "200")
+            .build()],
+        vec![],
+    );
+    ip_service(&mut grpc, "shop", "web", "10.0.0.1");
+    let mut service_timeout = alone(one_rule().build());
+    service_timeout.services[0] = with_service_annotation(
+        service_timeout.services[0].clone(),
+        ann::HEALTHCHECK_TIMEOUT,
+        "20",
+    );
+    let cases = [
+        Case {
+            name: "timeout not below the default interval",
+            snapshot: alone(one_rule().annotation(ann::HEALTHCHECK_TIMEOUT, "15").build()),
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds is 15 (set on ingress shop/web) but the health-check interval is 15 (the default): expected a timeout below the interval, as ALB requires; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "timeout on the service above the ingress's interval",
+            snapshot: {
+                let mut s = service_timeout;
+                s.ingresses[0] = one_rule().annotation(ann::HEALTHCHECK_INTERVAL, "10").build();
+                s
+            },
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds is 20 (set on service shop/web) but the health-check interval is 10 (set on ingress shop/web): expected a timeout below the interval, as ALB requires; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "timeout and interval on one ingress",
+            snapshot: alone(
+                one_rule()
+                    .annotation(ann::HEALTHCHECK_INTERVAL, "10")
+                    .annotation(ann::HEALTHCHECK_TIMEOUT, "30")
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds has invalid value \"30\": expected fewer seconds than annotation alb.ingress.kubernetes.io/healthcheck-interval-seconds (10): ALB needs the health-check timeout below the interval; no load balancer is built for ingress shop/web"],
+            rules: None,
+        },
+        Case {
+            name: "HTTP success codes for a gRPC backend",
+            snapshot: grpc,
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/success-codes is \"200\" (set on ingress shop/web): expected gRPC codes from 0 to 99, because backend-protocol-version is GRPC; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "success code 0 for HTTP",
+            snapshot: alone(one_rule().annotation(ann::SUCCESS_CODES, "0").build()),
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/success-codes is \"0\" (set on ingress shop/web): expected HTTP codes from 200 to 499; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "no rules and no default backend",
+            snapshot: alone(ingress("shop", "web").build()),
+            errors: vec!["ingress shop/web: spec.rules has invalid value \"\": expected at least one rule with http paths, or spec.defaultBackend: without either its load balancer could only answer 404; no load balancer is built for ingress shop/web"],
+            rules: None,
+        },
+        Case {
+            name: "missing metadata.name",
+            snapshot: alone(nameless),
+            errors: vec!["ingress shop/: metadata.name has invalid value \"\": expected a name (every Kubernetes object has one; the manifest lacks metadata.name); ingress shop/ joins no group, so no load balancer or listener rule is built for it"],
+            rules: None,
+        },
+        Case {
+            name: "endpoint address that is not an IPv4 address",
+            snapshot: bad_address,
+            errors: vec!["ingress shop/web: endpointslice shop/web-abc endpoints[1].addresses[0] has invalid value \"10.0.1.300\": expected an IPv4 address; that endpoint is not a target of target group shop/web-web:80"],
+            rules: Some(1),
+        },
+        Case {
+            name: "target port out of range",
+            snapshot: target_port,
+            errors: vec!["ingress shop/web: backend service shop/web:80: service shop/web port 80 has targetPort 70000: expected a port number from 1 to 65535 or a container port name; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "malformed action that no rule uses",
+            snapshot: alone(
+                one_rule()
+                    .annotation("alb.ingress.kubernetes.io/actions.canary", r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"web","servicePort":80,"weight":0}]}}"#)
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/actions.canary has invalid value \"{\\\"type\\\":\\\"forward\\\",\\\"forwardConfig\\\":{\\\"targetGroups\\\":[{\\\"serviceName\\\":\\\"web\\\",\\\"servicePort\\\":80,\\\"weight\\\":0}]}}\": expected at least one target group with a weight above 0 (all weights are 0, so nothing would get traffic); no backend of ingress shop/web is named \"canary\", so nothing uses it yet and ingress shop/web is built without it"],
+            rules: Some(1),
+        },
+    ];
+    for case in cases {
+        let out = build(&case.snapshot, &config());
+        assert_eq!(messages(&out), case.errors, "{}", case.name);
+        match case.rules {
+            Some(n) => assert_eq!(
+                listener(only_stack(&out), 80).rules.len(),
+                n,
+                "{}",
+                case.name
+            ),
+            None => assert!(out.stacks.is_empty(), "{}: no stack", case.name),
+        }
+    }
+}
+
+#[test]
+fn a_rule_less_member_of_an_explicit_group_is_kept() {
+    // In a named group, a member without rules may carry group settings only.
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "settings")
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::SCHEME, "internet-facing")
+            .build(),
+    );
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        only_stack(&out).load_balancer.scheme,
+        crate::model::Scheme::InternetFacing
+    );
+}

@@ -10,7 +10,7 @@ use crate::build::annotations::{
     is_cidr, parse_load_balancer_name, Annotations, LOAD_BALANCER_NAME_EXPECTED,
 };
 use crate::build::error::{invalid_annotation, BuildError};
-use crate::model::{tags, IpAddressType, Protocol, Scheme, TargetType};
+use crate::model::{IpAddressType, Protocol, Scheme, TargetType};
 
 /// `aws-load-balancer-type`: `external`, `nlb-ip` (LBC) or `nlb` (in-tree controller).
 pub const TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
@@ -301,17 +301,7 @@ fn parse_tags(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, BuildErro
     let Some(map) = a.map(ADDITIONAL_RESOURCE_TAGS)? else {
         return Ok(BTreeMap::new());
     };
-    if map.keys().any(|k| tags::RESERVED.contains(&k.as_str())) {
-        return Err(invalid_annotation(
-            a.object(),
-            ADDITIONAL_RESOURCE_TAGS,
-            a.raw(ADDITIONAL_RESOURCE_TAGS).unwrap_or_default(),
-            format!(
-                "key=value pairs whose keys are not the tracking tags {}",
-                tags::RESERVED.join(", ")
-            ),
-        ));
-    }
+    crate::build::annotations::check_tags(a, ADDITIONAL_RESOURCE_TAGS, &map)?;
     Ok(map)
 }
 

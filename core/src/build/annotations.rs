@@ -396,7 +396,11 @@ impl BackendSettings {
                 "HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as \"200\", \"200,302\" or \"200-399\"",
                 parse_success_codes,
             )?,
-            target_group_attributes: a.map(TARGET_GROUP_ATTRIBUTES)?,
+            target_group_attributes: attributes(
+                a,
+                TARGET_GROUP_ATTRIBUTES,
+                super::attributes::Set::ApplicationTargetGroup,
+            )?,
             tags: parse_tags(a)?.unwrap_or_default(),
         })
     }
@@ -524,6 +528,26 @@ pub fn parse_tags(a: &Annotations<'_>) -> Result<Option<BTreeMap<String, String>
     };
     check_tags(a, TAGS, &map)?;
     Ok(Some(map))
+}
+
+/// An attribute map annotation, checked against the keys and values of `set`.
+pub fn attributes(
+    a: &Annotations<'_>,
+    key: &str,
+    set: super::attributes::Set,
+) -> Result<Option<BTreeMap<String, String>>, BuildError> {
+    let Some(map) = a.map(key)? else {
+        return Ok(None);
+    };
+    match super::attributes::problem(set, &map) {
+        None => Ok(Some(map)),
+        Some(expected) => Err(invalid_annotation(
+            a.object(),
+            key,
+            a.raw(key).unwrap_or_default(),
+            expected,
+        )),
+    }
 }
 
 /// Refuses tags AWS or ownership would refuse: tracking keys, keys over 128 or values over
@@ -673,7 +697,11 @@ impl IngressSettings {
                 parse_certificate_arns,
             )?,
             ssl_policy: a.string(SSL_POLICY)?,
-            load_balancer_attributes: a.map(LOAD_BALANCER_ATTRIBUTES)?,
+            load_balancer_attributes: attributes(
+                a,
+                LOAD_BALANCER_ATTRIBUTES,
+                super::attributes::Set::ApplicationLoadBalancer,
+            )?,
             tags: parse_tags(a)?,
             backend: BackendSettings::parse(a)?,
         })

@@ -228,7 +228,25 @@ fn apply_params(
             .load_balancer_attributes
             .clone()
             .unwrap_or_default();
-        merged.extend(attrs.iter().map(|kv| (kv.key.clone(), kv.value.clone())));
+        let own: BTreeMap<String, String> = attrs
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
+        if let Some(expected) =
+            super::attributes::problem(super::attributes::Set::ApplicationLoadBalancer, &own)
+        {
+            let shown: Vec<String> = attrs
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            return Err(invalid_field(
+                params,
+                "spec.loadBalancerAttributes",
+                &shown.join(","),
+                expected,
+            ));
+        }
+        merged.extend(own);
         settings.load_balancer_attributes = Some(merged);
     }
     let target_type = enum_field(

@@ -336,7 +336,9 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
             }
         }
     }
-    for (k, v) in a.map(ATTRIBUTES)?.unwrap_or_default() {
+    let set = crate::build::attributes::Set::NetworkLoadBalancer;
+    let explicit = crate::build::annotations::attributes(a, ATTRIBUTES, set)?;
+    for (k, v) in explicit.unwrap_or_default() {
         if let Some((existing, from)) = out.get(&k) {
             if *existing != v {
                 return Err(invalid_annotation(
@@ -355,20 +357,12 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
 fn parse_target_group_attributes(
     a: &Annotations<'_>,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let map = a.map(TARGET_GROUP_ATTRIBUTES)?.unwrap_or_default();
-    for key in [
-        attribute_keys::PRESERVE_CLIENT_IP,
-        attribute_keys::PROXY_PROTOCOL_V2,
-    ] {
-        if map.get(key).is_some_and(|v| parse_bool(v).is_none()) {
-            return Err(invalid_annotation(
-                a.object(),
-                TARGET_GROUP_ATTRIBUTES,
-                a.raw(TARGET_GROUP_ATTRIBUTES).unwrap_or_default(),
-                format!("key=value pairs with {key}=true or {key}=false"),
-            ));
-        }
-    }
+    let map = crate::build::annotations::attributes(
+        a,
+        TARGET_GROUP_ATTRIBUTES,
+        crate::build::attributes::Set::NetworkTargetGroup,
+    )?
+    .unwrap_or_default();
     Ok(map)
 }
 

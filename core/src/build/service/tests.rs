@@ -877,7 +877,7 @@ fn invalid_input_names_the_service_the_annotation_the_value_and_the_expectation(
                 ann::TARGET_GROUP_ATTRIBUTES,
                 "preserve_client_ip.enabled=yes",
             ),
-            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes has invalid value "preserve_client_ip.enabled=yes": expected key=value pairs with preserve_client_ip.enabled=true or preserve_client_ip.enabled=false; no load balancer is built for service shop/web"#,
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes has invalid value "preserve_client_ip.enabled=yes": expected key=value pairs with preserve_client_ip.enabled set to true or false, not "yes"; no load balancer is built for service shop/web"#,
         },
         Case {
             name: "target node labels",

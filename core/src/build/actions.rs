@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::annotations::{is_arn, json_reason, Annotations, ACTIONS_PREFIX};
-use super::error::{invalid_annotation, BuildError};
+use super::error::{invalid_annotation, shown, BuildError};
 use super::target_group::PortRef;
 use crate::model::{FixedResponseSpec, RedirectSpec, StickinessSpec};
 
@@ -215,7 +215,8 @@ pub fn parse(
             if let Some(arn) = action.target_group_a_r_n {
                 if !is_arn(&arn, &["elasticloadbalancing"]) {
                     return Err(err(&format!(
-                        "targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {arn:?}"
+                        "targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {}",
+                        shown(&arn)
                     )));
                 }
                 targets.push((ForwardTarget::Arn(arn), 1));
@@ -234,7 +235,7 @@ pub fn parse(
                         (Some(arn), None, None) => {
                             if !is_arn(&arn, &["elasticloadbalancing"]) {
                                 return Err(err(&format!(
-                                    "forwardConfig.targetGroups[].targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {arn:?}"
+                                    "forwardConfig.targetGroups[].targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {}", shown(&arn)
                                 )));
                             }
                             ForwardTarget::Arn(arn)
@@ -289,7 +290,8 @@ pub fn parse(
         }
         other => {
             return Err(err(&format!(
-                "type fixed-response, redirect or forward, not {other:?}"
+                "type fixed-response, redirect or forward, not {}",
+                shown(other)
             )))
         }
     };

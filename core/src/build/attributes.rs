@@ -8,6 +8,8 @@
 //! unchecked, so AWS is the authority.
 use std::collections::BTreeMap;
 
+use super::error::shown;
+
 /// What an attribute value must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -251,17 +253,17 @@ impl Set {
 pub fn problem(set: Set, attributes: &BTreeMap<String, String>) -> Option<String> {
     for (key, value) in attributes {
         match set.kind(key) {
-            None => {
-                return Some(format!(
-                    "key=value pairs whose keys are attributes of {} (such as {}), but {key:?} is not one",
-                    set.what(),
-                    set.example(),
-                ))
-            }
+            None => return Some(format!(
+                "key=value pairs whose keys are attributes of {} (such as {}), but {} is not one",
+                set.what(),
+                set.example(),
+                shown(key),
+            )),
             Some(kind) if !kind.accepts(value) => {
                 return Some(format!(
-                    "key=value pairs with {key} set to {}, not {value:?}",
-                    kind.describe()
+                    "key=value pairs with {key} set to {}, not {}",
+                    kind.describe(),
+                    shown(value)
                 ))
             }
             Some(_) => {}

@@ -2,7 +2,7 @@
 use serde::Deserialize;
 
 use super::annotations::{is_cidr, json_reason, Annotations, CONDITIONS_PREFIX};
-use super::error::{invalid_annotation, BuildError};
+use super::error::{invalid_annotation, shown, BuildError};
 use crate::model::{ConditionSpec, QueryStringKeyValue};
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,7 +126,7 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
                 }
                 _ => return Err(err("queryStringConfig with non-empty values for field query-string")),
             },
-            other => return Err(err(&format!("field to be {FIELDS}, not {other:?}"))),
+            other => return Err(err(&format!("field to be {FIELDS}, not {}", shown(other)))),
         };
         out.push(spec);
     }

@@ -11,7 +11,7 @@ use super::annotations::{
     HEALTHCHECK_PORT, HEALTHCHECK_TIMEOUT, HTTP_SUCCESS_CODES, SUCCESS_CODES, TARGET_TYPE,
 };
 use super::endpoints::{endpoint_targets, port_u16, Readiness};
-use super::error::{invalid_field, BuildError, ObjectRef};
+use super::error::{invalid_field, shown, BuildError, ObjectRef};
 use super::group::Member;
 use super::Index;
 use crate::model::{
@@ -144,7 +144,8 @@ fn check_health_check(
         };
         if !success_codes_within(codes, lo, hi) {
             return Err(format!(
-                "annotation {SUCCESS_CODES} is {codes:?} ({}): expected {kind}",
+                "annotation {SUCCESS_CODES} is {} ({}): expected {kind}",
+                shown(codes),
                 source(svc.success_codes.is_some(), service, ingress, true),
             ));
         }

@@ -23,5 +23,6 @@ mod iam_policy;
 mod localstack;
 mod localstack_script;
 mod packaging;
+mod plan_errors;
 mod plan_golden;
 mod rbac;

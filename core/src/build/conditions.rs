@@ -3,6 +3,7 @@ use serde::Deserialize;
 
 use super::annotations::{is_cidr, json_reason, Annotations, CONDITIONS_PREFIX};
 use super::error::{invalid_annotation, shown, BuildError};
+use super::rule::{path_chars_ok, MAX_PATH_PATTERN_LEN};
 use crate::model::{ConditionSpec, QueryStringKeyValue};
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,7 +98,16 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
         };
         let spec = match c.field.as_str() {
             "host-header" => ConditionSpec::HostHeader { values: non_empty(c.host_header_config, "hostHeaderConfig")? },
-            "path-pattern" => ConditionSpec::PathPattern { values: non_empty(c.path_pattern_config, "pathPatternConfig")? },
+            "path-pattern" => {
+                let values = non_empty(c.path_pattern_config, "pathPatternConfig")?;
+                if let Some(bad) = values.iter().find(|v| v.len() > MAX_PATH_PATTERN_LEN || !path_chars_ok(v)) {
+                    return Err(err(&format!(
+                        "path-pattern values of at most {MAX_PATH_PATTERN_LEN} characters made of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only, not {}",
+                        shown(bad)
+                    )));
+                }
+                ConditionSpec::PathPattern { values }
+            }
             "http-request-method" => {
                 let values = non_empty(c.http_request_method_config, "httpRequestMethodConfig")?;
                 if !values.iter().all(|m| m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')) {
@@ -214,6 +224,11 @@ mod tests {
                 name: "empty path pattern value",
                 value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":[""]}}]"#,
                 detail: "pathPatternConfig with non-empty values for field path-pattern",
+            },
+            Case {
+                name: "path pattern with a space",
+                value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/a b"]}}]"#,
+                detail: "path-pattern values of at most 128 characters made of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only, not \"/a b\"",
             },
             Case {
                 name: "not a list",

@@ -23,8 +23,9 @@ fn plan_json(path: &PathBuf) -> (i32, serde_json::Value, String) {
         .expect("run aws-lb-operator plan");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("plan -o json is JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}"));
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("plan -o json is JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}")
+    });
     (out.status.code().unwrap_or(-1), json, stderr)
 }
 

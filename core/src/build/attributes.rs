@@ -253,12 +253,14 @@ impl Set {
 pub fn problem(set: Set, attributes: &BTreeMap<String, String>) -> Option<String> {
     for (key, value) in attributes {
         match set.kind(key) {
-            None => return Some(format!(
+            None => {
+                return Some(format!(
                 "key=value pairs whose keys are attributes of {} (such as {}), but {} is not one",
                 set.what(),
                 set.example(),
                 shown(key),
-            )),
+            ))
+            }
             Some(kind) if !kind.accepts(value) => {
                 return Some(format!(
                     "key=value pairs with {key} set to {}, not {}",

@@ -924,6 +924,18 @@ mod tests {
                 message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/subnets has invalid value "subnet-1,,subnet-2": expected a comma-separated list of non-empty values"#,
             },
             Case {
+                name: "attribute value of the wrong type",
+                key: LOAD_BALANCER_ATTRIBUTES,
+                value: "idle_timeout.timeout_seconds=forever",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/load-balancer-attributes has invalid value "idle_timeout.timeout_seconds=forever": expected key=value pairs with idle_timeout.timeout_seconds set to an integer from 1 to 4000, not "forever""#,
+            },
+            Case {
+                name: "unknown attribute key",
+                key: TARGET_GROUP_ATTRIBUTES,
+                value: "deregistration_delay=30",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/target-group-attributes has invalid value "deregistration_delay=30": expected key=value pairs whose keys are attributes of a target group of an Application Load Balancer (such as deregistration_delay.timeout_seconds), but "deregistration_delay" is not one"#,
+            },
+            Case {
                 name: "map without equals",
                 key: TARGET_GROUP_ATTRIBUTES,
                 value: "stickiness.enabled",

@@ -1627,6 +1627,27 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
         ),
         (
             IngressClassParamsSpec {
+                certificate_arn: Some(vec!["my-cert".into()]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.certificateArn has invalid value "my-cert": expected certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                tags: Some(vec![kv("team", &"x".repeat(257))]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.tags has invalid value "team": expected tag values of at most 256 characters (the value of "team" has 257)"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                load_balancer_attributes: Some(vec![kv("idle_timeout.timeout_seconds", "forever")]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.loadBalancerAttributes has invalid value "idle_timeout.timeout_seconds=forever": expected key=value pairs with idle_timeout.timeout_seconds set to an integer from 1 to 4000, not "forever""#,
+        ),
+        (
+            IngressClassParamsSpec {
                 group: Some(GroupParams {
                     name: "Platform_Group".into(),
                 }),
@@ -1941,6 +1962,28 @@ fn inputs_aws_refuses_are_errors_of_their_object() {
             snapshot: target_port,
             errors: vec!["ingress shop/web: backend service shop/web:80: service shop/web port 80 has targetPort 70000: expected a port number from 1 to 65535 or a container port name; rules forwarding to it answer 503"],
             rules: Some(1),
+        },
+        Case {
+            name: "malformed condition that no rule uses",
+            snapshot: alone(
+                one_rule()
+                    .annotation("alb.ingress.kubernetes.io/conditions.other", r#"{"field":"host-header"}"#)
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/conditions.other has invalid value \"{\\\"field\\\":\\\"host-header\\\"}\": expected a JSON list of conditions such as [{\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\"x-env\",\"values\":[\"canary\"]}}] (invalid type: JSON object, expected a JSON list at line 1 column 0); no backend of ingress shop/web is named \"other\", so nothing uses it yet and ingress shop/web is built without it"],
+            rules: Some(1),
+        },
+        Case {
+            name: "empty rules list",
+            snapshot: alone({
+                let mut ing = ingress("shop", "web").build();
+                if let Some(spec) = ing.spec.as_mut() {
+                    spec.rules = Some(Vec::new());
+                }
+                ing
+            }),
+            errors: vec!["ingress shop/web: spec.rules has invalid value \"[]\": expected at least one rule with http paths, or spec.defaultBackend: without either its load balancer could only answer 404; no load balancer is built for ingress shop/web"],
+            rules: None,
         },
         Case {
             name: "malformed action that no rule uses",

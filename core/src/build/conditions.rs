@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use super::annotations::{is_cidr, json_reason, Annotations, CONDITIONS_PREFIX};
 use super::error::{invalid_annotation, shown, BuildError};
-use super::rule::{path_chars_ok, MAX_PATH_PATTERN_LEN};
+use super::rule::{path_chars_ok, MAX_HOST_LEN, MAX_PATH_PATTERN_LEN};
 use crate::model::{ConditionSpec, QueryStringKeyValue};
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,7 +97,20 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
             }
         };
         let spec = match c.field.as_str() {
-            "host-header" => ConditionSpec::HostHeader { values: non_empty(c.host_header_config, "hostHeaderConfig")? },
+            "host-header" => {
+                let values = non_empty(c.host_header_config, "hostHeaderConfig")?;
+                let ok = |v: &str| {
+                    v.len() <= MAX_HOST_LEN
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'*' | b'?'))
+                };
+                if let Some(bad) = values.iter().find(|v| !ok(v)) {
+                    return Err(err(&format!(
+                        "host-header values of at most {MAX_HOST_LEN} characters made of letters, digits and - . * ? only, not {}",
+                        shown(bad)
+                    )));
+                }
+                ConditionSpec::HostHeader { values }
+            }
             "path-pattern" => {
                 let values = non_empty(c.path_pattern_config, "pathPatternConfig")?;
                 if let Some(bad) = values.iter().find(|v| v.len() > MAX_PATH_PATTERN_LEN || !path_chars_ok(v)) {
@@ -229,6 +242,11 @@ mod tests {
                 name: "path pattern with a space",
                 value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/a b"]}}]"#,
                 detail: "path-pattern values of at most 128 characters made of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only, not \"/a b\"",
+            },
+            Case {
+                name: "host header with a port",
+                value: r#"[{"field":"host-header","hostHeaderConfig":{"values":["a.example.com:8080"]}}]"#,
+                detail: "host-header values of at most 128 characters made of letters, digits and - . * ? only, not \"a.example.com:8080\"",
             },
             Case {
                 name: "not a list",

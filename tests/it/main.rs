@@ -26,6 +26,7 @@ mod iam_policy;
 mod localstack;
 mod localstack_script;
 mod packaging;
+mod plan_errors;
 mod plan_golden;
 mod rbac;
 mod route_cli;

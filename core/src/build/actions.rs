@@ -2,13 +2,17 @@
 //! forward), used by backends whose service port name is `use-annotation`.
 use serde::Deserialize;
 
-use super::annotations::{Annotations, ACTIONS_PREFIX};
-use super::error::{invalid_annotation, BuildError};
+use super::annotations::{is_arn, json_reason, Annotations, ACTIONS_PREFIX};
+use super::error::{invalid_annotation, shown, BuildError};
 use super::target_group::PortRef;
 use crate::model::{FixedResponseSpec, RedirectSpec, StickinessSpec};
 
-/// What `actions.<name>` must look like.
-pub const EXPECTED: &str = "a JSON action with \"type\" fixed-response (fixedResponseConfig), redirect (redirectConfig) or forward (targetGroupARN, targetGroupName or forwardConfig.targetGroups of serviceName/servicePort, targetGroupARN or targetGroupName with weights 0 to 999)";
+/// What `actions.<name>` must look like, said when the value is not such JSON at all.
+pub const EXPECTED: &str = "a JSON object with \"type\" fixed-response, redirect or forward";
+
+/// A target group ARN, for messages.
+const TG_ARN_EXAMPLE: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/name/0123456789abcdef";
 
 const CONTENT_TYPES: [&str; 5] = [
     "text/plain",
@@ -138,34 +142,35 @@ pub fn parse(
     let Some(raw) = a.raw(&key) else {
         return Ok(None);
     };
-    let err =
-        |detail: &str| invalid_annotation(a.object(), &key, raw, format!("{EXPECTED}; {detail}"));
-    let action: RawAction = serde_json::from_str(raw).map_err(|e| err(&e.to_string()))?;
+    // `detail` says what was expected, most specific first.
+    let err = |detail: &str| invalid_annotation(a.object(), &key, raw, detail);
+    let action: RawAction =
+        serde_json::from_str(raw).map_err(|e| err(&format!("{EXPECTED} ({})", json_reason(&e))))?;
     let parsed = match action.r#type.as_str() {
         "fixed-response" => {
             let cfg = action
                 .fixed_response_config
-                .ok_or_else(|| err("fixed-response needs fixedResponseConfig"))?;
+                .ok_or_else(|| err("fixedResponseConfig for type fixed-response"))?;
             let code = cfg.status_code.as_bytes();
             if !(code.len() == 3
                 && matches!(code.first(), Some(b'2' | b'4' | b'5'))
                 && code.iter().all(u8::is_ascii_digit))
             {
                 return Err(err(
-                    "fixedResponseConfig.statusCode is a 2XX, 4XX or 5XX code",
+                    "fixedResponseConfig.statusCode to be a 2XX, 4XX or 5XX code",
                 ));
             }
             if let Some(ct) = &cfg.content_type {
                 if !CONTENT_TYPES.contains(&ct.as_str()) {
                     return Err(err(&format!(
-                        "fixedResponseConfig.contentType is one of {}",
+                        "fixedResponseConfig.contentType to be one of {}",
                         CONTENT_TYPES.join(", ")
                     )));
                 }
             }
             if cfg.message_body.as_ref().is_some_and(|b| b.len() > 1024) {
                 return Err(err(
-                    "fixedResponseConfig.messageBody is at most 1024 characters",
+                    "fixedResponseConfig.messageBody of at most 1024 characters",
                 ));
             }
             ParsedAction::FixedResponse(FixedResponseSpec {
@@ -177,19 +182,21 @@ pub fn parse(
         "redirect" => {
             let cfg = action
                 .redirect_config
-                .ok_or_else(|| err("redirect needs redirectConfig"))?;
+                .ok_or_else(|| err("redirectConfig for type redirect"))?;
             if !matches!(cfg.status_code.as_str(), "HTTP_301" | "HTTP_302") {
-                return Err(err("redirectConfig.statusCode is HTTP_301 or HTTP_302"));
+                return Err(err("redirectConfig.statusCode to be HTTP_301 or HTTP_302"));
             }
             if let Some(p) = &cfg.protocol {
                 if !matches!(p.as_str(), "HTTP" | "HTTPS" | "#{protocol}") {
-                    return Err(err("redirectConfig.protocol is HTTP, HTTPS or #{protocol}"));
+                    return Err(err(
+                        "redirectConfig.protocol to be HTTP, HTTPS or #{protocol}",
+                    ));
                 }
             }
             if let Some(p) = &cfg.port {
                 if p != "#{port}" && !p.parse::<u16>().is_ok_and(|n| n > 0) {
                     return Err(err(
-                        "redirectConfig.port is a port from 1 to 65535 or #{port}",
+                        "redirectConfig.port to be a port from 1 to 65535 or #{port}",
                     ));
                 }
             }
@@ -206,6 +213,12 @@ pub fn parse(
             let mut targets = Vec::new();
             let mut stickiness = None;
             if let Some(arn) = action.target_group_a_r_n {
+                if !is_arn(&arn, &["elasticloadbalancing"]) {
+                    return Err(err(&format!(
+                        "targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {}",
+                        shown(&arn)
+                    )));
+                }
                 targets.push((ForwardTarget::Arn(arn), 1));
             } else if let Some(name) = action.target_group_name {
                 targets.push((ForwardTarget::Name(name), 1));
@@ -216,10 +229,17 @@ pub fn parse(
                         Some(w) => u32::try_from(w)
                             .ok()
                             .filter(|w| *w <= 999)
-                            .ok_or_else(|| err("weights are from 0 to 999"))?,
+                            .ok_or_else(|| err("weights from 0 to 999"))?,
                     };
                     let target = match (t.target_group_a_r_n, t.target_group_name, t.service_name) {
-                        (Some(arn), None, None) => ForwardTarget::Arn(arn),
+                        (Some(arn), None, None) => {
+                            if !is_arn(&arn, &["elasticloadbalancing"]) {
+                                return Err(err(&format!(
+                                    "forwardConfig.targetGroups[].targetGroupARN to be a target group ARN such as {TG_ARN_EXAMPLE}, not {}", shown(&arn)
+                                )));
+                            }
+                            ForwardTarget::Arn(arn)
+                        }
                         (None, Some(name), None) => ForwardTarget::Name(name),
                         (None, None, Some(svc)) => {
                             let port = match t.service_port {
@@ -233,12 +253,12 @@ pub fn parse(
                                 }),
                                 _ => None,
                             }
-                            .ok_or_else(|| err("serviceName needs servicePort (a number or a port name)"))?;
+                            .ok_or_else(|| err("servicePort (a number or a port name) with serviceName"))?;
                             ForwardTarget::Service { name: svc, port }
                         }
                         _ => {
                             return Err(err(
-                                "each target group has exactly one of targetGroupARN, targetGroupName or serviceName",
+                                "exactly one of targetGroupARN, targetGroupName or serviceName in each target group",
                             ))
                         }
                     };
@@ -250,11 +270,16 @@ pub fn parse(
                 });
             }
             if targets.is_empty() {
-                return Err(err("forward needs at least one target group"));
+                return Err(err("at least one target group for type forward (targetGroupARN, targetGroupName or forwardConfig.targetGroups)"));
+            }
+            if targets.iter().all(|(_, w)| *w == 0) {
+                return Err(err(
+                    "at least one target group with a weight above 0 (all weights are 0, so nothing would get traffic)",
+                ));
             }
             if targets.len() > max_target_groups {
                 return Err(err(&format!(
-                    "forward has {} target groups, AWS allows at most {max_target_groups} per action",
+                    "at most {max_target_groups} target groups per forward action (AWS quota), not {}",
                     targets.len()
                 )));
             }
@@ -263,7 +288,12 @@ pub fn parse(
                 stickiness,
             }
         }
-        other => return Err(err(&format!("unsupported type {other:?}"))),
+        other => {
+            return Err(err(&format!(
+                "type fixed-response, redirect or forward, not {}",
+                shown(other)
+            )))
+        }
     };
     Ok(Some(parsed))
 }
@@ -402,60 +432,75 @@ mod tests {
         }
         let six = r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"a"},{"targetGroupName":"b"},{"targetGroupName":"c"},{"targetGroupName":"d"},{"targetGroupName":"e"},{"targetGroupName":"f"}]}}"#;
         let cases = [
-            Case { name: "unknown type", value: r#"{"type":"authenticate-oidc"}"#, detail: "unsupported type \"authenticate-oidc\"" },
+            Case { name: "unknown type", value: r#"{"type":"authenticate-oidc"}"#, detail: "type fixed-response, redirect or forward, not \"authenticate-oidc\"" },
             Case {
                 name: "bad status",
                 value: r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"302"}}"#,
-                detail: "fixedResponseConfig.statusCode is a 2XX, 4XX or 5XX code",
+                detail: "fixedResponseConfig.statusCode to be a 2XX, 4XX or 5XX code",
             },
             Case {
                 name: "bad content type",
                 value: r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"200","contentType":"image/png"}}"#,
-                detail: "fixedResponseConfig.contentType is one of text/plain, text/css, text/html, application/javascript, application/json",
+                detail: "fixedResponseConfig.contentType to be one of text/plain, text/css, text/html, application/javascript, application/json",
             },
             Case {
                 name: "bad redirect code",
                 value: r#"{"type":"redirect","redirectConfig":{"statusCode":"301"}}"#,
-                detail: "redirectConfig.statusCode is HTTP_301 or HTTP_302",
+                detail: "redirectConfig.statusCode to be HTTP_301 or HTTP_302",
             },
             Case {
                 name: "weight too high",
                 value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"a","servicePort":80,"weight":1000}]}}"#,
-                detail: "weights are from 0 to 999",
+                detail: "weights from 0 to 999",
             },
             Case {
                 name: "service without port",
                 value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"a"}]}}"#,
-                detail: "serviceName needs servicePort (a number or a port name)",
+                detail: "servicePort (a number or a port name) with serviceName",
             },
-            Case { name: "six target groups", value: six, detail: "forward has 6 target groups, AWS allows at most 5 per action" },
-            Case { name: "empty forward", value: r#"{"type":"forward"}"#, detail: "forward needs at least one target group" },
+            Case { name: "six target groups", value: six, detail: "at most 5 target groups per forward action (AWS quota), not 6" },
+            Case { name: "empty forward", value: r#"{"type":"forward"}"#, detail: "at least one target group for type forward (targetGroupARN, targetGroupName or forwardConfig.targetGroups)" },
             Case {
                 name: "fixed response without config",
                 value: r#"{"type":"fixed-response"}"#,
-                detail: "fixed-response needs fixedResponseConfig",
+                detail: "fixedResponseConfig for type fixed-response",
             },
-            Case { name: "redirect without config", value: r#"{"type":"redirect"}"#, detail: "redirect needs redirectConfig" },
+            Case { name: "redirect without config", value: r#"{"type":"redirect"}"#, detail: "redirectConfig for type redirect" },
             Case {
                 name: "bad redirect protocol",
                 value: r#"{"type":"redirect","redirectConfig":{"protocol":"FTP","statusCode":"HTTP_301"}}"#,
-                detail: "redirectConfig.protocol is HTTP, HTTPS or #{protocol}",
+                detail: "redirectConfig.protocol to be HTTP, HTTPS or #{protocol}",
             },
             Case {
                 name: "bad redirect port",
                 value: r#"{"type":"redirect","redirectConfig":{"port":"0","statusCode":"HTTP_302"}}"#,
-                detail: "redirectConfig.port is a port from 1 to 65535 or #{port}",
+                detail: "redirectConfig.port to be a port from 1 to 65535 or #{port}",
+            },
+            Case {
+                name: "target group ARN that is not an ARN",
+                value: r#"{"type":"forward","targetGroupARN":"my-tg"}"#,
+                detail: "targetGroupARN to be a target group ARN such as arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/name/0123456789abcdef, not \"my-tg\"",
+            },
+            Case {
+                name: "weighted target group ARN that is an ACM ARN",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupARN":"arn:aws:acm:eu-west-1:1:certificate/x"}]}}"#,
+                detail: "forwardConfig.targetGroups[].targetGroupARN to be a target group ARN such as arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/name/0123456789abcdef, not \"arn:aws:acm:eu-west-1:1:certificate/x\"",
+            },
+            Case {
+                name: "all weights 0",
+                value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"a","servicePort":80,"weight":0},{"serviceName":"b","servicePort":80,"weight":0}]}}"#,
+                detail: "at least one target group with a weight above 0 (all weights are 0, so nothing would get traffic)",
             },
             Case {
                 name: "target group with two identities",
                 value: r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"a","serviceName":"b","servicePort":80}]}}"#,
-                detail: "each target group has exactly one of targetGroupARN, targetGroupName or serviceName",
+                detail: "exactly one of targetGroupARN, targetGroupName or serviceName in each target group",
             },
         ];
         for case in cases {
             let err = run(case.value).expect_err(case.name).to_string();
             let want = format!(
-                "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value {:?}: expected {EXPECTED}; {}",
+                "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value {:?}: expected {}",
                 case.value, case.detail
             );
             assert_eq!(err, want, "{}", case.name);
@@ -467,16 +512,22 @@ mod tests {
         );
         let err = run(&long).expect_err("long body").to_string();
         assert!(
-            err.ends_with("; fixedResponseConfig.messageBody is at most 1024 characters"),
+            err.ends_with(": expected fixedResponseConfig.messageBody of at most 1024 characters"),
             "{err}"
         );
 
         // Not JSON: the parser's own message follows what was expected.
         let err = run("{type: forward}").expect_err("not json").to_string();
-        let prefix = format!(
-            "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value \"{{type: forward}}\": expected {EXPECTED}; key must be a string at line 1 column 2"
+        assert_eq!(
+            err,
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value \"{type: forward}\": expected a JSON object with \"type\" fixed-response, redirect or forward (key must be a string at line 1 column 2)"
         );
-        assert_eq!(err, prefix);
+        // A JSON value of the wrong kind: said in JSON's words, not Rust's.
+        let err = run(r#""forward""#).expect_err("a string").to_string();
+        assert_eq!(
+            err,
+            r#"ingress shop/web: annotation alb.ingress.kubernetes.io/actions.blue-green has invalid value "\"forward\"": expected a JSON object with "type" fixed-response, redirect or forward (invalid type: string "forward", expected a JSON object at line 1 column 9)"#
+        );
     }
 
     #[test]

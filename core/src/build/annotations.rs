@@ -117,6 +117,12 @@ impl<'a> Annotations<'a> {
         self.object
     }
 
+    /// Every annotation, as written.
+    #[must_use]
+    pub fn all(&self) -> Option<&'a BTreeMap<String, String>> {
+        self.map
+    }
+
     /// Raw value, trimmed.
     #[must_use]
     pub fn raw(&self, key: &str) -> Option<&'a str> {
@@ -228,6 +234,59 @@ pub fn is_cidr(v: &str) -> bool {
     }
 }
 
+/// Whether `v` is an ARN of one of `services`: `arn:<partition>:<service>:<region>:<account>:<resource>`
+/// (region may be empty, as in IAM server certificates), without whitespace.
+#[must_use]
+pub fn is_arn(v: &str, services: &[&str]) -> bool {
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [arn, partition, service, _region, account, resource] => {
+            *arn == "arn"
+                && partition.starts_with("aws")
+                && services.contains(service)
+                && !account.is_empty()
+                && !resource.is_empty()
+                && !v.contains(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+/// What a certificate ARN looks like.
+pub const CERTIFICATE_ARN_EXPECTED: &str = "a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)";
+
+/// A list of ACM or IAM certificate ARNs.
+#[must_use]
+pub fn parse_certificate_arns(v: &str) -> Option<Vec<String>> {
+    parse_list(v).filter(|l| l.iter().all(|c| is_arn(c, &["acm", "iam"])))
+}
+
+/// A `serde_json` error in the words of the annotation's author: JSON objects and lists,
+/// not Rust's maps, sequences and struct names.
+#[must_use]
+pub fn json_reason(e: &serde_json::Error) -> String {
+    let text = e
+        .to_string()
+        .replace("invalid type: map", "invalid type: JSON object")
+        .replace("expected a sequence", "expected a JSON list")
+        .replace("invalid type: sequence", "invalid type: JSON list")
+        .replace("expected a map", "expected a JSON object");
+    // `expected struct RawAction` names a Rust type: say what it is instead.
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(after.len());
+        out.push_str("a JSON object");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn valid_group_name(v: &str) -> bool {
     let bytes = v.as_bytes();
     !v.is_empty()
@@ -299,6 +358,11 @@ pub struct BackendSettings {
 impl BackendSettings {
     /// Parses the "Ing,Svc" annotations of one object.
     pub fn parse(a: &Annotations<'_>) -> Result<Self, BuildError> {
+        check_timeout_below_interval(
+            a,
+            a.u32_in(HEALTHCHECK_INTERVAL, 5, 300)?,
+            a.u32_in(HEALTHCHECK_TIMEOUT, 2, 120)?,
+        )?;
         let proto = |key: &str| {
             a.parse_with(key, Protocol::ALB_EXPECTED, |v| {
                 Protocol::parse_alb(&v.to_ascii_uppercase())
@@ -329,10 +393,14 @@ impl BackendSettings {
             unhealthy_threshold: a.u32_in(UNHEALTHY_THRESHOLD, 2, 10)?,
             success_codes: a.parse_with(
                 SUCCESS_CODES,
-                "codes such as \"200\", \"200,302\" or \"200-399\"",
+                "HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as \"200\", \"200,302\" or \"200-399\"",
                 parse_success_codes,
             )?,
-            target_group_attributes: a.map(TARGET_GROUP_ATTRIBUTES)?,
+            target_group_attributes: attributes(
+                a,
+                TARGET_GROUP_ATTRIBUTES,
+                super::attributes::Set::ApplicationTargetGroup,
+            )?,
             tags: parse_tags(a)?.unwrap_or_default(),
         })
     }
@@ -374,7 +442,24 @@ impl BackendSettings {
     }
 }
 
-fn parse_healthcheck_port(v: &str) -> Option<String> {
+/// Whether `v` is a Service port name (an IANA service name, as the API server validates
+/// them): 1 to 15 lower-case letters, digits and '-', at least one letter, no '-' at either
+/// end and no "--". So `-1` or `8080` is never taken for a port name.
+#[must_use]
+pub fn is_port_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 15
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && v.bytes().any(|b| b.is_ascii_lowercase())
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && !v.contains("--")
+}
+
+/// `traffic-port`, a port number from 1 to 65535, or a Service port name.
+#[must_use]
+pub fn parse_healthcheck_port(v: &str) -> Option<String> {
     if v == defaults::HEALTHCHECK_PORT {
         return Some(v.to_owned());
     }
@@ -385,21 +470,55 @@ fn parse_healthcheck_port(v: &str) -> Option<String> {
             .filter(|p| *p > 0)
             .map(|p| p.to_string());
     }
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    ok.then(|| v.to_owned())
+    is_port_name(v).then(|| v.to_owned())
 }
 
-fn parse_success_codes(v: &str) -> Option<String> {
-    let item_ok = |item: &str| match item.split_once('-') {
-        Some((a, b)) => {
-            matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if a <= b)
-        }
-        None => item.parse::<u16>().is_ok(),
+/// Whether every code and range of a `success-codes` value lies in `lo..=hi`.
+#[must_use]
+pub fn success_codes_within(v: &str, lo: u16, hi: u16) -> bool {
+    let code = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (lo..=hi).contains(c))
     };
-    (!v.is_empty() && v.split(',').all(|i| item_ok(i.trim()))).then(|| v.replace(' ', ""))
+    let item_ok = |item: &str| match item.split_once('-') {
+        Some((a, b)) => matches!((code(a), code(b)), (Some(a), Some(b)) if a <= b),
+        None => code(item).is_some(),
+    };
+    !v.is_empty() && v.split(',').all(item_ok)
+}
+
+/// HTTP success codes ALB accepts.
+pub const HTTP_SUCCESS_CODES: (u16, u16) = (200, 499);
+/// gRPC success codes ALB accepts.
+pub const GRPC_SUCCESS_CODES: (u16, u16) = (0, 99);
+
+/// Codes of either kind (HTTP 200-499, gRPC 0-99); which kind applies is known once the
+/// protocol version is (see the target group).
+fn parse_success_codes(v: &str) -> Option<String> {
+    success_codes_within(v, GRPC_SUCCESS_CODES.0, HTTP_SUCCESS_CODES.1).then(|| v.replace(' ', ""))
+}
+
+/// The `healthcheck-timeout-seconds` error when it is not below the interval.
+fn check_timeout_below_interval(
+    a: &Annotations<'_>,
+    interval: Option<u32>,
+    timeout: Option<u32>,
+) -> Result<(), BuildError> {
+    if let (Some(interval), Some(timeout)) = (interval, timeout) {
+        if timeout >= interval {
+            return Err(invalid_annotation(
+                a.object(),
+                HEALTHCHECK_TIMEOUT,
+                a.raw(HEALTHCHECK_TIMEOUT).unwrap_or_default(),
+                format!(
+                    "fewer seconds than annotation {HEALTHCHECK_INTERVAL} ({interval}): ALB needs the health-check timeout below the interval"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses `tags`, refusing the tracking tag keys.
@@ -407,19 +526,48 @@ pub fn parse_tags(a: &Annotations<'_>) -> Result<Option<BTreeMap<String, String>
     let Some(map) = a.map(TAGS)? else {
         return Ok(None);
     };
-    if map.keys().any(|k| tags::RESERVED.contains(&k.as_str())) {
-        let value = a.raw(TAGS).unwrap_or_default();
-        return Err(invalid_annotation(
-            a.object(),
-            TAGS,
-            value,
-            format!(
-                "key=value pairs whose keys are not the tracking tags {}",
-                tags::RESERVED.join(", ")
-            ),
-        ));
-    }
+    check_tags(a, TAGS, &map)?;
     Ok(Some(map))
+}
+
+/// An attribute map annotation, checked against the keys and values of `set`.
+pub fn attributes(
+    a: &Annotations<'_>,
+    key: &str,
+    set: super::attributes::Set,
+) -> Result<Option<BTreeMap<String, String>>, BuildError> {
+    let Some(map) = a.map(key)? else {
+        return Ok(None);
+    };
+    match super::attributes::problem(set, &map) {
+        None => Ok(Some(map)),
+        Some(expected) => Err(invalid_annotation(
+            a.object(),
+            key,
+            a.raw(key).unwrap_or_default(),
+            expected,
+        )),
+    }
+}
+
+/// Refuses tags AWS or ownership would refuse: tracking keys, keys over 128 or values over
+/// 256 characters, keys starting with `aws:`.
+pub fn check_tags(
+    a: &Annotations<'_>,
+    key: &str,
+    map: &BTreeMap<String, String>,
+) -> Result<(), BuildError> {
+    for (k, v) in map {
+        if let Some(problem) = tags::user_tag_problem(k, v) {
+            return Err(invalid_annotation(
+                a.object(),
+                key,
+                a.raw(key).unwrap_or_default(),
+                format!("key=value pairs with {problem}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One entry of `listen-ports`.
@@ -543,9 +691,17 @@ impl IngressSettings {
             ssl_redirect: a
                 .int(SSL_REDIRECT, 1, 65535)?
                 .and_then(|n| u16::try_from(n).ok()),
-            certificate_arns: a.list(CERTIFICATE_ARN)?,
+            certificate_arns: a.parse_with(
+                CERTIFICATE_ARN,
+                CERTIFICATE_ARN_EXPECTED,
+                parse_certificate_arns,
+            )?,
             ssl_policy: a.string(SSL_POLICY)?,
-            load_balancer_attributes: a.map(LOAD_BALANCER_ATTRIBUTES)?,
+            load_balancer_attributes: attributes(
+                a,
+                LOAD_BALANCER_ATTRIBUTES,
+                super::attributes::Set::ApplicationLoadBalancer,
+            )?,
             tags: parse_tags(a)?,
             backend: BackendSettings::parse(a)?,
         })
@@ -672,6 +828,33 @@ mod tests {
     }
 
     #[test]
+    fn tag_limits_are_aws_limits() {
+        let long_key = format!("{}=v", "k".repeat(129));
+        let err = parse_one(TAGS, &long_key).expect_err("129-character key");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value {long_key:?}: expected key=value pairs with tag keys of at most 128 characters (key \"{}…\" has 129)",
+                "k".repeat(40)
+            )
+        );
+        let key = "k".repeat(128);
+        let value = "v".repeat(256);
+        let ok = format!("{key}={value}");
+        assert!(
+            parse_one(TAGS, &ok).is_ok(),
+            "128-character key, 256-character value"
+        );
+        let long_value = format!("k={value}v");
+        let err = parse_one(TAGS, &long_value).expect_err("257-character value");
+        assert!(
+            err.to_string()
+                .ends_with(r#"expected key=value pairs with tag values of at most 256 characters (the value of "k" has 257)"#),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn invalid_values_name_object_annotation_value_and_expectation() {
         struct Case {
             name: &'static str,
@@ -741,6 +924,18 @@ mod tests {
                 message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/subnets has invalid value "subnet-1,,subnet-2": expected a comma-separated list of non-empty values"#,
             },
             Case {
+                name: "attribute value of the wrong type",
+                key: LOAD_BALANCER_ATTRIBUTES,
+                value: "idle_timeout.timeout_seconds=forever",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/load-balancer-attributes has invalid value "idle_timeout.timeout_seconds=forever": expected key=value pairs with idle_timeout.timeout_seconds set to an integer from 1 to 4000, not "forever""#,
+            },
+            Case {
+                name: "unknown attribute key",
+                key: TARGET_GROUP_ATTRIBUTES,
+                value: "deregistration_delay=30",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/target-group-attributes has invalid value "deregistration_delay=30": expected key=value pairs whose keys are attributes of a target group of an Application Load Balancer (such as deregistration_delay.timeout_seconds), but "deregistration_delay" is not one"#,
+            },
+            Case {
                 name: "map without equals",
                 key: TARGET_GROUP_ATTRIBUTES,
                 value: "stickiness.enabled",
@@ -750,7 +945,13 @@ mod tests {
                 name: "tracking tag",
                 key: TAGS,
                 value: "elbv2.k8s.aws/cluster=other",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "elbv2.k8s.aws/cluster=other": expected key=value pairs with keys other than the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource"#,
+            },
+            Case {
+                name: "tag key reserved by AWS",
+                key: TAGS,
+                value: "aws:cloudformation:stack-name=x",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value "aws:cloudformation:stack-name=x": expected key=value pairs with tag keys not starting with "aws:", which AWS reserves (key "aws:cloudformation:stack-name")"#,
             },
             Case {
                 name: "target type",
@@ -780,7 +981,13 @@ mod tests {
                 name: "success codes",
                 key: SUCCESS_CODES,
                 value: "ok",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "ok": expected codes such as "200", "200,302" or "200-399""#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "ok": expected HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as "200", "200,302" or "200-399""#,
+            },
+            Case {
+                name: "success code above 499",
+                key: SUCCESS_CODES,
+                value: "999",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/success-codes has invalid value "999": expected HTTP codes from 200 to 499 (gRPC codes from 0 to 99) such as "200", "200,302" or "200-399""#,
             },
             Case {
                 name: "protocol version",
@@ -798,7 +1005,19 @@ mod tests {
                 name: "certificate list with an empty item",
                 key: CERTIFICATE_ARN,
                 value: "arn:aws:acm:eu-west-1:1:certificate/a,",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of non-empty values"#,
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+            },
+            Case {
+                name: "certificate that is not an ARN",
+                key: CERTIFICATE_ARN,
+                value: "my-cert",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "my-cert": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+            },
+            Case {
+                name: "healthcheck port that looks negative",
+                key: HEALTHCHECK_PORT,
+                value: "-1",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-port has invalid value "-1": expected "traffic-port", a port number from 1 to 65535 or a service port name"#,
             },
             Case {
                 name: "healthy threshold",

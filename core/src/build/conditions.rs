@@ -1,8 +1,9 @@
 //! `alb.ingress.kubernetes.io/conditions.<service name>`: extra rule conditions, as JSON.
 use serde::Deserialize;
 
-use super::annotations::{is_cidr, Annotations, CONDITIONS_PREFIX};
-use super::error::{invalid_annotation, BuildError};
+use super::annotations::{is_cidr, json_reason, Annotations, CONDITIONS_PREFIX};
+use super::error::{invalid_annotation, shown, BuildError};
+use super::rule::{path_chars_ok, MAX_HOST_LEN, MAX_PATH_PATTERN_LEN};
 use crate::model::{ConditionSpec, QueryStringKeyValue};
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,8 +66,12 @@ struct RawCondition {
     source_ip_config: Option<Values>,
 }
 
-/// What `conditions.<name>` must look like.
-pub const EXPECTED: &str = "a JSON list of conditions, each with \"field\" (host-header, path-pattern, http-header, http-request-method, query-string or source-ip) and the matching non-empty config (e.g. {\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\"x-env\",\"values\":[\"canary\"]}})";
+/// What `conditions.<name>` must look like, said when the value is not such JSON at all.
+pub const EXPECTED: &str = "a JSON list of conditions such as [{\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\"x-env\",\"values\":[\"canary\"]}}]";
+
+/// The condition fields.
+const FIELDS: &str =
+    "host-header, path-pattern, http-header, http-request-method, query-string or source-ip";
 
 /// Parses `conditions.<service>` if present.
 pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, BuildError> {
@@ -74,9 +79,10 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
     let Some(raw) = a.raw(&key) else {
         return Ok(Vec::new());
     };
-    let err =
-        |detail: &str| invalid_annotation(a.object(), &key, raw, format!("{EXPECTED}; {detail}"));
-    let list: Vec<RawCondition> = serde_json::from_str(raw).map_err(|e| err(&e.to_string()))?;
+    // `detail` says what was expected, most specific first.
+    let err = |detail: &str| invalid_annotation(a.object(), &key, raw, detail);
+    let list: Vec<RawCondition> =
+        serde_json::from_str(raw).map_err(|e| err(&format!("{EXPECTED} ({})", json_reason(&e))))?;
     let mut out = Vec::with_capacity(list.len());
     for c in list {
         let non_empty = |v: Option<Values>, name: &str| -> Result<Vec<String>, BuildError> {
@@ -85,25 +91,47 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
                     Ok(v.values)
                 }
                 _ => Err(err(&format!(
-                    "field {} needs {name} with non-empty values",
+                    "{name} with non-empty values for field {}",
                     c.field
                 ))),
             }
         };
         let spec = match c.field.as_str() {
-            "host-header" => ConditionSpec::HostHeader { values: non_empty(c.host_header_config, "hostHeaderConfig")? },
-            "path-pattern" => ConditionSpec::PathPattern { values: non_empty(c.path_pattern_config, "pathPatternConfig")? },
+            "host-header" => {
+                let values = non_empty(c.host_header_config, "hostHeaderConfig")?;
+                let ok = |v: &str| {
+                    v.len() <= MAX_HOST_LEN
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'*' | b'?'))
+                };
+                if let Some(bad) = values.iter().find(|v| !ok(v)) {
+                    return Err(err(&format!(
+                        "host-header values of at most {MAX_HOST_LEN} characters made of letters, digits and - . * ? only, not {}",
+                        shown(bad)
+                    )));
+                }
+                ConditionSpec::HostHeader { values }
+            }
+            "path-pattern" => {
+                let values = non_empty(c.path_pattern_config, "pathPatternConfig")?;
+                if let Some(bad) = values.iter().find(|v| v.len() > MAX_PATH_PATTERN_LEN || !path_chars_ok(v)) {
+                    return Err(err(&format!(
+                        "path-pattern values of at most {MAX_PATH_PATTERN_LEN} characters made of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only, not {}",
+                        shown(bad)
+                    )));
+                }
+                ConditionSpec::PathPattern { values }
+            }
             "http-request-method" => {
                 let values = non_empty(c.http_request_method_config, "httpRequestMethodConfig")?;
                 if !values.iter().all(|m| m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')) {
-                    return Err(err("http-request-method values are upper-case methods such as GET"));
+                    return Err(err("upper-case methods such as GET as http-request-method values"));
                 }
                 ConditionSpec::HttpRequestMethod { values }
             }
             "source-ip" => {
                 let values = non_empty(c.source_ip_config, "sourceIpConfig")?;
                 if !values.iter().all(|v| is_cidr(v)) {
-                    return Err(err("source-ip values are CIDRs such as 192.168.0.0/16"));
+                    return Err(err("CIDRs such as 192.168.0.0/16 as source-ip values"));
                 }
                 ConditionSpec::SourceIp { values }
             }
@@ -111,7 +139,7 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
                 Some(h) if !h.http_header_name.is_empty() && !h.values.is_empty() => {
                     ConditionSpec::HttpHeader { http_header_name: h.http_header_name, values: h.values }
                 }
-                _ => return Err(err("field http-header needs httpHeaderConfig with httpHeaderName and non-empty values")),
+                _ => return Err(err("httpHeaderConfig with httpHeaderName and non-empty values for field http-header")),
             },
             "query-string" => match c.query_string_config {
                 Some(q) if !q.values.is_empty() && q.values.iter().all(|p| !p.value.is_empty()) => {
@@ -119,9 +147,9 @@ pub fn parse(a: &Annotations<'_>, service: &str) -> Result<Vec<ConditionSpec>, B
                         values: q.values.into_iter().map(|p| QueryStringKeyValue { key: p.key, value: p.value }).collect(),
                     }
                 }
-                _ => return Err(err("field query-string needs queryStringConfig with non-empty values")),
+                _ => return Err(err("queryStringConfig with non-empty values for field query-string")),
             },
-            other => return Err(err(&format!("unknown field {other:?}"))),
+            other => return Err(err(&format!("field to be {FIELDS}, not {}", shown(other)))),
         };
         out.push(spec);
     }
@@ -184,47 +212,57 @@ mod tests {
             detail: &'static str,
         }
         let cases = [
-            Case { name: "unknown field", value: r#"[{"field":"cookie"}]"#, detail: "unknown field \"cookie\"" },
+            Case { name: "unknown field", value: r#"[{"field":"cookie"}]"#, detail: "field to be host-header, path-pattern, http-header, http-request-method, query-string or source-ip, not \"cookie\"" },
             Case {
                 name: "missing config",
                 value: r#"[{"field":"host-header"}]"#,
-                detail: "field host-header needs hostHeaderConfig with non-empty values",
+                detail: "hostHeaderConfig with non-empty values for field host-header",
             },
             Case {
                 name: "bad cidr",
                 value: r#"[{"field":"source-ip","sourceIpConfig":{"values":["10.0.0.1"]}}]"#,
-                detail: "source-ip values are CIDRs such as 192.168.0.0/16",
+                detail: "CIDRs such as 192.168.0.0/16 as source-ip values",
             },
             Case {
                 name: "lower-case method",
                 value: r#"[{"field":"http-request-method","httpRequestMethodConfig":{"values":["get"]}}]"#,
-                detail: "http-request-method values are upper-case methods such as GET",
+                detail: "upper-case methods such as GET as http-request-method values",
             },
             Case {
                 name: "query string without values",
                 value: r#"[{"field":"query-string","queryStringConfig":{"values":[]}}]"#,
-                detail: "field query-string needs queryStringConfig with non-empty values",
+                detail: "queryStringConfig with non-empty values for field query-string",
             },
             Case {
                 name: "empty path pattern value",
                 value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":[""]}}]"#,
-                detail: "field path-pattern needs pathPatternConfig with non-empty values",
+                detail: "pathPatternConfig with non-empty values for field path-pattern",
+            },
+            Case {
+                name: "path pattern with a space",
+                value: r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/a b"]}}]"#,
+                detail: "path-pattern values of at most 128 characters made of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only, not \"/a b\"",
+            },
+            Case {
+                name: "host header with a port",
+                value: r#"[{"field":"host-header","hostHeaderConfig":{"values":["a.example.com:8080"]}}]"#,
+                detail: "host-header values of at most 128 characters made of letters, digits and - . * ? only, not \"a.example.com:8080\"",
             },
             Case {
                 name: "not a list",
                 value: r#"{"field":"host-header"}"#,
-                detail: "invalid type: map, expected a sequence at line 1 column 0",
+                detail: "a JSON list of conditions such as [{\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\"x-env\",\"values\":[\"canary\"]}}] (invalid type: JSON object, expected a JSON list at line 1 column 0)",
             },
             Case {
                 name: "header without name",
                 value: r#"[{"field":"http-header","httpHeaderConfig":{"values":["x"]}}]"#,
-                detail: "field http-header needs httpHeaderConfig with httpHeaderName and non-empty values",
+                detail: "httpHeaderConfig with httpHeaderName and non-empty values for field http-header",
             },
         ];
         for case in cases {
             let err = run(case.value).expect_err(case.name).to_string();
             let want = format!(
-                "ingress shop/web: annotation alb.ingress.kubernetes.io/conditions.api has invalid value {:?}: expected {EXPECTED}; {}",
+                "ingress shop/web: annotation alb.ingress.kubernetes.io/conditions.api has invalid value {:?}: expected {}",
                 case.value, case.detail
             );
             assert_eq!(err, want, "{}", case.name);

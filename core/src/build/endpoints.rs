@@ -20,6 +20,9 @@ pub(crate) struct EndpointTargets {
     /// `Some(n)`: the target port is named and none of the Service's `n` IPv4 EndpointSlices
     /// carries a port of that name.
     pub unresolved_in: Option<usize>,
+    /// Addresses that are not IPv4 addresses (`10.0.1.300`), left out of the targets: the
+    /// field (`endpointslice ns/name endpoints[0].addresses[0]`) and the value.
+    pub invalid: Vec<(String, String)>,
 }
 
 /// Which endpoints are registered.
@@ -56,6 +59,7 @@ pub(crate) fn endpoint_targets(
     let mut targets = BTreeSet::new();
     let mut ipv4_slices = 0usize;
     let mut resolved_slices = 0usize;
+    let mut invalid = Vec::new();
     for slice in index.endpoint_slices(namespace, service) {
         if slice.address_type != "IPv4" {
             continue;
@@ -73,7 +77,7 @@ pub(crate) fn endpoint_targets(
             continue;
         };
         resolved_slices += 1;
-        for ep in &slice.endpoints {
+        for (ei, ep) in slice.endpoints.iter().enumerate() {
             let conditions = ep.conditions.as_ref();
             let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
             let registered = match readiness {
@@ -85,7 +89,17 @@ pub(crate) fn endpoint_targets(
             if !(registered || publish_not_ready) {
                 continue;
             }
-            for addr in &ep.addresses {
+            for (ai, addr) in ep.addresses.iter().enumerate() {
+                if addr.parse::<std::net::Ipv4Addr>().is_err() {
+                    invalid.push((
+                        format!(
+                            "endpointslice {namespace}/{} endpoints[{ei}].addresses[{ai}]",
+                            slice.metadata.name.as_deref().unwrap_or_default()
+                        ),
+                        addr.clone(),
+                    ));
+                    continue;
+                }
                 targets.insert(TargetSpec {
                     id: addr.clone(),
                     port,
@@ -97,5 +111,6 @@ pub(crate) fn endpoint_targets(
         targets: targets.into_iter().collect(),
         unresolved_in: (fixed.is_none() && ipv4_slices > 0 && resolved_slices == 0)
             .then_some(ipv4_slices),
+        invalid,
     }
 }

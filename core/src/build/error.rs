@@ -46,6 +46,23 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// Longest value echoed whole in a message; longer values are cut (see [`shown`]).
+pub const MAX_SHOWN_VALUE: usize = 200;
+
+/// A value as quoted in messages: Rust-escaped and quoted, cut after [`MAX_SHOWN_VALUE`]
+/// characters with the full length said, so a 10,000-character host does not flood an event.
+#[must_use]
+pub fn shown(value: &str) -> String {
+    let chars = value.chars().count();
+    if chars <= MAX_SHOWN_VALUE {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(MAX_SHOWN_VALUE).collect();
+    let quoted = format!("{head:?}");
+    let open = quoted.strip_suffix('"').unwrap_or(&quoted);
+    format!("{open}…\" ({chars} characters)")
+}
+
 /// Why an object (or part of it) could not be translated.
 ///
 /// Member-level problems are wrapped in [`BuildError::Excluded`], which says what happened to
@@ -54,7 +71,7 @@ impl fmt::Display for ObjectRef {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
     /// An annotation (or IngressClassParams field) value cannot be used.
-    #[error("{object}: annotation {key} has invalid value {value:?}: expected {expected}")]
+    #[error("{object}: annotation {key} has invalid value {}: expected {expected}", shown(.value))]
     InvalidAnnotation {
         /// Object carrying the annotation.
         object: ObjectRef,
@@ -66,7 +83,7 @@ pub enum BuildError {
         expected: String,
     },
     /// A spec field value cannot be used.
-    #[error("{object}: {field} has invalid value {value:?}: expected {expected}")]
+    #[error("{object}: {field} has invalid value {}: expected {expected}", shown(.value))]
     InvalidField {
         /// Object carrying the field.
         object: ObjectRef,
@@ -89,7 +106,9 @@ pub enum BuildError {
     },
     /// A member sets an exclusive group setting to a different value than an earlier member.
     #[error(
-        "{object}: {setting} is {value:?} but {owner} already set {existing:?} for group {group}: expected the same value in every member that sets it"
+        "{object}: {setting} is {} but {owner} already set {} for group {group}: expected the same value in every member that sets it",
+        shown(.value),
+        shown(.existing)
     )]
     Conflict {
         /// The later member.
@@ -153,6 +172,17 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// A problem in something nothing uses yet (an `actions.<name>` no rule refers to): the
+    /// object is built as if it were absent, and the error is reported before it matters.
+    #[error("{reason}; {consequence}")]
+    Unused {
+        /// The object.
+        object: ObjectRef,
+        /// What happened (`no rule of ingress a/b uses it, so ingress a/b is still built`).
+        consequence: String,
+        /// Why.
+        reason: Box<BuildError>,
+    },
     /// A member left out of its group because of `reason`; the rest of the group is built.
     #[error("{reason}; {consequence}")]
     Excluded {
@@ -178,6 +208,7 @@ impl BuildError {
             | Self::NamespaceNotAllowed { object, .. }
             | Self::Limit { object, .. }
             | Self::Backend { object, .. }
+            | Self::Unused { object, .. }
             | Self::Excluded { object, .. } => object,
         }
     }
@@ -197,6 +228,19 @@ impl BuildError {
         }
     }
 
+    /// Wraps an error that keeps a member out of every group (its class, IngressClassParams
+    /// or group name cannot be used), saying so.
+    #[must_use]
+    pub fn ungrouped(self, member: &ObjectRef) -> Self {
+        Self::Excluded {
+            object: member.clone(),
+            consequence: format!(
+                "{member} joins no group, so no load balancer or listener rule is built for it"
+            ),
+            reason: Box::new(self),
+        }
+    }
+
     /// A stable snake_case label for metrics.
     #[must_use]
     pub fn metric_label(&self) -> &'static str {
@@ -209,7 +253,7 @@ impl BuildError {
             Self::NamespaceNotAllowed { .. } => "namespace_not_allowed",
             Self::Limit { .. } => "limit",
             Self::Backend { .. } => "backend",
-            Self::Excluded { reason, .. } => reason.metric_label(),
+            Self::Excluded { reason, .. } | Self::Unused { reason, .. } => reason.metric_label(),
         }
     }
 }

@@ -183,6 +183,9 @@ fn apply_params(
                     "a key other than the tracking tags",
                 ));
             }
+            if let Some(problem) = crate::model::tags::user_tag_problem(&kv.key, &kv.value) {
+                return Err(invalid_field(params, "spec.tags", &kv.key, problem));
+            }
             merged.insert(kv.key.clone(), kv.value.clone());
             params_tags.insert(kv.key.clone(), kv.value.clone());
         }
@@ -207,6 +210,17 @@ fn apply_params(
         settings.ssl_policy = Some(policy.clone());
     }
     if let Some(arns) = &spec.certificate_arn {
+        if let Some(bad) = arns
+            .iter()
+            .find(|c| !annotations::is_arn(c, &["acm", "iam"]))
+        {
+            return Err(invalid_field(
+                params,
+                "spec.certificateArn",
+                bad,
+                "certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)",
+            ));
+        }
         settings.certificate_arns = Some(arns.clone());
     }
     if let Some(attrs) = &spec.load_balancer_attributes {
@@ -214,7 +228,25 @@ fn apply_params(
             .load_balancer_attributes
             .clone()
             .unwrap_or_default();
-        merged.extend(attrs.iter().map(|kv| (kv.key.clone(), kv.value.clone())));
+        let own: BTreeMap<String, String> = attrs
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
+        if let Some(expected) =
+            super::attributes::problem(super::attributes::Set::ApplicationLoadBalancer, &own)
+        {
+            let shown: Vec<String> = attrs
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            return Err(invalid_field(
+                params,
+                "spec.loadBalancerAttributes",
+                &shown.join(","),
+                expected,
+            ));
+        }
+        merged.extend(own);
         settings.load_balancer_attributes = Some(merged);
     }
     let target_type = enum_field(
@@ -226,6 +258,10 @@ fn apply_params(
     )?;
     Ok((target_type, params_tags))
 }
+
+/// What `metadata.name` must be, for objects read from manifests without one.
+pub(crate) const NAME_EXPECTED: &str =
+    "a name (every Kubernetes object has one; the manifest lacks metadata.name)";
 
 /// Sorts Ingresses into groups. Ingresses of other classes are skipped; Ingresses that are ours
 /// but cannot be placed (missing IngressClassParams, refused namespace, invalid group name)
@@ -258,10 +294,16 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 continue;
             }
             Err(e) => {
-                out.errors.push(e);
+                out.errors.push(e.ungrouped(&object));
                 continue;
             }
         };
+        if name.is_empty() {
+            out.errors.push(
+                invalid_field(&object, "metadata.name", "", NAME_EXPECTED).ungrouped(&object),
+            );
+            continue;
+        }
         let a = Annotations::new(&object, ing.metadata.annotations.as_ref());
         // The group decides where errors go, so it is resolved first: params, then annotation.
         let params_group = params
@@ -279,7 +321,7 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                             &g.name,
                             annotations::GROUP_NAME_EXPECTED,
                         )
-                        .exclude(&object, &StackId::implicit(&namespace, &name)),
+                        .ungrouped(&object),
                     );
                     continue;
                 }
@@ -289,12 +331,15 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 Some(raw) => match annotations::parse_group_name(raw) {
                     Some(n) => StackId::explicit(&n),
                     None => {
-                        out.errors.push(invalid_annotation(
-                            &object,
-                            annotations::GROUP_NAME,
-                            raw,
-                            annotations::GROUP_NAME_EXPECTED,
-                        ));
+                        out.errors.push(
+                            invalid_annotation(
+                                &object,
+                                annotations::GROUP_NAME,
+                                raw,
+                                annotations::GROUP_NAME_EXPECTED,
+                            )
+                            .ungrouped(&object),
+                        );
                         continue;
                     }
                 },

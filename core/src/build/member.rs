@@ -55,6 +55,9 @@ struct Backends<'i, 'a, 'm> {
     target_groups: BTreeMap<String, TargetGroupSpec>,
     errors: Vec<BuildError>,
     uses_instances: bool,
+    /// Service names of every backend (the names `actions.<name>` and `conditions.<name>`
+    /// refer to).
+    referenced: Vec<String>,
 }
 
 impl Backends<'_, '_, '_> {
@@ -64,7 +67,15 @@ impl Backends<'_, '_, '_> {
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
-        let result = match target_group::build(self.index, self.stack, self.member, service, port) {
+        let built = target_group::build(
+            self.index,
+            self.stack,
+            self.member,
+            service,
+            port,
+            &mut self.errors,
+        );
+        let result = match built {
             Ok(tg) => {
                 self.uses_instances |= tg.target_type == TargetType::Instance;
                 let id = tg.id.clone();
@@ -168,6 +179,7 @@ impl Backends<'_, '_, '_> {
                 "a port number or name",
             ));
         };
+        self.referenced.push(svc.name.clone());
         if port == PortRef::Name(USE_ANNOTATION.to_owned()) {
             let limit = self.index.config.limits.target_groups_per_action;
             let parsed = actions::parse(annotations, &svc.name, limit)?.ok_or_else(|| {
@@ -184,6 +196,47 @@ impl Backends<'_, '_, '_> {
             return Ok((self.custom(parsed), svc.name.clone()));
         }
         Ok((self.forward(&svc.name, &port), svc.name.clone()))
+    }
+}
+
+/// `actions.<name>` and `conditions.<name>` annotations that no backend refers to are not
+/// used, but a malformed one is still reported (it would break the member the day a rule
+/// uses it), without leaving the member out.
+fn unused_annotations(
+    a: &Annotations<'_>,
+    referenced: &[String],
+    index: &Index<'_>,
+    errors: &mut Vec<BuildError>,
+) {
+    let Some(map) = a.all() else { return };
+    let object = a.object();
+    for key in map.keys() {
+        let (name, is_action) = match (
+            key.strip_prefix(super::annotations::ACTIONS_PREFIX),
+            key.strip_prefix(CONDITIONS_PREFIX),
+        ) {
+            (Some(name), _) => (name, true),
+            (None, Some(name)) => (name, false),
+            (None, None) => continue,
+        };
+        if referenced.iter().any(|r| r == name) {
+            continue;
+        }
+        let problem = if is_action {
+            let limit = index.config.limits.target_groups_per_action;
+            actions::parse(a, name, limit).err()
+        } else {
+            conditions::parse(a, name).err()
+        };
+        if let Some(reason) = problem {
+            errors.push(BuildError::Unused {
+                object: object.clone(),
+                consequence: format!(
+                    "no backend of {object} is named {name:?}, so nothing uses it yet and {object} is built without it"
+                ),
+                reason: Box::new(reason),
+            });
+        }
     }
 }
 
@@ -218,6 +271,7 @@ pub(crate) fn compile(
         target_groups: BTreeMap::new(),
         errors: Vec::new(),
         uses_instances: false,
+        referenced: Vec::new(),
     };
     let spec = member.ingress.spec.as_ref();
     let mut rules = Vec::new();
@@ -229,11 +283,16 @@ pub(crate) fn compile(
     {
         let host = ing_rule.host.as_deref().filter(|h| !h.is_empty());
         let host_kind = rule::host_kind(host).ok_or_else(|| {
+            let written = host.unwrap_or_default();
             invalid_field(
                 object,
                 format!("spec.rules[{ri}].host"),
-                host.unwrap_or_default(),
-                rule::HOST_EXPECTED,
+                written,
+                if rule::is_ip_host(written) {
+                    rule::HOST_IP_EXPECTED
+                } else {
+                    rule::HOST_EXPECTED
+                },
             )
         })?;
         for (pi, path) in ing_rule
@@ -273,6 +332,7 @@ pub(crate) fn compile(
                 conds.push(ConditionSpec::PathPattern { values: patterns });
             }
             let extra = conditions::parse(&a, &service)?;
+            let from_annotation = !extra.is_empty();
             for c in &extra {
                 if single_field(c) && conds.iter().any(|e| e.field() == c.field()) {
                     let key = format!("{CONDITIONS_PREFIX}{service}");
@@ -296,9 +356,16 @@ pub(crate) fn compile(
             let values: usize = conds.iter().map(ConditionSpec::value_count).sum();
             let limit = index.config.limits.condition_values_per_rule;
             if values > limit {
+                let sources = if from_annotation {
+                    format!(" (its host and path plus annotation {CONDITIONS_PREFIX}{service})")
+                } else {
+                    String::new()
+                };
                 return Err(BuildError::Limit {
                     object: object.clone(),
-                    what: format!("the number of condition values of the rule for {field}"),
+                    what: format!(
+                        "the number of condition values of the rule for {field}{sources}"
+                    ),
                     count: values,
                     limit,
                 });
@@ -327,6 +394,19 @@ pub(crate) fn compile(
         ),
         None => None,
     };
+    if rules.is_empty() && default_action.is_none() && !stack.is_explicit() {
+        let written = match spec.and_then(|s| s.rules.as_ref()) {
+            Some(r) if r.is_empty() => "[]",
+            _ => "",
+        };
+        return Err(invalid_field(
+            object,
+            "spec.rules",
+            written,
+            "at least one rule with http paths, or spec.defaultBackend: without either its load balancer could only answer 404",
+        ));
+    }
+    unused_annotations(&a, &backends.referenced, index, &mut backends.errors);
     Ok(MemberPlan {
         object: object.clone(),
         settings: settings.clone(),

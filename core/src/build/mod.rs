@@ -14,6 +14,7 @@
 //! - [`binding`]: a TargetGroupBinding's targets (used by the controller, not by [`build`]).
 pub mod actions;
 pub mod annotations;
+pub mod attributes;
 pub mod binding;
 pub mod conditions;
 mod endpoints;

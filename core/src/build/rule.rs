@@ -49,7 +49,48 @@ impl PathType {
 
 /// What a host must look like.
 pub const HOST_EXPECTED: &str =
-    "a lower-case DNS name such as shop.example.com, or a wildcard such as *.example.com";
+    "a lower-case DNS name of at most 128 characters such as shop.example.com, or a wildcard such as *.example.com";
+
+/// What a host that is an IP address is told.
+pub const HOST_IP_EXPECTED: &str =
+    "a DNS name such as shop.example.com, not an IP address (a host rule matches the Host header by name; leave host empty to match any host)";
+
+/// Longest host-header condition value ALB accepts.
+pub const MAX_HOST_LEN: usize = 128;
+
+/// Whether `host` is an IP address (which Kubernetes refuses as an Ingress host).
+#[must_use]
+pub fn is_ip_host(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Whether every character of a path is one ALB accepts in a path pattern: letters, digits,
+/// `_ - . $ / ~ " ' @ : +`, `&`, and the wildcards `*` and `?`.
+#[must_use]
+pub fn path_chars_ok(path: &str) -> bool {
+    path.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'-'
+                    | b'.'
+                    | b'$'
+                    | b'/'
+                    | b'~'
+                    | b'"'
+                    | b'\''
+                    | b'@'
+                    | b':'
+                    | b'+'
+                    | b'&'
+                    | b'*'
+                    | b'?'
+            )
+    })
+}
+
+/// What a path must be made of.
+pub const PATH_CHARS_EXPECTED: &str = "a path of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only (what ALB accepts in a path pattern: no spaces, no %, no non-ASCII characters)";
 
 /// Classifies and validates a host.
 #[must_use]
@@ -69,7 +110,8 @@ pub fn host_kind(host: Option<&str>) -> Option<HostKind> {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    (host.len() <= 253 && name.split('.').all(label_ok)).then_some(kind)
+    (host.len() <= MAX_HOST_LEN && !is_ip_host(host) && name.split('.').all(label_ok))
+        .then_some(kind)
 }
 
 /// Path patterns for one Ingress path. `Err` carries what was expected.
@@ -79,6 +121,22 @@ pub fn translate_path(
 ) -> Result<Vec<String>, &'static str> {
     let path = path.unwrap_or_default();
     let has_wildcard = path.contains(['*', '?']);
+    if !path.is_empty() && !path.starts_with('/') {
+        return Err(match path_type {
+            PathType::ImplementationSpecific => {
+                "an absolute path (starting with /) or no path for pathType ImplementationSpecific"
+            }
+            PathType::Exact => {
+                "an absolute path without wildcard characters (* or ?) for pathType Exact"
+            }
+            PathType::Prefix => {
+                "an absolute path without wildcard characters (* or ?) for pathType Prefix"
+            }
+        });
+    }
+    if !path_chars_ok(path) {
+        return Err(PATH_CHARS_EXPECTED);
+    }
     let patterns = match path_type {
         PathType::ImplementationSpecific if path.is_empty() => Vec::new(),
         PathType::ImplementationSpecific => vec![path.to_owned()],
@@ -257,6 +315,36 @@ mod tests {
                 want: Ok(vec!["/img/*.png"]),
             },
             Case {
+                name: "implementation specific relative rejected",
+                path_type: PathType::ImplementationSpecific,
+                path: Some("img/*.png"),
+                want: Err("an absolute path (starting with /) or no path for pathType ImplementationSpecific"),
+            },
+            Case {
+                name: "space rejected",
+                path_type: PathType::Prefix,
+                path: Some("/my path"),
+                want: Err(PATH_CHARS_EXPECTED),
+            },
+            Case {
+                name: "non-ASCII rejected",
+                path_type: PathType::ImplementationSpecific,
+                path: Some("/caf\u{e9}"),
+                want: Err(PATH_CHARS_EXPECTED),
+            },
+            Case {
+                name: "percent rejected",
+                path_type: PathType::Exact,
+                path: Some("/a%20b"),
+                want: Err(PATH_CHARS_EXPECTED),
+            },
+            Case {
+                name: "every allowed character",
+                path_type: PathType::ImplementationSpecific,
+                path: Some("/aZ09_-.$/~\"'@:+&*?"),
+                want: Ok(vec!["/aZ09_-.$/~\"'@:+&*?"]),
+            },
+            Case {
                 name: "implementation specific empty",
                 path_type: PathType::ImplementationSpecific,
                 path: None,
@@ -320,10 +408,26 @@ mod tests {
                 host: Some("*"),
                 want: None,
             },
+            Case {
+                name: "IPv4 address rejected",
+                host: Some("10.0.0.1"),
+                want: None,
+            },
         ];
         for case in cases {
             assert_eq!(host_kind(case.host), case.want, "{}", case.name);
         }
+        // ALB's limit for a host-header value is 128 characters.
+        let label = "a".repeat(63);
+        let h128 = format!("{label}.{}.a", "a".repeat(62));
+        assert_eq!(h128.len(), 128);
+        assert_eq!(
+            host_kind(Some(&h128)),
+            Some(HostKind::Exact),
+            "128 characters"
+        );
+        let h129 = format!("{label}.{label}.a");
+        assert_eq!(host_kind(Some(&h129)), None, "129 characters");
     }
 
     #[test]

@@ -6,9 +6,12 @@ use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::networking::v1::ServiceBackendPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::annotations::{defaults, Annotations, BackendSettings, HEALTHCHECK_PORT, TARGET_TYPE};
+use super::annotations::{
+    defaults, success_codes_within, Annotations, BackendSettings, GRPC_SUCCESS_CODES,
+    HEALTHCHECK_PORT, HEALTHCHECK_TIMEOUT, HTTP_SUCCESS_CODES, SUCCESS_CODES, TARGET_TYPE,
+};
 use super::endpoints::{endpoint_targets, port_u16, Readiness};
-use super::error::ObjectRef;
+use super::error::{invalid_field, shown, BuildError, ObjectRef};
 use super::group::Member;
 use super::Index;
 use crate::model::{
@@ -81,8 +84,10 @@ fn ip_targets(
     service: &str,
     svc: &Service,
     svc_port: &ServicePort,
+    invalid: &mut Vec<(String, String)>,
 ) -> Result<Vec<TargetSpec>, String> {
     let resolved = endpoint_targets(index, namespace, service, svc, svc_port, Readiness::Ready);
+    invalid.extend(resolved.invalid);
     if let Some(ipv4_slices) = resolved.unresolved_in {
         let target = match &svc_port.target_port {
             Some(IntOrString::String(s)) => s.as_str(),
@@ -97,6 +102,57 @@ fn ip_targets(
     Ok(resolved.targets)
 }
 
+/// Where a merged "Ing,Svc" setting came from, for messages.
+fn source(from_service: bool, service: &ObjectRef, ingress: &ObjectRef, set: bool) -> String {
+    match (set, from_service) {
+        (false, _) => "the default".to_owned(),
+        (true, true) => format!("set on {service}"),
+        (true, false) => format!("set on {ingress}"),
+    }
+}
+
+/// The checks AWS makes on a health check that only the merged (Ingress, then Service)
+/// settings can make: timeout below interval, success codes of the right kind.
+fn check_health_check(
+    settings: &BackendSettings,
+    svc: &BackendSettings,
+    service: &ObjectRef,
+    ingress: &ObjectRef,
+    grpc: bool,
+) -> Result<(), String> {
+    let interval = settings
+        .healthcheck_interval
+        .unwrap_or(defaults::HEALTHCHECK_INTERVAL);
+    let timeout = settings
+        .healthcheck_timeout
+        .unwrap_or(defaults::HEALTHCHECK_TIMEOUT);
+    if timeout >= interval {
+        return Err(format!(
+            "annotation {HEALTHCHECK_TIMEOUT} is {timeout} ({}) but the health-check interval is {interval} ({}): expected a timeout below the interval, as ALB requires",
+            source(svc.healthcheck_timeout.is_some(), service, ingress, settings.healthcheck_timeout.is_some()),
+            source(svc.healthcheck_interval.is_some(), service, ingress, settings.healthcheck_interval.is_some()),
+        ));
+    }
+    if let Some(codes) = &settings.success_codes {
+        let ((lo, hi), kind) = if grpc {
+            (
+                GRPC_SUCCESS_CODES,
+                "gRPC codes from 0 to 99, because backend-protocol-version is GRPC",
+            )
+        } else {
+            (HTTP_SUCCESS_CODES, "HTTP codes from 200 to 499")
+        };
+        if !success_codes_within(codes, lo, hi) {
+            return Err(format!(
+                "annotation {SUCCESS_CODES} is {} ({}): expected {kind}",
+                shown(codes),
+                source(svc.success_codes.is_some(), service, ingress, true),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the target group for `service:port` of `member`, or explains why it cannot be built.
 pub(crate) fn build(
     index: &Index<'_>,
@@ -104,6 +160,7 @@ pub(crate) fn build(
     member: &Member<'_>,
     service: &str,
     port: &PortRef,
+    warnings: &mut Vec<BuildError>,
 ) -> Result<TargetGroupSpec, String> {
     let ns = member.namespace.as_str();
     let svc = index
@@ -137,6 +194,7 @@ pub(crate) fn build(
         .and_then(|s| s.type_.as_deref())
         .unwrap_or("ClusterIP");
 
+    let mut invalid = Vec::new();
     let (tg_port, targets) = match target_type {
         TargetType::Instance => {
             if !matches!(svc_type, "NodePort" | "LoadBalancer") {
@@ -162,12 +220,20 @@ pub(crate) fn build(
         }
         TargetType::Ip => {
             let tg_port = match &svc_port.target_port {
-                Some(IntOrString::Int(n)) => port_u16(*n).unwrap_or(1),
+                Some(IntOrString::Int(n)) => port_u16(*n).ok_or_else(|| {
+                    format!(
+                        "service {ns}/{service} port {} has targetPort {n}: expected a port number from 1 to 65535 or a container port name",
+                        svc_port.port
+                    )
+                })?,
                 None => port_u16(svc_port.port).unwrap_or(1),
                 // LBC uses port 1 when the target port is named: each target carries its own.
                 Some(IntOrString::String(_)) => 1,
             };
-            (tg_port, ip_targets(index, ns, service, svc, svc_port)?)
+            (
+                tg_port,
+                ip_targets(index, ns, service, svc, svc_port, &mut invalid)?,
+            )
         }
     };
 
@@ -196,9 +262,11 @@ pub(crate) fn build(
                 TargetType::Ip => match &named.target_port {
                     Some(IntOrString::Int(n)) => Some(*n),
                     None => Some(named.port),
-                    Some(IntOrString::String(_)) => ip_targets(index, ns, service, svc, named)?
-                        .first()
-                        .map(|t| i32::from(t.port)),
+                    Some(IntOrString::String(_)) => {
+                        ip_targets(index, ns, service, svc, named, &mut Vec::new())?
+                            .first()
+                            .map(|t| i32::from(t.port))
+                    }
                 },
             };
             resolved.and_then(port_u16).map(|p| p.to_string()).ok_or_else(|| {
@@ -206,6 +274,7 @@ pub(crate) fn build(
             })?
         }
     };
+    check_health_check(&settings, &svc_settings, &svc_object, &member.object, grpc)?;
     let health_check = HealthCheckSpec {
         protocol: settings.healthcheck_protocol.unwrap_or(Protocol::Http),
         port: hc_port,
@@ -266,6 +335,14 @@ pub(crate) fn build(
         protocol: protocol.as_str(),
         protocol_version: version.as_str(),
     });
+    for (field, addr) in invalid {
+        warnings.push(invalid_field(
+            &member.object,
+            field,
+            &addr,
+            format!("an IPv4 address; that endpoint is not a target of target group {id}"),
+        ));
+    }
     let mut user_tags = settings.tags.clone();
     user_tags.extend(member.params_tags.clone());
     Ok(TargetGroupSpec {

@@ -401,7 +401,7 @@ fn ingress_class_params() {
             },
             namespaces: vec![namespace("shop", &[("team", "shop")])],
             check: |out| {
-                let want = "ingress shop/web: ingressclass alb uses ingressclassparams params, whose spec.namespaceSelector does not match namespace shop: expected an ingress in a selected namespace";
+                let want = "ingress shop/web: ingressclass alb uses ingressclassparams params, whose spec.namespaceSelector does not match namespace shop: expected an ingress in a selected namespace; ingress shop/web joins no group, so no load balancer or listener rule is built for it";
                 (out.stacks.is_empty() && messages(out) == [want])
                     .then_some(())
                     .ok_or(format!("{:?}", messages(out)))
@@ -470,7 +470,7 @@ fn missing_params_is_an_error() {
     let out = build(&snap, &config());
     assert_eq!(
         messages(&out),
-        ["ingress shop/web: ingressclass alb spec.parameters refers to ingressclassparams missing, which was not found"]
+        ["ingress shop/web: ingressclass alb spec.parameters refers to ingressclassparams missing, which was not found; ingress shop/web joins no group, so no load balancer or listener rule is built for it"]
     );
 }
 
@@ -654,6 +654,26 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/img/*\": expected an absolute path without wildcard characters (* or ?) for pathType Exact; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
         Case {
+            name: "host that is an IP address",
+            ingress: base().rule(Some("10.0.0.1"), &[("Prefix", "/", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].host has invalid value \"10.0.0.1\": expected a DNS name such as shop.example.com, not an IP address (a host rule matches the Host header by name; leave host empty to match any host); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "implementation specific path without a leading slash",
+            ingress: base().rule(None, &[("ImplementationSpecific", "img/*", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"img/*\": expected an absolute path (starting with /) or no path for pathType ImplementationSpecific; ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "path with a space",
+            ingress: base().rule(None, &[("Prefix", "/my docs", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/my docs\": expected a path of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only (what ALB accepts in a path pattern: no spaces, no %, no non-ASCII characters); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
+            name: "path with a non-ASCII character",
+            ingress: base().rule(None, &[("Exact", "/café", "web", P::N(80))]).build(),
+            error: "ingress shop/bad: spec.rules[0].http.paths[0].path has invalid value \"/café\": expected a path of letters, digits and _ - . $ / ~ \" ' @ : + & * ? only (what ALB accepts in a path pattern: no spaces, no %, no non-ASCII characters); ingress shop/bad left out of group shop, the rest of the group is still built",
+        },
+        Case {
             name: "unknown path type",
             ingress: base().rule(None, &[("Regex", "/x", "web", P::N(80))]).build(),
             error: "ingress shop/bad: spec.rules[0].http.paths[0].pathType has invalid value \"Regex\": expected Exact, Prefix or ImplementationSpecific; ingress shop/bad left out of group shop, the rest of the group is still built",
@@ -661,7 +681,7 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
         Case {
             name: "bad host",
             ingress: base().rule(Some("Shop.Example.com"), &[("Prefix", "/", "web", P::N(80))]).build(),
-            error: "ingress shop/bad: spec.rules[0].host has invalid value \"Shop.Example.com\": expected a lower-case DNS name such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
+            error: "ingress shop/bad: spec.rules[0].host has invalid value \"Shop.Example.com\": expected a lower-case DNS name of at most 128 characters such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
         Case {
             name: "missing action annotation",
@@ -681,7 +701,7 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
         Case {
             name: "invalid group name is not a member of any group",
             ingress: ingress("shop", "bad").annotation(ann::GROUP_NAME, "Shop_Group").rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
-            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters",
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/group.name has invalid value \"Shop_Group\": expected lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters; ingress shop/bad joins no group, so no load balancer or listener rule is built for it",
         },
         Case {
             name: "resource backend",
@@ -735,6 +755,29 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             case.name
         );
     }
+}
+
+#[test]
+fn a_huge_value_is_cut_in_the_message() {
+    let host = "a".repeat(10_000);
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "bad")
+            .annotation(ann::GROUP_NAME, "shop")
+            .rule(Some(&host), &[("Prefix", "/", "web", P::N(80))])
+            .build(),
+    );
+    let out = build(&snap, &config());
+    let want = format!(
+        "ingress shop/bad: spec.rules[0].host has invalid value \"{}…\" (10000 characters): expected a lower-case DNS name of at most 128 characters such as shop.example.com, or a wildcard such as *.example.com; ingress shop/bad left out of group shop, the rest of the group is still built",
+        "a".repeat(200)
+    );
+    assert_eq!(messages(&out), [want]);
+    assert_eq!(
+        listener(only_stack(&out), 80).rules.len(),
+        5,
+        "group still built"
+    );
 }
 
 #[test]
@@ -1143,7 +1186,7 @@ fn aws_limits() {
         Case {
             name: "more than 5 condition values",
             snapshot: cond_snap,
-            error: "ingress shop/web: the number of condition values of the rule for spec.rules[0].http.paths[0] would be 6: expected at most 5 (AWS quota); no load balancer is built for ingress shop/web",
+            error: "ingress shop/web: the number of condition values of the rule for spec.rules[0].http.paths[0] (its host and path plus annotation alb.ingress.kubernetes.io/conditions.web) would be 6: expected at most 5 (AWS quota); no load balancer is built for ingress shop/web",
         },
         Case {
             name: "more than 100 target groups",
@@ -1584,6 +1627,27 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
         ),
         (
             IngressClassParamsSpec {
+                certificate_arn: Some(vec!["my-cert".into()]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.certificateArn has invalid value "my-cert": expected certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                tags: Some(vec![kv("team", &"x".repeat(257))]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.tags has invalid value "team": expected tag values of at most 256 characters (the value of "team" has 257)"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                load_balancer_attributes: Some(vec![kv("idle_timeout.timeout_seconds", "forever")]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.loadBalancerAttributes has invalid value "idle_timeout.timeout_seconds=forever": expected key=value pairs with idle_timeout.timeout_seconds set to an integer from 1 to 4000, not "forever""#,
+        ),
+        (
+            IngressClassParamsSpec {
                 group: Some(GroupParams {
                     name: "Platform_Group".into(),
                 }),
@@ -1594,7 +1658,13 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
     ];
     for (spec, want) in cases {
         let out = build_with_params(spec);
-        assert_eq!(messages(&out), [format!("{want}{left_out}")]);
+        // An unusable group name puts the member in no group at all.
+        let consequence = if want.contains("spec.group.name") {
+            "; ingress shop/web joins no group, so no load balancer or listener rule is built for it"
+        } else {
+            left_out
+        };
+        assert_eq!(messages(&out), [format!("{want}{consequence}")]);
         assert_eq!(
             out.errors[0].object().to_string(),
             "ingress shop/web",
@@ -1776,4 +1846,185 @@ fn hostnames_come_from_rules_tls_and_external_dns_annotations() {
         assert_eq!(stack.objects, vec!["ingress/shop/web"], "{what}");
         assert_eq!(messages(&out), want_errors, "{what}");
     }
+}
+
+/// Inputs AWS would refuse or that would misbehave, each reported on its own object with the
+/// field or annotation, the value and what is expected (issue 16, "Checks missing").
+#[test]
+fn inputs_aws_refuses_are_errors_of_their_object() {
+    struct Case {
+        name: &'static str,
+        snapshot: Snapshot,
+        errors: Vec<&'static str>,
+        /// Rules on HTTP:80 of the one stack left (`None`: no stack at all).
+        rules: Option<usize>,
+    }
+    let alone = |ing: Ingress| {
+        let mut snap = snapshot(vec![ing], vec![]);
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        snap
+    };
+    let one_rule = || ingress("shop", "web").rule(None, &[("Prefix", "/", "web", P::N(80))]);
+    let mut bad_address = alone(one_rule().build());
+    bad_address.endpoint_slices[0]
+        .endpoints
+        .push(k8s_openapi::api::discovery::v1::Endpoint {
+            addresses: vec!["10.0.1.300".into()],
+            ..Default::default()
+        });
+    let mut target_port = snapshot(vec![one_rule().build()], vec![]);
+    target_port.services.push(with_service_annotation(
+        service(
+            "shop",
+            "web",
+            "ClusterIP",
+            &[("http", 80, Some(P::N(70000)), None)],
+        ),
+        ann::TARGET_TYPE,
+        "ip",
+    ));
+    let mut nameless = one_rule().build();
+    nameless.metadata.name = None;
+    let mut grpc = snapshot(
+        vec![one_rule()
+            .annotation(ann::BACKEND_PROTOCOL_VERSION, "GRPC")
+            .annotation(ann::SUCCESS_CODES, "200")
+            .build()],
+        vec![],
+    );
+    ip_service(&mut grpc, "shop", "web", "10.0.0.1");
+    let mut service_timeout = alone(one_rule().build());
+    service_timeout.services[0] = with_service_annotation(
+        service_timeout.services[0].clone(),
+        ann::HEALTHCHECK_TIMEOUT,
+        "20",
+    );
+    let cases = [
+        Case {
+            name: "timeout not below the default interval",
+            snapshot: alone(one_rule().annotation(ann::HEALTHCHECK_TIMEOUT, "15").build()),
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds is 15 (set on ingress shop/web) but the health-check interval is 15 (the default): expected a timeout below the interval, as ALB requires; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "timeout on the service above the ingress's interval",
+            snapshot: {
+                let mut s = service_timeout;
+                s.ingresses[0] = one_rule().annotation(ann::HEALTHCHECK_INTERVAL, "10").build();
+                s
+            },
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds is 20 (set on service shop/web) but the health-check interval is 10 (set on ingress shop/web): expected a timeout below the interval, as ALB requires; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "timeout and interval on one ingress",
+            snapshot: alone(
+                one_rule()
+                    .annotation(ann::HEALTHCHECK_INTERVAL, "10")
+                    .annotation(ann::HEALTHCHECK_TIMEOUT, "30")
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/healthcheck-timeout-seconds has invalid value \"30\": expected fewer seconds than annotation alb.ingress.kubernetes.io/healthcheck-interval-seconds (10): ALB needs the health-check timeout below the interval; no load balancer is built for ingress shop/web"],
+            rules: None,
+        },
+        Case {
+            name: "HTTP success codes for a gRPC backend",
+            snapshot: grpc,
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/success-codes is \"200\" (set on ingress shop/web): expected gRPC codes from 0 to 99, because backend-protocol-version is GRPC; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "success code 0 for HTTP",
+            snapshot: alone(one_rule().annotation(ann::SUCCESS_CODES, "0").build()),
+            errors: vec!["ingress shop/web: backend service shop/web:80: annotation alb.ingress.kubernetes.io/success-codes is \"0\" (set on ingress shop/web): expected HTTP codes from 200 to 499; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "no rules and no default backend",
+            snapshot: alone(ingress("shop", "web").build()),
+            errors: vec!["ingress shop/web: spec.rules has invalid value \"\": expected at least one rule with http paths, or spec.defaultBackend: without either its load balancer could only answer 404; no load balancer is built for ingress shop/web"],
+            rules: None,
+        },
+        Case {
+            name: "missing metadata.name",
+            snapshot: alone(nameless),
+            errors: vec!["ingress shop/: metadata.name has invalid value \"\": expected a name (every Kubernetes object has one; the manifest lacks metadata.name); ingress shop/ joins no group, so no load balancer or listener rule is built for it"],
+            rules: None,
+        },
+        Case {
+            name: "endpoint address that is not an IPv4 address",
+            snapshot: bad_address,
+            errors: vec!["ingress shop/web: endpointslice shop/web-abc endpoints[1].addresses[0] has invalid value \"10.0.1.300\": expected an IPv4 address; that endpoint is not a target of target group shop/web-web:80"],
+            rules: Some(1),
+        },
+        Case {
+            name: "target port out of range",
+            snapshot: target_port,
+            errors: vec!["ingress shop/web: backend service shop/web:80: service shop/web port 80 has targetPort 70000: expected a port number from 1 to 65535 or a container port name; rules forwarding to it answer 503"],
+            rules: Some(1),
+        },
+        Case {
+            name: "malformed condition that no rule uses",
+            snapshot: alone(
+                one_rule()
+                    .annotation("alb.ingress.kubernetes.io/conditions.other", r#"{"field":"host-header"}"#)
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/conditions.other has invalid value \"{\\\"field\\\":\\\"host-header\\\"}\": expected a JSON list of conditions such as [{\"field\":\"http-header\",\"httpHeaderConfig\":{\"httpHeaderName\":\"x-env\",\"values\":[\"canary\"]}}] (invalid type: JSON object, expected a JSON list at line 1 column 0); no backend of ingress shop/web is named \"other\", so nothing uses it yet and ingress shop/web is built without it"],
+            rules: Some(1),
+        },
+        Case {
+            name: "empty rules list",
+            snapshot: alone({
+                let mut ing = ingress("shop", "web").build();
+                if let Some(spec) = ing.spec.as_mut() {
+                    spec.rules = Some(Vec::new());
+                }
+                ing
+            }),
+            errors: vec!["ingress shop/web: spec.rules has invalid value \"[]\": expected at least one rule with http paths, or spec.defaultBackend: without either its load balancer could only answer 404; no load balancer is built for ingress shop/web"],
+            rules: None,
+        },
+        Case {
+            name: "malformed action that no rule uses",
+            snapshot: alone(
+                one_rule()
+                    .annotation("alb.ingress.kubernetes.io/actions.canary", r#"{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"web","servicePort":80,"weight":0}]}}"#)
+                    .build(),
+            ),
+            errors: vec!["ingress shop/web: annotation alb.ingress.kubernetes.io/actions.canary has invalid value \"{\\\"type\\\":\\\"forward\\\",\\\"forwardConfig\\\":{\\\"targetGroups\\\":[{\\\"serviceName\\\":\\\"web\\\",\\\"servicePort\\\":80,\\\"weight\\\":0}]}}\": expected at least one target group with a weight above 0 (all weights are 0, so nothing would get traffic); no backend of ingress shop/web is named \"canary\", so nothing uses it yet and ingress shop/web is built without it"],
+            rules: Some(1),
+        },
+    ];
+    for case in cases {
+        let out = build(&case.snapshot, &config());
+        assert_eq!(messages(&out), case.errors, "{}", case.name);
+        match case.rules {
+            Some(n) => assert_eq!(
+                listener(only_stack(&out), 80).rules.len(),
+                n,
+                "{}",
+                case.name
+            ),
+            None => assert!(out.stacks.is_empty(), "{}: no stack", case.name),
+        }
+    }
+}
+
+#[test]
+fn a_rule_less_member_of_an_explicit_group_is_kept() {
+    // In a named group, a member without rules may carry group settings only.
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "settings")
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::SCHEME, "internet-facing")
+            .build(),
+    );
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        only_stack(&out).load_balancer.scheme,
+        crate::model::Scheme::InternetFacing
+    );
 }

@@ -26,6 +26,40 @@ pub const RESERVED: [&str; 5] = [
     SERVICE_RESOURCE,
 ];
 
+/// Longest tag key AWS accepts.
+pub const MAX_KEY_LEN: usize = 128;
+/// Longest tag value AWS accepts.
+pub const MAX_VALUE_LEN: usize = 256;
+
+/// What AWS refuses in a user tag, as the expectation for a message; `None` when the tag is
+/// fine. Lengths are counted in characters (AWS counts Unicode characters).
+#[must_use]
+pub fn user_tag_problem(key: &str, value: &str) -> Option<String> {
+    let key_len = key.chars().count();
+    let value_len = value.chars().count();
+    if RESERVED.contains(&key) {
+        Some(format!(
+            "keys other than the tracking tags {}",
+            RESERVED.join(", ")
+        ))
+    } else if key_len > MAX_KEY_LEN {
+        Some(format!(
+            "tag keys of at most {MAX_KEY_LEN} characters (key {:?} has {key_len})",
+            key.chars().take(40).collect::<String>() + "…"
+        ))
+    } else if value_len > MAX_VALUE_LEN {
+        Some(format!(
+            "tag values of at most {MAX_VALUE_LEN} characters (the value of {key:?} has {value_len})"
+        ))
+    } else if key.to_ascii_lowercase().starts_with("aws:") {
+        Some(format!(
+            "tag keys not starting with \"aws:\", which AWS reserves (key {key:?})"
+        ))
+    } else {
+        None
+    }
+}
+
 /// User tags overlaid with the three tracking tags of the stack's kind (tracking wins).
 #[must_use]
 pub fn with_tracking(

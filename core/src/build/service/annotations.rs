@@ -10,7 +10,7 @@ use crate::build::annotations::{
     is_cidr, parse_load_balancer_name, Annotations, LOAD_BALANCER_NAME_EXPECTED,
 };
 use crate::build::error::{invalid_annotation, BuildError};
-use crate::model::{tags, IpAddressType, Protocol, Scheme, TargetType};
+use crate::model::{IpAddressType, Protocol, Scheme, TargetType};
 
 /// `aws-load-balancer-type`: `external`, `nlb-ip` (LBC) or `nlb` (in-tree controller).
 pub const TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
@@ -279,24 +279,6 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-fn parse_healthcheck_port(v: &str) -> Option<String> {
-    if v == defaults::TRAFFIC_PORT {
-        return Some(v.to_owned());
-    }
-    if v.bytes().all(|b| b.is_ascii_digit()) {
-        return v
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .map(|p| p.to_string());
-    }
-    let ok = !v.is_empty()
-        && v.len() <= 15
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    ok.then(|| v.to_owned())
-}
-
 fn parse_success_codes(v: &str) -> Option<String> {
     let code = |s: &str| s.parse::<u16>().ok().filter(|c| (200..=599).contains(c));
     let item_ok = |item: &str| match item.split_once('-') {
@@ -319,17 +301,7 @@ fn parse_tags(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, BuildErro
     let Some(map) = a.map(ADDITIONAL_RESOURCE_TAGS)? else {
         return Ok(BTreeMap::new());
     };
-    if map.keys().any(|k| tags::RESERVED.contains(&k.as_str())) {
-        return Err(invalid_annotation(
-            a.object(),
-            ADDITIONAL_RESOURCE_TAGS,
-            a.raw(ADDITIONAL_RESOURCE_TAGS).unwrap_or_default(),
-            format!(
-                "key=value pairs whose keys are not the tracking tags {}",
-                tags::RESERVED.join(", ")
-            ),
-        ));
-    }
+    crate::build::annotations::check_tags(a, ADDITIONAL_RESOURCE_TAGS, &map)?;
     Ok(map)
 }
 
@@ -364,7 +336,9 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
             }
         }
     }
-    for (k, v) in a.map(ATTRIBUTES)?.unwrap_or_default() {
+    let set = crate::build::attributes::Set::NetworkLoadBalancer;
+    let explicit = crate::build::annotations::attributes(a, ATTRIBUTES, set)?;
+    for (k, v) in explicit.unwrap_or_default() {
         if let Some((existing, from)) = out.get(&k) {
             if *existing != v {
                 return Err(invalid_annotation(
@@ -383,20 +357,12 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
 fn parse_target_group_attributes(
     a: &Annotations<'_>,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let map = a.map(TARGET_GROUP_ATTRIBUTES)?.unwrap_or_default();
-    for key in [
-        attribute_keys::PRESERVE_CLIENT_IP,
-        attribute_keys::PROXY_PROTOCOL_V2,
-    ] {
-        if map.get(key).is_some_and(|v| parse_bool(v).is_none()) {
-            return Err(invalid_annotation(
-                a.object(),
-                TARGET_GROUP_ATTRIBUTES,
-                a.raw(TARGET_GROUP_ATTRIBUTES).unwrap_or_default(),
-                format!("key=value pairs with {key}=true or {key}=false"),
-            ));
-        }
-    }
+    let map = crate::build::annotations::attributes(
+        a,
+        TARGET_GROUP_ATTRIBUTES,
+        crate::build::attributes::Set::NetworkTargetGroup,
+    )?
+    .unwrap_or_default();
     Ok(map)
 }
 
@@ -417,7 +383,7 @@ impl ServiceSettings {
             port: a.parse_with(
                 HEALTHCHECK_PORT,
                 "\"traffic-port\", a port number from 1 to 65535 or a service port name",
-                parse_healthcheck_port,
+                crate::build::annotations::parse_healthcheck_port,
             )?,
             path: a.parse_with(HEALTHCHECK_PATH, "a path starting with \"/\"", |v| {
                 v.starts_with('/').then(|| v.to_owned())
@@ -460,7 +426,11 @@ impl ServiceSettings {
             source_ranges: cidr_list(a, SOURCE_RANGES)?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
-            ssl_certificates: a.list(SSL_CERT)?,
+            ssl_certificates: a.parse_with(
+                SSL_CERT,
+                crate::build::annotations::CERTIFICATE_ARN_EXPECTED,
+                crate::build::annotations::parse_certificate_arns,
+            )?,
             ssl_ports: a.list(SSL_PORTS)?,
             ssl_policy: a.string(SSL_NEGOTIATION_POLICY)?,
             alpn_policy: a.parse_with(

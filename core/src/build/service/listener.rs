@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::ServicePort;
 
 use super::annotations::{SSL_CERT, SSL_PORTS};
 use super::ServiceContext;
-use crate::build::error::{invalid_annotation, invalid_field, BuildError};
+use crate::build::error::{invalid_annotation, invalid_field, shown, BuildError};
 use crate::model::{tags, ActionSpec, ListenerSpec, Protocol, TargetGroupRef};
 
 /// One entry of `spec.ports`, with its index for messages.
@@ -142,8 +142,9 @@ pub(crate) fn plan_ports<'a>(ctx: &ServiceContext<'a>) -> Result<Vec<PortPlan<'a
                     SSL_PORTS,
                     &raw,
                     format!(
-                        "\"*\" or names or numbers of the service's ports ({}), but {item:?} is none of them",
-                        describe_ports(ports)
+                        "\"*\" or names or numbers of the service's ports ({}), but {} is none of them",
+                        describe_ports(ports),
+                        shown(item)
                     ),
                 ));
             };

@@ -296,6 +296,18 @@ pub(crate) fn build_all(index: &Index<'_>, services: &[Service], nodes: &[Node])
             continue;
         }
         let stack = StackId::service(namespace, name);
+        if name.is_empty() {
+            out.errors.push(
+                super::error::invalid_field(
+                    &object,
+                    "metadata.name",
+                    "",
+                    super::group::NAME_EXPECTED,
+                )
+                .exclude(&object, &stack),
+            );
+            continue;
+        }
         out.claims
             .insert(format!("service/{namespace}/{name}"), stack.clone());
         match build_one(index, nodes, svc, selected, &mut out.errors) {

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::annotations::{attribute_keys, defaults, HEALTHCHECK_PORT, NLB_TARGET_TYPE};
+use super::annotations::{
+    attribute_keys, defaults, HEALTHCHECK_INTERVAL, HEALTHCHECK_PORT, HEALTHCHECK_TIMEOUT,
+    NLB_TARGET_TYPE,
+};
 use super::listener::{describe_ports, PortEntry, PortPlan};
 use super::{generated_name, ServiceContext};
 use crate::build::endpoints::{endpoint_targets, port_u16, Readiness};
@@ -75,6 +78,7 @@ fn written_target_port(port: &ServicePort) -> String {
 fn ip_targets(
     ctx: &ServiceContext<'_>,
     entry: PortEntry<'_>,
+    warnings: &mut Vec<BuildError>,
 ) -> (Vec<TargetSpec>, Option<BuildError>) {
     let port = entry.port;
     let resolved = endpoint_targets(
@@ -85,6 +89,17 @@ fn ip_targets(
         port,
         Readiness::ReadyNotTerminating,
     );
+    for (field, addr) in &resolved.invalid {
+        warnings.push(invalid_field(
+            &ctx.object,
+            field.clone(),
+            addr,
+            format!(
+                "an IPv4 address; that endpoint is not a target of target group {}",
+                target_group_id(ctx, port.port)
+            ),
+        ));
+    }
     let port_name = port.name.as_deref().unwrap_or_default();
     let warning = resolved.unresolved_in.map(|ipv4_slices| {
         invalid_field(
@@ -134,12 +149,19 @@ fn port_and_targets(
         }
         TargetType::Ip => {
             let tg_port = match &entry.port.target_port {
-                Some(IntOrString::Int(n)) => port_u16(*n).unwrap_or(1),
+                Some(IntOrString::Int(n)) => port_u16(*n).ok_or_else(|| {
+                    invalid_field(
+                        &ctx.object,
+                        format!("spec.ports[{}].targetPort", entry.index),
+                        &n.to_string(),
+                        "a port number from 1 to 65535 or a container port name",
+                    )
+                })?,
                 None => port_u16(entry.port.port).unwrap_or(1),
                 // As LBC: 1 when the target port is named; each target carries its own port.
                 Some(IntOrString::String(_)) => 1,
             };
-            let (targets, warning) = ip_targets(ctx, entry);
+            let (targets, warning) = ip_targets(ctx, entry, warnings);
             warnings.extend(warning);
             Ok((tg_port, targets))
         }
@@ -224,6 +246,32 @@ fn health_check(ctx: &ServiceContext<'_>) -> Result<HealthCheckSpec, BuildError>
     };
     let protocol = hc.protocol.unwrap_or(d.protocol);
     let http = matches!(protocol, Protocol::Http | Protocol::Https);
+    let interval = hc.interval.unwrap_or(d.interval);
+    let timeout = hc.timeout.unwrap_or(d.timeout);
+    if timeout > interval {
+        let (key, value, interval_from) = match hc.timeout {
+            Some(t) => (
+                HEALTHCHECK_TIMEOUT,
+                t.to_string(),
+                if hc.interval.is_some() {
+                    format!("annotation {HEALTHCHECK_INTERVAL}")
+                } else {
+                    "the default interval".to_owned()
+                },
+            ),
+            None => (
+                HEALTHCHECK_INTERVAL,
+                interval.to_string(),
+                "the default timeout".to_owned(),
+            ),
+        };
+        let expected = if key == HEALTHCHECK_TIMEOUT {
+            format!("at most the health-check interval ({interval} s, {interval_from}): a Network Load Balancer health check times out within its interval")
+        } else {
+            format!("at least the health-check timeout ({timeout} s, {interval_from}): a Network Load Balancer health check times out within its interval")
+        };
+        return Err(invalid_annotation(&ctx.object, key, &value, expected));
+    }
     Ok(HealthCheckSpec {
         protocol,
         port,
@@ -232,8 +280,8 @@ fn health_check(ctx: &ServiceContext<'_>) -> Result<HealthCheckSpec, BuildError>
         } else {
             String::new()
         },
-        interval_seconds: hc.interval.unwrap_or(d.interval),
-        timeout_seconds: hc.timeout.unwrap_or(d.timeout),
+        interval_seconds: interval,
+        timeout_seconds: timeout,
         healthy_threshold_count: hc.healthy.unwrap_or(d.healthy),
         unhealthy_threshold_count: hc.unhealthy.unwrap_or(d.unhealthy),
         matcher: MatcherSpec {

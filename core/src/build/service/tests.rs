@@ -723,7 +723,44 @@ fn invalid_input_names_the_service_the_annotation_the_value_and_the_expectation(
         Case {
             name: "empty certificate in the list",
             svc: web().annotation(ann::SSL_CERT, "arn:a,"),
-            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-ssl-cert has invalid value "arn:a,": expected a comma-separated list of non-empty values; no load balancer is built for service shop/web"#,
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-ssl-cert has invalid value "arn:a,": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM); no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "certificate that is not an ARN",
+            svc: web().annotation(ann::SSL_CERT, "my-cert"),
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-ssl-cert has invalid value "my-cert": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM); no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "health-check timeout above the interval",
+            svc: web()
+                .annotation(ann::HEALTHCHECK_INTERVAL, "10")
+                .annotation(ann::HEALTHCHECK_TIMEOUT, "30"),
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-healthcheck-timeout has invalid value "30": expected at most the health-check interval (10 s, annotation service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval): a Network Load Balancer health check times out within its interval; no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "health-check timeout above the default interval",
+            svc: web().annotation(ann::HEALTHCHECK_TIMEOUT, "15"),
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-healthcheck-timeout has invalid value "15": expected at most the health-check interval (10 s, the default interval): a Network Load Balancer health check times out within its interval; no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "health-check interval below the default timeout",
+            svc: web().annotation(ann::HEALTHCHECK_INTERVAL, "5"),
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval has invalid value "5": expected at least the health-check timeout (10 s, the default timeout): a Network Load Balancer health check times out within its interval; no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "health-check port that looks negative",
+            svc: web().annotation(ann::HEALTHCHECK_PORT, "-1"),
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-healthcheck-port has invalid value "-1": expected "traffic-port", a port number from 1 to 65535 or a service port name; no load balancer is built for service shop/web"#,
+        },
+        Case {
+            name: "target port out of range",
+            svc: lb(
+                "shop",
+                "web",
+                &[("http", 80, "TCP", Some(P::N(70000)), Some(30080))],
+            )
+            .annotation(ann::NLB_TARGET_TYPE, "ip"),
+            error: r#"service shop/web: spec.ports[0].targetPort has invalid value "70000": expected a port number from 1 to 65535 or a container port name; no load balancer is built for service shop/web"#,
         },
         Case {
             name: "EIP count not matching the subnets",
@@ -812,7 +849,7 @@ fn invalid_input_names_the_service_the_annotation_the_value_and_the_expectation(
                 ann::ADDITIONAL_RESOURCE_TAGS,
                 "service.k8s.aws/stack=other/svc",
             ),
-            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags has invalid value "service.k8s.aws/stack=other/svc": expected key=value pairs whose keys are not the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource; no load balancer is built for service shop/web"#,
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags has invalid value "service.k8s.aws/stack=other/svc": expected key=value pairs with keys other than the tracking tags elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource, service.k8s.aws/stack, service.k8s.aws/resource; no load balancer is built for service shop/web"#,
         },
         Case {
             name: "ALPN policy",
@@ -840,7 +877,7 @@ fn invalid_input_names_the_service_the_annotation_the_value_and_the_expectation(
                 ann::TARGET_GROUP_ATTRIBUTES,
                 "preserve_client_ip.enabled=yes",
             ),
-            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes has invalid value "preserve_client_ip.enabled=yes": expected key=value pairs with preserve_client_ip.enabled=true or preserve_client_ip.enabled=false; no load balancer is built for service shop/web"#,
+            error: r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes has invalid value "preserve_client_ip.enabled=yes": expected key=value pairs with preserve_client_ip.enabled set to true or false, not "yes"; no load balancer is built for service shop/web"#,
         },
         Case {
             name: "target node labels",
@@ -1228,12 +1265,15 @@ fn tcp_and_udp_on_one_port_share_a_tcp_udp_listener() {
                 ("dot", 853, "TCP", None, Some(30853)),
             ],
         )
-        .annotation(ann::SSL_CERT, "arn:cert")
+        .annotation(
+            ann::SSL_CERT,
+            "arn:aws:acm:eu-west-1:111122223333:certificate/c",
+        )
         .build(),
     );
     assert_eq!(
         listeners(only_stack(&out)),
-        "53/TCP_UDP 853/TLS policy=ELBSecurityPolicy-2016-08 certs=arn:cert"
+        "53/TCP_UDP 853/TLS policy=ELBSecurityPolicy-2016-08 certs=arn:aws:acm:eu-west-1:111122223333:certificate/c"
     );
 }
 
@@ -1411,7 +1451,10 @@ fn output_is_deterministic_regardless_of_input_order() {
 fn json_round_trips() {
     let out = build_one(
         web()
-            .annotation(ann::SSL_CERT, "arn:cert")
+            .annotation(
+                ann::SSL_CERT,
+                "arn:aws:acm:eu-west-1:111122223333:certificate/c",
+            )
             .annotation(ann::ALPN_POLICY, "None")
             .annotation(ann::SCHEME, "internet-facing")
             .annotation(ann::SUBNETS, "subnet-a")
@@ -1428,4 +1471,40 @@ fn json_round_trips() {
     );
     assert!(json.contains(r#""alpnPolicy":"None""#), "{json}");
     assert!(!json.contains("protocolVersion"), "{json}");
+}
+
+#[test]
+fn an_endpoint_address_that_is_not_ipv4_is_reported_and_not_registered() {
+    let mut snap = snapshot(vec![ip_api().build()]);
+    snap.endpoint_slices = vec![slice(
+        "shop",
+        "api",
+        "api-1",
+        &[("http", 8080)],
+        &[("10.0.1.10", Some(true)), ("10.0.1.300", Some(true))],
+    )];
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/api: endpointslice shop/api-1 endpoints[1].addresses[0] has invalid value "10.0.1.300": expected an IPv4 address; that endpoint is not a target of target group shop/api:80"#
+        ]
+    );
+    assert_eq!(
+        targets(&only_stack(&out).target_groups[0]),
+        "10.0.1.10:8080"
+    );
+}
+
+#[test]
+fn a_service_without_a_name_gets_no_stack() {
+    let mut svc = web().0;
+    svc.metadata.name = None;
+    let out = build_one(svc);
+    assert_eq!(
+        messages(&out),
+        ["service shop/: metadata.name has invalid value \"\": expected a name (every Kubernetes object has one; the manifest lacks metadata.name); no load balancer is built for service shop/"]
+    );
+    assert!(out.stacks.is_empty());
+    assert!(out.claims.is_empty(), "{:?}", out.claims);
 }

@@ -18,6 +18,7 @@ pub mod manifests;
 pub mod plan;
 pub mod run;
 pub mod show;
+pub mod source;
 
 /// Provision AWS load balancers and Route53 records for Kubernetes Ingresses and Services.
 #[derive(Debug, Parser)]
@@ -48,7 +49,7 @@ pub enum Command {
     /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
     Discover(discover::DiscoverArgs),
     /// Show what `apply` would change in AWS for manifests, reading only.
-    Diff(deploy::DeployArgs),
+    Diff(deploy::DiffArgs),
     /// Make AWS match manifests: create, update and (with --prune) delete load balancers.
     Apply(deploy::ApplyArgs),
     /// Show every stack the cluster owns, read back from AWS.
@@ -234,7 +235,7 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format);
     match cli.command {
-        Command::Plan(args) => plan::run(args),
+        Command::Plan(args) => with_runtime(plan::run(args)),
         Command::Discover(args) => with_runtime(discover::run(args)),
         Command::Diff(args) => with_runtime(deploy::run_diff(args)),
         Command::Apply(args) => with_runtime(deploy::run_apply(args)),

@@ -123,29 +123,24 @@ struct Report<'a> {
 /// Runs `diff`: reads only, from manifests or a cluster.
 pub async fn run_diff(args: DiffArgs) -> ExitCode {
     let loaded = super::source::load(&args.source).await;
-    run(args.common, loaded.map_err(|e| e.to_string()), None).await
+    run(args.common, loaded, None).await
 }
 
 /// Runs `apply`.
 pub async fn run_apply(args: ApplyArgs) -> ExitCode {
     let loaded = manifests::load_manifests(&args.files, args.recursive);
-    run(
-        args.common,
-        loaded.map_err(|e| e.to_string()),
-        Some(args.prune),
-    )
-    .await
+    run(args.common, loaded.map_err(Into::into), Some(args.prune)).await
 }
 
 async fn run(
     args: DeployArgs,
-    loaded: Result<manifests::Manifests, String>,
+    loaded: Result<manifests::Manifests, super::source::SourceError>,
     apply_prune: Option<bool>,
 ) -> ExitCode {
     let loaded = match loaded {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::source::report(&e);
             return ExitCode::FAILURE;
         }
     };

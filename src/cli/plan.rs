@@ -64,7 +64,7 @@ pub async fn run(args: PlanArgs) -> ExitCode {
     let loaded = match super::source::load(&args.source).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::source::report(&e);
             return ExitCode::FAILURE;
         }
     };

@@ -67,6 +67,25 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// Notes to print before the error (what was skipped).
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Self::Manifests(e) => e.notes(),
+            _ => &[],
+        }
+    }
+}
+
+/// Prints `e` (after its notes) on stderr, as every command reports an input it cannot read.
+pub fn report(e: &SourceError) {
+    for note in e.notes() {
+        eprintln!("note: {note}");
+    }
+    eprintln!("error: {e}");
+}
+
 /// Objects listed per request.
 const PAGE: u32 = 500;
 

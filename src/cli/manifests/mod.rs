@@ -49,10 +49,23 @@ pub enum ManifestError {
         inputs: String,
         /// Where to look for why.
         hint: &'static str,
+        /// What was skipped, and why.
+        notes: Vec<String>,
     },
     /// An object could not be used ([`load_snapshot`] only; the CLI reports these per object).
     #[error("{0}")]
     Object(String),
+}
+
+impl ManifestError {
+    /// Notes to print before the error (what was skipped).
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Self::NoObjects { notes, .. } => notes,
+            _ => &[],
+        }
+    }
 }
 
 /// Loaded manifests.
@@ -102,6 +115,7 @@ pub fn load_manifests(paths: &[PathBuf], recursive: bool) -> Result<Manifests, M
             } else {
                 " (the notes above say what was skipped)"
             },
+            notes: c.notes,
         });
     }
     let c = c.finish();

@@ -140,8 +140,13 @@ async fn config(args: &SourceArgs) -> Result<Config, SourceError> {
     }
 }
 
-/// Lists every page of `api`.
-async fn list_all<K>(api: Api<K>, what: String) -> Result<Vec<K>, SourceError>
+/// Lists every page of `api`, each object trimmed with [`trim::strip`] and `trim_kind` as its
+/// page arrives (a large cluster's objects are mostly what is dropped).
+async fn list_all<K>(
+    api: Api<K>,
+    what: String,
+    trim_kind: fn(&mut K),
+) -> Result<Vec<K>, SourceError>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -156,7 +161,11 @@ where
                 source,
             })?;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        out.extend(page.items);
+        out.extend(page.items.into_iter().map(|mut o| {
+            trim::strip(&mut o);
+            trim_kind(&mut o);
+            o
+        }));
         match next {
             Some(token) => params = params.continue_token(&token),
             None => return Ok(out),
@@ -204,14 +213,6 @@ where
     (Api::all(client.clone()), resource)
 }
 
-fn trimmed<K: Resource>(mut items: Vec<K>, trim_kind: fn(&mut K)) -> Vec<K> {
-    for o in &mut items {
-        trim::strip(o);
-        trim_kind(o);
-    }
-    items
-}
-
 fn no_trim<K>(_: &mut K) {}
 
 /// Reads the kinds the translation reads from the cluster.
@@ -226,13 +227,21 @@ pub async fn load_cluster(
         let (a, w1) = scoped::<Ingress>(client, namespace);
         let (b, w2) = scoped::<Service>(client, namespace);
         let (c, w3) = scoped::<EndpointSlice>(client, namespace);
-        futures::try_join!(list_all(a, w1), list_all(b, w2), list_all(c, w3))?
+        futures::try_join!(
+            list_all(a, w1, no_trim),
+            list_all(b, w2, trim::trim_service),
+            list_all(c, w3, trim::trim_slice)
+        )?
     };
     let (classes, nodes, namespaces) = {
         let (a, w1) = cluster_wide::<IngressClass>(client);
         let (b, w2) = cluster_wide::<Node>(client);
         let (c, w3) = cluster_wide::<Namespace>(client);
-        futures::try_join!(list_all(a, w1), list_all(b, w2), list_all(c, w3))?
+        futures::try_join!(
+            list_all(a, w1, no_trim),
+            list_all(b, w2, trim::trim_node),
+            list_all(c, w3, no_trim)
+        )?
     };
     let mut m = Manifests::default();
     let resource = ApiResource::from_gvk_with_plural(
@@ -240,7 +249,13 @@ pub async fn load_cluster(
         "ingressclassparams",
     );
     let params_api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let params = match list_all(params_api, "ingressclassparams.elbv2.k8s.aws".to_owned()).await {
+    let params = match list_all(
+        params_api,
+        "ingressclassparams.elbv2.k8s.aws".to_owned(),
+        no_trim,
+    )
+    .await
+    {
         Ok(p) => p,
         Err(SourceError::List {
             source: kube::Error::Api(e),
@@ -256,8 +271,7 @@ pub async fn load_cluster(
         Err(e) => return Err(e),
     };
     let mut ingress_class_params = Vec::new();
-    for mut p in params {
-        trim::strip(&mut p);
+    for p in params {
         let name = p.metadata.name.clone().unwrap_or_default();
         let parsed = serde_json::to_value(&p)
             .map_err(|e| e.to_string())
@@ -275,13 +289,13 @@ pub async fn load_cluster(
         }
     }
     m.snapshot = Snapshot {
-        ingresses: trimmed(ingresses, no_trim),
-        ingress_classes: trimmed(classes, no_trim),
+        ingresses,
+        ingress_classes: classes,
         ingress_class_params,
-        services: trimmed(services, trim::trim_service),
-        endpoint_slices: trimmed(slices, trim::trim_slice),
-        nodes: trimmed(nodes, trim::trim_node),
-        namespaces: trimmed(namespaces, no_trim),
+        services,
+        endpoint_slices: slices,
+        nodes,
+        namespaces,
     };
     Ok(m)
 }

@@ -566,6 +566,13 @@ async fn plan_from_a_cluster_equals_plan_of_its_dump_byte_for_byte() {
         err.starts_with("error: cannot configure the Kubernetes client: "),
         "{err}"
     );
+    // Neither -f nor a cluster to be found (no KUBECONFIG, no ~/.kube/config, not in a pod).
+    let (code, out, err) = run_async(strs(&["plan"])).await;
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("error: cannot configure the Kubernetes client: "),
+        "{err}"
+    );
     let (code, _, err) = run_async(strs(&["plan", "-f", "x.yaml", "--kubeconfig", &kc])).await;
     assert_eq!(code, 2);
     assert!(
@@ -643,4 +650,135 @@ async fn diff_from_a_cluster_after_apply_shows_no_change() {
     let verbs: std::collections::BTreeSet<String> =
         server.calls().iter().map(|c| c.verb.clone()).collect();
     assert_eq!(verbs, ["list".to_owned()].into_iter().collect());
+}
+
+/// `kubectl get` shapes for the benchmark: Services with what a real cluster adds, Ingresses
+/// each with its own ALB, and the EndpointSlices of the Services they use.
+fn bench_objects(services: usize, ingresses: usize) -> Vec<Value> {
+    let ns = |i: usize| format!("ns{}", (i / 10) % 50);
+    let mut out = vec![
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}),
+    ];
+    for i in 0..services {
+        out.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": format!("svc{i}"), "namespace": ns(i),
+                "uid": format!("00000000-0000-4000-8000-{i:012}"),
+                "resourceVersion": format!("{}", 1000 + i), "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"app": format!("svc{i}"), "team": "bench"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "x".repeat(800)},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:ports": {}, "f:selector": {}}}}]},
+            "spec": {"type": "ClusterIP", "clusterIP": format!("172.20.{}.{}", i / 250, i % 250),
+                "clusterIPs": [format!("172.20.{}.{}", i / 250, i % 250)],
+                "selector": {"app": format!("svc{i}")},
+                "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]},
+            "status": {"loadBalancer": {}}
+        }));
+    }
+    for i in 0..ingresses {
+        let svc = i * (services / ingresses.max(1)).max(1);
+        out.push(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": format!("app{i}"), "namespace": ns(svc), "annotations": {
+                "alb.ingress.kubernetes.io/target-type": "ip",
+                "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                "kubectl.kubernetes.io/last-applied-configuration": "x".repeat(1500),
+            }},
+            "spec": {"ingressClassName": "alb", "rules": [{"host": format!("app{i}.bench.test"), "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("svc{svc}"), "port": {"number": 80}}}}
+            ]}}]}
+        }));
+        out.push(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("svc{svc}-abc"), "namespace": ns(svc),
+                "labels": {"kubernetes.io/service-name": format!("svc{svc}")}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": (0..3).map(|k| json!({
+                "addresses": [format!("10.{}.{}.{}", (svc / 250) % 250, svc % 250, k + 1)],
+                "conditions": {"ready": true, "serving": true, "terminating": false},
+                "nodeName": format!("ip-10-0-{k}-1.ec2.internal"), "zone": "ca-west-1a",
+                "targetRef": {"kind": "Pod", "name": format!("svc{svc}-pod-{k}"), "namespace": ns(svc)}
+            })).collect::<Vec<_>>()
+        }));
+    }
+    out
+}
+
+/// `/usr/bin/time -v` of the binary: (exit code, wall seconds, peak RSS in MiB).
+fn timed(args: &[String]) -> (i32, String, f64) {
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(BIN)
+        .args(args)
+        .env("HOME", scratch("home"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let field = |name: &str| {
+        err.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let rss_kib: f64 = field("Maximum resident set size (kbytes):")
+        .parse()
+        .unwrap_or(0.0);
+    (
+        out.status.code().unwrap_or(-1),
+        field("Elapsed (wall clock) time (h:mm:ss or m:ss):"),
+        rss_kib / 1024.0,
+    )
+}
+
+/// Measures `plan` of a 50,000-Service, 5,000-Ingress cluster from one JSON dump and from the
+/// API server fixture. `INPUTS_BENCH_SERVICES` / `INPUTS_BENCH_INGRESSES` change the sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: cargo test --test it bench_plan_of_a_large_dump -- --ignored --nocapture"]
+async fn bench_plan_of_a_large_dump() {
+    let size = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (services, ingresses) = (
+        size("INPUTS_BENCH_SERVICES", 50_000),
+        size("INPUTS_BENCH_INGRESSES", 5_000),
+    );
+    let dir = scratch("bench");
+    let objects = bench_objects(services, ingresses);
+    let dump = dir.join("dump.json");
+    std::fs::write(&dump, serde_json::to_vec(&kubectl_list(&objects)).unwrap()).unwrap();
+    let bytes = std::fs::metadata(&dump).unwrap().len();
+    let plan = |source: Vec<String>| {
+        let mut args = strs(&["plan", "-o", "json", "--cluster-name", "bench"]);
+        args.extend(source);
+        args
+    };
+    let (code, wall, rss) = timed(&plan(strs(&["-f", &s(&dump)])));
+    assert_eq!(code, 0);
+    println!(
+        "plan -f dump.json ({services} Services, {ingresses} Ingresses, {ingresses} EndpointSlices, {:.1} MB): {wall} wall, {rss:.0} MiB peak RSS",
+        bytes as f64 / 1e6
+    );
+
+    let server = ApiServer::start_with_history(1000).await;
+    for o in objects {
+        server.apply_object(o);
+    }
+    let kc = kubeconfig(&server, &dir, "default");
+    let args = plan(strs(&["--kubeconfig", &kc, "-A"]));
+    let (code, wall, rss) = tokio::task::spawn_blocking(move || timed(&args))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    println!(
+        "plan --kubeconfig (API server fixture, same objects): {wall} wall, {rss:.0} MiB peak RSS"
+    );
 }

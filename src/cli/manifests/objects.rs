@@ -8,6 +8,8 @@ use aws_lb_operator_core::model::ObjectError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::trim;
+
 /// Where a document came from: `dump.json: document 1, item 345`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -141,8 +143,10 @@ fn schema_message(path: &str, message: &str) -> String {
     } else {
         format!("{path}: {}", shorten_message(message))
     };
-    let in_string_map =
-        path.starts_with("metadata.annotations[") || path.starts_with("metadata.labels[");
+    let in_string_map = ["metadata.annotations", "metadata.labels"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    });
     if in_string_map && message.starts_with("invalid type:") {
         let written = message
             .split('`')
@@ -276,7 +280,6 @@ impl Collector {
             .to_owned();
         let kind = str_field(&doc, &["kind"]).unwrap_or_default().to_owned();
         if kind.ends_with("List") || (kind.is_empty() && map.contains_key("items")) {
-            self.objects_read -= 1;
             let Some(Value::Array(items)) = (match doc {
                 Value::Object(mut m) => m.remove("items"),
                 _ => None,
@@ -284,6 +287,8 @@ impl Collector {
                 self.document_error(&origin, format!("{kind} without a list of items"));
                 return;
             };
+            // The list is not an object: its items are.
+            self.objects_read -= 1;
             for (i, item) in items.into_iter().enumerate() {
                 let o = Origin {
                     item: Some(i + 1),
@@ -333,14 +338,16 @@ impl Collector {
             format!("{short} {}", shorten(&name))
         };
         let snap = &mut self.snapshot;
+        // Trimmed as `run`'s caches and the cluster source trim them (the translation never
+        // reads what is dropped; a cluster dump is mostly that).
         let parsed = match short {
-            "ingress" => typed(doc).map(|o| snap.ingresses.push(o)),
-            "ingressclass" => typed(doc).map(|o| snap.ingress_classes.push(o)),
+            "ingress" => typed(doc).map(|o| snap.ingresses.push(trimmed(o, |_| {}))),
+            "ingressclass" => typed(doc).map(|o| snap.ingress_classes.push(trimmed(o, |_| {}))),
             "ingressclassparams" => typed(doc).map(|o| snap.ingress_class_params.push(o)),
-            "service" => typed(doc).map(|o| snap.services.push(o)),
-            "node" => typed(doc).map(|o| snap.nodes.push(o)),
-            "namespace" => typed(doc).map(|o| snap.namespaces.push(o)),
-            _ => typed(doc).map(|o| snap.endpoint_slices.push(o)),
+            "service" => typed(doc).map(|o| snap.services.push(trimmed(o, trim::trim_service))),
+            "node" => typed(doc).map(|o| snap.nodes.push(trimmed(o, trim::trim_node))),
+            "namespace" => typed(doc).map(|o| snap.namespaces.push(trimmed(o, |_| {}))),
+            _ => typed(doc).map(|o| snap.endpoint_slices.push(trimmed(o, trim::trim_slice))),
         };
         if let Err(message) = parsed {
             self.errors.push(ObjectError {
@@ -403,6 +410,12 @@ fn remove(snap: &mut Snapshot, short: &str, ns: &str, name: &str) {
     }
 }
 
+fn trimmed<K: kube::Resource>(mut o: K, trim_kind: fn(&mut K)) -> K {
+    trim::strip(&mut o);
+    trim_kind(&mut o);
+    o
+}
+
 /// Converts a document into its type; the error names the field.
 ///
 /// # Errors
@@ -412,4 +425,100 @@ pub fn typed<T: DeserializeOwned>(doc: Value) -> Result<T, String> {
         let path = field_path(e.path());
         schema_message(&path, &e.inner().to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn origin() -> Origin {
+        Origin {
+            source: "f.yaml".to_owned(),
+            document: 3,
+            item: None,
+        }
+    }
+
+    /// Every message of one document, exact.
+    #[test]
+    fn each_mistake_has_its_message() {
+        let doc_left = "the document is left out, everything else is still planned";
+        let cases: Vec<(Value, String)> = vec![
+            (
+                json!("text"),
+                format!("f.yaml: document 3: not a Kubernetes object: the document is a string, expected a mapping with apiVersion, kind and metadata; {doc_left}"),
+            ),
+            (
+                json!({"kind": "Ingress", "metadata": {"name": "x"}}),
+                format!("f.yaml: document 3: kind Ingress but no apiVersion: every Kubernetes object needs both (networking.k8s.io/v1); {doc_left}"),
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": 7}),
+                format!("f.yaml: document 3: kind is a number, expected a string; {doc_left}"),
+            ),
+            (
+                json!({"apiVersion": ["v1"], "kind": "Service"}),
+                format!("f.yaml: document 3: apiVersion is a list, expected a string; {doc_left}"),
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ServiceList", "items": {}}),
+                format!("f.yaml: document 3: ServiceList without a list of items; {doc_left}"),
+            ),
+            (
+                json!({"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "old"}}),
+                format!("f.yaml: document 3: extensions/v1beta1 Ingress old: plan reads Ingress as apiVersion networking.k8s.io/v1 only (the version a cluster serves); convert the manifest; {doc_left}"),
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "labels": {"rack": 4}}}),
+                "node n (f.yaml: document 3): metadata.labels.rack: invalid type: integer `4`, expected a string; label values are strings: quote it in YAML (\"4\", not 4); the object is left out, everything else is still planned".to_owned(),
+            ),
+        ];
+        for (doc, want) in cases {
+            let mut c = Collector::default();
+            c.add(origin(), doc.clone());
+            let got: Vec<&str> = c.errors.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(got, vec![want.as_str()], "{doc}");
+            assert_eq!(c.objects_read, 1, "{doc}");
+        }
+    }
+
+    #[test]
+    fn notes_say_why_a_document_is_not_used() {
+        let mut c = Collector::default();
+        c.add(origin(), json!({"stacks": []}));
+        c.add(origin(), json!(null));
+        c.add(
+            Origin {
+                item: Some(2),
+                ..origin()
+            },
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+        );
+        assert_eq!(
+            c.notes,
+            vec![
+                "f.yaml: document 3: skipped: not a Kubernetes object (no apiVersion and no kind)",
+                "f.yaml: document 3, item 2: v1/ConfigMap c ignored (not an input of plan)",
+            ]
+        );
+        assert!(c.errors.is_empty());
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(shorten("short"), "short");
+        let long = "é".repeat(150);
+        assert_eq!(
+            shorten(&long),
+            format!("{}… (150 characters)", "é".repeat(100))
+        );
+        let message = format!("invalid type: string \"{}\"", "x".repeat(400));
+        let cut = shorten_message(&message);
+        assert_eq!(
+            cut.chars().count(),
+            300 + "… (423 characters)".chars().count()
+        );
+        assert!(cut.ends_with("… (423 characters)"), "{cut}");
+    }
 }

@@ -478,3 +478,58 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn a_json_object_with_items_is_read_as_a_list_with_a_note() {
+        let mut c = Collector::default();
+        let text = r#"{"kind": "Odd", "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}]}
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}"#;
+        read_text("x.json", text, &mut c).unwrap();
+        assert_eq!(c.snapshot.namespaces.len(), 2);
+        assert_eq!(
+            c.notes,
+            vec!["x.json: document 1: Odd has items: they were read as a list's"]
+        );
+    }
+
+    #[test]
+    fn a_yaml_flow_mapping_is_not_taken_for_json() {
+        let mut c = Collector::default();
+        read_text(
+            "x.yaml",
+            "{apiVersion: v1, kind: Namespace, metadata: {name: a}}\n",
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(c.snapshot.namespaces.len(), 1);
+    }
+
+    #[test]
+    fn too_many_aliases_are_refused() {
+        let mut c = Collector::default();
+        let mut text =
+            String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n");
+        for i in 0..6_000 {
+            text.push_str(&format!("  k{i}: &a{i} v\n"));
+        }
+        text.push_str("  list: [");
+        for i in 0..50_001 {
+            text.push_str(&format!("*a{}, ", i % 6_000));
+        }
+        text.push_str("]\n");
+        read_text("x.yaml", &text, &mut c).unwrap();
+        let got: Vec<&str> = c.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with(
+                "x.yaml: document 1: refused: the document has more than 50,000 aliases (*name) (line 6005, column "
+            ),
+            "{got:?}"
+        );
+        assert!(got[0].ends_with("); Kubernetes objects never need that; the document is left out, everything else is still planned"), "{got:?}");
+    }
+}

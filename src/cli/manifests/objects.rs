@@ -332,7 +332,7 @@ impl Collector {
             ));
             return;
         };
-        let shown = if namespaced {
+        let shown = if namespaced && !namespace.is_empty() {
             format!("{short} {}/{}", shorten(&namespace), shorten(&name))
         } else {
             format!("{short} {}", shorten(&name))
@@ -354,6 +354,10 @@ impl Collector {
                 object: shown.clone(),
                 message: format!("{shown} ({origin}): {message}; {LEFT_OUT}"),
             });
+            return;
+        }
+        if name.is_empty() {
+            // Nameless objects are the translation's error, not duplicates of each other.
             return;
         }
         let ns = if namespaced { namespace } else { String::new() };
@@ -395,9 +399,10 @@ impl Collector {
 /// Removes every object `short ns/name` from `snap`.
 fn remove(snap: &mut Snapshot, short: &str, ns: &str, name: &str) {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    let namespaced = KINDS.iter().any(|k| k.2 == short && k.3);
     let keep = |m: &ObjectMeta| {
         m.name.as_deref().unwrap_or_default() != name
-            || m.namespace.as_deref().unwrap_or_default() != ns && !ns.is_empty()
+            || namespaced && m.namespace.as_deref().unwrap_or_default() != ns
     };
     match short {
         "ingress" => snap.ingresses.retain(|o| keep(&o.metadata)),
@@ -520,5 +525,53 @@ mod tests {
             300 + "… (423 characters)".chars().count()
         );
         assert!(cut.ends_with("… (423 characters)"), "{cut}");
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(document: usize) -> Origin {
+        Origin {
+            source: "f.yaml".to_owned(),
+            document,
+            item: None,
+        }
+    }
+
+    #[test]
+    fn only_the_duplicated_object_is_left_out() {
+        let svc = |ns: Option<&str>, name: Option<&str>| {
+            json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": ns}, "spec": {}})
+        };
+        let mut c = Collector::default();
+        c.add(at(1), svc(None, Some("web")));
+        c.add(at(2), svc(None, Some("web")));
+        c.add(at(3), svc(Some("shop"), Some("web")));
+        c.add(at(4), svc(Some("shop"), None));
+        c.add(at(5), svc(Some("shop"), None));
+        let c = c.finish();
+        let messages: Vec<&str> = c.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec!["service web is defined 2 times (f.yaml: document 1, f.yaml: document 2); a cluster holds one object per name, so keep only one of them; the object is left out, everything else is still planned"]
+        );
+        let kept: Vec<(Option<String>, Option<String>)> = c
+            .snapshot
+            .services
+            .iter()
+            .map(|s| (s.metadata.namespace.clone(), s.metadata.name.clone()))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                (Some("shop".to_owned()), Some("web".to_owned())),
+                (Some("shop".to_owned()), None),
+                (Some("shop".to_owned()), None),
+            ]
+        );
     }
 }

@@ -187,10 +187,15 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
                 .chars()
                 .next()
                 .is_none_or(|ch| ch.is_ascii_whitespace());
-        if is_sep && offset > start {
+        // Directives (`%YAML 1.2`) and comments before a `---` belong to the document after it.
+        let prelude = text[start..offset].lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l.starts_with('%')
+        });
+        if is_sep && offset > start && !prelude {
             docs.push((start_line, &text[start..offset]));
         }
-        if is_sep {
+        if is_sep && !prelude {
             start = offset;
             start_line = i;
         }
@@ -476,6 +481,19 @@ mod tests {
                 (5, "---\n")
             ]
         );
+        // A directive stays with its document; so do leading comments.
+        let docs = split_documents("# top\n%YAML 1.2\n---\na: 1\n---\nb: 2\n");
+        assert_eq!(
+            docs,
+            vec![(0, "# top\n%YAML 1.2\n---\na: 1\n"), (4, "---\nb: 2\n")]
+        );
+        let mut c = Collector::default();
+        read_yaml(
+            "d.yaml",
+            "%YAML 1.2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+            &mut c,
+        );
+        assert_eq!((c.snapshot.namespaces.len(), c.errors.len()), (1, 0));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Command-line interface: one subcommand per job.
 //!
-//! - `plan`: the desired model for manifests, offline (no cluster, no AWS).
+//! - `plan`: the desired model for manifests or a cluster's objects (read-only, no AWS).
 //! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
 //! - `diff` / `apply`: make AWS match manifests (the main job without a cluster).
 //! - `show`: what the cluster's stacks look like in AWS, read back.
@@ -44,11 +44,11 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the desired load balancers for manifests, without a cluster or AWS.
+    /// Print the desired load balancers for manifests or a cluster's objects, without AWS.
     Plan(plan::PlanArgs),
     /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
     Discover(discover::DiscoverArgs),
-    /// Show what `apply` would change in AWS for manifests, reading only.
+    /// Show what `apply` would change in AWS for manifests or a cluster's objects, reading only.
     Diff(deploy::DiffArgs),
     /// Make AWS match manifests: create, update and (with --prune) delete load balancers.
     Apply(deploy::ApplyArgs),

@@ -1,4 +1,5 @@
-//! `aws-lb-operator plan`: print the desired model for manifests, with no cluster and no AWS.
+//! `aws-lb-operator plan`: print the desired model for manifests or a cluster's objects
+//! ([`super::source`]), with no AWS.
 //!
 //! Exit status: 0 when every object translated, 2 when there are errors (objects that could not
 //! be read or translated; the valid stacks are still printed), 1 when the input could not be

@@ -536,6 +536,32 @@ async fn plan_from_a_cluster_equals_plan_of_its_dump_byte_for_byte() {
     assert_eq!(doc["stacks"].as_array().unwrap().len(), 1);
     assert_eq!(doc["stacks"][0]["id"], "service:other/edge");
 
+    // Without the elbv2.k8s.aws CRDs: a note, and the rest is read. A malformed
+    // IngressClassParams is an error of that object.
+    server.fail_next("list", "ingressclassparams", 404);
+    let (code, out, err) = run_async(strs(&["plan", "-o", "json", "--kubeconfig", &kc])).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "note: read from cluster {url}/: namespace shop only (-A reads all namespaces, as `run` does)\n\
+             note: IngressClassParams cannot be listed (the elbv2.k8s.aws CRDs are not installed): going on without them\n"
+        )
+    );
+    assert!(out.contains("\"id\": \"shop/storefront\""), "{out}");
+    server.apply_object(
+        json!({"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "IngressClassParams",
+        "metadata": {"name": "bad"}, "spec": {"group": "not-a-mapping"}}),
+    );
+    let (code, out, err) = run_async(strs(&["plan", "-o", "json", "--kubeconfig", &kc])).await;
+    assert_eq!(code, 2, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["errors"],
+        json!([{"object": "ingressclassparams bad", "message": "ingressclassparams bad: spec.group: invalid type: string \"not-a-mapping\", expected struct GroupParams; the object is left out, everything else is still planned"}])
+    );
+    server.delete_object("elbv2.k8s.aws/v1beta1", "IngressClassParams", "", "bad");
+
     // Only reads.
     let verbs: std::collections::BTreeSet<String> =
         server.calls().iter().map(|c| c.verb.clone()).collect();

@@ -7,6 +7,7 @@
 //! - [`cli`]: command-line entry points.
 //! - [`controller`]: `run`, the Kubernetes controller.
 //! - [`crd`]: the `elbv2.k8s.aws` custom resources and their CRDs.
+//! - [`trim`]: Kubernetes objects trimmed to the fields the translation reads.
 #![forbid(unsafe_code)]
 
 pub mod aws;
@@ -14,5 +15,6 @@ pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod deploy;
+pub mod trim;
 
 pub use aws_lb_operator_core as core;

@@ -25,9 +25,6 @@ use crate::deploy::{apply, prepare, PassOptions};
 /// Arguments shared by `diff` and `apply`.
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
-    /// Manifest files or directories (multi-document YAML; directories are read recursively).
-    #[arg(short = 'f', long = "filename", required = true)]
-    pub files: Vec<PathBuf>,
     /// Name of the cluster: owner of everything created (the `elbv2.k8s.aws/cluster` tag).
     #[arg(long, env = "CLUSTER_NAME")]
     pub cluster_name: String,
@@ -49,9 +46,29 @@ pub struct DeployArgs {
     pub dns: super::DnsArgs,
 }
 
-/// Arguments of `apply`.
+/// Arguments of `diff`: objects from manifests or from a cluster.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: super::source::SourceArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: DeployArgs,
+}
+
+/// Arguments of `apply` (manifests only: a cluster's objects are the controller's job).
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
+    /// Manifest files or directories, as `kubectl apply -f` takes them: YAML or JSON files,
+    /// `kind: List` included; a directory's `.yaml`, `.yml` and `.json` files; `-` for standard
+    /// input. Repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Also read the subdirectories of -f directories (without it, as in kubectl, they are
+    /// skipped with a note).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: DeployArgs,
@@ -103,33 +120,40 @@ struct Report<'a> {
     aws_calls: BTreeMap<String, u64>,
 }
 
-/// Runs `diff`.
-pub async fn run_diff(args: DeployArgs) -> ExitCode {
-    run(args, None).await
+/// Runs `diff`: reads only, from manifests or a cluster.
+pub async fn run_diff(args: DiffArgs) -> ExitCode {
+    let loaded = super::source::load(&args.source).await;
+    run(args.common, loaded, None).await
 }
 
 /// Runs `apply`.
 pub async fn run_apply(args: ApplyArgs) -> ExitCode {
-    run(args.common, Some(args.prune)).await
+    let loaded = manifests::load_manifests(&args.files, args.recursive);
+    run(args.common, loaded.map_err(Into::into), Some(args.prune)).await
 }
 
-async fn run(args: DeployArgs, apply_prune: Option<bool>) -> ExitCode {
-    let loaded = match manifests::load_manifests(&args.files) {
+async fn run(
+    args: DeployArgs,
+    loaded: Result<manifests::Manifests, super::source::SourceError>,
+    apply_prune: Option<bool>,
+) -> ExitCode {
+    let loaded = match loaded {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::source::report(&e);
             return ExitCode::FAILURE;
         }
     };
-    for ignored in &loaded.ignored {
-        eprintln!("note: {ignored}");
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
     }
     let config = args.translation.config(&args.cluster_name);
     let built = build(&loaded.snapshot, &config);
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
-    let desired = built.desired_state();
+    let mut desired = built.desired_state();
+    super::plan::merge_errors(&mut desired.errors, loaded.errors);
     for e in &desired.errors {
         // The message names the object already.
         eprintln!("error: {}", e.message);

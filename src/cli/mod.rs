@@ -1,6 +1,6 @@
 //! Command-line interface: one subcommand per job.
 //!
-//! - `plan`: the desired model for manifests, offline (no cluster, no AWS).
+//! - `plan`: the desired model for manifests or a cluster's objects (read-only, no AWS).
 //! - `discover`: what a cluster owns in AWS today, and which subnets load balancers would use.
 //! - `diff` / `apply`: make AWS match manifests (the main job without a cluster).
 //! - `show`: what the cluster's stacks look like in AWS, read back.
@@ -20,6 +20,7 @@ pub mod plan;
 pub mod route;
 pub mod run;
 pub mod show;
+pub mod source;
 
 /// Provision AWS load balancers and Route53 records for Kubernetes Ingresses and Services.
 #[derive(Debug, Parser)]
@@ -45,12 +46,12 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the desired load balancers for manifests, without a cluster or AWS.
+    /// Print the desired load balancers for manifests or a cluster's objects, without AWS.
     Plan(plan::PlanArgs),
     /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
     Discover(discover::DiscoverArgs),
-    /// Show what `apply` would change in AWS for manifests, reading only.
-    Diff(deploy::DeployArgs),
+    /// Show what `apply` would change in AWS for manifests or a cluster's objects, reading only.
+    Diff(deploy::DiffArgs),
     /// Make AWS match manifests: create, update and (with --prune) delete load balancers.
     Apply(deploy::ApplyArgs),
     /// Show every stack the cluster owns, read back from AWS.
@@ -238,7 +239,7 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format);
     match cli.command {
-        Command::Plan(args) => plan::run(args),
+        Command::Plan(args) => with_runtime(plan::run(args)),
         Command::Discover(args) => with_runtime(discover::run(args)),
         Command::Diff(args) => with_runtime(deploy::run_diff(args)),
         Command::Apply(args) => with_runtime(deploy::run_apply(args)),

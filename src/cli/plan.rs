@@ -1,13 +1,13 @@
-//! `aws-lb-operator plan`: print the desired model for manifests, with no cluster and no AWS.
+//! `aws-lb-operator plan`: print the desired model for manifests or a cluster's objects
+//! ([`super::source`]), with no AWS.
 //!
-//! Exit status: 0 when every object translated, 2 when there are errors (the valid stacks are
-//! still printed), 1 when the manifests could not be read.
+//! Exit status: 0 when every object translated, 2 when there are errors (objects that could not
+//! be read or translated; the valid stacks are still printed), 1 when the input could not be
+//! read at all (an unreadable file, invalid JSON, no object, a cluster that cannot be listed).
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::manifests;
 use aws_lb_operator_core::build::build;
 use aws_lb_operator_core::model::{
     tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
@@ -27,9 +27,9 @@ pub enum PlanFormat {
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Manifest files or directories (multi-document YAML; directories are read recursively).
-    #[arg(short = 'f', long = "filename", required = true)]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: super::source::SourceArgs,
     /// Cluster name used for tags and generated names.
     #[arg(long, env = "CLUSTER_NAME", default_value = "cluster")]
     pub cluster_name: String,
@@ -47,17 +47,30 @@ pub struct PlanArgs {
 /// Exit status when the plan has errors.
 pub const EXIT_ERRORS: u8 = 2;
 
+/// Adds the objects that could not be read to the translation's errors, keeping the
+/// contract's order (by object, then message).
+pub fn merge_errors(
+    errors: &mut Vec<aws_lb_operator_core::model::ObjectError>,
+    read: Vec<aws_lb_operator_core::model::ObjectError>,
+) {
+    if read.is_empty() {
+        return;
+    }
+    errors.extend(read);
+    errors.sort_by(|a, b| (&a.object, &a.message).cmp(&(&b.object, &b.message)));
+}
+
 /// Runs `plan`.
-pub fn run(args: PlanArgs) -> ExitCode {
-    let loaded = match manifests::load_manifests(&args.files) {
+pub async fn run(args: PlanArgs) -> ExitCode {
+    let loaded = match super::source::load(&args.source).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::source::report(&e);
             return ExitCode::FAILURE;
         }
     };
-    for ignored in &loaded.ignored {
-        eprintln!("note: {ignored}");
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
     }
     let dns = match args.dns.options(&args.cluster_name) {
         Ok(d) => d,
@@ -71,11 +84,12 @@ pub fn run(args: PlanArgs) -> ExitCode {
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
-    let desired = if args.dns.dns_disabled {
+    let mut desired = if args.dns.dns_disabled {
         output.desired_state()
     } else {
         output.desired_state().with_dns_records(&dns)
     };
+    merge_errors(&mut desired.errors, loaded.errors);
     let rendered = match args.output {
         PlanFormat::Text => Ok(render_text(&desired)),
         PlanFormat::Json => serde_json::to_string_pretty(&desired)

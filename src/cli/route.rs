@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aws_lb_operator_core::build::build;
@@ -27,7 +26,7 @@ use aws_lb_operator_core::route::{
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{manifests, AwsArgs, OutputFormat};
+use super::{AwsArgs, OutputFormat};
 use crate::aws::observe::{observe_selective, AttributeScope};
 use crate::aws::resolve::resolve_vpc;
 use crate::aws::route_read::{needs_regex_read, rules_with_regex};
@@ -47,11 +46,13 @@ pub struct RouteArgs {
     /// Client address, for `source-ip` conditions.
     #[arg(long)]
     pub source_ip: Option<String>,
-    /// Manifest files or directories: evaluate the planned stacks offline (no AWS).
-    #[arg(short = 'f', long = "filename")]
-    pub files: Vec<PathBuf>,
-    /// Cluster name. Without `-f`: read the cluster's load balancers from AWS. With `-f`: only
-    /// names the planned resources, as in `plan`.
+    /// The objects to plan and evaluate offline (no AWS): `-f` manifests, or a cluster's objects
+    /// with `--kubeconfig`/`--context`/`-n`/`-A`. Without any of these, `--cluster-name` reads
+    /// the cluster's load balancers from AWS.
+    #[command(flatten)]
+    pub source: super::source::SourceArgs,
+    /// Cluster name. Without an object source: read the cluster's load balancers from AWS.
+    /// With one: only names the planned resources, as in `plan`.
     #[arg(long, env = "CLUSTER_NAME")]
     pub cluster_name: Option<String>,
     /// Evaluate on this load balancer (by name), whatever the host.
@@ -110,12 +111,15 @@ pub enum RouteError {
         /// The names there are.
         known: String,
     },
-    /// Neither `-f` nor `--cluster-name`.
-    #[error("give -f PATH (manifests, offline) or --cluster-name NAME (what AWS has)")]
+    /// Neither an object source nor `--cluster-name`.
+    #[error(
+        "give -f PATH (manifests, offline), --kubeconfig FILE or --context NAME (a cluster's \
+         objects, planned) or --cluster-name NAME (what AWS has)"
+    )]
     NoSource,
-    /// Manifests could not be read.
-    #[error(transparent)]
-    Manifests(#[from] manifests::ManifestError),
+    /// The objects could not be read.
+    #[error("{0}")]
+    Source(#[from] super::source::SourceError),
     /// AWS could not be read.
     #[error("{0}")]
     Aws(String),
@@ -255,6 +259,10 @@ pub async fn run(args: RouteArgs) -> ExitCode {
                 ExitCode::from(EXIT_NOT_SERVED)
             }
         }
+        Err(RouteError::Source(e)) => {
+            super::source::report(&e);
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -264,9 +272,11 @@ pub async fn run(args: RouteArgs) -> ExitCode {
 
 async fn route(args: &RouteArgs) -> Result<(Request, Vec<RouteOut>), RouteError> {
     let request = parse_request(args)?;
-    let lbs = if !args.files.is_empty() {
+    let lbs = if args.source.names_objects() {
         let cluster = args.cluster_name.as_deref().unwrap_or("cluster");
-        tracing::info_span!("route.plan").in_scope(|| planned(args, cluster))?
+        planned(args, cluster)
+            .instrument(tracing::info_span!("route.plan"))
+            .await?
     } else {
         let cluster = args.cluster_name.as_deref().ok_or(RouteError::NoSource)?;
         live(args, cluster)
@@ -369,8 +379,11 @@ fn parse_request(args: &RouteArgs) -> Result<Request, RouteError> {
 }
 
 /// The load balancers of the planned stacks.
-fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, RouteError> {
-    let loaded = manifests::load_manifests(&args.files)?;
+async fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, RouteError> {
+    let loaded = super::source::load(&args.source).await?;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
     let config = args.translation.config(cluster);
     let desired = build(&loaded.snapshot, &config).desired_state();
     for e in &desired.errors {

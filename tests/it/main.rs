@@ -19,6 +19,7 @@ mod bench_controller;
 mod cli_apply;
 mod cli_discover;
 mod cli_dns;
+mod cli_inputs;
 mod controller_e2e;
 mod controller_plumbing;
 mod controller_tgb;

@@ -265,7 +265,7 @@ fn errors_exit_1_with_the_reason() {
         (&["route", "tcp://x.example.com", "-f", &seed], "error: URL \"tcp://x.example.com\": no port, and tcp has no default port"),
         (&["route", "http://x.example.com/", "-f", &seed, "--header", "novalue"], "error: --header \"novalue\" is not NAME:VALUE"),
         (&["route", "http://x.example.com/", "-f", &seed, "--source-ip", "10.0.0.300"], "error: --source-ip \"10.0.0.300\" is not an IP address"),
-        (&["route", "http://x.example.com/"], "error: give -f PATH (manifests, offline) or --cluster-name NAME (what AWS has)"),
+        (&["route", "http://x.example.com/"], "error: give -f PATH (manifests, offline), --kubeconfig FILE or --context NAME (a cluster's objects, planned) or --cluster-name NAME (what AWS has)"),
         (&["route", "http://x.example.com/", "-f", "/nonexistent/manifests"], "error: cannot read /nonexistent/manifests: No such file or directory (os error 2)"),
         (&["route", "http://x.example.com/", "-f", &seed, "--load-balancer", "nope"], "error: no load balancer is named \"nope\"; there are: k8s-shop-storefro-4bc05eb62d"),
     ];

@@ -1,0 +1,230 @@
+//! Reading Kubernetes objects from files, directories and standard input into a translation
+//! [`Snapshot`], the way `kubectl apply -f` takes them.
+//!
+//! - `-f FILE` reads the file whatever its extension; `-f DIR` reads the directory's `*.yaml`,
+//!   `*.yml` and `*.json` files in sorted order (subdirectories only with `-R`); `-f -` reads
+//!   standard input. Skipped files are reported as notes.
+//! - YAML is split into documents at `---` lines; JSON is a stream of values. `List` and
+//!   `*List` kinds (`kubectl get -o json|yaml`) are unpacked; JSON lists are converted item by
+//!   item as they are read.
+//! - Documents are dispatched by `apiVersion` and `kind`; other kinds are noted as ignored.
+//! - One bad document or object (not a mapping, no kind, a schema error, defined twice) is an
+//!   error of that object alone: it is left out and everything else is read. Only an input that
+//!   cannot be read at all, and a run that read no object, are errors of the whole run.
+use std::path::PathBuf;
+
+use aws_lb_operator_core::build::Snapshot;
+use aws_lb_operator_core::model::ObjectError;
+
+pub mod objects;
+mod read;
+
+pub use objects::{shorten, Collector, Origin};
+pub use read::{MAX_ALIASES, MAX_DEPTH, STDIN};
+
+/// Why manifests could not be read at all (exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file is not valid JSON (nothing after the error can be read).
+    #[error("{path}: invalid JSON: {message}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Nothing was read.
+    #[error("no Kubernetes object was read from {inputs}{hint}")]
+    NoObjects {
+        /// The inputs as given.
+        inputs: String,
+        /// Where to look for why.
+        hint: &'static str,
+        /// What was skipped, and why.
+        notes: Vec<String>,
+    },
+    /// An object could not be used ([`load_snapshot`] only; the CLI reports these per object).
+    #[error("{0}")]
+    Object(String),
+}
+
+impl ManifestError {
+    /// Notes to print before the error (what was skipped).
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Self::NoObjects { notes, .. } => notes,
+            _ => &[],
+        }
+    }
+}
+
+/// Loaded manifests.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    /// Objects for the translation.
+    pub snapshot: Snapshot,
+    /// What was read but not used, and why (files skipped, kinds ignored).
+    pub notes: Vec<String>,
+    /// Documents and objects that could not be used; each is left out, the rest is used.
+    pub errors: Vec<ObjectError>,
+}
+
+/// Loads manifests; every object error is an error (for tests and tools that want all or
+/// nothing). Directories are read recursively.
+pub fn load_snapshot(paths: &[PathBuf]) -> Result<Snapshot, ManifestError> {
+    let m = load_manifests(paths, true)?;
+    match m.errors.into_iter().next() {
+        Some(e) => Err(ManifestError::Object(e.message)),
+        None => Ok(m.snapshot),
+    }
+}
+
+/// Loads manifests from files, directories (`recursive`: with their subdirectories) and `-`
+/// (standard input).
+pub fn load_manifests(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestError> {
+    let mut c = Collector::default();
+    let files = read::collect(paths, recursive, &mut c.notes)?;
+    for file in &files {
+        read::read_input(file, &mut c)?;
+    }
+    if c.objects_read == 0 {
+        let inputs: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    STDIN.to_owned()
+                } else {
+                    p.display().to_string()
+                }
+            })
+            .collect();
+        return Err(ManifestError::NoObjects {
+            inputs: inputs.join(", "),
+            hint: if c.notes.is_empty() {
+                ""
+            } else {
+                " (the notes above say what was skipped)"
+            },
+            notes: c.notes,
+        });
+    }
+    let c = c.finish();
+    Ok(Manifests {
+        snapshot: c.snapshot,
+        notes: c.notes,
+        errors: c.errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn dispatches_documents_by_kind() {
+        let dir = temp_dir("plan-manifests");
+        let nested = dir.join("nested");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(
+            dir.join("a.yaml"),
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: d}\nspec: {ports: [{port: 80}]}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            nested.join("b.yml"),
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.k8s.io/v1\n  kind: IngressClass\n  metadata: {name: alb}\n  spec: {controller: ingress.k8s.aws/alb}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("notes.txt"), "not yaml: [").unwrap();
+        let m = load_manifests(std::slice::from_ref(&dir), true).unwrap();
+        assert_eq!(m.snapshot.services.len(), 1);
+        assert_eq!(m.snapshot.ingress_classes.len(), 1);
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        assert_eq!(
+            m.notes,
+            vec![
+                format!(
+                    "{}: skipped: not a .yaml, .yml or .json file",
+                    dir.join("notes.txt").display()
+                ),
+                format!(
+                    "{}: document 2: v1/ConfigMap c ignored (not an input of plan)",
+                    dir.join("a.yaml").display()
+                ),
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn schema_errors_name_the_field_and_leave_only_that_object_out() {
+        let dir = temp_dir("plan-manifests-bad");
+        let file = dir.join("bad.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    alb.ingress.kubernetes.io/group.order: 10\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec: {ports: [{port: \"80\"}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: ok, namespace: shop}\n",
+        )
+        .unwrap();
+        let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
+        let f = file.display();
+        let messages: Vec<&str> = m.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                format!(
+                    "ingress shop/web ({f}: document 1): metadata.annotations[\"alb.ingress.kubernetes.io/group.order\"]: \
+                     invalid type: integer `10`, expected a string; annotation values are strings: quote it \
+                     in YAML (\"10\", not 10); the object is left out, everything else is still planned"
+                ),
+                format!(
+                    "service shop/s ({f}: document 2): spec.ports[0].port: invalid type: string \"80\", \
+                     expected i32; the object is left out, everything else is still planned"
+                ),
+            ]
+        );
+        assert_eq!(m.errors[0].object, "ingress shop/web");
+        assert!(m.snapshot.ingresses.is_empty());
+        assert_eq!(m.snapshot.services.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_same_object_twice_is_an_error_naming_both_places() {
+        let dir = temp_dir("plan-manifests-dup");
+        let class = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: alb}\nspec: {controller: ingress.k8s.aws/alb}\n";
+        std::fs::write(dir.join("a.yaml"), class).unwrap();
+        std::fs::write(dir.join("b.yaml"), format!("apiVersion: v1\nkind: Service\nmetadata: {{name: alb, namespace: x}}\nspec: {{ports: [{{port: 80}}]}}\n---\n{class}")).unwrap();
+        let m = load_manifests(std::slice::from_ref(&dir), false).unwrap();
+        assert_eq!(m.errors.len(), 1);
+        assert_eq!(
+            m.errors[0].message,
+            format!(
+                "ingressclass alb is defined 2 times ({}: document 1, {}: document 2); a cluster \
+                 holds one object per name, so keep only one of them; the object is left out, \
+                 everything else is still planned",
+                dir.join("a.yaml").display(),
+                dir.join("b.yaml").display()
+            )
+        );
+        assert!(m.snapshot.ingress_classes.is_empty());
+        assert_eq!(m.snapshot.services.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,315 @@
+//! Where `plan` and `diff` read Kubernetes objects: manifests (`-f`, as `kubectl apply -f`
+//! takes them) or a live cluster (`--kubeconfig`, `--context`, in-cluster configuration; with
+//! `--namespace`/`-A` as kubectl has them). Reading a cluster lists exactly the kinds the
+//! translation reads from `run`'s watch caches (TargetGroupBindings, which have their own
+//! loop, aside), trimmed the same way ([`crate::trim`]), and writes nothing.
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+use aws_lb_operator_core::build::{IngressClassParams, Snapshot};
+use aws_lb_operator_core::model::ObjectError;
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config, Resource};
+use serde::de::DeserializeOwned;
+
+use super::manifests::{self, ManifestError, Manifests};
+use crate::trim;
+
+/// Where the objects come from: shared by `plan` and `diff` (and any command that translates
+/// a cluster's objects).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SourceArgs {
+    /// Manifest files or directories, as `kubectl apply -f` takes them: YAML or JSON files,
+    /// `kind: List` included; a directory's `.yaml`, `.yml` and `.json` files; `-` for standard
+    /// input. Repeatable. Without -f the objects are read from a cluster.
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+    /// Also read the subdirectories of -f directories (without it, as in kubectl, they are
+    /// skipped with a note).
+    #[arg(short = 'R', long, requires = "files")]
+    pub recursive: bool,
+    /// Read the objects from the cluster of this kubeconfig file (without -f and without this
+    /// flag: KUBECONFIG, ~/.kube/config, then the in-cluster configuration).
+    #[arg(long, conflicts_with = "files")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, conflicts_with = "files")]
+    pub context: Option<String>,
+    /// Read namespaced objects from this namespace only (default: the context's namespace).
+    #[arg(short = 'n', long, conflicts_with = "files")]
+    pub namespace: Option<String>,
+    /// Read namespaced objects from all namespaces (as `run` watches them).
+    #[arg(short = 'A', long, conflicts_with_all = ["files", "namespace"])]
+    pub all_namespaces: bool,
+}
+
+impl SourceArgs {
+    /// Whether any flag names where the objects come from (`-f`, `--kubeconfig`, `--context`,
+    /// `-n`, `-A`). `plan` and `diff` read the default cluster without one; `route` then reads
+    /// AWS instead.
+    #[must_use]
+    pub fn names_objects(&self) -> bool {
+        !self.files.is_empty()
+            || self.kubeconfig.is_some()
+            || self.context.is_some()
+            || self.namespace.is_some()
+            || self.all_namespaces
+    }
+}
+
+/// Why the objects could not be read (exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Manifests could not be read.
+    #[error(transparent)]
+    Manifests(#[from] ManifestError),
+    /// No usable cluster configuration.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(String),
+    /// A kind could not be listed.
+    #[error("cannot list {what}: {source}")]
+    List {
+        /// Resource and scope, e.g. `ingresses.networking.k8s.io in all namespaces`.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl SourceError {
+    /// Notes to print before the error (what was skipped).
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Self::Manifests(e) => e.notes(),
+            _ => &[],
+        }
+    }
+}
+
+/// Prints `e` (after its notes) on stderr, as every command reports an input it cannot read.
+pub fn report(e: &SourceError) {
+    for note in e.notes() {
+        eprintln!("note: {note}");
+    }
+    eprintln!("error: {e}");
+}
+
+/// Objects listed per request.
+const PAGE: u32 = 500;
+
+/// Reads the objects.
+///
+/// # Errors
+/// Manifests that cannot be read, or a cluster that cannot be reached or listed.
+pub async fn load(args: &SourceArgs) -> Result<Manifests, SourceError> {
+    if !args.files.is_empty() {
+        return Ok(manifests::load_manifests(&args.files, args.recursive)?);
+    }
+    let config = config(args).await?;
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        Some(
+            args.namespace
+                .clone()
+                .unwrap_or_else(|| config.default_namespace.clone()),
+        )
+    };
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| SourceError::Config(e.to_string()))?;
+    let mut m = load_cluster(&client, namespace.as_deref()).await?;
+    let scope = match &namespace {
+        Some(ns) => format!("namespace {ns} only (-A reads all namespaces, as `run` does)"),
+        None => "all namespaces".to_owned(),
+    };
+    m.notes
+        .insert(0, format!("read from cluster {server}: {scope}"));
+    Ok(m)
+}
+
+/// The client configuration for `args`, as kubectl finds it.
+async fn config(args: &SourceArgs) -> Result<Config, SourceError> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let err = |e: kube::config::KubeconfigError| SourceError::Config(e.to_string());
+    match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(err)?;
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(err)
+        }
+        None if args.context.is_some() => Config::from_kubeconfig(&options).await.map_err(err),
+        None => Config::infer()
+            .await
+            .map_err(|e| SourceError::Config(e.to_string())),
+    }
+}
+
+/// Lists every page of `api`, each object trimmed with [`trim::strip`] and `trim_kind` as its
+/// page arrives (a large cluster's objects are mostly what is dropped).
+async fn list_all<K>(
+    api: Api<K>,
+    what: String,
+    trim_kind: fn(&mut K),
+) -> Result<Vec<K>, SourceError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let page = api
+            .list(&params)
+            .await
+            .map_err(|source| SourceError::List {
+                what: what.clone(),
+                source,
+            })?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        out.extend(page.items.into_iter().map(|mut o| {
+            trim::strip(&mut o);
+            trim_kind(&mut o);
+            o
+        }));
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// A namespaced kind in `namespace` (`None`: all namespaces), with the scope for messages.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> (Api<K>, String)
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    let plural = K::plural(&K::DynamicType::default()).into_owned();
+    let group = K::group(&K::DynamicType::default()).into_owned();
+    let resource = if group.is_empty() {
+        plural
+    } else {
+        format!("{plural}.{group}")
+    };
+    match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            format!("{resource} in namespace {ns}"),
+        ),
+        None => (
+            Api::all(client.clone()),
+            format!("{resource} in all namespaces"),
+        ),
+    }
+}
+
+fn cluster_wide<K>(client: &Client) -> (Api<K>, String)
+where
+    K: Resource<Scope = k8s_openapi::ClusterResourceScope>,
+    K::DynamicType: Default,
+{
+    let plural = K::plural(&K::DynamicType::default()).into_owned();
+    let group = K::group(&K::DynamicType::default()).into_owned();
+    let resource = if group.is_empty() {
+        plural
+    } else {
+        format!("{plural}.{group}")
+    };
+    (Api::all(client.clone()), resource)
+}
+
+fn no_trim<K>(_: &mut K) {}
+
+/// Reads the kinds the translation reads from the cluster.
+///
+/// # Errors
+/// A kind cannot be listed (IngressClassParams excepted: without the CRD there are none).
+pub async fn load_cluster(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<Manifests, SourceError> {
+    let (ingresses, services, slices) = {
+        let (a, w1) = scoped::<Ingress>(client, namespace);
+        let (b, w2) = scoped::<Service>(client, namespace);
+        let (c, w3) = scoped::<EndpointSlice>(client, namespace);
+        futures::try_join!(
+            list_all(a, w1, no_trim),
+            list_all(b, w2, trim::trim_service),
+            list_all(c, w3, trim::trim_slice)
+        )?
+    };
+    let (classes, nodes, namespaces) = {
+        let (a, w1) = cluster_wide::<IngressClass>(client);
+        let (b, w2) = cluster_wide::<Node>(client);
+        let (c, w3) = cluster_wide::<Namespace>(client);
+        futures::try_join!(
+            list_all(a, w1, no_trim),
+            list_all(b, w2, trim::trim_node),
+            list_all(c, w3, no_trim)
+        )?
+    };
+    let mut m = Manifests::default();
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("elbv2.k8s.aws", "v1beta1", "IngressClassParams"),
+        "ingressclassparams",
+    );
+    let params_api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let params = match list_all(
+        params_api,
+        "ingressclassparams.elbv2.k8s.aws".to_owned(),
+        no_trim,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(SourceError::List {
+            source: kube::Error::Api(e),
+            ..
+        }) if e.code == 404 => {
+            m.notes.push(
+                "IngressClassParams cannot be listed (the elbv2.k8s.aws CRDs are not installed): \
+                 going on without them"
+                    .to_owned(),
+            );
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let mut ingress_class_params = Vec::new();
+    for p in params {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let parsed = serde_json::to_value(&p)
+            .map_err(|e| e.to_string())
+            .and_then(manifests::objects::typed::<IngressClassParams>);
+        match parsed {
+            Ok(params) => ingress_class_params.push(params),
+            Err(message) => m.errors.push(ObjectError {
+                object: format!("ingressclassparams {}", manifests::shorten(&name)),
+                message: format!(
+                    "ingressclassparams {}: {message}; the object is left out, everything else \
+                     is still planned",
+                    manifests::shorten(&name)
+                ),
+            }),
+        }
+    }
+    m.snapshot = Snapshot {
+        ingresses,
+        ingress_classes: classes,
+        ingress_class_params,
+        services,
+        endpoint_slices: slices,
+        nodes,
+        namespaces,
+    };
+    Ok(m)
+}

@@ -77,3 +77,6 @@ cargo test --workspace --locked
 
 step "IAM policy: every operation the suites called is allowed, every allowed action was called"
 cargo test --locked --test it iam_policy -- --ignored
+
+step "scripts/check-image.sh: the image built from the debug binary, run from inside"
+scripts/check-image.sh

@@ -653,6 +653,7 @@ struct Call {
     created: Vec<String>,
     request_tags: TagMap,
     tag_keys: Vec<String>,
+    record_names: Vec<String>,
 }
 
 impl Call {
@@ -690,6 +691,12 @@ impl Call {
         }
         if !self.tag_keys.is_empty() {
             base.insert("aws:TagKeys".to_owned(), self.tag_keys.clone());
+        }
+        if !self.record_names.is_empty() {
+            base.insert(
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames".to_owned(),
+                self.record_names.clone(),
+            );
         }
         let mut out = Vec::new();
         let action = format!("{prefix}:{}", self.operation);
@@ -820,6 +827,7 @@ fn read_details(path: &Path) -> (Vec<Call>, Vec<RecordedResource>) {
                 created,
                 request_tags,
                 tag_keys,
+                record_names,
                 failed: _,
             } => calls.push(Call {
                 service,
@@ -828,6 +836,7 @@ fn read_details(path: &Path) -> (Vec<Call>, Vec<RecordedResource>) {
                 created,
                 request_tags,
                 tag_keys,
+                record_names,
             }),
             DetailRecord::Resource { arn, tags } => seen.push(RecordedResource {
                 arn,
@@ -961,6 +970,7 @@ fn call(op: &str, resources: Vec<RecordedResource>, request_tags: &[(&str, &str)
         resources,
         created: Vec::new(),
         request_tags,
+        record_names: Vec::new(),
     }
 }
 
@@ -1188,5 +1198,159 @@ fn iam_policy_allows_every_recorded_call_and_denies_foreign_ones() {
         "{} recorded calls ({mutating} mutating): {allowed} authorization requests allowed; \
          {denied} requests aimed at foreign resources denied",
         calls.len()
+    );
+}
+
+// ---- Route53 filters -------------------------------------------------------------------------
+
+/// The policy for `cluster` narrowed to DNS filters exactly as the chart renders it with
+/// `dnsZoneIdFilter` and `dnsDomainFilter` (deploy/render.py checks the chart against the same
+/// description).
+fn policy_with_dns_filters(cluster: &str, zones: &[&str], domains: &[&str]) -> Vec<Statement> {
+    let text = std::fs::read_to_string(repo().join(POLICY))
+        .unwrap()
+        .replace(PLACEHOLDER, cluster);
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let zone_arns: Vec<String> = zones
+        .iter()
+        .map(|z| format!("arn:aws:route53:::hostedzone/{z}"))
+        .collect();
+    let names: Vec<String> = domains
+        .iter()
+        .flat_map(|d| {
+            let d = d.trim_end_matches('.').to_lowercase();
+            [d.clone(), format!("*.{d}")]
+        })
+        .collect();
+    let mut out = Vec::new();
+    for st in doc["Statement"].as_array_mut().unwrap().drain(..) {
+        if st["Sid"] == "Records" {
+            out.push(serde_json::json!({"Sid": "ReadRecords", "Effect": "Allow",
+                "Action": "route53:ListResourceRecordSets", "Resource": zone_arns}));
+            out.push(serde_json::json!({"Sid": "Records", "Effect": "Allow",
+                "Action": "route53:ChangeResourceRecordSets", "Resource": zone_arns,
+                "Condition": {"ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names}}}));
+        } else {
+            out.push(st);
+        }
+    }
+    parse_policy(&serde_json::json!({"Version": "2012-10-17", "Statement": out}).to_string())
+}
+
+fn route53_call(op: &str, zone: &str, names: &[&str]) -> Call {
+    Call {
+        service: "route53".to_owned(),
+        operation: op.to_owned(),
+        resources: vec![RecordedResource {
+            arn: format!("arn:aws:route53:::hostedzone/{zone}"),
+            tags: None,
+        }],
+        created: Vec::new(),
+        request_tags: TagMap::new(),
+        tag_keys: Vec::new(),
+        record_names: names.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn dns_filters_limit_route53_to_their_zones_and_names() {
+    let open = policy_for("a");
+    let filtered = policy_with_dns_filters("a", &["Z1", "Z2"], &["Example.com."]);
+    let decide = |p: &[Statement], c: &Call| {
+        c.requests()
+            .iter()
+            .map(|r| evaluate(p, r))
+            .collect::<Vec<_>>()
+    };
+    let allow = |sid: &str| vec![Decision::Allow(sid.to_owned())];
+    let none = vec![Decision::NoStatement];
+    let change = |zone, names: &[&str]| route53_call("ChangeResourceRecordSets", zone, names);
+    let cases = [
+        (
+            change("Z1", &["shop.example.com", "a-shop.example.com"]),
+            allow("Records"),
+            allow("Records"),
+        ),
+        (
+            change("Z2", &["example.com", "*.shop.example.com"]),
+            allow("Records"),
+            allow("Records"),
+        ),
+        (
+            change("Z3", &["shop.example.com"]),
+            allow("Records"),
+            none.clone(),
+        ),
+        (
+            change("Z1", &["shop.example.com", "shop.example.net"]),
+            allow("Records"),
+            none.clone(),
+        ),
+        (
+            change("Z1", &["notexample.com"]),
+            allow("Records"),
+            none.clone(),
+        ),
+        (
+            route53_call("ListResourceRecordSets", "Z1", &[]),
+            allow("Records"),
+            allow("ReadRecords"),
+        ),
+        (
+            route53_call("ListResourceRecordSets", "Z3", &[]),
+            allow("Records"),
+            none.clone(),
+        ),
+    ];
+    for (c, unfiltered, with_filters) in &cases {
+        assert_eq!(&decide(&open, c), unfiltered, "{c:?} without filters");
+        assert_eq!(&decide(&filtered, c), with_filters, "{c:?} with filters");
+    }
+}
+
+/// The Route53 part of the recorded calls: with the filters set to each call's zone and domain,
+/// the call is allowed; aimed at another zone, or with a name outside the domain, it is denied.
+#[test]
+#[ignore = "reads the calls recorded by a full test run; scripts/test.sh runs it"]
+fn iam_policy_with_dns_filters_limits_the_recorded_route53_changes() {
+    let path = std::env::var_os(RECORD_CALLS_ENV).expect(RECORD_CALLS_ENV);
+    let mut details = path.clone();
+    details.push(DETAILS_SUFFIX);
+    let (calls, _) = read_details(Path::new(&details));
+    let changes: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.operation == "ChangeResourceRecordSets" && !c.record_names.is_empty())
+        .collect();
+    assert!(
+        changes.len() > 5,
+        "only {} Route53 changes recorded",
+        changes.len()
+    );
+    for c in &changes {
+        let zone = c.resources[0].arn.rsplit('/').next().unwrap();
+        // The domain: the last two labels of the first name.
+        let labels: Vec<&str> = c.record_names[0].rsplit('.').take(2).collect();
+        let domain = format!("{}.{}", labels[1], labels[0]);
+        let policy = policy_with_dns_filters("a", &[zone], &[&domain]);
+        let allowed = |c: &Call| {
+            c.requests()
+                .iter()
+                .all(|r| matches!(evaluate(&policy, r), Decision::Allow(_)))
+        };
+        assert!(allowed(c), "filters {zone} {domain} deny {c:?}");
+        let mut elsewhere = (*c).clone();
+        elsewhere.resources[0].arn = "arn:aws:route53:::hostedzone/ZOTHER".to_owned();
+        assert!(!allowed(&elsewhere), "another zone allowed: {elsewhere:?}");
+        let mut outside = (*c).clone();
+        outside.record_names.push(format!("x.not-{domain}"));
+        assert!(
+            !allowed(&outside),
+            "a name outside {domain} allowed: {outside:?}"
+        );
+    }
+    eprintln!(
+        "{} recorded Route53 changes checked against zone and domain filters",
+        changes.len()
     );
 }

@@ -59,6 +59,10 @@ pub enum DetailRecord {
         request_tags: TagMap,
         /// Tag keys the request carried (`aws:TagKeys`), removals included.
         tag_keys: Vec<String>,
+        /// Route53 ChangeResourceRecordSets: the record names it changes, normalized as IAM's
+        /// `route53:ChangeResourceRecordSetsNormalizedRecordNames` (lowercase, no final dot).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        record_names: Vec<String>,
         /// True when the call ended in an error.
         failed: bool,
     },
@@ -75,6 +79,7 @@ pub enum DetailRecord {
 #[derive(Debug, Clone)]
 pub struct PendingCall {
     params: Vec<(String, String)>,
+    record_names: Vec<String>,
     uri: String,
     region: String,
 }
@@ -90,8 +95,13 @@ impl PendingCall {
             ("elbv2" | "ec2", Some(body)) => form_urlencoded::parse(body).into_owned().collect(),
             _ => Vec::new(),
         };
+        let record_names = match (service, request.body().bytes()) {
+            ("route53", Some(body)) => record_names(&String::from_utf8_lossy(body)),
+            _ => Vec::new(),
+        };
         PendingCall {
             params,
+            record_names,
             uri: request.uri().to_owned(),
             region: cfg
                 .load::<aws_config::Region>()
@@ -112,6 +122,22 @@ impl PendingCall {
             .map_while(|n| self.get(&format!("{prefix}.{n}{suffix}")))
             .collect()
     }
+}
+
+/// The `<Name>` of every `<ResourceRecordSet>` in a ChangeResourceRecordSets body, normalized.
+fn record_names(xml: &str) -> Vec<String> {
+    let mut names: Vec<String> = xml
+        .split("<ResourceRecordSet>")
+        .skip(1)
+        .filter_map(|set| {
+            let start = set.find("<Name>")? + "<Name>".len();
+            let end = start + set[start..].find("</Name>")?;
+            Some(set[start..end].trim_end_matches('.').to_lowercase())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[derive(Debug, Default)]
@@ -366,6 +392,7 @@ fn call_record(
         created,
         request_tags,
         tag_keys,
+        record_names: p.record_names.clone(),
         failed: output.is_none(),
     }
 }

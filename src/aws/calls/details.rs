@@ -443,3 +443,52 @@ fn elbv2_created(operation: &str, p: &PendingCall, output: Option<&Output>) -> V
     };
     arn.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_are_normalized_like_iam() {
+        let body = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes>\
+            <Change><Action>UPSERT</Action><ResourceRecordSet><Name>Shop.Example.com.</Name>\
+            <Type>A</Type><AliasTarget><DNSName>x.elb.amazonaws.com.</DNSName></AliasTarget>\
+            </ResourceRecordSet></Change>\
+            <Change><Action>UPSERT</Action><ResourceRecordSet><Name>a-shop.example.com</Name>\
+            <Type>TXT</Type></ResourceRecordSet></Change>\
+            <Change><Action>DELETE</Action><ResourceRecordSet><Name>shop.example.com</Name>\
+            <Type>AAAA</Type></ResourceRecordSet></Change>\
+            </Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+        assert_eq!(
+            record_names(body),
+            ["a-shop.example.com", "shop.example.com"]
+        );
+        assert!(record_names("<ListHostedZonesRequest/>").is_empty());
+    }
+
+    #[test]
+    fn security_groups_are_known_by_id_whatever_the_account() {
+        assert_eq!(
+            key("arn:aws:ec2:eu-west-1:unknown:security-group/sg-1"),
+            key("arn:aws:ec2:eu-west-1:111122223333:security-group/sg-1")
+        );
+        let lb = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/a/b";
+        assert_eq!(key(lb), lb);
+    }
+
+    #[test]
+    fn query_lists_are_read_in_order_until_the_first_gap() {
+        let p = PendingCall {
+            params: vec![
+                ("Tags.member.2.Key".into(), "b".into()),
+                ("Tags.member.1.Key".into(), "a".into()),
+                ("Tags.member.4.Key".into(), "d".into()),
+            ],
+            record_names: Vec::new(),
+            uri: String::new(),
+            region: "eu-west-1".into(),
+        };
+        assert_eq!(p.list("Tags.member", ".Key"), ["a", "b"]);
+        assert_eq!(p.get("Tags.member.4.Key"), Some("d"));
+    }
+}

@@ -6,6 +6,9 @@
 #
 # The compiler is the version in Cargo.toml's rust-version; the build command is
 # scripts/build-release.sh (a test keeps both true).
+#
+# Without a registry, the same runtime image is built FROM scratch from a binary built outside:
+# scripts/package-image.sh (Dockerfile.scratch; docs/install.md).
 
 FROM rust:1.94-bookworm AS build
 WORKDIR /src

@@ -13,6 +13,8 @@ Checks, each failing with a message that says what to do:
   4. Rendering without clusterName fails with the chart's message.
   5. The chart's crds/ equals the repository's crds/.
   6. deploy/manifests/aws-lb-operator.yaml equals the default render (--update rewrites it).
+  7. The IAM policy the chart renders (iamPolicy.render) is iam-policies/controller.json for the
+     cluster, narrowed exactly as documented by the DNS filters and iamPolicy.targetGroupBindingArns.
 """
 
 from __future__ import annotations
@@ -171,6 +173,47 @@ def check_cluster_name_required() -> None:
     raise CheckError("rendering without clusterName succeeded; the chart must fail with a clear message")
 
 
+def rendered_policy(values: dict) -> dict:
+    import json
+    maps = [o for _, o, _ in render(values) if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-iam-policy")]
+    if len(maps) != 1:
+        raise CheckError(f"iamPolicy.render=true rendered {len(maps)} IAM policy ConfigMaps, not 1")
+    return json.loads(maps[0]["data"]["policy.json"])
+
+
+def check_iam_policy() -> None:
+    import json
+    source = (ROOT / "iam-policies" / "controller.json").read_text()
+    if (CHART / "files" / "iam-policy.json").read_text() != source:
+        raise CheckError("deploy/chart/aws-lb-operator/files/iam-policy.json differs from iam-policies/controller.json; "
+                         "cp iam-policies/controller.json deploy/chart/aws-lb-operator/files/iam-policy.json")
+    want = json.loads(source.replace("CLUSTER_NAME", "c1"))
+    if any(o["kind"] == "ConfigMap" for _, o, _ in render({"clusterName": "c1"})):
+        raise CheckError("the IAM policy ConfigMap is rendered by default; it must need iamPolicy.render=true")
+    got = rendered_policy({"clusterName": "c1", "iamPolicy": {"render": True}})
+    if got != want:
+        raise CheckError(f"without filters the chart's IAM policy is not controller.json for the cluster: {got}")
+    zones = ["Z1", "Z2"]
+    arns = ["arn:aws:elasticloadbalancing:*:*:targetgroup/shared-*/*"]
+    got = rendered_policy({"clusterName": "c1", "dnsZoneIdFilter": zones, "dnsDomainFilter": ["Example.com."],
+                           "iamPolicy": {"render": True, "targetGroupBindingArns": arns}})
+    zone_arns = [f"arn:aws:route53:::hostedzone/{z}" for z in zones]
+    expected = []
+    for st in want["Statement"]:
+        if st["Sid"] == "Records":
+            expected.append({"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
+                             "Resource": zone_arns})
+            st = dict(st, Action="route53:ChangeResourceRecordSets", Resource=zone_arns, Condition={
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["example.com", "*.example.com"]}})
+        if st["Sid"] == "TargetGroupBindingTargets":
+            st = {k: v for k, v in st.items() if k != "Condition"} | {"Resource": arns}
+        expected.append(st)
+    if got["Statement"] != expected:
+        raise CheckError(f"with DNS filters and targetGroupBindingArns the chart's IAM policy is not as documented: {got}")
+    print("  IAM policy: rendered for the cluster; zone, domain and TargetGroupBinding filters narrow it as documented")
+
+
 def plain_manifest() -> str:
     crds = (CHART / "crds" / "crds.yaml").read_text()
     crds = re.sub(r"\A(#.*\n)*", "", crds)  # the generator's header is repeated below
@@ -220,6 +263,7 @@ def main() -> int:
 
         check_flags_reach_args()
         check_cluster_name_required()
+        check_iam_policy()
 
         text = plain_manifest()
         if opts.update:

@@ -26,6 +26,7 @@ cleanup() {
     localstack/stop.sh || true
   fi
   rm -f "$ls_out" "${deploy_out:-}" "${recorded_calls:-}"
+  rm -f "${recorded_calls:+$recorded_calls.details.jsonl}"
 }
 trap cleanup EXIT
 
@@ -75,5 +76,8 @@ recorded_calls=$(mktemp "$cache/recorded-aws-calls.XXXXXX")
 export AWS_LB_OPERATOR_RECORD_CALLS=$recorded_calls
 cargo test --workspace --locked
 
-step "IAM policy: every operation the suites called is allowed, every allowed action was called"
+step "IAM policy: every call the suites made is allowed, every allowed action was called, the same calls on foreign resources are denied"
 cargo test --locked --test it iam_policy -- --ignored
+
+step "scripts/check-image.sh: the image built from the debug binary, run from inside"
+scripts/check-image.sh

@@ -245,6 +245,19 @@ impl Intercept for CallCountingInterceptor {
         Ok(())
     }
 
+    fn read_after_serialization(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if details::enabled() {
+            let pending = details::PendingCall::new(self.service, context.request(), cfg);
+            cfg.interceptor_state().store_put(pending);
+        }
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
@@ -264,6 +277,18 @@ impl Intercept for CallCountingInterceptor {
                 took: at.elapsed(),
                 failed,
             });
+        }
+        if details::enabled() {
+            let output = match context.output_or_error() {
+                Some(Ok(output)) => Some(output),
+                _ => None,
+            };
+            details::record(
+                self.service,
+                &operation_name(cfg),
+                cfg.load::<details::PendingCall>(),
+                output,
+            );
         }
         Ok(())
     }
@@ -328,6 +353,8 @@ fn record_operation(service: &str, operation: &str) {
         recorder.record(&format!("{service}.{operation}"));
     }
 }
+
+pub mod details;
 
 #[cfg(test)]
 mod tests {

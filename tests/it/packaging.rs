@@ -250,7 +250,12 @@ const RELEASE_BUILD: &str = "cargo build --release --locked --bin aws-lb-operato
 
 /// The Dockerfile's instructions, continuation lines joined.
 fn dockerfile() -> Vec<(String, String)> {
-    let text = read("Dockerfile");
+    instructions("Dockerfile")
+}
+
+/// The instructions of the Dockerfile at `path`, continuation lines joined.
+fn instructions(path: &str) -> Vec<(String, String)> {
+    let text = read(path);
     let mut out = Vec::new();
     let mut current = String::new();
     for line in text.lines() {
@@ -396,6 +401,158 @@ fn binary_reports_its_version() {
         String::from_utf8(out.stdout).unwrap(),
         format!("aws-lb-operator {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+// ---- The image built offline (Dockerfile.scratch, scripts/package-image.sh) -----------------
+
+#[test]
+fn offline_image_runs_like_the_dockerfile_image() {
+    let scratch = instructions("Dockerfile.scratch");
+    let ops: Vec<&str> = scratch.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "FROM",
+            "ARG",
+            "COPY",
+            "LABEL",
+            "USER",
+            "EXPOSE",
+            "ENTRYPOINT",
+            "CMD"
+        ],
+        "one stage FROM scratch, no RUN: {scratch:#?}"
+    );
+    assert_eq!(scratch[0].1, "scratch");
+    assert_eq!(scratch[2].1, "rootfs/ /");
+    let full = dockerfile();
+    for op in ["USER", "EXPOSE", "ENTRYPOINT", "CMD"] {
+        let last = |steps: &[(String, String)]| {
+            steps
+                .iter()
+                .rev()
+                .find(|(o, _)| o == op)
+                .map(|(_, a)| a.clone())
+        };
+        assert_eq!(
+            last(&scratch),
+            last(&full),
+            "{op} differs from the Dockerfile's"
+        );
+    }
+}
+
+fn package_image(args: &[&str]) -> std::process::Output {
+    Command::new(repo().join("scripts/package-image.sh"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn package_image_errors_say_what_to_do() {
+    let bin = BIN;
+    let not_pem = std::env::temp_dir().join(format!("not-a-cert-{}.pem", std::process::id()));
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    let not_pem = not_pem.to_str().unwrap().to_owned();
+    let cases: &[(&[&str], String)] = &[
+        (
+            &["--binary", "/nonexistent/aws-lb-operator"],
+            "no executable binary at /nonexistent/aws-lb-operator: build it with \
+             scripts/build-release.sh, or pass --binary"
+                .to_owned(),
+        ),
+        (
+            &["--binary", bin, "--ca-bundle", "/nonexistent/ca.crt"],
+            "no CA bundle at /nonexistent/ca.crt: install Debian's ca-certificates, or pass \
+             --ca-bundle"
+                .to_owned(),
+        ),
+        (
+            &["--binary", bin, "--extra-ca", &not_pem],
+            format!("--extra-ca {not_pem} is not a PEM certificate"),
+        ),
+        (&["--tag"], "--tag needs a value".to_owned()),
+        (&["--push"], "unknown argument: --push".to_owned()),
+    ];
+    for (args, want) in cases {
+        let out = package_image(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("scripts/package-image.sh: {want}\n"),
+            "{args:?}"
+        );
+    }
+    std::fs::remove_file(&not_pem).unwrap();
+}
+
+/// Without buildah: the build context holds the binary, exactly the libraries `ldd` names, the
+/// CA bundle and the user, all read-only.
+#[test]
+fn package_image_context_holds_exactly_the_runtime() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("aws-lb-operator-context-{}", std::process::id()));
+    let out = package_image(&["--binary", BIN, "--context-only", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dir.join("rootfs");
+
+    let ldd = Command::new("ldd").arg(BIN).output().unwrap();
+    let mut want: BTreeSet<String> = String::from_utf8(ldd.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('/')))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        want.iter().any(|l| l.contains("libc.so")),
+        "ldd named no libc: {want:?}"
+    );
+    for f in [
+        "/aws-lb-operator",
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/ssl/certs/ca-certificates.crt",
+    ] {
+        want.insert(f.to_owned());
+    }
+    let mut got = BTreeSet::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o555, "{}", d.display());
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = std::fs::symlink_metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert!(mode == 0o555 || mode == 0o444, "{}: {mode:o}", p.display());
+                got.insert(format!("/{}", p.strip_prefix(&root).unwrap().display()));
+            }
+        }
+    }
+    assert_eq!(got, want);
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    assert!(passwd.contains("nonroot:x:65532:65532:"), "{passwd}");
+    assert_eq!(
+        std::fs::read(root.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
+        std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile.scratch")).unwrap(),
+        read("Dockerfile.scratch")
+    );
+    Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---- Helm chart -----------------------------------------------------------------------------

@@ -246,7 +246,8 @@ async fn patches_replace_and_conflicts() {
     let current = leases.get("leader").await.unwrap();
     assert_eq!(current.resource_version(), patched.resource_version());
 
-    // Server-side apply (approximated) creates, then merges; strategic merge acts as merge.
+    // Server-side apply creates, then merges; a field its manager stops applying goes, and a
+    // field another manager owns with another value is a conflict unless forced.
     let apply = PatchParams::apply("test").force();
     let lease = |spec: Value| {
         let meta = json!({"name": "applied"});
@@ -266,10 +267,16 @@ async fn patches_replace_and_conflicts() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        at(&applied, "/spec"),
-        json!({"holderIdentity": "x", "leaseDurationSeconds": 15})
-    );
+    assert_eq!(at(&applied, "/spec"), json!({"leaseDurationSeconds": 15}));
+    let other = PatchParams::apply("other");
+    let thirty = lease(json!({"leaseDurationSeconds": 30}));
+    let taken = leases.patch("applied", &other, &thirty);
+    assert_eq!(fails(taken).await, (409, "Conflict".into()));
+    let forced = leases
+        .patch("applied", &other.force(), &thirty)
+        .await
+        .unwrap();
+    assert_eq!(at(&forced, "/spec"), json!({"leaseDurationSeconds": 30}));
     let strategic = Patch::Strategic(json!({"spec": {"holderIdentity": "y"}}));
     let merged = leases.patch("applied", &pp, &strategic).await.unwrap();
     assert_eq!(at(&merged, "/spec/holderIdentity"), "y");

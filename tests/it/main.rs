@@ -20,6 +20,7 @@ mod cli_dns;
 mod controller_e2e;
 mod controller_tgb;
 mod iam_policy;
+mod kubectl;
 mod localstack;
 mod localstack_script;
 mod packaging;

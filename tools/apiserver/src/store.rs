@@ -546,17 +546,31 @@ impl Store {
         };
         let merged = merge::apply(info, live.as_deref(), applied, &mut owners, manager, force)
             .map_err(|conflicts| {
-                let list: Vec<String> = conflicts
-                    .iter()
-                    .map(|c| format!("conflict with \"{}\": {}", c.manager, c.path))
+                let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                for c in &conflicts {
+                    by_manager
+                        .entry(c.manager.as_str())
+                        .or_default()
+                        .push(c.path.to_string());
+                }
+                let version = info.api_version();
+                let parts: Vec<String> = by_manager
+                    .into_iter()
+                    .map(|(m, paths)| match paths.as_slice() {
+                        [one] => format!("conflict with \"{m}\" using {version}: {one}"),
+                        _ => format!(
+                            "conflicts with \"{m}\" using {version}:\n- {}",
+                            paths.join("\n- ")
+                        ),
+                    })
                     .collect();
+                let n = conflicts.len();
+                let plural = if n == 1 { "" } else { "s" };
                 let msg = format!(
-                    "Apply failed with {} conflict{}: {}",
-                    conflicts.len(),
-                    if conflicts.len() == 1 { "" } else { "s" },
-                    list.join("; ")
+                    "Apply failed with {n} conflict{plural}: {}",
+                    parts.join("\n")
                 );
-                ApiError::about(409, info, name, &msg)
+                ApiError::new(409, msg)
             })?;
         let result = match &live {
             None => self.create(k, ns, merged, Mode::Main),

@@ -21,7 +21,7 @@
 # resources stay in LocalStack (a later `up` reuses them) until LocalStack stops.
 #
 # Environment: CLUSTER_NAME (default dev), DEV_ACCOUNT_ID (LocalStack account, default
-# 000000000002, apart from the demo's and the test suites'), AWS_REGION (default us-east-1),
+# 000000000003, apart from the demo's and the test suites'), AWS_REGION (default us-east-1),
 # LOCALSTACK_PORT (default 4566), DEV_APISERVER_PORT (default: any free port),
 # DEV_CLUSTER_DIR (state, default $AWS_LB_OPERATOR_CACHE/dev-cluster), KUBECTL (default
 # kubectl; Debian's kubernetes-client is installed when it is missing and we are root),
@@ -35,7 +35,7 @@ export LOCALSTACK_PORT=${LOCALSTACK_PORT:-4566}
 state=${DEV_CLUSTER_DIR:-$cache/dev-cluster}
 cluster=${CLUSTER_NAME:-dev}
 region=${AWS_REGION:-us-east-1}
-account=${DEV_ACCOUNT_ID:-000000000002}
+account=${DEV_ACCOUNT_ID:-000000000003}
 endpoint=http://127.0.0.1:$LOCALSTACK_PORT
 kubectl=${KUBECTL:-kubectl}
 pidfile=$state/apiserver.pid

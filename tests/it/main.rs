@@ -17,6 +17,7 @@ mod bench_controller;
 mod cli_apply;
 mod cli_discover;
 mod cli_dns;
+mod controller_blackbox;
 mod controller_e2e;
 mod controller_tgb;
 mod iam_policy;

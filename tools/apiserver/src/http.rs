@@ -437,9 +437,11 @@ impl WatchSpec {
                     .map_err(|_| ApiError::new(400, format!("invalid resourceVersion {rv:?}")))?,
             ),
         };
+        // 0 means "the server's default", as on a real server.
         let timeout = Duration::from_secs(
             req.q("timeoutSeconds")
                 .and_then(|t| t.parse().ok())
+                .filter(|t| *t > 0)
                 .unwrap_or(300),
         );
         Ok(Self {

@@ -653,3 +653,49 @@ async fn rbac_calls_events_and_injected_failures() {
         "{after:?}"
     );
 }
+
+#[tokio::test]
+async fn preload_reads_yaml_files_and_lists_without_a_client() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-preload-{}", crate::localstack::run_id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    let services: String = (0..3)
+        .map(|i| {
+            format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: pre}}\nspec: {{ports: [{{port: 80}}]}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("a.yaml"), services).unwrap();
+    let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: {name: alb}, spec: {controller: ingress.k8s.aws/alb}}\n";
+    std::fs::write(dir.join("nested/b.yml"), list).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a manifest").unwrap();
+
+    let server = ApiServer::start().await;
+    assert_eq!(server.preload(&dir).unwrap(), 4);
+    let names: Vec<String> = server
+        .list::<Service>()
+        .iter()
+        .map(|s| format!("{}/{}", s.namespace().unwrap(), s.name_any()))
+        .collect();
+    assert_eq!(names, ["pre/s0", "pre/s1", "pre/s2"]);
+    assert!(server
+        .get_object("networking.k8s.io/v1", "IngressClass", "", "alb")
+        .is_some());
+    assert!(server.calls().is_empty(), "preloading is not a client");
+
+    std::fs::write(
+        dir.join("c.yaml"),
+        "apiVersion: v1\nkind: Pod2\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let err = server.preload(&dir).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the apiserver fixture does not serve v1 Pod2",
+            dir.join("c.yaml").display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -107,10 +107,12 @@ def kc(*args, check=True):
         sys.exit(f"kubectl {' '.join(args)} failed: {r.stderr}")
     return r
 
-def wait(what, cond, quiet=2.0):
-    """Wait until cond() holds and no AWS call happened for `quiet` seconds; print each new
-    operation as it first appears, in order. Returns the calls made meanwhile."""
+def wait(what, cond, quiet=2.0, action=lambda: None):
+    """Run action(), then wait until cond() holds and no AWS call happened for `quiet` seconds;
+    print each new operation as it first appears, in order. Returns the calls made since just
+    before the action."""
     start, (before, _) = time.time(), calls()
+    action()
     seen, last_change, last = set(), time.time(), before
     while True:
         now_calls, mutating = calls()
@@ -158,10 +160,10 @@ used = {a for e in eps.get("endpoints", []) for a in e.get("addresses", [])}
 ip = next(f"10.0.1.{n}" for n in range(100, 250) if f"10.0.1.{n}" not in used)
 endpoint = {"addresses": [ip], "conditions": {"ready": True, "serving": True, "terminating": False},
             "nodeName": "ip-10-0-1-10.eu-west-1.compute.internal", "zone": "eu-west-1a"}
-kc("patch", "endpointslice", eps["metadata"]["name"], "-n", "shop", "--type", "json",
-   "-p", json.dumps([{"op": "add", "path": "/endpoints/-", "value": endpoint}]))
 out(f"   kubectl patch endpointslice {eps['metadata']['name']}: + {ip} (ready)")
-delta, mutating = wait("RegisterTargets", lambda: True)
+delta, mutating = wait("RegisterTargets", lambda: True, action=lambda: kc(
+    "patch", "endpointslice", eps["metadata"]["name"], "-n", "shop", "--type", "json",
+    "-p", json.dumps([{"op": "add", "path": "/endpoints/-", "value": endpoint}])))
 writes = report(delta, mutating)
 show = subprocess.run([os.environ["OPERATOR_BIN"], "show", "--cluster-name", os.environ["CLUSTER_NAME"],
                        "--vpc-id", os.environ["VPC_ID"]], capture_output=True, text=True).stdout
@@ -175,10 +177,10 @@ ing = json.loads(kc("get", "ingress", "storefront", "-n", "shop", "-o", "json").
 rule = next(i for i, r in enumerate(ing["spec"]["rules"]) if r.get("host") == "shop.example.com")
 old = ing["spec"]["rules"][rule]["http"]["paths"][0]["path"]
 new = "/shop-api" if old == "/api" else "/api"
-kc("patch", "ingress", "storefront", "-n", "shop", "--type", "json",
-   "-p", json.dumps([{"op": "replace", "path": f"/spec/rules/{rule}/http/paths/0/path", "value": new}]))
 out(f"   kubectl patch ingress storefront: shop.example.com {old} -> {new}")
-delta, mutating = wait("ModifyRule", lambda: True)
+delta, mutating = wait("ModifyRule", lambda: True, action=lambda: kc(
+    "patch", "ingress", "storefront", "-n", "shop", "--type", "json",
+    "-p", json.dumps([{"op": "replace", "path": f"/spec/rules/{rule}/http/paths/0/path", "value": new}])))
 writes = report(delta, mutating)
 summary.append(f"edit: {sum(n for k, n in writes.items() if k[1] == 'ModifyRule')} ModifyRule ({sum(writes.values())} mutating calls)")
 
@@ -186,10 +188,11 @@ out("\n==> delete: every Ingress and LoadBalancer Service (kubectl delete --wait
 log_start = os.path.getsize(os.environ["OPERATOR_LOG"])
 doomed = [n for n in hostnames()]
 doomed = [n for n in doomed if n.startswith("ingress/") or n in EXPECTED]
-for name in doomed:
-    kind, ns, obj = name.split("/")
-    kc("delete", kind, obj, "-n", ns, "--wait=false")
 out(f"   {len(doomed)} objects: {', '.join(doomed)}")
+def delete_all():
+    for name in doomed:
+        kind, ns, obj = name.split("/")
+        kc("delete", kind, obj, "-n", ns, "--wait=false")
 released = []
 def all_gone():
     left = hostnames()
@@ -198,7 +201,7 @@ def all_gone():
             released.append(name)
             out(f"          finalizer released: {name} is gone")
     return len(released) == len(doomed)
-delta, mutating = wait("the objects to go", all_gone)
+delta, mutating = wait("the objects to go", all_gone, action=delete_all)
 writes = report(delta, mutating)
 with open(os.environ["OPERATOR_LOG"]) as log:
     log.seek(log_start)

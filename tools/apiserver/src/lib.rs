@@ -347,7 +347,11 @@ impl ApiServer {
         for file in files {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| PreloadError::Read(file.clone(), e))?;
-            let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            // Local files the user chose, often tens of thousands of objects: no parser budget
+            // (its default stops at 1,024 documents).
+            let mut options = serde_saphyr::Options::default();
+            options.budget = None;
+            let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, options)
                 .map_err(|e| PreloadError::Yaml(file.clone(), e.to_string()))?;
             for doc in docs.into_iter().filter(|d| d.is_object()) {
                 let items = match doc.get("items").and_then(Value::as_array) {

@@ -18,10 +18,13 @@ ENV CARGO_TARGET_DIR=/src/target CARGO_TERM_COLOR=never
 #    Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 COPY core/Cargo.toml core/Cargo.toml
+# The dev API server (tests and scripts/dev-cluster.sh only): its manifest, never its code.
+COPY tools/apiserver/Cargo.toml tools/apiserver/Cargo.toml
 COPY scripts/build-release.sh scripts/build-release.sh
-RUN mkdir -p src core/src core/benches tests/it \
+RUN mkdir -p src core/src core/benches tests/it tools/apiserver/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs core/src/lib.rs core/benches/build.rs tests/it/main.rs
+ && touch src/lib.rs core/src/lib.rs core/benches/build.rs tests/it/main.rs \
+    tools/apiserver/src/lib.rs tools/apiserver/src/main.rs
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     scripts/build-release.sh
 

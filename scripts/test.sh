@@ -19,6 +19,12 @@ export LOCALSTACK_ENDPOINT=http://127.0.0.1:$LOCALSTACK_PORT
 mkdir -p "$cache"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# tests/it/kubectl.rs and the black-box controller test drive kubectl (1.24 or later).
+if ! command -v "${KUBECTL:-kubectl}" >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  step "installing kubectl (Debian's kubernetes-client)"
+  apt-get install -y -q kubernetes-client || { apt-get update -q && apt-get install -y -q kubernetes-client; }
+fi
 started_localstack=0
 ls_out=$(mktemp)
 cleanup() {

@@ -246,7 +246,8 @@ async fn patches_replace_and_conflicts() {
     let current = leases.get("leader").await.unwrap();
     assert_eq!(current.resource_version(), patched.resource_version());
 
-    // Server-side apply (approximated) creates, then merges; strategic merge acts as merge.
+    // Server-side apply creates, then merges; a field its manager stops applying goes, and a
+    // field another manager owns with another value is a conflict unless forced.
     let apply = PatchParams::apply("test").force();
     let lease = |spec: Value| {
         let meta = json!({"name": "applied"});
@@ -266,10 +267,16 @@ async fn patches_replace_and_conflicts() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        at(&applied, "/spec"),
-        json!({"holderIdentity": "x", "leaseDurationSeconds": 15})
-    );
+    assert_eq!(at(&applied, "/spec"), json!({"leaseDurationSeconds": 15}));
+    let other = PatchParams::apply("other");
+    let thirty = lease(json!({"leaseDurationSeconds": 30}));
+    let taken = leases.patch("applied", &other, &thirty);
+    assert_eq!(fails(taken).await, (409, "Conflict".into()));
+    let forced = leases
+        .patch("applied", &other.force(), &thirty)
+        .await
+        .unwrap();
+    assert_eq!(at(&forced, "/spec"), json!({"leaseDurationSeconds": 30}));
     let strategic = Patch::Strategic(json!({"spec": {"holderIdentity": "y"}}));
     let merged = leases.patch("applied", &pp, &strategic).await.unwrap();
     assert_eq!(at(&merged, "/spec/holderIdentity"), "y");
@@ -645,4 +652,52 @@ async fn rbac_calls_events_and_injected_failures() {
         !matches!(after, Ok(_) | Err(kube::Error::Api(_))),
         "{after:?}"
     );
+}
+
+#[tokio::test]
+async fn preload_reads_yaml_files_and_lists_without_a_client() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-preload-{}", crate::localstack::run_id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    // More documents in one file than serde-saphyr's default budget (1,024) allows.
+    let services: String = (0..1500)
+        .map(|i| {
+            format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i}, namespace: pre}}\nspec: {{ports: [{{port: 80}}]}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("a.yaml"), services).unwrap();
+    let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: {name: alb}, spec: {controller: ingress.k8s.aws/alb}}\n";
+    std::fs::write(dir.join("nested/b.yml"), list).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a manifest").unwrap();
+
+    let server = ApiServer::start().await;
+    assert_eq!(server.preload(&dir).unwrap(), 1501);
+    let names: Vec<String> = server
+        .list::<Service>()
+        .iter()
+        .map(|s| format!("{}/{}", s.namespace().unwrap(), s.name_any()))
+        .collect();
+    assert_eq!(names.len(), 1500);
+    assert_eq!(names[..3], ["pre/s0", "pre/s1", "pre/s10"]);
+    assert!(server
+        .get_object("networking.k8s.io/v1", "IngressClass", "", "alb")
+        .is_some());
+    assert!(server.calls().is_empty(), "preloading is not a client");
+
+    std::fs::write(
+        dir.join("c.yaml"),
+        "apiVersion: v1\nkind: Pod2\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let err = server.preload(&dir).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the apiserver fixture does not serve v1 Pod2",
+            dir.join("c.yaml").display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
 //! The object store: objects, the global resourceVersion, the bounded event history, the write
 //! semantics (status subresource, generation, finalizers, conflicts) and selectors.
 
+use super::merge::{self, Owners};
 use super::{Call, KindInfo, KINDS};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{json, Map, Value};
@@ -44,9 +45,12 @@ pub struct State {
     /// Watches may resume from resourceVersions >= floor.
     floor: u64,
     objects: BTreeMap<Key, Obj>,
+    /// Server-side apply field sets by object and manager.
+    owners: BTreeMap<Key, Owners>,
     history: VecDeque<Event>,
     history_limit: usize,
     pub calls: Vec<Call>,
+    pub record_calls: bool,
     pub failures: Vec<(String, String, u16)>,
     rv_tx: watch::Sender<u64>,
 }
@@ -59,13 +63,21 @@ pub struct Store {
 }
 
 /// A Kubernetes error, sent as a `Status` body.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
     details: Option<Value>,
 }
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} {})", self.message, self.code, self.reason)
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(code: u16, message: impl Into<String>) -> Self {
@@ -93,7 +105,7 @@ impl ApiError {
     }
 
     /// An error about one object, with `details` as the real server sends them.
-    fn about(code: u16, info: &KindInfo, name: &str, message: &str) -> Self {
+    pub(crate) fn about(code: u16, info: &KindInfo, name: &str, message: &str) -> Self {
         let resource = if info.group.is_empty() {
             info.plural.to_owned()
         } else {
@@ -151,6 +163,7 @@ impl State {
         let obj = Arc::new(obj);
         let kind = key.0;
         if etype == EventType::Deleted {
+            self.owners.remove(&key);
             self.objects.remove(&key);
         } else {
             self.objects.insert(key, obj.clone());
@@ -190,7 +203,12 @@ impl State {
 static UIDS: AtomicU64 = AtomicU64::new(1);
 
 fn now() -> Value {
-    serde_json::to_value(Time(k8s_openapi::jiff::Timestamp::now())).unwrap_or_default()
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(now.as_secs()).unwrap_or_default();
+    let ts = k8s_openapi::jiff::Timestamp::from_second(secs).unwrap_or_default();
+    serde_json::to_value(Time(ts)).unwrap_or_default()
 }
 
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
@@ -250,9 +268,11 @@ impl Store {
             rv: 0,
             floor: 0,
             objects: BTreeMap::new(),
+            owners: BTreeMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             calls: Vec::new(),
+            record_calls: true,
             failures: Vec::new(),
             rv_tx: watch::Sender::new(0),
         };
@@ -283,7 +303,9 @@ impl Store {
             .failures
             .iter()
             .position(|(v, r, _)| *v == call.verb && *r == resource);
-        st.calls.push(call);
+        if st.record_calls {
+            st.calls.push(call);
+        }
         hit.map(|i| st.failures.remove(i).2)
     }
 
@@ -440,6 +462,19 @@ impl Store {
                 format!("the name of the object ({n}) does not match the name on the URL ({name})");
             return Err(ApiError::new(400, msg));
         }
+        if let Some(uid) = proposed_meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty() && mode != Mode::Direct)
+        {
+            let stored = meta_str(&old, "uid").unwrap_or_default();
+            if uid != stored {
+                let msg = format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {stored}"
+                );
+                return Err(ApiError::about(409, info, name, &msg));
+            }
+        }
         let rv = proposed_meta
             .get("resourceVersion")
             .and_then(Value::as_str)
@@ -489,12 +524,71 @@ impl Store {
         if new == *old {
             return Ok(old);
         }
+        if let Some(owners) = st.owners.get_mut(&key) {
+            merge::release_changed(info, owners, &old, &new);
+        }
         let etype = if deleting && finalizers(&new).is_empty() {
             EventType::Deleted
         } else {
             EventType::Modified
         };
         Ok(st.commit(key, etype, new, Some(old)))
+    }
+
+    /// Server-side apply by `manager`: creates a missing object, else updates like a PATCH.
+    pub fn apply(
+        &self,
+        k: usize,
+        ns: &str,
+        name: &str,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Obj, ApiError> {
+        let info = &KINDS[k];
+        let key = (k, ns.to_owned(), name.to_owned());
+        let (live, mut owners) = {
+            let st = self.lock();
+            let live = st.objects.get(&key).cloned();
+            (live, st.owners.get(&key).cloned().unwrap_or_default())
+        };
+        let merged = merge::apply(info, live.as_deref(), applied, &mut owners, manager, force)
+            .map_err(|conflicts| {
+                let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                for c in &conflicts {
+                    by_manager
+                        .entry(c.manager.as_str())
+                        .or_default()
+                        .push(c.path.to_string());
+                }
+                let version = info.api_version();
+                let parts: Vec<String> = by_manager
+                    .into_iter()
+                    .map(|(m, paths)| match paths.as_slice() {
+                        [one] => format!("conflict with \"{m}\" using {version}: {one}"),
+                        _ => format!(
+                            "conflicts with \"{m}\" using {version}:\n- {}",
+                            paths.join("\n- ")
+                        ),
+                    })
+                    .collect();
+                let n = conflicts.len();
+                let plural = if n == 1 { "" } else { "s" };
+                let msg = format!(
+                    "Apply failed with {n} conflict{plural}: {}",
+                    parts.join("\n")
+                );
+                ApiError::new(409, msg)
+            })?;
+        let result = match &live {
+            None => self.create(k, ns, merged, Mode::Main),
+            Some(_) => self.update(k, ns, name, Mode::Main, |_| Ok(merged)),
+        }?;
+        let mut st = self.lock();
+        if st.objects.contains_key(&key) {
+            st.owners.insert(key, owners);
+        }
+        Ok(result)
     }
 
     /// Delete, or only mark for deletion while finalizers remain.

@@ -3,11 +3,12 @@
 //! feature would rebuild hyper, kube and the AWS HTTP client a second time just for tests.
 
 use super::store::{meta_str, ApiError, Filter, Mode, Obj, Store};
-use super::{Call, KindInfo, BOOKMARK_INTERVAL, KINDS};
+use super::{discovery, merge, table, Call, KindInfo, BOOKMARK_INTERVAL, KINDS};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +18,14 @@ use tokio::io::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-pub async fn serve(listener: TcpListener, store: Arc<Store>) {
+pub async fn serve(listener: TcpListener, store: Arc<Store>, addr: SocketAddr) {
     // Connection tasks live in the set: aborting this task ends them all.
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => if let Ok((stream, _)) = accepted {
                 let _ = stream.set_nodelay(true);
-                connections.spawn(connection(stream, store.clone()));
+                connections.spawn(connection(stream, store.clone(), addr));
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -36,6 +37,7 @@ struct Request {
     path: String,
     query: HashMap<String, String>,
     content_type: String,
+    accept: String,
     body: Vec<u8>,
     close: bool,
 }
@@ -43,6 +45,11 @@ struct Request {
 impl Request {
     fn q(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(String::as_str)
+    }
+
+    /// Some(whole object in rows?) when the client asks for a Table.
+    fn table(&self) -> Option<bool> {
+        table::wanted(&self.accept).then(|| self.q("includeObject") == Some("Object"))
     }
 
     fn json(&self) -> Result<Value, ApiError> {
@@ -57,6 +64,7 @@ impl Request {
 
 enum Reply {
     Json(u16, Vec<u8>),
+    Raw(&'static str, Vec<u8>),
     Watch(WatchSpec),
 }
 
@@ -67,13 +75,19 @@ fn reply(code: u16, body: &impl Serialize) -> Result<Reply, ApiError> {
     ))
 }
 
-async fn connection(stream: TcpStream, store: Arc<Store>) {
+async fn connection(stream: TcpStream, store: Arc<Store>, addr: SocketAddr) {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     while let Ok(Some(req)) = read_request(&mut reader).await {
-        let result = handle(&store, &req).or_else(|e| reply(e.code, &e.status()));
+        let result = match discovery::document(&req.path, addr) {
+            Some((content_type, body)) if req.method == "GET" => Ok(Reply::Raw(content_type, body)),
+            _ => handle(&store, &req).or_else(|e| reply(e.code, &e.status())),
+        };
         let sent = match result {
             Ok(Reply::Json(code, body)) => write_json(&mut writer, code, &body).await,
+            Ok(Reply::Raw(content_type, body)) => {
+                write_body(&mut writer, 200, content_type, &body).await
+            }
             Ok(Reply::Watch(spec)) => watch(&store, spec, &mut reader, &mut writer).await,
             Err(_) => break,
         };
@@ -101,6 +115,7 @@ async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<R
             .into_owned()
             .collect(),
         content_type: String::new(),
+        accept: String::new(),
         body: Vec::new(),
         close: false,
     };
@@ -118,6 +133,7 @@ async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<R
             "content-length" => length = value.parse().map_err(|_| invalid("content-length"))?,
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "content-type" => req.content_type = value.to_owned(),
+            "accept" => req.accept = value.to_owned(),
             "connection" => req.close = value.eq_ignore_ascii_case("close"),
             _ => {}
         }
@@ -141,9 +157,18 @@ async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<R
 }
 
 async fn write_json<W: AsyncWrite + Unpin>(w: &mut W, code: u16, body: &[u8]) -> io::Result<()> {
+    write_body(w, code, "application/json", body).await
+}
+
+async fn write_body<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    code: u16,
+    content_type: &str,
+    body: &[u8],
+) -> io::Result<()> {
     let reason = if code < 400 { "OK" } else { "Error" };
     let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     w.write_all(&[head.as_bytes(), body].concat()).await
@@ -190,6 +215,9 @@ fn route(path: &str) -> Option<Route<'_>> {
 }
 
 fn handle(store: &Store, req: &Request) -> Result<Reply, ApiError> {
+    if matches!(req.path.as_str(), "/healthz" | "/readyz" | "/livez") {
+        return Ok(Reply::Raw("text/plain", b"ok".to_vec()));
+    }
     if req.path == "/version" {
         return reply(
             200,
@@ -252,7 +280,16 @@ fn handle(store: &Store, req: &Request) -> Result<Reply, ApiError> {
         )
     };
     match verb {
-        "get" => reply(200, &*store.get(k, ns, name)?),
+        "get" => {
+            let obj = store.get(k, ns, name)?;
+            match req.table() {
+                Some(whole) => {
+                    let rv = meta_str(&obj, "resourceVersion").unwrap_or("");
+                    reply(200, &table::table(info, &[&obj], rv, whole, true))
+                }
+                None => reply(200, &*obj),
+            }
+        }
         "list" => {
             let limit = req.q("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
             let (rv, items, next) = store.list(k, &filter()?, limit, req.q("continue"))?;
@@ -261,6 +298,11 @@ fn handle(store: &Store, req: &Request) -> Result<Reply, ApiError> {
                 metadata["continue"] = token.into();
             }
             let items: Vec<&Value> = items.iter().map(|o| &**o).collect();
+            if let Some(whole) = req.table() {
+                let mut t = table::table(info, &items, &rv.to_string(), whole, true);
+                t["metadata"] = metadata;
+                return reply(200, &t);
+            }
             let (kind, api_version) = (format!("{}List", info.kind), info.api_version());
             reply(
                 200,
@@ -326,30 +368,54 @@ fn patch(
             Ok(new)
         });
     }
-    let apply = content_type == "application/apply-patch+yaml";
-    if !apply
-        && !matches!(
-            content_type,
-            "application/merge-patch+json" | "application/strategic-merge-patch+json"
-        )
-    {
-        return Err(ApiError::new(
-            415,
-            format!("unsupported patch content type {content_type:?}"),
-        ));
-    }
-    let p: Value = serde_json::from_slice(&req.body).map_err(bad)?;
-    let merged = store.update(k, ns, name, mode, |old| {
-        let mut new = old.clone();
-        json_patch::merge(&mut new, &p);
-        Ok(new)
-    });
-    match merged {
-        Err(e) if e.code == 404 && apply && mode == Mode::Main => {
-            store.create(k, ns, p, Mode::Main)
+    let info = &KINDS[k];
+    if content_type == "application/apply-patch+yaml" && mode == Mode::Main {
+        let Some(manager) = req.q("fieldManager").filter(|m| !m.is_empty()) else {
+            let msg = "PATCH, application/apply-patch+yaml requests require fieldManager to be set";
+            return Err(ApiError::new(400, msg));
+        };
+        let mut applied: Value = match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(_) => {
+                let text = String::from_utf8_lossy(&req.body);
+                serde_saphyr::from_str(&text)
+                    .map_err(|e| ApiError::new(400, format!("invalid apply body: {e}")))?
+            }
+        };
+        if meta_str(&applied, "name").is_none() {
+            if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("name".into(), name.into());
+            }
         }
-        other => other,
+        let force = req.q("force") == Some("true");
+        return store.apply(k, ns, name, &applied, manager, force);
     }
+    let strategic = match content_type {
+        "application/merge-patch+json" => false,
+        // Server-side apply of the status subresource: treated as a merge patch.
+        "application/apply-patch+yaml" => false,
+        "application/strategic-merge-patch+json" if !info.custom() => true,
+        "application/strategic-merge-patch+json" => {
+            let msg = "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+            return Err(ApiError::new(415, msg));
+        }
+        _ => {
+            return Err(ApiError::new(
+                415,
+                format!("unsupported patch content type {content_type:?}"),
+            ))
+        }
+    };
+    let p: Value = serde_json::from_slice(&req.body).map_err(bad)?;
+    store.update(k, ns, name, mode, |old| {
+        let mut new = old.clone();
+        if strategic {
+            merge::strategic_merge(info, &mut new, &p).map_err(|e| ApiError::new(422, e))?;
+        } else {
+            json_patch::merge(&mut new, &p);
+        }
+        Ok(new)
+    })
 }
 
 // ---- watch ----------------------------------------------------------------------------------
@@ -362,6 +428,8 @@ struct WatchSpec {
     initial_events_end: bool,
     bookmarks: bool,
     timeout: Duration,
+    /// Some(whole object in rows?): events carry one-row Tables.
+    table: Option<bool>,
 }
 
 impl WatchSpec {
@@ -382,9 +450,11 @@ impl WatchSpec {
                     .map_err(|_| ApiError::new(400, format!("invalid resourceVersion {rv:?}")))?,
             ),
         };
+        // 0 means "the server's default", as on a real server.
         let timeout = Duration::from_secs(
             req.q("timeoutSeconds")
                 .and_then(|t| t.parse().ok())
+                .filter(|t| *t > 0)
                 .unwrap_or(300),
         );
         Ok(Self {
@@ -394,6 +464,7 @@ impl WatchSpec {
             initial_events_end,
             bookmarks,
             timeout,
+            table: req.table(),
         })
     }
 }
@@ -407,6 +478,18 @@ fn push_event(buf: &mut Vec<u8>, type_: &str, object: &Value) {
     }
     if serde_json::to_writer(&mut *buf, &WireEvent { type_, object }).is_ok() {
         buf.push(b'\n');
+    }
+}
+
+/// An object event, as a one-row Table when the watch asked for Tables.
+fn push_object(buf: &mut Vec<u8>, spec: &WatchSpec, type_: &str, object: &Value) {
+    match spec.table {
+        Some(whole) => {
+            let rv = meta_str(object, "resourceVersion").unwrap_or("");
+            let t = table::table(&KINDS[spec.kind], &[object], rv, whole, true);
+            push_event(buf, type_, &t);
+        }
+        None => push_event(buf, type_, object),
     }
 }
 
@@ -464,7 +547,7 @@ where
         None => {
             let (rv, objects) = store.snapshot(spec.kind, &spec.filter);
             for obj in objects {
-                push_event(&mut buf, "ADDED", &obj);
+                push_object(&mut buf, &spec, "ADDED", &obj);
                 if buf.len() > 1 << 16 {
                     send(w, &mut buf, false).await?;
                 }
@@ -481,7 +564,7 @@ where
             Ok((reached, events)) => {
                 for e in &events {
                     if let Some(type_) = spec.filter.event_type(e) {
-                        push_event(&mut buf, type_, &e.obj);
+                        push_object(&mut buf, &spec, type_, &e.obj);
                     }
                 }
                 last = reached;

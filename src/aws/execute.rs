@@ -504,8 +504,11 @@ mod tests {
         )
         .await;
         assert_eq!(got.unwrap_err().code, "DependencyViolation");
-        // Waits of 5, 10, 20, 20 ms fit in 60 ms; the next would not.
-        assert_eq!(calls.load(Ordering::SeqCst), 5);
+        // Waits of 5, 10, 20, 20 ms fit in 60 ms; the next would not, so at most 5 calls. A
+        // loaded machine oversleeps, which can only leave room for fewer (wall-clock time: the
+        // crate's tokio has no paused clock outside its own tests).
+        let n = calls.load(Ordering::SeqCst);
+        assert!((2..=5).contains(&n), "{n} calls");
         assert!(started.elapsed() < Duration::from_millis(500));
 
         let calls = AtomicU32::new(0);

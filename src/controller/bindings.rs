@@ -46,7 +46,7 @@ use tracing::Instrument;
 
 use super::keys::ObjectKey;
 use super::kube_io::{KubeIo, BINDING_FINALIZER};
-use super::metrics::Metrics;
+use super::metrics::{Kind, Metrics, ReconcileResult, TargetPath};
 use super::queue::{ErrorClass, WorkQueue};
 use super::report::class_of_execute;
 use super::stores::{Signals, Stores};
@@ -58,8 +58,6 @@ use crate::deploy::targets::{
 
 /// The condition this loop owns.
 const READY: &str = "Ready";
-/// Metrics `kind` label of bindings.
-const KIND: &str = "targetgroupbinding";
 
 /// How the bindings loop is configured (the reconciler's settings that apply).
 #[derive(Debug, Clone)]
@@ -528,7 +526,7 @@ impl Bindings {
             {
                 let register = c.kind == ChangeKind::Register;
                 match o {
-                    Outcome::Done => self.metrics.count_target_change(&c.op, "binding"),
+                    Outcome::Done => self.metrics.count_targets(&c.op, TargetPath::Binding),
                     // A target group that is gone has no targets to release.
                     Outcome::Failed(ExecuteError::Aws(e))
                         if !register && e.code == "TargetGroupNotFound" => {}
@@ -565,7 +563,7 @@ impl Bindings {
                 self.forget_group(&p.arn);
                 self.report(&p.tgb, &p.key, &problem).await;
                 self.metrics
-                    .observe_reconcile(KIND, "error", started.elapsed());
+                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Error, started.elapsed());
                 continue;
             }
             if p.deleting {
@@ -588,7 +586,7 @@ impl Bindings {
             }
             if !p.changes.is_empty() {
                 self.metrics
-                    .observe_reconcile(KIND, "success", started.elapsed());
+                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Success, started.elapsed());
             }
         }
         for key in &taken {
@@ -838,11 +836,8 @@ impl Bindings {
         }
         let note = problem.message.clone();
         if self.state.reported.get(key) != Some(&note) {
-            self.metrics.inc(
-                "aws_lb_operator_reconcile_errors_total",
-                &[("kind", KIND), ("reason", problem.reason)],
-                1,
-            );
+            self.metrics
+                .reconcile_error(Kind::TargetGroupBinding, problem.reason);
             self.kube
                 .binding_event(tgb, true, problem.reason, note.clone())
                 .await;

@@ -9,6 +9,7 @@ use aws_lb_operator_core::model::{Stack, StackId};
 use tracing::Instrument;
 
 use super::decisions::{shape, Applied};
+use super::metrics::TargetPath;
 use super::reconciler::Reconciler;
 use crate::deploy::targets::{send_target_changes, Outcome};
 
@@ -104,7 +105,7 @@ impl Reconciler {
         let mut failed = std::collections::BTreeSet::new();
         for (c, o) in changes.iter().zip(&report.outcomes) {
             if matches!(o, Outcome::Done) {
-                self.metrics.count_target_change(&c.op, "fast");
+                self.metrics.count_targets(&c.op, TargetPath::Fast);
             } else {
                 failed.insert(c.stack.clone());
             }

@@ -12,7 +12,6 @@
 //!
 //! AWS call counts are read from the [`CallCounter`] every AWS client already feeds, at scrape
 //! time; their latency is observed as each operation finishes.
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +85,18 @@ label_value! {
         Service => "service",
         /// A TargetGroupBinding.
         TargetGroupBinding => "targetgroupbinding",
+    }
+}
+
+impl Kind {
+    /// The kind of an object's reconcile, for the kinds reconciles are counted of.
+    pub fn of_object(kind: super::keys::ObjectKind) -> Option<Self> {
+        match kind {
+            super::keys::ObjectKind::Ingress => Some(Self::Ingress),
+            super::keys::ObjectKind::Service => Some(Self::Service),
+            super::keys::ObjectKind::TargetGroupBinding => Some(Self::TargetGroupBinding),
+            super::keys::ObjectKind::Other(_) => None,
+        }
     }
 }
 
@@ -212,7 +223,7 @@ struct AwsLatencyLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// A gauge, with the `AtomicI64`-style `store`/`load` older call sites use.
+/// A gauge.
 #[derive(Debug, Clone, Default)]
 pub struct GaugeHandle(Gauge);
 
@@ -225,16 +236,6 @@ impl GaugeHandle {
     /// The value.
     pub fn get(&self) -> i64 {
         self.0.get()
-    }
-
-    /// [`GaugeHandle::set`] (the ordering is ignored: the gauge is atomic).
-    pub fn store(&self, v: i64, _ordering: Ordering) {
-        self.set(v);
-    }
-
-    /// [`GaugeHandle::get`] (the ordering is ignored).
-    pub fn load(&self, _ordering: Ordering) -> i64 {
-        self.get()
     }
 }
 
@@ -457,80 +458,6 @@ impl Metrics {
             .inc();
     }
 
-    // ---- string-keyed wrappers (older call sites) ------------------------------------------
-
-    /// Adds `n` to counter `name` with `labels` (a wrapper over the typed methods: a name or
-    /// label value they do not know is logged and not counted).
-    pub fn inc(&self, name: &str, labels: &[(&str, &str)], n: u64) {
-        let get = |key: &str| labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-        let counted = match name {
-            "aws_lb_operator_reconcile_total" => (|| {
-                let l = ReconcileLabels {
-                    kind: Kind::parse(get("kind")?)?,
-                    result: ReconcileResult::parse(get("result")?)?,
-                };
-                self.reconciles.get_or_create(&l).inc_by(n);
-                Some(())
-            })(),
-            "aws_lb_operator_reconcile_errors_total" => (|| {
-                let l = ErrorLabels {
-                    kind: Kind::parse(get("kind")?)?,
-                    reason: get("reason")?.to_owned(),
-                };
-                self.errors.get_or_create(&l).inc_by(n);
-                Some(())
-            })(),
-            "aws_lb_operator_target_changes_total" => (|| {
-                let l = TargetLabels {
-                    operation: TargetOperation::parse(get("operation")?)?,
-                    path: TargetPath::parse(get("path")?)?,
-                };
-                self.target_changes.get_or_create(&l).inc_by(n);
-                Some(())
-            })(),
-            "aws_lb_operator_dns_changes_total" => (|| {
-                self.dns_changes(DnsOutcome::parse(get("outcome")?)?, n);
-                Some(())
-            })(),
-            "aws_lb_operator_events_total" => (|| {
-                let l = EventLabels {
-                    r#type: EventType::parse(get("type")?)?,
-                    reason: get("reason")?.to_owned(),
-                };
-                self.events.get_or_create(&l).inc_by(n);
-                Some(())
-            })(),
-            _ => None,
-        };
-        if counted.is_none() {
-            tracing::warn!(
-                metric = name,
-                ?labels,
-                "unknown metric or label value: not counted"
-            );
-        }
-    }
-
-    /// [`Metrics::count_targets`] with the path as text (`fast`, `full` or `binding`).
-    pub fn count_target_change(&self, op: &Op, path: &str) {
-        match TargetPath::parse(path) {
-            Some(path) => self.count_targets(op, path),
-            None => tracing::warn!(path, "unknown target change path: not counted"),
-        }
-    }
-
-    /// [`Metrics::reconciled`] with kind and result as text.
-    pub fn observe_reconcile(&self, kind: &str, result: &str, took: Duration) {
-        match (Kind::parse(kind), ReconcileResult::parse(result)) {
-            (Some(kind), Some(result)) => self.reconciled(kind, result, took),
-            _ => tracing::warn!(
-                kind,
-                result,
-                "unknown reconcile kind or result: not counted"
-            ),
-        }
-    }
-
     // ---- reading -------------------------------------------------------------------------
 
     /// The text exposition of every metric, AWS calls included ([`CONTENT_TYPE`]).
@@ -573,13 +500,14 @@ mod tests {
     #[test]
     fn renders_counters_histograms_gauges_and_aws_calls() {
         let m = Metrics::default();
-        m.observe_reconcile("ingress", "success", Duration::from_millis(300));
-        m.inc(
-            "aws_lb_operator_reconcile_errors_total",
-            &[("kind", "service"), ("reason", "FailedBuildModel")],
-            2,
+        m.reconciled(
+            Kind::Ingress,
+            ReconcileResult::Success,
+            Duration::from_millis(300),
         );
-        m.queue_depth.store(3, Ordering::Relaxed);
+        m.reconcile_error(Kind::Service, "FailedBuildModel");
+        m.reconcile_error(Kind::Service, "FailedBuildModel");
+        m.queue_depth.set(3);
         let text = m.render();
         for line in [
             "aws_lb_operator_reconcile_total{kind=\"ingress\",result=\"success\"} 1",
@@ -653,31 +581,11 @@ mod tests {
     }
 
     #[test]
-    fn the_string_wrappers_count_what_the_typed_methods_count() {
+    fn the_typed_methods_count_by_their_labels() {
         let m = Metrics::default();
-        m.inc(
-            "aws_lb_operator_dns_changes_total",
-            &[("outcome", "done")],
-            5,
-        );
-        m.inc(
-            "aws_lb_operator_events_total",
-            &[("type", "Normal"), ("reason", "SuccessfullyReconciled")],
-            1,
-        );
-        m.inc(
-            "aws_lb_operator_reconcile_errors_total",
-            &[("kind", "targetgroupbinding"), ("reason", "InvalidSpec")],
-            1,
-        );
-        // Unknown names and label values are not counted (and nothing else is).
-        m.inc("aws_lb_operator_nonsense_total", &[("outcome", "done")], 7);
-        m.inc(
-            "aws_lb_operator_dns_changes_total",
-            &[("outcome", "maybe")],
-            7,
-        );
-        m.observe_reconcile("gateway", "success", Duration::from_secs(1));
+        m.dns_changes(DnsOutcome::Done, 5);
+        m.event(EventType::Normal, "SuccessfullyReconciled");
+        m.reconcile_error(Kind::TargetGroupBinding, "InvalidSpec");
         let op = Op::RegisterTargets {
             target_group: aws_lb_operator_core::deploy::Ref::Existing("arn:tg".into()),
             targets: ["10.0.0.1", "10.0.0.2"]
@@ -687,8 +595,14 @@ mod tests {
                 })
                 .to_vec(),
         };
-        m.count_target_change(&op, "fast");
-        m.count_target_change(&op, "sideways");
+        m.count_targets(&op, TargetPath::Fast);
+        // Not a target change: counts nothing.
+        m.count_targets(
+            &Op::DeleteRule {
+                arn: "arn:rule".into(),
+            },
+            TargetPath::Full,
+        );
         assert_eq!(m.counter("aws_lb_operator_dns_changes_total", &[]), 5);
         assert_eq!(
             m.counter(
@@ -713,6 +627,5 @@ mod tests {
         );
         assert_eq!(m.counter("aws_lb_operator_target_changes_total", &[]), 2);
         assert_eq!(m.counter("aws_lb_operator_reconcile_total", &[]), 0);
-        assert!(!m.render().contains("nonsense"));
     }
 }

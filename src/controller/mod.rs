@@ -202,9 +202,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         let mut shutdown = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                metrics
-                    .leader
-                    .store(i64::from(*leader.borrow()), Ordering::Relaxed);
+                metrics.leader.set(i64::from(*leader.borrow()));
                 tokio::select! {
                     r = leader.changed() => if r.is_err() { return },
                     _ = shutdown.changed() => return,
@@ -253,7 +251,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
                 () = stores.wait_ready() => {}
                 _ = shutdown.changed() => return,
             }
-            metrics.ready.store(1, Ordering::Relaxed);
+            metrics.ready.set(1);
             let _ = synced_tx.send(true);
             tracing::info!("watch caches synced");
             signals.general.store(true, Ordering::Release);

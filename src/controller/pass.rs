@@ -13,7 +13,8 @@ use super::keys::ObjectKey;
 use super::kube_io::ObjState;
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
-use super::report::{class_of_deploy, classify, kind_label, new_conflicts};
+use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
+use super::report::{class_of_deploy, classify, new_conflicts};
 use crate::deploy::targets::{
     load_balancer_addresses, ExecuteOptions, Observation, Outcome, ZoneCache,
 };
@@ -119,7 +120,7 @@ impl Reconciler {
             }
             for s in &batch.desired {
                 self.metrics
-                    .observe_reconcile(kind_label(&s.id), "dry-run", started.elapsed());
+                    .reconciled(Kind::from(s.id.kind), ReconcileResult::DryRun, started.elapsed());
             }
             let mut st = self.lock();
             for id in &batch.deletes {
@@ -146,7 +147,7 @@ impl Reconciler {
 
         for (c, o) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
             if matches!(o, Outcome::Done) {
-                self.metrics.count_target_change(&c.op, "full");
+                self.metrics.count_targets(&c.op, TargetPath::Full);
             }
         }
         let dns_plan = prepared.dns.as_ref().map(|d| &d.plan);
@@ -158,16 +159,8 @@ impl Reconciler {
             &report.dns,
             &covered,
         );
-        self.metrics.inc(
-            "aws_lb_operator_dns_changes_total",
-            &[("outcome", "done")],
-            outcome.dns_done,
-        );
-        self.metrics.inc(
-            "aws_lb_operator_dns_changes_total",
-            &[("outcome", "failed")],
-            outcome.dns_failed,
-        );
+        self.metrics.dns_changes(DnsMetric::Done, outcome.dns_done);
+        self.metrics.dns_changes(DnsMetric::Failed, outcome.dns_failed);
 
         // Addresses of the load balancers, for status.
         let mut addresses: BTreeMap<StackId, String> = BTreeMap::new();
@@ -261,7 +254,7 @@ impl Reconciler {
             }
             self.release(id, batch.release.get(id)).await;
             self.metrics
-                .observe_reconcile(kind_label(id), "success", started.elapsed());
+                .reconciled(Kind::from(id.kind), ReconcileResult::Success, started.elapsed());
         }
         for id in &batch.deletes {
             if let Some(f) = outcome.failed.get(id) {
@@ -289,7 +282,7 @@ impl Reconciler {
             }
             self.release(id, batch.release.get(id)).await;
             self.metrics
-                .observe_reconcile(kind_label(id), "success", started.elapsed());
+                .reconciled(Kind::from(id.kind), ReconcileResult::Success, started.elapsed());
         }
     }
 }

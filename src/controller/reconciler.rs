@@ -25,6 +25,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::metrics::Kind;
 use super::decisions::{decide, Applied, Translation, View};
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
@@ -165,7 +166,7 @@ impl Reconciler {
             let wake = {
                 let st = self.lock();
                 let depth = i64::try_from(st.queue.len()).unwrap_or(i64::MAX);
-                self.metrics.queue_depth.store(depth, Ordering::Relaxed);
+                self.metrics.queue_depth.set(depth);
                 st.queue
                     .next_wake(Instant::now())
                     .unwrap_or(next_resync)
@@ -263,11 +264,9 @@ impl Reconciler {
                     if let Some(obj) = objects.get(key) {
                         events.push((obj.clone(), messages.join("; ")));
                     }
-                    self.metrics.inc(
-                        "aws_lb_operator_reconcile_errors_total",
-                        &[("kind", key.kind.as_str()), ("reason", "FailedBuildModel")],
-                        1,
-                    );
+                    if let Some(kind) = Kind::of_object(key.kind) {
+                        self.metrics.reconcile_error(kind, "FailedBuildModel");
+                    }
                 }
             }
             st.reported_errors = errors;
@@ -300,7 +299,7 @@ impl Reconciler {
             .sum();
         self.metrics
             .targets
-            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Takes the next batch of dirty stacks this worker may reconcile.

@@ -3,13 +3,14 @@
 //! once, and the release of finalizers after success.
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_lb_operator_core::deploy::Plan;
+use aws_lb_operator_core::deploy::{Plan, Scope};
 use aws_lb_operator_core::dns::{DnsConflict, DnsUnit};
-use aws_lb_operator_core::model::{StackId, StackKind};
+use aws_lb_operator_core::model::StackId;
 use tokio::time::Instant;
 
 use super::keys::ObjectKey;
 use super::kube_io::ObjState;
+use super::metrics::{Kind, ReconcileResult};
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
 use crate::aws::resolve::ResolveError;
@@ -38,24 +39,23 @@ pub struct PassOutcome {
     pub dns_failed: u64,
 }
 
-/// The scope a change or DNS unit names: `None` for the cluster (the empty stack id), else
-/// the stack.
+/// The stack a change, DNS unit or conflict names (`None` for the cluster scope).
 fn scope(stack: &str) -> Option<StackId> {
-    (!stack.is_empty()).then(|| StackId::parse(stack))
+    Scope::of_field(stack).stack().cloned()
 }
 
 #[derive(Default)]
 struct Failures {
     /// First message per scope, and the classes of its failures (`None` in the map: only
     /// changes that were not attempted).
-    by_scope: BTreeMap<Option<StackId>, (String, Option<ErrorClass>)>,
+    by_scope: BTreeMap<Scope, (String, Option<ErrorClass>)>,
 }
 
 impl Failures {
     fn add(&mut self, stack: &str, message: impl FnOnce() -> String, class: Option<ErrorClass>) {
         let entry = self
             .by_scope
-            .entry(scope(stack))
+            .entry(Scope::of_field(stack))
             .or_insert_with(|| (message(), None));
         entry.1 = match (entry.1, class) {
             (Some(a), Some(b)) => Some(a.most_urgent(b)),
@@ -134,7 +134,7 @@ pub fn classify(
             ),
         }
     }
-    if let Some((message, class)) = failures.by_scope.remove(&None) {
+    if let Some((message, class)) = failures.by_scope.remove(&Scope::Cluster) {
         for id in covered {
             failures.add(
                 &id.to_string(),
@@ -148,7 +148,7 @@ pub fn classify(
         .into_iter()
         .filter_map(|(id, (message, class))| {
             Some((
-                id?,
+                id.stack()?.clone(),
                 StackFailure {
                     message,
                     class: class.unwrap_or(ErrorClass::Other),
@@ -196,13 +196,6 @@ pub fn new_conflicts(
 }
 
 /// The `kind` label of a stack in metrics.
-pub fn kind_label(id: &StackId) -> &'static str {
-    match id.kind {
-        StackKind::Ingress => "ingress",
-        StackKind::Service => "service",
-    }
-}
-
 impl Reconciler {
     /// A failed pass for stack `id`: a warning on each of `objs`, the error metric, backoff.
     pub(super) async fn report_failure(
@@ -218,13 +211,10 @@ impl Reconciler {
                 .event(obj, true, "FailedDeployModel", note.clone())
                 .await;
         }
-        self.metrics.inc(
-            "aws_lb_operator_reconcile_errors_total",
-            &[("kind", kind_label(id)), ("reason", "FailedDeployModel")],
-            1,
-        );
+        let kind = Kind::from(id.kind);
+        self.metrics.reconcile_error(kind, "FailedDeployModel");
         self.metrics
-            .observe_reconcile(kind_label(id), "error", started.elapsed());
+            .reconciled(kind, ReconcileResult::Error, started.elapsed());
         self.fail(id, class);
     }
 

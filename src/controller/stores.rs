@@ -26,12 +26,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::crd::TargetGroupBinding;
+use crate::trim::{strip, trim_node, trim_service};
 
 /// How long readiness waits for the IngressClassParams cache (a CRD that may be missing).
 const PARAMS_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Annotation `kubectl apply` keeps a full copy of the object in.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Change flags raised by the watches, consumed by the scheduler.
 #[derive(Debug, Default)]
@@ -168,14 +166,6 @@ pub struct Stores {
     bindings: Vec<Store<TargetGroupBinding>>,
 }
 
-fn strip<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        a.remove(LAST_APPLIED);
-    }
-}
-
 /// Starts one reflector on `api`, trimming objects with `trim` (after [`strip`]).
 fn reflect<K>(
     api: Api<K>,
@@ -238,23 +228,11 @@ where
 
 fn no_trim<K>(_: &mut K) {}
 
-fn trim_node(n: &mut Node) {
-    // The model reads providerID and labels only.
-    n.status = None;
-}
-
+/// [`crate::trim::trim_slice`] for the cache's own slice type (which keeps only addresses and
+/// conditions of each endpoint already).
 fn trim_slice(s: &mut CachedSlice) {
     s.metadata.annotations = None;
     s.metadata.owner_references = None;
-}
-
-fn trim_service(s: &mut Service) {
-    // Endpoints come from EndpointSlices: the selector and cluster IPs are never read.
-    if let Some(spec) = s.spec.as_mut() {
-        spec.selector = None;
-        spec.cluster_ips = None;
-        spec.cluster_ip = None;
-    }
 }
 
 /// An Api for a namespaced kind in `scope` (`None`: all namespaces).

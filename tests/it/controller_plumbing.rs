@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use aws_lb_operator::controller::http;
 use aws_lb_operator::controller::kube_io::{KubeIo, ObjState, INGRESS_FINALIZER};
 use aws_lb_operator::controller::leader::{self, Clock, LeaderConfig, SystemClock};
-use aws_lb_operator::controller::metrics::Metrics;
+use aws_lb_operator::controller::metrics::{
+    DnsOutcome, EventType, Kind, Metrics, ReconcileResult, TargetPath,
+};
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps};
 use aws_lb_operator_core::build::BuildConfig;
@@ -214,13 +216,13 @@ fn assert_families(text: &str, families: Vec<FamilySpec>) {
 #[tokio::test]
 async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_connection() {
     let metrics = Arc::new(Metrics::default());
-    // Every family, through the entry points the controller's call sites use today.
-    metrics.observe_reconcile("ingress", "success", Duration::from_millis(40));
-    metrics.inc(
-        "aws_lb_operator_reconcile_errors_total",
-        &[("kind", "ingress"), ("reason", "FailedBuildModel")],
-        1,
+    // Every family, through the typed methods the controller's call sites use.
+    metrics.reconciled(
+        Kind::Ingress,
+        ReconcileResult::Success,
+        Duration::from_millis(40),
     );
+    metrics.reconcile_error(Kind::Ingress, "FailedBuildModel");
     let op = aws_lb_operator_core::deploy::Op::DeregisterTargets {
         target_group: "arn:tg".into(),
         targets: vec![aws_lb_operator_core::model::TargetSpec {
@@ -228,17 +230,9 @@ async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_con
             port: 8080,
         }],
     };
-    metrics.count_target_change(&op, "binding");
-    metrics.inc(
-        "aws_lb_operator_dns_changes_total",
-        &[("outcome", "done")],
-        3,
-    );
-    metrics.inc(
-        "aws_lb_operator_events_total",
-        &[("type", "Warning"), ("reason", "FailedDeployModel")],
-        1,
-    );
+    metrics.count_targets(&op, TargetPath::Binding);
+    metrics.dns_changes(DnsOutcome::Done, 3);
+    metrics.event(EventType::Warning, "FailedDeployModel");
     let (listener, addr) = http::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, Arc::clone(&metrics), stopped));
@@ -250,7 +244,7 @@ async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_con
         headers.contains("content-type: text/plain; charset=utf-8"),
         "{headers}"
     );
-    metrics.ready.store(1, Ordering::Relaxed);
+    metrics.ready.set(1);
     let (status, _, body) = get(addr, "/readyz").await;
     assert_eq!(
         (status.as_str(), body.as_str()),

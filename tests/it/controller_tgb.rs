@@ -521,8 +521,7 @@ async fn a_dry_run_controller_leaves_bindings_alone() {
     eventually(10, "the caches synced", || async {
         running
             .metrics
-            .ready
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .ready.get()
             == 1
     })
     .await;

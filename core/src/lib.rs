@@ -1,5 +1,6 @@
 //! Pure core of aws-lb-operator: the desired model of load balancers and DNS records, the
-//! translation of Kubernetes objects into that model, and deploy planning.
+//! translation of Kubernetes objects into that model (`translate`), and the planners of AWS
+//! changes (`planner`) and Route53 changes (`dns`).
 //!
 //! Nothing in this crate performs I/O: no async, no Kubernetes client, no AWS SDK. The compiler
 //! enforces that, because this crate does not depend on any of them. Functions here take
@@ -10,9 +11,9 @@
 // would add noise at every construction site for no measurable gain.
 #![allow(clippy::result_large_err)]
 
-pub mod build;
-pub mod deploy;
 pub mod discovery;
 pub mod dns;
 pub mod model;
+pub mod planner;
 pub mod route;
+pub mod translate;

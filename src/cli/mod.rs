@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::aws::AwsOptions;
 
+pub mod apply;
 pub mod crdgen;
-pub mod deploy;
 pub mod discover;
 pub mod manifests;
 pub mod plan;
@@ -51,9 +51,9 @@ pub enum Command {
     /// List what a cluster owns in AWS (by tags) and the subnets load balancers would use.
     Discover(discover::DiscoverArgs),
     /// Show what `apply` would change in AWS for manifests or a cluster's objects, reading only.
-    Diff(deploy::DiffArgs),
+    Diff(apply::DiffArgs),
     /// Make AWS match manifests: create, update and (with --prune) delete load balancers.
-    Apply(deploy::ApplyArgs),
+    Apply(apply::ApplyArgs),
     /// Show every stack the cluster owns, read back from AWS.
     Show(show::ShowArgs),
     /// Which load balancer, rule and backend a request reaches (manifests or AWS).
@@ -241,8 +241,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => with_runtime(plan::run(args)),
         Command::Discover(args) => with_runtime(discover::run(args)),
-        Command::Diff(args) => with_runtime(deploy::run_diff(args)),
-        Command::Apply(args) => with_runtime(deploy::run_apply(args)),
+        Command::Diff(args) => with_runtime(apply::run_diff(args)),
+        Command::Apply(args) => with_runtime(apply::run_apply(args)),
         Command::Show(args) => with_runtime(show::run(args)),
         Command::Route(args) => with_runtime(route::run(*args)),
         Command::Run(args) => with_runtime(run::run(*args)),

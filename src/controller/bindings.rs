@@ -27,7 +27,7 @@
 //! [`WorkQueue`] by their [`ErrorClass`] (throttling soon, other AWS trouble 1 s doubling to
 //! 5 min, AWS rejecting the request until the binding changes); a change of the binding
 //! retries at once; every sync period everything is read from AWS again. AWS is reached only
-//! through the pass API's target path ([`crate::deploy::targets`]).
+//! through the pass API's target path ([`crate::pass::targets`]).
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +52,7 @@ use super::report::class_of_execute;
 use super::stores::{Signals, Stores};
 use crate::aws::{AwsClients, AwsError};
 use crate::crd::{self, TargetGroupBinding, TargetGroupBindingStatus};
-use crate::deploy::targets::{
+use crate::pass::targets::{
     find_target_group, registered_targets, send_target_changes, ExecuteError, Outcome,
 };
 
@@ -562,8 +562,11 @@ impl Bindings {
                 }
                 self.forget_group(&p.arn);
                 self.report(&p.tgb, &p.key, &problem).await;
-                self.metrics
-                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Error, started.elapsed());
+                self.metrics.reconciled(
+                    Kind::TargetGroupBinding,
+                    ReconcileResult::Error,
+                    started.elapsed(),
+                );
                 continue;
             }
             if p.deleting {
@@ -585,8 +588,11 @@ impl Bindings {
                     .await;
             }
             if !p.changes.is_empty() {
-                self.metrics
-                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Success, started.elapsed());
+                self.metrics.reconciled(
+                    Kind::TargetGroupBinding,
+                    ReconcileResult::Success,
+                    started.elapsed(),
+                );
             }
         }
         for key in &taken {

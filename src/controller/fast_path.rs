@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::decisions::{shape, Applied};
 use super::metrics::TargetPath;
 use super::reconciler::Reconciler;
-use crate::deploy::targets::{send_target_changes, Outcome};
+use crate::pass::targets::{send_target_changes, Outcome};
 
 /// What the fast path does in one round.
 #[derive(Debug, Default, PartialEq)]

@@ -1,12 +1,12 @@
 //! `aws-lb-operator run`: the Kubernetes controller.
 //!
 //! Thin kube-rs wiring around the same pipeline as the CLI: watch caches ([`stores`]) feed
-//! `core::build`; pure functions decide what to do ([`decisions`]: which stacks to visit,
+//! `core::translate`; pure functions decide what to do ([`decisions`]: which stacks to visit,
 //! delete or protect, which finalizers to add or release, who keeps a hostname; [`report`]:
 //! each stack's outcome and its backoff class); one [`queue`] holds dirty, in-flight and
 //! backed-off work for stacks and TargetGroupBindings alike. The [`reconciler`] schedules,
-//! [`pass`] runs deploy passes (`crate::deploy`) per batch of stacks, [`fast_path`] sends
-//! target-only changes through `crate::deploy::targets`; [`bindings`] keeps
+//! [`pass`] runs deploy passes (`crate::pass`) per batch of stacks, [`fast_path`] sends
+//! target-only changes through `crate::pass::targets`; [`bindings`] keeps
 //! TargetGroupBindings' target groups in step with their Services; [`kube_io`] writes
 //! finalizers, status and Events; [`leader`] elects one writer with a Lease; [`http`] serves
 //! `/metrics` ([`metrics`]), `/healthz` and `/readyz`. Objects are named by one

@@ -14,8 +14,8 @@ use super::metrics::{Kind, ReconcileResult};
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
 use crate::aws::resolve::ResolveError;
-use crate::deploy::targets::{DnsOutcome, ExecuteError, Outcome};
-use crate::deploy::DeployError;
+use crate::pass::targets::{DnsOutcome, ExecuteError, Outcome};
+use crate::pass::PassError;
 
 /// Why a stack is not in sync after a pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +73,10 @@ pub fn class_of_execute(error: &ExecuteError) -> ErrorClass {
 }
 
 /// The class of a pass that could not be planned (reading AWS failed).
-pub fn class_of_deploy(error: &DeployError) -> ErrorClass {
+pub fn class_of_pass(error: &PassError) -> ErrorClass {
     match error {
-        DeployError::Aws(e) | DeployError::Resolve(ResolveError::Aws(e)) => ErrorClass::of_aws(e),
-        DeployError::Resolve(_) => ErrorClass::Other,
+        PassError::Aws(e) | PassError::Resolve(ResolveError::Aws(e)) => ErrorClass::of_aws(e),
+        PassError::Resolve(_) => ErrorClass::Other,
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use aws_lb_operator::aws::route53::{apply_units, list_records, DnsOutcome};
-use aws_lb_operator::deploy::{apply, prepare, PassOptions, PassReport, PreparedPass};
+use aws_lb_operator::pass::{apply, prepare, PassOptions, PassReport, PreparedPass};
 use aws_lb_operator_core::dns::registry::heritage_value;
 use aws_lb_operator_core::dns::{
     self, BatchLimits, DesiredHost, DnsOptions, DnsPolicy, RecordSet, TYPE_TXT,

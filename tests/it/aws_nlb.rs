@@ -8,7 +8,7 @@ use aws_lb_operator::aws::execute::{ExecuteOptions, Outcome};
 use aws_lb_operator::aws::observe::observe;
 use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::cli::manifests::load_snapshot;
-use aws_lb_operator::deploy::{apply, prepare, PassOptions};
+use aws_lb_operator::pass::{apply, prepare, PassOptions};
 use aws_lb_operator_core::build::{build, BuildConfig};
 use aws_lb_operator_core::deploy::ObservedStack;
 use aws_lb_operator_core::model::Stack;

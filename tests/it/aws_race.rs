@@ -9,7 +9,7 @@ use std::process::Command;
 
 use aws_lb_operator::aws::ec2::{describe_security_groups, filter, list_security_groups};
 use aws_lb_operator::aws::execute::ExecuteOptions;
-use aws_lb_operator::deploy::{apply, prepare, PassOptions, PassReport};
+use aws_lb_operator::pass::{apply, prepare, PassOptions, PassReport};
 use aws_lb_operator_core::deploy::cluster::Claims;
 use aws_lb_operator_core::deploy::{
     SgSource, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG, TARGET_RULE_DESCRIPTION,

@@ -796,7 +796,7 @@ fn created_for(call: &Call, other: &str) -> Call {
 /// how to recognise them. (Fixtures by operation are in TEST_SETUP_ONLY.)
 fn is_fixture(call: &Call) -> bool {
     // The target security groups of the nodes and pods: the cluster's, not the operator's
-    // (the operator's own groups always carry elbv2.k8s.aws/cluster, see core::deploy::plan).
+    // (the operator's own groups always carry elbv2.k8s.aws/cluster, see core::planner::plan).
     (call.service == "ec2"
         && call.operation == "CreateSecurityGroup"
         && !call.request_tags.contains_key(CLUSTER_TAG))

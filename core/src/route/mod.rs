@@ -21,17 +21,17 @@
 //! expression matches when it matches anywhere in the value (anchor it with `^...$`).
 //!
 //! Both desired listeners ([`crate::model::ListenerSpec`]) and observed ones
-//! ([`crate::deploy::ObservedListener`]) convert into one small input type,
+//! ([`crate::planner::ObservedListener`]) convert into one small input type,
 //! [`RouteListener`], so a plan and what AWS holds are evaluated by the same code.
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deploy::ObservedListener;
 use crate::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, ListenerSpec, StackId, StackKind, StickinessSpec,
     TargetGroupRef,
 };
+use crate::planner::ObservedListener;
 
 pub mod pattern;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! concurrent pass that planned the same thing) meets the result: a duplicate, or nothing left
 //! to remove. Each function here reads the resource back and succeeds when it is exactly as
 //! wanted, so a lost response costs a read, not a failed pass. What "exactly as wanted" means
-//! is decided by the pure functions of `core::deploy::cluster`.
+//! is decided by the pure functions of `core::planner::cluster`.
 use aws_lb_operator_core::deploy::cluster;
 use aws_lb_operator_core::deploy::SgPermission;
 use aws_lb_operator_core::discovery::Tags;

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::annotations as ann;
 use super::fixtures::*;
-use crate::build::fixtures::{config, slice, P};
-use crate::build::{build, BuildConfig, BuildOutput};
 use crate::model::{Stack, TargetGroupSpec};
+use crate::translate::fixtures::{config, slice, P};
+use crate::translate::{build, BuildConfig, BuildOutput};
 
 fn messages(out: &BuildOutput) -> Vec<String> {
     out.errors.iter().map(ToString::to_string).collect()
@@ -1189,7 +1189,10 @@ fn instance_targets_are_eligible_nodes() {
             node(
                 "excluded",
                 Some("aws:///eu-west-1a/i-0ddd"),
-                &[(crate::build::EXCLUDE_FROM_LB_LABEL, ""), ("pool", "edge")],
+                &[
+                    (crate::translate::EXCLUDE_FROM_LB_LABEL, ""),
+                    ("pool", "edge"),
+                ],
             ),
             node("kind-worker", Some("kind://docker/kind/kind-worker"), &[]),
         ]);
@@ -1398,7 +1401,7 @@ fn names_follow_the_lbc_service_scheme() {
 
 #[test]
 fn one_bad_service_never_blocks_another_and_stacks_sort_after_ingresses() {
-    use crate::build::fixtures::{ingress, ip_service, snapshot as ingress_snapshot};
+    use crate::translate::fixtures::{ingress, ip_service, snapshot as ingress_snapshot};
     let ing = ingress("shop", "site")
         .rule(None, &[("Prefix", "/", "site", P::N(80))])
         .build();

@@ -1,6 +1,6 @@
 //! Benchmark: one IngressGroup of 100 Ingresses × 10 rules, backed by 1,000 endpoints.
 //!
-//! Run: `cargo bench -p aws-lb-operator-core --bench build`. Prints min / median / p99 of
+//! Run: `cargo bench -p aws-lb-operator-core --bench translate`. Prints min / median / p99 of
 //! `build()` over repeated runs. Plain `std::time::Instant`, no benchmark framework.
 use std::hint::black_box;
 use std::time::{Duration, Instant};

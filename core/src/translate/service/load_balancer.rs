@@ -2,9 +2,9 @@
 //! private addresses, security groups or the source ranges of the managed one, attributes, tags.
 use super::annotations::{defaults, EIP_ALLOCATIONS, PRIVATE_IPV4_ADDRESSES, SCHEME, SUBNETS};
 use super::{generated_name, ServiceContext};
-use crate::build::annotations::is_cidr;
-use crate::build::error::{invalid_annotation, invalid_field, BuildError};
 use crate::model::{tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme};
+use crate::translate::annotations::is_cidr;
+use crate::translate::error::{invalid_annotation, invalid_field, BuildError};
 
 /// Generated NLB name (LBC): `k8s-<ns[:8]>-<name[:8]>-<hash10>`, hash =
 /// `sha256(cluster ‖ service uid ‖ scheme)`. The uid, not the name, is hashed, so a Service

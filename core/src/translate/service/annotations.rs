@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::build::annotations::{
+use crate::model::{IpAddressType, Protocol, Scheme, TargetType};
+use crate::translate::annotations::{
     is_cidr, parse_load_balancer_name, Annotations, LOAD_BALANCER_NAME_EXPECTED,
 };
-use crate::build::error::{invalid_annotation, BuildError};
-use crate::model::{IpAddressType, Protocol, Scheme, TargetType};
+use crate::translate::error::{invalid_annotation, BuildError};
 
 /// `aws-load-balancer-type`: `external`, `nlb-ip` (LBC) or `nlb` (in-tree controller).
 pub const TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
@@ -292,7 +292,7 @@ fn cidr_list(a: &Annotations<'_>, key: &str) -> Result<Option<Vec<String>>, Buil
     a.parse_with(
         key,
         "a comma-separated list of IPv4 or IPv6 CIDRs such as 10.0.0.0/8",
-        |v| crate::build::annotations::parse_list(v).filter(|l| l.iter().all(|c| is_cidr(c))),
+        |v| crate::translate::annotations::parse_list(v).filter(|l| l.iter().all(|c| is_cidr(c))),
     )
 }
 
@@ -301,7 +301,7 @@ fn parse_tags(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, BuildErro
     let Some(map) = a.map(ADDITIONAL_RESOURCE_TAGS)? else {
         return Ok(BTreeMap::new());
     };
-    crate::build::annotations::check_tags(a, ADDITIONAL_RESOURCE_TAGS, &map)?;
+    crate::translate::annotations::check_tags(a, ADDITIONAL_RESOURCE_TAGS, &map)?;
     Ok(map)
 }
 
@@ -336,8 +336,8 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
             }
         }
     }
-    let set = crate::build::attributes::Set::NetworkLoadBalancer;
-    let explicit = crate::build::annotations::attributes(a, ATTRIBUTES, set)?;
+    let set = crate::translate::attributes::Set::NetworkLoadBalancer;
+    let explicit = crate::translate::annotations::attributes(a, ATTRIBUTES, set)?;
     for (k, v) in explicit.unwrap_or_default() {
         if let Some((existing, from)) = out.get(&k) {
             if *existing != v {
@@ -357,10 +357,10 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
 fn parse_target_group_attributes(
     a: &Annotations<'_>,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let map = crate::build::annotations::attributes(
+    let map = crate::translate::annotations::attributes(
         a,
         TARGET_GROUP_ATTRIBUTES,
-        crate::build::attributes::Set::NetworkTargetGroup,
+        crate::translate::attributes::Set::NetworkTargetGroup,
     )?
     .unwrap_or_default();
     Ok(map)
@@ -383,7 +383,7 @@ impl ServiceSettings {
             port: a.parse_with(
                 HEALTHCHECK_PORT,
                 "\"traffic-port\", a port number from 1 to 65535 or a service port name",
-                crate::build::annotations::parse_healthcheck_port,
+                crate::translate::annotations::parse_healthcheck_port,
             )?,
             path: a.parse_with(HEALTHCHECK_PATH, "a path starting with \"/\"", |v| {
                 v.starts_with('/').then(|| v.to_owned())
@@ -418,7 +418,7 @@ impl ServiceSettings {
                 PRIVATE_IPV4_ADDRESSES,
                 "a comma-separated list of IPv4 addresses such as 10.0.1.10",
                 |v| {
-                    crate::build::annotations::parse_list(v)
+                    crate::translate::annotations::parse_list(v)
                         .filter(|l| l.iter().all(|ip| ip.parse::<Ipv4Addr>().is_ok()))
                 },
             )?,
@@ -428,8 +428,8 @@ impl ServiceSettings {
             tags: parse_tags(a)?,
             ssl_certificates: a.parse_with(
                 SSL_CERT,
-                crate::build::annotations::CERTIFICATE_ARN_EXPECTED,
-                crate::build::annotations::parse_certificate_arns,
+                crate::translate::annotations::CERTIFICATE_ARN_EXPECTED,
+                crate::translate::annotations::parse_certificate_arns,
             )?,
             ssl_ports: a.list(SSL_PORTS)?,
             ssl_policy: a.string(SSL_NEGOTIATION_POLICY)?,

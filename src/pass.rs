@@ -32,7 +32,7 @@ pub mod targets;
 
 /// Why a pass could not be planned at all.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub enum PassError {
     /// The VPC could not be determined.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
@@ -111,7 +111,7 @@ pub async fn prepare(
     clients: &AwsClients,
     opts: &PassOptions,
     desired: &[Stack],
-) -> Result<PreparedPass, DeployError> {
+) -> Result<PreparedPass, PassError> {
     let mut cache = ZoneCache::new(Duration::ZERO);
     prepare_cached(clients, opts, desired, &mut cache).await
 }
@@ -123,7 +123,7 @@ pub async fn prepare_cached(
     opts: &PassOptions,
     desired: &[Stack],
     zone_cache: &mut ZoneCache,
-) -> Result<PreparedPass, DeployError> {
+) -> Result<PreparedPass, PassError> {
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
         .instrument(tracing::info_span!("resolve_vpc"))
         .await?;
@@ -534,7 +534,7 @@ struct Scoped {
 /// 2. the stack changes run;
 /// 3. under the lock again, when the pass has cluster-wide changes or creates target groups,
 ///    the cluster scope is read again ([`observe_cluster_scope`]) and each trailing change is
-///    re-checked by `core::deploy::cluster`: a revocation keeps only permissions still present
+///    re-checked by `core::planner::cluster`: a revocation keeps only permissions still present
 ///    whose port no target group uses now and no pass in flight claims; the backend group is
 ///    deleted only when nothing uses or claims it. Then every port in use that lacks its
 ///    permission is authorized again (after a fresh read if anything was revoked), repairing

@@ -340,7 +340,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::build::error::ObjectRef;
+    use crate::translate::error::ObjectRef;
 
     fn run(value: &str) -> Result<Option<ParsedAction>, BuildError> {
         let object = ObjectRef::namespaced("ingress", "shop", "web");

@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::ServicePort;
 
 use super::annotations::{SSL_CERT, SSL_PORTS};
 use super::ServiceContext;
-use crate::build::error::{invalid_annotation, invalid_field, shown, BuildError};
 use crate::model::{tags, ActionSpec, ListenerSpec, Protocol, TargetGroupRef};
+use crate::translate::error::{invalid_annotation, invalid_field, shown, BuildError};
 
 /// One entry of `spec.ports`, with its index for messages.
 #[derive(Clone, Copy, Debug)]

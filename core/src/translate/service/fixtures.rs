@@ -5,8 +5,8 @@ use k8s_openapi::api::core::v1::{Node, NodeSpec, Service, ServicePort, ServiceSp
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::build::fixtures::{meta, P};
-use crate::build::Snapshot;
+use crate::translate::fixtures::{meta, P};
+use crate::translate::Snapshot;
 
 /// A Service port: `(name, port, protocol, targetPort, nodePort)`.
 pub(crate) type Port = (&'static str, i32, &'static str, Option<P>, Option<i32>);

@@ -20,7 +20,7 @@ use super::{manifests, AwsArgs, OutputFormat};
 use crate::aws::execute::{ExecuteOptions, ExecuteReport, Outcome};
 use crate::aws::route53::DnsOutcome;
 use crate::aws::AwsClients;
-use crate::deploy::{apply, prepare, PassOptions};
+use crate::pass::{apply, prepare, PassOptions};
 
 /// Arguments shared by `diff` and `apply`.
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 //! besides a full pass ([`super::prepare_cached`] / [`super::apply_cached`]).
 //!
 //! - [`send_target_changes`]: RegisterTargets / DeregisterTargets changes (planned by
-//!   `core::deploy::target_changes`) sent to target groups that already exist, without observing
+//!   `core::planner::target_changes`) sent to target groups that already exist, without observing
 //!   or planning anything else;
 //! - [`find_target_group`] and [`registered_targets`]: a target group the operator does not own,
 //!   by ARN or name, and what is registered in it;

@@ -12,11 +12,11 @@ use super::annotations::{
 };
 use super::listener::{describe_ports, PortEntry, PortPlan};
 use super::{generated_name, ServiceContext};
-use crate::build::endpoints::{endpoint_targets, port_u16, Readiness};
-use crate::build::error::{invalid_annotation, invalid_field, BuildError};
 use crate::model::{
     tags, HealthCheckSpec, MatcherSpec, Protocol, TargetGroupSpec, TargetSpec, TargetType,
 };
+use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
+use crate::translate::error::{invalid_annotation, invalid_field, BuildError};
 
 /// Inputs of a generated Service target group name.
 #[derive(Clone, Copy, Debug)]

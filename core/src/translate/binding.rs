@@ -242,7 +242,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     use super::*;
-    use crate::build::fixtures::{node, service, slice, P};
+    use crate::translate::fixtures::{node, service, slice, P};
 
     fn spec(port: IntOrString, target_type: TargetType) -> BindingSpec {
         BindingSpec {

@@ -2,9 +2,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::deploy::{cluster, ForeignNames, ObservedStack, StackFacts};
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
+use crate::planner::{cluster, ForeignNames, ObservedStack, StackFacts};
 
 fn example(name: &str) -> DesiredState {
     let text = match name {

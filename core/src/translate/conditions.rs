@@ -161,7 +161,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::build::error::ObjectRef;
+    use crate::translate::error::ObjectRef;
 
     fn run(value: &str) -> Result<Vec<ConditionSpec>, BuildError> {
         let object = ObjectRef::namespaced("ingress", "shop", "web");

@@ -7,7 +7,7 @@
 //! `crds/crds.yaml` holds that output (a test keeps them equal).
 //!
 //! The pure `core` crate reads IngressClassParams through its own serde type
-//! ([`aws_lb_operator_core::build::IngressClassParams`], only the fields translation honours);
+//! ([`aws_lb_operator_core::translate::IngressClassParams`], only the fields translation honours);
 //! [`IngressClassParams::to_core`] converts, and the two serialise to the same JSON shape.
 use std::collections::BTreeMap;
 
@@ -449,7 +449,7 @@ pub struct ParamsConversionError {
 }
 
 impl IngressClassParams {
-    /// The same object as translation's [`aws_lb_operator_core::build::IngressClassParams`]
+    /// The same object as translation's [`aws_lb_operator_core::translate::IngressClassParams`]
     /// (which keeps only the fields translation honours).
     ///
     /// # Errors
@@ -457,7 +457,7 @@ impl IngressClassParams {
     /// divergence is reported rather than hidden.
     pub fn to_core(
         &self,
-    ) -> Result<aws_lb_operator_core::build::IngressClassParams, ParamsConversionError> {
+    ) -> Result<aws_lb_operator_core::translate::IngressClassParams, ParamsConversionError> {
         let err = |source| ParamsConversionError {
             name: self.metadata.name.clone().unwrap_or_default(),
             source,

@@ -1,4 +1,4 @@
-//! One deploy pass: observe what the cluster owns, resolve subnets and security groups, plan
+//! One pass: observe what the cluster owns, resolve subnets and security groups, plan
 //! (pure, in `core`), and optionally execute. Shared by `diff`, `apply` and the controller.
 //!
 //! Route53 is part of the same pass: hosted zones are listed once, records read per zone
@@ -9,16 +9,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_lb_operator_core::deploy::cluster::{self, Claims, ClusterNow};
-use aws_lb_operator_core::deploy::{
-    plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
-};
 use aws_lb_operator_core::dns::{
     self, DnsOptions, DnsPlan, DnsStackInput, HostedZone, LbAddress, LbTarget, RecordSet,
     ZoneRecords,
 };
 use aws_lb_operator_core::model::{
     backend_security_group_name, IpAddressType, Scheme, Stack, StackId, StackKind,
+};
+use aws_lb_operator_core::planner::cluster::{self, Claims, ClusterNow};
+use aws_lb_operator_core::planner::{
+    plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
 };
 use tracing::Instrument;
 
@@ -562,11 +562,11 @@ async fn execute_scoped(
     {
         let _scope = CLUSTER_SCOPE.lock().await;
         for i in of(Phase::Lead) {
-            outcomes.insert(i, exec.run(&changes[i]).await);
+            outcomes.insert(i, exec.execute(&changes[i]).await);
         }
     }
     for i in of(Phase::Stacks) {
-        outcomes.insert(i, exec.run(&changes[i]).await);
+        outcomes.insert(i, exec.execute(&changes[i]).await);
     }
     let mut repairs = Vec::new();
     {
@@ -582,7 +582,7 @@ async fn execute_scoped(
                             Some(change) => {
                                 revoked |=
                                     matches!(change.op, Op::RevokeSecurityGroupIngress { .. });
-                                exec.run(&change).await
+                                exec.execute(&change).await
                             }
                             None => Outcome::Done,
                         };
@@ -600,7 +600,7 @@ async fn execute_scoped(
                                     resource = %change.resource,
                                     "a target port in use had lost its permission; authorizing it again"
                                 );
-                                let outcome = exec.run(&change).await;
+                                let outcome = exec.execute(&change).await;
                                 repairs.push((change, outcome));
                             }
                         }
@@ -618,7 +618,7 @@ async fn execute_scoped(
             }
         } else {
             for i in trail {
-                outcomes.insert(i, exec.run(&changes[i]).await);
+                outcomes.insert(i, exec.execute(&changes[i]).await);
             }
         }
     }

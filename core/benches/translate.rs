@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use aws_lb_operator_core::build::{build, BuildConfig, Snapshot};
+use aws_lb_operator_core::translate::{build, BuildConfig, Snapshot};
 use serde_json::json;
 
 const INGRESSES: usize = 100;

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use aws_lb_operator_core::build::{build, BuildConfig, IngressClassParams, Snapshot};
+use aws_lb_operator_core::translate::{build, BuildConfig, IngressClassParams, Snapshot};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};

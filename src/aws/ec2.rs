@@ -1,8 +1,8 @@
 //! EC2 adapters: subnets (discovery and lookup by id or tag) and security groups.
-use aws_lb_operator_core::deploy::{ObservedSecurityGroup, SgPermission, SgSource};
 use aws_lb_operator_core::discovery::{
     select_subnets, SubnetCandidate, SubnetRole, SubnetSelection, Tags,
 };
+use aws_lb_operator_core::planner::{ObservedSecurityGroup, SgPermission, SgSource};
 use aws_sdk_ec2::types::{Filter, IpPermission, SecurityGroup, Subnet, Tag};
 use aws_sdk_ec2::Client;
 

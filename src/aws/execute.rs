@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lb_operator_core::deploy::{keys, Change, Op, Ref, Scope};
 use aws_lb_operator_core::model::TargetGroupRef;
+use aws_lb_operator_core::planner::{keys, Change, Op, Ref, Scope};
 use tracing::Instrument;
 
 use super::{AwsClients, AwsError};
@@ -185,7 +185,7 @@ pub async fn execute(
     let mut executor = Executor::new(clients, opts);
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
-        outcomes.push(executor.run(change).await);
+        outcomes.push(executor.execute(change).await);
     }
     let mut report = executor.finish();
     report.outcomes = outcomes;
@@ -235,7 +235,7 @@ impl<'a> Executor<'a> {
     /// needs was not created). A failed cluster-wide change (stack `""`) skips nothing by
     /// itself: the changes that need what it would have created are skipped through their
     /// references, every other change of every stack still runs.
-    pub async fn run(&mut self, change: &Change) -> Outcome {
+    pub async fn execute(&mut self, change: &Change) -> Outcome {
         let span = tracing::info_span!(
             "change",
             stack = %change.stack,
@@ -257,7 +257,7 @@ impl<'a> Executor<'a> {
                 created: &self.created,
                 lost: &self.lost,
             };
-            match run(self.clients, &change.op, &ctx, self.opts)
+            match dispatch(self.clients, &change.op, &ctx, self.opts)
                 .instrument(span.clone())
                 .await
             {
@@ -422,7 +422,7 @@ where
 }
 
 /// Performs one change through the executor of its service; `Ok(Some(id))` for creates.
-async fn run(
+async fn dispatch(
     clients: &AwsClients,
     op: &Op,
     ctx: &Ctx<'_>,
@@ -434,8 +434,8 @@ async fn run(
         | Op::RevokeSecurityGroupIngress { .. }
         | Op::Ec2CreateTags { .. }
         | Op::Ec2DeleteTags { .. }
-        | Op::DeleteSecurityGroup { .. } => ec2::run(clients, op, ctx, opts).await,
-        _ => elbv2::run(clients, op, ctx, opts).await,
+        | Op::DeleteSecurityGroup { .. } => ec2::execute(clients, op, ctx, opts).await,
+        _ => elbv2::execute(clients, op, ctx, opts).await,
     }
 }
 
@@ -552,11 +552,11 @@ mod tests {
             group: "sg-1".into(),
         };
         assert_eq!(
-            text(ec2::run(&clients, &elb_op, &ctx, &opts).await),
+            text(ec2::execute(&clients, &elb_op, &ctx, &opts).await),
             "elbv2.DeleteRule reached the ec2 executor, which does not perform it"
         );
         assert_eq!(
-            text(elbv2::run(&clients, &ec2_op, &ctx, &opts).await),
+            text(elbv2::execute(&clients, &ec2_op, &ctx, &opts).await),
             "ec2.DeleteSecurityGroup reached the elbv2 executor, which does not perform it"
         );
         assert_eq!(clients.calls.by_operation().len(), 0, "no call made");

@@ -22,16 +22,16 @@
 //! named `unsupported <field>`.
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_lb_operator_core::deploy::cluster::{self, ClusterNow};
-use aws_lb_operator_core::deploy::{
-    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
-    ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
-};
 use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREFIX};
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
     QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+};
+use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
+use aws_lb_operator_core::planner::{
+    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
+    ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener, LoadBalancer, Rule, RuleCondition, TargetGroup,

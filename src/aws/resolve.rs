@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use aws_lb_operator_core::deploy::StackFacts;
 use aws_lb_operator_core::discovery::{
     select_subnets, SubnetCandidate, SubnetRole, SubnetSelection, CLUSTER_SUBNET_TAG_PREFIX,
     ROLE_ELB_TAG, ROLE_INTERNAL_ELB_TAG,
 };
 use aws_lb_operator_core::model::{LoadBalancerSpec, LoadBalancerType, Scheme, Stack};
+use aws_lb_operator_core::planner::StackFacts;
 use tracing::Instrument;
 
 use super::ec2::{self, filter};

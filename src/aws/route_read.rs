@@ -4,7 +4,7 @@
 //! observe reads a condition that only has `RegexValues` as a condition without values. Only
 //! the listeners holding such a condition are described again here, so `route` makes no extra
 //! call for load balancers whose rules have no regular expressions.
-use aws_lb_operator_core::deploy::ObservedListener;
+use aws_lb_operator_core::planner::ObservedListener;
 use aws_lb_operator_core::route::{RegexCondition, RouteCondition, RouteRule};
 use aws_sdk_elasticloadbalancingv2::types::{Rule, RuleCondition};
 use tracing::Instrument;

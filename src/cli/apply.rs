@@ -10,10 +10,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_lb_operator_core::build::build;
-use aws_lb_operator_core::deploy::{Change, ChangeKind, StackError};
 use aws_lb_operator_core::dns::{DnsAction, DnsConflict, DnsUnit};
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::planner::{Change, ChangeKind, StackError};
+use aws_lb_operator_core::translate::build;
 use serde::Serialize;
 
 use super::{manifests, AwsArgs, OutputFormat};
@@ -123,16 +123,16 @@ struct Report<'a> {
 /// Runs `diff`: reads only, from manifests or a cluster.
 pub async fn run_diff(args: DiffArgs) -> ExitCode {
     let loaded = super::source::load(&args.source).await;
-    run(args.common, loaded, None).await
+    plan_and_apply(args.common, loaded, None).await
 }
 
 /// Runs `apply`.
 pub async fn run_apply(args: ApplyArgs) -> ExitCode {
     let loaded = manifests::load_manifests(&args.files, args.recursive);
-    run(args.common, loaded.map_err(Into::into), Some(args.prune)).await
+    plan_and_apply(args.common, loaded.map_err(Into::into), Some(args.prune)).await
 }
 
-async fn run(
+async fn plan_and_apply(
     args: DeployArgs,
     loaded: Result<manifests::Manifests, super::source::SourceError>,
     apply_prune: Option<bool>,

@@ -108,8 +108,8 @@ pub struct TranslationArgs {
 
 impl TranslationArgs {
     /// The translation settings for `cluster`.
-    pub fn config(&self, cluster: &str) -> aws_lb_operator_core::build::BuildConfig {
-        let mut config = aws_lb_operator_core::build::BuildConfig::new(cluster);
+    pub fn config(&self, cluster: &str) -> aws_lb_operator_core::translate::BuildConfig {
+        let mut config = aws_lb_operator_core::translate::BuildConfig::new(cluster);
         config.ingress_class = self.ingress_class.clone();
         config.load_balancer_class = self.load_balancer_class.clone();
         config.manage_in_tree_nlb = self.manage_in_tree_nlb;

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use aws_lb_operator_core::build::build;
 use aws_lb_operator_core::model::{
     tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
 };
+use aws_lb_operator_core::translate::build;
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

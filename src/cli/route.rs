@@ -13,16 +13,16 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use aws_lb_operator_core::build::build;
-use aws_lb_operator_core::deploy::ObservedStack;
 use aws_lb_operator_core::model::{
     ConditionSpec, DesiredState, FixedResponseSpec, StackId, StickinessSpec, TargetGroupRef,
     TargetSpec,
 };
+use aws_lb_operator_core::planner::ObservedStack;
 use aws_lb_operator_core::route::{
     backend_of, evaluate, select_listener, Backend, Miss, Outcome, Request, RouteCondition,
     RouteListener,
 };
+use aws_lb_operator_core::translate::build;
 use serde::Serialize;
 use tracing::Instrument;
 

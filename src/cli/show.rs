@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use aws_lb_operator_core::deploy::ObservedStack;
 use aws_lb_operator_core::model::{ActionSpec, ConditionSpec};
+use aws_lb_operator_core::planner::ObservedStack;
 use serde::Serialize;
 
 use super::{AwsArgs, OutputFormat};

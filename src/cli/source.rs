@@ -6,8 +6,8 @@
 use std::fmt::Debug;
 use std::path::PathBuf;
 
-use aws_lb_operator_core::build::{IngressClassParams, Snapshot};
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::{IngressClassParams, Snapshot};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};

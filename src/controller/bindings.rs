@@ -32,10 +32,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lb_operator_core::build::binding::{binding_targets, BindingSpec};
-use aws_lb_operator_core::build::SERVICE_NAME_LABEL;
-use aws_lb_operator_core::deploy::{target_changes, Change, ChangeKind, Op, Ref};
 use aws_lb_operator_core::model::{TargetSpec, TargetType};
+use aws_lb_operator_core::planner::{target_changes, Change, ChangeKind, Op, Ref};
+use aws_lb_operator_core::translate::binding::{binding_targets, BindingSpec};
+use aws_lb_operator_core::translate::SERVICE_NAME_LABEL;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

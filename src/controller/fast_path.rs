@@ -4,8 +4,8 @@
 //! what is sent is decided by [`target_updates`] (pure).
 use std::collections::BTreeMap;
 
-use aws_lb_operator_core::deploy::{target_changes, Change, Ref};
 use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::planner::{target_changes, Change, Ref};
 use tracing::Instrument;
 
 use super::decisions::{shape, Applied};
@@ -127,8 +127,8 @@ impl Reconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lb_operator_core::deploy::Op;
     use aws_lb_operator_core::model::TargetSpec;
+    use aws_lb_operator_core::planner::Op;
 
     fn seed() -> Stack {
         let plan: serde_json::Value =

@@ -5,7 +5,7 @@
 //! [`ObjectKey::parse`] and [`fmt::Display`].
 use std::fmt;
 
-use aws_lb_operator_core::build::ObjectRef;
+use aws_lb_operator_core::translate::ObjectRef;
 
 use super::kube_io::{ObjKind, ObjState};
 use crate::crd::TargetGroupBinding;

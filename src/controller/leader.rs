@@ -178,7 +178,7 @@ async fn attempt(
 
 /// Runs the election until `shutdown` fires; `leader` tells whether we lead. On shutdown a
 /// held Lease is released (holder cleared) so a standby takes over at once.
-pub async fn run(
+pub async fn elect(
     client: Client,
     cfg: LeaderConfig,
     leader: watch::Sender<bool>,
@@ -187,7 +187,7 @@ pub async fn run(
     run_with_clock(client, cfg, Arc::new(SystemClock), leader, shutdown).await;
 }
 
-/// [`run`], writing the times `clock` tells (tests skew it).
+/// [`elect`], writing the times `clock` tells (tests skew it).
 pub async fn run_with_clock(
     client: Client,
     cfg: LeaderConfig,

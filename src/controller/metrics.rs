@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lb_operator_core::deploy::Op;
 use aws_lb_operator_core::model::StackKind;
+use aws_lb_operator_core::planner::Op;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
@@ -587,7 +587,7 @@ mod tests {
         m.event(EventType::Normal, "SuccessfullyReconciled");
         m.reconcile_error(Kind::TargetGroupBinding, "InvalidSpec");
         let op = Op::RegisterTargets {
-            target_group: aws_lb_operator_core::deploy::Ref::Existing("arn:tg".into()),
+            target_group: aws_lb_operator_core::planner::Ref::Existing("arn:tg".into()),
             targets: ["10.0.0.1", "10.0.0.2"]
                 .map(|ip| aws_lb_operator_core::model::TargetSpec {
                     id: ip.into(),

@@ -5,7 +5,7 @@
 //! delete or protect, which finalizers to add or release, who keeps a hostname; [`report`]:
 //! each stack's outcome and its backoff class); one [`queue`] holds dirty, in-flight and
 //! backed-off work for stacks and TargetGroupBindings alike. The [`reconciler`] schedules,
-//! [`pass`] runs deploy passes (`crate::pass`) per batch of stacks, [`fast_path`] sends
+//! [`pass`] runs passes (`crate::pass`) per batch of stacks, [`fast_path`] sends
 //! target-only changes through `crate::pass::targets`; [`bindings`] keeps
 //! TargetGroupBindings' target groups in step with their Services; [`kube_io`] writes
 //! finalizers, status and Events; [`leader`] elects one writer with a Lease; [`http`] serves
@@ -186,7 +186,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         Some(cfg) => {
             // The Lease outlives the workers: it is released only after their passes finished,
             // so a standby never writes alongside them.
-            leader_task = Some(tokio::spawn(leader::run(
+            leader_task = Some(tokio::spawn(leader::elect(
                 deps.client.clone(),
                 cfg,
                 leader_tx,

@@ -1,11 +1,11 @@
-//! One worker's deploy pass over a batch of stacks: gather the batch's decisions
+//! One worker's pass over a batch of stacks: gather the batch's decisions
 //! ([`plan_batch`]), add finalizers, run the pass of [`crate::pass`] (observe, plan,
 //! execute), then classify its outcome per stack ([`classify`]) and report it: status
 //! addresses, Events, metrics, backoff, and the release of finalizers after success.
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_lb_operator_core::deploy::keys;
 use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::planner::keys;
 use tokio::time::Instant;
 
 use super::decisions::{plan_batch, Applied};

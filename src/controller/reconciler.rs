@@ -4,7 +4,7 @@
 //! changes (coalesced over the target batch window) the scheduler rebuilds the desired model
 //! from the watch caches and hands it to [`decide`](super::decisions::decide), which says which
 //! stacks a pass must visit; those are marked dirty in the [`WorkQueue`]. Then:
-//! - a worker takes up to `max_stacks_per_pass` dirty stacks and runs one deploy pass over
+//! - a worker takes up to `max_stacks_per_pass` dirty stacks and runs one pass over
 //!   them together ([`super::pass`]), so they share one AWS discovery read;
 //! - a stack whose only change is targets takes the fast path ([`super::fast_path`]).
 //!
@@ -18,9 +18,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use aws_lb_operator_core::build::{build, hostnames::ingress_hostnames, BuildConfig};
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
+use aws_lb_operator_core::translate::{build, hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;

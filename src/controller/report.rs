@@ -3,9 +3,9 @@
 //! once, and the release of finalizers after success.
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_lb_operator_core::deploy::{Plan, Scope};
 use aws_lb_operator_core::dns::{DnsConflict, DnsUnit};
 use aws_lb_operator_core::model::StackId;
+use aws_lb_operator_core::planner::{Plan, Scope};
 use tokio::time::Instant;
 
 use super::keys::ObjectKey;
@@ -235,7 +235,7 @@ mod tests {
     use super::*;
     use crate::aws::error::AwsErrorKind;
     use crate::aws::AwsError;
-    use aws_lb_operator_core::deploy::{Change, ChangeKind, Op, Ref, StackError};
+    use aws_lb_operator_core::planner::{Change, ChangeKind, Op, Ref, StackError};
 
     fn change(stack: &str, resource: &str) -> Change {
         Change {

@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aws_lb_operator_core::build::{
+use aws_lb_operator_core::translate::{
     actions, BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL,
 };
 use futures::StreamExt;

@@ -12,9 +12,9 @@
 //! imports nothing from [`crate::aws`] but [`crate::aws::AwsClients`] and its error.
 use std::collections::BTreeMap;
 
-use aws_lb_operator_core::deploy::Change;
 use aws_lb_operator_core::dns::LbAddress;
 use aws_lb_operator_core::model::TargetSpec;
+use aws_lb_operator_core::planner::Change;
 use tracing::Instrument;
 
 use crate::aws::execute::execute;

@@ -9,9 +9,9 @@ use aws_lb_operator::aws::observe::observe;
 use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator::pass::{apply, prepare, PassOptions, PreparedPass};
-use aws_lb_operator_core::build::{build, BuildConfig};
-use aws_lb_operator_core::deploy::ObservedStack;
 use aws_lb_operator_core::model::{ConditionSpec, Stack, TargetSpec};
+use aws_lb_operator_core::planner::ObservedStack;
+use aws_lb_operator_core::translate::{build, BuildConfig};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use crate::localstack::{self, create_alb, create_subnet, create_target_group, create_vpc};

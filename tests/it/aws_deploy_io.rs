@@ -8,17 +8,17 @@ use aws_lb_operator::aws::execute::{execute, ExecuteOptions, ExecuteReport, Outc
 use aws_lb_operator::aws::observe::{observe, Observation};
 use aws_lb_operator::aws::resolve::{resolve_vpc, stack_facts, SubnetCache};
 use aws_lb_operator::aws::AwsClients;
-use aws_lb_operator_core::deploy::{
-    keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
-    SgPermission, SgSource, BACKEND_SG_DESCRIPTION, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
-    FRONTEND_SG_DESCRIPTION, FRONTEND_SG_RESOURCE, TARGET_RULE_DESCRIPTION,
-};
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::tags::{CLUSTER, INGRESS_RESOURCE, INGRESS_STACK};
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, IpAddressType, LoadBalancerSpec,
     LoadBalancerType, MatcherSpec, Protocol, QueryStringKeyValue, RedirectSpec, Scheme, Stack,
     StackId, StickinessSpec, TargetGroupRef, TargetSpec,
+};
+use aws_lb_operator_core::planner::{
+    keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
+    SgPermission, SgSource, BACKEND_SG_DESCRIPTION, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
+    FRONTEND_SG_DESCRIPTION, FRONTEND_SG_RESOURCE, TARGET_RULE_DESCRIPTION,
 };
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 

@@ -1,4 +1,4 @@
-//! Route53 through the deploy pass on LocalStack: records for exact and wildcard hosts with
+//! Route53 through the pass on LocalStack: records for exact and wildcard hosts with
 //! TXT ownership, no change calls when nothing changed, foreign records untouched, ExternalDNS
 //! records with our owner adopted without churn, upsert-only never deletes, deleting a stack
 //! removes exactly its records (before its load balancer), and 1,500 hostnames in the fewest

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use aws_lb_operator::aws::execute::{execute, ExecuteOptions, ExecuteReport, Outcome};
 use aws_lb_operator::aws::AwsClients;
-use aws_lb_operator_core::deploy::{
+use aws_lb_operator_core::discovery::Tags;
+use aws_lb_operator_core::model::{tags, ActionSpec, ConditionSpec, TargetGroupRef};
+use aws_lb_operator_core::planner::{
     keys, Change, ChangeKind, Op, Ref, SgPermission, SgSource, BACKEND_SG_DESCRIPTION,
     BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG, TARGET_RULE_DESCRIPTION,
 };
-use aws_lb_operator_core::discovery::Tags;
-use aws_lb_operator_core::model::{tags, ActionSpec, ConditionSpec, TargetGroupRef};
 use aws_sdk_elasticloadbalancingv2::types as elbt;
 
 use crate::localstack::{

@@ -10,11 +10,11 @@ use std::process::Command;
 use aws_lb_operator::aws::ec2::{describe_security_groups, filter, list_security_groups};
 use aws_lb_operator::aws::execute::ExecuteOptions;
 use aws_lb_operator::pass::{apply, prepare, PassOptions, PassReport};
-use aws_lb_operator_core::deploy::cluster::Claims;
-use aws_lb_operator_core::deploy::{
+use aws_lb_operator_core::model::{tags, Stack};
+use aws_lb_operator_core::planner::cluster::Claims;
+use aws_lb_operator_core::planner::{
     SgSource, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG, TARGET_RULE_DESCRIPTION,
 };
-use aws_lb_operator_core::model::{tags, Stack};
 
 use crate::aws_apply::{env, example, Env};
 use crate::localstack::endpoint;

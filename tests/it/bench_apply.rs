@@ -13,8 +13,8 @@ use aws_lb_operator::aws::execute::{ExecuteOptions, Outcome};
 use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator::pass::{apply, prepare, PassOptions};
-use aws_lb_operator_core::build::{build, BuildConfig};
 use aws_lb_operator_core::model::Stack;
+use aws_lb_operator_core::translate::{build, BuildConfig};
 
 use crate::localstack::{self, create_subnet, create_vpc};
 

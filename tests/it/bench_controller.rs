@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps, Running};
-use aws_lb_operator_core::build::BuildConfig;
+use aws_lb_operator_core::translate::BuildConfig;
 use serde_json::{json, Value};
 
 use crate::apiserver::ApiServer;

@@ -14,8 +14,8 @@ use aws_lb_operator::controller::metrics::{
 };
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps};
-use aws_lb_operator_core::build::BuildConfig;
 use aws_lb_operator_core::dns::DnsOptions;
+use aws_lb_operator_core::translate::BuildConfig;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -223,7 +223,7 @@ async fn the_http_server_serves_metrics_health_and_readiness_one_request_per_con
         Duration::from_millis(40),
     );
     metrics.reconcile_error(Kind::Ingress, "FailedBuildModel");
-    let op = aws_lb_operator_core::deploy::Op::DeregisterTargets {
+    let op = aws_lb_operator_core::planner::Op::DeregisterTargets {
         target_group: "arn:tg".into(),
         targets: vec![aws_lb_operator_core::model::TargetSpec {
             id: "10.0.0.9".into(),

@@ -10,7 +10,7 @@ use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps, Running};
 use aws_lb_operator::crd::TargetGroupBinding;
-use aws_lb_operator_core::build::BuildConfig;
+use aws_lb_operator_core::translate::BuildConfig;
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetDescription, TargetTypeEnum};
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@
 //! model twice gives the same bytes.
 //!
 //! The model depends on nothing else in this crate: the translation builds it, the planners
-//! (`deploy`, `dns`) read it (`DesiredState::with_dns_records` lives with the DNS planner).
+//! (`planner`, `dns`) read it (`DesiredState::with_dns_records` lives with the DNS planner).
 mod elbv2;
 mod hosts;
 mod ids;

@@ -55,7 +55,7 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
     let mut failed = BTreeSet::new();
     for input in stacks {
         let stack = input.id.to_string();
-        match StackPlanner::new(cluster, input, Some(provisional.clone())).run() {
+        match StackPlanner::new(cluster, input, Some(provisional.clone())).plan() {
             Ok(changes) => stack_changes.extend(changes),
             Err(message) => {
                 failed.insert(stack.clone());
@@ -179,7 +179,7 @@ impl<'a> StackPlanner<'a> {
         });
     }
 
-    fn run(mut self) -> Result<Vec<Change>, String> {
+    fn plan(mut self) -> Result<Vec<Change>, String> {
         match self.input.desired {
             Some(desired) => self.plan_desired(desired)?,
             None => self.plan_delete(),

@@ -1,6 +1,6 @@
 //! EC2 changes: security groups, their permissions and tags.
-use aws_lb_operator_core::deploy::{Op, SgPermission, SgSource};
 use aws_lb_operator_core::discovery::Tags;
+use aws_lb_operator_core::planner::{Op, SgPermission, SgSource};
 use aws_sdk_ec2::types as ec2t;
 
 use super::{
@@ -9,7 +9,7 @@ use super::{
 use crate::aws::{AwsClients, AwsError};
 
 /// Performs one EC2 change; `Ok(Some(id))` for creates.
-pub(super) async fn run(
+pub(super) async fn execute(
     clients: &AwsClients,
     op: &Op,
     ctx: &Ctx<'_>,

@@ -1,11 +1,11 @@
 //! ELBv2 changes: target groups, load balancers, listeners, rules, targets and tags.
 use std::collections::BTreeMap;
 
-use aws_lb_operator_core::deploy::{ListenerSettings, NewLoadBalancer, Op};
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, HealthCheckSpec, Protocol, TargetGroupRef, TargetSpec,
 };
+use aws_lb_operator_core::planner::{ListenerSettings, NewLoadBalancer, Op};
 use aws_sdk_elasticloadbalancingv2::types as elbt;
 
 use super::{
@@ -15,7 +15,7 @@ use super::{
 use crate::aws::{AwsClients, AwsError};
 
 /// Performs one ELBv2 change; `Ok(Some(arn))` for creates.
-pub(super) async fn run(
+pub(super) async fn execute(
     clients: &AwsClients,
     op: &Op,
     ctx: &Ctx<'_>,

@@ -5,10 +5,10 @@
 //! to remove. Each function here reads the resource back and succeeds when it is exactly as
 //! wanted, so a lost response costs a read, not a failed pass. What "exactly as wanted" means
 //! is decided by the pure functions of `core::planner::cluster`.
-use aws_lb_operator_core::deploy::cluster;
-use aws_lb_operator_core::deploy::SgPermission;
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{ActionSpec, ConditionSpec};
+use aws_lb_operator_core::planner::cluster;
+use aws_lb_operator_core::planner::SgPermission;
 
 use super::ec2::{ec2_err, ip_permissions};
 use crate::aws::{ec2, elbv2, observe, AwsError};

@@ -13,8 +13,8 @@
 //!   cannot be read at all, and a run that read no object, are errors of the whole run.
 use std::path::PathBuf;
 
-use aws_lb_operator_core::build::Snapshot;
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::Snapshot;
 
 pub mod objects;
 mod read;

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_lb_operator_core::build::{params, Snapshot};
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::{params, Snapshot};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

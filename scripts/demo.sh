@@ -7,7 +7,7 @@
 #      zones and a node security group, unless that VPC exists already
 #   3. creates the public hosted zone example.com, unless it exists already, so the examples'
 #      hostnames (shop.example.com, *.shop.example.com, admin.shop.example.com) get records
-#   4. aws-lb-operator apply -f examples/ --cluster-name demo
+#   4. aws-lb-operator apply -R -f examples/ --cluster-name demo
 #   5. aws-lb-operator show --cluster-name demo: load balancer DNS names, listeners, rules and
 #      registered targets, as read back through the AWS API
 #   6. the records of example.com as Route53 holds them: alias A records to the ALBs and their
@@ -86,11 +86,11 @@ step "building aws-lb-operator"
 cargo build -q --bin aws-lb-operator
 bin=$CARGO_TARGET_DIR/debug/aws-lb-operator
 
-step "aws-lb-operator apply -f examples/ --cluster-name $cluster --vpc-id $vpc"
+step "aws-lb-operator apply -R -f examples/ --cluster-name $cluster --vpc-id $vpc"
 # examples/grouped has one deliberately broken Ingress: apply reports it (exit 2) and deploys
 # the rest of its group.
 status=0
-"$bin" apply -f examples/ --cluster-name "$cluster" --vpc-id "$vpc" || status=$?
+"$bin" apply -R -f examples/ --cluster-name "$cluster" --vpc-id "$vpc" || status=$?
 if ((status == 1)); then
   echo "apply failed" >&2
   exit 1

@@ -312,7 +312,7 @@ mod tests {
     /// The seed example's stack, renamed, with `hosts` and no target group.
     fn stack(id: &str, hosts: &[&str]) -> Stack {
         let plan: serde_json::Value =
-            serde_json::from_str(include_str!("../../examples/seed/expected-plan.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/golden/seed.plan.json")).unwrap();
         let mut s: Stack = serde_json::from_value(plan["stacks"][0].clone()).unwrap();
         s.id = StackId::parse(id);
         s.hostnames = hosts.iter().map(|h| host(h, "ingress/shop/x")).collect();

@@ -132,7 +132,7 @@ mod tests {
 
     fn seed() -> Stack {
         let plan: serde_json::Value =
-            serde_json::from_str(include_str!("../../examples/seed/expected-plan.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/golden/seed.plan.json")).unwrap();
         serde_json::from_value(plan["stacks"][0].clone()).unwrap()
     }
 

@@ -1,5 +1,7 @@
 //! Golden tests of `plan`: the real binary on each example, compared with its checked-in
-//! `expected-plan.json`. `UPDATE_GOLDEN=1` rewrites the expected files.
+//! `tests/golden/<example>.plan.json` (kept out of the example directories so that
+//! `kubectl apply -f examples/<example>` and `plan -f` read only manifests). `UPDATE_GOLDEN=1`
+//! rewrites the expected files.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,7 +35,9 @@ fn golden(name: &str, want_exit: i32) {
         code, want_exit,
         "{name}: exit status; stderr:\n{stderr}\nstdout:\n{stdout}"
     );
-    let expected_path = dir.join("expected-plan.json");
+    let expected_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.plan.json"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&expected_path, &stdout).expect("write golden file");
         return;
@@ -54,7 +58,7 @@ fn golden(name: &str, want_exit: i32) {
         let want_line = expected.lines().nth(first).unwrap_or("<end of file>");
         panic!(
             "{name}: plan differs from {} at line {}:\n  expected: {want_line}\n  got:      {got_line}\n\
-             review with: cargo run -- plan -o json --cluster-name demo -f examples/{name} | diff examples/{name}/expected-plan.json -\n\
+             review with: cargo run -- plan -o json --cluster-name demo -f examples/{name} | diff tests/golden/{name}.plan.json -\n\
              accept with: UPDATE_GOLDEN=1 cargo test --test it plan_golden",
             expected_path.display(),
             first + 1

@@ -8,8 +8,8 @@ use crate::planner::{cluster, ForeignNames, ObservedStack, StackFacts};
 
 fn example(name: &str) -> DesiredState {
     let text = match name {
-        "seed" => include_str!("../../../examples/seed/expected-plan.json"),
-        _ => include_str!("../../../examples/grouped/expected-plan.json"),
+        "seed" => include_str!("../../../tests/golden/seed.plan.json"),
+        _ => include_str!("../../../tests/golden/grouped.plan.json"),
     };
     serde_json::from_str(text).unwrap()
 }

@@ -562,8 +562,11 @@ impl Bindings {
                 }
                 self.forget_group(&p.arn);
                 self.report(&p.tgb, &p.key, &problem).await;
-                self.metrics
-                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Error, started.elapsed());
+                self.metrics.reconciled(
+                    Kind::TargetGroupBinding,
+                    ReconcileResult::Error,
+                    started.elapsed(),
+                );
                 continue;
             }
             if p.deleting {
@@ -585,8 +588,11 @@ impl Bindings {
                     .await;
             }
             if !p.changes.is_empty() {
-                self.metrics
-                    .reconciled(Kind::TargetGroupBinding, ReconcileResult::Success, started.elapsed());
+                self.metrics.reconciled(
+                    Kind::TargetGroupBinding,
+                    ReconcileResult::Success,
+                    started.elapsed(),
+                );
             }
         }
         for key in &taken {

@@ -11,9 +11,9 @@ use tokio::time::Instant;
 use super::decisions::{plan_batch, Applied};
 use super::keys::ObjectKey;
 use super::kube_io::ObjState;
+use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
-use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
 use super::report::{class_of_deploy, classify, new_conflicts};
 use crate::deploy::targets::{
     load_balancer_addresses, ExecuteOptions, Observation, Outcome, ZoneCache,
@@ -119,8 +119,11 @@ impl Reconciler {
                 tracing::info!(stack = %u.stack, record = %u.name, r#type = %u.record_type, "dry run: would change DNS record");
             }
             for s in &batch.desired {
-                self.metrics
-                    .reconciled(Kind::from(s.id.kind), ReconcileResult::DryRun, started.elapsed());
+                self.metrics.reconciled(
+                    Kind::from(s.id.kind),
+                    ReconcileResult::DryRun,
+                    started.elapsed(),
+                );
             }
             let mut st = self.lock();
             for id in &batch.deletes {
@@ -160,7 +163,8 @@ impl Reconciler {
             &covered,
         );
         self.metrics.dns_changes(DnsMetric::Done, outcome.dns_done);
-        self.metrics.dns_changes(DnsMetric::Failed, outcome.dns_failed);
+        self.metrics
+            .dns_changes(DnsMetric::Failed, outcome.dns_failed);
 
         // Addresses of the load balancers, for status.
         let mut addresses: BTreeMap<StackId, String> = BTreeMap::new();
@@ -253,8 +257,11 @@ impl Reconciler {
                 }
             }
             self.release(id, batch.release.get(id)).await;
-            self.metrics
-                .reconciled(Kind::from(id.kind), ReconcileResult::Success, started.elapsed());
+            self.metrics.reconciled(
+                Kind::from(id.kind),
+                ReconcileResult::Success,
+                started.elapsed(),
+            );
         }
         for id in &batch.deletes {
             if let Some(f) = outcome.failed.get(id) {
@@ -281,8 +288,11 @@ impl Reconciler {
                 st.queue.succeeded(id);
             }
             self.release(id, batch.release.get(id)).await;
-            self.metrics
-                .reconciled(Kind::from(id.kind), ReconcileResult::Success, started.elapsed());
+            self.metrics.reconciled(
+                Kind::from(id.kind),
+                ReconcileResult::Success,
+                started.elapsed(),
+            );
         }
     }
 }

@@ -25,10 +25,10 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::metrics::Kind;
 use super::decisions::{decide, Applied, Translation, View};
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
+use super::metrics::Kind;
 use super::metrics::Metrics;
 use super::queue::{ErrorClass, WorkQueue};
 use super::stores::{Signals, Stores};

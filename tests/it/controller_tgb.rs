@@ -519,10 +519,7 @@ async fn a_dry_run_controller_leaves_bindings_alone() {
     .await
     .unwrap();
     eventually(10, "the caches synced", || async {
-        running
-            .metrics
-            .ready.get()
-            == 1
+        running.metrics.ready.get() == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -23,7 +23,7 @@ COPY tools/apiserver/Cargo.toml tools/apiserver/Cargo.toml
 COPY scripts/build-release.sh scripts/build-release.sh
 RUN mkdir -p src core/src core/benches tests/it tools/apiserver/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs core/src/lib.rs core/benches/build.rs tests/it/main.rs \
+ && touch src/lib.rs core/src/lib.rs core/benches/translate.rs tests/it/main.rs \
     tools/apiserver/src/lib.rs tools/apiserver/src/main.rs
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     scripts/build-release.sh

@@ -120,12 +120,25 @@ async fn security_group_changes_that_already_took_effect_are_done() {
     );
     assert!(report.created.is_empty());
 
+    // The nodes' group, tagged for the cluster as EKS tags it (the IAM policy lets the operator
+    // change only such groups' rules).
     let nodes = c
         .ec2
         .create_security_group()
         .group_name(unique("lost-nodes"))
         .description("nodes")
         .vpc_id(&vpc)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key(format!("kubernetes.io/cluster/{cluster}"))
+                        .value("owned")
+                        .build(),
+                )
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -207,7 +220,16 @@ async fn a_rule_that_already_exists_exactly_as_wanted_is_adopted() {
             .await,
         );
     }
-    let lb = create_alb(&c, &unique("lost-lb"), &subnets, &[]).await;
+    // The load balancer as the operator tags its own (the IAM policy allows listener and rule
+    // writes only on those).
+    let cluster = unique("lost");
+    let lb = create_alb(
+        &c,
+        &unique("lost-lb"),
+        &subnets,
+        &[(tags::CLUSTER, cluster.as_str())],
+    )
+    .await;
     let tg = create_target_group(&c, &unique("lost-tg"), &vpc, &[]).await;
     let other_tg = create_target_group(&c, &unique("lost-tg2"), &vpc, &[]).await;
     let listener = c

@@ -12,9 +12,10 @@ use aws_lb_operator::pass::{apply, prepare, PassOptions, PreparedPass};
 use aws_lb_operator_core::model::{ConditionSpec, Stack, TargetSpec};
 use aws_lb_operator_core::planner::ObservedStack;
 use aws_lb_operator_core::translate::{build, BuildConfig};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
-use crate::localstack::{self, create_alb, create_subnet, create_target_group, create_vpc};
+use crate::localstack::{
+    self, create_alb, create_node_sg, create_subnet, create_target_group, create_vpc,
+};
 
 pub(crate) struct Env {
     pub(crate) clients: AwsClients,
@@ -47,24 +48,7 @@ pub(crate) async fn env_with(clients: AwsClients, region: &str, cluster: &str, c
             .await,
         );
     }
-    let node_sg = clients
-        .ec2
-        .create_security_group()
-        .group_name(format!("{cluster}-nodes"))
-        .description("nodes")
-        .vpc_id(&vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(Tag::builder().key(&own).value("owned").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_owned();
+    let node_sg = create_node_sg(&clients, &vpc, &format!("{cluster}-nodes"), &cluster).await;
     Env {
         clients,
         cluster,

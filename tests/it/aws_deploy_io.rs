@@ -23,7 +23,8 @@ use aws_lb_operator_core::planner::{
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use crate::localstack::{
-    calls, clients, create_alb, create_subnet, create_target_group, create_vpc, unique,
+    calls, clients, create_alb, create_node_sg, create_subnet, create_target_group, create_vpc,
+    unique,
 };
 
 const ELB_ROLE: (&str, &str) = ("kubernetes.io/role/elb", "1");
@@ -231,35 +232,15 @@ struct Web {
     frontend_perms: Vec<SgPermission>,
 }
 
-async fn create_node_sg(env: &Env, name: &str) -> String {
-    env.c
-        .ec2
-        .create_security_group()
-        .group_name(name)
-        .description("nodes")
-        .vpc_id(&env.vpc)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(
-                    Tag::builder()
-                        .key(format!("kubernetes.io/cluster/{}", env.cluster))
-                        .value("owned")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_owned()
-}
-
 async fn web_changes(env: &Env, prefix: &str) -> Web {
     let cl = env.cluster.as_str();
-    let node_sg = create_node_sg(env, &unique(&format!("{prefix}-nodes"))).await;
+    let node_sg = create_node_sg(
+        &env.c,
+        &env.vpc,
+        &unique(&format!("{prefix}-nodes")),
+        &env.cluster,
+    )
+    .await;
     let frontend = keys::frontend_sg(STACK);
     let lb_key = keys::load_balancer(STACK);
     let http = keys::listener(STACK, 80);

@@ -16,7 +16,8 @@ use aws_lb_operator_core::planner::{
 use aws_sdk_elasticloadbalancingv2::types as elbt;
 
 use crate::localstack::{
-    calls, clients, create_alb, create_subnet, create_target_group, create_vpc, unique,
+    calls, clients, create_alb, create_node_sg, create_subnet, create_target_group, create_vpc,
+    unique,
 };
 
 const REGION: &str = "ap-southeast-4";
@@ -122,29 +123,7 @@ async fn security_group_changes_that_already_took_effect_are_done() {
 
     // The nodes' group, tagged for the cluster as EKS tags it (the IAM policy lets the operator
     // change only such groups' rules).
-    let nodes = c
-        .ec2
-        .create_security_group()
-        .group_name(unique("lost-nodes"))
-        .description("nodes")
-        .vpc_id(&vpc)
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                .tags(
-                    aws_sdk_ec2::types::Tag::builder()
-                        .key(format!("kubernetes.io/cluster/{cluster}"))
-                        .value("owned")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .group_id()
-        .unwrap()
-        .to_owned();
+    let nodes = create_node_sg(&c, &vpc, &unique("lost-nodes"), &cluster).await;
     let authorize = |ps: Vec<SgPermission>| {
         change(
             "",

@@ -1,38 +1,14 @@
 //! `aws-lb-operator diff`, `apply` and `show` as users run them: the standard AWS environment
 //! variables, the JSON contract, the text summary line and the exit statuses.
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::localstack::{clients, create_subnet, create_vpc, endpoint, unique};
+use crate::localstack::{clients, create_subnet, create_vpc, examples, run_operator, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_aws-lb-operator");
 const REGION: &str = "me-south-1";
 
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(args);
-    cmd
-}
-
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn examples(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+    run_operator(REGION, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,35 @@ pub fn endpoint() -> String {
     std::env::var("LOCALSTACK_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
 }
 
+/// The operator's binary with a clean environment pointed at LocalStack in `region`.
+pub fn operator(region: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", region)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(args);
+    cmd
+}
+
+/// Runs [`operator`]: exit status, stdout, stderr.
+pub fn run_operator(region: &str, args: &[&str]) -> (i32, String, String) {
+    let out = operator(region, args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The path of `examples/<name>`.
+pub fn examples(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn assert_reachable(url: &str) {
     let hostport = url
         .trim_start_matches("http://")
@@ -178,6 +207,34 @@ pub async fn create_alb(
     out.load_balancers()[0]
         .load_balancer_arn()
         .expect("arn")
+        .to_owned()
+}
+
+/// Creates the nodes' security group of `cluster` as EKS tags it
+/// (`kubernetes.io/cluster/<cluster>: owned`) and returns its id.
+pub async fn create_node_sg(c: &AwsClients, vpc: &str, name: &str, cluster: &str) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    c.ec2
+        .create_security_group()
+        .group_name(name)
+        .description("nodes")
+        .vpc_id(vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(
+                    Tag::builder()
+                        .key(format!("kubernetes.io/cluster/{cluster}"))
+                        .value("owned")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateSecurityGroup {name}: {e:?}"))
+        .group_id()
+        .expect("group id")
         .to_owned()
 }
 

@@ -2,39 +2,15 @@
 //! and the routing the Ingress specification requires of our seed and grouped examples — on the
 //! plan, and on the load balancers read back from LocalStack, where `route --cluster-name` must
 //! agree with `route -f` for every request of the tables.
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::localstack::{clients, create_subnet, create_vpc, endpoint, unique};
+use crate::localstack::{clients, create_subnet, create_vpc, examples, run_operator, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_aws-lb-operator");
 const REGION: &str = "ap-southeast-3";
 
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(args);
-    cmd
-}
-
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = command(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn examples(name: &str) -> String {
-    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+    run_operator(REGION, args)
 }
 
 #[test]

@@ -735,9 +735,11 @@ fn bench_objects(services: usize, ingresses: usize) -> Vec<Value> {
 
 /// `/usr/bin/time -v` of the binary: (exit code, wall seconds, peak RSS in MiB).
 fn timed(args: &[String]) -> (i32, String, f64) {
+    // INPUTS_BENCH_BIN: another build of the binary (e.g. target/release/aws-lb-operator).
+    let bin = std::env::var("INPUTS_BENCH_BIN").unwrap_or_else(|_| BIN.to_owned());
     let out = Command::new("/usr/bin/time")
         .arg("-v")
-        .arg(BIN)
+        .arg(bin)
         .args(args)
         .env("HOME", scratch("home"))
         .stdout(Stdio::null())
@@ -763,7 +765,8 @@ fn timed(args: &[String]) -> (i32, String, f64) {
 }
 
 /// Measures `plan` of a 50,000-Service, 5,000-Ingress cluster from one JSON dump and from the
-/// API server fixture. `INPUTS_BENCH_SERVICES` / `INPUTS_BENCH_INGRESSES` change the sizes.
+/// API server fixture. `INPUTS_BENCH_SERVICES` / `INPUTS_BENCH_INGRESSES` change the sizes,
+/// `INPUTS_BENCH_BIN` the binary measured (default: this build's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: cargo test --test it bench_plan_of_a_large_dump -- --ignored --nocapture"]
 async fn bench_plan_of_a_large_dump() {

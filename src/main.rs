@@ -4,6 +4,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = aws_lb_operator::cli::Cli::parse();
-    aws_lb_operator::cli::run(cli)
+    match aws_lb_operator::cli::Cli::try_parse() {
+        Ok(cli) => aws_lb_operator::cli::run(cli),
+        Err(e) => aws_lb_operator::cli::usage_error(&e),
+    }
 }

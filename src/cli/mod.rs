@@ -235,6 +235,20 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// Reports a command line that does not parse: `--help` and `--version` print and exit 0;
+/// a usage error prints clap's message and exits 1, as kubectl does, so that status 2 keeps
+/// its one meaning per command (`plan`/`diff`/`apply`: some objects had errors; `route`: no
+/// load balancer serves the request).
+pub fn usage_error(e: &clap::Error) -> ExitCode {
+    // Printing to a closed pipe is not worth a second error.
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format);

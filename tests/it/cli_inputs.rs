@@ -599,8 +599,9 @@ async fn plan_from_a_cluster_equals_plan_of_its_dump_byte_for_byte() {
         err.starts_with("error: cannot configure the Kubernetes client: "),
         "{err}"
     );
+    // A usage error exits 1, as kubectl's do: 2 means "some objects had errors".
     let (code, _, err) = run_async(strs(&["plan", "-f", "x.yaml", "--kubeconfig", &kc])).await;
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
     assert!(
         err.starts_with(
             "error: the argument '--filename <FILES>' cannot be used with '--kubeconfig <KUBECONFIG>'"

@@ -255,6 +255,29 @@ fn errors_exit_1_with_the_reason() {
     }
 }
 
+#[test]
+fn a_usage_error_exits_1_and_help_exits_0() {
+    // Status 2 means "not served", so a command line clap refuses must not share it.
+    let (code, out, err) = run(&["route"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.starts_with("error: the following required arguments were not provided:\n  <URL>"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["route", "http://x.example.com/", "--no-such-flag"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.starts_with("error: unexpected argument '--no-such-flag' found"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["route", "--help"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(
+        out.starts_with("Which load balancer, rule and backend"),
+        "{out}"
+    );
+}
+
 /// One request of the routing tables and what it must reach.
 struct Case {
     /// What the Ingress specification (or ALB) says, and why.

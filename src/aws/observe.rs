@@ -274,7 +274,11 @@ pub async fn observe_cluster_scope(
                     Err(e) => return Err(e),
                 }
             };
-            ports_in_use.extend(cluster::target_ports(tg.port, &targets));
+            ports_in_use.extend(cluster::target_ports(
+                tg.port,
+                &tg.health_check.port,
+                &targets,
+            ));
         }
         let backend_in_use = match &sgs.backend {
             Some(backend) => elbv2::describe_load_balancers(&clients.elbv2, None)

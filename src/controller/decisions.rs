@@ -127,8 +127,13 @@ pub fn decide(
         if changed {
             dirty.insert(id.clone());
         }
-        // A change of the objects is worth trying at once, whatever the backoff.
-        if previous.get(id).is_some_and(|old| old != stack) {
+        // A change of the objects is worth trying at once, whatever the backoff; a change of
+        // targets alone is not (endpoints of crash-looping pods change every few seconds, and
+        // each retry is a full pass: the fast path sends targets of applied stacks anyway).
+        if previous
+            .get(id)
+            .is_some_and(|old| shape(old) != shape(stack))
+        {
             retry_now.insert(id.clone());
         }
     }
@@ -387,12 +392,12 @@ mod tests {
                 ..Default::default()
             },
             DecideCase {
-                name: "an applied stack whose only change is targets is left to the fast path",
+                name: "an applied stack whose only change is targets is left to the fast path, \
+                       and a change of targets does not cut a backoff short",
                 previous: vec![with_target(stack("shop/web", &[]), "10.0.0.1")],
                 applied: vec![with_target(stack("shop/web", &[]), "10.0.0.1")],
                 stacks: vec![with_target(stack("shop/web", &[]), "10.0.0.2")],
                 objects: vec![(web.clone(), Some("shop/web"))],
-                retry_now: &["shop/web"],
                 ..Default::default()
             },
             DecideCase {

@@ -2,9 +2,10 @@
 //! the RegisterTargets / DeregisterTargets difference sent straight to the target groups
 //! applied last time, without observing or planning anything else. Which stacks qualify and
 //! what is sent is decided by [`target_updates`] (pure).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::planner::cluster::target_ports;
 use aws_lb_operator_core::planner::{target_changes, Change, Ref};
 use tracing::Instrument;
 
@@ -42,6 +43,13 @@ pub fn target_updates(
         if applied.stack == *stack || shape(&applied.stack) != shape(stack) {
             continue;
         }
+        // Targets on a port the applied stack did not use (a named target port now resolving
+        // to another container port) need that port opened on the target security groups: a
+        // full pass plans it.
+        if !ports(stack).is_subset(&ports(&applied.stack)) {
+            out.full_pass.push(id.clone());
+            continue;
+        }
         let text = id.to_string();
         let mut changes = Vec::new();
         let mut known = true;
@@ -75,6 +83,15 @@ pub fn target_updates(
         }
     }
     out
+}
+
+/// The ports the backend security group must reach for `stack`'s target groups.
+fn ports(stack: &Stack) -> BTreeSet<u16> {
+    stack
+        .target_groups
+        .iter()
+        .flat_map(|tg| target_ports(tg.port, &tg.health_check.port, &tg.targets))
+        .collect()
 }
 
 impl Reconciler {
@@ -211,6 +228,22 @@ mod tests {
                 applied: Some(applied(&old, true)),
                 busy: true,
                 want: (0, false, false),
+            },
+            Case {
+                name: "targets on a port not used before (a named target port moved): a full \
+                       pass, which opens the port",
+                now: {
+                    let mut s = new.clone();
+                    for tg in &mut s.target_groups {
+                        for t in &mut tg.targets {
+                            t.port = 9090;
+                        }
+                    }
+                    s
+                },
+                applied: Some(applied(&old, true)),
+                busy: false,
+                want: (0, false, true),
             },
             Case {
                 name: "no ARN known: a full pass",

@@ -17,10 +17,7 @@ use serde_json::json;
 use super::metrics::{EventType as MetricEventType, Metrics};
 use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 
-/// Finalizer of an Ingress in its own implicit group.
-pub const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
-/// Prefix of an explicit IngressGroup's finalizer.
-pub const GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
+pub use aws_lb_operator_core::translate::{GROUP_FINALIZER_PREFIX, INGRESS_FINALIZER};
 /// Finalizer of a Service.
 pub const SERVICE_FINALIZER: &str = "service.k8s.aws/resources";
 /// Finalizer of a TargetGroupBinding.
@@ -218,8 +215,12 @@ impl KubeIo {
     /// # Errors
     /// The API server refused the patch.
     pub async fn add_finalizer(&self, obj: &ObjState, finalizer: &str) -> Result<(), kube::Error> {
-        self.patch(obj, false, add_finalizer_patch(&obj.finalizers, finalizer)?)
-            .await
+        self.patch(
+            obj,
+            false,
+            add_finalizer_patch(Some(&obj.uid), &obj.finalizers, finalizer)?,
+        )
+        .await
     }
 
     /// Removes `finalizer`, guarded by a `test` op so a list changed meanwhile is never
@@ -232,7 +233,7 @@ impl KubeIo {
         obj: &ObjState,
         finalizer: &str,
     ) -> Result<(), kube::Error> {
-        match remove_finalizer_patch(&obj.finalizers, finalizer)? {
+        match remove_finalizer_patch(Some(&obj.uid), &obj.finalizers, finalizer)? {
             Some(patch) => self.patch(obj, false, patch).await,
             None => Ok(()),
         }
@@ -252,7 +253,7 @@ impl KubeIo {
     /// The API server refused the patch.
     pub async fn add_binding_finalizer(&self, tgb: &TargetGroupBinding) -> Result<(), kube::Error> {
         let current = tgb.metadata.finalizers.clone().unwrap_or_default();
-        let patch = add_finalizer_patch(&current, BINDING_FINALIZER)?;
+        let patch = add_finalizer_patch(tgb.metadata.uid.as_deref(), &current, BINDING_FINALIZER)?;
         let name = tgb.metadata.name.as_deref().unwrap_or_default();
         self.binding_api(tgb)
             .patch(name, &PatchParams::default(), &patch)
@@ -270,7 +271,9 @@ impl KubeIo {
         tgb: &TargetGroupBinding,
     ) -> Result<(), kube::Error> {
         let current = tgb.metadata.finalizers.clone().unwrap_or_default();
-        let Some(patch) = remove_finalizer_patch(&current, BINDING_FINALIZER)? else {
+        let Some(patch) =
+            remove_finalizer_patch(tgb.metadata.uid.as_deref(), &current, BINDING_FINALIZER)?
+        else {
             return Ok(());
         };
         let name = tgb.metadata.name.as_deref().unwrap_or_default();
@@ -381,42 +384,52 @@ impl KubeIo {
 /// A JSON patch appending `finalizer` to `current`, the list as the cache saw it, guarded by a
 /// `test` op as kube-runtime's finalizer helper does: the list must still be exactly `current`
 /// (absent when empty), so a lagging cache can never add the finalizer twice, and a list
-/// changed meanwhile is never clobbered. A failed test is a 422; the next reconcile, on a
-/// fresher cache, tries again.
+/// changed meanwhile is never clobbered, and of `uid`, so an object deleted and created again
+/// under the same name since the cache saw it is never touched. A failed test is a 422; the
+/// next reconcile, on a fresher cache, tries again.
 fn add_finalizer_patch(
+    uid: Option<&str>,
     current: &[String],
     finalizer: &str,
 ) -> Result<Patch<serde_json::Value>, kube::Error> {
-    let ops = if current.is_empty() {
-        json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": null},
-            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
-        ])
+    let mut ops = uid_test(uid);
+    if current.is_empty() {
+        ops.push(json!({"op": "test", "path": "/metadata/finalizers", "value": null}));
+        ops.push(json!({"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}));
     } else {
-        json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": current},
-            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
-        ])
-    };
+        ops.push(json!({"op": "test", "path": "/metadata/finalizers", "value": current}));
+        ops.push(json!({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}));
+    }
     Ok(Patch::Json(
-        serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,
+        serde_json::from_value(serde_json::Value::Array(ops)).map_err(kube::Error::SerdeError)?,
     ))
 }
 
-/// A JSON patch removing `finalizer` from `current`, guarded by a `test` op so a list changed
-/// meanwhile is never clobbered; `None` when it is not there.
+/// A `test` that the object is still the one of `uid` (none when the uid is not known).
+fn uid_test(uid: Option<&str>) -> Vec<serde_json::Value> {
+    uid.filter(|u| !u.is_empty())
+        .map(|u| json!({"op": "test", "path": "/metadata/uid", "value": u}))
+        .into_iter()
+        .collect()
+}
+
+/// A JSON patch removing `finalizer` from `current`, guarded by `test` ops so a list changed
+/// meanwhile is never clobbered and an object recreated under the same name (another `uid`)
+/// is never touched; `None` when it is not there.
 fn remove_finalizer_patch(
+    uid: Option<&str>,
     current: &[String],
     finalizer: &str,
 ) -> Result<Option<Patch<serde_json::Value>>, kube::Error> {
     let Some(i) = current.iter().position(|f| f == finalizer) else {
         return Ok(None);
     };
-    let ops = json!([
-        {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer},
-        {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
-    ]);
+    let mut ops = uid_test(uid);
+    ops.push(
+        json!({"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer}),
+    );
+    ops.push(json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")}));
     Ok(Some(Patch::Json(
-        serde_json::from_value(ops).map_err(kube::Error::SerdeError)?,
+        serde_json::from_value(serde_json::Value::Array(ops)).map_err(kube::Error::SerdeError)?,
     )))
 }

@@ -158,6 +158,7 @@ impl Reconciler {
         let outcome = classify(
             &prepared.plan,
             &report.elb.outcomes,
+            &report.elb.repairs,
             units,
             &report.dns,
             &covered,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lb_operator_core::dns::{DnsConflict, DnsUnit};
 use aws_lb_operator_core::model::StackId;
-use aws_lb_operator_core::planner::{Plan, Scope};
+use aws_lb_operator_core::planner::{Change, Plan, Scope};
 use tokio::time::Instant;
 
 use super::keys::ObjectKey;
@@ -84,10 +84,12 @@ pub fn class_of_pass(error: &PassError) -> ErrorClass {
 /// change and each Route53 unit in order (the first message of a stack is kept). A change
 /// that was not attempted means its stack is not in sync. A cluster-wide failure (the shared
 /// backend security group) fails every stack in `covered`: their changes after it were not
-/// attempted.
+/// attempted. So does a failed `repair` (a permission a concurrent pass revoked, authorized
+/// again after the pass's re-read): until it is done, a target port may be closed.
 pub fn classify(
     plan: &Plan,
     elb: &[Outcome],
+    repairs: &[(Change, Outcome)],
     units: &[DnsUnit],
     dns: &[DnsOutcome],
     covered: &[StackId],
@@ -115,6 +117,15 @@ pub fn classify(
                 || format!("{} {} not attempted: {reason}", c.operation(), c.resource),
                 None,
             ),
+        }
+    }
+    for (c, o) in repairs {
+        if let Outcome::Failed(e) = o {
+            failures.add(
+                &c.stack,
+                || format!("repairing: {} {}: {e}", c.operation(), c.resource),
+                Some(class_of_execute(e)),
+            );
         }
     }
     for (u, o) in units.iter().zip(dns) {
@@ -235,7 +246,7 @@ mod tests {
     use super::*;
     use crate::aws::error::AwsErrorKind;
     use crate::aws::AwsError;
-    use aws_lb_operator_core::planner::{Change, ChangeKind, Op, Ref, StackError};
+    use aws_lb_operator_core::planner::{ChangeKind, Op, Ref, StackError};
 
     fn change(stack: &str, resource: &str) -> Change {
         Change {
@@ -289,6 +300,55 @@ mod tests {
         failed: &'static [(&'static str, &'static str, ErrorClass)],
         changed: &'static [&'static str],
         dns: (u64, u64),
+    }
+
+    #[test]
+    fn a_failed_repair_fails_every_stack_of_the_pass_and_a_done_one_nothing() {
+        let throttled = || aws("Throttling", AwsErrorKind::Throttled, 400);
+        let plan = Plan {
+            changes: vec![change("shop/a", "listener 80")],
+            errors: vec![],
+        };
+        let covered = ids(&["shop/a", "shop/b"]);
+        let repair = change("", "target security group eks-nodes");
+        let got = classify(
+            &plan,
+            &[Outcome::Done],
+            &[(repair.clone(), throttled())],
+            &[],
+            &[],
+            &covered,
+        );
+        let failed: Vec<(String, String, ErrorClass)> = got
+            .failed
+            .iter()
+            .map(|(id, f)| (id.to_string(), f.message.clone(), f.class))
+            .collect();
+        let message = "cluster-wide: repairing: elbv2.RegisterTargets target security group eks-nodes: elbv2.RegisterTargets failed: Throttling";
+        assert_eq!(
+            failed,
+            [
+                (
+                    "shop/a".to_owned(),
+                    message.to_owned(),
+                    ErrorClass::Transient
+                ),
+                (
+                    "shop/b".to_owned(),
+                    message.to_owned(),
+                    ErrorClass::Transient
+                ),
+            ]
+        );
+        let got = classify(
+            &plan,
+            &[Outcome::Done],
+            &[(repair, Outcome::Done)],
+            &[],
+            &[],
+            &covered,
+        );
+        assert!(got.failed.is_empty(), "{:?}", got.failed.keys());
     }
 
     #[test]
@@ -432,7 +492,7 @@ mod tests {
             let outcomes: Vec<Outcome> = c.changes.into_iter().map(|(_, o)| o).collect();
             let units: Vec<DnsUnit> = c.units.iter().map(|(u, _)| u.clone()).collect();
             let dns: Vec<DnsOutcome> = c.units.into_iter().map(|(_, o)| o).collect();
-            let got = classify(&plan, &outcomes, &units, &dns, &ids(c.covered));
+            let got = classify(&plan, &outcomes, &[], &units, &dns, &ids(c.covered));
             let failed: Vec<(String, String, ErrorClass)> = got
                 .failed
                 .iter()

@@ -689,6 +689,39 @@ async fn a_lagging_cache_cannot_add_a_finalizer_twice_or_clobber_another() {
         .await
         .unwrap();
     assert_eq!(finalizers(&server, "web"), Some(v(&[group])));
+
+    // Deleted (the finalizer released by someone else) and created again under the same name
+    // since the cache saw it: the other object is touched neither by a release nor by an add.
+    let old = cached(&server, "web");
+    let api = Api::<Ingress>::namespaced(server.client(), "default");
+    api.delete("web", &Default::default()).await.unwrap();
+    api.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    server.apply(&ingress("web"));
+    api.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": [group]}})),
+    )
+    .await
+    .unwrap();
+    assert_ne!(cached(&server, "web").uid, old.uid);
+    let e = kube.remove_finalizer(&old, group).await.unwrap_err();
+    assert_eq!(status_code(e), 422);
+    assert_eq!(finalizers(&server, "web"), Some(v(&[group])));
+    let mut stale = old.clone();
+    stale.finalizers = v(&[group]);
+    let e = kube
+        .add_finalizer(&stale, INGRESS_FINALIZER)
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(e), 422);
+    assert_eq!(finalizers(&server, "web"), Some(v(&[group])));
 }
 
 #[tokio::test]

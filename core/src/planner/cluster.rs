@@ -54,7 +54,8 @@ impl Claims {
         for s in stacks {
             out.backend |= s.load_balancer.security_groups.is_empty();
             for tg in &s.target_groups {
-                out.ports.extend(target_ports(tg.port, &tg.targets));
+                out.ports
+                    .extend(target_ports(tg.port, &tg.health_check.port, &tg.targets));
             }
         }
         out
@@ -67,11 +68,17 @@ impl Claims {
     }
 }
 
-/// The ports the backend group must reach for one target group: its port, and the port of
-/// each target (targets of a group with a named target port each carry their own). Port 0
-/// and 1 (LBC's placeholder for "per target") are never a permission.
-pub fn target_ports(port: u16, targets: &[TargetSpec]) -> impl Iterator<Item = u16> + '_ {
+/// The ports the backend group must reach for one target group: its port, its health check's
+/// port when that is a number (not `traffic-port`), as the AWS Load Balancer Controller opens
+/// it too, and the port of each target (targets of a group with a named target port each
+/// carry their own). Port 0 and 1 (LBC's placeholder for "per target") are never a permission.
+pub fn target_ports<'a>(
+    port: u16,
+    health_check_port: &str,
+    targets: &'a [TargetSpec],
+) -> impl Iterator<Item = u16> + 'a {
     std::iter::once(port)
+        .chain(health_check_port.parse::<u16>().ok())
         .chain(targets.iter().map(|t| t.port))
         .filter(|p| *p > 1)
 }

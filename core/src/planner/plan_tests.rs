@@ -1028,6 +1028,34 @@ fn target_security_groups_get_the_target_ports_from_the_backend_group_only() {
 }
 
 #[test]
+fn a_numeric_health_check_port_is_opened_too_and_closed_when_it_goes() {
+    // As the AWS Load Balancer Controller's TargetGroupBinding networking does: the traffic
+    // port, and the health check's port when it is a number.
+    let mut fake = Fake::default();
+    fake.target_sgs.push(ObservedSecurityGroup {
+        id: "sg-nodes".into(),
+        name: "eks-nodes".into(),
+        vpc_id: "vpc-1".into(),
+        tags: Tags::new(),
+        ingress: Vec::new(),
+    });
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let before = fake.node_ports();
+    assert!(!before.contains(&18081), "{before:?}");
+    stack.target_groups[0].health_check.port = "18081".into();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let mut want = before.clone();
+    want.push(18081);
+    want.sort_unstable();
+    assert_eq!(fake.node_ports(), want);
+    assert_eq!(ports_of(&[&stack]), want);
+    stack.target_groups[0].health_check.port = "traffic-port".into();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(fake.node_ports(), before);
+}
+
+#[test]
 fn user_security_groups_replace_the_managed_ones() {
     let mut fake = Fake::default();
     let mut stack = seed();
@@ -1308,7 +1336,7 @@ impl Fake {
                 .stacks
                 .values()
                 .flat_map(|s| &s.target_groups)
-                .flat_map(|tg| cluster::target_ports(tg.port, &tg.targets))
+                .flat_map(|tg| cluster::target_ports(tg.port, &tg.health_check.port, &tg.targets))
                 .collect(),
             backend_in_use: self
                 .stacks
@@ -1340,7 +1368,7 @@ fn ports_of(stacks: &[&Stack]) -> Vec<i32> {
     let mut ports: Vec<i32> = stacks
         .iter()
         .flat_map(|s| &s.target_groups)
-        .flat_map(|tg| cluster::target_ports(tg.port, &tg.targets))
+        .flat_map(|tg| cluster::target_ports(tg.port, &tg.health_check.port, &tg.targets))
         .map(i32::from)
         .collect();
     ports.sort_unstable();

@@ -81,6 +81,20 @@ fn classify<'a>(
         ));
     };
     let Some(class) = index.ingress_class(class_name) else {
+        // An Ingress that holds our finalizer has a load balancer: a class that went missing
+        // (deleted and about to be recreated by a Helm upgrade, say) is an error of the
+        // Ingress, which keeps its stack, not a reason to delete the load balancer.
+        let finalized =
+            ing.metadata.finalizers.iter().flatten().any(|f| {
+                f == super::INGRESS_FINALIZER || f.starts_with(super::GROUP_FINALIZER_PREFIX)
+            });
+        if finalized {
+            return Err(BuildError::NotFound {
+                object: object.clone(),
+                field: "spec.ingressClassName".into(),
+                target: format!("ingressclass {class_name}"),
+            });
+        }
         return Ok(Class::NotOurs(format!(
             "ingressclass {class_name} not found"
         )));

@@ -40,6 +40,11 @@ pub use params::IngressClassParams;
 
 use crate::model::{DesiredState, ObjectError, Scheme, Stack, StackId, TargetType};
 
+/// Finalizer the AWS Load Balancer Controller (and we) put on an Ingress in its own implicit
+/// group.
+pub const INGRESS_FINALIZER: &str = "ingress.k8s.aws/resources";
+/// Prefix of an explicit IngressGroup's finalizer on its Ingresses.
+pub const GROUP_FINALIZER_PREFIX: &str = "group.ingress.k8s.aws/";
 /// Label on Nodes that keeps them out of instance target groups.
 pub const EXCLUDE_FROM_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 /// Label linking an EndpointSlice to its Service.

@@ -474,6 +474,42 @@ fn missing_params_is_an_error() {
     );
 }
 
+#[test]
+fn a_missing_ingress_class_skips_an_ingress_unless_it_holds_our_finalizer() {
+    for (finalizer, want_error) in [
+        (None, false),
+        (Some("ingress.k8s.aws/resources"), true),
+        (Some("group.ingress.k8s.aws/shop"), true),
+        (Some("example.com/other"), false),
+    ] {
+        let mut ing = ingress("shop", "web")
+            .rule(None, &[("Prefix", "/", "svc", P::N(80))])
+            .build();
+        ing.metadata.finalizers = finalizer.map(|f| vec![f.to_owned()]);
+        let mut snap = snapshot(vec![ing], vec![]);
+        snap.ingress_classes.clear();
+        let out = build(&snap, &config());
+        assert!(out.stacks.is_empty(), "{finalizer:?}");
+        if want_error {
+            // It has a load balancer: the controller keeps it (an object with errors protects
+            // the stack it holds the finalizer of) instead of deleting it.
+            assert_eq!(
+                messages(&out),
+                ["ingress shop/web: spec.ingressClassName refers to ingressclass alb, which was not found; ingress shop/web joins no group, so no load balancer or listener rule is built for it"],
+                "{finalizer:?}"
+            );
+            assert!(out.skipped.is_empty(), "{finalizer:?}");
+        } else {
+            assert!(messages(&out).is_empty(), "{finalizer:?}");
+            assert_eq!(out.skipped.len(), 1, "{finalizer:?}");
+            assert_eq!(
+                out.skipped[0].reason, "ingressclass alb not found",
+                "{finalizer:?}"
+            );
+        }
+    }
+}
+
 /// Three members of group `shop` whose rules interleave by host and path, not by member.
 fn shop_group() -> Snapshot {
     let cart = ingress("shop", "cart")

@@ -29,8 +29,12 @@ impl Backend {
         let backend_id = cluster.backend_sg.as_ref().map(|sg| sg.id.as_str());
         let mut needed = false;
         let mut ports = BTreeSet::new();
-        let mut add_tg_port = |port: u16, targets: &[TargetSpec]| {
-            ports.extend(super::super::cluster::target_ports(port, targets));
+        let mut add_tg_port = |port: u16, health_check_port: &str, targets: &[TargetSpec]| {
+            ports.extend(super::super::cluster::target_ports(
+                port,
+                health_check_port,
+                targets,
+            ));
         };
         let uses_backend = |lb: &ObservedLoadBalancer| {
             backend_id.is_some_and(|id| lb.security_groups.iter().any(|s| s == id))
@@ -40,19 +44,19 @@ impl Backend {
                 // Left as it is this pass: keep what its load balancer uses.
                 needed |= input.observed.load_balancers.iter().any(uses_backend);
                 for tg in &input.observed.target_groups {
-                    add_tg_port(tg.port, &tg.targets);
+                    add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }
             } else if let Some(d) = input.desired {
                 needed |= d.load_balancer.security_groups.is_empty();
                 for tg in &d.target_groups {
-                    add_tg_port(tg.port, &tg.targets);
+                    add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }
             }
         }
         for other in cluster.unplanned.values() {
             needed |= other.load_balancers.iter().any(uses_backend);
             for tg in &other.target_groups {
-                add_tg_port(tg.port, &tg.targets);
+                add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
             }
         }
         if !needed {

@@ -70,6 +70,10 @@ pub struct PreparedPass {
     /// What the desired stacks of the pass claim in the cluster scope (target ports, the
     /// backend security group) while the pass runs.
     pub claims: Claims,
+    /// The claims, registered for the other passes of this process from the start of
+    /// [`prepare`] until this is dropped: a pass still planning is not robbed of the backend
+    /// group by another's trailing delete.
+    claim: Claim,
     /// What was observed.
     pub observation: Observation,
     /// The planned changes.
@@ -124,6 +128,8 @@ pub async fn prepare_cached(
     desired: &[Stack],
     zone_cache: &mut ZoneCache,
 ) -> Result<PreparedPass, PassError> {
+    let claims = Claims::of(desired);
+    let claim = Claim::register(&opts.cluster, &claims);
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
         .instrument(tracing::info_span!("resolve_vpc"))
         .await?;
@@ -225,7 +231,8 @@ pub async fn prepare_cached(
     Ok(PreparedPass {
         cluster: opts.cluster.clone(),
         vpc_id,
-        claims: Claims::of(desired),
+        claims,
+        claim,
         observation,
         plan,
         dns,
@@ -472,6 +479,7 @@ fn in_flight() -> std::sync::MutexGuard<'static, BTreeMap<u64, (String, Claims)>
 }
 
 /// A pass's claims, registered while it runs and released when it ends (or is dropped).
+#[derive(Debug)]
 struct Claim(u64);
 
 impl Claim {
@@ -558,7 +566,6 @@ async fn execute_scoped(
             .filter(move |i| phase(&changes[*i]) == p)
     };
 
-    let claim = Claim::register(&prepared.cluster, &prepared.claims);
     {
         let _scope = CLUSTER_SCOPE.lock().await;
         for i in of(Phase::Lead) {
@@ -575,7 +582,7 @@ async fn execute_scoped(
         if needs_scope {
             match observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await {
                 Ok(now) => {
-                    let others = claim.others(&prepared.cluster);
+                    let others = prepared.claim.others(&prepared.cluster);
                     let mut revoked = false;
                     for i in trail {
                         let outcome = match recheck(&changes[i], &now, &others) {
@@ -622,7 +629,6 @@ async fn execute_scoped(
             }
         }
     }
-    drop(claim);
     let report = exec.finish();
     Scoped {
         outcomes: indices

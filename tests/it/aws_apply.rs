@@ -426,6 +426,9 @@ async fn prune_deletes_everything_the_stack_owned_in_order() {
         !deleted.contains(stacks[0].id.to_string().as_str()),
         "kept stack untouched"
     );
+    // A prepared pass claims its part of the cluster scope (the backend group, its ports) for
+    // the other passes of the process until it is dropped.
+    drop(prepared);
     env.apply(&keep, true).await;
     let left = env.observed().await;
     assert_eq!(

@@ -591,7 +591,17 @@ async fn execute_scoped(
                                     matches!(change.op, Op::RevokeSecurityGroupIngress { .. });
                                 exec.execute(&change).await
                             }
-                            None => Outcome::Done,
+                            // Nothing of it is left to do: what it would remove is gone
+                            // already, or is used or claimed now. Done, so nobody retries it;
+                            // said here, since the plan printed it as a removal.
+                            None => {
+                                tracing::info!(
+                                    resource = %changes[i].resource,
+                                    operation = changes[i].operation(),
+                                    "not sent: re-checked against a fresh read, nothing of it is to be removed any more"
+                                );
+                                Outcome::Done
+                            }
                         };
                         outcomes.insert(i, outcome);
                     }

@@ -734,14 +734,6 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             },
             error: "ingress shop/bad: spec.rules[0].http.paths[0].backend.service.port has invalid value \"\": expected a port number or name; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
-        Case {
-            name: "condition annotation duplicates the host",
-            ingress: base()
-                .annotation("alb.ingress.kubernetes.io/conditions.web", r#"[{"field":"host-header","hostHeaderConfig":{"values":["other.example.com"]}}]"#)
-                .rule(Some("a.example.com"), &[("Prefix", "/x", "web", P::N(80))])
-                .build(),
-            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/conditions.web has invalid value \"[{\\\"field\\\":\\\"host-header\\\",\\\"hostHeaderConfig\\\":{\\\"values\\\":[\\\"other.example.com\\\"]}}]\": expected no host-header condition, because spec.rules[0].http.paths[0] already has one from the ingress rule (at most one per rule); ingress shop/bad left out of group shop, the rest of the group is still built",
-        },
     ];
     for case in cases {
         let mut snap = shop_group();
@@ -2026,5 +2018,59 @@ fn a_rule_less_member_of_an_explicit_group_is_kept() {
     assert_eq!(
         only_stack(&out).load_balancer.scheme,
         crate::model::Scheme::InternetFacing
+    );
+}
+
+/// LBC's e2e suite (`test/e2e/ingress/vanilla_ingress_test.go`, "annotation based
+/// conditions"): host-header and path-pattern values of `conditions.<name>` are ORed into the
+/// rule's own host and path conditions; other fields are added beside them.
+#[test]
+fn condition_annotations_merge_into_the_rule_host_and_path_like_lbc() {
+    let fixed = |body: &str| {
+        format!(
+            r#"{{"type":"fixed-response","fixedResponseConfig":{{"contentType":"text/plain","statusCode":"200","messageBody":"{body}"}}}}"#
+        )
+    };
+    let ing = ingress("shop", "ing")
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path1", &fixed("host"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path1",
+            r#"[{"field":"host-header","hostHeaderConfig":{"values":["anno.example.com"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path2", &fixed("path"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path2",
+            r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/anno/path2"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path3", &fixed("header"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path3",
+            r#"[{"field":"http-header","httpHeaderConfig":{"httpHeaderName": "HeaderName", "values":["HeaderValue1", "HeaderValue2"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path7", &fixed("multiple"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path7",
+            r#"[{"field":"http-header","httpHeaderConfig":{"httpHeaderName": "HeaderName", "values":["HeaderValue"]}},{"field":"query-string","queryStringConfig":{"values":[{"key":"paramA","value":"valueA"}]}},{"field":"query-string","queryStringConfig":{"values":[{"key":"paramB","value":"valueB"}]}}]"#,
+        )
+        .rule(
+            Some("www.example.com"),
+            &[
+                ("Exact", "/path1", "rule-path1", P::S("use-annotation")),
+                ("Exact", "/path2", "rule-path2", P::S("use-annotation")),
+                ("Exact", "/path3", "rule-path3", P::S("use-annotation")),
+                ("Exact", "/path7", "rule-path7", P::S("use-annotation")),
+            ],
+        )
+        .build();
+    let out = build(&snapshot(vec![ing], vec![]), &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        rules(listener(only_stack(&out), 80)),
+        [
+            "1 host=www.example.com,anno.example.com path=/path1 -> fixed 200",
+            "2 host=www.example.com path=/path2,/anno/path2 -> fixed 200",
+            "3 host=www.example.com path=/path3 header:HeaderName=HeaderValue1,HeaderValue2 -> fixed 200",
+            "4 host=www.example.com path=/path7 header:HeaderName=HeaderValue query=1 query=1 -> fixed 200",
+        ]
     );
 }

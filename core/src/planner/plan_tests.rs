@@ -449,6 +449,7 @@ impl Fake {
                         default_actions: actions,
                         ssl_policy: listener.ssl_policy.clone(),
                         certificates: listener.default_certificate.iter().cloned().collect(),
+                        default_also_listed: false,
                         alpn_policy: listener.alpn_policy.clone(),
                         tags: tags.clone(),
                         rules: vec![],
@@ -462,8 +463,10 @@ impl Fake {
                     l.protocol = listener.protocol.clone();
                     l.ssl_policy = listener.ssl_policy.clone();
                     if let Some(c) = &listener.default_certificate {
-                        l.certificates.retain(|x| x != c);
-                        l.certificates.insert(0, c.clone());
+                        // AWS keeps the non-default entries as they are.
+                        let extra: Vec<String> =
+                            l.extra_certificates().into_iter().cloned().collect();
+                        l.set_certificates(Some(c.clone()), &extra);
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
@@ -473,17 +476,26 @@ impl Fake {
                     certificates,
                 } => {
                     let arn = self.resolve(listener);
-                    self.listener_mut(&arn)
-                        .certificates
-                        .extend(certificates.iter().cloned());
+                    let l = self.listener_mut(&arn);
+                    let mut extra: Vec<String> =
+                        l.extra_certificates().into_iter().cloned().collect();
+                    extra.extend(certificates.iter().cloned());
+                    let default = l.certificates.first().cloned();
+                    l.set_certificates(default, &extra);
                 }
                 Op::RemoveListenerCertificates {
                     listener,
                     certificates,
                 } => {
-                    self.listener_mut(listener)
-                        .certificates
-                        .retain(|c| !certificates.contains(c));
+                    let l = self.listener_mut(listener);
+                    let extra: Vec<String> = l
+                        .extra_certificates()
+                        .into_iter()
+                        .filter(|c| !certificates.contains(c))
+                        .cloned()
+                        .collect();
+                    let default = l.certificates.first().cloned();
+                    l.set_certificates(default, &extra);
                 }
                 Op::DeleteListener { arn } => {
                     for s in self.stacks.values_mut() {
@@ -666,6 +678,60 @@ fn grouped_example_with_https_and_certificates_converges() {
     let desired = example("grouped").stacks;
     let p = converge(&mut fake, &desired);
     assert!(count(&p, "elbv2.CreateListener") >= 2);
+}
+
+/// LBC (`buildSDKCertificates` in pkg/deploy/elbv2/listener_manager.go) adds every
+/// certificate, the default one included, to the listener's certificate list: a listener it
+/// made is adopted without a change, and ours are made the same way.
+#[test]
+fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() {
+    let mut fake = Fake::default();
+    let desired = example("grouped").stacks;
+    let p = converge(&mut fake, &desired);
+    let https: Vec<&ListenerSpec> = desired
+        .iter()
+        .flat_map(|s| s.listeners.iter())
+        .filter(|l| l.protocol.is_secure())
+        .collect();
+    assert!(!https.is_empty());
+    let added: Vec<Vec<String>> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::AddListenerCertificates { certificates, .. } => Some(certificates.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<Vec<String>> = https.iter().map(|l| l.certificates.clone()).collect();
+    assert_eq!(added, want, "every certificate, the default first");
+    for s in fake.stacks.values() {
+        for l in s.load_balancers.iter().flat_map(|lb| lb.listeners.iter()) {
+            if !l.certificates.is_empty() {
+                assert!(l.default_also_listed, "listener {}", l.port);
+            }
+        }
+    }
+    // A listener whose list lacks the default (made before this release) gets it added once.
+    for s in fake.stacks.values_mut() {
+        for l in s.load_balancers.iter_mut().flat_map(|lb| lb.listeners.iter_mut()) {
+            l.default_also_listed = false;
+        }
+    }
+    let again = converge(&mut fake, &desired);
+    assert_eq!(
+        ops(&again),
+        vec!["elbv2.AddListenerCertificates"; https.len()],
+        "{:#?}",
+        again.changes
+    );
+    for (change, l) in again.changes.iter().zip(&https) {
+        match &change.op {
+            Op::AddListenerCertificates { certificates, .. } => {
+                assert_eq!(certificates, &l.certificates[..1]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 #[test]

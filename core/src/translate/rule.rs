@@ -215,14 +215,15 @@ pub struct PendingRule {
     pub source: ObjectRef,
 }
 
-/// Orders rules and gives them priorities 1..N, tagged like LBC (`port:priority`).
+/// Orders rules and gives them priorities 1..N, tagged like LBC (`port:priority`), each with
+/// the user tags of the Ingress it came from (`user_tags`).
 #[must_use]
 pub fn prioritise(
     mut rules: Vec<PendingRule>,
     port: u16,
     cluster: &str,
     stack: &StackId,
-    user_tags: &std::collections::BTreeMap<String, String>,
+    user_tags: &dyn Fn(&ObjectRef) -> std::collections::BTreeMap<String, String>,
 ) -> Vec<RuleSpec> {
     rules.sort_by_key(|r| r.order);
     rules
@@ -232,7 +233,12 @@ pub fn prioritise(
             priority,
             conditions: r.conditions,
             actions: r.actions,
-            tags: tags::with_tracking(user_tags, cluster, stack, &format!("{port}:{priority}")),
+            tags: tags::with_tracking(
+                &user_tags(&r.source),
+                cluster,
+                stack,
+                &format!("{port}:{priority}"),
+            ),
             source: r.source.to_string(),
         })
         .collect()

@@ -2074,3 +2074,50 @@ fn condition_annotations_merge_into_the_rule_host_and_path_like_lbc() {
         ]
     );
 }
+
+/// LBC (`buildListenerRuleTags`, `buildListenerTags` in pkg/ingress): a rule carries only its
+/// own Ingress's tags, a listener only those of the members that declare its port, the load
+/// balancer those of the whole group.
+#[test]
+fn group_tags_follow_lbc_per_rule_and_per_listener() {
+    let user = |tags: &BTreeMap<String, String>| -> Vec<String> {
+        tags.iter()
+            .filter(|(k, _)| !crate::model::tags::RESERVED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
+    let a = ingress("shop", "a")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::TAGS, "team=a")
+        .rule(Some("a.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let b = ingress("shop", "b")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::TAGS, "env=b")
+        .annotation(ann::LISTEN_PORTS, r#"[{"HTTP":80},{"HTTP":8080}]"#)
+        .rule(Some("b.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![a, b], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    assert_eq!(user(&stack.load_balancer.tags), ["env=b", "team=a"]);
+    let l80 = listener(stack, 80);
+    assert_eq!(user(&l80.tags), ["env=b", "team=a"]);
+    let l8080 = listener(stack, 8080);
+    assert_eq!(user(&l8080.tags), ["env=b"], "only b declares 8080");
+    let by_source: Vec<(String, Vec<String>)> = l80
+        .rules
+        .iter()
+        .map(|r| (r.source.clone(), user(&r.tags)))
+        .collect();
+    assert_eq!(
+        by_source,
+        [
+            ("ingress shop/a".to_owned(), vec!["team=a".to_owned()]),
+            ("ingress shop/b".to_owned(), vec!["env=b".to_owned()]),
+        ]
+    );
+    assert_eq!(user(&l8080.rules[0].tags), ["env=b"]);
+}

@@ -18,7 +18,8 @@ use aws_lb_operator_core::model::{
 };
 use aws_lb_operator_core::planner::cluster::{self, Claims, ClusterNow};
 use aws_lb_operator_core::planner::{
-    plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
+    keep_existing_scheme, plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts,
+    StackInput,
 };
 use tracing::Instrument;
 
@@ -161,6 +162,20 @@ pub async fn prepare_cached(
     .instrument(tracing::info_span!("observe", stacks = requested.len()))
     .await?;
 
+    // As LBC: an existing NLB whose scheme nothing chose keeps it (subnets, names and DNS
+    // zones follow), so adoption never replaces it.
+    let kept: Vec<Option<Stack>> = desired
+        .iter()
+        .map(|s| keep_existing_scheme(s, observation.stacks.get(&s.id.to_string())))
+        .collect();
+    let adjusted: Option<Vec<Stack>> = kept.iter().any(Option::is_some).then(|| {
+        desired
+            .iter()
+            .zip(kept)
+            .map(|(s, k)| k.unwrap_or_else(|| s.clone()))
+            .collect()
+    });
+    let desired: &[Stack] = adjusted.as_deref().unwrap_or(desired);
     let mut cache = SubnetCache::default();
     let mut facts = Vec::with_capacity(desired.len());
     for stack in desired {

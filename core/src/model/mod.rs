@@ -18,6 +18,7 @@ pub use elbv2::{
     LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol, ProtocolVersion,
     QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, StickinessSpec, TargetGroupRef,
     TargetGroupSpec, TargetSpec, TargetType,
+    SchemeNames,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

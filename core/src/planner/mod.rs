@@ -18,6 +18,7 @@ use crate::model::{Stack, StackId};
 mod canon;
 pub mod change;
 pub mod cluster;
+mod existing;
 pub mod observed;
 mod plan;
 mod scope;
@@ -29,6 +30,7 @@ pub use observed::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
 };
+pub use existing::keep_existing_scheme;
 pub use plan::{plan, target_changes};
 pub use scope::Scope;
 

@@ -234,7 +234,14 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                     .unwrap_or_else(not_found_action);
                 (
                     vec![default],
-                    rule::prioritise(pending, *port, cluster, stack, &member_tags),
+                    rule::prioritise(
+                        pending,
+                        *port,
+                        cluster,
+                        stack,
+                        &member_tags,
+                        config.rule_order,
+                    ),
                 )
             }
         };
@@ -315,6 +322,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         tags: tags::with_tracking(&user_tags, cluster, stack, tags::LOAD_BALANCER_RESOURCE),
+        scheme_unset: None,
     };
     let target_groups = state
         .target_groups

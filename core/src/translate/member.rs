@@ -367,6 +367,7 @@ pub(crate) fn compile(
                     member: position,
                     rule: ri,
                     path: pi,
+                    written_len: written.map_or(0, str::len),
                 },
                 conditions: conds,
                 actions: vec![action],

@@ -113,6 +113,14 @@ pub struct BuildConfig {
     /// Whether Services with the in-tree `service.beta.kubernetes.io/aws-load-balancer-type: nlb`
     /// are ours too, replacing the in-tree cloud controller (`false`).
     pub manage_in_tree_nlb: bool,
+    /// How listener rules are ordered (`--rule-order`; default: as the Ingress spec says).
+    pub rule_order: rule::RuleOrdering,
+    /// Tags on every resource created (`--default-tags`); they win over annotation and
+    /// IngressClassParams tags, as in LBC, and never over the tracking tags.
+    pub default_tags: BTreeMap<String, String>,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): no annotation may set
+    /// them, and they are never removed from resources.
+    pub external_managed_tags: Vec<String>,
     /// AWS quotas.
     pub limits: Limits,
 }
@@ -130,6 +138,9 @@ impl BuildConfig {
             default_ssl_policy: "ELBSecurityPolicy-2016-08".to_owned(),
             load_balancer_class: "service.k8s.aws/nlb".to_owned(),
             manage_in_tree_nlb: false,
+            rule_order: rule::RuleOrdering::Spec,
+            default_tags: BTreeMap::new(),
+            external_managed_tags: Vec::new(),
             limits: Limits::default(),
         }
     }

@@ -200,6 +200,41 @@ pub struct RuleOrder {
     pub rule: usize,
     /// Index in `http.paths`.
     pub path: usize,
+    /// Length of the path as written (LBC's order sorts Prefix paths by it).
+    pub written_len: usize,
+}
+
+/// How the rules of a listener are ordered (`--rule-order`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleOrdering {
+    /// As the Kubernetes Ingress specification says (the module documentation).
+    #[default]
+    Spec,
+    /// As the AWS Load Balancer Controller orders them: by member (group order, then
+    /// namespace/name), then as written, except that within one rule's paths Exact paths
+    /// come first, then Prefix paths longest first (as written, trailing slash included), then
+    /// ImplementationSpecific paths (LBC's `sortIngressPaths`).
+    Lbc,
+}
+
+impl RuleOrder {
+    /// The sort key of [`RuleOrdering::Lbc`].
+    #[must_use]
+    pub fn lbc_key(&self) -> (i32, usize, usize, PathType, Reverse<usize>, usize) {
+        let prefix_len = if self.path_type == PathType::Prefix {
+            self.written_len
+        } else {
+            0
+        };
+        (
+            self.group_order,
+            self.member,
+            self.rule,
+            self.path_type,
+            Reverse(prefix_len),
+            self.path,
+        )
+    }
 }
 
 /// A rule before it has a priority.
@@ -224,8 +259,12 @@ pub fn prioritise(
     cluster: &str,
     stack: &StackId,
     user_tags: &dyn Fn(&ObjectRef) -> std::collections::BTreeMap<String, String>,
+    ordering: RuleOrdering,
 ) -> Vec<RuleSpec> {
-    rules.sort_by_key(|r| r.order);
+    match ordering {
+        RuleOrdering::Spec => rules.sort_by_key(|r| r.order),
+        RuleOrdering::Lbc => rules.sort_by_key(|r| r.order.lbc_key()),
+    }
     rules
         .into_iter()
         .zip(1u32..)
@@ -461,6 +500,7 @@ mod tests {
             member,
             rule,
             path,
+            written_len: len,
         };
         struct Case {
             name: &'static str,

@@ -2121,3 +2121,60 @@ fn group_tags_follow_lbc_per_rule_and_per_listener() {
     );
     assert_eq!(user(&l8080.rules[0].tags), ["env=b"]);
 }
+
+/// `--rule-order=lbc`: LBC's order (pkg/ingress/model_build_listener_rules.go): members in
+/// group order (then namespace/name), each rule as written, and within one rule's paths Exact
+/// first, then Prefix longest first (as written), then ImplementationSpecific in their order.
+#[test]
+fn rule_order_lbc_follows_members_and_rules_as_written() {
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "docs")
+            .annotation(ann::GROUP_NAME, "shop")
+            .rule(
+                Some("docs.example.com"),
+                &[
+                    ("ImplementationSpecific", "/img/*", "web", P::N(80)),
+                    ("Prefix", "/a", "web", P::N(80)),
+                    ("Prefix", "/guide/", "web", P::N(80)),
+                    ("Exact", "/", "web", P::N(80)),
+                ],
+            )
+            .build(),
+    );
+    let spec = build(&snap, &config());
+    assert!(spec.errors.is_empty(), "{:?}", messages(&spec));
+    let mut lbc_config = config();
+    lbc_config.rule_order = rule::RuleOrdering::Lbc;
+    let lbc = build(&snap, &lbc_config);
+    assert!(lbc.errors.is_empty(), "{:?}", messages(&lbc));
+    assert_eq!(
+        rules(listener(only_stack(&lbc), 80)),
+        [
+            "1 path=/* -> forward shop/catchall-web:80",
+            "2 host=docs.example.com path=/ -> forward shop/docs-web:80",
+            "3 host=docs.example.com path=/guide,/guide/* -> forward shop/docs-web:80",
+            "4 host=docs.example.com path=/a,/a/* -> forward shop/docs-web:80",
+            "5 host=docs.example.com path=/img/* -> forward shop/docs-web:80",
+            "6 host=shop.example.com path=/about -> forward shop/web-web:80",
+            "7 host=shop.example.com path=/* -> forward shop/web-web:80",
+            "8 host=*.example.com path=/* -> forward shop/web-web:80",
+            "9 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+        ]
+    );
+    assert_eq!(
+        rules(listener(only_stack(&spec), 80)),
+        [
+            "1 host=shop.example.com path=/about -> forward shop/web-web:80",
+            "2 host=docs.example.com path=/guide,/guide/* -> forward shop/docs-web:80",
+            "3 host=docs.example.com path=/img/* -> forward shop/docs-web:80",
+            "4 host=docs.example.com path=/a,/a/* -> forward shop/docs-web:80",
+            "5 host=docs.example.com path=/ -> forward shop/docs-web:80",
+            "6 host=shop.example.com path=/* -> forward shop/web-web:80",
+            "7 host=*.example.com path=/* -> forward shop/web-web:80",
+            "8 path=/* -> forward shop/catchall-web:80",
+            "9 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+        ],
+        "the spec order stays the default"
+    );
+}

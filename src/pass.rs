@@ -59,6 +59,8 @@ pub struct PassOptions {
     /// outside this pass (the controller's passes cover only changed stacks). Empty: the
     /// stacks of the pass decide among themselves.
     pub hostname_owners: BTreeMap<String, StackId>,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
+    pub external_managed_tags: Vec<String>,
 }
 
 /// A planned pass, ready to print or execute.
@@ -227,6 +229,7 @@ pub async fn prepare_cached(
         target_security_groups: observation.target_security_groups.clone(),
         unplanned,
         foreign: observation.foreign.clone(),
+        external_managed_tags: opts.external_managed_tags.clone(),
     };
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {

@@ -147,7 +147,13 @@ async fn plan_and_apply(
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let config = args.translation.config(&args.cluster_name);
+    let config = match args.translation.config(&args.cluster_name) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let built = build(&loaded.snapshot, &config);
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
@@ -187,6 +193,7 @@ async fn plan_and_apply(
         dns,
         delete: Default::default(),
         hostname_owners: Default::default(),
+        external_managed_tags: config.external_managed_tags.clone(),
     };
     let prepared = match prepare(&clients, &opts, &desired.stacks).await {
         Ok(p) => p,

@@ -79,7 +79,13 @@ pub async fn run(args: PlanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = args.translation.config(&args.cluster_name);
+    let config = match args.translation.config(&args.cluster_name) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let output = build(&loaded.snapshot, &config);
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);

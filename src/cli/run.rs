@@ -137,7 +137,7 @@ impl RunArgs {
             settings: Settings {
                 cluster: self.cluster_name.clone(),
                 vpc_id: self.vpc_id.clone(),
-                build: self.translation.config(&self.cluster_name),
+                build: self.translation.config(&self.cluster_name)?,
                 dns,
                 concurrency: self.concurrency,
                 max_stacks_per_pass: self.max_stacks_per_pass,

@@ -91,6 +91,7 @@ impl Env {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
         }
     }
 

@@ -1284,6 +1284,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             inbound_cidrs: vec![],
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
+            scheme_unset: None,
         },
         listeners: vec![],
         target_groups: vec![],

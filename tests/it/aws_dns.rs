@@ -85,6 +85,7 @@ impl Dns {
             dns: Some(self.options(policy)),
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
         };
         prepare(&self.env.clients, &opts, stacks).await.unwrap()
     }

@@ -222,6 +222,7 @@ async fn service_nlb_lifecycle_on_localstack() {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
         },
     };
     let mut svc = Svc {
@@ -330,6 +331,7 @@ async fn ingress_proxy_example_applies_and_reads_back() {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
         },
     };
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");

@@ -100,6 +100,8 @@ pub struct ClusterFacts {
     pub unplanned: BTreeMap<String, ObservedStack>,
     /// Names held by resources the cluster does not own.
     pub foreign: ForeignNames,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
+    pub external_managed_tags: Vec<String>,
 }
 
 /// An error that stopped the planning of one stack (the others are still planned).

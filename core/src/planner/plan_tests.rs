@@ -35,6 +35,7 @@ struct Fake {
     seq: u32,
     created: BTreeMap<String, String>,
     calls: Vec<&'static str>,
+    external_tags: Vec<String>,
 }
 
 impl Fake {
@@ -52,6 +53,7 @@ impl Fake {
             target_security_groups: self.target_sgs.clone(),
             unplanned: BTreeMap::new(),
             foreign: ForeignNames::default(),
+            external_managed_tags: self.external_tags.clone(),
         }
     }
 
@@ -732,6 +734,32 @@ fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() 
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+/// `--external-managed-tags`: keys set outside the operator are never removed (LBC's
+/// `externalManagedTags`), other foreign keys are.
+#[test]
+fn externally_managed_tag_keys_are_never_removed() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    for s in fake.stacks.values_mut() {
+        for lb in &mut s.load_balancers {
+            lb.tags.insert("CostCenter".into(), "42".into());
+            lb.tags.insert("stray".into(), "x".into());
+        }
+    }
+    fake.external_tags = vec!["CostCenter".into()];
+    let p = fake.plan(std::slice::from_ref(&stack));
+    let removed: Vec<&String> = p
+        .changes
+        .iter()
+        .flat_map(|c| match &c.op {
+            Op::RemoveTags { keys, .. } => keys.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(removed, ["stray"], "{:#?}", p.changes);
 }
 
 #[test]

@@ -559,6 +559,25 @@ pub fn attributes(
     }
 }
 
+/// LBC's `validateTagCollisionWithExternalManagedTags`: no annotation may set a tag key that
+/// `--external-managed-tags` leaves to be managed outside the operator.
+pub fn check_external_tags(
+    a: &Annotations<'_>,
+    key: &str,
+    tags: Option<&BTreeMap<String, String>>,
+    external: &[String],
+) -> Result<(), BuildError> {
+    match tags.into_iter().flat_map(BTreeMap::keys).find(|k| external.contains(k)) {
+        Some(k) => Err(invalid_annotation(
+            a.object(),
+            key,
+            a.raw(key).unwrap_or_default(),
+            format!("no tag key {k:?}: --external-managed-tags leaves it to be managed outside the operator"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses tags AWS or ownership would refuse: tracking keys, keys over 128 or values over
 /// 256 characters, keys starting with `aws:`.
 pub fn check_tags(

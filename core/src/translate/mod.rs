@@ -343,6 +343,28 @@ impl<'a> Index<'a> {
     }
 }
 
+/// `--default-tags` on every resource of a stack: they win over annotation and
+/// IngressClassParams tags (LBC's default), never over the tracking tags.
+fn apply_default_tags(stack: &mut Stack, defaults: &BTreeMap<String, String>) {
+    let apply = |tags: &mut BTreeMap<String, String>| {
+        for (k, v) in defaults {
+            if !crate::model::tags::RESERVED.contains(&k.as_str()) {
+                tags.insert(k.clone(), v.clone());
+            }
+        }
+    };
+    apply(&mut stack.load_balancer.tags);
+    for l in &mut stack.listeners {
+        apply(&mut l.tags);
+        for r in &mut l.rules {
+            apply(&mut r.tags);
+        }
+    }
+    for tg in &mut stack.target_groups {
+        apply(&mut tg.tags);
+    }
+}
+
 /// Translates a snapshot into stacks and errors: IngressGroups into ALB stacks, LoadBalancer
 /// Services into NLB stacks.
 #[must_use]
@@ -374,6 +396,11 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     errors.extend(services.errors);
     claims.extend(services.claims);
     stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    if !config.default_tags.is_empty() {
+        for stack in &mut stacks {
+            apply_default_tags(stack, &config.default_tags);
+        }
+    }
     let mut keyed: Vec<(String, String, BuildError)> = errors
         .into_iter()
         .map(|e| (e.object().to_string(), e.to_string(), e))

@@ -2178,3 +2178,66 @@ fn rule_order_lbc_follows_members_and_rules_as_written() {
         "the spec order stays the default"
     );
 }
+
+/// `--default-tags` reach every resource and win over annotation tags (LBC's default, without
+/// its `EnableDefaultTagsLowPriority` feature gate), never over the tracking tags;
+/// `--external-managed-tags` keys may not be set by annotations or IngressClassParams (LBC:
+/// "external managed tag key ... cannot be specified").
+#[test]
+fn default_tags_and_external_managed_tags() {
+    let mut cfg = config();
+    cfg.default_tags = [
+        ("team".to_owned(), "platform".to_owned()),
+        ("env".to_owned(), "prod".to_owned()),
+        ("elbv2.k8s.aws/cluster".to_owned(), "other".to_owned()),
+    ]
+    .into();
+    let mut snap = snapshot(
+        vec![ingress("shop", "web")
+            .annotation(ann::TAGS, "team=shop,cost=1")
+            .rule(None, &[("Prefix", "/", "web", P::N(80))])
+            .build()],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &cfg);
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    let l = listener(stack, 80);
+    for tags in [
+        &stack.load_balancer.tags,
+        &l.tags,
+        &l.rules[0].tags,
+        &stack.target_groups[0].tags,
+    ] {
+        assert_eq!(tags["team"], "platform");
+        assert_eq!(tags["env"], "prod");
+        assert_eq!(tags["cost"], "1");
+        assert_eq!(tags["elbv2.k8s.aws/cluster"], "demo");
+    }
+
+    let mut cfg = config();
+    cfg.external_managed_tags = vec!["CostCenter".to_owned()];
+    let mut svc_snap = snapshot(
+        vec![ingress("shop", "web")
+            .annotation(ann::TAGS, "CostCenter=1")
+            .rule(None, &[("Prefix", "/", "web", P::N(80))])
+            .build()],
+        vec![with_service_annotation(
+            service("shop", "edge", "LoadBalancer", &[("tcp", 80, Some(P::N(8080)), None)]),
+            "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
+            "CostCenter=2",
+        )],
+    );
+    if let Some(spec) = svc_snap.services[0].spec.as_mut() {
+        spec.load_balancer_class = Some("service.k8s.aws/nlb".into());
+    }
+    let out = build(&svc_snap, &cfg);
+    assert_eq!(
+        messages(&out),
+        [
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value \"CostCenter=1\": expected no tag key \"CostCenter\": --external-managed-tags leaves it to be managed outside the operator; no load balancer is built for ingress shop/web",
+            "service shop/edge: annotation service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags has invalid value \"CostCenter=2\": expected no tag key \"CostCenter\": --external-managed-tags leaves it to be managed outside the operator; no load balancer is built for service shop/edge",
+        ]
+    );
+}

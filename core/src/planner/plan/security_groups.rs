@@ -255,7 +255,8 @@ impl<'a> StackPlanner<'a> {
                         },
                     );
                 }
-                let (add, remove) = canon::tag_changes(&sg_tags, &sg.tags);
+                let (add, remove) =
+                    canon::tag_changes(&sg_tags, &sg.tags, &self.cluster.external_managed_tags);
                 if !add.is_empty() {
                     self.push(
                         resource.clone(),

@@ -220,10 +220,14 @@ fn build_one(
     let namespace = meta_namespace(&svc.metadata).to_owned();
     let name = meta_name(&svc.metadata).to_owned();
     let object = ObjectRef::namespaced("service", &namespace, &name);
-    let settings = ServiceSettings::parse(&Annotations::new(
-        &object,
-        svc.metadata.annotations.as_ref(),
-    ))?;
+    let a = Annotations::new(&object, svc.metadata.annotations.as_ref());
+    let settings = ServiceSettings::parse(&a)?;
+    crate::translate::annotations::check_external_tags(
+        &a,
+        annotations::ADDITIONAL_RESOURCE_TAGS,
+        Some(&settings.tags),
+        &index.config.external_managed_tags,
+    )?;
     let target_type = target_type(&object, &settings, selected)?;
     let mut node_errors = Vec::new();
     let instances = if target_type == TargetType::Instance {

@@ -158,6 +158,9 @@ async fn plan_and_apply(
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
+    }
     let mut desired = built.desired_state();
     super::plan::merge_errors(&mut desired.errors, loaded.errors);
     for e in &desired.errors {

@@ -90,6 +90,9 @@ pub async fn run(args: PlanArgs) -> ExitCode {
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }
+    for w in &output.warnings {
+        eprintln!("warning: {w}");
+    }
     let mut desired = if args.dns.dns_disabled {
         output.desired_state()
     } else {
@@ -359,6 +362,12 @@ pub fn render_text(desired: &DesiredState) -> String {
                 "  {} {} -> {target} (owner {}, from {})",
                 r.name, r.record_type, r.owner, r.resource
             );
+        }
+    }
+    if !desired.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings ({}):", desired.warnings.len());
+        for w in &desired.warnings {
+            let _ = writeln!(out, "  - {}", w.message);
         }
     }
     if !desired.errors.is_empty() {

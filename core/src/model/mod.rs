@@ -77,6 +77,10 @@ pub struct DesiredState {
     pub dns_records: Vec<PlannedRecord>,
     /// Errors sorted by object, then message.
     pub errors: Vec<ObjectError>,
+    /// Warnings (annotations that are not implemented), sorted by object, then message; absent
+    /// from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<ObjectError>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod params;
 pub mod rule;
 pub mod service;
 pub mod target_group;
+pub mod unsupported;
 
 use std::collections::BTreeMap;
 
@@ -155,6 +156,21 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Something the user should know about an object that changes nothing in its stack.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Warning {
+    /// The object.
+    pub object: ObjectRef,
+    /// What, without the object.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.object, self.message)
+    }
+}
+
 /// Result of [`build`].
 #[derive(Clone, Debug, Default)]
 pub struct BuildOutput {
@@ -164,6 +180,9 @@ pub struct BuildOutput {
     pub errors: Vec<BuildError>,
     /// Objects left alone on purpose (other classes, objects being deleted).
     pub skipped: Vec<Skipped>,
+    /// Problems that change nothing in the stacks, sorted: annotations under LBC's or
+    /// ExternalDNS's prefixes that are not implemented.
+    pub warnings: Vec<Warning>,
     /// Every object that is ours and not being deleted (`ingress/ns/name`, `service/ns/name`),
     /// with the stack it belongs to — also when it has errors and was left out of that stack.
     /// A stack claimed by no object is no longer wanted; one claimed only by objects with
@@ -184,6 +203,14 @@ impl BuildOutput {
                 .map(|e| ObjectError {
                     object: e.object().to_string(),
                     message: e.to_string(),
+                })
+                .collect(),
+            warnings: self
+                .warnings
+                .iter()
+                .map(|w| ObjectError {
+                    object: w.object.to_string(),
+                    message: w.to_string(),
                 })
                 .collect(),
         }
@@ -365,6 +392,38 @@ fn apply_default_tags(stack: &mut Stack, defaults: &BTreeMap<String, String>) {
     }
 }
 
+/// A warning for every annotation under LBC's or ExternalDNS's prefixes that is not implemented,
+/// on the Ingresses and Services that are ours.
+fn unsupported_annotations(snapshot: &Snapshot, claims: &BTreeMap<String, StackId>) -> Vec<Warning> {
+    let ours = |kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        claims.contains_key(&format!("{kind}/{}/{}", meta_namespace(meta), meta_name(meta)))
+    };
+    let ingresses = snapshot
+        .ingresses
+        .iter()
+        .filter(|i| ours("ingress", &i.metadata))
+        .map(|i| ("ingress", unsupported::Kind::Ingress, &i.metadata));
+    let services = snapshot
+        .services
+        .iter()
+        .filter(|s| ours("service", &s.metadata))
+        .map(|s| ("service", unsupported::Kind::Service, &s.metadata));
+    let mut out: Vec<Warning> = ingresses
+        .chain(services)
+        .flat_map(|(kind, k, meta)| {
+            let object = ObjectRef::namespaced(kind, meta_namespace(meta), meta_name(meta));
+            unsupported::unsupported(k, meta.annotations.as_ref())
+                .into_iter()
+                .map(move |key| Warning {
+                    object: object.clone(),
+                    message: unsupported::message(key),
+                })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Translates a snapshot into stacks and errors: IngressGroups into ALB stacks, LoadBalancer
 /// Services into NLB stacks.
 #[must_use]
@@ -410,11 +469,13 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let mut skipped = collected.skipped;
     skipped.extend(services.skipped);
     skipped.sort();
+    let warnings = unsupported_annotations(snapshot, &claims);
     BuildOutput {
         stacks,
         errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
         skipped,
         claims,
+        warnings,
     }
 }
 

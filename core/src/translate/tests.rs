@@ -2241,3 +2241,38 @@ fn default_tags_and_external_managed_tags() {
         ]
     );
 }
+
+/// An annotation under LBC's or ExternalDNS's prefixes that is not implemented is a warning
+/// naming it, on objects that are ours only; the stack is still built.
+#[test]
+fn unimplemented_annotations_are_warnings_naming_them() {
+    let mut snap = snapshot(
+        vec![
+            ingress("shop", "web")
+                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .annotation("external-dns.alpha.kubernetes.io/set-identifier", "a")
+                .annotation(ann::SCHEME, "internal")
+                .rule(None, &[("Prefix", "/", "web", P::N(80))])
+                .build(),
+            ingress("shop", "other-class")
+                .class_name(Some("nginx"))
+                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .rule(None, &[("Prefix", "/", "web", P::N(80))])
+                .build(),
+        ],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    only_stack(&out);
+    let warnings: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect",
+            "ingress shop/web: annotation external-dns.alpha.kubernetes.io/set-identifier is not implemented by aws-lb-operator and has no effect",
+        ]
+    );
+    assert_eq!(out.desired_state().warnings.len(), 2);
+}

@@ -2,6 +2,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use super::rules::describe_conditions;
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
 use crate::planner::{cluster, ForeignNames, ObservedStack, StackFacts};
@@ -877,6 +878,24 @@ fn a_reordering_moves_rules_with_set_rule_priorities_instead_of_recreating_them(
     let mut reversed = before.clone();
     reversed.reverse();
     assert_eq!(after, reversed, "the same rules, in the new order");
+    // The reorder says which rule moves where (what `diff` prints as the change's reason).
+    let reorder = p
+        .changes
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .find(|r| r.starts_with("reorder:"))
+        .unwrap();
+    let want: Vec<String> = (1..=n)
+        .map(|to| {
+            let rule = &stack.listeners[0].rules[to as usize - 1];
+            format!(
+                "{} -> {to} ({})",
+                n + 1 - to,
+                describe_conditions(&rule.conditions)
+            )
+        })
+        .collect();
+    assert_eq!(reorder, format!("reorder: {}", want.join(", ")));
 }
 
 #[test]

@@ -115,7 +115,11 @@ pub struct TranslationArgs {
     #[arg(long, value_enum, default_value_t = TargetTypeArg::Instance)]
     pub default_target_type: TargetTypeArg,
     /// TLS policy of HTTPS and TLS listeners that no annotation gives one (LBC's flag).
-    #[arg(long, default_value = "ELBSecurityPolicy-2016-08", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "ELBSecurityPolicy-2016-08",
+        allow_hyphen_values = true
+    )]
     pub default_ssl_policy: String,
     /// Tags on every AWS resource created, `key=value` pairs separated by commas (repeatable;
     /// LBC's flag). They win over annotation and IngressClassParams tags.
@@ -160,7 +164,9 @@ fn parse_tag_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
         .filter(|p| !p.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
-            _ => Err(format!("expected key=value pairs separated by commas, not {pair:?}")),
+            _ => Err(format!(
+                "expected key=value pairs separated by commas, not {pair:?}"
+            )),
         })
         .collect()
 }
@@ -199,14 +205,21 @@ impl TranslationArgs {
         config.default_ssl_policy = self.default_ssl_policy.trim().to_owned();
         for (k, v) in self.default_tags.iter().flatten() {
             if tags::RESERVED.contains(&k.as_str()) {
-                return Err(format!("tag key {k} cannot be specified in --default-tags (a tracking tag)"));
+                return Err(format!(
+                    "tag key {k} cannot be specified in --default-tags (a tracking tag)"
+                ));
             }
             if let Some(problem) = tags::user_tag_problem(k, v) {
                 return Err(format!("--default-tags: expected {problem}"));
             }
             config.default_tags.insert(k.clone(), v.clone());
         }
-        for k in self.external_managed_tags.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        for k in self
+            .external_managed_tags
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+        {
             if tags::RESERVED.contains(&k) {
                 return Err(format!(
                     "tag key {k} cannot be specified in --external-managed-tags (a tracking tag)"
@@ -396,7 +409,10 @@ mod tests {
         use aws_lb_operator_core::model::{Scheme, TargetType};
         use aws_lb_operator_core::translate::rule::RuleOrdering;
         let defaults = plan_args(&[]).unwrap().translation.config("demo").unwrap();
-        assert_eq!(defaults, aws_lb_operator_core::translate::BuildConfig::new("demo"));
+        assert_eq!(
+            defaults,
+            aws_lb_operator_core::translate::BuildConfig::new("demo")
+        );
         let c = plan_args(&[
             "--rule-order=lbc",
             "--default-load-balancer-scheme=internet-facing",
@@ -426,7 +442,13 @@ mod tests {
 
     #[test]
     fn lbc_flag_errors() {
-        let err = |extra: &[&str]| plan_args(extra).unwrap().translation.config("demo").unwrap_err();
+        let err = |extra: &[&str]| {
+            plan_args(extra)
+                .unwrap()
+                .translation
+                .config("demo")
+                .unwrap_err()
+        };
         assert_eq!(
             err(&["--default-tags=elbv2.k8s.aws/cluster=x"]),
             "tag key elbv2.k8s.aws/cluster cannot be specified in --default-tags (a tracking tag)"
@@ -443,7 +465,9 @@ mod tests {
             err(&["--default-ssl-policy= "]),
             "--default-ssl-policy must not be empty"
         );
-        let parse = plan_args(&["--default-tags=novalue"]).unwrap_err().to_string();
+        let parse = plan_args(&["--default-tags=novalue"])
+            .unwrap_err()
+            .to_string();
         assert!(
             parse.contains("expected key=value pairs separated by commas, not \"novalue\""),
             "{parse}"

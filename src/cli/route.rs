@@ -387,7 +387,10 @@ async fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let config = args.translation.config(cluster).map_err(RouteError::Flags)?;
+    let config = args
+        .translation
+        .config(cluster)
+        .map_err(RouteError::Flags)?;
     let desired = build(&loaded.snapshot, &config).desired_state();
     for e in &desired.errors {
         eprintln!("warning: {}", e.message);

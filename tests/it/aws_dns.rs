@@ -348,9 +348,7 @@ async fn an_owned_cname_is_replaced_by_the_alias_in_one_change_call() {
         txt_record(&www, &heritage_value(&owner, "ingress/shop/storefront")),
     ])
     .await;
-    let (prepared, _) = d
-        .apply(&d.stacks(&["www"]), false, DnsPolicy::Sync)
-        .await;
+    let (prepared, _) = d.apply(&d.stacks(&["www"]), false, DnsPolicy::Sync).await;
     let plan = prepared.dns.unwrap().plan;
     assert!(plan.conflicts.is_empty(), "{plan:?}");
     assert_eq!(d.change_calls(), 1, "one change batch");
@@ -365,9 +363,7 @@ async fn an_owned_cname_is_replaced_by_the_alias_in_one_change_call() {
     assert_eq!(alias.dns_name, dns::canonical_name(&lb_dns));
     assert_eq!(alias.hosted_zone_id, lb_zone);
     // Converged: the next pass changes nothing.
-    let (prepared, _) = d
-        .apply(&d.stacks(&["www"]), false, DnsPolicy::Sync)
-        .await;
+    let (prepared, _) = d.apply(&d.stacks(&["www"]), false, DnsPolicy::Sync).await;
     assert!(prepared.dns.unwrap().plan.units.is_empty());
     assert_eq!(d.change_calls(), 0);
 }

@@ -16,9 +16,8 @@ pub mod tags;
 pub use elbv2::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, IpAddressType, ListenerSpec,
     LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol, ProtocolVersion,
-    QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, StickinessSpec, TargetGroupRef,
-    TargetGroupSpec, TargetSpec, TargetType,
-    SchemeNames,
+    QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames, StickinessSpec,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

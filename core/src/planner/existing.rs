@@ -75,9 +75,15 @@ mod tests {
         assert_eq!(kept.load_balancer.scheme, Scheme::InternetFacing);
         assert_eq!(kept.load_balancer.name, "k8s-shop-edge-public");
         // Same scheme, no load balancer yet, or a scheme the user chose: planned as it is.
-        assert_eq!(keep_existing_scheme(&nlb(true), Some(&observed("internal"))), None);
+        assert_eq!(
+            keep_existing_scheme(&nlb(true), Some(&observed("internal"))),
+            None
+        );
         assert_eq!(keep_existing_scheme(&nlb(true), None), None);
-        assert_eq!(keep_existing_scheme(&nlb(true), Some(&ObservedStack::default())), None);
+        assert_eq!(
+            keep_existing_scheme(&nlb(true), Some(&ObservedStack::default())),
+            None
+        );
         assert_eq!(keep_existing_scheme(&nlb(false), Some(&public)), None);
     }
 }

@@ -26,11 +26,11 @@ mod scope;
 pub use change::{
     keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
 };
+pub use existing::keep_existing_scheme;
 pub use observed::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
 };
-pub use existing::keep_existing_scheme;
 pub use plan::{plan, target_changes};
 pub use scope::Scope;
 

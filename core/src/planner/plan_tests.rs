@@ -1,8 +1,8 @@
 //! Planner tests against an in-memory AWS: plan, apply the changes to the fake, plan again.
 use std::collections::BTreeMap;
 
-use super::*;
 use super::rules::describe_conditions;
+use super::*;
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
 use crate::planner::{cluster, ForeignNames, ObservedStack, StackFacts};
@@ -716,7 +716,11 @@ fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() 
     }
     // A listener whose list lacks the default (made before this release) gets it added once.
     for s in fake.stacks.values_mut() {
-        for l in s.load_balancers.iter_mut().flat_map(|lb| lb.listeners.iter_mut()) {
+        for l in s
+            .load_balancers
+            .iter_mut()
+            .flat_map(|lb| lb.listeners.iter_mut())
+        {
             l.default_also_listed = false;
         }
     }

@@ -757,7 +757,10 @@ mod tests {
         let b = "arn:aws:iam::1:server-certificate/b";
         let cases: [(&str, Option<Vec<&str>>); 5] = [
             ("arn:aws:acm:eu-west-1:1:certificate/a,", Some(vec![a])),
-            ("arn:aws:acm:eu-west-1:1:certificate/a,,arn:aws:iam::1:server-certificate/b", Some(vec![a, b])),
+            (
+                "arn:aws:acm:eu-west-1:1:certificate/a,,arn:aws:iam::1:server-certificate/b",
+                Some(vec![a, b]),
+            ),
             (" , arn:aws:acm:eu-west-1:1:certificate/a ,", Some(vec![a])),
             (",", Some(vec![])),
             ("arn:aws:acm:eu-west-1:1:certificate/a,,my-cert", None),
@@ -765,7 +768,9 @@ mod tests {
         for (value, want) in cases {
             let want = want.map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
             assert_eq!(parse_certificate_arns(value), want, "{value:?}");
-            let parsed = parse_one(CERTIFICATE_ARN, value).ok().and_then(|s| s.certificate_arns);
+            let parsed = parse_one(CERTIFICATE_ARN, value)
+                .ok()
+                .and_then(|s| s.certificate_arns);
             if want.is_some() {
                 assert_eq!(parsed, want, "{value:?} through the annotation");
             }

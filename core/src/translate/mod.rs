@@ -394,9 +394,16 @@ fn apply_default_tags(stack: &mut Stack, defaults: &BTreeMap<String, String>) {
 
 /// A warning for every annotation under LBC's or ExternalDNS's prefixes that is not implemented,
 /// on the Ingresses and Services that are ours.
-fn unsupported_annotations(snapshot: &Snapshot, claims: &BTreeMap<String, StackId>) -> Vec<Warning> {
+fn unsupported_annotations(
+    snapshot: &Snapshot,
+    claims: &BTreeMap<String, StackId>,
+) -> Vec<Warning> {
     let ours = |kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        claims.contains_key(&format!("{kind}/{}/{}", meta_namespace(meta), meta_name(meta)))
+        claims.contains_key(&format!(
+            "{kind}/{}/{}",
+            meta_namespace(meta),
+            meta_name(meta)
+        ))
     };
     let ingresses = snapshot
         .ingresses

@@ -2224,7 +2224,12 @@ fn default_tags_and_external_managed_tags() {
             .rule(None, &[("Prefix", "/", "web", P::N(80))])
             .build()],
         vec![with_service_annotation(
-            service("shop", "edge", "LoadBalancer", &[("tcp", 80, Some(P::N(8080)), None)]),
+            service(
+                "shop",
+                "edge",
+                "LoadBalancer",
+                &[("tcp", 80, Some(P::N(8080)), None)],
+            ),
             "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
             "CostCenter=2",
         )],

@@ -130,8 +130,10 @@ mod tests {
     use super::*;
 
     fn keys(kind: Kind, keys: &[&str]) -> Vec<String> {
-        let map: BTreeMap<String, String> =
-            keys.iter().map(|k| ((*k).to_owned(), "x".to_owned())).collect();
+        let map: BTreeMap<String, String> = keys
+            .iter()
+            .map(|k| ((*k).to_owned(), "x".to_owned()))
+            .collect();
         unsupported(kind, Some(&map))
             .into_iter()
             .map(str::to_owned)
@@ -191,13 +193,23 @@ mod tests {
     fn the_lists_cover_every_annotation_the_translation_reads() {
         let sources = [
             (Kind::Ingress, include_str!("annotations.rs"), PREFIX),
-            (Kind::Service, include_str!("service/annotations.rs"), SERVICE_PREFIX),
+            (
+                Kind::Service,
+                include_str!("service/annotations.rs"),
+                SERVICE_PREFIX,
+            ),
         ];
         let mut checked = 0;
         for (kind, source, prefix) in sources {
             for literal in source.split('"').skip(1).step_by(2) {
-                if literal.len() > prefix.len() && literal.starts_with(prefix) && !literal.ends_with('.') {
-                    assert!(keys(kind, &[literal]).is_empty(), "{literal} is read but reported");
+                if literal.len() > prefix.len()
+                    && literal.starts_with(prefix)
+                    && !literal.ends_with('.')
+                {
+                    assert!(
+                        keys(kind, &[literal]).is_empty(),
+                        "{literal} is read but reported"
+                    );
                     checked += 1;
                 }
             }

@@ -160,10 +160,7 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         // As LBC: without a scheme annotation an existing NLB keeps its scheme. Only the
         // configured default is open to that, not the in-tree type's internet-facing, and not
         // when per-subnet addresses tie the load balancer to one scheme.
-        scheme_unset: (s.scheme.is_none()
-            && !ctx.in_tree
-            && !addresses_set)
-        .then(|| {
+        scheme_unset: (s.scheme.is_none() && !ctx.in_tree && !addresses_set).then(|| {
             let name = |scheme| {
                 s.name.clone().unwrap_or_else(|| {
                     load_balancer_name(ctx.cluster(), &ctx.namespace, &ctx.name, ctx.uid(), scheme)

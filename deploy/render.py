@@ -100,7 +100,10 @@ def container_args(docs: list[tuple[str, dict, str]]) -> list[str]:
 
 
 # Values named as the AWS Load Balancer Controller's chart names them, not by camelCase.
-LBC_NAMES = {"defaultSSLPolicy": "default-ssl-policy"}
+LBC_NAMES = {
+    "defaultSSLPolicy": "default-ssl-policy",
+    "disableRestrictedSecurityGroupRules": "disable-restricted-sg-rules",
+}
 
 
 def kebab(key: str) -> str:

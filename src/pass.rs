@@ -61,6 +61,9 @@ pub struct PassOptions {
     pub hostname_owners: BTreeMap<String, StackId>,
     /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
     pub external_managed_tags: Vec<String>,
+    /// `--disable-restricted-sg-rules`: the backend group gets all traffic on the target
+    /// security groups.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// A planned pass, ready to print or execute.
@@ -79,6 +82,8 @@ pub struct PreparedPass {
     pub plan: Plan,
     /// The planned Route53 changes, when DNS is managed.
     pub dns: Option<PreparedDns>,
+    /// `--disable-restricted-sg-rules` (for the re-checks of the cluster scope).
+    pub unrestricted_sg_rules: bool,
 }
 
 /// The DNS half of a prepared pass.
@@ -230,6 +235,7 @@ pub async fn prepare_cached(
         unplanned,
         foreign: observation.foreign.clone(),
         external_managed_tags: opts.external_managed_tags.clone(),
+        unrestricted_sg_rules: opts.unrestricted_sg_rules,
     };
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {
@@ -247,6 +253,7 @@ pub async fn prepare_cached(
         observation,
         plan,
         dns,
+        unrestricted_sg_rules: opts.unrestricted_sg_rules,
     })
 }
 
@@ -591,7 +598,15 @@ async fn execute_scoped(
         let _scope = CLUSTER_SCOPE.lock().await;
         let trail: Vec<usize> = of(Phase::Trail).collect();
         if needs_scope {
-            match observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await {
+            let read = || async {
+                observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id)
+                    .await
+                    .map(|mut now| {
+                        now.unrestricted_sg_rules = prepared.unrestricted_sg_rules;
+                        now
+                    })
+            };
+            match read().await {
                 Ok(now) => {
                     let others = claim.others(&prepared.cluster);
                     let mut revoked = false;
@@ -606,11 +621,7 @@ async fn execute_scoped(
                         };
                         outcomes.insert(i, outcome);
                     }
-                    let now = if revoked {
-                        observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await
-                    } else {
-                        Ok(now)
-                    };
+                    let now = if revoked { read().await } else { Ok(now) };
                     match now {
                         Ok(now) => {
                             for change in cluster::missing_target_rules(&now, &others) {

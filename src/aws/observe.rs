@@ -289,6 +289,8 @@ pub async fn observe_cluster_scope(
             target_security_groups: sgs.targets,
             ports_in_use,
             backend_in_use,
+            // A setting of the pass, not read: the caller sets it.
+            unrestricted_sg_rules: false,
         })
     }
     .instrument(span)

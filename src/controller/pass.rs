@@ -94,6 +94,7 @@ impl Reconciler {
             delete: batch.deletes.iter().map(ToString::to_string).collect(),
             hostname_owners: owners,
             external_managed_tags: self.settings.build.external_managed_tags.clone(),
+            unrestricted_sg_rules: self.settings.unrestricted_sg_rules,
         };
         let prepared = match prepare_cached(&self.aws, &opts, &batch.desired, zones).await {
             Ok(p) => p,

@@ -67,6 +67,8 @@ pub struct Settings {
     pub target_batch_window: Duration,
     /// Plan only.
     pub dry_run: bool,
+    /// `--disable-restricted-sg-rules`.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// What the scheduler and workers share, under one lock.

@@ -92,6 +92,7 @@ impl Env {
             delete: Default::default(),
             hostname_owners: Default::default(),
             external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         }
     }
 
@@ -552,4 +553,59 @@ async fn interrupted_applies_converge_without_duplicates() {
             "cut after {n}"
         );
     }
+}
+
+/// `--disable-restricted-sg-rules` (LBC's flag): the node security group lets the backend
+/// group in with one all-traffic permission; switching to it revokes the per-port ones, and
+/// a second pass makes no call (what EC2 reports back for protocol -1 compares equal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrestricted_sg_rules_allow_all_traffic_and_converge() {
+    let env = env("eu-west-1", "unrestricted", 47).await;
+    let stacks = example("seed", &env.cluster);
+    env.apply(&stacks, false).await;
+    let unrestricted = PassOptions {
+        unrestricted_sg_rules: true,
+        ..env.opts(false)
+    };
+    let pass = |opts: PassOptions| {
+        let env = &env;
+        let stacks = &stacks;
+        async move {
+            env.clients.calls.reset();
+            let prepared = prepare(&env.clients, &opts, stacks).await.unwrap();
+            let report = apply(&env.clients, &prepared, &ExecuteOptions::default()).await;
+            assert!(report.is_success(), "{:?}", report.elb.outcomes);
+            (prepared.plan.changes, mutating(&env.clients))
+        }
+    };
+    let (changes, calls) = pass(unrestricted.clone()).await;
+    assert_eq!(
+        calls.get("ec2.AuthorizeSecurityGroupIngress"),
+        Some(&1),
+        "{changes:#?}"
+    );
+    assert_eq!(calls.get("ec2.RevokeSecurityGroupIngress"), Some(&1));
+    let nodes = env
+        .clients
+        .ec2
+        .describe_security_groups()
+        .group_ids(&env.node_sg)
+        .send()
+        .await
+        .unwrap();
+    let perms: Vec<(String, Option<i32>)> = nodes.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            (
+                p.ip_protocol().unwrap_or_default().to_owned(),
+                p.from_port(),
+            )
+        })
+        .collect();
+    assert_eq!(perms.len(), 1, "{perms:?}");
+    assert_eq!(perms[0].0, "-1");
+    let (changes, calls) = pass(unrestricted).await;
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert_eq!(calls, BTreeMap::new());
 }

@@ -86,6 +86,7 @@ impl Dns {
             delete: Default::default(),
             hostname_owners: Default::default(),
             external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         };
         prepare(&self.env.clients, &opts, stacks).await.unwrap()
     }

@@ -223,6 +223,7 @@ async fn service_nlb_lifecycle_on_localstack() {
             delete: Default::default(),
             hostname_owners: Default::default(),
             external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         },
     };
     let mut svc = Svc {
@@ -332,6 +333,7 @@ async fn ingress_proxy_example_applies_and_reads_back() {
             delete: Default::default(),
             hostname_owners: Default::default(),
             external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         },
     };
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");

@@ -575,8 +575,10 @@ const NO_VALUE: &[(&str, &str)] = &[(
 /// `--dns-zone-type` → `dnsZoneType`.
 fn camel(long: &str) -> String {
     // Named as the AWS Load Balancer Controller's chart names it.
-    if long == "default-ssl-policy" {
-        return "defaultSSLPolicy".to_owned();
+    match long {
+        "default-ssl-policy" => return "defaultSSLPolicy".to_owned(),
+        "disable-restricted-sg-rules" => return "disableRestrictedSecurityGroupRules".to_owned(),
+        _ => {}
     }
     let mut out = String::new();
     let mut upper = false;

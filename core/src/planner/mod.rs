@@ -102,6 +102,9 @@ pub struct ClusterFacts {
     pub foreign: ForeignNames,
     /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
     pub external_managed_tags: Vec<String>,
+    /// `--disable-restricted-sg-rules` (LBC's flag): the backend group is allowed all traffic
+    /// (protocol `-1`) on the target security groups instead of tcp per target port.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// An error that stopped the planning of one stack (the others are still planned).

@@ -37,6 +37,7 @@ struct Fake {
     created: BTreeMap<String, String>,
     calls: Vec<&'static str>,
     external_tags: Vec<String>,
+    unrestricted: bool,
 }
 
 impl Fake {
@@ -55,6 +56,7 @@ impl Fake {
             unplanned: BTreeMap::new(),
             foreign: ForeignNames::default(),
             external_managed_tags: self.external_tags.clone(),
+            unrestricted_sg_rules: self.unrestricted,
         }
     }
 
@@ -1436,6 +1438,7 @@ impl Fake {
                         .as_ref()
                         .is_some_and(|b| lb.security_groups.contains(b))
                 }),
+            unrestricted_sg_rules: self.unrestricted,
         }
     }
 
@@ -1691,5 +1694,79 @@ fn without_a_user_of_the_backend_group_every_planned_revocation_goes_through() {
     assert_eq!(
         cluster::still_revocable("sg-nodes", &planned, &now, &claims),
         []
+    );
+}
+
+/// `--disable-restricted-sg-rules` (LBC's flag): one all-traffic permission from the backend
+/// group instead of tcp per target port; switching either way converges, and the execution-time
+/// re-checks keep and repair the all-traffic permission while a port is in use.
+#[test]
+fn unrestricted_sg_rules_allow_all_traffic_from_the_backend_group() {
+    let backend_perms = |fake: &Fake| -> Vec<(String, i32, i32)> {
+        let backend = fake.backend.clone().unwrap().id;
+        let mut v: Vec<(String, i32, i32)> = fake.target_sgs[0]
+            .ingress
+            .iter()
+            .filter(|p| p.source == SgSource::Group(backend.clone()))
+            .map(|p| (p.protocol.clone(), p.from_port, p.to_port))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let restricted = backend_perms(&fake);
+    assert!(restricted
+        .iter()
+        .all(|(proto, from, to)| proto == "tcp" && from == to));
+    assert!(!restricted.is_empty());
+
+    // Switch: authorize all traffic, revoke the per-port permissions.
+    fake.unrestricted = true;
+    converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(backend_perms(&fake), [("-1".to_owned(), -1, -1)]);
+    assert_eq!(fake.target_sgs[0].ingress.len(), 2, "SSH stays");
+
+    // Execution-time re-checks: a planned revocation of per-port permissions goes through once
+    // all traffic is allowed; the all-traffic permission stays while a port is in use.
+    let now = fake.now();
+    let backend = fake.backend.clone().unwrap().id;
+    let all = SgPermission {
+        protocol: "-1".into(),
+        from_port: -1,
+        to_port: -1,
+        source: SgSource::Group(backend.clone()),
+        description: Some(TARGET_RULE_DESCRIPTION.into()),
+    };
+    let claims = cluster::Claims::default();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", std::slice::from_ref(&all), &now, &claims),
+        [],
+        "kept while ports are in use"
+    );
+    assert_eq!(cluster::missing_target_rules(&now, &claims), []);
+    // Lost (a concurrent pass on a stale read): repaired as one all-traffic permission.
+    fake.target_sgs[0].ingress.retain(|p| p.protocol != "-1");
+    let repairs = cluster::missing_target_rules(&fake.now(), &claims);
+    match &repairs[..] {
+        [Change {
+            op: Op::AuthorizeSecurityGroupIngress { permissions, .. },
+            ..
+        }] => assert_eq!(permissions, &[all.clone()]),
+        other => panic!("{other:?}"),
+    }
+    fake.apply(&repairs);
+
+    // And back: per-port permissions again, the all-traffic one revoked.
+    fake.unrestricted = false;
+    converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(backend_perms(&fake), restricted);
+    let now = fake.now();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", std::slice::from_ref(&all), &now, &claims),
+        [],
+        "already gone"
     );
 }

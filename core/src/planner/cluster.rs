@@ -142,7 +142,7 @@ pub fn still_revocable(
     left.into_iter()
         .filter(|p| {
             if p.protocol == "-1" {
-                !(now.unrestricted_sg_rules && !in_use.is_empty())
+                !now.unrestricted_sg_rules || in_use.is_empty()
             } else {
                 all_open || !opens_one_of(p, &in_use)
             }

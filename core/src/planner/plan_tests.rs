@@ -1754,7 +1754,7 @@ fn unrestricted_sg_rules_allow_all_traffic_from_the_backend_group() {
         [Change {
             op: Op::AuthorizeSecurityGroupIngress { permissions, .. },
             ..
-        }] => assert_eq!(permissions, &[all.clone()]),
+        }] => assert_eq!(permissions, std::slice::from_ref(&all)),
         other => panic!("{other:?}"),
     }
     fake.apply(&repairs);

@@ -490,6 +490,76 @@ mod tests {
         }
     }
 
+    /// LBC's `Test_defaultModelBuildTask_sortIngressPath` (pkg/ingress/
+    /// model_build_listener_rules_test.go): within one rule, Exact first, then Prefix longest
+    /// first (stable), then ImplementationSpecific as written.
+    #[test]
+    fn lbc_order_within_a_rule_matches_lbc_sort_ingress_paths() {
+        use PathType::{Exact as E, ImplementationSpecific as I, Prefix as P};
+        let cases: [(&str, Vec<(PathType, &str)>, Vec<&str>); 5] = [
+            (
+                "Prefix path only",
+                vec![(P, "/abc"), (P, "/example"), (P, "/tea")],
+                vec!["/example", "/abc", "/tea"],
+            ),
+            (
+                "ImplementationSpecific path only",
+                vec![(I, ""), (I, "/a"), (I, "/test")],
+                vec!["", "/a", "/test"],
+            ),
+            (
+                "Exact and prefix paths",
+                vec![
+                    (P, "/abc"),
+                    (E, "/aaa"),
+                    (P, "/aaa/bbb"),
+                    (P, "/abc/abc/abc"),
+                ],
+                vec!["/aaa", "/abc/abc/abc", "/aaa/bbb", "/abc"],
+            ),
+            (
+                "Prefix and ImplementationSpecific paths",
+                vec![(I, "/b"), (I, "/ccc"), (P, "/aaa"), (P, "/example")],
+                vec!["/example", "/aaa", "/b", "/ccc"],
+            ),
+            (
+                "All three types",
+                vec![
+                    (I, "/b"),
+                    (I, "/ccc"),
+                    (P, "/aaa"),
+                    (P, "/example"),
+                    (E, "/test"),
+                ],
+                vec!["/test", "/example", "/aaa", "/b", "/ccc"],
+            ),
+        ];
+        for (name, paths, want) in cases {
+            let mut keyed: Vec<(RuleOrder, &str)> = paths
+                .iter()
+                .enumerate()
+                .map(|(i, (t, p))| {
+                    (
+                        RuleOrder {
+                            group_order: 0,
+                            host: HostKind::Any,
+                            path_len: Reverse(order_len(*t, Some(p))),
+                            path_type: *t,
+                            member: 0,
+                            rule: 0,
+                            path: i,
+                            written_len: p.len(),
+                        },
+                        *p,
+                    )
+                })
+                .collect();
+            keyed.sort_by_key(|(k, _)| k.lbc_key());
+            let got: Vec<&str> = keyed.iter().map(|(_, p)| *p).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
     #[test]
     fn rule_order_keys() {
         let key = |group_order, host, len, path_type, member, rule, path| RuleOrder {

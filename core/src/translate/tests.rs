@@ -2281,3 +2281,38 @@ fn unimplemented_annotations_are_warnings_naming_them() {
     );
     assert_eq!(out.desired_state().warnings.len(), 2);
 }
+
+/// LBC's `Test_defaultModelBuildTask_buildRuleConditions` cases "host and host header condition
+/// (values)" and "path and path condition (values)".
+#[test]
+fn condition_merge_cases_of_lbc_build_rule_conditions() {
+    let case = |host: Option<&str>, path: (&str, &str), condition: &str| {
+        let ing = ingress("shop", "ing")
+            .annotation(
+                "alb.ingress.kubernetes.io/actions.svc",
+                r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"200"}}"#,
+            )
+            .annotation("alb.ingress.kubernetes.io/conditions.svc", condition)
+            .rule(host, &[(path.0, path.1, "svc", P::S("use-annotation"))])
+            .build();
+        let out = build(&snapshot(vec![ing], vec![]), &config());
+        assert!(out.errors.is_empty(), "{:?}", messages(&out));
+        rules(listener(only_stack(&out), 80))
+    };
+    assert_eq!(
+        case(
+            Some("example.com"),
+            ("ImplementationSpecific", ""),
+            r#"[{"field":"host-header","hostHeaderConfig":{"values":["another-example.com"]}}]"#
+        ),
+        ["1 host=example.com,another-example.com -> fixed 200"]
+    );
+    assert_eq!(
+        case(
+            None,
+            ("Prefix", "/api"),
+            r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/another-api/*"]}}]"#
+        ),
+        ["1 path=/api,/api/*,/another-api/* -> fixed 200"]
+    );
+}

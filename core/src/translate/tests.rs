@@ -2316,3 +2316,55 @@ fn condition_merge_cases_of_lbc_build_rule_conditions() {
         ["1 path=/api,/api/*,/another-api/* -> fixed 200"]
     );
 }
+
+/// LBC's `Test_defaultModelBuildTask_buildListenerRuleTags`: a rule's user tags are the
+/// Ingress's `tags` overlaid with `--default-tags` (the default wins).
+#[test]
+fn rule_tags_follow_lbc_build_listener_rule_tags() {
+    let cases: [(&str, Option<&str>, &[(&str, &str)], &[&str]); 4] = [
+        ("empty default tags, no tags annotation", None, &[], &[]),
+        (
+            "empty default tags, non-empty tags annotation",
+            Some("k1=v1,k2=v2"),
+            &[],
+            &["k1=v1", "k2=v2"],
+        ),
+        (
+            "non-empty default tags, empty tags annotation",
+            None,
+            &[("k3", "v3"), ("k4", "v4")],
+            &["k3=v3", "k4=v4"],
+        ),
+        (
+            "non-empty default tags, non-empty tags annotation",
+            Some("k1=v1,k2=v2,k3=v3a"),
+            &[("k3", "v3"), ("k4", "v4")],
+            &["k1=v1", "k2=v2", "k3=v3", "k4=v4"],
+        ),
+    ];
+    for (name, annotation, defaults, want) in cases {
+        let mut ing = ingress("awesome-ns", "ing-1");
+        if let Some(tags) = annotation {
+            ing = ing.annotation(ann::TAGS, tags);
+        }
+        let mut snap = snapshot(
+            vec![ing.rule(None, &[("Prefix", "/", "web", P::N(80))]).build()],
+            vec![],
+        );
+        ip_service(&mut snap, "awesome-ns", "web", "10.0.0.2");
+        let mut cfg = config();
+        cfg.default_tags = defaults
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let out = build(&snap, &cfg);
+        assert!(out.errors.is_empty(), "{name}: {:?}", messages(&out));
+        let got: Vec<String> = listener(only_stack(&out), 80).rules[0]
+            .tags
+            .iter()
+            .filter(|(k, _)| !crate::model::tags::RESERVED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
+}

@@ -609,3 +609,39 @@ async fn unrestricted_sg_rules_allow_all_traffic_and_converge() {
     assert!(changes.is_empty(), "{changes:#?}");
     assert_eq!(calls, BTreeMap::new());
 }
+
+/// The grouped example's HTTPS listener lists its default certificate among its certificates
+/// too, as LBC keeps it (AddListenerCertificates with every certificate); read back that way, a
+/// re-apply plans nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listeners_list_the_default_certificate_like_lbc_and_converge() {
+    let env = env("eu-south-1", "certs", 48).await;
+    let stacks = example("grouped", &env.cluster);
+    let first = env.apply(&stacks, false).await;
+    let https: Vec<_> = stacks
+        .iter()
+        .flat_map(|s| s.listeners.iter())
+        .filter(|l| l.protocol.is_secure())
+        .collect();
+    assert!(!https.is_empty());
+    assert_eq!(
+        first.get("elbv2.AddListenerCertificates"),
+        Some(&(https.len() as u64))
+    );
+    let observed = env.observed().await;
+    let listeners: Vec<_> = observed
+        .values()
+        .flat_map(|s| s.load_balancers.iter())
+        .flat_map(|lb| lb.listeners.iter())
+        .filter(|l| !l.certificates.is_empty())
+        .collect();
+    assert_eq!(listeners.len(), https.len());
+    for l in listeners {
+        assert!(
+            l.default_also_listed,
+            "listener {}: {:?}",
+            l.port, l.certificates
+        );
+    }
+    assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+}

@@ -645,3 +645,111 @@ async fn https_listeners_list_the_default_certificate_like_lbc_and_converge() {
     }
     assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
 }
+
+/// An ALB whose rules are in LBC's order (as LBC made it) is adopted without a change under
+/// `--rule-order=lbc`; under the spec order, the plan is one reorder whose reason says which rule
+/// moves where, and nothing is recreated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_order_lbc_adopts_an_lbc_ordered_alb_and_spec_shows_the_reorder() {
+    use aws_lb_operator_core::translate::rule::RuleOrdering;
+    let env = env("eu-west-2", "order", 49).await;
+    // Two members of one group: LBC puts the catch-all of `a` first (member order), the spec
+    // order puts `b`'s exact host first.
+    let dir = std::env::temp_dir().join(format!("aws-lb-order-{}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ingress = |name: &str, rule: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  namespace: shop
+  annotations:
+    alb.ingress.kubernetes.io/group.name: order
+    alb.ingress.kubernetes.io/scheme: internet-facing
+    alb.ingress.kubernetes.io/target-type: ip
+spec:
+  ingressClassName: alb
+  rules:
+  - {rule}
+    http:
+      paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]
+---
+"
+        )
+    };
+    let yaml = format!(
+        "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {{name: alb}}
+spec: {{controller: ingress.k8s.aws/alb}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-1, namespace: shop, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+ports: [{{name: http, port: 8080}}]
+endpoints: [{{addresses: [10.49.1.10], conditions: {{ready: true}}}}]
+---
+{}{}",
+        ingress("a", "host: \"\""),
+        ingress("b", "host: shop.example.com")
+    );
+    std::fs::write(dir.join("order.yaml"), yaml).unwrap();
+    let built = |ordering: RuleOrdering| {
+        let dir = dir.clone();
+        let snapshot = load_snapshot(&[dir]).unwrap();
+        let mut config = BuildConfig::new(&env.cluster);
+        config.rule_order = ordering;
+        let out = build(&snapshot, &config);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        out.stacks
+    };
+    let lbc = built(RuleOrdering::Lbc);
+    let spec = built(RuleOrdering::Spec);
+    let orders = |stacks: &[Stack]| -> Vec<Vec<String>> {
+        stacks
+            .iter()
+            .flat_map(|s| s.listeners.iter())
+            .map(|l| {
+                l.rules
+                    .iter()
+                    .map(|r| format!("{:?}", r.conditions))
+                    .collect()
+            })
+            .collect()
+    };
+    assert_ne!(
+        orders(&lbc),
+        orders(&spec),
+        "the example orders differently"
+    );
+    env.apply(&lbc, false).await;
+    let plan = env.prepare(&lbc, false).await.plan;
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    let plan = env.prepare(&spec, false).await.plan;
+    let ops: BTreeSet<&str> = plan.changes.iter().map(|c| c.operation()).collect();
+    assert!(
+        ops.iter()
+            .all(|o| ["elbv2.SetRulePriorities", "elbv2.AddTags"].contains(o)),
+        "only moves (and the rules' port:priority tags): {ops:?}"
+    );
+    let reorders: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .filter(|r| r.starts_with("reorder: "))
+        .collect();
+    assert_eq!(
+        reorders,
+        ["reorder: 2 -> 1 (host shop.example.com path /*), 1 -> 2 (path /*)"],
+        "{:#?}",
+        plan.changes
+    );
+}

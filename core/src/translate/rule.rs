@@ -496,7 +496,12 @@ mod tests {
     #[test]
     fn lbc_order_within_a_rule_matches_lbc_sort_ingress_paths() {
         use PathType::{Exact as E, ImplementationSpecific as I, Prefix as P};
-        let cases: [(&str, Vec<(PathType, &str)>, Vec<&str>); 5] = [
+        type Case = (
+            &'static str,
+            Vec<(PathType, &'static str)>,
+            Vec<&'static str>,
+        );
+        let cases: [Case; 5] = [
             (
                 "Prefix path only",
                 vec![(P, "/abc"), (P, "/example"), (P, "/tea")],

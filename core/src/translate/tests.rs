@@ -2321,7 +2321,14 @@ fn condition_merge_cases_of_lbc_build_rule_conditions() {
 /// Ingress's `tags` overlaid with `--default-tags` (the default wins).
 #[test]
 fn rule_tags_follow_lbc_build_listener_rule_tags() {
-    let cases: [(&str, Option<&str>, &[(&str, &str)], &[&str]); 4] = [
+    /// Name, `tags` annotation, `--default-tags`, the rule's user tags.
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let cases: [Case; 4] = [
         ("empty default tags, no tags annotation", None, &[], &[]),
         (
             "empty default tags, non-empty tags annotation",

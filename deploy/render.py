@@ -99,7 +99,16 @@ def container_args(docs: list[tuple[str, dict, str]]) -> list[str]:
     return deployments[0]["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
+# Values named as the AWS Load Balancer Controller's chart names them, not by camelCase.
+LBC_NAMES = {
+    "defaultSSLPolicy": "default-ssl-policy",
+    "disableRestrictedSecurityGroupRules": "disable-restricted-sg-rules",
+}
+
+
 def kebab(key: str) -> str:
+    if key in LBC_NAMES:
+        return LBC_NAMES[key]
     return re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), key)
 
 
@@ -112,6 +121,9 @@ def expected_args(key: str, value) -> list[str]:
         if key == "watchNamespace":
             return [f"{flag}={','.join(value)}"]
         return [f"{flag}={v}" for v in value]
+    if isinstance(value, dict):
+        # A map (defaultTags) is one comma-separated key=value list, keys sorted.
+        return [f"{flag}=" + ",".join(f"{k}={v}" for k, v in sorted(value.items()))] if value else []
     return [f"{flag}={value}"]
 
 

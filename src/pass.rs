@@ -18,7 +18,8 @@ use aws_lb_operator_core::model::{
 };
 use aws_lb_operator_core::planner::cluster::{self, Claims, ClusterNow};
 use aws_lb_operator_core::planner::{
-    plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts, StackInput,
+    keep_existing_scheme, plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts,
+    StackInput,
 };
 use tracing::Instrument;
 
@@ -58,6 +59,11 @@ pub struct PassOptions {
     /// outside this pass (the controller's passes cover only changed stacks). Empty: the
     /// stacks of the pass decide among themselves.
     pub hostname_owners: BTreeMap<String, StackId>,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
+    pub external_managed_tags: Vec<String>,
+    /// `--disable-restricted-sg-rules`: the backend group gets all traffic on the target
+    /// security groups.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// A planned pass, ready to print or execute.
@@ -80,6 +86,8 @@ pub struct PreparedPass {
     pub plan: Plan,
     /// The planned Route53 changes, when DNS is managed.
     pub dns: Option<PreparedDns>,
+    /// `--disable-restricted-sg-rules` (for the re-checks of the cluster scope).
+    pub unrestricted_sg_rules: bool,
 }
 
 /// The DNS half of a prepared pass.
@@ -167,6 +175,20 @@ pub async fn prepare_cached(
     .instrument(tracing::info_span!("observe", stacks = requested.len()))
     .await?;
 
+    // As LBC: an existing NLB whose scheme nothing chose keeps it (subnets, names and DNS
+    // zones follow), so adoption never replaces it.
+    let kept: Vec<Option<Stack>> = desired
+        .iter()
+        .map(|s| keep_existing_scheme(s, observation.stacks.get(&s.id.to_string())))
+        .collect();
+    let adjusted: Option<Vec<Stack>> = kept.iter().any(Option::is_some).then(|| {
+        desired
+            .iter()
+            .zip(kept)
+            .map(|(s, k)| k.unwrap_or_else(|| s.clone()))
+            .collect()
+    });
+    let desired: &[Stack] = adjusted.as_deref().unwrap_or(desired);
     let mut cache = SubnetCache::default();
     let mut facts = Vec::with_capacity(desired.len());
     for stack in desired {
@@ -218,6 +240,8 @@ pub async fn prepare_cached(
         target_security_groups: observation.target_security_groups.clone(),
         unplanned,
         foreign: observation.foreign.clone(),
+        external_managed_tags: opts.external_managed_tags.clone(),
+        unrestricted_sg_rules: opts.unrestricted_sg_rules,
     };
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {
@@ -236,6 +260,7 @@ pub async fn prepare_cached(
         observation,
         plan,
         dns,
+        unrestricted_sg_rules: opts.unrestricted_sg_rules,
     })
 }
 
@@ -580,7 +605,15 @@ async fn execute_scoped(
         let _scope = CLUSTER_SCOPE.lock().await;
         let trail: Vec<usize> = of(Phase::Trail).collect();
         if needs_scope {
-            match observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await {
+            let read = || async {
+                observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id)
+                    .await
+                    .map(|mut now| {
+                        now.unrestricted_sg_rules = prepared.unrestricted_sg_rules;
+                        now
+                    })
+            };
+            match read().await {
                 Ok(now) => {
                     let others = prepared.claim.others(&prepared.cluster);
                     let mut revoked = false;
@@ -605,11 +638,7 @@ async fn execute_scoped(
                         };
                         outcomes.insert(i, outcome);
                     }
-                    let now = if revoked {
-                        observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await
-                    } else {
-                        Ok(now)
-                    };
+                    let now = if revoked { read().await } else { Ok(now) };
                     match now {
                         Ok(now) => {
                             for change in cluster::missing_target_rules(&now, &others) {

@@ -293,6 +293,8 @@ pub async fn observe_cluster_scope(
             target_security_groups: sgs.targets,
             ports_in_use,
             backend_in_use,
+            // A setting of the pass, not read: the caller sets it.
+            unrestricted_sg_rules: false,
         })
     }
     .instrument(span)
@@ -616,32 +618,32 @@ pub fn listener_of(
     described: &[aws_sdk_elasticloadbalancingv2::types::Certificate],
     rules: &[Rule],
 ) -> ObservedListener {
-    let defaults = l
+    let default = l
         .certificates()
         .iter()
-        .chain(described.iter().filter(|c| c.is_default() == Some(true)));
-    let others = described.iter().filter(|c| c.is_default() != Some(true));
-    let mut certificates: Vec<String> = Vec::new();
-    for c in defaults.chain(others) {
-        if let Some(arn) = c.certificate_arn() {
-            if !certificates.iter().any(|have| have == arn) {
-                certificates.push(arn.to_owned());
-            }
-        }
-    }
+        .chain(described.iter().filter(|c| c.is_default() == Some(true)))
+        .find_map(|c| c.certificate_arn())
+        .map(str::to_owned);
+    let extra: Vec<String> = described
+        .iter()
+        .filter(|c| c.is_default() != Some(true))
+        .filter_map(|c| c.certificate_arn().map(str::to_owned))
+        .collect();
     let mut rules: Vec<ObservedRule> = rules.iter().filter_map(rule_of).collect();
     rules.sort_by_key(|r| r.priority);
-    ObservedListener {
+    let mut observed = ObservedListener {
         arn: l.listener_arn().unwrap_or_default().to_owned(),
         port: to_u16(l.port()),
         protocol: enum_str(l.protocol()),
         default_actions: actions_of(l.default_actions()),
         ssl_policy: l.ssl_policy().map(str::to_owned),
-        certificates,
         alpn_policy: l.alpn_policy().first().cloned(),
         tags: Tags::new(),
         rules,
-    }
+        ..ObservedListener::default()
+    };
+    observed.set_certificates(default, &extra);
+    observed
 }
 
 /// A non-default rule; `None` for the default rule (and a rule whose priority is not a
@@ -1079,6 +1081,17 @@ mod tests {
         ];
         let got = listener_of(&l, &described, &rules);
         assert_eq!(got.certificates, ["arn:default", "arn:sni-1", "arn:sni-2"]);
+        assert!(!got.default_also_listed);
+        // LBC adds the default certificate among the listener's certificates too.
+        let lbc = [
+            cert("arn:default", Some(true)),
+            cert("arn:sni-1", Some(false)),
+            cert("arn:default", Some(false)),
+        ];
+        let got_lbc = listener_of(&l, &lbc, &[]);
+        assert_eq!(got_lbc.certificates, ["arn:default", "arn:sni-1"]);
+        assert!(got_lbc.default_also_listed);
+        assert_eq!(got_lbc.extra_certificates(), ["arn:sni-1", "arn:default"]);
         assert_eq!((got.port, got.protocol.as_str()), (443, "HTTPS"));
         let priorities: Vec<u32> = got.rules.iter().map(|r| r.priority).collect();
         assert_eq!(priorities, [3, 20]);

@@ -44,6 +44,17 @@ pub struct DeployArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub dns: super::DnsArgs,
+    /// Allow the load balancers' backend security group all traffic on the node security
+    /// groups instead of tcp on each target port (LBC's flag: `--disable-restricted-sg-rules`
+    /// or `=true`).
+    #[arg(
+        long,
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub disable_restricted_sg_rules: bool,
 }
 
 /// Arguments of `diff`: objects from manifests or from a cluster.
@@ -147,10 +158,19 @@ async fn plan_and_apply(
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let config = args.translation.config(&args.cluster_name);
+    let config = match args.translation.config(&args.cluster_name) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let built = build(&loaded.snapshot, &config);
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
+    }
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
     }
     let mut desired = built.desired_state();
     super::plan::merge_errors(&mut desired.errors, loaded.errors);
@@ -187,6 +207,8 @@ async fn plan_and_apply(
         dns,
         delete: Default::default(),
         hostname_owners: Default::default(),
+        external_managed_tags: config.external_managed_tags.clone(),
+        unrestricted_sg_rules: args.disable_restricted_sg_rules,
     };
     let prepared = match prepare(&clients, &opts, &desired.stacks).await {
         Ok(p) => p,

@@ -104,16 +104,135 @@ pub struct TranslationArgs {
     /// (when this operator replaces the in-tree cloud controller's NLB support).
     #[arg(long)]
     pub manage_in_tree_nlb: bool,
+    /// Order of listener rules: `spec` (the Ingress specification's: exact hosts, then longer
+    /// paths first) or `lbc` (the AWS Load Balancer Controller's: group order, then as written).
+    #[arg(long, value_enum, default_value_t = RuleOrderArg::Spec)]
+    pub rule_order: RuleOrderArg,
+    /// Scheme of load balancers that no annotation or IngressClassParams gives one (LBC's flag).
+    #[arg(long, value_enum, default_value_t = SchemeArg::Internal)]
+    pub default_load_balancer_scheme: SchemeArg,
+    /// Target type of target groups that no annotation gives one (LBC's flag).
+    #[arg(long, value_enum, default_value_t = TargetTypeArg::Instance)]
+    pub default_target_type: TargetTypeArg,
+    /// TLS policy of HTTPS and TLS listeners that no annotation gives one (LBC's flag).
+    #[arg(
+        long,
+        default_value = "ELBSecurityPolicy-2016-08",
+        allow_hyphen_values = true
+    )]
+    pub default_ssl_policy: String,
+    /// Tags on every AWS resource created, `key=value` pairs separated by commas (repeatable;
+    /// LBC's flag). They win over annotation and IngressClassParams tags.
+    #[arg(long, value_parser = parse_tag_pairs, allow_hyphen_values = true)]
+    pub default_tags: Vec<Vec<(String, String)>>,
+    /// Tag keys managed outside the operator, separated by commas (repeatable; LBC's flag):
+    /// annotations may not set them and they are never removed from AWS resources.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub external_managed_tags: Vec<String>,
+}
+
+/// `--rule-order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleOrderArg {
+    /// The Ingress specification's order.
+    Spec,
+    /// The AWS Load Balancer Controller's order.
+    Lbc,
+}
+
+/// `--default-load-balancer-scheme`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    /// `internal`.
+    Internal,
+    /// `internet-facing`.
+    InternetFacing,
+}
+
+/// `--default-target-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetTypeArg {
+    /// EC2 instances (NodePorts).
+    Instance,
+    /// Pod IPs.
+    Ip,
+}
+
+/// One `--default-tags` value: `k1=v1,k2=v2` (a value may be empty, a key may not).
+fn parse_tag_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!(
+                "expected key=value pairs separated by commas, not {pair:?}"
+            )),
+        })
+        .collect()
 }
 
 impl TranslationArgs {
     /// The translation settings for `cluster`.
-    pub fn config(&self, cluster: &str) -> aws_lb_operator_core::translate::BuildConfig {
+    ///
+    /// # Errors
+    /// A tag flag names a tracking tag key or a key AWS refuses, or a key is in both
+    /// `--default-tags` and `--external-managed-tags` (LBC's checks).
+    pub fn config(
+        &self,
+        cluster: &str,
+    ) -> Result<aws_lb_operator_core::translate::BuildConfig, String> {
+        use aws_lb_operator_core::model::{tags, Scheme, TargetType};
+        use aws_lb_operator_core::translate::rule::RuleOrdering;
         let mut config = aws_lb_operator_core::translate::BuildConfig::new(cluster);
         config.ingress_class = self.ingress_class.clone();
         config.load_balancer_class = self.load_balancer_class.clone();
         config.manage_in_tree_nlb = self.manage_in_tree_nlb;
-        config
+        config.rule_order = match self.rule_order {
+            RuleOrderArg::Spec => RuleOrdering::Spec,
+            RuleOrderArg::Lbc => RuleOrdering::Lbc,
+        };
+        config.default_scheme = match self.default_load_balancer_scheme {
+            SchemeArg::Internal => Scheme::Internal,
+            SchemeArg::InternetFacing => Scheme::InternetFacing,
+        };
+        config.default_target_type = match self.default_target_type {
+            TargetTypeArg::Instance => TargetType::Instance,
+            TargetTypeArg::Ip => TargetType::Ip,
+        };
+        if self.default_ssl_policy.trim().is_empty() {
+            return Err("--default-ssl-policy must not be empty".to_owned());
+        }
+        config.default_ssl_policy = self.default_ssl_policy.trim().to_owned();
+        for (k, v) in self.default_tags.iter().flatten() {
+            if tags::RESERVED.contains(&k.as_str()) {
+                return Err(format!(
+                    "tag key {k} cannot be specified in --default-tags (a tracking tag)"
+                ));
+            }
+            if let Some(problem) = tags::user_tag_problem(k, v) {
+                return Err(format!("--default-tags: expected {problem}"));
+            }
+            config.default_tags.insert(k.clone(), v.clone());
+        }
+        for k in self
+            .external_managed_tags
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+        {
+            if tags::RESERVED.contains(&k) {
+                return Err(format!(
+                    "tag key {k} cannot be specified in --external-managed-tags (a tracking tag)"
+                ));
+            }
+            if config.default_tags.contains_key(k) {
+                return Err(format!(
+                    "tag key {k} cannot be specified in both --default-tags and --external-managed-tags"
+                ));
+            }
+            config.external_managed_tags.push(k.to_owned());
+        }
+        Ok(config)
     }
 }
 
@@ -126,7 +245,7 @@ pub struct DnsArgs {
     pub dns_disabled: bool,
     /// Owner id written into and required from registry TXT records (ExternalDNS's
     /// `--txt-owner-id`); default: the cluster name. Never change it after records exist.
-    #[arg(long, env = "DNS_OWNER_ID")]
+    #[arg(long, env = "DNS_OWNER_ID", allow_hyphen_values = true)]
     pub dns_owner_id: Option<String>,
     /// Only manage names in this domain (repeatable).
     #[arg(long)]
@@ -145,10 +264,10 @@ pub struct DnsArgs {
     #[arg(long, value_enum, default_value_t = DnsPolicyArg::Sync)]
     pub dns_policy: DnsPolicyArg,
     /// Prefix of registry TXT names (`%{record_type}` is substituted); exclusive with the suffix.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub dns_txt_prefix: String,
     /// Suffix of the first label of registry TXT names (`%{record_type}` is substituted).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub dns_txt_suffix: String,
 }
 
@@ -274,5 +393,99 @@ fn with_runtime(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_args(extra: &[&str]) -> Result<plan::PlanArgs, clap::Error> {
+        let mut argv = vec!["aws-lb-operator", "plan", "-f", "x.yaml"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Plan(p) => Ok(p),
+            other => panic!("not plan: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_starting_with_a_hyphen_parse() {
+        let p = plan_args(&["--dns-txt-suffix", "-reg", "--dns-owner-id", "-team"]).unwrap();
+        assert_eq!(p.dns.dns_txt_suffix, "-reg");
+        assert_eq!(p.dns.dns_owner_id.as_deref(), Some("-team"));
+        let p = plan_args(&["--dns-txt-prefix", "-%{record_type}."]).unwrap();
+        assert_eq!(p.dns.dns_txt_prefix, "-%{record_type}.");
+    }
+
+    #[test]
+    fn lbc_controller_flags_with_lbc_defaults() {
+        use aws_lb_operator_core::model::{Scheme, TargetType};
+        use aws_lb_operator_core::translate::rule::RuleOrdering;
+        let defaults = plan_args(&[]).unwrap().translation.config("demo").unwrap();
+        assert_eq!(
+            defaults,
+            aws_lb_operator_core::translate::BuildConfig::new("demo")
+        );
+        let c = plan_args(&[
+            "--rule-order=lbc",
+            "--default-load-balancer-scheme=internet-facing",
+            "--default-target-type=ip",
+            "--default-ssl-policy=ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "--default-tags=team=platform,env=prod",
+            "--default-tags=cost=",
+            "--external-managed-tags=CostCenter,Owner",
+            "--external-managed-tags=Backup",
+        ])
+        .unwrap()
+        .translation
+        .config("demo")
+        .unwrap();
+        assert_eq!(c.rule_order, RuleOrdering::Lbc);
+        assert_eq!(c.default_scheme, Scheme::InternetFacing);
+        assert_eq!(c.default_target_type, TargetType::Ip);
+        assert_eq!(c.default_ssl_policy, "ELBSecurityPolicy-TLS13-1-2-2021-06");
+        let tags: Vec<(&str, &str)> = c
+            .default_tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(tags, [("cost", ""), ("env", "prod"), ("team", "platform")]);
+        assert_eq!(c.external_managed_tags, ["CostCenter", "Owner", "Backup"]);
+    }
+
+    #[test]
+    fn lbc_flag_errors() {
+        let err = |extra: &[&str]| {
+            plan_args(extra)
+                .unwrap()
+                .translation
+                .config("demo")
+                .unwrap_err()
+        };
+        assert_eq!(
+            err(&["--default-tags=elbv2.k8s.aws/cluster=x"]),
+            "tag key elbv2.k8s.aws/cluster cannot be specified in --default-tags (a tracking tag)"
+        );
+        assert_eq!(
+            err(&["--external-managed-tags=ingress.k8s.aws/stack"]),
+            "tag key ingress.k8s.aws/stack cannot be specified in --external-managed-tags (a tracking tag)"
+        );
+        assert_eq!(
+            err(&["--default-tags=Owner=me", "--external-managed-tags=Owner"]),
+            "tag key Owner cannot be specified in both --default-tags and --external-managed-tags"
+        );
+        assert_eq!(
+            err(&["--default-ssl-policy= "]),
+            "--default-ssl-policy must not be empty"
+        );
+        let parse = plan_args(&["--default-tags=novalue"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            parse.contains("expected key=value pairs separated by commas, not \"novalue\""),
+            "{parse}"
+        );
+        assert!(plan_args(&["--rule-order=alphabetical"]).is_err());
     }
 }

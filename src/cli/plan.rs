@@ -79,10 +79,19 @@ pub async fn run(args: PlanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = args.translation.config(&args.cluster_name);
+    let config = match args.translation.config(&args.cluster_name) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let output = build(&loaded.snapshot, &config);
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
+    }
+    for w in &output.warnings {
+        eprintln!("warning: {w}");
     }
     let mut desired = if args.dns.dns_disabled {
         output.desired_state()
@@ -353,6 +362,12 @@ pub fn render_text(desired: &DesiredState) -> String {
                 "  {} {} -> {target} (owner {}, from {})",
                 r.name, r.record_type, r.owner, r.resource
             );
+        }
+    }
+    if !desired.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings ({}):", desired.warnings.len());
+        for w in &desired.warnings {
+            let _ = writeln!(out, "  - {}", w.message);
         }
     }
     if !desired.errors.is_empty() {

@@ -100,6 +100,9 @@ pub enum RouteError {
     /// A `--header` without `:`.
     #[error("--header {0:?} is not NAME:VALUE")]
     Header(String),
+    /// The translation flags are unusable (the message says which).
+    #[error("{0}")]
+    Flags(String),
     /// A `--source-ip` that is not an address.
     #[error("--source-ip {0:?} is not an IP address")]
     SourceIp(String),
@@ -384,7 +387,10 @@ async fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let config = args.translation.config(cluster);
+    let config = args
+        .translation
+        .config(cluster)
+        .map_err(RouteError::Flags)?;
     let desired = build(&loaded.snapshot, &config).desired_state();
     for e in &desired.errors {
         eprintln!("warning: {}", e.message);

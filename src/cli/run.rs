@@ -70,6 +70,17 @@ pub struct RunArgs {
     /// Plan and report, but never write to AWS (a preview of what the controller would do).
     #[arg(long, env = "DRY_RUN")]
     pub dry_run: bool,
+    /// Allow the load balancers' backend security group all traffic on the node security
+    /// groups instead of tcp on each target port (LBC's flag: `--disable-restricted-sg-rules`
+    /// or `=true`).
+    #[arg(
+        long,
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub disable_restricted_sg_rules: bool,
     /// How long graceful shutdown waits for in-flight AWS changes.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -137,12 +148,13 @@ impl RunArgs {
             settings: Settings {
                 cluster: self.cluster_name.clone(),
                 vpc_id: self.vpc_id.clone(),
-                build: self.translation.config(&self.cluster_name),
+                build: self.translation.config(&self.cluster_name)?,
                 dns,
                 concurrency: self.concurrency,
                 max_stacks_per_pass: self.max_stacks_per_pass,
                 sync_period: self.sync_period,
                 target_batch_window: self.target_batch_window,
+                unrestricted_sg_rules: self.disable_restricted_sg_rules,
                 dry_run: self.dry_run,
             },
             namespaces: self.watch_namespaces.clone(),

@@ -93,6 +93,8 @@ impl Reconciler {
             dns: self.settings.dns.clone(),
             delete: batch.deletes.iter().map(ToString::to_string).collect(),
             hostname_owners: owners,
+            external_managed_tags: self.settings.build.external_managed_tags.clone(),
+            unrestricted_sg_rules: self.settings.unrestricted_sg_rules,
         };
         let prepared = match prepare_cached(&self.aws, &opts, &batch.desired, zones).await {
             Ok(p) => p,

@@ -35,6 +35,17 @@ use super::stores::{Signals, Stores};
 use crate::aws::AwsClients;
 use crate::pass::targets::ZoneCache;
 
+/// Event reason of an object that could not be translated.
+const FAILED_BUILD_MODEL: &str = "FailedBuildModel";
+/// Event reason of an annotation under LBC's or ExternalDNS's prefixes that is not implemented.
+pub const UNSUPPORTED_ANNOTATION: &str = "UnsupportedAnnotation";
+
+/// What a rebuild reports per object: errors (the object is left out) and warnings.
+struct Reported {
+    errors: BTreeMap<ObjectKey, Vec<String>>,
+    warnings: BTreeMap<ObjectKey, Vec<String>>,
+}
+
 /// What the reconciler is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -56,6 +67,8 @@ pub struct Settings {
     pub target_batch_window: Duration,
     /// Plan only.
     pub dry_run: bool,
+    /// `--disable-restricted-sg-rules`.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// What the scheduler and workers share, under one lock.
@@ -69,6 +82,8 @@ pub(super) struct State {
     pub queue: WorkQueue<StackId>,
     /// Build errors already reported, per object.
     pub reported_errors: BTreeMap<ObjectKey, Vec<String>>,
+    /// Warnings last reported per object (unimplemented annotations), to event only changes.
+    pub reported_warnings: BTreeMap<ObjectKey, Vec<String>>,
     /// DNS conflicts already reported, per stack.
     pub reported_conflicts: BTreeMap<StackId, BTreeSet<String>>,
     leading: bool,
@@ -196,7 +211,7 @@ impl Reconciler {
     }
 
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self) -> (Translation, BTreeMap<ObjectKey, Vec<String>>) {
+    fn translate(&self) -> (Translation, Reported) {
         let snapshot = self.stores.snapshot(&self.settings.build);
         let out = tracing::info_span!("build").in_scope(|| build(&snapshot, &self.settings.build));
         drop(snapshot);
@@ -206,6 +221,13 @@ impl Reconciler {
                 .entry(ObjectKey::of_ref(e.object()))
                 .or_default()
                 .push(e.to_string());
+        }
+        let mut warnings: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
+        for w in &out.warnings {
+            warnings
+                .entry(ObjectKey::of_ref(&w.object))
+                .or_default()
+                .push(w.to_string());
         }
         let errored: BTreeSet<ObjectKey> = errors.keys().cloned().collect();
         let held_hosts = errored
@@ -227,7 +249,7 @@ impl Reconciler {
             errored,
             held_hosts,
         };
-        (translation, errors)
+        (translation, Reported { errors, warnings })
     }
 
     /// The Ingresses and Services that can be ours.
@@ -254,15 +276,25 @@ impl Reconciler {
 
     /// Rebuilds the model, decides what changed, and marks it dirty.
     async fn rebuild(&self) {
-        let (translation, errors) = self.translate();
+        let (translation, Reported { errors, warnings }) = self.translate();
         let objects = self.objects();
         let mut events = Vec::new();
         {
             let mut st = self.lock();
+            for (key, messages) in &warnings {
+                if st.reported_warnings.get(key) != Some(messages) {
+                    if let Some(obj) = objects.get(key) {
+                        for m in messages {
+                            events.push((obj.clone(), UNSUPPORTED_ANNOTATION, m.clone()));
+                        }
+                    }
+                }
+            }
+            st.reported_warnings = warnings;
             for (key, messages) in &errors {
                 if st.reported_errors.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {
-                        events.push((obj.clone(), messages.join("; ")));
+                        events.push((obj.clone(), FAILED_BUILD_MODEL, messages.join("; ")));
                     }
                     if let Some(kind) = Kind::of_object(key.kind) {
                         self.metrics.reconcile_error(kind, "FailedBuildModel");
@@ -285,8 +317,8 @@ impl Reconciler {
             st.queue.add_all(rebuilt.dirty);
             st.view = rebuilt.view;
         }
-        for (obj, note) in events {
-            self.kube.event(&obj, true, "FailedBuildModel", note).await;
+        for (obj, reason, note) in events {
+            self.kube.event(&obj, true, reason, note).await;
         }
     }
 

@@ -75,6 +75,8 @@ impl Env {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         }
     }
 
@@ -538,4 +540,203 @@ async fn interrupted_applies_converge_without_duplicates() {
             "cut after {n}"
         );
     }
+}
+
+/// `--disable-restricted-sg-rules` (LBC's flag): the node security group lets the backend
+/// group in with one all-traffic permission; switching to it revokes the per-port ones, and
+/// a second pass makes no call (what EC2 reports back for protocol -1 compares equal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrestricted_sg_rules_allow_all_traffic_and_converge() {
+    let env = env("eu-west-1", "unrestricted", 47).await;
+    let stacks = example("seed", &env.cluster);
+    env.apply(&stacks, false).await;
+    let unrestricted = PassOptions {
+        unrestricted_sg_rules: true,
+        ..env.opts(false)
+    };
+    let pass = |opts: PassOptions| {
+        let env = &env;
+        let stacks = &stacks;
+        async move {
+            env.clients.calls.reset();
+            let prepared = prepare(&env.clients, &opts, stacks).await.unwrap();
+            let report = apply(&env.clients, &prepared, &ExecuteOptions::default()).await;
+            assert!(report.is_success(), "{:?}", report.elb.outcomes);
+            (prepared.plan.changes, mutating(&env.clients))
+        }
+    };
+    let (changes, calls) = pass(unrestricted.clone()).await;
+    assert_eq!(
+        calls.get("ec2.AuthorizeSecurityGroupIngress"),
+        Some(&1),
+        "{changes:#?}"
+    );
+    assert_eq!(calls.get("ec2.RevokeSecurityGroupIngress"), Some(&1));
+    let nodes = env
+        .clients
+        .ec2
+        .describe_security_groups()
+        .group_ids(&env.node_sg)
+        .send()
+        .await
+        .unwrap();
+    let perms: Vec<(String, Option<i32>)> = nodes.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            (
+                p.ip_protocol().unwrap_or_default().to_owned(),
+                p.from_port(),
+            )
+        })
+        .collect();
+    assert_eq!(perms.len(), 1, "{perms:?}");
+    assert_eq!(perms[0].0, "-1");
+    let (changes, calls) = pass(unrestricted).await;
+    assert!(changes.is_empty(), "{changes:#?}");
+    assert_eq!(calls, BTreeMap::new());
+}
+
+/// The grouped example's HTTPS listener lists its default certificate among its certificates
+/// too, as LBC keeps it (AddListenerCertificates with every certificate); read back that way, a
+/// re-apply plans nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listeners_list_the_default_certificate_like_lbc_and_converge() {
+    let env = env("eu-south-1", "certs", 48).await;
+    let stacks = example("grouped", &env.cluster);
+    let first = env.apply(&stacks, false).await;
+    let https: Vec<_> = stacks
+        .iter()
+        .flat_map(|s| s.listeners.iter())
+        .filter(|l| l.protocol.is_secure())
+        .collect();
+    assert!(!https.is_empty());
+    assert_eq!(
+        first.get("elbv2.AddListenerCertificates"),
+        Some(&(https.len() as u64))
+    );
+    let observed = env.observed().await;
+    let listeners: Vec<_> = observed
+        .values()
+        .flat_map(|s| s.load_balancers.iter())
+        .flat_map(|lb| lb.listeners.iter())
+        .filter(|l| !l.certificates.is_empty())
+        .collect();
+    assert_eq!(listeners.len(), https.len());
+    for l in listeners {
+        assert!(
+            l.default_also_listed,
+            "listener {}: {:?}",
+            l.port, l.certificates
+        );
+    }
+    assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+}
+
+/// An ALB whose rules are in LBC's order (as LBC made it) is adopted without a change under
+/// `--rule-order=lbc`; under the spec order, the plan is one reorder whose reason says which rule
+/// moves where, and nothing is recreated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_order_lbc_adopts_an_lbc_ordered_alb_and_spec_shows_the_reorder() {
+    use aws_lb_operator_core::translate::rule::RuleOrdering;
+    let env = env("eu-west-2", "order", 49).await;
+    // Two members of one group: LBC puts the catch-all of `a` first (member order), the spec
+    // order puts `b`'s exact host first.
+    let dir = std::env::temp_dir().join(format!("aws-lb-order-{}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ingress = |name: &str, rule: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  namespace: shop
+  annotations:
+    alb.ingress.kubernetes.io/group.name: order
+    alb.ingress.kubernetes.io/scheme: internet-facing
+    alb.ingress.kubernetes.io/target-type: ip
+spec:
+  ingressClassName: alb
+  rules:
+  - {rule}
+    http:
+      paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]
+---
+"
+        )
+    };
+    let yaml = format!(
+        "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {{name: alb}}
+spec: {{controller: ingress.k8s.aws/alb}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-1, namespace: shop, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+ports: [{{name: http, port: 8080}}]
+endpoints: [{{addresses: [10.49.1.10], conditions: {{ready: true}}}}]
+---
+{}{}",
+        ingress("a", "host: \"\""),
+        ingress("b", "host: shop.example.com")
+    );
+    std::fs::write(dir.join("order.yaml"), yaml).unwrap();
+    let built = |ordering: RuleOrdering| {
+        let dir = dir.clone();
+        let snapshot = load_snapshot(&[dir]).unwrap();
+        let mut config = BuildConfig::new(&env.cluster);
+        config.rule_order = ordering;
+        let out = build(&snapshot, &config);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        out.stacks
+    };
+    let lbc = built(RuleOrdering::Lbc);
+    let spec = built(RuleOrdering::Spec);
+    let orders = |stacks: &[Stack]| -> Vec<Vec<String>> {
+        stacks
+            .iter()
+            .flat_map(|s| s.listeners.iter())
+            .map(|l| {
+                l.rules
+                    .iter()
+                    .map(|r| format!("{:?}", r.conditions))
+                    .collect()
+            })
+            .collect()
+    };
+    assert_ne!(
+        orders(&lbc),
+        orders(&spec),
+        "the example orders differently"
+    );
+    env.apply(&lbc, false).await;
+    let plan = env.prepare(&lbc, false).await.plan;
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    let plan = env.prepare(&spec, false).await.plan;
+    let ops: BTreeSet<&str> = plan.changes.iter().map(|c| c.operation()).collect();
+    assert!(
+        ops.iter()
+            .all(|o| ["elbv2.SetRulePriorities", "elbv2.AddTags"].contains(o)),
+        "only moves (and the rules' port:priority tags): {ops:?}"
+    );
+    let reorders: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .filter(|r| r.starts_with("reorder: "))
+        .collect();
+    assert_eq!(
+        reorders,
+        ["reorder: 2 -> 1 (host shop.example.com path /*), 1 -> 2 (path /*)"],
+        "{:#?}",
+        plan.changes
+    );
 }

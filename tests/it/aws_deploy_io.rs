@@ -1265,6 +1265,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             inbound_cidrs: vec![],
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
+            scheme_unset: None,
         },
         listeners: vec![],
         target_groups: vec![],

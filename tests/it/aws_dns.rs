@@ -85,6 +85,8 @@ impl Dns {
             dns: Some(self.options(policy)),
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         };
         prepare(&self.env.clients, &opts, stacks).await.unwrap()
     }
@@ -320,6 +322,51 @@ async fn external_dns_records_with_our_owner_are_adopted_without_churn() {
     );
     assert_eq!(d.change_calls(), 0);
     assert_eq!(d.records().await, before);
+}
+
+/// What ExternalDNS writes with `--aws-prefer-cname` (a CNAME and its cname- TXT, plus the
+/// pre-v0.12 untyped TXT), under our owner id: replaced by the alias record and its a- TXT in
+/// one change call, which Route53 accepts because the CNAME goes in the same batch.
+#[tokio::test]
+async fn an_owned_cname_is_replaced_by_the_alias_in_one_change_call() {
+    let d = Dns::new("dns-cname", 67).await;
+    d.apply(&d.stacks(&[]), false, DnsPolicy::Sync).await;
+    let (lb_dns, lb_zone) = d.lb_dns().await;
+    let www = d.host("www");
+    let owner = d.env.cluster.clone();
+    d.write(vec![
+        ResourceRecordSet::builder()
+            .name(&www)
+            .r#type(RrType::Cname)
+            .ttl(300)
+            .resource_records(ResourceRecord::builder().value(&lb_dns).build().unwrap())
+            .build()
+            .unwrap(),
+        txt_record(
+            &format!("cname-{www}"),
+            &heritage_value(&owner, "ingress/shop/storefront"),
+        ),
+        txt_record(&www, &heritage_value(&owner, "ingress/shop/storefront")),
+    ])
+    .await;
+    let (prepared, _) = d.apply(&d.stacks(&["www"]), false, DnsPolicy::Sync).await;
+    let plan = prepared.dns.unwrap().plan;
+    assert!(plan.conflicts.is_empty(), "{plan:?}");
+    assert_eq!(d.change_calls(), 1, "one change batch");
+    let records = d.records().await;
+    let names: Vec<&(String, String)> = records.keys().collect();
+    assert_eq!(
+        names,
+        [&key(&format!("a-{www}"), TYPE_TXT), &key(&www, "A")],
+        "the CNAME and its TXTs are gone"
+    );
+    let alias = records[&key(&www, "A")].alias.clone().unwrap();
+    assert_eq!(alias.dns_name, dns::canonical_name(&lb_dns));
+    assert_eq!(alias.hosted_zone_id, lb_zone);
+    // Converged: the next pass changes nothing.
+    let (prepared, _) = d.apply(&d.stacks(&["www"]), false, DnsPolicy::Sync).await;
+    assert!(prepared.dns.unwrap().plan.units.is_empty());
+    assert_eq!(d.change_calls(), 0);
 }
 
 #[tokio::test]

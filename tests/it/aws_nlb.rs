@@ -38,14 +38,21 @@ metadata:
   uid: 3c0ffee0-0000-4000-8000-000000000001
   annotations:
     service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: {}
-    service.beta.kubernetes.io/aws-load-balancer-scheme: {}
-    service.beta.kubernetes.io/aws-load-balancer-proxy-protocol: '*'
+{}    service.beta.kubernetes.io/aws-load-balancer-proxy-protocol: '*'
 spec:
   type: LoadBalancer
   loadBalancerClass: service.k8s.aws/nlb
   ports:
 ",
-            self.target_type, self.scheme
+            self.target_type,
+            if self.scheme.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "    service.beta.kubernetes.io/aws-load-balancer-scheme: {}\n",
+                    self.scheme
+                )
+            }
         );
         for (i, p) in self.ports.iter().enumerate() {
             let _ = writeln!(
@@ -222,6 +229,8 @@ async fn service_nlb_lifecycle_on_localstack() {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         },
     };
     let mut svc = Svc {
@@ -286,6 +295,25 @@ async fn service_nlb_lifecycle_on_localstack() {
     assert_matches(&stacks[0], &env.observed().await[&key]);
     assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
 
+    // The scheme annotation removed: as LBC, the existing NLB keeps its scheme (and its name)
+    // instead of being replaced by one of the default scheme.
+    svc.scheme = "";
+    let stacks = svc.stacks(&cluster, "no-scheme");
+    assert_eq!(
+        stacks[0].load_balancer.scheme.as_str(),
+        "internal",
+        "what a new NLB would get"
+    );
+    let prepared = prepare(&env.clients, &env.opts, &stacks).await.unwrap();
+    assert!(
+        prepared.plan.changes.is_empty(),
+        "{:#?}",
+        prepared.plan.changes
+    );
+    assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+    let lb = &env.observed().await[&key].load_balancers[0];
+    assert_eq!(lb.scheme, "internet-facing");
+
     // Scheme change: the load balancer is replaced.
     svc.scheme = "internal";
     let stacks = svc.stacks(&cluster, "internal");
@@ -330,6 +358,8 @@ async fn ingress_proxy_example_applies_and_reads_back() {
             dns: None,
             delete: Default::default(),
             hostname_owners: Default::default(),
+            external_managed_tags: Vec::new(),
+            unrestricted_sg_rules: false,
         },
     };
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/ingress-proxy");

@@ -34,6 +34,8 @@ fn opts(env: &Env, delete: &[&Stack]) -> PassOptions {
         dns: None,
         delete: delete.iter().map(|s| s.id.to_string()).collect(),
         hostname_owners: Default::default(),
+        external_managed_tags: Vec::new(),
+        unrestricted_sg_rules: false,
     }
 }
 

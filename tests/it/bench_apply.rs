@@ -158,6 +158,8 @@ async fn scenario(region: &str, n: usize, cidr: u8) -> (Run, Run, Run) {
         dns: None,
         delete: Default::default(),
         hostname_owners: Default::default(),
+        external_managed_tags: Vec::new(),
+        unrestricted_sg_rules: false,
     };
     let base = stacks(n, 0, &cluster);
     let scratch = run(&clients, &opts, &base).await;

@@ -274,6 +274,7 @@ impl World {
                 sync_period: Duration::from_secs(3600),
                 target_batch_window: Duration::from_millis(200),
                 dry_run: false,
+                unrestricted_sg_rules: false,
             },
             namespaces: Vec::new(),
             leader: None,

@@ -107,6 +107,7 @@ impl World {
             sync_period: Duration::from_secs(600),
             target_batch_window: Duration::from_millis(100),
             dry_run: false,
+            unrestricted_sg_rules: false,
         }
     }
 
@@ -410,7 +411,12 @@ async fn a_bad_member_gets_a_warning_and_the_rest_of_its_group_is_served_and_mov
         })
     };
     w.server.apply_object(grouped("one", "g1", "/one", &[]));
-    w.server.apply_object(grouped("two", "g1", "/two", &[]));
+    w.server.apply_object(grouped(
+        "two",
+        "g1",
+        "/two",
+        &[("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")],
+    ));
     w.server.apply_object(grouped(
         "bad",
         "g1",
@@ -432,6 +438,13 @@ async fn a_bad_member_gets_a_warning_and_the_rest_of_its_group_is_served_and_mov
                 .is_some()
     })
     .await;
+    // An annotation that is not implemented: a Warning event naming it, the Ingress still built.
+    let unsupported = w.events("two", "UnsupportedAnnotation");
+    assert_eq!(unsupported.len(), 1, "{unsupported:?}");
+    assert_eq!(
+        unsupported[0]["note"],
+        "ingress shop/two: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect"
+    );
     let warnings = w.events("bad", "FailedBuildModel");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(

@@ -379,6 +379,7 @@ async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
             sync_period: Duration::from_secs(600),
             target_batch_window: Duration::from_millis(100),
             dry_run: false,
+            unrestricted_sg_rules: false,
         },
         namespaces: Vec::new(),
         leader: None,

@@ -52,6 +52,7 @@ impl World {
             sync_period: Duration::from_secs(600),
             target_batch_window: Duration::from_millis(100),
             dry_run: false,
+            unrestricted_sg_rules: false,
         }
     }
 

@@ -574,6 +574,12 @@ const NO_VALUE: &[(&str, &str)] = &[(
 
 /// `--dns-zone-type` → `dnsZoneType`.
 fn camel(long: &str) -> String {
+    // Named as the AWS Load Balancer Controller's chart names it.
+    match long {
+        "default-ssl-policy" => return "defaultSSLPolicy".to_owned(),
+        "disable-restricted-sg-rules" => return "disableRestrictedSecurityGroupRules".to_owned(),
+        _ => {}
+    }
     let mut out = String::new();
     let mut upper = false;
     for c in long.chars() {
@@ -622,7 +628,11 @@ fn as_defaults(v: &Value) -> Vec<String> {
         Value::Number(n) => vec![n.to_string()],
         Value::Array(a) => a.iter().flat_map(as_defaults).collect(),
         Value::Null => vec![],
-        Value::Object(_) => panic!("a flag's value is not a map: {v}"),
+        // A map (defaultTags) is a list of key=value pairs.
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", as_defaults(v).join(",")))
+            .collect(),
     }
 }
 

@@ -189,3 +189,46 @@ spec:
         stderr.len()
     );
 }
+
+/// An annotation under LBC's or ExternalDNS's prefixes that is not implemented: a warning naming
+/// it (stderr, the text plan, `warnings` in the JSON), exit 0, the object still planned.
+#[test]
+fn unimplemented_annotations_are_warnings_and_exit_0() {
+    let extra = r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: waf
+  namespace: shop
+  annotations:
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/wafv2-acl-arn: arn:aws:wafv2:eu-west-1:1:regional/webacl/x/y
+    external-dns.alpha.kubernetes.io/set-identifier: blue
+spec:
+  ingressClassName: alb
+  rules:
+  - http:
+      paths: [{path: /waf, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+"#;
+    let path = manifest("unsupported", &with_good_objects(extra));
+    let (code, plan, stderr) = plan_json(&path);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(errors(&plan).is_empty(), "{plan}");
+    let want = [
+        "ingress shop/waf: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect",
+        "ingress shop/waf: annotation external-dns.alpha.kubernetes.io/set-identifier is not implemented by aws-lb-operator and has no effect",
+    ];
+    let warnings: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings, want);
+    for w in want {
+        assert!(stderr.contains(&format!("warning: {w}\n")), "{stderr}");
+    }
+    assert!(stack_ids(&plan).contains(&"shop/waf".to_owned()), "{plan}");
+    // Without such annotations the JSON has no `warnings` key (the contract is unchanged).
+    let (_, clean, _) = plan_json(&manifest("supported", &with_good_objects("")));
+    assert!(clean.get("warnings").is_none(), "{clean}");
+}

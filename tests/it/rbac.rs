@@ -129,6 +129,7 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
             sync_period: Duration::from_secs(600),
             target_batch_window: Duration::from_millis(100),
             dry_run: false,
+            unrestricted_sg_rules: false,
         },
         namespaces: Vec::new(),
         leader: Some(LeaderConfig {

@@ -458,12 +458,44 @@ pub fn plan_dns(
         let pending = matches!(want.target, LbTarget::Pending).then(|| want.stack.clone());
         let record = RecordSet::alias(name, rtype, desired_alias.clone());
         let mine = own.owner.as_deref() == Some(opts.owner_id.as_str());
-        if !zi.get(name, TYPE_CNAME).is_empty() && !mine {
-            plan.conflicts.push(conflict(format!(
-                "a CNAME record {name} exists in zone {}, so no {rtype} record can be created",
-                zi.zone.name
-            )));
-            continue;
+        // A CNAME at the name (what ExternalDNS writes with --aws-prefer-cname): when it is ours,
+        // it is replaced by the alias records in one change batch (delete the CNAME and its
+        // TXTs, create the alias and its TXT), as ExternalDNS's planner does; otherwise it is
+        // left alone.
+        let mut replaced: Vec<DnsChange> = Vec::new();
+        if let Some(cname) = zi.get(name, TYPE_CNAME).first() {
+            let cname_own = zi.ownership(opts, name, TYPE_CNAME);
+            if cname_own.owner.as_deref() != Some(opts.owner_id.as_str()) {
+                plan.conflicts.push(conflict(format!(
+                    "a CNAME record {name} exists in zone {}, so no {rtype} record can be created",
+                    zi.zone.name
+                )));
+                continue;
+            }
+            if *rtype != TYPE_A {
+                // Created in the A record's change batch, which replaces the CNAME.
+                continue;
+            }
+            if opts.policy != DnsPolicy::Sync {
+                plan.conflicts.push(conflict(format!(
+                    "the CNAME record {name} in zone {} is ours, but --dns-policy {} never \
+                     deletes records, so no {rtype} record can replace it",
+                    zi.zone.name,
+                    match opts.policy {
+                        DnsPolicy::UpsertOnly => "upsert-only",
+                        _ => "create-only",
+                    }
+                )));
+                continue;
+            }
+            replaced.push(DnsChange {
+                action: DnsAction::Delete,
+                record: (*cname).clone(),
+            });
+            replaced.extend(cname_own.ours.iter().map(|t| DnsChange {
+                action: DnsAction::Delete,
+                record: (*t).clone(),
+            }));
         }
         if let Some(r) = existing.iter().find(|r| r.set_identifier.is_some()) {
             plan.conflicts.push(conflict(format!(
@@ -511,10 +543,11 @@ pub fn plan_dns(
                     )));
                     continue;
                 }
-                let mut changes = vec![DnsChange {
+                let mut changes = std::mem::take(&mut replaced);
+                changes.push(DnsChange {
                     action: DnsAction::Create,
                     record,
-                }];
+                });
                 if own.current_txt.is_none() {
                     changes.push(DnsChange {
                         action: DnsAction::Create,
@@ -523,6 +556,26 @@ pub fn plan_dns(
                             &heritage_value(&opts.owner_id, want.resource),
                         ),
                     });
+                }
+                // Replacing a CNAME: the AAAA of a dualstack load balancer joins the batch too.
+                let aaaa_key = (zone_id.clone(), name.clone(), TYPE_AAAA);
+                if !changes.iter().all(|c| c.action == DnsAction::Create)
+                    && wanted.contains_key(&aaaa_key)
+                {
+                    let aaaa_txt = opts.txt.txt_name(name, TYPE_AAAA);
+                    changes.push(DnsChange {
+                        action: DnsAction::Create,
+                        record: RecordSet::alias(name, TYPE_AAAA, desired_alias.clone()),
+                    });
+                    if zi.get(&aaaa_txt, TYPE_TXT).is_empty() {
+                        changes.push(DnsChange {
+                            action: DnsAction::Create,
+                            record: RecordSet::txt(
+                                &aaaa_txt,
+                                &heritage_value(&opts.owner_id, want.resource),
+                            ),
+                        });
+                    }
                 }
                 plan.units.push(unit(changes));
             }

@@ -651,3 +651,87 @@ fn batches_respect_change_and_character_limits_and_never_split_a_unit() {
     ];
     assert_eq!(batches(&units, &limits).len(), 2);
 }
+
+fn cname(name: &str, target: &str) -> RecordSet {
+    RecordSet {
+        name: name.into(),
+        record_type: "CNAME".into(),
+        set_identifier: None,
+        ttl: Some(300),
+        values: vec![target.into()],
+        alias: None,
+    }
+}
+
+/// ExternalDNS's planner (plan/plan.go, `calculatePlanTableRowChanges`): a current CNAME that is
+/// no longer desired is deleted and the desired A created, in one change batch, when every
+/// record at the name is ours (what ExternalDNS wrote with `--aws-prefer-cname`).
+#[test]
+fn an_owned_cname_is_replaced_by_the_alias_records_in_one_unit() {
+    let opts = DnsOptions::new(OWNER);
+    let h = hosts(&["www.example.com"]);
+    let records = vec![
+        cname("www.example.com", LB),
+        txt("cname-www.example.com", OWNER, "ingress/shop/web"),
+        txt("www.example.com", OWNER, "ingress/shop/web"),
+    ];
+    let plan = run(&opts, &records, &[stack(&h, addr(LB))]);
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    assert_eq!(plan.units.len(), 1, "one change batch");
+    assert_eq!(
+        summary(&plan),
+        vec![
+            ch(DnsAction::Delete, "CNAME", "www.example.com"),
+            ch(DnsAction::Delete, "TXT", "cname-www.example.com"),
+            ch(DnsAction::Delete, "TXT", "www.example.com"),
+            ch(DnsAction::Create, "A", "www.example.com"),
+            ch(DnsAction::Create, "TXT", "a-www.example.com"),
+        ]
+    );
+    // The deletes carry the records exactly as they are (Route53 needs an exact match).
+    assert_eq!(plan.units[0].changes[0].record, records[0]);
+
+    // Dualstack: the AAAA joins the same batch, and is not planned a second time.
+    let mut dual = stack(&h, addr(LB));
+    dual.dualstack = true;
+    let plan = run(&opts, &records, &[dual]);
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    assert_eq!(plan.units.len(), 1, "one change batch");
+    assert_eq!(
+        summary(&plan),
+        vec![
+            ch(DnsAction::Delete, "CNAME", "www.example.com"),
+            ch(DnsAction::Delete, "TXT", "cname-www.example.com"),
+            ch(DnsAction::Delete, "TXT", "www.example.com"),
+            ch(DnsAction::Create, "A", "www.example.com"),
+            ch(DnsAction::Create, "TXT", "a-www.example.com"),
+            ch(DnsAction::Create, "AAAA", "www.example.com"),
+            ch(DnsAction::Create, "TXT", "aaaa-www.example.com"),
+        ]
+    );
+
+    // Policies that never delete leave the CNAME and say why.
+    let upsert_only = DnsOptions {
+        policy: DnsPolicy::UpsertOnly,
+        ..DnsOptions::new(OWNER)
+    };
+    let plan = run(&upsert_only, &records, &[stack(&h, addr(LB))]);
+    assert!(plan.units.is_empty(), "{:?}", plan.units);
+    let messages: Vec<&str> = plan.conflicts.iter().map(|c| c.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["the CNAME record www.example.com in zone example.com is ours, but --dns-policy upsert-only never deletes records, so no A record can replace it"]
+    );
+
+    // Another owner's CNAME stays a conflict.
+    let foreign = vec![
+        cname("www.example.com", LB),
+        txt("cname-www.example.com", "staging", "ingress/x/y"),
+    ];
+    let plan = run(&opts, &foreign, &[stack(&h, addr(LB))]);
+    assert!(plan.units.is_empty(), "{:?}", plan.units);
+    assert_eq!(
+        plan.conflicts[0].message,
+        "a CNAME record www.example.com exists in zone example.com, so no A record can be created"
+    );
+}

@@ -164,6 +164,20 @@ pub struct LoadBalancerSpec {
     pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags.
     pub tags: BTreeMap<String, String>,
+    /// Set when nothing chose the scheme (a Service without a scheme annotation): the name the
+    /// load balancer has under each scheme, so that an existing load balancer keeps its scheme
+    /// (and so its name), as LBC does. Not part of the plan output.
+    #[serde(skip)]
+    pub scheme_unset: Option<SchemeNames>,
+}
+
+/// The generated name of a load balancer under each scheme.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeNames {
+    /// Name with scheme `internal`.
+    pub internal: String,
+    /// Name with scheme `internet-facing`.
+    pub internet_facing: String,
 }
 
 /// A listener.

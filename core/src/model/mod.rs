@@ -16,8 +16,8 @@ pub mod tags;
 pub use elbv2::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, IpAddressType, ListenerSpec,
     LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol, ProtocolVersion,
-    QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, StickinessSpec, TargetGroupRef,
-    TargetGroupSpec, TargetSpec, TargetType,
+    QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames, StickinessSpec,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{
@@ -76,6 +76,10 @@ pub struct DesiredState {
     pub dns_records: Vec<PlannedRecord>,
     /// Errors sorted by object, then message.
     pub errors: Vec<ObjectError>,
+    /// Warnings (annotations that are not implemented), sorted by object, then message; absent
+    /// from the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<ObjectError>,
 }
 
 #[cfg(test)]

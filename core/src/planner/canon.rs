@@ -124,8 +124,9 @@ pub(crate) fn attribute_changes(
         .collect()
 }
 
-/// Tags to add or overwrite, and keys to remove (AWS-reserved `aws:` keys are never removed).
-pub(crate) fn tag_changes(desired: &Tags, observed: &Tags) -> (Tags, Vec<String>) {
+/// Tags to add or overwrite, and keys to remove (AWS-reserved `aws:` keys and the
+/// externally managed keys `keep` are never removed).
+pub(crate) fn tag_changes(desired: &Tags, observed: &Tags, keep: &[String]) -> (Tags, Vec<String>) {
     let add: Tags = desired
         .iter()
         .filter(|(k, v)| observed.get(*k) != Some(*v))
@@ -133,7 +134,7 @@ pub(crate) fn tag_changes(desired: &Tags, observed: &Tags) -> (Tags, Vec<String>
         .collect();
     let remove: Vec<String> = observed
         .keys()
-        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:") && !keep.contains(*k))
         .cloned()
         .collect();
     (add, remove)
@@ -258,7 +259,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let (add, remove) = tag_changes(&desired, &observed);
+        let (add, remove) = tag_changes(&desired, &observed, &[]);
         assert_eq!(
             add.into_iter().collect::<Vec<_>>(),
             vec![("b".into(), "2".into())]

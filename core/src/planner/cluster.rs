@@ -34,6 +34,9 @@ pub struct ClusterNow {
     pub ports_in_use: BTreeSet<u16>,
     /// True when a load balancer uses the backend security group now.
     pub backend_in_use: bool,
+    /// The `--disable-restricted-sg-rules` setting of the pass (not read from AWS): the backend
+    /// group's permission on the target groups is all traffic (`-1`), not tcp per port.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// What passes in flight (started, not yet finished) claim: ports their target groups will
@@ -83,9 +86,27 @@ pub fn target_ports<'a>(
         .filter(|p| *p > 1)
 }
 
-/// True for a permission the operator manages on a target group: tcp from the backend group.
+/// The protocols of the permissions the operator manages on target groups: `tcp` per target
+/// port, or `-1` (all traffic) with `--disable-restricted-sg-rules`.
+#[must_use]
+pub fn is_backend_protocol(protocol: &str) -> bool {
+    protocol == "tcp" || protocol == "-1"
+}
+
+/// True for a permission the operator manages on a target group: from the backend group.
 fn is_backend_rule(p: &SgPermission, backend_id: &str) -> bool {
-    p.protocol == "tcp" && matches!(&p.source, SgSource::Group(g) if g == backend_id)
+    is_backend_protocol(&p.protocol) && matches!(&p.source, SgSource::Group(g) if g == backend_id)
+}
+
+/// The all-traffic permission from the backend group (`--disable-restricted-sg-rules`).
+fn all_traffic(backend_id: &str) -> SgPermission {
+    SgPermission {
+        protocol: "-1".to_owned(),
+        from_port: -1,
+        to_port: -1,
+        source: SgSource::Group(backend_id.to_owned()),
+        description: Some(TARGET_RULE_DESCRIPTION.to_owned()),
+    }
 }
 
 /// True when `p` opens a port in `ports` (a single-port permission; ranges are never ours).
@@ -115,8 +136,24 @@ pub fn still_revocable(
         return left;
     }
     let in_use: BTreeSet<u16> = now.ports_in_use.union(&claims.ports).copied().collect();
+    // With `--disable-restricted-sg-rules`, per-port permissions are redundant once the
+    // all-traffic one is present, and the all-traffic one stays while any port is in use.
+    let all_open = now.unrestricted_sg_rules
+        && sg.ingress.iter().any(|p| {
+            p.protocol == "-1"
+                && now
+                    .backend_sg
+                    .as_ref()
+                    .is_some_and(|b| is_backend_rule(p, &b.id))
+        });
     left.into_iter()
-        .filter(|p| !opens_one_of(p, &in_use))
+        .filter(|p| {
+            if p.protocol == "-1" {
+                !now.unrestricted_sg_rules || in_use.is_empty()
+            } else {
+                all_open || !opens_one_of(p, &in_use)
+            }
+        })
         .collect()
 }
 
@@ -141,6 +178,30 @@ pub fn missing_target_rules(now: &ClusterNow, claims: &Claims) -> Vec<Change> {
     }
     let in_use: BTreeSet<u16> = now.ports_in_use.union(&claims.ports).copied().collect();
     let mut out = Vec::new();
+    if now.unrestricted_sg_rules {
+        if in_use.is_empty() {
+            return out;
+        }
+        for sg in &now.target_security_groups {
+            let have = sg
+                .ingress
+                .iter()
+                .any(|p| p.protocol == "-1" && is_backend_rule(p, &backend.id));
+            if !have {
+                out.push(Change {
+                    stack: Scope::Cluster.to_string(),
+                    resource: format!("target security group {} ({})", sg.name, sg.id),
+                    kind: ChangeKind::Modify,
+                    reason: Some("the load balancers lost their permission".to_owned()),
+                    op: Op::AuthorizeSecurityGroupIngress {
+                        group: Ref::Existing(sg.id.clone()),
+                        permissions: vec![all_traffic(&backend.id)],
+                    },
+                });
+            }
+        }
+        return out;
+    }
     for sg in &now.target_security_groups {
         let have: BTreeSet<(i32, i32)> = sg
             .ingress

@@ -18,6 +18,7 @@ use crate::model::{Stack, StackId};
 mod canon;
 pub mod change;
 pub mod cluster;
+mod existing;
 pub mod observed;
 mod plan;
 mod scope;
@@ -25,6 +26,7 @@ mod scope;
 pub use change::{
     keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,
 };
+pub use existing::keep_existing_scheme;
 pub use observed::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
@@ -98,6 +100,11 @@ pub struct ClusterFacts {
     pub unplanned: BTreeMap<String, ObservedStack>,
     /// Names held by resources the cluster does not own.
     pub foreign: ForeignNames,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): never removed.
+    pub external_managed_tags: Vec<String>,
+    /// `--disable-restricted-sg-rules` (LBC's flag): the backend group is allowed all traffic
+    /// (protocol `-1`) on the target security groups instead of tcp per target port.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// An error that stopped the planning of one stack (the others are still planned).

@@ -43,6 +43,31 @@ pub struct ObservedLoadBalancer {
     pub listeners: Vec<ObservedListener>,
 }
 
+impl ObservedListener {
+    /// The non-default entries of DescribeListenerCertificates: the certificates after the
+    /// default, and the default again when it is also listed.
+    #[must_use]
+    pub fn extra_certificates(&self) -> Vec<&String> {
+        let mut out: Vec<&String> = self.certificates.iter().skip(1).collect();
+        if self.default_also_listed {
+            out.extend(self.certificates.first());
+        }
+        out
+    }
+
+    /// Sets the certificates as AWS reports them: the default one and the non-default entries.
+    pub fn set_certificates(&mut self, default: Option<String>, extra: &[String]) {
+        self.default_also_listed = default.as_ref().is_some_and(|d| extra.contains(d));
+        let mut all: Vec<String> = default.into_iter().collect();
+        for c in extra {
+            if !all.contains(c) {
+                all.push(c.clone());
+            }
+        }
+        self.certificates = all;
+    }
+}
+
 /// A listener and its rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +85,10 @@ pub struct ObservedListener {
     /// Default certificate ARN first, then the others (DescribeListenerCertificates), no
     /// duplicates.
     pub certificates: Vec<String>,
+    /// Whether DescribeListenerCertificates also lists the default certificate as a
+    /// non-default entry (LBC adds every certificate, the default one included, so).
+    #[serde(default)]
+    pub default_also_listed: bool,
     /// ALPN policy (TLS listeners).
     #[serde(default)]
     pub alpn_policy: Option<String>,

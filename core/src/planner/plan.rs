@@ -401,7 +401,8 @@ impl<'a> StackPlanner<'a> {
     }
 
     fn plan_elbv2_tags(&mut self, resource: String, arn: &str, desired: &Tags, observed: &Tags) {
-        let (add, remove) = canon::tag_changes(desired, observed);
+        let (add, remove) =
+            canon::tag_changes(desired, observed, &self.cluster.external_managed_tags);
         if !add.is_empty() {
             self.push(
                 resource.clone(),

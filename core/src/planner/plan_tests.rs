@@ -1,6 +1,7 @@
 //! Planner tests against an in-memory AWS: plan, apply the changes to the fake, plan again.
 use std::collections::BTreeMap;
 
+use super::rules::describe_conditions;
 use super::*;
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
@@ -35,6 +36,8 @@ struct Fake {
     seq: u32,
     created: BTreeMap<String, String>,
     calls: Vec<&'static str>,
+    external_tags: Vec<String>,
+    unrestricted: bool,
 }
 
 impl Fake {
@@ -52,6 +55,8 @@ impl Fake {
             target_security_groups: self.target_sgs.clone(),
             unplanned: BTreeMap::new(),
             foreign: ForeignNames::default(),
+            external_managed_tags: self.external_tags.clone(),
+            unrestricted_sg_rules: self.unrestricted,
         }
     }
 
@@ -449,6 +454,7 @@ impl Fake {
                         default_actions: actions,
                         ssl_policy: listener.ssl_policy.clone(),
                         certificates: listener.default_certificate.iter().cloned().collect(),
+                        default_also_listed: false,
                         alpn_policy: listener.alpn_policy.clone(),
                         tags: tags.clone(),
                         rules: vec![],
@@ -462,8 +468,10 @@ impl Fake {
                     l.protocol = listener.protocol.clone();
                     l.ssl_policy = listener.ssl_policy.clone();
                     if let Some(c) = &listener.default_certificate {
-                        l.certificates.retain(|x| x != c);
-                        l.certificates.insert(0, c.clone());
+                        // AWS keeps the non-default entries as they are.
+                        let extra: Vec<String> =
+                            l.extra_certificates().into_iter().cloned().collect();
+                        l.set_certificates(Some(c.clone()), &extra);
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
@@ -473,17 +481,26 @@ impl Fake {
                     certificates,
                 } => {
                     let arn = self.resolve(listener);
-                    self.listener_mut(&arn)
-                        .certificates
-                        .extend(certificates.iter().cloned());
+                    let l = self.listener_mut(&arn);
+                    let mut extra: Vec<String> =
+                        l.extra_certificates().into_iter().cloned().collect();
+                    extra.extend(certificates.iter().cloned());
+                    let default = l.certificates.first().cloned();
+                    l.set_certificates(default, &extra);
                 }
                 Op::RemoveListenerCertificates {
                     listener,
                     certificates,
                 } => {
-                    self.listener_mut(listener)
-                        .certificates
-                        .retain(|c| !certificates.contains(c));
+                    let l = self.listener_mut(listener);
+                    let extra: Vec<String> = l
+                        .extra_certificates()
+                        .into_iter()
+                        .filter(|c| !certificates.contains(c))
+                        .cloned()
+                        .collect();
+                    let default = l.certificates.first().cloned();
+                    l.set_certificates(default, &extra);
                 }
                 Op::DeleteListener { arn } => {
                     for s in self.stacks.values_mut() {
@@ -668,6 +685,90 @@ fn grouped_example_with_https_and_certificates_converges() {
     assert!(count(&p, "elbv2.CreateListener") >= 2);
 }
 
+/// LBC (`buildSDKCertificates` in pkg/deploy/elbv2/listener_manager.go) adds every
+/// certificate, the default one included, to the listener's certificate list: a listener it
+/// made is adopted without a change, and ours are made the same way.
+#[test]
+fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() {
+    let mut fake = Fake::default();
+    let desired = example("grouped").stacks;
+    let p = converge(&mut fake, &desired);
+    let https: Vec<&ListenerSpec> = desired
+        .iter()
+        .flat_map(|s| s.listeners.iter())
+        .filter(|l| l.protocol.is_secure())
+        .collect();
+    assert!(!https.is_empty());
+    let added: Vec<Vec<String>> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::AddListenerCertificates { certificates, .. } => Some(certificates.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<Vec<String>> = https.iter().map(|l| l.certificates.clone()).collect();
+    assert_eq!(added, want, "every certificate, the default first");
+    for s in fake.stacks.values() {
+        for l in s.load_balancers.iter().flat_map(|lb| lb.listeners.iter()) {
+            if !l.certificates.is_empty() {
+                assert!(l.default_also_listed, "listener {}", l.port);
+            }
+        }
+    }
+    // A listener whose list lacks the default (made before this release) gets it added once.
+    for s in fake.stacks.values_mut() {
+        for l in s
+            .load_balancers
+            .iter_mut()
+            .flat_map(|lb| lb.listeners.iter_mut())
+        {
+            l.default_also_listed = false;
+        }
+    }
+    let again = converge(&mut fake, &desired);
+    assert_eq!(
+        ops(&again),
+        vec!["elbv2.AddListenerCertificates"; https.len()],
+        "{:#?}",
+        again.changes
+    );
+    for (change, l) in again.changes.iter().zip(&https) {
+        match &change.op {
+            Op::AddListenerCertificates { certificates, .. } => {
+                assert_eq!(certificates, &l.certificates[..1]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// `--external-managed-tags`: keys set outside the operator are never removed (LBC's
+/// `externalManagedTags`), other foreign keys are.
+#[test]
+fn externally_managed_tag_keys_are_never_removed() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    for s in fake.stacks.values_mut() {
+        for lb in &mut s.load_balancers {
+            lb.tags.insert("CostCenter".into(), "42".into());
+            lb.tags.insert("stray".into(), "x".into());
+        }
+    }
+    fake.external_tags = vec!["CostCenter".into()];
+    let p = fake.plan(std::slice::from_ref(&stack));
+    let removed: Vec<&String> = p
+        .changes
+        .iter()
+        .flat_map(|c| match &c.op {
+            Op::RemoveTags { keys, .. } => keys.iter().collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(removed, ["stray"], "{:#?}", p.changes);
+}
+
 #[test]
 fn changing_one_path_rewrites_only_that_rule() {
     let mut fake = Fake::default();
@@ -783,6 +884,24 @@ fn a_reordering_moves_rules_with_set_rule_priorities_instead_of_recreating_them(
     let mut reversed = before.clone();
     reversed.reverse();
     assert_eq!(after, reversed, "the same rules, in the new order");
+    // The reorder says which rule moves where (what `diff` prints as the change's reason).
+    let reorder = p
+        .changes
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .find(|r| r.starts_with("reorder:"))
+        .unwrap();
+    let want: Vec<String> = (1..=n)
+        .map(|to| {
+            let rule = &stack.listeners[0].rules[to as usize - 1];
+            format!(
+                "{} -> {to} ({})",
+                n + 1 - to,
+                describe_conditions(&rule.conditions)
+            )
+        })
+        .collect();
+    assert_eq!(reorder, format!("reorder: {}", want.join(", ")));
 }
 
 #[test]
@@ -1347,6 +1466,7 @@ impl Fake {
                         .as_ref()
                         .is_some_and(|b| lb.security_groups.contains(b))
                 }),
+            unrestricted_sg_rules: self.unrestricted,
         }
     }
 
@@ -1602,5 +1722,79 @@ fn without_a_user_of_the_backend_group_every_planned_revocation_goes_through() {
     assert_eq!(
         cluster::still_revocable("sg-nodes", &planned, &now, &claims),
         []
+    );
+}
+
+/// `--disable-restricted-sg-rules` (LBC's flag): one all-traffic permission from the backend
+/// group instead of tcp per target port; switching either way converges, and the execution-time
+/// re-checks keep and repair the all-traffic permission while a port is in use.
+#[test]
+fn unrestricted_sg_rules_allow_all_traffic_from_the_backend_group() {
+    let backend_perms = |fake: &Fake| -> Vec<(String, i32, i32)> {
+        let backend = fake.backend.clone().unwrap().id;
+        let mut v: Vec<(String, i32, i32)> = fake.target_sgs[0]
+            .ingress
+            .iter()
+            .filter(|p| p.source == SgSource::Group(backend.clone()))
+            .map(|p| (p.protocol.clone(), p.from_port, p.to_port))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let restricted = backend_perms(&fake);
+    assert!(restricted
+        .iter()
+        .all(|(proto, from, to)| proto == "tcp" && from == to));
+    assert!(!restricted.is_empty());
+
+    // Switch: authorize all traffic, revoke the per-port permissions.
+    fake.unrestricted = true;
+    converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(backend_perms(&fake), [("-1".to_owned(), -1, -1)]);
+    assert_eq!(fake.target_sgs[0].ingress.len(), 2, "SSH stays");
+
+    // Execution-time re-checks: a planned revocation of per-port permissions goes through once
+    // all traffic is allowed; the all-traffic permission stays while a port is in use.
+    let now = fake.now();
+    let backend = fake.backend.clone().unwrap().id;
+    let all = SgPermission {
+        protocol: "-1".into(),
+        from_port: -1,
+        to_port: -1,
+        source: SgSource::Group(backend.clone()),
+        description: Some(TARGET_RULE_DESCRIPTION.into()),
+    };
+    let claims = cluster::Claims::default();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", std::slice::from_ref(&all), &now, &claims),
+        [],
+        "kept while ports are in use"
+    );
+    assert_eq!(cluster::missing_target_rules(&now, &claims), []);
+    // Lost (a concurrent pass on a stale read): repaired as one all-traffic permission.
+    fake.target_sgs[0].ingress.retain(|p| p.protocol != "-1");
+    let repairs = cluster::missing_target_rules(&fake.now(), &claims);
+    match &repairs[..] {
+        [Change {
+            op: Op::AuthorizeSecurityGroupIngress { permissions, .. },
+            ..
+        }] => assert_eq!(permissions, std::slice::from_ref(&all)),
+        other => panic!("{other:?}"),
+    }
+    fake.apply(&repairs);
+
+    // And back: per-port permissions again, the all-traffic one revoked.
+    fake.unrestricted = false;
+    converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(backend_perms(&fake), restricted);
+    let now = fake.now();
+    assert_eq!(
+        cluster::still_revocable("sg-nodes", std::slice::from_ref(&all), &now, &claims),
+        [],
+        "already gone"
     );
 }

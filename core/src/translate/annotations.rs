@@ -255,10 +255,19 @@ pub fn is_arn(v: &str, services: &[&str]) -> bool {
 /// What a certificate ARN looks like.
 pub const CERTIFICATE_ARN_EXPECTED: &str = "a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)";
 
-/// A list of ACM or IAM certificate ARNs.
+/// A list of ACM or IAM certificate ARNs. Empty elements (`arn1,,arn2`, a trailing comma)
+/// are dropped, as LBC's `splitCommaSeparatedString` does.
 #[must_use]
 pub fn parse_certificate_arns(v: &str) -> Option<Vec<String>> {
-    parse_list(v).filter(|l| l.iter().all(|c| is_arn(c, &["acm", "iam"])))
+    let arns: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    arns.iter()
+        .all(|c| is_arn(c, &["acm", "iam"]))
+        .then_some(arns)
 }
 
 /// A `serde_json` error in the words of the annotation's author: JSON objects and lists,
@@ -550,6 +559,25 @@ pub fn attributes(
     }
 }
 
+/// LBC's `validateTagCollisionWithExternalManagedTags`: no annotation may set a tag key that
+/// `--external-managed-tags` leaves to be managed outside the operator.
+pub fn check_external_tags(
+    a: &Annotations<'_>,
+    key: &str,
+    tags: Option<&BTreeMap<String, String>>,
+    external: &[String],
+) -> Result<(), BuildError> {
+    match tags.into_iter().flat_map(BTreeMap::keys).find(|k| external.contains(k)) {
+        Some(k) => Err(invalid_annotation(
+            a.object(),
+            key,
+            a.raw(key).unwrap_or_default(),
+            format!("no tag key {k:?}: --external-managed-tags leaves it to be managed outside the operator"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses tags AWS or ownership would refuse: tracking keys, keys over 128 or values over
 /// 256 characters, keys starting with `aws:`.
 pub fn check_tags(
@@ -720,6 +748,33 @@ mod tests {
         let map: BTreeMap<String, String> = [(key.to_owned(), value.to_owned())].into();
         let object = ing();
         IngressSettings::parse(&Annotations::new(&object, Some(&map)))
+    }
+
+    /// LBC's `splitCommaSeparatedString` (pkg/annotations/parser.go) drops empty elements.
+    #[test]
+    fn certificate_lists_drop_empty_elements_like_lbc() {
+        let a = "arn:aws:acm:eu-west-1:1:certificate/a";
+        let b = "arn:aws:iam::1:server-certificate/b";
+        let cases: [(&str, Option<Vec<&str>>); 5] = [
+            ("arn:aws:acm:eu-west-1:1:certificate/a,", Some(vec![a])),
+            (
+                "arn:aws:acm:eu-west-1:1:certificate/a,,arn:aws:iam::1:server-certificate/b",
+                Some(vec![a, b]),
+            ),
+            (" , arn:aws:acm:eu-west-1:1:certificate/a ,", Some(vec![a])),
+            (",", Some(vec![])),
+            ("arn:aws:acm:eu-west-1:1:certificate/a,,my-cert", None),
+        ];
+        for (value, want) in cases {
+            let want = want.map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(parse_certificate_arns(value), want, "{value:?}");
+            let parsed = parse_one(CERTIFICATE_ARN, value)
+                .ok()
+                .and_then(|s| s.certificate_arns);
+            if want.is_some() {
+                assert_eq!(parsed, want, "{value:?} through the annotation");
+            }
+        }
     }
 
     #[test]
@@ -1000,12 +1055,6 @@ mod tests {
                 key: SSL_POLICY,
                 value: " ",
                 message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/ssl-policy has invalid value "": expected a non-empty string"#,
-            },
-            Case {
-                name: "certificate list with an empty item",
-                key: CERTIFICATE_ARN,
-                value: "arn:aws:acm:eu-west-1:1:certificate/a,",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/certificate-arn has invalid value "arn:aws:acm:eu-west-1:1:certificate/a,": expected a comma-separated list of certificate ARNs such as arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-… (ACM) or arn:aws:iam::123456789012:server-certificate/name (IAM)"#,
             },
             Case {
                 name: "certificate that is not an ARN",

@@ -359,9 +359,31 @@ pub(crate) fn collect<'a>(index: &Index<'a>, ingresses: &'a [Ingress]) -> Collec
                 },
             },
         };
+        let external = &index.config.external_managed_tags;
         let parsed = IngressSettings::parse(&a).and_then(|mut settings| {
+            annotations::check_external_tags(
+                &a,
+                annotations::TAGS,
+                settings.tags.as_ref(),
+                external,
+            )?;
             let overrides = match &params {
-                Some((spec, p)) => apply_params(&mut settings, spec, p)?,
+                Some((spec, p)) => {
+                    if let Some(kv) = spec
+                        .tags
+                        .iter()
+                        .flatten()
+                        .find(|kv| external.contains(&kv.key))
+                    {
+                        return Err(invalid_field(
+                            p,
+                            "spec.tags",
+                            &kv.key,
+                            "a key that --external-managed-tags does not leave to be managed outside the operator",
+                        ));
+                    }
+                    apply_params(&mut settings, spec, p)?
+                }
                 None => (None, BTreeMap::new()),
             };
             Ok((settings, overrides))

@@ -195,8 +195,25 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
 
     let mut listeners = Vec::with_capacity(state.listeners.len());
     let mut used_tgs = BTreeSet::new();
+    // As LBC: a rule carries its own Ingress's tags, a listener those of the members that
+    // declare its port, the load balancer those of the whole group.
+    let member_tags = |object: &ObjectRef| -> BTreeMap<String, String> {
+        state
+            .members
+            .iter()
+            .find(|m| &m.object == object)
+            .and_then(|m| m.settings.tags.clone())
+            .unwrap_or_default()
+    };
     for (port, ls) in &state.listeners {
         let declares = |m: &&MemberPlan| m.listen_ports.iter().any(|lp| lp.port == *port);
+        let listener_tags: BTreeMap<String, String> = state
+            .members
+            .iter()
+            .filter(declares)
+            .flat_map(|m| m.settings.tags.iter().flatten())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let (default_actions, rules) = match redirect {
             Some(to) if ls.port.protocol == Protocol::Http => {
                 (vec![ssl_redirect_action(to)], Vec::new())
@@ -217,7 +234,14 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                     .unwrap_or_else(not_found_action);
                 (
                     vec![default],
-                    rule::prioritise(pending, *port, cluster, stack, &user_tags),
+                    rule::prioritise(
+                        pending,
+                        *port,
+                        cluster,
+                        stack,
+                        &member_tags,
+                        config.rule_order,
+                    ),
                 )
             }
         };
@@ -242,7 +266,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                 Vec::new()
             },
             alpn_policy: None,
-            tags: tags::with_tracking(&user_tags, cluster, stack, &port.to_string()),
+            tags: tags::with_tracking(&listener_tags, cluster, stack, &port.to_string()),
         });
     }
 
@@ -298,6 +322,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         tags: tags::with_tracking(&user_tags, cluster, stack, tags::LOAD_BALANCER_RESOURCE),
+        scheme_unset: None,
     };
     let target_groups = state
         .target_groups

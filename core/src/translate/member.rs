@@ -12,7 +12,7 @@ use super::annotations::{
     Annotations, IngressSettings, ListenPort, CONDITIONS_PREFIX, LISTEN_PORTS, USE_ANNOTATION,
 };
 use super::conditions;
-use super::error::{invalid_annotation, invalid_field, BuildError, ObjectRef};
+use super::error::{invalid_field, BuildError, ObjectRef};
 use super::group::Member;
 use super::listener::member_ports;
 use super::rule::{self, PathType, PendingRule, RuleOrder};
@@ -240,14 +240,6 @@ fn unused_annotations(
     }
 }
 
-/// Conditions that may appear at most once per rule.
-fn single_field(c: &ConditionSpec) -> bool {
-    !matches!(
-        c,
-        ConditionSpec::HttpHeader { .. } | ConditionSpec::QueryString { .. }
-    )
-}
-
 /// Compiles one member. `position` is its index in member order.
 pub(crate) fn compile(
     index: &Index<'_>,
@@ -322,32 +314,28 @@ pub(crate) fn compile(
             let (action, service) =
                 backends.backend_action(&a, &path.backend, &format!("{field}.backend"))?;
 
-            let mut conds = Vec::new();
-            if let Some(h) = host {
-                conds.push(ConditionSpec::HostHeader {
-                    values: vec![h.to_owned()],
-                });
-            }
-            if !patterns.is_empty() {
-                conds.push(ConditionSpec::PathPattern { values: patterns });
-            }
+            // As LBC: host-header and path-pattern values of `conditions.<name>` join the
+            // rule's own host and path (OR within the field); other fields are added as they are.
+            let mut hosts: Vec<String> = host.map(str::to_owned).into_iter().collect();
+            let mut paths = patterns;
             let extra = conditions::parse(&a, &service)?;
             let from_annotation = !extra.is_empty();
-            for c in &extra {
-                if single_field(c) && conds.iter().any(|e| e.field() == c.field()) {
-                    let key = format!("{CONDITIONS_PREFIX}{service}");
-                    return Err(invalid_annotation(
-                        object,
-                        &key,
-                        a.raw(&key).unwrap_or_default(),
-                        format!(
-                            "no {} condition, because {field} already has one from the ingress rule (at most one per rule)",
-                            c.field()
-                        ),
-                    ));
+            let mut others = Vec::new();
+            for c in extra {
+                match c {
+                    ConditionSpec::HostHeader { values } => hosts.extend(values),
+                    ConditionSpec::PathPattern { values } => paths.extend(values),
+                    other => others.push(other),
                 }
             }
-            conds.extend(extra);
+            let mut conds = Vec::new();
+            if !hosts.is_empty() {
+                conds.push(ConditionSpec::HostHeader { values: hosts });
+            }
+            if !paths.is_empty() {
+                conds.push(ConditionSpec::PathPattern { values: paths });
+            }
+            conds.extend(others);
             if conds.is_empty() {
                 conds.push(ConditionSpec::PathPattern {
                     values: vec!["/*".to_owned()],
@@ -379,6 +367,7 @@ pub(crate) fn compile(
                     member: position,
                     rule: ri,
                     path: pi,
+                    written_len: written.map_or(0, str::len),
                 },
                 conditions: conds,
                 actions: vec![action],

@@ -28,6 +28,7 @@ pub mod params;
 pub mod rule;
 pub mod service;
 pub mod target_group;
+pub mod unsupported;
 
 use std::collections::BTreeMap;
 
@@ -118,6 +119,14 @@ pub struct BuildConfig {
     /// Whether Services with the in-tree `service.beta.kubernetes.io/aws-load-balancer-type: nlb`
     /// are ours too, replacing the in-tree cloud controller (`false`).
     pub manage_in_tree_nlb: bool,
+    /// How listener rules are ordered (`--rule-order`; default: as the Ingress spec says).
+    pub rule_order: rule::RuleOrdering,
+    /// Tags on every resource created (`--default-tags`); they win over annotation and
+    /// IngressClassParams tags, as in LBC, and never over the tracking tags.
+    pub default_tags: BTreeMap<String, String>,
+    /// Tag keys managed outside the operator (`--external-managed-tags`): no annotation may set
+    /// them, and they are never removed from resources.
+    pub external_managed_tags: Vec<String>,
     /// AWS quotas.
     pub limits: Limits,
 }
@@ -135,6 +144,9 @@ impl BuildConfig {
             default_ssl_policy: "ELBSecurityPolicy-2016-08".to_owned(),
             load_balancer_class: "service.k8s.aws/nlb".to_owned(),
             manage_in_tree_nlb: false,
+            rule_order: rule::RuleOrdering::Spec,
+            default_tags: BTreeMap::new(),
+            external_managed_tags: Vec::new(),
             limits: Limits::default(),
         }
     }
@@ -149,6 +161,21 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Something the user should know about an object that changes nothing in its stack.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Warning {
+    /// The object.
+    pub object: ObjectRef,
+    /// What, without the object.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.object, self.message)
+    }
+}
+
 /// Result of [`build`].
 #[derive(Clone, Debug, Default)]
 pub struct BuildOutput {
@@ -158,6 +185,9 @@ pub struct BuildOutput {
     pub errors: Vec<BuildError>,
     /// Objects left alone on purpose (other classes, objects being deleted).
     pub skipped: Vec<Skipped>,
+    /// Problems that change nothing in the stacks, sorted: annotations under LBC's or
+    /// ExternalDNS's prefixes that are not implemented.
+    pub warnings: Vec<Warning>,
     /// Every object that is ours and not being deleted (`ingress/ns/name`, `service/ns/name`),
     /// with the stack it belongs to — also when it has errors and was left out of that stack.
     /// A stack claimed by no object is no longer wanted; one claimed only by objects with
@@ -178,6 +208,14 @@ impl BuildOutput {
                 .map(|e| ObjectError {
                     object: e.object().to_string(),
                     message: e.to_string(),
+                })
+                .collect(),
+            warnings: self
+                .warnings
+                .iter()
+                .map(|w| ObjectError {
+                    object: w.object.to_string(),
+                    message: w.to_string(),
                 })
                 .collect(),
         }
@@ -337,6 +375,67 @@ impl<'a> Index<'a> {
     }
 }
 
+/// `--default-tags` on every resource of a stack: they win over annotation and
+/// IngressClassParams tags (LBC's default), never over the tracking tags.
+fn apply_default_tags(stack: &mut Stack, defaults: &BTreeMap<String, String>) {
+    let apply = |tags: &mut BTreeMap<String, String>| {
+        for (k, v) in defaults {
+            if !crate::model::tags::RESERVED.contains(&k.as_str()) {
+                tags.insert(k.clone(), v.clone());
+            }
+        }
+    };
+    apply(&mut stack.load_balancer.tags);
+    for l in &mut stack.listeners {
+        apply(&mut l.tags);
+        for r in &mut l.rules {
+            apply(&mut r.tags);
+        }
+    }
+    for tg in &mut stack.target_groups {
+        apply(&mut tg.tags);
+    }
+}
+
+/// A warning for every annotation under LBC's or ExternalDNS's prefixes that is not implemented,
+/// on the Ingresses and Services that are ours.
+fn unsupported_annotations(
+    snapshot: &Snapshot,
+    claims: &BTreeMap<String, StackId>,
+) -> Vec<Warning> {
+    let ours = |kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        claims.contains_key(&format!(
+            "{kind}/{}/{}",
+            meta_namespace(meta),
+            meta_name(meta)
+        ))
+    };
+    let ingresses = snapshot
+        .ingresses
+        .iter()
+        .filter(|i| ours("ingress", &i.metadata))
+        .map(|i| ("ingress", unsupported::Kind::Ingress, &i.metadata));
+    let services = snapshot
+        .services
+        .iter()
+        .filter(|s| ours("service", &s.metadata))
+        .map(|s| ("service", unsupported::Kind::Service, &s.metadata));
+    let mut out: Vec<Warning> = ingresses
+        .chain(services)
+        .flat_map(|(kind, k, meta)| {
+            let object = ObjectRef::namespaced(kind, meta_namespace(meta), meta_name(meta));
+            unsupported::unsupported(k, meta.annotations.as_ref())
+                .into_iter()
+                .map(move |key| Warning {
+                    object: object.clone(),
+                    message: unsupported::message(key),
+                })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Translates a snapshot into stacks and errors: IngressGroups into ALB stacks, LoadBalancer
 /// Services into NLB stacks.
 #[must_use]
@@ -368,6 +467,11 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     errors.extend(services.errors);
     claims.extend(services.claims);
     stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    if !config.default_tags.is_empty() {
+        for stack in &mut stacks {
+            apply_default_tags(stack, &config.default_tags);
+        }
+    }
     let mut keyed: Vec<(String, String, BuildError)> = errors
         .into_iter()
         .map(|e| (e.object().to_string(), e.to_string(), e))
@@ -377,11 +481,13 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let mut skipped = collected.skipped;
     skipped.extend(services.skipped);
     skipped.sort();
+    let warnings = unsupported_annotations(snapshot, &claims);
     BuildOutput {
         stacks,
         errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
         skipped,
         claims,
+        warnings,
     }
 }
 

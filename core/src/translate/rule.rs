@@ -200,6 +200,41 @@ pub struct RuleOrder {
     pub rule: usize,
     /// Index in `http.paths`.
     pub path: usize,
+    /// Length of the path as written (LBC's order sorts Prefix paths by it).
+    pub written_len: usize,
+}
+
+/// How the rules of a listener are ordered (`--rule-order`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleOrdering {
+    /// As the Kubernetes Ingress specification says (the module documentation).
+    #[default]
+    Spec,
+    /// As the AWS Load Balancer Controller orders them: by member (group order, then
+    /// namespace/name), then as written, except that within one rule's paths Exact paths
+    /// come first, then Prefix paths longest first (as written, trailing slash included), then
+    /// ImplementationSpecific paths (LBC's `sortIngressPaths`).
+    Lbc,
+}
+
+impl RuleOrder {
+    /// The sort key of [`RuleOrdering::Lbc`].
+    #[must_use]
+    pub fn lbc_key(&self) -> (i32, usize, usize, PathType, Reverse<usize>, usize) {
+        let prefix_len = if self.path_type == PathType::Prefix {
+            self.written_len
+        } else {
+            0
+        };
+        (
+            self.group_order,
+            self.member,
+            self.rule,
+            self.path_type,
+            Reverse(prefix_len),
+            self.path,
+        )
+    }
 }
 
 /// A rule before it has a priority.
@@ -215,16 +250,21 @@ pub struct PendingRule {
     pub source: ObjectRef,
 }
 
-/// Orders rules and gives them priorities 1..N, tagged like LBC (`port:priority`).
+/// Orders rules and gives them priorities 1..N, tagged like LBC (`port:priority`), each with
+/// the user tags of the Ingress it came from (`user_tags`).
 #[must_use]
 pub fn prioritise(
     mut rules: Vec<PendingRule>,
     port: u16,
     cluster: &str,
     stack: &StackId,
-    user_tags: &std::collections::BTreeMap<String, String>,
+    user_tags: &dyn Fn(&ObjectRef) -> std::collections::BTreeMap<String, String>,
+    ordering: RuleOrdering,
 ) -> Vec<RuleSpec> {
-    rules.sort_by_key(|r| r.order);
+    match ordering {
+        RuleOrdering::Spec => rules.sort_by_key(|r| r.order),
+        RuleOrdering::Lbc => rules.sort_by_key(|r| r.order.lbc_key()),
+    }
     rules
         .into_iter()
         .zip(1u32..)
@@ -232,7 +272,12 @@ pub fn prioritise(
             priority,
             conditions: r.conditions,
             actions: r.actions,
-            tags: tags::with_tracking(user_tags, cluster, stack, &format!("{port}:{priority}")),
+            tags: tags::with_tracking(
+                &user_tags(&r.source),
+                cluster,
+                stack,
+                &format!("{port}:{priority}"),
+            ),
             source: r.source.to_string(),
         })
         .collect()
@@ -445,6 +490,81 @@ mod tests {
         }
     }
 
+    /// LBC's `Test_defaultModelBuildTask_sortIngressPath` (pkg/ingress/
+    /// model_build_listener_rules_test.go): within one rule, Exact first, then Prefix longest
+    /// first (stable), then ImplementationSpecific as written.
+    #[test]
+    fn lbc_order_within_a_rule_matches_lbc_sort_ingress_paths() {
+        use PathType::{Exact as E, ImplementationSpecific as I, Prefix as P};
+        type Case = (
+            &'static str,
+            Vec<(PathType, &'static str)>,
+            Vec<&'static str>,
+        );
+        let cases: [Case; 5] = [
+            (
+                "Prefix path only",
+                vec![(P, "/abc"), (P, "/example"), (P, "/tea")],
+                vec!["/example", "/abc", "/tea"],
+            ),
+            (
+                "ImplementationSpecific path only",
+                vec![(I, ""), (I, "/a"), (I, "/test")],
+                vec!["", "/a", "/test"],
+            ),
+            (
+                "Exact and prefix paths",
+                vec![
+                    (P, "/abc"),
+                    (E, "/aaa"),
+                    (P, "/aaa/bbb"),
+                    (P, "/abc/abc/abc"),
+                ],
+                vec!["/aaa", "/abc/abc/abc", "/aaa/bbb", "/abc"],
+            ),
+            (
+                "Prefix and ImplementationSpecific paths",
+                vec![(I, "/b"), (I, "/ccc"), (P, "/aaa"), (P, "/example")],
+                vec!["/example", "/aaa", "/b", "/ccc"],
+            ),
+            (
+                "All three types",
+                vec![
+                    (I, "/b"),
+                    (I, "/ccc"),
+                    (P, "/aaa"),
+                    (P, "/example"),
+                    (E, "/test"),
+                ],
+                vec!["/test", "/example", "/aaa", "/b", "/ccc"],
+            ),
+        ];
+        for (name, paths, want) in cases {
+            let mut keyed: Vec<(RuleOrder, &str)> = paths
+                .iter()
+                .enumerate()
+                .map(|(i, (t, p))| {
+                    (
+                        RuleOrder {
+                            group_order: 0,
+                            host: HostKind::Any,
+                            path_len: Reverse(order_len(*t, Some(p))),
+                            path_type: *t,
+                            member: 0,
+                            rule: 0,
+                            path: i,
+                            written_len: p.len(),
+                        },
+                        *p,
+                    )
+                })
+                .collect();
+            keyed.sort_by_key(|(k, _)| k.lbc_key());
+            let got: Vec<&str> = keyed.iter().map(|(_, p)| *p).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
     #[test]
     fn rule_order_keys() {
         let key = |group_order, host, len, path_type, member, rule, path| RuleOrder {
@@ -455,6 +575,7 @@ mod tests {
             member,
             rule,
             path,
+            written_len: len,
         };
         struct Case {
             name: &'static str,

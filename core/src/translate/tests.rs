@@ -770,14 +770,6 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
             },
             error: "ingress shop/bad: spec.rules[0].http.paths[0].backend.service.port has invalid value \"\": expected a port number or name; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
-        Case {
-            name: "condition annotation duplicates the host",
-            ingress: base()
-                .annotation("alb.ingress.kubernetes.io/conditions.web", r#"[{"field":"host-header","hostHeaderConfig":{"values":["other.example.com"]}}]"#)
-                .rule(Some("a.example.com"), &[("Prefix", "/x", "web", P::N(80))])
-                .build(),
-            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/conditions.web has invalid value \"[{\\\"field\\\":\\\"host-header\\\",\\\"hostHeaderConfig\\\":{\\\"values\\\":[\\\"other.example.com\\\"]}}]\": expected no host-header condition, because spec.rules[0].http.paths[0] already has one from the ingress rule (at most one per rule); ingress shop/bad left out of group shop, the rest of the group is still built",
-        },
     ];
     for case in cases {
         let mut snap = shop_group();
@@ -2063,4 +2055,359 @@ fn a_rule_less_member_of_an_explicit_group_is_kept() {
         only_stack(&out).load_balancer.scheme,
         crate::model::Scheme::InternetFacing
     );
+}
+
+/// LBC's e2e suite (`test/e2e/ingress/vanilla_ingress_test.go`, "annotation based
+/// conditions"): host-header and path-pattern values of `conditions.<name>` are ORed into the
+/// rule's own host and path conditions; other fields are added beside them.
+#[test]
+fn condition_annotations_merge_into_the_rule_host_and_path_like_lbc() {
+    let fixed = |body: &str| {
+        format!(
+            r#"{{"type":"fixed-response","fixedResponseConfig":{{"contentType":"text/plain","statusCode":"200","messageBody":"{body}"}}}}"#
+        )
+    };
+    let ing = ingress("shop", "ing")
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path1", &fixed("host"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path1",
+            r#"[{"field":"host-header","hostHeaderConfig":{"values":["anno.example.com"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path2", &fixed("path"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path2",
+            r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/anno/path2"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path3", &fixed("header"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path3",
+            r#"[{"field":"http-header","httpHeaderConfig":{"httpHeaderName": "HeaderName", "values":["HeaderValue1", "HeaderValue2"]}}]"#,
+        )
+        .annotation("alb.ingress.kubernetes.io/actions.rule-path7", &fixed("multiple"))
+        .annotation(
+            "alb.ingress.kubernetes.io/conditions.rule-path7",
+            r#"[{"field":"http-header","httpHeaderConfig":{"httpHeaderName": "HeaderName", "values":["HeaderValue"]}},{"field":"query-string","queryStringConfig":{"values":[{"key":"paramA","value":"valueA"}]}},{"field":"query-string","queryStringConfig":{"values":[{"key":"paramB","value":"valueB"}]}}]"#,
+        )
+        .rule(
+            Some("www.example.com"),
+            &[
+                ("Exact", "/path1", "rule-path1", P::S("use-annotation")),
+                ("Exact", "/path2", "rule-path2", P::S("use-annotation")),
+                ("Exact", "/path3", "rule-path3", P::S("use-annotation")),
+                ("Exact", "/path7", "rule-path7", P::S("use-annotation")),
+            ],
+        )
+        .build();
+    let out = build(&snapshot(vec![ing], vec![]), &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        rules(listener(only_stack(&out), 80)),
+        [
+            "1 host=www.example.com,anno.example.com path=/path1 -> fixed 200",
+            "2 host=www.example.com path=/path2,/anno/path2 -> fixed 200",
+            "3 host=www.example.com path=/path3 header:HeaderName=HeaderValue1,HeaderValue2 -> fixed 200",
+            "4 host=www.example.com path=/path7 header:HeaderName=HeaderValue query=1 query=1 -> fixed 200",
+        ]
+    );
+}
+
+/// LBC (`buildListenerRuleTags`, `buildListenerTags` in pkg/ingress): a rule carries only its
+/// own Ingress's tags, a listener only those of the members that declare its port, the load
+/// balancer those of the whole group.
+#[test]
+fn group_tags_follow_lbc_per_rule_and_per_listener() {
+    let user = |tags: &BTreeMap<String, String>| -> Vec<String> {
+        tags.iter()
+            .filter(|(k, _)| !crate::model::tags::RESERVED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
+    let a = ingress("shop", "a")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::TAGS, "team=a")
+        .rule(Some("a.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let b = ingress("shop", "b")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::TAGS, "env=b")
+        .annotation(ann::LISTEN_PORTS, r#"[{"HTTP":80},{"HTTP":8080}]"#)
+        .rule(Some("b.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![a, b], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    assert_eq!(user(&stack.load_balancer.tags), ["env=b", "team=a"]);
+    let l80 = listener(stack, 80);
+    assert_eq!(user(&l80.tags), ["env=b", "team=a"]);
+    let l8080 = listener(stack, 8080);
+    assert_eq!(user(&l8080.tags), ["env=b"], "only b declares 8080");
+    let by_source: Vec<(String, Vec<String>)> = l80
+        .rules
+        .iter()
+        .map(|r| (r.source.clone(), user(&r.tags)))
+        .collect();
+    assert_eq!(
+        by_source,
+        [
+            ("ingress shop/a".to_owned(), vec!["team=a".to_owned()]),
+            ("ingress shop/b".to_owned(), vec!["env=b".to_owned()]),
+        ]
+    );
+    assert_eq!(user(&l8080.rules[0].tags), ["env=b"]);
+}
+
+/// `--rule-order=lbc`: LBC's order (pkg/ingress/model_build_listener_rules.go): members in
+/// group order (then namespace/name), each rule as written, and within one rule's paths Exact
+/// first, then Prefix longest first (as written), then ImplementationSpecific in their order.
+#[test]
+fn rule_order_lbc_follows_members_and_rules_as_written() {
+    let mut snap = shop_group();
+    snap.ingresses.push(
+        ingress("shop", "docs")
+            .annotation(ann::GROUP_NAME, "shop")
+            .rule(
+                Some("docs.example.com"),
+                &[
+                    ("ImplementationSpecific", "/img/*", "web", P::N(80)),
+                    ("Prefix", "/a", "web", P::N(80)),
+                    ("Prefix", "/guide/", "web", P::N(80)),
+                    ("Exact", "/", "web", P::N(80)),
+                ],
+            )
+            .build(),
+    );
+    let spec = build(&snap, &config());
+    assert!(spec.errors.is_empty(), "{:?}", messages(&spec));
+    let mut lbc_config = config();
+    lbc_config.rule_order = rule::RuleOrdering::Lbc;
+    let lbc = build(&snap, &lbc_config);
+    assert!(lbc.errors.is_empty(), "{:?}", messages(&lbc));
+    assert_eq!(
+        rules(listener(only_stack(&lbc), 80)),
+        [
+            "1 path=/* -> forward shop/catchall-web:80",
+            "2 host=docs.example.com path=/ -> forward shop/docs-web:80",
+            "3 host=docs.example.com path=/guide,/guide/* -> forward shop/docs-web:80",
+            "4 host=docs.example.com path=/a,/a/* -> forward shop/docs-web:80",
+            "5 host=docs.example.com path=/img/* -> forward shop/docs-web:80",
+            "6 host=shop.example.com path=/about -> forward shop/web-web:80",
+            "7 host=shop.example.com path=/* -> forward shop/web-web:80",
+            "8 host=*.example.com path=/* -> forward shop/web-web:80",
+            "9 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+        ]
+    );
+    assert_eq!(
+        rules(listener(only_stack(&spec), 80)),
+        [
+            "1 host=shop.example.com path=/about -> forward shop/web-web:80",
+            "2 host=docs.example.com path=/guide,/guide/* -> forward shop/docs-web:80",
+            "3 host=docs.example.com path=/img/* -> forward shop/docs-web:80",
+            "4 host=docs.example.com path=/a,/a/* -> forward shop/docs-web:80",
+            "5 host=docs.example.com path=/ -> forward shop/docs-web:80",
+            "6 host=shop.example.com path=/* -> forward shop/web-web:80",
+            "7 host=*.example.com path=/* -> forward shop/web-web:80",
+            "8 path=/* -> forward shop/catchall-web:80",
+            "9 host=shop.example.com path=/cart,/cart/* -> forward shop/cart-cart:80",
+        ],
+        "the spec order stays the default"
+    );
+}
+
+/// `--default-tags` reach every resource and win over annotation tags (LBC's default, without
+/// its `EnableDefaultTagsLowPriority` feature gate), never over the tracking tags;
+/// `--external-managed-tags` keys may not be set by annotations or IngressClassParams (LBC:
+/// "external managed tag key ... cannot be specified").
+#[test]
+fn default_tags_and_external_managed_tags() {
+    let mut cfg = config();
+    cfg.default_tags = [
+        ("team".to_owned(), "platform".to_owned()),
+        ("env".to_owned(), "prod".to_owned()),
+        ("elbv2.k8s.aws/cluster".to_owned(), "other".to_owned()),
+    ]
+    .into();
+    let mut snap = snapshot(
+        vec![ingress("shop", "web")
+            .annotation(ann::TAGS, "team=shop,cost=1")
+            .rule(None, &[("Prefix", "/", "web", P::N(80))])
+            .build()],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &cfg);
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    let l = listener(stack, 80);
+    for tags in [
+        &stack.load_balancer.tags,
+        &l.tags,
+        &l.rules[0].tags,
+        &stack.target_groups[0].tags,
+    ] {
+        assert_eq!(tags["team"], "platform");
+        assert_eq!(tags["env"], "prod");
+        assert_eq!(tags["cost"], "1");
+        assert_eq!(tags["elbv2.k8s.aws/cluster"], "demo");
+    }
+
+    let mut cfg = config();
+    cfg.external_managed_tags = vec!["CostCenter".to_owned()];
+    let mut svc_snap = snapshot(
+        vec![ingress("shop", "web")
+            .annotation(ann::TAGS, "CostCenter=1")
+            .rule(None, &[("Prefix", "/", "web", P::N(80))])
+            .build()],
+        vec![with_service_annotation(
+            service(
+                "shop",
+                "edge",
+                "LoadBalancer",
+                &[("tcp", 80, Some(P::N(8080)), None)],
+            ),
+            "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
+            "CostCenter=2",
+        )],
+    );
+    if let Some(spec) = svc_snap.services[0].spec.as_mut() {
+        spec.load_balancer_class = Some("service.k8s.aws/nlb".into());
+    }
+    let out = build(&svc_snap, &cfg);
+    assert_eq!(
+        messages(&out),
+        [
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/tags has invalid value \"CostCenter=1\": expected no tag key \"CostCenter\": --external-managed-tags leaves it to be managed outside the operator; no load balancer is built for ingress shop/web",
+            "service shop/edge: annotation service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags has invalid value \"CostCenter=2\": expected no tag key \"CostCenter\": --external-managed-tags leaves it to be managed outside the operator; no load balancer is built for service shop/edge",
+        ]
+    );
+}
+
+/// An annotation under LBC's or ExternalDNS's prefixes that is not implemented is a warning
+/// naming it, on objects that are ours only; the stack is still built.
+#[test]
+fn unimplemented_annotations_are_warnings_naming_them() {
+    let mut snap = snapshot(
+        vec![
+            ingress("shop", "web")
+                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .annotation("external-dns.alpha.kubernetes.io/set-identifier", "a")
+                .annotation(ann::SCHEME, "internal")
+                .rule(None, &[("Prefix", "/", "web", P::N(80))])
+                .build(),
+            ingress("shop", "other-class")
+                .class_name(Some("nginx"))
+                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .rule(None, &[("Prefix", "/", "web", P::N(80))])
+                .build(),
+        ],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.2");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    only_stack(&out);
+    let warnings: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect",
+            "ingress shop/web: annotation external-dns.alpha.kubernetes.io/set-identifier is not implemented by aws-lb-operator and has no effect",
+        ]
+    );
+    assert_eq!(out.desired_state().warnings.len(), 2);
+}
+
+/// LBC's `Test_defaultModelBuildTask_buildRuleConditions` cases "host and host header condition
+/// (values)" and "path and path condition (values)".
+#[test]
+fn condition_merge_cases_of_lbc_build_rule_conditions() {
+    let case = |host: Option<&str>, path: (&str, &str), condition: &str| {
+        let ing = ingress("shop", "ing")
+            .annotation(
+                "alb.ingress.kubernetes.io/actions.svc",
+                r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"200"}}"#,
+            )
+            .annotation("alb.ingress.kubernetes.io/conditions.svc", condition)
+            .rule(host, &[(path.0, path.1, "svc", P::S("use-annotation"))])
+            .build();
+        let out = build(&snapshot(vec![ing], vec![]), &config());
+        assert!(out.errors.is_empty(), "{:?}", messages(&out));
+        rules(listener(only_stack(&out), 80))
+    };
+    assert_eq!(
+        case(
+            Some("example.com"),
+            ("ImplementationSpecific", ""),
+            r#"[{"field":"host-header","hostHeaderConfig":{"values":["another-example.com"]}}]"#
+        ),
+        ["1 host=example.com,another-example.com -> fixed 200"]
+    );
+    assert_eq!(
+        case(
+            None,
+            ("Prefix", "/api"),
+            r#"[{"field":"path-pattern","pathPatternConfig":{"values":["/another-api/*"]}}]"#
+        ),
+        ["1 path=/api,/api/*,/another-api/* -> fixed 200"]
+    );
+}
+
+/// LBC's `Test_defaultModelBuildTask_buildListenerRuleTags`: a rule's user tags are the
+/// Ingress's `tags` overlaid with `--default-tags` (the default wins).
+#[test]
+fn rule_tags_follow_lbc_build_listener_rule_tags() {
+    /// Name, `tags` annotation, `--default-tags`, the rule's user tags.
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let cases: [Case; 4] = [
+        ("empty default tags, no tags annotation", None, &[], &[]),
+        (
+            "empty default tags, non-empty tags annotation",
+            Some("k1=v1,k2=v2"),
+            &[],
+            &["k1=v1", "k2=v2"],
+        ),
+        (
+            "non-empty default tags, empty tags annotation",
+            None,
+            &[("k3", "v3"), ("k4", "v4")],
+            &["k3=v3", "k4=v4"],
+        ),
+        (
+            "non-empty default tags, non-empty tags annotation",
+            Some("k1=v1,k2=v2,k3=v3a"),
+            &[("k3", "v3"), ("k4", "v4")],
+            &["k1=v1", "k2=v2", "k3=v3", "k4=v4"],
+        ),
+    ];
+    for (name, annotation, defaults, want) in cases {
+        let mut ing = ingress("awesome-ns", "ing-1");
+        if let Some(tags) = annotation {
+            ing = ing.annotation(ann::TAGS, tags);
+        }
+        let mut snap = snapshot(
+            vec![ing.rule(None, &[("Prefix", "/", "web", P::N(80))]).build()],
+            vec![],
+        );
+        ip_service(&mut snap, "awesome-ns", "web", "10.0.0.2");
+        let mut cfg = config();
+        cfg.default_tags = defaults
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let out = build(&snap, &cfg);
+        assert!(out.errors.is_empty(), "{name}: {:?}", messages(&out));
+        let got: Vec<String> = listener(only_stack(&out), 80).rules[0]
+            .tags
+            .iter()
+            .filter(|(k, _)| !crate::model::tags::RESERVED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(got, want, "{name}");
+    }
 }

@@ -20,14 +20,16 @@ impl<'a> StackPlanner<'a> {
                 tags: l.tags.clone(),
             },
         );
-        if l.certificates.len() > 1 {
+        // As LBC: every certificate, the default one included, is also added to the
+        // listener's certificate list.
+        if l.protocol.is_secure() && !l.certificates.is_empty() {
             self.push(
                 format!("listener {}", l.port),
                 ChangeKind::Modify,
                 Some("SNI certificates".into()),
                 Op::AddListenerCertificates {
                     listener: Ref::New(key.clone()),
-                    certificates: l.certificates[1..].to_vec(),
+                    certificates: l.certificates.clone(),
                 },
             );
         }
@@ -62,19 +64,12 @@ impl<'a> StackPlanner<'a> {
             );
         }
         if secure {
-            let want: BTreeSet<&String> = l.certificates.iter().skip(1).collect();
-            let default = l.certificates.first();
-            let have: BTreeSet<&String> = o
-                .certificates
-                .iter()
-                .filter(|c| Some(*c) != default)
-                .collect();
+            // As LBC: the listener's certificate list holds every certificate, the default
+            // one included.
+            let want: BTreeSet<&String> = l.certificates.iter().collect();
+            let have: BTreeSet<&String> = o.extra_certificates().into_iter().collect();
             let add: Vec<String> = want.difference(&have).map(|s| (*s).clone()).collect();
-            let remove: Vec<String> = have
-                .difference(&want)
-                .filter(|c| o.certificates.first() != Some(**c))
-                .map(|s| (*s).clone())
-                .collect();
+            let remove: Vec<String> = have.difference(&want).map(|s| (*s).clone()).collect();
             if !add.is_empty() {
                 self.push(
                     resource.clone(),

@@ -125,10 +125,24 @@ impl<'a> StackPlanner<'a> {
                     },
                 );
             }
+            // Say which rule moves where, in the new order, so a reorder (e.g. adopting an
+            // LBC load balancer without --rule-order=lbc) is plain in `diff`.
+            let mut moved: Vec<(u32, u32, String)> = actual
+                .iter()
+                .filter_map(|(a, _)| {
+                    let to = *moves.get(&a.arn)?;
+                    Some((to, a.priority, describe_conditions(&a.conditions)))
+                })
+                .collect();
+            moved.sort();
+            let detail: Vec<String> = moved
+                .iter()
+                .map(|(to, from, what)| format!("{from} -> {to} ({what})"))
+                .collect();
             self.push(
                 format!("rules of listener {port}"),
                 ChangeKind::Modify,
-                Some("reorder".into()),
+                Some(format!("reorder: {}", detail.join(", "))),
                 Op::SetRulePriorities { priorities: moves },
             );
         }
@@ -173,3 +187,27 @@ impl<'a> StackPlanner<'a> {
 }
 
 pub(super) type RuleKey = (Vec<crate::model::ConditionSpec>, Vec<ActionSpec>);
+
+/// A rule's conditions in a few words: `host a.example.com path /a,/a/*`.
+pub(super) fn describe_conditions(conditions: &[crate::model::ConditionSpec]) -> String {
+    use crate::model::ConditionSpec as C;
+    let parts: Vec<String> = conditions
+        .iter()
+        .map(|c| match c {
+            C::HostHeader { values } => format!("host {}", values.join(",")),
+            C::PathPattern { values } => format!("path {}", values.join(",")),
+            C::HttpHeader {
+                http_header_name,
+                values,
+            } => format!("header {http_header_name}={}", values.join(",")),
+            C::HttpRequestMethod { values } => format!("method {}", values.join(",")),
+            C::QueryString { values } => format!("{} query conditions", values.len()),
+            C::SourceIp { values } => format!("source {}", values.join(",")),
+        })
+        .collect();
+    if parts.is_empty() {
+        "no conditions".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}

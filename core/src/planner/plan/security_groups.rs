@@ -79,29 +79,34 @@ impl Backend {
             Some(Ref::New(key)) => Some(SgSource::NewGroup(key.clone())),
             None => None,
         };
+        let is_ours = |p: &SgPermission| {
+            super::super::cluster::is_backend_protocol(&p.protocol)
+                && matches!(&p.source, SgSource::Group(g) if Some(g.as_str()) == observed_id)
+        };
         for sg in &cluster.target_security_groups {
-            let ours: BTreeSet<(i32, i32)> = sg
+            let ours: BTreeSet<(String, i32, i32)> = sg
                 .ingress
                 .iter()
-                .filter(|p| {
-                    p.protocol == "tcp"
-                        && matches!(&p.source, SgSource::Group(g) if Some(g.as_str()) == observed_id)
-                })
-                .map(|p| (p.from_port, p.to_port))
+                .filter(|p| is_ours(p))
+                .map(|p| (p.protocol.clone(), p.from_port, p.to_port))
                 .collect();
-            let wanted: BTreeSet<(i32, i32)> = if source.is_some() {
-                self.ports
-                    .iter()
-                    .map(|p| (i32::from(*p), i32::from(*p)))
-                    .collect()
-            } else {
-                BTreeSet::new()
-            };
+            let wanted: BTreeSet<(String, i32, i32)> =
+                match (&source, cluster.unrestricted_sg_rules) {
+                    (None, _) => BTreeSet::new(),
+                    // `--disable-restricted-sg-rules`: all traffic, while any port is needed.
+                    (Some(_), true) if self.ports.is_empty() => BTreeSet::new(),
+                    (Some(_), true) => [("-1".to_owned(), -1, -1)].into(),
+                    (Some(_), false) => self
+                        .ports
+                        .iter()
+                        .map(|p| ("tcp".to_owned(), i32::from(*p), i32::from(*p)))
+                        .collect(),
+                };
             if let Some(src) = &source {
                 let missing: Vec<SgPermission> = wanted
                     .difference(&ours)
-                    .map(|(from, to)| SgPermission {
-                        protocol: "tcp".to_owned(),
+                    .map(|(protocol, from, to)| SgPermission {
+                        protocol: protocol.clone(),
                         from_port: *from,
                         to_port: *to,
                         source: src.clone(),
@@ -125,9 +130,7 @@ impl Backend {
                 .ingress
                 .iter()
                 .filter(|p| {
-                    p.protocol == "tcp"
-                        && matches!(&p.source, SgSource::Group(g) if Some(g.as_str()) == observed_id)
-                        && !wanted.contains(&(p.from_port, p.to_port))
+                    is_ours(p) && !wanted.contains(&(p.protocol.clone(), p.from_port, p.to_port))
                 })
                 .cloned()
                 .collect();
@@ -259,7 +262,8 @@ impl<'a> StackPlanner<'a> {
                         },
                     );
                 }
-                let (add, remove) = canon::tag_changes(&sg_tags, &sg.tags);
+                let (add, remove) =
+                    canon::tag_changes(&sg_tags, &sg.tags, &self.cluster.external_managed_tags);
                 if !add.is_empty() {
                     self.push(
                         resource.clone(),

@@ -2,7 +2,7 @@
 //! private addresses, security groups or the source ranges of the managed one, attributes, tags.
 use super::annotations::{defaults, EIP_ALLOCATIONS, PRIVATE_IPV4_ADDRESSES, SCHEME, SUBNETS};
 use super::{generated_name, ServiceContext};
-use crate::model::{tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme};
+use crate::model::{tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme, SchemeNames};
 use crate::translate::annotations::is_cidr;
 use crate::translate::error::{invalid_annotation, invalid_field, BuildError};
 
@@ -130,6 +130,7 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         "private IPv4 addresses",
         scheme,
     )?;
+    let addresses_set = !eip_allocations.is_empty() || !private_ipv4_addresses.is_empty();
     let security_groups = s.security_groups.clone().unwrap_or_default();
     let inbound_cidrs = if security_groups.is_empty() {
         inbound_cidrs(ctx, ip_address_type)?
@@ -156,5 +157,19 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
             &ctx.stack,
             tags::LOAD_BALANCER_RESOURCE,
         ),
+        // As LBC: without a scheme annotation an existing NLB keeps its scheme. Only the
+        // configured default is open to that, not the in-tree type's internet-facing, and not
+        // when per-subnet addresses tie the load balancer to one scheme.
+        scheme_unset: (s.scheme.is_none() && !ctx.in_tree && !addresses_set).then(|| {
+            let name = |scheme| {
+                s.name.clone().unwrap_or_else(|| {
+                    load_balancer_name(ctx.cluster(), &ctx.namespace, &ctx.name, ctx.uid(), scheme)
+                })
+            };
+            SchemeNames {
+                internal: name(Scheme::Internal),
+                internet_facing: name(Scheme::InternetFacing),
+            }
+        }),
     })
 }

@@ -149,10 +149,14 @@ impl ServiceContext<'_> {
     }
 }
 
+/// The target type: `aws-load-balancer-nlb-target-type`, `ip` for `nlb-ip`, `instance` for a
+/// Service taken over from the in-tree `nlb` type, else `--default-target-type` (as LBC's
+/// `buildTargetType`).
 fn target_type(
     object: &ObjectRef,
     settings: &ServiceSettings,
     selected: Selected,
+    default: TargetType,
 ) -> Result<TargetType, BuildError> {
     let nlb_ip = matches!(selected, Selected::Legacy(LegacyType::NlbIp))
         || settings.legacy_type == Some(LegacyType::NlbIp);
@@ -165,7 +169,8 @@ fn target_type(
         )),
         (Some(t), _) => Ok(t),
         (None, true) => Ok(TargetType::Ip),
-        (None, false) => Ok(TargetType::Instance),
+        (None, false) if selected == Selected::Legacy(LegacyType::Nlb) => Ok(TargetType::Instance),
+        (None, false) => Ok(default),
     }
 }
 
@@ -220,11 +225,20 @@ fn build_one(
     let namespace = meta_namespace(&svc.metadata).to_owned();
     let name = meta_name(&svc.metadata).to_owned();
     let object = ObjectRef::namespaced("service", &namespace, &name);
-    let settings = ServiceSettings::parse(&Annotations::new(
+    let a = Annotations::new(&object, svc.metadata.annotations.as_ref());
+    let settings = ServiceSettings::parse(&a)?;
+    crate::translate::annotations::check_external_tags(
+        &a,
+        annotations::ADDITIONAL_RESOURCE_TAGS,
+        Some(&settings.tags),
+        &index.config.external_managed_tags,
+    )?;
+    let target_type = target_type(
         &object,
-        svc.metadata.annotations.as_ref(),
-    ))?;
-    let target_type = target_type(&object, &settings, selected)?;
+        &settings,
+        selected,
+        index.config.default_target_type,
+    )?;
     let mut node_errors = Vec::new();
     let instances = if target_type == TargetType::Instance {
         eligible_instances(nodes, &settings.target_node_labels, &mut node_errors)

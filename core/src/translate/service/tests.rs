@@ -334,6 +334,43 @@ fn target_type_defaults_follow_the_selection() {
     }
 }
 
+/// `--default-target-type` and `--default-load-balancer-scheme` (LBC's `buildTargetType` and
+/// `buildLoadBalancerScheme`): the defaults when no annotation chooses; the in-tree `nlb` type
+/// keeps its own (instance, internet-facing).
+#[test]
+fn default_target_type_and_scheme_flags() {
+    let mut cfg = config();
+    cfg.default_target_type = crate::model::TargetType::Ip;
+    cfg.default_scheme = crate::model::Scheme::InternetFacing;
+    cfg.manage_in_tree_nlb = true;
+    let got = |svc: Service| {
+        let out = build(&snapshot(vec![svc]), &cfg);
+        let s = only_stack(&out);
+        format!(
+            "{} {}",
+            s.target_groups[0].target_type,
+            s.load_balancer.scheme.as_str()
+        )
+    };
+    assert_eq!(got(web().build()), "ip internet-facing");
+    assert_eq!(
+        got(web().class(None).annotation(ann::TYPE, "external").build()),
+        "ip internet-facing"
+    );
+    assert_eq!(
+        got(web()
+            .annotation(ann::NLB_TARGET_TYPE, "instance")
+            .annotation(ann::SCHEME, "internal")
+            .build()),
+        "instance internal"
+    );
+    assert_eq!(
+        got(web().class(None).annotation(ann::TYPE, "nlb").build()),
+        "instance internet-facing",
+        "the in-tree type keeps its defaults"
+    );
+}
+
 #[test]
 fn in_tree_nlb_keeps_its_internet_facing_default() {
     let mut cfg = config();

@@ -20,7 +20,7 @@ pub(crate) struct Env {
     pub(crate) clients: AwsClients,
     pub(crate) cluster: String,
     pub(crate) vpc: String,
-    subnets: Vec<String>,
+    pub(crate) subnets: Vec<String>,
     node_sg: String,
 }
 

@@ -354,6 +354,36 @@ fn record_operation(service: &str, operation: &str) {
     }
 }
 
+/// Counts the HTTP attempts of the one call it is installed on (with the fluent builder's
+/// `customize().config_override(...)`), so the caller can tell a retried call: a create
+/// retried after a lost response may have taken effect twice where the API is not
+/// idempotent (LocalStack's CreateListener).
+#[derive(Debug, Clone, Default)]
+pub struct AttemptProbe(Arc<std::sync::atomic::AtomicU32>);
+
+impl AttemptProbe {
+    /// Attempts sent so far.
+    pub fn attempts(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Intercept for AttemptProbe {
+    fn name(&self) -> &'static str {
+        "AttemptProbe"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 pub mod details;
 
 #[cfg(test)]

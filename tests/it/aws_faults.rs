@@ -188,6 +188,21 @@ impl World {
         let direct = localstack::account_clients(REGION, n).await;
         let env = env_with(direct, REGION, &format!("faults{round}"), 60).await;
         let c = &env.clients;
+        // Internal load balancers (examples/ingress-proxy's private NLB) need their subnets.
+        let own = format!("kubernetes.io/cluster/{}", env.cluster);
+        for (i, az) in ["a", "b"].iter().enumerate() {
+            localstack::create_subnet(
+                c,
+                &env.vpc,
+                &format!("10.60.{}.0/24", 10 + i),
+                &format!("{REGION}{az}"),
+                &[
+                    ("kubernetes.io/role/internal-elb", "1"),
+                    (own.as_str(), "shared"),
+                ],
+            )
+            .await;
+        }
         let zone_id = c
             .route53
             .create_hosted_zone()
@@ -287,6 +302,11 @@ impl World {
                     continue;
                 }
             };
+            assert!(
+                prepared.plan.errors.is_empty(),
+                "stacks that cannot be planned: {:?}",
+                prepared.plan.errors
+            );
             let report = apply(clients, &prepared, &ExecuteOptions::default()).await;
             if report.is_success() {
                 return (run, failures);
@@ -310,6 +330,11 @@ impl World {
         let c = &self.env.clients;
         c.calls.reset();
         let prepared = prepare(c, &self.opts(prune), stacks).await.unwrap();
+        assert!(
+            prepared.plan.errors.is_empty(),
+            "{:?}",
+            prepared.plan.errors
+        );
         assert!(
             prepared.plan.changes.is_empty(),
             "re-apply plans nothing: {:#?}",
@@ -340,7 +365,9 @@ impl World {
         .unwrap()
         .stacks;
         for s in stacks {
-            let o = &observed[&s.id.to_string()];
+            let o = observed.get(&s.id.to_string()).unwrap_or_else(|| {
+                panic!("{} not observed; observed: {:?}", s.id, observed.keys())
+            });
             assert_eq!(o.load_balancers.len(), 1, "one load balancer for {}", s.id);
             let mut got: Vec<&str> = o.target_groups.iter().map(|t| t.name.as_str()).collect();
             got.sort_unstable();

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
@@ -242,6 +243,34 @@ impl Intercept for CallCountingInterceptor {
     ) -> Result<(), BoxError> {
         self.counter
             .update(self.service, &operation_name(cfg), |s| s.attempts += 1);
+        Ok(())
+    }
+
+    // A failed call's answer carries how many attempts it took and for how long, so the
+    // error can say so (`AwsError::from_sdk` reads them back).
+    fn modify_before_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !matches!(context.output_or_error(), Some(Err(_))) {
+            return Ok(());
+        }
+        let attempts = cfg.load::<RequestAttempts>().map(RequestAttempts::attempts);
+        let elapsed = cfg.load::<Started>().map(|s| s.0.elapsed());
+        if let Some(response) = context.response_mut() {
+            if let Some(a) = attempts {
+                response
+                    .headers_mut()
+                    .insert(super::error::ATTEMPTS_HEADER, a.to_string());
+            }
+            if let Some(e) = elapsed {
+                response
+                    .headers_mut()
+                    .insert(super::error::ELAPSED_HEADER, e.as_millis().to_string());
+            }
+        }
         Ok(())
     }
 

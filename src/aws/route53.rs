@@ -65,6 +65,8 @@ fn local_err(operation: &'static str, code: &str, message: String) -> AwsError {
         message,
         status: None,
         kind: AwsErrorKind::Other,
+        attempts: None,
+        elapsed: None,
     }
 }
 
@@ -712,6 +714,8 @@ mod tests {
             message: String::new(),
             status,
             kind,
+            attempts: None,
+            elapsed: None,
         };
         let service = AwsErrorKind::Service;
         assert!(is_content_error(&err(

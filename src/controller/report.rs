@@ -267,6 +267,8 @@ mod tests {
             message: String::new(),
             status: Some(status),
             kind,
+            attempts: None,
+            elapsed: None,
         }))
     }
 

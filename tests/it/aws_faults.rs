@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use aws_lb_operator::aws::execute::{ExecuteOptions, Outcome};
 use aws_lb_operator::aws::observe::observe;
 use aws_lb_operator::aws::route53::{list_records, DnsOutcome};
-use aws_lb_operator::aws::{load_sdk_config, AwsClients};
+use aws_lb_operator::aws::{load_sdk_config, AwsClients, AwsOptions, CallCounter};
 use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator::pass::{apply, prepare, PassOptions};
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::Stack;
 use aws_lb_operator_core::translate::{build, BuildConfig};
+use aws_sdk_elasticloadbalancingv2::config::retry::RetryPartition;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -37,9 +38,12 @@ const ZONE: &str = "example.com";
 const GEN_INGRESSES: usize = 3;
 const GEN_SERVICES: usize = 2;
 
-/// Clients of `account` whose every call goes through `url`.
-async fn clients_via(url: &str, account: &str) -> AwsClients {
-    let mut opts = localstack::options(REGION);
+/// Clients of `account` whose every call goes through `url`, with `opts`' retry settings.
+///
+/// Each client gets a retry partition of its own: the SDK's adaptive rate limiter and retry
+/// token bucket are process-wide per partition, so the throttling injected here would
+/// otherwise slow down every other test in the binary.
+pub(crate) async fn clients_via(url: &str, account: &str, mut opts: AwsOptions) -> AwsClients {
     opts.endpoint_url = Some(url.to_owned());
     let config = load_sdk_config(&opts)
         .await
@@ -48,7 +52,30 @@ async fn clients_via(url: &str, account: &str) -> AwsClients {
             aws_sdk_ec2::config::Credentials::new(account, "test", None, None, "fault-tests"),
         ))
         .build();
-    AwsClients::new(&config)
+    let partition =
+        |service: &str| RetryPartition::custom(format!("faults-{service}-{url}")).build();
+    let calls = CallCounter::new();
+    AwsClients {
+        elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                .interceptor(calls.interceptor("elbv2"))
+                .retry_partition(partition("elbv2"))
+                .build(),
+        ),
+        ec2: aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(calls.interceptor("ec2"))
+                .retry_partition(partition("ec2"))
+                .build(),
+        ),
+        route53: aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&config)
+                .interceptor(calls.interceptor("route53"))
+                .retry_partition(partition("route53"))
+                .build(),
+        ),
+        calls,
+    }
 }
 
 /// The manifests of the generated objects: `ingresses` Ingresses with two paths to two
@@ -534,12 +561,13 @@ async fn round(round_no: u32, seed: u64, rules: Vec<Rule>, max_runs: usize) -> R
     let world = World::new(round_no).await;
     let stacks = stacks(&world.env.cluster);
     let proxy = FaultProxy::start(&localstack::endpoint(), seed, rules).await;
-    let faulty = clients_via(&proxy.url, &world.account).await;
+    let faulty = clients_via(&proxy.url, &world.account, localstack::options(REGION)).await;
 
     let (apply_runs, failures) = world.converge(&faulty, &stacks, false, max_runs).await;
     assert!(
         apply_runs <= max_runs,
-        "seed {seed}: apply did not converge in {max_runs} runs: {failures:#?}"
+        "seed {seed}: apply did not converge in {max_runs} runs: {failures:#?}\ninjected: {:#?}",
+        proxy.injected()
     );
     world.assert_settled(&stacks, false).await;
     world.assert_exact(&stacks).await;
@@ -549,7 +577,8 @@ async fn round(round_no: u32, seed: u64, rules: Vec<Rule>, max_runs: usize) -> R
     let (prune_runs, failures) = world.converge(&faulty, &[], true, max_runs).await;
     assert!(
         prune_runs <= max_runs,
-        "seed {seed}: prune did not converge in {max_runs} runs: {failures:#?}"
+        "seed {seed}: prune did not converge in {max_runs} runs: {failures:#?}\ninjected: {:#?}",
+        proxy.injected()
     );
     failures_all.extend(failures);
     world.assert_settled(&[], true).await;
@@ -641,4 +670,115 @@ async fn faults_many_seeds() {
         }
     }
     eprintln!("{}", summary.join("\n"));
+}
+
+/// The number of seconds in "over T s" of `message`, after checking the text around it.
+fn seconds_in(message: &str, before: &str, after: &str) -> f64 {
+    let rest = message
+        .strip_prefix(before)
+        .unwrap_or_else(|| panic!("{message:?} does not start with {before:?}"));
+    let t = rest
+        .strip_suffix(after)
+        .unwrap_or_else(|| panic!("{message:?} does not end with {after:?}"));
+    assert!(
+        t.contains('.') && t.split('.').nth(1).unwrap().len() == 1,
+        "{t}"
+    );
+    t.parse().unwrap()
+}
+
+fn account(n: u32) -> String {
+    let run = u32::from_str_radix(localstack::run_id(), 16).unwrap_or_default();
+    format!("{n:04}{run:08}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steadily_throttled_call_uses_every_attempt_and_says_so() {
+    let proxy = FaultProxy::start(
+        &localstack::endpoint(),
+        1,
+        vec![Rule::new(
+            Ops::Named(vec![
+                "elbv2.DescribeLoadBalancers".into(),
+                "ec2.DescribeVpcs".into(),
+            ]),
+            Fault::Throttle,
+            1.0,
+        )],
+    )
+    .await;
+    // 4 attempts in 6 s: at most 1 s per retry (the budget the defaults scale to 6.7 s).
+    let opts = AwsOptions {
+        max_attempts: 4,
+        operation_timeout: Duration::from_secs(6),
+        ..localstack::options(REGION)
+    };
+    assert_eq!(
+        aws_lb_operator::aws::max_backoff(&opts),
+        Duration::from_secs(1)
+    );
+    let c = clients_via(&proxy.url, &account(7800), opts).await;
+
+    let e = aws_lb_operator::aws::elbv2::describe_load_balancers(&c.elbv2, None)
+        .await
+        .unwrap_err();
+    assert!(e.is_throttling());
+    assert_eq!(e.attempts, Some(4));
+    let t = seconds_in(
+        &e.to_string(),
+        "elbv2.DescribeLoadBalancers failed: Throttling: Rate exceeded (throttled, 4 attempts over ",
+        " s)",
+    );
+    assert!(t < 6.0, "{e}");
+    // EC2 throttles with 503 RequestLimitExceeded.
+    let e = c.ec2.describe_vpcs().send().await.unwrap_err();
+    let e = aws_lb_operator::aws::AwsError::from_sdk("ec2", "DescribeVpcs", e);
+    seconds_in(
+        &e.to_string(),
+        "ec2.DescribeVpcs failed: RequestLimitExceeded: Request limit exceeded. (throttled, 4 \
+         attempts over ",
+        " s)",
+    );
+    assert_eq!(proxy.seen()["elbv2.DescribeLoadBalancers"], 4);
+    assert_eq!(proxy.seen()["ec2.DescribeVpcs"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_call_that_meets_its_own_earlier_success_says_so() {
+    // The first CreateSecurityGroup takes effect but its answer is lost; the SDK's retry meets
+    // the group it created.
+    let proxy = FaultProxy::start(
+        &localstack::endpoint(),
+        1,
+        vec![Rule::first(
+            Ops::Named(vec!["ec2.CreateSecurityGroup".into()]),
+            Fault::LoseResponse,
+            1,
+        )],
+    )
+    .await;
+    let c = clients_via(&proxy.url, &account(7801), localstack::options(REGION)).await;
+    let vpc = localstack::create_vpc(&c, "10.61.0.0/16").await;
+    let e = c
+        .ec2
+        .create_security_group()
+        .group_name(localstack::unique("lost-answer"))
+        .description("x")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap_err();
+    let e = aws_lb_operator::aws::AwsError::from_sdk("ec2", "CreateSecurityGroup", e);
+    assert_eq!(e.attempts, Some(2));
+    let before = format!(
+        "ec2.CreateSecurityGroup failed: InvalidGroup.Duplicate: {} (2 attempts over ",
+        e.message
+    );
+    seconds_in(
+        &e.to_string(),
+        &before,
+        " s: an earlier attempt may have taken effect before its answer was lost; a re-run \
+         reads AWS again and finishes the job)",
+    );
+    assert!(e.message.contains("already exists"), "{}", e.message);
 }

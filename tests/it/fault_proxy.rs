@@ -82,6 +82,8 @@ pub struct Rule {
     pub fault: Fault,
     /// Chance per request, 0.0..=1.0.
     pub probability: f64,
+    /// Only the first this many requests of each operation (all when `None`).
+    pub first: Option<u64>,
 }
 
 impl Rule {
@@ -90,6 +92,15 @@ impl Rule {
             ops,
             fault,
             probability,
+            first: None,
+        }
+    }
+
+    /// `fault` on exactly the first `n` requests of each of `ops`.
+    pub fn first(ops: Ops, fault: Fault, n: u64) -> Self {
+        Rule {
+            first: Some(n),
+            ..Rule::new(ops, fault, 1.0)
         }
     }
 }
@@ -109,7 +120,6 @@ pub struct Injected {
 struct State {
     seed: u64,
     rules: Vec<Rule>,
-    enabled: bool,
     seen: BTreeMap<String, u64>,
     injected: Vec<Injected>,
 }
@@ -129,7 +139,7 @@ impl Drop for FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy in front of `upstream` (`http://host:port`) with `rules`, enabled.
+    /// Starts a proxy in front of `upstream` (`http://host:port`) with `rules`.
     pub async fn start(upstream: &str, seed: u64, rules: Vec<Rule>) -> Self {
         let upstream: SocketAddr = upstream
             .trim_start_matches("http://")
@@ -141,7 +151,6 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State {
             seed,
             rules,
-            enabled: true,
             ..State::default()
         }));
         let shared = state.clone();
@@ -164,14 +173,15 @@ impl FaultProxy {
         FaultProxy { url, state, task }
     }
 
-    /// Turns fault injection on or off (off: a plain proxy).
-    pub fn set_enabled(&self, on: bool) {
-        self.state.lock().unwrap().enabled = on;
-    }
-
-    /// Every fault injected so far.
-    pub fn injected(&self) -> Vec<Injected> {
-        self.state.lock().unwrap().injected.clone()
+    /// Every fault injected so far, one line each (`elbv2.CreateRule #3: LoseResponse`).
+    pub fn injected(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .injected
+            .iter()
+            .map(|i| format!("{} #{}: {:?}", i.op, i.nth, i.fault))
+            .collect()
     }
 
     /// How many faults of each kind (`Throttle`, `LoseResponse`, ...) were injected so far.
@@ -315,15 +325,16 @@ async fn handle(
             *n += 1;
             *n - 1
         };
-        let fault = if s.enabled {
-            s.rules
-                .iter()
-                .enumerate()
-                .find(|(i, r)| r.ops.matches(&op) && draw(s.seed, &op, nth, *i) < r.probability)
-                .map(|(_, r)| r.fault)
-        } else {
-            None
-        };
+        let fault = s
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(i, r)| {
+                r.ops.matches(&op)
+                    && r.first.is_none_or(|n| nth < n)
+                    && draw(s.seed, &op, nth, *i) < r.probability
+            })
+            .map(|(_, r)| r.fault);
         if let Some(fault) = fault {
             eprintln!("fault proxy: {op} #{nth}: {fault:?}");
             s.injected.push(Injected {

@@ -673,7 +673,7 @@ async fn faults_many_seeds() {
 }
 
 /// The number of seconds in "over T s" of `message`, after checking the text around it.
-fn seconds_in(message: &str, before: &str, after: &str) -> f64 {
+pub(crate) fn seconds_in(message: &str, before: &str, after: &str) -> f64 {
     let rest = message
         .strip_prefix(before)
         .unwrap_or_else(|| panic!("{message:?} does not start with {before:?}"));
@@ -687,7 +687,7 @@ fn seconds_in(message: &str, before: &str, after: &str) -> f64 {
     t.parse().unwrap()
 }
 
-fn account(n: u32) -> String {
+pub(crate) fn account(n: u32) -> String {
     let run = u32::from_str_radix(localstack::run_id(), 16).unwrap_or_default();
     format!("{n:04}{run:08}")
 }

@@ -722,6 +722,7 @@ async fn a_steadily_throttled_call_uses_every_attempt_and_says_so() {
     let e = aws_lb_operator::aws::elbv2::describe_load_balancers(&c.elbv2, None)
         .await
         .unwrap_err();
+    eprintln!("{e}");
     assert!(e.is_throttling());
     assert_eq!(e.attempts, Some(4));
     let t = seconds_in(
@@ -769,6 +770,7 @@ async fn a_retried_call_that_meets_its_own_earlier_success_says_so() {
         .await
         .unwrap_err();
     let e = aws_lb_operator::aws::AwsError::from_sdk("ec2", "CreateSecurityGroup", e);
+    eprintln!("{e}");
     assert_eq!(e.attempts, Some(2));
     let before = format!(
         "ec2.CreateSecurityGroup failed: InvalidGroup.Duplicate: {} (2 attempts over ",

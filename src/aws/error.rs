@@ -78,11 +78,8 @@ impl fmt::Display for AwsError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
-        let Some(attempts) = self
-            .attempts
-            .filter(|_| self.is_throttling())
-            .or(self.attempts.filter(|a| *a > 1))
-        else {
+        // Attempts are worth saying for a throttled call, and for any call that was retried.
+        let Some(attempts) = self.attempts.filter(|a| self.is_throttling() || *a > 1) else {
             return Ok(());
         };
         let over = self.elapsed.unwrap_or_default().as_secs_f64();

@@ -418,38 +418,31 @@ impl<'a> StackPlanner<'a> {
         };
         // One listener per port; a second one on a port (LocalStack's answer to a retried
         // CreateListener whose response was lost, or a hand-made one) is drift.
-        let mut observed_listeners: BTreeMap<u16, &ObservedListener> = BTreeMap::new();
-        let mut extra_listeners: Vec<(&ObservedListener, &ObservedListener)> = Vec::new();
+        let mut by_port: BTreeMap<u16, Vec<&ObservedListener>> = BTreeMap::new();
         for l in kept_lb.map_or(&[][..], |lb| lb.listeners.as_slice()) {
-            let want = d.listeners.iter().find(|w| w.port == l.port);
-            match observed_listeners.get(&l.port).copied() {
-                None => {
-                    observed_listeners.insert(l.port, l);
-                }
-                Some(first) => {
-                    let (keep, drop) = if listener_rank(l, want) < listener_rank(first, want) {
-                        (l, first)
-                    } else {
-                        (first, l)
-                    };
-                    observed_listeners.insert(l.port, keep);
-                    extra_listeners.push((drop, keep));
-                }
-            }
+            by_port.entry(l.port).or_default().push(l);
         }
-        for (extra, kept) in extra_listeners {
-            let kept = observed_listeners.get(&extra.port).copied().unwrap_or(kept);
-            self.delete(
-                DEL_LISTENERS,
-                format!("listener {}", extra.port),
-                Some(format!(
-                    "second listener on port {} ({} is kept)",
-                    extra.port, kept.arn
-                )),
-                Op::DeleteListener {
-                    arn: extra.arn.clone(),
-                },
-            );
+        let mut observed_listeners: BTreeMap<u16, &ObservedListener> = BTreeMap::new();
+        for (port, mut same_port) in by_port {
+            let want = d.listeners.iter().find(|w| w.port == port);
+            same_port.sort_by_key(|l| listener_rank(l, want));
+            let Some((&kept, extras)) = same_port.split_first() else {
+                continue;
+            };
+            for extra in extras {
+                self.delete(
+                    DEL_LISTENERS,
+                    format!("listener {port}"),
+                    Some(format!(
+                        "second listener on port {port} ({} is kept)",
+                        kept.arn
+                    )),
+                    Op::DeleteListener {
+                        arn: extra.arn.clone(),
+                    },
+                );
+            }
+            observed_listeners.insert(port, kept);
         }
         for l in &d.listeners {
             match observed_listeners.get(&l.port) {

@@ -784,3 +784,53 @@ async fn a_retried_call_that_meets_its_own_earlier_success_says_so() {
     );
     assert!(e.message.contains("already exists"), "{}", e.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_load_balancer_is_deleted_first_and_the_serving_one_kept() {
+    // What a lost CreateLoadBalancer response leaves behind when the process dies before the
+    // executor deletes the copy: a second, empty load balancer with the stack's tags.
+    let env = crate::aws_apply::env(REGION, "dup-lb", 62).await;
+    let stacks = crate::aws_apply::example("seed", &env.cluster);
+    env.apply(&stacks, false).await;
+    let before = env.observed().await;
+    let serving = before[&stacks[0].id.to_string()].load_balancers[0].clone();
+    let tags: Vec<(&str, &str)> = serving
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let copy = create_alb(
+        &env.clients,
+        &localstack::unique("dup-copy"),
+        &env.subnets,
+        &tags,
+    )
+    .await;
+
+    // And a change of the stack at the same time: the copy goes before it.
+    let mut stacks = stacks;
+    stacks[0].target_groups[0].health_check.path = "/ready".into();
+    let mutating = env.apply(&stacks, false).await;
+    assert_eq!(
+        mutating,
+        BTreeMap::from([
+            ("elbv2.DeleteLoadBalancer".to_owned(), 1),
+            ("elbv2.ModifyTargetGroup".to_owned(), 1)
+        ]),
+        "only the copy is deleted"
+    );
+    assert_eq!(
+        env.clients.calls.recent_mutations(),
+        vec!["elbv2.DeleteLoadBalancer", "elbv2.ModifyTargetGroup"],
+        "the copy is deleted first"
+    );
+    let after = env.observed().await;
+    let lbs = &after[&stacks[0].id.to_string()].load_balancers;
+    assert_eq!(lbs.len(), 1);
+    assert_eq!(
+        lbs[0].arn, serving.arn,
+        "the load balancer with the listeners is kept"
+    );
+    assert_ne!(lbs[0].arn, copy);
+    assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+}

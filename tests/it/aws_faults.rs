@@ -174,6 +174,19 @@ endpoints:
 
 /// `examples/` and the generated objects, translated for `cluster`.
 fn stacks(cluster: &str) -> Vec<Stack> {
+    let paths = manifests(cluster);
+    let snapshot = load_snapshot(&paths).unwrap();
+    let stacks = build(&snapshot, &BuildConfig::new(cluster)).stacks;
+    assert_eq!(
+        stacks.len(),
+        4 + GEN_INGRESSES + GEN_SERVICES,
+        "seed, grouped, two ingress-proxy NLBs and the generated ones"
+    );
+    stacks
+}
+
+/// The manifest directories: `examples/` and a directory of generated objects.
+fn manifests(cluster: &str) -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
     let dir = std::env::temp_dir().join(localstack::unique(&format!("faults-{cluster}")));
     std::fs::create_dir_all(&dir).unwrap();
@@ -187,14 +200,7 @@ fn stacks(cluster: &str) -> Vec<Stack> {
         .map(|e| root.join(e))
         .collect();
     paths.push(dir);
-    let snapshot = load_snapshot(&paths).unwrap();
-    let stacks = build(&snapshot, &BuildConfig::new(cluster)).stacks;
-    assert_eq!(
-        stacks.len(),
-        4 + GEN_INGRESSES + GEN_SERVICES,
-        "seed, grouped, two ingress-proxy NLBs and the generated ones"
-    );
-    stacks
+    paths
 }
 
 /// One round's world: an account of its own with a VPC, a zone, and foreign resources.
@@ -833,4 +839,88 @@ async fn a_duplicate_load_balancer_is_deleted_first_and_the_serving_one_kept() {
     );
     assert_ne!(lbs[0].arn, copy);
     assert_eq!(env.apply(&stacks, false).await, BTreeMap::new());
+}
+
+/// `aws-lb-operator apply` of the round's manifests in `world`'s account, as a child process.
+fn apply_command(world: &World) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", &world.account)
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", REGION)
+        .env("AWS_ENDPOINT_URL", localstack::endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("apply")
+        .args(["--cluster-name", &world.env.cluster])
+        .args(["--vpc-id", &world.env.vpc])
+        .args(["--dns-zone-id-filter", &world.zone_id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for p in manifests(&world.env.cluster) {
+        cmd.arg("-f").arg(p);
+    }
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_killed_at_random_points_converge_on_the_next_apply() {
+    const KILLS: u64 = 6;
+    let seed: u64 = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let world = World::new(40).await;
+    let stacks = stacks(&world.env.cluster);
+    let mut killed_at = Vec::new();
+    for k in 0..KILLS {
+        // Somewhere in the first 0.9 s of an apply (the first, which creates everything,
+        // takes about 1.5 s here).
+        let ms = 30 + (crate::fault_proxy::draw(seed, "kill", k, 0) * 870.0) as u64;
+        let mut child = apply_command(&world).spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        // SIGKILL: nothing is flushed, no cleanup runs.
+        let finished = child.try_wait().unwrap();
+        child.kill().unwrap_or_default();
+        let out = child.wait_with_output().unwrap();
+        if let Some(status) = finished {
+            eprintln!(
+                "apply had finished ({status}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        killed_at.push(format!(
+            "{ms} ms{}",
+            if finished.is_some() {
+                " (had finished)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let interrupted = killed_at.iter().filter(|k| !k.contains("finished")).count();
+    assert!(interrupted >= 3, "too few applies were cut: {killed_at:?}");
+    let out = apply_command(&world).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // 2: the seed and grouped examples both claim shop.example.com (a DNS conflict, reported).
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "killed at {killed_at:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("FAILED"),
+        "killed at {killed_at:?}\n{stdout}"
+    );
+    eprintln!("seed {seed}: killed at {killed_at:?}");
+    world.assert_settled(&stacks, false).await;
+    world.assert_exact(&stacks).await;
+    world.assert_foreign_untouched().await;
+    let (prune_runs, failures) = world.converge(&world.env.clients, &[], true, 1).await;
+    assert_eq!(prune_runs, 1, "{failures:#?}");
+    world.assert_no_records_left().await;
+    world.assert_nothing_untagged().await;
+    world.assert_foreign_untouched().await;
 }

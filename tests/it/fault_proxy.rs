@@ -212,7 +212,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// A uniform number in [0, 1) from the seed, the operation, its count and the rule.
-fn draw(seed: u64, op: &str, nth: u64, rule: usize) -> f64 {
+pub fn draw(seed: u64, op: &str, nth: u64, rule: usize) -> f64 {
     let mut h = mix(seed);
     for b in op.bytes() {
         h = mix(h ^ u64::from(b));

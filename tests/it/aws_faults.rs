@@ -649,6 +649,25 @@ async fn mixed_faults_converge_in_one_apply() {
     assert_eq!((r.apply_runs, r.prune_runs), (1, 1), "{r:?}");
 }
 
+/// The mixed round's 20% with its 6% of throttling made 500s instead: what the SDK's adaptive
+/// rate limiting costs. `cargo test --test it mixed_faults_without_throttling -- --ignored
+/// --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: compare with mixed_faults_converge_in_one_apply"]
+async fn mixed_faults_without_throttling() {
+    let rules = mixed()
+        .into_iter()
+        .map(|mut r| {
+            if matches!(r.fault, Fault::Throttle | Fault::SlowDown) {
+                r.fault = Fault::ServerError;
+            }
+            r
+        })
+        .collect();
+    let r = round(2, 20, rules, 3).await;
+    assert_eq!((r.apply_runs, r.prune_runs), (1, 1), "{r:?}");
+}
+
 /// More seeds: `cargo test --test it faults_many_seeds -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "minutes: many rounds through the fault proxy"]

@@ -415,7 +415,9 @@ pub async fn apply_cached(
         .iter()
         .zip(&dns_outcomes)
         .filter(|(u, o)| {
-            u.action() == Some(dns::DnsAction::Delete) && matches!(o, DnsOutcome::Failed(_))
+            // A delete is never pending: skipped means its batch failed.
+            u.action() == Some(dns::DnsAction::Delete)
+                && matches!(o, DnsOutcome::Failed(_) | DnsOutcome::Skipped)
         })
         .map(|(u, _)| u.stack.as_str())
         .collect();

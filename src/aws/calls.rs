@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
@@ -245,6 +246,34 @@ impl Intercept for CallCountingInterceptor {
         Ok(())
     }
 
+    // A failed call's answer carries how many attempts it took and for how long, so the
+    // error can say so (`AwsError::from_sdk` reads them back).
+    fn modify_before_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !matches!(context.output_or_error(), Some(Err(_))) {
+            return Ok(());
+        }
+        let attempts = cfg.load::<RequestAttempts>().map(RequestAttempts::attempts);
+        let elapsed = cfg.load::<Started>().map(|s| s.0.elapsed());
+        if let Some(response) = context.response_mut() {
+            if let Some(a) = attempts {
+                response
+                    .headers_mut()
+                    .insert(super::error::ATTEMPTS_HEADER, a.to_string());
+            }
+            if let Some(e) = elapsed {
+                response
+                    .headers_mut()
+                    .insert(super::error::ELAPSED_HEADER, e.as_millis().to_string());
+            }
+        }
+        Ok(())
+    }
+
     fn read_after_serialization(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -351,6 +380,36 @@ fn record_operation(service: &str, operation: &str) {
     });
     if let Some(recorder) = recorder {
         recorder.record(&format!("{service}.{operation}"));
+    }
+}
+
+/// Counts the HTTP attempts of the one call it is installed on (with the fluent builder's
+/// `customize().config_override(...)`), so the caller can tell a retried call: a create
+/// retried after a lost response may have taken effect twice where the API is not
+/// idempotent (LocalStack's CreateListener).
+#[derive(Debug, Clone, Default)]
+pub struct AttemptProbe(Arc<std::sync::atomic::AtomicU32>);
+
+impl AttemptProbe {
+    /// Attempts sent so far.
+    pub fn attempts(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Intercept for AttemptProbe {
+    fn name(&self) -> &'static str {
+        "AttemptProbe"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 

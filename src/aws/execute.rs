@@ -454,6 +454,8 @@ mod tests {
             message: String::new(),
             status: Some(400),
             kind: AwsErrorKind::Service,
+            attempts: None,
+            elapsed: None,
         }
     }
 

@@ -56,13 +56,33 @@ impl Default for AwsOptions {
     }
 }
 
+/// First wait before a retry (doubled on each further retry, with jitter).
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest wait before a retry, whatever the budget.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// The longest wait before one retry, so that the retry budget and the operation timeout agree:
+/// every retry of a call waiting the longest (the adaptive rate limiter's delay is capped at
+/// the same value) takes at most half of [`AwsOptions::operation_timeout`], leaving the other
+/// half for the attempts themselves. Without this, steadily throttled calls waited up to 20 s
+/// per retry and the 120 s timeout ended them after 7 of their 10 attempts, reported as a
+/// timeout. Defaults: 10 attempts, 120 s, so at most 6.7 s per retry and 60 s of waiting.
+pub fn max_backoff(opts: &AwsOptions) -> Duration {
+    let retries = opts.max_attempts.max(1) - 1;
+    if retries == 0 {
+        return MAX_BACKOFF;
+    }
+    (opts.operation_timeout / (2 * retries)).clamp(INITIAL_BACKOFF, MAX_BACKOFF)
+}
+
 /// Retry policy: adaptive mode (client-side rate limiting once throttled, then exponential
-/// backoff with jitter), as ELBv2 throttles Describe/Register bursts per account.
+/// backoff with jitter), as ELBv2 throttles Describe/Register bursts per account; the longest
+/// wait is [`max_backoff`].
 pub fn retry_config(opts: &AwsOptions) -> RetryConfig {
     RetryConfig::adaptive()
         .with_max_attempts(opts.max_attempts.max(1))
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(20))
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(max_backoff(opts))
 }
 
 /// Loads the shared SDK configuration.
@@ -151,5 +171,47 @@ impl AwsClients {
             .config()
             .region()
             .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worst case: every retry waits the longest.
+    fn worst_wait(opts: &AwsOptions) -> Duration {
+        max_backoff(opts) * (opts.max_attempts.max(1) - 1)
+    }
+
+    #[test]
+    fn every_retry_fits_in_half_the_operation_timeout() {
+        let defaults = AwsOptions::default();
+        assert_eq!(defaults.max_attempts, 10);
+        assert_eq!(max_backoff(&defaults), Duration::from_secs(120) / 18);
+        assert!(worst_wait(&defaults) <= defaults.operation_timeout / 2);
+        for (attempts, timeout) in [(3, 10), (5, 60), (10, 300), (25, 120)] {
+            let opts = AwsOptions {
+                max_attempts: attempts,
+                operation_timeout: Duration::from_secs(timeout),
+                ..AwsOptions::default()
+            };
+            assert!(
+                worst_wait(&opts) <= opts.operation_timeout / 2,
+                "{attempts} attempts, {timeout} s"
+            );
+            assert!(max_backoff(&opts) <= MAX_BACKOFF);
+        }
+        // A long timeout does not stretch one wait beyond MAX_BACKOFF; a single attempt never
+        // waits.
+        let long = AwsOptions {
+            operation_timeout: Duration::from_secs(3600),
+            ..AwsOptions::default()
+        };
+        assert_eq!(max_backoff(&long), MAX_BACKOFF);
+        let once = AwsOptions {
+            max_attempts: 1,
+            ..AwsOptions::default()
+        };
+        assert_eq!(worst_wait(&once), Duration::ZERO);
     }
 }

@@ -65,6 +65,8 @@ fn local_err(operation: &'static str, code: &str, message: String) -> AwsError {
         message,
         status: None,
         kind: AwsErrorKind::Other,
+        attempts: None,
+        elapsed: None,
     }
 }
 
@@ -284,7 +286,8 @@ pub enum DnsOutcome {
     /// Route53 rejected it (or could not be reached); the message names the record and carries
     /// AWS's error.
     Failed(String),
-    /// Not sent: its alias target is still pending.
+    /// Not applied: its alias target is still pending, or it was in a batch that failed as a
+    /// whole (the failure is reported once, on the batch's first unit).
     Skipped,
 }
 
@@ -349,6 +352,21 @@ fn failure(unit: &DnsUnit, e: &impl Display) -> String {
     format!(
         "{} {} in zone {}: {e}",
         unit.name, unit.record_type, unit.zone_name
+    )
+}
+
+/// The one failure of a batch that failed as a whole, reported on its first unit.
+fn batch_failure(first: &DnsUnit, units: usize, e: &impl Display) -> String {
+    if units == 1 {
+        return failure(first, e);
+    }
+    format!(
+        "{} {} and {} more record changes in zone {} (one batch) were not applied; a re-run \
+         reads the zone and finishes the job: {e}",
+        first.name,
+        first.record_type,
+        units - 1,
+        first.zone_name
     )
 }
 
@@ -465,10 +483,18 @@ pub async fn apply_units(
                         }
                     }
                     Err(e) => {
-                        for &r in &part {
-                            let unit = &units[ready[r].0];
-                            tracing::warn!(name = %unit.name, error = %e, "record change failed");
-                            report.outcomes[ready[r].0] = DnsOutcome::Failed(failure(unit, &e));
+                        // The call failed as a whole (throttling or 5xx after the SDK's
+                        // retries, transport): one failure, on the batch's first unit; the
+                        // others were not applied because of it.
+                        let Some((&first, rest)) = part.split_first() else {
+                            continue;
+                        };
+                        let unit = &units[ready[first].0];
+                        let message = batch_failure(unit, part.len(), &e);
+                        tracing::warn!(zone = %unit.zone_name, units = part.len(), error = %e, "record batch failed");
+                        report.outcomes[ready[first].0] = DnsOutcome::Failed(message);
+                        for &r in rest {
+                            report.outcomes[ready[r].0] = DnsOutcome::Skipped;
                         }
                     }
                 }
@@ -712,6 +738,8 @@ mod tests {
             message: String::new(),
             status,
             kind,
+            attempts: None,
+            elapsed: None,
         };
         let service = AwsErrorKind::Service;
         assert!(is_content_error(&err(

@@ -405,6 +405,8 @@ mod tests {
                 message: String::new(),
                 status: c.status,
                 kind: c.kind,
+                attempts: None,
+                elapsed: None,
             };
             assert_eq!(ErrorClass::of_aws(&e), c.want, "{}", c.name);
         }

@@ -278,6 +278,8 @@ mod tests {
             message: String::new(),
             status: Some(status),
             kind,
+            attempts: None,
+            elapsed: None,
         }))
     }
 

@@ -21,7 +21,7 @@ pub(crate) struct Env {
     pub(crate) clients: AwsClients,
     pub(crate) cluster: String,
     pub(crate) vpc: String,
-    subnets: Vec<String>,
+    pub(crate) subnets: Vec<String>,
     node_sg: String,
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn example(name: &str, cluster: &str) -> Vec<Stack> {
 }
 
 impl Env {
-    fn opts(&self, prune: bool) -> PassOptions {
+    pub(crate) fn opts(&self, prune: bool) -> PassOptions {
         PassOptions {
             cluster: self.cluster.clone(),
             vpc_id: Some(self.vpc.clone()),
@@ -80,14 +80,14 @@ impl Env {
         }
     }
 
-    async fn prepare(&self, stacks: &[Stack], prune: bool) -> PreparedPass {
+    pub(crate) async fn prepare(&self, stacks: &[Stack], prune: bool) -> PreparedPass {
         prepare(&self.clients, &self.opts(prune), stacks)
             .await
             .unwrap()
     }
 
     /// One full pass; every change must succeed. Returns the mutating calls it made.
-    async fn apply(&self, stacks: &[Stack], prune: bool) -> BTreeMap<String, u64> {
+    pub(crate) async fn apply(&self, stacks: &[Stack], prune: bool) -> BTreeMap<String, u64> {
         self.clients.calls.reset();
         let prepared = self.prepare(stacks, prune).await;
         assert!(
@@ -107,7 +107,7 @@ impl Env {
         mutating(&self.clients)
     }
 
-    async fn observed(&self) -> BTreeMap<String, ObservedStack> {
+    pub(crate) async fn observed(&self) -> BTreeMap<String, ObservedStack> {
         observe(
             &self.clients,
             &self.cluster,

@@ -614,3 +614,56 @@ async fn zone_cache_reads_a_zone_again_only_when_it_changed_out_of_band() {
     short.records(&c, &two_listed).await.unwrap();
     assert_eq!(short.record_reads(), 2);
 }
+
+#[tokio::test]
+async fn a_batch_that_fails_as_a_whole_is_one_failure() {
+    use crate::aws_faults::{account, clients_via, seconds_in};
+    use crate::fault_proxy::{Fault, FaultProxy, Ops, Rule};
+    let c = account_clients(20).await;
+    let (id, name) = create_zone(&c, "lost", None).await;
+    let z = zone(&id, &name);
+    let units: Vec<DnsUnit> = (0..3)
+        .map(|i| unit(&z, &format!("b{i}"), DnsAction::Create, target(i)))
+        .collect();
+    let proxy = FaultProxy::start(
+        &localstack::endpoint(),
+        1,
+        vec![Rule::new(
+            Ops::Named(vec!["route53.ChangeResourceRecordSets".into()]),
+            Fault::ServerError,
+            1.0,
+        )],
+    )
+    .await;
+    let opts = aws_lb_operator::aws::AwsOptions {
+        max_attempts: 2,
+        operation_timeout: std::time::Duration::from_secs(4),
+        ..localstack::options(REGION)
+    };
+    let faulty = clients_via(&proxy.url, &account(5320), opts).await;
+    let report = apply_units(&faulty, &units, &BatchLimits::default()).await;
+    assert_eq!(
+        report.calls, 1,
+        "one batch, not split: the call failed, not its content"
+    );
+    let DnsOutcome::Failed(message) = &report.outcomes[0] else {
+        panic!("{:?}", report.outcomes);
+    };
+    seconds_in(
+        message,
+        &format!(
+            "b0.{name} A and 2 more record changes in zone {name} (one batch) were not applied; \
+             a re-run reads the zone and finishes the job: route53.ChangeResourceRecordSets \
+             failed: InternalFailure: The request processing has failed because of an unknown \
+             error. (2 attempts over "
+        ),
+        " s)",
+    );
+    assert_eq!(
+        &report.outcomes[1..],
+        &[DnsOutcome::Skipped, DnsOutcome::Skipped],
+        "the failure is reported once"
+    );
+    assert_eq!(report.failures().len(), 1);
+    assert!(ours(list_records(&c, &id).await.unwrap()).is_empty());
+}

@@ -125,6 +125,32 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
     out
 }
 
+/// How much hangs on `lb`: its listeners, their rules, and the stack's target groups that
+/// route from it.
+fn attachments(lb: &ObservedLoadBalancer, tgs: &[ObservedTargetGroup]) -> usize {
+    let rules: usize = lb.listeners.iter().map(|l| l.rules.len()).sum();
+    let tgs = tgs
+        .iter()
+        .filter(|t| t.load_balancer_arns.contains(&lb.arn))
+        .count();
+    lb.listeners.len() + rules + tgs
+}
+
+/// Which of two listeners on one port to keep (lower first): the one with the wanted
+/// protocol, then the one with more rules, then the smaller ARN.
+fn listener_rank<'l>(
+    l: &'l ObservedListener,
+    want: Option<&ListenerSpec>,
+) -> (bool, std::cmp::Reverse<usize>, &'l str) {
+    let protocol_differs =
+        want.is_some_and(|w| !w.protocol.as_str().eq_ignore_ascii_case(&l.protocol));
+    (
+        protocol_differs,
+        std::cmp::Reverse(l.rules.len()),
+        l.arn.as_str(),
+    )
+}
+
 fn resource_tag(kind: StackKind, t: &Tags) -> Option<&str> {
     t.get(kind.resource_tag()).map(String::as_str)
 }
@@ -217,9 +243,16 @@ impl<'a> StackPlanner<'a> {
             facts.security_groups.clone()?
         };
 
-        // The load balancer to keep: tagged as the stack's LoadBalancer, preferring the name.
+        // The load balancer to keep, when a lost create response left duplicates: the one
+        // serving (most listeners, rules and target groups attached), then the expected name.
         let mut lbs: Vec<&ObservedLoadBalancer> = observed.load_balancers.iter().collect();
-        lbs.sort_by_key(|lb| (lb.name != spec.name, lb.arn.clone()));
+        lbs.sort_by_key(|lb| {
+            (
+                std::cmp::Reverse(attachments(lb, &observed.target_groups)),
+                lb.name != spec.name,
+                lb.arn.clone(),
+            )
+        });
         let mut kept_lb = lbs.first().copied();
         let replace_reason = kept_lb.and_then(|lb| {
             if lb.lb_type != spec.lb_type.as_str() {
@@ -296,6 +329,23 @@ impl<'a> StackPlanner<'a> {
         };
         let name_refs = self.resolve_named_target_groups(d)?;
 
+        // 0. Duplicate load balancers go first, before any change could attach the stack's
+        // target groups to them as well (a target group serves one load balancer).
+        for lb in lbs.iter().skip(1) {
+            let reason = format!(
+                "duplicate of the stack's load balancer {} ({}), which is kept",
+                lbs[0].name, lbs[0].arn
+            );
+            self.push(
+                format!("load balancer {}", lb.name),
+                ChangeKind::Delete,
+                Some(reason),
+                Op::DeleteLoadBalancer {
+                    arn: lb.arn.clone(),
+                },
+            );
+        }
+
         // 1. Security groups.
         for sg in &observed.security_groups {
             if frontend.is_none_or(|f| f.id != sg.id) {
@@ -341,9 +391,6 @@ impl<'a> StackPlanner<'a> {
         }
 
         // 3. The load balancer.
-        for lb in lbs.iter().skip(1) {
-            self.delete_lb(lb, Some("duplicate of the stack's load balancer".into()));
-        }
         if let (Some(old), Some(reason)) = (kept_lb, replace_reason.clone()) {
             // Replacement deletes first: target groups can serve one load balancer only.
             self.push(
@@ -369,9 +416,34 @@ impl<'a> StackPlanner<'a> {
             tg_refs: &tg_refs,
             names: &name_refs,
         };
-        let observed_listeners: BTreeMap<u16, &ObservedListener> = kept_lb
-            .map(|lb| lb.listeners.iter().map(|l| (l.port, l)).collect())
-            .unwrap_or_default();
+        // One listener per port; a second one on a port (LocalStack's answer to a retried
+        // CreateListener whose response was lost, or a hand-made one) is drift.
+        let mut by_port: BTreeMap<u16, Vec<&ObservedListener>> = BTreeMap::new();
+        for l in kept_lb.map_or(&[][..], |lb| lb.listeners.as_slice()) {
+            by_port.entry(l.port).or_default().push(l);
+        }
+        let mut observed_listeners: BTreeMap<u16, &ObservedListener> = BTreeMap::new();
+        for (port, mut same_port) in by_port {
+            let want = d.listeners.iter().find(|w| w.port == port);
+            same_port.sort_by_key(|l| listener_rank(l, want));
+            let Some((&kept, extras)) = same_port.split_first() else {
+                continue;
+            };
+            for extra in extras {
+                self.delete(
+                    DEL_LISTENERS,
+                    format!("listener {port}"),
+                    Some(format!(
+                        "second listener on port {port} ({} is kept)",
+                        kept.arn
+                    )),
+                    Op::DeleteListener {
+                        arn: extra.arn.clone(),
+                    },
+                );
+            }
+            observed_listeners.insert(port, kept);
+        }
         for l in &d.listeners {
             match observed_listeners.get(&l.port) {
                 Some(o) => self.plan_listener_update(l, o, &resolve),

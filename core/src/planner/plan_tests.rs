@@ -1353,6 +1353,112 @@ fn duplicate_load_balancers_of_a_stack_are_deleted_keeping_the_named_one() {
 }
 
 #[test]
+fn of_duplicate_load_balancers_the_populated_one_is_kept_and_the_other_deleted_first() {
+    // A create whose response was lost left a second, empty load balancer with the same name
+    // and a smaller ARN: the one with the listeners, rules and target groups is kept.
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let kept = fake.observed("shop/storefront").load_balancers[0].clone();
+    let mut dup = kept.clone();
+    dup.arn = "arn:0-lb-dup".into();
+    dup.listeners.clear();
+    assert!(dup.arn < kept.arn);
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers
+        .push(dup);
+    // A change that touches the target groups at the same time (a new health-check path).
+    stack.target_groups[0].health_check.path = "/ready".into();
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert_eq!(
+        ops(&p),
+        vec!["elbv2.DeleteLoadBalancer", "elbv2.ModifyTargetGroup"],
+        "the duplicate goes first, before anything else"
+    );
+    assert!(matches!(&p.changes[0].op, Op::DeleteLoadBalancer { arn } if arn == "arn:0-lb-dup"));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(
+            format!(
+                "duplicate of the stack's load balancer {} ({}), which is kept",
+                kept.name, kept.arn
+            )
+            .as_str()
+        )
+    );
+    fake.apply(&p.changes);
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    assert_eq!(
+        fake.observed("shop/storefront").load_balancers[0].arn,
+        kept.arn
+    );
+}
+
+#[test]
+fn target_groups_attached_keep_a_load_balancer_without_listeners() {
+    // Both duplicates are bare, but the target groups route from the larger ARN: keep it.
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let s = fake.stacks.get_mut("shop/storefront").unwrap();
+    let mut dup = s.load_balancers[0].clone();
+    dup.arn = "arn:0-lb-dup".into();
+    dup.listeners.clear();
+    s.load_balancers[0].listeners.clear();
+    let routed = s.load_balancers[0].arn.clone();
+    s.load_balancers.insert(0, dup);
+    for tg in &mut s.target_groups {
+        tg.load_balancer_arns = vec![routed.clone()];
+    }
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert!(matches!(&p.changes[0].op, Op::DeleteLoadBalancer { arn } if arn == "arn:0-lb-dup"));
+    assert_eq!(count(&p, "elbv2.DeleteLoadBalancer"), 1);
+}
+
+#[test]
+fn a_second_listener_on_a_port_is_drift_and_deleted() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let lb = fake.observed("shop/storefront").load_balancers[0].clone();
+    let first = lb.listeners[0].clone();
+    // The copy a retried CreateListener left: same port and actions, no rules, smaller ARN.
+    let mut second = first.clone();
+    second.arn = "arn:0-listener-dup".into();
+    second.rules.clear();
+    fake.lb_mut(&lb.arn).listeners.insert(0, second);
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), vec!["elbv2.DeleteListener"]);
+    assert!(matches!(&p.changes[0].op, Op::DeleteListener { arn } if arn == "arn:0-listener-dup"));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(
+            format!(
+                "second listener on port {} ({} is kept)",
+                first.port, first.arn
+            )
+            .as_str()
+        )
+    );
+    fake.apply(&p.changes);
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+
+    // Deleting the stack deletes the load balancer only (its listeners go with it).
+    let mut third = first.clone();
+    third.arn = "arn:listener-3".into();
+    fake.lb_mut(&lb.arn).listeners.push(third);
+    assert_eq!(
+        ops(&fake.plan_delete("shop/storefront"))
+            .iter()
+            .filter(|o| o.contains("Listener"))
+            .count(),
+        0
+    );
+}
+
+#[test]
 fn changes_serialise_with_the_operation_name() {
     let p = Fake::default().plan(&[seed()]);
     let v = serde_json::to_value(&p.changes[0]).unwrap();

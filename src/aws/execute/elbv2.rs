@@ -12,6 +12,7 @@ use super::{
     gone_ok, idempotent, retry_while, sdk_err, to_i32, Ctx, ExecuteError, ExecuteOptions, SdkError,
     Stop,
 };
+use crate::aws::calls::AttemptProbe;
 use crate::aws::{AwsClients, AwsError};
 
 /// Performs one ELBv2 change; `Ok(Some(arn))` for creates.
@@ -55,12 +56,23 @@ pub(super) async fn execute(
                 .set_tags(elb_tags(tags))
                 .send()
                 .await
-                .map_err(elb_err("CreateTargetGroup"))?;
-            Ok(out
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .map(str::to_owned))
+                .map_err(elb_err("CreateTargetGroup"));
+            match out {
+                Ok(out) => Ok(out
+                    .target_groups()
+                    .first()
+                    .and_then(|t| t.target_group_arn())
+                    .map(str::to_owned)),
+                // AWS answers an identical create with the existing group; LocalStack (and AWS
+                // for any difference) with this code.
+                Err(e) if e.has_code("DuplicateTargetGroupName") => {
+                    match idempotent::owned_target_group(elb, tg, tags).await? {
+                        Some(arn) => Ok(Some(arn)),
+                        None => Err(e.into()),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Op::ModifyTargetGroup {
             target_group,
@@ -146,6 +158,7 @@ pub(super) async fn execute(
             ..
         } => {
             let sgs = ctx.refs("load balancer security groups", &lb.security_groups)?;
+            let probe = AttemptProbe::default();
             let out = elb
                 .create_load_balancer()
                 .name(&lb.name)
@@ -156,14 +169,34 @@ pub(super) async fn execute(
                 .set_subnet_mappings(subnet_mappings(lb))
                 .set_security_groups((!sgs.is_empty()).then_some(sgs))
                 .set_tags(elb_tags(tags))
+                .customize()
+                .config_override(
+                    aws_sdk_elasticloadbalancingv2::config::Builder::default()
+                        .interceptor(probe.clone()),
+                )
                 .send()
                 .await
-                .map_err(elb_err("CreateLoadBalancer"))?;
-            Ok(out
-                .load_balancers()
-                .first()
-                .and_then(|l| l.load_balancer_arn())
-                .map(str::to_owned))
+                .map_err(elb_err("CreateLoadBalancer"));
+            match out {
+                Ok(out) => {
+                    let arn = out
+                        .load_balancers()
+                        .first()
+                        .and_then(|l| l.load_balancer_arn())
+                        .map(str::to_owned);
+                    if let (Some(arn), true) = (&arn, probe.attempts() > 1) {
+                        idempotent::drop_load_balancer_copies(elb, &lb.name, arn, tags).await?;
+                    }
+                    Ok(arn)
+                }
+                Err(e) if e.has_code("DuplicateLoadBalancerName") => {
+                    match idempotent::owned_load_balancer(elb, lb, tags).await? {
+                        Some(arn) => Ok(Some(arn)),
+                        None => Err(e.into()),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Op::SetSecurityGroups {
             load_balancer,
@@ -238,9 +271,10 @@ pub(super) async fn execute(
             ..
         } => {
             let lb_arn = ctx.r("load balancer", load_balancer)?;
+            let probe = AttemptProbe::default();
             let out = elb
                 .create_listener()
-                .load_balancer_arn(lb_arn)
+                .load_balancer_arn(&lb_arn)
                 .port(i32::from(l.port))
                 .protocol(elbt::ProtocolEnum::from(l.protocol.as_str()))
                 .set_ssl_policy(l.ssl_policy.clone())
@@ -248,14 +282,23 @@ pub(super) async fn execute(
                 .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .set_tags(elb_tags(tags))
+                .customize()
+                .config_override(
+                    aws_sdk_elasticloadbalancingv2::config::Builder::default()
+                        .interceptor(probe.clone()),
+                )
                 .send()
                 .await
                 .map_err(elb_err("CreateListener"))?;
-            Ok(out
+            let arn = out
                 .listeners()
                 .first()
                 .and_then(|l| l.listener_arn())
-                .map(str::to_owned))
+                .map(str::to_owned);
+            if let (Some(arn), true) = (&arn, probe.attempts() > 1) {
+                idempotent::drop_listener_copies(elb, &lb_arn, l.port, arn).await?;
+            }
+            Ok(arn)
         }
         Op::ModifyListener { arn, listener: l } => {
             elb.modify_listener()

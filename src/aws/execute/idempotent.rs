@@ -8,7 +8,7 @@
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{ActionSpec, ConditionSpec};
 use aws_lb_operator_core::planner::cluster;
-use aws_lb_operator_core::planner::SgPermission;
+use aws_lb_operator_core::planner::{NewLoadBalancer, NewTargetGroup, SgPermission};
 
 use super::ec2::{ec2_err, ip_permissions};
 use crate::aws::{ec2, elbv2, observe, AwsError};
@@ -184,4 +184,166 @@ pub(super) async fn identical_rule(
         );
     }
     Ok(same)
+}
+
+/// After a CreateListener that needed more than one attempt: an earlier attempt may have
+/// taken effect (its response lost), and where the API is not idempotent (LocalStack; AWS
+/// returns the same listener) the retry created a second listener on the port. Deletes every
+/// listener of `lb` on `port` other than `kept` (the load balancer is the stack's own, so
+/// they are ours).
+pub(super) async fn drop_listener_copies(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    lb: &str,
+    port: u16,
+    kept: &str,
+) -> Result<(), AwsError> {
+    let listeners = elbv2::describe_listeners(client, lb).await?;
+    for l in listeners {
+        let Some(arn) = l.listener_arn() else {
+            continue;
+        };
+        if arn == kept || l.port() != Some(i32::from(port)) {
+            continue;
+        }
+        tracing::info!(
+            listener = arn,
+            kept,
+            port,
+            "a retried CreateListener had already taken effect; deleting the copy"
+        );
+        let gone = client.delete_listener().listener_arn(arn).send().await;
+        if let Err(e) = gone {
+            let e = AwsError::from_sdk("elbv2", "DeleteListener", e);
+            if !e.has_code("ListenerNotFound") {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The ARN of the target group named like `tg` when it carries every tag of `tags` and has the
+/// port, protocol, target type and VPC of the create: an earlier attempt whose response was
+/// lost created it, so it is adopted. `None` for a group of that name that differs or is not
+/// ours (the create then fails as AWS answered).
+pub(super) async fn owned_target_group(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    tg: &NewTargetGroup,
+    tags: &Tags,
+) -> Result<Option<String>, AwsError> {
+    let found = client
+        .describe_target_groups()
+        .names(&tg.name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("elbv2", "DescribeTargetGroups", e))?;
+    let Some(o) = found.target_groups().first() else {
+        return Ok(None);
+    };
+    let Some(arn) = o.target_group_arn() else {
+        return Ok(None);
+    };
+    let same = o.port() == Some(i32::from(tg.port))
+        && o.protocol().map(|p| p.as_str()) == Some(tg.protocol.as_str())
+        && o.target_type().map(|t| t.as_str()) == Some(tg.target_type.as_str())
+        && o.vpc_id() == Some(tg.vpc_id.as_str());
+    let ours = same && has_tags(client, arn, tags).await?;
+    log_adoption("target group", &tg.name, arn, ours);
+    Ok(ours.then(|| arn.to_owned()))
+}
+
+/// The ARN of the load balancer named like `lb` when it carries every tag of `tags` and has
+/// its type and scheme: adopted as [`owned_target_group`] adopts a target group.
+pub(super) async fn owned_load_balancer(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    lb: &NewLoadBalancer,
+    tags: &Tags,
+) -> Result<Option<String>, AwsError> {
+    let found = client
+        .describe_load_balancers()
+        .names(&lb.name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("elbv2", "DescribeLoadBalancers", e))?;
+    let Some(o) = found.load_balancers().first() else {
+        return Ok(None);
+    };
+    let Some(arn) = o.load_balancer_arn() else {
+        return Ok(None);
+    };
+    let same = o.r#type().map(|t| t.as_str()) == Some(lb.lb_type.as_str())
+        && o.scheme().map(|s| s.as_str()) == Some(lb.scheme.as_str());
+    let ours = same && has_tags(client, arn, tags).await?;
+    log_adoption("load balancer", &lb.name, arn, ours);
+    Ok(ours.then(|| arn.to_owned()))
+}
+
+async fn has_tags(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    tags: &Tags,
+) -> Result<bool, AwsError> {
+    let have = elbv2::describe_tags(client, &[arn.to_owned()]).await?;
+    let have = have.get(arn).cloned().unwrap_or_default();
+    Ok(tags.iter().all(|(k, v)| have.get(k) == Some(v)))
+}
+
+fn log_adoption(what: &str, name: &str, arn: &str, ours: bool) {
+    if ours {
+        tracing::info!(
+            name,
+            arn,
+            "{what} already exists with our tags and settings (an earlier attempt whose \
+             response was lost created it); adopted"
+        );
+    } else {
+        tracing::warn!(
+            name,
+            arn,
+            "{what} name is held by one that is not ours or differs"
+        );
+    }
+}
+
+/// After a CreateLoadBalancer that needed more than one attempt: where the API is not
+/// idempotent (LocalStack; AWS returns the same load balancer for the same name) the retry
+/// created a second load balancer of that name. Deletes every load balancer named `name`
+/// other than `kept` that carries every tag of `tags` (ours, of this stack: a copy).
+pub(super) async fn drop_load_balancer_copies(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    name: &str,
+    kept: &str,
+    tags: &Tags,
+) -> Result<(), AwsError> {
+    // Every load balancer, not `Names`: LocalStack answers a name with one of the copies.
+    let all = elbv2::describe_load_balancers(client, None).await?;
+    for lb in all
+        .iter()
+        .filter(|lb| lb.load_balancer_name() == Some(name))
+    {
+        let Some(arn) = lb.load_balancer_arn() else {
+            continue;
+        };
+        if arn == kept || !has_tags(client, arn, tags).await? {
+            continue;
+        }
+        tracing::info!(
+            load_balancer = arn,
+            kept,
+            name,
+            "a retried CreateLoadBalancer had already taken effect; deleting the copy"
+        );
+        let gone = client
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await;
+        if let Err(e) = gone {
+            let e = AwsError::from_sdk("elbv2", "DeleteLoadBalancer", e);
+            if !e.has_code("LoadBalancerNotFound") {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }

@@ -217,6 +217,12 @@ async fn a_rule_that_already_exists_exactly_as_wanted_is_adopted() {
         .load_balancer_arn(&lb)
         .port(80)
         .protocol(elbt::ProtocolEnum::Http)
+        .tags(
+            elbt::Tag::builder()
+                .key(tags::CLUSTER)
+                .value(&cluster)
+                .build(),
+        )
         .default_actions(
             elbt::Action::builder()
                 .r#type(elbt::ActionTypeEnum::FixedResponse)

@@ -296,7 +296,7 @@ pub(super) async fn execute(
                 .and_then(|l| l.listener_arn())
                 .map(str::to_owned);
             if let (Some(arn), true) = (&arn, probe.attempts() > 1) {
-                idempotent::drop_listener_copies(elb, &lb_arn, l.port, arn).await?;
+                idempotent::drop_listener_copies(elb, &lb_arn, l.port, arn, tags).await?;
             }
             Ok(arn)
         }

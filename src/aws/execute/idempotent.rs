@@ -189,20 +189,21 @@ pub(super) async fn identical_rule(
 /// After a CreateListener that needed more than one attempt: an earlier attempt may have
 /// taken effect (its response lost), and where the API is not idempotent (LocalStack; AWS
 /// returns the same listener) the retry created a second listener on the port. Deletes every
-/// listener of `lb` on `port` other than `kept` (the load balancer is the stack's own, so
-/// they are ours).
+/// listener of `lb` on `port` other than `kept` that carries every tag of `tags` (the create's:
+/// a copy; ownership is decided by tags even on the stack's own load balancer).
 pub(super) async fn drop_listener_copies(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     lb: &str,
     port: u16,
     kept: &str,
+    tags: &Tags,
 ) -> Result<(), AwsError> {
     let listeners = elbv2::describe_listeners(client, lb).await?;
     for l in listeners {
         let Some(arn) = l.listener_arn() else {
             continue;
         };
-        if arn == kept || l.port() != Some(i32::from(port)) {
+        if arn == kept || l.port() != Some(i32::from(port)) || !has_tags(client, arn, tags).await? {
             continue;
         }
         tracing::info!(

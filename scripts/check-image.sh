@@ -100,9 +100,11 @@ mkdir "$view"
 mount --bind "$mnt" "$view"
 mounts+=("$view")
 as_user=(setpriv --reuid="${user%%:*}" --regid="${user##*:}" --clear-groups)
-seen=$("${as_user[@]}" find "$view" -type f | wc -l)
+# From /: the user may not be allowed into the current directory (a checkout in a private
+# directory), and find fails when it cannot return there.
+seen=$(cd / && "${as_user[@]}" find "$view" -type f | wc -l)
 ((seen >= 4)) || fail "as $user, find saw only $seen files in the image"
-writable=$("${as_user[@]}" find "$view" -writable)
+writable=$(cd / && "${as_user[@]}" find "$view" -writable)
 [[ -z $writable ]] || fail "writable by $user in the image: $writable"
 owned=$(find "$view" \( -user "${user%%:*}" -o -group "${user##*:}" \) -print)
 [[ -z $owned ]] || fail "owned by $user in the image: $owned"

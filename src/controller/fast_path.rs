@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lb_operator_core::model::{Stack, StackId};
-use aws_lb_operator_core::planner::cluster::target_ports;
+use aws_lb_operator_core::planner::cluster::stack_ports;
 use aws_lb_operator_core::planner::{target_changes, Change, Ref};
 use tracing::Instrument;
 
@@ -46,7 +46,8 @@ pub fn target_updates(
         // Targets on a port the applied stack did not use (a named target port now resolving
         // to another container port) need that port opened on the target security groups: a
         // full pass plans it.
-        if !ports(stack).is_subset(&ports(&applied.stack)) {
+        let before: BTreeSet<u16> = stack_ports(&applied.stack).collect();
+        if !stack_ports(stack).all(|p| before.contains(&p)) {
             out.full_pass.push(id.clone());
             continue;
         }
@@ -83,15 +84,6 @@ pub fn target_updates(
         }
     }
     out
-}
-
-/// The ports the backend security group must reach for `stack`'s target groups.
-fn ports(stack: &Stack) -> BTreeSet<u16> {
-    stack
-        .target_groups
-        .iter()
-        .flat_map(|tg| target_ports(tg.port, &tg.health_check.port, &tg.targets))
-        .collect()
 }
 
 impl Reconciler {

@@ -5,7 +5,6 @@
 //!
 //! Rounds: `RACE_ROUNDS` (default 5); the ignored `*_fifty_rounds` tests run 50.
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use aws_lb_operator::aws::ec2::{describe_security_groups, filter, list_security_groups};
 use aws_lb_operator::aws::execute::ExecuteOptions;
@@ -17,7 +16,7 @@ use aws_lb_operator_core::planner::{
 };
 
 use crate::aws_apply::{env, example, Env};
-use crate::localstack::endpoint;
+use crate::localstack::{examples, operator};
 
 fn rounds() -> usize {
     std::env::var("RACE_ROUNDS")
@@ -190,27 +189,18 @@ async fn concurrent_passes_fifty_rounds() {
     concurrent_passes(50).await;
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_aws-lb-operator");
-
 fn apply_process(env: &Env, region: &str, example: &str) -> std::process::Child {
-    let dir = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
-    Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", region)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args([
-            "apply",
-            "-f",
-            &dir,
-            "--cluster-name",
-            &env.cluster,
-            "--vpc-id",
-            &env.vpc,
-        ])
+    let dir = examples(example);
+    let args = [
+        "apply",
+        "-f",
+        &dir,
+        "--cluster-name",
+        &env.cluster,
+        "--vpc-id",
+        &env.vpc,
+    ];
+    operator(region, &args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

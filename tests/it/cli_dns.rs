@@ -7,7 +7,6 @@
 //! (the binary gets it as a 12-digit `AWS_ACCESS_KEY_ID`, as [`localstack::account_clients`]
 //! does), with a public zone for a domain unique to the run.
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use aws_lb_operator::aws::route53::list_records;
 use aws_lb_operator::aws::AwsClients;
@@ -17,9 +16,8 @@ use aws_sdk_route53::types::{
 };
 use serde_json::Value;
 
-use crate::localstack::{self, create_subnet, create_vpc, endpoint, run_id, unique};
+use crate::localstack::{self, create_subnet, create_vpc, operator, run_id, unique};
 
-const BIN: &str = env!("CARGO_BIN_EXE_aws-lb-operator");
 const REGION: &str = "eu-north-1";
 /// Account number of this suite within the test crate (see `localstack::account_clients`).
 const ACCOUNT: u32 = 5500;
@@ -31,15 +29,8 @@ fn account_key(n: u32) -> String {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let out = operator(REGION, args)
         .env("AWS_ACCESS_KEY_ID", account_key(ACCOUNT))
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(args)
         .output()
         .unwrap();
     (

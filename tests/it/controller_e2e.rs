@@ -95,20 +95,7 @@ impl World {
     }
 
     fn settings(&self) -> Settings {
-        let mut dns = DnsOptions::new(&self.env.cluster);
-        dns.zone_id_filter = vec![self.zone_id.clone()];
-        Settings {
-            cluster: self.env.cluster.clone(),
-            vpc_id: Some(self.env.vpc.clone()),
-            build: BuildConfig::new(&self.env.cluster),
-            dns: Some(dns),
-            concurrency: 2,
-            max_stacks_per_pass: 50,
-            sync_period: Duration::from_secs(600),
-            target_batch_window: Duration::from_millis(100),
-            dry_run: false,
-            unrestricted_sg_rules: false,
-        }
+        settings(&self.env, Some(&self.zone_id))
     }
 
     async fn controller(&self, aws: AwsClients, leader: Option<LeaderConfig>, id: &str) -> Running {
@@ -180,6 +167,29 @@ impl World {
 }
 
 /// Polls `check` every 100 ms until it holds or `secs` pass.
+/// The controller settings the end-to-end suites run with: `env`'s cluster and VPC, 2 workers,
+/// 50 stacks per pass, a 100 ms target batch window; Route53 managed in `zone_id` only, or not
+/// at all without one.
+pub(crate) fn settings(env: &Env, zone_id: Option<&str>) -> Settings {
+    let dns = zone_id.map(|zone| {
+        let mut dns = DnsOptions::new(&env.cluster);
+        dns.zone_id_filter = vec![zone.to_owned()];
+        dns
+    });
+    Settings {
+        cluster: env.cluster.clone(),
+        vpc_id: Some(env.vpc.clone()),
+        build: BuildConfig::new(&env.cluster),
+        dns,
+        concurrency: 2,
+        max_stacks_per_pass: 50,
+        sync_period: Duration::from_secs(600),
+        target_batch_window: Duration::from_millis(100),
+        dry_run: false,
+        unrestricted_sg_rules: false,
+    }
+}
+
 pub(crate) async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,

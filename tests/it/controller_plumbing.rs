@@ -12,10 +12,7 @@ use aws_lb_operator::controller::leader::{self, Clock, LeaderConfig, SystemClock
 use aws_lb_operator::controller::metrics::{
     DnsOutcome, EventType, Kind, Metrics, ReconcileResult, TargetPath,
 };
-use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps};
-use aws_lb_operator_core::dns::DnsOptions;
-use aws_lb_operator_core::translate::BuildConfig;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -27,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::apiserver::ApiServer;
 use crate::aws_apply::env_with;
-use crate::controller_e2e::eventually;
+use crate::controller_e2e::{eventually, settings};
 use crate::localstack;
 
 // ---- /metrics, /healthz, /readyz ----------------------------------------------------------
@@ -364,23 +361,10 @@ async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
         ..ObjectMeta::default()
     };
     server.apply(&broken);
-    let mut dns = DnsOptions::new(&env.cluster);
-    dns.zone_id_filter = vec![zone_id];
     let running = start(Deps {
         client: server.client(),
         aws: env.clients.clone(),
-        settings: Settings {
-            cluster: env.cluster.clone(),
-            vpc_id: Some(env.vpc.clone()),
-            build: BuildConfig::new(&env.cluster),
-            dns: Some(dns),
-            concurrency: 2,
-            max_stacks_per_pass: 50,
-            sync_period: Duration::from_secs(600),
-            target_batch_window: Duration::from_millis(100),
-            dry_run: false,
-            unrestricted_sg_rules: false,
-        },
+        settings: settings(&env, Some(&zone_id)),
         namespaces: Vec::new(),
         leader: None,
         metrics_addr: "127.0.0.1:0".parse().unwrap(),

@@ -10,13 +10,12 @@ use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps, Running};
 use aws_lb_operator::crd::TargetGroupBinding;
-use aws_lb_operator_core::translate::BuildConfig;
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetDescription, TargetTypeEnum};
 use serde_json::{json, Value};
 
 use crate::apiserver::ApiServer;
 use crate::aws_apply::{env_with, Env};
-use crate::controller_e2e::eventually;
+use crate::controller_e2e::{eventually, settings};
 use crate::localstack;
 
 const REGION: &str = "me-central-1";
@@ -42,18 +41,7 @@ impl World {
     }
 
     fn settings(&self) -> Settings {
-        Settings {
-            cluster: self.env.cluster.clone(),
-            vpc_id: Some(self.env.vpc.clone()),
-            build: BuildConfig::new(&self.env.cluster),
-            dns: None,
-            concurrency: 2,
-            max_stacks_per_pass: 50,
-            sync_period: Duration::from_secs(600),
-            target_batch_window: Duration::from_millis(100),
-            dry_run: false,
-            unrestricted_sg_rules: false,
-        }
+        settings(&self.env, None)
     }
 
     async fn controller(&self) -> Running {

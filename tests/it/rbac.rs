@@ -8,17 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lb_operator::controller::leader::LeaderConfig;
-use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps};
-use aws_lb_operator_core::dns::DnsOptions;
-use aws_lb_operator_core::translate::BuildConfig;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::{json, Value};
 
 use crate::apiserver::ApiServer;
 use crate::aws_apply::env_with;
-use crate::controller_e2e::eventually;
+use crate::controller_e2e::{eventually, settings};
 use crate::localstack;
 
 const REGION: &str = "ap-southeast-7";
@@ -114,23 +111,10 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
         "spec": {"targetGroupARN": tg_arn, "targetType": "ip", "serviceRef": {"name": "api", "port": "http"}}
     }));
 
-    let mut dns = DnsOptions::new(&env.cluster);
-    dns.zone_id_filter = vec!["none".into()];
     let running = start(Deps {
         client: server.client(),
         aws: env.clients.clone(),
-        settings: Settings {
-            cluster: env.cluster.clone(),
-            vpc_id: Some(env.vpc.clone()),
-            build: BuildConfig::new(&env.cluster),
-            dns: Some(dns),
-            concurrency: 2,
-            max_stacks_per_pass: 50,
-            sync_period: Duration::from_secs(600),
-            target_batch_window: Duration::from_millis(100),
-            dry_run: false,
-            unrestricted_sg_rules: false,
-        },
+        settings: settings(&env, Some("none")),
         namespaces: Vec::new(),
         leader: Some(LeaderConfig {
             namespace: "default".into(),

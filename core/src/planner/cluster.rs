@@ -56,10 +56,7 @@ impl Claims {
         let mut out = Self::default();
         for s in stacks {
             out.backend |= s.load_balancer.security_groups.is_empty();
-            for tg in &s.target_groups {
-                out.ports
-                    .extend(target_ports(tg.port, &tg.health_check.port, &tg.targets));
-            }
+            out.ports.extend(stack_ports(s));
         }
         out
     }
@@ -69,6 +66,15 @@ impl Claims {
         self.ports.extend(other.ports.iter().copied());
         self.backend |= other.backend;
     }
+}
+
+/// The ports the backend group must reach for the target groups of `stack` ([`target_ports`]
+/// of each).
+pub fn stack_ports(stack: &Stack) -> impl Iterator<Item = u16> + '_ {
+    stack
+        .target_groups
+        .iter()
+        .flat_map(|tg| target_ports(tg.port, &tg.health_check.port, &tg.targets))
 }
 
 /// The ports the backend group must reach for one target group: its port, its health check's

@@ -1593,8 +1593,7 @@ impl Fake {
 fn ports_of(stacks: &[&Stack]) -> Vec<i32> {
     let mut ports: Vec<i32> = stacks
         .iter()
-        .flat_map(|s| &s.target_groups)
-        .flat_map(|tg| cluster::target_ports(tg.port, &tg.health_check.port, &tg.targets))
+        .flat_map(|s| cluster::stack_ports(s))
         .map(i32::from)
         .collect();
     ports.sort_unstable();

@@ -104,6 +104,21 @@ pub struct RouteRule {
     pub actions: Vec<ActionSpec>,
 }
 
+impl RouteRule {
+    /// A rule of a planned or observed listener.
+    fn new(priority: u32, conditions: &[ConditionSpec], actions: &[ActionSpec]) -> Self {
+        Self {
+            priority,
+            conditions: conditions
+                .iter()
+                .cloned()
+                .map(RouteCondition::from)
+                .collect(),
+            actions: actions.to_vec(),
+        }
+    }
+}
+
 /// A listener, as the evaluator takes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,16 +141,7 @@ impl From<&ListenerSpec> for RouteListener {
             rules: l
                 .rules
                 .iter()
-                .map(|r| RouteRule {
-                    priority: r.priority,
-                    conditions: r
-                        .conditions
-                        .iter()
-                        .cloned()
-                        .map(RouteCondition::from)
-                        .collect(),
-                    actions: r.actions.clone(),
-                })
+                .map(|r| RouteRule::new(r.priority, &r.conditions, &r.actions))
                 .collect(),
             default_actions: l.default_actions.clone(),
         }
@@ -150,16 +156,7 @@ impl From<&ObservedListener> for RouteListener {
             rules: l
                 .rules
                 .iter()
-                .map(|r| RouteRule {
-                    priority: r.priority,
-                    conditions: r
-                        .conditions
-                        .iter()
-                        .cloned()
-                        .map(RouteCondition::from)
-                        .collect(),
-                    actions: r.actions.clone(),
-                })
+                .map(|r| RouteRule::new(r.priority, &r.conditions, &r.actions))
                 .collect(),
             default_actions: l.default_actions.clone(),
         }

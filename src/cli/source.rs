@@ -25,7 +25,8 @@ use crate::trim;
 pub struct SourceArgs {
     /// Manifest files or directories, as `kubectl apply -f` takes them: YAML or JSON files,
     /// `kind: List` included; a directory's `.yaml`, `.yml` and `.json` files; `-` for standard
-    /// input. Repeatable. Without -f the objects are read from a cluster.
+    /// input. Repeatable. Without -f, `plan` and `diff` read the objects from a cluster, and
+    /// so does `route` given --kubeconfig, --context, -n or -A (else it reads AWS).
     #[arg(short = 'f', long = "filename")]
     pub files: Vec<PathBuf>,
     /// Also read the subdirectories of -f directories (without it, as in kubectl, they are

@@ -365,7 +365,8 @@ fn deleted_input<'a>(id: &StackId, current_dns_names: Vec<String>) -> DnsStackIn
     let resources = match (id.kind, id.is_explicit()) {
         (StackKind::Service, _) => vec![format!("service/{}/{}", id.namespace, id.name)],
         (StackKind::Ingress, false) => vec![format!("ingress/{}/{}", id.namespace, id.name)],
-        (StackKind::Ingress, true) => Vec::new(),
+        // Explicit groups, and Gateways (no DNS records are planned for them yet).
+        (StackKind::Ingress, true) | (StackKind::Gateway, _) => Vec::new(),
     };
     DnsStackInput {
         stack: id.clone(),

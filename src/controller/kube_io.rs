@@ -151,6 +151,9 @@ pub fn finalizer_for(stack: &StackId) -> String {
             format!("{GROUP_FINALIZER_PREFIX}{}", stack.name)
         }
         StackKind::Ingress => INGRESS_FINALIZER.to_owned(),
+        // The AWS Load Balancer Controller's ALB Gateway finalizer (the controller does not
+        // watch Gateways yet: docs/gateway.md).
+        StackKind::Gateway => "gateway.k8s.aws/alb".to_owned(),
     }
 }
 

@@ -83,6 +83,8 @@ label_value! {
         Ingress => "ingress",
         /// A Service's NLB stack.
         Service => "service",
+        /// A Gateway's stack (not reconciled by the controller yet: docs/gateway.md).
+        Gateway => "gateway",
         /// A TargetGroupBinding.
         TargetGroupBinding => "targetgroupbinding",
     }
@@ -105,6 +107,7 @@ impl From<StackKind> for Kind {
         match k {
             StackKind::Ingress => Kind::Ingress,
             StackKind::Service => Kind::Service,
+            StackKind::Gateway => Kind::Gateway,
         }
     }
 }

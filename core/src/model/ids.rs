@@ -16,6 +16,9 @@ pub enum StackKind {
     Ingress,
     /// A LoadBalancer Service (`service.k8s.aws/stack`, `service.k8s.aws/resource`).
     Service,
+    /// A Gateway of an ALB class (`gateway.k8s.aws.alb/stack`, `gateway.k8s.aws.alb/resource`,
+    /// the AWS Load Balancer Controller's ALB Gateway tag prefix).
+    Gateway,
 }
 
 impl StackKind {
@@ -25,6 +28,7 @@ impl StackKind {
         match self {
             Self::Ingress => super::tags::INGRESS_STACK,
             Self::Service => super::tags::SERVICE_STACK,
+            Self::Gateway => super::tags::ALB_GATEWAY_STACK,
         }
     }
 
@@ -34,6 +38,7 @@ impl StackKind {
         match self {
             Self::Ingress => super::tags::INGRESS_RESOURCE,
             Self::Service => super::tags::SERVICE_RESOURCE,
+            Self::Gateway => super::tags::ALB_GATEWAY_RESOURCE,
         }
     }
 }
@@ -41,6 +46,8 @@ impl StackKind {
 /// Prefix of the display form of Service stacks (`:` cannot appear in Kubernetes names or
 /// IngressGroup names, so the forms never collide).
 const SERVICE_PREFIX: &str = "service:";
+/// Prefix of the display form of Gateway stacks.
+const GATEWAY_PREFIX: &str = "gateway:";
 
 /// Identity of a stack: an explicit IngressGroup (`namespace` empty, `name` = group name), an
 /// implicit group of one Ingress (`namespace/name`), or a Service (`service:namespace/name`).
@@ -88,6 +95,16 @@ impl StackId {
         }
     }
 
+    /// The id of a Gateway's stack.
+    #[must_use]
+    pub fn gateway(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: StackKind::Gateway,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
     /// Whether this is an explicit group (`group.name`).
     #[must_use]
     pub fn is_explicit(&self) -> bool {
@@ -110,6 +127,10 @@ impl StackId {
         if let Some(v) = tags.get(StackKind::Ingress.stack_tag()) {
             return Some(Self::parse(v));
         }
+        if let Some(v) = tags.get(StackKind::Gateway.stack_tag()) {
+            let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
+            return Some(Self::gateway(ns, name));
+        }
         tags.get(StackKind::Service.stack_tag()).map(|v| {
             let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
             Self::service(ns, name)
@@ -123,6 +144,10 @@ impl StackId {
             let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
             return Self::service(ns, name);
         }
+        if let Some(rest) = s.strip_prefix(GATEWAY_PREFIX) {
+            let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
+            return Self::gateway(ns, name);
+        }
         match s.split_once('/') {
             Some((ns, name)) => Self::implicit(ns, name),
             None => Self::explicit(s),
@@ -132,8 +157,10 @@ impl StackId {
 
 impl fmt::Display for StackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.kind == StackKind::Service {
-            f.write_str(SERVICE_PREFIX)?;
+        match self.kind {
+            StackKind::Service => f.write_str(SERVICE_PREFIX)?,
+            StackKind::Gateway => f.write_str(GATEWAY_PREFIX)?,
+            StackKind::Ingress => {}
         }
         f.write_str(&self.tag_value())
     }
@@ -271,6 +298,78 @@ pub fn target_group_name(inputs: &TargetGroupNameInputs<'_>) -> String {
     )
 }
 
+/// Generated name of a Gateway's load balancer (the AWS Load Balancer Controller's gateway
+/// scheme): `k8s-<ns[:8]>-<name[:8]>-<hash10>`, hash = `sha256(cluster ‖ gateway uid ‖ scheme)`.
+/// The uid is empty in offline manifests, so `plan -f` names differ from a cluster's.
+#[must_use]
+pub fn gateway_load_balancer_name(
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    scheme: &str,
+) -> String {
+    let hash = hex_prefix(&[cluster, uid, scheme], 10);
+    format!(
+        "k8s-{}-{}-{hash}",
+        truncated(namespace, 8),
+        truncated(name, 8)
+    )
+}
+
+/// Inputs of a generated Gateway target group name.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayTargetGroupNameInputs<'a> {
+    /// Cluster name.
+    pub cluster: &'a str,
+    /// Gateway namespace and name.
+    pub gateway: (&'a str, &'a str),
+    /// Route namespace and name.
+    pub route: (&'a str, &'a str),
+    /// Route kind (`HTTPRoute`).
+    pub route_kind: &'a str,
+    /// Service namespace and name.
+    pub service: (&'a str, &'a str),
+    /// The port hashed: the target group port for instance targets, the Service port as
+    /// written in the backendRef for ip targets.
+    pub port: &'a str,
+    /// `instance` or `ip`.
+    pub target_type: &'a str,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: &'a str,
+    /// `HTTP1`, `HTTP2` or `GRPC`.
+    pub protocol_version: &'a str,
+}
+
+/// Generated name of a Gateway route's target group (the AWS Load Balancer Controller's gateway
+/// scheme): `k8s-<routeNs[:8]>-<routeName[:8]>-<hash10>`, the hash over cluster, Gateway,
+/// route, route kind, Service, port, target type, protocol and protocol version.
+#[must_use]
+pub fn gateway_target_group_name(inputs: &GatewayTargetGroupNameInputs<'_>) -> String {
+    let hash = hex_prefix(
+        &[
+            inputs.cluster,
+            inputs.gateway.0,
+            inputs.gateway.1,
+            inputs.route.0,
+            inputs.route.1,
+            inputs.route_kind,
+            inputs.service.0,
+            inputs.service.1,
+            inputs.port,
+            inputs.target_type,
+            inputs.protocol,
+            inputs.protocol_version,
+        ],
+        10,
+    );
+    format!(
+        "k8s-{}-{}-{hash}",
+        truncated(inputs.route.0, 8),
+        truncated(inputs.route.1, 8)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,11 +447,50 @@ mod tests {
         assert_ne!(name, other, "scheme is part of the hash");
     }
 
+    #[test]
+    fn gateway_names_hash_what_lbc_hashes() {
+        // The hash input is the concatenation (as in LBC); the scheme changes the hash, and
+        // the namespace and name are cut to 8 sanitised characters.
+        let a = gateway_load_balancer_name("demo", "very-long-ns", "edge.gw", "uid-1", "internal");
+        let b = gateway_load_balancer_name(
+            "demo",
+            "very-long-ns",
+            "edge.gw",
+            "uid-1",
+            "internet-facing",
+        );
+        assert!(a.starts_with("k8s-verylong-edgegw-"), "{a}");
+        assert_ne!(a, b);
+        // printf 'demouid-1internal' | sha256sum
+        assert_eq!(a, "k8s-verylong-edgegw-1ef803003f");
+        let tg = |port| {
+            gateway_target_group_name(&GatewayTargetGroupNameInputs {
+                cluster: "demo",
+                gateway: ("shop", "edge"),
+                route: ("shop", "store-route"),
+                route_kind: "HTTPRoute",
+                service: ("shop", "store"),
+                port,
+                target_type: "ip",
+                protocol: "HTTP",
+                protocol_version: "HTTP1",
+            })
+        };
+        assert!(tg("80").starts_with("k8s-shop-storerou-"), "{}", tg("80"));
+        assert_ne!(tg("80"), tg("8080"));
+        // printf 'demoshopedgeshopstore-routeHTTPRouteshopstore80ipHTTPHTTP1' | sha256sum
+        assert_eq!(tg("80"), "k8s-shop-storerou-e3765ccf86");
+    }
+
     const EXPECTED_WEB: &str = include_str!("testdata/lb_hash_default_web.txt");
 
     #[test]
     fn stack_id_round_trips_through_serde() {
-        for id in [StackId::explicit("g1"), StackId::implicit("ns", "ing")] {
+        for id in [
+            StackId::explicit("g1"),
+            StackId::implicit("ns", "ing"),
+            StackId::gateway("ns", "gw"),
+        ] {
             let json = serde_json::to_string(&id).unwrap();
             let back: StackId = serde_json::from_str(&json).unwrap();
             assert_eq!(back, id, "{json}");

@@ -21,7 +21,8 @@ pub use elbv2::{
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{
-    backend_security_group_name, load_balancer_name, sanitize_name_part, target_group_name,
+    backend_security_group_name, gateway_load_balancer_name, gateway_target_group_name,
+    load_balancer_name, sanitize_name_part, target_group_name, GatewayTargetGroupNameInputs,
     StackId, StackKind, TargetGroupNameInputs, MAX_NAME_LEN,
 };
 

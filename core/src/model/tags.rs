@@ -14,6 +14,11 @@ pub const INGRESS_RESOURCE: &str = "ingress.k8s.aws/resource";
 pub const SERVICE_STACK: &str = "service.k8s.aws/stack";
 /// Resource id inside a Service stack (`LoadBalancer`, `namespace/name:port`).
 pub const SERVICE_RESOURCE: &str = "service.k8s.aws/resource";
+/// Stack (ALB Gateway, `namespace/name`) the resource belongs to: the AWS Load Balancer
+/// Controller's ALB Gateway tag prefix `gateway.k8s.aws.alb`.
+pub const ALB_GATEWAY_STACK: &str = "gateway.k8s.aws.alb/stack";
+/// Resource id inside an ALB Gateway stack.
+pub const ALB_GATEWAY_RESOURCE: &str = "gateway.k8s.aws.alb/resource";
 /// Resource id of the load balancer itself.
 pub const LOAD_BALANCER_RESOURCE: &str = "LoadBalancer";
 
@@ -25,6 +30,11 @@ pub const RESERVED: [&str; 5] = [
     SERVICE_STACK,
     SERVICE_RESOURCE,
 ];
+
+/// Tracking tag keys of Gateway stacks, also refused in the user tags of Gateway
+/// configuration. Kept apart from [`RESERVED`], whose list the Ingress and Service messages
+/// quote.
+pub const GATEWAY_RESERVED: [&str; 2] = [ALB_GATEWAY_STACK, ALB_GATEWAY_RESOURCE];
 
 /// Longest tag key AWS accepts.
 pub const MAX_KEY_LEN: usize = 128;

@@ -11,7 +11,9 @@
 //! - [`target_group`]: backends → target groups and targets;
 //! - [`listener`], [`load_balancer`]: the group-level resources;
 //! - [`service`]: LoadBalancer Services → Network Load Balancer stacks;
-//! - [`binding`]: a TargetGroupBinding's targets (used by the controller, not by [`build`]).
+//! - [`binding`]: a TargetGroupBinding's targets (used by the controller, not by [`build`]);
+//! - [`gateway`]: Gateway API Gateways and HTTPRoutes → ALB stacks and their status
+//!   ([`build_with_gateways`]).
 pub mod actions;
 pub mod annotations;
 pub mod attributes;
@@ -19,6 +21,7 @@ pub mod binding;
 pub mod conditions;
 mod endpoints;
 mod error;
+pub mod gateway;
 pub mod group;
 pub mod hostnames;
 pub mod listener;
@@ -489,6 +492,42 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         claims,
         warnings,
     }
+}
+
+/// [`build`] with the Gateway API objects as well: their stacks, errors, skipped objects and
+/// claims are merged into the output, and their status is returned beside it. With no Gateway
+/// API object this is [`build`].
+#[must_use]
+pub fn build_with_gateways(
+    snapshot: &Snapshot,
+    gateways: &gateway::GatewayObjects,
+    config: &BuildConfig,
+) -> (BuildOutput, gateway::status::Statuses) {
+    let mut out = build(snapshot, config);
+    if gateways.is_empty() {
+        return (out, gateway::status::Statuses::default());
+    }
+    let mut g = gateway::build(gateways, snapshot, config);
+    if !config.default_tags.is_empty() {
+        for stack in &mut g.stacks {
+            apply_default_tags(stack, &config.default_tags);
+        }
+    }
+    out.stacks.extend(g.stacks);
+    out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut keyed: Vec<(String, String, BuildError)> = out
+        .errors
+        .into_iter()
+        .chain(g.errors)
+        .map(|e| (e.object().to_string(), e.to_string(), e))
+        .collect();
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    out.errors = keyed.into_iter().map(|(_, _, e)| e).collect();
+    out.skipped.extend(g.skipped);
+    out.skipped.sort();
+    out.claims.extend(g.claims);
+    (out, g.status)
 }
 
 #[cfg(test)]

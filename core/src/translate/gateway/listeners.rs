@@ -1,0 +1,298 @@
+//! A Gateway's listeners on an ALB: protocol, port, conflicts, certificates and route kinds,
+//! each with its status conditions.
+use super::status::{self, reason, Condition, ListenerStatus};
+use super::{message_of, Gateway, Listener, Settings, GROUP};
+use crate::model::Protocol;
+use crate::translate::endpoints::port_u16;
+use crate::translate::error::{invalid_field, BuildError, ObjectRef};
+use crate::translate::BuildConfig;
+
+/// The route kind an ALB listener serves so far.
+pub(super) const HTTP_ROUTE: &str = "HTTPRoute";
+
+/// One Gateway listener and what was decided about it.
+#[derive(Clone, Debug)]
+pub(super) struct State<'a> {
+    /// The listener.
+    pub(super) listener: &'a Listener,
+    /// The ALB protocol (`None`: not served by an ALB).
+    pub(super) protocol: Option<Protocol>,
+    /// The port (`0` when invalid).
+    pub(super) port: u16,
+    /// `Accepted`.
+    pub(super) accepted: Condition,
+    /// `Conflicted`.
+    pub(super) conflicted: Condition,
+    /// `ResolvedRefs`.
+    pub(super) resolved_refs: Condition,
+    /// Whether the certificates resolved (HTTPS) — an HTTPS listener without one cannot be
+    /// programmed.
+    pub(super) certificates_ok: bool,
+    /// Certificate ARNs (HTTPS), default first.
+    pub(super) certificates: Vec<String>,
+    /// TLS policy (HTTPS).
+    pub(super) ssl_policy: Option<String>,
+    /// Whether HTTPRoutes may attach (`allowedRoutes.kinds`).
+    pub(super) allows_http_routes: bool,
+    /// Routes attached.
+    pub(super) attached: u32,
+}
+
+impl State<'_> {
+    /// Accepted and not conflicted: routes may attach.
+    pub(super) fn is_attachable(&self) -> bool {
+        self.accepted.status == status::ConditionStatus::True
+            && self.conflicted.status == status::ConditionStatus::False
+    }
+
+    /// Attachable and its certificates resolved: it becomes an ALB listener.
+    pub(super) fn is_valid(&self) -> bool {
+        self.is_attachable() && self.certificates_ok
+    }
+
+    /// The listener's status.
+    pub(super) fn status(&self) -> ListenerStatus {
+        let programmed = if self.is_valid() {
+            Condition::unknown(
+                status::PROGRAMMED,
+                reason::PENDING,
+                "waiting for the load balancer",
+            )
+        } else if self.conflicted.status == status::ConditionStatus::True {
+            Condition::no(
+                status::PROGRAMMED,
+                self.conflicted.reason,
+                self.conflicted.message.clone(),
+            )
+        } else {
+            Condition::no(
+                status::PROGRAMMED,
+                reason::INVALID,
+                "the listener is not valid",
+            )
+        };
+        ListenerStatus {
+            name: self.listener.name.clone(),
+            supported_kinds: if self.allows_http_routes && self.protocol.is_some() {
+                vec![format!("{GROUP}/{HTTP_ROUTE}")]
+            } else {
+                Vec::new()
+            },
+            attached_routes: self.attached,
+            conditions: vec![
+                self.accepted.clone(),
+                self.conflicted.clone(),
+                self.resolved_refs.clone(),
+                programmed,
+            ],
+        }
+    }
+}
+
+/// Validates every listener of `gw`; every condition that is not met is also an error.
+pub(super) fn validate<'a>(
+    gw: &'a Gateway,
+    settings: &Settings,
+    config: &BuildConfig,
+    object: &ObjectRef,
+    errors: &mut Vec<BuildError>,
+) -> Vec<State<'a>> {
+    let listeners = &gw.spec.listeners;
+    let mut states = Vec::with_capacity(listeners.len());
+    for (i, l) in listeners.iter().enumerate() {
+        let field = format!("spec.listeners[{i}]");
+        let mut fail = |e: BuildError| {
+            let m = message_of(&e);
+            errors.push(e);
+            m
+        };
+        let protocol = match l.protocol.as_str() {
+            "HTTP" => Some(Protocol::Http),
+            "HTTPS" => Some(Protocol::Https),
+            _ => None,
+        };
+        let port = port_u16(l.port).unwrap_or(0);
+        let passthrough = l.tls.as_ref().and_then(|t| t.mode.as_deref()) == Some("Passthrough");
+        let accepted = if protocol.is_none() {
+            Condition::no(
+                status::ACCEPTED,
+                reason::UNSUPPORTED_PROTOCOL,
+                fail(invalid_field(
+                    object,
+                    format!("{field}.protocol"),
+                    &l.protocol,
+                    "\"HTTP\" or \"HTTPS\" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)",
+                )),
+            )
+        } else if port == 0 {
+            Condition::no(
+                status::ACCEPTED,
+                reason::PORT_UNAVAILABLE,
+                fail(invalid_field(
+                    object,
+                    format!("{field}.port"),
+                    &l.port.to_string(),
+                    "a port from 1 to 65535",
+                )),
+            )
+        } else if passthrough {
+            Condition::no(
+                status::ACCEPTED,
+                reason::UNSUPPORTED_PROTOCOL,
+                fail(invalid_field(
+                    object,
+                    format!("{field}.tls.mode"),
+                    "Passthrough",
+                    "\"Terminate\": an ALB terminates TLS (passthrough needs an NLB Gateway with a TLSRoute)",
+                )),
+            )
+        } else {
+            Condition::yes(
+                status::ACCEPTED,
+                reason::ACCEPTED,
+                "the listener is accepted",
+            )
+        };
+        // Conflicts with the other listeners on the same port.
+        let others = listeners
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| *j != i && o.port == l.port);
+        let mut conflicted = Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict");
+        for (j, o) in others {
+            if o.protocol != l.protocol {
+                conflicted = Condition::yes(
+                    status::CONFLICTED,
+                    reason::PROTOCOL_CONFLICT,
+                    fail(invalid_field(
+                        object,
+                        format!("{field}.protocol"),
+                        &l.protocol,
+                        format!(
+                            "the protocol of listener {:?} (spec.listeners[{j}]) on port {}: one port has one protocol",
+                            o.name, l.port
+                        ),
+                    )),
+                );
+                break;
+            }
+            if o.hostname == l.hostname {
+                conflicted = Condition::yes(
+                    status::CONFLICTED,
+                    reason::HOSTNAME_CONFLICT,
+                    fail(invalid_field(
+                        object,
+                        format!("{field}.hostname"),
+                        l.hostname.as_deref().unwrap_or_default(),
+                        format!(
+                            "a hostname other than that of listener {:?} (spec.listeners[{j}]) on port {}",
+                            o.name, l.port
+                        ),
+                    )),
+                );
+            }
+        }
+        let accepted = if conflicted.status == status::ConditionStatus::True
+            && accepted.status == status::ConditionStatus::True
+        {
+            Condition::no(
+                status::ACCEPTED,
+                conflicted.reason,
+                conflicted.message.clone(),
+            )
+        } else {
+            accepted
+        };
+        // Route kinds.
+        let mut bad_kinds = Vec::new();
+        let mut allows_http_routes = true;
+        if let Some(kinds) = l.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref()) {
+            allows_http_routes = false;
+            for k in kinds {
+                let group = k.group.as_deref().unwrap_or(GROUP);
+                if group == GROUP && k.kind == HTTP_ROUTE {
+                    allows_http_routes = true;
+                } else {
+                    bad_kinds.push(format!("{group}/{}", k.kind));
+                }
+            }
+        }
+        // Certificates (HTTPS): ACM ARNs from the LoadBalancerConfiguration.
+        let protocol_port = format!("{}:{}", l.protocol, l.port);
+        let listener_conf = settings
+            .spec
+            .listener_configurations
+            .iter()
+            .flatten()
+            .find(|c| c.protocol_port == protocol_port);
+        let mut certificates: Vec<String> = listener_conf
+            .and_then(|c| c.default_certificate.clone())
+            .into_iter()
+            .collect();
+        for c in listener_conf
+            .and_then(|c| c.certificates.clone())
+            .unwrap_or_default()
+        {
+            if !certificates.contains(&c) {
+                certificates.push(c);
+            }
+        }
+        let needs_certificate = protocol == Some(Protocol::Https);
+        let certificates_ok = !needs_certificate || !certificates.is_empty();
+        let resolved_refs = if !certificates_ok && accepted.status == status::ConditionStatus::True
+        {
+            Condition::no(
+                status::RESOLVED_REFS,
+                reason::INVALID_CERTIFICATE_REF,
+                fail(invalid_field(
+                    object,
+                    format!("{field}.tls.certificateRefs"),
+                    &l.tls
+                        .iter()
+                        .flat_map(|t| t.certificate_refs.iter().flatten())
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format!(
+                        "an ACM certificate ARN in listenerConfigurations[protocolPort={protocol_port}].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"
+                    ),
+                )),
+            )
+        } else if !bad_kinds.is_empty() {
+            Condition::no(
+                status::RESOLVED_REFS,
+                reason::INVALID_ROUTE_KINDS,
+                fail(invalid_field(
+                    object,
+                    format!("{field}.allowedRoutes.kinds"),
+                    &bad_kinds.join(", "),
+                    format!("{GROUP}/{HTTP_ROUTE} (the route kind an ALB Gateway serves so far)"),
+                )),
+            )
+        } else {
+            Condition::yes(
+                status::RESOLVED_REFS,
+                reason::RESOLVED_REFS,
+                "references resolved",
+            )
+        };
+        states.push(State {
+            listener: l,
+            protocol,
+            port,
+            accepted,
+            conflicted,
+            resolved_refs,
+            certificates_ok,
+            certificates,
+            ssl_policy: needs_certificate.then(|| {
+                listener_conf
+                    .and_then(|c| c.ssl_policy.clone())
+                    .unwrap_or_else(|| config.default_ssl_policy.clone())
+            }),
+            allows_http_routes,
+            attached: 0,
+        });
+    }
+    states
+}

@@ -1,0 +1,464 @@
+//! Gateway API → ALB stacks, with the status the specification defines.
+//!
+//! [`build`] takes the Gateway API objects ([`GatewayObjects`]) next to the Ingress/Service
+//! [`Snapshot`] (Services, EndpointSlices, Nodes and Namespaces are shared) and returns one
+//! stack per Gateway of an ALB class, the errors, and the status of every GatewayClass,
+//! Gateway and route of ours ([`status::Statuses`]).
+//!
+//! - a GatewayClass is ours when `spec.controllerName` is the AWS Load Balancer Controller's
+//!   ALB name [`ALB_CONTROLLER`]; Gateways of its NLB name [`NLB_CONTROLLER`] are skipped
+//!   (NLB Gateways are not translated yet);
+//! - configuration: the LoadBalancerConfiguration of the class (`spec.parametersRef`) and of
+//!   the Gateway (`spec.infrastructure.parametersRef`), merged as that controller merges them
+//!   (`mergingMode`, default `prefer-gateway-class`);
+//! - [`listeners`]: validation, conflicts and certificates of the Gateway's listeners;
+//! - [`routes`]: HTTPRoute attachment (`parentRefs`, `allowedRoutes`, hostnames), rules →
+//!   listener rules with the specification's precedence, and backends → target groups.
+//!
+//! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
+//! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
+//! `k8s-<routeNs>-<route>-<hash>` with resource ids
+//! `<gwNs>/<gw>:<routeNs>-<route>:HTTPRoute-<svcNs>-<svc>:<port>`, tags under
+//! `gateway.k8s.aws.alb/`.
+mod listeners;
+mod routes;
+pub mod status;
+pub mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub use types::*;
+
+use self::status::{reason, Condition, GatewayClassStatus, GatewayStatus, Statuses};
+use super::error::{invalid_field, BuildError, ObjectRef};
+use super::{BuildConfig, Index, Skipped, Snapshot};
+use crate::model::{
+    gateway_load_balancer_name, tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme,
+    Stack, StackId,
+};
+
+/// `spec.controllerName` of ALB GatewayClasses (the AWS Load Balancer Controller's name).
+pub const ALB_CONTROLLER: &str = "gateway.k8s.aws/alb";
+/// `spec.controllerName` of NLB GatewayClasses (not translated yet).
+pub const NLB_CONTROLLER: &str = "gateway.k8s.aws/nlb";
+/// Kind of LoadBalancerConfiguration.
+pub const LOAD_BALANCER_CONFIGURATION: &str = "LoadBalancerConfiguration";
+
+/// Result of [`build`].
+#[derive(Clone, Debug, Default)]
+pub struct GatewayOutput {
+    /// One stack per accepted ALB Gateway, sorted by id.
+    pub stacks: Vec<Stack>,
+    /// Every condition that is not met, as an error of its object.
+    pub errors: Vec<BuildError>,
+    /// Gateways left alone on purpose (other controllers, NLB classes, being deleted).
+    pub skipped: Vec<Skipped>,
+    /// `gateway/ns/name` → its stack, for every Gateway of ours not being deleted.
+    pub claims: BTreeMap<String, StackId>,
+    /// Status of every object of ours.
+    pub status: Statuses,
+}
+
+fn name_of(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+fn namespace_of(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+/// The merged LoadBalancerConfiguration of a Gateway.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Settings {
+    pub(crate) spec: LoadBalancerConfigurationSpec,
+}
+
+/// Field-by-field merge of the class's and the Gateway's configuration: the class's
+/// `mergingMode` says which wins (`prefer-gateway-class`, the default, or `prefer-gateway`);
+/// listener configurations merge by `protocolPort`.
+fn merge(
+    class: Option<&LoadBalancerConfigurationSpec>,
+    gateway: Option<&LoadBalancerConfigurationSpec>,
+) -> LoadBalancerConfigurationSpec {
+    let prefer_gateway = class.and_then(|c| c.merging_mode.as_deref()) == Some("prefer-gateway");
+    let (first, second) = if prefer_gateway {
+        (gateway, class)
+    } else {
+        (class, gateway)
+    };
+    let pick = |f: fn(&LoadBalancerConfigurationSpec) -> Option<String>| {
+        first.and_then(f).or_else(|| second.and_then(f))
+    };
+    let mut listeners: Vec<ListenerConfiguration> = Vec::new();
+    for spec in [first, second].into_iter().flatten() {
+        for l in spec.listener_configurations.iter().flatten() {
+            if !listeners.iter().any(|x| x.protocol_port == l.protocol_port) {
+                listeners.push(l.clone());
+            }
+        }
+    }
+    let mut attributes: Vec<KeyValue> = Vec::new();
+    for spec in [first, second].into_iter().flatten() {
+        for a in spec.load_balancer_attributes.iter().flatten() {
+            if !attributes.iter().any(|x| x.key == a.key) {
+                attributes.push(a.clone());
+            }
+        }
+    }
+    let mut tag_map = BTreeMap::new();
+    for spec in [second, first].into_iter().flatten() {
+        tag_map.extend(spec.tags.clone().unwrap_or_default());
+    }
+    LoadBalancerConfigurationSpec {
+        merging_mode: None,
+        load_balancer_name: pick(|s| s.load_balancer_name.clone()),
+        scheme: pick(|s| s.scheme.clone()),
+        ip_address_type: pick(|s| s.ip_address_type.clone()),
+        listener_configurations: (!listeners.is_empty()).then_some(listeners),
+        security_groups: first
+            .and_then(|s| s.security_groups.clone())
+            .or_else(|| second.and_then(|s| s.security_groups.clone())),
+        source_ranges: first
+            .and_then(|s| s.source_ranges.clone())
+            .or_else(|| second.and_then(|s| s.source_ranges.clone())),
+        load_balancer_attributes: (!attributes.is_empty()).then_some(attributes),
+        tags: (!tag_map.is_empty()).then_some(tag_map),
+    }
+}
+
+/// Looks up a `parametersRef`: it must name a LoadBalancerConfiguration that exists.
+fn configuration<'a>(
+    objects: &'a GatewayObjects,
+    object: &ObjectRef,
+    field: &str,
+    reference: &ParametersReference,
+    namespace: &str,
+) -> Result<&'a LoadBalancerConfiguration, BuildError> {
+    if reference.group != AWS_GROUP || reference.kind != LOAD_BALANCER_CONFIGURATION {
+        return Err(invalid_field(
+            object,
+            format!("{field}.kind"),
+            &format!("{}/{}", reference.group, reference.kind),
+            format!("{AWS_GROUP}/{LOAD_BALANCER_CONFIGURATION}"),
+        ));
+    }
+    objects
+        .load_balancer_configurations
+        .iter()
+        .find(|c| name_of(&c.metadata) == reference.name && namespace_of(&c.metadata) == namespace)
+        .ok_or_else(|| BuildError::NotFound {
+            object: object.clone(),
+            field: field.to_owned(),
+            target: format!("loadbalancerconfiguration {namespace}/{}", reference.name),
+        })
+}
+
+/// The message of an error without its object (for a status condition).
+fn message_of(e: &BuildError) -> String {
+    let text = e.to_string();
+    let prefix = format!("{}: ", e.object());
+    text.strip_prefix(&prefix)
+        .map(str::to_owned)
+        .unwrap_or(text)
+}
+
+/// Translates the Gateway API objects into ALB stacks, errors and status.
+#[must_use]
+pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
+    let index = Index::new(snapshot, config);
+    let mut out = GatewayOutput::default();
+    let mut uses_instances = false;
+    // Classes of ours, and the configuration each one names.
+    let mut classes: BTreeMap<&str, Result<Option<&LoadBalancerConfigurationSpec>, ()>> =
+        BTreeMap::new();
+    let mut class_names: Vec<&GatewayClass> = objects.classes.iter().collect();
+    class_names.sort_by_key(|c| name_of(&c.metadata));
+    for class in class_names {
+        let name = name_of(&class.metadata);
+        if class.spec.controller_name != ALB_CONTROLLER {
+            continue;
+        }
+        let object = ObjectRef::cluster("gatewayclass", name);
+        let params = match &class.spec.parameters_ref {
+            None => Ok(None),
+            Some(r) => {
+                let ns = r.namespace.as_deref().unwrap_or("default");
+                configuration(objects, &object, "spec.parametersRef", r, ns).map(|c| Some(&c.spec))
+            }
+        };
+        let condition = match &params {
+            Ok(_) => Condition::yes(status::ACCEPTED, reason::ACCEPTED, "the class is served"),
+            Err(e) => Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, message_of(e)),
+        };
+        if let Err(e) = &params {
+            out.errors.push(e.clone());
+        }
+        out.status.classes.push(GatewayClassStatus {
+            name: name.to_owned(),
+            conditions: vec![condition],
+        });
+        classes.insert(name, params.map_err(|_| ()));
+    }
+
+    let mut gateways: Vec<&Gateway> = objects.gateways.iter().collect();
+    gateways.sort_by_key(|g| (namespace_of(&g.metadata), name_of(&g.metadata)));
+    for gw in gateways {
+        let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
+        let object = ObjectRef::namespaced("gateway", ns, name);
+        let class_name = gw.spec.gateway_class_name.as_str();
+        let Some(class) = classes.get(class_name) else {
+            let nlb = objects.classes.iter().any(|c| {
+                name_of(&c.metadata) == class_name && c.spec.controller_name == NLB_CONTROLLER
+            });
+            out.skipped.push(Skipped {
+                object,
+                reason: if nlb {
+                    format!("gatewayclass {class_name} is an NLB class ({NLB_CONTROLLER}); NLB Gateways are not translated yet")
+                } else {
+                    format!("gatewayclass {class_name} is not an ALB class of ours ({ALB_CONTROLLER})")
+                },
+            });
+            continue;
+        };
+        if gw.metadata.deletion_timestamp.is_some() {
+            out.skipped.push(Skipped {
+                object,
+                reason: "being deleted".to_owned(),
+            });
+            continue;
+        }
+        let id = StackId::gateway(ns, name);
+        out.claims
+            .insert(format!("gateway/{ns}/{name}"), id.clone());
+        let mut gw_status = GatewayStatus {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            addresses: Vec::new(),
+            conditions: Vec::new(),
+            listeners: Vec::new(),
+        };
+        let own = match gw
+            .spec
+            .infrastructure
+            .as_ref()
+            .and_then(|i| i.parameters_ref.as_ref())
+        {
+            None => Ok(None),
+            Some(r) => configuration(objects, &object, "spec.infrastructure.parametersRef", r, ns)
+                .map(|c| Some(&c.spec)),
+        };
+        let settings = match (class, own) {
+            (Err(()), _) => Err(format!(
+                "gatewayclass {class_name} is not accepted (its parametersRef cannot be used)"
+            )),
+            (_, Err(e)) => {
+                let m = message_of(&e);
+                out.errors.push(e);
+                Err(m)
+            }
+            (Ok(c), Ok(g)) => Ok(Settings { spec: merge(*c, g) }),
+        };
+        let settings = match settings {
+            Ok(s) => s,
+            Err(message) => {
+                gw_status.conditions = vec![
+                    Condition::no(
+                        status::ACCEPTED,
+                        reason::INVALID_PARAMETERS,
+                        message.clone(),
+                    ),
+                    Condition::no(status::PROGRAMMED, reason::INVALID, message),
+                ];
+                out.status.gateways.push(gw_status);
+                continue;
+            }
+        };
+        let lb = match load_balancer(&index, gw, &id, &settings, &object) {
+            Ok(lb) => lb,
+            Err(e) => {
+                let m = message_of(&e);
+                out.errors.push(e);
+                gw_status.conditions = vec![
+                    Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
+                    Condition::no(status::PROGRAMMED, reason::INVALID, m),
+                ];
+                out.status.gateways.push(gw_status);
+                continue;
+            }
+        };
+        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
+        let built = routes::build(
+            &index,
+            objects,
+            gw,
+            &id,
+            &mut states,
+            &mut out.errors,
+            &mut out.status.routes,
+        );
+        uses_instances |= built.uses_instance_targets;
+        let valid = states.iter().filter(|s| s.is_valid()).count();
+        gw_status.listeners = states.iter().map(listeners::State::status).collect();
+        let accepted = if valid == states.len() {
+            Condition::yes(
+                status::ACCEPTED,
+                reason::ACCEPTED,
+                "the Gateway is accepted",
+            )
+        } else if valid > 0 {
+            Condition::yes(
+                status::ACCEPTED,
+                reason::LISTENERS_NOT_VALID,
+                format!(
+                    "{} of {} listeners are not valid; the others are served",
+                    states.len() - valid,
+                    states.len()
+                ),
+            )
+        } else {
+            Condition::no(
+                status::ACCEPTED,
+                reason::LISTENERS_NOT_VALID,
+                "no listener is valid",
+            )
+        };
+        let programmed = if valid > 0 {
+            Condition::unknown(
+                status::PROGRAMMED,
+                reason::PENDING,
+                "waiting for the load balancer",
+            )
+        } else {
+            Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
+        };
+        gw_status.conditions = vec![accepted, programmed];
+        out.status.gateways.push(gw_status);
+        if valid == 0 {
+            continue;
+        }
+        let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
+        objects_of_stack.extend(built.routes.iter().map(|r| format!("httproute/{r}")));
+        objects_of_stack.sort();
+        objects_of_stack.dedup();
+        out.stacks.push(Stack {
+            id,
+            load_balancer: lb,
+            listeners: built.listeners,
+            target_groups: built.target_groups,
+            hostnames: Vec::new(),
+            held_hostnames: Vec::new(),
+            objects: objects_of_stack,
+        });
+    }
+    if uses_instances {
+        out.errors.extend(index.node_errors.iter().cloned());
+    }
+    out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    out.status
+        .routes
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out
+}
+
+/// The Gateway's load balancer from its merged configuration.
+fn load_balancer(
+    index: &Index<'_>,
+    gw: &Gateway,
+    id: &StackId,
+    settings: &Settings,
+    object: &ObjectRef,
+) -> Result<LoadBalancerSpec, BuildError> {
+    let spec = &settings.spec;
+    let scheme = match spec.scheme.as_deref() {
+        None => index.config.default_scheme,
+        Some(s) => Scheme::parse(s).ok_or_else(|| {
+            invalid_field(
+                object,
+                "loadbalancerconfiguration spec.scheme",
+                s,
+                Scheme::expected(),
+            )
+        })?,
+    };
+    let ip_address_type = match spec.ip_address_type.as_deref() {
+        None => IpAddressType::Ipv4,
+        Some(s) => IpAddressType::parse(s).ok_or_else(|| {
+            invalid_field(
+                object,
+                "loadbalancerconfiguration spec.ipAddressType",
+                s,
+                IpAddressType::expected(),
+            )
+        })?,
+    };
+    let user_tags = spec.tags.clone().unwrap_or_default();
+    for (k, v) in &user_tags {
+        let reserved = tags::GATEWAY_RESERVED.contains(&k.as_str());
+        if let Some(problem) = tags::user_tag_problem(k, v).or_else(|| {
+            reserved.then(|| {
+                format!(
+                    "keys other than the tracking tags {}",
+                    tags::GATEWAY_RESERVED.join(", ")
+                )
+            })
+        }) {
+            return Err(invalid_field(
+                object,
+                "loadbalancerconfiguration spec.tags",
+                k,
+                problem,
+            ));
+        }
+    }
+    let security_groups = spec.security_groups.clone().unwrap_or_default();
+    let inbound_cidrs = if security_groups.is_empty() {
+        spec.source_ranges.clone().unwrap_or_else(|| {
+            let mut v = vec!["0.0.0.0/0".to_owned()];
+            if ip_address_type != IpAddressType::Ipv4 {
+                v.push("::/0".to_owned());
+            }
+            v
+        })
+    } else {
+        Vec::new()
+    };
+    let name = spec.load_balancer_name.clone().unwrap_or_else(|| {
+        gateway_load_balancer_name(
+            &index.config.cluster_name,
+            &id.namespace,
+            &id.name,
+            gw.metadata.uid.as_deref().unwrap_or_default(),
+            scheme.as_str(),
+        )
+    });
+    Ok(LoadBalancerSpec {
+        name,
+        lb_type: LoadBalancerType::Application,
+        scheme,
+        ip_address_type,
+        subnets: Vec::new(),
+        subnet_tags: BTreeMap::new(),
+        security_groups,
+        inbound_cidrs,
+        eip_allocations: Vec::new(),
+        private_ipv4_addresses: Vec::new(),
+        attributes: spec
+            .load_balancer_attributes
+            .iter()
+            .flatten()
+            .map(|a| (a.key.clone(), a.value.clone()))
+            .collect(),
+        tags: tags::with_tracking(
+            &user_tags,
+            &index.config.cluster_name,
+            id,
+            tags::LOAD_BALANCER_RESOURCE,
+        ),
+        scheme_unset: None,
+    })
+}

@@ -1,0 +1,1037 @@
+//! HTTPRoutes on an ALB Gateway: attachment (`parentRefs`, `allowedRoutes`, hostnames), rules
+//! → listener rules ordered by the Gateway API's precedence, backends → target groups, and the
+//! route's status per parent.
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::listeners::{State, HTTP_ROUTE};
+use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
+use super::{
+    message_of, name_of, namespace_of, Gateway, GatewayObjects, HttpBackendRef, HttpRoute,
+    HttpRouteMatch, HttpRouteRule, ParentReference, ALB_CONTROLLER, GROUP,
+};
+use crate::model::{
+    gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
+    GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec, Protocol,
+    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId, TargetGroupRef,
+    TargetGroupSpec, TargetSpec, TargetType,
+};
+use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
+use crate::translate::error::{invalid_field, BuildError, ObjectRef};
+use crate::translate::listener::not_found_action;
+use crate::translate::params::selector_matches;
+use crate::translate::Index;
+
+/// Longest ALB path pattern.
+const MAX_PATH_PATTERN: usize = 128;
+/// Highest ALB target group weight.
+const MAX_WEIGHT: i32 = 999;
+
+/// What [`build`] returns for a Gateway.
+pub(super) struct Built {
+    /// ALB listeners, sorted by port.
+    pub(super) listeners: Vec<ListenerSpec>,
+    /// Target groups the rules forward to, sorted by id.
+    pub(super) target_groups: Vec<TargetGroupSpec>,
+    /// Routes attached (`ns/name`).
+    pub(super) routes: Vec<String>,
+    /// Whether a target group has instance targets (Node errors matter).
+    pub(super) uses_instance_targets: bool,
+}
+
+/// The hostnames a route serves on a listener: the intersection of the listener's hostname
+/// and the route's hostnames (`None`: no host condition). Empty: they do not intersect.
+pub(crate) fn intersect(listener: Option<&str>, route: &[String]) -> Vec<Option<String>> {
+    let covers = |wild: &str, host: &str| {
+        wild.strip_prefix('*')
+            .is_some_and(|suffix| host.ends_with(suffix) && host.len() > suffix.len())
+    };
+    let mut out: Vec<Option<String>> = Vec::new();
+    match (listener, route.is_empty()) {
+        (None, true) => out.push(None),
+        (None, false) => out.extend(route.iter().map(|h| Some(h.clone()))),
+        (Some(l), true) => out.push(Some(l.to_owned())),
+        (Some(l), false) => {
+            for h in route {
+                let hit = if h == l {
+                    Some(h.as_str())
+                } else if covers(l, h) {
+                    Some(h.as_str())
+                } else if covers(h, l) {
+                    Some(l)
+                } else {
+                    None
+                };
+                if let Some(hit) = hit {
+                    let hit = Some(hit.to_owned());
+                    if !out.contains(&hit) {
+                        out.push(hit);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Gateway API's precedence of one (hostname, match) of a rule; smaller sorts first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Precedence {
+    /// 0 precise hostname, 1 wildcard, 2 none.
+    host_class: u8,
+    /// Longer wildcards are more specific.
+    host_len: Reverse<usize>,
+    /// 0 exact path, 1 prefix.
+    path_class: u8,
+    /// Longer prefixes first.
+    path_len: Reverse<usize>,
+    /// 0 with a method match.
+    method: u8,
+    /// More header matches first.
+    headers: Reverse<usize>,
+    /// More query-parameter matches first.
+    queries: Reverse<usize>,
+    /// Older routes first; routes without a creation time (manifests) after, equal.
+    created: (u8, Option<k8s_openapi::jiff::Timestamp>),
+    /// Then namespace/name.
+    route: (String, String),
+    /// Then rule and match order, then the hostname (precise hostnames never overlap).
+    rule: usize,
+    matched: usize,
+    host: String,
+}
+
+/// One translated match: conditions without the host, and its precedence parts.
+#[derive(Clone, Debug)]
+struct Match {
+    index: usize,
+    conditions: Vec<ConditionSpec>,
+    exact: bool,
+    path_len: usize,
+    method: bool,
+    headers: usize,
+    queries: usize,
+}
+
+/// One translated rule.
+#[derive(Clone, Debug)]
+struct Rule {
+    index: usize,
+    matches: Vec<Match>,
+    action: ActionSpec,
+}
+
+/// A route's rules on one Gateway, with what went wrong.
+struct Translated {
+    rules: Vec<Rule>,
+    /// Rules left out (unsupported values), as messages.
+    dropped: Vec<String>,
+    /// First backend problem: `(reason, message)`.
+    backend_problem: Option<(&'static str, String)>,
+    target_groups: BTreeMap<String, TargetGroupSpec>,
+    uses_instance_targets: bool,
+}
+
+fn route_ref(route: &HttpRoute) -> ObjectRef {
+    ObjectRef::namespaced(
+        "httproute",
+        namespace_of(&route.metadata),
+        name_of(&route.metadata),
+    )
+}
+
+fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
+    p.group.as_deref().unwrap_or(GROUP) == GROUP
+        && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+        && p.namespace.as_deref().unwrap_or(route_ns) == namespace_of(&gw.metadata)
+        && p.name == name_of(&gw.metadata)
+}
+
+/// Whether the listener's `allowedRoutes.namespaces` admits `route_ns`.
+fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns: &str) -> bool {
+    let from = state
+        .listener
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.namespaces.as_ref());
+    match from.and_then(|n| n.from.as_deref()).unwrap_or("Same") {
+        "All" => true,
+        "Selector" => from
+            .and_then(|n| n.selector.as_ref())
+            .is_some_and(|s| selector_matches(s, &index.namespace_labels(route_ns))),
+        _ => route_ns == gw_ns,
+    }
+}
+
+/// Translates every route attached to `gw` and builds its ALB listeners.
+pub(super) fn build(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    stack: &StackId,
+    states: &mut [State<'_>],
+    errors: &mut Vec<BuildError>,
+    statuses: &mut Vec<RouteStatus>,
+) -> Built {
+    let gw_ns = namespace_of(&gw.metadata);
+    let gw_name = name_of(&gw.metadata);
+    let mut candidates: BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>> =
+        BTreeMap::new();
+    let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
+    let mut attached_routes = Vec::new();
+    let mut uses_instance_targets = false;
+    let mut routes: Vec<&HttpRoute> = objects.http_routes.iter().collect();
+    routes.sort_by_key(|r| (namespace_of(&r.metadata), name_of(&r.metadata)));
+    for route in routes {
+        if route.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let route_ns = namespace_of(&route.metadata);
+        let object = route_ref(route);
+        let parents: Vec<(usize, &ParentReference)> = route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, p)| refers_to(route_ns, p, gw))
+            .collect();
+        if parents.is_empty() {
+            continue;
+        }
+        let translated = translate(index, objects, gw, stack, route, &object, errors);
+        let route_hosts = route.spec.hostnames.clone().unwrap_or_default();
+        let mut route_status = RouteStatus {
+            kind: HTTP_ROUTE,
+            namespace: route_ns.to_owned(),
+            name: name_of(&route.metadata).to_owned(),
+            parents: Vec::new(),
+        };
+        let mut attached_here: BTreeSet<usize> = BTreeSet::new();
+        for (pi, parent) in parents {
+            let field = format!("spec.parentRefs[{pi}]");
+            let gw_shown = format!("{gw_ns}/{gw_name}");
+            let candidates_of_ref: Vec<usize> = states
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    parent
+                        .section_name
+                        .as_deref()
+                        .is_none_or(|n| n == s.listener.name)
+                        && parent.port.is_none_or(|p| p == s.listener.port)
+                })
+                .map(|(k, _)| k)
+                .collect();
+            let mut fail = |reason: &'static str, expected: String| {
+                let e = invalid_field(&object, field.clone(), &gw_shown, expected);
+                let m = message_of(&e);
+                errors.push(e);
+                Condition::no(status::ACCEPTED, reason, m)
+            };
+            let allowed: Vec<usize> = candidates_of_ref
+                .iter()
+                .copied()
+                .filter(|k| {
+                    let s = &states[*k];
+                    s.is_attachable()
+                        && s.allows_http_routes
+                        && namespace_allowed(index, s, gw_ns, route_ns)
+                })
+                .collect();
+            let with_hosts: Vec<(usize, Vec<Option<String>>)> = allowed
+                .iter()
+                .map(|k| {
+                    (
+                        *k,
+                        intersect(states[*k].listener.hostname.as_deref(), &route_hosts),
+                    )
+                })
+                .filter(|(_, h)| !h.is_empty())
+                .collect();
+            let accepted = if candidates_of_ref.is_empty() {
+                fail(
+                    reason::NO_MATCHING_PARENT,
+                    format!(
+                        "a gateway listener{}{}",
+                        parent
+                            .section_name
+                            .as_deref()
+                            .map(|n| format!(" named {n:?}"))
+                            .unwrap_or_default(),
+                        parent
+                            .port
+                            .map(|p| format!(" on port {p}"))
+                            .unwrap_or_default()
+                    ),
+                )
+            } else if allowed.is_empty() {
+                fail(
+                    reason::NOT_ALLOWED_BY_LISTENERS,
+                    format!(
+                        "a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace {route_ns}"
+                    ),
+                )
+            } else if with_hosts.is_empty() {
+                fail(
+                    reason::NO_MATCHING_LISTENER_HOSTNAME,
+                    format!(
+                        "a gateway listener whose hostname intersects the route's hostnames {:?}",
+                        route_hosts
+                    ),
+                )
+            } else if translated.rules.is_empty() && !translated.dropped.is_empty() {
+                Condition::no(
+                    status::ACCEPTED,
+                    reason::UNSUPPORTED_VALUE,
+                    translated.dropped.join("; "),
+                )
+            } else {
+                Condition::yes(status::ACCEPTED, reason::ACCEPTED, "the route is attached")
+            };
+            let is_accepted = accepted.status == status::ConditionStatus::True;
+            let mut conditions = vec![accepted];
+            conditions.push(match &translated.backend_problem {
+                None => Condition::yes(
+                    status::RESOLVED_REFS,
+                    reason::RESOLVED_REFS,
+                    "references resolved",
+                ),
+                Some((r, m)) => Condition::no(status::RESOLVED_REFS, r, m.clone()),
+            });
+            if is_accepted && !translated.dropped.is_empty() {
+                conditions.push(Condition::yes(
+                    status::PARTIALLY_INVALID,
+                    reason::UNSUPPORTED_VALUE,
+                    translated.dropped.join("; "),
+                ));
+            }
+            route_status.parents.push(RouteParentStatus {
+                parent_index: pi,
+                gateway: gw_shown,
+                section_name: parent.section_name.clone(),
+                port: parent.port,
+                controller_name: ALB_CONTROLLER.to_owned(),
+                conditions,
+            });
+            if !is_accepted {
+                continue;
+            }
+            for (k, hosts) in with_hosts {
+                if !attached_here.insert(k) {
+                    continue;
+                }
+                states[k].attached += 1;
+                if !states[k].is_valid() {
+                    continue;
+                }
+                add_candidates(
+                    &mut candidates,
+                    states[k].port,
+                    route,
+                    &translated.rules,
+                    &hosts,
+                    &object,
+                );
+            }
+        }
+        if !attached_here.is_empty() {
+            attached_routes.push(format!("{route_ns}/{}", name_of(&route.metadata)));
+            all_tgs.extend(translated.target_groups);
+            uses_instance_targets |= translated.uses_instance_targets;
+        }
+        statuses.push(route_status);
+    }
+    let listeners = alb_listeners(index, stack, states, candidates, errors, gw);
+    let used: BTreeSet<&str> = listeners
+        .iter()
+        .flat_map(|l| l.rules.iter().flat_map(|r| r.actions.iter()))
+        .flat_map(|a| match a {
+            ActionSpec::Forward { target_groups, .. } => target_groups
+                .iter()
+                .filter_map(|t| t.id.as_deref())
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let target_groups = all_tgs
+        .into_values()
+        .filter(|tg| used.contains(tg.id.as_str()))
+        .collect();
+    Built {
+        listeners,
+        target_groups,
+        routes: attached_routes,
+        uses_instance_targets,
+    }
+}
+
+fn add_candidates(
+    candidates: &mut BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>,
+    port: u16,
+    route: &HttpRoute,
+    rules: &[Rule],
+    hosts: &[Option<String>],
+    object: &ObjectRef,
+) {
+    let created = route
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or((1, None), |t| (0, Some(t.0)));
+    let list = candidates.entry(port).or_default();
+    for rule in rules {
+        for m in &rule.matches {
+            for host in hosts {
+                let (host_class, host_len) = match host.as_deref() {
+                    None => (2, 0),
+                    Some(h) if h.starts_with('*') => (1, h.len()),
+                    Some(_) => (0, 0),
+                };
+                let key = Precedence {
+                    host_class,
+                    host_len: Reverse(host_len),
+                    path_class: u8::from(!m.exact),
+                    path_len: Reverse(m.path_len),
+                    method: u8::from(!m.method),
+                    headers: Reverse(m.headers),
+                    queries: Reverse(m.queries),
+                    created: created.clone(),
+                    route: (
+                        namespace_of(&route.metadata).to_owned(),
+                        name_of(&route.metadata).to_owned(),
+                    ),
+                    rule: rule.index,
+                    matched: m.index,
+                    host: host.clone().unwrap_or_default(),
+                };
+                let mut conditions = Vec::new();
+                if let Some(h) = host {
+                    conditions.push(ConditionSpec::HostHeader {
+                        values: vec![h.clone()],
+                    });
+                }
+                conditions.extend(m.conditions.iter().cloned());
+                list.push((key, conditions, rule.action.clone(), object.to_string()));
+            }
+        }
+    }
+}
+
+fn alb_listeners(
+    index: &Index<'_>,
+    stack: &StackId,
+    states: &[State<'_>],
+    mut candidates: BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>,
+    errors: &mut Vec<BuildError>,
+    gw: &Gateway,
+) -> Vec<ListenerSpec> {
+    let cluster = &index.config.cluster_name;
+    let mut by_port: BTreeMap<u16, &State<'_>> = BTreeMap::new();
+    for s in states.iter().filter(|s| s.is_valid()) {
+        by_port.entry(s.port).or_insert(s);
+    }
+    let mut total = 0usize;
+    let mut out = Vec::new();
+    for (port, s) in by_port {
+        let Some(protocol) = s.protocol else {
+            continue;
+        };
+        let mut list = candidates.remove(&port).unwrap_or_default();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        total += list.len();
+        let rules = list
+            .into_iter()
+            .zip(1u32..)
+            .map(|((_, conditions, action, source), priority)| RuleSpec {
+                priority,
+                conditions,
+                actions: vec![action],
+                tags: tags::with_tracking(
+                    &BTreeMap::new(),
+                    cluster,
+                    stack,
+                    &format!("{port}:{priority}"),
+                ),
+                source,
+            })
+            .collect();
+        out.push(ListenerSpec {
+            port,
+            protocol,
+            default_actions: vec![not_found_action()],
+            rules,
+            ssl_policy: s.ssl_policy.clone(),
+            certificates: s.certificates.clone(),
+            alpn_policy: None,
+            tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
+        });
+    }
+    let limit = index.config.limits.rules_per_load_balancer;
+    if total > limit {
+        errors.push(BuildError::Limit {
+            object: ObjectRef::namespaced(
+                "gateway",
+                namespace_of(&gw.metadata),
+                name_of(&gw.metadata),
+            ),
+            what: "listener rules of the load balancer".to_owned(),
+            count: total,
+            limit,
+        });
+    }
+    out
+}
+
+/// Translates a route's rules for `gw`: matches, filters and backends. A rule with a value an
+/// ALB cannot express is left out (and reported); the others are kept.
+fn translate(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    stack: &StackId,
+    route: &HttpRoute,
+    object: &ObjectRef,
+    errors: &mut Vec<BuildError>,
+) -> Translated {
+    let default_rule = [HttpRouteRule::default()];
+    let rules: &[HttpRouteRule] = route.spec.rules.as_deref().unwrap_or(&default_rule);
+    let mut out = Translated {
+        rules: Vec::new(),
+        dropped: Vec::new(),
+        backend_problem: None,
+        target_groups: BTreeMap::new(),
+        uses_instance_targets: false,
+    };
+    for (ri, rule) in rules.iter().enumerate() {
+        match translate_rule(
+            index, objects, gw, stack, route, object, ri, rule, &mut out, errors,
+        ) {
+            Ok(r) => out.rules.push(r),
+            Err(e) => {
+                out.dropped.push(format!(
+                    "{}; the rule is left out, the route's other rules are served",
+                    message_of(&e)
+                ));
+                errors.push(e);
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn translate_rule(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    stack: &StackId,
+    route: &HttpRoute,
+    object: &ObjectRef,
+    ri: usize,
+    rule: &HttpRouteRule,
+    out: &mut Translated,
+    errors: &mut Vec<BuildError>,
+) -> Result<Rule, BuildError> {
+    let field = format!("spec.rules[{ri}]");
+    let limit = index.config.limits.condition_values_per_rule;
+    let default_match = [HttpRouteMatch::default()];
+    let matches: &[HttpRouteMatch] = match rule.matches.as_deref() {
+        None | Some([]) => &default_match,
+        Some(m) => m,
+    };
+    let mut translated = Vec::new();
+    for (mi, m) in matches.iter().enumerate() {
+        let t = translate_match(m, &format!("{field}.matches[{mi}]"), object, mi)?;
+        // The host condition adds one value.
+        let values: usize = t
+            .conditions
+            .iter()
+            .map(ConditionSpec::value_count)
+            .sum::<usize>()
+            + 1;
+        if values > limit {
+            return Err(invalid_field(
+                object,
+                format!("{field}.matches[{mi}]"),
+                &format!("{values} condition values"),
+                format!("at most {limit} condition values per ALB rule, the hostname and the two patterns of a PathPrefix included"),
+            ));
+        }
+        translated.push(t);
+    }
+    let mut redirect = None;
+    for (fi, f) in rule.filters.iter().flatten().enumerate() {
+        let ffield = format!("{field}.filters[{fi}]");
+        match (f.filter_type.as_str(), &f.request_redirect) {
+            ("RequestRedirect", Some(r)) => {
+                redirect = Some(translate_redirect(r, &ffield, object)?)
+            }
+            (t, _) => {
+                return Err(invalid_field(
+                    object,
+                    format!("{ffield}.type"),
+                    t,
+                    "RequestRedirect (the only filter an ALB rule expresses so far)",
+                ))
+            }
+        }
+    }
+    let action = match redirect {
+        Some(r) => ActionSpec::Redirect(r),
+        None => forward(
+            index, objects, gw, stack, route, object, ri, rule, out, errors,
+        )?,
+    };
+    Ok(Rule {
+        index: ri,
+        matches: translated,
+        action,
+    })
+}
+
+fn literal_ok(value: &str) -> bool {
+    !value.contains(['*', '?'])
+}
+
+fn translate_match(
+    m: &HttpRouteMatch,
+    field: &str,
+    object: &ObjectRef,
+    index: usize,
+) -> Result<Match, BuildError> {
+    let mut conditions = Vec::new();
+    let path_type = m
+        .path
+        .as_ref()
+        .and_then(|p| p.match_type.as_deref())
+        .unwrap_or("PathPrefix");
+    let value = m
+        .path
+        .as_ref()
+        .and_then(|p| p.value.as_deref())
+        .unwrap_or("/");
+    if matches!(path_type, "Exact" | "PathPrefix")
+        && (!value.starts_with('/') || !literal_ok(value))
+    {
+        return Err(invalid_field(
+            object,
+            format!("{field}.path.value"),
+            value,
+            "a path starting with \"/\" without \"*\" or \"?\" (an ALB path pattern has no escape for them)",
+        ));
+    }
+    let (exact, patterns) = match path_type {
+        "Exact" => (true, vec![value.to_owned()]),
+        "PathPrefix" => {
+            let trimmed = value.trim_end_matches('/');
+            if trimmed.is_empty() {
+                (false, vec!["/*".to_owned()])
+            } else {
+                // Element-wise: `/foo` matches `/foo` and `/foo/...`, never `/foobar`.
+                (false, vec![trimmed.to_owned(), format!("{trimmed}/*")])
+            }
+        }
+        other => {
+            return Err(invalid_field(
+                object,
+                format!("{field}.path.type"),
+                other,
+                "\"Exact\" or \"PathPrefix\" (RegularExpression is not translated yet)",
+            ))
+        }
+    };
+    if let Some(long) = patterns.iter().find(|p| p.len() > MAX_PATH_PATTERN) {
+        return Err(invalid_field(
+            object,
+            format!("{field}.path.value"),
+            value,
+            format!("a path whose ALB pattern {long:?} has at most {MAX_PATH_PATTERN} characters"),
+        ));
+    }
+    let path_len = value.trim_end_matches('/').len();
+    conditions.push(ConditionSpec::PathPattern { values: patterns });
+    let headers = m.headers.as_deref().unwrap_or_default();
+    for (hi, h) in headers.iter().enumerate() {
+        let t = h.match_type.as_deref().unwrap_or("Exact");
+        if t != "Exact" {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].type"),
+                t,
+                "\"Exact\" (RegularExpression is not translated yet)",
+            ));
+        }
+        if !literal_ok(&h.value) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].value"),
+                &h.value,
+                "a value without \"*\" or \"?\" (wildcards in an ALB http-header condition, with no escape)",
+            ));
+        }
+        conditions.push(ConditionSpec::HttpHeader {
+            http_header_name: h.name.clone(),
+            values: vec![h.value.clone()],
+        });
+    }
+    let queries = m.query_params.as_deref().unwrap_or_default();
+    for (qi, q) in queries.iter().enumerate() {
+        let t = q.match_type.as_deref().unwrap_or("Exact");
+        if t != "Exact" {
+            return Err(invalid_field(
+                object,
+                format!("{field}.queryParams[{qi}].type"),
+                t,
+                "\"Exact\" (RegularExpression is not translated yet)",
+            ));
+        }
+        let escape = |s: &str| {
+            let mut o = String::with_capacity(s.len());
+            for c in s.chars() {
+                if matches!(c, '*' | '?' | '\\') {
+                    o.push('\\');
+                }
+                o.push(c);
+            }
+            o
+        };
+        conditions.push(ConditionSpec::QueryString {
+            values: vec![QueryStringKeyValue {
+                key: Some(escape(&q.name)),
+                value: escape(&q.value),
+            }],
+        });
+    }
+    if let Some(method) = &m.method {
+        conditions.push(ConditionSpec::HttpRequestMethod {
+            values: vec![method.clone()],
+        });
+    }
+    Ok(Match {
+        index,
+        conditions,
+        exact,
+        path_len,
+        method: m.method.is_some(),
+        headers: headers.len(),
+        queries: queries.len(),
+    })
+}
+
+fn translate_redirect(
+    r: &super::HttpRequestRedirect,
+    field: &str,
+    object: &ObjectRef,
+) -> Result<RedirectSpec, BuildError> {
+    let (protocol, scheme_port) = match r.scheme.as_deref() {
+        None => ("#{protocol}", None),
+        Some("http") => ("HTTP", Some("80")),
+        Some("https") => ("HTTPS", Some("443")),
+        Some(other) => {
+            return Err(invalid_field(
+                object,
+                format!("{field}.requestRedirect.scheme"),
+                other,
+                "\"http\" or \"https\"",
+            ))
+        }
+    };
+    let port = match (r.port, scheme_port) {
+        (Some(p), _) => p.to_string(),
+        // The specification: with a scheme and no port, the scheme's well-known port.
+        (None, Some(p)) => p.to_owned(),
+        (None, None) => "#{port}".to_owned(),
+    };
+    let path = match &r.path {
+        None => "/#{path}".to_owned(),
+        Some(p) if p.modifier_type == "ReplaceFullPath" => p
+            .replace_full_path
+            .clone()
+            .unwrap_or_else(|| "/".to_owned()),
+        Some(p) => {
+            return Err(invalid_field(
+                object,
+                format!("{field}.requestRedirect.path.type"),
+                &p.modifier_type,
+                "\"ReplaceFullPath\" (an ALB redirect cannot replace a matched prefix)",
+            ))
+        }
+    };
+    let status_code = match r.status_code.unwrap_or(302) {
+        301 => "HTTP_301",
+        302 => "HTTP_302",
+        other => {
+            return Err(invalid_field(
+                object,
+                format!("{field}.requestRedirect.statusCode"),
+                &other.to_string(),
+                "301 or 302 (the redirect codes an ALB answers with)",
+            ))
+        }
+    };
+    Ok(RedirectSpec {
+        protocol: protocol.to_owned(),
+        port,
+        host: r.hostname.clone().unwrap_or_else(|| "#{host}".to_owned()),
+        path,
+        query: "#{query}".to_owned(),
+        status_code: status_code.to_owned(),
+    })
+}
+
+/// The 500 the specification asks for when no backend of a rule can be used.
+fn internal_error() -> ActionSpec {
+    ActionSpec::FixedResponse(FixedResponseSpec {
+        status_code: "500".into(),
+        content_type: Some("text/plain".into()),
+        message_body: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    stack: &StackId,
+    route: &HttpRoute,
+    object: &ObjectRef,
+    ri: usize,
+    rule: &HttpRouteRule,
+    out: &mut Translated,
+    errors: &mut Vec<BuildError>,
+) -> Result<ActionSpec, BuildError> {
+    let mut refs = Vec::new();
+    for (bi, b) in rule.backend_refs.iter().flatten().enumerate() {
+        let field = format!("spec.rules[{ri}].backendRefs[{bi}]");
+        if b.filters.as_ref().is_some_and(|f| !f.is_empty()) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.filters"),
+                &b.filters
+                    .iter()
+                    .flatten()
+                    .map(|f| f.filter_type.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "no per-backend filter (an ALB forward has none)",
+            ));
+        }
+        let weight = b.weight.unwrap_or(1);
+        if !(0..=MAX_WEIGHT).contains(&weight) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.weight"),
+                &weight.to_string(),
+                format!("a weight from 0 to {MAX_WEIGHT} (an ALB target group weight)"),
+            ));
+        }
+        match target_group(index, objects, gw, stack, route, object, &field, b) {
+            Ok((tg, instances)) => {
+                out.uses_instance_targets |= instances;
+                refs.push(TargetGroupRef {
+                    id: Some(tg.id.clone()),
+                    arn: None,
+                    name: None,
+                    weight: u32::try_from(weight).unwrap_or(0),
+                });
+                out.target_groups.insert(tg.id.clone(), tg);
+            }
+            Err((reason, e)) => {
+                if out.backend_problem.is_none() {
+                    out.backend_problem = Some((reason, message_of(&e)));
+                }
+                errors.push(e);
+            }
+        }
+    }
+    let limit = index.config.limits.target_groups_per_action;
+    if refs.len() > limit {
+        return Err(invalid_field(
+            object,
+            format!("spec.rules[{ri}].backendRefs"),
+            &format!("{} backends", refs.len()),
+            format!("at most {limit} backends per rule (target groups of an ALB forward action)"),
+        ));
+    }
+    if refs.is_empty() || refs.iter().all(|r| r.weight == 0) {
+        return Ok(internal_error());
+    }
+    Ok(ActionSpec::Forward {
+        target_groups: refs,
+        stickiness: None,
+    })
+}
+
+/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes of `from_ns` refer to Service `name`.
+fn granted(objects: &GatewayObjects, from_ns: &str, to_ns: &str, name: &str) -> bool {
+    objects.reference_grants.iter().any(|g| {
+        namespace_of(&g.metadata) == to_ns
+            && g.spec
+                .from
+                .iter()
+                .any(|f| f.group == GROUP && f.kind == HTTP_ROUTE && f.namespace == from_ns)
+            && g.spec.to.iter().any(|t| {
+                t.group.is_empty()
+                    && t.kind == "Service"
+                    && t.name.as_deref().is_none_or(|n| n == name)
+            })
+    })
+}
+
+type BackendError = (&'static str, BuildError);
+
+#[allow(clippy::too_many_arguments)]
+fn target_group(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    stack: &StackId,
+    route: &HttpRoute,
+    object: &ObjectRef,
+    field: &str,
+    b: &HttpBackendRef,
+) -> Result<(TargetGroupSpec, bool), BackendError> {
+    let route_ns = namespace_of(&route.metadata);
+    let route_name = name_of(&route.metadata);
+    let group = b.group.as_deref().unwrap_or("");
+    let kind = b.kind.as_deref().unwrap_or("Service");
+    if !group.is_empty() || kind != "Service" {
+        return Err((
+            reason::INVALID_KIND,
+            invalid_field(
+                object,
+                format!("{field}.kind"),
+                &format!(
+                    "{}{kind}",
+                    if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{group}/")
+                    }
+                ),
+                "Service (core group)",
+            ),
+        ));
+    }
+    let ns = b.namespace.as_deref().unwrap_or(route_ns);
+    let name = b.name.as_str();
+    if ns != route_ns && !granted(objects, route_ns, ns, name) {
+        return Err((
+            reason::REF_NOT_PERMITTED,
+            invalid_field(
+                object,
+                format!("{field}.namespace"),
+                ns,
+                format!("the route's namespace {route_ns}, or a ReferenceGrant in namespace {ns} from HTTPRoutes of namespace {route_ns} to Service {name}"),
+            ),
+        ));
+    }
+    let not_found = |target: String| {
+        (
+            reason::BACKEND_NOT_FOUND,
+            BuildError::NotFound {
+                object: object.clone(),
+                field: field.to_owned(),
+                target,
+            },
+        )
+    };
+    let port = b.port.ok_or_else(|| {
+        not_found(format!(
+            "service {ns}/{name} without a port (backendRefs[].port is required for a Service)"
+        ))
+    })?;
+    let svc = index
+        .service(ns, name)
+        .ok_or_else(|| not_found(format!("service {ns}/{name}")))?;
+    let svc_port = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+        .and_then(|ports| ports.iter().find(|p| p.port == port))
+        .ok_or_else(|| not_found(format!("port {port} of service {ns}/{name}")))?;
+    let target_type = index.config.default_target_type;
+    let (tg_port, targets) = match target_type {
+        TargetType::Instance => {
+            let node_port = svc_port.node_port.and_then(port_u16).ok_or_else(|| {
+                (
+                    reason::BACKEND_NOT_FOUND,
+                    invalid_field(
+                        object,
+                        field.to_owned(),
+                        &format!("{ns}/{name}:{port}"),
+                        "a Service port with a nodePort (type NodePort or LoadBalancer) for instance targets",
+                    ),
+                )
+            })?;
+            let targets: Vec<TargetSpec> = index
+                .instances
+                .iter()
+                .map(|id| TargetSpec {
+                    id: id.clone(),
+                    port: node_port,
+                })
+                .collect();
+            (node_port, targets)
+        }
+        TargetType::Ip => {
+            let tg_port = match &svc_port.target_port {
+                Some(IntOrString::Int(n)) => port_u16(*n).unwrap_or(1),
+                None => port_u16(svc_port.port).unwrap_or(1),
+                Some(IntOrString::String(_)) => 1,
+            };
+            let resolved = endpoint_targets(index, ns, name, svc, svc_port, Readiness::Ready);
+            (tg_port, resolved.targets)
+        }
+    };
+    let (gw_ns, gw_name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
+    let id = format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{HTTP_ROUTE}-{ns}-{name}:{port}");
+    let hashed_port = match target_type {
+        TargetType::Instance => tg_port.to_string(),
+        TargetType::Ip => port.to_string(),
+    };
+    let tg_name = gateway_target_group_name(&GatewayTargetGroupNameInputs {
+        cluster: &index.config.cluster_name,
+        gateway: (gw_ns, gw_name),
+        route: (route_ns, route_name),
+        route_kind: HTTP_ROUTE,
+        service: (ns, name),
+        port: &hashed_port,
+        target_type: target_type.as_str(),
+        protocol: Protocol::Http.as_str(),
+        protocol_version: ProtocolVersion::Http1.as_str(),
+    });
+    Ok((
+        TargetGroupSpec {
+            tags: tags::with_tracking(&BTreeMap::new(), &index.config.cluster_name, stack, &id),
+            id,
+            name: tg_name,
+            port: tg_port,
+            protocol: Protocol::Http,
+            protocol_version: Some(ProtocolVersion::Http1),
+            target_type,
+            ip_address_type: "ipv4".to_owned(),
+            // The AWS Load Balancer Controller's Gateway defaults.
+            health_check: HealthCheckSpec {
+                protocol: Protocol::Http,
+                port: "traffic-port".to_owned(),
+                path: "/".to_owned(),
+                interval_seconds: 15,
+                timeout_seconds: 5,
+                healthy_threshold_count: 3,
+                unhealthy_threshold_count: 3,
+                matcher: MatcherSpec {
+                    http_code: Some("200-399".to_owned()),
+                    grpc_code: None,
+                },
+            },
+            targets,
+            attributes: BTreeMap::new(),
+        },
+        target_type == TargetType::Instance,
+    ))
+}

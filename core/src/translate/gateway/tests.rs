@@ -1,0 +1,1059 @@
+//! Table-driven tests of the Gateway API translation: attachment, hostnames, precedence with
+//! competing routes (checked by evaluating requests against the planned listener with the
+//! ALB rule evaluator of `route`), backends, filters, listeners and status.
+use serde_json::{json, Value};
+
+use super::status::{find, ConditionStatus, Statuses};
+use super::*;
+use crate::model::{ActionSpec, Stack, TargetType};
+use crate::route::{evaluate, Outcome, Request, RouteListener};
+use crate::translate::fixtures::{config, service, slice, P};
+use crate::translate::{BuildConfig, Snapshot};
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn class(name: &str, controller: &str) -> GatewayClass {
+    from(json!({"metadata": {"name": name}, "spec": {"controllerName": controller}}))
+}
+
+fn gateway(ns: &str, name: &str, listeners: Value) -> Gateway {
+    from(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"gatewayClassName": "alb", "listeners": listeners}
+    }))
+}
+
+fn route(ns: &str, name: &str, spec: Value) -> HttpRoute {
+    from(json!({"metadata": {"name": name, "namespace": ns}, "spec": spec}))
+}
+
+fn http(name: &str, port: i32) -> Value {
+    json!({"name": name, "port": port, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}})
+}
+
+/// ip targets: every Service `ns/name` port 80 → 8080 with one ready endpoint.
+fn snapshot(services: &[(&str, &str)]) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for (i, (ns, name)) in services.iter().enumerate() {
+        snap.services.push(service(
+            ns,
+            name,
+            "ClusterIP",
+            &[("http", 80, Some(P::N(8080)), None)],
+        ));
+        snap.endpoint_slices.push(slice(
+            ns,
+            name,
+            &format!("{name}-1"),
+            &[("http", 8080)],
+            &[(&format!("10.0.0.{}", i + 1), Some(true))],
+        ));
+    }
+    snap
+}
+
+fn ip_config() -> BuildConfig {
+    BuildConfig {
+        default_target_type: TargetType::Ip,
+        ..config()
+    }
+}
+
+fn objects(gateways: Vec<Gateway>, routes: Vec<HttpRoute>) -> GatewayObjects {
+    GatewayObjects {
+        classes: vec![class("alb", ALB_CONTROLLER)],
+        gateways,
+        http_routes: routes,
+        ..Default::default()
+    }
+}
+
+fn run(objects: &GatewayObjects, services: &[(&str, &str)]) -> GatewayOutput {
+    build(objects, &snapshot(services), &ip_config())
+}
+
+/// What answers a request on `port`: `ns-svc:port` of each forwarded target group with its
+/// weight, `fixed 404`, or `redirect <location>`.
+fn answer(stack: &Stack, port: u16, host: &str, path: &str, extra: &[(&str, &str)]) -> String {
+    let listener = stack.listeners.iter().find(|l| l.port == port).unwrap();
+    let mut request = Request {
+        scheme: "http".into(),
+        port,
+        host: host.into(),
+        path: path.into(),
+        method: "GET".into(),
+        ..Default::default()
+    };
+    for (k, v) in extra {
+        match *k {
+            "method" => request.method = (*v).into(),
+            "query" => request.query = (*v).into(),
+            header => request.headers.push((header.into(), (*v).into())),
+        }
+    }
+    match evaluate(&RouteListener::from(listener), &request)
+        .answer()
+        .unwrap()
+    {
+        Outcome::Forward { target_groups, .. } => target_groups
+            .iter()
+            .map(|t| {
+                let id = t.id.as_deref().unwrap();
+                let backend = id.split(":HTTPRoute-").nth(1).unwrap();
+                if target_groups.len() == 1 {
+                    backend.to_owned()
+                } else {
+                    format!("{backend}*{}", t.weight)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Outcome::FixedResponse(f) => format!("fixed {}", f.status_code),
+        Outcome::Redirect {
+            status_code,
+            location,
+        } => format!("redirect {status_code} {location}"),
+    }
+}
+
+fn parent_condition(status: &Statuses, route: &str, type_: &str) -> (ConditionStatus, String) {
+    let (ns, name) = route.split_once('/').unwrap();
+    let r = status
+        .routes
+        .iter()
+        .find(|r| r.namespace == ns && r.name == name)
+        .unwrap_or_else(|| panic!("no status for {route}: {status:#?}"));
+    let c = find(&r.parents[0].conditions, type_).unwrap_or_else(|| panic!("{route}: no {type_}"));
+    (c.status, c.reason.to_owned())
+}
+
+#[test]
+fn hostname_intersection() {
+    struct Case {
+        listener: Option<&'static str>,
+        route: &'static [&'static str],
+        want: &'static [Option<&'static str>],
+    }
+    let cases = [
+        Case {
+            listener: None,
+            route: &[],
+            want: &[None],
+        },
+        Case {
+            listener: None,
+            route: &["a.example.com"],
+            want: &[Some("a.example.com")],
+        },
+        Case {
+            listener: Some("a.example.com"),
+            route: &[],
+            want: &[Some("a.example.com")],
+        },
+        Case {
+            listener: Some("a.example.com"),
+            route: &["a.example.com", "b.example.com"],
+            want: &[Some("a.example.com")],
+        },
+        Case {
+            listener: Some("*.example.com"),
+            route: &["a.example.com", "x.other.com"],
+            want: &[Some("a.example.com")],
+        },
+        Case {
+            listener: Some("*.example.com"),
+            route: &["*.example.com"],
+            want: &[Some("*.example.com")],
+        },
+        Case {
+            listener: Some("*.example.com"),
+            route: &["*.a.example.com"],
+            want: &[Some("*.a.example.com")],
+        },
+        Case {
+            listener: Some("*.a.example.com"),
+            route: &["*.example.com"],
+            want: &[Some("*.a.example.com")],
+        },
+        Case {
+            listener: Some("foo.example.com"),
+            route: &["*.example.com"],
+            want: &[Some("foo.example.com")],
+        },
+        // A wildcard covers at least one label: `*.example.com` does not cover `example.com`.
+        Case {
+            listener: Some("*.example.com"),
+            route: &["example.com"],
+            want: &[],
+        },
+        Case {
+            listener: Some("a.example.com"),
+            route: &["b.example.com"],
+            want: &[],
+        },
+    ];
+    for c in cases {
+        let route: Vec<String> = c.route.iter().map(|s| (*s).to_owned()).collect();
+        let want: Vec<Option<String>> = c.want.iter().map(|h| h.map(str::to_owned)).collect();
+        assert_eq!(
+            routes::intersect(c.listener, &route),
+            want,
+            "{:?} ∩ {:?}",
+            c.listener,
+            c.route
+        );
+    }
+}
+
+#[test]
+fn path_prefix_matches_element_wise_and_exact_matches_only_itself() {
+    let o = objects(
+        vec![gateway("shop", "edge", json!([http("web", 80)]))],
+        vec![route(
+            "shop",
+            "r",
+            json!({
+                "parentRefs": [{"name": "edge"}],
+                "rules": [
+                    {"matches": [{"path": {"type": "PathPrefix", "value": "/foo/"}}], "backendRefs": [{"name": "foo", "port": 80}]},
+                    {"matches": [{"path": {"type": "Exact", "value": "/exact"}}], "backendRefs": [{"name": "exact", "port": 80}]}
+                ]
+            }),
+        )],
+    );
+    let out = run(&o, &[("shop", "foo"), ("shop", "exact")]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let stack = &out.stacks[0];
+    for (path, want) in [
+        ("/foo", "shop-foo:80"),
+        ("/foo/", "shop-foo:80"),
+        ("/foo/bar", "shop-foo:80"),
+        ("/foobar", "fixed 404"),
+        ("/exact", "shop-exact:80"),
+        ("/exact/", "fixed 404"),
+        ("/exactly", "fixed 404"),
+    ] {
+        assert_eq!(
+            answer(stack, 80, "any.example.com", path, &[]),
+            want,
+            "{path}"
+        );
+    }
+}
+
+/// Competing routes on one listener: the specification's precedence decides, whatever the
+/// order of the routes in the input, and each request reaches the backend the specification
+/// names.
+#[test]
+fn precedence_across_competing_routes() {
+    let t = |s: &str| json!(s);
+    let mut routes = vec![
+        // Oldest route: catch-all.
+        from::<HttpRoute>(json!({
+            "metadata": {"name": "catch-all", "namespace": "a", "creationTimestamp": t("2024-01-01T00:00:00Z")},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "shop"}],
+                     "rules": [{"backendRefs": [{"name": "root", "port": 80}]}]}
+        })),
+        from(json!({
+            "metadata": {"name": "api", "namespace": "b", "creationTimestamp": t("2024-02-01T00:00:00Z")},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "shop"}],
+                     "rules": [
+                        {"matches": [{"path": {"value": "/api"}}], "backendRefs": [{"name": "api", "port": 80}]},
+                        {"matches": [{"path": {"value": "/api"}, "method": "POST"}], "backendRefs": [{"name": "api-write", "port": 80}]},
+                        {"matches": [{"path": {"value": "/api"}, "headers": [{"name": "x-canary", "value": "1"}]}], "backendRefs": [{"name": "canary", "port": 80}]},
+                        {"matches": [{"path": {"value": "/api"}, "headers": [{"name": "x-canary", "value": "1"}, {"name": "x-team", "value": "b"}]}], "backendRefs": [{"name": "team-b", "port": 80}]},
+                        {"matches": [{"path": {"value": "/api"}, "queryParams": [{"name": "v", "value": "2"}]}], "backendRefs": [{"name": "v2", "port": 80}]},
+                        {"matches": [{"path": {"value": "/api/v1"}}], "backendRefs": [{"name": "v1", "port": 80}]},
+                        {"matches": [{"path": {"type": "Exact", "value": "/api"}}], "backendRefs": [{"name": "api-exact", "port": 80}]}
+                     ]}
+        })),
+        // Same match as route b/api's first rule, but newer: never reached for /api.
+        from(json!({
+            "metadata": {"name": "api-copy", "namespace": "b", "creationTimestamp": t("2024-03-01T00:00:00Z")},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "shop"}],
+                     "rules": [{"matches": [{"path": {"value": "/api"}}], "backendRefs": [{"name": "copy", "port": 80}]}]}
+        })),
+        // Same match and same age as a/catch-all... but a precise hostname beats everything.
+        from(json!({
+            "metadata": {"name": "host", "namespace": "c", "creationTimestamp": t("2025-01-01T00:00:00Z")},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "shop"}], "hostnames": ["admin.example.com"],
+                     "rules": [{"backendRefs": [{"name": "admin", "port": 80}]}]}
+        })),
+        from(json!({
+            "metadata": {"name": "wild", "namespace": "c", "creationTimestamp": t("2025-01-01T00:00:00Z")},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "shop"}], "hostnames": ["*.example.com"],
+                     "rules": [{"matches": [{"path": {"value": "/api"}}], "backendRefs": [{"name": "wild", "port": 80}]}]}
+        })),
+    ];
+    let services: Vec<(&str, &str)> = vec![
+        ("a", "root"),
+        ("b", "api"),
+        ("b", "api-write"),
+        ("b", "canary"),
+        ("b", "team-b"),
+        ("b", "v2"),
+        ("b", "v1"),
+        ("b", "api-exact"),
+        ("b", "copy"),
+        ("c", "admin"),
+        ("c", "wild"),
+    ];
+    let requests: &[(&str, &str, &[(&str, &str)], &str)] = &[
+        ("www.other.org", "/", &[], "a-root:80"),
+        ("www.other.org", "/apix", &[], "a-root:80"),
+        ("www.other.org", "/api", &[], "b-api-exact:80"),
+        ("www.other.org", "/api/", &[], "b-api:80"),
+        (
+            "www.other.org",
+            "/api/items",
+            &[("method", "POST")],
+            "b-api-write:80",
+        ),
+        (
+            "www.other.org",
+            "/api/items",
+            &[("x-canary", "1")],
+            "b-canary:80",
+        ),
+        (
+            "www.other.org",
+            "/api/items",
+            &[("x-canary", "1"), ("x-team", "b")],
+            "b-team-b:80",
+        ),
+        // Method beats headers.
+        (
+            "www.other.org",
+            "/api/items",
+            &[("method", "POST"), ("x-canary", "1")],
+            "b-api-write:80",
+        ),
+        (
+            "www.other.org",
+            "/api/items",
+            &[("query", "v=2")],
+            "b-v2:80",
+        ),
+        // Headers beat query parameters.
+        (
+            "www.other.org",
+            "/api/items",
+            &[("query", "v=2"), ("x-canary", "1")],
+            "b-canary:80",
+        ),
+        // The longer prefix beats method and headers.
+        (
+            "www.other.org",
+            "/api/v1/x",
+            &[("method", "POST")],
+            "b-v1:80",
+        ),
+        // Hostnames first: precise, then wildcard, then none.
+        ("admin.example.com", "/api/v1", &[], "c-admin:80"),
+        ("shop.example.com", "/api/v1", &[], "c-wild:80"),
+        ("shop.example.com", "/", &[], "a-root:80"),
+    ];
+    for reversed in [false, true] {
+        if reversed {
+            routes.reverse();
+        }
+        let o = GatewayObjects {
+            classes: vec![class("alb", ALB_CONTROLLER)],
+            gateways: vec![gateway("shop", "edge", json!([http("web", 80)]))],
+            http_routes: routes.clone(),
+            ..Default::default()
+        };
+        let out = run(&o, &services);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let stack = &out.stacks[0];
+        for (host, path, extra, want) in requests {
+            assert_eq!(
+                answer(stack, 80, host, path, extra),
+                *want,
+                "{host}{path} {extra:?} (routes reversed: {reversed})"
+            );
+        }
+        // b/api-copy is attached, with a rule of its own, but after the older b/api's.
+        let rules = &stack.listeners[0].rules;
+        let first = |source: &str| rules.iter().position(|r| r.source == source).unwrap();
+        assert!(first("httproute b/api") < first("httproute b/api-copy"));
+        assert_eq!(
+            out.status.gateways[0].listeners[0].attached_routes, 5,
+            "every route is attached"
+        );
+    }
+}
+
+#[test]
+fn attachment_reasons() {
+    struct Case {
+        name: &'static str,
+        listeners: Value,
+        route_ns: &'static str,
+        parent: Value,
+        hostnames: Value,
+        want: (&'static str, &'static str),
+        attached: u32,
+    }
+    let cases = [
+        Case {
+            name: "same namespace by default: admitted",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP"}]),
+            route_ns: "shop",
+            parent: json!({"name": "edge", "namespace": "shop"}),
+            hostnames: json!([]),
+            want: ("True", "Accepted"),
+            attached: 1,
+        },
+        Case {
+            name: "same namespace by default: another namespace refused",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP"}]),
+            route_ns: "team",
+            parent: json!({"name": "edge", "namespace": "shop"}),
+            hostnames: json!([]),
+            want: ("False", "NotAllowedByListeners"),
+            attached: 0,
+        },
+        Case {
+            name: "from All admits another namespace",
+            listeners: json!([http("web", 80)]),
+            route_ns: "team",
+            parent: json!({"name": "edge", "namespace": "shop"}),
+            hostnames: json!([]),
+            want: ("True", "Accepted"),
+            attached: 1,
+        },
+        Case {
+            name: "selector on namespace labels",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "team"}}}}}]),
+            route_ns: "team",
+            parent: json!({"name": "edge", "namespace": "shop"}),
+            hostnames: json!([]),
+            want: ("True", "Accepted"),
+            attached: 1,
+        },
+        Case {
+            name: "selector that does not match",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "x"}}}}}]),
+            route_ns: "team",
+            parent: json!({"name": "edge", "namespace": "shop"}),
+            hostnames: json!([]),
+            want: ("False", "NotAllowedByListeners"),
+            attached: 0,
+        },
+        Case {
+            name: "kinds without HTTPRoute",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}}]),
+            route_ns: "shop",
+            parent: json!({"name": "edge"}),
+            hostnames: json!([]),
+            want: ("False", "NotAllowedByListeners"),
+            attached: 0,
+        },
+        Case {
+            name: "sectionName naming no listener",
+            listeners: json!([http("web", 80)]),
+            route_ns: "shop",
+            parent: json!({"name": "edge", "sectionName": "nope"}),
+            hostnames: json!([]),
+            want: ("False", "NoMatchingParent"),
+            attached: 0,
+        },
+        Case {
+            name: "port naming no listener",
+            listeners: json!([http("web", 80)]),
+            route_ns: "shop",
+            parent: json!({"name": "edge", "port": 8080}),
+            hostnames: json!([]),
+            want: ("False", "NoMatchingParent"),
+            attached: 0,
+        },
+        Case {
+            name: "sectionName picks one listener of two",
+            listeners: json!([http("web", 80), http("alt", 8080)]),
+            route_ns: "shop",
+            parent: json!({"name": "edge", "sectionName": "alt"}),
+            hostnames: json!([]),
+            want: ("True", "Accepted"),
+            attached: 1,
+        },
+        Case {
+            name: "hostnames that do not intersect",
+            listeners: json!([{"name": "web", "port": 80, "protocol": "HTTP", "hostname": "*.example.com"}]),
+            route_ns: "shop",
+            parent: json!({"name": "edge"}),
+            hostnames: json!(["www.other.org"]),
+            want: ("False", "NoMatchingListenerHostname"),
+            attached: 0,
+        },
+    ];
+    for c in cases {
+        let o = objects(
+            vec![gateway("shop", "edge", c.listeners)],
+            vec![route(
+                c.route_ns,
+                "r",
+                json!({
+                    "parentRefs": [c.parent], "hostnames": c.hostnames,
+                    "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]
+                }),
+            )],
+        );
+        let out = run(&o, &[(c.route_ns, "svc")]);
+        let (status, reason) =
+            parent_condition(&out.status, &format!("{}/r", c.route_ns), "Accepted");
+        assert_eq!(
+            (format!("{status:?}").as_str(), reason.as_str()),
+            c.want,
+            "{}",
+            c.name
+        );
+        let attached: u32 = out.status.gateways[0]
+            .listeners
+            .iter()
+            .map(|l| l.attached_routes)
+            .sum();
+        assert_eq!(attached, c.attached, "{}: attachedRoutes", c.name);
+        let rules: usize = out
+            .stacks
+            .iter()
+            .flat_map(|s| &s.listeners)
+            .map(|l| l.rules.len())
+            .sum();
+        assert_eq!(rules, c.attached as usize, "{}: rules", c.name);
+        let route_errors = out
+            .errors
+            .iter()
+            .filter(|e| e.object().kind == "httproute")
+            .count();
+        assert_eq!(
+            route_errors,
+            usize::from(c.want.0 == "False"),
+            "{}: {:?}",
+            c.name,
+            out.errors
+        );
+    }
+}
+
+#[test]
+fn attachment_error_messages() {
+    let o = objects(
+        vec![gateway(
+            "shop",
+            "edge",
+            json!([{"name": "web", "port": 80, "protocol": "HTTP", "hostname": "*.example.com"}]),
+        )],
+        vec![
+            route(
+                "team",
+                "far",
+                json!({"parentRefs": [{"name": "edge", "namespace": "shop"}]}),
+            ),
+            route(
+                "shop",
+                "elsewhere",
+                json!({"parentRefs": [{"name": "edge"}], "hostnames": ["www.other.org"]}),
+            ),
+        ],
+    );
+    let out = run(&o, &[]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"httproute shop/elsewhere: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway listener whose hostname intersects the route's hostnames ["www.other.org"]"#,
+            r#"httproute team/far: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace team"#,
+        ]
+    );
+}
+
+#[test]
+fn backend_references() {
+    struct Case {
+        name: &'static str,
+        backends: Value,
+        grants: Value,
+        want_resolved: (&'static str, &'static str),
+        want_answer: &'static str,
+        want_error: Option<&'static str>,
+    }
+    let grant = json!([{
+        "metadata": {"name": "g", "namespace": "data"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "shop"}],
+                 "to": [{"group": "", "kind": "Service", "name": "db"}]}
+    }]);
+    let cases = [
+        Case {
+            name: "weighted backends",
+            backends: json!([{"name": "a", "port": 80, "weight": 1}, {"name": "b", "port": 80, "weight": 3}]),
+            grants: json!([]),
+            want_resolved: ("True", "ResolvedRefs"),
+            want_answer: "shop-a:80*1 shop-b:80*3",
+            want_error: None,
+        },
+        Case {
+            name: "missing service: its siblings are served",
+            backends: json!([{"name": "a", "port": 80}, {"name": "gone", "port": 80}]),
+            grants: json!([]),
+            want_resolved: ("False", "BackendNotFound"),
+            want_answer: "shop-a:80",
+            want_error: Some("httproute shop/r: spec.rules[0].backendRefs[1] refers to service shop/gone, which was not found"),
+        },
+        Case {
+            name: "missing port",
+            backends: json!([{"name": "a", "port": 81}]),
+            grants: json!([]),
+            want_resolved: ("False", "BackendNotFound"),
+            want_answer: "fixed 500",
+            want_error: Some("httproute shop/r: spec.rules[0].backendRefs[0] refers to port 81 of service shop/a, which was not found"),
+        },
+        Case {
+            name: "cross-namespace without a ReferenceGrant",
+            backends: json!([{"name": "db", "namespace": "data", "port": 80}]),
+            grants: json!([]),
+            want_resolved: ("False", "RefNotPermitted"),
+            want_answer: "fixed 500",
+            want_error: Some(r#"httproute shop/r: spec.rules[0].backendRefs[0].namespace has invalid value "data": expected the route's namespace shop, or a ReferenceGrant in namespace data from HTTPRoutes of namespace shop to Service db"#),
+        },
+        Case {
+            name: "cross-namespace with a ReferenceGrant",
+            backends: json!([{"name": "db", "namespace": "data", "port": 80}]),
+            grants: grant.clone(),
+            want_resolved: ("True", "ResolvedRefs"),
+            want_answer: "data-db:80",
+            want_error: None,
+        },
+        Case {
+            name: "grant for another service",
+            backends: json!([{"name": "cache", "namespace": "data", "port": 80}]),
+            grants: grant,
+            want_resolved: ("False", "RefNotPermitted"),
+            want_answer: "fixed 500",
+            want_error: None,
+        },
+        Case {
+            name: "another kind",
+            backends: json!([{"group": "example.com", "kind": "Bucket", "name": "a"}]),
+            grants: json!([]),
+            want_resolved: ("False", "InvalidKind"),
+            want_answer: "fixed 500",
+            want_error: Some(r#"httproute shop/r: spec.rules[0].backendRefs[0].kind has invalid value "example.com/Bucket": expected Service (core group)"#),
+        },
+        Case {
+            name: "no backend at all",
+            backends: json!([]),
+            grants: json!([]),
+            want_resolved: ("True", "ResolvedRefs"),
+            want_answer: "fixed 500",
+            want_error: None,
+        },
+        Case {
+            name: "every weight zero",
+            backends: json!([{"name": "a", "port": 80, "weight": 0}]),
+            grants: json!([]),
+            want_resolved: ("True", "ResolvedRefs"),
+            want_answer: "fixed 500",
+            want_error: None,
+        },
+    ];
+    for c in cases {
+        let mut o = objects(
+            vec![gateway("shop", "edge", json!([http("web", 80)]))],
+            vec![route(
+                "shop",
+                "r",
+                json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": c.backends}]}),
+            )],
+        );
+        o.reference_grants = from(c.grants);
+        let out = run(
+            &o,
+            &[
+                ("shop", "a"),
+                ("shop", "b"),
+                ("data", "db"),
+                ("data", "cache"),
+            ],
+        );
+        let (status, reason) = parent_condition(&out.status, "shop/r", "ResolvedRefs");
+        assert_eq!(
+            (format!("{status:?}").as_str(), reason.as_str()),
+            c.want_resolved,
+            "{}",
+            c.name
+        );
+        assert_eq!(
+            parent_condition(&out.status, "shop/r", "Accepted").0,
+            ConditionStatus::True,
+            "{}",
+            c.name
+        );
+        assert_eq!(
+            answer(&out.stacks[0], 80, "x", "/", &[]),
+            c.want_answer,
+            "{}",
+            c.name
+        );
+        if let Some(e) = c.want_error {
+            assert_eq!(
+                out.errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                vec![e],
+                "{}",
+                c.name
+            );
+        }
+        // Only target groups a rule forwards to are in the stack.
+        let forwarded = out.stacks[0].listeners[0]
+            .rules
+            .iter()
+            .flat_map(|r| &r.actions)
+            .filter_map(|a| match a {
+                ActionSpec::Forward { target_groups, .. } => Some(target_groups.len()),
+                _ => None,
+            })
+            .sum::<usize>();
+        assert_eq!(out.stacks[0].target_groups.len(), forwarded, "{}", c.name);
+    }
+}
+
+#[test]
+fn unsupported_values_are_reported_never_dropped_silently() {
+    let o = objects(
+        vec![gateway("shop", "edge", json!([http("web", 80)]))],
+        vec![
+            route(
+                "shop",
+                "partly",
+                json!({
+                    "parentRefs": [{"name": "edge"}],
+                    "rules": [
+                        {"matches": [{"path": {"value": "/ok"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                        {"matches": [{"path": {"value": "/mod"}}], "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "x", "value": "y"}]}}], "backendRefs": [{"name": "a", "port": 80}]}
+                    ]
+                }),
+            ),
+            route(
+                "shop",
+                "wholly",
+                json!({
+                    "parentRefs": [{"name": "edge"}],
+                    "rules": [{"matches": [{"path": {"type": "RegularExpression", "value": "/r.*"}}], "backendRefs": [{"name": "a", "port": 80}]}]
+                }),
+            ),
+        ],
+    );
+    let out = run(&o, &[("shop", "a")]);
+    assert_eq!(
+        out.errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            r#"httproute shop/partly: spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect (the only filter an ALB rule expresses so far)"#,
+            r#"httproute shop/wholly: spec.rules[0].matches[0].path.type has invalid value "RegularExpression": expected "Exact" or "PathPrefix" (RegularExpression is not translated yet)"#,
+        ]
+    );
+    let partly = &out
+        .status
+        .routes
+        .iter()
+        .find(|r| r.name == "partly")
+        .unwrap()
+        .parents[0]
+        .conditions;
+    assert_eq!(
+        find(partly, "Accepted").unwrap().status,
+        ConditionStatus::True
+    );
+    let pi = find(partly, "PartiallyInvalid").unwrap();
+    assert_eq!(
+        (pi.status, pi.reason),
+        (ConditionStatus::True, "UnsupportedValue")
+    );
+    assert_eq!(
+        pi.message,
+        r#"spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect (the only filter an ALB rule expresses so far); the rule is left out, the route's other rules are served"#
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/wholly", "Accepted"),
+        (ConditionStatus::False, "UnsupportedValue".to_owned())
+    );
+    let stack = &out.stacks[0];
+    assert_eq!(answer(stack, 80, "x", "/ok", &[]), "shop-a:80");
+    assert_eq!(answer(stack, 80, "x", "/mod", &[]), "fixed 404");
+    assert_eq!(answer(stack, 80, "x", "/r1", &[]), "fixed 404");
+}
+
+#[test]
+fn redirects() {
+    struct Case {
+        redirect: Value,
+        want: Result<&'static str, &'static str>,
+    }
+    let cases = [
+        Case {
+            redirect: json!({"scheme": "https"}),
+            want: Ok("redirect HTTP_302 https://x.example.com/old?q=1"),
+        },
+        Case {
+            redirect: json!({"scheme": "https", "statusCode": 301}),
+            want: Ok("redirect HTTP_301 https://x.example.com/old?q=1"),
+        },
+        Case {
+            redirect: json!({"hostname": "new.example.com", "port": 8080}),
+            want: Ok("redirect HTTP_302 http://new.example.com:8080/old?q=1"),
+        },
+        Case {
+            redirect: json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}}),
+            want: Ok("redirect HTTP_302 http://x.example.com/new?q=1"),
+        },
+        Case {
+            redirect: json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}),
+            want: Err(
+                r#"httproute shop/r: spec.rules[0].filters[0].requestRedirect.path.type has invalid value "ReplacePrefixMatch": expected "ReplaceFullPath" (an ALB redirect cannot replace a matched prefix)"#,
+            ),
+        },
+        Case {
+            redirect: json!({"statusCode": 307}),
+            want: Err(
+                r#"httproute shop/r: spec.rules[0].filters[0].requestRedirect.statusCode has invalid value "307": expected 301 or 302 (the redirect codes an ALB answers with)"#,
+            ),
+        },
+    ];
+    for c in cases {
+        let o = objects(
+            vec![gateway("shop", "edge", json!([http("web", 80)]))],
+            vec![route(
+                "shop",
+                "r",
+                json!({
+                    "parentRefs": [{"name": "edge"}],
+                    "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": c.redirect}]}]
+                }),
+            )],
+        );
+        let out = run(&o, &[]);
+        match c.want {
+            Ok(want) => {
+                assert!(out.errors.is_empty(), "{:?}", out.errors);
+                assert_eq!(
+                    answer(
+                        &out.stacks[0],
+                        80,
+                        "x.example.com",
+                        "/old",
+                        &[("query", "q=1")]
+                    ),
+                    want
+                );
+            }
+            Err(e) => assert_eq!(
+                out.errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+                vec![e]
+            ),
+        }
+    }
+}
+
+#[test]
+fn listeners_conflicts_protocols_and_certificates() {
+    let config_obj: LoadBalancerConfiguration = from(json!({
+        "metadata": {"name": "edge-config", "namespace": "shop"},
+        "spec": {"scheme": "internet-facing",
+                 "listenerConfigurations": [{"protocolPort": "HTTPS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/a", "certificates": ["arn:aws:acm:eu-west-1:1:certificate/b"]}],
+                 "tags": {"team": "shop"}}
+    }));
+    let mut gw = gateway(
+        "shop",
+        "edge",
+        json!([
+            {"name": "web", "port": 80, "protocol": "HTTP", "hostname": "a.example.com"},
+            {"name": "web2", "port": 80, "protocol": "HTTP", "hostname": "a.example.com"},
+            {"name": "web3", "port": 80, "protocol": "HTTP", "hostname": "b.example.com"},
+            {"name": "tls", "port": 443, "protocol": "HTTPS"},
+            {"name": "bad", "port": 8443, "protocol": "HTTPS"},
+            {"name": "mixed", "port": 9000, "protocol": "HTTP"},
+            {"name": "mixed2", "port": 9000, "protocol": "HTTPS"},
+            {"name": "tcp", "port": 5432, "protocol": "TCP"}
+        ]),
+    );
+    gw.spec.infrastructure = Some(from(
+        json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "edge-config"}}),
+    ));
+    let mut o = objects(vec![gw], vec![]);
+    o.load_balancer_configurations.push(config_obj);
+    let out = run(&o, &[]);
+    let listeners = &out.status.gateways[0].listeners;
+    let cond = |name: &str, t: &str| {
+        let l = listeners.iter().find(|l| l.name == name).unwrap();
+        let c = find(&l.conditions, t).unwrap();
+        (c.status, c.reason)
+    };
+    use ConditionStatus::{False, True, Unknown};
+    let table = [
+        ("web", "Conflicted", (True, "HostnameConflict")),
+        ("web", "Accepted", (False, "HostnameConflict")),
+        ("web", "Programmed", (False, "HostnameConflict")),
+        ("web2", "Conflicted", (True, "HostnameConflict")),
+        ("web3", "Conflicted", (False, "NoConflicts")),
+        ("web3", "Programmed", (Unknown, "Pending")),
+        ("tls", "ResolvedRefs", (True, "ResolvedRefs")),
+        ("bad", "ResolvedRefs", (False, "InvalidCertificateRef")),
+        ("bad", "Accepted", (True, "Accepted")),
+        ("bad", "Programmed", (False, "Invalid")),
+        ("mixed", "Conflicted", (True, "ProtocolConflict")),
+        ("mixed2", "Accepted", (False, "ProtocolConflict")),
+        ("tcp", "Accepted", (False, "UnsupportedProtocol")),
+    ];
+    for (name, t, want) in table {
+        assert_eq!(cond(name, t), want, "{name} {t}");
+    }
+    let gw_accepted = find(&out.status.gateways[0].conditions, "Accepted").unwrap();
+    assert_eq!(
+        (gw_accepted.status, gw_accepted.reason),
+        (True, "ListenersNotValid")
+    );
+    let stack = &out.stacks[0];
+    assert_eq!(
+        stack.listeners.iter().map(|l| l.port).collect::<Vec<_>>(),
+        vec![80, 443]
+    );
+    assert_eq!(
+        stack.listeners[1].certificates,
+        vec![
+            "arn:aws:acm:eu-west-1:1:certificate/a",
+            "arn:aws:acm:eu-west-1:1:certificate/b"
+        ]
+    );
+    assert_eq!(
+        stack.listeners[1].ssl_policy.as_deref(),
+        Some("ELBSecurityPolicy-2016-08")
+    );
+    assert_eq!(stack.load_balancer.scheme.as_str(), "internet-facing");
+    assert_eq!(stack.load_balancer.tags["team"], "shop");
+    assert_eq!(
+        stack.load_balancer.tags["gateway.k8s.aws.alb/stack"],
+        "shop/edge"
+    );
+    assert_eq!(stack.id.to_string(), "gateway:shop/edge");
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)"#), "{:#?}", out.errors);
+}
+
+#[test]
+fn classes_and_parameters() {
+    let mut bad_class = class("alb", ALB_CONTROLLER);
+    bad_class.spec.parameters_ref = Some(from(
+        json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "missing", "namespace": "infra"}),
+    ));
+    let o = GatewayObjects {
+        classes: vec![
+            bad_class,
+            class("nlb", NLB_CONTROLLER),
+            class("other", "example.com/gateway"),
+        ],
+        gateways: vec![
+            gateway("shop", "edge", json!([http("web", 80)])),
+            from(
+                json!({"metadata": {"name": "tcp", "namespace": "shop"}, "spec": {"gatewayClassName": "nlb", "listeners": [{"name": "db", "port": 5432, "protocol": "TCP"}]}}),
+            ),
+            from(
+                json!({"metadata": {"name": "theirs", "namespace": "shop"}, "spec": {"gatewayClassName": "other", "listeners": []}}),
+            ),
+        ],
+        ..Default::default()
+    };
+    let out = run(&o, &[]);
+    assert!(out.stacks.is_empty());
+    assert_eq!(out.status.classes.len(), 1, "only our class gets a status");
+    let c = &out.status.classes[0].conditions[0];
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::False, "InvalidParameters")
+    );
+    assert_eq!(
+        c.message,
+        "spec.parametersRef refers to loadbalancerconfiguration infra/missing, which was not found"
+    );
+    let g = find(&out.status.gateways[0].conditions, "Accepted").unwrap();
+    assert_eq!(
+        (g.status, g.reason),
+        (ConditionStatus::False, "InvalidParameters")
+    );
+    assert_eq!(
+        out.skipped.iter().map(|s| format!("{}: {}", s.object, s.reason)).collect::<Vec<_>>(),
+        vec![
+            "gateway shop/tcp: gatewayclass nlb is an NLB class (gateway.k8s.aws/nlb); NLB Gateways are not translated yet",
+            "gateway shop/theirs: gatewayclass other is not an ALB class of ours (gateway.k8s.aws/alb)",
+        ]
+    );
+}
+
+#[test]
+fn names_tags_and_programmed_status() {
+    let o = objects(
+        vec![gateway("shop", "edge", json!([http("web", 80)]))],
+        vec![route(
+            "shop",
+            "r",
+            json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        )],
+    );
+    let mut out = run(&o, &[("shop", "a")]);
+    let stack = &out.stacks[0];
+    assert_eq!(
+        stack.load_balancer.name,
+        crate::model::gateway_load_balancer_name("demo", "shop", "edge", "", "internal")
+    );
+    let tg = &stack.target_groups[0];
+    assert_eq!(tg.id, "shop/edge:shop-r:HTTPRoute-shop-a:80");
+    assert!(tg.name.starts_with("k8s-shop-r-"), "{}", tg.name);
+    assert_eq!(tg.targets.len(), 1);
+    assert_eq!(tg.tags["gateway.k8s.aws.alb/resource"], tg.id);
+    assert_eq!(
+        stack.listeners[0].rules[0].tags["gateway.k8s.aws.alb/resource"],
+        "80:1"
+    );
+    assert_eq!(stack.objects, vec!["gateway/shop/edge", "httproute/shop/r"]);
+    assert_eq!(
+        out.claims["gateway/shop/edge"].to_string(),
+        "gateway:shop/edge"
+    );
+    let gw = &mut out.status.gateways[0];
+    assert_eq!(
+        find(&gw.conditions, "Programmed").unwrap().status,
+        ConditionStatus::Unknown
+    );
+    assert_eq!(gw.listeners[0].attached_routes, 1);
+    gw.programmed("k8s-shop-edge-1.elb.amazonaws.com");
+    assert_eq!(gw.addresses, vec!["k8s-shop-edge-1.elb.amazonaws.com"]);
+    assert_eq!(
+        find(&gw.conditions, "Programmed").unwrap().status,
+        ConditionStatus::True
+    );
+    assert_eq!(
+        find(&gw.listeners[0].conditions, "Programmed")
+            .unwrap()
+            .status,
+        ConditionStatus::True
+    );
+}
+
+#[test]
+fn ingress_and_service_output_is_unchanged_by_gateways() {
+    let snap = snapshot(&[("shop", "a")]);
+    let plain = crate::translate::build(&snap, &ip_config());
+    let (with, status) =
+        crate::translate::build_with_gateways(&snap, &GatewayObjects::default(), &ip_config());
+    assert_eq!(plain.stacks, with.stacks);
+    assert_eq!(status, Statuses::default());
+}

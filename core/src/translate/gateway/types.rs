@@ -1,0 +1,539 @@
+//! The Gateway API objects the translation reads, as plain serde types.
+//!
+//! The kube-rs organisation's `gateway-api` crate (0.22, the newest on crates.io when this was
+//! written) depends on kube 4 and k8s-openapi 0.28 with kube's `derive` feature; this workspace
+//! is on kube 5 and k8s-openapi 0.29, and `core` must not depend on kube at all. So the fields
+//! the translation reads are declared here, with the Gateway API's field names (standard
+//! channel v1.x) and the same shape that crate generates (every optional field an `Option`,
+//! unknown fields ignored). Metadata is k8s-openapi's `ObjectMeta`.
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use serde::{Deserialize, Serialize};
+
+/// API group of the Gateway API kinds.
+pub const GROUP: &str = "gateway.networking.k8s.io";
+/// `apiVersion` of GatewayClass, Gateway and HTTPRoute.
+pub const API_VERSION: &str = "gateway.networking.k8s.io/v1";
+/// `apiVersion` of ReferenceGrant in the standard channel.
+pub const REFERENCE_GRANT_API_VERSION: &str = "gateway.networking.k8s.io/v1beta1";
+/// API group of the AWS Load Balancer Controller's Gateway configuration kinds.
+pub const AWS_GROUP: &str = "gateway.k8s.aws";
+/// `apiVersion`s of LoadBalancerConfiguration the AWS Load Balancer Controller serves.
+pub const AWS_API_VERSIONS: [&str; 2] = ["gateway.k8s.aws/v1beta1", "gateway.k8s.aws/v1"];
+
+/// A GatewayClass (cluster-scoped).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClass {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: GatewayClassSpec,
+}
+
+/// GatewayClass spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassSpec {
+    /// The controller that manages Gateways of this class.
+    #[serde(default)]
+    pub controller_name: String,
+    /// Class-wide configuration (a LoadBalancerConfiguration).
+    #[serde(default)]
+    pub parameters_ref: Option<ParametersReference>,
+}
+
+/// A reference to a configuration object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParametersReference {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace (GatewayClass only; the configuration's namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A Gateway.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gateway {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: GatewaySpec,
+}
+
+/// Gateway spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    /// The GatewayClass.
+    #[serde(default)]
+    pub gateway_class_name: String,
+    /// Listeners.
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    /// Infrastructure settings (`parametersRef` to a LoadBalancerConfiguration).
+    #[serde(default)]
+    pub infrastructure: Option<GatewayInfrastructure>,
+}
+
+/// Gateway `spec.infrastructure`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayInfrastructure {
+    /// The configuration, in the Gateway's namespace.
+    #[serde(default)]
+    pub parameters_ref: Option<ParametersReference>,
+}
+
+/// A Gateway listener.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    /// Name, unique in the Gateway (`sectionName` of parentRefs).
+    #[serde(default)]
+    pub name: String,
+    /// Hostname (precise or `*.` wildcard); absent matches every hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Port.
+    #[serde(default)]
+    pub port: i32,
+    /// `HTTP`, `HTTPS`, `TLS`, `TCP`, `UDP`.
+    #[serde(default)]
+    pub protocol: String,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+    /// Which routes may attach.
+    #[serde(default)]
+    pub allowed_routes: Option<AllowedRoutes>,
+}
+
+/// Listener TLS settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerTls {
+    /// `Terminate` (default) or `Passthrough`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Certificate references (Secrets); an ALB takes ACM certificates instead.
+    #[serde(default)]
+    pub certificate_refs: Option<Vec<ObjectReference>>,
+}
+
+/// A reference to an object by group, kind, name and optional namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReference {
+    /// API group (`""` = core).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// Listener `allowedRoutes`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedRoutes {
+    /// Namespaces routes may come from.
+    #[serde(default)]
+    pub namespaces: Option<RouteNamespaces>,
+    /// Route kinds.
+    #[serde(default)]
+    pub kinds: Option<Vec<RouteGroupKind>>,
+}
+
+/// `allowedRoutes.namespaces`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteNamespaces {
+    /// `Same` (default), `All` or `Selector`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Namespace labels (`from: Selector`).
+    #[serde(default)]
+    pub selector: Option<LabelSelector>,
+}
+
+/// A route kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteGroupKind {
+    /// API group (default `gateway.networking.k8s.io`).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// An HTTPRoute.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRoute {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: HttpRouteSpec,
+}
+
+/// HTTPRoute spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteSpec {
+    /// Gateways (and listeners) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Option<Vec<ParentReference>>,
+    /// Hostnames (precise or `*.` wildcard); absent = the listener's.
+    #[serde(default)]
+    pub hostnames: Option<Vec<String>>,
+    /// Rules; absent = one rule with no match and no backend.
+    #[serde(default)]
+    pub rules: Option<Vec<HttpRouteRule>>,
+}
+
+/// A route's `parentRefs` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentReference {
+    /// API group (default `gateway.networking.k8s.io`).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind (default `Gateway`).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Namespace (default: the route's).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Listener name.
+    #[serde(default)]
+    pub section_name: Option<String>,
+    /// Listener port.
+    #[serde(default)]
+    pub port: Option<i32>,
+}
+
+/// An HTTPRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteRule {
+    /// Optional rule name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Matches (ORed); absent = one `PathPrefix /` match.
+    #[serde(default)]
+    pub matches: Option<Vec<HttpRouteMatch>>,
+    /// Filters.
+    #[serde(default)]
+    pub filters: Option<Vec<HttpRouteFilter>>,
+    /// Backends.
+    #[serde(default)]
+    pub backend_refs: Option<Vec<HttpBackendRef>>,
+}
+
+/// An HTTPRoute match (every field ANDed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteMatch {
+    /// Path.
+    #[serde(default)]
+    pub path: Option<HttpPathMatch>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: Option<Vec<HttpValueMatch>>,
+    /// Query parameters.
+    #[serde(default)]
+    pub query_params: Option<Vec<HttpValueMatch>>,
+    /// Method.
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// A path match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPathMatch {
+    /// `Exact`, `PathPrefix` (default) or `RegularExpression`.
+    #[serde(default, rename = "type")]
+    pub match_type: Option<String>,
+    /// Value (default `/`).
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A header or query-parameter match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpValueMatch {
+    /// `Exact` (default) or `RegularExpression`.
+    #[serde(default, rename = "type")]
+    pub match_type: Option<String>,
+    /// Header or parameter name.
+    #[serde(default)]
+    pub name: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// An HTTPRoute filter. Only `RequestRedirect` is read; the others are reported by type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteFilter {
+    /// Filter type.
+    #[serde(default, rename = "type")]
+    pub filter_type: String,
+    /// `RequestRedirect` settings.
+    #[serde(default)]
+    pub request_redirect: Option<HttpRequestRedirect>,
+}
+
+/// `RequestRedirect` filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequestRedirect {
+    /// `http` or `https`.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// Host.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Path modifier.
+    #[serde(default)]
+    pub path: Option<HttpPathModifier>,
+    /// Port.
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// 301 or 302 (default 302).
+    #[serde(default)]
+    pub status_code: Option<i32>,
+}
+
+/// A path modifier of a redirect or rewrite.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPathModifier {
+    /// `ReplaceFullPath` or `ReplacePrefixMatch`.
+    #[serde(default, rename = "type")]
+    pub modifier_type: String,
+    /// The full path (`ReplaceFullPath`).
+    #[serde(default)]
+    pub replace_full_path: Option<String>,
+    /// The prefix (`ReplacePrefixMatch`).
+    #[serde(default)]
+    pub replace_prefix_match: Option<String>,
+}
+
+/// A weighted backend of an HTTPRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpBackendRef {
+    /// API group (default `""`, core).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind (default `Service`).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace (default: the route's; another needs a ReferenceGrant).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Service port.
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// Weight (default 1).
+    #[serde(default)]
+    pub weight: Option<i32>,
+    /// Per-backend filters (none is supported on an ALB).
+    #[serde(default)]
+    pub filters: Option<Vec<HttpRouteFilter>>,
+}
+
+/// A ReferenceGrant: lets objects of `from` refer to objects of `to` in its namespace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrant {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: ReferenceGrantSpec,
+}
+
+/// ReferenceGrant spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantSpec {
+    /// Who may refer.
+    #[serde(default)]
+    pub from: Vec<ReferenceGrantFrom>,
+    /// What may be referred to.
+    #[serde(default)]
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+/// ReferenceGrant `from`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantFrom {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+}
+
+/// ReferenceGrant `to`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantTo {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Name (absent = every object of the kind).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The AWS Load Balancer Controller's `LoadBalancerConfiguration` (`gateway.k8s.aws`): the
+/// fields this operator honours so far, with that project's names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerConfiguration {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: LoadBalancerConfigurationSpec,
+}
+
+/// LoadBalancerConfiguration spec (subset).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerConfigurationSpec {
+    /// `prefer-gateway-class` (default) or `prefer-gateway`; honoured on the class's
+    /// configuration only.
+    #[serde(default)]
+    pub merging_mode: Option<String>,
+    /// Explicit load balancer name.
+    #[serde(default)]
+    pub load_balancer_name: Option<String>,
+    /// `internal` (default) or `internet-facing`.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
+    #[serde(default)]
+    pub ip_address_type: Option<String>,
+    /// Per-listener settings, keyed by `protocolPort` (`HTTPS:443`).
+    #[serde(default)]
+    pub listener_configurations: Option<Vec<ListenerConfiguration>>,
+    /// Security groups (ids or names).
+    #[serde(default)]
+    pub security_groups: Option<Vec<String>>,
+    /// Source CIDRs of the managed security group.
+    #[serde(default)]
+    pub source_ranges: Option<Vec<String>>,
+    /// Load balancer attributes.
+    #[serde(default)]
+    pub load_balancer_attributes: Option<Vec<KeyValue>>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `listenerConfigurations[]` of a LoadBalancerConfiguration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerConfiguration {
+    /// `PROTOCOL:PORT`.
+    #[serde(default)]
+    pub protocol_port: String,
+    /// Default certificate ARN.
+    #[serde(default)]
+    pub default_certificate: Option<String>,
+    /// Other certificate ARNs.
+    #[serde(default)]
+    pub certificates: Option<Vec<String>>,
+    /// TLS policy.
+    #[serde(default)]
+    pub ssl_policy: Option<String>,
+}
+
+/// A key/value attribute.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValue {
+    /// Key.
+    #[serde(default)]
+    pub key: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Every Gateway API object the translation reads (kept apart from the Ingress and Service
+/// [`Snapshot`](super::super::Snapshot) so that callers that do not read them are unchanged).
+#[derive(Clone, Debug, Default)]
+pub struct GatewayObjects {
+    /// GatewayClasses.
+    pub classes: Vec<GatewayClass>,
+    /// Gateways.
+    pub gateways: Vec<Gateway>,
+    /// HTTPRoutes.
+    pub http_routes: Vec<HttpRoute>,
+    /// ReferenceGrants.
+    pub reference_grants: Vec<ReferenceGrant>,
+    /// LoadBalancerConfigurations.
+    pub load_balancer_configurations: Vec<LoadBalancerConfiguration>,
+}
+
+impl GatewayObjects {
+    /// Whether no Gateway API object was read.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+            && self.gateways.is_empty()
+            && self.http_routes.is_empty()
+            && self.reference_grants.is_empty()
+            && self.load_balancer_configurations.is_empty()
+    }
+}

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use aws_lb_operator_core::model::{
     tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
 };
-use aws_lb_operator_core::translate::build;
+use aws_lb_operator_core::translate::build_with_gateways;
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -86,7 +86,8 @@ pub async fn run(args: PlanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let output = build(&loaded.snapshot, &config);
+    let (output, _gateway_status) =
+        build_with_gateways(&loaded.snapshot, &loaded.gateways, &config);
     for skipped in &output.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }

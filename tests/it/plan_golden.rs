@@ -82,6 +82,79 @@ fn ingress_proxy_example_matches_golden_and_exits_0() {
 }
 
 #[test]
+fn gateway_example_matches_golden_and_exits_0() {
+    golden("gateway", 0);
+}
+
+/// The Gateway example: one ALB stack named and tagged as the AWS Load Balancer Controller's
+/// Gateway support names them, the cross-namespace backend permitted by its ReferenceGrant.
+#[test]
+fn gateway_example_plans_one_alb_with_lbc_gateway_names() {
+    let dir = example("gateway").to_string_lossy().into_owned();
+    let (code, stdout, stderr) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let stack = &plan["stacks"][0];
+    assert_eq!(stack["id"], "gateway:shop/edge");
+    assert_eq!(
+        stack["loadBalancer"]["tags"]["gateway.k8s.aws.alb/stack"],
+        "shop/edge"
+    );
+    // printf 'demo2a9d6c1e-8f4b-4d3a-b7e5-0c1f2a3b4c5dinternet-facing' | sha256sum
+    assert_eq!(stack["loadBalancer"]["name"], "k8s-shop-edge-6ebf380b5e");
+    let tgs: Vec<&str> = stack["targetGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        tgs.contains(&"shop/edge:team-api-api:HTTPRoute-data-catalog:80"),
+        "{tgs:?}"
+    );
+    assert_eq!(plan["errors"].as_array().unwrap().len(), 0);
+}
+
+/// A route whose backend is missing is an error of that route alone (exit 2); its siblings on
+/// the Gateway are still planned.
+#[test]
+fn gateway_route_with_a_missing_backend_exits_2_and_the_others_are_planned() {
+    let dir = std::env::temp_dir().join(format!("plan-gateway-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["gateway.yaml", "routes.yaml", "backends.yaml"] {
+        std::fs::copy(example("gateway").join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: broken, namespace: shop}\n\
+         spec:\n  parentRefs: [{name: edge, sectionName: https}]\n  hostnames: [broken.example.com]\n\
+         \x20 rules: [{backendRefs: [{name: nowhere, port: 80}]}]\n",
+    )
+    .unwrap();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir_arg]);
+    assert_eq!(code, 2, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        plan["errors"],
+        serde_json::json!([{
+            "object": "httproute shop/broken",
+            "message": "httproute shop/broken: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found"
+        }])
+    );
+    let rules = plan["stacks"][0]["listeners"][1]["rules"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        rules.len(),
+        6,
+        "the five rules of the example and the broken route's 500"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn grouped_example_reports_the_excluded_member_and_still_builds_the_group() {
     let dir = example("grouped").to_string_lossy().into_owned();
     let (code, stdout, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);

@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::gateway::GatewayObjects;
 use aws_lb_operator_core::translate::Snapshot;
 
 pub mod objects;
@@ -73,6 +74,8 @@ impl ManifestError {
 pub struct Manifests {
     /// Objects for the translation.
     pub snapshot: Snapshot,
+    /// Gateway API objects (`-f` only: the cluster source does not read them yet).
+    pub gateways: GatewayObjects,
     /// What was read but not used, and why (files skipped, kinds ignored).
     pub notes: Vec<String>,
     /// Documents and objects that could not be used; each is left out, the rest is used.
@@ -121,6 +124,7 @@ pub fn load_manifests(paths: &[PathBuf], recursive: bool) -> Result<Manifests, M
     let c = c.finish();
     Ok(Manifests {
         snapshot: c.snapshot,
+        gateways: c.gateways,
         notes: c.notes,
         errors: c.errors,
     })
@@ -202,6 +206,49 @@ mod tests {
         assert_eq!(m.errors[0].object, "ingress shop/web");
         assert!(m.snapshot.ingresses.is_empty());
         assert_eq!(m.snapshot.services.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gateway_api_kinds_are_read_and_other_versions_refused() {
+        let dir = temp_dir("plan-manifests-gateway");
+        let file = dir.join("gw.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: gateway.k8s.aws/alb}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: shop}\nspec: {gatewayClassName: alb, listeners: [{name: web, port: 80, protocol: HTTP}]}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: shop}\nspec: {parentRefs: [{name: edge}]}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: g, namespace: data}\nspec: {from: [], to: []}\n---\n\
+             apiVersion: gateway.k8s.aws/v1\nkind: LoadBalancerConfiguration\nmetadata: {name: c, namespace: shop}\nspec: {scheme: internal}\n---\n\
+             apiVersion: gateway.k8s.aws/v1beta1\nkind: LoadBalancerConfiguration\nmetadata: {name: d, namespace: shop}\nspec: {}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1beta1\nkind: HTTPRoute\nmetadata: {name: old, namespace: shop}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: shop}\n",
+        )
+        .unwrap();
+        let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
+        let g = &m.gateways;
+        assert_eq!(
+            (
+                g.classes.len(),
+                g.gateways.len(),
+                g.reference_grants.len(),
+                g.load_balancer_configurations.len()
+            ),
+            (1, 1, 1, 2)
+        );
+        assert!(
+            g.http_routes.is_empty(),
+            "the route defined twice is left out"
+        );
+        let f = file.display();
+        let messages: Vec<&str> = m.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                format!("{f}: document 7: gateway.networking.k8s.io/v1beta1 HTTPRoute old: plan reads HTTPRoute as apiVersion gateway.networking.k8s.io/v1 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
+                format!("httproute shop/r is defined 2 times ({f}: document 3, {f}: document 8); a cluster holds one object per name, so keep only one of them; the object is left out, everything else is still planned"),
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::gateway::{self, GatewayObjects};
 use aws_lb_operator_core::translate::{params, Snapshot};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -69,6 +70,29 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         "endpointslice",
         true,
     ),
+    // Gateway API (standard channel) and the AWS Load Balancer Controller's Gateway
+    // configuration (docs/gateway.md).
+    (gateway::API_VERSION, "GatewayClass", "gatewayclass", false),
+    (gateway::API_VERSION, "Gateway", "gateway", true),
+    (gateway::API_VERSION, "HTTPRoute", "httproute", true),
+    (
+        gateway::REFERENCE_GRANT_API_VERSION,
+        "ReferenceGrant",
+        "referencegrant",
+        true,
+    ),
+    (
+        gateway::AWS_API_VERSIONS[0],
+        gateway::LOAD_BALANCER_CONFIGURATION,
+        "loadbalancerconfiguration",
+        true,
+    ),
+    (
+        gateway::AWS_API_VERSIONS[1],
+        gateway::LOAD_BALANCER_CONFIGURATION,
+        "loadbalancerconfiguration",
+        true,
+    ),
 ];
 
 /// `(kind in messages, namespace, name)`.
@@ -79,6 +103,8 @@ type Key = (&'static str, String, String);
 pub struct Collector {
     /// The objects.
     pub snapshot: Snapshot,
+    /// The Gateway API objects.
+    pub gateways: GatewayObjects,
     /// What was read but not used, and why (printed as notes).
     pub notes: Vec<String>,
     /// Objects (or documents) that cannot be used; everything else still is.
@@ -338,6 +364,7 @@ impl Collector {
             format!("{short} {}", shorten(&name))
         };
         let snap = &mut self.snapshot;
+        let gws = &mut self.gateways;
         // Trimmed as `run`'s caches and the cluster source trim them (the translation never
         // reads what is dropped; a cluster dump is mostly that).
         let parsed = match short {
@@ -347,6 +374,13 @@ impl Collector {
             "service" => typed(doc).map(|o| snap.services.push(trimmed(o, trim::trim_service))),
             "node" => typed(doc).map(|o| snap.nodes.push(trimmed(o, trim::trim_node))),
             "namespace" => typed(doc).map(|o| snap.namespaces.push(trimmed(o, |_| {}))),
+            "gatewayclass" => typed(doc).map(|o| gws.classes.push(o)),
+            "gateway" => typed(doc).map(|o| gws.gateways.push(o)),
+            "httproute" => typed(doc).map(|o| gws.http_routes.push(o)),
+            "referencegrant" => typed(doc).map(|o| gws.reference_grants.push(o)),
+            "loadbalancerconfiguration" => {
+                typed(doc).map(|o| gws.load_balancer_configurations.push(o))
+            }
             _ => typed(doc).map(|o| snap.endpoint_slices.push(trimmed(o, trim::trim_slice))),
         };
         if let Err(message) = parsed {
@@ -387,7 +421,7 @@ impl Collector {
                     places.join(", ")
                 ),
             });
-            remove(&mut self.snapshot, short, &ns, &name);
+            remove(&mut self.snapshot, &mut self.gateways, short, &ns, &name);
         }
         self.errors.sort_by(|a, b| {
             (a.object.as_str(), a.message.as_str()).cmp(&(b.object.as_str(), b.message.as_str()))
@@ -397,7 +431,7 @@ impl Collector {
 }
 
 /// Removes every object `short ns/name` from `snap`.
-fn remove(snap: &mut Snapshot, short: &str, ns: &str, name: &str) {
+fn remove(snap: &mut Snapshot, gws: &mut GatewayObjects, short: &str, ns: &str, name: &str) {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     let namespaced = KINDS.iter().any(|k| k.2 == short && k.3);
     let keep = |m: &ObjectMeta| {
@@ -411,6 +445,13 @@ fn remove(snap: &mut Snapshot, short: &str, ns: &str, name: &str) {
         "service" => snap.services.retain(|o| keep(&o.metadata)),
         "node" => snap.nodes.retain(|o| keep(&o.metadata)),
         "namespace" => snap.namespaces.retain(|o| keep(&o.metadata)),
+        "gatewayclass" => gws.classes.retain(|o| keep(&o.metadata)),
+        "gateway" => gws.gateways.retain(|o| keep(&o.metadata)),
+        "httproute" => gws.http_routes.retain(|o| keep(&o.metadata)),
+        "referencegrant" => gws.reference_grants.retain(|o| keep(&o.metadata)),
+        "loadbalancerconfiguration" => gws
+            .load_balancer_configurations
+            .retain(|o| keep(&o.metadata)),
         _ => snap.endpoint_slices.retain(|o| keep(&o.metadata)),
     }
 }

@@ -95,13 +95,13 @@ fn gateway_example_plans_one_alb_with_lbc_gateway_names() {
     assert_eq!(code, 0, "{stderr}");
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let stack = &plan["stacks"][0];
-    assert_eq!(stack["id"], "gateway:shop/edge");
+    assert_eq!(stack["id"], "gateway:web/edge");
     assert_eq!(
         stack["loadBalancer"]["tags"]["gateway.k8s.aws.alb/stack"],
-        "shop/edge"
+        "web/edge"
     );
     // printf 'demo2a9d6c1e-8f4b-4d3a-b7e5-0c1f2a3b4c5dinternet-facing' | sha256sum
-    assert_eq!(stack["loadBalancer"]["name"], "k8s-shop-edge-6ebf380b5e");
+    assert_eq!(stack["loadBalancer"]["name"], "k8s-web-edge-6ebf380b5e");
     let tgs: Vec<&str> = stack["targetGroups"]
         .as_array()
         .unwrap()
@@ -109,7 +109,7 @@ fn gateway_example_plans_one_alb_with_lbc_gateway_names() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert!(
-        tgs.contains(&"shop/edge:team-api-api:HTTPRoute-data-catalog:80"),
+        tgs.contains(&"web/edge:team-api-api:HTTPRoute-data-catalog:80"),
         "{tgs:?}"
     );
     assert_eq!(plan["errors"].as_array().unwrap().len(), 0);
@@ -127,7 +127,7 @@ fn gateway_route_with_a_missing_backend_exits_2_and_the_others_are_planned() {
     }
     std::fs::write(
         dir.join("broken.yaml"),
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: broken, namespace: shop}\n\
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: broken, namespace: web}\n\
          spec:\n  parentRefs: [{name: edge, sectionName: https}]\n  hostnames: [broken.example.com]\n\
          \x20 rules: [{backendRefs: [{name: nowhere, port: 80}]}]\n",
     )
@@ -139,8 +139,8 @@ fn gateway_route_with_a_missing_backend_exits_2_and_the_others_are_planned() {
     assert_eq!(
         plan["errors"],
         serde_json::json!([{
-            "object": "httproute shop/broken",
-            "message": "httproute shop/broken: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found"
+            "object": "httproute web/broken",
+            "message": "httproute web/broken: spec.rules[0].backendRefs[0] refers to service web/nowhere, which was not found"
         }])
     );
     let rules = plan["stacks"][0]["listeners"][1]["rules"]

@@ -79,6 +79,9 @@ fn seeds() -> Vec<Snapshot> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
+        // examples/gateway holds Gateway API objects, which `build` does not read (their
+        // translation has its own tests, core/src/translate/gateway/tests.rs).
+        .filter(|p| p.file_name().is_some_and(|n| n != "gateway"))
         .collect();
     dirs.sort();
     let mut all = Snapshot::default();

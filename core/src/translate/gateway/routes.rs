@@ -55,9 +55,7 @@ pub(crate) fn intersect(listener: Option<&str>, route: &[String]) -> Vec<Option<
         (Some(l), true) => out.push(Some(l.to_owned())),
         (Some(l), false) => {
             for h in route {
-                let hit = if h == l {
-                    Some(h.as_str())
-                } else if covers(l, h) {
+                let hit = if h == l || covers(l, h) {
                     Some(h.as_str())
                 } else if covers(h, l) {
                     Some(l)
@@ -102,6 +100,9 @@ pub(crate) struct Precedence {
     matched: usize,
     host: String,
 }
+
+/// Rule candidates per ALB listener port: precedence, conditions, action, source object.
+type Candidates = BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>;
 
 /// One translated match: conditions without the host, and its precedence parts.
 #[derive(Clone, Debug)]
@@ -177,8 +178,7 @@ pub(super) fn build(
 ) -> Built {
     let gw_ns = namespace_of(&gw.metadata);
     let gw_name = name_of(&gw.metadata);
-    let mut candidates: BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>> =
-        BTreeMap::new();
+    let mut candidates: Candidates = BTreeMap::new();
     let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
@@ -369,7 +369,7 @@ pub(super) fn build(
 }
 
 fn add_candidates(
-    candidates: &mut BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>,
+    candidates: &mut Candidates,
     port: u16,
     route: &HttpRoute,
     rules: &[Rule],
@@ -398,7 +398,7 @@ fn add_candidates(
                     method: u8::from(!m.method),
                     headers: Reverse(m.headers),
                     queries: Reverse(m.queries),
-                    created: created.clone(),
+                    created,
                     route: (
                         namespace_of(&route.metadata).to_owned(),
                         name_of(&route.metadata).to_owned(),
@@ -424,7 +424,7 @@ fn alb_listeners(
     index: &Index<'_>,
     stack: &StackId,
     states: &[State<'_>],
-    mut candidates: BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>,
+    mut candidates: Candidates,
     errors: &mut Vec<BuildError>,
     gw: &Gateway,
 ) -> Vec<ListenerSpec> {

@@ -300,7 +300,8 @@ fn precedence_across_competing_routes() {
         ("c", "admin"),
         ("c", "wild"),
     ];
-    let requests: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    type Extra<'a> = &'a [(&'a str, &'a str)];
+    let requests: &[(&str, &str, Extra<'_>, &str)] = &[
         ("www.other.org", "/", &[], "a-root:80"),
         ("www.other.org", "/apix", &[], "a-root:80"),
         ("www.other.org", "/api", &[], "b-api-exact:80"),

@@ -420,6 +420,71 @@ fn add_candidates(
     }
 }
 
+/// A request whose host a Gateway listener with a hostname takes is answered by that listener's
+/// routes only, never by those of a less specific listener on the same port (no hostname, or a
+/// wildcard covering it): after the listener's own rules, a rule on its hostname answers 404.
+fn listener_terminators(
+    states: &[State<'_>],
+    port: u16,
+    gw: &Gateway,
+) -> Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)> {
+    let on_port: Vec<&State<'_>> = states
+        .iter()
+        .filter(|s| s.is_valid() && s.port == port)
+        .collect();
+    // `None` (no hostname) covers every host; `*.a.com` covers `x.a.com` and `*.x.a.com`.
+    let covers = |wider: Option<&str>, host: &str| match wider {
+        None => true,
+        Some(w) => w
+            .strip_prefix('*')
+            .is_some_and(|suffix| w != host && host.ends_with(suffix) && host.len() > suffix.len()),
+    };
+    let mut out = Vec::new();
+    for s in &on_port {
+        let Some(h) = s.listener.hostname.as_deref() else {
+            continue;
+        };
+        let shadowed = on_port
+            .iter()
+            .any(|o| !std::ptr::eq(*o, *s) && covers(o.listener.hostname.as_deref(), h));
+        if !shadowed {
+            continue;
+        }
+        let (host_class, host_len) = if h.starts_with('*') {
+            (1, h.len())
+        } else {
+            (0, 0)
+        };
+        out.push((
+            Precedence {
+                host_class,
+                host_len: Reverse(host_len),
+                path_class: 2,
+                path_len: Reverse(0),
+                method: 1,
+                headers: Reverse(0),
+                queries: Reverse(0),
+                created: (1, None),
+                route: (String::new(), String::new()),
+                rule: 0,
+                matched: 0,
+                host: h.to_owned(),
+            },
+            vec![ConditionSpec::HostHeader {
+                values: vec![h.to_owned()],
+            }],
+            not_found_action(),
+            format!(
+                "gateway {}/{} listener {}",
+                namespace_of(&gw.metadata),
+                name_of(&gw.metadata),
+                s.listener.name
+            ),
+        ));
+    }
+    out
+}
+
 fn alb_listeners(
     index: &Index<'_>,
     stack: &StackId,
@@ -440,6 +505,7 @@ fn alb_listeners(
             continue;
         };
         let mut list = candidates.remove(&port).unwrap_or_default();
+        list.extend(listener_terminators(states, port, gw));
         list.sort_by(|a, b| a.0.cmp(&b.0));
         total += list.len();
         let rules = list

@@ -387,6 +387,71 @@ fn precedence_across_competing_routes() {
     }
 }
 
+/// As the conformance case HTTPRouteListenerHostnameMatching: listeners on one port with
+/// different hostnames, one route on each; a request is answered by the routes of the most
+/// specific listener that takes its host, and a path none of them matches gets 404 rather
+/// than a less specific listener's route.
+#[test]
+fn listener_hostnames_on_one_port_keep_their_routes_apart() {
+    let listener = |name: &str, host: Option<&str>| {
+        let mut l = http(name, 80);
+        if let Some(h) = host {
+            l["hostname"] = json!(h);
+        }
+        l
+    };
+    let attached = |name: &str, section: &str, path: &str, svc: &str| {
+        route(
+            "shop",
+            name,
+            json!({
+                "parentRefs": [{"name": "edge", "sectionName": section}],
+                "rules": [{"matches": [{"path": {"value": path}}], "backendRefs": [{"name": svc, "port": 80}]}]
+            }),
+        )
+    };
+    let o = objects(
+        vec![gateway(
+            "shop",
+            "edge",
+            json!([
+                listener("bar", Some("bar.com")),
+                listener("foo-bar", Some("foo.bar.com")),
+                listener("wild-bar", Some("*.bar.com")),
+                listener("any", None),
+            ]),
+        )],
+        vec![
+            attached("r-bar", "bar", "/", "bar"),
+            attached("r-foo-bar", "foo-bar", "/only", "foo-bar"),
+            attached("r-wild-bar", "wild-bar", "/", "wild-bar"),
+            attached("r-any", "any", "/", "any"),
+        ],
+    );
+    let out = run(
+        &o,
+        &[
+            ("shop", "bar"),
+            ("shop", "foo-bar"),
+            ("shop", "wild-bar"),
+            ("shop", "any"),
+        ],
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let stack = &out.stacks[0];
+    for (host, path, want) in [
+        ("bar.com", "/x", "shop-bar:80"),
+        ("foo.bar.com", "/only/x", "shop-foo-bar:80"),
+        // Not *.bar.com's route, nor the catch-all's: foo.bar.com is the listener's.
+        ("foo.bar.com", "/other", "fixed 404"),
+        ("baz.bar.com", "/x", "shop-wild-bar:80"),
+        ("a.b.bar.com", "/x", "shop-wild-bar:80"),
+        ("example.org", "/x", "shop-any:80"),
+    ] {
+        assert_eq!(answer(stack, 80, host, path, &[]), want, "{host}{path}");
+    }
+}
+
 #[test]
 fn attachment_reasons() {
     struct Case {

@@ -1903,3 +1903,34 @@ fn unrestricted_sg_rules_allow_all_traffic_from_the_backend_group() {
         "already gone"
     );
 }
+
+/// A Gateway's stack (examples/gateway's golden plan) goes through the planner like any other:
+/// it converges on the in-memory AWS, and what it creates carries the AWS Load Balancer
+/// Controller's ALB Gateway tracking tags, which the observed side reads back as the stack.
+#[test]
+fn the_gateway_example_converges_with_gateway_tags() {
+    let desired: DesiredState =
+        serde_json::from_str(include_str!("../../../tests/golden/gateway.plan.json")).unwrap();
+    let stack = &desired.stacks[0];
+    assert_eq!(stack.id, StackId::gateway("web", "edge"));
+    let mut fake = Fake::default();
+    let p = converge(&mut fake, &desired.stacks);
+    let rules: usize = stack.listeners.iter().map(|l| l.rules.len()).sum();
+    assert_eq!(count(&p, "elbv2.CreateRule"), rules);
+    assert_eq!(
+        count(&p, "elbv2.CreateTargetGroup"),
+        stack.target_groups.len()
+    );
+    let o = fake.observed("gateway:web/edge");
+    let lb = &o.load_balancers[0];
+    assert_eq!(lb.tags[tags::ALB_GATEWAY_STACK], "web/edge");
+    assert_eq!(StackId::from_tags(&lb.tags), Some(stack.id.clone()));
+    assert!(!lb.tags.contains_key(tags::INGRESS_STACK));
+    for sg in &o.security_groups {
+        assert!(
+            sg.tags.contains_key(tags::ALB_GATEWAY_RESOURCE),
+            "{:?}",
+            sg.tags
+        );
+    }
+}

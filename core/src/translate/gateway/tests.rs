@@ -1123,3 +1123,83 @@ fn ingress_and_service_output_is_unchanged_by_gateways() {
     assert_eq!(plain.stacks, with.stacks);
     assert_eq!(status, Statuses::default());
 }
+
+/// The class's and the Gateway's LoadBalancerConfigurations merge field by field; the class's
+/// `mergingMode` says which wins.
+#[test]
+fn configurations_merge_by_the_class_merging_mode() {
+    let conf = |ns: &str, name: &str, spec: Value| -> LoadBalancerConfiguration {
+        from(json!({"metadata": {"name": name, "namespace": ns}, "spec": spec}))
+    };
+    for (mode, want_scheme, want_cert, want_name) in [
+        (None, "internal", "arn:class", Some("from-gateway")),
+        (
+            Some("prefer-gateway-class"),
+            "internal",
+            "arn:class",
+            Some("from-gateway"),
+        ),
+        (
+            Some("prefer-gateway"),
+            "internet-facing",
+            "arn:gateway",
+            Some("from-gateway"),
+        ),
+    ] {
+        let mut class_spec = json!({
+            "scheme": "internal",
+            "listenerConfigurations": [{"protocolPort": "HTTPS:443", "defaultCertificate": "arn:class"}],
+            "tags": {"owner": "platform", "tier": "class"}
+        });
+        if let Some(m) = mode {
+            class_spec["mergingMode"] = json!(m);
+        }
+        let mut alb = class("alb", ALB_CONTROLLER);
+        alb.spec.parameters_ref = Some(from(
+            json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "platform", "namespace": "infra"}),
+        ));
+        let mut gw = gateway(
+            "shop",
+            "edge",
+            json!([{"name": "tls", "port": 443, "protocol": "HTTPS"}]),
+        );
+        gw.spec.infrastructure = Some(from(
+            json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "edge"}}),
+        ));
+        let o = GatewayObjects {
+            classes: vec![alb],
+            gateways: vec![gw],
+            load_balancer_configurations: vec![
+                conf("infra", "platform", class_spec),
+                conf(
+                    "shop",
+                    "edge",
+                    json!({
+                        "scheme": "internet-facing",
+                        "loadBalancerName": "from-gateway",
+                        "listenerConfigurations": [{"protocolPort": "HTTPS:443", "defaultCertificate": "arn:gateway"}],
+                        "tags": {"tier": "gateway"}
+                    }),
+                ),
+            ],
+            ..Default::default()
+        };
+        let out = run(&o, &[]);
+        assert!(out.errors.is_empty(), "{mode:?}: {:?}", out.errors);
+        let stack = &out.stacks[0];
+        assert_eq!(stack.load_balancer.scheme.as_str(), want_scheme, "{mode:?}");
+        assert_eq!(stack.listeners[0].certificates, vec![want_cert], "{mode:?}");
+        assert_eq!(
+            Some(stack.load_balancer.name.as_str()),
+            want_name,
+            "{mode:?}"
+        );
+        assert_eq!(stack.load_balancer.tags["owner"], "platform", "{mode:?}");
+        let tier = if mode == Some("prefer-gateway") {
+            "gateway"
+        } else {
+            "class"
+        };
+        assert_eq!(stack.load_balancer.tags["tier"], tier, "{mode:?}");
+    }
+}

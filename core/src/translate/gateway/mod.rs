@@ -272,9 +272,10 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                         reason::INVALID_PARAMETERS,
                         message.clone(),
                     ),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, message),
+                    Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
                 ];
                 out.status.gateways.push(gw_status);
+                routes::pending(objects, gw, &message, &mut out.status.routes);
                 continue;
             }
         };
@@ -285,9 +286,10 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 out.errors.push(e);
                 gw_status.conditions = vec![
                     Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, m),
+                    Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
                 ];
                 out.status.gateways.push(gw_status);
+                routes::pending(objects, gw, &m, &mut out.status.routes);
                 continue;
             }
         };

@@ -166,6 +166,48 @@ fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns
     }
 }
 
+/// The status of the routes naming `gw` when the Gateway itself is not accepted:
+/// `Accepted=Unknown`, `Pending`, with the Gateway's reason.
+pub(super) fn pending(
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    why: &str,
+    statuses: &mut Vec<RouteStatus>,
+) {
+    let gw_shown = format!("{}/{}", namespace_of(&gw.metadata), name_of(&gw.metadata));
+    for route in &objects.http_routes {
+        let route_ns = namespace_of(&route.metadata);
+        let parents: Vec<RouteParentStatus> = route
+            .spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, p)| refers_to(route_ns, p, gw))
+            .map(|(pi, p)| RouteParentStatus {
+                parent_index: pi,
+                gateway: gw_shown.clone(),
+                section_name: p.section_name.clone(),
+                port: p.port,
+                controller_name: ALB_CONTROLLER.to_owned(),
+                conditions: vec![Condition::unknown(
+                    status::ACCEPTED,
+                    reason::PENDING,
+                    format!("gateway {gw_shown} is not accepted: {why}"),
+                )],
+            })
+            .collect();
+        if !parents.is_empty() {
+            statuses.push(RouteStatus {
+                kind: HTTP_ROUTE,
+                namespace: route_ns.to_owned(),
+                name: name_of(&route.metadata).to_owned(),
+                parents,
+            });
+        }
+    }
+}
+
 /// Translates every route attached to `gw` and builds its ALB listeners.
 pub(super) fn build(
     index: &Index<'_>,

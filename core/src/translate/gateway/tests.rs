@@ -1036,6 +1036,11 @@ fn classes_and_parameters() {
                 json!({"metadata": {"name": "theirs", "namespace": "shop"}, "spec": {"gatewayClassName": "other", "listeners": []}}),
             ),
         ],
+        http_routes: vec![route(
+            "shop",
+            "r",
+            json!({"parentRefs": [{"name": "edge"}]}),
+        )],
         ..Default::default()
     };
     let out = run(&o, &[]);
@@ -1054,6 +1059,12 @@ fn classes_and_parameters() {
     assert_eq!(
         (g.status, g.reason),
         (ConditionStatus::False, "InvalidParameters")
+    );
+    let r = &out.status.routes[0].parents[0].conditions[0];
+    assert_eq!((r.status, r.reason), (ConditionStatus::Unknown, "Pending"));
+    assert_eq!(
+        r.message,
+        "gateway shop/edge is not accepted: gatewayclass alb is not accepted (its parametersRef cannot be used)"
     );
     assert_eq!(
         out.skipped.iter().map(|s| format!("{}: {}", s.object, s.reason)).collect::<Vec<_>>(),

@@ -169,6 +169,15 @@ fn families_before() -> Vec<FamilySpec> {
                 v(&["service", "operation", "outcome", "mutating"]),
             )],
         ),
+        // New with the client-side rate limits (issue 19).
+        (
+            "aws_lb_operator_aws_api_rate_limit_wait_seconds_total",
+            "counter",
+            vec![(
+                "aws_lb_operator_aws_api_rate_limit_wait_seconds_total",
+                v(&["service", "operation"]),
+            )],
+        ),
     ]
 }
 

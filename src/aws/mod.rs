@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
@@ -109,6 +110,14 @@ pub async fn load_sdk_config(opts: &AwsOptions) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .retry_config(retry_config(opts))
+        // The rate limiter waits inside the HTTP client, before the request body is read: the
+        // upload check would take a wait of over 20 s (its grace period) for a stalled upload
+        // and fail the attempt. Our request bodies are small; downloads are still checked.
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))

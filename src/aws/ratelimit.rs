@@ -16,9 +16,11 @@
 //! ([`super::calls::CallStats::rate_limit_wait`], the metric
 //! `aws_lb_operator_aws_api_rate_limit_wait_seconds_total`).
 //!
-//! The wait happens inside the SDK's attempt timeout (30 s by default): the controller's
-//! bounded concurrency keeps queues short (with 4 workers and at most 8 detail reads each, a
-//! queue of `RegisterTargets` at 4/s drains in well under that).
+//! The wait happens inside the SDK's attempt timeout (30 s by default), so a wait longer than
+//! that ends the attempt as a timeout (retried, and queued again). The controller's bounded
+//! concurrency keeps queues far shorter: 4 stacks at a time by default, each reading at most 4
+//! details at once, is 16 calls in flight, at most 4 s of queue at 4/s. (The SDK's upload
+//! stall check, which would fail a wait of over 20 s, is off: [`super::load_sdk_config`].)
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

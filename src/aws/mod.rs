@@ -91,8 +91,11 @@ pub fn max_backoff(opts: &AwsOptions) -> Duration {
 /// Not adaptive mode: the rate is paced by our own per-operation limits
 /// ([`AwsOptions::throttle`], [`ratelimit`]), which never let a burst exceed the configured
 /// rate. Adaptive mode's client rate limiter cut the send rate of the whole client after a
-/// single throttling answer and recovered slowly: a fault round of `tests/it/aws_faults.rs` with
-/// 6% throttling took 134 s, and 16 s with the same faults as 500s.
+/// single throttling answer and recovered slowly: the mixed fault round of
+/// `tests/it/aws_faults.rs` (6% throttling) took 134 s in adaptive mode, 19 s in standard mode
+/// with these limits, and 16 s to 21 s with its throttling answered as 500s (one run each on a
+/// loaded machine: `cargo test --test it -- mixed_faults --include-ignored --nocapture
+/// --test-threads=1`).
 pub fn retry_config(opts: &AwsOptions) -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(opts.max_attempts.max(1))

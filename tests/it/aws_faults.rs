@@ -562,6 +562,8 @@ struct Round {
     prune_runs: usize,
     injected: BTreeMap<String, usize>,
     seconds: f64,
+    /// Time the faulty clients' attempts waited for the client-side rate limits.
+    rate_limit_wait: Duration,
 }
 
 /// One round: deploy and prune through a proxy with `rules`, then check everything.
@@ -613,6 +615,7 @@ async fn round(round_no: u32, seed: u64, rules: Vec<Rule>, max_runs: usize) -> R
         prune_runs,
         injected: proxy.injected_counts(),
         seconds: started.elapsed().as_secs_f64(),
+        rate_limit_wait: faulty.calls.rate_limit_wait(),
     };
     eprintln!("round {round_no} seed {seed}: {r:?}; failed runs: {failures_all:#?}");
     r

@@ -197,7 +197,9 @@ impl CallCounter {
 
     /// Adds `waited` to the time `service`'s `operation` waited for its rate limits.
     pub(super) fn rate_limited(&self, service: &str, operation: &str, waited: Duration) {
-        self.update(service, operation, |s| s.rate_limit_wait += waited);
+        self.update(service, operation, |s| {
+            s.rate_limit_wait = s.rate_limit_wait.saturating_add(waited);
+        });
     }
 
     /// Time every operation waited for the client-side rate limits, in total.

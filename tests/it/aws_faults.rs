@@ -646,6 +646,8 @@ async fn lost_responses_on_mutating_calls_converge_in_one_apply() {
         "the seed loses some responses: {r:?}"
     );
     assert_eq!((r.apply_runs, r.prune_runs), (1, 1), "{r:?}");
+    // The default rate limits are far above what a round sends: they never pace it.
+    assert_eq!(r.rate_limit_wait, Duration::ZERO, "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -653,6 +655,7 @@ async fn mixed_faults_converge_in_one_apply() {
     let r = round(1, 20, mixed(), 3).await;
     assert!(r.injected.len() >= 4, "several kinds of fault: {r:?}");
     assert_eq!((r.apply_runs, r.prune_runs), (1, 1), "{r:?}");
+    assert_eq!(r.rate_limit_wait, Duration::ZERO, "{r:?}");
 }
 
 /// The mixed round's 20% with its 6% of throttling made 500s instead: what throttling costs

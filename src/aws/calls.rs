@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextMut, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextMut,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -18,6 +19,8 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
+
+use super::ratelimit::RateLimitKey;
 
 /// Counts for one service operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -29,6 +32,9 @@ pub struct CallStats {
     pub attempts: u64,
     /// Operations that ended in an error after all retries.
     pub errors: u64,
+    /// Time its attempts waited for the client-side rate limits ([`super::ratelimit`]).
+    #[serde(skip)]
+    pub rate_limit_wait: Duration,
 }
 
 /// `(service, operation)`, e.g. `("elbv2", "DescribeTags")`.
@@ -189,6 +195,20 @@ impl CallCounter {
         }
     }
 
+    /// Adds `waited` to the time `service`'s `operation` waited for its rate limits.
+    pub(super) fn rate_limited(&self, service: &str, operation: &str, waited: Duration) {
+        self.update(service, operation, |s| {
+            s.rate_limit_wait = s.rate_limit_wait.saturating_add(waited);
+        });
+    }
+
+    /// Time every operation waited for the client-side rate limits, in total.
+    pub fn rate_limit_wait(&self) -> Duration {
+        self.snapshot()
+            .values()
+            .fold(Duration::ZERO, |t, s| t.saturating_add(s.rate_limit_wait))
+    }
+
     /// Forgets every count (used between phases of a test or a benchmark).
     pub fn reset(&self) {
         self.inner
@@ -271,6 +291,23 @@ impl Intercept for CallCountingInterceptor {
                     .insert(super::error::ELAPSED_HEADER, e.as_millis().to_string());
             }
         }
+        Ok(())
+    }
+
+    // Once per attempt, after signing: names the operation for the rate limiter, which waits
+    // in the HTTP client (`RateLimitedHttpClient`) before this attempt is sent. The request is
+    // rebuilt from a checkpoint for each retry, without its extensions, so this runs again.
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context.request_mut().add_extension(RateLimitKey {
+            service: self.service,
+            operation: operation_name(cfg),
+            counter: self.counter.clone(),
+        });
         Ok(())
     }
 

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::aws::AwsOptions;
+use crate::aws::ratelimit::ThrottleConfigError;
+use crate::aws::{AwsOptions, ThrottleConfig};
 
 pub mod apply;
 pub mod crdgen;
@@ -77,6 +78,17 @@ pub struct AwsArgs {
     /// Maximum attempts per AWS call, retries with backoff included.
     #[arg(long, default_value_t = 10)]
     pub aws_max_attempts: u32,
+    /// Client-side rate limits of AWS operations, in the AWS Load Balancer Controller's syntax:
+    /// serviceID:operationRegex=rate:burst,... (serviceID: elbv2, ec2, route53 or the SDK's
+    /// "Elastic Load Balancing v2", "EC2", "Route 53"). Entries for a service replace that
+    /// service's defaults. Default: see the README.
+    #[arg(long, value_name = "SERVICE:OPERATION_REGEX=RATE:BURST,...", value_parser = parse_throttle)]
+    pub aws_api_throttle: Option<ThrottleConfig>,
+}
+
+/// `--aws-api-throttle`: the defaults with the value's entries.
+fn parse_throttle(value: &str) -> Result<ThrottleConfig, ThrottleConfigError> {
+    ThrottleConfig::defaults().with_overrides(value)
 }
 
 impl AwsArgs {
@@ -86,6 +98,7 @@ impl AwsArgs {
             region: self.region.clone(),
             endpoint_url: self.aws_endpoint_url.clone(),
             max_attempts: self.aws_max_attempts,
+            throttle: self.aws_api_throttle.clone().unwrap_or_default(),
             ..AwsOptions::default()
         }
     }

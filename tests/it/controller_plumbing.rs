@@ -190,6 +190,19 @@ fn aws_latency_family() -> FamilySpec {
     )
 }
 
+/// Time waited for the client-side rate limits (new with issue 19): one sample per operation
+/// called, 0 when it never waited.
+fn aws_rate_limit_wait_family() -> FamilySpec {
+    (
+        "aws_lb_operator_aws_api_rate_limit_wait_seconds_total",
+        "counter",
+        vec![(
+            "aws_lb_operator_aws_api_rate_limit_wait_seconds_total",
+            v(&["service", "operation"]),
+        )],
+    )
+}
+
 /// Each family is there with its type, and each of its samples has exactly its label names.
 fn assert_families(text: &str, families: Vec<FamilySpec>) {
     let types = types(text);
@@ -403,6 +416,7 @@ async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     let mut families = families_before();
     families.push(aws_latency_family());
+    families.push(aws_rate_limit_wait_family());
     assert_families(&text, families);
     let reason = "FailedBuildModel";
     for line in [

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -121,6 +121,8 @@ struct State {
     seed: u64,
     rules: Vec<Rule>,
     seen: BTreeMap<String, u64>,
+    /// When each request arrived, by operation.
+    arrivals: BTreeMap<String, Vec<Instant>>,
     injected: Vec<Injected>,
 }
 
@@ -200,6 +202,17 @@ impl FaultProxy {
     /// Requests seen per operation (faulted or not).
     pub fn seen(&self) -> BTreeMap<String, u64> {
         self.state.lock().unwrap().seen.clone()
+    }
+
+    /// When each request of `op` (`service.Operation`) arrived, in order.
+    pub fn arrivals(&self, op: &str) -> Vec<Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .arrivals
+            .get(op)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -320,6 +333,10 @@ async fn handle(
     let op = format!("{service}.{op_name}");
     let fault = {
         let mut s = state.lock().unwrap();
+        s.arrivals
+            .entry(op.clone())
+            .or_default()
+            .push(Instant::now());
         let nth = {
             let n = s.seen.entry(op.clone()).or_insert(0);
             *n += 1;

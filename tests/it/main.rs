@@ -14,6 +14,7 @@ mod aws_faults;
 mod aws_idempotent;
 mod aws_nlb;
 mod aws_race;
+mod aws_ratelimit;
 mod aws_route53;
 mod bench_apply;
 mod bench_controller;

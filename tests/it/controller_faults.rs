@@ -58,6 +58,8 @@ struct World {
     proxy: FaultProxy,
     /// The desired stacks of what was loaded.
     stacks: Vec<Stack>,
+    /// Route53 managed (in `zone_id`).
+    dns: bool,
 }
 
 impl World {
@@ -89,6 +91,7 @@ impl World {
             zone_id,
             proxy,
             stacks: Vec::new(),
+            dns: true,
         }
     }
 
@@ -138,7 +141,7 @@ impl World {
     }
 
     fn settings(&self) -> Settings {
-        let mut s = settings(&self.env, Some(&self.zone_id));
+        let mut s = settings(&self.env, self.dns.then_some(self.zone_id.as_str()));
         s.backoff = BACKOFF;
         s
     }
@@ -146,8 +149,14 @@ impl World {
     /// Starts the controller with clients through the proxy, at most `attempts` HTTP attempts
     /// per call.
     async fn controller(&self, attempts: u32) -> Running {
+        self.controller_with(attempts, self.settings()).await
+    }
+
+    /// [`World::controller`] with `settings`.
+    async fn controller_with(&self, attempts: u32, settings: Settings) -> Running {
         // A short operation timeout keeps the SDK's waits between attempts short (a quarter
-        // of it with 3 attempts; no attempt timeout of its own): the queue's backoff is what this suite measures.
+        // of it with 3 attempts; no attempt timeout of its own): the queue's backoff is what
+        // this suite measures.
         let opts = AwsOptions {
             max_attempts: attempts,
             operation_timeout: Duration::from_secs(8),
@@ -158,7 +167,7 @@ impl World {
         start(Deps {
             client: self.server.client(),
             aws,
-            settings: self.settings(),
+            settings,
             namespaces: Vec::new(),
             leader: None,
             metrics_addr: "127.0.0.1:0".parse().unwrap(),
@@ -176,7 +185,7 @@ impl World {
             cluster: self.env.cluster.clone(),
             vpc_id: Some(self.env.vpc.clone()),
             prune: true,
-            dns: Some(dns),
+            dns: self.dns.then_some(dns),
             delete: Default::default(),
             hostname_owners: Default::default(),
             external_managed_tags: Vec::new(),
@@ -711,5 +720,67 @@ async fn a_failed_fast_path_register_is_retried_by_full_passes_until_sent() {
         1,
         "later failures were full passes'"
     );
+    running.shutdown().await;
+}
+
+/// Without DNS management (so no record waits for the address), the pass that creates a load
+/// balancer then looks up its address (DescribeLoadBalancers by name); that lookup is denied. The stack is not counted in sync (it has no status address
+/// yet): a Warning says why and it is retried after its backoff, when the next pass reads the
+/// address from its observation. (Before, the failure was ignored, the pass counted as a
+/// success, and the status waited for the next resync, 10 minutes by default.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_address_lookup_after_a_create_is_retried_until_the_status_is_written() {
+    let mut w = World::new("ctrlfaults-address", 5703, 90, 19, Vec::new()).await;
+    w.load(1, 0);
+    let lb = w.stacks[0].load_balancer.name.clone();
+    w.proxy.set_rules(vec![Rule::new(
+        Ops::Named(vec!["elbv2.DescribeLoadBalancers".into()]),
+        Fault::AccessDenied,
+        1.0,
+    )
+    .when_body_contains(&format!("Names.member.1={lb}"))]);
+    w.dns = false;
+    let running = w.controller(3).await;
+    let m = running.metrics.clone();
+    eventually(60, "the Warning", || async {
+        !w.events("app0", "FailedDeployModel").is_empty()
+    })
+    .await;
+    let warned = Instant::now();
+    let warning = &w.events("app0", "FailedDeployModel")[0];
+    assert_eq!(
+        warning["note"],
+        format!(
+            "reading the address of load balancer {lb} failed: elbv2.DescribeLoadBalancers \
+             failed: AccessDenied: User is not authorized to perform this operation (fault proxy)"
+        )
+    );
+    eventually(10, "app0's hostname", || async {
+        w.ingress("app0").as_ref().and_then(hostname).is_some()
+    })
+    .await;
+    eprintln!(
+        "address: the status was written {:?} after the Warning",
+        warned.elapsed()
+    );
+    let denied = w.requests(
+        "elbv2.DescribeLoadBalancers",
+        &format!("Names.member.1={lb}"),
+    );
+    assert_eq!(denied.len(), 1, "looked up once: the retry observed it");
+    assert_eq!(w.requests("elbv2.CreateLoadBalancer", &lb).len(), 1);
+    assert_eq!(
+        counter(
+            &m,
+            "aws_lb_operator_reconcile_errors_total",
+            &[("kind", "ingress"), ("reason", "FailedDeployModel")]
+        ),
+        1
+    );
+    eventually(10, "the success event", || async {
+        !w.events("app0", "SuccessfullyReconciled").is_empty()
+    })
+    .await;
+    w.assert_exact().await;
     running.shutdown().await;
 }

@@ -422,7 +422,7 @@ mod tests {
             .into()
         );
         let all: BTreeMap<StackId, String> =
-            [(a.clone(), "a".to_owned()), (b, "b".to_owned())].into();
+            [(a.clone(), "a".to_owned()), (b.clone(), "b".to_owned())].into();
         assert!(unaddressed(desired, &all, Some(&denied)).is_empty());
     }
 

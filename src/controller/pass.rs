@@ -8,7 +8,7 @@ use aws_lb_operator_core::model::{Stack, StackId};
 use aws_lb_operator_core::planner::keys;
 use tokio::time::Instant;
 
-use super::decisions::{plan_batch, Applied};
+use super::decisions::{needs_another_pass, plan_batch, Applied};
 use super::keys::ObjectKey;
 use super::kube_io::ObjState;
 use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
@@ -239,6 +239,11 @@ impl Reconciler {
             let first = {
                 let mut st = self.lock();
                 st.queue.succeeded(id);
+                // Marked dirty during the pass for what it just applied (its first pass, while
+                // the finalizer it added came back through the watch): no second pass.
+                if !needs_another_pass(&st.view, id, s) {
+                    st.queue.clean(id);
+                }
                 st.applied
                     .insert(
                         id.clone(),

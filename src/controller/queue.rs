@@ -209,6 +209,11 @@ impl<K: Ord + Clone> WorkQueue<K> {
         self.in_flight.remove(key);
     }
 
+    /// `key` is no longer dirty (a pass in flight already did what it was marked for).
+    pub fn clean(&mut self, key: &K) {
+        self.dirty.remove(key);
+    }
+
     /// `key` succeeded: its failures are forgotten.
     pub fn succeeded(&mut self, key: &K) {
         self.failures.remove(key);
@@ -526,6 +531,19 @@ mod tests {
         );
         q.add_all(["x", "y"]);
         assert_eq!(q.take(now, 0), vec!["x"], "max 0 still takes one");
+    }
+
+    #[test]
+    fn a_key_cleaned_in_flight_is_not_handed_out_again() {
+        let now = Instant::now();
+        let mut q = WorkQueue::default();
+        q.add("a");
+        assert_eq!(q.take(now, 1), vec!["a"]);
+        q.add("a");
+        q.clean(&"a");
+        q.finish(&"a");
+        assert_eq!(q.take(now, 1), Vec::<&str>::new());
+        assert!(!q.is_pending(&"a"));
     }
 
     #[test]

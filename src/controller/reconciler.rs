@@ -319,6 +319,9 @@ impl Reconciler {
                 )
             });
             for id in &rebuilt.retry_now {
+                if st.queue.failures(id) > 0 {
+                    tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
+                }
                 st.queue.retry_now(id);
             }
             st.queue.add_all(rebuilt.dirty);

@@ -142,6 +142,8 @@ pub struct Logged {
     pub op: String,
     /// When it arrived.
     pub at: std::time::Instant,
+    /// When its answer (or the fault) was sent; `None` while in flight.
+    pub done: Option<std::time::Instant>,
     /// The fault injected, if any.
     pub fault: Option<Fault>,
     /// The request body (form-encoded for ELBv2 and EC2).
@@ -374,7 +376,7 @@ async fn handle(
     };
     let op = format!("{service}.{op_name}");
     let text = String::from_utf8_lossy(&body).into_owned();
-    let fault = {
+    let (fault, logged) = {
         let mut s = state.lock().unwrap();
         let nth = {
             let n = s.seen.entry(op.clone()).or_insert(0);
@@ -406,16 +408,32 @@ async fn handle(
         s.log.push(Logged {
             op: op.clone(),
             at: std::time::Instant::now(),
+            done: None,
             fault,
             body: text,
         });
-        fault
+        (fault, s.log.len() - 1)
     };
+    let result = respond(fault, &service, upstream, parts, body).await;
+    if let Some(l) = state.lock().unwrap().log.get_mut(logged) {
+        l.done = Some(std::time::Instant::now());
+    }
+    result
+}
+
+/// What the proxy answers a request `fault` fired for (or none).
+async fn respond(
+    fault: Option<Fault>,
+    service: &str,
+    upstream: SocketAddr,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     match fault {
         Some(
             f @ (Fault::Throttle | Fault::SlowDown | Fault::ServerError | Fault::AccessDenied),
         ) => {
-            return Ok(error_response(&service, f));
+            return Ok(error_response(service, f));
         }
         Some(Fault::Reset) => return Err(Dropped),
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,

@@ -10,7 +10,11 @@
 //! - a persistent fault on one stack's CreateLoadBalancer: the stack is retried with growing
 //!   pauses within the queue's bounds (measured from the proxy's request log), the other stack
 //!   converges, and once the fault is lifted the stack converges without a restart;
-//! - the fast path under faults: a failed RegisterTargets is sent again.
+//! - the fast path under faults: a failed RegisterTargets is sent again;
+//! - a failed address lookup after a load balancer's creation is retried, not ignored.
+//!
+//! Each test prints its figures (`cargo test --test it controller_faults -- --nocapture`);
+//! docs/controller.md quotes them.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -149,25 +153,20 @@ impl World {
     /// Starts the controller with clients through the proxy, at most `attempts` HTTP attempts
     /// per call.
     async fn controller(&self, attempts: u32) -> Running {
-        self.controller_with(attempts, self.settings()).await
-    }
-
-    /// [`World::controller`] with `settings`.
-    async fn controller_with(&self, attempts: u32, settings: Settings) -> Running {
         // A short operation timeout keeps the SDK's waits between attempts short (a quarter
-        // of it with 3 attempts; no attempt timeout of its own): the queue's backoff is what
-        // this suite measures.
+        // of it with 3 attempts; the attempt timeout is longer, so it never adds a retry): the
+        // queue's backoff is what this suite measures.
         let opts = AwsOptions {
             max_attempts: attempts,
             operation_timeout: Duration::from_secs(5),
-            attempt_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(10),
             ..localstack::options(REGION)
         };
         let aws = clients_via(&self.proxy.url, &self.account, opts).await;
         start(Deps {
             client: self.server.client(),
             aws,
-            settings,
+            settings: self.settings(),
             namespaces: Vec::new(),
             leader: None,
             metrics_addr: "127.0.0.1:0".parse().unwrap(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{AwsArgs, DnsArgs, TranslationArgs};
 use crate::controller::leader::LeaderConfig;
+use crate::controller::queue::Backoff;
 use crate::controller::reconciler::Settings;
 use crate::controller::{Config, ControllerError};
 
@@ -156,6 +157,7 @@ impl RunArgs {
                 target_batch_window: self.target_batch_window,
                 unrestricted_sg_rules: self.disable_restricted_sg_rules,
                 dry_run: self.dry_run,
+                backoff: Backoff::default(),
             },
             namespaces: self.watch_namespaces.clone(),
             leader,

@@ -37,6 +37,16 @@ pub fn shape(stack: &Stack) -> Stack {
     s
 }
 
+/// Whether stack `id` still needs a pass after one applied `applied` with success: the view
+/// now wants another shape of it, or no longer wants it. A rebuild during the pass marks a
+/// stack dirty when it was not applied yet (its first pass, in flight), and that mark is moot
+/// once the pass applied what the view still wants.
+pub fn needs_another_pass(view: &View, id: &StackId, applied: &Stack) -> bool {
+    view.stacks
+        .get(id)
+        .is_none_or(|now| shape(now) != shape(applied))
+}
+
 /// What the translation made of the watch caches, keyed by typed ids.
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
@@ -337,6 +347,29 @@ mod tests {
             }];
         }
         s
+    }
+
+    #[test]
+    fn a_pass_that_applied_what_the_view_wants_needs_no_other() {
+        let a = stack("shop/a", &["a.example.com"]);
+        let id = a.id.clone();
+        let view = |s: &Stack| View {
+            stacks: [(s.id.clone(), s.clone())].into(),
+            ..View::default()
+        };
+        assert!(!needs_another_pass(&view(&a), &id, &a), "the same stack");
+        assert!(
+            !needs_another_pass(&view(&with_target(a.clone(), "10.0.0.9")), &id, &a),
+            "only targets differ: the fast path's"
+        );
+        assert!(
+            needs_another_pass(&view(&stack("shop/a", &["b.example.com"])), &id, &a),
+            "the view wants another host"
+        );
+        assert!(
+            needs_another_pass(&View::default(), &id, &a),
+            "the view no longer wants it: its deletion"
+        );
     }
 
     fn applied(stacks: &[Stack]) -> BTreeMap<StackId, Applied> {

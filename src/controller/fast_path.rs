@@ -1,7 +1,9 @@
 //! The target fast path: a stack whose only change since it was applied is its targets gets
 //! the RegisterTargets / DeregisterTargets difference sent straight to the target groups
 //! applied last time, without observing or planning anything else. Which stacks qualify and
-//! what is sent is decided by [`target_updates`] (pure).
+//! what is sent is decided by [`target_updates`] (pure). A stack whose call failed is counted
+//! ([`failed_stacks`], pure: `FailedRegisterTargets` or `FailedDeregisterTargets`) and gets a
+//! full pass at once, which reports (Event, backoff) if it fails too.
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lb_operator_core::model::{Stack, StackId};
@@ -10,7 +12,7 @@ use aws_lb_operator_core::planner::{target_changes, Change, Ref};
 use tracing::Instrument;
 
 use super::decisions::{shape, Applied};
-use super::metrics::TargetPath;
+use super::metrics::{Kind, TargetPath};
 use super::reconciler::Reconciler;
 use crate::pass::targets::{send_target_changes, Outcome};
 
@@ -86,6 +88,30 @@ pub fn target_updates(
     out
 }
 
+/// The stacks whose target change did not succeed, each with the error reason of its first
+/// failed change (`FailedRegisterTargets`, `FailedDeregisterTargets`).
+pub fn failed_stacks(changes: &[Change], outcomes: &[Outcome]) -> BTreeMap<String, &'static str> {
+    let mut out = BTreeMap::new();
+    for (c, o) in changes.iter().zip(outcomes) {
+        if matches!(o, Outcome::Done) {
+            continue;
+        }
+        let reason = match c.op {
+            aws_lb_operator_core::planner::Op::DeregisterTargets { .. } => {
+                "FailedDeregisterTargets"
+            }
+            _ => "FailedRegisterTargets",
+        };
+        out.entry(c.stack.clone()).or_insert(reason);
+    }
+    // A change with no outcome was not sent.
+    for c in changes.iter().skip(outcomes.len()) {
+        out.entry(c.stack.clone())
+            .or_insert("FailedRegisterTargets");
+    }
+    out
+}
+
 impl Reconciler {
     /// Sends the target differences of stacks whose only change is targets.
     pub(super) async fn send_target_updates(&self) {
@@ -111,19 +137,20 @@ impl Reconciler {
         let report = send_target_changes(&self.aws, changes)
             .instrument(tracing::info_span!("fast_path", changes = changes.len()))
             .await;
-        let mut failed = std::collections::BTreeSet::new();
         for (c, o) in changes.iter().zip(&report.outcomes) {
             if matches!(o, Outcome::Done) {
                 self.metrics.count_targets(&c.op, TargetPath::Fast);
-            } else {
-                failed.insert(c.stack.clone());
             }
         }
+        let failed = failed_stacks(changes, &report.outcomes);
         let mut st = self.lock();
         for (id, stack) in updates.touched {
             st.queue.finish(&id);
-            if failed.contains(&id.to_string()) {
-                // The target group may be gone: a full pass finds out.
+            if let Some(reason) = failed.get(&id.to_string()) {
+                // The target group may be gone, or AWS failed: a full pass finds out, and
+                // reports and backs off if it fails too.
+                tracing::warn!(stack = %id, reason, "target update failed; a full pass follows");
+                self.metrics.reconcile_error(Kind::from(id.kind), reason);
                 st.queue.add(id);
             } else if let Some(a) = st.applied.get_mut(&id) {
                 a.stack = stack;
@@ -168,6 +195,57 @@ mod tests {
                 .map(|tg| (tg.id.clone(), format!("arn:{}", tg.id)))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn failed_target_changes_are_counted_once_per_stack_by_their_first_operation() {
+        use crate::aws::execute::ExecuteError;
+        let change = |stack: &str, register: bool| Change {
+            stack: stack.into(),
+            resource: "targets".into(),
+            kind: aws_lb_operator_core::planner::ChangeKind::Register,
+            reason: None,
+            op: if register {
+                Op::RegisterTargets {
+                    target_group: Ref::Existing("arn:tg".into()),
+                    targets: vec![],
+                }
+            } else {
+                Op::DeregisterTargets {
+                    target_group: "arn:tg".into(),
+                    targets: vec![],
+                }
+            },
+        };
+        let failed = || Outcome::Failed(ExecuteError::TargetGroupByName { name: "tg".into() });
+        let changes = [
+            change("ok", true),
+            change("a", false),
+            change("a", true),
+            change("b", true),
+            change("c", false),
+            change("d", true),
+        ];
+        let outcomes = [
+            Outcome::Done,
+            failed(),
+            failed(),
+            Outcome::Skipped {
+                reason: "earlier".into(),
+            },
+            failed(),
+        ];
+        assert_eq!(
+            failed_stacks(&changes, &outcomes),
+            [
+                ("a".to_owned(), "FailedDeregisterTargets"),
+                ("b".to_owned(), "FailedRegisterTargets"),
+                ("c".to_owned(), "FailedDeregisterTargets"),
+                ("d".to_owned(), "FailedRegisterTargets"),
+            ]
+            .into()
+        );
+        assert!(failed_stacks(&changes[..1], &outcomes[..1]).is_empty());
     }
 
     #[test]

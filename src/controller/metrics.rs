@@ -272,6 +272,17 @@ impl Collector for AwsCalls {
                 ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
+        // HTTP attempts, retries included: attempts above calls are the SDK's retries.
+        let mut family = encoder.encode_descriptor(
+            "aws_lb_operator_aws_api_attempts",
+            "HTTP attempts of AWS API operations, retries included, by service and operation.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((service, operation), stats) in self.0.snapshot() {
+            let labels = AwsLatencyLabels { service, operation };
+            ConstCounter::new(stats.attempts).encode(family.encode_family(&labels)?)?;
+        }
         let mut family = encoder.encode_descriptor(
             "aws_lb_operator_aws_api_rate_limit_wait_seconds",
             "Time AWS API attempts waited for the client-side rate limits (--aws-api-throttle), by service and operation.",

@@ -8,13 +8,13 @@ use aws_lb_operator_core::model::{Stack, StackId};
 use aws_lb_operator_core::planner::keys;
 use tokio::time::Instant;
 
-use super::decisions::{plan_batch, Applied};
+use super::decisions::{needs_another_pass, plan_batch, Applied};
 use super::keys::ObjectKey;
 use super::kube_io::ObjState;
 use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
-use super::report::{class_of_pass, classify, new_conflicts};
+use super::report::{class_of_pass, classify, new_conflicts, unaddressed};
 use crate::pass::targets::{
     load_balancer_addresses, ExecuteOptions, Observation, Outcome, ZoneCache,
 };
@@ -157,7 +157,7 @@ impl Reconciler {
         }
         let dns_plan = prepared.dns.as_ref().map(|d| &d.plan);
         let units = dns_plan.map_or(&[][..], |p| p.units.as_slice());
-        let outcome = classify(
+        let mut outcome = classify(
             &prepared.plan,
             &report.elb.outcomes,
             &report.elb.repairs,
@@ -188,14 +188,27 @@ impl Reconciler {
                 None => missing.push(s.load_balancer.name.clone()),
             }
         }
+        let mut lookup_error = None;
         if !missing.is_empty() {
-            if let Ok(found) = load_balancer_addresses(&self.aws, &missing).await {
-                for s in &batch.desired {
-                    if let Some(a) = found.get(&s.load_balancer.name) {
-                        addresses.insert(s.id.clone(), a.dns_name.clone());
+            match load_balancer_addresses(&self.aws, &missing).await {
+                Ok(found) => {
+                    for s in &batch.desired {
+                        if let Some(a) = found.get(&s.load_balancer.name) {
+                            addresses.insert(s.id.clone(), a.dns_name.clone());
+                        }
                     }
                 }
+                Err(e) => lookup_error = Some(e),
             }
+        }
+        // A stack without an address has no status yet: not in sync, retried (before, it
+        // counted as a success and waited for the next resync).
+        let desired = batch
+            .desired
+            .iter()
+            .map(|s| (&s.id, s.load_balancer.name.as_str()));
+        for (id, failure) in unaddressed(desired, &addresses, lookup_error.as_ref()) {
+            outcome.failed.entry(id).or_insert(failure);
         }
 
         // Each conflict is reported once (per stack, until it goes away), not on every resync.
@@ -226,6 +239,11 @@ impl Reconciler {
             let first = {
                 let mut st = self.lock();
                 st.queue.succeeded(id);
+                // Marked dirty during the pass for what it just applied (its first pass, while
+                // the finalizer it added came back through the watch): no second pass.
+                if !needs_another_pass(&st.view, id, s) {
+                    st.queue.clean(id);
+                }
                 st.applied
                     .insert(
                         id.clone(),

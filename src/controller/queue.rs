@@ -8,6 +8,9 @@
 //! - [`ErrorClass::InvalidInput`] (AWS rejected what the objects ask for): parked until the
 //!   objects change ([`WorkQueue::retry_now`]) or the periodic resync ([`WorkQueue::unpark_all`]).
 //!
+//! Those are the defaults of [`Backoff`]; the reconciler's queue takes its delays from
+//! `Settings::backoff` (tests shorten them).
+//!
 //! The queue is plain data: every method takes the current time, so it is tested without a
 //! runtime; the async loops ([`super::reconciler`], [`super::bindings`]) sleep until
 //! [`WorkQueue::next_wake`].
@@ -58,22 +61,53 @@ impl ErrorClass {
         }
     }
 
-    /// How long to wait after the `failures`-th failure in a row (1-based); `None`: until the
-    /// objects change.
+    /// How long to wait after the `failures`-th failure in a row (1-based) with the default
+    /// [`Backoff`]; `None`: until the objects change.
     pub fn delay(self, failures: u32) -> Option<Duration> {
-        let exp = failures.clamp(1, 10) - 1;
-        let doubled = BACKOFF_BASE.saturating_mul(1 << exp);
-        match self {
-            Self::Transient => Some(doubled.min(BACKOFF_MAX_TRANSIENT)),
-            Self::Other => Some(doubled.min(BACKOFF_MAX)),
-            Self::InvalidInput => None,
-        }
+        Backoff::default().delay(self, failures)
     }
 
     /// The more urgent of two classes for one key: a retryable failure beside an invalid
     /// request still deserves its retry.
     pub fn most_urgent(self, other: Self) -> Self {
         self.min(other)
+    }
+}
+
+/// The retry delays of failed keys: `base` after the first failure, doubled per failure in a
+/// row, up to `max_transient` for [`ErrorClass::Transient`] and `max` for [`ErrorClass::Other`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay after the first failure.
+    pub base: Duration,
+    /// Longest delay of a transient failure.
+    pub max_transient: Duration,
+    /// Longest delay of any other failure.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 1 s doubling to 30 s (transient) or 5 min (other).
+    fn default() -> Self {
+        Self {
+            base: BACKOFF_BASE,
+            max_transient: BACKOFF_MAX_TRANSIENT,
+            max: BACKOFF_MAX,
+        }
+    }
+}
+
+impl Backoff {
+    /// How long to wait after the `failures`-th failure in a row (1-based) of `class`; `None`:
+    /// until the objects change.
+    pub fn delay(&self, class: ErrorClass, failures: u32) -> Option<Duration> {
+        let exp = failures.clamp(1, 10) - 1;
+        let doubled = self.base.saturating_mul(1 << exp);
+        match class {
+            ErrorClass::Transient => Some(doubled.min(self.max_transient)),
+            ErrorClass::Other => Some(doubled.min(self.max)),
+            ErrorClass::InvalidInput => None,
+        }
     }
 }
 
@@ -86,16 +120,26 @@ pub struct WorkQueue<K> {
     not_before: BTreeMap<K, Instant>,
     /// Failed with invalid input: not handed out until [`WorkQueue::retry_now`].
     parked: BTreeSet<K>,
+    /// Retry delays.
+    backoff: Backoff,
 }
 
 impl<K> Default for WorkQueue<K> {
     fn default() -> Self {
+        Self::new(Backoff::default())
+    }
+}
+
+impl<K> WorkQueue<K> {
+    /// An empty queue retrying failures after `backoff`'s delays.
+    pub fn new(backoff: Backoff) -> Self {
         Self {
             dirty: BTreeSet::new(),
             in_flight: BTreeSet::new(),
             failures: BTreeMap::new(),
             not_before: BTreeMap::new(),
             parked: BTreeSet::new(),
+            backoff,
         }
     }
 }
@@ -165,6 +209,11 @@ impl<K: Ord + Clone> WorkQueue<K> {
         self.in_flight.remove(key);
     }
 
+    /// `key` is no longer dirty (a pass in flight already did what it was marked for).
+    pub fn clean(&mut self, key: &K) {
+        self.dirty.remove(key);
+    }
+
     /// `key` succeeded: its failures are forgotten.
     pub fn succeeded(&mut self, key: &K) {
         self.failures.remove(key);
@@ -177,7 +226,7 @@ impl<K: Ord + Clone> WorkQueue<K> {
     pub fn failed(&mut self, key: &K, class: ErrorClass, now: Instant) -> Option<Instant> {
         let n = self.failures.entry(key.clone()).or_insert(0);
         *n = n.saturating_add(1);
-        match class.delay(*n) {
+        match self.backoff.delay(class, *n) {
             Some(delay) => {
                 let at = now + delay;
                 self.not_before.insert(key.clone(), at);
@@ -316,6 +365,38 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_backs_off_by_its_own_delays() {
+        let ms = Duration::from_millis;
+        let backoff = Backoff {
+            base: ms(250),
+            max_transient: ms(1000),
+            max: ms(2000),
+        };
+        let t0 = Instant::now();
+        let mut q = WorkQueue::new(backoff);
+        let other: Vec<Duration> = (0..6)
+            .map(|_| q.failed(&"o", ErrorClass::Other, t0).unwrap() - t0)
+            .collect();
+        assert_eq!(
+            other,
+            [ms(250), ms(500), ms(1000), ms(2000), ms(2000), ms(2000)]
+        );
+        let transient: Vec<Duration> = (0..4)
+            .map(|_| q.failed(&"t", ErrorClass::Transient, t0).unwrap() - t0)
+            .collect();
+        assert_eq!(transient, [ms(250), ms(500), ms(1000), ms(1000)]);
+        assert_eq!(q.failed(&"i", ErrorClass::InvalidInput, t0), None);
+        assert_eq!(
+            WorkQueue::<&str>::default().backoff,
+            Backoff {
+                base: S(1),
+                max_transient: S(30),
+                max: S(300)
+            }
+        );
+    }
+
+    #[test]
     fn aws_errors_are_classified_by_kind_status_and_code() {
         use crate::aws::error::AwsErrorKind;
         struct Case {
@@ -450,6 +531,19 @@ mod tests {
         );
         q.add_all(["x", "y"]);
         assert_eq!(q.take(now, 0), vec!["x"], "max 0 still takes one");
+    }
+
+    #[test]
+    fn a_key_cleaned_in_flight_is_not_handed_out_again() {
+        let now = Instant::now();
+        let mut q = WorkQueue::default();
+        q.add("a");
+        assert_eq!(q.take(now, 1), vec!["a"]);
+        q.add("a");
+        q.clean(&"a");
+        q.finish(&"a");
+        assert_eq!(q.take(now, 1), Vec::<&str>::new());
+        assert!(!q.is_pending(&"a"));
     }
 
     #[test]

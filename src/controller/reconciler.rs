@@ -30,7 +30,7 @@ use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
 use super::metrics::Kind;
 use super::metrics::Metrics;
-use super::queue::{ErrorClass, WorkQueue};
+use super::queue::{Backoff, ErrorClass, WorkQueue};
 use super::stores::{Signals, Stores};
 use crate::aws::AwsClients;
 use crate::pass::targets::ZoneCache;
@@ -69,6 +69,9 @@ pub struct Settings {
     pub dry_run: bool,
     /// `--disable-restricted-sg-rules`.
     pub unrestricted_sg_rules: bool,
+    /// Retry delays of failed stacks (not a flag: the defaults, 1 s doubling to 30 s or
+    /// 5 min; tests shorten them).
+    pub backoff: Backoff,
 }
 
 /// What the scheduler and workers share, under one lock.
@@ -113,6 +116,10 @@ impl Reconciler {
         metrics: Arc<Metrics>,
         leader: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let state = State {
+            queue: WorkQueue::new(settings.backoff),
+            ..State::default()
+        };
         Arc::new(Self {
             settings,
             stores,
@@ -120,7 +127,7 @@ impl Reconciler {
             aws,
             kube,
             metrics,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             work: Notify::new(),
             leader,
         })
@@ -312,6 +319,9 @@ impl Reconciler {
                 )
             });
             for id in &rebuilt.retry_now {
+                if st.queue.failures(id) > 0 {
+                    tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
+                }
                 st.queue.retry_now(id);
             }
             st.queue.add_all(rebuilt.dirty);

@@ -170,6 +170,35 @@ pub fn classify(
     out
 }
 
+/// The stacks of a pass whose load balancer's address is unknown after it: their status
+/// cannot be written, so they are not in sync and are retried. `desired` is each stack with
+/// its load balancer's name, `addresses` the addresses found, `lookup` the error of the
+/// address lookup of load balancers the pass created, if it failed (its class is the retry's;
+/// a load balancer not found yet, as just after its creation, is transient).
+pub fn unaddressed<'a>(
+    desired: impl IntoIterator<Item = (&'a StackId, &'a str)>,
+    addresses: &BTreeMap<StackId, String>,
+    lookup: Option<&crate::aws::AwsError>,
+) -> BTreeMap<StackId, StackFailure> {
+    desired
+        .into_iter()
+        .filter(|(id, _)| !addresses.contains_key(*id))
+        .map(|(id, name)| {
+            let failure = match lookup {
+                Some(e) => StackFailure {
+                    message: format!("reading the address of load balancer {name} failed: {e}"),
+                    class: ErrorClass::of_aws(e),
+                },
+                None => StackFailure {
+                    message: format!("load balancer {name} not found after the pass"),
+                    class: ErrorClass::Transient,
+                },
+            };
+            (id.clone(), failure)
+        })
+        .collect()
+}
+
 /// The DNS conflicts of a pass as Events: each (stack, note) reported once until it goes
 /// away. `reported` holds what was reported per stack and is updated for every stack in
 /// `covered`; returns the new (object, note) pairs to report.
@@ -351,6 +380,50 @@ mod tests {
             &covered,
         );
         assert!(got.failed.is_empty(), "{:?}", got.failed.keys());
+    }
+
+    #[test]
+    fn a_stack_whose_address_is_unknown_after_the_pass_is_retried() {
+        let (a, b) = (StackId::parse("shop/a"), StackId::parse("shop/b"));
+        let desired = [(&a, "k8s-shop-a"), (&b, "k8s-shop-b")];
+        let addresses: BTreeMap<StackId, String> = [(a.clone(), "a.elb".to_owned())].into();
+        let denied = AwsError {
+            service: "elbv2",
+            operation: "DescribeLoadBalancers",
+            code: "AccessDenied".into(),
+            message: "not allowed".into(),
+            status: Some(403),
+            kind: AwsErrorKind::Service,
+            attempts: None,
+            elapsed: None,
+        };
+        assert_eq!(
+            unaddressed(desired, &addresses, Some(&denied)),
+            [(
+                b.clone(),
+                StackFailure {
+                    message: "reading the address of load balancer k8s-shop-b failed: \
+                              elbv2.DescribeLoadBalancers failed: AccessDenied: not allowed"
+                        .into(),
+                    class: ErrorClass::Other,
+                }
+            )]
+            .into()
+        );
+        assert_eq!(
+            unaddressed(desired, &addresses, None),
+            [(
+                b.clone(),
+                StackFailure {
+                    message: "load balancer k8s-shop-b not found after the pass".into(),
+                    class: ErrorClass::Transient,
+                }
+            )]
+            .into()
+        );
+        let all: BTreeMap<StackId, String> =
+            [(a.clone(), "a".to_owned()), (b.clone(), "b".to_owned())].into();
+        assert!(unaddressed(desired, &all, Some(&denied)).is_empty());
     }
 
     #[test]

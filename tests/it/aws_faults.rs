@@ -81,7 +81,7 @@ pub(crate) async fn clients_via(url: &str, account: &str, mut opts: AwsOptions) 
 
 /// The manifests of the generated objects: `ingresses` Ingresses with two paths to two
 /// Services each, `services` NLB Services, and their EndpointSlices.
-fn generated(ingresses: usize, services: usize) -> String {
+pub(crate) fn generated(ingresses: usize, services: usize) -> String {
     let mut y = String::new();
     for i in 0..ingresses {
         y.push_str(&format!(

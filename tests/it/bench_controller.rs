@@ -275,6 +275,7 @@ impl World {
                 target_batch_window: Duration::from_millis(200),
                 dry_run: false,
                 unrestricted_sg_rules: false,
+                backoff: Default::default(),
             },
             namespaces: Vec::new(),
             leader: None,

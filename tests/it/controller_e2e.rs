@@ -187,6 +187,7 @@ pub(crate) fn settings(env: &Env, zone_id: Option<&str>) -> Settings {
         target_batch_window: Duration::from_millis(100),
         dry_run: false,
         unrestricted_sg_rules: false,
+        backoff: Default::default(),
     }
 }
 

@@ -203,6 +203,18 @@ fn aws_rate_limit_wait_family() -> FamilySpec {
     )
 }
 
+/// The AWS HTTP attempts counter (new): attempts above calls are the SDK's retries.
+fn aws_attempts_family() -> FamilySpec {
+    (
+        "aws_lb_operator_aws_api_attempts_total",
+        "counter",
+        vec![(
+            "aws_lb_operator_aws_api_attempts_total",
+            v(&["service", "operation"]),
+        )],
+    )
+}
+
 /// Each family is there with its type, and each of its samples has exactly its label names.
 fn assert_families(text: &str, families: Vec<FamilySpec>) {
     let types = types(text);
@@ -417,6 +429,7 @@ async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
     let mut families = families_before();
     families.push(aws_latency_family());
     families.push(aws_rate_limit_wait_family());
+    families.push(aws_attempts_family());
     assert_families(&text, families);
     let reason = "FailedBuildModel";
     for line in [
@@ -426,6 +439,7 @@ async fn a_running_controller_exposes_every_metric_family_with_its_labels() {
         "aws_lb_operator_aws_api_calls_total{service=\"elbv2\",operation=\"CreateLoadBalancer\",outcome=\"success\",mutating=\"true\"} 1".into(),
         "aws_lb_operator_aws_api_calls_total{service=\"elbv2\",operation=\"DescribeLoadBalancers\",outcome=\"success\",mutating=\"false\"} ".into(),
         "aws_lb_operator_aws_api_call_duration_seconds_count{service=\"elbv2\",operation=\"CreateLoadBalancer\"} 1".into(),
+        "aws_lb_operator_aws_api_attempts_total{service=\"elbv2\",operation=\"CreateLoadBalancer\"} 1".into(),
         "aws_lb_operator_ready 1".into(),
         "aws_lb_operator_leader 1".into(),
     ] {

@@ -12,7 +12,13 @@
 //! - [`Fault::Reset`]: the connection is closed before the request is forwarded;
 //! - [`Fault::Delay`]: the request is forwarded late;
 //! - [`Fault::LoseResponse`]: the request is forwarded (it takes effect), then the connection is
-//!   closed before the answer is sent.
+//!   closed before the answer is sent;
+//! - [`Fault::AccessDenied`]: `403 AccessDenied` (EC2: `403 UnauthorizedOperation`), as a
+//!   missing IAM permission answers.
+//!
+//! A rule can be narrowed to requests whose body contains a string (one load balancer's name),
+//! and the rules can be replaced while the proxy runs ([`FaultProxy::set_rules`]). Every request
+//! is logged with the time it arrived ([`FaultProxy::log`]).
 //!
 //! Whether a rule fires is a pure function of the seed, the operation, how many requests of that
 //! operation the proxy has seen and the rule's index, so a run with the same seed and the same
@@ -47,6 +53,8 @@ pub enum Fault {
     Delay(Duration),
     /// The request is forwarded and takes effect; its answer is never sent.
     LoseResponse,
+    /// `403 AccessDenied` (EC2: `403 UnauthorizedOperation`); not retried by the SDK.
+    AccessDenied,
 }
 
 /// Which operations a rule applies to.
@@ -84,6 +92,8 @@ pub struct Rule {
     pub probability: f64,
     /// Only the first this many requests of each operation (all when `None`).
     pub first: Option<u64>,
+    /// Only requests whose body contains this (all when `None`).
+    pub body_contains: Option<String>,
 }
 
 impl Rule {
@@ -93,6 +103,15 @@ impl Rule {
             fault,
             probability,
             first: None,
+            body_contains: None,
+        }
+    }
+
+    /// The rule, only for requests whose body contains `text` (a load balancer's name).
+    pub fn when_body_contains(self, text: &str) -> Self {
+        Rule {
+            body_contains: Some(text.to_owned()),
+            ..self
         }
     }
 
@@ -116,6 +135,21 @@ pub struct Injected {
     pub fault: Fault,
 }
 
+/// A request the proxy received.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// `service.Operation`.
+    pub op: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// When its answer (or the fault) was sent; `None` while in flight.
+    pub done: Option<std::time::Instant>,
+    /// The fault injected, if any.
+    pub fault: Option<Fault>,
+    /// The request body (form-encoded for ELBv2 and EC2).
+    pub body: String,
+}
+
 #[derive(Default)]
 struct State {
     seed: u64,
@@ -124,6 +158,8 @@ struct State {
     /// When each request arrived, by operation.
     arrivals: BTreeMap<String, Vec<Instant>>,
     injected: Vec<Injected>,
+    log: Vec<Logged>,
+    started: Option<std::time::Instant>,
 }
 
 /// A running proxy; stops when dropped.
@@ -153,6 +189,7 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State {
             seed,
             rules,
+            started: Some(std::time::Instant::now()),
             ..State::default()
         }));
         let shared = state.clone();
@@ -197,6 +234,16 @@ impl FaultProxy {
             *out.entry(kind).or_insert(0) += 1;
         }
         out
+    }
+
+    /// Replaces the rules (counts and the log go on).
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        self.state.lock().unwrap().rules = rules;
+    }
+
+    /// Every request received so far, in order.
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
     }
 
     /// Requests seen per operation (faulted or not).
@@ -279,6 +326,16 @@ fn error_response(service: &str, fault: Fault) -> Response<Full<Bytes>> {
     let (status, code, message) = match (fault, service) {
         (Fault::Throttle, "ec2") => (503, "RequestLimitExceeded", "Request limit exceeded."),
         (Fault::Throttle, _) => (400, "Throttling", "Rate exceeded"),
+        (Fault::AccessDenied, "ec2") => (
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        ),
+        (Fault::AccessDenied, _) => (
+            403,
+            "AccessDenied",
+            "User is not authorized to perform this operation (fault proxy)",
+        ),
         (Fault::SlowDown, _) => (503, "SlowDown", "Please reduce your request rate."),
         _ => (
             500,
@@ -331,7 +388,8 @@ async fn handle(
         query_action(&body)
     };
     let op = format!("{service}.{op_name}");
-    let fault = {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let (fault, logged) = {
         let mut s = state.lock().unwrap();
         s.arrivals
             .entry(op.clone())
@@ -349,22 +407,50 @@ async fn handle(
             .find(|(i, r)| {
                 r.ops.matches(&op)
                     && r.first.is_none_or(|n| nth < n)
+                    && r.body_contains
+                        .as_ref()
+                        .is_none_or(|t| text.contains(t.as_str()))
                     && draw(s.seed, &op, nth, *i) < r.probability
             })
             .map(|(_, r)| r.fault);
         if let Some(fault) = fault {
-            eprintln!("fault proxy: {op} #{nth}: {fault:?}");
+            let t = s.started.map(|t| t.elapsed()).unwrap_or_default();
+            eprintln!("fault proxy: {op} #{nth}: {fault:?} at {t:.2?}");
             s.injected.push(Injected {
                 op: op.clone(),
                 nth,
                 fault,
             });
         }
-        fault
+        s.log.push(Logged {
+            op: op.clone(),
+            at: std::time::Instant::now(),
+            done: None,
+            fault,
+            body: text,
+        });
+        (fault, s.log.len() - 1)
     };
+    let result = respond(fault, &service, upstream, parts, body).await;
+    if let Some(l) = state.lock().unwrap().log.get_mut(logged) {
+        l.done = Some(std::time::Instant::now());
+    }
+    result
+}
+
+/// What the proxy answers a request `fault` fired for (or none).
+async fn respond(
+    fault: Option<Fault>,
+    service: &str,
+    upstream: SocketAddr,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     match fault {
-        Some(f @ (Fault::Throttle | Fault::SlowDown | Fault::ServerError)) => {
-            return Ok(error_response(&service, f));
+        Some(
+            f @ (Fault::Throttle | Fault::SlowDown | Fault::ServerError | Fault::AccessDenied),
+        ) => {
+            return Ok(error_response(service, f));
         }
         Some(Fault::Reset) => return Err(Dropped),
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,

@@ -24,6 +24,7 @@ mod cli_dns;
 mod cli_inputs;
 mod controller_blackbox;
 mod controller_e2e;
+mod controller_faults;
 mod controller_plumbing;
 mod controller_tgb;
 mod fault_proxy;

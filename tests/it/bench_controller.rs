@@ -186,10 +186,15 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
         ])
         .envs(run)
         .env("RUST_LOG", "warn")
+        // BENCH_CHILD_ENV: `K=V` pairs separated by spaces for the binary, e.g.
+        // `MALLOC_ARENA_MAX=2`, or a heap profile: `LD_PRELOAD=.../libheaptrack_preload.so
+        // DUMP_HEAPTRACK_OUTPUT=/tmp/run.raw` (docs/controller.md, "Measuring memory").
         .envs(
             std::env::var("BENCH_CHILD_ENV")
-                .ok()
-                .and_then(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))),
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect::<Vec<_>>(),
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -126,6 +126,21 @@ async fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The `ENV` pairs of the image (Dockerfile.scratch; a packaging test keeps the Dockerfile's
+/// equal).
+fn image_env() -> Vec<(String, String)> {
+    let path = format!("{}/Dockerfile.scratch", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .filter_map(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    assert!(!pairs.is_empty(), "no ENV in {path}");
+    pairs
+}
+
 /// One measured `run` process of [`bench_memory_10k_services_100k_endpoints_1k_ingresses`].
 struct MemoryRun {
     synced: Option<Duration>,
@@ -166,6 +181,8 @@ async fn measure_run(env: &Env, kubeconfig: &std::path::Path, stacks: u64) -> Me
         ])
         .envs(run)
         .env("RUST_LOG", "warn")
+        // The environment the image sets (the allocator's settings): `run` as it ships.
+        .envs(image_env())
         // BENCH_CHILD_ENV: `K=V` pairs separated by spaces for the binary, e.g.
         // `MALLOC_ARENA_MAX=2`, or a heap profile: `LD_PRELOAD=.../libheaptrack_preload.so
         // DUMP_HEAPTRACK_OUTPUT=/tmp/run.raw` (docs/controller.md, "Measuring memory").
@@ -268,9 +285,13 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
     let _ = writeln!(
         s,
         "## Memory (`run --dry-run`, debug build, BENCH_SCALE={scale})\n\n{services} Services, {services} EndpointSlices with {} endpoints, {ingresses} Ingresses ({ingresses} \
-         ALB stacks) served by the fixture (loaded in {:.1} s). Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM |\n|---:|---:|---:|---:|---:|",
+         ALB stacks) served by the fixture (loaded in {:.1} s), `run` with the image's environment {:?}{}. Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM |\n|---:|---:|---:|---:|---:|",
         services * 10,
         load_time.as_secs_f64(),
+        image_env(),
+        std::env::var("BENCH_CHILD_ENV")
+            .map(|e| format!(" and BENCH_CHILD_ENV={e:?}"))
+            .unwrap_or_default(),
     );
     for (n, m) in measured.iter().enumerate() {
         let _ = writeln!(

@@ -1,7 +1,7 @@
 //! Trimming Kubernetes objects to the fields the translation reads.
 //!
 //! `managedFields`, the `last-applied-configuration` annotation, Node status, Service
-//! selectors and cluster IPs, EndpointSlice annotations, owner references and every endpoint
+//! labels, selectors and cluster IPs, EndpointSlice annotations, owner references and every endpoint
 //! field but addresses and conditions are never read by the model, and they dominate the size
 //! of a large cluster's objects. The controller's watch caches (`controller::stores`) drop
 //! the same fields; `plan`/`diff` reading a cluster use these functions so that both see the
@@ -28,12 +28,19 @@ pub fn trim_node(n: &mut Node) {
 }
 
 /// A Service as the model reads it: endpoints come from EndpointSlices, so the selector and
-/// cluster IPs are dropped.
+/// cluster IPs are dropped, and so are the labels, IP families, session affinity and internal
+/// traffic policy, which the model never reads (every Service of the cluster is cached, most
+/// of them only in case an Ingress comes to use them: 10,000 of them carried 5 MB of labels).
 pub fn trim_service(s: &mut Service) {
+    s.metadata.labels = None;
     if let Some(spec) = s.spec.as_mut() {
         spec.selector = None;
         spec.cluster_ips = None;
         spec.cluster_ip = None;
+        spec.ip_families = None;
+        spec.ip_family_policy = None;
+        spec.session_affinity = None;
+        spec.internal_traffic_policy = None;
     }
 }
 
@@ -85,9 +92,13 @@ mod tests {
         );
 
         let mut svc: Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "web", "annotations": {LAST_APPLIED: "{}", "keep": "1"}},
+            "metadata": {"name": "web", "annotations": {LAST_APPLIED: "{}", "keep": "1"},
+                "labels": {"app": "web"}},
             "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.0.1",
-                "clusterIPs": ["10.96.0.1"], "ports": [{"port": 80}]}
+                "clusterIPs": ["10.96.0.1"], "ports": [{"port": 80}],
+                "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+                "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+                "type": "ClusterIP"}
         }))
         .unwrap();
         strip(&mut svc);
@@ -96,7 +107,7 @@ mod tests {
             serde_json::to_value(&svc).unwrap(),
             serde_json::json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": "web", "annotations": {"keep": "1"}},
-                "spec": {"ports": [{"port": 80}]}})
+                "spec": {"ports": [{"port": 80}], "type": "ClusterIP"}})
         );
     }
 }

@@ -7,6 +7,7 @@
 //! [`Signals`] flag: endpoint and node changes separately, because they can take the fast path.
 use std::collections::BTreeSet;
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use aws_lb_operator_core::translate::{
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{self, Store};
@@ -78,36 +79,186 @@ impl Signals {
     }
 }
 
-/// An EndpointSlice as cached: only what the model reads (address type, ports, each
-/// endpoint's addresses and conditions). The full k8s-openapi type spends ~450 bytes per
-/// endpoint on fields that are always empty here; at 100,000 endpoints that is most of the
-/// controller's memory. Converted back to an [`EndpointSlice`] for the Services a snapshot uses.
+/// An EndpointSlice as cached: only what the model reads, compactly. The model reads the address
+/// type, the ports, each endpoint's addresses and conditions, and of the metadata the name,
+/// namespace and the `kubernetes.io/service-name` label; `resourceVersion` is kept for the
+/// watch. Each endpoint is 18 bytes ([`CachedEndpoint`]): its address as an [`IpAddr`] and its
+/// conditions as bit flags. Endpoints whose addresses an [`IpAddr`] cannot give back exactly
+/// (FQDN slices, invalid or non-canonical addresses, several or no addresses) keep their
+/// strings in [`CachedSlice::other_addresses`]. Converted back to an [`EndpointSlice`]
+/// ([`CachedSlice::to_slice`]) for the Services a snapshot uses, field for field as the model
+/// reads it. See docs/controller.md, "Watches and memory", for the bytes per endpoint.
 #[derive(Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "RawSlice")]
 pub struct CachedSlice {
-    /// Metadata (labels link the slice to its Service).
+    /// Name, namespace and resourceVersion only (labels: see `service`).
     pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    /// `IPv4`, `IPv6` or `FQDN`.
-    #[serde(default)]
-    pub address_type: String,
+    /// The `kubernetes.io/service-name` label (the only label the model reads).
+    service: Option<Box<str>>,
+    /// `IPv4`, `IPv6`, `FQDN` or another value as written.
+    address_type: AddressType,
     /// Ports.
-    #[serde(default)]
-    pub ports: Option<Vec<k8s_openapi::api::discovery::v1::EndpointPort>>,
-    /// Endpoints.
-    #[serde(default)]
-    pub endpoints: Vec<CachedEndpoint>,
+    ports: Option<Vec<k8s_openapi::api::discovery::v1::EndpointPort>>,
+    /// Endpoints, in order.
+    endpoints: Box<[CachedEndpoint]>,
+    /// The addresses of the endpoints whose `address` is `None`, by endpoint index (ascending).
+    other_addresses: Box<[(u32, Box<[String]>)]>,
 }
 
-/// One endpoint of a [`CachedSlice`].
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An EndpointSlice's `addressType`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AddressType {
+    Ipv4,
+    Ipv6,
+    Fqdn,
+    /// Any other value, kept as written (the model reads only IPv4 slices).
+    Other(Box<str>),
+}
+
+impl AddressType {
+    fn parse(s: String) -> Self {
+        match s.as_str() {
+            "IPv4" => Self::Ipv4,
+            "IPv6" => Self::Ipv6,
+            "FQDN" => Self::Fqdn,
+            _ => Self::Other(s.into_boxed_str()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+            Self::Fqdn => "FQDN",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// One endpoint of a [`CachedSlice`]: 18 bytes, no heap (pinned by a test).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachedEndpoint {
-    /// Addresses.
+    /// The endpoint's one address, when it is an IP address written as [`IpAddr`] writes it;
+    /// `None`: the addresses are in [`CachedSlice::other_addresses`].
+    address: Option<IpAddr>,
+    /// `conditions` as [`Conditions`] bits.
+    conditions: Conditions,
+}
+
+/// An endpoint's `conditions` (absent, or three optional booleans) in one byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Conditions(u8);
+
+impl Conditions {
+    const PRESENT: u8 = 1;
+    const READY_SET: u8 = 1 << 1;
+    const READY: u8 = 1 << 2;
+    const SERVING_SET: u8 = 1 << 3;
+    const SERVING: u8 = 1 << 4;
+    const TERMINATING_SET: u8 = 1 << 5;
+    const TERMINATING: u8 = 1 << 6;
+
+    fn of(c: Option<&EndpointConditions>) -> Self {
+        let Some(c) = c else { return Self(0) };
+        let bit = |v: Option<bool>, set: u8, on: u8| match v {
+            None => 0,
+            Some(false) => set,
+            Some(true) => set | on,
+        };
+        Self(
+            Self::PRESENT
+                | bit(c.ready, Self::READY_SET, Self::READY)
+                | bit(c.serving, Self::SERVING_SET, Self::SERVING)
+                | bit(c.terminating, Self::TERMINATING_SET, Self::TERMINATING),
+        )
+    }
+
+    fn get(self) -> Option<EndpointConditions> {
+        let bit = |set: u8, on: u8| (self.0 & set != 0).then_some(self.0 & on != 0);
+        (self.0 & Self::PRESENT != 0).then(|| EndpointConditions {
+            ready: bit(Self::READY_SET, Self::READY),
+            serving: bit(Self::SERVING_SET, Self::SERVING),
+            terminating: bit(Self::TERMINATING_SET, Self::TERMINATING),
+        })
+    }
+}
+
+/// An EndpointSlice as the API sends it, with only the fields [`CachedSlice`] keeps (serde
+/// skips the others without allocating them).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSlice {
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     #[serde(default)]
-    pub addresses: Vec<String>,
-    /// Conditions.
+    address_type: String,
     #[serde(default)]
-    pub conditions: Option<k8s_openapi::api::discovery::v1::EndpointConditions>,
+    ports: Option<Vec<k8s_openapi::api::discovery::v1::EndpointPort>>,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEndpoint {
+    #[serde(default)]
+    addresses: Vec<String>,
+    #[serde(default)]
+    conditions: Option<EndpointConditions>,
+}
+
+/// `s` as an [`IpAddr`] when writing that address back gives exactly `s`.
+fn exact_ip(s: &str) -> Option<IpAddr> {
+    let ip: IpAddr = s.parse().ok()?;
+    (ip.to_string() == s).then_some(ip)
+}
+
+impl From<RawSlice> for CachedSlice {
+    fn from(raw: RawSlice) -> Self {
+        let RawSlice {
+            metadata,
+            address_type,
+            ports,
+            endpoints: raw_endpoints,
+        } = raw;
+        let service = metadata
+            .labels
+            .and_then(|mut l| l.remove(SERVICE_NAME_LABEL))
+            .map(String::into_boxed_str);
+        let metadata = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: metadata.name,
+            namespace: metadata.namespace,
+            resource_version: metadata.resource_version,
+            ..Default::default()
+        };
+        let mut endpoints = Vec::with_capacity(raw_endpoints.len());
+        let mut other_addresses = Vec::new();
+        for (i, e) in raw_endpoints.into_iter().enumerate() {
+            let address = match e.addresses.as_slice() {
+                [one] => exact_ip(one),
+                _ => None,
+            };
+            if address.is_none() {
+                other_addresses.push((
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                    e.addresses.into_boxed_slice(),
+                ));
+            }
+            endpoints.push(CachedEndpoint {
+                address,
+                conditions: Conditions::of(e.conditions.as_ref()),
+            });
+        }
+        Self {
+            metadata,
+            service,
+            address_type: AddressType::parse(address_type),
+            ports: ports.map(|mut p| {
+                p.shrink_to_fit();
+                p
+            }),
+            endpoints: endpoints.into_boxed_slice(),
+            other_addresses: other_addresses.into_boxed_slice(),
+        }
+    }
 }
 
 impl kube::Resource for CachedSlice {
@@ -135,20 +286,51 @@ impl kube::Resource for CachedSlice {
 }
 
 impl CachedSlice {
-    fn to_slice(&self) -> EndpointSlice {
-        EndpointSlice {
-            metadata: self.metadata.clone(),
-            address_type: self.address_type.clone(),
-            ports: self.ports.clone(),
-            endpoints: self
-                .endpoints
-                .iter()
-                .map(|e| k8s_openapi::api::discovery::v1::Endpoint {
-                    addresses: e.addresses.clone(),
-                    conditions: e.conditions.clone(),
+    /// The Service this slice belongs to (its `kubernetes.io/service-name` label).
+    pub fn service_name(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+
+    /// `(namespace, service name)` when the slice names its Service.
+    fn service_key(&self) -> Option<(String, String)> {
+        Some((
+            self.metadata.namespace.clone().unwrap_or_default(),
+            self.service_name()?.to_owned(),
+        ))
+    }
+
+    /// The slice as the model reads it.
+    pub fn to_slice(&self) -> EndpointSlice {
+        let mut metadata = self.metadata.clone();
+        metadata.labels = self
+            .service
+            .as_ref()
+            .map(|s| [(SERVICE_NAME_LABEL.to_owned(), s.to_string())].into());
+        let mut others = self.other_addresses.iter().peekable();
+        let endpoints = self
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let addresses = match e.address {
+                    Some(ip) => vec![ip.to_string()],
+                    None => others
+                        .next_if(|(at, _)| usize::try_from(*at).ok() == Some(i))
+                        .map(|(_, a)| a.to_vec())
+                        .unwrap_or_default(),
+                };
+                Endpoint {
+                    addresses,
+                    conditions: e.conditions.get(),
                     ..Default::default()
-                })
-                .collect(),
+                }
+            })
+            .collect();
+        EndpointSlice {
+            metadata,
+            address_type: self.address_type.as_str().to_owned(),
+            ports: self.ports.clone(),
+            endpoints,
         }
     }
 }
@@ -228,13 +410,6 @@ where
 
 fn no_trim<K>(_: &mut K) {}
 
-/// [`crate::trim::trim_slice`] for the cache's own slice type (which keeps only addresses and
-/// conditions of each endpoint already).
-fn trim_slice(s: &mut CachedSlice) {
-    s.metadata.annotations = None;
-    s.metadata.owner_references = None;
-}
-
 /// An Api for a namespaced kind in `scope` (`None`: all namespaces).
 fn scoped_api<K>(client: &Client, scope: Option<&str>) -> Api<K>
 where
@@ -292,7 +467,7 @@ impl Stores {
                 scoped_api(client, scope),
                 signals,
                 true,
-                trim_slice,
+                no_trim, // CachedSlice keeps only what the model reads as it is read
                 &mut tasks,
             ));
             bindings.push(reflect_with(
@@ -394,19 +569,7 @@ impl Stores {
         self.slices
             .iter()
             .flat_map(Store::state)
-            .filter(|s| {
-                let svc = s
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL));
-                svc.is_some_and(|svc| {
-                    wanted.contains(&(
-                        s.metadata.namespace.clone().unwrap_or_default(),
-                        svc.clone(),
-                    ))
-                })
-            })
+            .filter(|s| s.service_key().is_some_and(|k| wanted.contains(&k)))
             .map(|s| s.to_slice())
             .collect()
     }
@@ -472,16 +635,7 @@ impl Stores {
             .slices
             .iter()
             .flat_map(Store::state)
-            .filter(|e| {
-                let svc = e
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                    .cloned()
-                    .unwrap_or_default();
-                kept.contains(&(e.metadata.namespace.clone().unwrap_or_default(), svc))
-            })
+            .filter(|e| e.service_key().is_some_and(|k| kept.contains(&k)))
             .map(|e| e.to_slice())
             .collect();
         let ingress_class_params = self
@@ -517,5 +671,118 @@ impl Stores {
                 .map(|n| (**n).clone())
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached endpoint must not regrow unnoticed: 100,000 endpoints are 1.8 MB of them.
+    #[test]
+    fn cached_endpoint_is_18_bytes() {
+        assert_eq!(std::mem::size_of::<CachedEndpoint>(), 18);
+        assert_eq!(std::mem::align_of::<CachedEndpoint>(), 1);
+    }
+
+    #[test]
+    fn every_condition_combination_round_trips() {
+        let values = [None, Some(false), Some(true)];
+        let mut seen = BTreeSet::new();
+        assert_eq!(Conditions::of(None).get(), None);
+        seen.insert(Conditions::of(None).0);
+        for ready in values {
+            for serving in values {
+                for terminating in values {
+                    let c = EndpointConditions {
+                        ready,
+                        serving,
+                        terminating,
+                    };
+                    let bits = Conditions::of(Some(&c));
+                    assert_eq!(bits.get(), Some(c));
+                    seen.insert(bits.0);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 28, "every combination has its own bits");
+    }
+
+    /// The model reads a cached slice exactly as it reads the API's (trimmed) slice: every
+    /// endpoint field it uses, IP or not, in order; of the metadata the name, namespace and
+    /// service-name label.
+    #[test]
+    fn to_slice_gives_back_what_the_model_reads() {
+        let json = serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-1", "namespace": "shop", "resourceVersion": "42",
+                "uid": "u-1", "generation": 3, "creationTimestamp": "2025-01-01T00:00:00Z",
+                "labels": {"kubernetes.io/service-name": "web",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                "annotations": {"a": "b"},
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "web", "uid": "u"}]},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [
+                {"addresses": ["10.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false},
+                    "nodeName": "n1", "zone": "a", "targetRef": {"kind": "Pod", "name": "p"}},
+                {"addresses": ["10.0.0.2"]},
+                {"addresses": ["10.0.0.3"], "conditions": {}},
+                {"addresses": ["10.0.1.300"], "conditions": {"ready": false}},
+                {"addresses": ["010.0.0.4"]},
+                {"addresses": ["10.0.0.5", "10.0.0.6"], "conditions": {"terminating": true}},
+                {"addresses": []},
+                {"addresses": ["fd00::1"]},
+                {"addresses": ["FD00:0:0:0::2"]},
+                {"addresses": ["10.0.0.7"], "conditions": {"ready": false, "serving": true, "terminating": true}}
+            ]
+        });
+        let cached: CachedSlice = serde_json::from_value(json.clone()).unwrap();
+        // Only the addresses an IpAddr cannot write back exactly keep their strings.
+        let kept: Vec<u32> = cached.other_addresses.iter().map(|(i, _)| *i).collect();
+        assert_eq!(kept, [3, 4, 5, 6, 8]);
+        assert_eq!(cached.service_name(), Some("web"));
+
+        let mut full: EndpointSlice = serde_json::from_value(json).unwrap();
+        crate::trim::strip(&mut full);
+        crate::trim::trim_slice(&mut full);
+        let got = cached.to_slice();
+        assert_eq!(got.endpoints, full.endpoints);
+        assert_eq!(got.address_type, "IPv4");
+        assert_eq!(got.ports, full.ports);
+        assert_eq!(
+            serde_json::to_value(&got.metadata).unwrap(),
+            serde_json::json!({"name": "web-1", "namespace": "shop", "resourceVersion": "42",
+                "labels": {"kubernetes.io/service-name": "web"}})
+        );
+    }
+
+    #[test]
+    fn fqdn_and_unlabelled_slices_keep_their_strings() {
+        let cached: CachedSlice = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "ext", "namespace": "shop"},
+            "addressType": "FQDN",
+            "endpoints": [{"addresses": ["db.example.com"], "conditions": {"ready": true}}]
+        }))
+        .unwrap();
+        assert_eq!(cached.service_name(), None);
+        assert_eq!(cached.service_key(), None);
+        let got = cached.to_slice();
+        assert_eq!(got.address_type, "FQDN");
+        assert_eq!(got.metadata.labels, None);
+        assert_eq!(got.endpoints[0].addresses, ["db.example.com"]);
+        assert_eq!(
+            got.endpoints[0].conditions,
+            Some(EndpointConditions {
+                ready: Some(true),
+                serving: None,
+                terminating: None
+            })
+        );
+        let other: CachedSlice = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "x"}, "addressType": "Unix", "endpoints": []
+        }))
+        .unwrap();
+        assert_eq!(other.to_slice().address_type, "Unix");
     }
 }

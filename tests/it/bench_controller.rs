@@ -3,7 +3,8 @@
 //! (`BENCH_REPORT`, default `target/bench-controller.md`).
 //!
 //! - memory: resident set of the `run` binary (a separate process, `--dry-run`) after syncing
-//!   10,000 Services with 100,000 endpoints in EndpointSlices and 1,000 Ingresses;
+//!   10,000 Services with 100,000 endpoints in EndpointSlices and 1,000 Ingresses (times
+//!   `BENCH_SCALE`, `BENCH_RUNS` processes in a row);
 //! - target churn: time from an EndpointSlice change to its RegisterTargets/DeregisterTargets
 //!   call, p50 and p99 over 1,000 changes;
 //! - restart: time and AWS calls to confirm 200 in-sync stacks after a restart.
@@ -125,38 +126,32 @@ async fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(out)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: scripts/bench-controller.sh"]
-async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
-    let clients = localstack::account_clients(REGION, 5800).await;
-    let env = env_with(clients, REGION, "bench-mem", 90).await;
-    let server = ApiServer::start_with_history(1000).await;
-    load_common(&server);
-    let load = Instant::now();
-    // BENCH_SCALE (default 1) scales every count, e.g. 0 for the empty-cluster baseline.
-    let scale: usize = std::env::var("BENCH_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    for i in 0..10_000 * scale {
-        server.apply_object(service(i));
-        server.apply_object(slice(i, 10, 0));
-    }
-    for i in 0..1_000 * scale {
-        server.apply_object(ingress(i));
-    }
-    let load_time = load.elapsed();
-    let dir = std::env::temp_dir().join(format!("bench-mem-{}", localstack::run_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fixture\n  cluster: {{server: \"{}\"}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: fixture, user: u, namespace: default}}\ncurrent-context: c\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+/// The `ENV` pairs of the image (Dockerfile.scratch; a packaging test keeps the Dockerfile's
+/// equal).
+fn image_env() -> Vec<(String, String)> {
+    let path = format!("{}/Dockerfile.scratch", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .filter_map(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    assert!(!pairs.is_empty(), "no ENV in {path}");
+    pairs
+}
+
+/// One measured `run` process of [`bench_memory_10k_services_100k_endpoints_1k_ingresses`].
+struct MemoryRun {
+    synced: Option<Duration>,
+    planned: Duration,
+    rss_kib: u64,
+    hwm_kib: u64,
+}
+
+/// Starts `run --dry-run` against the fixture at `kubeconfig`, waits until its caches synced
+/// and `stacks` stacks were planned, then reads its resident set and stops it.
+async fn measure_run(env: &Env, kubeconfig: &std::path::Path, stacks: u64) -> MemoryRun {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -186,54 +181,135 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
         ])
         .envs(run)
         .env("RUST_LOG", "warn")
+        // The environment the image sets (the allocator's settings): `run` as it ships.
+        .envs(image_env())
+        // BENCH_CHILD_ENV: `K=V` pairs separated by spaces for the binary, e.g.
+        // `MALLOC_ARENA_MAX=2`, or a heap profile: `LD_PRELOAD=.../libheaptrack_preload.so
+        // DUMP_HEAPTRACK_OUTPUT=/tmp/run.raw` (docs/controller.md, "Measuring memory").
         .envs(
             std::env::var("BENCH_CHILD_ENV")
-                .ok()
-                .and_then(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))),
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|v| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect::<Vec<_>>(),
         )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Synced, then every stack planned once (1,000 dry-run reconciles).
-    let mut synced_at = None;
-    let deadline = Instant::now() + Duration::from_secs(600);
+    // Synced, then every stack planned once (dry-run reconciles).
+    let mut synced = None;
+    let deadline = Instant::now() + Duration::from_secs(900);
     while Instant::now() < deadline {
         if let Some(body) = http_get(&metrics, "/metrics").await {
-            if synced_at.is_none() && body.contains("aws_lb_operator_ready 1") {
-                synced_at = Some(started.elapsed());
+            if synced.is_none() && body.contains("aws_lb_operator_ready 1") {
+                synced = Some(started.elapsed());
             }
             let done: u64 = body
                 .lines()
                 .filter(|l| l.starts_with("aws_lb_operator_reconcile_total{"))
                 .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
                 .sum();
-            if done >= 1000 * scale as u64 && synced_at.is_some() {
+            if done >= stacks && synced.is_some() {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let planned_at = started.elapsed();
+    let planned = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss, hwm) = rss_kib(pid);
+    let (rss_kib, hwm_kib) = rss_kib(pid);
     child.kill().ok();
     child.wait().ok();
+    MemoryRun {
+        synced,
+        planned,
+        rss_kib,
+        hwm_kib,
+    }
+}
+
+/// The memory benchmark. `BENCH_SCALE` (default 1) multiplies every count: 0 is the empty
+/// cluster, 5 is 50,000 Services / 500,000 endpoints / 5,000 Ingresses. `BENCH_RUNS` (default
+/// 1) starts that many `run` processes one after another against the same fixture (memory
+/// varies from run to run). The fixture lives in this test process; only the `run` process is
+/// measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-controller.sh"]
+async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
+    let clients = localstack::account_clients(REGION, 5800).await;
+    let env = env_with(clients, REGION, "bench-mem", 90).await;
+    let server = ApiServer::start_with_history(1000).await;
+    load_common(&server);
+    let load = Instant::now();
+    let var = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let scale = var("BENCH_SCALE", 1);
+    let runs = var("BENCH_RUNS", 1).max(1);
+    let (services, ingresses) = (10_000 * scale, 1_000 * scale);
+    for i in 0..services {
+        server.apply_object(service(i));
+        server.apply_object(slice(i, 10, 0));
+    }
+    for i in 0..ingresses {
+        server.apply_object(ingress(i));
+    }
+    let load_time = load.elapsed();
+    let dir = std::env::temp_dir().join(format!("bench-mem-{}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fixture\n  cluster: {{server: \"{}\"}}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: fixture, user: u, namespace: default}}\ncurrent-context: c\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let mut measured = Vec::new();
+    for _ in 0..runs {
+        measured.push(measure_run(&env, &kubeconfig, ingresses as u64).await);
+    }
+    let target = match scale {
+        1 => "≤ 100 MiB",
+        5 => "≤ 400 MiB",
+        _ => "—",
+    };
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Memory (`run --dry-run`, debug build)\n\n10,000 Services, 10,000 EndpointSlices with 100,000 endpoints, 1,000 Ingresses (1,000 \
-         ALB stacks) served by the fixture (loaded in {:.1} s).\n\n| | |\n|---|---:|\n| caches synced after | {:.1} s |\n| every stack planned after | {:.1} s |\n| resident set (VmRSS) | {:.1} MiB |\n| peak resident set (VmHWM) | {:.1} MiB |\n",
+        "## Memory (`run --dry-run`, debug build, BENCH_SCALE={scale})\n\n{services} Services, {services} EndpointSlices with {} endpoints, {ingresses} Ingresses ({ingresses} \
+         ALB stacks) served by the fixture (loaded in {:.1} s), `run` with the image's environment {:?}{}. Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM |\n|---:|---:|---:|---:|---:|",
+        services * 10,
         load_time.as_secs_f64(),
-        synced_at.unwrap_or_default().as_secs_f64(),
-        planned_at.as_secs_f64(),
-        rss as f64 / 1024.0,
-        hwm as f64 / 1024.0
+        image_env(),
+        std::env::var("BENCH_CHILD_ENV")
+            .map(|e| format!(" and BENCH_CHILD_ENV={e:?}"))
+            .unwrap_or_default(),
     );
+    for (n, m) in measured.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} s | {:.1} s | {} MiB | {} MiB |",
+            n + 1,
+            m.synced.unwrap_or_default().as_secs_f64(),
+            m.planned.as_secs_f64(),
+            mib(m.rss_kib),
+            mib(m.hwm_kib)
+        );
+    }
     report(&s);
-    assert!(synced_at.is_some(), "caches never synced");
-    assert!(hwm > 0);
+    assert!(
+        measured.iter().all(|m| m.synced.is_some()),
+        "caches never synced"
+    );
+    assert!(measured.iter().all(|m| m.hwm_kib > 0));
 }
 
 /// Environment that makes the binary act in LocalStack account `n` (see

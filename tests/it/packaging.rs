@@ -426,6 +426,7 @@ fn offline_image_runs_like_the_dockerfile_image() {
             "COPY",
             "LABEL",
             "USER",
+            "ENV",
             "EXPOSE",
             "ENTRYPOINT",
             "CMD"
@@ -435,7 +436,7 @@ fn offline_image_runs_like_the_dockerfile_image() {
     assert_eq!(scratch[0].1, "scratch");
     assert_eq!(scratch[2].1, "rootfs/ /");
     let full = dockerfile();
-    for op in ["USER", "EXPOSE", "ENTRYPOINT", "CMD"] {
+    for op in ["USER", "ENV", "EXPOSE", "ENTRYPOINT", "CMD"] {
         let last = |steps: &[(String, String)]| {
             steps
                 .iter()

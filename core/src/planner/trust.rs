@@ -47,25 +47,27 @@ pub fn desired_hash(stack: &Stack) -> String {
 
 /// True when `observed` (read shallowly: load balancers and target groups as the listings
 /// return them, with tags) may stand for the stack without reading listeners, rules and
-/// attributes: exactly one load balancer, named as desired, carrying `hash`.
+/// attributes: exactly one load balancer, named `lb_name` (the desired name), carrying `hash`.
 #[must_use]
-pub fn is_trusted(stack: &Stack, observed: &ObservedStack, hash: &str) -> bool {
+pub fn is_trusted(lb_name: &str, observed: &ObservedStack, hash: &str) -> bool {
     match observed.load_balancers.as_slice() {
         [lb] => {
-            lb.name == stack.load_balancer.name
+            lb.name == lb_name
                 && lb.tags.get(DESIRED_HASH_TAG).map(String::as_str) == Some(hash)
         }
         _ => false,
     }
 }
 
-/// The hash to write on the stack's load balancer after a pass, or `None`: written only after
-/// a full read (`observed.trusted` false) when the pass had changes for the stack and every
-/// one of them is done, and the load balancer does not carry it already. An in-sync stack
-/// (an adopted LBC load balancer) is never written to.
+/// The hash to write on the stack's load balancer (named `lb_name`) after a pass, or `None`:
+/// `hash` ([`desired_hash`] of the desired stack the pass was given) is written only after a
+/// full read (`observed.trusted` false) when the pass had changes for the stack and every one
+/// of them is done, and the load balancer does not carry it already. An in-sync stack (an
+/// adopted LBC load balancer) is never written to.
 #[must_use]
 pub fn hash_to_write(
-    stack: &Stack,
+    lb_name: &str,
+    hash: &str,
     observed: &ObservedStack,
     had_changes: bool,
     all_done: bool,
@@ -73,13 +75,23 @@ pub fn hash_to_write(
     if observed.trusted || !had_changes || !all_done {
         return None;
     }
-    let hash = desired_hash(stack);
     let current = observed
         .load_balancers
         .iter()
-        .find(|lb| lb.name == stack.load_balancer.name)
+        .find(|lb| lb.name == lb_name)
         .and_then(|lb| lb.tags.get(DESIRED_HASH_TAG));
-    (current != Some(&hash)).then_some(hash)
+    (current.map(String::as_str) != Some(hash)).then(|| hash.to_owned())
+}
+
+/// True when a change may be planned for a trusted stack: target registrations only. Any
+/// other change means the listings show drift or a change the hash did not predict, and the
+/// stack is read again in full before anything is written.
+#[must_use]
+pub fn allowed_when_trusted(op: &super::Op) -> bool {
+    matches!(
+        op,
+        super::Op::RegisterTargets { .. } | super::Op::DeregisterTargets { .. }
+    )
 }
 
 /// Where in the sync period the stack's full read falls: its id hashed onto `[0, period)`.
@@ -188,15 +200,17 @@ mod tests {
         let s = stack();
         let hash = desired_hash(&s);
         assert_eq!(hash.len(), 64);
-        assert!(is_trusted(&s, &observed_with(&s, Some(&hash)), &hash));
-        assert!(!is_trusted(&s, &observed_with(&s, None), &hash));
-        assert!(!is_trusted(&s, &observed_with(&s, Some("old")), &hash));
+        let name = s.load_balancer.name.as_str();
+        assert!(is_trusted(name, &observed_with(&s, Some(&hash)), &hash));
+        assert!(!is_trusted(name, &observed_with(&s, None), &hash));
+        assert!(!is_trusted(name, &observed_with(&s, Some("old")), &hash));
+        assert!(!is_trusted("other", &observed_with(&s, Some(&hash)), &hash));
         // Two load balancers (a lost create's duplicate): never trusted.
         let mut two = observed_with(&s, Some(&hash));
         two.load_balancers.push(two.load_balancers[0].clone());
-        assert!(!is_trusted(&s, &two, &hash));
+        assert!(!is_trusted(name, &two, &hash));
         // Nothing observed: nothing to trust.
-        assert!(!is_trusted(&s, &ObservedStack::default(), &hash));
+        assert!(!is_trusted(name, &ObservedStack::default(), &hash));
     }
 
     #[test]
@@ -231,22 +245,46 @@ mod tests {
     fn the_hash_is_written_only_after_a_full_read_with_every_change_done() {
         let s = stack();
         let hash = desired_hash(&s);
+        let name = s.load_balancer.name.as_str();
         let without = observed_with(&s, None);
-        assert_eq!(hash_to_write(&s, &without, true, true), Some(hash.clone()));
+        let write = |o: &ObservedStack, changes: bool, done: bool| {
+            hash_to_write(name, &hash, o, changes, done)
+        };
+        assert_eq!(write(&without, true, true), Some(hash.clone()));
         // Adoption of an in-sync load balancer: no change, no write.
-        assert_eq!(hash_to_write(&s, &without, false, true), None);
+        assert_eq!(write(&without, false, true), None);
         // A change failed: the state is not the desired one.
-        assert_eq!(hash_to_write(&s, &without, true, false), None);
+        assert_eq!(write(&without, true, false), None);
         // Already there.
-        assert_eq!(hash_to_write(&s, &observed_with(&s, Some(&hash)), true, true), None);
+        assert_eq!(write(&observed_with(&s, Some(&hash)), true, true), None);
+        // An older hash is replaced.
+        assert_eq!(
+            write(&observed_with(&s, Some("old")), true, true),
+            Some(hash.clone())
+        );
         // A trusted pass did not read listeners: it cannot vouch for them.
         let mut trusted = without.clone();
         trusted.trusted = true;
-        assert_eq!(hash_to_write(&s, &trusted, true, true), None);
+        assert_eq!(write(&trusted, true, true), None);
         // A load balancer created in the pass (not observed) gets it.
         assert_eq!(
-            hash_to_write(&s, &ObservedStack::default(), true, true),
-            Some(hash)
+            write(&ObservedStack::default(), true, true),
+            Some(hash.clone())
         );
+    }
+
+    #[test]
+    fn only_target_registrations_are_planned_for_a_trusted_stack() {
+        use crate::planner::Op;
+        let register = Op::RegisterTargets {
+            target_group: crate::planner::Ref::Existing("arn:tg".into()),
+            targets: Vec::new(),
+        };
+        assert!(allowed_when_trusted(&register));
+        let tags = Op::AddTags {
+            resource: "arn:lb".into(),
+            tags: Default::default(),
+        };
+        assert!(!allowed_when_trusted(&tags));
     }
 }

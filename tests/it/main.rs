@@ -24,6 +24,7 @@ mod cli_inputs;
 mod controller_blackbox;
 mod controller_e2e;
 mod controller_plumbing;
+mod controller_restart;
 mod controller_tgb;
 mod fault_proxy;
 mod iam_policy;

@@ -864,6 +864,14 @@ async fn execute_scoped(
     {
         let _scope = CLUSTER_SCOPE.lock().await;
         for i in of(Phase::Lead) {
+            if let Some(id) = backend_created_meanwhile(clients, prepared, &changes[i]).await {
+                tracing::info!(group = %id, "backend security group created meanwhile by another pass: adopted");
+                if let Some(key) = changes[i].creates() {
+                    exec.adopt(key, id);
+                }
+                outcomes.insert(i, Outcome::Done);
+                continue;
+            }
             outcomes.insert(i, exec.execute(&changes[i]).await);
         }
     }
@@ -950,6 +958,46 @@ async fn execute_scoped(
             .collect(),
         created: report.created,
         repairs,
+    }
+}
+
+/// For the plan's create of the shared backend security group: the id of the group when a
+/// fresh read (under the cluster-scope lock) finds it created since the pass observed (a
+/// concurrent pass of a cold start), so it is created once. `None` to create it (also when
+/// the read fails: the create's own duplicate handling still adopts it).
+async fn backend_created_meanwhile(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    change: &Change,
+) -> Option<String> {
+    let Op::CreateSecurityGroup {
+        key, name, vpc_id, ..
+    } = &change.op
+    else {
+        return None;
+    };
+    if key != keys::BACKEND_SG {
+        return None;
+    }
+    let filters = vec![
+        crate::aws::ec2::filter("vpc-id", [vpc_id.as_str()]),
+        crate::aws::ec2::filter("group-name", [name.as_str()]),
+    ];
+    match crate::aws::ec2::describe_security_groups(&clients.ec2, filters).await {
+        Ok(groups) => groups
+            .into_iter()
+            .find(|g| {
+                aws_lb_operator_core::discovery::is_owned_by(&g.tags, &prepared.cluster)
+                    && g.tags
+                        .get(aws_lb_operator_core::planner::CLUSTER_RESOURCE_TAG)
+                        .map(String::as_str)
+                        == Some(aws_lb_operator_core::planner::BACKEND_SG_RESOURCE)
+            })
+            .map(|g| g.id),
+        Err(e) => {
+            tracing::warn!(error = %e, "backend security group not re-read before its create");
+            None
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! ([`ObservedStack`] and friends), for the pure planner.
 //!
 //! Cost of a pass, by design linear in what is planned:
-//! - one paginated DescribeLoadBalancers and one DescribeTargetGroups for the whole region
+//! - one paginated DescribeLoadBalancers and one DescribeTargetGroups (400 per page) for the
+//!   whole region
 //!   (names are region-wide, so load balancers and target groups of other VPCs are recorded as
 //!   foreign names), with DescribeTags (20 ARNs per call) only for those in the VPC;
 //! - one paginated DescribeSecurityGroups filtered by the VPC;
@@ -49,6 +50,11 @@ use tracing::Instrument;
 
 use super::error::Result;
 use super::{ec2, elbv2, AwsClients, AwsError};
+
+/// Page size of the region's listings: the most DescribeLoadBalancers and
+/// DescribeTargetGroups return per call (AWS's default for DescribeLoadBalancers, not for
+/// every implementation of the API).
+const LISTING_PAGE_SIZE: i32 = 400;
 
 /// How many load balancers (or target groups) are read in parallel.
 pub const DETAIL_CONCURRENCY: usize = 4;
@@ -242,6 +248,8 @@ impl RegionListing {
 #[derive(Debug, Default)]
 pub struct RegionCache {
     listing: Option<(String, String, RegionListing)>,
+    /// When the kept listing was read.
+    listed_at: Option<tokio::time::Instant>,
     /// How many times the region was listed (for tests and logs).
     listed: u64,
 }
@@ -255,6 +263,14 @@ impl RegionCache {
     /// Forget the listing: the next pass lists the region again.
     pub fn invalidate(&mut self) {
         self.listing = None;
+    }
+
+    /// Forget the listing unless it was read at or after `t` (a resync or a new term that
+    /// began at `t`, while a pass was already listing, does not list twice).
+    pub fn invalidate_before(&mut self, t: tokio::time::Instant) {
+        if self.listed_at.is_none_or(|at| at < t) {
+            self.listing = None;
+        }
     }
 
     /// How many times the region was listed through this cache.
@@ -274,12 +290,14 @@ impl RegionCache {
                 return Ok(l.clone());
             }
         }
+        let started = tokio::time::Instant::now();
         let l = RegionListing::read(clients, cluster, vpc_id)
             .instrument(tracing::info_span!("region_listing", cluster, vpc_id))
             .await?;
         self.listed += 1;
         tracing::info!(owned = l.len(), listings = self.listed, "region listed");
         self.listing = Some((cluster.to_owned(), vpc_id.to_owned(), l.clone()));
+        self.listed_at = Some(started);
         Ok(l)
     }
 
@@ -681,7 +699,7 @@ async fn list_owned_lbs(
     vpc_id: &str,
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedLoadBalancer>>> {
-    let all = elbv2::describe_load_balancers(client, None).await?;
+    let all = elbv2::describe_load_balancers(client, Some(LISTING_PAGE_SIZE)).await?;
     by_owner(client, &all, cluster, vpc_id, foreign, shallow_lb).await
 }
 
@@ -718,7 +736,7 @@ async fn list_owned_tgs(
     vpc_id: &str,
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedTargetGroup>>> {
-    let all = elbv2::describe_target_groups(client, None).await?;
+    let all = elbv2::describe_target_groups(client, Some(LISTING_PAGE_SIZE)).await?;
     by_owner(client, &all, cluster, vpc_id, foreign, shallow_tg).await
 }
 

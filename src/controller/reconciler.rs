@@ -204,16 +204,20 @@ impl Reconciler {
         let mut next_resync = Instant::now() + self.settings.sync_period;
         loop {
             let leading = *leader.borrow();
-            let became_leader = {
+            let (became_leader, lost_lead) = {
                 let mut st = self.lock();
                 let changed = st.leading != leading;
                 st.leading = leading;
-                changed && leading
+                (changed && leading, changed && !leading)
             };
+            if lost_lead {
+                // The next term lists the region afresh (a listing made while leading, by a
+                // worker that started before this loop saw the new term, is kept).
+                self.region.lock().await.invalidate();
+            }
             if became_leader {
                 // A new term: nothing we remember about AWS can be trusted but the hashes on
                 // the load balancers (full reads follow, spread over the sync period).
-                self.region.lock().await.invalidate();
                 let now = self.clock();
                 let mut st = self.lock();
                 st.applied.clear();
@@ -225,8 +229,9 @@ impl Reconciler {
             let (general, targets) = self.signals.take();
             let resync = Instant::now() >= next_resync;
             if resync {
-                next_resync = Instant::now() + self.settings.sync_period;
-                self.region.lock().await.invalidate();
+                let began = Instant::now();
+                next_resync = began + self.settings.sync_period;
+                self.region.lock().await.invalidate_before(began);
                 let mut st = self.lock();
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);

@@ -444,10 +444,11 @@ async fn bench_restart_in_sync_stacks() {
         Some(&(n as u64)),
         "each load balancer created once: {create_by_op:?}"
     );
-    // A managed frontend group per ALB, and the shared backend group once.
+    // A managed frontend group per load balancer (ALB and NLB), and the shared backend group
+    // once.
     assert_eq!(
         create_by_op.get("ec2.CreateSecurityGroup"),
-        Some(&((n - nlbs.len()) as u64 + 1)),
+        Some(&(n as u64 + 1)),
         "{create_by_op:?}"
     );
     assert_eq!(mutating, 0, "{by_op:?}");

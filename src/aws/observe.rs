@@ -1153,6 +1153,74 @@ mod tests {
         TargetGroupTuple,
     };
 
+    fn owned(cluster: &str, stack: &str, resource: &str) -> Tags {
+        [
+            ("elbv2.k8s.aws/cluster", cluster),
+            ("ingress.k8s.aws/stack", stack),
+            ("ingress.k8s.aws/resource", resource),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn a_pass_s_reread_replaces_only_the_changed_stacks_entries_by_their_tags() {
+        let lb = |name: &str| {
+            LoadBalancer::builder()
+                .load_balancer_name(name)
+                .load_balancer_arn(format!("arn:lb/{name}"))
+                .vpc_id("vpc-1")
+                .build()
+        };
+        let tg = |name: &str| {
+            TargetGroup::builder()
+                .target_group_name(name)
+                .target_group_arn(format!("arn:tg/{name}"))
+                .vpc_id("vpc-1")
+                .build()
+        };
+        let mut listing = RegionListing::default();
+        listing.replace_stacks(
+            "c",
+            &BTreeSet::new(),
+            vec![
+                (lb("a"), owned("c", "ns/a", "LoadBalancer")),
+                (lb("b"), owned("c", "ns/b", "LoadBalancer")),
+            ],
+            vec![(tg("a-tg"), owned("c", "ns/a", "svc:80"))],
+        );
+        assert_eq!(listing.len(), 3);
+        // ns/a was changed: its old target group was deleted, a new one created; ns/b is kept
+        // as listed; a resource of another cluster read back is not taken in.
+        let changed: BTreeSet<String> = ["ns/a".to_owned()].into();
+        listing.replace_stacks(
+            "c",
+            &changed,
+            vec![
+                (lb("a"), owned("c", "ns/a", "LoadBalancer")),
+                (lb("x"), owned("other", "ns/x", "LoadBalancer")),
+            ],
+            vec![(tg("a-tg2"), owned("c", "ns/a", "svc:81"))],
+        );
+        let names = |m: &BTreeMap<String, Vec<ObservedTargetGroup>>| -> Vec<String> {
+            m.values().flatten().map(|t| t.name.clone()).collect()
+        };
+        assert_eq!(names(&listing.tgs), ["a-tg2"]);
+        let lbs: Vec<(&String, Vec<&str>)> = listing
+            .lbs
+            .iter()
+            .map(|(s, v)| (s, v.iter().map(|l| l.name.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            lbs,
+            [
+                (&"ns/a".to_owned(), vec!["a"]),
+                (&"ns/b".to_owned(), vec!["b"])
+            ]
+        );
+    }
+
     #[test]
     fn conditions_prefer_config_and_fall_back_to_legacy_values() {
         let legacy = RuleCondition::builder()

@@ -94,14 +94,21 @@ pub fn allowed_when_trusted(op: &super::Op) -> bool {
     )
 }
 
-/// Where in the sync period the stack's full read falls: its id hashed onto `[0, period)`.
+/// How many slots a sync period's full reads fall into: stacks of one slot fall due together
+/// and share passes (up to `--max-stacks-per-pass` each) instead of one pass per stack.
+pub const FULL_READ_SLOTS: u64 = 60;
+
+/// Where in the sync period the stack's full read falls: its id hashed onto one of
+/// [`FULL_READ_SLOTS`] slots spread evenly over `[0, period)`.
 #[must_use]
 pub fn full_read_phase(stack: &str, period: Duration) -> Duration {
     let millis = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+    let slots = FULL_READ_SLOTS.min(millis);
     let digest = Sha256::digest(stack.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    Duration::from_millis(u64::from_be_bytes(first) % millis)
+    let slot = u64::from_be_bytes(first) % slots;
+    Duration::from_millis(slot * (millis / slots))
 }
 
 /// Which period slot `t` (time since the controller started) is in, for `phase`.
@@ -154,6 +161,10 @@ mod tests {
             buckets[usize::try_from(p.as_secs() / 60).unwrap_or(9).min(9)] += 1;
         }
         assert!(buckets.iter().all(|b| *b > 50 && *b < 200), "{buckets:?}");
+        // Stacks share slots, so the full reads of one slot share passes.
+        let distinct: std::collections::BTreeSet<Duration> = phases.iter().copied().collect();
+        assert_eq!(distinct.len(), 60);
+        assert!(phases.iter().all(|p| p.as_secs() % 10 == 0), "ten-second slots");
     }
 
     #[test]

@@ -25,8 +25,8 @@ use tracing::Instrument;
 
 use crate::aws::execute::{ExecuteError, ExecuteOptions, ExecuteReport, Executor, Outcome};
 use crate::aws::observe::{
-    observe_cluster_scope, observe_listed, AttributeScope, ObserveScope, Observation,
-    RegionCache, RegionListing,
+    observe_cluster_scope, observe_listed, AttributeScope, Observation, ObserveScope, RegionCache,
+    RegionListing,
 };
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
@@ -614,7 +614,9 @@ pub async fn apply_with(
         match exec.execute(&change).await {
             Outcome::Done => {}
             // Not fatal: the stack is read in full until a later change writes it.
-            other => tracing::warn!(stack = %id, outcome = ?other, "desired-state hash not written"),
+            other => {
+                tracing::warn!(stack = %id, outcome = ?other, "desired-state hash not written")
+            }
         }
     }
     if let Some(region) = region {

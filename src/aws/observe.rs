@@ -229,12 +229,18 @@ impl RegionListing {
         }
         for (lb, tags) in lbs {
             if let Some(stack) = stack_of(&tags, cluster) {
-                self.lbs.entry(stack).or_default().push(shallow_lb(&lb, tags));
+                self.lbs
+                    .entry(stack)
+                    .or_default()
+                    .push(shallow_lb(&lb, tags));
             }
         }
         for (tg, tags) in tgs {
             if let Some(stack) = stack_of(&tags, cluster) {
-                self.tgs.entry(stack).or_default().push(shallow_tg(&tg, tags));
+                self.tgs
+                    .entry(stack)
+                    .or_default()
+                    .push(shallow_tg(&tg, tags));
             }
         }
     }
@@ -327,7 +333,8 @@ impl RegionCache {
                 )
                 .collect();
             let mut tags = elbv2::describe_tags(&clients.elbv2, &arns).await?;
-            let mut tagged = |arn: Option<&str>| tags.remove(arn.unwrap_or_default()).unwrap_or_default();
+            let mut tagged =
+                |arn: Option<&str>| tags.remove(arn.unwrap_or_default()).unwrap_or_default();
             let lbs: Vec<(LoadBalancer, Tags)> = lbs
                 .into_iter()
                 .map(|l| {
@@ -345,7 +352,10 @@ impl RegionCache {
             Ok::<_, AwsError>((lbs, tgs))
         };
         match read
-            .instrument(tracing::debug_span!("region_listing.update", stacks = stacks.len()))
+            .instrument(tracing::debug_span!(
+                "region_listing.update",
+                stacks = stacks.len()
+            ))
             .await
         {
             Ok((lbs, tgs)) => {

@@ -108,6 +108,7 @@ impl Reconciler {
                 .map(|s| s.id.to_string())
                 .collect()
         };
+        self.drop_stale_listing().await;
         let reuse = Reuse {
             region: Some(&self.region),
             trust: Some(&trusted),

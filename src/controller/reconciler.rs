@@ -115,6 +115,9 @@ pub struct Reconciler {
     leader: watch::Receiver<bool>,
     /// The region listing the workers share, listed once per term and per resync.
     pub(super) region: tokio::sync::Mutex<RegionCache>,
+    /// Set by the scheduler (which never waits for a listing in progress): the workers drop a
+    /// listing made before this instant before their next pass.
+    region_stale: Mutex<Option<Instant>>,
     /// When the reconciler started (the clock of `full_reads`).
     epoch: Instant,
 }
@@ -141,8 +144,30 @@ impl Reconciler {
             work: Notify::new(),
             leader,
             region: tokio::sync::Mutex::new(RegionCache::new()),
+            region_stale: Mutex::new(None),
             epoch: Instant::now(),
         })
+    }
+
+    /// A listing of the region made before `t` is not to be used any more.
+    fn region_stale_since(&self, t: Instant) {
+        let mut stale = self
+            .region_stale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *stale = Some(stale.map_or(t, |s| s.max(t)));
+    }
+
+    /// Applies a pending [`Self::region_stale_since`] to the shared listing (before a pass).
+    pub(super) async fn drop_stale_listing(&self) {
+        let stale = self
+            .region_stale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = stale {
+            self.region.lock().await.invalidate_before(t);
+        }
     }
 
     /// Time since the reconciler started.
@@ -213,7 +238,7 @@ impl Reconciler {
             if lost_lead {
                 // The next term lists the region afresh (a listing made while leading, by a
                 // worker that started before this loop saw the new term, is kept).
-                self.region.lock().await.invalidate();
+                self.region_stale_since(Instant::now());
             }
             if became_leader {
                 // A new term: nothing we remember about AWS can be trusted but the hashes on
@@ -231,7 +256,7 @@ impl Reconciler {
             if resync {
                 let began = Instant::now();
                 next_resync = began + self.settings.sync_period;
-                self.region.lock().await.invalidate_before(began);
+                self.region_stale_since(began);
                 let mut st = self.lock();
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);

@@ -485,7 +485,11 @@ async fn bench_restart_in_sync_stacks() {
         "{by_op:?}"
     );
     assert!(
-        by_op.get("elbv2.DescribeLoadBalancers").copied().unwrap_or(0) <= (n as u64).div_ceil(400),
+        by_op
+            .get("elbv2.DescribeLoadBalancers")
+            .copied()
+            .unwrap_or(0)
+            <= (n as u64).div_ceil(400),
         "{by_op:?}"
     );
 }

@@ -318,13 +318,11 @@ async fn seed_lifecycle_create_scale_edit_delete() {
     // Change a path: the minimal change (one ModifyRule), no DNS change, and the load
     // balancer's desired-state hash brought up to date (one AddTags).
     let hash_of = |o: std::collections::BTreeMap<String, ObservedStack>| {
-        o.values()
-            .flat_map(|s| &s.load_balancers)
-            .find_map(|lb| {
-                lb.tags
-                    .get(aws_lb_operator_core::planner::trust::DESIRED_HASH_TAG)
-                    .cloned()
-            })
+        o.values().flat_map(|s| &s.load_balancers).find_map(|lb| {
+            lb.tags
+                .get(aws_lb_operator_core::planner::trust::DESIRED_HASH_TAG)
+                .cloned()
+        })
     };
     let hash_before = hash_of(w.observed().await);
     assert!(hash_before.is_some(), "written when the stack was created");

@@ -36,7 +36,11 @@ fn load(server: &ApiServer, examples: &[&str]) {
         .ingresses
         .iter()
         .filter_map(|i| i.metadata.namespace.clone())
-        .chain(snap.services.iter().filter_map(|s| s.metadata.namespace.clone()))
+        .chain(
+            snap.services
+                .iter()
+                .filter_map(|s| s.metadata.namespace.clone()),
+        )
         .collect();
     namespaces.sort();
     namespaces.dedup();
@@ -82,9 +86,15 @@ async fn controller(server: &ApiServer, env: &Env, id: &str) -> Running {
 
 /// Load balancer name → its desired-state hash tag, for every owned load balancer.
 async fn hashes(env: &Env) -> BTreeMap<String, Option<String>> {
-    let observed = observe(&env.clients, &env.cluster, &env.vpc, &Default::default(), true)
-        .await
-        .unwrap();
+    let observed = observe(
+        &env.clients,
+        &env.cluster,
+        &env.vpc,
+        &Default::default(),
+        true,
+    )
+    .await
+    .unwrap();
     observed
         .stacks
         .values()
@@ -102,7 +112,10 @@ async fn rule(env: &Env, lb_name: &str, priority: &str) -> (String, Vec<String>)
         .send()
         .await
         .unwrap();
-    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let lb_arn = lbs.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
     let listeners = elbv2
         .describe_listeners()
         .load_balancer_arn(&lb_arn)
@@ -159,10 +172,14 @@ async fn a_restart_reads_only_targets_and_the_spread_full_read_repairs_a_rule_ch
     load(&server, &["seed", "ingress-proxy"]);
 
     let first = controller(&server, &env, "restart-a").await;
-    eventually(120, "every load balancer created with its desired-state hash", || async {
-        let h = hashes(&env).await;
-        h.len() == 3 && h.values().all(Option::is_some)
-    })
+    eventually(
+        120,
+        "every load balancer created with its desired-state hash",
+        || async {
+            let h = hashes(&env).await;
+            h.len() == 3 && h.values().all(Option::is_some)
+        },
+    )
     .await;
     first.shutdown().await;
     let alb = hashes(&env)
@@ -191,13 +208,19 @@ async fn a_restart_reads_only_targets_and_the_spread_full_read_repairs_a_rule_ch
         .await
         .unwrap();
 
-    let target_groups = observe(&env.clients, &env.cluster, &env.vpc, &Default::default(), true)
-        .await
-        .unwrap()
-        .stacks
-        .values()
-        .map(|s| s.target_groups.len() as u64)
-        .sum::<u64>();
+    let target_groups = observe(
+        &env.clients,
+        &env.cluster,
+        &env.vpc,
+        &Default::default(),
+        true,
+    )
+    .await
+    .unwrap()
+    .stacks
+    .values()
+    .map(|s| s.target_groups.len() as u64)
+    .sum::<u64>();
     assert_eq!(target_groups, 8, "seed: 4, ingress-proxy: 2 + 2");
 
     env.clients.calls.reset();
@@ -248,15 +271,13 @@ async fn a_restart_reads_only_targets_and_the_spread_full_read_repairs_a_rule_ch
     assert_eq!(paths, ["/tampered"]);
 
     // Within one sync period, the stack's full read sees the rule and puts it back.
-    eventually(SYNC.as_secs() + 30, "the tampered rule repaired", || async {
-        rule(&env, &alb, "1").await.1 == desired_paths
-    })
+    eventually(
+        SYNC.as_secs() + 30,
+        "the tampered rule repaired",
+        || async { rule(&env, &alb, "1").await.1 == desired_paths },
+    )
     .await;
     let repaired = env.clients.calls.mutating_by_operation();
-    assert_eq!(
-        repaired.get("elbv2.ModifyRule"),
-        Some(&1),
-        "{repaired:?}"
-    );
+    assert_eq!(repaired.get("elbv2.ModifyRule"), Some(&1), "{repaired:?}");
     second.shutdown().await;
 }

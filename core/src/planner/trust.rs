@@ -52,8 +52,7 @@ pub fn desired_hash(stack: &Stack) -> String {
 pub fn is_trusted(lb_name: &str, observed: &ObservedStack, hash: &str) -> bool {
     match observed.load_balancers.as_slice() {
         [lb] => {
-            lb.name == lb_name
-                && lb.tags.get(DESIRED_HASH_TAG).map(String::as_str) == Some(hash)
+            lb.name == lb_name && lb.tags.get(DESIRED_HASH_TAG).map(String::as_str) == Some(hash)
         }
         _ => false,
     }
@@ -164,7 +163,10 @@ mod tests {
         // Stacks share slots, so the full reads of one slot share passes.
         let distinct: std::collections::BTreeSet<Duration> = phases.iter().copied().collect();
         assert_eq!(distinct.len(), 60);
-        assert!(phases.iter().all(|p| p.as_secs() % 10 == 0), "ten-second slots");
+        assert!(
+            phases.iter().all(|p| p.as_secs() % 10 == 0),
+            "ten-second slots"
+        );
     }
 
     #[test]

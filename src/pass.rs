@@ -18,13 +18,16 @@ use aws_lb_operator_core::model::{
 };
 use aws_lb_operator_core::planner::cluster::{self, Claims, ClusterNow};
 use aws_lb_operator_core::planner::{
-    keep_existing_scheme, plan, Change, ClusterFacts, ObservedStack, Op, Plan, StackFacts,
-    StackInput,
+    keep_existing_scheme, keys, plan, trust, Change, ChangeKind, ClusterFacts, ObservedStack, Op,
+    Plan, StackFacts, StackInput,
 };
 use tracing::Instrument;
 
 use crate::aws::execute::{ExecuteError, ExecuteOptions, ExecuteReport, Executor, Outcome};
-use crate::aws::observe::{observe_cluster_scope, observe_selective, AttributeScope, Observation};
+use crate::aws::observe::{
+    observe_cluster_scope, observe_listed, AttributeScope, Observation, ObserveScope, RegionCache,
+    RegionListing,
+};
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
 use crate::aws::{AwsClients, AwsError};
@@ -88,6 +91,20 @@ pub struct PreparedPass {
     pub dns: Option<PreparedDns>,
     /// `--disable-restricted-sg-rules` (for the re-checks of the cluster scope).
     pub unrestricted_sg_rules: bool,
+    /// Stack id → (load balancer name, desired-state hash) of the desired stacks, when the
+    /// pass writes the hash tag after applying ([`Reuse::trust`]); empty for the CLI.
+    pub hashes: BTreeMap<String, (String, String)>,
+}
+
+/// What a controller pass reuses between passes; the CLI's one pass reuses nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reuse<'a> {
+    /// The region listing kept between passes (listed when empty).
+    pub region: Option<&'a tokio::sync::Mutex<RegionCache>>,
+    /// Stacks (ids) whose listeners, rules and attributes may be trusted, not read, when
+    /// their load balancer carries the hash of their desired state. `Some` also makes the
+    /// pass write that hash after applying a stack's changes in full.
+    pub trust: Option<&'a BTreeSet<String>>,
 }
 
 /// The DNS half of a prepared pass.
@@ -136,6 +153,20 @@ pub async fn prepare_cached(
     desired: &[Stack],
     zone_cache: &mut ZoneCache,
 ) -> Result<PreparedPass, PassError> {
+    prepare_with(clients, opts, desired, zone_cache, Reuse::default()).await
+}
+
+/// [`prepare_cached`], reusing what `reuse` holds: the region listing, and the trust of
+/// stacks whose load balancer carries the hash of their desired state. A pass that deletes
+/// stacks lists the region afresh (what is deleted is known to be ours now). A trusted stack
+/// for which anything but targets would change is read again in full before planning.
+pub async fn prepare_with(
+    clients: &AwsClients,
+    opts: &PassOptions,
+    desired: &[Stack],
+    zone_cache: &mut ZoneCache,
+    reuse: Reuse<'_>,
+) -> Result<PreparedPass, PassError> {
     let claims = Claims::of(desired);
     let claim = Claim::register(&opts.cluster, &claims);
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
@@ -164,16 +195,46 @@ pub async fn prepare_cached(
             })
             .collect(),
     };
-    let observation = observe_selective(
-        clients,
-        &opts.cluster,
-        &vpc_id,
-        &requested,
-        opts.prune,
-        &attributes,
-    )
-    .instrument(tracing::info_span!("observe", stacks = requested.len()))
-    .await?;
+    let hashes: BTreeMap<String, (String, String)> = match reuse.trust {
+        Some(_) => desired
+            .iter()
+            .map(|s| {
+                (
+                    s.id.to_string(),
+                    (s.load_balancer.name.clone(), trust::desired_hash(s)),
+                )
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let trusted: BTreeMap<String, (String, String)> = match reuse.trust {
+        Some(allowed) => hashes
+            .iter()
+            .filter(|(id, _)| allowed.contains(*id))
+            .map(|(id, h)| (id.clone(), h.clone()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let listing = match reuse.region {
+        Some(region) => {
+            let mut region = region.lock().await;
+            if !opts.delete.is_empty() || opts.prune {
+                region.invalidate();
+            }
+            region.listing(clients, &opts.cluster, &vpc_id).await?
+        }
+        None => RegionListing::read(clients, &opts.cluster, &vpc_id).await?,
+    };
+    let scope = ObserveScope {
+        requested: &requested,
+        all_owned: opts.prune,
+        attributes: &attributes,
+        trusted: &trusted,
+    };
+    let again = (!trusted.is_empty()).then(|| listing.clone());
+    let mut observation = observe_listed(clients, &opts.cluster, &vpc_id, listing, &scope)
+        .instrument(tracing::info_span!("observe", stacks = requested.len()))
+        .await?;
 
     // As LBC: an existing NLB whose scheme nothing chose keeps it (subnets, names and DNS
     // zones follow), so adoption never replaces it.
@@ -203,6 +264,31 @@ pub async fn prepare_cached(
         subnets_explicit: false,
         security_groups: Ok(Vec::new()),
     };
+    if let Some(listing) = again {
+        // A trusted stack may only register and deregister targets; for anything else it is
+        // read again in full, so nothing is written on what was not read.
+        let untrust = untrusted_changes(opts, desired, &facts, &observation, &vpc_id);
+        if !untrust.is_empty() {
+            tracing::info!(
+                stacks = untrust.len(),
+                "trusted stacks with changes beyond targets: read again in full"
+            );
+            let full_scope = ObserveScope {
+                requested: &untrust,
+                all_owned: false,
+                attributes: &attributes,
+                trusted: &BTreeMap::new(),
+            };
+            let mut full = observe_listed(clients, &opts.cluster, &vpc_id, listing, &full_scope)
+                .instrument(tracing::info_span!("observe_again", stacks = untrust.len()))
+                .await?;
+            for id in &untrust {
+                if let Some(o) = full.stacks.remove(id) {
+                    observation.stacks.insert(id.clone(), o);
+                }
+            }
+        }
+    }
     let mut inputs: Vec<StackInput<'_>> = desired
         .iter()
         .zip(&facts)
@@ -261,7 +347,59 @@ pub async fn prepare_cached(
         plan,
         dns,
         unrestricted_sg_rules: opts.unrestricted_sg_rules,
+        hashes,
     })
+}
+
+/// The trusted stacks of `observation` for which a plan has changes other than target
+/// registrations.
+fn untrusted_changes(
+    opts: &PassOptions,
+    desired: &[Stack],
+    facts: &[StackFacts],
+    observation: &Observation,
+    vpc_id: &str,
+) -> BTreeSet<String> {
+    let empty = ObservedStack::default();
+    let inputs: Vec<StackInput<'_>> = desired
+        .iter()
+        .zip(facts)
+        .filter(|(s, _)| {
+            observation
+                .stacks
+                .get(&s.id.to_string())
+                .is_some_and(|o| o.trusted)
+        })
+        .map(|(stack, f)| StackInput {
+            id: stack.id.clone(),
+            desired: Some(stack),
+            observed: observation
+                .stacks
+                .get(&stack.id.to_string())
+                .unwrap_or(&empty),
+            facts: f,
+        })
+        .collect();
+    if inputs.is_empty() {
+        return BTreeSet::new();
+    }
+    let cluster = ClusterFacts {
+        cluster: opts.cluster.clone(),
+        vpc_id: vpc_id.to_owned(),
+        backend_sg_name: backend_security_group_name(&opts.cluster),
+        backend_sg: observation.backend_sg.clone(),
+        target_security_groups: observation.target_security_groups.clone(),
+        unplanned: observation.unplanned.clone(),
+        foreign: observation.foreign.clone(),
+        external_managed_tags: opts.external_managed_tags.clone(),
+        unrestricted_sg_rules: opts.unrestricted_sg_rules,
+    };
+    let p = plan(&cluster, &inputs);
+    p.changes
+        .iter()
+        .filter(|c| !c.scope().is_cluster() && !trust::allowed_when_trusted(&c.op))
+        .map(|c| c.stack.clone())
+        .collect()
 }
 
 /// Reads the wanted hosted zones and their records, and plans the DNS changes of the pass.
@@ -392,6 +530,138 @@ pub async fn apply(
 
 /// [`apply`], keeping `cache` up to date with the records written.
 pub async fn apply_cached(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    opts: &ExecuteOptions,
+    cache: &mut ZoneCache,
+) -> PassReport {
+    apply_inner(clients, prepared, opts, cache).await
+}
+
+/// [`apply_cached`], then what a controller pass keeps between passes: the desired-state hash
+/// is written on the load balancer of every stack whose changes, planned on a full read, are
+/// all done ([`trust::hash_to_write`]); the region listing is updated for the stacks the pass
+/// changed (read again by ARN), or dropped when a change failed.
+pub async fn apply_with(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    opts: &ExecuteOptions,
+    cache: &mut ZoneCache,
+    region: Option<&tokio::sync::Mutex<RegionCache>>,
+) -> PassReport {
+    let report = apply_inner(clients, prepared, opts, cache).await;
+    let changes = &prepared.plan.changes;
+    let outcomes = &report.elb.outcomes;
+    // Stacks with any change, and those whose listing changed (more than targets).
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut relist: BTreeSet<String> = BTreeSet::new();
+    let mut failed: BTreeSet<&str> = BTreeSet::new();
+    for (c, o) in changes.iter().zip(outcomes) {
+        if !c.scope().is_cluster() {
+            changed.insert(c.stack.clone());
+            if !trust::allowed_when_trusted(&c.op) {
+                relist.insert(c.stack.clone());
+            }
+        }
+        if !matches!(o, Outcome::Done) {
+            failed.insert(c.stack.as_str());
+        }
+    }
+    let mut exec = Executor::new(clients, opts);
+    for (id, (lb_name, hash)) in &prepared.hashes {
+        let observed = prepared
+            .observation
+            .stacks
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        let Some(hash) = trust::hash_to_write(
+            lb_name,
+            hash,
+            &observed,
+            changed.contains(id),
+            !failed.contains(id.as_str()),
+        ) else {
+            continue;
+        };
+        let arn = report
+            .elb
+            .created
+            .get(&keys::load_balancer(id))
+            .cloned()
+            .or_else(|| {
+                observed
+                    .load_balancers
+                    .iter()
+                    .find(|lb| &lb.name == lb_name)
+                    .map(|lb| lb.arn.clone())
+            });
+        let Some(arn) = arn else {
+            continue;
+        };
+        let change = Change {
+            stack: id.clone(),
+            resource: format!("load balancer {lb_name}"),
+            kind: ChangeKind::Modify,
+            reason: Some("desired-state hash".to_owned()),
+            op: Op::AddTags {
+                resource: arn,
+                tags: [(trust::DESIRED_HASH_TAG.to_owned(), hash)]
+                    .into_iter()
+                    .collect(),
+            },
+        };
+        relist.insert(id.clone());
+        match exec.execute(&change).await {
+            Outcome::Done => {}
+            // Not fatal: the stack is read in full until a later change writes it.
+            other => {
+                tracing::warn!(stack = %id, outcome = ?other, "desired-state hash not written")
+            }
+        }
+    }
+    if let Some(region) = region {
+        let mut region = region.lock().await;
+        if !failed.is_empty() {
+            region.invalidate();
+        } else if !relist.is_empty() {
+            let deleted: BTreeSet<&str> = changes
+                .iter()
+                .filter_map(|c| match &c.op {
+                    Op::DeleteLoadBalancer { arn } | Op::DeleteTargetGroup { arn } => {
+                        Some(arn.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let mut lb_arns = Vec::new();
+            let mut tg_arns = Vec::new();
+            for id in &relist {
+                if let Some(o) = prepared.observation.stacks.get(id) {
+                    lb_arns.extend(o.load_balancers.iter().map(|l| l.arn.clone()));
+                    tg_arns.extend(o.target_groups.iter().map(|t| t.arn.clone()));
+                }
+            }
+            for arn in report.elb.created.values() {
+                if arn.contains(":loadbalancer/") {
+                    lb_arns.push(arn.clone());
+                } else if arn.contains(":targetgroup/") {
+                    tg_arns.push(arn.clone());
+                }
+            }
+            lb_arns.retain(|a| !deleted.contains(a.as_str()));
+            tg_arns.retain(|a| !deleted.contains(a.as_str()));
+            lb_arns.sort();
+            lb_arns.dedup();
+            tg_arns.sort();
+            tg_arns.dedup();
+            region.update(clients, &relist, &lb_arns, &tg_arns).await;
+        }
+    }
+    report
+}
+
+async fn apply_inner(
     clients: &AwsClients,
     prepared: &PreparedPass,
     opts: &ExecuteOptions,
@@ -597,6 +867,14 @@ async fn execute_scoped(
     {
         let _scope = CLUSTER_SCOPE.lock().await;
         for i in of(Phase::Lead) {
+            if let Some(id) = backend_created_meanwhile(clients, prepared, &changes[i]).await {
+                tracing::info!(group = %id, "backend security group created meanwhile by another pass: adopted");
+                if let Some(key) = changes[i].creates() {
+                    exec.adopt(key, id);
+                }
+                outcomes.insert(i, Outcome::Done);
+                continue;
+            }
             outcomes.insert(i, exec.execute(&changes[i]).await);
         }
     }
@@ -683,6 +961,46 @@ async fn execute_scoped(
             .collect(),
         created: report.created,
         repairs,
+    }
+}
+
+/// For the plan's create of the shared backend security group: the id of the group when a
+/// fresh read (under the cluster-scope lock) finds it created since the pass observed (a
+/// concurrent pass of a cold start), so it is created once. `None` to create it (also when
+/// the read fails: the create's own duplicate handling still adopts it).
+async fn backend_created_meanwhile(
+    clients: &AwsClients,
+    prepared: &PreparedPass,
+    change: &Change,
+) -> Option<String> {
+    let Op::CreateSecurityGroup {
+        key, name, vpc_id, ..
+    } = &change.op
+    else {
+        return None;
+    };
+    if key != keys::BACKEND_SG {
+        return None;
+    }
+    let filters = vec![
+        crate::aws::ec2::filter("vpc-id", [vpc_id.as_str()]),
+        crate::aws::ec2::filter("group-name", [name.as_str()]),
+    ];
+    match crate::aws::ec2::describe_security_groups(&clients.ec2, filters).await {
+        Ok(groups) => groups
+            .into_iter()
+            .find(|g| {
+                aws_lb_operator_core::discovery::is_owned_by(&g.tags, &prepared.cluster)
+                    && g.tags
+                        .get(aws_lb_operator_core::planner::CLUSTER_RESOURCE_TAG)
+                        .map(String::as_str)
+                        == Some(aws_lb_operator_core::planner::BACKEND_SG_RESOURCE)
+            })
+            .map(|g| g.id),
+        Err(e) => {
+            tracing::warn!(error = %e, "backend security group not re-read before its create");
+            None
+        }
     }
 }
 

@@ -222,6 +222,13 @@ impl<'a> Executor<'a> {
         &self.created
     }
 
+    /// Records `id` as what the create keyed `key` made, without a call: the caller found the
+    /// resource already there (the pass's cluster scope, re-read under its lock).
+    pub fn adopt(&mut self, key: &str, id: String) {
+        self.lost.remove(key);
+        self.created.insert(key.to_owned(), id);
+    }
+
     /// The report so far, without outcomes (the caller keeps them in its own order).
     pub fn finish(self) -> ExecuteReport {
         ExecuteReport {

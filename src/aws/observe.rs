@@ -2,7 +2,8 @@
 //! ([`ObservedStack`] and friends), for the pure planner.
 //!
 //! Cost of a pass, by design linear in what is planned:
-//! - one paginated DescribeLoadBalancers and one DescribeTargetGroups for the whole region
+//! - one paginated DescribeLoadBalancers and one DescribeTargetGroups (400 per page) for the
+//!   whole region
 //!   (names are region-wide, so load balancers and target groups of other VPCs are recorded as
 //!   foreign names), with DescribeTags (20 ARNs per call) only for those in the VPC;
 //! - one paginated DescribeSecurityGroups filtered by the VPC;
@@ -13,6 +14,10 @@
 //!   DescribeTargetHealth.
 //!
 //! Stacks the pass does not plan are reported shallowly (what the listings already returned).
+//!
+//! The controller keeps the listing between passes ([`RegionCache`]: listed once per restart
+//! and resync) and, for a stack whose load balancer carries the hash of its desired state,
+//! reads only targets ([`ObserveScope::trusted`]).
 //!
 //! Values are reported as AWS returns them; the planner canonicalises. Two things the model
 //! cannot express are still made visible, so they never compare equal to a desired value and
@@ -29,6 +34,7 @@ use aws_lb_operator_core::model::{
     QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
 };
 use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
+use aws_lb_operator_core::planner::trust;
 use aws_lb_operator_core::planner::{
     ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
     ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
@@ -44,6 +50,11 @@ use tracing::Instrument;
 
 use super::error::Result;
 use super::{ec2, elbv2, AwsClients, AwsError};
+
+/// Page size of the region's listings: the most DescribeLoadBalancers and
+/// DescribeTargetGroups return per call (AWS's default for DescribeLoadBalancers, not for
+/// every implementation of the API).
+const LISTING_PAGE_SIZE: i32 = 400;
 
 /// How many load balancers (or target groups) are read in parallel.
 pub const DETAIL_CONCURRENCY: usize = 4;
@@ -134,28 +145,291 @@ pub async fn observe_selective(
     attributes: &AttributeScope,
 ) -> Result<Observation> {
     let span = tracing::info_span!("observe", cluster, vpc_id, requested = requested.len());
-    observe_inner(clients, cluster, vpc_id, requested, all_owned, attributes)
-        .instrument(span)
-        .await
+    async {
+        let listing = RegionListing::read(clients, cluster, vpc_id).await?;
+        let scope = ObserveScope {
+            requested,
+            all_owned,
+            attributes,
+            trusted: &BTreeMap::new(),
+        };
+        observe_listed(clients, cluster, vpc_id, listing, &scope).await
+    }
+    .instrument(span)
+    .await
 }
 
-async fn observe_inner(
+/// What one observation covers, given a [`RegionListing`].
+#[derive(Debug, Clone, Copy)]
+pub struct ObserveScope<'a> {
+    /// Stacks read in full (an empty [`ObservedStack`] when one owns nothing).
+    pub requested: &'a BTreeSet<String>,
+    /// Every owned stack read in full too.
+    pub all_owned: bool,
+    /// Whose attributes to read.
+    pub attributes: &'a AttributeScope,
+    /// Stack id → (desired load balancer name, desired-state hash) of the stacks whose
+    /// listeners, rules and attributes may be trusted when their load balancer carries that
+    /// hash ([`aws_lb_operator_core::planner::trust`]): only their targets are read, and
+    /// they are reported with `trusted` set.
+    pub trusted: &'a BTreeMap<String, (String, String)>,
+}
+
+/// The region as the listings show it, for one cluster and VPC: the owned load balancers and
+/// target groups in the VPC by stack (shallow, with tags) and the names others hold.
+///
+/// Cost: one paginated DescribeLoadBalancers and one DescribeTargetGroups for the region,
+/// DescribeTags (20 ARNs per call) for those in the VPC. The controller keeps one between
+/// passes ([`RegionCache`]); security groups are not part of it (read every pass).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionListing {
+    lbs: BTreeMap<String, Vec<ObservedLoadBalancer>>,
+    tgs: BTreeMap<String, Vec<ObservedTargetGroup>>,
+    foreign_lbs: BTreeMap<String, String>,
+    foreign_tgs: BTreeMap<String, String>,
+}
+
+impl RegionListing {
+    /// Lists the region.
+    pub async fn read(clients: &AwsClients, cluster: &str, vpc_id: &str) -> Result<Self> {
+        let client = &clients.elbv2;
+        let mut out = Self::default();
+        out.lbs = list_owned_lbs(client, cluster, vpc_id, &mut out.foreign_lbs)
+            .instrument(tracing::debug_span!("observe.load_balancers"))
+            .await?;
+        out.tgs = list_owned_tgs(client, cluster, vpc_id, &mut out.foreign_tgs)
+            .instrument(tracing::debug_span!("observe.target_groups"))
+            .await?;
+        Ok(out)
+    }
+
+    /// Owned load balancers and target groups listed.
+    pub fn len(&self) -> usize {
+        self.lbs.values().map(Vec::len).sum::<usize>()
+            + self.tgs.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// True when the cluster owns nothing listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Replaces what is listed for `stacks` with `lbs` and `tgs` (read again by ARN after a
+    /// pass changed them; each goes to the stack its tags name).
+    fn replace_stacks(
+        &mut self,
+        cluster: &str,
+        stacks: &BTreeSet<String>,
+        lbs: Vec<(LoadBalancer, Tags)>,
+        tgs: Vec<(TargetGroup, Tags)>,
+    ) {
+        for s in stacks {
+            self.lbs.remove(s);
+            self.tgs.remove(s);
+        }
+        for (lb, tags) in lbs {
+            if let Some(stack) = stack_of(&tags, cluster) {
+                self.lbs
+                    .entry(stack)
+                    .or_default()
+                    .push(shallow_lb(&lb, tags));
+            }
+        }
+        for (tg, tags) in tgs {
+            if let Some(stack) = stack_of(&tags, cluster) {
+                self.tgs
+                    .entry(stack)
+                    .or_default()
+                    .push(shallow_tg(&tg, tags));
+            }
+        }
+    }
+}
+
+/// The controller's [`RegionListing`], kept between passes: listed once per restart and per
+/// resync ([`RegionCache::invalidate`]), read again by ARN for the stacks a pass changed
+/// ([`RegionCache::update`]), and dropped whenever a change failed (what AWS holds is then
+/// not known). What another writer changes in between is seen at the next resync: see
+/// docs/deploy.md, "Restarts and resyncs".
+#[derive(Debug, Default)]
+pub struct RegionCache {
+    listing: Option<(String, String, RegionListing)>,
+    /// When the kept listing was read.
+    listed_at: Option<tokio::time::Instant>,
+    /// How many times the region was listed (for tests and logs).
+    listed: u64,
+}
+
+impl RegionCache {
+    /// An empty cache: the next pass lists the region.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forget the listing: the next pass lists the region again.
+    pub fn invalidate(&mut self) {
+        self.listing = None;
+    }
+
+    /// Forget the listing unless it was read at or after `t` (a resync or a new term that
+    /// began at `t`, while a pass was already listing, does not list twice).
+    pub fn invalidate_before(&mut self, t: tokio::time::Instant) {
+        if self.listed_at.is_none_or(|at| at < t) {
+            self.listing = None;
+        }
+    }
+
+    /// How many times the region was listed through this cache.
+    pub fn listed(&self) -> u64 {
+        self.listed
+    }
+
+    /// The listing for `cluster` and `vpc_id`: the kept one, or a new one.
+    pub async fn listing(
+        &mut self,
+        clients: &AwsClients,
+        cluster: &str,
+        vpc_id: &str,
+    ) -> Result<RegionListing> {
+        if let Some((c, v, l)) = &self.listing {
+            if c == cluster && v == vpc_id {
+                return Ok(l.clone());
+            }
+        }
+        let started = tokio::time::Instant::now();
+        let l = RegionListing::read(clients, cluster, vpc_id)
+            .instrument(tracing::info_span!("region_listing", cluster, vpc_id))
+            .await?;
+        self.listed += 1;
+        tracing::info!(owned = l.len(), listings = self.listed, "region listed");
+        self.listing = Some((cluster.to_owned(), vpc_id.to_owned(), l.clone()));
+        self.listed_at = Some(started);
+        Ok(l)
+    }
+
+    /// After a pass changed `stacks`: their load balancers and target groups are read again
+    /// by ARN (`lb_arns`, `tg_arns`: what the pass observed and did not delete, and what it
+    /// created) and replace what was listed for them. On any error the listing is dropped.
+    pub async fn update(
+        &mut self,
+        clients: &AwsClients,
+        stacks: &BTreeSet<String>,
+        lb_arns: &[String],
+        tg_arns: &[String],
+    ) {
+        let Some((cluster, _, _)) = &self.listing else {
+            return;
+        };
+        let cluster = cluster.clone();
+        let read = async {
+            let lbs = describe_lbs_by_arn(&clients.elbv2, lb_arns).await?;
+            let tgs = describe_tgs_by_arn(&clients.elbv2, tg_arns).await?;
+            let arns: Vec<String> = lbs
+                .iter()
+                .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+                .chain(
+                    tgs.iter()
+                        .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+                )
+                .collect();
+            let mut tags = elbv2::describe_tags(&clients.elbv2, &arns).await?;
+            let mut tagged =
+                |arn: Option<&str>| tags.remove(arn.unwrap_or_default()).unwrap_or_default();
+            let lbs: Vec<(LoadBalancer, Tags)> = lbs
+                .into_iter()
+                .map(|l| {
+                    let t = tagged(l.load_balancer_arn());
+                    (l, t)
+                })
+                .collect();
+            let tgs: Vec<(TargetGroup, Tags)> = tgs
+                .into_iter()
+                .map(|g| {
+                    let t = tagged(g.target_group_arn());
+                    (g, t)
+                })
+                .collect();
+            Ok::<_, AwsError>((lbs, tgs))
+        };
+        match read
+            .instrument(tracing::debug_span!(
+                "region_listing.update",
+                stacks = stacks.len()
+            ))
+            .await
+        {
+            Ok((lbs, tgs)) => {
+                if let Some((_, _, l)) = &mut self.listing {
+                    l.replace_stacks(&cluster, stacks, lbs, tgs);
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "region listing dropped: the changed stacks could not be read again");
+                self.listing = None;
+            }
+        }
+    }
+}
+
+/// Load balancers by ARN, 20 per DescribeLoadBalancers call.
+async fn describe_lbs_by_arn(client: &Client, arns: &[String]) -> Result<Vec<LoadBalancer>> {
+    const OP: &str = "DescribeLoadBalancers";
+    let mut out = Vec::new();
+    for chunk in arns.chunks(20) {
+        let page = client
+            .describe_load_balancers()
+            .set_load_balancer_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elbv2", OP, e))?;
+        out.extend(page.load_balancers().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// Target groups by ARN, 20 per DescribeTargetGroups call.
+async fn describe_tgs_by_arn(client: &Client, arns: &[String]) -> Result<Vec<TargetGroup>> {
+    const OP: &str = "DescribeTargetGroups";
+    let mut out = Vec::new();
+    for chunk in arns.chunks(20) {
+        let page = client
+            .describe_target_groups()
+            .set_target_group_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elbv2", OP, e))?;
+        out.extend(page.target_groups().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// Observes `scope` from `listing` (the region as listed, kept or fresh): security groups are
+/// listed, then the details of the stacks read in full (or only the targets of trusted ones).
+pub async fn observe_listed(
     clients: &AwsClients,
     cluster: &str,
     vpc_id: &str,
-    requested: &BTreeSet<String>,
-    all_owned: bool,
-    attributes: &AttributeScope,
+    listing: RegionListing,
+    scope: &ObserveScope<'_>,
 ) -> Result<Observation> {
+    let ObserveScope {
+        requested,
+        all_owned,
+        attributes,
+        trusted,
+    } = *scope;
     let client = &clients.elbv2;
-    let mut foreign = ForeignNames::default();
-
-    let lbs = list_owned_lbs(client, cluster, vpc_id, &mut foreign.load_balancers)
-        .instrument(tracing::debug_span!("observe.load_balancers"))
-        .await?;
-    let tgs = list_owned_tgs(client, cluster, vpc_id, &mut foreign.target_groups)
-        .instrument(tracing::debug_span!("observe.target_groups"))
-        .await?;
+    let RegionListing {
+        lbs,
+        tgs,
+        foreign_lbs,
+        foreign_tgs,
+    } = listing;
+    let mut foreign = ForeignNames {
+        load_balancers: foreign_lbs,
+        target_groups: foreign_tgs,
+        ..ForeignNames::default()
+    };
     let sgs = ec2::list_security_groups(&clients.ec2, vpc_id)
         .instrument(tracing::debug_span!("observe.security_groups"))
         .await?;
@@ -170,16 +444,42 @@ async fn observe_inner(
                 .cloned(),
         );
     }
+    // Stacks whose load balancer carries the hash of their desired state: listeners, rules
+    // and attributes are not read.
+    let trusted_stacks: BTreeSet<String> = trusted
+        .iter()
+        .filter(|(stack, (name, hash))| {
+            planned.contains(*stack) && {
+                let shallow = ObservedStack {
+                    load_balancers: lbs.get(*stack).cloned().unwrap_or_default(),
+                    ..ObservedStack::default()
+                };
+                trust::is_trusted(name, &shallow, hash)
+            }
+        })
+        .map(|(s, _)| s.clone())
+        .collect();
 
     let mut stacks: BTreeMap<String, ObservedStack> = planned
         .iter()
-        .map(|s| (s.clone(), ObservedStack::default()))
+        .map(|s| {
+            let trusted = trusted_stacks.contains(s);
+            (
+                s.clone(),
+                ObservedStack {
+                    trusted,
+                    ..ObservedStack::default()
+                },
+            )
+        })
         .collect();
     let mut unplanned: BTreeMap<String, ObservedStack> = BTreeMap::new();
     let mut to_detail_lbs = Vec::new();
     let mut to_detail_tgs = Vec::new();
     for (stack, items) in lbs {
-        if planned.contains(&stack) {
+        if trusted_stacks.contains(&stack) {
+            stacks.entry(stack).or_default().load_balancers = items;
+        } else if planned.contains(&stack) {
             to_detail_lbs.extend(items.into_iter().map(|lb| (stack.clone(), lb)));
         } else {
             unplanned.entry(stack).or_default().load_balancers = items;
@@ -207,8 +507,10 @@ async fn observe_inner(
     for (stack, lb) in detailed_lbs {
         stacks.entry(stack).or_default().load_balancers.push(lb);
     }
+    let trusted_stacks = &trusted_stacks;
     let detailed_tgs = stream::iter(to_detail_tgs.into_iter().map(|(stack, tg)| async move {
-        let with_attributes = attributes.target_group(&stack, &tg);
+        let with_attributes =
+            !trusted_stacks.contains(&stack) && attributes.target_group(&stack, &tg);
         Ok::<_, AwsError>(
             detail_target_group(client, tg, with_attributes)
                 .await?
@@ -407,7 +709,7 @@ async fn list_owned_lbs(
     vpc_id: &str,
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedLoadBalancer>>> {
-    let all = elbv2::describe_load_balancers(client, None).await?;
+    let all = elbv2::describe_load_balancers(client, Some(LISTING_PAGE_SIZE)).await?;
     by_owner(client, &all, cluster, vpc_id, foreign, shallow_lb).await
 }
 
@@ -444,7 +746,7 @@ async fn list_owned_tgs(
     vpc_id: &str,
     foreign: &mut BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<ObservedTargetGroup>>> {
-    let all = elbv2::describe_target_groups(client, None).await?;
+    let all = elbv2::describe_target_groups(client, Some(LISTING_PAGE_SIZE)).await?;
     by_owner(client, &all, cluster, vpc_id, foreign, shallow_tg).await
 }
 
@@ -860,6 +1162,74 @@ mod tests {
         RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupStickinessConfig,
         TargetGroupTuple,
     };
+
+    fn owned(cluster: &str, stack: &str, resource: &str) -> Tags {
+        [
+            ("elbv2.k8s.aws/cluster", cluster),
+            ("ingress.k8s.aws/stack", stack),
+            ("ingress.k8s.aws/resource", resource),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn a_pass_s_reread_replaces_only_the_changed_stacks_entries_by_their_tags() {
+        let lb = |name: &str| {
+            LoadBalancer::builder()
+                .load_balancer_name(name)
+                .load_balancer_arn(format!("arn:lb/{name}"))
+                .vpc_id("vpc-1")
+                .build()
+        };
+        let tg = |name: &str| {
+            TargetGroup::builder()
+                .target_group_name(name)
+                .target_group_arn(format!("arn:tg/{name}"))
+                .vpc_id("vpc-1")
+                .build()
+        };
+        let mut listing = RegionListing::default();
+        listing.replace_stacks(
+            "c",
+            &BTreeSet::new(),
+            vec![
+                (lb("a"), owned("c", "ns/a", "LoadBalancer")),
+                (lb("b"), owned("c", "ns/b", "LoadBalancer")),
+            ],
+            vec![(tg("a-tg"), owned("c", "ns/a", "svc:80"))],
+        );
+        assert_eq!(listing.len(), 3);
+        // ns/a was changed: its old target group was deleted, a new one created; ns/b is kept
+        // as listed; a resource of another cluster read back is not taken in.
+        let changed: BTreeSet<String> = ["ns/a".to_owned()].into();
+        listing.replace_stacks(
+            "c",
+            &changed,
+            vec![
+                (lb("a"), owned("c", "ns/a", "LoadBalancer")),
+                (lb("x"), owned("other", "ns/x", "LoadBalancer")),
+            ],
+            vec![(tg("a-tg2"), owned("c", "ns/a", "svc:81"))],
+        );
+        let names = |m: &BTreeMap<String, Vec<ObservedTargetGroup>>| -> Vec<String> {
+            m.values().flatten().map(|t| t.name.clone()).collect()
+        };
+        assert_eq!(names(&listing.tgs), ["a-tg2"]);
+        let lbs: Vec<(&String, Vec<&str>)> = listing
+            .lbs
+            .iter()
+            .map(|(s, v)| (s, v.iter().map(|l| l.name.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            lbs,
+            [
+                (&"ns/a".to_owned(), vec!["a"]),
+                (&"ns/b".to_owned(), vec!["b"])
+            ]
+        );
+    }
 
     #[test]
     fn conditions_prefer_config_and_fall_back_to_legacy_values() {

@@ -18,7 +18,7 @@ use super::report::{class_of_pass, classify, new_conflicts, unaddressed};
 use crate::pass::targets::{
     load_balancer_addresses, ExecuteOptions, Observation, Outcome, ZoneCache,
 };
-use crate::pass::{apply_cached, prepare_cached, PassOptions};
+use crate::pass::{apply_with, prepare_with, PassOptions, Reuse};
 
 /// Target group id → ARN of `stack` after a pass: created in it, or observed before it.
 fn tg_arns(
@@ -96,7 +96,24 @@ impl Reconciler {
             external_managed_tags: self.settings.build.external_managed_tags.clone(),
             unrestricted_sg_rules: self.settings.unrestricted_sg_rules,
         };
-        let prepared = match prepare_cached(&self.aws, &opts, &batch.desired, zones).await {
+        // Stacks not due for their full read trust the desired-state hash on their load
+        // balancer (when it matches): only their targets are read.
+        let clock = self.clock();
+        let trusted: BTreeSet<String> = {
+            let st = self.lock();
+            batch
+                .desired
+                .iter()
+                .filter(|s| !self.full_read_due(&st, &s.id, clock))
+                .map(|s| s.id.to_string())
+                .collect()
+        };
+        self.drop_stale_listing().await;
+        let reuse = Reuse {
+            region: Some(&self.region),
+            trust: Some(&trusted),
+        };
+        let prepared = match prepare_with(&self.aws, &opts, &batch.desired, zones, reuse).await {
             Ok(p) => p,
             Err(e) => {
                 let class = class_of_pass(&e);
@@ -148,7 +165,14 @@ impl Reconciler {
             self.lock().queue.add_all(ids.iter().cloned());
             return;
         }
-        let report = apply_cached(&self.aws, &prepared, &ExecuteOptions::default(), zones).await;
+        let report = apply_with(
+            &self.aws,
+            &prepared,
+            &ExecuteOptions::default(),
+            zones,
+            Some(&self.region),
+        )
+        .await;
 
         for (c, o) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
             if matches!(o, Outcome::Done) {
@@ -243,6 +267,14 @@ impl Reconciler {
                 // the finalizer it added came back through the watch): no second pass.
                 if !needs_another_pass(&st.view, id, s) {
                     st.queue.clean(id);
+                }
+                if prepared
+                    .observation
+                    .stacks
+                    .get(&id.to_string())
+                    .is_some_and(|o| !o.trusted)
+                {
+                    st.full_reads.insert(id.clone(), clock);
                 }
                 st.applied
                     .insert(

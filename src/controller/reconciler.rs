@@ -13,6 +13,12 @@
 //! (see [`super::queue`]); invalid objects are reported once and wait for the next change.
 //! Every `sync_period` every stack is reconciled again to repair drift. Only the leader
 //! reconciles.
+//!
+//! Restart and resync cost: the region is listed once per term and per resync (the
+//! [`RegionCache`] the workers share), and a stack whose load balancer carries the hash of its
+//! desired state is passed reading only its targets, except once per sync period, at a
+//! phase derived from its id, when it is read in full (`full_reads`): drift of listeners
+//! and rules is repaired within one sync period, and the full reads spread over it.
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,8 +38,10 @@ use super::metrics::Kind;
 use super::metrics::Metrics;
 use super::queue::{Backoff, ErrorClass, WorkQueue};
 use super::stores::{Signals, Stores};
+use crate::aws::observe::RegionCache;
 use crate::aws::AwsClients;
 use crate::pass::targets::ZoneCache;
+use aws_lb_operator_core::planner::trust;
 
 /// Event reason of an object that could not be translated.
 const FAILED_BUILD_MODEL: &str = "FailedBuildModel";
@@ -89,6 +97,11 @@ pub(super) struct State {
     pub reported_warnings: BTreeMap<ObjectKey, Vec<String>>,
     /// DNS conflicts already reported, per stack.
     pub reported_conflicts: BTreeMap<StackId, BTreeSet<String>>,
+    /// When each stack was last read in full, as time since the reconciler started.
+    pub full_reads: BTreeMap<StackId, Duration>,
+    /// When this term began (time since the reconciler started): the last full read of a
+    /// stack not read in full since.
+    pub term_start: Duration,
     leading: bool,
 }
 
@@ -103,6 +116,13 @@ pub struct Reconciler {
     state: Mutex<State>,
     work: Notify,
     leader: watch::Receiver<bool>,
+    /// The region listing the workers share, listed once per term and per resync.
+    pub(super) region: tokio::sync::Mutex<RegionCache>,
+    /// Set by the scheduler (which never waits for a listing in progress): the workers drop a
+    /// listing made before this instant before their next pass.
+    region_stale: Mutex<Option<Instant>>,
+    /// When the reconciler started (the clock of `full_reads`).
+    epoch: Instant,
 }
 
 impl Reconciler {
@@ -130,7 +150,66 @@ impl Reconciler {
             state: Mutex::new(state),
             work: Notify::new(),
             leader,
+            region: tokio::sync::Mutex::new(RegionCache::new()),
+            region_stale: Mutex::new(None),
+            epoch: Instant::now(),
         })
+    }
+
+    /// A listing of the region made before `t` is not to be used any more.
+    fn region_stale_since(&self, t: Instant) {
+        let mut stale = self
+            .region_stale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *stale = Some(stale.map_or(t, |s| s.max(t)));
+    }
+
+    /// Applies a pending [`Self::region_stale_since`] to the shared listing (before a pass).
+    pub(super) async fn drop_stale_listing(&self) {
+        let stale = self
+            .region_stale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = stale {
+            self.region.lock().await.invalidate_before(t);
+        }
+    }
+
+    /// Time since the reconciler started.
+    pub(super) fn clock(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// True when `id` must be read in full now (its phase in the sync period has come since
+    /// its last full read).
+    pub(super) fn full_read_due(&self, st: &State, id: &StackId, now: Duration) -> bool {
+        let period = self.settings.sync_period;
+        let phase = trust::full_read_phase(&id.to_string(), period);
+        let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
+        trust::full_read_due(phase, period, last, now)
+    }
+
+    /// Marks dirty every stack whose full read is due; returns when the next one falls due.
+    fn queue_full_reads(&self) -> Option<Instant> {
+        let now = self.clock();
+        let period = self.settings.sync_period;
+        let mut st = self.lock();
+        let mut due = Vec::new();
+        let mut next: Option<Duration> = None;
+        for id in st.view.stacks.keys() {
+            if self.full_read_due(&st, id, now) {
+                due.push(id.clone());
+            } else {
+                let phase = trust::full_read_phase(&id.to_string(), period);
+                let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
+                let at = trust::next_full_read(phase, period, last);
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        st.queue.add_all(due);
+        next.map(|n| self.epoch + n)
     }
 
     /// True while this replica leads (read at every write phase, not cached).
@@ -157,23 +236,34 @@ impl Reconciler {
         let mut next_resync = Instant::now() + self.settings.sync_period;
         loop {
             let leading = *leader.borrow();
-            let became_leader = {
+            let (became_leader, lost_lead) = {
                 let mut st = self.lock();
                 let changed = st.leading != leading;
                 st.leading = leading;
-                changed && leading
+                (changed && leading, changed && !leading)
             };
+            if lost_lead {
+                // The next term lists the region afresh (a listing made while leading, by a
+                // worker that started before this loop saw the new term, is kept).
+                self.region_stale_since(Instant::now());
+            }
             if became_leader {
-                // A new term: nothing we remember about AWS can be trusted.
+                // A new term: nothing we remember about AWS can be trusted but the hashes on
+                // the load balancers (full reads follow, spread over the sync period).
+                let now = self.clock();
                 let mut st = self.lock();
                 st.applied.clear();
+                st.full_reads.clear();
+                st.term_start = now;
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);
             }
             let (general, targets) = self.signals.take();
             let resync = Instant::now() >= next_resync;
             if resync {
-                next_resync = Instant::now() + self.settings.sync_period;
+                let began = Instant::now();
+                next_resync = began + self.settings.sync_period;
+                self.region_stale_since(began);
                 let mut st = self.lock();
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);
@@ -182,6 +272,11 @@ impl Reconciler {
             if general || targets || became_leader || resync {
                 self.rebuild().await;
             }
+            let next_full_read = if leading {
+                self.queue_full_reads()
+            } else {
+                None
+            };
             if leading && !self.settings.dry_run {
                 self.send_target_updates().await;
             }
@@ -193,6 +288,7 @@ impl Reconciler {
                     .next_wake(Instant::now())
                     .unwrap_or(next_resync)
                     .min(next_resync)
+                    .min(next_full_read.unwrap_or(next_resync))
             };
             self.work.notify_waiters();
             tokio::select! {

@@ -7,7 +7,8 @@
 //!   `BENCH_SCALE`, `BENCH_RUNS` processes in a row);
 //! - target churn: time from an EndpointSlice change to its RegisterTargets/DeregisterTargets
 //!   call, p50 and p99 over 1,000 changes;
-//! - restart: time and AWS calls to confirm 200 in-sync stacks after a restart.
+//! - restart: cold start of `BENCH_STACKS` (default 1,000) stacks, then the time and AWS calls
+//!   to confirm them all in sync after a restart.
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -363,6 +364,32 @@ impl World {
         .unwrap()
     }
 
+    /// Waits until at least `n` stacks reconciled, the queue is empty and no AWS call was made
+    /// for 2 s (a stack may be reconciled more than once, so the count alone can come early);
+    /// returns the time of the last AWS call.
+    async fn wait_settled(&self, running: &Running, n: u64, secs: u64) -> Duration {
+        let t = Instant::now();
+        let calls = &self.env.clients.calls;
+        let mut last = (calls.total_calls(), Instant::now());
+        while t.elapsed() < Duration::from_secs(secs) {
+            let done = running
+                .metrics
+                .counter("aws_lb_operator_reconcile_total", &[("result", "success")]);
+            let total = calls.total_calls();
+            if total != last.0 {
+                last = (total, Instant::now());
+            }
+            if done >= n
+                && running.metrics.queue_depth.get() == 0
+                && last.1.elapsed() >= Duration::from_secs(2)
+            {
+                return last.1 - t;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("not settled with {n} stacks reconciled in {secs} s");
+    }
+
     async fn wait_reconciled(&self, running: &Running, n: u64, secs: u64) -> Duration {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(secs) {
@@ -436,34 +463,110 @@ async fn bench_target_churn_1000_changes() {
     );
 }
 
+/// An NLB Service for stack `i` (the restart benchmark's every tenth stack), backed by
+/// `svc{i*10}`'s EndpointSlice.
+fn nlb_service(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": format!("nlb{i}"), "namespace": format!("ns{}", i % 50),
+            "uid": format!("00000000-0000-0000-0001-{i:012}"),
+            "annotations": {
+                "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            }},
+        "spec": {"type": "LoadBalancer", "selector": {"app": format!("svc{}", i * 10)},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    })
+}
+
+/// `BENCH_STACKS` (default 1,000): how many stacks the restart benchmark runs with.
+fn bench_stacks() -> usize {
+    std::env::var("BENCH_STACKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// Cold start of `BENCH_STACKS` stacks (nine in ten ALB Ingresses, one in ten NLB Services,
+/// one target group each), then a restart with all of them in sync: time, AWS calls, calls per
+/// stack. Asserts every load balancer was created once, the shared backend security group
+/// once, and the restart wrote nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-controller.sh"]
-async fn bench_restart_200_in_sync_stacks() {
+async fn bench_restart_in_sync_stacks() {
+    let n = bench_stacks();
     let w = World::new("bench-restart", 5802, 92).await;
-    for i in 0..200 {
+    // NLB Services are every tenth stack; their Services live in the same namespaces.
+    let nlbs: Vec<usize> = (0..n).filter(|i| i % 10 == 9).collect();
+    for i in 0..n {
         w.server.apply_object(service(i * 10));
         w.server.apply_object(slice(i * 10, 3, 0));
-        w.server.apply_object(ingress(i));
+        if i % 10 == 9 {
+            w.server.apply_object(nlb_service(i));
+        } else {
+            w.server.apply_object(ingress(i));
+        }
     }
+    let calls = &w.env.clients.calls;
+    calls.reset();
     let first = w.controller().await;
-    let created = w.wait_reconciled(&first, 200, 900).await;
-    let create_calls = w.env.clients.calls.total_calls();
+    let created = w.wait_settled(&first, n as u64, 3600).await;
+    let create_calls = calls.total_calls();
+    let create_by_op = calls.mutating_by_operation();
+    let create_reads = calls.by_operation();
     first.shutdown().await;
-    w.env.clients.calls.reset();
+    calls.reset();
     let second = w.controller().await;
-    let confirmed = w.wait_reconciled(&second, 200, 600).await;
-    let total = w.env.clients.calls.total_calls();
-    let mutating = w.env.clients.calls.mutating_calls();
-    let by_op = w.env.clients.calls.by_operation();
+    let confirmed = w.wait_settled(&second, n as u64, 1800).await;
+    let total = calls.total_calls();
+    let mutating = calls.mutating_calls();
+    let by_op = calls.by_operation();
     second.shutdown().await;
+    let per_stack = total as f64 / n as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Restart (in-process controller, 4 workers, up to 50 stacks per pass)\n\n200 Ingresses, one ALB each. First start created them in {:.1} s ({create_calls} AWS calls). \
-         After a restart, confirming all 200 in sync took:\n\n| time | AWS calls | mutating |\n|---:|---:|---:|\n| {:.2} s | {total} | {mutating} |\n\nCalls: {by_op:?}\n",
+        "## Restart of {n} in-sync stacks (in-process controller, 4 workers, up to 50 stacks per pass)\n\n\
+         {alb} ALB Ingresses and {nlb} NLB Services, one target group each (`BENCH_STACKS={n}`).\n\n\
+         | | time | AWS calls | calls per stack | mutating |\n|---|---:|---:|---:|---:|\n\
+         | cold start | {:.1} s | {create_calls} | {:.2} | {} |\n\
+         | restart | {:.2} s | {total} | {per_stack:.2} | {mutating} |\n\n\
+         Cold start, mutating calls: {create_by_op:?}\n\nCold start, all calls: {create_reads:?}\n\n\
+         Restart, calls: {by_op:?}\n",
         created.as_secs_f64(),
-        confirmed.as_secs_f64()
+        create_calls as f64 / n as f64,
+        create_by_op.values().sum::<u64>(),
+        confirmed.as_secs_f64(),
+        alb = n - nlbs.len(),
+        nlb = nlbs.len(),
     );
     report(&s);
+    assert_eq!(
+        create_by_op.get("elbv2.CreateLoadBalancer"),
+        Some(&(n as u64)),
+        "each load balancer created once: {create_by_op:?}"
+    );
+    // A managed frontend group per load balancer (ALB and NLB), and the shared backend group
+    // once.
+    assert_eq!(
+        create_by_op.get("ec2.CreateSecurityGroup"),
+        Some(&(n as u64 + 1)),
+        "{create_by_op:?}"
+    );
     assert_eq!(mutating, 0, "{by_op:?}");
+    // The region is listed once (page size 400) and one DescribeTargetHealth per target group.
+    assert_eq!(
+        by_op.get("elbv2.DescribeTargetHealth"),
+        Some(&(n as u64)),
+        "{by_op:?}"
+    );
+    assert!(
+        by_op
+            .get("elbv2.DescribeLoadBalancers")
+            .copied()
+            .unwrap_or(0)
+            <= (n as u64).div_ceil(400),
+        "{by_op:?}"
+    );
 }

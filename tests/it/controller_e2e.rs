@@ -316,7 +316,17 @@ async fn seed_lifecycle_create_scale_edit_delete() {
     })
     .await;
 
-    // Change a path: the minimal change (one ModifyRule), no DNS change.
+    // Change a path: the minimal change (one ModifyRule), no DNS change, and the load
+    // balancer's desired-state hash brought up to date (one AddTags).
+    let hash_of = |o: std::collections::BTreeMap<String, ObservedStack>| {
+        o.values().flat_map(|s| &s.load_balancers).find_map(|lb| {
+            lb.tags
+                .get(aws_lb_operator_core::planner::trust::DESIRED_HASH_TAG)
+                .cloned()
+        })
+    };
+    let hash_before = hash_of(w.observed().await);
+    assert!(hash_before.is_some(), "written when the stack was created");
     w.env.clients.calls.reset();
     let mut v = serde_json::to_value(w.ingress("shop", "storefront").unwrap()).unwrap();
     v["spec"]["rules"][2]["http"]["paths"][0]["path"] = json!("/v2/api");
@@ -328,7 +338,16 @@ async fn seed_lifecycle_create_scale_edit_delete() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         mutating(&w.env.clients),
-        [("elbv2.ModifyRule".to_owned(), 1)].into()
+        [
+            ("elbv2.AddTags".to_owned(), 1),
+            ("elbv2.ModifyRule".to_owned(), 1)
+        ]
+        .into()
+    );
+    let hash_after = hash_of(w.observed().await);
+    assert!(
+        hash_after.is_some() && hash_after != hash_before,
+        "{hash_before:?} -> {hash_after:?}"
     );
     // Add a host: a rule and its DNS record (with TXT) in one Route53 call.
     w.env.clients.calls.reset();

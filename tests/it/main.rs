@@ -26,6 +26,7 @@ mod controller_blackbox;
 mod controller_e2e;
 mod controller_faults;
 mod controller_plumbing;
+mod controller_restart;
 mod controller_tgb;
 mod fault_proxy;
 mod iam_policy;

@@ -127,14 +127,21 @@ pub(crate) fn attribute_changes(
 /// Tags to add or overwrite, and keys to remove (AWS-reserved `aws:` keys and the
 /// externally managed keys `keep` are never removed).
 pub(crate) fn tag_changes(desired: &Tags, observed: &Tags, keep: &[String]) -> (Tags, Vec<String>) {
+    // The desired-state hash is written by the pass after a full read, never planned.
+    let hash = super::trust::DESIRED_HASH_TAG;
     let add: Tags = desired
         .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .filter(|(k, v)| k.as_str() != hash && observed.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let remove: Vec<String> = observed
         .keys()
-        .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:") && !keep.contains(*k))
+        .filter(|k| {
+            !desired.contains_key(*k)
+                && !k.starts_with("aws:")
+                && k.as_str() != hash
+                && !keep.contains(*k)
+        })
         .cloned()
         .collect();
     (add, remove)

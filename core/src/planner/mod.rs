@@ -22,6 +22,7 @@ mod existing;
 pub mod observed;
 mod plan;
 mod scope;
+pub mod trust;
 
 pub use change::{
     keys, Change, ChangeKind, ListenerSettings, NewLoadBalancer, NewTargetGroup, Op, Ref,

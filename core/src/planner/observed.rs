@@ -204,6 +204,11 @@ pub struct ObservedStack {
     pub target_groups: Vec<ObservedTargetGroup>,
     /// Managed security groups tagged with the stack.
     pub security_groups: Vec<ObservedSecurityGroup>,
+    /// True when listeners, rules and attributes were not read because the load balancer
+    /// carries the hash of the current desired state ([`super::trust`]): the planner leaves
+    /// them alone and plans only what was read (targets, and what the listings show).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trusted: bool,
 }
 
 impl ObservedStack {

@@ -411,7 +411,9 @@ impl<'a> StackPlanner<'a> {
             None => self.plan_lb_create(d, sg_refs, replace_reason),
         };
 
-        // 4-5. Listeners and rules.
+        // 4-5. Listeners and rules, unless trusted: they were not read, and the load
+        // balancer's desired-state hash says they were applied as desired now.
+        let trusted = self.input.observed.trusted && kept_lb.is_some();
         let resolve = Resolver {
             tg_refs: &tg_refs,
             names: &name_refs,
@@ -444,13 +446,13 @@ impl<'a> StackPlanner<'a> {
             }
             observed_listeners.insert(port, kept);
         }
-        for l in &d.listeners {
+        for l in d.listeners.iter().filter(|_| !trusted) {
             match observed_listeners.get(&l.port) {
                 Some(o) => self.plan_listener_update(l, o, &resolve),
                 None => self.plan_listener_create(l, &lb_ref, &resolve),
             }
         }
-        for (port, o) in &observed_listeners {
+        for (port, o) in observed_listeners.iter().filter(|_| !trusted) {
             if !d.listeners.iter().any(|l| l.port == *port) {
                 self.delete(
                     DEL_LISTENERS,

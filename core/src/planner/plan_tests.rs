@@ -1934,3 +1934,77 @@ fn the_gateway_example_converges_with_gateway_tags() {
         );
     }
 }
+
+/// What a trusted pass observes: the listings' view (no listeners, no attributes), marked
+/// trusted.
+fn trusted_view(fake: &Fake, stack: &str) -> ObservedStack {
+    let mut o = fake.observed(stack);
+    for lb in &mut o.load_balancers {
+        lb.listeners.clear();
+        lb.attributes.clear();
+    }
+    for tg in &mut o.target_groups {
+        tg.attributes.clear();
+    }
+    o.trusted = true;
+    o
+}
+
+fn plan_observed(fake: &Fake, stack: &Stack, observed: &ObservedStack) -> Plan {
+    let f = facts();
+    plan(
+        &fake.cluster(),
+        &[StackInput {
+            id: stack.id.clone(),
+            desired: Some(stack),
+            observed,
+            facts: &f,
+        }],
+    )
+}
+
+#[test]
+fn a_trusted_stack_plans_nothing_for_listeners_rules_and_attributes_it_did_not_read() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack
+        .load_balancer
+        .attributes
+        .insert("idle_timeout.timeout_seconds".into(), "120".into());
+    stack.target_groups[0]
+        .attributes
+        .insert("deregistration_delay.timeout_seconds".into(), "30".into());
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let id = stack.id.to_string();
+    let trusted = trusted_view(&fake, &id);
+    assert!(plan_observed(&fake, &stack, &trusted).changes.is_empty());
+    // The same shallow view untrusted: every listener and rule would be created again, which
+    // is why the flag must only be set when the hash matched.
+    let mut untrusted = trusted.clone();
+    untrusted.trusted = false;
+    let p = plan_observed(&fake, &stack, &untrusted);
+    assert_eq!(count(&p, "elbv2.CreateListener"), stack.listeners.len());
+    assert_eq!(count(&p, "elbv2.ModifyLoadBalancerAttributes"), 1);
+    // Targets are still planned on a trusted stack.
+    let tg = &mut stack.target_groups[0];
+    let old = tg.targets.remove(0);
+    let p = plan_observed(&fake, &stack, &trusted);
+    assert_eq!(ops(&p), vec!["elbv2.DeregisterTargets"]);
+    match &p.changes[0].op {
+        Op::DeregisterTargets { targets, .. } => assert_eq!(targets, &vec![old]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_desired_hash_tag_is_neither_added_nor_removed_by_a_plan() {
+    let mut fake = Fake::default();
+    let stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let id = stack.id.to_string();
+    let mut o = fake.observed(&id);
+    o.load_balancers[0]
+        .tags
+        .insert(crate::planner::trust::DESIRED_HASH_TAG.into(), "abc".into());
+    assert!(plan_observed(&fake, &stack, &o).changes.is_empty());
+}

@@ -159,7 +159,12 @@ impl<'a> StackPlanner<'a> {
                 },
             );
         }
-        let attrs = canon::attribute_changes(&tg.attributes, &o.attributes);
+        // A trusted stack's attributes were not read (the desired-state hash covers them).
+        let attrs = if self.input.observed.trusted {
+            BTreeMap::new()
+        } else {
+            canon::attribute_changes(&tg.attributes, &o.attributes)
+        };
         if !attrs.is_empty() {
             self.push(
                 resource.clone(),

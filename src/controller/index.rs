@@ -58,6 +58,9 @@ pub fn namespace_change(meta: &ObjectMeta) -> Change {
 pub struct SliceIndex {
     service_of: HashMap<(String, String), String>,
     slices_of: HashMap<(String, String), BTreeSet<String>>,
+    /// The index being built while the watch lists again; it replaces this one when the list
+    /// is complete, the moment the cache swaps in the listed objects too.
+    relisting: Option<Box<SliceIndex>>,
 }
 
 impl SliceIndex {
@@ -126,10 +129,23 @@ impl SliceIndex {
             .collect()
     }
 
-    /// Forgets everything (a watch restarted and lists again).
-    pub fn clear(&mut self) {
-        self.service_of.clear();
-        self.slices_of.clear();
+    /// The watch lists again: a new index is built aside from the listed slices.
+    pub fn relist_start(&mut self) {
+        self.relisting = Some(Box::default());
+    }
+
+    /// A listed slice (for the index being built).
+    pub fn relist_apply(&mut self, meta: &ObjectMeta) {
+        self.relisting
+            .get_or_insert_with(Box::default)
+            .applied(meta);
+    }
+
+    /// The list is complete: the index built aside replaces this one.
+    pub fn relist_done(&mut self) {
+        if let Some(fresh) = self.relisting.take() {
+            *self = *fresh;
+        }
     }
 }
 
@@ -195,8 +211,25 @@ mod tests {
         assert!(index.deleted(&slice("a", "web-1", None)).is_empty());
         assert!(index.deleted(&slice("c", "x", Some("y"))).is_empty());
         assert_eq!(slices(&index, "b", "web"), ["web-1"]);
-        index.clear();
-        assert!(slices(&index, "b", "web").is_empty());
+    }
+
+    #[test]
+    fn a_relist_replaces_the_index_only_when_complete() {
+        let mut index = SliceIndex::default();
+        index.applied(&slice("a", "web-1", Some("web")));
+        index.applied(&slice("a", "old-1", Some("old")));
+        index.relist_start();
+        index.relist_apply(&slice("a", "web-1", Some("web")));
+        index.relist_apply(&slice("a", "web-2", Some("web")));
+        // Until the list is complete (and the cache swapped), the old index answers.
+        assert_eq!(slices(&index, "a", "web"), ["web-1"]);
+        assert_eq!(slices(&index, "a", "old"), ["old-1"]);
+        index.relist_done();
+        assert_eq!(slices(&index, "a", "web"), ["web-1", "web-2"]);
+        assert!(slices(&index, "a", "old").is_empty());
+        // A second `done` without a list changes nothing.
+        index.relist_done();
+        assert_eq!(slices(&index, "a", "web"), ["web-1", "web-2"]);
     }
 
     #[test]

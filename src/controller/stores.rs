@@ -127,11 +127,12 @@ fn record_slices(
         match event {
             watcher::Event::Apply(o) => s.raise(index.applied(&o.metadata)),
             watcher::Event::Delete(o) => s.raise(index.deleted(&o.metadata)),
-            watcher::Event::Init => index.clear(),
-            watcher::Event::InitApply(o) => {
-                index.applied(&o.metadata);
+            watcher::Event::Init => index.relist_start(),
+            watcher::Event::InitApply(o) => index.relist_apply(&o.metadata),
+            watcher::Event::InitDone => {
+                index.relist_done();
+                s.raise_full();
             }
-            watcher::Event::InitDone => s.raise_full(),
         }
     }
 }
@@ -457,26 +458,25 @@ impl Stores {
     }
 
     /// The cached EndpointSlices of the Services in `wanted` (namespace, name), as the model
-    /// reads them (see [`CachedSlice`]).
+    /// reads them (see [`CachedSlice`]), found through the slice index (not by scanning every
+    /// slice of the cluster).
     pub fn endpoint_slices_of(&self, wanted: &BTreeSet<(String, String)>) -> Vec<EndpointSlice> {
-        self.slices
-            .iter()
-            .flat_map(Store::state)
-            .filter(|s| {
-                let svc = s
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL));
-                svc.is_some_and(|svc| {
-                    wanted.contains(&(
-                        s.metadata.namespace.clone().unwrap_or_default(),
-                        svc.clone(),
-                    ))
-                })
-            })
-            .map(|s| s.to_slice())
-            .collect()
+        let mut out = Vec::new();
+        for (store, index) in self.slices.iter().zip(&self.slice_index) {
+            let names = index
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .slices_of(wanted);
+            for ((ns, _), slices) in names {
+                for name in slices {
+                    let key = reflector::ObjectRef::new(&name).within(&ns);
+                    if let Some(slice) = store.get(&key) {
+                        out.push(slice.to_slice());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Every cached Node.
@@ -614,21 +614,7 @@ impl Stores {
             .filter_map(|(ns, name)| self.service(ns, name))
             .map(|s| (*s).clone())
             .collect();
-        let mut endpoint_slices = Vec::new();
-        for (store, index) in self.slices.iter().zip(&self.slice_index) {
-            let names = index
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .slices_of(&wanted);
-            for ((ns, _), slices) in names {
-                for name in slices {
-                    let key = reflector::ObjectRef::new(&name).within(&ns);
-                    if let Some(slice) = store.get(&key) {
-                        endpoint_slices.push(slice.to_slice());
-                    }
-                }
-            }
-        }
+        let endpoint_slices = self.endpoint_slices_of(&wanted);
         Snapshot {
             ingresses,
             ingress_classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Benchmark the controller against the in-process API server fixture and LocalStack: memory of
 # `run` after syncing 10,000 Services / 100,000 endpoints / 1,000 Ingresses, target-churn
-# latency over 1,000 EndpointSlice changes, and the cold start then restart of BENCH_STACKS
-# (default 1,000) stacks. Writes target/bench-controller.md (under the cache) and prints it.
+# latency over BENCH_CHANGES (default 1,000) EndpointSlice changes at BENCH_STACKS ALB stacks
+# (default 10 for it; ten Services of ten endpoints per stack; from 100 stacks up also a rollout
+# of 100 Services), and the cold start then restart of BENCH_STACKS (default 1,000 for it)
+# stacks. Writes target/bench-controller.md (under the cache) and prints it.
 #
 # Usage: scripts/bench-controller.sh [--release] [FILTER]
 #   --release  build and run the benchmarks with the release profile (default: the debug
 #              build scripts/test.sh makes)
 #   FILTER     run only the benchmarks whose name contains it (default: all), e.g.
-#              `BENCH_STACKS=5000 scripts/bench-controller.sh --release restart`
+#              `BENCH_STACKS=5000 scripts/bench-controller.sh --release restart`,
+#              `BENCH_STACKS=1000 scripts/bench-controller.sh target_churn`
 #
 #   BENCH_SCALE=5 BENCH_RUNS=3 scripts/bench-controller.sh memory
 #              memory only: 50,000 Services / 500,000 endpoints / 5,000 Ingresses, three runs
@@ -23,7 +26,7 @@ filter=bench_controller
 for arg in "$@"; do
   case $arg in
     --release) profile=(--release) ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     bench_*) filter="bench_controller::$arg" ;;
     *) filter="bench_controller::bench_$arg" ;;

@@ -290,16 +290,10 @@ impl Inputs {
                        name: String| {
             (m.namespace.clone().unwrap_or_default(), name)
         };
-        let services = stores
-            .services()
-            .into_iter()
-            .map(|s| {
-                (
-                    ns_name(&s.metadata, s.metadata.name.clone().unwrap_or_default()),
-                    s,
-                )
-            })
-            .filter(|(k, _)| wanted.contains(k))
+        // Looked up one by one: the bindings' Services, not every Service of the cluster.
+        let services = wanted
+            .iter()
+            .filter_map(|(ns, name)| Some(((ns.clone(), name.clone()), stores.service(ns, name)?)))
             .collect();
         let mut slices: HashMap<(String, String), Vec<EndpointSlice>> = HashMap::new();
         for s in stores.endpoint_slices_of(&wanted) {

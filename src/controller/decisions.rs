@@ -47,6 +47,12 @@ pub fn needs_another_pass(view: &View, id: &StackId, applied: &Stack) -> bool {
         .is_none_or(|now| shape(now) != shape(applied))
 }
 
+/// Whether two stacks differ in more than their targets. Equal stacks (most of them, after a
+/// rebuild that touched a few) are compared without copying either.
+pub fn same_shape(a: &Stack, b: &Stack) -> bool {
+    a == b || shape(a) == shape(b)
+}
+
 /// What the translation made of the watch caches, keyed by typed ids.
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
@@ -131,19 +137,14 @@ pub fn decide(
     let mut dirty = BTreeSet::new();
     let mut retry_now = BTreeSet::new();
     for (id, stack) in &stacks {
-        let changed = applied
-            .get(id)
-            .is_none_or(|a| shape(&a.stack) != shape(stack));
+        let changed = applied.get(id).is_none_or(|a| !same_shape(&a.stack, stack));
         if changed {
             dirty.insert(id.clone());
         }
         // A change of the objects is worth trying at once, whatever the backoff; a change of
         // targets alone is not (endpoints of crash-looping pods change every few seconds, and
         // each retry is a full pass: the fast path sends targets of applied stacks anyway).
-        if previous
-            .get(id)
-            .is_some_and(|old| shape(old) != shape(stack))
-        {
+        if previous.get(id).is_some_and(|old| !same_shape(old, stack)) {
             retry_now.insert(id.clone());
         }
     }

@@ -25,6 +25,7 @@ pub mod bindings;
 pub mod decisions;
 pub mod fast_path;
 pub mod http;
+pub mod index;
 pub mod keys;
 pub mod kube_io;
 pub mod leader;
@@ -254,7 +255,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
             metrics.ready.set(1);
             let _ = synced_tx.send(true);
             tracing::info!("watch caches synced");
-            signals.general.store(true, Ordering::Release);
+            signals.full.store(true, Ordering::Release);
             reconciler.schedule(leader, shutdown).await;
         }));
     }

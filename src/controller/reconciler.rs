@@ -3,7 +3,11 @@
 //! The reconcile unit is a stack (one IngressGroup or one Service). After every burst of
 //! changes (coalesced over the target batch window) the scheduler rebuilds the desired model
 //! from the watch caches and hands it to [`decide`](super::decisions::decide), which says which
-//! stacks a pass must visit; those are marked dirty in the [`WorkQueue`]. Then:
+//! stacks a pass must visit; those are marked dirty in the [`WorkQueue`]. The rebuild is
+//! incremental ([`aws_lb_operator_core::translate::incremental`]): a burst of Service,
+//! EndpointSlice and Node changes rebuilds only the stacks that read them; a change of an
+//! Ingress, IngressClass, IngressClassParams or Namespace, a watch listing again, the periodic
+//! resync and a new leadership term rebuild everything. Then:
 //! - a worker takes up to `max_stacks_per_pass` dirty stacks and runs one pass over
 //!   them together ([`super::pass`]), so they share one AWS discovery read;
 //! - a stack whose only change is targets takes the fast path ([`super::fast_path`]).
@@ -26,7 +30,8 @@ use std::time::Duration;
 
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
-use aws_lb_operator_core::translate::{build, hostnames::ingress_hostnames, BuildConfig};
+use aws_lb_operator_core::translate::incremental::{Change, Model, Scope};
+use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -114,6 +119,8 @@ pub struct Reconciler {
     pub(super) kube: KubeIo,
     pub(super) metrics: Arc<Metrics>,
     state: Mutex<State>,
+    /// The translation as of the last rebuild (only the scheduler rebuilds).
+    model: Mutex<Option<Model>>,
     work: Notify,
     leader: watch::Receiver<bool>,
     /// The region listing the workers share, listed once per term and per resync.
@@ -148,6 +155,7 @@ impl Reconciler {
             kube,
             metrics,
             state: Mutex::new(state),
+            model: Mutex::new(None),
             work: Notify::new(),
             leader,
             region: tokio::sync::Mutex::new(RegionCache::new()),
@@ -258,7 +266,7 @@ impl Reconciler {
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);
             }
-            let (general, targets) = self.signals.take();
+            let taken = self.signals.take();
             let resync = Instant::now() >= next_resync;
             if resync {
                 let began = Instant::now();
@@ -269,8 +277,10 @@ impl Reconciler {
                 st.queue.add_all(all);
                 st.queue.unpark_all();
             }
-            if general || targets || became_leader || resync {
-                self.rebuild().await;
+            if taken.full || became_leader || resync {
+                self.rebuild(None).await;
+            } else if taken.targets || !taken.changes.is_empty() {
+                self.rebuild(Some(&taken.changes)).await;
             }
             let next_full_read = if leading {
                 self.queue_full_reads()
@@ -313,11 +323,49 @@ impl Reconciler {
         }
     }
 
+    /// Brings the translation up to date with `changes` (`None`: everything), rebuilding only
+    /// the stacks they touch when that gives what a full rebuild gives (see
+    /// [`Model::scope`]).
+    fn update_model(
+        &self,
+        changes: Option<&BTreeSet<Change>>,
+    ) -> aws_lb_operator_core::translate::BuildOutput {
+        let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
+        let scope = match (changes, model.as_ref()) {
+            (Some(changes), Some(m)) => m.scope(changes),
+            _ => Scope::Full,
+        };
+        let full = match (scope, model.as_mut()) {
+            (Scope::Partial(partial), Some(m)) => {
+                let span = tracing::info_span!("build", stacks = partial.units.len());
+                span.in_scope(|| {
+                    if partial.is_empty() {
+                        return false;
+                    }
+                    let snapshot = self.stores.snapshot_of(&partial);
+                    match m.update(&snapshot, &partial) {
+                        Ok(()) => false,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "incremental rebuild refused; rebuilding everything");
+                            true
+                        }
+                    }
+                })
+            }
+            _ => true,
+        };
+        if full {
+            let snapshot = self.stores.snapshot(&self.settings.build);
+            let built = tracing::info_span!("build", stacks = "all")
+                .in_scope(|| Model::full(&snapshot, &self.settings.build));
+            *model = Some(built);
+        }
+        model.as_ref().map(Model::output).unwrap_or_default()
+    }
+
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self) -> (Translation, Reported) {
-        let snapshot = self.stores.snapshot(&self.settings.build);
-        let out = tracing::info_span!("build").in_scope(|| build(&snapshot, &self.settings.build));
-        drop(snapshot);
+    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported) {
+        let out = self.update_model(changes);
         let mut errors: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for e in &out.errors {
             errors
@@ -377,9 +425,10 @@ impl Reconciler {
         objects
     }
 
-    /// Rebuilds the model, decides what changed, and marks it dirty.
-    async fn rebuild(&self) {
-        let (translation, Reported { errors, warnings }) = self.translate();
+    /// Rebuilds the model (`changes`: only what they touch; `None`: everything), decides what
+    /// changed, and marks it dirty.
+    async fn rebuild(&self, changes: Option<&BTreeSet<Change>>) {
+        let (translation, Reported { errors, warnings }) = self.translate(changes);
         let objects = self.objects();
         let mut events = Vec::new();
         {

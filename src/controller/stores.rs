@@ -3,14 +3,16 @@
 //! One kube-runtime reflector per kind (per namespace with `--watch-namespace`). Objects are
 //! trimmed before they are cached: `managedFields`, the `last-applied-configuration`
 //! annotation, Node status and EndpointSlice hints are dropped, since the model never reads
-//! them and they dominate the size of large clusters' objects. Every change raises a
-//! [`Signals`] flag: endpoint and node changes separately, because they can take the fast path.
+//! them and they dominate the size of large clusters' objects. Every change is recorded in
+//! [`Signals`] as the object it changed ([`super::index`]), so the scheduler rebuilds only the
+//! stacks that read it; a watch that lists again asks for a full rebuild.
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_lb_operator_core::translate::incremental::{Change, Partial};
 use aws_lb_operator_core::translate::{
     actions, BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL,
 };
@@ -18,6 +20,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -26,20 +29,24 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::index::{self, SliceIndex};
 use crate::crd::TargetGroupBinding;
 use crate::trim::{strip, trim_node, trim_service};
 
 /// How long readiness waits for the IngressClassParams cache (a CRD that may be missing).
 const PARAMS_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Change flags raised by the watches, consumed by the scheduler.
+/// Changes recorded by the watches, consumed by the scheduler.
 #[derive(Debug, Default)]
 pub struct Signals {
-    /// Something other than endpoints and nodes changed.
-    pub general: AtomicBool,
-    /// EndpointSlices or Nodes changed.
+    /// A full rebuild is needed (the caches synced, a watch listed again).
+    pub full: AtomicBool,
+    /// Decide again without a new change (a pass finished: targets may have changed while it
+    /// ran).
     pub targets: AtomicBool,
-    /// Woken on every raised flag.
+    /// The objects changed since the scheduler last looked.
+    changes: Mutex<BTreeSet<Change>>,
+    /// Woken on every recorded change.
     pub notify: Notify,
     /// Anything changed, TargetGroupBindings included: consumed by the bindings loop
     /// ([`super::bindings`]), never by the scheduler.
@@ -48,13 +55,31 @@ pub struct Signals {
     pub bindings_notify: Notify,
 }
 
+/// What [`Signals::take`] hands the scheduler.
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// A full rebuild is needed.
+    pub full: bool,
+    /// Decide again even without changes.
+    pub targets: bool,
+    /// The objects changed.
+    pub changes: BTreeSet<Change>,
+}
+
 impl Signals {
-    fn raise(&self, targets: bool) {
-        if targets {
-            self.targets.store(true, Ordering::Release);
-        } else {
-            self.general.store(true, Ordering::Release);
-        }
+    /// Records changed objects (and wakes the bindings loop: any object may matter to it).
+    fn raise(&self, changes: impl IntoIterator<Item = Change>) {
+        self.changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(changes);
+        self.notify.notify_one();
+        self.raise_bindings();
+    }
+
+    /// Asks for a full rebuild.
+    fn raise_full(&self) {
+        self.full.store(true, Ordering::Release);
         self.notify.notify_one();
         self.raise_bindings();
     }
@@ -70,12 +95,46 @@ impl Signals {
         self.bindings.swap(false, Ordering::AcqRel)
     }
 
-    /// Takes both flags: `(general, targets)`.
-    pub fn take(&self) -> (bool, bool) {
-        (
-            self.general.swap(false, Ordering::AcqRel),
-            self.targets.swap(false, Ordering::AcqRel),
-        )
+    /// Takes the flags and the changes recorded so far.
+    pub fn take(&self) -> Taken {
+        Taken {
+            full: self.full.swap(false, Ordering::AcqRel),
+            targets: self.targets.swap(false, Ordering::AcqRel),
+            changes: std::mem::take(
+                &mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner),
+            ),
+        }
+    }
+}
+
+/// What a watch event records for the kinds named by their [`ObjectMeta`] alone.
+fn record<K: Resource>(
+    change: fn(&ObjectMeta) -> Change,
+) -> impl Fn(&Signals, &watcher::Event<K>) + Send + 'static {
+    move |s, event| match event {
+        watcher::Event::Apply(o) | watcher::Event::Delete(o) => s.raise([change(o.meta())]),
+        watcher::Event::InitDone => s.raise_full(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+/// What a watch event records for EndpointSlices: the Services they belong to, kept in
+/// `index` (which a relist rebuilds).
+fn record_slices(
+    index: Arc<Mutex<SliceIndex>>,
+) -> impl Fn(&Signals, &watcher::Event<CachedSlice>) + Send + 'static {
+    move |s, event| {
+        let mut index = index.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Apply(o) => s.raise(index.applied(&o.metadata, o.service_name())),
+            watcher::Event::Delete(o) => s.raise(index.deleted(&o.metadata)),
+            watcher::Event::Init => index.relist_start(),
+            watcher::Event::InitApply(o) => index.relist_apply(&o.metadata, o.service_name()),
+            watcher::Event::InitDone => {
+                index.relist_done();
+                s.raise_full();
+            }
+        }
     }
 }
 
@@ -341,6 +400,8 @@ pub struct Stores {
     ingresses: Vec<Store<Ingress>>,
     services: Vec<Store<Service>>,
     slices: Vec<Store<CachedSlice>>,
+    /// Which slices belong to which Service, one per `slices` store.
+    slice_index: Vec<Arc<Mutex<SliceIndex>>>,
     classes: Store<IngressClass>,
     params: Store<DynamicObject>,
     nodes: Store<Node>,
@@ -348,11 +409,12 @@ pub struct Stores {
     bindings: Vec<Store<TargetGroupBinding>>,
 }
 
-/// Starts one reflector on `api`, trimming objects with `trim` (after [`strip`]).
+/// Starts one reflector on `api`, trimming objects with `trim` (after [`strip`]) and
+/// recording each change as `change` names it.
 fn reflect<K>(
     api: Api<K>,
     signals: &Arc<Signals>,
-    targets: bool,
+    change: fn(&ObjectMeta) -> Change,
     trim: fn(&mut K),
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Store<K>
@@ -364,19 +426,19 @@ where
         api,
         K::DynamicType::default(),
         signals,
-        move |s| s.raise(targets),
+        record(change),
         trim,
         tasks,
     )
 }
 
-/// [`reflect`] for any kind (`dyntype` describes untyped ones), raising signals with `raise`
-/// on every change.
+/// [`reflect`] for any kind (`dyntype` describes untyped ones), handing every event to
+/// `raise` (after the cache has it).
 fn reflect_with<K>(
     api: Api<K>,
     dyntype: K::DynamicType,
     signals: &Arc<Signals>,
-    raise: impl Fn(&Signals) + Send + 'static,
+    raise: impl Fn(&Signals, &watcher::Event<K>) + Send + 'static,
     trim: fn(&mut K),
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Store<K>
@@ -399,8 +461,7 @@ where
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                Ok(_) => raise(&signals),
+                Ok(event) => raise(&signals, &event),
                 Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
             }
         }
@@ -447,34 +508,41 @@ impl Stores {
         let mut ingresses = Vec::new();
         let mut services = Vec::new();
         let mut slices = Vec::new();
+        let mut slice_index = Vec::new();
         let mut bindings = Vec::new();
         for scope in scopes {
             ingresses.push(reflect(
                 scoped_api(client, scope),
                 signals,
-                false,
+                index::ingress,
                 no_trim,
                 &mut tasks,
             ));
             services.push(reflect(
                 scoped_api(client, scope),
                 signals,
-                false,
+                index::service,
                 trim_service,
                 &mut tasks,
             ));
-            slices.push(reflect(
+            let by_service = Arc::new(Mutex::new(SliceIndex::default()));
+            slices.push(reflect_with(
                 scoped_api(client, scope),
+                (),
                 signals,
-                true,
+                record_slices(Arc::clone(&by_service)),
                 no_trim, // CachedSlice keeps only what the model reads as it is read
                 &mut tasks,
             ));
+            slice_index.push(by_service);
             bindings.push(reflect_with(
                 scoped_api(client, scope),
                 (),
                 signals,
-                Signals::raise_bindings,
+                |s: &Signals, event: &watcher::Event<TargetGroupBinding>| match event {
+                    watcher::Event::Init | watcher::Event::InitApply(_) => {}
+                    _ => s.raise_bindings(),
+                },
                 no_trim,
                 &mut tasks,
             ));
@@ -482,21 +550,21 @@ impl Stores {
         let classes = reflect(
             Api::all(client.clone()),
             signals,
-            false,
+            index::ingress_class,
             no_trim,
             &mut tasks,
         );
         let nodes = reflect(
             Api::all(client.clone()),
             signals,
-            true,
+            index::node,
             trim_node,
             &mut tasks,
         );
         let namespaces = reflect(
             Api::all(client.clone()),
             signals,
-            false,
+            index::namespace_change,
             no_trim,
             &mut tasks,
         );
@@ -504,7 +572,7 @@ impl Stores {
             Api::all_with(client.clone(), &params_resource()),
             params_resource(),
             signals,
-            |s| s.raise(false),
+            record(index::ingress_class_params),
             no_trim,
             &mut tasks,
         );
@@ -513,6 +581,7 @@ impl Stores {
                 ingresses,
                 services,
                 slices,
+                slice_index,
                 classes,
                 params,
                 nodes,
@@ -564,14 +633,25 @@ impl Stores {
     }
 
     /// The cached EndpointSlices of the Services in `wanted` (namespace, name), as the model
-    /// reads them (see [`CachedSlice`]).
+    /// reads them (see [`CachedSlice`]), found through the slice index (not by scanning every
+    /// slice of the cluster).
     pub fn endpoint_slices_of(&self, wanted: &BTreeSet<(String, String)>) -> Vec<EndpointSlice> {
-        self.slices
-            .iter()
-            .flat_map(Store::state)
-            .filter(|s| s.service_key().is_some_and(|k| wanted.contains(&k)))
-            .map(|s| s.to_slice())
-            .collect()
+        let mut out = Vec::new();
+        for (store, index) in self.slices.iter().zip(&self.slice_index) {
+            let names = index
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .slices_of(wanted);
+            for ((ns, _), slices) in names {
+                for name in slices {
+                    let key = reflector::ObjectRef::new(&name).within(&ns);
+                    if let Some(slice) = store.get(&key) {
+                        out.push(slice.to_slice());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Every cached Node.
@@ -638,8 +718,26 @@ impl Stores {
             .filter(|e| e.service_key().is_some_and(|k| kept.contains(&k)))
             .map(|e| e.to_slice())
             .collect();
-        let ingress_class_params = self
-            .params
+        let ingress_class_params = self.ingress_class_params();
+        Snapshot {
+            ingresses,
+            ingress_classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
+            ingress_class_params,
+            services,
+            endpoint_slices,
+            nodes: self.nodes.state().iter().map(|n| (**n).clone()).collect(),
+            namespaces: self
+                .namespaces
+                .state()
+                .iter()
+                .map(|n| (**n).clone())
+                .collect(),
+        }
+    }
+
+    /// Every IngressClassParams that can be read (the others are logged and left out).
+    fn ingress_class_params(&self) -> Vec<IngressClassParams> {
+        self.params
             .state()
             .iter()
             .filter_map(|p| {
@@ -656,14 +754,44 @@ impl Stores {
                     }
                 }
             })
+            .collect()
+    }
+
+    /// One cached Service.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
+        let key = reflector::ObjectRef::new(name).within(namespace);
+        self.services.iter().find_map(|s| s.get(&key))
+    }
+
+    /// What [`Partial::select`] selects from a complete snapshot, from the caches: the
+    /// Ingresses of the groups to rebuild, the Services named and those the Ingresses refer
+    /// to, their EndpointSlices (looked up through the slice index, not by scanning every
+    /// slice), every IngressClass, IngressClassParams and Namespace, and the Nodes if asked.
+    pub fn snapshot_of(&self, partial: &Partial) -> Snapshot {
+        let ingresses: Vec<Ingress> = partial
+            .ingresses
+            .iter()
+            .filter_map(|(ns, name)| self.ingress(ns, name))
+            .map(|i| (*i).clone())
             .collect();
+        let wanted = partial.services_wanted(&ingresses);
+        let services = wanted
+            .iter()
+            .filter_map(|(ns, name)| self.service(ns, name))
+            .map(|s| (*s).clone())
+            .collect();
+        let endpoint_slices = self.endpoint_slices_of(&wanted);
         Snapshot {
             ingresses,
             ingress_classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
-            ingress_class_params,
+            ingress_class_params: self.ingress_class_params(),
             services,
             endpoint_slices,
-            nodes: self.nodes.state().iter().map(|n| (**n).clone()).collect(),
+            nodes: if partial.nodes {
+                self.nodes.state().iter().map(|n| (**n).clone()).collect()
+            } else {
+                Vec::new()
+            },
             namespaces: self
                 .namespaces
                 .state()

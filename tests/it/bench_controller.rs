@@ -6,9 +6,16 @@
 //!   10,000 Services with 100,000 endpoints in EndpointSlices and 1,000 Ingresses (times
 //!   `BENCH_SCALE`, `BENCH_RUNS` processes in a row);
 //! - target churn: time from an EndpointSlice change to its RegisterTargets/DeregisterTargets
-//!   call, p50 and p99 over 1,000 changes;
-//! - restart: cold start of `BENCH_STACKS` (default 1,000) stacks, then the time and AWS calls
-//!   to confirm them all in sync after a restart.
+//!   call, p50, p99 and max over `BENCH_CHANGES` (default 1,000) changes, at `BENCH_STACKS` ALB
+//!   stacks (default 10 for this benchmark) in a cluster of ten Services with ten endpoints each
+//!   per stack (`BENCH_STACKS=5000`: 50,000 Services, 500,000 endpoints); then, from 100 stacks
+//!   up, a rollout: 100 Services' slices replaced at once, timed until every target call was
+//!   sent, with the calls counted;
+//! - restart: cold start of `BENCH_STACKS` (default 1,000 for this benchmark) stacks, then the
+//!   time and AWS calls to confirm them all in sync after a restart.
+//!
+//! `BENCH_STACKS` sizes whichever benchmark runs: give it with a filter
+//! (`scripts/bench-controller.sh target_churn`).
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -74,9 +81,14 @@ fn service(i: usize) -> Value {
 }
 
 fn slice(i: usize, ready: usize, extra: usize) -> Value {
+    slice_from(i, ready, extra, 1)
+}
+
+/// [`slice`] with addresses numbered from `first` (a rollout replaces every pod).
+fn slice_from(i: usize, ready: usize, extra: usize, first: usize) -> Value {
     let endpoints: Vec<Value> = (0..ready + extra)
         .map(|k| json!({
-            "addresses": [format!("10.{}.{}.{}", (i / 250) % 250, i % 250, k + 1)],
+            "addresses": [format!("10.{}.{}.{}", (i / 250) % 250, i % 250, k + first)],
             "conditions": {"ready": k < ready || extra > 0, "serving": true, "terminating": false},
             "nodeName": format!("ip-10-0-{}-1.ec2.internal", k % 8),
             "zone": "eu-south-2a",
@@ -389,40 +401,78 @@ impl World {
         }
         panic!("not settled with {n} stacks reconciled in {secs} s");
     }
+}
 
-    async fn wait_reconciled(&self, running: &Running, n: u64, secs: u64) -> Duration {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(secs) {
-            let done = running
-                .metrics
-                .counter("aws_lb_operator_reconcile_total", &[("result", "success")]);
-            if done >= n {
-                return t.elapsed();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} stacks reconciled in {secs} s");
-    }
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-controller.sh"]
-async fn bench_target_churn_1000_changes() {
+async fn bench_target_churn_and_rollout() {
+    // BENCH_STACKS ALB stacks, each backed by one of ten Services (ten endpoints each): the
+    // other nine are the rest of the cluster, read by nothing.
+    let stacks = env_count("BENCH_STACKS", 10).max(1);
+    let changes = env_count("BENCH_CHANGES", 1000).max(1);
     let w = World::new("bench-churn", 5801, 91).await;
-    for i in 0..10 {
-        w.server.apply_object(service(i * 10));
-        w.server.apply_object(slice(i * 10, 10, 0));
+    let load = Instant::now();
+    for i in 0..stacks * 10 {
+        w.server.apply_object(service(i));
+        w.server.apply_object(slice(i, 10, 0));
+    }
+    for i in 0..stacks {
         w.server.apply_object(ingress(i));
     }
+    let load_time = load.elapsed();
     let running = w.controller().await;
-    w.wait_reconciled(&running, 10, 300).await;
     let calls = &w.env.clients.calls;
+    // Every load balancer created, then no AWS write for 3 s (the reconcile counter counts
+    // a stack's passes, not stacks, so it cannot tell when all are created).
+    let t = Instant::now();
+    let timeout = Duration::from_secs(300 + 3 * stacks as u64);
+    let lbs = || {
+        calls
+            .mutating_by_operation()
+            .get("elbv2.CreateLoadBalancer")
+            .copied()
+            .unwrap_or(0)
+    };
+    while lbs() < stacks as u64 {
+        assert!(
+            t.elapsed() < timeout,
+            "{} of {stacks} load balancers created",
+            lbs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Then no stack dirty (none failed and waiting for a retry) and no write for 3 s.
+    let dirty = || running.metrics.counter("aws_lb_operator_queue_depth", &[]);
+    let mut quiet_since = (Instant::now(), calls.mutating_calls());
+    while quiet_since.0.elapsed() < Duration::from_secs(3) || dirty() > 0 {
+        assert!(
+            t.elapsed() < timeout,
+            "never settled: {} stacks dirty",
+            dirty()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = calls.mutating_calls();
+        if now != quiet_since.1 {
+            quiet_since = (Instant::now(), now);
+        }
+    }
+    let created = t.elapsed();
+    let failures = running
+        .metrics
+        .counter("aws_lb_operator_reconcile_errors_total", &[]);
     calls.reset();
-    let mut latencies = Vec::with_capacity(1000);
-    for n in 0..1000 {
-        let svc = (n % 10) * 10;
+    let mut latencies = Vec::with_capacity(changes);
+    for n in 0..changes {
+        let svc = (n % stacks) * 10;
         // Alternately add an 11th ready endpoint and remove it again.
-        let extra = usize::from((n / 10) % 2 == 0);
+        let extra = usize::from((n / stacks).is_multiple_of(2));
         let before = calls.mutating_calls();
         let sent = Instant::now();
         w.server.apply_object(slice(svc, 10, extra));
@@ -433,13 +483,13 @@ async fn bench_target_churn_1000_changes() {
             }
             assert!(
                 sent.elapsed() < Duration::from_secs(30),
-                "change {n} never reached AWS"
+                "change {n} never reached AWS ({} stacks dirty)",
+                running.metrics.counter("aws_lb_operator_queue_depth", &[])
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
     let by_op = calls.mutating_by_operation();
-    running.shutdown().await;
     latencies.sort();
     let p50 = percentile(&latencies, 0.50);
     let p99 = percentile(&latencies, 0.99);
@@ -447,14 +497,81 @@ async fn bench_target_churn_1000_changes() {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Target churn (in-process controller, `--target-batch-window 200ms`)\n\n1,000 EndpointSlice changes (one endpoint added or removed, across 10 ALB stacks), each \
+        "## Target churn at {stacks} stacks (in-process controller, `--target-batch-window 200ms`)\n\n{stacks} ALB stacks, {} Services with {} endpoints (loaded in {:.1} s, every stack created in {:.1} s, {failures} failed passes on the way). {changes} EndpointSlice changes (one endpoint added or removed, across the stacks), each \
          timed from the write to the API server until its RegisterTargets/DeregisterTargets call \
          was sent.\n\n| p50 | p99 | max |\n|---:|---:|---:|\n| {} ms | {} ms | {} ms |\n\nMutating calls: {by_op:?}\n",
+        stacks * 10,
+        stacks * 100,
+        load_time.as_secs_f64(),
+        created.as_secs_f64(),
         p50.as_millis(),
         p99.as_millis(),
         max.as_millis()
     );
     report(&s);
+    assert!(
+        by_op
+            .keys()
+            .all(|k| k == "elbv2.RegisterTargets" || k == "elbv2.DeregisterTargets"),
+        "{by_op:?}"
+    );
+    if stacks >= 100 {
+        rollout(&w, stacks).await;
+    }
+    running.shutdown().await;
+}
+
+/// 100 Services' EndpointSlices replaced at once (every pod new: ten targets registered and
+/// ten deregistered per target group): the time from the first write until every target group
+/// got its calls, and how many there were (each target group needs at least one
+/// RegisterTargets and one DeregisterTargets, so 100 of each is at most one each).
+async fn rollout(w: &World, stacks: usize) {
+    const ROLLED: usize = 100;
+    let calls = &w.env.clients.calls;
+    calls.reset();
+    let registers = || {
+        calls
+            .mutating_by_operation()
+            .get("elbv2.RegisterTargets")
+            .copied()
+            .unwrap_or(0)
+    };
+    let deregisters = || {
+        calls
+            .mutating_by_operation()
+            .get("elbv2.DeregisterTargets")
+            .copied()
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    for r in 0..ROLLED {
+        // Spread over the cluster's stacks.
+        let stack = r * stacks / ROLLED;
+        w.server.apply_object(slice_from(stack * 10, 10, 0, 101));
+    }
+    let written = started.elapsed();
+    let deadline = Duration::from_secs(120);
+    while (registers() < ROLLED as u64 || deregisters() < ROLLED as u64)
+        && started.elapsed() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let all_sent = started.elapsed();
+    // Anything sent after the last expected call would be a second call for some group.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let by_op = calls.mutating_by_operation();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Rollout at {stacks} stacks\n\n{ROLLED} Services' EndpointSlices replaced at once (written in {} ms), each target group's ten targets swapped for ten new ones.\n\n| every target call sent after | RegisterTargets | DeregisterTargets |\n|---:|---:|---:|\n| {} ms | {} | {} |\n\nMutating calls: {by_op:?}\n",
+        written.as_millis(),
+        all_sent.as_millis(),
+        registers(),
+        deregisters()
+    );
+    report(&s);
+    assert_eq!(registers(), ROLLED as u64, "{by_op:?}");
+    assert_eq!(deregisters(), ROLLED as u64, "{by_op:?}");
     assert!(
         by_op
             .keys()

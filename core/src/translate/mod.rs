@@ -24,6 +24,7 @@ mod error;
 pub mod gateway;
 pub mod group;
 pub mod hostnames;
+pub mod incremental;
 pub mod listener;
 pub mod load_balancer;
 mod member;
@@ -234,9 +235,11 @@ pub(crate) struct Index<'a> {
     params: BTreeMap<&'a str, &'a IngressClassParams>,
     namespaces: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
     /// Instance ids of eligible Nodes, sorted.
-    pub(crate) instances: Vec<String>,
+    instances: Vec<String>,
     /// Nodes whose instance id cannot be read.
     pub(crate) node_errors: Vec<BuildError>,
+    /// What the lookups since the last [`Index::take_reads`] read (see [`incremental`]).
+    reads: std::cell::RefCell<std::collections::BTreeSet<incremental::Read>>,
 }
 
 fn meta_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
@@ -341,10 +344,31 @@ impl<'a> Index<'a> {
                 .collect(),
             instances,
             node_errors,
+            reads: std::cell::RefCell::default(),
         }
     }
 
+    /// Records that the stack being built read `read`.
+    pub(crate) fn record(&self, read: incremental::Read) {
+        self.reads.borrow_mut().insert(read);
+    }
+
+    /// What was read since the last call.
+    pub(crate) fn take_reads(&self) -> std::collections::BTreeSet<incremental::Read> {
+        self.reads.take()
+    }
+
+    /// Instance ids of the eligible Nodes, sorted (a read of every Node).
+    pub(crate) fn instances(&self) -> &[String] {
+        self.record(incremental::Read::Nodes);
+        &self.instances
+    }
+
     pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
+        self.record(incremental::Read::Service {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        });
         self.services
             .get(namespace)
             .and_then(|m| m.get(name))
@@ -352,6 +376,10 @@ impl<'a> Index<'a> {
     }
 
     pub(crate) fn endpoint_slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
+        self.record(incremental::Read::EndpointSlices {
+            namespace: namespace.to_owned(),
+            service: service.to_owned(),
+        });
         self.slices
             .get(namespace)
             .and_then(|m| m.get(service))
@@ -400,98 +428,12 @@ fn apply_default_tags(stack: &mut Stack, defaults: &BTreeMap<String, String>) {
     }
 }
 
-/// A warning for every annotation under LBC's or ExternalDNS's prefixes that is not implemented,
-/// on the Ingresses and Services that are ours.
-fn unsupported_annotations(
-    snapshot: &Snapshot,
-    claims: &BTreeMap<String, StackId>,
-) -> Vec<Warning> {
-    let ours = |kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        claims.contains_key(&format!(
-            "{kind}/{}/{}",
-            meta_namespace(meta),
-            meta_name(meta)
-        ))
-    };
-    let ingresses = snapshot
-        .ingresses
-        .iter()
-        .filter(|i| ours("ingress", &i.metadata))
-        .map(|i| ("ingress", unsupported::Kind::Ingress, &i.metadata));
-    let services = snapshot
-        .services
-        .iter()
-        .filter(|s| ours("service", &s.metadata))
-        .map(|s| ("service", unsupported::Kind::Service, &s.metadata));
-    let mut out: Vec<Warning> = ingresses
-        .chain(services)
-        .flat_map(|(kind, k, meta)| {
-            let object = ObjectRef::namespaced(kind, meta_namespace(meta), meta_name(meta));
-            unsupported::unsupported(k, meta.annotations.as_ref())
-                .into_iter()
-                .map(move |key| Warning {
-                    object: object.clone(),
-                    message: unsupported::message(key),
-                })
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Translates a snapshot into stacks and errors: IngressGroups into ALB stacks, LoadBalancer
-/// Services into NLB stacks.
+/// Services into NLB stacks. (Built unit by unit: [`incremental::Model`] keeps the units to
+/// rebuild only those a change touches.)
 #[must_use]
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
-    let index = Index::new(snapshot, config);
-    let collected = group::collect(&index, &snapshot.ingresses);
-    let mut claims = BTreeMap::new();
-    for (id, members) in &collected.groups {
-        for m in members {
-            claims.insert(format!("ingress/{}/{}", m.namespace, m.name), id.clone());
-        }
-    }
-    let mut errors = collected.errors;
-    let mut stacks = Vec::new();
-    let mut uses_instances = false;
-    for (id, members) in &collected.groups {
-        let built = group::build_stack(&index, id, members);
-        errors.extend(built.errors);
-        uses_instances |= built.uses_instance_targets;
-        if let Some(stack) = built.stack {
-            stacks.push(stack);
-        }
-    }
-    if uses_instances {
-        errors.extend(index.node_errors.iter().cloned());
-    }
-    let services = service::build_all(&index, &snapshot.services, &snapshot.nodes);
-    stacks.extend(services.stacks);
-    errors.extend(services.errors);
-    claims.extend(services.claims);
-    stacks.sort_by(|a, b| a.id.cmp(&b.id));
-    if !config.default_tags.is_empty() {
-        for stack in &mut stacks {
-            apply_default_tags(stack, &config.default_tags);
-        }
-    }
-    let mut keyed: Vec<(String, String, BuildError)> = errors
-        .into_iter()
-        .map(|e| (e.object().to_string(), e.to_string(), e))
-        .collect();
-    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-    let mut skipped = collected.skipped;
-    skipped.extend(services.skipped);
-    skipped.sort();
-    let warnings = unsupported_annotations(snapshot, &claims);
-    BuildOutput {
-        stacks,
-        errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
-        skipped,
-        claims,
-        warnings,
-    }
+    incremental::Model::full(snapshot, config).output()
 }
 
 /// [`build`] with the Gateway API objects as well: their stacks, errors, skipped objects and

@@ -209,7 +209,7 @@ pub(crate) fn build(
                 )
             })?;
             let targets = index
-                .instances
+                .instances()
                 .iter()
                 .map(|id| TargetSpec {
                     id: id.clone(),

@@ -53,7 +53,7 @@ pub fn generated_name(namespace: &str, name: &str, hash_inputs: &[&str]) -> Stri
     format!("k8s-{}-{}-{hash}", part(namespace), part(name))
 }
 
-/// Output of [`build_all`].
+/// Output of [`build_service`], over one or more Services.
 #[derive(Debug, Default)]
 pub(crate) struct ServiceOutput {
     /// One stack per Service that is ours and valid.
@@ -241,6 +241,7 @@ fn build_one(
     )?;
     let mut node_errors = Vec::new();
     let instances = if target_type == TargetType::Instance {
+        index.record(super::incremental::Read::Nodes);
         eligible_instances(nodes, &settings.target_node_labels, &mut node_errors)
     } else {
         Vec::new()
@@ -285,51 +286,50 @@ fn build_one(
 }
 
 /// Translates every LoadBalancer Service that is ours.
-pub(crate) fn build_all(index: &Index<'_>, services: &[Service], nodes: &[Node]) -> ServiceOutput {
-    let mut out = ServiceOutput::default();
-    for svc in services {
-        let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
-        if !is_lb {
-            continue;
-        }
-        let namespace = meta_namespace(&svc.metadata);
-        let name = meta_name(&svc.metadata);
-        let object = ObjectRef::namespaced("service", namespace, name);
-        let selected = match classify(index, svc) {
-            Ok(s) => s,
-            Err(reason) => {
-                out.skipped.push(Skipped { object, reason });
-                continue;
-            }
-        };
-        if svc.metadata.deletion_timestamp.is_some() {
-            out.skipped.push(Skipped {
-                object,
-                reason: "being deleted".into(),
-            });
-            continue;
-        }
-        let stack = StackId::service(namespace, name);
-        if name.is_empty() {
-            out.errors.push(
-                super::error::invalid_field(
-                    &object,
-                    "metadata.name",
-                    "",
-                    super::group::NAME_EXPECTED,
-                )
-                .exclude(&object, &stack),
-            );
-            continue;
-        }
-        out.claims
-            .insert(format!("service/{namespace}/{name}"), stack.clone());
-        match build_one(index, nodes, svc, selected, &mut out.errors) {
-            Ok(s) => out.stacks.push(s),
-            Err(e) => out.errors.push(e.exclude(&object, &stack)),
-        }
+/// One Service's part of the output (nothing when it is not a LoadBalancer): its stack,
+/// errors, claim, or why it was skipped. It reads the Service, its EndpointSlices and (for
+/// instance targets) the Nodes, nothing else.
+pub(crate) fn build_service(
+    index: &Index<'_>,
+    svc: &Service,
+    nodes: &[Node],
+    out: &mut ServiceOutput,
+) {
+    let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+    if !is_lb {
+        return;
     }
-    out
+    let namespace = meta_namespace(&svc.metadata);
+    let name = meta_name(&svc.metadata);
+    let object = ObjectRef::namespaced("service", namespace, name);
+    let selected = match classify(index, svc) {
+        Ok(s) => s,
+        Err(reason) => {
+            out.skipped.push(Skipped { object, reason });
+            return;
+        }
+    };
+    if svc.metadata.deletion_timestamp.is_some() {
+        out.skipped.push(Skipped {
+            object,
+            reason: "being deleted".into(),
+        });
+        return;
+    }
+    let stack = StackId::service(namespace, name);
+    if name.is_empty() {
+        out.errors.push(
+            super::error::invalid_field(&object, "metadata.name", "", super::group::NAME_EXPECTED)
+                .exclude(&object, &stack),
+        );
+        return;
+    }
+    out.claims
+        .insert(format!("service/{namespace}/{name}"), stack.clone());
+    match build_one(index, nodes, svc, selected, &mut out.errors) {
+        Ok(s) => out.stacks.push(s),
+        Err(e) => out.errors.push(e.exclude(&object, &stack)),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,567 @@
+//! The translation kept up to date object by object: which stacks read which objects, and a
+//! rebuild of only the stacks a change touches.
+//!
+//! [`Model`] holds [`build`](super::build)'s output split into *units*: one per IngressGroup
+//! (keyed by its stack id) and one per LoadBalancer Service, each with the objects its build
+//! read ([`Read`]: Services, the EndpointSlices of a Service, the Nodes), recorded by the
+//! lookups themselves, so the index is never a second copy of the translation's rules. From a
+//! set of [`Change`]s, [`Model::scope`] says what must be rebuilt:
+//!
+//! - a change of an Ingress, IngressClass, IngressClassParams or Namespace can move Ingresses
+//!   between groups (class, group name, params, namespace selectors): a **full** rebuild;
+//! - a Service: every group that looked it up, and its own NLB unit (which is re-evaluated
+//!   from scratch: it may have become, or stopped being, ours);
+//! - the EndpointSlices of a Service: every unit that read them;
+//! - a Node: every unit that read the Nodes (instance targets).
+//!
+//! None of the last three can change which Ingresses form which group (the grouping reads
+//! only Ingresses, IngressClasses, IngressClassParams and Namespaces), nor any other unit, so
+//! rebuilding the [`Partial::units`] from a snapshot holding just what they read
+//! ([`Partial::select`]) and merging them in gives what a full build gives; a unit test checks
+//! it after every step of sequences of changes. Hostname conflicts between stacks are not the
+//! translation's business (the controller decides them over all stacks after every rebuild).
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::Service;
+
+use super::group::{self, Member};
+use super::service::{self, ServiceOutput};
+use super::{
+    apply_default_tags, meta_name, meta_namespace, unsupported, BuildConfig, BuildError,
+    BuildOutput, Index, ObjectRef, Skipped, Snapshot, Warning,
+};
+use crate::model::{Stack, StackId};
+
+/// Something a unit's build read.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Read {
+    /// A Service, looked up by namespace and name (found or not).
+    Service {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// The EndpointSlices of a Service (label `kubernetes.io/service-name`).
+    EndpointSlices {
+        /// Namespace.
+        namespace: String,
+        /// The Service's name.
+        service: String,
+    },
+    /// Every Node (instance targets).
+    Nodes,
+}
+
+/// A changed object, as the watches report it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// An Ingress.
+    Ingress {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// An IngressClass.
+    IngressClass(String),
+    /// An IngressClassParams.
+    IngressClassParams(String),
+    /// A Namespace.
+    Namespace(String),
+    /// A Node.
+    Node(String),
+    /// A Service.
+    Service {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// An EndpointSlice of a Service (by the Service it belongs to).
+    EndpointSlices {
+        /// Namespace.
+        namespace: String,
+        /// The Service's name.
+        service: String,
+    },
+}
+
+/// One independently built part of the output.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UnitId {
+    /// An IngressGroup (its stack id).
+    Group(StackId),
+    /// A LoadBalancer Service (namespace, name), ours or not.
+    Service(String, String),
+}
+
+/// What one unit contributed to the output.
+#[derive(Clone, Debug, Default)]
+struct Unit {
+    stack: Option<Stack>,
+    errors: Vec<BuildError>,
+    warnings: Vec<Warning>,
+    skipped: Vec<Skipped>,
+    claims: Vec<(String, StackId)>,
+    /// A group with instance targets: the Nodes' errors matter.
+    uses_instances: bool,
+    /// A group's member Ingresses (namespace, name).
+    ingresses: Vec<(String, String)>,
+    reads: BTreeSet<Read>,
+}
+
+/// What a set of changes needs rebuilt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything ([`Model::full`]).
+    Full,
+    /// Only some units ([`Model::update`]).
+    Partial(Partial),
+}
+
+/// The units to rebuild and the objects their rebuild reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Partial {
+    /// Units to rebuild.
+    pub units: BTreeSet<UnitId>,
+    /// Ingresses to include (namespace, name): every member of the groups rebuilt.
+    pub ingresses: BTreeSet<(String, String)>,
+    /// Services to include besides those the Ingresses refer to (namespace, name).
+    pub services: BTreeSet<(String, String)>,
+    /// Whether every Node must be included.
+    pub nodes: bool,
+}
+
+impl Partial {
+    /// Whether nothing needs rebuilding.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// The part of a complete `snapshot` a rebuild of [`Partial::units`] reads: the
+    /// [`Partial::ingresses`], the [`Partial::services`] and those the Ingresses refer to,
+    /// their EndpointSlices, every IngressClass, IngressClassParams and Namespace, and the
+    /// Nodes when [`Partial::nodes`]. (The controller selects the same from its caches.)
+    #[must_use]
+    pub fn select(&self, snapshot: &Snapshot) -> Snapshot {
+        let key = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            (meta_namespace(meta).to_owned(), meta_name(meta).to_owned())
+        };
+        let ingresses: Vec<_> = snapshot
+            .ingresses
+            .iter()
+            .filter(|i| self.ingresses.contains(&key(&i.metadata)))
+            .cloned()
+            .collect();
+        let wanted = self.services_wanted(&ingresses);
+        let services = snapshot
+            .services
+            .iter()
+            .filter(|s| wanted.contains(&key(&s.metadata)))
+            .cloned()
+            .collect();
+        let endpoint_slices = snapshot
+            .endpoint_slices
+            .iter()
+            .filter(|e| {
+                let svc = e
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(super::SERVICE_NAME_LABEL));
+                svc.is_some_and(|svc| {
+                    wanted.contains(&(meta_namespace(&e.metadata).to_owned(), svc.clone()))
+                })
+            })
+            .cloned()
+            .collect();
+        Snapshot {
+            ingresses,
+            ingress_classes: snapshot.ingress_classes.clone(),
+            ingress_class_params: snapshot.ingress_class_params.clone(),
+            services,
+            endpoint_slices,
+            nodes: if self.nodes {
+                snapshot.nodes.clone()
+            } else {
+                Vec::new()
+            },
+            namespaces: snapshot.namespaces.clone(),
+        }
+    }
+
+    /// The Services (namespace, name) a partial snapshot holds, given its Ingresses.
+    #[must_use]
+    pub fn services_wanted(
+        &self,
+        ingresses: &[k8s_openapi::api::networking::v1::Ingress],
+    ) -> BTreeSet<(String, String)> {
+        let mut wanted = self.services.clone();
+        for ing in ingresses {
+            let ns = meta_namespace(&ing.metadata);
+            for name in super::actions::referenced_services(ing) {
+                wanted.insert((ns.to_owned(), name));
+            }
+        }
+        wanted
+    }
+}
+
+/// Why [`Model::update`] refused: the caller rebuilds everything instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NeedsFull {
+    /// A group to rebuild did not come out of the partial snapshot's Ingresses as before.
+    #[error("group {0} is not made of the same Ingresses any more")]
+    GroupMoved(StackId),
+    /// A rebuilt unit read the Nodes, which the partial snapshot did not hold.
+    #[error("{0:?} read the Nodes, which were not included")]
+    NodesMissing(UnitId),
+}
+
+/// The translation's output kept per unit, with the index from objects to the units that read
+/// them. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    config: Option<BuildConfig>,
+    units: BTreeMap<UnitId, Unit>,
+    /// Errors of the grouping (Ingresses that joined no group, or were excluded before
+    /// merging): they change only with a full rebuild.
+    collect_errors: Vec<BuildError>,
+    collect_skipped: Vec<Skipped>,
+    node_errors: Vec<BuildError>,
+    readers: BTreeMap<Read, BTreeSet<UnitId>>,
+}
+
+fn object_warnings(
+    kind: &'static str,
+    k: unsupported::Kind,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Vec<Warning> {
+    let object = ObjectRef::namespaced(kind, meta_namespace(meta), meta_name(meta));
+    unsupported::unsupported(k, meta.annotations.as_ref())
+        .into_iter()
+        .map(|key| Warning {
+            object: object.clone(),
+            message: unsupported::message(key),
+        })
+        .collect()
+}
+
+fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
+    let _ = index.take_reads();
+    let built = group::build_stack(index, id, members);
+    let mut stack = built.stack;
+    if let Some(s) = &mut stack {
+        apply_default_tags(s, &index.config.default_tags);
+    }
+    Unit {
+        stack,
+        errors: built.errors,
+        warnings: members
+            .iter()
+            .flat_map(|m| {
+                object_warnings("ingress", unsupported::Kind::Ingress, &m.ingress.metadata)
+            })
+            .collect(),
+        skipped: Vec::new(),
+        claims: members
+            .iter()
+            .map(|m| (format!("ingress/{}/{}", m.namespace, m.name), id.clone()))
+            .collect(),
+        uses_instances: built.uses_instance_targets,
+        ingresses: members
+            .iter()
+            .map(|m| (m.namespace.clone(), m.name.clone()))
+            .collect(),
+        reads: index.take_reads(),
+    }
+}
+
+/// A LoadBalancer Service's unit (`None` for other Services).
+fn service_unit(
+    index: &Index<'_>,
+    svc: &Service,
+    nodes: &[k8s_openapi::api::core::v1::Node],
+) -> Option<Unit> {
+    let _ = index.take_reads();
+    let mut out = ServiceOutput::default();
+    service::build_service(index, svc, nodes, &mut out);
+    if out.stacks.is_empty()
+        && out.errors.is_empty()
+        && out.skipped.is_empty()
+        && out.claims.is_empty()
+    {
+        return None;
+    }
+    let mut reads = index.take_reads();
+    reads.insert(Read::Service {
+        namespace: meta_namespace(&svc.metadata).to_owned(),
+        name: meta_name(&svc.metadata).to_owned(),
+    });
+    let mut stack = out.stacks.pop();
+    if let Some(s) = &mut stack {
+        apply_default_tags(s, &index.config.default_tags);
+    }
+    let warnings = if out.claims.is_empty() {
+        Vec::new()
+    } else {
+        object_warnings("service", unsupported::Kind::Service, &svc.metadata)
+    };
+    Some(Unit {
+        stack,
+        errors: out.errors,
+        warnings,
+        skipped: out.skipped,
+        claims: out.claims.into_iter().collect(),
+        uses_instances: false,
+        ingresses: Vec::new(),
+        reads,
+    })
+}
+
+fn service_id(svc: &Service) -> UnitId {
+    UnitId::Service(
+        meta_namespace(&svc.metadata).to_owned(),
+        meta_name(&svc.metadata).to_owned(),
+    )
+}
+
+impl Model {
+    /// Translates a complete snapshot (what [`build`](super::build) does), keeping every
+    /// unit's part and what it read.
+    #[must_use]
+    pub fn full(snapshot: &Snapshot, config: &BuildConfig) -> Self {
+        let index = Index::new(snapshot, config);
+        let collected = group::collect(&index, &snapshot.ingresses);
+        let mut model = Self {
+            config: Some(config.clone()),
+            collect_errors: collected.errors,
+            collect_skipped: collected.skipped,
+            node_errors: index.node_errors.clone(),
+            ..Self::default()
+        };
+        for (id, members) in &collected.groups {
+            model.insert(UnitId::Group(id.clone()), group_unit(&index, id, members));
+        }
+        for svc in &snapshot.services {
+            if let Some(unit) = service_unit(&index, svc, &snapshot.nodes) {
+                model.insert(service_id(svc), unit);
+            }
+        }
+        model
+    }
+
+    fn insert(&mut self, id: UnitId, unit: Unit) {
+        for read in &unit.reads {
+            self.readers
+                .entry(read.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.units.insert(id, unit);
+    }
+
+    fn remove(&mut self, id: &UnitId) {
+        if let Some(unit) = self.units.remove(id) {
+            for read in &unit.reads {
+                if let Some(set) = self.readers.get_mut(read) {
+                    set.remove(id);
+                    if set.is_empty() {
+                        self.readers.remove(read);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The units that read `read`.
+    #[must_use]
+    pub fn readers(&self, read: &Read) -> Vec<&UnitId> {
+        self.readers
+            .get(read)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of units (IngressGroups and LoadBalancer Services).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Whether there is no unit.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// What `changes` need rebuilt: see the module documentation.
+    #[must_use]
+    pub fn scope<'c>(&self, changes: impl IntoIterator<Item = &'c Change>) -> Scope {
+        let mut units = BTreeSet::new();
+        let mut nodes = false;
+        let mut services = BTreeSet::new();
+        let read_by = |read: &Read, units: &mut BTreeSet<UnitId>| {
+            units.extend(self.readers.get(read).into_iter().flatten().cloned());
+        };
+        for change in changes {
+            match change {
+                Change::Ingress { .. }
+                | Change::IngressClass(_)
+                | Change::IngressClassParams(_)
+                | Change::Namespace(_) => return Scope::Full,
+                Change::Node(_) => {
+                    nodes = true;
+                    read_by(&Read::Nodes, &mut units);
+                }
+                Change::Service { namespace, name } => {
+                    // Its type or annotations may now make a group (or itself) read the Nodes.
+                    nodes = true;
+                    read_by(
+                        &Read::Service {
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                        },
+                        &mut units,
+                    );
+                    units.insert(UnitId::Service(namespace.clone(), name.clone()));
+                }
+                Change::EndpointSlices { namespace, service } => read_by(
+                    &Read::EndpointSlices {
+                        namespace: namespace.clone(),
+                        service: service.clone(),
+                    },
+                    &mut units,
+                ),
+            }
+        }
+        let mut ingresses = BTreeSet::new();
+        for id in &units {
+            let unit = self.units.get(id);
+            nodes |= unit.is_some_and(|u| u.reads.contains(&Read::Nodes));
+            match id {
+                UnitId::Group(_) => {
+                    ingresses.extend(unit.into_iter().flat_map(|u| u.ingresses.iter().cloned()));
+                }
+                UnitId::Service(ns, name) => {
+                    services.insert((ns.clone(), name.clone()));
+                }
+            }
+        }
+        Scope::Partial(Partial {
+            units,
+            ingresses,
+            services,
+            nodes,
+        })
+    }
+
+    /// Rebuilds the `scope`'s units from `snapshot`, which holds what [`Partial::select`]
+    /// selects, and merges them in. On an error nothing changed.
+    ///
+    /// # Errors
+    /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
+    pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<(), NeedsFull> {
+        let Some(config) = self.config.clone() else {
+            return Ok(());
+        };
+        let index = Index::new(snapshot, &config);
+        let collected = group::collect(&index, &snapshot.ingresses);
+        let mut fresh: Vec<(UnitId, Option<Unit>)> = Vec::with_capacity(scope.units.len());
+        for id in &scope.units {
+            let unit = match id {
+                UnitId::Group(g) => {
+                    let Some(members) = collected.groups.get(g) else {
+                        return Err(NeedsFull::GroupMoved(g.clone()));
+                    };
+                    let unit = group_unit(&index, g, members);
+                    let before = self.units.get(id).map(|u| &u.ingresses);
+                    if before != Some(&unit.ingresses) {
+                        return Err(NeedsFull::GroupMoved(g.clone()));
+                    }
+                    Some(unit)
+                }
+                UnitId::Service(ns, name) => snapshot
+                    .services
+                    .iter()
+                    .find(|s| meta_namespace(&s.metadata) == ns && meta_name(&s.metadata) == name)
+                    .and_then(|svc| service_unit(&index, svc, &snapshot.nodes)),
+            };
+            if !scope.nodes
+                && unit
+                    .as_ref()
+                    .is_some_and(|u| u.reads.contains(&Read::Nodes))
+            {
+                return Err(NeedsFull::NodesMissing(id.clone()));
+            }
+            fresh.push((id.clone(), unit));
+        }
+        for (id, unit) in fresh {
+            self.remove(&id);
+            if let Some(unit) = unit {
+                self.insert(id, unit);
+            }
+        }
+        if scope.nodes {
+            self.node_errors = index.node_errors.clone();
+        }
+        Ok(())
+    }
+
+    /// The stack of a unit, if it has one.
+    #[must_use]
+    pub fn stack(&self, id: &UnitId) -> Option<&Stack> {
+        self.units.get(id).and_then(|u| u.stack.as_ref())
+    }
+
+    /// The stacks of `units` (those that have one).
+    pub fn stacks_of<'a>(
+        &'a self,
+        units: impl IntoIterator<Item = &'a UnitId> + 'a,
+    ) -> impl Iterator<Item = &'a Stack> + 'a {
+        units.into_iter().filter_map(|id| self.stack(id))
+    }
+
+    /// The whole output, as [`build`](super::build) returns it.
+    #[must_use]
+    pub fn output(&self) -> BuildOutput {
+        let mut stacks = Vec::with_capacity(self.units.len());
+        let mut errors = self.collect_errors.clone();
+        let mut skipped = self.collect_skipped.clone();
+        let mut warnings = Vec::new();
+        let mut claims = BTreeMap::new();
+        let mut uses_instances = false;
+        for unit in self.units.values() {
+            stacks.extend(unit.stack.iter().cloned());
+            errors.extend(unit.errors.iter().cloned());
+            skipped.extend(unit.skipped.iter().cloned());
+            warnings.extend(unit.warnings.iter().cloned());
+            claims.extend(unit.claims.iter().cloned());
+            uses_instances |= unit.uses_instances;
+        }
+        if uses_instances {
+            errors.extend(self.node_errors.iter().cloned());
+        }
+        stacks.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut keyed: Vec<(String, String, BuildError)> = errors
+            .into_iter()
+            .map(|e| (e.object().to_string(), e.to_string(), e))
+            .collect();
+        keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        skipped.sort();
+        warnings.sort();
+        BuildOutput {
+            stacks,
+            errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
+            skipped,
+            warnings,
+            claims,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,600 @@
+//! The incremental model against full builds: after every step of sequences of object
+//! changes (IngressGroups, NLB Services, instance targets, class changes), the model updated
+//! through [`Model::scope`] and [`Model::update`] must give exactly what [`build`] gives.
+use proptest::prelude::*;
+
+use super::*;
+use crate::translate::fixtures::{self, P};
+use crate::translate::service::annotations::NLB_TARGET_TYPE;
+use crate::translate::{annotations as ann, build};
+
+const NAMESPACES: [&str; 2] = ["a", "b"];
+const UNIMPLEMENTED: &str = "alb.ingress.kubernetes.io/no-such-annotation";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// `alb` (ours).
+    Alb,
+    /// `alb2`, whose controller is ours or not ([`World::alb2_ours`]).
+    Alb2,
+    /// A class that does not exist.
+    Missing,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ing {
+    present: bool,
+    class: Class,
+    /// `group.name: g<n>`, or an implicit group.
+    group: Option<u8>,
+    /// Backend `svc<n>` (in the Ingress's namespace).
+    backend: u8,
+    instance: bool,
+    unimplemented: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SvcType {
+    Absent,
+    ClusterIp,
+    NodePort,
+    /// An NLB of ours (`loadBalancerClass: service.k8s.aws/nlb`).
+    Nlb,
+    /// A LoadBalancer of another class (skipped).
+    OtherLb,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Svc {
+    type_: SvcType,
+    instance: bool,
+    /// Ready endpoints (no slice at 0).
+    endpoints: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeState {
+    Ok,
+    Excluded,
+    NoProviderId,
+    Absent,
+}
+
+#[derive(Clone, Debug)]
+struct World {
+    /// `ing<i>` in namespace `a` (even) or `b` (odd).
+    ingresses: [Ing; 6],
+    /// `svc<k>` in both namespaces: `[namespace][k]`.
+    services: [[Svc; 3]; 2],
+    nodes: [NodeState; 3],
+    alb2_ours: bool,
+}
+
+impl World {
+    fn new() -> Self {
+        let ing = |i: u8| Ing {
+            present: true,
+            class: Class::Alb,
+            group: (i < 3).then_some(1),
+            backend: i % 3,
+            instance: i % 2 == 1,
+            unimplemented: i == 0,
+        };
+        let svc = |k: u8| Svc {
+            type_: if k == 2 {
+                SvcType::Nlb
+            } else {
+                SvcType::NodePort
+            },
+            instance: k == 2,
+            endpoints: 1 + k,
+        };
+        Self {
+            ingresses: [ing(0), ing(1), ing(2), ing(3), ing(4), ing(5)],
+            services: [[svc(0), svc(1), svc(2)], [svc(0), svc(1), svc(2)]],
+            nodes: [NodeState::Ok; 3],
+            alb2_ours: true,
+        }
+    }
+
+    fn ingress_key(i: usize) -> (&'static str, String) {
+        (NAMESPACES[i % 2], format!("ing{i}"))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let mut snap = Snapshot {
+            ingress_classes: vec![
+                fixtures::ingress_class("alb", "ingress.k8s.aws/alb", None),
+                fixtures::ingress_class(
+                    "alb2",
+                    if self.alb2_ours {
+                        "ingress.k8s.aws/alb"
+                    } else {
+                        "example.com/other"
+                    },
+                    None,
+                ),
+            ],
+            namespaces: NAMESPACES
+                .iter()
+                .map(|n| fixtures::namespace(n, &[("team", n)]))
+                .collect(),
+            ..Default::default()
+        };
+        for (i, ing) in self.ingresses.iter().enumerate() {
+            if !ing.present {
+                continue;
+            }
+            let (ns, name) = Self::ingress_key(i);
+            let backend = format!("svc{}", ing.backend);
+            let host = format!("{name}.test");
+            let mut b = fixtures::ingress(ns, &name)
+                .class_name(Some(match ing.class {
+                    Class::Alb => "alb",
+                    Class::Alb2 => "alb2",
+                    Class::Missing => "gone",
+                }))
+                .annotation(
+                    ann::TARGET_TYPE,
+                    if ing.instance { "instance" } else { "ip" },
+                )
+                .rule(
+                    Some(&host),
+                    &[("Prefix", &format!("/{name}"), &backend, P::N(80))],
+                );
+            if let Some(g) = ing.group {
+                b = b.annotation(ann::GROUP_NAME, &format!("g{g}"));
+            }
+            if ing.unimplemented {
+                b = b.annotation(UNIMPLEMENTED, "x");
+            }
+            snap.ingresses.push(b.build());
+        }
+        for (n, ns) in NAMESPACES.iter().enumerate() {
+            for (k, svc) in self.services[n].iter().enumerate() {
+                let name = format!("svc{k}");
+                let type_ = match svc.type_ {
+                    SvcType::Absent => continue,
+                    SvcType::ClusterIp => "ClusterIP",
+                    SvcType::NodePort => "NodePort",
+                    SvcType::Nlb | SvcType::OtherLb => "LoadBalancer",
+                };
+                let node_port = i32::try_from(30080 + k).unwrap();
+                let mut s = fixtures::service(
+                    ns,
+                    &name,
+                    type_,
+                    &[("http", 80, Some(P::N(8080)), Some(node_port))],
+                );
+                if let Some(spec) = s.spec.as_mut() {
+                    spec.load_balancer_class = match svc.type_ {
+                        SvcType::Nlb => Some("service.k8s.aws/nlb".into()),
+                        SvcType::OtherLb => Some("example.com/lb".into()),
+                        _ => None,
+                    };
+                }
+                if svc.type_ == SvcType::Nlb {
+                    s = fixtures::with_service_annotation(
+                        s,
+                        NLB_TARGET_TYPE,
+                        if svc.instance { "instance" } else { "ip" },
+                    );
+                }
+                snap.services.push(s);
+                if svc.endpoints > 0 {
+                    let ips: Vec<String> = (0..svc.endpoints)
+                        .map(|e| format!("10.{n}.{k}.{}", e + 1))
+                        .collect();
+                    let endpoints: Vec<(&str, Option<bool>)> =
+                        ips.iter().map(|ip| (ip.as_str(), Some(true))).collect();
+                    snap.endpoint_slices.push(fixtures::slice(
+                        ns,
+                        &name,
+                        &format!("{name}-abc"),
+                        &[("http", 8080)],
+                        &endpoints,
+                    ));
+                }
+            }
+        }
+        for (i, state) in self.nodes.iter().enumerate() {
+            let name = format!("node{i}");
+            let provider = format!("aws:///eu-west-1a/i-0{i:03}");
+            let node = match state {
+                NodeState::Ok => fixtures::node(&name, Some(&provider), false),
+                NodeState::Excluded => fixtures::node(&name, Some(&provider), true),
+                NodeState::NoProviderId => fixtures::node(&name, None, false),
+                NodeState::Absent => continue,
+            };
+            snap.nodes.push(node);
+        }
+        snap
+    }
+}
+
+/// One change to the world, and the object it changes.
+#[derive(Clone, Debug)]
+enum Step {
+    Endpoints {
+        ns: usize,
+        svc: usize,
+        count: u8,
+    },
+    ServiceType {
+        ns: usize,
+        svc: usize,
+        type_: SvcType,
+    },
+    ServiceTargetType {
+        ns: usize,
+        svc: usize,
+        instance: bool,
+    },
+    IngressClass {
+        ing: usize,
+        class: Class,
+    },
+    IngressGroup {
+        ing: usize,
+        group: Option<u8>,
+    },
+    IngressBackend {
+        ing: usize,
+        svc: u8,
+    },
+    IngressPresent {
+        ing: usize,
+        present: bool,
+    },
+    Alb2Controller {
+        ours: bool,
+    },
+    Node {
+        node: usize,
+        state: NodeState,
+    },
+}
+
+impl Step {
+    fn apply(&self, w: &mut World) -> Change {
+        let service = |ns: usize, svc: usize| Change::Service {
+            namespace: NAMESPACES[ns].into(),
+            name: format!("svc{svc}"),
+        };
+        let ingress = |ing: usize| {
+            let (namespace, name) = World::ingress_key(ing);
+            Change::Ingress {
+                namespace: namespace.into(),
+                name,
+            }
+        };
+        match *self {
+            Self::Endpoints { ns, svc, count } => {
+                w.services[ns][svc].endpoints = count;
+                Change::EndpointSlices {
+                    namespace: NAMESPACES[ns].into(),
+                    service: format!("svc{svc}"),
+                }
+            }
+            Self::ServiceType { ns, svc, type_ } => {
+                w.services[ns][svc].type_ = type_;
+                service(ns, svc)
+            }
+            Self::ServiceTargetType { ns, svc, instance } => {
+                w.services[ns][svc].instance = instance;
+                service(ns, svc)
+            }
+            Self::IngressClass { ing, class } => {
+                w.ingresses[ing].class = class;
+                ingress(ing)
+            }
+            Self::IngressGroup { ing, group } => {
+                w.ingresses[ing].group = group;
+                ingress(ing)
+            }
+            Self::IngressBackend { ing, svc } => {
+                w.ingresses[ing].backend = svc;
+                ingress(ing)
+            }
+            Self::IngressPresent { ing, present } => {
+                w.ingresses[ing].present = present;
+                ingress(ing)
+            }
+            Self::Alb2Controller { ours } => {
+                w.alb2_ours = ours;
+                Change::IngressClass("alb2".into())
+            }
+            Self::Node { node, state } => {
+                w.nodes[node] = state;
+                Change::Node(format!("node{node}"))
+            }
+        }
+    }
+}
+
+fn svc_type() -> impl Strategy<Value = SvcType> {
+    prop_oneof![
+        Just(SvcType::Absent),
+        Just(SvcType::ClusterIp),
+        Just(SvcType::NodePort),
+        Just(SvcType::Nlb),
+        Just(SvcType::OtherLb),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        // Endpoint changes dominate real clusters, and are the incremental path's business.
+        6 => (0..2usize, 0..3usize, 0..4u8)
+            .prop_map(|(ns, svc, count)| Step::Endpoints { ns, svc, count }),
+        2 => (0..2usize, 0..3usize, svc_type())
+            .prop_map(|(ns, svc, type_)| Step::ServiceType { ns, svc, type_ }),
+        1 => (0..2usize, 0..3usize, any::<bool>())
+            .prop_map(|(ns, svc, instance)| Step::ServiceTargetType { ns, svc, instance }),
+        1 => (0..6usize, prop_oneof![Just(Class::Alb), Just(Class::Alb2), Just(Class::Missing)])
+            .prop_map(|(ing, class)| Step::IngressClass { ing, class }),
+        1 => (0..6usize, proptest::option::of(0..3u8))
+            .prop_map(|(ing, group)| Step::IngressGroup { ing, group }),
+        1 => (0..6usize, 0..3u8).prop_map(|(ing, svc)| Step::IngressBackend { ing, svc }),
+        1 => (0..6usize, any::<bool>())
+            .prop_map(|(ing, present)| Step::IngressPresent { ing, present }),
+        1 => any::<bool>().prop_map(|ours| Step::Alb2Controller { ours }),
+        2 => (
+            0..3usize,
+            prop_oneof![
+                Just(NodeState::Ok),
+                Just(NodeState::Excluded),
+                Just(NodeState::NoProviderId),
+                Just(NodeState::Absent)
+            ]
+        )
+            .prop_map(|(node, state)| Step::Node { node, state }),
+    ]
+}
+
+fn config() -> BuildConfig {
+    let mut c = fixtures::config();
+    c.default_tags = [("team".to_owned(), "x".to_owned())].into();
+    c
+}
+
+/// Asserts that `got` is what `want` is, field by field.
+fn assert_same(got: &BuildOutput, want: &BuildOutput, context: &str) {
+    assert_eq!(got.stacks, want.stacks, "stacks after {context}");
+    assert_eq!(got.claims, want.claims, "claims after {context}");
+    assert_eq!(got.errors, want.errors, "errors after {context}");
+    assert_eq!(got.warnings, want.warnings, "warnings after {context}");
+    assert_eq!(got.skipped, want.skipped, "skipped after {context}");
+}
+
+/// How a step was taken.
+#[derive(Debug, Default)]
+struct Taken {
+    full: usize,
+    partial: usize,
+    refused: usize,
+}
+
+/// Applies `steps` to the initial world, checking the model against a full build after each.
+fn run(steps: &[Step]) -> Taken {
+    let config = config();
+    let mut world = World::new();
+    let mut model = Model::full(&world.snapshot(), &config);
+    let mut taken = Taken::default();
+    for (n, step) in steps.iter().enumerate() {
+        let change = step.apply(&mut world);
+        let snapshot = world.snapshot();
+        match model.scope([&change]) {
+            Scope::Full => {
+                taken.full += 1;
+                model = Model::full(&snapshot, &config);
+            }
+            Scope::Partial(partial) => match model.update(&partial.select(&snapshot), &partial) {
+                Ok(()) => taken.partial += 1,
+                Err(_) => {
+                    taken.refused += 1;
+                    model = Model::full(&snapshot, &config);
+                }
+            },
+        }
+        assert_same(
+            &model.output(),
+            &build(&snapshot, &config),
+            &format!("step {n} {step:?}"),
+        );
+    }
+    taken
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_equals_full_build(steps in proptest::collection::vec(step(), 1..25)) {
+        run(&steps);
+    }
+}
+
+/// A fixed sequence through each kind of change, which must take the partial path where the
+/// module documentation says it does.
+#[test]
+fn every_kind_of_change_in_sequence() {
+    let steps = [
+        Step::Endpoints {
+            ns: 0,
+            svc: 0,
+            count: 3,
+        },
+        Step::Endpoints {
+            ns: 1,
+            svc: 2,
+            count: 0,
+        },
+        Step::Node {
+            node: 1,
+            state: NodeState::NoProviderId,
+        },
+        Step::ServiceType {
+            ns: 0,
+            svc: 1,
+            type_: SvcType::ClusterIp,
+        },
+        Step::ServiceType {
+            ns: 0,
+            svc: 2,
+            type_: SvcType::OtherLb,
+        },
+        Step::ServiceType {
+            ns: 0,
+            svc: 2,
+            type_: SvcType::Nlb,
+        },
+        Step::ServiceTargetType {
+            ns: 1,
+            svc: 2,
+            instance: false,
+        },
+        Step::ServiceType {
+            ns: 1,
+            svc: 0,
+            type_: SvcType::Absent,
+        },
+        Step::Endpoints {
+            ns: 1,
+            svc: 0,
+            count: 2,
+        },
+        Step::IngressGroup {
+            ing: 3,
+            group: Some(1),
+        },
+        Step::IngressClass {
+            ing: 0,
+            class: Class::Alb2,
+        },
+        Step::Alb2Controller { ours: false },
+        Step::Endpoints {
+            ns: 0,
+            svc: 0,
+            count: 1,
+        },
+        Step::Node {
+            node: 0,
+            state: NodeState::Absent,
+        },
+        Step::IngressPresent {
+            ing: 2,
+            present: false,
+        },
+        Step::Endpoints {
+            ns: 0,
+            svc: 2,
+            count: 3,
+        },
+    ];
+    let taken = run(&steps);
+    assert_eq!((taken.full, taken.partial, taken.refused), (4, 12, 0));
+}
+
+#[test]
+fn an_endpoint_change_rebuilds_only_the_units_that_read_its_service() {
+    let config = config();
+    let world = World::new();
+    let snapshot = world.snapshot();
+    let model = Model::full(&snapshot, &config);
+    // The world's sanity: groups, NLBs, instance targets, warnings, node reads.
+    let out = model.output();
+    assert_eq!(
+        out.stacks
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect::<Vec<_>>(),
+        [
+            "g1",
+            "a/ing4",
+            "b/ing3",
+            "b/ing5",
+            "service:a/svc2",
+            "service:b/svc2"
+        ]
+    );
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert_eq!(
+        model.readers(&Read::Nodes),
+        [
+            &UnitId::Group(StackId::explicit("g1")),
+            &UnitId::Group(StackId::implicit("b", "ing3")),
+            &UnitId::Group(StackId::implicit("b", "ing5")),
+            &UnitId::Service("a".into(), "svc2".into()),
+            &UnitId::Service("b".into(), "svc2".into()),
+        ]
+    );
+    // svc0 in `a` backs ing0 (group g1) only; ing4 uses svc1.
+    let change = Change::EndpointSlices {
+        namespace: "a".into(),
+        service: "svc0".into(),
+    };
+    let Scope::Partial(partial) = model.scope([&change]) else {
+        panic!("an endpoint change needs a full rebuild");
+    };
+    assert_eq!(
+        partial,
+        Partial {
+            units: [UnitId::Group(StackId::explicit("g1"))].into(),
+            ingresses: [
+                ("a".to_owned(), "ing0".to_owned()),
+                ("a".to_owned(), "ing2".to_owned()),
+                ("b".to_owned(), "ing1".to_owned()),
+            ]
+            .into(),
+            services: BTreeSet::new(),
+            nodes: true,
+        }
+    );
+    let selected = partial.select(&snapshot);
+    let names = |v: Vec<String>| v.join(",");
+    assert_eq!(
+        names(
+            selected
+                .services
+                .iter()
+                .map(|s| format!("{}/{}", meta_namespace(&s.metadata), meta_name(&s.metadata)))
+                .collect()
+        ),
+        "a/svc0,a/svc2,b/svc1"
+    );
+    assert_eq!(selected.endpoint_slices.len(), 3);
+    // An endpoint change of a Service nobody reads rebuilds nothing.
+    let unread = Change::EndpointSlices {
+        namespace: "b".into(),
+        service: "nothing".into(),
+    };
+    assert_eq!(model.scope([&unread]), Scope::Partial(Partial::default()));
+    // An Ingress change may move Ingresses between groups: everything.
+    let moved = Change::Ingress {
+        namespace: "a".into(),
+        name: "ing0".into(),
+    };
+    assert_eq!(model.scope([&unread, &moved]), Scope::Full);
+}
+
+#[test]
+fn a_partial_snapshot_without_the_nodes_a_unit_reads_is_refused() {
+    let config = config();
+    let snapshot = World::new().snapshot();
+    let mut model = Model::full(&snapshot, &config);
+    let before = model.output();
+    let partial = Partial {
+        units: [UnitId::Service("a".into(), "svc2".into())].into(),
+        services: [("a".to_owned(), "svc2".to_owned())].into(),
+        ..Partial::default()
+    };
+    assert_eq!(
+        model.update(&partial.select(&snapshot), &partial),
+        Err(NeedsFull::NodesMissing(UnitId::Service(
+            "a".into(),
+            "svc2".into()
+        )))
+    );
+    assert_same(&model.output(), &before, "a refused update");
+}

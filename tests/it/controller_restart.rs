@@ -153,20 +153,23 @@ async fn a_restart_reads_only_targets_and_the_spread_full_read_repairs_a_rule_ch
     aws_lb_operator::cli::init_logging(aws_lb_operator::cli::LogFormat::Text);
     let clients = localstack::account_clients(REGION, 5620).await;
     let env = env_with(clients, REGION, "restart-drift", 87).await;
-    // ingress-proxy's private NLB is internal: the subnets serve both schemes.
-    env.clients
-        .ec2
-        .create_tags()
-        .set_resources(Some(env.subnets.clone()))
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("kubernetes.io/role/internal-elb")
-                .value("1")
-                .build(),
+    // ingress-proxy's private NLB is internal: subnets of its own role, created with their tags
+    // (tagging the env's subnets afterwards would be a CreateTags the IAM policy evaluation
+    // takes for the operator's, on a resource without our cluster tag).
+    let own = format!("kubernetes.io/cluster/{}", env.cluster);
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        localstack::create_subnet(
+            &env.clients,
+            &env.vpc,
+            &format!("10.87.{}.0/24", 10 + i),
+            &format!("{REGION}{az}"),
+            &[
+                ("kubernetes.io/role/internal-elb", "1"),
+                (own.as_str(), "shared"),
+            ],
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
+    }
     let server = ApiServer::start().await;
     // One ALB stack with rules (seed) and two NLB Services (ingress-proxy).
     load(&server, &["seed", "ingress-proxy"]);

@@ -75,6 +75,7 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     (gateway::API_VERSION, "GatewayClass", "gatewayclass", false),
     (gateway::API_VERSION, "Gateway", "gateway", true),
     (gateway::API_VERSION, "HTTPRoute", "httproute", true),
+    (gateway::API_VERSION, "GRPCRoute", "grpcroute", true),
     (
         gateway::REFERENCE_GRANT_API_VERSION,
         "ReferenceGrant",
@@ -377,6 +378,7 @@ impl Collector {
             "gatewayclass" => typed(doc).map(|o| gws.classes.push(o)),
             "gateway" => typed(doc).map(|o| gws.gateways.push(o)),
             "httproute" => typed(doc).map(|o| gws.http_routes.push(o)),
+            "grpcroute" => typed(doc).map(|o| gws.grpc_routes.push(o)),
             "referencegrant" => typed(doc).map(|o| gws.reference_grants.push(o)),
             "loadbalancerconfiguration" => {
                 typed(doc).map(|o| gws.load_balancer_configurations.push(o))
@@ -448,6 +450,7 @@ fn remove(snap: &mut Snapshot, gws: &mut GatewayObjects, short: &str, ns: &str, 
         "gatewayclass" => gws.classes.retain(|o| keep(&o.metadata)),
         "gateway" => gws.gateways.retain(|o| keep(&o.metadata)),
         "httproute" => gws.http_routes.retain(|o| keep(&o.metadata)),
+        "grpcroute" => gws.grpc_routes.retain(|o| keep(&o.metadata)),
         "referencegrant" => gws.reference_grants.retain(|o| keep(&o.metadata)),
         "loadbalancerconfiguration" => gws
             .load_balancer_configurations

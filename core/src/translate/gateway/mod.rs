@@ -344,7 +344,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             continue;
         }
         let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
-        objects_of_stack.extend(built.routes.iter().map(|r| format!("httproute/{r}")));
+        objects_of_stack.extend(built.routes.iter().cloned());
         objects_of_stack.sort();
         objects_of_stack.dedup();
         out.stacks.push(Stack {

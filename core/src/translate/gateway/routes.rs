@@ -6,11 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::listeners::{State, HTTP_ROUTE};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::listeners::{State, GRPC_ROUTE, HTTP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
 use super::{
-    message_of, name_of, namespace_of, Gateway, GatewayObjects, HttpBackendRef, HttpRoute,
-    HttpRouteMatch, HttpRouteRule, ParentReference, ALB_CONTROLLER, GROUP,
+    message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
+    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, ParentReference, ALB_CONTROLLER,
+    GROUP,
 };
 use crate::model::{
     gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
@@ -28,6 +31,106 @@ use crate::translate::Index;
 const MAX_PATH_PATTERN: usize = 128;
 /// Highest ALB target group weight.
 const MAX_WEIGHT: i32 = 999;
+
+/// An HTTPRoute or a GRPCRoute, as the translation reads both.
+pub(super) struct AnyRoute<'a> {
+    /// `HTTPRoute` or `GRPCRoute`.
+    pub(super) kind: &'static str,
+    pub(super) meta: &'a ObjectMeta,
+    pub(super) parent_refs: &'a [ParentReference],
+    pub(super) hostnames: &'a [String],
+    rules: Vec<AnyRule<'a>>,
+}
+
+/// The matches of a rule of either kind.
+#[derive(Clone, Copy)]
+enum AnyMatches<'a> {
+    Http(&'a [HttpRouteMatch]),
+    Grpc(&'a [GrpcRouteMatch]),
+}
+
+/// A rule of either kind.
+struct AnyRule<'a> {
+    matches: AnyMatches<'a>,
+    filters: &'a [HttpRouteFilter],
+    backend_refs: &'a [HttpBackendRef],
+}
+
+impl<'a> AnyRoute<'a> {
+    fn http(r: &'a HttpRoute) -> Self {
+        let rules = match r.spec.rules.as_deref() {
+            // No rules: one rule with no match and no backend.
+            None => vec![AnyRule {
+                matches: AnyMatches::Http(&[]),
+                filters: &[],
+                backend_refs: &[],
+            }],
+            Some(rules) => rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Http(rule.matches.as_deref().unwrap_or_default()),
+                    filters: rule.filters.as_deref().unwrap_or_default(),
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        };
+        Self {
+            kind: HTTP_ROUTE,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules,
+        }
+    }
+
+    fn grpc(r: &'a GrpcRoute) -> Self {
+        let rules = match r.spec.rules.as_deref() {
+            None => vec![AnyRule {
+                matches: AnyMatches::Grpc(&[]),
+                filters: &[],
+                backend_refs: &[],
+            }],
+            Some(rules) => rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Grpc(rule.matches.as_deref().unwrap_or_default()),
+                    filters: rule.filters.as_deref().unwrap_or_default(),
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        };
+        Self {
+            kind: GRPC_ROUTE,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules,
+        }
+    }
+
+    /// Every HTTPRoute and GRPCRoute, by kind, namespace and name.
+    pub(super) fn all(objects: &'a GatewayObjects) -> Vec<Self> {
+        let mut out: Vec<Self> = objects.http_routes.iter().map(Self::http).collect();
+        out.extend(objects.grpc_routes.iter().map(Self::grpc));
+        out.sort_by(|a, b| {
+            (a.kind, namespace_of(a.meta), name_of(a.meta)).cmp(&(
+                b.kind,
+                namespace_of(b.meta),
+                name_of(b.meta),
+            ))
+        });
+        out
+    }
+
+    /// `httproute` or `grpcroute`.
+    pub(super) fn short(&self) -> &'static str {
+        if self.kind == GRPC_ROUTE {
+            "grpcroute"
+        } else {
+            "httproute"
+        }
+    }
+}
 
 /// What [`build`] returns for a Gateway.
 pub(super) struct Built {
@@ -83,8 +186,10 @@ pub(crate) struct Precedence {
     host_len: Reverse<usize>,
     /// 0 exact path, 1 prefix.
     path_class: u8,
-    /// Longer prefixes first.
+    /// Longer prefixes first (GRPCRoute: longer services first).
     path_len: Reverse<usize>,
+    /// GRPCRoute: longer methods first (0 for HTTPRoute).
+    method_len: Reverse<usize>,
     /// 0 with a method match.
     method: u8,
     /// More header matches first.
@@ -111,6 +216,7 @@ struct Match {
     conditions: Vec<ConditionSpec>,
     exact: bool,
     path_len: usize,
+    method_len: usize,
     method: bool,
     headers: usize,
     queries: usize,
@@ -135,11 +241,11 @@ struct Translated {
     uses_instance_targets: bool,
 }
 
-fn route_ref(route: &HttpRoute) -> ObjectRef {
+fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
     ObjectRef::namespaced(
-        "httproute",
-        namespace_of(&route.metadata),
-        name_of(&route.metadata),
+        route.short(),
+        namespace_of(route.meta),
+        name_of(route.meta),
     )
 }
 
@@ -175,13 +281,11 @@ pub(super) fn pending(
     statuses: &mut Vec<RouteStatus>,
 ) {
     let gw_shown = format!("{}/{}", namespace_of(&gw.metadata), name_of(&gw.metadata));
-    for route in &objects.http_routes {
-        let route_ns = namespace_of(&route.metadata);
+    for route in AnyRoute::all(objects) {
+        let route_ns = namespace_of(route.meta);
         let parents: Vec<RouteParentStatus> = route
-            .spec
             .parent_refs
             .iter()
-            .flatten()
             .enumerate()
             .filter(|(_, p)| refers_to(route_ns, p, gw))
             .map(|(pi, p)| RouteParentStatus {
@@ -199,9 +303,9 @@ pub(super) fn pending(
             .collect();
         if !parents.is_empty() {
             statuses.push(RouteStatus {
-                kind: HTTP_ROUTE,
+                kind: route.kind,
                 namespace: route_ns.to_owned(),
-                name: name_of(&route.metadata).to_owned(),
+                name: name_of(route.meta).to_owned(),
                 parents,
             });
         }
@@ -224,19 +328,16 @@ pub(super) fn build(
     let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
-    let mut routes: Vec<&HttpRoute> = objects.http_routes.iter().collect();
-    routes.sort_by_key(|r| (namespace_of(&r.metadata), name_of(&r.metadata)));
-    for route in routes {
-        if route.metadata.deletion_timestamp.is_some() {
+    for route in AnyRoute::all(objects) {
+        let route = &route;
+        if route.meta.deletion_timestamp.is_some() {
             continue;
         }
-        let route_ns = namespace_of(&route.metadata);
+        let route_ns = namespace_of(route.meta);
         let object = route_ref(route);
         let parents: Vec<(usize, &ParentReference)> = route
-            .spec
             .parent_refs
             .iter()
-            .flatten()
             .enumerate()
             .filter(|(_, p)| refers_to(route_ns, p, gw))
             .collect();
@@ -244,11 +345,11 @@ pub(super) fn build(
             continue;
         }
         let translated = translate(index, objects, gw, stack, route, &object, errors);
-        let route_hosts = route.spec.hostnames.clone().unwrap_or_default();
+        let route_hosts = route.hostnames.to_vec();
         let mut route_status = RouteStatus {
-            kind: HTTP_ROUTE,
+            kind: route.kind,
             namespace: route_ns.to_owned(),
-            name: name_of(&route.metadata).to_owned(),
+            name: name_of(route.meta).to_owned(),
             parents: Vec::new(),
         };
         let mut attached_here: BTreeSet<usize> = BTreeSet::new();
@@ -279,7 +380,7 @@ pub(super) fn build(
                 .filter(|k| {
                     let s = &states[*k];
                     s.is_attachable()
-                        && s.allows_http_routes
+                        && s.allowed_kinds.contains(&route.kind)
                         && namespace_allowed(index, s, gw_ns, route_ns)
                 })
                 .collect();
@@ -313,7 +414,8 @@ pub(super) fn build(
                 fail(
                     reason::NOT_ALLOWED_BY_LISTENERS,
                     format!(
-                        "a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace {route_ns}"
+                        "a gateway with an accepted listener whose allowedRoutes admit {}s from namespace {route_ns}",
+                        route.kind
                     ),
                 )
             } else if with_hosts.is_empty() {
@@ -380,7 +482,11 @@ pub(super) fn build(
             }
         }
         if !attached_here.is_empty() {
-            attached_routes.push(format!("{route_ns}/{}", name_of(&route.metadata)));
+            attached_routes.push(format!(
+                "{}/{route_ns}/{}",
+                route.short(),
+                name_of(route.meta)
+            ));
             all_tgs.extend(translated.target_groups);
             uses_instance_targets |= translated.uses_instance_targets;
         }
@@ -413,13 +519,13 @@ pub(super) fn build(
 fn add_candidates(
     candidates: &mut Candidates,
     port: u16,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     rules: &[Rule],
     hosts: &[Option<String>],
     object: &ObjectRef,
 ) {
     let created = route
-        .metadata
+        .meta
         .creation_timestamp
         .as_ref()
         .map_or((1, None), |t| (0, Some(t.0)));
@@ -437,13 +543,14 @@ fn add_candidates(
                     host_len: Reverse(host_len),
                     path_class: u8::from(!m.exact),
                     path_len: Reverse(m.path_len),
+                    method_len: Reverse(m.method_len),
                     method: u8::from(!m.method),
                     headers: Reverse(m.headers),
                     queries: Reverse(m.queries),
                     created,
                     route: (
-                        namespace_of(&route.metadata).to_owned(),
-                        name_of(&route.metadata).to_owned(),
+                        namespace_of(route.meta).to_owned(),
+                        name_of(route.meta).to_owned(),
                     ),
                     rule: rule.index,
                     matched: m.index,
@@ -503,6 +610,7 @@ fn listener_terminators(
                 host_len: Reverse(host_len),
                 path_class: 2,
                 path_len: Reverse(0),
+                method_len: Reverse(0),
                 method: 1,
                 headers: Reverse(0),
                 queries: Reverse(0),
@@ -600,12 +708,11 @@ fn translate(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     errors: &mut Vec<BuildError>,
 ) -> Translated {
-    let default_rule = [HttpRouteRule::default()];
-    let rules: &[HttpRouteRule] = route.spec.rules.as_deref().unwrap_or(&default_rule);
+    let rules = &route.rules;
     let mut out = Translated {
         rules: Vec::new(),
         dropped: Vec::new(),
@@ -636,23 +743,38 @@ fn translate_rule(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     ri: usize,
-    rule: &HttpRouteRule,
+    rule: &AnyRule<'_>,
     out: &mut Translated,
     errors: &mut Vec<BuildError>,
 ) -> Result<Rule, BuildError> {
     let field = format!("spec.rules[{ri}]");
     let limit = index.config.limits.condition_values_per_rule;
-    let default_match = [HttpRouteMatch::default()];
-    let matches: &[HttpRouteMatch] = match rule.matches.as_deref() {
-        None | Some([]) => &default_match,
-        Some(m) => m,
+    let default_http = [HttpRouteMatch::default()];
+    let default_grpc = [GrpcRouteMatch::default()];
+    let matches: Vec<Result<Match, BuildError>> = match rule.matches {
+        AnyMatches::Http(m) => {
+            let m = if m.is_empty() { &default_http[..] } else { m };
+            m.iter()
+                .enumerate()
+                .map(|(mi, m)| translate_match(m, &format!("{field}.matches[{mi}]"), object, mi))
+                .collect()
+        }
+        AnyMatches::Grpc(m) => {
+            let m = if m.is_empty() { &default_grpc[..] } else { m };
+            m.iter()
+                .enumerate()
+                .map(|(mi, m)| {
+                    translate_grpc_match(m, &format!("{field}.matches[{mi}]"), object, mi)
+                })
+                .collect()
+        }
     };
     let mut translated = Vec::new();
-    for (mi, m) in matches.iter().enumerate() {
-        let t = translate_match(m, &format!("{field}.matches[{mi}]"), object, mi)?;
+    for (mi, t) in matches.into_iter().enumerate() {
+        let t = t?;
         // The host condition adds one value.
         let values: usize = t
             .conditions
@@ -671,9 +793,17 @@ fn translate_rule(
         translated.push(t);
     }
     let mut redirect = None;
-    for (fi, f) in rule.filters.iter().flatten().enumerate() {
+    for (fi, f) in rule.filters.iter().enumerate() {
         let ffield = format!("{field}.filters[{fi}]");
         match (f.filter_type.as_str(), &f.request_redirect) {
+            (t, _) if route.kind == GRPC_ROUTE => {
+                return Err(invalid_field(
+                    object,
+                    format!("{ffield}.type"),
+                    t,
+                    "no filter (an ALB rule expresses none of a GRPCRoute's filters)",
+                ))
+            }
             ("RequestRedirect", Some(r)) => {
                 redirect = Some(translate_redirect(r, &ffield, object)?)
             }
@@ -823,9 +953,101 @@ fn translate_match(
         conditions,
         exact,
         path_len,
+        method_len: 0,
         method: m.method.is_some(),
         headers: headers.len(),
         queries: queries.len(),
+    })
+}
+
+/// A GRPCRoute match: the service and method become the request path `/service/method`
+/// (a missing service or method is `*`, as the AWS Load Balancer Controller writes it), headers
+/// become `http-header` conditions. Only `Exact` matches can be expressed: ALB's path and header
+/// patterns are wildcards, not regular expressions.
+fn translate_grpc_match(
+    m: &GrpcRouteMatch,
+    field: &str,
+    object: &ObjectRef,
+    index: usize,
+) -> Result<Match, BuildError> {
+    let mut conditions = Vec::new();
+    let (service, method) = match &m.method {
+        None => (None, None),
+        Some(mm) => {
+            let t = mm.match_type.as_deref().unwrap_or("Exact");
+            if t != "Exact" {
+                return Err(invalid_field(
+                    object,
+                    format!("{field}.method.type"),
+                    t,
+                    "\"Exact\" (an ALB path pattern has wildcards, not regular expressions)",
+                ));
+            }
+            for (name, v) in [("service", &mm.service), ("method", &mm.method)] {
+                if let Some(v) = v {
+                    if v.is_empty() || !literal_ok(v) || v.contains('/') {
+                        return Err(invalid_field(
+                            object,
+                            format!("{field}.method.{name}"),
+                            v,
+                            "a non-empty name without \"*\", \"?\" or \"/\"",
+                        ));
+                    }
+                }
+            }
+            (mm.service.as_deref(), mm.method.as_deref())
+        }
+    };
+    let pattern = match (service, method) {
+        (None, None) => "/*".to_owned(),
+        (s, m) => format!("/{}/{}", s.unwrap_or("*"), m.unwrap_or("*")),
+    };
+    if pattern.len() > MAX_PATH_PATTERN {
+        return Err(invalid_field(
+            object,
+            format!("{field}.method"),
+            &pattern,
+            format!("a service and method whose ALB path pattern has at most {MAX_PATH_PATTERN} characters"),
+        ));
+    }
+    conditions.push(ConditionSpec::PathPattern {
+        values: vec![pattern],
+    });
+    let headers = m.headers.as_deref().unwrap_or_default();
+    for (hi, h) in headers.iter().enumerate() {
+        let t = h.match_type.as_deref().unwrap_or("Exact");
+        if t != "Exact" {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].type"),
+                t,
+                "\"Exact\" (RegularExpression is not translated yet)",
+            ));
+        }
+        if !literal_ok(&h.value) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].value"),
+                &h.value,
+                "a value without \"*\" or \"?\" (wildcards in an ALB http-header condition, with no escape)",
+            ));
+        }
+        conditions.push(ConditionSpec::HttpHeader {
+            http_header_name: h.name.clone(),
+            values: vec![h.value.clone()],
+        });
+    }
+    Ok(Match {
+        index,
+        conditions,
+        // The specification's GRPCRoute precedence: longer service, then longer method, then
+        // more header matches.
+        exact: true,
+        path_len: service.map_or(0, str::len),
+        method_len: method.map_or(0, str::len),
+        method: false,
+        headers: headers.len(),
+        queries: 0,
     })
 }
 
@@ -905,15 +1127,15 @@ fn forward(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     ri: usize,
-    rule: &HttpRouteRule,
+    rule: &AnyRule<'_>,
     out: &mut Translated,
     errors: &mut Vec<BuildError>,
 ) -> Result<ActionSpec, BuildError> {
     let mut refs = Vec::new();
-    for (bi, b) in rule.backend_refs.iter().flatten().enumerate() {
+    for (bi, b) in rule.backend_refs.iter().enumerate() {
         let field = format!("spec.rules[{ri}].backendRefs[{bi}]");
         if b.filters.as_ref().is_some_and(|f| !f.is_empty()) {
             return Err(invalid_field(
@@ -974,14 +1196,14 @@ fn forward(
     })
 }
 
-/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes of `from_ns` refer to Service `name`.
-fn granted(objects: &GatewayObjects, from_ns: &str, to_ns: &str, name: &str) -> bool {
+/// Whether a ReferenceGrant in `to_ns` lets routes of `kind` in `from_ns` refer to Service `name`.
+fn granted(objects: &GatewayObjects, kind: &str, from_ns: &str, to_ns: &str, name: &str) -> bool {
     objects.reference_grants.iter().any(|g| {
         namespace_of(&g.metadata) == to_ns
             && g.spec
                 .from
                 .iter()
-                .any(|f| f.group == GROUP && f.kind == HTTP_ROUTE && f.namespace == from_ns)
+                .any(|f| f.group == GROUP && f.kind == kind && f.namespace == from_ns)
             && g.spec.to.iter().any(|t| {
                 t.group.is_empty()
                     && t.kind == "Service"
@@ -998,13 +1220,14 @@ fn target_group(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     field: &str,
     b: &HttpBackendRef,
 ) -> Result<(TargetGroupSpec, bool), BackendError> {
-    let route_ns = namespace_of(&route.metadata);
-    let route_name = name_of(&route.metadata);
+    let route_ns = namespace_of(route.meta);
+    let route_name = name_of(route.meta);
+    let kind_of_route = route.kind;
     let group = b.group.as_deref().unwrap_or("");
     let kind = b.kind.as_deref().unwrap_or("Service");
     if !group.is_empty() || kind != "Service" {
@@ -1027,14 +1250,14 @@ fn target_group(
     }
     let ns = b.namespace.as_deref().unwrap_or(route_ns);
     let name = b.name.as_str();
-    if ns != route_ns && !granted(objects, route_ns, ns, name) {
+    if ns != route_ns && !granted(objects, kind_of_route, route_ns, ns, name) {
         return Err((
             reason::REF_NOT_PERMITTED,
             invalid_field(
                 object,
                 format!("{field}.namespace"),
                 ns,
-                format!("the route's namespace {route_ns}, or a ReferenceGrant in namespace {ns} from HTTPRoutes of namespace {route_ns} to Service {name}"),
+                format!("the route's namespace {route_ns}, or a ReferenceGrant in namespace {ns} from {kind_of_route}s of namespace {route_ns} to Service {name}"),
             ),
         ));
     }
@@ -1097,7 +1320,14 @@ fn target_group(
         }
     };
     let (gw_ns, gw_name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
-    let id = format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{HTTP_ROUTE}-{ns}-{name}:{port}");
+    let id =
+        format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{kind_of_route}-{ns}-{name}:{port}");
+    let grpc = kind_of_route == GRPC_ROUTE;
+    let protocol_version = if grpc {
+        ProtocolVersion::Grpc
+    } else {
+        ProtocolVersion::Http1
+    };
     let hashed_port = match target_type {
         TargetType::Instance => tg_port.to_string(),
         TargetType::Ip => port.to_string(),
@@ -1106,12 +1336,12 @@ fn target_group(
         cluster: &index.config.cluster_name,
         gateway: (gw_ns, gw_name),
         route: (route_ns, route_name),
-        route_kind: HTTP_ROUTE,
+        route_kind: kind_of_route,
         service: (ns, name),
         port: &hashed_port,
         target_type: target_type.as_str(),
         protocol: Protocol::Http.as_str(),
-        protocol_version: ProtocolVersion::Http1.as_str(),
+        protocol_version: protocol_version.as_str(),
     });
     Ok((
         TargetGroupSpec {
@@ -1120,21 +1350,29 @@ fn target_group(
             name: tg_name,
             port: tg_port,
             protocol: Protocol::Http,
-            protocol_version: Some(ProtocolVersion::Http1),
+            protocol_version: Some(protocol_version),
             target_type,
             ip_address_type: "ipv4".to_owned(),
-            // The AWS Load Balancer Controller's Gateway defaults.
+            // The AWS Load Balancer Controller's Gateway defaults (gRPC: its health-check
+            // path and gRPC code 12, UNIMPLEMENTED).
             health_check: HealthCheckSpec {
                 protocol: Protocol::Http,
                 port: "traffic-port".to_owned(),
-                path: "/".to_owned(),
+                path: if grpc { "/AWS.ALB/healthcheck" } else { "/" }.to_owned(),
                 interval_seconds: 15,
                 timeout_seconds: 5,
                 healthy_threshold_count: 3,
                 unhealthy_threshold_count: 3,
-                matcher: MatcherSpec {
-                    http_code: Some("200-399".to_owned()),
-                    grpc_code: None,
+                matcher: if grpc {
+                    MatcherSpec {
+                        http_code: None,
+                        grpc_code: Some("12".to_owned()),
+                    }
+                } else {
+                    MatcherSpec {
+                        http_code: Some("200-399".to_owned()),
+                        grpc_code: None,
+                    }
                 },
             },
             targets,

@@ -101,7 +101,11 @@ fn answer(stack: &Stack, port: u16, host: &str, path: &str, extra: &[(&str, &str
             .iter()
             .map(|t| {
                 let id = t.id.as_deref().unwrap();
-                let backend = id.split(":HTTPRoute-").nth(1).unwrap();
+                let backend = id
+                    .split(":HTTPRoute-")
+                    .nth(1)
+                    .or_else(|| id.split(":GRPCRoute-").nth(1))
+                    .unwrap();
                 if target_groups.len() == 1 {
                     backend.to_owned()
                 } else {
@@ -1213,4 +1217,233 @@ fn configurations_merge_by_the_class_merging_mode() {
         };
         assert_eq!(stack.load_balancer.tags["tier"], tier, "{mode:?}");
     }
+}
+
+fn grpc_route(ns: &str, name: &str, created: &str, spec: Value) -> GrpcRoute {
+    from(json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}))
+}
+
+/// A Gateway with an HTTPS listener (certificate from its LoadBalancerConfiguration) on 443
+/// and an HTTP listener on 80.
+fn grpc_objects(routes: Vec<GrpcRoute>) -> GatewayObjects {
+    let mut gw = gateway(
+        "shop",
+        "edge",
+        json!([
+            {"name": "tls", "port": 443, "protocol": "HTTPS"},
+            {"name": "web", "port": 80, "protocol": "HTTP"},
+            {"name": "grpc-on-http", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}}
+        ]),
+    );
+    gw.spec.infrastructure = Some(from(
+        json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "c"}}),
+    ));
+    let mut o = objects(vec![gw], vec![]);
+    o.load_balancer_configurations.push(from(json!({
+        "metadata": {"name": "c", "namespace": "shop"},
+        "spec": {"listenerConfigurations": [{"protocolPort": "HTTPS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/a"}]}
+    })));
+    o.grpc_routes = routes;
+    o
+}
+
+#[test]
+fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
+    let m = |service: Option<&str>, method: Option<&str>| {
+        let mut v = json!({});
+        if let Some(s) = service {
+            v["service"] = json!(s);
+        }
+        if let Some(x) = method {
+            v["method"] = json!(x);
+        }
+        v
+    };
+    let routes = vec![
+        grpc_route(
+            "shop",
+            "cart",
+            "2025-01-01T00:00:00Z",
+            json!({
+                "parentRefs": [{"name": "edge", "sectionName": "tls"}],
+                "rules": [
+                    {"matches": [{"method": m(Some("shop.Cart"), None)}], "backendRefs": [{"name": "cart", "port": 80}]},
+                    {"matches": [{"method": m(Some("shop.Cart"), Some("Add"))}], "backendRefs": [{"name": "add", "port": 80}]},
+                    {"matches": [{"method": m(None, Some("Health"))}], "backendRefs": [{"name": "health", "port": 80}]},
+                    {"matches": [{"method": m(Some("shop.Cart"), None), "headers": [{"name": "x-tenant", "value": "a"}]}],
+                     "backendRefs": [{"name": "tenant", "port": 80, "weight": 3}, {"name": "cart", "port": 80, "weight": 1}]}
+                ]
+            }),
+        ),
+        // Newer, catch-all: answers what the others do not.
+        grpc_route(
+            "shop",
+            "rest",
+            "2025-02-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "rules": [{"backendRefs": [{"name": "rest", "port": 80}]}]}),
+        ),
+        // Same service match as cart's first rule, newer: never reached.
+        grpc_route(
+            "other",
+            "copy",
+            "2025-03-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "namespace": "shop", "sectionName": "tls"}],
+                   "rules": [{"matches": [{"method": m(Some("shop.Cart"), None)}], "backendRefs": [{"name": "copy", "port": 80}]}]}),
+        ),
+    ];
+    let mut reversed = routes.clone();
+    reversed.reverse();
+    for routes in [routes, reversed] {
+        let mut o = grpc_objects(routes);
+        if let Some(l) = o.gateways[0].spec.listeners.get_mut(0) {
+            l.allowed_routes = Some(from(json!({"namespaces": {"from": "All"}})));
+        }
+        let out = run(
+            &o,
+            &[
+                ("shop", "cart"),
+                ("shop", "add"),
+                ("shop", "health"),
+                ("shop", "tenant"),
+                ("shop", "rest"),
+                ("other", "copy"),
+            ],
+        );
+        // Only the HTTP listener that asks for GRPCRoutes is wrong.
+        assert_eq!(
+            out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec![r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#]
+        );
+        let stack = &out.stacks[0];
+        let table = [
+            ("/shop.Cart/Add", vec![], "shop-add:80"),
+            ("/shop.Cart/Remove", vec![], "shop-cart:80"),
+            // The longer service wins before the method (the GRPCRoute precedence).
+            ("/shop.Cart/Health", vec![], "shop-cart:80"),
+            ("/other.Svc/Health", vec![], "shop-health:80"),
+            // Same service, more header matches first.
+            ("/shop.Cart/Remove", vec![("x-tenant", "a")], "shop-tenant:80*3 shop-cart:80*1"),
+            ("/shop.Cart/Add", vec![("x-tenant", "a")], "shop-add:80"),
+            ("/shop.Cartx/Remove", vec![], "shop-rest:80"),
+            ("/a.B/C", vec![], "shop-rest:80"),
+        ];
+        for (path, headers, want) in table {
+            assert_eq!(answer(stack, 443, "grpc.example.com", path, &headers), want, "{path} {headers:?}");
+        }
+        let listener = stack.listeners.iter().find(|l| l.port == 443).unwrap();
+        let patterns: Vec<String> = listener
+            .rules
+            .iter()
+            .flat_map(|r| r.conditions.iter())
+            .filter_map(|c| match c {
+                crate::model::ConditionSpec::PathPattern { values } => Some(values.join(",")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            patterns,
+            vec!["/shop.Cart/Add", "/shop.Cart/*", "/shop.Cart/*", "/shop.Cart/*", "/*/Health", "/*"]
+        );
+        let tg = stack
+            .target_groups
+            .iter()
+            .find(|t| t.id == "shop/edge:shop-cart:GRPCRoute-shop-cart:80")
+            .unwrap();
+        assert_eq!(tg.protocol_version, Some(crate::model::ProtocolVersion::Grpc));
+        assert_eq!(tg.health_check.path, "/AWS.ALB/healthcheck");
+        assert_eq!(tg.health_check.matcher.grpc_code.as_deref(), Some("12"));
+        assert_eq!(tg.health_check.matcher.http_code, None);
+        assert!(tg.name.starts_with("k8s-shop-cart-"), "{}", tg.name);
+        assert!(stack.objects.contains(&"grpcroute/shop/cart".to_owned()), "{:?}", stack.objects);
+        let r = out.status.routes.iter().find(|r| r.name == "cart").unwrap();
+        assert_eq!(r.kind, "GRPCRoute");
+        assert_eq!(
+            parent_condition(&out.status, "shop/cart", "Accepted"),
+            (ConditionStatus::True, "Accepted".to_owned())
+        );
+        let tls = &out.status.gateways[0].listeners[0];
+        assert_eq!(
+            tls.supported_kinds,
+            vec!["gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute"]
+        );
+        assert_eq!(tls.attached_routes, 3);
+    }
+}
+
+#[test]
+fn grpc_routes_attachment_and_unsupported_values() {
+    let routes = vec![
+        grpc_route(
+            "shop",
+            "on-http",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "web"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        ),
+        grpc_route(
+            "shop",
+            "partly",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "rules": [
+                {"matches": [{"method": {"service": "ok.Svc"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"method": {"type": "RegularExpression", "service": "re.*"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"headers": [{"type": "RegularExpression", "name": "x", "value": "a.*"}]}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"filters": [{"type": "RequestHeaderModifier"}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"method": {"service": "missing.Svc"}}], "backendRefs": [{"name": "missing", "port": 80}]}
+            ]}),
+        ),
+        grpc_route(
+            "other",
+            "cross",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "namespace": "shop", "sectionName": "tls"}],
+                   "rules": [{"backendRefs": [{"name": "a", "namespace": "shop", "port": 80}]}]}),
+        ),
+    ];
+    let mut o = grpc_objects(routes);
+    o.gateways[0].spec.listeners[0].allowed_routes =
+        Some(from(json!({"namespaces": {"from": "All"}})));
+    let out = run(&o, &[("shop", "a")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#,
+            r#"grpcroute other/cross: spec.rules[0].backendRefs[0].namespace has invalid value "shop": expected the route's namespace other, or a ReferenceGrant in namespace shop from GRPCRoutes of namespace other to Service a"#,
+            r#"grpcroute shop/on-http: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway with an accepted listener whose allowedRoutes admit GRPCRoutes from namespace shop"#,
+            r#"grpcroute shop/partly: spec.rules[1].matches[0].method.type has invalid value "RegularExpression": expected "Exact" (an ALB path pattern has wildcards, not regular expressions)"#,
+            r#"grpcroute shop/partly: spec.rules[2].matches[0].headers[0].type has invalid value "RegularExpression": expected "Exact" (RegularExpression is not translated yet)"#,
+            r#"grpcroute shop/partly: spec.rules[3].filters[0].type has invalid value "RequestHeaderModifier": expected no filter (an ALB rule expresses none of a GRPCRoute's filters)"#,
+            "grpcroute shop/partly: spec.rules[4].backendRefs[0] refers to service shop/missing, which was not found",
+        ]
+    );
+    use ConditionStatus::{False, True};
+    let table = [
+        ("shop/on-http", "Accepted", (False, "NotAllowedByListeners")),
+        ("shop/partly", "Accepted", (True, "Accepted")),
+        ("shop/partly", "PartiallyInvalid", (True, "UnsupportedValue")),
+        ("shop/partly", "ResolvedRefs", (False, "BackendNotFound")),
+        ("other/cross", "ResolvedRefs", (False, "RefNotPermitted")),
+    ];
+    for (route, t, (status, reason)) in table {
+        assert_eq!(
+            parent_condition(&out.status, route, t),
+            (status, reason.to_owned()),
+            "{route} {t}"
+        );
+    }
+    let stack = &out.stacks[0];
+    assert_eq!(answer(stack, 443, "h", "/ok.Svc/M", &[]), "shop-a:80");
+    assert_eq!(answer(stack, 443, "h", "/missing.Svc/M", &[]), "fixed 500");
+    assert_eq!(answer(stack, 443, "h", "/re.x/M", &[]), "fixed 500");
+    // A ReferenceGrant from GRPCRoutes (not HTTPRoutes) lets the cross-namespace backend in.
+    o.reference_grants.push(from(json!({
+        "metadata": {"name": "g", "namespace": "shop"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "namespace": "other"}],
+                 "to": [{"group": "", "kind": "Service"}]}
+    })));
+    let out = run(&o, &[("shop", "a")]);
+    assert_eq!(
+        parent_condition(&out.status, "other/cross", "ResolvedRefs"),
+        (True, "ResolvedRefs".to_owned())
+    );
 }

@@ -21,6 +21,7 @@
 //! `<gwNs>/<gw>:<routeNs>-<route>:HTTPRoute-<svcNs>-<svc>:<port>`, tags under
 //! `gateway.k8s.aws.alb/`.
 mod listeners;
+mod nlb;
 mod routes;
 pub mod status;
 pub mod types;
@@ -174,13 +175,15 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
     let mut out = GatewayOutput::default();
     let mut uses_instances = false;
     // Classes of ours, and the configuration each one names.
-    let mut classes: BTreeMap<&str, Result<Option<&LoadBalancerConfigurationSpec>, ()>> =
+    // `true`: an NLB class.
+    let mut classes: BTreeMap<&str, (bool, Result<Option<&LoadBalancerConfigurationSpec>, ()>)> =
         BTreeMap::new();
     let mut class_names: Vec<&GatewayClass> = objects.classes.iter().collect();
     class_names.sort_by_key(|c| name_of(&c.metadata));
     for class in class_names {
         let name = name_of(&class.metadata);
-        if class.spec.controller_name != ALB_CONTROLLER {
+        let nlb_class = class.spec.controller_name == NLB_CONTROLLER;
+        if class.spec.controller_name != ALB_CONTROLLER && !nlb_class {
             continue;
         }
         let object = ObjectRef::cluster("gatewayclass", name);
@@ -202,7 +205,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             name: name.to_owned(),
             conditions: vec![condition],
         });
-        classes.insert(name, params.map_err(|_| ()));
+        classes.insert(name, (nlb_class, params.map_err(|_| ())));
     }
 
     let mut gateways: Vec<&Gateway> = objects.gateways.iter().collect();
@@ -211,20 +214,17 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
         let object = ObjectRef::namespaced("gateway", ns, name);
         let class_name = gw.spec.gateway_class_name.as_str();
-        let Some(class) = classes.get(class_name) else {
-            let nlb = objects.classes.iter().any(|c| {
-                name_of(&c.metadata) == class_name && c.spec.controller_name == NLB_CONTROLLER
-            });
+        let Some((nlb, class)) = classes.get(class_name) else {
             out.skipped.push(Skipped {
                 object,
-                reason: if nlb {
-                    format!("gatewayclass {class_name} is an NLB class ({NLB_CONTROLLER}); NLB Gateways are not translated yet")
-                } else {
-                    format!("gatewayclass {class_name} is not an ALB class of ours ({ALB_CONTROLLER})")
-                },
+                reason: format!(
+                    "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
+                ),
             });
             continue;
         };
+        let nlb = *nlb;
+        let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
         if gw.metadata.deletion_timestamp.is_some() {
             out.skipped.push(Skipped {
                 object,
@@ -232,7 +232,11 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             });
             continue;
         }
-        let id = StackId::gateway(ns, name);
+        let id = if nlb {
+            StackId::nlb_gateway(ns, name)
+        } else {
+            StackId::gateway(ns, name)
+        };
         out.claims
             .insert(format!("gateway/{ns}/{name}"), id.clone());
         let mut gw_status = GatewayStatus {
@@ -275,11 +279,16 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
                 ];
                 out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, &message, &mut out.status.routes);
+                routes::pending(objects, gw, controller, &message, &mut out.status.routes);
                 continue;
             }
         };
-        let lb = match load_balancer(&index, gw, &id, &settings, &object) {
+        let lb_type = if nlb {
+            LoadBalancerType::Network
+        } else {
+            LoadBalancerType::Application
+        };
+        let lb = match load_balancer(&index, gw, &id, &settings, &object, lb_type) {
             Ok(lb) => lb,
             Err(e) => {
                 let m = message_of(&e);
@@ -289,24 +298,53 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
                 ];
                 out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, &m, &mut out.status.routes);
+                routes::pending(objects, gw, controller, &m, &mut out.status.routes);
                 continue;
             }
         };
-        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
-        let built = routes::build(
-            &index,
-            objects,
-            gw,
-            &id,
-            &mut states,
-            &mut out.errors,
-            &mut out.status.routes,
-        );
+        let (valid, total, built) = if nlb {
+            let built = nlb::build(
+                &index,
+                objects,
+                gw,
+                &id,
+                &settings,
+                &object,
+                &mut out.errors,
+                &mut out.status.routes,
+            );
+            gw_status.listeners = built.listener_status;
+            (
+                built.valid,
+                gw.spec.listeners.len(),
+                routes::Built {
+                    listeners: built.listeners,
+                    target_groups: built.target_groups,
+                    routes: built.routes,
+                    uses_instance_targets: built.uses_instance_targets,
+                },
+            )
+        } else {
+            let mut states =
+                listeners::validate(gw, &settings, config, &object, &mut out.errors);
+            let built = routes::build(
+                &index,
+                objects,
+                gw,
+                &id,
+                &mut states,
+                &mut out.errors,
+                &mut out.status.routes,
+            );
+            gw_status.listeners = states.iter().map(listeners::State::status).collect();
+            (
+                states.iter().filter(|s| s.is_valid()).count(),
+                states.len(),
+                built,
+            )
+        };
         uses_instances |= built.uses_instance_targets;
-        let valid = states.iter().filter(|s| s.is_valid()).count();
-        gw_status.listeners = states.iter().map(listeners::State::status).collect();
-        let accepted = if valid == states.len() {
+        let accepted = if valid == total {
             Condition::yes(
                 status::ACCEPTED,
                 reason::ACCEPTED,
@@ -318,8 +356,8 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 reason::LISTENERS_NOT_VALID,
                 format!(
                     "{} of {} listeners are not valid; the others are served",
-                    states.len() - valid,
-                    states.len()
+                    total - valid,
+                    total
                 ),
             )
         } else {
@@ -374,6 +412,7 @@ fn load_balancer(
     id: &StackId,
     settings: &Settings,
     object: &ObjectRef,
+    lb_type: LoadBalancerType,
 ) -> Result<LoadBalancerSpec, BuildError> {
     let spec = &settings.spec;
     let scheme = match spec.scheme.as_deref() {
@@ -440,7 +479,7 @@ fn load_balancer(
     });
     Ok(LoadBalancerSpec {
         name,
-        lb_type: LoadBalancerType::Application,
+        lb_type,
         scheme,
         ip_address_type,
         subnets: Vec::new(),

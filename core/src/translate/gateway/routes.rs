@@ -9,11 +9,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::listeners::{State, GRPC_ROUTE, HTTP_ROUTE};
+use super::nlb::{TCP_ROUTE, TLS_ROUTE, UDP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
 use super::{
     message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
-    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, ParentReference, ALB_CONTROLLER,
-    GROUP,
+    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, L4Route, Listener, ParentReference,
+    ALB_CONTROLLER, GROUP,
 };
 use crate::model::{
     gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
@@ -108,10 +109,44 @@ impl<'a> AnyRoute<'a> {
         }
     }
 
-    /// Every HTTPRoute and GRPCRoute, by kind, namespace and name.
+    /// A TCPRoute, UDPRoute or TLSRoute: its rules' backends.
+    fn l4(kind: &'static str, r: &'a L4Route) -> Self {
+        Self {
+            kind,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules: r
+                .spec
+                .rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Http(&[]),
+                    filters: &[],
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The backends of every rule, with their fields.
+    pub(super) fn backends(&self) -> Vec<(String, &'a HttpBackendRef)> {
+        let mut out = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            for (bi, b) in rule.backend_refs.iter().enumerate() {
+                out.push((format!("spec.rules[{ri}].backendRefs[{bi}]"), b));
+            }
+        }
+        out
+    }
+
+    /// Every route of every kind, by kind, namespace and name.
     pub(super) fn all(objects: &'a GatewayObjects) -> Vec<Self> {
         let mut out: Vec<Self> = objects.http_routes.iter().map(Self::http).collect();
         out.extend(objects.grpc_routes.iter().map(Self::grpc));
+        out.extend(objects.tcp_routes.iter().map(|r| Self::l4(TCP_ROUTE, r)));
+        out.extend(objects.udp_routes.iter().map(|r| Self::l4(UDP_ROUTE, r)));
+        out.extend(objects.tls_routes.iter().map(|r| Self::l4(TLS_ROUTE, r)));
         out.sort_by(|a, b| {
             (a.kind, namespace_of(a.meta), name_of(a.meta)).cmp(&(
                 b.kind,
@@ -122,13 +157,23 @@ impl<'a> AnyRoute<'a> {
         out
     }
 
-    /// `httproute` or `grpcroute`.
+    /// `httproute`, `grpcroute`, `tcproute`, `udproute` or `tlsroute`.
     pub(super) fn short(&self) -> &'static str {
-        if self.kind == GRPC_ROUTE {
-            "grpcroute"
-        } else {
-            "httproute"
+        match self.kind {
+            GRPC_ROUTE => "grpcroute",
+            TCP_ROUTE => "tcproute",
+            UDP_ROUTE => "udproute",
+            TLS_ROUTE => "tlsroute",
+            _ => "httproute",
         }
+    }
+
+    /// `(0, creation time)`, or `(1, None)` without one (manifests): older first.
+    pub(super) fn created(&self) -> (u8, Option<k8s_openapi::jiff::Timestamp>) {
+        self.meta
+            .creation_timestamp
+            .as_ref()
+            .map_or((1, None), |t| (0, Some(t.0)))
     }
 }
 
@@ -241,7 +286,7 @@ struct Translated {
     uses_instance_targets: bool,
 }
 
-fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
+pub(super) fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
     ObjectRef::namespaced(
         route.short(),
         namespace_of(route.meta),
@@ -249,7 +294,7 @@ fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
     )
 }
 
-fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
+pub(super) fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
     p.group.as_deref().unwrap_or(GROUP) == GROUP
         && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
         && p.namespace.as_deref().unwrap_or(route_ns) == namespace_of(&gw.metadata)
@@ -257,9 +302,13 @@ fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
 }
 
 /// Whether the listener's `allowedRoutes.namespaces` admits `route_ns`.
-fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns: &str) -> bool {
-    let from = state
-        .listener
+pub(super) fn namespace_allowed(
+    index: &Index<'_>,
+    listener: &Listener,
+    gw_ns: &str,
+    route_ns: &str,
+) -> bool {
+    let from = listener
         .allowed_routes
         .as_ref()
         .and_then(|a| a.namespaces.as_ref());
@@ -277,6 +326,7 @@ fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns
 pub(super) fn pending(
     objects: &GatewayObjects,
     gw: &Gateway,
+    controller: &str,
     why: &str,
     statuses: &mut Vec<RouteStatus>,
 ) {
@@ -293,7 +343,7 @@ pub(super) fn pending(
                 gateway: gw_shown.clone(),
                 section_name: p.section_name.clone(),
                 port: p.port,
-                controller_name: ALB_CONTROLLER.to_owned(),
+                controller_name: controller.to_owned(),
                 conditions: vec![Condition::unknown(
                     status::ACCEPTED,
                     reason::PENDING,
@@ -381,7 +431,7 @@ pub(super) fn build(
                     let s = &states[*k];
                     s.is_attachable()
                         && s.allowed_kinds.contains(&route.kind)
-                        && namespace_allowed(index, s, gw_ns, route_ns)
+                        && namespace_allowed(index, s.listener, gw_ns, route_ns)
                 })
                 .collect();
             let with_hosts: Vec<(usize, Vec<Option<String>>)> = allowed
@@ -1159,7 +1209,7 @@ fn forward(
                 format!("a weight from 0 to {MAX_WEIGHT} (an ALB target group weight)"),
             ));
         }
-        match target_group(index, objects, gw, stack, route, object, &field, b) {
+        match target_group(index, objects, gw, stack, route, object, &field, b, None) {
             Ok((tg, instances)) => {
                 out.uses_instance_targets |= instances;
                 refs.push(TargetGroupRef {
@@ -1212,10 +1262,12 @@ fn granted(objects: &GatewayObjects, kind: &str, from_ns: &str, to_ns: &str, nam
     })
 }
 
-type BackendError = (&'static str, BuildError);
+pub(super) type BackendError = (&'static str, BuildError);
 
+/// The target group of one backend: an ALB's (`l4: None`: HTTP, HTTP1 or gRPC) or an NLB's
+/// (`l4: Some(TCP, UDP or TLS)`, LBC's NLB Gateway defaults: a TCP health check).
 #[allow(clippy::too_many_arguments)]
-fn target_group(
+pub(super) fn target_group(
     index: &Index<'_>,
     objects: &GatewayObjects,
     gw: &Gateway,
@@ -1224,6 +1276,7 @@ fn target_group(
     object: &ObjectRef,
     field: &str,
     b: &HttpBackendRef,
+    l4: Option<Protocol>,
 ) -> Result<(TargetGroupSpec, bool), BackendError> {
     let route_ns = namespace_of(route.meta);
     let route_name = name_of(route.meta);
@@ -1323,11 +1376,12 @@ fn target_group(
     let id =
         format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{kind_of_route}-{ns}-{name}:{port}");
     let grpc = kind_of_route == GRPC_ROUTE;
-    let protocol_version = if grpc {
-        ProtocolVersion::Grpc
-    } else {
-        ProtocolVersion::Http1
+    let protocol_version = match (l4, grpc) {
+        (Some(_), _) => None,
+        (None, true) => Some(ProtocolVersion::Grpc),
+        (None, false) => Some(ProtocolVersion::Http1),
     };
+    let protocol = l4.unwrap_or(Protocol::Http);
     let hashed_port = match target_type {
         TargetType::Instance => tg_port.to_string(),
         TargetType::Ip => port.to_string(),
@@ -1340,8 +1394,8 @@ fn target_group(
         service: (ns, name),
         port: &hashed_port,
         target_type: target_type.as_str(),
-        protocol: Protocol::Http.as_str(),
-        protocol_version: protocol_version.as_str(),
+        protocol: protocol.as_str(),
+        protocol_version: protocol_version.map_or("", ProtocolVersion::as_str),
     });
     Ok((
         TargetGroupSpec {
@@ -1349,21 +1403,35 @@ fn target_group(
             id,
             name: tg_name,
             port: tg_port,
-            protocol: Protocol::Http,
-            protocol_version: Some(protocol_version),
+            protocol,
+            protocol_version,
             target_type,
             ip_address_type: "ipv4".to_owned(),
             // The AWS Load Balancer Controller's Gateway defaults (gRPC: its health-check
             // path and gRPC code 12, UNIMPLEMENTED).
             health_check: HealthCheckSpec {
-                protocol: Protocol::Http,
+                protocol: if l4.is_some() {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Http
+                },
                 port: "traffic-port".to_owned(),
-                path: if grpc { "/AWS.ALB/healthcheck" } else { "/" }.to_owned(),
+                path: match (l4, grpc) {
+                    (Some(_), _) => "",
+                    (None, true) => "/AWS.ALB/healthcheck",
+                    (None, false) => "/",
+                }
+                .to_owned(),
                 interval_seconds: 15,
                 timeout_seconds: 5,
                 healthy_threshold_count: 3,
                 unhealthy_threshold_count: 3,
-                matcher: if grpc {
+                matcher: if l4.is_some() {
+                    MatcherSpec {
+                        http_code: None,
+                        grpc_code: None,
+                    }
+                } else if grpc {
                     MatcherSpec {
                         http_code: None,
                         grpc_code: Some("12".to_owned()),

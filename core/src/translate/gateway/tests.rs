@@ -1028,14 +1028,10 @@ fn classes_and_parameters() {
     let o = GatewayObjects {
         classes: vec![
             bad_class,
-            class("nlb", NLB_CONTROLLER),
             class("other", "example.com/gateway"),
         ],
         gateways: vec![
             gateway("shop", "edge", json!([http("web", 80)])),
-            from(
-                json!({"metadata": {"name": "tcp", "namespace": "shop"}, "spec": {"gatewayClassName": "nlb", "listeners": [{"name": "db", "port": 5432, "protocol": "TCP"}]}}),
-            ),
             from(
                 json!({"metadata": {"name": "theirs", "namespace": "shop"}, "spec": {"gatewayClassName": "other", "listeners": []}}),
             ),
@@ -1073,8 +1069,7 @@ fn classes_and_parameters() {
     assert_eq!(
         out.skipped.iter().map(|s| format!("{}: {}", s.object, s.reason)).collect::<Vec<_>>(),
         vec![
-            "gateway shop/tcp: gatewayclass nlb is an NLB class (gateway.k8s.aws/nlb); NLB Gateways are not translated yet",
-            "gateway shop/theirs: gatewayclass other is not an ALB class of ours (gateway.k8s.aws/alb)",
+            "gateway shop/theirs: gatewayclass other is not a class of ours (gateway.k8s.aws/alb or gateway.k8s.aws/nlb)",
         ]
     );
 }
@@ -1446,4 +1441,229 @@ fn grpc_routes_attachment_and_unsupported_values() {
         parent_condition(&out.status, "other/cross", "ResolvedRefs"),
         (True, "ResolvedRefs".to_owned())
     );
+}
+
+fn l4_route(ns: &str, name: &str, created: &str, spec: Value) -> L4Route {
+    from(json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}))
+}
+
+fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> GatewayObjects {
+    let all = json!({"namespaces": {"from": "All"}});
+    let mut gw: Gateway = from(json!({
+        "metadata": {"name": "nlb", "namespace": "shop"},
+        "spec": {"gatewayClassName": "nlb",
+                 "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "c"}},
+                 "listeners": [
+            {"name": "db", "port": 5432, "protocol": "TCP", "allowedRoutes": all},
+            {"name": "dns", "port": 53, "protocol": "UDP"},
+            {"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Terminate"}},
+            {"name": "pass", "port": 8443, "protocol": "TLS", "tls": {"mode": "Passthrough"}},
+            {"name": "web", "port": 80, "protocol": "HTTP"},
+            {"name": "mixed-tcp", "port": 6000, "protocol": "TCP"},
+            {"name": "mixed-udp", "port": 6000, "protocol": "UDP"},
+            {"name": "nocert", "port": 9443, "protocol": "TLS"},
+            {"name": "extra", "port": 7000, "protocol": "TCP"},
+            {"name": "idle", "port": 7001, "protocol": "TCP", "allowedRoutes": {"kinds": [{"kind": "TCPRoute"}, {"kind": "HTTPRoute"}]}}
+        ]}
+    }));
+    gw.metadata.uid = Some("uid-1".into());
+    GatewayObjects {
+        classes: vec![class("nlb", NLB_CONTROLLER)],
+        gateways: vec![gw],
+        tcp_routes: tcp,
+        udp_routes: udp,
+        tls_routes: tls,
+        load_balancer_configurations: vec![from(json!({
+            "metadata": {"name": "c", "namespace": "shop"},
+            "spec": {"scheme": "internet-facing",
+                     "listenerConfigurations": [{"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t"}]}
+        }))],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn nlb_gateways_tcp_udp_and_tls_routes() {
+    let backend = |name: &str| json!([{"backendRefs": [{"name": name, "port": 80}]}]);
+    let tcp = vec![
+        l4_route("other", "db-new", "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "namespace": "shop", "sectionName": "db"}], "rules": backend("pg")})),
+        l4_route("shop", "db-old", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")})),
+        l4_route("shop", "two", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
+                   "rules": [{"backendRefs": [{"name": "pg", "port": 80}, {"name": "dns", "port": 80}]}]})),
+        l4_route("shop", "on-dns", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("pg")})),
+    ];
+    let udp = vec![l4_route("shop", "dns", "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "port": 53}], "rules": backend("dns")}))];
+    let tls = vec![
+        l4_route("shop", "site", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")})),
+        l4_route("shop", "passthru", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "pass"}], "rules": backend("web")})),
+    ];
+    let services = [("shop", "pg"), ("shop", "dns"), ("shop", "web")];
+    let mut reversed = nlb_objects(tcp.clone(), udp.clone(), tls.clone());
+    reversed.tcp_routes.reverse();
+    reversed.tls_routes.reverse();
+    for o in [nlb_objects(tcp, udp, tls), reversed] {
+        let out = run(&o, &services);
+        assert_eq!(
+            out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec![
+                r#"gateway shop/nlb: spec.listeners[4].protocol has invalid value "HTTP": expected "TCP", "UDP" or "TLS" on an NLB Gateway (HTTP and HTTPS listeners need an ALB class, gateway.k8s.aws/alb)"#,
+                r#"gateway shop/nlb: spec.listeners[5].protocol has invalid value "TCP": expected the protocol of listener "mixed-udp" (spec.listeners[6]) on port 6000: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)"#,
+                r#"gateway shop/nlb: spec.listeners[6].protocol has invalid value "UDP": expected the protocol of listener "mixed-tcp" (spec.listeners[5]) on port 6000: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)"#,
+                r#"gateway shop/nlb: spec.listeners[7].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=TLS:9443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an NLB takes no Secret), or tls.mode Passthrough"#,
+                r#"gateway shop/nlb: spec.listeners[9].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/HTTPRoute": expected gateway.networking.k8s.io/TCPRoute (the route kinds of an NLB TCP listener)"#,
+                r#"tcproute shop/on-dns: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway with an accepted listener whose allowedRoutes admit TCPRoutes from namespace shop"#,
+                r#"tcproute other/db-new: spec.parentRefs[0] has invalid value "shop/nlb": expected a listener no other route holds: listener "db" takes one route and TCPRoute shop/db-old holds it (the oldest, then the first by namespace/name)"#,
+                r#"tcproute shop/two: spec.rules has invalid value "2 backends": expected exactly one backend with a weight above 0 (an NLB listener forwards to one target group)"#,
+            ]
+        );
+        let stack = &out.stacks[0];
+        assert_eq!(stack.id.to_string(), "nlb-gateway:shop/nlb");
+        assert_eq!(stack.load_balancer.lb_type, crate::model::LoadBalancerType::Network);
+        assert_eq!(stack.load_balancer.scheme.as_str(), "internet-facing");
+        assert!(stack.load_balancer.name.starts_with("k8s-shop-nlb-"), "{}", stack.load_balancer.name);
+        assert_eq!(stack.load_balancer.tags["gateway.k8s.aws.nlb/stack"], "shop/nlb");
+        assert_eq!(stack.load_balancer.tags["gateway.k8s.aws.nlb/resource"], "LoadBalancer");
+        let listeners: Vec<(u16, &str, Vec<&str>, Vec<String>)> = stack
+            .listeners
+            .iter()
+            .map(|l| {
+                let tgs = match &l.default_actions[..] {
+                    [ActionSpec::Forward { target_groups, .. }] => {
+                        target_groups.iter().map(|t| t.id.as_deref().unwrap()).collect()
+                    }
+                    other => panic!("{other:?}"),
+                };
+                (l.port, l.protocol.as_str(), tgs, l.certificates.clone())
+            })
+            .collect();
+        assert_eq!(
+            listeners,
+            vec![
+                (53, "UDP", vec!["shop/nlb:shop-dns:UDPRoute-shop-dns:80"], vec![]),
+                (443, "TLS", vec!["shop/nlb:shop-site:TLSRoute-shop-web:80"], vec!["arn:aws:acm:eu-west-1:1:certificate/t".to_owned()]),
+                (5432, "TCP", vec!["shop/nlb:shop-db-old:TCPRoute-shop-pg:80"], vec![]),
+                (8443, "TCP", vec!["shop/nlb:shop-passthru:TLSRoute-shop-web:80"], vec![]),
+            ]
+        );
+        assert_eq!(stack.listeners[1].ssl_policy.as_deref(), Some("ELBSecurityPolicy-2016-08"));
+        assert!(stack.listeners.iter().all(|l| l.rules.is_empty()));
+        let tgs: Vec<(&str, &str, Option<crate::model::ProtocolVersion>, &str, u16)> = stack
+            .target_groups
+            .iter()
+            .map(|t| (t.id.as_str(), t.protocol.as_str(), t.protocol_version, t.health_check.protocol.as_str(), t.port))
+            .collect();
+        assert_eq!(
+            tgs,
+            vec![
+                ("shop/nlb:shop-db-old:TCPRoute-shop-pg:80", "TCP", None, "TCP", 8080),
+                ("shop/nlb:shop-dns:UDPRoute-shop-dns:80", "UDP", None, "TCP", 8080),
+                ("shop/nlb:shop-passthru:TLSRoute-shop-web:80", "TCP", None, "TCP", 8080),
+                ("shop/nlb:shop-site:TLSRoute-shop-web:80", "TLS", None, "TCP", 8080),
+            ]
+        );
+        assert!(stack.target_groups.iter().all(|t| t.health_check.path.is_empty()
+            && t.health_check.matcher.http_code.is_none()
+            && t.tags["gateway.k8s.aws.nlb/stack"] == "shop/nlb"));
+        assert!(stack.target_groups[0].name.starts_with("k8s-shop-dbold-"), "{}", stack.target_groups[0].name);
+        assert_eq!(
+            stack.objects,
+            vec!["gateway/shop/nlb", "tcproute/shop/db-old", "tlsroute/shop/passthru", "tlsroute/shop/site", "udproute/shop/dns"]
+        );
+        use ConditionStatus::{False, True, Unknown};
+        let table = [
+            ("shop/db-old", "Accepted", (True, "Accepted")),
+            ("other/db-new", "Accepted", (False, "NotAllowedByListeners")),
+            ("shop/dns", "Accepted", (True, "Accepted")),
+            ("shop/site", "Accepted", (True, "Accepted")),
+            ("shop/passthru", "Accepted", (True, "Accepted")),
+            ("shop/two", "Accepted", (False, "UnsupportedValue")),
+            ("shop/on-dns", "Accepted", (False, "NotAllowedByListeners")),
+        ];
+        for (route, t, (status, reason)) in table {
+            assert_eq!(parent_condition(&out.status, route, t), (status, reason.to_owned()), "{route} {t}");
+        }
+        let dns = out.status.routes.iter().find(|r| r.name == "dns").unwrap();
+        assert_eq!((dns.kind, dns.parents[0].controller_name.as_str()), ("UDPRoute", "gateway.k8s.aws/nlb"));
+        let gw = &out.status.gateways[0];
+        let cond = |name: &str, t: &str| {
+            let l = gw.listeners.iter().find(|l| l.name == name).unwrap();
+            let c = find(&l.conditions, t).unwrap();
+            (c.status, c.reason, l.attached_routes)
+        };
+        let table = [
+            ("db", "Programmed", (Unknown, "Pending", 1)),
+            ("dns", "Programmed", (Unknown, "Pending", 1)),
+            ("tls", "Programmed", (Unknown, "Pending", 1)),
+            ("web", "Accepted", (False, "UnsupportedProtocol", 0)),
+            ("mixed-tcp", "Conflicted", (True, "ProtocolConflict", 0)),
+            ("mixed-udp", "Accepted", (False, "ProtocolConflict", 0)),
+            ("nocert", "ResolvedRefs", (False, "InvalidCertificateRef", 0)),
+            ("extra", "Programmed", (False, "Invalid", 0)),
+            ("idle", "ResolvedRefs", (False, "InvalidRouteKinds", 0)),
+            ("idle", "Programmed", (False, "Invalid", 0)),
+        ];
+        for (name, t, want) in table {
+            assert_eq!(cond(name, t), want, "{name} {t}");
+        }
+        let extra = gw.listeners.iter().find(|l| l.name == "extra").unwrap();
+        assert_eq!(
+            find(&extra.conditions, "Programmed").unwrap().message,
+            r#"TCPRoute shop/two cannot be served: spec.rules has invalid value "2 backends": expected exactly one backend with a weight above 0 (an NLB listener forwards to one target group)"#
+        );
+        let idle = gw.listeners.iter().find(|l| l.name == "idle").unwrap();
+        assert_eq!(idle.supported_kinds, vec!["gateway.networking.k8s.io/TCPRoute"]);
+        assert_eq!(
+            find(&idle.conditions, "Programmed").unwrap().message,
+            "no route is attached: an NLB listener forwards to the backend of one route"
+        );
+        let tls_kinds = &gw.listeners.iter().find(|l| l.name == "tls").unwrap().supported_kinds;
+        assert_eq!(tls_kinds, &vec!["gateway.networking.k8s.io/TLSRoute", "gateway.networking.k8s.io/TCPRoute"]);
+        let accepted = find(&gw.conditions, "Accepted").unwrap();
+        assert_eq!((accepted.status, accepted.reason), (True, "ListenersNotValid"));
+    }
+}
+
+#[test]
+fn nlb_listener_backend_problems_and_tls_hostnames() {
+    let tls = vec![
+        l4_route("shop", "other-host", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["a.example.com"],
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]})),
+    ];
+    let tcp = vec![
+        l4_route("shop", "missing", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": [{"backendRefs": [{"name": "nowhere", "port": 80}]}]})),
+        // Weight 0 backends do not count: one backend left.
+        l4_route("shop", "weighted", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}, {"name": "nowhere", "port": 80, "weight": 0}]}]})),
+    ];
+    let mut o = nlb_objects(tcp, vec![], tls);
+    o.gateways[0].spec.listeners[2].hostname = Some("b.example.com".into());
+    let out = run(&o, &[("shop", "web")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        r#"tlsroute shop/other-host: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway listener whose hostname intersects the route's hostnames ["a.example.com"]"#,
+        "tcproute shop/missing: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found",
+    ] {
+        assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
+    }
+    use ConditionStatus::{False, True};
+    assert_eq!(parent_condition(&out.status, "shop/other-host", "Accepted"), (False, "NoMatchingListenerHostname".to_owned()));
+    assert_eq!(parent_condition(&out.status, "shop/missing", "Accepted"), (True, "Accepted".to_owned()));
+    assert_eq!(parent_condition(&out.status, "shop/missing", "ResolvedRefs"), (False, "BackendNotFound".to_owned()));
+    let db = out.status.gateways[0].listeners.iter().find(|l| l.name == "db").unwrap();
+    assert_eq!(
+        find(&db.conditions, "Programmed").unwrap().message,
+        "the backend of TCPRoute shop/missing cannot be used: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found"
+    );
+    let ports: Vec<u16> = out.stacks[0].listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![7000]);
 }

@@ -452,6 +452,54 @@ pub struct GrpcMethodMatch {
     pub method: Option<String>,
 }
 
+/// `apiVersion` of TCPRoute and UDPRoute (experimental channel).
+pub const L4_ROUTE_API_VERSION: &str = "gateway.networking.k8s.io/v1alpha2";
+/// `apiVersion`s of TLSRoute (experimental channel).
+pub const TLS_ROUTE_API_VERSIONS: [&str; 2] = [
+    "gateway.networking.k8s.io/v1alpha2",
+    "gateway.networking.k8s.io/v1alpha3",
+];
+
+/// A TCPRoute, UDPRoute or TLSRoute (the fields read are the same; only TLSRoute has
+/// hostnames).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4Route {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: L4RouteSpec,
+}
+
+/// TCPRoute, UDPRoute and TLSRoute spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4RouteSpec {
+    /// Gateways (and listeners) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Option<Vec<ParentReference>>,
+    /// TLSRoute: SNI hostnames.
+    #[serde(default)]
+    pub hostnames: Option<Vec<String>>,
+    /// Rules.
+    #[serde(default)]
+    pub rules: Vec<L4RouteRule>,
+}
+
+/// A TCPRoute, UDPRoute or TLSRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4RouteRule {
+    /// Optional rule name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Backends.
+    #[serde(default)]
+    pub backend_refs: Option<Vec<HttpBackendRef>>,
+}
+
 /// A ReferenceGrant: lets objects of `from` refer to objects of `to` in its namespace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -595,6 +643,12 @@ pub struct GatewayObjects {
     pub http_routes: Vec<HttpRoute>,
     /// GRPCRoutes.
     pub grpc_routes: Vec<GrpcRoute>,
+    /// TCPRoutes.
+    pub tcp_routes: Vec<L4Route>,
+    /// UDPRoutes.
+    pub udp_routes: Vec<L4Route>,
+    /// TLSRoutes.
+    pub tls_routes: Vec<L4Route>,
     /// ReferenceGrants.
     pub reference_grants: Vec<ReferenceGrant>,
     /// LoadBalancerConfigurations.
@@ -609,6 +663,9 @@ impl GatewayObjects {
             && self.gateways.is_empty()
             && self.http_routes.is_empty()
             && self.grpc_routes.is_empty()
+            && self.tcp_routes.is_empty()
+            && self.udp_routes.is_empty()
+            && self.tls_routes.is_empty()
             && self.reference_grants.is_empty()
             && self.load_balancer_configurations.is_empty()
     }

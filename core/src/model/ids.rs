@@ -510,6 +510,16 @@ mod tests {
 
     const EXPECTED_WEB: &str = include_str!("testdata/lb_hash_default_web.txt");
 
+    /// The tracking tags of `id` (as `tags::with_tracking` writes them).
+    fn crate_tags(id: &StackId) -> std::collections::BTreeMap<String, String> {
+        [
+            (id.kind.stack_tag().to_owned(), id.tag_value()),
+            (id.kind.resource_tag().to_owned(), "r".to_owned()),
+        ]
+        .into_iter()
+        .collect()
+    }
+
     #[test]
     fn stack_id_round_trips_through_serde() {
         for id in [
@@ -521,7 +531,7 @@ mod tests {
             let json = serde_json::to_string(&id).unwrap();
             let back: StackId = serde_json::from_str(&json).unwrap();
             assert_eq!(back, id, "{json}");
-            let tags = super::super::tags::with_tracking(&Default::default(), "c", &id, "r");
+            let tags = crate_tags(&id);
             assert_eq!(StackId::from_tags(&tags), Some(id.clone()), "{tags:?}");
         }
         assert_eq!(

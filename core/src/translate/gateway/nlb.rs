@@ -25,6 +25,7 @@ use crate::model::{
     tags, ActionSpec, ListenerSpec, Protocol, StackId, TargetGroupRef, TargetGroupSpec,
 };
 use crate::translate::endpoints::port_u16;
+use crate::translate::service::annotations::ALPN_POLICIES;
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
 use crate::translate::{BuildConfig, Index};
 
@@ -47,6 +48,7 @@ struct State<'a> {
     certificates_ok: bool,
     certificates: Vec<String>,
     ssl_policy: Option<String>,
+    alpn_policy: Option<String>,
     allowed_kinds: Vec<&'static str>,
     /// The route holding the listener (index in the routes), once decided.
     holder: Option<usize>,
@@ -187,13 +189,13 @@ fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        let mut conflicted = Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict");
-        for (j, o) in listeners
+        let first_other = listeners
             .iter()
             .enumerate()
-            .filter(|(j, o)| *j != i && o.port == l.port)
-        {
-            conflicted = if o.protocol == l.protocol {
+            .find(|(j, o)| *j != i && o.port == l.port);
+        let conflicted = match first_other {
+            None => Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict"),
+            Some((j, o)) if o.protocol == l.protocol => {
                 Condition::yes(
                     status::CONFLICTED,
                     reason::HOSTNAME_CONFLICT,
@@ -207,8 +209,8 @@ fn validate<'a>(
                         ),
                     )),
                 )
-            } else {
-                Condition::yes(
+            }
+            Some((j, o)) => Condition::yes(
                     status::CONFLICTED,
                     reason::PROTOCOL_CONFLICT,
                     fail(invalid_field(
@@ -220,10 +222,8 @@ fn validate<'a>(
                             o.name, l.port
                         ),
                     )),
-                )
-            };
-            break;
-        }
+                ),
+        };
         let accepted = if conflicted.status == ConditionStatus::True
             && accepted.status == ConditionStatus::True
         {
@@ -267,6 +267,27 @@ fn validate<'a>(
             }
         }
         let terminates = protocol == Some(Protocol::Tls);
+        let alpn_policy = listener_conf
+            .and_then(|c| c.alpn_policy.clone())
+            .filter(|_| terminates);
+        let accepted = match &alpn_policy {
+            Some(p)
+                if accepted.status == ConditionStatus::True
+                    && !ALPN_POLICIES.contains(&p.as_str()) =>
+            {
+                Condition::no(
+                    status::ACCEPTED,
+                    reason::UNSUPPORTED_VALUE,
+                    fail(invalid_field(
+                        object,
+                        format!("loadbalancerconfiguration spec.listenerConfigurations[protocolPort={protocol_port}].alpnPolicy"),
+                        p,
+                        format!("one of {}", ALPN_POLICIES.join(", ")),
+                    )),
+                )
+            }
+            _ => accepted,
+        };
         let certificates_ok = !terminates || !certificates.is_empty();
         let resolved_refs = if !certificates_ok && accepted.status == ConditionStatus::True {
             Condition::no(
@@ -326,6 +347,7 @@ fn validate<'a>(
                     .and_then(|c| c.ssl_policy.clone())
                     .unwrap_or_else(|| config.default_ssl_policy.clone())
             }),
+            alpn_policy,
             allowed_kinds,
             holder: None,
             target_group: None,
@@ -661,7 +683,7 @@ pub(super) fn build(
                 rules: Vec::new(),
                 ssl_policy: s.ssl_policy.clone(),
                 certificates: s.certificates.clone(),
-                alpn_policy: None,
+                alpn_policy: s.alpn_policy.clone(),
                 tags: tags::with_tracking(
                     &BTreeMap::new(),
                     cluster,

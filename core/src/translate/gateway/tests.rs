@@ -1476,7 +1476,7 @@ fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> Gatew
         load_balancer_configurations: vec![from(json!({
             "metadata": {"name": "c", "namespace": "shop"},
             "spec": {"scheme": "internet-facing",
-                     "listenerConfigurations": [{"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t"}]}
+                     "listenerConfigurations": [{"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t", "alpnPolicy": "HTTP2Preferred"}]}
         }))],
         ..Default::default()
     }
@@ -1553,6 +1553,8 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
             ]
         );
         assert_eq!(stack.listeners[1].ssl_policy.as_deref(), Some("ELBSecurityPolicy-2016-08"));
+        assert_eq!(stack.listeners[1].alpn_policy.as_deref(), Some("HTTP2Preferred"));
+        assert_eq!(stack.listeners[0].alpn_policy, None);
         assert!(stack.listeners.iter().all(|l| l.rules.is_empty()));
         let tgs: Vec<(&str, &str, Option<crate::model::ProtocolVersion>, &str, u16)> = stack
             .target_groups
@@ -1666,4 +1668,40 @@ fn nlb_listener_backend_problems_and_tls_hostnames() {
     );
     let ports: Vec<u16> = out.stacks[0].listeners.iter().map(|l| l.port).collect();
     assert_eq!(ports, vec![7000]);
+}
+
+#[test]
+fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
+    let mut o = nlb_objects(vec![], vec![], vec![]);
+    o.gateways[0].spec.listeners = from(json!([
+        {"name": "a", "port": 7100, "protocol": "TCP", "hostname": "a.example.com"},
+        {"name": "b", "port": 7100, "protocol": "TCP", "hostname": "b.example.com"},
+        {"name": "c", "port": 7200, "protocol": "TCP"},
+        {"name": "t", "port": 443, "protocol": "TLS"}
+    ]));
+    o.load_balancer_configurations[0].spec.listener_configurations = Some(from(json!([
+        {"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t", "alpnPolicy": "h2"}
+    ])));
+    let out = run(&o, &[]);
+    assert_eq!(
+        out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec![
+            r#"gateway shop/nlb: spec.listeners[0].port has invalid value "7100": expected a port other than that of listener "b" (spec.listeners[1]): an NLB listener cannot tell hostnames apart"#,
+            r#"gateway shop/nlb: spec.listeners[1].port has invalid value "7100": expected a port other than that of listener "a" (spec.listeners[0]): an NLB listener cannot tell hostnames apart"#,
+            r#"gateway shop/nlb: loadbalancerconfiguration spec.listenerConfigurations[protocolPort=TLS:443].alpnPolicy has invalid value "h2": expected one of None, HTTP1Only, HTTP2Only, HTTP2Optional, HTTP2Preferred"#,
+        ]
+    );
+    let gw = &out.status.gateways[0];
+    let c = find(&gw.listeners[0].conditions, "Conflicted").unwrap();
+    assert_eq!((c.status, c.reason), (ConditionStatus::True, "HostnameConflict"));
+    let c = find(&gw.listeners[2].conditions, "Conflicted").unwrap();
+    assert_eq!((c.status, c.reason), (ConditionStatus::False, "NoConflicts"));
+    let c = find(&gw.listeners[3].conditions, "Accepted").unwrap();
+    assert_eq!((c.status, c.reason), (ConditionStatus::False, "UnsupportedValue"));
+    // The NLB exists with no listener until a route holds one.
+    assert!(out.stacks[0].listeners.is_empty());
+    assert_eq!(
+        find(&gw.conditions, "Programmed").unwrap().status,
+        ConditionStatus::Unknown
+    );
 }

@@ -617,6 +617,10 @@ pub struct ListenerConfiguration {
     /// TLS policy.
     #[serde(default)]
     pub ssl_policy: Option<String>,
+    /// ALPN policy of an NLB TLS listener (`None`, `HTTP1Only`, `HTTP2Only`, `HTTP2Optional`,
+    /// `HTTP2Preferred`).
+    #[serde(default)]
+    pub alpn_policy: Option<String>,
 }
 
 /// A key/value attribute.

@@ -1,25 +1,28 @@
-//! Gateway API → ALB stacks, with the status the specification defines.
+//! Gateway API → ALB and NLB stacks, with the status the specification defines.
 //!
 //! [`build`] takes the Gateway API objects ([`GatewayObjects`]) next to the Ingress/Service
 //! [`Snapshot`] (Services, EndpointSlices, Nodes and Namespaces are shared) and returns one
-//! stack per Gateway of an ALB class, the errors, and the status of every GatewayClass,
+//! stack per Gateway of an ALB or NLB class, the errors, and the status of every GatewayClass,
 //! Gateway and route of ours ([`status::Statuses`]).
 //!
 //! - a GatewayClass is ours when `spec.controllerName` is the AWS Load Balancer Controller's
-//!   ALB name [`ALB_CONTROLLER`]; Gateways of its NLB name [`NLB_CONTROLLER`] are skipped
-//!   (NLB Gateways are not translated yet);
+//!   ALB name [`ALB_CONTROLLER`] (an ALB per Gateway) or its NLB name [`NLB_CONTROLLER`] (an
+//!   NLB per Gateway, [`nlb`]);
 //! - configuration: the LoadBalancerConfiguration of the class (`spec.parametersRef`) and of
 //!   the Gateway (`spec.infrastructure.parametersRef`), merged as that controller merges them
 //!   (`mergingMode`, default `prefer-gateway-class`);
-//! - [`listeners`]: validation, conflicts and certificates of the Gateway's listeners;
-//! - [`routes`]: HTTPRoute attachment (`parentRefs`, `allowedRoutes`, hostnames), rules →
-//!   listener rules with the specification's precedence, and backends → target groups.
+//! - [`listeners`]: validation, conflicts and certificates of an ALB Gateway's listeners;
+//! - [`routes`]: HTTPRoute and GRPCRoute attachment (`parentRefs`, `allowedRoutes`,
+//!   hostnames), rules → listener rules with the specification's precedence, and backends →
+//!   target groups;
+//! - [`nlb`]: an NLB Gateway's TCP, UDP and TLS listeners, each held by one TCPRoute,
+//!   UDPRoute or TLSRoute and forwarding to its backend's target group.
 //!
 //! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
 //! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
 //! `k8s-<routeNs>-<route>-<hash>` with resource ids
-//! `<gwNs>/<gw>:<routeNs>-<route>:HTTPRoute-<svcNs>-<svc>:<port>`, tags under
-//! `gateway.k8s.aws.alb/`.
+//! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
+//! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
 mod listeners;
 mod nlb;
 mod routes;
@@ -45,7 +48,7 @@ use crate::model::{
 
 /// `spec.controllerName` of ALB GatewayClasses (the AWS Load Balancer Controller's name).
 pub const ALB_CONTROLLER: &str = "gateway.k8s.aws/alb";
-/// `spec.controllerName` of NLB GatewayClasses (not translated yet).
+/// `spec.controllerName` of NLB GatewayClasses (the AWS Load Balancer Controller's name).
 pub const NLB_CONTROLLER: &str = "gateway.k8s.aws/nlb";
 /// Kind of LoadBalancerConfiguration.
 pub const LOAD_BALANCER_CONFIGURATION: &str = "LoadBalancerConfiguration";
@@ -53,11 +56,11 @@ pub const LOAD_BALANCER_CONFIGURATION: &str = "LoadBalancerConfiguration";
 /// Result of [`build`].
 #[derive(Clone, Debug, Default)]
 pub struct GatewayOutput {
-    /// One stack per accepted ALB Gateway, sorted by id.
+    /// One stack per accepted ALB or NLB Gateway, sorted by id.
     pub stacks: Vec<Stack>,
     /// Every condition that is not met, as an error of its object.
     pub errors: Vec<BuildError>,
-    /// Gateways left alone on purpose (other controllers, NLB classes, being deleted).
+    /// Gateways left alone on purpose (other controllers' classes, being deleted).
     pub skipped: Vec<Skipped>,
     /// `gateway/ns/name` → its stack, for every Gateway of ours not being deleted.
     pub claims: BTreeMap<String, StackId>,
@@ -168,7 +171,7 @@ fn message_of(e: &BuildError) -> String {
         .unwrap_or(text)
 }
 
-/// Translates the Gateway API objects into ALB stacks, errors and status.
+/// Translates the Gateway API objects into ALB and NLB stacks, errors and status.
 #[must_use]
 pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
     let index = Index::new(snapshot, config);

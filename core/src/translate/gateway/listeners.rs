@@ -127,7 +127,7 @@ pub(super) fn validate<'a>(
                     object,
                     format!("{field}.protocol"),
                     &l.protocol,
-                    "\"HTTP\" or \"HTTPS\" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)",
+                    "\"HTTP\" or \"HTTPS\" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)",
                 )),
             )
         } else if port == 0 {

@@ -1016,7 +1016,7 @@ fn listeners_conflicts_protocols_and_certificates() {
     );
     assert_eq!(stack.id.to_string(), "gateway:shop/edge");
     assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"#), "{:#?}", out.errors);
-    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)"#), "{:#?}", out.errors);
 }
 
 #[test]

@@ -1705,3 +1705,54 @@ fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
         ConditionStatus::Unknown
     );
 }
+
+#[test]
+fn routes_of_the_other_load_balancer_type_are_not_allowed_by_listeners() {
+    // A TCPRoute on an ALB Gateway, an HTTPRoute on an NLB Gateway.
+    let mut o = nlb_objects(
+        vec![l4_route("shop", "tcp-on-alb", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}))],
+        vec![],
+        vec![],
+    );
+    o.classes.push(class("alb", ALB_CONTROLLER));
+    o.gateways.push(gateway("shop", "edge", json!([http("web", 80)])));
+    o.http_routes.push(route("shop", "http-on-nlb", json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]})));
+    let out = run(&o, &[("shop", "web")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        r#"tcproute shop/tcp-on-alb: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway with an accepted listener whose allowedRoutes admit TCPRoutes from namespace shop"#,
+        r#"httproute shop/http-on-nlb: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace shop"#,
+    ] {
+        assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
+    }
+    for (route, controller) in [("tcp-on-alb", ALB_CONTROLLER), ("http-on-nlb", NLB_CONTROLLER)] {
+        let r = out.status.routes.iter().find(|r| r.name == route).unwrap();
+        assert_eq!(r.parents[0].controller_name, controller);
+        let c = find(&r.parents[0].conditions, "Accepted").unwrap();
+        assert_eq!((c.status, c.reason), (ConditionStatus::False, "NotAllowedByListeners"), "{route}");
+    }
+    assert_eq!(out.stacks.len(), 2);
+    assert!(out.stacks.iter().all(|s| s.objects.iter().all(|o| !o.contains("-on-"))));
+}
+
+#[test]
+fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
+    let mut o = nlb_objects(
+        vec![l4_route("shop", "db", "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}))],
+        vec![],
+        vec![],
+    );
+    o.load_balancer_configurations.clear();
+    let out = run(&o, &[("shop", "web")]);
+    assert!(out.stacks.is_empty());
+    let r = &out.status.routes[0];
+    assert_eq!((r.kind, r.parents[0].controller_name.as_str()), ("TCPRoute", NLB_CONTROLLER));
+    let c = &r.parents[0].conditions[0];
+    assert_eq!((c.status, c.reason), (ConditionStatus::Unknown, "Pending"));
+    assert_eq!(
+        c.message,
+        "gateway shop/nlb is not accepted: spec.infrastructure.parametersRef refers to loadbalancerconfiguration shop/c, which was not found"
+    );
+}

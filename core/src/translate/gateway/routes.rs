@@ -362,6 +362,139 @@ pub(super) fn pending(
     }
 }
 
+/// `(kind, namespace, name)` of a route.
+type RouteKey = (&'static str, String, String);
+
+fn route_key(route: &AnyRoute<'_>) -> RouteKey {
+    (
+        route.kind,
+        namespace_of(route.meta).to_owned(),
+        name_of(route.meta).to_owned(),
+    )
+}
+
+/// The listeners a parent reference names, those of them that admit the route, and those whose
+/// hostname intersects the route's, with the intersection.
+#[allow(clippy::type_complexity)]
+fn attachment(
+    index: &Index<'_>,
+    states: &[State<'_>],
+    gw_ns: &str,
+    route: &AnyRoute<'_>,
+    parent: &ParentReference,
+) -> (Vec<usize>, Vec<usize>, Vec<(usize, Vec<Option<String>>)>) {
+    let route_ns = namespace_of(route.meta);
+    let named: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            parent
+                .section_name
+                .as_deref()
+                .is_none_or(|n| n == s.listener.name)
+                && parent.port.is_none_or(|p| p == s.listener.port)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let allowed: Vec<usize> = named
+        .iter()
+        .copied()
+        .filter(|k| {
+            let s = &states[*k];
+            s.is_attachable()
+                && s.allowed_kinds.contains(&route.kind)
+                && namespace_allowed(index, s.listener, gw_ns, route_ns)
+        })
+        .collect();
+    let with_hosts = allowed
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                intersect(states[*k].listener.hostname.as_deref(), route.hostnames),
+            )
+        })
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    (named, allowed, with_hosts)
+}
+
+/// Whether two hostname sets of one listener overlap (`None`: every hostname).
+fn hosts_overlap(a: &[Option<String>], b: &[Option<String>]) -> bool {
+    a.iter().any(|x| {
+        b.iter().any(|y| match (x, y) {
+            (None, _) | (_, None) => true,
+            (Some(x), Some(y)) => !intersect(Some(x), std::slice::from_ref(y)).is_empty(),
+        })
+    })
+}
+
+/// The GRPCRoute specification: "an HTTPRoute and a GRPCRoute attached to one listener must not
+/// share a hostname; the oldest route (then the first by namespace/name) is accepted". Returns
+/// `(route, listener)` → the route that keeps the listener (`Kind ns/name`), for every route that
+/// loses a listener that way.
+fn cross_kind_rejections(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    states: &[State<'_>],
+) -> BTreeMap<(RouteKey, usize), String> {
+    let gw_ns = namespace_of(&gw.metadata);
+    // Per listener: (rank, key, kind, hosts).
+    type Entry = (
+        ((u8, Option<k8s_openapi::jiff::Timestamp>), String, String),
+        RouteKey,
+        Vec<Option<String>>,
+    );
+    let mut per_listener: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
+    for route in AnyRoute::all(objects) {
+        if route.meta.deletion_timestamp.is_some()
+            || !(route.kind == HTTP_ROUTE || route.kind == GRPC_ROUTE)
+        {
+            continue;
+        }
+        let route_ns = namespace_of(route.meta);
+        for parent in route
+            .parent_refs
+            .iter()
+            .filter(|p| refers_to(route_ns, p, gw))
+        {
+            let (_, _, with_hosts) = attachment(index, states, gw_ns, &route, parent);
+            for (k, hosts) in with_hosts {
+                let rank = (
+                    route.created(),
+                    route_ns.to_owned(),
+                    name_of(route.meta).to_owned(),
+                );
+                per_listener
+                    .entry(k)
+                    .or_default()
+                    .push((rank, route_key(&route), hosts));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, mut entries) in per_listener {
+        entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut kept: Vec<&Entry> = Vec::new();
+        for e in &entries {
+            let beaten_by = kept
+                .iter()
+                .find(|w| w.1 .0 != e.1 .0 && hosts_overlap(&w.2, &e.2));
+            match beaten_by {
+                Some(w) => {
+                    out.insert(
+                        (e.1.clone(), k),
+                        format!("{} {}/{}", w.1 .0, w.1 .1, w.1 .2),
+                    );
+                }
+                None => kept.push(e),
+            }
+        }
+    }
+    out
+}
+
 /// Translates every route attached to `gw` and builds its ALB listeners.
 pub(super) fn build(
     index: &Index<'_>,
@@ -378,6 +511,7 @@ pub(super) fn build(
     let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
+    let rejected = cross_kind_rejections(index, objects, gw, states);
     for route in AnyRoute::all(objects) {
         let route = &route;
         if route.meta.deletion_timestamp.is_some() {
@@ -406,44 +540,25 @@ pub(super) fn build(
         for (pi, parent) in parents {
             let field = format!("spec.parentRefs[{pi}]");
             let gw_shown = format!("{gw_ns}/{gw_name}");
-            let candidates_of_ref: Vec<usize> = states
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| {
-                    parent
-                        .section_name
-                        .as_deref()
-                        .is_none_or(|n| n == s.listener.name)
-                        && parent.port.is_none_or(|p| p == s.listener.port)
-                })
-                .map(|(k, _)| k)
-                .collect();
+            let (candidates_of_ref, allowed, mut with_hosts) =
+                attachment(index, states, gw_ns, route, parent);
             let mut fail = |reason: &'static str, expected: String| {
                 let e = invalid_field(&object, field.clone(), &gw_shown, expected);
                 let m = message_of(&e);
                 errors.push(e);
                 Condition::no(status::ACCEPTED, reason, m)
             };
-            let allowed: Vec<usize> = candidates_of_ref
-                .iter()
-                .copied()
-                .filter(|k| {
-                    let s = &states[*k];
-                    s.is_attachable()
-                        && s.allowed_kinds.contains(&route.kind)
-                        && namespace_allowed(index, s.listener, gw_ns, route_ns)
-                })
-                .collect();
-            let with_hosts: Vec<(usize, Vec<Option<String>>)> = allowed
-                .iter()
-                .map(|k| {
-                    (
-                        *k,
-                        intersect(states[*k].listener.hostname.as_deref(), &route_hosts),
-                    )
-                })
-                .filter(|(_, h)| !h.is_empty())
-                .collect();
+            // The specification's GRPCRoute/HTTPRoute rule: on a listener, an HTTPRoute and a
+            // GRPCRoute never share a hostname; the older route keeps the listener.
+            let before = with_hosts.len();
+            let mut lost_to = None;
+            with_hosts.retain(|(k, _)| match rejected.get(&(route_key(route), *k)) {
+                Some(winner) => {
+                    lost_to.get_or_insert_with(|| (*k, winner.clone()));
+                    false
+                }
+                None => true,
+            });
             let accepted = if candidates_of_ref.is_empty() {
                 fail(
                     reason::NO_MATCHING_PARENT,
@@ -466,6 +581,14 @@ pub(super) fn build(
                     format!(
                         "a gateway with an accepted listener whose allowedRoutes admit {}s from namespace {route_ns}",
                         route.kind
+                    ),
+                )
+            } else if let (true, Some((k, winner))) = (with_hosts.is_empty() && before > 0, &lost_to) {
+                fail(
+                    reason::NOT_ALLOWED_BY_LISTENERS,
+                    format!(
+                        "a listener where no route of the other kind shares a hostname: on listener {:?}, {winner} shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener",
+                        states[*k].listener.name
                     ),
                 )
             } else if with_hosts.is_empty() {

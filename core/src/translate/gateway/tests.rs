@@ -1756,3 +1756,51 @@ fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
         "gateway shop/nlb is not accepted: spec.infrastructure.parametersRef refers to loadbalancerconfiguration shop/c, which was not found"
     );
 }
+
+#[test]
+fn an_http_route_and_a_grpc_route_never_share_a_hostname_on_a_listener() {
+    let http_route = |name: &str, created: &str, host: &str| -> HttpRoute {
+        from(json!({"metadata": {"name": name, "namespace": "shop", "creationTimestamp": created},
+                    "spec": {"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
+                             "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}}))
+    };
+    let grpc = |name: &str, created: &str, host: &str| {
+        grpc_route("shop", name, created, json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
+            "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}))
+    };
+    let mut o = grpc_objects(vec![
+        grpc("rpc-wide", "2025-02-01T00:00:00Z", "*.example.com"),
+        grpc("rpc", "2025-01-01T00:00:00Z", "grpc.example.com"),
+    ]);
+    o.gateways[0].spec.listeners.truncate(1);
+    o.http_routes = vec![
+        http_route("web", "2024-01-01T00:00:00Z", "api.example.com"),
+        http_route("late-web", "2026-01-01T00:00:00Z", "grpc.example.com"),
+    ];
+    let out = run(&o, &[("shop", "a")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"grpcroute shop/rpc-wide: spec.parentRefs[0] has invalid value "shop/edge": expected a listener where no route of the other kind shares a hostname: on listener "tls", HTTPRoute shop/web shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener"#,
+            r#"httproute shop/late-web: spec.parentRefs[0] has invalid value "shop/edge": expected a listener where no route of the other kind shares a hostname: on listener "tls", GRPCRoute shop/rpc shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener"#,
+        ]
+    );
+    use ConditionStatus::{False, True};
+    for (route, want) in [
+        ("shop/web", (True, "Accepted")),
+        ("shop/rpc", (True, "Accepted")),
+        ("shop/rpc-wide", (False, "NotAllowedByListeners")),
+        ("shop/late-web", (False, "NotAllowedByListeners")),
+    ] {
+        let name = route.split_once('/').unwrap().1;
+        let r = out.status.routes.iter().find(|r| r.name == name).unwrap();
+        let c = find(&r.parents[0].conditions, "Accepted").unwrap();
+        assert_eq!((c.status, c.reason), want, "{route}");
+    }
+    let stack = &out.stacks[0];
+    assert_eq!(answer(stack, 443, "api.example.com", "/x", &[]), "shop-a:80");
+    assert_eq!(answer(stack, 443, "grpc.example.com", "/s.S/M", &[]), "shop-a:80");
+    assert_eq!(answer(stack, 443, "other.example.com", "/s.S/M", &[]), "fixed 404");
+    assert_eq!(out.status.gateways[0].listeners[0].attached_routes, 2);
+}

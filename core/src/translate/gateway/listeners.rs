@@ -217,7 +217,12 @@ pub(super) fn validate<'a>(
         };
         let mut bad_kinds = Vec::new();
         let mut allowed_kinds = served.to_vec();
-        if let Some(kinds) = l.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref()) {
+        if let Some(kinds) = l
+            .allowed_routes
+            .as_ref()
+            .and_then(|a| a.kinds.as_ref())
+            .filter(|k| !k.is_empty())
+        {
             allowed_kinds.clear();
             for k in kinds {
                 let group = k.group.as_deref().unwrap_or(GROUP);

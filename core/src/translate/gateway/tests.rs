@@ -1226,7 +1226,7 @@ fn grpc_objects(routes: Vec<GrpcRoute>) -> GatewayObjects {
         "edge",
         json!([
             {"name": "tls", "port": 443, "protocol": "HTTPS"},
-            {"name": "web", "port": 80, "protocol": "HTTP"},
+            {"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"kinds": []}},
             {"name": "grpc-on-http", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}}
         ]),
     );
@@ -1362,6 +1362,10 @@ fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
             vec!["gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute"]
         );
         assert_eq!(tls.attached_routes, 3);
+        assert_eq!(
+            out.status.gateways[0].listeners[1].supported_kinds,
+            vec!["gateway.networking.k8s.io/HTTPRoute"]
+        );
     }
 }
 
@@ -1455,7 +1459,8 @@ fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> Gatew
                  "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "c"}},
                  "listeners": [
             {"name": "db", "port": 5432, "protocol": "TCP", "allowedRoutes": all},
-            {"name": "dns", "port": 53, "protocol": "UDP"},
+            // An empty kinds list means the protocol's kinds (the specification).
+            {"name": "dns", "port": 53, "protocol": "UDP", "allowedRoutes": {"kinds": []}},
             {"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Terminate"}},
             {"name": "pass", "port": 8443, "protocol": "TLS", "tls": {"mode": "Passthrough"}},
             {"name": "web", "port": 80, "protocol": "HTTP"},

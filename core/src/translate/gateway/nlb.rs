@@ -530,11 +530,13 @@ pub(super) fn build(
                 .filter(|(_, b)| b.weight.unwrap_or(1) != 0)
                 .collect();
             if let [(field, b)] = weighted.as_slice() {
-                let first = &states[held[0]];
-                let tg_protocol = match (route.kind, first.protocol) {
-                    (UDP_ROUTE, _) => Protocol::Udp,
-                    (TLS_ROUTE, Some(Protocol::Tls)) => Protocol::Tls,
-                    _ => Protocol::Tcp,
+                // A terminating TLS listener hands the backend the decrypted stream (the
+                // specification's Terminate; the AWS Load Balancer Controller re-encrypts with a
+                // TLS target group instead, which a backend without TLS cannot take).
+                let tg_protocol = if route.kind == UDP_ROUTE {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
                 };
                 resolved = Some(
                     match target_group(

@@ -1572,7 +1572,7 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
                 ("shop/nlb:shop-db-old:TCPRoute-shop-pg:80", "TCP", None, "TCP", 8080),
                 ("shop/nlb:shop-dns:UDPRoute-shop-dns:80", "UDP", None, "TCP", 8080),
                 ("shop/nlb:shop-passthru:TLSRoute-shop-web:80", "TCP", None, "TCP", 8080),
-                ("shop/nlb:shop-site:TLSRoute-shop-web:80", "TLS", None, "TCP", 8080),
+                ("shop/nlb:shop-site:TLSRoute-shop-web:80", "TCP", None, "TCP", 8080),
             ]
         );
         assert!(stack.target_groups.iter().all(|t| t.health_check.path.is_empty()

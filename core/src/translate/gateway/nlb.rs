@@ -580,6 +580,8 @@ pub(super) fn build(
             name: name_of(route.meta).to_owned(),
             parents: Vec::new(),
         };
+        // A listener counts a route once, however many of its parentRefs name it.
+        let mut counted = std::collections::BTreeSet::new();
         for a in list {
             let accepted = match &a.outcome {
                 Err(c) => c.clone(),
@@ -612,7 +614,9 @@ pub(super) fn build(
                         Condition::no(status::ACCEPTED, reason::NOT_ALLOWED_BY_LISTENERS, m)
                     } else {
                         for k in mine {
-                            states[k].attached += 1;
+                            if counted.insert(k) {
+                                states[k].attached += 1;
+                            }
                         }
                         Condition::yes(status::ACCEPTED, reason::ACCEPTED, "the route is attached")
                     }

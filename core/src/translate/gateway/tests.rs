@@ -1501,8 +1501,9 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
         l4_route("shop", "on-dns", "2024-01-01T00:00:00Z",
             json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("pg")})),
     ];
+    // Two parentRefs naming the same listener: counted once.
     let udp = vec![l4_route("shop", "dns", "2024-01-01T00:00:00Z",
-        json!({"parentRefs": [{"name": "nlb", "port": 53}], "rules": backend("dns")}))];
+        json!({"parentRefs": [{"name": "nlb", "port": 53}, {"name": "nlb", "sectionName": "dns"}], "rules": backend("dns")}))];
     let tls = vec![
         l4_route("shop", "site", "2024-01-01T00:00:00Z",
             json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")})),

@@ -149,7 +149,11 @@ fn gateway_example_plans_one_nlb_with_lbc_nlb_gateway_names() {
         listeners,
         vec![
             (53, "UDP", "data/db-edge:data-dns:UDPRoute-data-dns:53"),
-            (5432, "TCP", "data/db-edge:data-postgres:TCPRoute-data-postgres:5432"),
+            (
+                5432,
+                "TCP",
+                "data/db-edge:data-postgres:TCPRoute-data-postgres:5432"
+            ),
             (
                 5433,
                 "TLS",

@@ -252,7 +252,10 @@ mod tests {
             (1, 1, 1, 2)
         );
         assert_eq!(
-            g.tcp_routes[0].spec.rules[0].backend_refs.as_ref().map(Vec::len),
+            g.tcp_routes[0].spec.rules[0]
+                .backend_refs
+                .as_ref()
+                .map(Vec::len),
             Some(1)
         );
         assert!(

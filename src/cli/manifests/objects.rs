@@ -79,8 +79,18 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     // Experimental channel: NLB Gateways' routes.
     (gateway::L4_ROUTE_API_VERSION, "TCPRoute", "tcproute", true),
     (gateway::L4_ROUTE_API_VERSION, "UDPRoute", "udproute", true),
-    (gateway::TLS_ROUTE_API_VERSIONS[0], "TLSRoute", "tlsroute", true),
-    (gateway::TLS_ROUTE_API_VERSIONS[1], "TLSRoute", "tlsroute", true),
+    (
+        gateway::TLS_ROUTE_API_VERSIONS[0],
+        "TLSRoute",
+        "tlsroute",
+        true,
+    ),
+    (
+        gateway::TLS_ROUTE_API_VERSIONS[1],
+        "TLSRoute",
+        "tlsroute",
+        true,
+    ),
     (
         gateway::REFERENCE_GRANT_API_VERSION,
         "ReferenceGrant",

@@ -328,8 +328,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 },
             )
         } else {
-            let mut states =
-                listeners::validate(gw, &settings, config, &object, &mut out.errors);
+            let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
             let built = routes::build(
                 &index,
                 objects,

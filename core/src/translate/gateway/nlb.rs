@@ -13,9 +13,7 @@
 //! TLS listeners become TCP listeners, as the AWS Load Balancer Controller makes them.
 use std::collections::BTreeMap;
 
-use super::routes::{
-    intersect, namespace_allowed, refers_to, route_ref, target_group, AnyRoute,
-};
+use super::routes::{intersect, namespace_allowed, refers_to, route_ref, target_group, AnyRoute};
 use super::status::{
     self, reason, Condition, ConditionStatus, ListenerStatus, RouteParentStatus, RouteStatus,
 };
@@ -25,8 +23,8 @@ use crate::model::{
     tags, ActionSpec, ListenerSpec, Protocol, StackId, TargetGroupRef, TargetGroupSpec,
 };
 use crate::translate::endpoints::port_u16;
-use crate::translate::service::annotations::ALPN_POLICIES;
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
+use crate::translate::service::annotations::ALPN_POLICIES;
 use crate::translate::{BuildConfig, Index};
 
 /// TCPRoute.
@@ -327,7 +325,11 @@ fn validate<'a>(
                             .map(|k| format!("{GROUP}/{k}"))
                             .collect::<Vec<_>>()
                             .join(" or "),
-                        if passthrough { "TLS passthrough" } else { l.protocol.as_str() }
+                        if passthrough {
+                            "TLS passthrough"
+                        } else {
+                            l.protocol.as_str()
+                        }
                     ),
                 )),
             )
@@ -391,8 +393,7 @@ pub(super) fn build(
         .into_iter()
         .filter(|r| {
             r.meta.deletion_timestamp.is_none()
-                && r
-                    .parent_refs
+                && r.parent_refs
                     .iter()
                     .any(|p| refers_to(namespace_of(r.meta), p, gw))
         })
@@ -498,7 +499,11 @@ pub(super) fn build(
         )
     };
     for (ri, list) in attempts.iter().enumerate() {
-        for k in list.iter().filter_map(|a| a.outcome.as_ref().ok()).flatten() {
+        for k in list
+            .iter()
+            .filter_map(|a| a.outcome.as_ref().ok())
+            .flatten()
+        {
             let better = match states[*k].holder {
                 None => true,
                 Some(h) => rank(ri) < rank(h),
@@ -695,12 +700,7 @@ pub(super) fn build(
                 ssl_policy: s.ssl_policy.clone(),
                 certificates: s.certificates.clone(),
                 alpn_policy: s.alpn_policy.clone(),
-                tags: tags::with_tracking(
-                    &BTreeMap::new(),
-                    cluster,
-                    stack,
-                    &s.port.to_string(),
-                ),
+                tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &s.port.to_string()),
             })
         })
         .collect();

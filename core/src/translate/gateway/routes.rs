@@ -287,11 +287,7 @@ struct Translated {
 }
 
 pub(super) fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
-    ObjectRef::namespaced(
-        route.short(),
-        namespace_of(route.meta),
-        name_of(route.meta),
-    )
+    ObjectRef::namespaced(route.short(), namespace_of(route.meta), name_of(route.meta))
 }
 
 pub(super) fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
@@ -583,7 +579,9 @@ pub(super) fn build(
                         route.kind
                     ),
                 )
-            } else if let (true, Some((k, winner))) = (with_hosts.is_empty() && before > 0, &lost_to) {
+            } else if let (true, Some((k, winner))) =
+                (with_hosts.is_empty() && before > 0, &lost_to)
+            {
                 fail(
                     reason::NOT_ALLOWED_BY_LISTENERS,
                     format!(

@@ -1026,10 +1026,7 @@ fn classes_and_parameters() {
         json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "missing", "namespace": "infra"}),
     ));
     let o = GatewayObjects {
-        classes: vec![
-            bad_class,
-            class("other", "example.com/gateway"),
-        ],
+        classes: vec![bad_class, class("other", "example.com/gateway")],
         gateways: vec![
             gateway("shop", "edge", json!([http("web", 80)])),
             from(
@@ -1215,7 +1212,9 @@ fn configurations_merge_by_the_class_merging_mode() {
 }
 
 fn grpc_route(ns: &str, name: &str, created: &str, spec: Value) -> GrpcRoute {
-    from(json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}))
+    from(
+        json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}),
+    )
 }
 
 /// A Gateway with an HTTPS listener (certificate from its LoadBalancerConfiguration) on 443
@@ -1306,8 +1305,13 @@ fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
         );
         // Only the HTTP listener that asks for GRPCRoutes is wrong.
         assert_eq!(
-            out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            vec![r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#]
+            out.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec![
+                r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#
+            ]
         );
         let stack = &out.stacks[0];
         let table = [
@@ -1317,13 +1321,21 @@ fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
             ("/shop.Cart/Health", vec![], "shop-cart:80"),
             ("/other.Svc/Health", vec![], "shop-health:80"),
             // Same service, more header matches first.
-            ("/shop.Cart/Remove", vec![("x-tenant", "a")], "shop-tenant:80*3 shop-cart:80*1"),
+            (
+                "/shop.Cart/Remove",
+                vec![("x-tenant", "a")],
+                "shop-tenant:80*3 shop-cart:80*1",
+            ),
             ("/shop.Cart/Add", vec![("x-tenant", "a")], "shop-add:80"),
             ("/shop.Cartx/Remove", vec![], "shop-rest:80"),
             ("/a.B/C", vec![], "shop-rest:80"),
         ];
         for (path, headers, want) in table {
-            assert_eq!(answer(stack, 443, "grpc.example.com", path, &headers), want, "{path} {headers:?}");
+            assert_eq!(
+                answer(stack, 443, "grpc.example.com", path, &headers),
+                want,
+                "{path} {headers:?}"
+            );
         }
         let listener = stack.listeners.iter().find(|l| l.port == 443).unwrap();
         let patterns: Vec<String> = listener
@@ -1337,19 +1349,33 @@ fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
             .collect();
         assert_eq!(
             patterns,
-            vec!["/shop.Cart/Add", "/shop.Cart/*", "/shop.Cart/*", "/shop.Cart/*", "/*/Health", "/*"]
+            vec![
+                "/shop.Cart/Add",
+                "/shop.Cart/*",
+                "/shop.Cart/*",
+                "/shop.Cart/*",
+                "/*/Health",
+                "/*"
+            ]
         );
         let tg = stack
             .target_groups
             .iter()
             .find(|t| t.id == "shop/edge:shop-cart:GRPCRoute-shop-cart:80")
             .unwrap();
-        assert_eq!(tg.protocol_version, Some(crate::model::ProtocolVersion::Grpc));
+        assert_eq!(
+            tg.protocol_version,
+            Some(crate::model::ProtocolVersion::Grpc)
+        );
         assert_eq!(tg.health_check.path, "/AWS.ALB/healthcheck");
         assert_eq!(tg.health_check.matcher.grpc_code.as_deref(), Some("12"));
         assert_eq!(tg.health_check.matcher.http_code, None);
         assert!(tg.name.starts_with("k8s-shop-cart-"), "{}", tg.name);
-        assert!(stack.objects.contains(&"grpcroute/shop/cart".to_owned()), "{:?}", stack.objects);
+        assert!(
+            stack.objects.contains(&"grpcroute/shop/cart".to_owned()),
+            "{:?}",
+            stack.objects
+        );
         let r = out.status.routes.iter().find(|r| r.name == "cart").unwrap();
         assert_eq!(r.kind, "GRPCRoute");
         assert_eq!(
@@ -1359,7 +1385,10 @@ fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
         let tls = &out.status.gateways[0].listeners[0];
         assert_eq!(
             tls.supported_kinds,
-            vec!["gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute"]
+            vec![
+                "gateway.networking.k8s.io/HTTPRoute",
+                "gateway.networking.k8s.io/GRPCRoute"
+            ]
         );
         assert_eq!(tls.attached_routes, 3);
         assert_eq!(
@@ -1419,7 +1448,11 @@ fn grpc_routes_attachment_and_unsupported_values() {
     let table = [
         ("shop/on-http", "Accepted", (False, "NotAllowedByListeners")),
         ("shop/partly", "Accepted", (True, "Accepted")),
-        ("shop/partly", "PartiallyInvalid", (True, "UnsupportedValue")),
+        (
+            "shop/partly",
+            "PartiallyInvalid",
+            (True, "UnsupportedValue"),
+        ),
         ("shop/partly", "ResolvedRefs", (False, "BackendNotFound")),
         ("other/cross", "ResolvedRefs", (False, "RefNotPermitted")),
     ];
@@ -1448,7 +1481,9 @@ fn grpc_routes_attachment_and_unsupported_values() {
 }
 
 fn l4_route(ns: &str, name: &str, created: &str, spec: Value) -> L4Route {
-    from(json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}))
+    from(
+        json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}),
+    )
 }
 
 fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> GatewayObjects {
@@ -1491,24 +1526,52 @@ fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> Gatew
 fn nlb_gateways_tcp_udp_and_tls_routes() {
     let backend = |name: &str| json!([{"backendRefs": [{"name": name, "port": 80}]}]);
     let tcp = vec![
-        l4_route("other", "db-new", "2025-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "namespace": "shop", "sectionName": "db"}], "rules": backend("pg")})),
-        l4_route("shop", "db-old", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")})),
-        l4_route("shop", "two", "2024-01-01T00:00:00Z",
+        l4_route(
+            "other",
+            "db-new",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "namespace": "shop", "sectionName": "db"}], "rules": backend("pg")}),
+        ),
+        l4_route(
+            "shop",
+            "db-old",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")}),
+        ),
+        l4_route(
+            "shop",
+            "two",
+            "2024-01-01T00:00:00Z",
             json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
-                   "rules": [{"backendRefs": [{"name": "pg", "port": 80}, {"name": "dns", "port": 80}]}]})),
-        l4_route("shop", "on-dns", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("pg")})),
+                   "rules": [{"backendRefs": [{"name": "pg", "port": 80}, {"name": "dns", "port": 80}]}]}),
+        ),
+        l4_route(
+            "shop",
+            "on-dns",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("pg")}),
+        ),
     ];
     // Two parentRefs naming the same listener: counted once.
-    let udp = vec![l4_route("shop", "dns", "2024-01-01T00:00:00Z",
-        json!({"parentRefs": [{"name": "nlb", "port": 53}, {"name": "nlb", "sectionName": "dns"}], "rules": backend("dns")}))];
+    let udp = vec![l4_route(
+        "shop",
+        "dns",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "port": 53}, {"name": "nlb", "sectionName": "dns"}], "rules": backend("dns")}),
+    )];
     let tls = vec![
-        l4_route("shop", "site", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")})),
-        l4_route("shop", "passthru", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "pass"}], "rules": backend("web")})),
+        l4_route(
+            "shop",
+            "site",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")}),
+        ),
+        l4_route(
+            "shop",
+            "passthru",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "pass"}], "rules": backend("web")}),
+        ),
     ];
     let services = [("shop", "pg"), ("shop", "dns"), ("shop", "web")];
     let mut reversed = nlb_objects(tcp.clone(), udp.clone(), tls.clone());
@@ -1517,7 +1580,10 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
     for o in [nlb_objects(tcp, udp, tls), reversed] {
         let out = run(&o, &services);
         assert_eq!(
-            out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            out.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             vec![
                 r#"gateway shop/nlb: spec.listeners[4].protocol has invalid value "HTTP": expected "TCP", "UDP" or "TLS" on an NLB Gateway (HTTP and HTTPS listeners need an ALB class, gateway.k8s.aws/alb)"#,
                 r#"gateway shop/nlb: spec.listeners[5].protocol has invalid value "TCP": expected the protocol of listener "mixed-udp" (spec.listeners[6]) on port 6000: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)"#,
@@ -1531,19 +1597,33 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
         );
         let stack = &out.stacks[0];
         assert_eq!(stack.id.to_string(), "nlb-gateway:shop/nlb");
-        assert_eq!(stack.load_balancer.lb_type, crate::model::LoadBalancerType::Network);
+        assert_eq!(
+            stack.load_balancer.lb_type,
+            crate::model::LoadBalancerType::Network
+        );
         assert_eq!(stack.load_balancer.scheme.as_str(), "internet-facing");
-        assert!(stack.load_balancer.name.starts_with("k8s-shop-nlb-"), "{}", stack.load_balancer.name);
-        assert_eq!(stack.load_balancer.tags["gateway.k8s.aws.nlb/stack"], "shop/nlb");
-        assert_eq!(stack.load_balancer.tags["gateway.k8s.aws.nlb/resource"], "LoadBalancer");
+        assert!(
+            stack.load_balancer.name.starts_with("k8s-shop-nlb-"),
+            "{}",
+            stack.load_balancer.name
+        );
+        assert_eq!(
+            stack.load_balancer.tags["gateway.k8s.aws.nlb/stack"],
+            "shop/nlb"
+        );
+        assert_eq!(
+            stack.load_balancer.tags["gateway.k8s.aws.nlb/resource"],
+            "LoadBalancer"
+        );
         let listeners: Vec<(u16, &str, Vec<&str>, Vec<String>)> = stack
             .listeners
             .iter()
             .map(|l| {
                 let tgs = match &l.default_actions[..] {
-                    [ActionSpec::Forward { target_groups, .. }] => {
-                        target_groups.iter().map(|t| t.id.as_deref().unwrap()).collect()
-                    }
+                    [ActionSpec::Forward { target_groups, .. }] => target_groups
+                        .iter()
+                        .map(|t| t.id.as_deref().unwrap())
+                        .collect(),
                     other => panic!("{other:?}"),
                 };
                 (l.port, l.protocol.as_str(), tgs, l.certificates.clone())
@@ -1552,37 +1632,108 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
         assert_eq!(
             listeners,
             vec![
-                (53, "UDP", vec!["shop/nlb:shop-dns:UDPRoute-shop-dns:80"], vec![]),
-                (443, "TLS", vec!["shop/nlb:shop-site:TLSRoute-shop-web:80"], vec!["arn:aws:acm:eu-west-1:1:certificate/t".to_owned()]),
-                (5432, "TCP", vec!["shop/nlb:shop-db-old:TCPRoute-shop-pg:80"], vec![]),
-                (8443, "TCP", vec!["shop/nlb:shop-passthru:TLSRoute-shop-web:80"], vec![]),
+                (
+                    53,
+                    "UDP",
+                    vec!["shop/nlb:shop-dns:UDPRoute-shop-dns:80"],
+                    vec![]
+                ),
+                (
+                    443,
+                    "TLS",
+                    vec!["shop/nlb:shop-site:TLSRoute-shop-web:80"],
+                    vec!["arn:aws:acm:eu-west-1:1:certificate/t".to_owned()]
+                ),
+                (
+                    5432,
+                    "TCP",
+                    vec!["shop/nlb:shop-db-old:TCPRoute-shop-pg:80"],
+                    vec![]
+                ),
+                (
+                    8443,
+                    "TCP",
+                    vec!["shop/nlb:shop-passthru:TLSRoute-shop-web:80"],
+                    vec![]
+                ),
             ]
         );
-        assert_eq!(stack.listeners[1].ssl_policy.as_deref(), Some("ELBSecurityPolicy-2016-08"));
-        assert_eq!(stack.listeners[1].alpn_policy.as_deref(), Some("HTTP2Preferred"));
+        assert_eq!(
+            stack.listeners[1].ssl_policy.as_deref(),
+            Some("ELBSecurityPolicy-2016-08")
+        );
+        assert_eq!(
+            stack.listeners[1].alpn_policy.as_deref(),
+            Some("HTTP2Preferred")
+        );
         assert_eq!(stack.listeners[0].alpn_policy, None);
         assert!(stack.listeners.iter().all(|l| l.rules.is_empty()));
         let tgs: Vec<(&str, &str, Option<crate::model::ProtocolVersion>, &str, u16)> = stack
             .target_groups
             .iter()
-            .map(|t| (t.id.as_str(), t.protocol.as_str(), t.protocol_version, t.health_check.protocol.as_str(), t.port))
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    t.protocol.as_str(),
+                    t.protocol_version,
+                    t.health_check.protocol.as_str(),
+                    t.port,
+                )
+            })
             .collect();
         assert_eq!(
             tgs,
             vec![
-                ("shop/nlb:shop-db-old:TCPRoute-shop-pg:80", "TCP", None, "TCP", 8080),
-                ("shop/nlb:shop-dns:UDPRoute-shop-dns:80", "UDP", None, "TCP", 8080),
-                ("shop/nlb:shop-passthru:TLSRoute-shop-web:80", "TCP", None, "TCP", 8080),
-                ("shop/nlb:shop-site:TLSRoute-shop-web:80", "TCP", None, "TCP", 8080),
+                (
+                    "shop/nlb:shop-db-old:TCPRoute-shop-pg:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-dns:UDPRoute-shop-dns:80",
+                    "UDP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-passthru:TLSRoute-shop-web:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-site:TLSRoute-shop-web:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
             ]
         );
-        assert!(stack.target_groups.iter().all(|t| t.health_check.path.is_empty()
-            && t.health_check.matcher.http_code.is_none()
-            && t.tags["gateway.k8s.aws.nlb/stack"] == "shop/nlb"));
-        assert!(stack.target_groups[0].name.starts_with("k8s-shop-dbold-"), "{}", stack.target_groups[0].name);
+        assert!(stack
+            .target_groups
+            .iter()
+            .all(|t| t.health_check.path.is_empty()
+                && t.health_check.matcher.http_code.is_none()
+                && t.tags["gateway.k8s.aws.nlb/stack"] == "shop/nlb"));
+        assert!(
+            stack.target_groups[0].name.starts_with("k8s-shop-dbold-"),
+            "{}",
+            stack.target_groups[0].name
+        );
         assert_eq!(
             stack.objects,
-            vec!["gateway/shop/nlb", "tcproute/shop/db-old", "tlsroute/shop/passthru", "tlsroute/shop/site", "udproute/shop/dns"]
+            vec![
+                "gateway/shop/nlb",
+                "tcproute/shop/db-old",
+                "tlsroute/shop/passthru",
+                "tlsroute/shop/site",
+                "udproute/shop/dns"
+            ]
         );
         use ConditionStatus::{False, True, Unknown};
         let table = [
@@ -1595,10 +1746,17 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
             ("shop/on-dns", "Accepted", (False, "NotAllowedByListeners")),
         ];
         for (route, t, (status, reason)) in table {
-            assert_eq!(parent_condition(&out.status, route, t), (status, reason.to_owned()), "{route} {t}");
+            assert_eq!(
+                parent_condition(&out.status, route, t),
+                (status, reason.to_owned()),
+                "{route} {t}"
+            );
         }
         let dns = out.status.routes.iter().find(|r| r.name == "dns").unwrap();
-        assert_eq!((dns.kind, dns.parents[0].controller_name.as_str()), ("UDPRoute", "gateway.k8s.aws/nlb"));
+        assert_eq!(
+            (dns.kind, dns.parents[0].controller_name.as_str()),
+            ("UDPRoute", "gateway.k8s.aws/nlb")
+        );
         let gw = &out.status.gateways[0];
         let cond = |name: &str, t: &str| {
             let l = gw.listeners.iter().find(|l| l.name == name).unwrap();
@@ -1612,7 +1770,11 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
             ("web", "Accepted", (False, "UnsupportedProtocol", 0)),
             ("mixed-tcp", "Conflicted", (True, "ProtocolConflict", 0)),
             ("mixed-udp", "Accepted", (False, "ProtocolConflict", 0)),
-            ("nocert", "ResolvedRefs", (False, "InvalidCertificateRef", 0)),
+            (
+                "nocert",
+                "ResolvedRefs",
+                (False, "InvalidCertificateRef", 0),
+            ),
             ("extra", "Programmed", (False, "Invalid", 0)),
             ("idle", "ResolvedRefs", (False, "InvalidRouteKinds", 0)),
             ("idle", "Programmed", (False, "Invalid", 0)),
@@ -1626,32 +1788,59 @@ fn nlb_gateways_tcp_udp_and_tls_routes() {
             r#"TCPRoute shop/two cannot be served: spec.rules has invalid value "2 backends": expected exactly one backend with a weight above 0 (an NLB listener forwards to one target group)"#
         );
         let idle = gw.listeners.iter().find(|l| l.name == "idle").unwrap();
-        assert_eq!(idle.supported_kinds, vec!["gateway.networking.k8s.io/TCPRoute"]);
+        assert_eq!(
+            idle.supported_kinds,
+            vec!["gateway.networking.k8s.io/TCPRoute"]
+        );
         assert_eq!(
             find(&idle.conditions, "Programmed").unwrap().message,
             "no route is attached: an NLB listener forwards to the backend of one route"
         );
-        let tls_kinds = &gw.listeners.iter().find(|l| l.name == "tls").unwrap().supported_kinds;
-        assert_eq!(tls_kinds, &vec!["gateway.networking.k8s.io/TLSRoute", "gateway.networking.k8s.io/TCPRoute"]);
+        let tls_kinds = &gw
+            .listeners
+            .iter()
+            .find(|l| l.name == "tls")
+            .unwrap()
+            .supported_kinds;
+        assert_eq!(
+            tls_kinds,
+            &vec![
+                "gateway.networking.k8s.io/TLSRoute",
+                "gateway.networking.k8s.io/TCPRoute"
+            ]
+        );
         let accepted = find(&gw.conditions, "Accepted").unwrap();
-        assert_eq!((accepted.status, accepted.reason), (True, "ListenersNotValid"));
+        assert_eq!(
+            (accepted.status, accepted.reason),
+            (True, "ListenersNotValid")
+        );
     }
 }
 
 #[test]
 fn nlb_listener_backend_problems_and_tls_hostnames() {
-    let tls = vec![
-        l4_route("shop", "other-host", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["a.example.com"],
-                   "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]})),
-    ];
+    let tls = vec![l4_route(
+        "shop",
+        "other-host",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["a.example.com"],
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+    )];
     let tcp = vec![
-        l4_route("shop", "missing", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": [{"backendRefs": [{"name": "nowhere", "port": 80}]}]})),
+        l4_route(
+            "shop",
+            "missing",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": [{"backendRefs": [{"name": "nowhere", "port": 80}]}]}),
+        ),
         // Weight 0 backends do not count: one backend left.
-        l4_route("shop", "weighted", "2024-01-01T00:00:00Z",
+        l4_route(
+            "shop",
+            "weighted",
+            "2024-01-01T00:00:00Z",
             json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
-                   "rules": [{"backendRefs": [{"name": "web", "port": 80}, {"name": "nowhere", "port": 80, "weight": 0}]}]})),
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}, {"name": "nowhere", "port": 80, "weight": 0}]}]}),
+        ),
     ];
     let mut o = nlb_objects(tcp, vec![], tls);
     o.gateways[0].spec.listeners[2].hostname = Some("b.example.com".into());
@@ -1664,10 +1853,23 @@ fn nlb_listener_backend_problems_and_tls_hostnames() {
         assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
     }
     use ConditionStatus::{False, True};
-    assert_eq!(parent_condition(&out.status, "shop/other-host", "Accepted"), (False, "NoMatchingListenerHostname".to_owned()));
-    assert_eq!(parent_condition(&out.status, "shop/missing", "Accepted"), (True, "Accepted".to_owned()));
-    assert_eq!(parent_condition(&out.status, "shop/missing", "ResolvedRefs"), (False, "BackendNotFound".to_owned()));
-    let db = out.status.gateways[0].listeners.iter().find(|l| l.name == "db").unwrap();
+    assert_eq!(
+        parent_condition(&out.status, "shop/other-host", "Accepted"),
+        (False, "NoMatchingListenerHostname".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/missing", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/missing", "ResolvedRefs"),
+        (False, "BackendNotFound".to_owned())
+    );
+    let db = out.status.gateways[0]
+        .listeners
+        .iter()
+        .find(|l| l.name == "db")
+        .unwrap();
     assert_eq!(
         find(&db.conditions, "Programmed").unwrap().message,
         "the backend of TCPRoute shop/missing cannot be used: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found"
@@ -1685,12 +1887,17 @@ fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
         {"name": "c", "port": 7200, "protocol": "TCP"},
         {"name": "t", "port": 443, "protocol": "TLS"}
     ]));
-    o.load_balancer_configurations[0].spec.listener_configurations = Some(from(json!([
+    o.load_balancer_configurations[0]
+        .spec
+        .listener_configurations = Some(from(json!([
         {"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t", "alpnPolicy": "h2"}
     ])));
     let out = run(&o, &[]);
     assert_eq!(
-        out.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        out.errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec![
             r#"gateway shop/nlb: spec.listeners[0].port has invalid value "7100": expected a port other than that of listener "b" (spec.listeners[1]): an NLB listener cannot tell hostnames apart"#,
             r#"gateway shop/nlb: spec.listeners[1].port has invalid value "7100": expected a port other than that of listener "a" (spec.listeners[0]): an NLB listener cannot tell hostnames apart"#,
@@ -1699,11 +1906,20 @@ fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
     );
     let gw = &out.status.gateways[0];
     let c = find(&gw.listeners[0].conditions, "Conflicted").unwrap();
-    assert_eq!((c.status, c.reason), (ConditionStatus::True, "HostnameConflict"));
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::True, "HostnameConflict")
+    );
     let c = find(&gw.listeners[2].conditions, "Conflicted").unwrap();
-    assert_eq!((c.status, c.reason), (ConditionStatus::False, "NoConflicts"));
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::False, "NoConflicts")
+    );
     let c = find(&gw.listeners[3].conditions, "Accepted").unwrap();
-    assert_eq!((c.status, c.reason), (ConditionStatus::False, "UnsupportedValue"));
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::False, "UnsupportedValue")
+    );
     // The NLB exists with no listener until a route holds one.
     assert!(out.stacks[0].listeners.is_empty());
     assert_eq!(
@@ -1716,13 +1932,18 @@ fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
 fn routes_of_the_other_load_balancer_type_are_not_allowed_by_listeners() {
     // A TCPRoute on an ALB Gateway, an HTTPRoute on an NLB Gateway.
     let mut o = nlb_objects(
-        vec![l4_route("shop", "tcp-on-alb", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}))],
+        vec![l4_route(
+            "shop",
+            "tcp-on-alb",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+        )],
         vec![],
         vec![],
     );
     o.classes.push(class("alb", ALB_CONTROLLER));
-    o.gateways.push(gateway("shop", "edge", json!([http("web", 80)])));
+    o.gateways
+        .push(gateway("shop", "edge", json!([http("web", 80)])));
     o.http_routes.push(route("shop", "http-on-nlb", json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]})));
     let out = run(&o, &[("shop", "web")]);
     let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
@@ -1732,21 +1953,35 @@ fn routes_of_the_other_load_balancer_type_are_not_allowed_by_listeners() {
     ] {
         assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
     }
-    for (route, controller) in [("tcp-on-alb", ALB_CONTROLLER), ("http-on-nlb", NLB_CONTROLLER)] {
+    for (route, controller) in [
+        ("tcp-on-alb", ALB_CONTROLLER),
+        ("http-on-nlb", NLB_CONTROLLER),
+    ] {
         let r = out.status.routes.iter().find(|r| r.name == route).unwrap();
         assert_eq!(r.parents[0].controller_name, controller);
         let c = find(&r.parents[0].conditions, "Accepted").unwrap();
-        assert_eq!((c.status, c.reason), (ConditionStatus::False, "NotAllowedByListeners"), "{route}");
+        assert_eq!(
+            (c.status, c.reason),
+            (ConditionStatus::False, "NotAllowedByListeners"),
+            "{route}"
+        );
     }
     assert_eq!(out.stacks.len(), 2);
-    assert!(out.stacks.iter().all(|s| s.objects.iter().all(|o| !o.contains("-on-"))));
+    assert!(out
+        .stacks
+        .iter()
+        .all(|s| s.objects.iter().all(|o| !o.contains("-on-"))));
 }
 
 #[test]
 fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
     let mut o = nlb_objects(
-        vec![l4_route("shop", "db", "2024-01-01T00:00:00Z",
-            json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}))],
+        vec![l4_route(
+            "shop",
+            "db",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+        )],
         vec![],
         vec![],
     );
@@ -1754,7 +1989,10 @@ fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
     let out = run(&o, &[("shop", "web")]);
     assert!(out.stacks.is_empty());
     let r = &out.status.routes[0];
-    assert_eq!((r.kind, r.parents[0].controller_name.as_str()), ("TCPRoute", NLB_CONTROLLER));
+    assert_eq!(
+        (r.kind, r.parents[0].controller_name.as_str()),
+        ("TCPRoute", NLB_CONTROLLER)
+    );
     let c = &r.parents[0].conditions[0];
     assert_eq!((c.status, c.reason), (ConditionStatus::Unknown, "Pending"));
     assert_eq!(
@@ -1766,13 +2004,20 @@ fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
 #[test]
 fn an_http_route_and_a_grpc_route_never_share_a_hostname_on_a_listener() {
     let http_route = |name: &str, created: &str, host: &str| -> HttpRoute {
-        from(json!({"metadata": {"name": name, "namespace": "shop", "creationTimestamp": created},
+        from(
+            json!({"metadata": {"name": name, "namespace": "shop", "creationTimestamp": created},
                     "spec": {"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
-                             "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}}))
+                             "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}}),
+        )
     };
     let grpc = |name: &str, created: &str, host: &str| {
-        grpc_route("shop", name, created, json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
-            "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}))
+        grpc_route(
+            "shop",
+            name,
+            created,
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
+            "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        )
     };
     let mut o = grpc_objects(vec![
         grpc("rpc-wide", "2025-02-01T00:00:00Z", "*.example.com"),
@@ -1805,8 +2050,17 @@ fn an_http_route_and_a_grpc_route_never_share_a_hostname_on_a_listener() {
         assert_eq!((c.status, c.reason), want, "{route}");
     }
     let stack = &out.stacks[0];
-    assert_eq!(answer(stack, 443, "api.example.com", "/x", &[]), "shop-a:80");
-    assert_eq!(answer(stack, 443, "grpc.example.com", "/s.S/M", &[]), "shop-a:80");
-    assert_eq!(answer(stack, 443, "other.example.com", "/s.S/M", &[]), "fixed 404");
+    assert_eq!(
+        answer(stack, 443, "api.example.com", "/x", &[]),
+        "shop-a:80"
+    );
+    assert_eq!(
+        answer(stack, 443, "grpc.example.com", "/s.S/M", &[]),
+        "shop-a:80"
+    );
+    assert_eq!(
+        answer(stack, 443, "other.example.com", "/s.S/M", &[]),
+        "fixed 404"
+    );
     assert_eq!(out.status.gateways[0].listeners[0].attached_routes, 2);
 }

@@ -504,7 +504,7 @@ fn deleted_input<'a>(id: &StackId, current_dns_names: Vec<String>) -> DnsStackIn
         (StackKind::Service, _) => vec![format!("service/{}/{}", id.namespace, id.name)],
         (StackKind::Ingress, false) => vec![format!("ingress/{}/{}", id.namespace, id.name)],
         // Explicit groups, and Gateways (no DNS records are planned for them yet).
-        (StackKind::Ingress, true) | (StackKind::Gateway, _) => Vec::new(),
+        (StackKind::Ingress, true) | (StackKind::Gateway | StackKind::NlbGateway, _) => Vec::new(),
     };
     DnsStackInput {
         stack: id.clone(),

@@ -154,6 +154,7 @@ pub fn finalizer_for(stack: &StackId) -> String {
         // The AWS Load Balancer Controller's ALB Gateway finalizer (the controller does not
         // watch Gateways yet: docs/gateway.md).
         StackKind::Gateway => "gateway.k8s.aws/alb".to_owned(),
+        StackKind::NlbGateway => "gateway.k8s.aws/nlb".to_owned(),
     }
 }
 

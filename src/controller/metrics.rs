@@ -107,7 +107,7 @@ impl From<StackKind> for Kind {
         match k {
             StackKind::Ingress => Kind::Ingress,
             StackKind::Service => Kind::Service,
-            StackKind::Gateway => Kind::Gateway,
+            StackKind::Gateway | StackKind::NlbGateway => Kind::Gateway,
         }
     }
 }

@@ -115,6 +115,54 @@ fn gateway_example_plans_one_alb_with_lbc_gateway_names() {
     assert_eq!(plan["errors"].as_array().unwrap().len(), 0);
 }
 
+/// The NLB Gateway of the example: an NLB stack tagged as the AWS Load Balancer Controller's
+/// NLB Gateway support tags it, one listener per Gateway listener, each forwarding to its route's
+/// one target group (TCP, UDP, and TLS terminated with the configuration's certificate).
+#[test]
+fn gateway_example_plans_one_nlb_with_lbc_nlb_gateway_names() {
+    let dir = example("gateway").to_string_lossy().into_owned();
+    let (code, stdout, stderr) = plan(&["-o", "json", "--cluster-name", "demo", "-f", &dir]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let stack = &plan["stacks"][1];
+    assert_eq!(stack["id"], "nlb-gateway:data/db-edge");
+    let lb = &stack["loadBalancer"];
+    assert_eq!(lb["type"], "network");
+    assert_eq!(lb["tags"]["gateway.k8s.aws.nlb/stack"], "data/db-edge");
+    // printf 'demo4e8b1f2a-6c3d-4b5e-9f0a-1b2c3d4e5f60internal' | sha256sum
+    assert_eq!(lb["name"], "k8s-data-dbedge-43b3d353a8");
+    let listeners: Vec<(u64, &str, &str)> = stack["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["port"].as_u64().unwrap(),
+                l["protocol"].as_str().unwrap(),
+                l["defaultActions"][0]["targetGroups"][0]["id"]
+                    .as_str()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listeners,
+        vec![
+            (53, "UDP", "data/db-edge:data-dns:UDPRoute-data-dns:53"),
+            (
+                5432,
+                "TCP",
+                "data/db-edge:data-postgres:TCPRoute-data-postgres:5432"
+            ),
+            (
+                5433,
+                "TLS",
+                "data/db-edge:data-postgres-tls:TLSRoute-data-postgres:5432"
+            ),
+        ]
+    );
+}
+
 /// A route whose backend is missing is an error of that route alone (exit 2); its siblings on
 /// the Gateway are still planned.
 #[test]

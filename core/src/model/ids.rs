@@ -19,6 +19,9 @@ pub enum StackKind {
     /// A Gateway of an ALB class (`gateway.k8s.aws.alb/stack`, `gateway.k8s.aws.alb/resource`,
     /// the AWS Load Balancer Controller's ALB Gateway tag prefix).
     Gateway,
+    /// A Gateway of an NLB class (`gateway.k8s.aws.nlb/stack`, `gateway.k8s.aws.nlb/resource`,
+    /// the AWS Load Balancer Controller's NLB Gateway tag prefix).
+    NlbGateway,
 }
 
 impl StackKind {
@@ -29,6 +32,7 @@ impl StackKind {
             Self::Ingress => super::tags::INGRESS_STACK,
             Self::Service => super::tags::SERVICE_STACK,
             Self::Gateway => super::tags::ALB_GATEWAY_STACK,
+            Self::NlbGateway => super::tags::NLB_GATEWAY_STACK,
         }
     }
 
@@ -39,6 +43,7 @@ impl StackKind {
             Self::Ingress => super::tags::INGRESS_RESOURCE,
             Self::Service => super::tags::SERVICE_RESOURCE,
             Self::Gateway => super::tags::ALB_GATEWAY_RESOURCE,
+            Self::NlbGateway => super::tags::NLB_GATEWAY_RESOURCE,
         }
     }
 }
@@ -48,6 +53,8 @@ impl StackKind {
 const SERVICE_PREFIX: &str = "service:";
 /// Prefix of the display form of Gateway stacks.
 const GATEWAY_PREFIX: &str = "gateway:";
+/// Prefix of the display form of NLB Gateway stacks.
+const NLB_GATEWAY_PREFIX: &str = "nlb-gateway:";
 
 /// Identity of a stack: an explicit IngressGroup (`namespace` empty, `name` = group name), an
 /// implicit group of one Ingress (`namespace/name`), or a Service (`service:namespace/name`).
@@ -105,6 +112,16 @@ impl StackId {
         }
     }
 
+    /// The id of an NLB Gateway's stack.
+    #[must_use]
+    pub fn nlb_gateway(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: StackKind::NlbGateway,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
     /// Whether this is an explicit group (`group.name`).
     #[must_use]
     pub fn is_explicit(&self) -> bool {
@@ -131,6 +148,10 @@ impl StackId {
             let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
             return Some(Self::gateway(ns, name));
         }
+        if let Some(v) = tags.get(StackKind::NlbGateway.stack_tag()) {
+            let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
+            return Some(Self::nlb_gateway(ns, name));
+        }
         tags.get(StackKind::Service.stack_tag()).map(|v| {
             let (ns, name) = v.split_once('/').unwrap_or(("", v.as_str()));
             Self::service(ns, name)
@@ -148,6 +169,10 @@ impl StackId {
             let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
             return Self::gateway(ns, name);
         }
+        if let Some(rest) = s.strip_prefix(NLB_GATEWAY_PREFIX) {
+            let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
+            return Self::nlb_gateway(ns, name);
+        }
         match s.split_once('/') {
             Some((ns, name)) => Self::implicit(ns, name),
             None => Self::explicit(s),
@@ -160,6 +185,7 @@ impl fmt::Display for StackId {
         match self.kind {
             StackKind::Service => f.write_str(SERVICE_PREFIX)?,
             StackKind::Gateway => f.write_str(GATEWAY_PREFIX)?,
+            StackKind::NlbGateway => f.write_str(NLB_GATEWAY_PREFIX)?,
             StackKind::Ingress => {}
         }
         f.write_str(&self.tag_value())
@@ -484,16 +510,33 @@ mod tests {
 
     const EXPECTED_WEB: &str = include_str!("testdata/lb_hash_default_web.txt");
 
+    /// The tracking tags of `id` (as `tags::with_tracking` writes them).
+    fn crate_tags(id: &StackId) -> std::collections::BTreeMap<String, String> {
+        [
+            (id.kind.stack_tag().to_owned(), id.tag_value()),
+            (id.kind.resource_tag().to_owned(), "r".to_owned()),
+        ]
+        .into_iter()
+        .collect()
+    }
+
     #[test]
     fn stack_id_round_trips_through_serde() {
         for id in [
             StackId::explicit("g1"),
             StackId::implicit("ns", "ing"),
             StackId::gateway("ns", "gw"),
+            StackId::nlb_gateway("ns", "gw"),
         ] {
             let json = serde_json::to_string(&id).unwrap();
             let back: StackId = serde_json::from_str(&json).unwrap();
             assert_eq!(back, id, "{json}");
+            let tags = crate_tags(&id);
+            assert_eq!(StackId::from_tags(&tags), Some(id.clone()), "{tags:?}");
         }
+        assert_eq!(
+            StackId::nlb_gateway("ns", "gw").to_string(),
+            "nlb-gateway:ns/gw"
+        );
     }
 }

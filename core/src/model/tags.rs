@@ -19,6 +19,11 @@ pub const SERVICE_RESOURCE: &str = "service.k8s.aws/resource";
 pub const ALB_GATEWAY_STACK: &str = "gateway.k8s.aws.alb/stack";
 /// Resource id inside an ALB Gateway stack.
 pub const ALB_GATEWAY_RESOURCE: &str = "gateway.k8s.aws.alb/resource";
+/// Stack (NLB Gateway, `namespace/name`) the resource belongs to: the AWS Load Balancer
+/// Controller's NLB Gateway tag prefix `gateway.k8s.aws.nlb`.
+pub const NLB_GATEWAY_STACK: &str = "gateway.k8s.aws.nlb/stack";
+/// Resource id inside an NLB Gateway stack.
+pub const NLB_GATEWAY_RESOURCE: &str = "gateway.k8s.aws.nlb/resource";
 /// Resource id of the load balancer itself.
 pub const LOAD_BALANCER_RESOURCE: &str = "LoadBalancer";
 
@@ -34,7 +39,12 @@ pub const RESERVED: [&str; 5] = [
 /// Tracking tag keys of Gateway stacks, also refused in the user tags of Gateway
 /// configuration. Kept apart from [`RESERVED`], whose list the Ingress and Service messages
 /// quote.
-pub const GATEWAY_RESERVED: [&str; 2] = [ALB_GATEWAY_STACK, ALB_GATEWAY_RESOURCE];
+pub const GATEWAY_RESERVED: [&str; 4] = [
+    ALB_GATEWAY_STACK,
+    ALB_GATEWAY_RESOURCE,
+    NLB_GATEWAY_STACK,
+    NLB_GATEWAY_RESOURCE,
+];
 
 /// Longest tag key AWS accepts.
 pub const MAX_KEY_LEN: usize = 128;

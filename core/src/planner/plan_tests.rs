@@ -1914,7 +1914,7 @@ fn the_gateway_example_converges_with_gateway_tags() {
     let stack = &desired.stacks[0];
     assert_eq!(stack.id, StackId::gateway("web", "edge"));
     let mut fake = Fake::default();
-    let p = converge(&mut fake, &desired.stacks);
+    let p = converge(&mut fake, std::slice::from_ref(stack));
     let rules: usize = stack.listeners.iter().map(|l| l.rules.len()).sum();
     assert_eq!(count(&p, "elbv2.CreateRule"), rules);
     assert_eq!(
@@ -1932,6 +1932,32 @@ fn the_gateway_example_converges_with_gateway_tags() {
             "{:?}",
             sg.tags
         );
+    }
+}
+
+/// The example's NLB Gateway stack converges too, tagged with the AWS Load Balancer
+/// Controller's NLB Gateway tags, which the observed side reads back as the NLB Gateway stack.
+#[test]
+fn the_nlb_gateway_example_converges_with_nlb_gateway_tags() {
+    let desired: DesiredState =
+        serde_json::from_str(include_str!("../../../tests/golden/gateway.plan.json")).unwrap();
+    let stack = desired
+        .stacks
+        .iter()
+        .find(|s| s.id == StackId::nlb_gateway("data", "db-edge"))
+        .unwrap();
+    let mut fake = Fake::default();
+    let p = converge(&mut fake, std::slice::from_ref(stack));
+    assert_eq!(count(&p, "elbv2.CreateListener"), 3);
+    assert_eq!(count(&p, "elbv2.CreateRule"), 0);
+    assert_eq!(count(&p, "elbv2.CreateTargetGroup"), 3);
+    let o = fake.observed("nlb-gateway:data/db-edge");
+    let lb = &o.load_balancers[0];
+    assert_eq!(lb.tags[tags::NLB_GATEWAY_STACK], "data/db-edge");
+    assert_eq!(StackId::from_tags(&lb.tags), Some(stack.id.clone()));
+    assert!(!lb.tags.contains_key(tags::ALB_GATEWAY_STACK));
+    for tg in &o.target_groups {
+        assert_eq!(StackId::from_tags(&tg.tags), Some(stack.id.clone()));
     }
 }
 

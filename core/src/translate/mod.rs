@@ -12,7 +12,7 @@
 //! - [`listener`], [`load_balancer`]: the group-level resources;
 //! - [`service`]: LoadBalancer Services → Network Load Balancer stacks;
 //! - [`binding`]: a TargetGroupBinding's targets (used by the controller, not by [`build`]);
-//! - [`gateway`]: Gateway API Gateways and HTTPRoutes → ALB stacks and their status
+//! - [`gateway`]: Gateway API Gateways and their routes → ALB and NLB stacks and their status
 //!   ([`build_with_gateways`]).
 pub mod actions;
 pub mod annotations;

@@ -222,7 +222,13 @@ mod tests {
              apiVersion: gateway.k8s.aws/v1\nkind: LoadBalancerConfiguration\nmetadata: {name: c, namespace: shop}\nspec: {scheme: internal}\n---\n\
              apiVersion: gateway.k8s.aws/v1beta1\nkind: LoadBalancerConfiguration\nmetadata: {name: d, namespace: shop}\nspec: {}\n---\n\
              apiVersion: gateway.networking.k8s.io/v1beta1\nkind: HTTPRoute\nmetadata: {name: old, namespace: shop}\n---\n\
-             apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: shop}\n",
+             apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: shop}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g, namespace: shop}\nspec: {rules: [{matches: [{method: {service: a.B}}]}]}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: t, namespace: shop}\nspec: {rules: [{backendRefs: [{name: db, port: 5432}]}]}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\nmetadata: {name: u, namespace: shop}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\nmetadata: {name: s, namespace: shop}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1alpha3\nkind: TLSRoute\nmetadata: {name: s3, namespace: shop}\nspec: {hostnames: [a.example.com]}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: new, namespace: shop}\n",
         )
         .unwrap();
         let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
@@ -236,6 +242,22 @@ mod tests {
             ),
             (1, 1, 1, 2)
         );
+        assert_eq!(
+            (
+                g.grpc_routes.len(),
+                g.tcp_routes.len(),
+                g.udp_routes.len(),
+                g.tls_routes.len()
+            ),
+            (1, 1, 1, 2)
+        );
+        assert_eq!(
+            g.tcp_routes[0].spec.rules[0]
+                .backend_refs
+                .as_ref()
+                .map(Vec::len),
+            Some(1)
+        );
         assert!(
             g.http_routes.is_empty(),
             "the route defined twice is left out"
@@ -245,6 +267,7 @@ mod tests {
         assert_eq!(
             messages,
             vec![
+                format!("{f}: document 14: gateway.networking.k8s.io/v1 TCPRoute new: plan reads TCPRoute as apiVersion gateway.networking.k8s.io/v1alpha2 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
                 format!("{f}: document 7: gateway.networking.k8s.io/v1beta1 HTTPRoute old: plan reads HTTPRoute as apiVersion gateway.networking.k8s.io/v1 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
                 format!("httproute shop/r is defined 2 times ({f}: document 3, {f}: document 8); a cluster holds one object per name, so keep only one of them; the object is left out, everything else is still planned"),
             ]

@@ -75,6 +75,22 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     (gateway::API_VERSION, "GatewayClass", "gatewayclass", false),
     (gateway::API_VERSION, "Gateway", "gateway", true),
     (gateway::API_VERSION, "HTTPRoute", "httproute", true),
+    (gateway::API_VERSION, "GRPCRoute", "grpcroute", true),
+    // Experimental channel: NLB Gateways' routes.
+    (gateway::L4_ROUTE_API_VERSION, "TCPRoute", "tcproute", true),
+    (gateway::L4_ROUTE_API_VERSION, "UDPRoute", "udproute", true),
+    (
+        gateway::TLS_ROUTE_API_VERSIONS[0],
+        "TLSRoute",
+        "tlsroute",
+        true,
+    ),
+    (
+        gateway::TLS_ROUTE_API_VERSIONS[1],
+        "TLSRoute",
+        "tlsroute",
+        true,
+    ),
     (
         gateway::REFERENCE_GRANT_API_VERSION,
         "ReferenceGrant",
@@ -377,6 +393,10 @@ impl Collector {
             "gatewayclass" => typed(doc).map(|o| gws.classes.push(o)),
             "gateway" => typed(doc).map(|o| gws.gateways.push(o)),
             "httproute" => typed(doc).map(|o| gws.http_routes.push(o)),
+            "grpcroute" => typed(doc).map(|o| gws.grpc_routes.push(o)),
+            "tcproute" => typed(doc).map(|o| gws.tcp_routes.push(o)),
+            "udproute" => typed(doc).map(|o| gws.udp_routes.push(o)),
+            "tlsroute" => typed(doc).map(|o| gws.tls_routes.push(o)),
             "referencegrant" => typed(doc).map(|o| gws.reference_grants.push(o)),
             "loadbalancerconfiguration" => {
                 typed(doc).map(|o| gws.load_balancer_configurations.push(o))
@@ -448,6 +468,10 @@ fn remove(snap: &mut Snapshot, gws: &mut GatewayObjects, short: &str, ns: &str, 
         "gatewayclass" => gws.classes.retain(|o| keep(&o.metadata)),
         "gateway" => gws.gateways.retain(|o| keep(&o.metadata)),
         "httproute" => gws.http_routes.retain(|o| keep(&o.metadata)),
+        "grpcroute" => gws.grpc_routes.retain(|o| keep(&o.metadata)),
+        "tcproute" => gws.tcp_routes.retain(|o| keep(&o.metadata)),
+        "udproute" => gws.udp_routes.retain(|o| keep(&o.metadata)),
+        "tlsroute" => gws.tls_routes.retain(|o| keep(&o.metadata)),
         "referencegrant" => gws.reference_grants.retain(|o| keep(&o.metadata)),
         "loadbalancerconfiguration" => gws
             .load_balancer_configurations

@@ -7,8 +7,11 @@ use crate::translate::endpoints::port_u16;
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
 use crate::translate::BuildConfig;
 
-/// The route kind an ALB listener serves so far.
+/// The route kind of ALB HTTP and HTTPS listeners.
 pub(super) const HTTP_ROUTE: &str = "HTTPRoute";
+/// The route kind ALB HTTPS listeners serve too (ALB's gRPC target groups need an HTTPS
+/// listener).
+pub(super) const GRPC_ROUTE: &str = "GRPCRoute";
 
 /// One Gateway listener and what was decided about it.
 #[derive(Clone, Debug)]
@@ -32,8 +35,8 @@ pub(super) struct State<'a> {
     pub(super) certificates: Vec<String>,
     /// TLS policy (HTTPS).
     pub(super) ssl_policy: Option<String>,
-    /// Whether HTTPRoutes may attach (`allowedRoutes.kinds`).
-    pub(super) allows_http_routes: bool,
+    /// Route kinds that may attach (`allowedRoutes.kinds` among those the protocol serves).
+    pub(super) allowed_kinds: Vec<&'static str>,
     /// Routes attached.
     pub(super) attached: u32,
 }
@@ -73,8 +76,11 @@ impl State<'_> {
         };
         ListenerStatus {
             name: self.listener.name.clone(),
-            supported_kinds: if self.allows_http_routes && self.protocol.is_some() {
-                vec![format!("{GROUP}/{HTTP_ROUTE}")]
+            supported_kinds: if self.protocol.is_some() {
+                self.allowed_kinds
+                    .iter()
+                    .map(|k| format!("{GROUP}/{k}"))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -121,7 +127,7 @@ pub(super) fn validate<'a>(
                     object,
                     format!("{field}.protocol"),
                     &l.protocol,
-                    "\"HTTP\" or \"HTTPS\" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)",
+                    "\"HTTP\" or \"HTTPS\" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)",
                 )),
             )
         } else if port == 0 {
@@ -204,16 +210,25 @@ pub(super) fn validate<'a>(
             accepted
         };
         // Route kinds.
+        let served: &[&'static str] = if protocol == Some(Protocol::Https) {
+            &[HTTP_ROUTE, GRPC_ROUTE]
+        } else {
+            &[HTTP_ROUTE]
+        };
         let mut bad_kinds = Vec::new();
-        let mut allows_http_routes = true;
-        if let Some(kinds) = l.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref()) {
-            allows_http_routes = false;
+        let mut allowed_kinds = served.to_vec();
+        if let Some(kinds) = l
+            .allowed_routes
+            .as_ref()
+            .and_then(|a| a.kinds.as_ref())
+            .filter(|k| !k.is_empty())
+        {
+            allowed_kinds.clear();
             for k in kinds {
                 let group = k.group.as_deref().unwrap_or(GROUP);
-                if group == GROUP && k.kind == HTTP_ROUTE {
-                    allows_http_routes = true;
-                } else {
-                    bad_kinds.push(format!("{group}/{}", k.kind));
+                match served.iter().find(|s| group == GROUP && k.kind == **s) {
+                    Some(s) => allowed_kinds.push(s),
+                    None => bad_kinds.push(format!("{group}/{}", k.kind)),
                 }
             }
         }
@@ -266,7 +281,11 @@ pub(super) fn validate<'a>(
                     object,
                     format!("{field}.allowedRoutes.kinds"),
                     &bad_kinds.join(", "),
-                    format!("{GROUP}/{HTTP_ROUTE} (the route kind an ALB Gateway serves so far)"),
+                    if protocol == Some(Protocol::Https) {
+                        format!("{GROUP}/{HTTP_ROUTE} or {GROUP}/{GRPC_ROUTE} (the route kinds of an ALB HTTPS listener)")
+                    } else {
+                        format!("{GROUP}/{HTTP_ROUTE} (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)")
+                    },
                 )),
             )
         } else {
@@ -290,7 +309,7 @@ pub(super) fn validate<'a>(
                     .and_then(|c| c.ssl_policy.clone())
                     .unwrap_or_else(|| config.default_ssl_policy.clone())
             }),
-            allows_http_routes,
+            allowed_kinds,
             attached: 0,
         });
     }

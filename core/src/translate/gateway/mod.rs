@@ -1,26 +1,30 @@
-//! Gateway API → ALB stacks, with the status the specification defines.
+//! Gateway API → ALB and NLB stacks, with the status the specification defines.
 //!
 //! [`build`] takes the Gateway API objects ([`GatewayObjects`]) next to the Ingress/Service
 //! [`Snapshot`] (Services, EndpointSlices, Nodes and Namespaces are shared) and returns one
-//! stack per Gateway of an ALB class, the errors, and the status of every GatewayClass,
+//! stack per Gateway of an ALB or NLB class, the errors, and the status of every GatewayClass,
 //! Gateway and route of ours ([`status::Statuses`]).
 //!
 //! - a GatewayClass is ours when `spec.controllerName` is the AWS Load Balancer Controller's
-//!   ALB name [`ALB_CONTROLLER`]; Gateways of its NLB name [`NLB_CONTROLLER`] are skipped
-//!   (NLB Gateways are not translated yet);
+//!   ALB name [`ALB_CONTROLLER`] (an ALB per Gateway) or its NLB name [`NLB_CONTROLLER`] (an
+//!   NLB per Gateway, [`nlb`]);
 //! - configuration: the LoadBalancerConfiguration of the class (`spec.parametersRef`) and of
 //!   the Gateway (`spec.infrastructure.parametersRef`), merged as that controller merges them
 //!   (`mergingMode`, default `prefer-gateway-class`);
-//! - [`listeners`]: validation, conflicts and certificates of the Gateway's listeners;
-//! - [`routes`]: HTTPRoute attachment (`parentRefs`, `allowedRoutes`, hostnames), rules →
-//!   listener rules with the specification's precedence, and backends → target groups.
+//! - [`listeners`]: validation, conflicts and certificates of an ALB Gateway's listeners;
+//! - [`routes`]: HTTPRoute and GRPCRoute attachment (`parentRefs`, `allowedRoutes`,
+//!   hostnames), rules → listener rules with the specification's precedence, and backends →
+//!   target groups;
+//! - [`nlb`]: an NLB Gateway's TCP, UDP and TLS listeners, each held by one TCPRoute,
+//!   UDPRoute or TLSRoute and forwarding to its backend's target group.
 //!
 //! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
 //! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
 //! `k8s-<routeNs>-<route>-<hash>` with resource ids
-//! `<gwNs>/<gw>:<routeNs>-<route>:HTTPRoute-<svcNs>-<svc>:<port>`, tags under
-//! `gateway.k8s.aws.alb/`.
+//! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
+//! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
 mod listeners;
+mod nlb;
 mod routes;
 pub mod status;
 pub mod types;
@@ -44,7 +48,7 @@ use crate::model::{
 
 /// `spec.controllerName` of ALB GatewayClasses (the AWS Load Balancer Controller's name).
 pub const ALB_CONTROLLER: &str = "gateway.k8s.aws/alb";
-/// `spec.controllerName` of NLB GatewayClasses (not translated yet).
+/// `spec.controllerName` of NLB GatewayClasses (the AWS Load Balancer Controller's name).
 pub const NLB_CONTROLLER: &str = "gateway.k8s.aws/nlb";
 /// Kind of LoadBalancerConfiguration.
 pub const LOAD_BALANCER_CONFIGURATION: &str = "LoadBalancerConfiguration";
@@ -52,11 +56,11 @@ pub const LOAD_BALANCER_CONFIGURATION: &str = "LoadBalancerConfiguration";
 /// Result of [`build`].
 #[derive(Clone, Debug, Default)]
 pub struct GatewayOutput {
-    /// One stack per accepted ALB Gateway, sorted by id.
+    /// One stack per accepted ALB or NLB Gateway, sorted by id.
     pub stacks: Vec<Stack>,
     /// Every condition that is not met, as an error of its object.
     pub errors: Vec<BuildError>,
-    /// Gateways left alone on purpose (other controllers, NLB classes, being deleted).
+    /// Gateways left alone on purpose (other controllers' classes, being deleted).
     pub skipped: Vec<Skipped>,
     /// `gateway/ns/name` → its stack, for every Gateway of ours not being deleted.
     pub claims: BTreeMap<String, StackId>,
@@ -167,20 +171,22 @@ fn message_of(e: &BuildError) -> String {
         .unwrap_or(text)
 }
 
-/// Translates the Gateway API objects into ALB stacks, errors and status.
+/// Translates the Gateway API objects into ALB and NLB stacks, errors and status.
 #[must_use]
 pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
     let index = Index::new(snapshot, config);
     let mut out = GatewayOutput::default();
     let mut uses_instances = false;
     // Classes of ours, and the configuration each one names.
-    let mut classes: BTreeMap<&str, Result<Option<&LoadBalancerConfigurationSpec>, ()>> =
+    // `true`: an NLB class.
+    let mut classes: BTreeMap<&str, (bool, Result<Option<&LoadBalancerConfigurationSpec>, ()>)> =
         BTreeMap::new();
     let mut class_names: Vec<&GatewayClass> = objects.classes.iter().collect();
     class_names.sort_by_key(|c| name_of(&c.metadata));
     for class in class_names {
         let name = name_of(&class.metadata);
-        if class.spec.controller_name != ALB_CONTROLLER {
+        let nlb_class = class.spec.controller_name == NLB_CONTROLLER;
+        if class.spec.controller_name != ALB_CONTROLLER && !nlb_class {
             continue;
         }
         let object = ObjectRef::cluster("gatewayclass", name);
@@ -202,7 +208,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             name: name.to_owned(),
             conditions: vec![condition],
         });
-        classes.insert(name, params.map_err(|_| ()));
+        classes.insert(name, (nlb_class, params.map_err(|_| ())));
     }
 
     let mut gateways: Vec<&Gateway> = objects.gateways.iter().collect();
@@ -211,20 +217,17 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
         let object = ObjectRef::namespaced("gateway", ns, name);
         let class_name = gw.spec.gateway_class_name.as_str();
-        let Some(class) = classes.get(class_name) else {
-            let nlb = objects.classes.iter().any(|c| {
-                name_of(&c.metadata) == class_name && c.spec.controller_name == NLB_CONTROLLER
-            });
+        let Some((nlb, class)) = classes.get(class_name) else {
             out.skipped.push(Skipped {
                 object,
-                reason: if nlb {
-                    format!("gatewayclass {class_name} is an NLB class ({NLB_CONTROLLER}); NLB Gateways are not translated yet")
-                } else {
-                    format!("gatewayclass {class_name} is not an ALB class of ours ({ALB_CONTROLLER})")
-                },
+                reason: format!(
+                    "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
+                ),
             });
             continue;
         };
+        let nlb = *nlb;
+        let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
         if gw.metadata.deletion_timestamp.is_some() {
             out.skipped.push(Skipped {
                 object,
@@ -232,7 +235,11 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             });
             continue;
         }
-        let id = StackId::gateway(ns, name);
+        let id = if nlb {
+            StackId::nlb_gateway(ns, name)
+        } else {
+            StackId::gateway(ns, name)
+        };
         out.claims
             .insert(format!("gateway/{ns}/{name}"), id.clone());
         let mut gw_status = GatewayStatus {
@@ -275,11 +282,16 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
                 ];
                 out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, &message, &mut out.status.routes);
+                routes::pending(objects, gw, controller, &message, &mut out.status.routes);
                 continue;
             }
         };
-        let lb = match load_balancer(&index, gw, &id, &settings, &object) {
+        let lb_type = if nlb {
+            LoadBalancerType::Network
+        } else {
+            LoadBalancerType::Application
+        };
+        let lb = match load_balancer(&index, gw, &id, &settings, &object, lb_type) {
             Ok(lb) => lb,
             Err(e) => {
                 let m = message_of(&e);
@@ -289,24 +301,52 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
                 ];
                 out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, &m, &mut out.status.routes);
+                routes::pending(objects, gw, controller, &m, &mut out.status.routes);
                 continue;
             }
         };
-        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
-        let built = routes::build(
-            &index,
-            objects,
-            gw,
-            &id,
-            &mut states,
-            &mut out.errors,
-            &mut out.status.routes,
-        );
+        let (valid, total, built) = if nlb {
+            let built = nlb::build(
+                &index,
+                objects,
+                gw,
+                &id,
+                &settings,
+                &object,
+                &mut out.errors,
+                &mut out.status.routes,
+            );
+            gw_status.listeners = built.listener_status;
+            (
+                built.valid,
+                gw.spec.listeners.len(),
+                routes::Built {
+                    listeners: built.listeners,
+                    target_groups: built.target_groups,
+                    routes: built.routes,
+                    uses_instance_targets: built.uses_instance_targets,
+                },
+            )
+        } else {
+            let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
+            let built = routes::build(
+                &index,
+                objects,
+                gw,
+                &id,
+                &mut states,
+                &mut out.errors,
+                &mut out.status.routes,
+            );
+            gw_status.listeners = states.iter().map(listeners::State::status).collect();
+            (
+                states.iter().filter(|s| s.is_valid()).count(),
+                states.len(),
+                built,
+            )
+        };
         uses_instances |= built.uses_instance_targets;
-        let valid = states.iter().filter(|s| s.is_valid()).count();
-        gw_status.listeners = states.iter().map(listeners::State::status).collect();
-        let accepted = if valid == states.len() {
+        let accepted = if valid == total {
             Condition::yes(
                 status::ACCEPTED,
                 reason::ACCEPTED,
@@ -318,8 +358,8 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 reason::LISTENERS_NOT_VALID,
                 format!(
                     "{} of {} listeners are not valid; the others are served",
-                    states.len() - valid,
-                    states.len()
+                    total - valid,
+                    total
                 ),
             )
         } else {
@@ -344,7 +384,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
             continue;
         }
         let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
-        objects_of_stack.extend(built.routes.iter().map(|r| format!("httproute/{r}")));
+        objects_of_stack.extend(built.routes.iter().cloned());
         objects_of_stack.sort();
         objects_of_stack.dedup();
         out.stacks.push(Stack {
@@ -374,6 +414,7 @@ fn load_balancer(
     id: &StackId,
     settings: &Settings,
     object: &ObjectRef,
+    lb_type: LoadBalancerType,
 ) -> Result<LoadBalancerSpec, BuildError> {
     let spec = &settings.spec;
     let scheme = match spec.scheme.as_deref() {
@@ -440,7 +481,7 @@ fn load_balancer(
     });
     Ok(LoadBalancerSpec {
         name,
-        lb_type: LoadBalancerType::Application,
+        lb_type,
         scheme,
         ip_address_type,
         subnets: Vec::new(),

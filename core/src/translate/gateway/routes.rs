@@ -6,11 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::listeners::{State, HTTP_ROUTE};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::listeners::{State, GRPC_ROUTE, HTTP_ROUTE};
+use super::nlb::{TCP_ROUTE, TLS_ROUTE, UDP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
 use super::{
-    message_of, name_of, namespace_of, Gateway, GatewayObjects, HttpBackendRef, HttpRoute,
-    HttpRouteMatch, HttpRouteRule, ParentReference, ALB_CONTROLLER, GROUP,
+    message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
+    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, L4Route, Listener, ParentReference,
+    ALB_CONTROLLER, GROUP,
 };
 use crate::model::{
     gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
@@ -28,6 +32,150 @@ use crate::translate::Index;
 const MAX_PATH_PATTERN: usize = 128;
 /// Highest ALB target group weight.
 const MAX_WEIGHT: i32 = 999;
+
+/// An HTTPRoute or a GRPCRoute, as the translation reads both.
+pub(super) struct AnyRoute<'a> {
+    /// `HTTPRoute` or `GRPCRoute`.
+    pub(super) kind: &'static str,
+    pub(super) meta: &'a ObjectMeta,
+    pub(super) parent_refs: &'a [ParentReference],
+    pub(super) hostnames: &'a [String],
+    rules: Vec<AnyRule<'a>>,
+}
+
+/// The matches of a rule of either kind.
+#[derive(Clone, Copy)]
+enum AnyMatches<'a> {
+    Http(&'a [HttpRouteMatch]),
+    Grpc(&'a [GrpcRouteMatch]),
+}
+
+/// A rule of either kind.
+struct AnyRule<'a> {
+    matches: AnyMatches<'a>,
+    filters: &'a [HttpRouteFilter],
+    backend_refs: &'a [HttpBackendRef],
+}
+
+impl<'a> AnyRoute<'a> {
+    fn http(r: &'a HttpRoute) -> Self {
+        let rules = match r.spec.rules.as_deref() {
+            // No rules: one rule with no match and no backend.
+            None => vec![AnyRule {
+                matches: AnyMatches::Http(&[]),
+                filters: &[],
+                backend_refs: &[],
+            }],
+            Some(rules) => rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Http(rule.matches.as_deref().unwrap_or_default()),
+                    filters: rule.filters.as_deref().unwrap_or_default(),
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        };
+        Self {
+            kind: HTTP_ROUTE,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules,
+        }
+    }
+
+    fn grpc(r: &'a GrpcRoute) -> Self {
+        let rules = match r.spec.rules.as_deref() {
+            None => vec![AnyRule {
+                matches: AnyMatches::Grpc(&[]),
+                filters: &[],
+                backend_refs: &[],
+            }],
+            Some(rules) => rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Grpc(rule.matches.as_deref().unwrap_or_default()),
+                    filters: rule.filters.as_deref().unwrap_or_default(),
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        };
+        Self {
+            kind: GRPC_ROUTE,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules,
+        }
+    }
+
+    /// A TCPRoute, UDPRoute or TLSRoute: its rules' backends.
+    fn l4(kind: &'static str, r: &'a L4Route) -> Self {
+        Self {
+            kind,
+            meta: &r.metadata,
+            parent_refs: r.spec.parent_refs.as_deref().unwrap_or_default(),
+            hostnames: r.spec.hostnames.as_deref().unwrap_or_default(),
+            rules: r
+                .spec
+                .rules
+                .iter()
+                .map(|rule| AnyRule {
+                    matches: AnyMatches::Http(&[]),
+                    filters: &[],
+                    backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The backends of every rule, with their fields.
+    pub(super) fn backends(&self) -> Vec<(String, &'a HttpBackendRef)> {
+        let mut out = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            for (bi, b) in rule.backend_refs.iter().enumerate() {
+                out.push((format!("spec.rules[{ri}].backendRefs[{bi}]"), b));
+            }
+        }
+        out
+    }
+
+    /// Every route of every kind, by kind, namespace and name.
+    pub(super) fn all(objects: &'a GatewayObjects) -> Vec<Self> {
+        let mut out: Vec<Self> = objects.http_routes.iter().map(Self::http).collect();
+        out.extend(objects.grpc_routes.iter().map(Self::grpc));
+        out.extend(objects.tcp_routes.iter().map(|r| Self::l4(TCP_ROUTE, r)));
+        out.extend(objects.udp_routes.iter().map(|r| Self::l4(UDP_ROUTE, r)));
+        out.extend(objects.tls_routes.iter().map(|r| Self::l4(TLS_ROUTE, r)));
+        out.sort_by(|a, b| {
+            (a.kind, namespace_of(a.meta), name_of(a.meta)).cmp(&(
+                b.kind,
+                namespace_of(b.meta),
+                name_of(b.meta),
+            ))
+        });
+        out
+    }
+
+    /// `httproute`, `grpcroute`, `tcproute`, `udproute` or `tlsroute`.
+    pub(super) fn short(&self) -> &'static str {
+        match self.kind {
+            GRPC_ROUTE => "grpcroute",
+            TCP_ROUTE => "tcproute",
+            UDP_ROUTE => "udproute",
+            TLS_ROUTE => "tlsroute",
+            _ => "httproute",
+        }
+    }
+
+    /// `(0, creation time)`, or `(1, None)` without one (manifests): older first.
+    pub(super) fn created(&self) -> (u8, Option<k8s_openapi::jiff::Timestamp>) {
+        self.meta
+            .creation_timestamp
+            .as_ref()
+            .map_or((1, None), |t| (0, Some(t.0)))
+    }
+}
 
 /// What [`build`] returns for a Gateway.
 pub(super) struct Built {
@@ -83,8 +231,10 @@ pub(crate) struct Precedence {
     host_len: Reverse<usize>,
     /// 0 exact path, 1 prefix.
     path_class: u8,
-    /// Longer prefixes first.
+    /// Longer prefixes first (GRPCRoute: longer services first).
     path_len: Reverse<usize>,
+    /// GRPCRoute: longer methods first (0 for HTTPRoute).
+    method_len: Reverse<usize>,
     /// 0 with a method match.
     method: u8,
     /// More header matches first.
@@ -111,6 +261,7 @@ struct Match {
     conditions: Vec<ConditionSpec>,
     exact: bool,
     path_len: usize,
+    method_len: usize,
     method: bool,
     headers: usize,
     queries: usize,
@@ -135,15 +286,11 @@ struct Translated {
     uses_instance_targets: bool,
 }
 
-fn route_ref(route: &HttpRoute) -> ObjectRef {
-    ObjectRef::namespaced(
-        "httproute",
-        namespace_of(&route.metadata),
-        name_of(&route.metadata),
-    )
+pub(super) fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
+    ObjectRef::namespaced(route.short(), namespace_of(route.meta), name_of(route.meta))
 }
 
-fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
+pub(super) fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
     p.group.as_deref().unwrap_or(GROUP) == GROUP
         && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
         && p.namespace.as_deref().unwrap_or(route_ns) == namespace_of(&gw.metadata)
@@ -151,9 +298,13 @@ fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
 }
 
 /// Whether the listener's `allowedRoutes.namespaces` admits `route_ns`.
-fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns: &str) -> bool {
-    let from = state
-        .listener
+pub(super) fn namespace_allowed(
+    index: &Index<'_>,
+    listener: &Listener,
+    gw_ns: &str,
+    route_ns: &str,
+) -> bool {
+    let from = listener
         .allowed_routes
         .as_ref()
         .and_then(|a| a.namespaces.as_ref());
@@ -171,17 +322,16 @@ fn namespace_allowed(index: &Index<'_>, state: &State<'_>, gw_ns: &str, route_ns
 pub(super) fn pending(
     objects: &GatewayObjects,
     gw: &Gateway,
+    controller: &str,
     why: &str,
     statuses: &mut Vec<RouteStatus>,
 ) {
     let gw_shown = format!("{}/{}", namespace_of(&gw.metadata), name_of(&gw.metadata));
-    for route in &objects.http_routes {
-        let route_ns = namespace_of(&route.metadata);
+    for route in AnyRoute::all(objects) {
+        let route_ns = namespace_of(route.meta);
         let parents: Vec<RouteParentStatus> = route
-            .spec
             .parent_refs
             .iter()
-            .flatten()
             .enumerate()
             .filter(|(_, p)| refers_to(route_ns, p, gw))
             .map(|(pi, p)| RouteParentStatus {
@@ -189,7 +339,7 @@ pub(super) fn pending(
                 gateway: gw_shown.clone(),
                 section_name: p.section_name.clone(),
                 port: p.port,
-                controller_name: ALB_CONTROLLER.to_owned(),
+                controller_name: controller.to_owned(),
                 conditions: vec![Condition::unknown(
                     status::ACCEPTED,
                     reason::PENDING,
@@ -199,13 +349,146 @@ pub(super) fn pending(
             .collect();
         if !parents.is_empty() {
             statuses.push(RouteStatus {
-                kind: HTTP_ROUTE,
+                kind: route.kind,
                 namespace: route_ns.to_owned(),
-                name: name_of(&route.metadata).to_owned(),
+                name: name_of(route.meta).to_owned(),
                 parents,
             });
         }
     }
+}
+
+/// `(kind, namespace, name)` of a route.
+type RouteKey = (&'static str, String, String);
+
+fn route_key(route: &AnyRoute<'_>) -> RouteKey {
+    (
+        route.kind,
+        namespace_of(route.meta).to_owned(),
+        name_of(route.meta).to_owned(),
+    )
+}
+
+/// The listeners a parent reference names, those of them that admit the route, and those whose
+/// hostname intersects the route's, with the intersection.
+#[allow(clippy::type_complexity)]
+fn attachment(
+    index: &Index<'_>,
+    states: &[State<'_>],
+    gw_ns: &str,
+    route: &AnyRoute<'_>,
+    parent: &ParentReference,
+) -> (Vec<usize>, Vec<usize>, Vec<(usize, Vec<Option<String>>)>) {
+    let route_ns = namespace_of(route.meta);
+    let named: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            parent
+                .section_name
+                .as_deref()
+                .is_none_or(|n| n == s.listener.name)
+                && parent.port.is_none_or(|p| p == s.listener.port)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let allowed: Vec<usize> = named
+        .iter()
+        .copied()
+        .filter(|k| {
+            let s = &states[*k];
+            s.is_attachable()
+                && s.allowed_kinds.contains(&route.kind)
+                && namespace_allowed(index, s.listener, gw_ns, route_ns)
+        })
+        .collect();
+    let with_hosts = allowed
+        .iter()
+        .map(|k| {
+            (
+                *k,
+                intersect(states[*k].listener.hostname.as_deref(), route.hostnames),
+            )
+        })
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    (named, allowed, with_hosts)
+}
+
+/// Whether two hostname sets of one listener overlap (`None`: every hostname).
+fn hosts_overlap(a: &[Option<String>], b: &[Option<String>]) -> bool {
+    a.iter().any(|x| {
+        b.iter().any(|y| match (x, y) {
+            (None, _) | (_, None) => true,
+            (Some(x), Some(y)) => !intersect(Some(x), std::slice::from_ref(y)).is_empty(),
+        })
+    })
+}
+
+/// The GRPCRoute specification: "an HTTPRoute and a GRPCRoute attached to one listener must not
+/// share a hostname; the oldest route (then the first by namespace/name) is accepted". Returns
+/// `(route, listener)` → the route that keeps the listener (`Kind ns/name`), for every route that
+/// loses a listener that way.
+fn cross_kind_rejections(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    gw: &Gateway,
+    states: &[State<'_>],
+) -> BTreeMap<(RouteKey, usize), String> {
+    let gw_ns = namespace_of(&gw.metadata);
+    // Per listener: (rank, key, kind, hosts).
+    type Entry = (
+        ((u8, Option<k8s_openapi::jiff::Timestamp>), String, String),
+        RouteKey,
+        Vec<Option<String>>,
+    );
+    let mut per_listener: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
+    for route in AnyRoute::all(objects) {
+        if route.meta.deletion_timestamp.is_some()
+            || !(route.kind == HTTP_ROUTE || route.kind == GRPC_ROUTE)
+        {
+            continue;
+        }
+        let route_ns = namespace_of(route.meta);
+        for parent in route
+            .parent_refs
+            .iter()
+            .filter(|p| refers_to(route_ns, p, gw))
+        {
+            let (_, _, with_hosts) = attachment(index, states, gw_ns, &route, parent);
+            for (k, hosts) in with_hosts {
+                let rank = (
+                    route.created(),
+                    route_ns.to_owned(),
+                    name_of(route.meta).to_owned(),
+                );
+                per_listener
+                    .entry(k)
+                    .or_default()
+                    .push((rank, route_key(&route), hosts));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, mut entries) in per_listener {
+        entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut kept: Vec<&Entry> = Vec::new();
+        for e in &entries {
+            let beaten_by = kept
+                .iter()
+                .find(|w| w.1 .0 != e.1 .0 && hosts_overlap(&w.2, &e.2));
+            match beaten_by {
+                Some(w) => {
+                    out.insert(
+                        (e.1.clone(), k),
+                        format!("{} {}/{}", w.1 .0, w.1 .1, w.1 .2),
+                    );
+                }
+                None => kept.push(e),
+            }
+        }
+    }
+    out
 }
 
 /// Translates every route attached to `gw` and builds its ALB listeners.
@@ -224,19 +507,17 @@ pub(super) fn build(
     let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
-    let mut routes: Vec<&HttpRoute> = objects.http_routes.iter().collect();
-    routes.sort_by_key(|r| (namespace_of(&r.metadata), name_of(&r.metadata)));
-    for route in routes {
-        if route.metadata.deletion_timestamp.is_some() {
+    let rejected = cross_kind_rejections(index, objects, gw, states);
+    for route in AnyRoute::all(objects) {
+        let route = &route;
+        if route.meta.deletion_timestamp.is_some() {
             continue;
         }
-        let route_ns = namespace_of(&route.metadata);
+        let route_ns = namespace_of(route.meta);
         let object = route_ref(route);
         let parents: Vec<(usize, &ParentReference)> = route
-            .spec
             .parent_refs
             .iter()
-            .flatten()
             .enumerate()
             .filter(|(_, p)| refers_to(route_ns, p, gw))
             .collect();
@@ -244,55 +525,36 @@ pub(super) fn build(
             continue;
         }
         let translated = translate(index, objects, gw, stack, route, &object, errors);
-        let route_hosts = route.spec.hostnames.clone().unwrap_or_default();
+        let route_hosts = route.hostnames.to_vec();
         let mut route_status = RouteStatus {
-            kind: HTTP_ROUTE,
+            kind: route.kind,
             namespace: route_ns.to_owned(),
-            name: name_of(&route.metadata).to_owned(),
+            name: name_of(route.meta).to_owned(),
             parents: Vec::new(),
         };
         let mut attached_here: BTreeSet<usize> = BTreeSet::new();
         for (pi, parent) in parents {
             let field = format!("spec.parentRefs[{pi}]");
             let gw_shown = format!("{gw_ns}/{gw_name}");
-            let candidates_of_ref: Vec<usize> = states
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| {
-                    parent
-                        .section_name
-                        .as_deref()
-                        .is_none_or(|n| n == s.listener.name)
-                        && parent.port.is_none_or(|p| p == s.listener.port)
-                })
-                .map(|(k, _)| k)
-                .collect();
+            let (candidates_of_ref, allowed, mut with_hosts) =
+                attachment(index, states, gw_ns, route, parent);
             let mut fail = |reason: &'static str, expected: String| {
                 let e = invalid_field(&object, field.clone(), &gw_shown, expected);
                 let m = message_of(&e);
                 errors.push(e);
                 Condition::no(status::ACCEPTED, reason, m)
             };
-            let allowed: Vec<usize> = candidates_of_ref
-                .iter()
-                .copied()
-                .filter(|k| {
-                    let s = &states[*k];
-                    s.is_attachable()
-                        && s.allows_http_routes
-                        && namespace_allowed(index, s, gw_ns, route_ns)
-                })
-                .collect();
-            let with_hosts: Vec<(usize, Vec<Option<String>>)> = allowed
-                .iter()
-                .map(|k| {
-                    (
-                        *k,
-                        intersect(states[*k].listener.hostname.as_deref(), &route_hosts),
-                    )
-                })
-                .filter(|(_, h)| !h.is_empty())
-                .collect();
+            // The specification's GRPCRoute/HTTPRoute rule: on a listener, an HTTPRoute and a
+            // GRPCRoute never share a hostname; the older route keeps the listener.
+            let before = with_hosts.len();
+            let mut lost_to = None;
+            with_hosts.retain(|(k, _)| match rejected.get(&(route_key(route), *k)) {
+                Some(winner) => {
+                    lost_to.get_or_insert_with(|| (*k, winner.clone()));
+                    false
+                }
+                None => true,
+            });
             let accepted = if candidates_of_ref.is_empty() {
                 fail(
                     reason::NO_MATCHING_PARENT,
@@ -313,7 +575,18 @@ pub(super) fn build(
                 fail(
                     reason::NOT_ALLOWED_BY_LISTENERS,
                     format!(
-                        "a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace {route_ns}"
+                        "a gateway with an accepted listener whose allowedRoutes admit {}s from namespace {route_ns}",
+                        route.kind
+                    ),
+                )
+            } else if let (true, Some((k, winner))) =
+                (with_hosts.is_empty() && before > 0, &lost_to)
+            {
+                fail(
+                    reason::NOT_ALLOWED_BY_LISTENERS,
+                    format!(
+                        "a listener where no route of the other kind shares a hostname: on listener {:?}, {winner} shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener",
+                        states[*k].listener.name
                     ),
                 )
             } else if with_hosts.is_empty() {
@@ -380,7 +653,11 @@ pub(super) fn build(
             }
         }
         if !attached_here.is_empty() {
-            attached_routes.push(format!("{route_ns}/{}", name_of(&route.metadata)));
+            attached_routes.push(format!(
+                "{}/{route_ns}/{}",
+                route.short(),
+                name_of(route.meta)
+            ));
             all_tgs.extend(translated.target_groups);
             uses_instance_targets |= translated.uses_instance_targets;
         }
@@ -413,13 +690,13 @@ pub(super) fn build(
 fn add_candidates(
     candidates: &mut Candidates,
     port: u16,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     rules: &[Rule],
     hosts: &[Option<String>],
     object: &ObjectRef,
 ) {
     let created = route
-        .metadata
+        .meta
         .creation_timestamp
         .as_ref()
         .map_or((1, None), |t| (0, Some(t.0)));
@@ -437,13 +714,14 @@ fn add_candidates(
                     host_len: Reverse(host_len),
                     path_class: u8::from(!m.exact),
                     path_len: Reverse(m.path_len),
+                    method_len: Reverse(m.method_len),
                     method: u8::from(!m.method),
                     headers: Reverse(m.headers),
                     queries: Reverse(m.queries),
                     created,
                     route: (
-                        namespace_of(&route.metadata).to_owned(),
-                        name_of(&route.metadata).to_owned(),
+                        namespace_of(route.meta).to_owned(),
+                        name_of(route.meta).to_owned(),
                     ),
                     rule: rule.index,
                     matched: m.index,
@@ -503,6 +781,7 @@ fn listener_terminators(
                 host_len: Reverse(host_len),
                 path_class: 2,
                 path_len: Reverse(0),
+                method_len: Reverse(0),
                 method: 1,
                 headers: Reverse(0),
                 queries: Reverse(0),
@@ -600,12 +879,11 @@ fn translate(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     errors: &mut Vec<BuildError>,
 ) -> Translated {
-    let default_rule = [HttpRouteRule::default()];
-    let rules: &[HttpRouteRule] = route.spec.rules.as_deref().unwrap_or(&default_rule);
+    let rules = &route.rules;
     let mut out = Translated {
         rules: Vec::new(),
         dropped: Vec::new(),
@@ -636,23 +914,38 @@ fn translate_rule(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     ri: usize,
-    rule: &HttpRouteRule,
+    rule: &AnyRule<'_>,
     out: &mut Translated,
     errors: &mut Vec<BuildError>,
 ) -> Result<Rule, BuildError> {
     let field = format!("spec.rules[{ri}]");
     let limit = index.config.limits.condition_values_per_rule;
-    let default_match = [HttpRouteMatch::default()];
-    let matches: &[HttpRouteMatch] = match rule.matches.as_deref() {
-        None | Some([]) => &default_match,
-        Some(m) => m,
+    let default_http = [HttpRouteMatch::default()];
+    let default_grpc = [GrpcRouteMatch::default()];
+    let matches: Vec<Result<Match, BuildError>> = match rule.matches {
+        AnyMatches::Http(m) => {
+            let m = if m.is_empty() { &default_http[..] } else { m };
+            m.iter()
+                .enumerate()
+                .map(|(mi, m)| translate_match(m, &format!("{field}.matches[{mi}]"), object, mi))
+                .collect()
+        }
+        AnyMatches::Grpc(m) => {
+            let m = if m.is_empty() { &default_grpc[..] } else { m };
+            m.iter()
+                .enumerate()
+                .map(|(mi, m)| {
+                    translate_grpc_match(m, &format!("{field}.matches[{mi}]"), object, mi)
+                })
+                .collect()
+        }
     };
     let mut translated = Vec::new();
-    for (mi, m) in matches.iter().enumerate() {
-        let t = translate_match(m, &format!("{field}.matches[{mi}]"), object, mi)?;
+    for (mi, t) in matches.into_iter().enumerate() {
+        let t = t?;
         // The host condition adds one value.
         let values: usize = t
             .conditions
@@ -671,9 +964,17 @@ fn translate_rule(
         translated.push(t);
     }
     let mut redirect = None;
-    for (fi, f) in rule.filters.iter().flatten().enumerate() {
+    for (fi, f) in rule.filters.iter().enumerate() {
         let ffield = format!("{field}.filters[{fi}]");
         match (f.filter_type.as_str(), &f.request_redirect) {
+            (t, _) if route.kind == GRPC_ROUTE => {
+                return Err(invalid_field(
+                    object,
+                    format!("{ffield}.type"),
+                    t,
+                    "no filter (an ALB rule expresses none of a GRPCRoute's filters)",
+                ))
+            }
             ("RequestRedirect", Some(r)) => {
                 redirect = Some(translate_redirect(r, &ffield, object)?)
             }
@@ -823,9 +1124,101 @@ fn translate_match(
         conditions,
         exact,
         path_len,
+        method_len: 0,
         method: m.method.is_some(),
         headers: headers.len(),
         queries: queries.len(),
+    })
+}
+
+/// A GRPCRoute match: the service and method become the request path `/service/method`
+/// (a missing service or method is `*`, as the AWS Load Balancer Controller writes it), headers
+/// become `http-header` conditions. Only `Exact` matches can be expressed: ALB's path and header
+/// patterns are wildcards, not regular expressions.
+fn translate_grpc_match(
+    m: &GrpcRouteMatch,
+    field: &str,
+    object: &ObjectRef,
+    index: usize,
+) -> Result<Match, BuildError> {
+    let mut conditions = Vec::new();
+    let (service, method) = match &m.method {
+        None => (None, None),
+        Some(mm) => {
+            let t = mm.match_type.as_deref().unwrap_or("Exact");
+            if t != "Exact" {
+                return Err(invalid_field(
+                    object,
+                    format!("{field}.method.type"),
+                    t,
+                    "\"Exact\" (an ALB path pattern has wildcards, not regular expressions)",
+                ));
+            }
+            for (name, v) in [("service", &mm.service), ("method", &mm.method)] {
+                if let Some(v) = v {
+                    if v.is_empty() || !literal_ok(v) || v.contains('/') {
+                        return Err(invalid_field(
+                            object,
+                            format!("{field}.method.{name}"),
+                            v,
+                            "a non-empty name without \"*\", \"?\" or \"/\"",
+                        ));
+                    }
+                }
+            }
+            (mm.service.as_deref(), mm.method.as_deref())
+        }
+    };
+    let pattern = match (service, method) {
+        (None, None) => "/*".to_owned(),
+        (s, m) => format!("/{}/{}", s.unwrap_or("*"), m.unwrap_or("*")),
+    };
+    if pattern.len() > MAX_PATH_PATTERN {
+        return Err(invalid_field(
+            object,
+            format!("{field}.method"),
+            &pattern,
+            format!("a service and method whose ALB path pattern has at most {MAX_PATH_PATTERN} characters"),
+        ));
+    }
+    conditions.push(ConditionSpec::PathPattern {
+        values: vec![pattern],
+    });
+    let headers = m.headers.as_deref().unwrap_or_default();
+    for (hi, h) in headers.iter().enumerate() {
+        let t = h.match_type.as_deref().unwrap_or("Exact");
+        if t != "Exact" {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].type"),
+                t,
+                "\"Exact\" (RegularExpression is not translated yet)",
+            ));
+        }
+        if !literal_ok(&h.value) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.headers[{hi}].value"),
+                &h.value,
+                "a value without \"*\" or \"?\" (wildcards in an ALB http-header condition, with no escape)",
+            ));
+        }
+        conditions.push(ConditionSpec::HttpHeader {
+            http_header_name: h.name.clone(),
+            values: vec![h.value.clone()],
+        });
+    }
+    Ok(Match {
+        index,
+        conditions,
+        // The specification's GRPCRoute precedence: longer service, then longer method, then
+        // more header matches.
+        exact: true,
+        path_len: service.map_or(0, str::len),
+        method_len: method.map_or(0, str::len),
+        method: false,
+        headers: headers.len(),
+        queries: 0,
     })
 }
 
@@ -905,15 +1298,15 @@ fn forward(
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     ri: usize,
-    rule: &HttpRouteRule,
+    rule: &AnyRule<'_>,
     out: &mut Translated,
     errors: &mut Vec<BuildError>,
 ) -> Result<ActionSpec, BuildError> {
     let mut refs = Vec::new();
-    for (bi, b) in rule.backend_refs.iter().flatten().enumerate() {
+    for (bi, b) in rule.backend_refs.iter().enumerate() {
         let field = format!("spec.rules[{ri}].backendRefs[{bi}]");
         if b.filters.as_ref().is_some_and(|f| !f.is_empty()) {
             return Err(invalid_field(
@@ -937,7 +1330,7 @@ fn forward(
                 format!("a weight from 0 to {MAX_WEIGHT} (an ALB target group weight)"),
             ));
         }
-        match target_group(index, objects, gw, stack, route, object, &field, b) {
+        match target_group(index, objects, gw, stack, route, object, &field, b, None) {
             Ok((tg, instances)) => {
                 out.uses_instance_targets |= instances;
                 refs.push(TargetGroupRef {
@@ -974,14 +1367,14 @@ fn forward(
     })
 }
 
-/// Whether a ReferenceGrant in `to_ns` lets HTTPRoutes of `from_ns` refer to Service `name`.
-fn granted(objects: &GatewayObjects, from_ns: &str, to_ns: &str, name: &str) -> bool {
+/// Whether a ReferenceGrant in `to_ns` lets routes of `kind` in `from_ns` refer to Service `name`.
+fn granted(objects: &GatewayObjects, kind: &str, from_ns: &str, to_ns: &str, name: &str) -> bool {
     objects.reference_grants.iter().any(|g| {
         namespace_of(&g.metadata) == to_ns
             && g.spec
                 .from
                 .iter()
-                .any(|f| f.group == GROUP && f.kind == HTTP_ROUTE && f.namespace == from_ns)
+                .any(|f| f.group == GROUP && f.kind == kind && f.namespace == from_ns)
             && g.spec.to.iter().any(|t| {
                 t.group.is_empty()
                     && t.kind == "Service"
@@ -990,21 +1383,25 @@ fn granted(objects: &GatewayObjects, from_ns: &str, to_ns: &str, name: &str) -> 
     })
 }
 
-type BackendError = (&'static str, BuildError);
+pub(super) type BackendError = (&'static str, BuildError);
 
+/// The target group of one backend: an ALB's (`l4: None`: HTTP, HTTP1 or gRPC) or an NLB's
+/// (`l4: Some(TCP, UDP or TLS)`, LBC's NLB Gateway defaults: a TCP health check).
 #[allow(clippy::too_many_arguments)]
-fn target_group(
+pub(super) fn target_group(
     index: &Index<'_>,
     objects: &GatewayObjects,
     gw: &Gateway,
     stack: &StackId,
-    route: &HttpRoute,
+    route: &AnyRoute<'_>,
     object: &ObjectRef,
     field: &str,
     b: &HttpBackendRef,
+    l4: Option<Protocol>,
 ) -> Result<(TargetGroupSpec, bool), BackendError> {
-    let route_ns = namespace_of(&route.metadata);
-    let route_name = name_of(&route.metadata);
+    let route_ns = namespace_of(route.meta);
+    let route_name = name_of(route.meta);
+    let kind_of_route = route.kind;
     let group = b.group.as_deref().unwrap_or("");
     let kind = b.kind.as_deref().unwrap_or("Service");
     if !group.is_empty() || kind != "Service" {
@@ -1027,14 +1424,14 @@ fn target_group(
     }
     let ns = b.namespace.as_deref().unwrap_or(route_ns);
     let name = b.name.as_str();
-    if ns != route_ns && !granted(objects, route_ns, ns, name) {
+    if ns != route_ns && !granted(objects, kind_of_route, route_ns, ns, name) {
         return Err((
             reason::REF_NOT_PERMITTED,
             invalid_field(
                 object,
                 format!("{field}.namespace"),
                 ns,
-                format!("the route's namespace {route_ns}, or a ReferenceGrant in namespace {ns} from HTTPRoutes of namespace {route_ns} to Service {name}"),
+                format!("the route's namespace {route_ns}, or a ReferenceGrant in namespace {ns} from {kind_of_route}s of namespace {route_ns} to Service {name}"),
             ),
         ));
     }
@@ -1097,7 +1494,15 @@ fn target_group(
         }
     };
     let (gw_ns, gw_name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
-    let id = format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{HTTP_ROUTE}-{ns}-{name}:{port}");
+    let id =
+        format!("{gw_ns}/{gw_name}:{route_ns}-{route_name}:{kind_of_route}-{ns}-{name}:{port}");
+    let grpc = kind_of_route == GRPC_ROUTE;
+    let protocol_version = match (l4, grpc) {
+        (Some(_), _) => None,
+        (None, true) => Some(ProtocolVersion::Grpc),
+        (None, false) => Some(ProtocolVersion::Http1),
+    };
+    let protocol = l4.unwrap_or(Protocol::Http);
     let hashed_port = match target_type {
         TargetType::Instance => tg_port.to_string(),
         TargetType::Ip => port.to_string(),
@@ -1106,12 +1511,12 @@ fn target_group(
         cluster: &index.config.cluster_name,
         gateway: (gw_ns, gw_name),
         route: (route_ns, route_name),
-        route_kind: HTTP_ROUTE,
+        route_kind: kind_of_route,
         service: (ns, name),
         port: &hashed_port,
         target_type: target_type.as_str(),
-        protocol: Protocol::Http.as_str(),
-        protocol_version: ProtocolVersion::Http1.as_str(),
+        protocol: protocol.as_str(),
+        protocol_version: protocol_version.map_or("", ProtocolVersion::as_str),
     });
     Ok((
         TargetGroupSpec {
@@ -1119,22 +1524,44 @@ fn target_group(
             id,
             name: tg_name,
             port: tg_port,
-            protocol: Protocol::Http,
-            protocol_version: Some(ProtocolVersion::Http1),
+            protocol,
+            protocol_version,
             target_type,
             ip_address_type: "ipv4".to_owned(),
-            // The AWS Load Balancer Controller's Gateway defaults.
+            // The AWS Load Balancer Controller's Gateway defaults (gRPC: its health-check
+            // path and gRPC code 12, UNIMPLEMENTED).
             health_check: HealthCheckSpec {
-                protocol: Protocol::Http,
+                protocol: if l4.is_some() {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Http
+                },
                 port: "traffic-port".to_owned(),
-                path: "/".to_owned(),
+                path: match (l4, grpc) {
+                    (Some(_), _) => "",
+                    (None, true) => "/AWS.ALB/healthcheck",
+                    (None, false) => "/",
+                }
+                .to_owned(),
                 interval_seconds: 15,
                 timeout_seconds: 5,
                 healthy_threshold_count: 3,
                 unhealthy_threshold_count: 3,
-                matcher: MatcherSpec {
-                    http_code: Some("200-399".to_owned()),
-                    grpc_code: None,
+                matcher: if l4.is_some() {
+                    MatcherSpec {
+                        http_code: None,
+                        grpc_code: None,
+                    }
+                } else if grpc {
+                    MatcherSpec {
+                        http_code: None,
+                        grpc_code: Some("12".to_owned()),
+                    }
+                } else {
+                    MatcherSpec {
+                        http_code: Some("200-399".to_owned()),
+                        grpc_code: None,
+                    }
                 },
             },
             targets,

@@ -101,7 +101,11 @@ fn answer(stack: &Stack, port: u16, host: &str, path: &str, extra: &[(&str, &str
             .iter()
             .map(|t| {
                 let id = t.id.as_deref().unwrap();
-                let backend = id.split(":HTTPRoute-").nth(1).unwrap();
+                let backend = id
+                    .split(":HTTPRoute-")
+                    .nth(1)
+                    .or_else(|| id.split(":GRPCRoute-").nth(1))
+                    .unwrap();
                 if target_groups.len() == 1 {
                     backend.to_owned()
                 } else {
@@ -1012,7 +1016,7 @@ fn listeners_conflicts_protocols_and_certificates() {
     );
     assert_eq!(stack.id.to_string(), "gateway:shop/edge");
     assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"#), "{:#?}", out.errors);
-    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, not translated yet)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)"#), "{:#?}", out.errors);
 }
 
 #[test]
@@ -1022,16 +1026,9 @@ fn classes_and_parameters() {
         json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "missing", "namespace": "infra"}),
     ));
     let o = GatewayObjects {
-        classes: vec![
-            bad_class,
-            class("nlb", NLB_CONTROLLER),
-            class("other", "example.com/gateway"),
-        ],
+        classes: vec![bad_class, class("other", "example.com/gateway")],
         gateways: vec![
             gateway("shop", "edge", json!([http("web", 80)])),
-            from(
-                json!({"metadata": {"name": "tcp", "namespace": "shop"}, "spec": {"gatewayClassName": "nlb", "listeners": [{"name": "db", "port": 5432, "protocol": "TCP"}]}}),
-            ),
             from(
                 json!({"metadata": {"name": "theirs", "namespace": "shop"}, "spec": {"gatewayClassName": "other", "listeners": []}}),
             ),
@@ -1069,8 +1066,7 @@ fn classes_and_parameters() {
     assert_eq!(
         out.skipped.iter().map(|s| format!("{}: {}", s.object, s.reason)).collect::<Vec<_>>(),
         vec![
-            "gateway shop/tcp: gatewayclass nlb is an NLB class (gateway.k8s.aws/nlb); NLB Gateways are not translated yet",
-            "gateway shop/theirs: gatewayclass other is not an ALB class of ours (gateway.k8s.aws/alb)",
+            "gateway shop/theirs: gatewayclass other is not a class of ours (gateway.k8s.aws/alb or gateway.k8s.aws/nlb)",
         ]
     );
 }
@@ -1213,4 +1209,858 @@ fn configurations_merge_by_the_class_merging_mode() {
         };
         assert_eq!(stack.load_balancer.tags["tier"], tier, "{mode:?}");
     }
+}
+
+fn grpc_route(ns: &str, name: &str, created: &str, spec: Value) -> GrpcRoute {
+    from(
+        json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}),
+    )
+}
+
+/// A Gateway with an HTTPS listener (certificate from its LoadBalancerConfiguration) on 443
+/// and an HTTP listener on 80.
+fn grpc_objects(routes: Vec<GrpcRoute>) -> GatewayObjects {
+    let mut gw = gateway(
+        "shop",
+        "edge",
+        json!([
+            {"name": "tls", "port": 443, "protocol": "HTTPS"},
+            {"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"kinds": []}},
+            {"name": "grpc-on-http", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}}
+        ]),
+    );
+    gw.spec.infrastructure = Some(from(
+        json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "c"}}),
+    ));
+    let mut o = objects(vec![gw], vec![]);
+    o.load_balancer_configurations.push(from(json!({
+        "metadata": {"name": "c", "namespace": "shop"},
+        "spec": {"listenerConfigurations": [{"protocolPort": "HTTPS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/a"}]}
+    })));
+    o.grpc_routes = routes;
+    o
+}
+
+#[test]
+fn grpc_routes_match_service_method_and_headers_with_the_grpc_precedence() {
+    let m = |service: Option<&str>, method: Option<&str>| {
+        let mut v = json!({});
+        if let Some(s) = service {
+            v["service"] = json!(s);
+        }
+        if let Some(x) = method {
+            v["method"] = json!(x);
+        }
+        v
+    };
+    let routes = vec![
+        grpc_route(
+            "shop",
+            "cart",
+            "2025-01-01T00:00:00Z",
+            json!({
+                "parentRefs": [{"name": "edge", "sectionName": "tls"}],
+                "rules": [
+                    {"matches": [{"method": m(Some("shop.Cart"), None)}], "backendRefs": [{"name": "cart", "port": 80}]},
+                    {"matches": [{"method": m(Some("shop.Cart"), Some("Add"))}], "backendRefs": [{"name": "add", "port": 80}]},
+                    {"matches": [{"method": m(None, Some("Health"))}], "backendRefs": [{"name": "health", "port": 80}]},
+                    {"matches": [{"method": m(Some("shop.Cart"), None), "headers": [{"name": "x-tenant", "value": "a"}]}],
+                     "backendRefs": [{"name": "tenant", "port": 80, "weight": 3}, {"name": "cart", "port": 80, "weight": 1}]}
+                ]
+            }),
+        ),
+        // Newer, catch-all: answers what the others do not.
+        grpc_route(
+            "shop",
+            "rest",
+            "2025-02-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "rules": [{"backendRefs": [{"name": "rest", "port": 80}]}]}),
+        ),
+        // Same service match as cart's first rule, newer: never reached.
+        grpc_route(
+            "other",
+            "copy",
+            "2025-03-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "namespace": "shop", "sectionName": "tls"}],
+                   "rules": [{"matches": [{"method": m(Some("shop.Cart"), None)}], "backendRefs": [{"name": "copy", "port": 80}]}]}),
+        ),
+    ];
+    let mut reversed = routes.clone();
+    reversed.reverse();
+    for routes in [routes, reversed] {
+        let mut o = grpc_objects(routes);
+        if let Some(l) = o.gateways[0].spec.listeners.get_mut(0) {
+            l.allowed_routes = Some(from(json!({"namespaces": {"from": "All"}})));
+        }
+        let out = run(
+            &o,
+            &[
+                ("shop", "cart"),
+                ("shop", "add"),
+                ("shop", "health"),
+                ("shop", "tenant"),
+                ("shop", "rest"),
+                ("other", "copy"),
+            ],
+        );
+        // Only the HTTP listener that asks for GRPCRoutes is wrong.
+        assert_eq!(
+            out.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec![
+                r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#
+            ]
+        );
+        let stack = &out.stacks[0];
+        let table = [
+            ("/shop.Cart/Add", vec![], "shop-add:80"),
+            ("/shop.Cart/Remove", vec![], "shop-cart:80"),
+            // The longer service wins before the method (the GRPCRoute precedence).
+            ("/shop.Cart/Health", vec![], "shop-cart:80"),
+            ("/other.Svc/Health", vec![], "shop-health:80"),
+            // Same service, more header matches first.
+            (
+                "/shop.Cart/Remove",
+                vec![("x-tenant", "a")],
+                "shop-tenant:80*3 shop-cart:80*1",
+            ),
+            ("/shop.Cart/Add", vec![("x-tenant", "a")], "shop-add:80"),
+            ("/shop.Cartx/Remove", vec![], "shop-rest:80"),
+            ("/a.B/C", vec![], "shop-rest:80"),
+        ];
+        for (path, headers, want) in table {
+            assert_eq!(
+                answer(stack, 443, "grpc.example.com", path, &headers),
+                want,
+                "{path} {headers:?}"
+            );
+        }
+        let listener = stack.listeners.iter().find(|l| l.port == 443).unwrap();
+        let patterns: Vec<String> = listener
+            .rules
+            .iter()
+            .flat_map(|r| r.conditions.iter())
+            .filter_map(|c| match c {
+                crate::model::ConditionSpec::PathPattern { values } => Some(values.join(",")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            patterns,
+            vec![
+                "/shop.Cart/Add",
+                "/shop.Cart/*",
+                "/shop.Cart/*",
+                "/shop.Cart/*",
+                "/*/Health",
+                "/*"
+            ]
+        );
+        let tg = stack
+            .target_groups
+            .iter()
+            .find(|t| t.id == "shop/edge:shop-cart:GRPCRoute-shop-cart:80")
+            .unwrap();
+        assert_eq!(
+            tg.protocol_version,
+            Some(crate::model::ProtocolVersion::Grpc)
+        );
+        assert_eq!(tg.health_check.path, "/AWS.ALB/healthcheck");
+        assert_eq!(tg.health_check.matcher.grpc_code.as_deref(), Some("12"));
+        assert_eq!(tg.health_check.matcher.http_code, None);
+        assert!(tg.name.starts_with("k8s-shop-cart-"), "{}", tg.name);
+        assert!(
+            stack.objects.contains(&"grpcroute/shop/cart".to_owned()),
+            "{:?}",
+            stack.objects
+        );
+        let r = out.status.routes.iter().find(|r| r.name == "cart").unwrap();
+        assert_eq!(r.kind, "GRPCRoute");
+        assert_eq!(
+            parent_condition(&out.status, "shop/cart", "Accepted"),
+            (ConditionStatus::True, "Accepted".to_owned())
+        );
+        let tls = &out.status.gateways[0].listeners[0];
+        assert_eq!(
+            tls.supported_kinds,
+            vec![
+                "gateway.networking.k8s.io/HTTPRoute",
+                "gateway.networking.k8s.io/GRPCRoute"
+            ]
+        );
+        assert_eq!(tls.attached_routes, 3);
+        assert_eq!(
+            out.status.gateways[0].listeners[1].supported_kinds,
+            vec!["gateway.networking.k8s.io/HTTPRoute"]
+        );
+    }
+}
+
+#[test]
+fn grpc_routes_attachment_and_unsupported_values() {
+    let routes = vec![
+        grpc_route(
+            "shop",
+            "on-http",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "web"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        ),
+        grpc_route(
+            "shop",
+            "partly",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "rules": [
+                {"matches": [{"method": {"service": "ok.Svc"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"method": {"type": "RegularExpression", "service": "re.*"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"headers": [{"type": "RegularExpression", "name": "x", "value": "a.*"}]}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"filters": [{"type": "RequestHeaderModifier"}], "backendRefs": [{"name": "a", "port": 80}]},
+                {"matches": [{"method": {"service": "missing.Svc"}}], "backendRefs": [{"name": "missing", "port": 80}]}
+            ]}),
+        ),
+        grpc_route(
+            "other",
+            "cross",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge", "namespace": "shop", "sectionName": "tls"}],
+                   "rules": [{"backendRefs": [{"name": "a", "namespace": "shop", "port": 80}]}]}),
+        ),
+    ];
+    let mut o = grpc_objects(routes);
+    o.gateways[0].spec.listeners[0].allowed_routes =
+        Some(from(json!({"namespaces": {"from": "All"}})));
+    let out = run(&o, &[("shop", "a")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"gateway shop/edge: spec.listeners[2].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/GRPCRoute": expected gateway.networking.k8s.io/HTTPRoute (the route kind of an ALB HTTP listener; GRPCRoutes need HTTPS, as ALB's gRPC target groups do)"#,
+            r#"grpcroute other/cross: spec.rules[0].backendRefs[0].namespace has invalid value "shop": expected the route's namespace other, or a ReferenceGrant in namespace shop from GRPCRoutes of namespace other to Service a"#,
+            r#"grpcroute shop/on-http: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway with an accepted listener whose allowedRoutes admit GRPCRoutes from namespace shop"#,
+            r#"grpcroute shop/partly: spec.rules[1].matches[0].method.type has invalid value "RegularExpression": expected "Exact" (an ALB path pattern has wildcards, not regular expressions)"#,
+            r#"grpcroute shop/partly: spec.rules[2].matches[0].headers[0].type has invalid value "RegularExpression": expected "Exact" (RegularExpression is not translated yet)"#,
+            r#"grpcroute shop/partly: spec.rules[3].filters[0].type has invalid value "RequestHeaderModifier": expected no filter (an ALB rule expresses none of a GRPCRoute's filters)"#,
+            "grpcroute shop/partly: spec.rules[4].backendRefs[0] refers to service shop/missing, which was not found",
+        ]
+    );
+    use ConditionStatus::{False, True};
+    let table = [
+        ("shop/on-http", "Accepted", (False, "NotAllowedByListeners")),
+        ("shop/partly", "Accepted", (True, "Accepted")),
+        (
+            "shop/partly",
+            "PartiallyInvalid",
+            (True, "UnsupportedValue"),
+        ),
+        ("shop/partly", "ResolvedRefs", (False, "BackendNotFound")),
+        ("other/cross", "ResolvedRefs", (False, "RefNotPermitted")),
+    ];
+    for (route, t, (status, reason)) in table {
+        assert_eq!(
+            parent_condition(&out.status, route, t),
+            (status, reason.to_owned()),
+            "{route} {t}"
+        );
+    }
+    let stack = &out.stacks[0];
+    assert_eq!(answer(stack, 443, "h", "/ok.Svc/M", &[]), "shop-a:80");
+    assert_eq!(answer(stack, 443, "h", "/missing.Svc/M", &[]), "fixed 500");
+    assert_eq!(answer(stack, 443, "h", "/re.x/M", &[]), "fixed 500");
+    // A ReferenceGrant from GRPCRoutes (not HTTPRoutes) lets the cross-namespace backend in.
+    o.reference_grants.push(from(json!({
+        "metadata": {"name": "g", "namespace": "shop"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "namespace": "other"}],
+                 "to": [{"group": "", "kind": "Service"}]}
+    })));
+    let out = run(&o, &[("shop", "a")]);
+    assert_eq!(
+        parent_condition(&out.status, "other/cross", "ResolvedRefs"),
+        (True, "ResolvedRefs".to_owned())
+    );
+}
+
+fn l4_route(ns: &str, name: &str, created: &str, spec: Value) -> L4Route {
+    from(
+        json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}),
+    )
+}
+
+fn nlb_objects(tcp: Vec<L4Route>, udp: Vec<L4Route>, tls: Vec<L4Route>) -> GatewayObjects {
+    let all = json!({"namespaces": {"from": "All"}});
+    let mut gw: Gateway = from(json!({
+        "metadata": {"name": "nlb", "namespace": "shop"},
+        "spec": {"gatewayClassName": "nlb",
+                 "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "c"}},
+                 "listeners": [
+            {"name": "db", "port": 5432, "protocol": "TCP", "allowedRoutes": all},
+            // An empty kinds list means the protocol's kinds (the specification).
+            {"name": "dns", "port": 53, "protocol": "UDP", "allowedRoutes": {"kinds": []}},
+            {"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Terminate"}},
+            {"name": "pass", "port": 8443, "protocol": "TLS", "tls": {"mode": "Passthrough"}},
+            {"name": "web", "port": 80, "protocol": "HTTP"},
+            {"name": "mixed-tcp", "port": 6000, "protocol": "TCP"},
+            {"name": "mixed-udp", "port": 6000, "protocol": "UDP"},
+            {"name": "nocert", "port": 9443, "protocol": "TLS"},
+            {"name": "extra", "port": 7000, "protocol": "TCP"},
+            {"name": "idle", "port": 7001, "protocol": "TCP", "allowedRoutes": {"kinds": [{"kind": "TCPRoute"}, {"kind": "HTTPRoute"}]}}
+        ]}
+    }));
+    gw.metadata.uid = Some("uid-1".into());
+    GatewayObjects {
+        classes: vec![class("nlb", NLB_CONTROLLER)],
+        gateways: vec![gw],
+        tcp_routes: tcp,
+        udp_routes: udp,
+        tls_routes: tls,
+        load_balancer_configurations: vec![from(json!({
+            "metadata": {"name": "c", "namespace": "shop"},
+            "spec": {"scheme": "internet-facing",
+                     "listenerConfigurations": [{"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t", "alpnPolicy": "HTTP2Preferred"}]}
+        }))],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn nlb_gateways_tcp_udp_and_tls_routes() {
+    let backend = |name: &str| json!([{"backendRefs": [{"name": name, "port": 80}]}]);
+    let tcp = vec![
+        l4_route(
+            "other",
+            "db-new",
+            "2025-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "namespace": "shop", "sectionName": "db"}], "rules": backend("pg")}),
+        ),
+        l4_route(
+            "shop",
+            "db-old",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")}),
+        ),
+        l4_route(
+            "shop",
+            "two",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
+                   "rules": [{"backendRefs": [{"name": "pg", "port": 80}, {"name": "dns", "port": 80}]}]}),
+        ),
+        l4_route(
+            "shop",
+            "on-dns",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("pg")}),
+        ),
+    ];
+    // Two parentRefs naming the same listener: counted once.
+    let udp = vec![l4_route(
+        "shop",
+        "dns",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "port": 53}, {"name": "nlb", "sectionName": "dns"}], "rules": backend("dns")}),
+    )];
+    let tls = vec![
+        l4_route(
+            "shop",
+            "site",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")}),
+        ),
+        l4_route(
+            "shop",
+            "passthru",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "pass"}], "rules": backend("web")}),
+        ),
+    ];
+    let services = [("shop", "pg"), ("shop", "dns"), ("shop", "web")];
+    let mut reversed = nlb_objects(tcp.clone(), udp.clone(), tls.clone());
+    reversed.tcp_routes.reverse();
+    reversed.tls_routes.reverse();
+    for o in [nlb_objects(tcp, udp, tls), reversed] {
+        let out = run(&o, &services);
+        assert_eq!(
+            out.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec![
+                r#"gateway shop/nlb: spec.listeners[4].protocol has invalid value "HTTP": expected "TCP", "UDP" or "TLS" on an NLB Gateway (HTTP and HTTPS listeners need an ALB class, gateway.k8s.aws/alb)"#,
+                r#"gateway shop/nlb: spec.listeners[5].protocol has invalid value "TCP": expected the protocol of listener "mixed-udp" (spec.listeners[6]) on port 6000: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)"#,
+                r#"gateway shop/nlb: spec.listeners[6].protocol has invalid value "UDP": expected the protocol of listener "mixed-tcp" (spec.listeners[5]) on port 6000: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)"#,
+                r#"gateway shop/nlb: spec.listeners[7].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=TLS:9443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an NLB takes no Secret), or tls.mode Passthrough"#,
+                r#"gateway shop/nlb: spec.listeners[9].allowedRoutes.kinds has invalid value "gateway.networking.k8s.io/HTTPRoute": expected gateway.networking.k8s.io/TCPRoute (the route kinds of an NLB TCP listener)"#,
+                r#"tcproute shop/on-dns: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway with an accepted listener whose allowedRoutes admit TCPRoutes from namespace shop"#,
+                r#"tcproute other/db-new: spec.parentRefs[0] has invalid value "shop/nlb": expected a listener no other route holds: listener "db" takes one route and TCPRoute shop/db-old holds it (the oldest, then the first by namespace/name)"#,
+                r#"tcproute shop/two: spec.rules has invalid value "2 backends": expected exactly one backend with a weight above 0 (an NLB listener forwards to one target group)"#,
+            ]
+        );
+        let stack = &out.stacks[0];
+        assert_eq!(stack.id.to_string(), "nlb-gateway:shop/nlb");
+        assert_eq!(
+            stack.load_balancer.lb_type,
+            crate::model::LoadBalancerType::Network
+        );
+        assert_eq!(stack.load_balancer.scheme.as_str(), "internet-facing");
+        assert!(
+            stack.load_balancer.name.starts_with("k8s-shop-nlb-"),
+            "{}",
+            stack.load_balancer.name
+        );
+        assert_eq!(
+            stack.load_balancer.tags["gateway.k8s.aws.nlb/stack"],
+            "shop/nlb"
+        );
+        assert_eq!(
+            stack.load_balancer.tags["gateway.k8s.aws.nlb/resource"],
+            "LoadBalancer"
+        );
+        let listeners: Vec<(u16, &str, Vec<&str>, Vec<String>)> = stack
+            .listeners
+            .iter()
+            .map(|l| {
+                let tgs = match &l.default_actions[..] {
+                    [ActionSpec::Forward { target_groups, .. }] => target_groups
+                        .iter()
+                        .map(|t| t.id.as_deref().unwrap())
+                        .collect(),
+                    other => panic!("{other:?}"),
+                };
+                (l.port, l.protocol.as_str(), tgs, l.certificates.clone())
+            })
+            .collect();
+        assert_eq!(
+            listeners,
+            vec![
+                (
+                    53,
+                    "UDP",
+                    vec!["shop/nlb:shop-dns:UDPRoute-shop-dns:80"],
+                    vec![]
+                ),
+                (
+                    443,
+                    "TLS",
+                    vec!["shop/nlb:shop-site:TLSRoute-shop-web:80"],
+                    vec!["arn:aws:acm:eu-west-1:1:certificate/t".to_owned()]
+                ),
+                (
+                    5432,
+                    "TCP",
+                    vec!["shop/nlb:shop-db-old:TCPRoute-shop-pg:80"],
+                    vec![]
+                ),
+                (
+                    8443,
+                    "TCP",
+                    vec!["shop/nlb:shop-passthru:TLSRoute-shop-web:80"],
+                    vec![]
+                ),
+            ]
+        );
+        assert_eq!(
+            stack.listeners[1].ssl_policy.as_deref(),
+            Some("ELBSecurityPolicy-2016-08")
+        );
+        assert_eq!(
+            stack.listeners[1].alpn_policy.as_deref(),
+            Some("HTTP2Preferred")
+        );
+        assert_eq!(stack.listeners[0].alpn_policy, None);
+        assert!(stack.listeners.iter().all(|l| l.rules.is_empty()));
+        let tgs: Vec<(&str, &str, Option<crate::model::ProtocolVersion>, &str, u16)> = stack
+            .target_groups
+            .iter()
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    t.protocol.as_str(),
+                    t.protocol_version,
+                    t.health_check.protocol.as_str(),
+                    t.port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            tgs,
+            vec![
+                (
+                    "shop/nlb:shop-db-old:TCPRoute-shop-pg:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-dns:UDPRoute-shop-dns:80",
+                    "UDP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-passthru:TLSRoute-shop-web:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+                (
+                    "shop/nlb:shop-site:TLSRoute-shop-web:80",
+                    "TCP",
+                    None,
+                    "TCP",
+                    8080
+                ),
+            ]
+        );
+        assert!(stack
+            .target_groups
+            .iter()
+            .all(|t| t.health_check.path.is_empty()
+                && t.health_check.matcher.http_code.is_none()
+                && t.tags["gateway.k8s.aws.nlb/stack"] == "shop/nlb"));
+        assert!(
+            stack.target_groups[0].name.starts_with("k8s-shop-dbold-"),
+            "{}",
+            stack.target_groups[0].name
+        );
+        assert_eq!(
+            stack.objects,
+            vec![
+                "gateway/shop/nlb",
+                "tcproute/shop/db-old",
+                "tlsroute/shop/passthru",
+                "tlsroute/shop/site",
+                "udproute/shop/dns"
+            ]
+        );
+        use ConditionStatus::{False, True, Unknown};
+        let table = [
+            ("shop/db-old", "Accepted", (True, "Accepted")),
+            ("other/db-new", "Accepted", (False, "NotAllowedByListeners")),
+            ("shop/dns", "Accepted", (True, "Accepted")),
+            ("shop/site", "Accepted", (True, "Accepted")),
+            ("shop/passthru", "Accepted", (True, "Accepted")),
+            ("shop/two", "Accepted", (False, "UnsupportedValue")),
+            ("shop/on-dns", "Accepted", (False, "NotAllowedByListeners")),
+        ];
+        for (route, t, (status, reason)) in table {
+            assert_eq!(
+                parent_condition(&out.status, route, t),
+                (status, reason.to_owned()),
+                "{route} {t}"
+            );
+        }
+        let dns = out.status.routes.iter().find(|r| r.name == "dns").unwrap();
+        assert_eq!(
+            (dns.kind, dns.parents[0].controller_name.as_str()),
+            ("UDPRoute", "gateway.k8s.aws/nlb")
+        );
+        let gw = &out.status.gateways[0];
+        let cond = |name: &str, t: &str| {
+            let l = gw.listeners.iter().find(|l| l.name == name).unwrap();
+            let c = find(&l.conditions, t).unwrap();
+            (c.status, c.reason, l.attached_routes)
+        };
+        let table = [
+            ("db", "Programmed", (Unknown, "Pending", 1)),
+            ("dns", "Programmed", (Unknown, "Pending", 1)),
+            ("tls", "Programmed", (Unknown, "Pending", 1)),
+            ("web", "Accepted", (False, "UnsupportedProtocol", 0)),
+            ("mixed-tcp", "Conflicted", (True, "ProtocolConflict", 0)),
+            ("mixed-udp", "Accepted", (False, "ProtocolConflict", 0)),
+            (
+                "nocert",
+                "ResolvedRefs",
+                (False, "InvalidCertificateRef", 0),
+            ),
+            ("extra", "Programmed", (False, "Invalid", 0)),
+            ("idle", "ResolvedRefs", (False, "InvalidRouteKinds", 0)),
+            ("idle", "Programmed", (False, "Invalid", 0)),
+        ];
+        for (name, t, want) in table {
+            assert_eq!(cond(name, t), want, "{name} {t}");
+        }
+        let extra = gw.listeners.iter().find(|l| l.name == "extra").unwrap();
+        assert_eq!(
+            find(&extra.conditions, "Programmed").unwrap().message,
+            r#"TCPRoute shop/two cannot be served: spec.rules has invalid value "2 backends": expected exactly one backend with a weight above 0 (an NLB listener forwards to one target group)"#
+        );
+        let idle = gw.listeners.iter().find(|l| l.name == "idle").unwrap();
+        assert_eq!(
+            idle.supported_kinds,
+            vec!["gateway.networking.k8s.io/TCPRoute"]
+        );
+        assert_eq!(
+            find(&idle.conditions, "Programmed").unwrap().message,
+            "no route is attached: an NLB listener forwards to the backend of one route"
+        );
+        let tls_kinds = &gw
+            .listeners
+            .iter()
+            .find(|l| l.name == "tls")
+            .unwrap()
+            .supported_kinds;
+        assert_eq!(
+            tls_kinds,
+            &vec![
+                "gateway.networking.k8s.io/TLSRoute",
+                "gateway.networking.k8s.io/TCPRoute"
+            ]
+        );
+        let accepted = find(&gw.conditions, "Accepted").unwrap();
+        assert_eq!(
+            (accepted.status, accepted.reason),
+            (True, "ListenersNotValid")
+        );
+    }
+}
+
+#[test]
+fn nlb_listener_backend_problems_and_tls_hostnames() {
+    let tls = vec![l4_route(
+        "shop",
+        "other-host",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["a.example.com"],
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+    )];
+    let tcp = vec![
+        l4_route(
+            "shop",
+            "missing",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": [{"backendRefs": [{"name": "nowhere", "port": 80}]}]}),
+        ),
+        // Weight 0 backends do not count: one backend left.
+        l4_route(
+            "shop",
+            "weighted",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb", "sectionName": "extra"}],
+                   "rules": [{"backendRefs": [{"name": "web", "port": 80}, {"name": "nowhere", "port": 80, "weight": 0}]}]}),
+        ),
+    ];
+    let mut o = nlb_objects(tcp, vec![], tls);
+    o.gateways[0].spec.listeners[2].hostname = Some("b.example.com".into());
+    let out = run(&o, &[("shop", "web")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        r#"tlsroute shop/other-host: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway listener whose hostname intersects the route's hostnames ["a.example.com"]"#,
+        "tcproute shop/missing: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found",
+    ] {
+        assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
+    }
+    use ConditionStatus::{False, True};
+    assert_eq!(
+        parent_condition(&out.status, "shop/other-host", "Accepted"),
+        (False, "NoMatchingListenerHostname".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/missing", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/missing", "ResolvedRefs"),
+        (False, "BackendNotFound".to_owned())
+    );
+    let db = out.status.gateways[0]
+        .listeners
+        .iter()
+        .find(|l| l.name == "db")
+        .unwrap();
+    assert_eq!(
+        find(&db.conditions, "Programmed").unwrap().message,
+        "the backend of TCPRoute shop/missing cannot be used: spec.rules[0].backendRefs[0] refers to service shop/nowhere, which was not found"
+    );
+    let ports: Vec<u16> = out.stacks[0].listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![7000]);
+}
+
+#[test]
+fn nlb_listeners_sharing_a_port_and_protocol_conflict() {
+    let mut o = nlb_objects(vec![], vec![], vec![]);
+    o.gateways[0].spec.listeners = from(json!([
+        {"name": "a", "port": 7100, "protocol": "TCP", "hostname": "a.example.com"},
+        {"name": "b", "port": 7100, "protocol": "TCP", "hostname": "b.example.com"},
+        {"name": "c", "port": 7200, "protocol": "TCP"},
+        {"name": "t", "port": 443, "protocol": "TLS"}
+    ]));
+    o.load_balancer_configurations[0]
+        .spec
+        .listener_configurations = Some(from(json!([
+        {"protocolPort": "TLS:443", "defaultCertificate": "arn:aws:acm:eu-west-1:1:certificate/t", "alpnPolicy": "h2"}
+    ])));
+    let out = run(&o, &[]);
+    assert_eq!(
+        out.errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            r#"gateway shop/nlb: spec.listeners[0].port has invalid value "7100": expected a port other than that of listener "b" (spec.listeners[1]): an NLB listener cannot tell hostnames apart"#,
+            r#"gateway shop/nlb: spec.listeners[1].port has invalid value "7100": expected a port other than that of listener "a" (spec.listeners[0]): an NLB listener cannot tell hostnames apart"#,
+            r#"gateway shop/nlb: loadbalancerconfiguration spec.listenerConfigurations[protocolPort=TLS:443].alpnPolicy has invalid value "h2": expected one of None, HTTP1Only, HTTP2Only, HTTP2Optional, HTTP2Preferred"#,
+        ]
+    );
+    let gw = &out.status.gateways[0];
+    let c = find(&gw.listeners[0].conditions, "Conflicted").unwrap();
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::True, "HostnameConflict")
+    );
+    let c = find(&gw.listeners[2].conditions, "Conflicted").unwrap();
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::False, "NoConflicts")
+    );
+    let c = find(&gw.listeners[3].conditions, "Accepted").unwrap();
+    assert_eq!(
+        (c.status, c.reason),
+        (ConditionStatus::False, "UnsupportedValue")
+    );
+    // The NLB exists with no listener until a route holds one.
+    assert!(out.stacks[0].listeners.is_empty());
+    assert_eq!(
+        find(&gw.conditions, "Programmed").unwrap().status,
+        ConditionStatus::Unknown
+    );
+}
+
+#[test]
+fn routes_of_the_other_load_balancer_type_are_not_allowed_by_listeners() {
+    // A TCPRoute on an ALB Gateway, an HTTPRoute on an NLB Gateway.
+    let mut o = nlb_objects(
+        vec![l4_route(
+            "shop",
+            "tcp-on-alb",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+        )],
+        vec![],
+        vec![],
+    );
+    o.classes.push(class("alb", ALB_CONTROLLER));
+    o.gateways
+        .push(gateway("shop", "edge", json!([http("web", 80)])));
+    o.http_routes.push(route("shop", "http-on-nlb", json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]})));
+    let out = run(&o, &[("shop", "web")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        r#"tcproute shop/tcp-on-alb: spec.parentRefs[0] has invalid value "shop/edge": expected a gateway with an accepted listener whose allowedRoutes admit TCPRoutes from namespace shop"#,
+        r#"httproute shop/http-on-nlb: spec.parentRefs[0] has invalid value "shop/nlb": expected a gateway with an accepted listener whose allowedRoutes admit HTTPRoutes from namespace shop"#,
+    ] {
+        assert!(messages.iter().any(|m| m == want), "{want}\n{messages:#?}");
+    }
+    for (route, controller) in [
+        ("tcp-on-alb", ALB_CONTROLLER),
+        ("http-on-nlb", NLB_CONTROLLER),
+    ] {
+        let r = out.status.routes.iter().find(|r| r.name == route).unwrap();
+        assert_eq!(r.parents[0].controller_name, controller);
+        let c = find(&r.parents[0].conditions, "Accepted").unwrap();
+        assert_eq!(
+            (c.status, c.reason),
+            (ConditionStatus::False, "NotAllowedByListeners"),
+            "{route}"
+        );
+    }
+    assert_eq!(out.stacks.len(), 2);
+    assert!(out
+        .stacks
+        .iter()
+        .all(|s| s.objects.iter().all(|o| !o.contains("-on-"))));
+}
+
+#[test]
+fn an_nlb_gateway_with_unusable_parameters_leaves_its_routes_pending() {
+    let mut o = nlb_objects(
+        vec![l4_route(
+            "shop",
+            "db",
+            "2024-01-01T00:00:00Z",
+            json!({"parentRefs": [{"name": "nlb"}], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}),
+        )],
+        vec![],
+        vec![],
+    );
+    o.load_balancer_configurations.clear();
+    let out = run(&o, &[("shop", "web")]);
+    assert!(out.stacks.is_empty());
+    let r = &out.status.routes[0];
+    assert_eq!(
+        (r.kind, r.parents[0].controller_name.as_str()),
+        ("TCPRoute", NLB_CONTROLLER)
+    );
+    let c = &r.parents[0].conditions[0];
+    assert_eq!((c.status, c.reason), (ConditionStatus::Unknown, "Pending"));
+    assert_eq!(
+        c.message,
+        "gateway shop/nlb is not accepted: spec.infrastructure.parametersRef refers to loadbalancerconfiguration shop/c, which was not found"
+    );
+}
+
+#[test]
+fn an_http_route_and_a_grpc_route_never_share_a_hostname_on_a_listener() {
+    let http_route = |name: &str, created: &str, host: &str| -> HttpRoute {
+        from(
+            json!({"metadata": {"name": name, "namespace": "shop", "creationTimestamp": created},
+                    "spec": {"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
+                             "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}}),
+        )
+    };
+    let grpc = |name: &str, created: &str, host: &str| {
+        grpc_route(
+            "shop",
+            name,
+            created,
+            json!({"parentRefs": [{"name": "edge", "sectionName": "tls"}], "hostnames": [host],
+            "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        )
+    };
+    let mut o = grpc_objects(vec![
+        grpc("rpc-wide", "2025-02-01T00:00:00Z", "*.example.com"),
+        grpc("rpc", "2025-01-01T00:00:00Z", "grpc.example.com"),
+    ]);
+    o.gateways[0].spec.listeners.truncate(1);
+    o.http_routes = vec![
+        http_route("web", "2024-01-01T00:00:00Z", "api.example.com"),
+        http_route("late-web", "2026-01-01T00:00:00Z", "grpc.example.com"),
+    ];
+    let out = run(&o, &[("shop", "a")]);
+    let messages: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            r#"grpcroute shop/rpc-wide: spec.parentRefs[0] has invalid value "shop/edge": expected a listener where no route of the other kind shares a hostname: on listener "tls", HTTPRoute shop/web shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener"#,
+            r#"httproute shop/late-web: spec.parentRefs[0] has invalid value "shop/edge": expected a listener where no route of the other kind shares a hostname: on listener "tls", GRPCRoute shop/rpc shares one and is older (or first by namespace/name); an HTTPRoute and a GRPCRoute never share a hostname on a listener"#,
+        ]
+    );
+    use ConditionStatus::{False, True};
+    for (route, want) in [
+        ("shop/web", (True, "Accepted")),
+        ("shop/rpc", (True, "Accepted")),
+        ("shop/rpc-wide", (False, "NotAllowedByListeners")),
+        ("shop/late-web", (False, "NotAllowedByListeners")),
+    ] {
+        let name = route.split_once('/').unwrap().1;
+        let r = out.status.routes.iter().find(|r| r.name == name).unwrap();
+        let c = find(&r.parents[0].conditions, "Accepted").unwrap();
+        assert_eq!((c.status, c.reason), want, "{route}");
+    }
+    let stack = &out.stacks[0];
+    assert_eq!(
+        answer(stack, 443, "api.example.com", "/x", &[]),
+        "shop-a:80"
+    );
+    assert_eq!(
+        answer(stack, 443, "grpc.example.com", "/s.S/M", &[]),
+        "shop-a:80"
+    );
+    assert_eq!(
+        answer(stack, 443, "other.example.com", "/s.S/M", &[]),
+        "fixed 404"
+    );
+    assert_eq!(out.status.gateways[0].listeners[0].attached_routes, 2);
 }

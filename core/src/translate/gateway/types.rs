@@ -379,6 +379,127 @@ pub struct HttpBackendRef {
     pub filters: Option<Vec<HttpRouteFilter>>,
 }
 
+/// A GRPCRoute (`gateway.networking.k8s.io/v1`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcRoute {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: GrpcRouteSpec,
+}
+
+/// GRPCRoute spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcRouteSpec {
+    /// Gateways (and listeners) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Option<Vec<ParentReference>>,
+    /// Hostnames (precise or `*.` wildcard); absent = the listener's.
+    #[serde(default)]
+    pub hostnames: Option<Vec<String>>,
+    /// Rules; absent = one rule matching every call, with no backend.
+    #[serde(default)]
+    pub rules: Option<Vec<GrpcRouteRule>>,
+}
+
+/// A GRPCRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcRouteRule {
+    /// Optional rule name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Matches (ORed); absent = every call.
+    #[serde(default)]
+    pub matches: Option<Vec<GrpcRouteMatch>>,
+    /// Filters (`RequestHeaderModifier`, `ResponseHeaderModifier`, `RequestMirror`,
+    /// `ExtensionRef`: none is expressed by an ALB rule; read by type only).
+    #[serde(default)]
+    pub filters: Option<Vec<HttpRouteFilter>>,
+    /// Backends (the same shape as an HTTPRoute's).
+    #[serde(default)]
+    pub backend_refs: Option<Vec<HttpBackendRef>>,
+}
+
+/// A GRPCRoute match (every field ANDed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcRouteMatch {
+    /// Service and method.
+    #[serde(default)]
+    pub method: Option<GrpcMethodMatch>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: Option<Vec<HttpValueMatch>>,
+}
+
+/// A GRPCRoute method match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcMethodMatch {
+    /// `Exact` (default) or `RegularExpression`.
+    #[serde(default, rename = "type")]
+    pub match_type: Option<String>,
+    /// Fully qualified service (`package.Service`); absent = every service.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Method; absent = every method.
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// `apiVersion` of TCPRoute and UDPRoute (experimental channel).
+pub const L4_ROUTE_API_VERSION: &str = "gateway.networking.k8s.io/v1alpha2";
+/// `apiVersion`s of TLSRoute (experimental channel).
+pub const TLS_ROUTE_API_VERSIONS: [&str; 2] = [
+    "gateway.networking.k8s.io/v1alpha2",
+    "gateway.networking.k8s.io/v1alpha3",
+];
+
+/// A TCPRoute, UDPRoute or TLSRoute (the fields read are the same; only TLSRoute has
+/// hostnames).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4Route {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: L4RouteSpec,
+}
+
+/// TCPRoute, UDPRoute and TLSRoute spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4RouteSpec {
+    /// Gateways (and listeners) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Option<Vec<ParentReference>>,
+    /// TLSRoute: SNI hostnames.
+    #[serde(default)]
+    pub hostnames: Option<Vec<String>>,
+    /// Rules.
+    #[serde(default)]
+    pub rules: Vec<L4RouteRule>,
+}
+
+/// A TCPRoute, UDPRoute or TLSRoute rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4RouteRule {
+    /// Optional rule name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Backends.
+    #[serde(default)]
+    pub backend_refs: Option<Vec<HttpBackendRef>>,
+}
+
 /// A ReferenceGrant: lets objects of `from` refer to objects of `to` in its namespace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -496,6 +617,10 @@ pub struct ListenerConfiguration {
     /// TLS policy.
     #[serde(default)]
     pub ssl_policy: Option<String>,
+    /// ALPN policy of an NLB TLS listener (`None`, `HTTP1Only`, `HTTP2Only`, `HTTP2Optional`,
+    /// `HTTP2Preferred`).
+    #[serde(default)]
+    pub alpn_policy: Option<String>,
 }
 
 /// A key/value attribute.
@@ -520,6 +645,14 @@ pub struct GatewayObjects {
     pub gateways: Vec<Gateway>,
     /// HTTPRoutes.
     pub http_routes: Vec<HttpRoute>,
+    /// GRPCRoutes.
+    pub grpc_routes: Vec<GrpcRoute>,
+    /// TCPRoutes.
+    pub tcp_routes: Vec<L4Route>,
+    /// UDPRoutes.
+    pub udp_routes: Vec<L4Route>,
+    /// TLSRoutes.
+    pub tls_routes: Vec<L4Route>,
     /// ReferenceGrants.
     pub reference_grants: Vec<ReferenceGrant>,
     /// LoadBalancerConfigurations.
@@ -533,6 +666,10 @@ impl GatewayObjects {
         self.classes.is_empty()
             && self.gateways.is_empty()
             && self.http_routes.is_empty()
+            && self.grpc_routes.is_empty()
+            && self.tcp_routes.is_empty()
+            && self.udp_routes.is_empty()
+            && self.tls_routes.is_empty()
             && self.reference_grants.is_empty()
             && self.load_balancer_configurations.is_empty()
     }

@@ -774,7 +774,7 @@ impl Stores {
             .filter_map(|(ns, name)| self.ingress(ns, name))
             .map(|i| (*i).clone())
             .collect();
-        let wanted = partial.services_wanted(&ingresses);
+        let wanted = partial.services_wanted(&ingresses, &Default::default());
         let services = wanted
             .iter()
             .filter_map(|(ns, name)| self.service(ns, name))

@@ -12,7 +12,13 @@
 //! - a Service: every group that looked it up, and its own NLB unit (which is re-evaluated
 //!   from scratch: it may have become, or stopped being, ours);
 //! - the EndpointSlices of a Service: every unit that read them;
-//! - a Node: every unit that read the Nodes (instance targets).
+//! - a Node: every unit that read the Nodes (instance targets);
+//! - a Gateway API object (GatewayClass, Gateway, a route, ReferenceGrant,
+//!   LoadBalancerConfiguration): the Gateway unit, which holds every Gateway stack and the
+//!   status of every Gateway API object of ours ([`UnitId::Gateways`]: a route can attach to
+//!   several Gateways and a class or ReferenceGrant reaches many, so their stacks are built
+//!   together, apart from every IngressGroup and Service). A Service, EndpointSlice or Node
+//!   change rebuilds it when it read them, like any other unit.
 //!
 //! None of the last three can change which Ingresses form which group (the grouping reads
 //! only Ingresses, IngressClasses, IngressClassParams and Namespaces), nor any other unit, so
@@ -24,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Service;
 
+use super::gateway::{self, status::Statuses, GatewayObjects};
 use super::group::{self, Member};
 use super::service::{self, ServiceOutput};
 use super::{
@@ -85,6 +92,16 @@ pub enum Change {
         /// The Service's name.
         service: String,
     },
+    /// A Gateway API object (or a LoadBalancerConfiguration): its kind, namespace (empty when
+    /// cluster-scoped) and name.
+    Gateway {
+        /// Kind (`Gateway`, `HTTPRoute`, ...).
+        kind: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
 }
 
 /// One independently built part of the output.
@@ -94,6 +111,8 @@ pub enum UnitId {
     Group(StackId),
     /// A LoadBalancer Service (namespace, name), ours or not.
     Service(String, String),
+    /// Every Gateway stack, with the status of the Gateway API objects.
+    Gateways,
 }
 
 /// What one unit contributed to the output.
@@ -109,6 +128,10 @@ struct Unit {
     /// A group's member Ingresses (namespace, name).
     ingresses: Vec<(String, String)>,
     reads: BTreeSet<Read>,
+    /// The Gateway unit's stacks besides `stack` (it has one per Gateway).
+    more_stacks: Vec<Stack>,
+    /// The Gateway unit's status of the Gateway API objects.
+    status: Statuses,
 }
 
 /// What a set of changes needs rebuilt.
@@ -131,6 +154,8 @@ pub struct Partial {
     pub services: BTreeSet<(String, String)>,
     /// Whether every Node must be included.
     pub nodes: bool,
+    /// Whether the Gateway unit is rebuilt: the Services every route names are included.
+    pub gateways: bool,
 }
 
 impl Partial {
@@ -146,6 +171,13 @@ impl Partial {
     /// Nodes when [`Partial::nodes`]. (The controller selects the same from its caches.)
     #[must_use]
     pub fn select(&self, snapshot: &Snapshot) -> Snapshot {
+        self.select_with(snapshot, &GatewayObjects::default())
+    }
+
+    /// [`Partial::select`] when the Gateway API objects are `gateways`: the Services their
+    /// routes name are included when the Gateway unit is rebuilt.
+    #[must_use]
+    pub fn select_with(&self, snapshot: &Snapshot, gateways: &GatewayObjects) -> Snapshot {
         let key = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             (meta_namespace(meta).to_owned(), meta_name(meta).to_owned())
         };
@@ -155,7 +187,7 @@ impl Partial {
             .filter(|i| self.ingresses.contains(&key(&i.metadata)))
             .cloned()
             .collect();
-        let wanted = self.services_wanted(&ingresses);
+        let wanted = self.services_wanted(&ingresses, gateways);
         let services = snapshot
             .services
             .iter()
@@ -192,13 +224,18 @@ impl Partial {
         }
     }
 
-    /// The Services (namespace, name) a partial snapshot holds, given its Ingresses.
+    /// The Services (namespace, name) a partial snapshot holds, given its Ingresses and the
+    /// Gateway API objects (whose routes' Services are held when the Gateway unit is rebuilt).
     #[must_use]
     pub fn services_wanted(
         &self,
         ingresses: &[k8s_openapi::api::networking::v1::Ingress],
+        gateways: &GatewayObjects,
     ) -> BTreeSet<(String, String)> {
         let mut wanted = self.services.clone();
+        if self.gateways {
+            wanted.extend(gateways.referenced_services());
+        }
         for ing in ingresses {
             let ns = meta_namespace(&ing.metadata);
             for name in super::actions::referenced_services(ing) {
@@ -276,6 +313,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
             .map(|m| (m.namespace.clone(), m.name.clone()))
             .collect(),
         reads: index.take_reads(),
+        ..Unit::default()
     }
 }
 
@@ -318,6 +356,39 @@ fn service_unit(
         uses_instances: false,
         ingresses: Vec::new(),
         reads,
+        ..Unit::default()
+    })
+}
+
+/// The Gateway unit (`None` when there is no Gateway API object).
+fn gateways_unit(
+    snapshot: &Snapshot,
+    gateways: &GatewayObjects,
+    config: &BuildConfig,
+) -> Option<Unit> {
+    if gateways.is_empty() {
+        return None;
+    }
+    let (mut out, reads) = gateway::build_reading(gateways, snapshot, config);
+    if !config.default_tags.is_empty() {
+        for stack in &mut out.stacks {
+            apply_default_tags(stack, &config.default_tags);
+        }
+    }
+    let mut stacks = out.stacks.into_iter();
+    let stack = stacks.next();
+    Some(Unit {
+        stack,
+        more_stacks: stacks.collect(),
+        errors: out.errors,
+        warnings: Vec::new(),
+        skipped: out.skipped,
+        claims: out.claims.into_iter().collect(),
+        // Its errors already hold the Nodes' when it uses instance targets.
+        uses_instances: false,
+        ingresses: Vec::new(),
+        reads,
+        status: out.status,
     })
 }
 
@@ -333,6 +404,13 @@ impl Model {
     /// unit's part and what it read.
     #[must_use]
     pub fn full(snapshot: &Snapshot, config: &BuildConfig) -> Self {
+        Self::full_with(snapshot, &GatewayObjects::default(), config)
+    }
+
+    /// [`Model::full`] with the Gateway API objects (what
+    /// [`build_with_gateways`](super::build_with_gateways) does).
+    #[must_use]
+    pub fn full_with(snapshot: &Snapshot, gateways: &GatewayObjects, config: &BuildConfig) -> Self {
         let index = Index::new(snapshot, config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut model = Self {
@@ -349,6 +427,9 @@ impl Model {
             if let Some(unit) = service_unit(&index, svc, &snapshot.nodes) {
                 model.insert(service_id(svc), unit);
             }
+        }
+        if let Some(unit) = gateways_unit(snapshot, gateways, config) {
+            model.insert(UnitId::Gateways, unit);
         }
         model
     }
@@ -435,13 +516,22 @@ impl Model {
                     },
                     &mut units,
                 ),
+                Change::Gateway { .. } => {
+                    units.insert(UnitId::Gateways);
+                }
             }
         }
         let mut ingresses = BTreeSet::new();
+        let mut gateways = false;
         for id in &units {
             let unit = self.units.get(id);
             nodes |= unit.is_some_and(|u| u.reads.contains(&Read::Nodes));
             match id {
+                UnitId::Gateways => {
+                    // A changed route may now use instance targets: the Nodes come along.
+                    gateways = true;
+                    nodes = true;
+                }
                 UnitId::Group(_) => {
                     ingresses.extend(unit.into_iter().flat_map(|u| u.ingresses.iter().cloned()));
                 }
@@ -455,6 +545,7 @@ impl Model {
             ingresses,
             services,
             nodes,
+            gateways,
         })
     }
 
@@ -464,6 +555,20 @@ impl Model {
     /// # Errors
     /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
     pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<(), NeedsFull> {
+        self.update_with(snapshot, &GatewayObjects::default(), scope)
+    }
+
+    /// [`Model::update`] with the Gateway API objects (all of them: the Gateway unit is
+    /// rebuilt from every one), `snapshot` holding what [`Partial::select_with`] selects.
+    ///
+    /// # Errors
+    /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
+    pub fn update_with(
+        &mut self,
+        snapshot: &Snapshot,
+        gateways: &GatewayObjects,
+        scope: &Partial,
+    ) -> Result<(), NeedsFull> {
         let Some(config) = self.config.clone() else {
             return Ok(());
         };
@@ -488,6 +593,7 @@ impl Model {
                     .iter()
                     .find(|s| meta_namespace(&s.metadata) == ns && meta_name(&s.metadata) == name)
                     .and_then(|svc| service_unit(&index, svc, &snapshot.nodes)),
+                UnitId::Gateways => gateways_unit(snapshot, gateways, &config),
             };
             if !scope.nodes
                 && unit
@@ -510,18 +616,30 @@ impl Model {
         Ok(())
     }
 
-    /// The stack of a unit, if it has one.
+    /// The stack of a unit, if it has one (the Gateway unit's first).
     #[must_use]
     pub fn stack(&self, id: &UnitId) -> Option<&Stack> {
         self.units.get(id).and_then(|u| u.stack.as_ref())
     }
 
-    /// The stacks of `units` (those that have one).
+    /// The stacks of `units` (every stack of the Gateway unit).
     pub fn stacks_of<'a>(
         &'a self,
         units: impl IntoIterator<Item = &'a UnitId> + 'a,
     ) -> impl Iterator<Item = &'a Stack> + 'a {
-        units.into_iter().filter_map(|id| self.stack(id))
+        units
+            .into_iter()
+            .filter_map(|id| self.units.get(id))
+            .flat_map(|u| u.stack.iter().chain(&u.more_stacks))
+    }
+
+    /// The status of the Gateway API objects of ours (empty without any).
+    #[must_use]
+    pub fn gateway_status(&self) -> Statuses {
+        self.units
+            .get(&UnitId::Gateways)
+            .map(|u| u.status.clone())
+            .unwrap_or_default()
     }
 
     /// The whole output, as [`build`](super::build) returns it.
@@ -535,6 +653,7 @@ impl Model {
         let mut uses_instances = false;
         for unit in self.units.values() {
             stacks.extend(unit.stack.iter().cloned());
+            stacks.extend(unit.more_stacks.iter().cloned());
             errors.extend(unit.errors.iter().cloned());
             skipped.extend(unit.skipped.iter().cloned());
             warnings.extend(unit.warnings.iter().cloned());

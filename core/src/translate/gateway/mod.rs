@@ -174,7 +174,29 @@ fn message_of(e: &BuildError) -> String {
 /// Translates the Gateway API objects into ALB and NLB stacks, errors and status.
 #[must_use]
 pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
+    build_reading(objects, snapshot, config).0
+}
+
+/// [`build`], with what it read of the snapshot (Services, EndpointSlices, Nodes) for the
+/// incremental model ([`crate::translate::incremental`]).
+pub(crate) fn build_reading(
+    objects: &GatewayObjects,
+    snapshot: &Snapshot,
+    config: &BuildConfig,
+) -> (
+    GatewayOutput,
+    std::collections::BTreeSet<super::incremental::Read>,
+) {
     let index = Index::new(snapshot, config);
+    let out = build_with_index(&index, objects, config);
+    (out, index.take_reads())
+}
+
+fn build_with_index(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+) -> GatewayOutput {
     let mut out = GatewayOutput::default();
     let mut uses_instances = false;
     // Classes of ours, and the configuration each one names.
@@ -291,7 +313,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         } else {
             LoadBalancerType::Application
         };
-        let lb = match load_balancer(&index, gw, &id, &settings, &object, lb_type) {
+        let lb = match load_balancer(index, gw, &id, &settings, &object, lb_type) {
             Ok(lb) => lb,
             Err(e) => {
                 let m = message_of(&e);
@@ -307,7 +329,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         };
         let (valid, total, built) = if nlb {
             let built = nlb::build(
-                &index,
+                index,
                 objects,
                 gw,
                 &id,
@@ -330,7 +352,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         } else {
             let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
             let built = routes::build(
-                &index,
+                index,
                 objects,
                 gw,
                 &id,

@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
+use aws_lb_operator_core::translate::gateway::status::Statuses;
+use aws_lb_operator_core::translate::gateway::GatewayObjects;
 use aws_lb_operator_core::translate::incremental::{Change, Model, Scope};
 use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::decisions::{decide, Applied, Translation, View};
+use super::gateway::Kind as GatewayKind;
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
 use super::metrics::Kind;
@@ -107,6 +110,10 @@ pub(super) struct State {
     /// When this term began (time since the reconciler started): the last full read of a
     /// stack not read in full since.
     pub term_start: Duration,
+    /// The Gateway API status the last rebuild computed.
+    pub gateway_status: Statuses,
+    /// The DNS names of the Gateway stacks' load balancers, as passes found them.
+    pub gateway_addresses: BTreeMap<StackId, String>,
     leading: bool,
 }
 
@@ -220,6 +227,11 @@ impl Reconciler {
         next.map(|n| self.epoch + n)
     }
 
+    /// The watch caches.
+    pub(super) fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
     /// True while this replica leads (read at every write phase, not cached).
     pub(super) fn is_leading(&self) -> bool {
         *self.leader.borrow()
@@ -290,6 +302,7 @@ impl Reconciler {
             if leading && !self.settings.dry_run {
                 self.send_target_updates().await;
             }
+            self.write_gateway_status().await;
             let wake = {
                 let st = self.lock();
                 let depth = i64::try_from(st.queue.len()).unwrap_or(i64::MAX);
@@ -329,7 +342,7 @@ impl Reconciler {
     fn update_model(
         &self,
         changes: Option<&BTreeSet<Change>>,
-    ) -> aws_lb_operator_core::translate::BuildOutput {
+    ) -> (aws_lb_operator_core::translate::BuildOutput, Statuses) {
         let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (changes, model.as_ref()) {
             (Some(changes), Some(m)) => m.scope(changes),
@@ -342,8 +355,15 @@ impl Reconciler {
                     if partial.is_empty() {
                         return false;
                     }
-                    let snapshot = self.stores.snapshot_of(&partial);
-                    match m.update(&snapshot, &partial) {
+                    // The Gateway API objects are read from the caches only when the Gateway
+                    // unit is rebuilt.
+                    let gateways = if partial.gateways {
+                        self.stores.gateway.objects()
+                    } else {
+                        GatewayObjects::default()
+                    };
+                    let snapshot = self.stores.snapshot_of(&partial, &gateways);
+                    match m.update_with(&snapshot, &gateways, &partial) {
                         Ok(()) => false,
                         Err(e) => {
                             tracing::warn!(error = %e, "incremental rebuild refused; rebuilding everything");
@@ -355,17 +375,21 @@ impl Reconciler {
             _ => true,
         };
         if full {
-            let snapshot = self.stores.snapshot(&self.settings.build);
+            let gateways = self.stores.gateway.objects();
+            let snapshot = self.stores.snapshot(&self.settings.build, &gateways);
             let built = tracing::info_span!("build", stacks = "all")
-                .in_scope(|| Model::full(&snapshot, &self.settings.build));
+                .in_scope(|| Model::full_with(&snapshot, &gateways, &self.settings.build));
             *model = Some(built);
         }
-        model.as_ref().map(Model::output).unwrap_or_default()
+        model
+            .as_ref()
+            .map(|m| (m.output(), m.gateway_status()))
+            .unwrap_or_default()
     }
 
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported) {
-        let out = self.update_model(changes);
+    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported, Statuses) {
+        let (out, statuses) = self.update_model(changes);
         let mut errors: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for e in &out.errors {
             errors
@@ -400,7 +424,7 @@ impl Reconciler {
             errored,
             held_hosts,
         };
-        (translation, Reported { errors, warnings })
+        (translation, Reported { errors, warnings }, statuses)
     }
 
     /// The Ingresses and Services that can be ours.
@@ -422,17 +446,23 @@ impl Reconciler {
             let o = ObjState::service(s);
             objects.insert(ObjectKey::of(&o), o);
         }
+        for g in self.stores.gateway.list(GatewayKind::Gateway) {
+            let o = ObjState::gateway(&g);
+            objects.insert(ObjectKey::of(&o), o);
+        }
         objects
     }
 
     /// Rebuilds the model (`changes`: only what they touch; `None`: everything), decides what
     /// changed, and marks it dirty.
     async fn rebuild(&self, changes: Option<&BTreeSet<Change>>) {
-        let (translation, Reported { errors, warnings }) = self.translate(changes);
+        let (translation, Reported { errors, warnings }, statuses) = self.translate(changes);
         let objects = self.objects();
         let mut events = Vec::new();
+        let mut gateway_events = Vec::new();
         {
             let mut st = self.lock();
+            st.gateway_status = statuses;
             for (key, messages) in &warnings {
                 if st.reported_warnings.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {
@@ -447,6 +477,10 @@ impl Reconciler {
                 if st.reported_errors.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {
                         events.push((obj.clone(), FAILED_BUILD_MODEL, messages.join("; ")));
+                    } else if let Some(reference) = GatewayKind::of_error_kind(key.kind.as_str())
+                        .and_then(|k| self.stores.gateway.reference(k, &key.namespace, &key.name))
+                    {
+                        gateway_events.push((reference, key.to_string(), messages.join("; ")));
                     }
                     if let Some(kind) = Kind::of_object(key.kind) {
                         self.metrics.reconcile_error(kind, "FailedBuildModel");
@@ -474,6 +508,11 @@ impl Reconciler {
         }
         for (obj, reason, note) in events {
             self.kube.event(&obj, true, reason, note).await;
+        }
+        for (reference, key, note) in gateway_events {
+            self.kube
+                .gateway_event(&reference, &key, FAILED_BUILD_MODEL, note)
+                .await;
         }
     }
 

@@ -733,7 +733,12 @@ async fn gateway_kinds_are_served_only_with_their_crds() {
             "metadata": {"name": format!("{crd}.gateway.networking.k8s.io")}
         }));
     }
-    assert!(api.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     let v1 = client
         .list_api_group_resources("gateway.networking.k8s.io/v1")
         .await

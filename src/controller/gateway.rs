@@ -24,7 +24,7 @@ use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::stores::{reflect_dynamic, Signals};
+use super::stores::{keep, reflect_dynamic, Signals};
 
 /// API group of the Gateway API.
 pub const GROUP: &str = "gateway.networking.k8s.io";
@@ -257,9 +257,16 @@ impl GatewayStores {
             } else {
                 vec![Api::all_with(client.clone(), &resource)]
             };
+            // The status of ReferenceGrants and configurations is neither read nor written.
+            let trim: fn(&mut DynamicObject) = match kind {
+                Kind::ReferenceGrant | Kind::LoadBalancerConfiguration => crate::trim::drop_status,
+                _ => keep,
+            };
             let caches = apis
                 .into_iter()
-                .map(|api| reflect_dynamic(api, resource.clone(), signals, change(*kind), tasks))
+                .map(|api| {
+                    reflect_dynamic(api, resource.clone(), signals, change(*kind), trim, tasks)
+                })
                 .collect();
             stores.insert(*kind, (resource, caches));
         }

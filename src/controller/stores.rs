@@ -481,17 +481,21 @@ where
 fn no_trim<K>(_: &mut K) {}
 
 /// [`reflect_with`] for an untyped kind: objects are stripped of `managedFields` and the
-/// last-applied annotation and otherwise kept (a route's `status.parents` is compared before
-/// the controller writes its own entries).
+/// last-applied annotation, and trimmed by `trim` (a route's `status.parents` is kept: it is
+/// compared before the controller writes its own entries).
 pub(super) fn reflect_dynamic(
     api: Api<DynamicObject>,
     resource: ApiResource,
     signals: &Arc<Signals>,
     raise: impl Fn(&Signals, &watcher::Event<DynamicObject>) + Send + 'static,
+    trim: fn(&mut DynamicObject),
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Store<DynamicObject> {
-    reflect_with(api, resource, signals, raise, no_trim, tasks)
+    reflect_with(api, resource, signals, raise, trim, tasks)
 }
+
+/// Leaves an object as it is.
+pub(super) fn keep<K>(_: &mut K) {}
 
 /// An Api for a namespaced kind in `scope` (`None`: all namespaces).
 fn scoped_api<K>(client: &Client, scope: Option<&str>) -> Api<K>

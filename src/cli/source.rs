@@ -365,7 +365,8 @@ async fn list_gateway_kind<T: DeserializeOwned>(
     Ok(out)
 }
 
-/// The Gateway API objects of the kinds the cluster serves (none without the CRDs: a note).
+/// The Gateway API objects of the kinds the cluster serves (none without the CRDs, silently:
+/// a cluster without the Gateway API plans as it did before).
 async fn load_gateway_objects(
     client: &Client,
     namespace: Option<&str>,
@@ -373,11 +374,6 @@ async fn load_gateway_objects(
 ) -> Result<GatewayObjects, SourceError> {
     let discovered = gateway::discover(client).await;
     if discovered.is_empty() {
-        m.notes.push(
-            "the Gateway API is not installed (no gateway.networking.k8s.io kinds are served): \
-             going on without Gateways"
-                .to_owned(),
-        );
         return Ok(GatewayObjects::default());
     }
     let d = &discovered;

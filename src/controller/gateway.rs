@@ -174,7 +174,8 @@ impl Discovered {
 
 /// Which of the kinds are served, from the API server's discovery documents: one request per
 /// group version (a 404 means none of its kinds is). A failed request is logged and its kinds
-/// are not watched (the controller must run as without them rather than not at all).
+/// are not watched (the controller must run as without them rather than not at all). Quiet:
+/// the caller says what it does with the answer.
 pub async fn discover(client: &Client) -> Discovered {
     let mut lists: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     let mut out = Discovered::default();
@@ -202,17 +203,22 @@ pub async fn discover(client: &Client) -> Discovered {
             }
         }
     }
-    if out.is_empty() {
-        tracing::info!("the Gateway API is not installed: Gateways are not watched");
-    } else {
-        let kinds: Vec<String> = out
+    out
+}
+
+impl std::fmt::Display for Discovered {
+    /// `gateway.networking.k8s.io/v1 Gateway, ...`, or `none`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        let kinds: Vec<String> = self
             .kinds
             .iter()
             .map(|(k, v)| format!("{}/{v} {}", k.group(), k.as_str()))
             .collect();
-        tracing::info!(kinds = %kinds.join(", "), "watching the Gateway API kinds served");
+        f.write_str(&kinds.join(", "))
     }
-    out
 }
 
 /// The change a watch event of `kind` records.

@@ -183,6 +183,11 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
     let signals = Arc::new(Signals::default());
     // Only the Gateway API kinds the API server serves are watched (none without the CRDs).
     let gateway_kinds = gateway::discover(&deps.client).await;
+    if gateway_kinds.is_empty() {
+        tracing::info!("the Gateway API is not installed: Gateways are not watched");
+    } else {
+        tracing::info!(kinds = %gateway_kinds, "watching the Gateway API kinds served");
+    }
     let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &gateway_kinds, &signals);
     let (leader_tx, leader_rx) = watch::channel(deps.leader.is_none());
     let (leader_shutdown_tx, leader_shutdown_rx) = watch::channel(false);

@@ -267,13 +267,21 @@ pub fn patches(
             continue;
         };
         let mut desired = desired.clone();
+        let current = gw.data.get("status");
         let dns = addresses
             .get(&StackId::gateway(&ns, &name))
-            .or_else(|| addresses.get(&StackId::nlb_gateway(&ns, &name)));
+            .or_else(|| addresses.get(&StackId::nlb_gateway(&ns, &name)))
+            .cloned()
+            .or_else(|| {
+                let pending = desired
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Programmed" && c.status == ConditionStatus::Unknown);
+                pending.then(|| programmed_address(current)).flatten()
+            });
         if let Some(dns) = dns {
-            desired.programmed(dns);
+            desired.programmed(&dns);
         }
-        let current = gw.data.get("status");
         let mut want = gateway_status(&desired, current, generation, now);
         if !same_status(current, &want) {
             // A merge patch leaves keys it does not name: addresses go when not known.
@@ -330,6 +338,28 @@ pub fn patches(
         }
     }
     out
+}
+
+/// The address a Gateway's status already shows as programmed. A controller that has not
+/// passed the Gateway's stack yet (just started, or just elected) keeps it rather than turning
+/// `Programmed` back to `Pending`: the stack's first pass of the term follows at once, and
+/// corrects the address if the load balancer changed. (Only a `Pending` condition is turned
+/// `True` with it: a Gateway that is not valid any more loses its address.)
+fn programmed_address(current: Option<&Value>) -> Option<String> {
+    let current = current?;
+    let programmed = current["conditions"]
+        .as_array()?
+        .iter()
+        .any(|c| c["type"] == "Programmed" && c["status"] == "True");
+    if !programmed {
+        return None;
+    }
+    current["addresses"]
+        .as_array()?
+        .iter()
+        .find(|a| a["type"] == "Hostname")
+        .and_then(|a| a["value"].as_str())
+        .map(str::to_owned)
 }
 
 /// Whether `current` already holds every field of `want` with its value (fields of other
@@ -480,6 +510,120 @@ mod tests {
             route_parents(None, "web", &spec_refs, &swapped, Some(5), LATER),
             vec![theirs]
         );
+    }
+
+    fn gateway_object(status: Option<Value>) -> std::sync::Arc<kube::api::DynamicObject> {
+        let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "web", "generation": 1,
+                "resourceVersion": "7"},
+            "spec": {"gatewayClassName": "alb"}});
+        if let Some(s) = status {
+            v["status"] = s;
+        }
+        std::sync::Arc::new(serde_json::from_value(v).unwrap())
+    }
+
+    fn pending_gateway() -> GatewayStatus {
+        GatewayStatus {
+            namespace: "web".into(),
+            name: "edge".into(),
+            addresses: vec![],
+            conditions: vec![
+                Condition::yes("Accepted", "Accepted", "ok"),
+                Condition::unknown("Programmed", "Pending", "waiting for the load balancer"),
+            ],
+            listeners: vec![],
+        }
+    }
+
+    /// A controller that has not passed the stack yet (a restart, a new leader) keeps the
+    /// programmed address instead of writing `Pending` over it; without one it writes
+    /// `Pending`, and once a pass found the load balancer, `Programmed` with its address.
+    #[test]
+    fn a_new_term_keeps_the_programmed_address_until_its_pass() {
+        let statuses = Statuses {
+            gateways: vec![pending_gateway()],
+            ..Statuses::default()
+        };
+        let none = BTreeMap::new();
+        let fresh = gateway_object(None);
+        let first = patches(
+            &statuses,
+            &none,
+            &|k| match k {
+                Kind::Gateway => vec![fresh.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        assert_eq!(first.len(), 1);
+        let written = first[0].patch["status"].clone();
+        assert_eq!(condition_status(&written, "Programmed"), "Unknown");
+        assert_eq!(
+            written["addresses"],
+            Value::Null,
+            "cleared by the merge patch"
+        );
+
+        let found: BTreeMap<StackId, String> =
+            [(StackId::gateway("web", "edge"), "lb.example".to_owned())].into();
+        let second = patches(
+            &statuses,
+            &found,
+            &|k| match k {
+                Kind::Gateway => vec![fresh.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        let programmed = second[0].patch["status"].clone();
+        assert_eq!(condition_status(&programmed, "Programmed"), "True");
+        assert_eq!(
+            programmed["addresses"],
+            json!([{"type": "Hostname", "value": "lb.example"}])
+        );
+
+        // Restarted: nothing found yet, the object already programmed: nothing to write.
+        let current = gateway_object(Some(programmed));
+        let restarted = patches(
+            &statuses,
+            &none,
+            &|k| match k {
+                Kind::Gateway => vec![current.clone()],
+                _ => vec![],
+            },
+            LATER,
+        );
+        assert!(restarted.is_empty(), "{restarted:?}");
+        // A Gateway not valid any more loses the address.
+        let mut invalid = pending_gateway();
+        invalid.conditions[1] = Condition::no("Programmed", "Invalid", "no listener is valid");
+        let statuses = Statuses {
+            gateways: vec![invalid],
+            ..Statuses::default()
+        };
+        let gone = patches(
+            &statuses,
+            &none,
+            &|k| match k {
+                Kind::Gateway => vec![current.clone()],
+                _ => vec![],
+            },
+            LATER,
+        );
+        assert_eq!(gone[0].patch["status"]["addresses"], Value::Null);
+    }
+
+    fn condition_status(status: &Value, type_: &str) -> String {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == type_)
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]

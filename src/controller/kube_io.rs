@@ -3,7 +3,9 @@
 //! Finalizers use the AWS Load Balancer Controller's names, so objects it finalized are
 //! recognised (and it recognises ours): `ingress.k8s.aws/resources` (an Ingress in its own
 //! implicit group), `group.ingress.k8s.aws/<group>` (an explicit IngressGroup),
-//! `service.k8s.aws/resources` (a Service), `elbv2.k8s.aws/resources` (a TargetGroupBinding).
+//! `service.k8s.aws/resources` (a Service), `elbv2.k8s.aws/resources` (a TargetGroupBinding),
+//! `gateway.k8s.aws/alb` and `gateway.k8s.aws/nlb` (a Gateway of an ALB or NLB class). The
+//! Gateway API status is written through [`KubeIo::patch_gateway_status`].
 use std::sync::Arc;
 
 use aws_lb_operator_core::model::{StackId, StackKind};
@@ -509,4 +511,53 @@ fn remove_finalizer_patch(
     Ok(Some(Patch::Json(
         serde_json::from_value(serde_json::Value::Array(ops)).map_err(kube::Error::SerdeError)?,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Gateway's finalizers name its stack (ALB or NLB class), its key and event reference
+    /// are a Gateway's, and its addresses are read from `status.addresses`.
+    #[test]
+    fn gateways_finalize_their_alb_or_nlb_stack() {
+        let g: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "web", "uid": "u-1",
+                "finalizers": ["gateway.k8s.aws/alb", "gateway.k8s.aws/nlb", "example.com/x"]},
+            "status": {"addresses": [{"type": "Hostname", "value": "lb.example"}]}
+        }))
+        .unwrap();
+        let o = ObjState::gateway(&g);
+        assert_eq!(o.key(), "gateway/web/edge");
+        assert_eq!(o.hostnames, ["lb.example"]);
+        assert_eq!(
+            o.finalized_stacks(),
+            vec![
+                (
+                    ALB_GATEWAY_FINALIZER.to_owned(),
+                    StackId::gateway("web", "edge")
+                ),
+                (
+                    NLB_GATEWAY_FINALIZER.to_owned(),
+                    StackId::nlb_gateway("web", "edge")
+                ),
+            ]
+        );
+        assert_eq!(
+            finalizer_for(&StackId::gateway("web", "edge")),
+            ALB_GATEWAY_FINALIZER
+        );
+        assert_eq!(
+            finalizer_for(&StackId::nlb_gateway("web", "edge")),
+            NLB_GATEWAY_FINALIZER
+        );
+        let r = o.reference();
+        assert_eq!(r.kind.as_deref(), Some("Gateway"));
+        assert_eq!(
+            r.api_version.as_deref(),
+            Some("gateway.networking.k8s.io/v1")
+        );
+        assert_eq!(r.uid.as_deref(), Some("u-1"));
+    }
 }

@@ -14,11 +14,13 @@
 //! - the EndpointSlices of a Service: every unit that read them;
 //! - a Node: every unit that read the Nodes (instance targets);
 //! - a Gateway API object (GatewayClass, Gateway, a route, ReferenceGrant,
-//!   LoadBalancerConfiguration): the Gateway unit, which holds every Gateway stack and the
-//!   status of every Gateway API object of ours ([`UnitId::Gateways`]: a route can attach to
-//!   several Gateways and a class or ReferenceGrant reaches many, so their stacks are built
+//!   LoadBalancerConfiguration): every Gateway unit ([`UnitId::Gateway`], one per Gateway,
+//!   with its stack, its status and its routes' status for it) and the classes' unit
+//!   ([`UnitId::Gateways`]), from the objects as they are now (a route can attach to several
+//!   Gateways, a class or ReferenceGrant reaches many: the Gateway API part is rebuilt
 //!   together, apart from every IngressGroup and Service). A Service, EndpointSlice or Node
-//!   change rebuilds it when it read them, like any other unit.
+//!   change rebuilds only the Gateways that read them, like any other unit, from the Gateway
+//!   API objects of the last rebuild of that part (they have not changed since).
 //!
 //! None of the last three can change which Ingresses form which group (the grouping reads
 //! only Ingresses, IngressClasses, IngressClassParams and Namespaces), nor any other unit, so
@@ -111,8 +113,11 @@ pub enum UnitId {
     Group(StackId),
     /// A LoadBalancer Service (namespace, name), ours or not.
     Service(String, String),
-    /// Every Gateway stack, with the status of the Gateway API objects.
+    /// The GatewayClasses of ours (their status and errors); rebuilding it rebuilds every
+    /// Gateway unit from the current Gateway API objects.
     Gateways,
+    /// A Gateway (namespace, name): its stack, status, and its routes' status for it.
+    Gateway(String, String),
 }
 
 /// What one unit contributed to the output.
@@ -128,9 +133,7 @@ struct Unit {
     /// A group's member Ingresses (namespace, name).
     ingresses: Vec<(String, String)>,
     reads: BTreeSet<Read>,
-    /// The Gateway unit's stacks besides `stack` (it has one per Gateway).
-    more_stacks: Vec<Stack>,
-    /// The Gateway unit's status of the Gateway API objects.
+    /// A Gateway unit's status (its own and its routes'), the classes' unit's (the classes').
     status: Statuses,
 }
 
@@ -269,6 +272,10 @@ pub struct Model {
     collect_skipped: Vec<Skipped>,
     node_errors: Vec<BuildError>,
     readers: BTreeMap<Read, BTreeSet<UnitId>>,
+    /// The Gateway API objects the Gateway units were last built from (all of them rebuilt
+    /// at once when one changes), for rebuilding one Gateway after a Service,
+    /// EndpointSlice or Node change.
+    gateway_objects: GatewayObjects,
 }
 
 fn object_warnings(
@@ -360,36 +367,60 @@ fn service_unit(
     })
 }
 
-/// The Gateway unit (`None` when there is no Gateway API object).
-fn gateways_unit(
-    snapshot: &Snapshot,
-    gateways: &GatewayObjects,
-    config: &BuildConfig,
-) -> Option<Unit> {
-    if gateways.is_empty() {
-        return None;
+/// The unit of one Gateway.
+fn gateway_unit(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    classes: &gateway::Classes<'_>,
+    gw: &gateway::Gateway,
+) -> Unit {
+    let _ = index.take_reads();
+    let mut out = gateway::GatewayOutput::default();
+    let uses_instances =
+        gateway::build_gateway(index, objects, index.config, classes, gw, &mut out);
+    let mut stack = out.stacks.pop();
+    if let Some(s) = &mut stack {
+        apply_default_tags(s, &index.config.default_tags);
     }
-    let (mut out, reads) = gateway::build_reading(gateways, snapshot, config);
-    if !config.default_tags.is_empty() {
-        for stack in &mut out.stacks {
-            apply_default_tags(stack, &config.default_tags);
-        }
-    }
-    let mut stacks = out.stacks.into_iter();
-    let stack = stacks.next();
-    Some(Unit {
+    Unit {
         stack,
-        more_stacks: stacks.collect(),
         errors: out.errors,
-        warnings: Vec::new(),
         skipped: out.skipped,
         claims: out.claims.into_iter().collect(),
-        // Its errors already hold the Nodes' when it uses instance targets.
-        uses_instances: false,
-        ingresses: Vec::new(),
-        reads,
+        // The Nodes' errors are added once, by the output, as for IngressGroups.
+        uses_instances,
+        reads: index.take_reads(),
         status: out.status,
-    })
+        ..Unit::default()
+    }
+}
+
+fn gateway_id(gw: &gateway::Gateway) -> UnitId {
+    UnitId::Gateway(
+        meta_namespace(&gw.metadata).to_owned(),
+        meta_name(&gw.metadata).to_owned(),
+    )
+}
+
+/// The classes' unit and one unit per Gateway (none without Gateway API objects).
+fn gateway_units(index: &Index<'_>, objects: &GatewayObjects) -> Vec<(UnitId, Unit)> {
+    if objects.is_empty() {
+        return Vec::new();
+    }
+    let mut out = gateway::GatewayOutput::default();
+    let classes = gateway::classes_of(objects, &mut out);
+    let mut units = vec![(
+        UnitId::Gateways,
+        Unit {
+            errors: out.errors,
+            status: out.status,
+            ..Unit::default()
+        },
+    )];
+    for gw in &objects.gateways {
+        units.push((gateway_id(gw), gateway_unit(index, objects, &classes, gw)));
+    }
+    units
 }
 
 fn service_id(svc: &Service) -> UnitId {
@@ -428,9 +459,10 @@ impl Model {
                 model.insert(service_id(svc), unit);
             }
         }
-        if let Some(unit) = gateways_unit(snapshot, gateways, config) {
-            model.insert(UnitId::Gateways, unit);
+        for (id, unit) in gateway_units(&index, gateways) {
+            model.insert(id, unit);
         }
+        model.gateway_objects = gateways.clone();
         model
     }
 
@@ -521,6 +553,14 @@ impl Model {
                 }
             }
         }
+        if units.contains(&UnitId::Gateways) {
+            units.extend(
+                self.units
+                    .keys()
+                    .filter(|id| matches!(id, UnitId::Gateway(..)))
+                    .cloned(),
+            );
+        }
         let mut ingresses = BTreeSet::new();
         let mut gateways = false;
         for id in &units {
@@ -531,6 +571,17 @@ impl Model {
                     // A changed route may now use instance targets: the Nodes come along.
                     gateways = true;
                     nodes = true;
+                }
+                UnitId::Gateway(..) => {
+                    // Its routes and their backends are unchanged: the Services it read.
+                    services.extend(unit.into_iter().flat_map(|u| {
+                        u.reads.iter().filter_map(|r| match r {
+                            Read::Service { namespace, name } => {
+                                Some((namespace.clone(), name.clone()))
+                            }
+                            _ => None,
+                        })
+                    }));
                 }
                 UnitId::Group(_) => {
                     ingresses.extend(unit.into_iter().flat_map(|u| u.ingresses.iter().cloned()));
@@ -558,8 +609,9 @@ impl Model {
         self.update_with(snapshot, &GatewayObjects::default(), scope)
     }
 
-    /// [`Model::update`] with the Gateway API objects (all of them: the Gateway unit is
-    /// rebuilt from every one), `snapshot` holding what [`Partial::select_with`] selects.
+    /// [`Model::update`] with the Gateway API objects (all of them, used when
+    /// [`Partial::gateways`]: every Gateway unit is rebuilt from them), `snapshot` holding
+    /// what [`Partial::select_with`] selects.
     ///
     /// # Errors
     /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
@@ -575,8 +627,36 @@ impl Model {
         let index = Index::new(snapshot, &config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut fresh: Vec<(UnitId, Option<Unit>)> = Vec::with_capacity(scope.units.len());
+        if scope.gateways {
+            for (id, unit) in gateway_units(&index, gateways) {
+                fresh.push((id, Some(unit)));
+            }
+        } else {
+            let mut unused = gateway::GatewayOutput::default();
+            let classes = gateway::classes_of(&self.gateway_objects, &mut unused);
+            for id in &scope.units {
+                if let UnitId::Gateway(ns, name) = id {
+                    let gw = self.gateway_objects.gateways.iter().find(|g| {
+                        meta_namespace(&g.metadata) == ns && meta_name(&g.metadata) == name
+                    });
+                    let unit =
+                        gw.map(|gw| gateway_unit(&index, &self.gateway_objects, &classes, gw));
+                    fresh.push((id.clone(), unit));
+                }
+            }
+        }
+        for (id, unit) in &fresh {
+            if !scope.nodes
+                && unit
+                    .as_ref()
+                    .is_some_and(|u| u.reads.contains(&Read::Nodes))
+            {
+                return Err(NeedsFull::NodesMissing(id.clone()));
+            }
+        }
         for id in &scope.units {
             let unit = match id {
+                UnitId::Gateways | UnitId::Gateway(..) => continue,
                 UnitId::Group(g) => {
                     let Some(members) = collected.groups.get(g) else {
                         return Err(NeedsFull::GroupMoved(g.clone()));
@@ -593,7 +673,6 @@ impl Model {
                     .iter()
                     .find(|s| meta_namespace(&s.metadata) == ns && meta_name(&s.metadata) == name)
                     .and_then(|svc| service_unit(&index, svc, &snapshot.nodes)),
-                UnitId::Gateways => gateways_unit(snapshot, gateways, &config),
             };
             if !scope.nodes
                 && unit
@@ -603,6 +682,18 @@ impl Model {
                 return Err(NeedsFull::NodesMissing(id.clone()));
             }
             fresh.push((id.clone(), unit));
+        }
+        if scope.gateways {
+            let old: Vec<UnitId> = self
+                .units
+                .keys()
+                .filter(|id| matches!(id, UnitId::Gateways | UnitId::Gateway(..)))
+                .cloned()
+                .collect();
+            for id in &old {
+                self.remove(id);
+            }
+            self.gateway_objects = gateways.clone();
         }
         for (id, unit) in fresh {
             self.remove(&id);
@@ -616,30 +707,39 @@ impl Model {
         Ok(())
     }
 
-    /// The stack of a unit, if it has one (the Gateway unit's first).
+    /// The stack of a unit, if it has one.
     #[must_use]
     pub fn stack(&self, id: &UnitId) -> Option<&Stack> {
         self.units.get(id).and_then(|u| u.stack.as_ref())
     }
 
-    /// The stacks of `units` (every stack of the Gateway unit).
+    /// The stacks of `units` (those that have one).
     pub fn stacks_of<'a>(
         &'a self,
         units: impl IntoIterator<Item = &'a UnitId> + 'a,
     ) -> impl Iterator<Item = &'a Stack> + 'a {
-        units
-            .into_iter()
-            .filter_map(|id| self.units.get(id))
-            .flat_map(|u| u.stack.iter().chain(&u.more_stacks))
+        units.into_iter().filter_map(|id| self.stack(id))
     }
 
-    /// The status of the Gateway API objects of ours (empty without any).
+    /// The status of the Gateway API objects of ours (empty without any), as
+    /// [`gateway::build`] gives it: the classes, then each Gateway's and its routes' (by
+    /// Gateway), the routes ordered by namespace and name.
     #[must_use]
     pub fn gateway_status(&self) -> Statuses {
-        self.units
-            .get(&UnitId::Gateways)
-            .map(|u| u.status.clone())
-            .unwrap_or_default()
+        let mut out = Statuses::default();
+        for (id, unit) in &self.units {
+            match id {
+                UnitId::Gateways => out.classes.extend(unit.status.classes.iter().cloned()),
+                UnitId::Gateway(..) => {
+                    out.gateways.extend(unit.status.gateways.iter().cloned());
+                    out.routes.extend(unit.status.routes.iter().cloned());
+                }
+                _ => {}
+            }
+        }
+        out.routes
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        out
     }
 
     /// The whole output, as [`build`](super::build) returns it.
@@ -653,7 +753,6 @@ impl Model {
         let mut uses_instances = false;
         for unit in self.units.values() {
             stacks.extend(unit.stack.iter().cloned());
-            stacks.extend(unit.more_stacks.iter().cloned());
             errors.extend(unit.errors.iter().cloned());
             skipped.extend(unit.skipped.iter().cloned());
             warnings.extend(unit.warnings.iter().cloned());

@@ -174,35 +174,17 @@ fn message_of(e: &BuildError) -> String {
 /// Translates the Gateway API objects into ALB and NLB stacks, errors and status.
 #[must_use]
 pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
-    build_reading(objects, snapshot, config).0
+    build_with_index(&Index::new(snapshot, config), objects, config)
 }
 
-/// [`build`], with what it read of the snapshot (Services, EndpointSlices, Nodes) for the
-/// incremental model ([`crate::translate::incremental`]).
-pub(crate) fn build_reading(
-    objects: &GatewayObjects,
-    snapshot: &Snapshot,
-    config: &BuildConfig,
-) -> (
-    GatewayOutput,
-    std::collections::BTreeSet<super::incremental::Read>,
-) {
-    let index = Index::new(snapshot, config);
-    let out = build_with_index(&index, objects, config);
-    (out, index.take_reads())
-}
+/// The classes of ours by name (`true`: an NLB class) with the configuration each names
+/// (`Err`: it cannot be used).
+pub(crate) type Classes<'a> =
+    BTreeMap<&'a str, (bool, Result<Option<&'a LoadBalancerConfigurationSpec>, ()>)>;
 
-fn build_with_index(
-    index: &Index<'_>,
-    objects: &GatewayObjects,
-    config: &BuildConfig,
-) -> GatewayOutput {
-    let mut out = GatewayOutput::default();
-    let mut uses_instances = false;
-    // Classes of ours, and the configuration each one names.
-    // `true`: an NLB class.
-    let mut classes: BTreeMap<&str, (bool, Result<Option<&LoadBalancerConfigurationSpec>, ()>)> =
-        BTreeMap::new();
+/// The GatewayClasses of ours, with their status and errors (into `out`).
+pub(crate) fn classes_of<'a>(objects: &'a GatewayObjects, out: &mut GatewayOutput) -> Classes<'a> {
+    let mut classes: Classes<'a> = BTreeMap::new();
     let mut class_names: Vec<&GatewayClass> = objects.classes.iter().collect();
     class_names.sort_by_key(|c| name_of(&c.metadata));
     for class in class_names {
@@ -232,201 +214,235 @@ fn build_with_index(
         });
         classes.insert(name, (nlb_class, params.map_err(|_| ())));
     }
+    classes
+}
 
+/// [`build`] from an index. The incremental model ([`crate::translate::incremental`])
+/// builds the same with [`classes_of`] and one [`build_gateway`] per Gateway, recording what
+/// each read.
+fn build_with_index(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+) -> GatewayOutput {
+    let mut out = GatewayOutput::default();
+    let classes = classes_of(objects, &mut out);
+    let mut uses_instances = false;
     let mut gateways: Vec<&Gateway> = objects.gateways.iter().collect();
     gateways.sort_by_key(|g| (namespace_of(&g.metadata), name_of(&g.metadata)));
     for gw in gateways {
-        let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
-        let object = ObjectRef::namespaced("gateway", ns, name);
-        let class_name = gw.spec.gateway_class_name.as_str();
-        let Some((nlb, class)) = classes.get(class_name) else {
-            out.skipped.push(Skipped {
-                object,
-                reason: format!(
-                    "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
-                ),
-            });
-            continue;
-        };
-        let nlb = *nlb;
-        let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
-        if gw.metadata.deletion_timestamp.is_some() {
-            out.skipped.push(Skipped {
-                object,
-                reason: "being deleted".to_owned(),
-            });
-            continue;
-        }
-        let id = if nlb {
-            StackId::nlb_gateway(ns, name)
-        } else {
-            StackId::gateway(ns, name)
-        };
-        out.claims
-            .insert(format!("gateway/{ns}/{name}"), id.clone());
-        let mut gw_status = GatewayStatus {
-            namespace: ns.to_owned(),
-            name: name.to_owned(),
-            addresses: Vec::new(),
-            conditions: Vec::new(),
-            listeners: Vec::new(),
-        };
-        let own = match gw
-            .spec
-            .infrastructure
-            .as_ref()
-            .and_then(|i| i.parameters_ref.as_ref())
-        {
-            None => Ok(None),
-            Some(r) => configuration(objects, &object, "spec.infrastructure.parametersRef", r, ns)
-                .map(|c| Some(&c.spec)),
-        };
-        let settings = match (class, own) {
-            (Err(()), _) => Err(format!(
-                "gatewayclass {class_name} is not accepted (its parametersRef cannot be used)"
-            )),
-            (_, Err(e)) => {
-                let m = message_of(&e);
-                out.errors.push(e);
-                Err(m)
-            }
-            (Ok(c), Ok(g)) => Ok(Settings { spec: merge(*c, g) }),
-        };
-        let settings = match settings {
-            Ok(s) => s,
-            Err(message) => {
-                gw_status.conditions = vec![
-                    Condition::no(
-                        status::ACCEPTED,
-                        reason::INVALID_PARAMETERS,
-                        message.clone(),
-                    ),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
-                ];
-                out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, controller, &message, &mut out.status.routes);
-                continue;
-            }
-        };
-        let lb_type = if nlb {
-            LoadBalancerType::Network
-        } else {
-            LoadBalancerType::Application
-        };
-        let lb = match load_balancer(index, gw, &id, &settings, &object, lb_type) {
-            Ok(lb) => lb,
-            Err(e) => {
-                let m = message_of(&e);
-                out.errors.push(e);
-                gw_status.conditions = vec![
-                    Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
-                ];
-                out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, controller, &m, &mut out.status.routes);
-                continue;
-            }
-        };
-        let (valid, total, built) = if nlb {
-            let built = nlb::build(
-                index,
-                objects,
-                gw,
-                &id,
-                &settings,
-                &object,
-                &mut out.errors,
-                &mut out.status.routes,
-            );
-            gw_status.listeners = built.listener_status;
-            (
-                built.valid,
-                gw.spec.listeners.len(),
-                routes::Built {
-                    listeners: built.listeners,
-                    target_groups: built.target_groups,
-                    routes: built.routes,
-                    uses_instance_targets: built.uses_instance_targets,
-                },
-            )
-        } else {
-            let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
-            let built = routes::build(
-                index,
-                objects,
-                gw,
-                &id,
-                &mut states,
-                &mut out.errors,
-                &mut out.status.routes,
-            );
-            gw_status.listeners = states.iter().map(listeners::State::status).collect();
-            (
-                states.iter().filter(|s| s.is_valid()).count(),
-                states.len(),
-                built,
-            )
-        };
-        uses_instances |= built.uses_instance_targets;
-        let accepted = if valid == total {
-            Condition::yes(
-                status::ACCEPTED,
-                reason::ACCEPTED,
-                "the Gateway is accepted",
-            )
-        } else if valid > 0 {
-            Condition::yes(
-                status::ACCEPTED,
-                reason::LISTENERS_NOT_VALID,
-                format!(
-                    "{} of {} listeners are not valid; the others are served",
-                    total - valid,
-                    total
-                ),
-            )
-        } else {
-            Condition::no(
-                status::ACCEPTED,
-                reason::LISTENERS_NOT_VALID,
-                "no listener is valid",
-            )
-        };
-        let programmed = if valid > 0 {
-            Condition::unknown(
-                status::PROGRAMMED,
-                reason::PENDING,
-                "waiting for the load balancer",
-            )
-        } else {
-            Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
-        };
-        gw_status.conditions = vec![accepted, programmed];
-        out.status.gateways.push(gw_status);
-        if valid == 0 {
-            continue;
-        }
-        let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
-        objects_of_stack.extend(built.routes.iter().cloned());
-        objects_of_stack.sort();
-        objects_of_stack.dedup();
-        out.stacks.push(Stack {
-            id,
-            load_balancer: lb,
-            listeners: built.listeners,
-            target_groups: built.target_groups,
-            hostnames: Vec::new(),
-            held_hostnames: Vec::new(),
-            objects: objects_of_stack,
-        });
+        uses_instances |= build_gateway(index, objects, config, &classes, gw, &mut out);
     }
-    if uses_instances {
+    finish(&mut out, uses_instances.then_some(index));
+    out
+}
+
+/// Sorts what [`build_gateway`] added, and adds the Nodes' errors when a Gateway uses
+/// instance targets (`index`).
+pub(crate) fn finish(out: &mut GatewayOutput, index: Option<&Index<'_>>) {
+    if let Some(index) = index {
         out.errors.extend(index.node_errors.iter().cloned());
     }
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
     out.status
         .routes
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    out
+}
+
+/// One Gateway: its stack, errors, claims, status and its routes' status for it, into `out`.
+/// Returns whether it uses instance targets.
+pub(crate) fn build_gateway(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+    classes: &Classes<'_>,
+    gw: &Gateway,
+    out: &mut GatewayOutput,
+) -> bool {
+    let mut uses_instances = false;
+    let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
+    let object = ObjectRef::namespaced("gateway", ns, name);
+    let class_name = gw.spec.gateway_class_name.as_str();
+    let Some((nlb, class)) = classes.get(class_name) else {
+        out.skipped.push(Skipped {
+            object,
+            reason: format!(
+                "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
+            ),
+        });
+        return uses_instances;
+    };
+    let nlb = *nlb;
+    let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
+    if gw.metadata.deletion_timestamp.is_some() {
+        out.skipped.push(Skipped {
+            object,
+            reason: "being deleted".to_owned(),
+        });
+        return uses_instances;
+    }
+    let id = if nlb {
+        StackId::nlb_gateway(ns, name)
+    } else {
+        StackId::gateway(ns, name)
+    };
+    out.claims
+        .insert(format!("gateway/{ns}/{name}"), id.clone());
+    let mut gw_status = GatewayStatus {
+        namespace: ns.to_owned(),
+        name: name.to_owned(),
+        addresses: Vec::new(),
+        conditions: Vec::new(),
+        listeners: Vec::new(),
+    };
+    let own = match gw
+        .spec
+        .infrastructure
+        .as_ref()
+        .and_then(|i| i.parameters_ref.as_ref())
+    {
+        None => Ok(None),
+        Some(r) => configuration(objects, &object, "spec.infrastructure.parametersRef", r, ns)
+            .map(|c| Some(&c.spec)),
+    };
+    let settings = match (class, own) {
+        (Err(()), _) => Err(format!(
+            "gatewayclass {class_name} is not accepted (its parametersRef cannot be used)"
+        )),
+        (_, Err(e)) => {
+            let m = message_of(&e);
+            out.errors.push(e);
+            Err(m)
+        }
+        (Ok(c), Ok(g)) => Ok(Settings { spec: merge(*c, g) }),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(message) => {
+            gw_status.conditions = vec![
+                Condition::no(
+                    status::ACCEPTED,
+                    reason::INVALID_PARAMETERS,
+                    message.clone(),
+                ),
+                Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
+            ];
+            out.status.gateways.push(gw_status);
+            routes::pending(objects, gw, controller, &message, &mut out.status.routes);
+            return uses_instances;
+        }
+    };
+    let lb_type = if nlb {
+        LoadBalancerType::Network
+    } else {
+        LoadBalancerType::Application
+    };
+    let lb = match load_balancer(index, gw, &id, &settings, &object, lb_type) {
+        Ok(lb) => lb,
+        Err(e) => {
+            let m = message_of(&e);
+            out.errors.push(e);
+            gw_status.conditions = vec![
+                Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
+                Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
+            ];
+            out.status.gateways.push(gw_status);
+            routes::pending(objects, gw, controller, &m, &mut out.status.routes);
+            return uses_instances;
+        }
+    };
+    let (valid, total, built) = if nlb {
+        let built = nlb::build(
+            index,
+            objects,
+            gw,
+            &id,
+            &settings,
+            &object,
+            &mut out.errors,
+            &mut out.status.routes,
+        );
+        gw_status.listeners = built.listener_status;
+        (
+            built.valid,
+            gw.spec.listeners.len(),
+            routes::Built {
+                listeners: built.listeners,
+                target_groups: built.target_groups,
+                routes: built.routes,
+                uses_instance_targets: built.uses_instance_targets,
+            },
+        )
+    } else {
+        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
+        let built = routes::build(
+            index,
+            objects,
+            gw,
+            &id,
+            &mut states,
+            &mut out.errors,
+            &mut out.status.routes,
+        );
+        gw_status.listeners = states.iter().map(listeners::State::status).collect();
+        (
+            states.iter().filter(|s| s.is_valid()).count(),
+            states.len(),
+            built,
+        )
+    };
+    uses_instances |= built.uses_instance_targets;
+    let accepted = if valid == total {
+        Condition::yes(
+            status::ACCEPTED,
+            reason::ACCEPTED,
+            "the Gateway is accepted",
+        )
+    } else if valid > 0 {
+        Condition::yes(
+            status::ACCEPTED,
+            reason::LISTENERS_NOT_VALID,
+            format!(
+                "{} of {} listeners are not valid; the others are served",
+                total - valid,
+                total
+            ),
+        )
+    } else {
+        Condition::no(
+            status::ACCEPTED,
+            reason::LISTENERS_NOT_VALID,
+            "no listener is valid",
+        )
+    };
+    let programmed = if valid > 0 {
+        Condition::unknown(
+            status::PROGRAMMED,
+            reason::PENDING,
+            "waiting for the load balancer",
+        )
+    } else {
+        Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
+    };
+    gw_status.conditions = vec![accepted, programmed];
+    out.status.gateways.push(gw_status);
+    if valid == 0 {
+        return uses_instances;
+    }
+    let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
+    objects_of_stack.extend(built.routes.iter().cloned());
+    objects_of_stack.sort();
+    objects_of_stack.dedup();
+    out.stacks.push(Stack {
+        id,
+        load_balancer: lb,
+        listeners: built.listeners,
+        target_groups: built.target_groups,
+        hostnames: Vec::new(),
+        held_hostnames: Vec::new(),
+        objects: objects_of_stack,
+    });
+    uses_instances
 }
 
 /// The Gateway's load balancer from its merged configuration.

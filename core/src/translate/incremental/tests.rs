@@ -799,3 +799,74 @@ fn a_partial_snapshot_without_the_nodes_a_unit_reads_is_refused() {
     );
     assert_same(&model.output(), &before, "a refused update");
 }
+
+/// A change of a route's backend Service rebuilds only the Gateway whose route reads it (not
+/// the other Gateway, nor the whole Gateway API part), from the Gateway API objects of the
+/// last rebuild; a Gateway API change rebuilds every Gateway.
+#[test]
+fn a_backend_change_rebuilds_only_the_gateway_that_reads_it() {
+    let config = config();
+    let world = World::new();
+    let mut model = Model::full_with(&world.snapshot(), &world.gateway_objects(), &config);
+    let change = Change::Service {
+        namespace: "a".into(),
+        name: "svc2".into(),
+    };
+    let Scope::Partial(partial) = model.scope([&change]) else {
+        panic!("a Service change needs a full rebuild");
+    };
+    let gateways: Vec<&UnitId> = partial
+        .units
+        .iter()
+        .filter(|u| matches!(u, UnitId::Gateway(..) | UnitId::Gateways))
+        .collect();
+    assert_eq!(gateways, [&UnitId::Gateway("a".into(), "gw1".into())]);
+    assert!(!partial.gateways);
+    // Rebuilt without the Gateway API objects: the model kept them.
+    let mut w = world.clone();
+    w.services[0][2].type_ = SvcType::Absent;
+    let snapshot = w.snapshot();
+    let before = model
+        .output()
+        .stacks
+        .into_iter()
+        .find(|s| s.id.to_string() == "gateway:a/gw1")
+        .unwrap();
+    assert_eq!(before.target_groups[0].targets.len(), 3, "one per Node");
+    model
+        .update_with(
+            &partial.select(&snapshot),
+            &GatewayObjects::default(),
+            &partial,
+        )
+        .unwrap();
+    let (want, status) = build_with_gateways(&snapshot, &w.gateway_objects(), &config);
+    assert_same(&model.output(), &want, "the Service change");
+    assert_eq!(model.gateway_status(), status);
+    assert!(
+        model
+            .output()
+            .stacks
+            .iter()
+            .find(|s| s.id.to_string() == "gateway:a/gw1")
+            .is_none_or(|s| s.target_groups.is_empty()),
+        "its backend is gone"
+    );
+
+    let route = Change::Gateway {
+        kind: "HTTPRoute".into(),
+        namespace: "a".into(),
+        name: "route0".into(),
+    };
+    let Scope::Partial(partial) = model.scope([&route]) else {
+        panic!("a route change needs a full rebuild");
+    };
+    assert!(partial.gateways);
+    assert!(partial.units.contains(&UnitId::Gateways));
+    assert!(partial
+        .units
+        .contains(&UnitId::Gateway("a".into(), "gw0".into())));
+    assert!(partial
+        .units
+        .contains(&UnitId::Gateway("a".into(), "gw1".into())));
+}

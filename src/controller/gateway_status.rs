@@ -299,10 +299,20 @@ pub fn patches(
     for kind in Kind::ALL.into_iter().filter(|k| k.is_route()) {
         for route in objects(kind) {
             let (ns, name, generation) = meta(&route);
-            let desired = statuses
+            // One entry per Gateway the route names: their parents together.
+            let mut entries = statuses
                 .routes
                 .iter()
-                .find(|r| r.kind == kind.as_str() && r.namespace == ns && r.name == name);
+                .filter(|r| r.kind == kind.as_str() && r.namespace == ns && r.name == name);
+            let desired = entries.next().map(|first| {
+                let mut all = first.clone();
+                for more in entries {
+                    all.parents.extend(more.parents.iter().cloned());
+                }
+                all.parents.sort_by_key(|p| p.parent_index);
+                all
+            });
+            let desired = desired.as_ref();
             let current: Vec<Value> = route
                 .data
                 .pointer("/status/parents")
@@ -612,6 +622,42 @@ mod tests {
             LATER,
         );
         assert_eq!(gone[0].patch["status"]["addresses"], Value::Null);
+    }
+
+    /// A route attached to two Gateways of ours has one status entry per Gateway in the
+    /// translation: both parents are written.
+    #[test]
+    fn a_route_on_two_gateways_gets_both_parents() {
+        let mut other = parent(1, false);
+        other.gateway = "web/second".into();
+        let statuses = Statuses {
+            routes: vec![route(vec![parent(0, true)]), route(vec![other])],
+            ..Statuses::default()
+        };
+        let r: std::sync::Arc<kube::api::DynamicObject> = std::sync::Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "r", "namespace": "web", "generation": 1,
+                    "resourceVersion": "9"},
+                "spec": {"parentRefs": [{"name": "edge"}, {"name": "second"}]}
+            }))
+            .unwrap(),
+        );
+        let out = patches(
+            &statuses,
+            &BTreeMap::new(),
+            &|k| match k {
+                Kind::HttpRoute => vec![r.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        assert_eq!(out.len(), 1);
+        let parents = &out[0].patch["status"]["parents"];
+        assert_eq!(parents[0]["parentRef"], json!({"name": "edge"}));
+        assert_eq!(parents[1]["parentRef"], json!({"name": "second"}));
+        assert_eq!(parents[1]["conditions"][0]["status"], "False");
+        assert_eq!(out[0].patch["metadata"]["resourceVersion"], "9");
     }
 
     fn condition_status(status: &Value, type_: &str) -> String {

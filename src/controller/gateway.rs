@@ -8,8 +8,8 @@
 //! object must not break a watch: it is logged and left out when the caches are read). A
 //! cluster without the CRDs gets no watch request for them; CRDs installed later are watched
 //! after a restart.
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lb_operator_core::translate::gateway::{
     Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route,
@@ -221,16 +221,60 @@ impl std::fmt::Display for Discovered {
     }
 }
 
-/// The change a watch event of `kind` records.
+/// What of an object the translation can read: everything but its `status` and
+/// `resourceVersion` (and what [`crate::trim::strip`] drops), as a hash.
+pub fn fingerprint(o: &DynamicObject) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut meta = o.metadata.clone();
+    meta.resource_version = None;
+    meta.managed_fields = None;
+    let mut data = o.data.clone();
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("status");
+    }
+    let text = serde_json::to_string(&(meta, data)).unwrap_or_default();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// The change a watch event of `kind` records. A change of an object's status alone (most
+/// often the controller's own status write coming back) rebuilds nothing: it only wakes the
+/// scheduler, whose status writer compares the status again.
 fn change(kind: Kind) -> impl Fn(&Signals, &watcher::Event<DynamicObject>) + Send + 'static {
-    move |s, event| match event {
-        watcher::Event::Apply(o) | watcher::Event::Delete(o) => s.raise_one(Change::Gateway {
+    let seen: Mutex<HashMap<(String, String), u64>> = Mutex::default();
+    move |s, event| {
+        let key = |o: &DynamicObject| {
+            (
+                o.metadata.namespace.clone().unwrap_or_default(),
+                o.metadata.name.clone().unwrap_or_default(),
+            )
+        };
+        let changed = |o: &DynamicObject| Change::Gateway {
             kind: kind.as_str().to_owned(),
             namespace: o.metadata.namespace.clone().unwrap_or_default(),
             name: o.metadata.name.clone().unwrap_or_default(),
-        }),
-        watcher::Event::InitDone => s.raise_full(),
-        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        };
+        let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            watcher::Event::Apply(o) => {
+                let fp = fingerprint(o);
+                if seen.insert(key(o), fp) == Some(fp) {
+                    s.wake();
+                } else {
+                    s.raise_one(changed(o));
+                }
+            }
+            watcher::Event::Delete(o) => {
+                seen.remove(&key(o));
+                s.raise_one(changed(o));
+            }
+            watcher::Event::Init => seen.clear(),
+            watcher::Event::InitApply(o) => {
+                seen.insert(key(o), fingerprint(o));
+            }
+            watcher::Event::InitDone => s.raise_full(),
+        }
     }
 }
 
@@ -377,6 +421,31 @@ impl GatewayStores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_change_keeps_the_fingerprint_anything_else_changes_it() {
+        let object = |v: serde_json::Value| -> DynamicObject { serde_json::from_value(v).unwrap() };
+        let base = serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "web", "resourceVersion": "1", "generation": 1},
+            "spec": {"hostnames": ["a.example.com"]},
+            "status": {"parents": []}
+        });
+        let fp = fingerprint(&object(base.clone()));
+        let mut status = base.clone();
+        status["status"]["parents"] = serde_json::json!([{"controllerName": "x"}]);
+        status["metadata"]["resourceVersion"] = "2".into();
+        assert_eq!(fingerprint(&object(status)), fp);
+        let mut spec = base.clone();
+        spec["spec"]["hostnames"] = serde_json::json!(["b.example.com"]);
+        assert_ne!(fingerprint(&object(spec)), fp);
+        let mut annotated = base.clone();
+        annotated["metadata"]["annotations"] = serde_json::json!({"k": "v"});
+        assert_ne!(fingerprint(&object(annotated)), fp);
+        let mut finalized = base;
+        finalized["metadata"]["finalizers"] = serde_json::json!(["gateway.k8s.aws/alb"]);
+        assert_ne!(fingerprint(&object(finalized)), fp);
+    }
 
     #[test]
     fn kinds_name_their_resources_and_error_kinds() {

@@ -84,6 +84,11 @@ impl Signals {
         self.raise([change]);
     }
 
+    /// Wakes the scheduler without a change (it decides and writes status again).
+    pub(super) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// Asks for a full rebuild.
     pub(super) fn raise_full(&self) {
         self.full.store(true, Ordering::Release);

@@ -387,3 +387,68 @@ async fn gateway_status_is_written_and_kept_current() {
     .await;
     running.shutdown().await;
 }
+
+/// An NLB Gateway (`gateway.k8s.aws/nlb`) in the controller: a TCPRoute holds its TCP
+/// listener; the NLB is created, the Gateway programmed with its address and finalized with
+/// the NLB Gateway finalizer, and the route's parent written with the NLB controller name.
+#[tokio::test]
+async fn an_nlb_gateway_is_programmed_with_its_tcp_route() {
+    let clients = localstack::account_clients(REGION, 5962).await;
+    let env = env_with(clients, REGION, "gw-nlb", 98).await;
+    let server = ApiServer::start().await;
+    install_gateway_crds(&server);
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "nlb"}, "spec": {"controllerName": "gateway.k8s.aws/nlb"}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "edge", "namespace": "web"},
+        "spec": {"gatewayClassName": "nlb",
+            "listeners": [{"name": "db", "port": 5432, "protocol": "TCP"}]}
+    }));
+    for o in service("db", "10.98.0.10") {
+        server.apply_object(o);
+    }
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute",
+        "metadata": {"name": "db", "namespace": "web"},
+        "spec": {"parentRefs": [{"name": "edge", "sectionName": "db"}],
+            "rules": [{"backendRefs": [{"name": "db", "port": 80}]}]}
+    }));
+    let running = controller(&server, &env, true).await;
+    eventually(90, "the NLB Gateway programmed", || async {
+        gateway(&server).is_some_and(|g| {
+            condition(&g["status"]["conditions"], "Programmed")["status"] == "True"
+        })
+    })
+    .await;
+    let gw = gateway(&server).unwrap();
+    let stacks = observed(&env).await;
+    let lb = &stacks["nlb-gateway:web/edge"].load_balancers[0];
+    assert_eq!(
+        gw["status"]["addresses"],
+        json!([{"type": "Hostname", "value": lb.dns_name}])
+    );
+    assert_eq!(gw["metadata"]["finalizers"], json!(["gateway.k8s.aws/nlb"]));
+    assert_eq!(lb.listeners.len(), 1);
+    assert_eq!(lb.listeners[0].port, 5432);
+    assert_eq!(gw["status"]["listeners"][0]["attachedRoutes"], 1);
+    eventually(10, "the TCPRoute's parent", || async {
+        server
+            .get_object(
+                "gateway.networking.k8s.io/v1alpha2",
+                "TCPRoute",
+                "web",
+                "db",
+            )
+            .is_some_and(|r| {
+                let p = &r["status"]["parents"][0];
+                p["controllerName"] == "gateway.k8s.aws/nlb"
+                    && condition(&p["conditions"], "Accepted")["status"] == "True"
+                    && p["parentRef"] == json!({"name": "edge", "sectionName": "db"})
+            })
+    })
+    .await;
+    running.shutdown().await;
+}

@@ -302,7 +302,9 @@ impl Reconciler {
             if leading && !self.settings.dry_run {
                 self.send_target_updates().await;
             }
-            self.write_gateway_status().await;
+            self.write_gateway_status()
+                .instrument(tracing::info_span!("gateway_status"))
+                .await;
             let wake = {
                 let st = self.lock();
                 let depth = i64::try_from(st.queue.len()).unwrap_or(i64::MAX);

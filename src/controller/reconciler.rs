@@ -1,13 +1,15 @@
 //! Scheduling stacks: the scheduler loop, the workers, and the rebuild that feeds them.
 //!
-//! The reconcile unit is a stack (one IngressGroup or one Service). After every burst of
+//! The reconcile unit is a stack (one IngressGroup, Service or Gateway). After every burst of
 //! changes (coalesced over the target batch window) the scheduler rebuilds the desired model
 //! from the watch caches and hands it to [`decide`](super::decisions::decide), which says which
 //! stacks a pass must visit; those are marked dirty in the [`WorkQueue`]. The rebuild is
 //! incremental ([`aws_lb_operator_core::translate::incremental`]): a burst of Service,
-//! EndpointSlice and Node changes rebuilds only the stacks that read them; a change of an
-//! Ingress, IngressClass, IngressClassParams or Namespace, a watch listing again, the periodic
-//! resync and a new leadership term rebuild everything. Then:
+//! EndpointSlice and Node changes rebuilds only the stacks that read them; a Gateway API change
+//! rebuilds the Gateway stacks; a change of an Ingress, IngressClass, IngressClassParams or
+//! Namespace, a watch listing again, the periodic resync and a new leadership term rebuild
+//! everything. After each round the Gateway API status is written where it changed
+//! ([`super::gateway_status`]). Then:
 //! - a worker takes up to `max_stacks_per_pass` dirty stacks and runs one pass over
 //!   them together ([`super::pass`]), so they share one AWS discovery read;
 //! - a stack whose only change is targets takes the fast path ([`super::fast_path`]).
@@ -429,7 +431,7 @@ impl Reconciler {
         (translation, Reported { errors, warnings }, statuses)
     }
 
-    /// The Ingresses and Services that can be ours.
+    /// The Ingresses, Services and Gateways that can be ours.
     fn objects(&self) -> BTreeMap<ObjectKey, ObjState> {
         let mut objects = BTreeMap::new();
         for i in self.stores.ingresses() {

@@ -256,6 +256,8 @@ fn change(kind: Kind) -> impl Fn(&Signals, &watcher::Event<DynamicObject>) + Sen
             name: o.metadata.name.clone().unwrap_or_default(),
         };
         let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        s.gateway_status
+            .store(true, std::sync::atomic::Ordering::Release);
         match event {
             watcher::Event::Apply(o) => {
                 let fp = fingerprint(o);

@@ -24,6 +24,7 @@ use aws_lb_operator_core::translate::gateway::status::{
 };
 use aws_lb_operator_core::translate::gateway::{ALB_CONTROLLER, NLB_CONTROLLER};
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 
 use super::gateway::Kind;
 use super::reconciler::Reconciler;
@@ -234,6 +235,24 @@ pub fn patches(
     now: &str,
 ) -> Vec<StatusPatch> {
     let mut out = Vec::new();
+    let classes: BTreeMap<&str, &GatewayClassStatus> = statuses
+        .classes
+        .iter()
+        .map(|c| (c.name.as_str(), c))
+        .collect();
+    let gateways: BTreeMap<(&str, &str), &GatewayStatus> = statuses
+        .gateways
+        .iter()
+        .map(|g| ((g.namespace.as_str(), g.name.as_str()), g))
+        .collect();
+    // One entry per route and Gateway it names.
+    let mut routes: BTreeMap<(&str, &str, &str), Vec<&RouteStatus>> = BTreeMap::new();
+    for r in &statuses.routes {
+        routes
+            .entry((r.kind, r.namespace.as_str(), r.name.as_str()))
+            .or_default()
+            .push(r);
+    }
     let meta = |o: &kube::api::DynamicObject| {
         (
             o.metadata.namespace.clone().unwrap_or_default(),
@@ -243,7 +262,7 @@ pub fn patches(
     };
     for class in objects(Kind::GatewayClass) {
         let (_, name, generation) = meta(&class);
-        let Some(desired) = statuses.classes.iter().find(|c| c.name == name) else {
+        let Some(desired) = classes.get(name.as_str()) else {
             continue;
         };
         let current = class.data.get("status");
@@ -259,14 +278,10 @@ pub fn patches(
     }
     for gw in objects(Kind::Gateway) {
         let (ns, name, generation) = meta(&gw);
-        let Some(desired) = statuses
-            .gateways
-            .iter()
-            .find(|g| g.namespace == ns && g.name == name)
-        else {
+        let Some(desired) = gateways.get(&(ns.as_str(), name.as_str())) else {
             continue;
         };
-        let mut desired = desired.clone();
+        let mut desired = (*desired).clone();
         let current = gw.data.get("status");
         let dns = addresses
             .get(&StackId::gateway(&ns, &name))
@@ -300,18 +315,17 @@ pub fn patches(
         for route in objects(kind) {
             let (ns, name, generation) = meta(&route);
             // One entry per Gateway the route names: their parents together.
-            let mut entries = statuses
-                .routes
-                .iter()
-                .filter(|r| r.kind == kind.as_str() && r.namespace == ns && r.name == name);
-            let desired = entries.next().map(|first| {
-                let mut all = first.clone();
-                for more in entries {
-                    all.parents.extend(more.parents.iter().cloned());
-                }
-                all.parents.sort_by_key(|p| p.parent_index);
-                all
-            });
+            let desired = routes
+                .get(&(kind.as_str(), ns.as_str(), name.as_str()))
+                .and_then(|entries| {
+                    let (first, more) = entries.split_first()?;
+                    let mut all = (*first).clone();
+                    for m in more {
+                        all.parents.extend(m.parents.iter().cloned());
+                    }
+                    all.parents.sort_by_key(|p| p.parent_index);
+                    Some(all)
+                });
             let desired = desired.as_ref();
             let current: Vec<Value> = route
                 .data
@@ -391,8 +405,15 @@ impl Reconciler {
         if self.settings.dry_run || !self.is_leading() || self.stores().gateway.is_empty() {
             return;
         }
+        // Only when something it reads may have changed: a Gateway API object (status
+        // included), the computed status, an address, or a new term.
+        let watched = self.signals().gateway_status.swap(false, Ordering::AcqRel);
         let (statuses, addresses) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            let due = std::mem::take(&mut st.gateway_status_due) || watched;
+            if !due {
+                return;
+            }
             (st.gateway_status.clone(), st.gateway_addresses.clone())
         };
         // metav1.Time is written to the second.
@@ -415,6 +436,7 @@ impl Reconciler {
                 }
                 Err(e) => {
                     tracing::warn!(kind = p.kind.as_str(), namespace = %p.namespace, name = %p.name, error = %e, "status not written; retried on the next round");
+                    self.lock().gateway_status_due = true;
                 }
             }
         }

@@ -291,9 +291,11 @@ impl Reconciler {
                 if matches!(id.kind, StackKind::Gateway | StackKind::NlbGateway) {
                     // A Gateway's address is part of the status the Gateway status writer
                     // writes (super::gateway_status), not `status.loadBalancer`.
-                    self.lock()
-                        .gateway_addresses
-                        .insert(id.clone(), host.clone());
+                    let mut st = self.lock();
+                    if st.gateway_addresses.get(id) != Some(host) {
+                        st.gateway_addresses.insert(id.clone(), host.clone());
+                        st.gateway_status_due = true;
+                    }
                 }
                 for obj in objs
                     .iter()

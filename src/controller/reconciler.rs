@@ -116,6 +116,9 @@ pub(super) struct State {
     pub gateway_status: Statuses,
     /// The DNS names of the Gateway stacks' load balancers, as passes found them.
     pub gateway_addresses: BTreeMap<StackId, String>,
+    /// The Gateway API status must be compared again (it changed, an address changed, a new
+    /// term began, or a write failed).
+    pub gateway_status_due: bool,
     leading: bool,
 }
 
@@ -234,6 +237,11 @@ impl Reconciler {
         &self.stores
     }
 
+    /// What the watches recorded.
+    pub(super) fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
     /// True while this replica leads (read at every write phase, not cached).
     pub(super) fn is_leading(&self) -> bool {
         *self.leader.borrow()
@@ -277,6 +285,7 @@ impl Reconciler {
                 st.applied.clear();
                 st.full_reads.clear();
                 st.term_start = now;
+                st.gateway_status_due = true;
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);
             }
@@ -466,7 +475,10 @@ impl Reconciler {
         let mut gateway_events = Vec::new();
         {
             let mut st = self.lock();
-            st.gateway_status = statuses;
+            if st.gateway_status != statuses {
+                st.gateway_status = statuses;
+                st.gateway_status_due = true;
+            }
             for (key, messages) in &warnings {
                 if st.reported_warnings.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {

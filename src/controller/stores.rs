@@ -55,6 +55,8 @@ pub struct Signals {
     pub bindings: AtomicBool,
     /// Woken whenever `bindings` is raised.
     pub bindings_notify: Notify,
+    /// A Gateway API object changed (its status included): the status writer compares again.
+    pub gateway_status: AtomicBool,
 }
 
 /// What [`Signals::take`] hands the scheduler.

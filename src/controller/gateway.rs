@@ -11,11 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_lb_operator_core::translate::gateway::ParentReference;
 use aws_lb_operator_core::translate::gateway::{
     Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route,
     LoadBalancerConfiguration, ReferenceGrant,
 };
-use aws_lb_operator_core::translate::incremental::Change;
+use aws_lb_operator_core::translate::incremental::{self, Change};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{self, Store};
@@ -250,10 +251,23 @@ fn change(kind: Kind) -> impl Fn(&Signals, &watcher::Event<DynamicObject>) + Sen
                 o.metadata.name.clone().unwrap_or_default(),
             )
         };
-        let changed = |o: &DynamicObject| Change::Gateway {
-            kind: kind.as_str().to_owned(),
-            namespace: o.metadata.namespace.clone().unwrap_or_default(),
-            name: o.metadata.name.clone().unwrap_or_default(),
+        let changed = |o: &DynamicObject| {
+            let namespace = o.metadata.namespace.clone().unwrap_or_default();
+            let parents = if kind.is_route() {
+                let refs: Option<Vec<ParentReference>> = o
+                    .data
+                    .pointer("/spec/parentRefs")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                incremental::route_parents(&namespace, refs.as_deref())
+            } else {
+                Vec::new()
+            };
+            Change::Gateway {
+                kind: kind.as_str().to_owned(),
+                name: o.metadata.name.clone().unwrap_or_default(),
+                namespace,
+                parents,
+            }
         };
         let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
         s.gateway_status

@@ -13,14 +13,14 @@
 //!   from scratch: it may have become, or stopped being, ours);
 //! - the EndpointSlices of a Service: every unit that read them;
 //! - a Node: every unit that read the Nodes (instance targets);
-//! - a Gateway API object (GatewayClass, Gateway, a route, ReferenceGrant,
-//!   LoadBalancerConfiguration): every Gateway unit ([`UnitId::Gateway`], one per Gateway,
-//!   with its stack, its status and its routes' status for it) and the classes' unit
-//!   ([`UnitId::Gateways`]), from the objects as they are now (a route can attach to several
-//!   Gateways, a class or ReferenceGrant reaches many: the Gateway API part is rebuilt
-//!   together, apart from every IngressGroup and Service). A Service, EndpointSlice or Node
-//!   change rebuilds only the Gateways that read them, like any other unit, from the Gateway
-//!   API objects of the last rebuild of that part (they have not changed since).
+//! - a Gateway: its unit ([`UnitId::Gateway`], one per Gateway, with its stack, its status
+//!   and its routes' status for it); a route: the units of the Gateways its `parentRefs` name,
+//!   now and before (a route attaches only to the Gateways it names, and routes compete only
+//!   on one Gateway); a GatewayClass, ReferenceGrant or LoadBalancerConfiguration: every
+//!   Gateway unit and the classes' unit ([`UnitId::Gateways`]) — all from the Gateway API
+//!   objects as they are now. A Service, EndpointSlice or Node change rebuilds only the
+//!   Gateways that read them, like any other unit, from the Gateway API objects the model
+//!   keeps (they have not changed since).
 //!
 //! None of the last three can change which Ingresses form which group (the grouping reads
 //! only Ingresses, IngressClasses, IngressClassParams and Namespaces), nor any other unit, so
@@ -103,6 +103,9 @@ pub enum Change {
         namespace: String,
         /// Name.
         name: String,
+        /// A route's: the Gateways (namespace, name) its `parentRefs` name now (for a deleted
+        /// route, as it was) — see [`route_parents`].
+        parents: Vec<(String, String)>,
     },
 }
 
@@ -157,7 +160,8 @@ pub struct Partial {
     pub services: BTreeSet<(String, String)>,
     /// Whether every Node must be included.
     pub nodes: bool,
-    /// Whether the Gateway unit is rebuilt: the Services every route names are included.
+    /// Whether Gateway API objects changed: the rebuild is given them afresh, and the
+    /// Services every route names are included.
     pub gateways: bool,
 }
 
@@ -367,6 +371,64 @@ fn service_unit(
     })
 }
 
+/// The Gateways (namespace, name) a route's `parentRefs` name (kind `Gateway`, the default).
+#[must_use]
+pub fn route_parents(
+    route_namespace: &str,
+    refs: Option<&[gateway::ParentReference]>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = refs
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            r.group.as_deref().unwrap_or(gateway::GROUP) == gateway::GROUP
+                && r.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+        })
+        .map(|r| {
+            (
+                r.namespace
+                    .clone()
+                    .unwrap_or_else(|| route_namespace.to_owned()),
+                r.name.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The Gateways a route of `kind` in `objects` names (none when there is no such route).
+fn parents_in(objects: &GatewayObjects, kind: &str, ns: &str, name: &str) -> Vec<(String, String)> {
+    let found = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta_namespace(meta) == ns && meta_name(meta) == name
+    };
+    let refs = match kind {
+        "HTTPRoute" => objects
+            .http_routes
+            .iter()
+            .find(|r| found(&r.metadata))
+            .map(|r| r.spec.parent_refs.as_deref()),
+        "GRPCRoute" => objects
+            .grpc_routes
+            .iter()
+            .find(|r| found(&r.metadata))
+            .map(|r| r.spec.parent_refs.as_deref()),
+        "TCPRoute" | "UDPRoute" | "TLSRoute" => {
+            let list = match kind {
+                "TCPRoute" => &objects.tcp_routes,
+                "UDPRoute" => &objects.udp_routes,
+                _ => &objects.tls_routes,
+            };
+            list.iter()
+                .find(|r| found(&r.metadata))
+                .map(|r| r.spec.parent_refs.as_deref())
+        }
+        _ => None,
+    };
+    refs.map(|r| route_parents(ns, r)).unwrap_or_default()
+}
+
 /// The unit of one Gateway.
 fn gateway_unit(
     index: &Index<'_>,
@@ -515,6 +577,7 @@ impl Model {
     pub fn scope<'c>(&self, changes: impl IntoIterator<Item = &'c Change>) -> Scope {
         let mut units = BTreeSet::new();
         let mut nodes = false;
+        let mut objects_changed = false;
         let mut services = BTreeSet::new();
         let read_by = |read: &Read, units: &mut BTreeSet<UnitId>| {
             units.extend(self.readers.get(read).into_iter().flatten().cloned());
@@ -548,8 +611,30 @@ impl Model {
                     },
                     &mut units,
                 ),
-                Change::Gateway { .. } => {
-                    units.insert(UnitId::Gateways);
+                Change::Gateway {
+                    kind,
+                    namespace,
+                    name,
+                    parents,
+                } => {
+                    objects_changed = true;
+                    match kind.as_str() {
+                        "Gateway" => {
+                            units.insert(UnitId::Gateway(namespace.clone(), name.clone()));
+                        }
+                        "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute" => {
+                            let before = parents_in(&self.gateway_objects, kind, namespace, name);
+                            units.extend(
+                                parents
+                                    .iter()
+                                    .chain(&before)
+                                    .map(|(ns, n)| UnitId::Gateway(ns.clone(), n.clone())),
+                            );
+                        }
+                        _ => {
+                            units.insert(UnitId::Gateways);
+                        }
+                    }
                 }
             }
         }
@@ -562,16 +647,14 @@ impl Model {
             );
         }
         let mut ingresses = BTreeSet::new();
-        let mut gateways = false;
+        // A changed route may now use instance targets: the Nodes come along.
+        let gateways = objects_changed;
+        nodes |= objects_changed;
         for id in &units {
             let unit = self.units.get(id);
             nodes |= unit.is_some_and(|u| u.reads.contains(&Read::Nodes));
             match id {
-                UnitId::Gateways => {
-                    // A changed route may now use instance targets: the Nodes come along.
-                    gateways = true;
-                    nodes = true;
-                }
+                UnitId::Gateways => {}
                 UnitId::Gateway(..) => {
                     // Its routes and their backends are unchanged: the Services it read.
                     services.extend(unit.into_iter().flat_map(|u| {
@@ -627,21 +710,32 @@ impl Model {
         let index = Index::new(snapshot, &config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut fresh: Vec<(UnitId, Option<Unit>)> = Vec::with_capacity(scope.units.len());
-        if scope.gateways {
-            for (id, unit) in gateway_units(&index, gateways) {
-                fresh.push((id, Some(unit)));
-            }
-        } else {
-            let mut unused = gateway::GatewayOutput::default();
-            let classes = gateway::classes_of(&self.gateway_objects, &mut unused);
+        {
+            let objects = if scope.gateways {
+                gateways
+            } else {
+                &self.gateway_objects
+            };
+            let mut class_out = gateway::GatewayOutput::default();
+            let classes = gateway::classes_of(objects, &mut class_out);
             for id in &scope.units {
-                if let UnitId::Gateway(ns, name) = id {
-                    let gw = self.gateway_objects.gateways.iter().find(|g| {
-                        meta_namespace(&g.metadata) == ns && meta_name(&g.metadata) == name
-                    });
-                    let unit =
-                        gw.map(|gw| gateway_unit(&index, &self.gateway_objects, &classes, gw));
-                    fresh.push((id.clone(), unit));
+                match id {
+                    UnitId::Gateways => fresh.push((
+                        id.clone(),
+                        (!objects.is_empty()).then(|| Unit {
+                            errors: class_out.errors.clone(),
+                            status: class_out.status.clone(),
+                            ..Unit::default()
+                        }),
+                    )),
+                    UnitId::Gateway(ns, name) => {
+                        let gw = objects.gateways.iter().find(|g| {
+                            meta_namespace(&g.metadata) == ns && meta_name(&g.metadata) == name
+                        });
+                        let unit = gw.map(|gw| gateway_unit(&index, objects, &classes, gw));
+                        fresh.push((id.clone(), unit));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -684,15 +778,6 @@ impl Model {
             fresh.push((id.clone(), unit));
         }
         if scope.gateways {
-            let old: Vec<UnitId> = self
-                .units
-                .keys()
-                .filter(|id| matches!(id, UnitId::Gateways | UnitId::Gateway(..)))
-                .cloned()
-                .collect();
-            for id in &old {
-                self.remove(id);
-            }
             self.gateway_objects = gateways.clone();
         }
         for (id, unit) in fresh {

@@ -376,12 +376,19 @@ fn gw_change(kind: &str, namespace: &str, name: &str) -> Change {
         kind: kind.into(),
         namespace: namespace.into(),
         name: name.into(),
+        parents: Vec::new(),
     }
 }
 
-fn route_change(route: usize) -> Change {
+/// A route's change, naming the Gateway it names after the step (or, deleted, named last).
+fn route_change(w: &World, route: usize) -> Change {
     let (ns, name) = World::route_key(route);
-    gw_change("HTTPRoute", ns, &name)
+    Change::Gateway {
+        kind: "HTTPRoute".into(),
+        namespace: ns.into(),
+        name,
+        parents: vec![("a".into(), format!("gw{}", w.routes[route].gateway))],
+    }
 }
 
 impl Step {
@@ -447,15 +454,15 @@ impl Step {
             }
             Self::RoutePresent { route, present } => {
                 w.routes[route].present = present;
-                route_change(route)
+                route_change(w, route)
             }
             Self::RouteParent { route, gateway } => {
                 w.routes[route].gateway = gateway;
-                route_change(route)
+                route_change(w, route)
             }
             Self::RouteBackend { route, ns, svc } => {
                 w.routes[route].backend = (ns, svc);
-                route_change(route)
+                route_change(w, route)
             }
             Self::Grant { present } => {
                 w.grant = present;
@@ -853,20 +860,73 @@ fn a_backend_change_rebuilds_only_the_gateway_that_reads_it() {
         "its backend is gone"
     );
 
+    // route0 moves from gw0 to gw1: both Gateways are rebuilt, nothing else of the Gateway
+    // API part; a class change rebuilds it all.
     let route = Change::Gateway {
         kind: "HTTPRoute".into(),
         namespace: "a".into(),
         name: "route0".into(),
+        parents: vec![("a".into(), "gw1".into())],
     };
     let Scope::Partial(partial) = model.scope([&route]) else {
         panic!("a route change needs a full rebuild");
     };
     assert!(partial.gateways);
+    let gateway_units = |p: &Partial| -> Vec<UnitId> {
+        p.units
+            .iter()
+            .filter(|u| matches!(u, UnitId::Gateway(..) | UnitId::Gateways))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        gateway_units(&partial),
+        [
+            UnitId::Gateway("a".into(), "gw0".into()),
+            UnitId::Gateway("a".into(), "gw1".into())
+        ]
+    );
+    let mut unrelated = world.gateway_objects();
+    unrelated.gateways.push(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gw9", "namespace": "b"},
+            "spec": {"gatewayClassName": "gw", "listeners": []}
+        }))
+        .unwrap(),
+    );
+    let model = Model::full_with(&world.snapshot(), &unrelated, &config);
+    let Scope::Partial(partial) = model.scope([&route]) else {
+        panic!("a route change needs a full rebuild");
+    };
+    assert!(!partial
+        .units
+        .contains(&UnitId::Gateway("b".into(), "gw9".into())));
+    let class = gw_change("GatewayClass", "", "gw");
+    let Scope::Partial(partial) = model.scope([&class]) else {
+        panic!("a class change needs a full rebuild");
+    };
     assert!(partial.units.contains(&UnitId::Gateways));
     assert!(partial
         .units
-        .contains(&UnitId::Gateway("a".into(), "gw0".into())));
-    assert!(partial
-        .units
-        .contains(&UnitId::Gateway("a".into(), "gw1".into())));
+        .contains(&UnitId::Gateway("b".into(), "gw9".into())));
+}
+
+#[test]
+fn route_parents_are_the_gateways_named() {
+    let refs: Vec<gateway::ParentReference> = serde_json::from_value(serde_json::json!([
+        {"name": "edge"},
+        {"name": "edge", "sectionName": "https"},
+        {"name": "other", "namespace": "infra"},
+        {"name": "set", "kind": "ListenerSet"},
+        {"name": "svc", "group": "", "kind": "Service"}
+    ]))
+    .unwrap();
+    assert_eq!(
+        route_parents("web", Some(&refs)),
+        [
+            ("infra".to_owned(), "other".to_owned()),
+            ("web".to_owned(), "edge".to_owned())
+        ]
+    );
+    assert!(route_parents("web", None).is_empty());
 }

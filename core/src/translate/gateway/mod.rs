@@ -16,13 +16,16 @@
 //!   hostnames), rules → listener rules with the specification's precedence, and backends →
 //!   target groups;
 //! - [`nlb`]: an NLB Gateway's TCP, UDP and TLS listeners, each held by one TCPRoute,
-//!   UDPRoute or TLSRoute and forwarding to its backend's target group.
+//!   UDPRoute or TLSRoute and forwarding to its backend's target group;
+//! - [`dns`]: the Route53 names of the accepted routes, as ExternalDNS's gateway sources
+//!   publish them (route and listener hostnames, the route's hostname annotation).
 //!
 //! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
 //! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
 //! `k8s-<routeNs>-<route>-<hash>` with resource ids
 //! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
 //! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
+mod dns;
 mod listeners;
 mod nlb;
 mod routes;
@@ -325,6 +328,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     target_groups: built.target_groups,
                     routes: built.routes,
                     uses_instance_targets: built.uses_instance_targets,
+                    hostnames: built.hostnames,
                 },
             )
         } else {
@@ -387,12 +391,15 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         objects_of_stack.extend(built.routes.iter().cloned());
         objects_of_stack.sort();
         objects_of_stack.dedup();
+        let mut hostnames = built.hostnames;
+        hostnames.sort();
+        hostnames.dedup();
         out.stacks.push(Stack {
             id,
             load_balancer: lb,
             listeners: built.listeners,
             target_groups: built.target_groups,
-            hostnames: Vec::new(),
+            hostnames,
             held_hostnames: Vec::new(),
             objects: objects_of_stack,
         });

@@ -23,7 +23,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::dns::{canonical_name, DesiredHost};
 use crate::translate::error::{invalid_annotation, BuildError, ObjectRef};
-use crate::translate::hostnames::{annotation_hostnames, check_ttl, external_dns, publishes};
+use crate::translate::hostnames::{
+    annotation_hostnames, check_ttl, external_dns, publishes, EXTERNAL_DNS_PREFIXES,
+};
+use crate::translate::unsupported;
 
 /// ExternalDNS's annotation (under its prefixes) choosing a route's hostname sources.
 pub const HOSTNAME_SOURCE: &str = "gateway-hostname-source";
@@ -142,6 +145,37 @@ pub(crate) fn add_hosts(
             }
         }
     }
+}
+
+/// ExternalDNS annotations (after its prefixes) read on routes.
+const READ_ON_ROUTES: &[&str] = &["controller", "hostname", "ttl", HOSTNAME_SOURCE];
+
+/// Warnings for the annotations under ExternalDNS's prefixes that have no effect on a route (or,
+/// with `gateway`, on a Gateway, where only `controller` is read): never ignored silently.
+pub(crate) fn unread_annotations(meta: &ObjectMeta, gateway: bool) -> Vec<String> {
+    let Some(annotations) = meta.annotations.as_ref() else {
+        return Vec::new();
+    };
+    annotations
+        .keys()
+        .filter_map(|key| {
+            let rest = EXTERNAL_DNS_PREFIXES
+                .iter()
+                .find_map(|p| key.strip_prefix(p))?;
+            if rest == "controller" || (!gateway && READ_ON_ROUTES.contains(&rest)) {
+                return None;
+            }
+            Some(if gateway && READ_ON_ROUTES.contains(&rest) {
+                format!(
+                    "annotation {key} has no effect on a Gateway: ExternalDNS's gateway sources \
+                     and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, \
+                     UDPRoute, TLSRoute)"
+                )
+            } else {
+                unsupported::message(key)
+            })
+        })
+        .collect()
 }
 
 /// Whether a Gateway lets its routes publish names (not opted out, not another controller's).
@@ -364,6 +398,38 @@ mod tests {
                 "httproute shop/web: annotation external-dns.alpha.kubernetes.io/hostname has invalid value \"bad_host!\": expected comma-separated DNS names (letters, digits and hyphens per label, an optional leading *. label)",
             ]
         );
+    }
+
+    #[test]
+    fn unread_annotations_are_warned_about() {
+        let m = meta(&[
+            ("external-dns.alpha.kubernetes.io/hostname", "a.example.com"),
+            ("external-dns.kubernetes.io/ttl", "60"),
+            (
+                "external-dns.alpha.kubernetes.io/controller",
+                "dns-controller",
+            ),
+            (
+                "external-dns.alpha.kubernetes.io/gateway-hostname-source",
+                "annotation-only",
+            ),
+            ("external-dns.alpha.kubernetes.io/target", "1.2.3.4"),
+            ("example.com/other", "x"),
+        ]);
+        assert_eq!(
+            unread_annotations(&m, false),
+            ["annotation external-dns.alpha.kubernetes.io/target is not implemented by aws-lb-operator and has no effect"]
+        );
+        assert_eq!(
+            unread_annotations(&m, true),
+            [
+                "annotation external-dns.alpha.kubernetes.io/gateway-hostname-source has no effect on a Gateway: ExternalDNS's gateway sources and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute)",
+                "annotation external-dns.alpha.kubernetes.io/hostname has no effect on a Gateway: ExternalDNS's gateway sources and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute)",
+                "annotation external-dns.alpha.kubernetes.io/target is not implemented by aws-lb-operator and has no effect",
+                "annotation external-dns.kubernetes.io/ttl has no effect on a Gateway: ExternalDNS's gateway sources and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute)",
+            ]
+        );
+        assert!(unread_annotations(&meta(&[]), true).is_empty());
     }
 
     #[test]

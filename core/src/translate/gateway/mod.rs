@@ -43,7 +43,7 @@ pub use types::*;
 
 use self::status::{reason, Condition, GatewayClassStatus, GatewayStatus, Statuses};
 use super::error::{invalid_field, BuildError, ObjectRef};
-use super::{BuildConfig, Index, Skipped, Snapshot};
+use super::{BuildConfig, Index, Skipped, Snapshot, Warning};
 use crate::model::{
     gateway_load_balancer_name, tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme,
     Stack, StackId,
@@ -69,6 +69,9 @@ pub struct GatewayOutput {
     pub claims: BTreeMap<String, StackId>,
     /// Status of every object of ours.
     pub status: Statuses,
+    /// Annotations under ExternalDNS's prefixes that have no effect on a Gateway of ours or on
+    /// a route naming one, sorted.
+    pub warnings: Vec<Warning>,
 }
 
 fn name_of(meta: &ObjectMeta) -> &str {
@@ -245,6 +248,15 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         };
         out.claims
             .insert(format!("gateway/{ns}/{name}"), id.clone());
+        out.warnings
+            .extend(
+                dns::unread_annotations(&gw.metadata, true)
+                    .into_iter()
+                    .map(|message| Warning {
+                        object: object.clone(),
+                        message,
+                    }),
+            );
         let mut gw_status = GatewayStatus {
             namespace: ns.to_owned(),
             name: name.to_owned(),
@@ -407,6 +419,31 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
     if uses_instances {
         out.errors.extend(index.node_errors.iter().cloned());
     }
+    for route in routes::AnyRoute::all(objects) {
+        let route_ns = namespace_of(route.meta);
+        let ours = route.parent_refs.iter().any(|p| {
+            p.group.as_deref().unwrap_or(GROUP) == GROUP
+                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+                && out.claims.contains_key(&format!(
+                    "gateway/{}/{}",
+                    p.namespace.as_deref().unwrap_or(route_ns),
+                    p.name
+                ))
+        });
+        if ours {
+            let object = routes::route_ref(&route);
+            out.warnings
+                .extend(
+                    dns::unread_annotations(route.meta, false)
+                        .into_iter()
+                        .map(|message| Warning {
+                            object: object.clone(),
+                            message,
+                        }),
+                );
+        }
+    }
+    out.warnings.sort();
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
     out.status
         .routes

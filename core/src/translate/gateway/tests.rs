@@ -2259,3 +2259,60 @@ fn nlb_routes_publish_names_only_for_the_listeners_they_hold() {
         "the UDPRoute has no hostname and its listener none: no record; the refused TCPRoute none"
     );
 }
+
+#[test]
+fn external_dns_annotations_without_effect_are_warnings_on_their_gateway_or_route() {
+    let mut gw = gateway("shop", "edge", json!([http("web", 80)]));
+    gw.metadata.annotations = Some(
+        [(
+            "external-dns.alpha.kubernetes.io/hostname".to_owned(),
+            "edge.example.com".to_owned(),
+        )]
+        .into(),
+    );
+    let mut r = route(
+        "shop",
+        "r",
+        json!({"parentRefs": [{"name": "edge"}], "hostnames": ["r.example.com"],
+               "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+    );
+    r.metadata.annotations = Some(
+        [
+            (
+                "external-dns.alpha.kubernetes.io/target".to_owned(),
+                "1.2.3.4".to_owned(),
+            ),
+            (
+                "external-dns.alpha.kubernetes.io/hostname".to_owned(),
+                "more.example.com".to_owned(),
+            ),
+        ]
+        .into(),
+    );
+    // A route naming another controller's Gateway only: not ours, no warning.
+    let mut foreign = route(
+        "shop",
+        "foreign",
+        json!({"parentRefs": [{"name": "nginx"}], "rules": []}),
+    );
+    foreign.metadata.annotations = r.metadata.annotations.clone();
+    let out = run(&objects(vec![gw], vec![r, foreign]), &[("shop", "a")]);
+    let warnings: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "gateway shop/edge: annotation external-dns.alpha.kubernetes.io/hostname has no effect on a Gateway: ExternalDNS's gateway sources and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute)",
+            "httproute shop/r: annotation external-dns.alpha.kubernetes.io/target is not implemented by aws-lb-operator and has no effect",
+        ]
+    );
+    let names: Vec<&str> = out.stacks[0]
+        .hostnames
+        .iter()
+        .map(|h| h.hostname.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["more.example.com", "r.example.com"],
+        "the Gateway's annotation publishes nothing"
+    );
+}

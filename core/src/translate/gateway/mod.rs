@@ -16,13 +16,16 @@
 //!   hostnames), rules → listener rules with the specification's precedence, and backends →
 //!   target groups;
 //! - [`nlb`]: an NLB Gateway's TCP, UDP and TLS listeners, each held by one TCPRoute,
-//!   UDPRoute or TLSRoute and forwarding to its backend's target group.
+//!   UDPRoute or TLSRoute and forwarding to its backend's target group;
+//! - [`dns`]: the Route53 names of the accepted routes, as ExternalDNS's gateway sources
+//!   publish them (route and listener hostnames, the route's hostname annotation).
 //!
 //! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
 //! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
 //! `k8s-<routeNs>-<route>-<hash>` with resource ids
 //! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
 //! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
+mod dns;
 mod listeners;
 mod nlb;
 mod routes;
@@ -40,7 +43,7 @@ pub use types::*;
 
 use self::status::{reason, Condition, GatewayClassStatus, GatewayStatus, Statuses};
 use super::error::{invalid_field, BuildError, ObjectRef};
-use super::{BuildConfig, Index, Skipped, Snapshot};
+use super::{BuildConfig, Index, Skipped, Snapshot, Warning};
 use crate::model::{
     gateway_load_balancer_name, tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme,
     Stack, StackId,
@@ -66,6 +69,9 @@ pub struct GatewayOutput {
     pub claims: BTreeMap<String, StackId>,
     /// Status of every object of ours.
     pub status: Statuses,
+    /// Annotations under ExternalDNS's prefixes that have no effect on a Gateway of ours or on
+    /// a route naming one, sorted.
+    pub warnings: Vec<Warning>,
 }
 
 fn name_of(meta: &ObjectMeta) -> &str {
@@ -242,6 +248,15 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         };
         out.claims
             .insert(format!("gateway/{ns}/{name}"), id.clone());
+        out.warnings
+            .extend(
+                dns::unread_annotations(&gw.metadata, true)
+                    .into_iter()
+                    .map(|message| Warning {
+                        object: object.clone(),
+                        message,
+                    }),
+            );
         let mut gw_status = GatewayStatus {
             namespace: ns.to_owned(),
             name: name.to_owned(),
@@ -325,6 +340,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                     target_groups: built.target_groups,
                     routes: built.routes,
                     uses_instance_targets: built.uses_instance_targets,
+                    hostnames: built.hostnames,
                 },
             )
         } else {
@@ -387,12 +403,15 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         objects_of_stack.extend(built.routes.iter().cloned());
         objects_of_stack.sort();
         objects_of_stack.dedup();
+        let mut hostnames = built.hostnames;
+        hostnames.sort();
+        hostnames.dedup();
         out.stacks.push(Stack {
             id,
             load_balancer: lb,
             listeners: built.listeners,
             target_groups: built.target_groups,
-            hostnames: Vec::new(),
+            hostnames,
             held_hostnames: Vec::new(),
             objects: objects_of_stack,
         });
@@ -400,6 +419,31 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
     if uses_instances {
         out.errors.extend(index.node_errors.iter().cloned());
     }
+    for route in routes::AnyRoute::all(objects) {
+        let route_ns = namespace_of(route.meta);
+        let ours = route.parent_refs.iter().any(|p| {
+            p.group.as_deref().unwrap_or(GROUP) == GROUP
+                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+                && out.claims.contains_key(&format!(
+                    "gateway/{}/{}",
+                    p.namespace.as_deref().unwrap_or(route_ns),
+                    p.name
+                ))
+        });
+        if ours {
+            let object = routes::route_ref(&route);
+            out.warnings
+                .extend(
+                    dns::unread_annotations(route.meta, false)
+                        .into_iter()
+                        .map(|message| Warning {
+                            object: object.clone(),
+                            message,
+                        }),
+                );
+        }
+    }
+    out.warnings.sort();
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
     out.status
         .routes

@@ -6,12 +6,15 @@
 #   2. creates a VPC (Name tag <cluster>-demo) with subnets tagged for load balancers in two
 #      zones and a node security group, unless that VPC exists already
 #   3. creates the public hosted zone example.com, unless it exists already, so the examples'
-#      hostnames (shop.example.com, *.shop.example.com, admin.shop.example.com) get records
-#   4. aws-lb-operator apply -R -f examples/ --cluster-name demo
+#      hostnames (shop.example.com, *.shop.example.com, admin.shop.example.com, and the
+#      Gateway routes' store.example.com, api.example.com, rpc.example.com) get records
+#   4. aws-lb-operator apply -R -f examples/ --cluster-name demo (Ingresses, Services and
+#      examples/gateway's ALB and NLB Gateways)
 #   5. aws-lb-operator show --cluster-name demo: load balancer DNS names, listeners, rules and
 #      registered targets, as read back through the AWS API
 #   6. the records of example.com as Route53 holds them: alias A records to the ALBs and their
-#      ExternalDNS-format TXT ownership records
+#      ExternalDNS-format TXT ownership records (db.example.com, of the internal NLB Gateway,
+#      has no private zone here: apply notes it and manages no record for it)
 #
 # Environment: AWS_REGION (default us-east-1), LOCALSTACK_PORT (default 4566),
 # DEMO_ACCOUNT_ID (default 000000000001), AWS_LB_OPERATOR_CACHE / CARGO_TARGET_DIR as for

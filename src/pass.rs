@@ -503,7 +503,9 @@ fn deleted_input<'a>(id: &StackId, current_dns_names: Vec<String>) -> DnsStackIn
     let resources = match (id.kind, id.is_explicit()) {
         (StackKind::Service, _) => vec![format!("service/{}/{}", id.namespace, id.name)],
         (StackKind::Ingress, false) => vec![format!("ingress/{}/{}", id.namespace, id.name)],
-        // Explicit groups, and Gateways (no DNS records are planned for them yet).
+        // An explicit group's records name its Ingresses, a Gateway's its routes (ExternalDNS's
+        // resources): objects that may outlive the stack, or belong to another stack too. The
+        // records aliasing the stack's load balancers are the ones that go.
         (StackKind::Ingress, true) | (StackKind::Gateway | StackKind::NlbGateway, _) => Vec::new(),
     };
     DnsStackInput {

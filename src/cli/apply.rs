@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use aws_lb_operator_core::dns::{DnsAction, DnsConflict, DnsUnit};
 use aws_lb_operator_core::model::ObjectError;
 use aws_lb_operator_core::planner::{Change, ChangeKind, StackError};
-use aws_lb_operator_core::translate::{build, build_with_gateways};
+use aws_lb_operator_core::translate::build_with_gateways;
 use serde::Serialize;
 
 use super::{manifests, AwsArgs, OutputFormat};
@@ -165,17 +165,9 @@ async fn plan_and_apply(
             return ExitCode::FAILURE;
         }
     };
-    // `diff` plans Gateway API objects too; `apply` does not deploy them yet (docs/gateway.md).
-    let built = if apply_prune.is_some() {
-        if !loaded.gateways.is_empty() {
-            eprintln!(
-                "note: Gateway API objects are planned by plan and diff only; apply does not deploy them yet"
-            );
-        }
-        build(&loaded.snapshot, &config)
-    } else {
-        build_with_gateways(&loaded.snapshot, &loaded.gateways, &config).0
-    };
+    // Gateway API objects become stacks like Ingresses and Services (docs/gateway.md); their
+    // status is the controller's to write.
+    let (built, _status) = build_with_gateways(&loaded.snapshot, &loaded.gateways, &config);
     for skipped in &built.skipped {
         eprintln!("note: {} skipped: {}", skipped.object, skipped.reason);
     }

@@ -11,6 +11,7 @@ mod aws_discovery;
 mod aws_dns;
 mod aws_errors;
 mod aws_faults;
+mod aws_gateway;
 mod aws_idempotent;
 mod aws_nlb;
 mod aws_race;

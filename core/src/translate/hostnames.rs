@@ -21,7 +21,7 @@ pub const DNS_OPT_OUT: &str = "aws-lb-operator.k8s.aws/manage-dns";
 /// Longest TTL ExternalDNS accepts.
 const MAX_TTL: i64 = 2_147_483_647;
 
-fn external_dns<'m>(meta: &'m ObjectMeta, key: &str) -> Option<(String, &'m str)> {
+pub(crate) fn external_dns<'m>(meta: &'m ObjectMeta, key: &str) -> Option<(String, &'m str)> {
     let annotations = meta.annotations.as_ref()?;
     EXTERNAL_DNS_PREFIXES.iter().find_map(|p| {
         let full = format!("{p}{key}");
@@ -63,27 +63,22 @@ fn parse_ttl(value: &str) -> Option<i64> {
     (1..=MAX_TTL).contains(&ttl).then_some(ttl)
 }
 
-/// The hostnames of one object: `spec_hosts` (Ingress rules and TLS) plus the `hostname`
-/// annotation, canonical, sorted, deduplicated. Problems are errors on the object that leave
-/// its load balancer alone.
-pub(crate) fn hosts<'a>(
-    object: &ObjectRef,
-    meta: &ObjectMeta,
-    spec_hosts: impl Iterator<Item = &'a str>,
-    errors: &mut Vec<BuildError>,
-) -> Vec<DesiredHost> {
-    let annotations = meta.annotations.as_ref();
-    if annotations
+/// Whether an object's names go to Route53 at all: not when [`DNS_OPT_OUT`] is `"false"`, nor
+/// when ExternalDNS's `controller` annotation names another controller than `dns-controller`.
+pub(crate) fn publishes(meta: &ObjectMeta) -> bool {
+    let opted_out = meta
+        .annotations
+        .as_ref()
         .and_then(|a| a.get(DNS_OPT_OUT))
-        .is_some_and(|v| v.eq_ignore_ascii_case("false"))
-    {
-        return Vec::new();
-    }
-    if let Some((_, controller)) = external_dns(meta, "controller") {
-        if controller != "dns-controller" {
-            return Vec::new();
-        }
-    }
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+    let other_controller =
+        external_dns(meta, "controller").is_some_and(|(_, c)| c != "dns-controller");
+    !opted_out && !other_controller
+}
+
+/// The `ttl` annotation must be a TTL ExternalDNS reads (alias records have none, so the value
+/// itself is not used).
+pub(crate) fn check_ttl(object: &ObjectRef, meta: &ObjectMeta, errors: &mut Vec<BuildError>) {
     if let Some((key, ttl)) = external_dns(meta, "ttl") {
         if parse_ttl(ttl).is_none() {
             errors.push(invalid_annotation(
@@ -94,11 +89,16 @@ pub(crate) fn hosts<'a>(
             ));
         }
     }
-    let resource = format!("{}/{}/{}", object.kind, object.namespace, object.name);
-    let mut names: Vec<String> = spec_hosts
-        .filter(|h| !h.is_empty())
-        .map(canonical_name)
-        .collect();
+}
+
+/// The `hostname` annotation's names, canonical; a name Route53 cannot hold is an error of the
+/// object (and left out).
+pub(crate) fn annotation_hostnames(
+    object: &ObjectRef,
+    meta: &ObjectMeta,
+    errors: &mut Vec<BuildError>,
+) -> Vec<String> {
+    let mut names = Vec::new();
     if let Some((key, value)) = external_dns(meta, "hostname") {
         for raw in value.split(',').map(str::trim).filter(|h| !h.is_empty()) {
             let name = canonical_name(raw);
@@ -115,6 +115,28 @@ pub(crate) fn hosts<'a>(
             }
         }
     }
+    names
+}
+
+/// The hostnames of one object: `spec_hosts` (Ingress rules and TLS) plus the `hostname`
+/// annotation, canonical, sorted, deduplicated. Problems are errors on the object that leave
+/// its load balancer alone.
+pub(crate) fn hosts<'a>(
+    object: &ObjectRef,
+    meta: &ObjectMeta,
+    spec_hosts: impl Iterator<Item = &'a str>,
+    errors: &mut Vec<BuildError>,
+) -> Vec<DesiredHost> {
+    if !publishes(meta) {
+        return Vec::new();
+    }
+    check_ttl(object, meta, errors);
+    let resource = format!("{}/{}/{}", object.kind, object.namespace, object.name);
+    let mut names: Vec<String> = spec_hosts
+        .filter(|h| !h.is_empty())
+        .map(canonical_name)
+        .collect();
+    names.extend(annotation_hostnames(object, meta, errors));
     names.sort();
     names.dedup();
     names

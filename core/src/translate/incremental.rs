@@ -447,6 +447,7 @@ fn gateway_unit(
     Unit {
         stack,
         errors: out.errors,
+        warnings: out.warnings,
         skipped: out.skipped,
         claims: out.claims.into_iter().collect(),
         // The Nodes' errors are added once, by the output, as for IngressGroups.
@@ -856,6 +857,8 @@ impl Model {
         keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         skipped.sort();
         warnings.sort();
+        // A route naming two Gateways is warned about by both.
+        warnings.dedup();
         BuildOutput {
             stacks,
             errors: keyed.into_iter().map(|(_, _, e)| e).collect(),

@@ -468,6 +468,8 @@ pub fn build_with_gateways(
     out.errors = keyed.into_iter().map(|(_, _, e)| e).collect();
     out.skipped.extend(g.skipped);
     out.skipped.sort();
+    out.warnings.extend(g.warnings);
+    out.warnings.sort();
     out.claims.extend(g.claims);
     (out, g.status)
 }

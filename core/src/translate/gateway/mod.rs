@@ -16,13 +16,16 @@
 //!   hostnames), rules → listener rules with the specification's precedence, and backends →
 //!   target groups;
 //! - [`nlb`]: an NLB Gateway's TCP, UDP and TLS listeners, each held by one TCPRoute,
-//!   UDPRoute or TLSRoute and forwarding to its backend's target group.
+//!   UDPRoute or TLSRoute and forwarding to its backend's target group;
+//! - [`dns`]: the Route53 names of the accepted routes, as ExternalDNS's gateway sources
+//!   publish them (route and listener hostnames, the route's hostname annotation).
 //!
 //! Names follow the AWS Load Balancer Controller's Gateway code: the load balancer
 //! `k8s-<ns>-<gateway>-<hash>` (hash over cluster, Gateway uid and scheme), target groups
 //! `k8s-<routeNs>-<route>-<hash>` with resource ids
 //! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
 //! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
+mod dns;
 mod listeners;
 mod nlb;
 mod routes;
@@ -40,7 +43,7 @@ pub use types::*;
 
 use self::status::{reason, Condition, GatewayClassStatus, GatewayStatus, Statuses};
 use super::error::{invalid_field, BuildError, ObjectRef};
-use super::{BuildConfig, Index, Skipped, Snapshot};
+use super::{BuildConfig, Index, Skipped, Snapshot, Warning};
 use crate::model::{
     gateway_load_balancer_name, tags, IpAddressType, LoadBalancerSpec, LoadBalancerType, Scheme,
     Stack, StackId,
@@ -66,6 +69,9 @@ pub struct GatewayOutput {
     pub claims: BTreeMap<String, StackId>,
     /// Status of every object of ours.
     pub status: Statuses,
+    /// Annotations under ExternalDNS's prefixes that have no effect on a Gateway of ours or on
+    /// a route naming one, sorted.
+    pub warnings: Vec<Warning>,
 }
 
 fn name_of(meta: &ObjectMeta) -> &str {
@@ -237,21 +243,74 @@ fn build_with_index(
     out
 }
 
-/// Sorts what [`build_gateway`] added, and adds the Nodes' errors when a Gateway uses
-/// instance targets (`index`).
+/// Sorts what [`build_gateway`] added (warnings once each: a route naming two Gateways is
+/// warned about by both), and adds the Nodes' errors when a Gateway uses instance targets
+/// (`index`).
 pub(crate) fn finish(out: &mut GatewayOutput, index: Option<&Index<'_>>) {
     if let Some(index) = index {
         out.errors.extend(index.node_errors.iter().cloned());
     }
+    out.warnings.sort();
+    out.warnings.dedup();
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
     out.status
         .routes
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
 }
 
-/// One Gateway: its stack, errors, claims, status and its routes' status for it, into `out`.
-/// Returns whether it uses instance targets.
+/// One Gateway: its stack, errors, warnings, claims, status and its routes' status for it,
+/// into `out`; when it is a Gateway of ours, the warnings of the routes naming it. Returns
+/// whether it uses instance targets.
 pub(crate) fn build_gateway(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+    classes: &Classes<'_>,
+    gw: &Gateway,
+    out: &mut GatewayOutput,
+) -> bool {
+    let uses_instances = gateway_stack(index, objects, config, classes, gw, out);
+    let key = format!(
+        "gateway/{}/{}",
+        namespace_of(&gw.metadata),
+        name_of(&gw.metadata)
+    );
+    if out.claims.contains_key(&key) {
+        route_warnings(objects, &key, out);
+    }
+    uses_instances
+}
+
+/// The warnings of the routes naming the Gateway of `key` (`gateway/<ns>/<name>`).
+fn route_warnings(objects: &GatewayObjects, key: &str, out: &mut GatewayOutput) {
+    for route in routes::AnyRoute::all(objects) {
+        let route_ns = namespace_of(route.meta);
+        let ours = route.parent_refs.iter().any(|p| {
+            p.group.as_deref().unwrap_or(GROUP) == GROUP
+                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+                && format!(
+                    "gateway/{}/{}",
+                    p.namespace.as_deref().unwrap_or(route_ns),
+                    p.name
+                ) == key
+        });
+        if ours {
+            let object = routes::route_ref(&route);
+            out.warnings
+                .extend(
+                    dns::unread_annotations(route.meta, false)
+                        .into_iter()
+                        .map(|message| Warning {
+                            object: object.clone(),
+                            message,
+                        }),
+                );
+        }
+    }
+}
+
+/// The body of [`build_gateway`] (the Gateway itself).
+fn gateway_stack(
     index: &Index<'_>,
     objects: &GatewayObjects,
     config: &BuildConfig,
@@ -288,6 +347,14 @@ pub(crate) fn build_gateway(
     };
     out.claims
         .insert(format!("gateway/{ns}/{name}"), id.clone());
+    out.warnings.extend(
+        dns::unread_annotations(&gw.metadata, true)
+            .into_iter()
+            .map(|message| Warning {
+                object: object.clone(),
+                message,
+            }),
+    );
     let mut gw_status = GatewayStatus {
         namespace: ns.to_owned(),
         name: name.to_owned(),
@@ -371,6 +438,7 @@ pub(crate) fn build_gateway(
                 target_groups: built.target_groups,
                 routes: built.routes,
                 uses_instance_targets: built.uses_instance_targets,
+                hostnames: built.hostnames,
             },
         )
     } else {
@@ -433,12 +501,15 @@ pub(crate) fn build_gateway(
     objects_of_stack.extend(built.routes.iter().cloned());
     objects_of_stack.sort();
     objects_of_stack.dedup();
+    let mut hostnames = built.hostnames;
+    hostnames.sort();
+    hostnames.dedup();
     out.stacks.push(Stack {
         id,
         load_balancer: lb,
         listeners: built.listeners,
         target_groups: built.target_groups,
-        hostnames: Vec::new(),
+        hostnames,
         held_hostnames: Vec::new(),
         objects: objects_of_stack,
     });

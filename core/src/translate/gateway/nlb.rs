@@ -13,12 +13,14 @@
 //! TLS listeners become TCP listeners, as the AWS Load Balancer Controller makes them.
 use std::collections::BTreeMap;
 
+use super::dns;
 use super::routes::{intersect, namespace_allowed, refers_to, route_ref, target_group, AnyRoute};
 use super::status::{
     self, reason, Condition, ConditionStatus, ListenerStatus, RouteParentStatus, RouteStatus,
 };
 use super::{message_of, name_of, namespace_of, Gateway, GatewayObjects, Settings, GROUP};
 use super::{Listener, NLB_CONTROLLER};
+use crate::dns::DesiredHost;
 use crate::model::{
     tags, ActionSpec, ListenerSpec, Protocol, StackId, TargetGroupRef, TargetGroupSpec,
 };
@@ -131,6 +133,8 @@ pub(super) struct Built {
     pub(super) listener_status: Vec<ListenerStatus>,
     /// How many listeners are valid.
     pub(super) valid: usize,
+    /// Route53 names of the accepted routes on their listeners ([`dns`]).
+    pub(super) hostnames: Vec<DesiredHost>,
 }
 
 fn validate<'a>(
@@ -514,6 +518,8 @@ pub(super) fn build(
         }
     }
     // 3. Each holder's backend becomes the listener's target group.
+    let publishes = dns::gateway_publishes(&gw.metadata);
+    let mut hostnames = Vec::new();
     let mut target_groups: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut uses_instance_targets = false;
     let mut held_routes = Vec::new();
@@ -585,6 +591,9 @@ pub(super) fn build(
             name: name_of(route.meta).to_owned(),
             parents: Vec::new(),
         };
+        let dns_names = publishes
+            .then(|| dns::route_names(&object, route.meta, route.hostnames, errors))
+            .flatten();
         // A listener counts a route once, however many of its parentRefs name it.
         let mut counted = std::collections::BTreeSet::new();
         for a in list {
@@ -619,6 +628,11 @@ pub(super) fn build(
                         Condition::no(status::ACCEPTED, reason::NOT_ALLOWED_BY_LISTENERS, m)
                     } else {
                         for k in mine {
+                            dns::add_hosts(
+                                dns_names.as_ref(),
+                                states[k].listener.hostname.as_deref(),
+                                &mut hostnames,
+                            );
                             if counted.insert(k) {
                                 states[k].attached += 1;
                             }
@@ -722,5 +736,6 @@ pub(super) fn build(
         uses_instance_targets,
         listener_status: states.iter().map(State::status).collect(),
         valid: states.iter().filter(|s| s.is_valid()).count(),
+        hostnames,
     }
 }

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::dns;
 use super::listeners::{State, GRPC_ROUTE, HTTP_ROUTE};
 use super::nlb::{TCP_ROUTE, TLS_ROUTE, UDP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
@@ -16,6 +17,7 @@ use super::{
     HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, L4Route, Listener, ParentReference,
     ALB_CONTROLLER, GROUP,
 };
+use crate::dns::DesiredHost;
 use crate::model::{
     gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
     GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec, Protocol,
@@ -187,6 +189,8 @@ pub(super) struct Built {
     pub(super) routes: Vec<String>,
     /// Whether a target group has instance targets (Node errors matter).
     pub(super) uses_instance_targets: bool,
+    /// Route53 names of the accepted routes on their listeners ([`dns`]).
+    pub(super) hostnames: Vec<DesiredHost>,
 }
 
 /// The hostnames a route serves on a listener: the intersection of the listener's hostname
@@ -508,6 +512,8 @@ pub(super) fn build(
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
     let rejected = cross_kind_rejections(index, objects, gw, states);
+    let publishes = dns::gateway_publishes(&gw.metadata);
+    let mut hostnames = Vec::new();
     for route in AnyRoute::all(objects) {
         let route = &route;
         if route.meta.deletion_timestamp.is_some() {
@@ -525,6 +531,9 @@ pub(super) fn build(
             continue;
         }
         let translated = translate(index, objects, gw, stack, route, &object, errors);
+        let dns_names = publishes
+            .then(|| dns::route_names(&object, route.meta, route.hostnames, errors))
+            .flatten();
         let route_hosts = route.hostnames.to_vec();
         let mut route_status = RouteStatus {
             kind: route.kind,
@@ -635,6 +644,11 @@ pub(super) fn build(
                 continue;
             }
             for (k, hosts) in with_hosts {
+                dns::add_hosts(
+                    dns_names.as_ref(),
+                    states[k].listener.hostname.as_deref(),
+                    &mut hostnames,
+                );
                 if !attached_here.insert(k) {
                     continue;
                 }
@@ -684,6 +698,7 @@ pub(super) fn build(
         target_groups,
         routes: attached_routes,
         uses_instance_targets,
+        hostnames,
     }
 }
 

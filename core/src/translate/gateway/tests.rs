@@ -2064,3 +2064,255 @@ fn an_http_route_and_a_grpc_route_never_share_a_hostname_on_a_listener() {
     );
     assert_eq!(out.status.gateways[0].listeners[0].attached_routes, 2);
 }
+
+/// `(hostname, resource)` of a stack's Route53 names.
+fn dns_names(stack: &Stack) -> Vec<(String, String)> {
+    stack
+        .hostnames
+        .iter()
+        .map(|h| (h.hostname.clone(), h.resource.clone()))
+        .collect()
+}
+
+#[test]
+fn accepted_routes_publish_their_hostnames_on_their_listeners_like_external_dns() {
+    let backend = json!([{"backendRefs": [{"name": "a", "port": 80}]}]);
+    let r = |name: &str, extra: Value| {
+        let mut spec = json!({"rules": backend});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        route("shop", name, spec)
+    };
+    let mut annotated = r(
+        "annotated",
+        json!({"parentRefs": [{"name": "edge", "sectionName": "wild"}]}),
+    );
+    annotated.metadata.annotations = Some(
+        [(
+            "external-dns.alpha.kubernetes.io/hostname".to_owned(),
+            "ann.example.com,elsewhere.example.org".to_owned(),
+        )]
+        .into(),
+    );
+    let mut other_controller = r(
+        "other-controller",
+        json!({"parentRefs": [{"name": "edge", "sectionName": "plain"}], "hostnames": ["other.example.com"]}),
+    );
+    other_controller.metadata.annotations = Some(
+        [(
+            "external-dns.alpha.kubernetes.io/controller".to_owned(),
+            "someone-else".to_owned(),
+        )]
+        .into(),
+    );
+    let routes = vec![
+        // A precise hostname on a listener without one: its own.
+        r(
+            "shop",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "plain"}], "hostnames": ["Shop.Example.com"]}),
+        ),
+        // No hostname on a wildcard listener: the listener's.
+        r(
+            "wild",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "wild"}]}),
+        ),
+        // Both listeners: each intersection, once.
+        r(
+            "both",
+            json!({"parentRefs": [{"name": "edge"}], "hostnames": ["api.example.com", "x.other.org"]}),
+        ),
+        // Neither has a hostname: nothing.
+        r(
+            "bare",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "plain"}]}),
+        ),
+        // Not accepted (NoMatchingListenerHostname): nothing.
+        r(
+            "mismatch",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "wild"}], "hostnames": ["a.other.org"]}),
+        ),
+        // Not accepted (NoMatchingParent): nothing.
+        r(
+            "nowhere",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "missing"}], "hostnames": ["nowhere.example.com"]}),
+        ),
+        // The hostname annotation is intersected with the listener's hostname too.
+        annotated,
+        // Accepted with a missing backend: still published (the route is Accepted).
+        route(
+            "shop",
+            "broken",
+            json!({"parentRefs": [{"name": "edge", "sectionName": "plain"}], "hostnames": ["broken.example.com"],
+                   "rules": [{"backendRefs": [{"name": "gone", "port": 80}]}]}),
+        ),
+        // Another controller's (ExternalDNS's controller annotation): nothing.
+        other_controller,
+    ];
+    let gw = || {
+        gateway(
+            "shop",
+            "edge",
+            json!([http("plain", 80),
+                   {"name": "wild", "port": 8080, "protocol": "HTTP", "hostname": "*.example.com"}]),
+        )
+    };
+    let out = run(&objects(vec![gw()], routes.clone()), &[("shop", "a")]);
+    for (route, accepted) in [
+        ("shop/mismatch", ConditionStatus::False),
+        ("shop/nowhere", ConditionStatus::False),
+        ("shop/broken", ConditionStatus::True),
+        ("shop/bare", ConditionStatus::True),
+    ] {
+        assert_eq!(
+            parent_condition(&out.status, route, "Accepted").0,
+            accepted,
+            "{route}"
+        );
+    }
+    let n = |h: &str, r: &str| (h.to_owned(), format!("httproute/shop/{r}"));
+    assert_eq!(
+        dns_names(&out.stacks[0]),
+        vec![
+            n("*.example.com", "annotated"),
+            n("*.example.com", "wild"),
+            n("ann.example.com", "annotated"),
+            n("api.example.com", "both"),
+            n("broken.example.com", "broken"),
+            n("shop.example.com", "shop"),
+            n("x.other.org", "both"),
+        ]
+    );
+
+    // A Gateway opted out of DNS publishes none of its routes' names, and serves them all.
+    let mut opted_out = gw();
+    opted_out.metadata.annotations = Some(
+        [(
+            "aws-lb-operator.k8s.aws/manage-dns".to_owned(),
+            "false".to_owned(),
+        )]
+        .into(),
+    );
+    let quiet = run(&objects(vec![opted_out], routes), &[("shop", "a")]);
+    assert!(quiet.stacks[0].hostnames.is_empty());
+    assert_eq!(quiet.stacks[0].listeners, out.stacks[0].listeners);
+}
+
+#[test]
+fn nlb_routes_publish_names_only_for_the_listeners_they_hold() {
+    let backend = |name: &str| json!([{"backendRefs": [{"name": name, "port": 80}]}]);
+    let mut db = l4_route(
+        "shop",
+        "db",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")}),
+    );
+    db.metadata.annotations = Some(
+        [(
+            "external-dns.kubernetes.io/hostname".to_owned(),
+            "db.example.com".to_owned(),
+        )]
+        .into(),
+    );
+    let mut late = l4_route(
+        "shop",
+        "db-late",
+        "2025-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "db"}], "rules": backend("pg")}),
+    );
+    late.metadata.annotations = Some(
+        [(
+            "external-dns.kubernetes.io/hostname".to_owned(),
+            "late.example.com".to_owned(),
+        )]
+        .into(),
+    );
+    let udp = vec![l4_route(
+        "shop",
+        "dns",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "dns"}], "rules": backend("dns")}),
+    )];
+    let tls = vec![l4_route(
+        "shop",
+        "site",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"name": "nlb", "sectionName": "tls"}], "hostnames": ["site.example.com"], "rules": backend("web")}),
+    )];
+    let out = run(
+        &nlb_objects(vec![db, late], udp, tls),
+        &[("shop", "pg"), ("shop", "dns"), ("shop", "web")],
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/db-late", "Accepted"),
+        (ConditionStatus::False, "NotAllowedByListeners".to_owned())
+    );
+    assert_eq!(
+        dns_names(&out.stacks[0]),
+        vec![
+            ("db.example.com".to_owned(), "tcproute/shop/db".to_owned()),
+            (
+                "site.example.com".to_owned(),
+                "tlsroute/shop/site".to_owned()
+            ),
+        ],
+        "the UDPRoute has no hostname and its listener none: no record; the refused TCPRoute none"
+    );
+}
+
+#[test]
+fn external_dns_annotations_without_effect_are_warnings_on_their_gateway_or_route() {
+    let mut gw = gateway("shop", "edge", json!([http("web", 80)]));
+    gw.metadata.annotations = Some(
+        [(
+            "external-dns.alpha.kubernetes.io/hostname".to_owned(),
+            "edge.example.com".to_owned(),
+        )]
+        .into(),
+    );
+    let mut r = route(
+        "shop",
+        "r",
+        json!({"parentRefs": [{"name": "edge"}], "hostnames": ["r.example.com"],
+               "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+    );
+    r.metadata.annotations = Some(
+        [
+            (
+                "external-dns.alpha.kubernetes.io/target".to_owned(),
+                "1.2.3.4".to_owned(),
+            ),
+            (
+                "external-dns.alpha.kubernetes.io/hostname".to_owned(),
+                "more.example.com".to_owned(),
+            ),
+        ]
+        .into(),
+    );
+    // A route naming another controller's Gateway only: not ours, no warning.
+    let mut foreign = route(
+        "shop",
+        "foreign",
+        json!({"parentRefs": [{"name": "nginx"}], "rules": []}),
+    );
+    foreign.metadata.annotations = r.metadata.annotations.clone();
+    let out = run(&objects(vec![gw], vec![r, foreign]), &[("shop", "a")]);
+    let warnings: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "gateway shop/edge: annotation external-dns.alpha.kubernetes.io/hostname has no effect on a Gateway: ExternalDNS's gateway sources and aws-lb-operator read it on the routes (HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute)",
+            "httproute shop/r: annotation external-dns.alpha.kubernetes.io/target is not implemented by aws-lb-operator and has no effect",
+        ]
+    );
+    let names: Vec<&str> = out.stacks[0]
+        .hostnames
+        .iter()
+        .map(|h| h.hostname.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["more.example.com", "r.example.com"],
+        "the Gateway's annotation publishes nothing"
+    );
+}

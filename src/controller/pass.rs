@@ -49,7 +49,7 @@ fn tg_arns(
 
 impl Reconciler {
     /// One pass over `ids`.
-    pub(super) async fn run_pass(&self, ids: &[StackId], zones: &mut ZoneCache) {
+    pub(super) async fn run_pass(&self, ids: &[StackId], zones: &mut ZoneCache, seen: &mut u64) {
         let started = Instant::now();
         let dry_run = self.settings.dry_run;
         let (batch, owners) = {
@@ -190,6 +190,10 @@ impl Reconciler {
             &covered,
         );
         self.metrics.dns_changes(DnsMetric::Done, outcome.dns_done);
+        if outcome.dns_done > 0 || outcome.dns_failed > 0 {
+            // The other workers' zone caches read the zones again before their next pass.
+            self.dns_changed(seen);
+        }
         self.metrics
             .dns_changes(DnsMetric::Failed, outcome.dns_failed);
 

@@ -142,6 +142,11 @@ pub struct Reconciler {
     region_stale: Mutex<Option<Instant>>,
     /// When the reconciler started (the clock of `full_reads`).
     epoch: Instant,
+    /// Counts the passes that changed Route53 records. Each worker keeps its own zone cache;
+    /// one that did not see every change (another worker made one since its last pass) reads
+    /// the zones again: a change that keeps a zone's record count (a hostname renamed) is
+    /// otherwise invisible to the cache, and a later pass would plan on records that are gone.
+    dns_changes: std::sync::atomic::AtomicU64,
 }
 
 impl Reconciler {
@@ -173,6 +178,7 @@ impl Reconciler {
             region: tokio::sync::Mutex::new(RegionCache::new()),
             region_stale: Mutex::new(None),
             epoch: Instant::now(),
+            dns_changes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -249,6 +255,18 @@ impl Reconciler {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A pass of a worker whose zone cache reflected `seen` DNS-changing passes changed
+    /// records: counted, and `seen` says whether the worker's cache still reflects every
+    /// change (not when another worker changed records meanwhile).
+    pub(super) fn dns_changed(&self, seen: &mut u64) {
+        let before = self.dns_changes.fetch_add(1, Ordering::AcqRel);
+        *seen = if before == *seen {
+            before + 1
+        } else {
+            u64::MAX
+        };
     }
 
     /// Stack `id` failed with `class`: it backs off (or waits for a change).
@@ -557,6 +575,8 @@ impl Reconciler {
     /// A worker: reconciles batches until `shutdown` fires (a pass in progress completes).
     pub async fn work(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut zones = ZoneCache::new(self.settings.sync_period);
+        // The count of DNS-changing passes this worker's zone cache reflects.
+        let mut seen = self.dns_changes.load(Ordering::Acquire);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -571,7 +591,12 @@ impl Reconciler {
                 }
                 continue;
             }
-            self.run_pass(&batch, &mut zones)
+            let now = self.dns_changes.load(Ordering::Acquire);
+            if now != seen {
+                zones = ZoneCache::new(self.settings.sync_period);
+                seen = now;
+            }
+            self.run_pass(&batch, &mut zones, &mut seen)
                 .instrument(tracing::info_span!("reconcile", stacks = batch.len()))
                 .await;
             {

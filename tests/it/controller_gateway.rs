@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lb_operator::aws::observe::observe;
+use aws_lb_operator::aws::route53::list_records;
 use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator::controller::{start, Deps, Running};
 use aws_lb_operator_core::model::{Scheme, TargetType};
@@ -43,8 +44,13 @@ pub(crate) fn install_gateway_crds(server: &ApiServer) {
     }
 }
 
-async fn controller(server: &ApiServer, env: &Env, ip_targets: bool) -> Running {
-    let mut settings = settings(env, None);
+async fn controller(
+    server: &ApiServer,
+    env: &Env,
+    ip_targets: bool,
+    zone: Option<&str>,
+) -> Running {
+    let mut settings = settings(env, zone);
     if ip_targets {
         settings.build.default_target_type = TargetType::Ip;
     }
@@ -96,7 +102,7 @@ async fn without_the_gateway_api_crds_nothing_of_it_is_requested() {
     for i in &snap.ingresses {
         server.apply(i);
     }
-    let running = controller(&server, &env, false).await;
+    let running = controller(&server, &env, false, None).await;
     eventually(60, "the seed Ingress served", || async {
         server
             .get::<Ingress>("shop", "storefront")
@@ -176,6 +182,7 @@ fn service(name: &str, ip: &str) -> [Value; 2] {
 
 #[tokio::test]
 async fn gateway_status_is_written_and_kept_current() {
+    aws_lb_operator::cli::init_logging(aws_lb_operator::cli::LogFormat::Text);
     let clients = localstack::account_clients(REGION, 5961).await;
     let env = env_with(clients, REGION, "gw-e2e", 97).await;
     let server = ApiServer::start().await;
@@ -209,7 +216,22 @@ async fn gateway_status_is_written_and_kept_current() {
     server.apply_object(good);
     server.apply_object(http_route("broken", "broken.example.com", "missing"));
 
-    let running = controller(&server, &env, true).await;
+    let zone = env
+        .clients
+        .route53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference(localstack::unique("gw-e2e"))
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let running = controller(&server, &env, true, Some(&zone_id)).await;
 
     // The Gateway: accepted, programmed, with the load balancer's DNS name, and a finalizer.
     eventually(90, "the Gateway programmed", || async {
@@ -311,6 +333,27 @@ async fn gateway_status_is_written_and_kept_current() {
         good_rule.actions
     );
 
+    // Both accepted routes' hostnames are published, aliasing the load balancer.
+    let records = || async {
+        let mut out: Vec<(String, String)> = list_records(&env.clients, &zone_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.record_type == "A")
+            .map(|r| (r.name.trim_end_matches('.').to_owned(), r.record_type))
+            .collect();
+        out.sort();
+        out
+    };
+    eventually(10, "the routes' records", || async {
+        records().await
+            == [
+                ("broken.example.com".to_owned(), "A".to_owned()),
+                ("good.example.com".to_owned(), "A".to_owned()),
+            ]
+    })
+    .await;
+
     // A new endpoint of the good route's backend takes the fast path: one RegisterTargets,
     // nothing else.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -376,6 +419,16 @@ async fn gateway_status_is_written_and_kept_current() {
     // Deleting the Gateway deletes its load balancer, then releases the finalizer; our route
     // entries go, the other controller's stays.
     server.delete_object("gateway.networking.k8s.io/v1", "Gateway", "web", "edge");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !records().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Gateway's records are still there: {:?} (Gateway present: {})",
+            records().await,
+            gateway(&server).is_some()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     eventually(90, "the Gateway and its load balancer gone", || async {
         gateway(&server).is_none() && !observed(&env).await.contains_key("gateway:web/edge")
     })
@@ -416,7 +469,7 @@ async fn an_nlb_gateway_is_programmed_with_its_tcp_route() {
         "spec": {"parentRefs": [{"name": "edge", "sectionName": "db"}],
             "rules": [{"backendRefs": [{"name": "db", "port": 80}]}]}
     }));
-    let running = controller(&server, &env, true).await;
+    let running = controller(&server, &env, true, None).await;
     eventually(90, "the NLB Gateway programmed", || async {
         gateway(&server).is_some_and(|g| {
             condition(&g["status"]["conditions"], "Programmed")["status"] == "True"

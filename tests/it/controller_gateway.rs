@@ -415,6 +415,14 @@ async fn gateway_status_is_written_and_kept_current() {
             && others == vec![theirs.clone()]
     })
     .await;
+    eventually(30, "the renamed route's record", || async {
+        records().await
+            == [
+                ("broken.example.com".to_owned(), "A".to_owned()),
+                ("good2.example.com".to_owned(), "A".to_owned()),
+            ]
+    })
+    .await;
 
     // Deleting the Gateway deletes its load balancer, then releases the finalizer; our route
     // entries go, the other controller's stays.

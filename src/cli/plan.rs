@@ -259,6 +259,14 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 l.certificates.join(", ")
             );
         }
+        for d in &l.certificate_discovery {
+            let _ = writeln!(
+                out,
+                "    certificates of {} discovered in ACM when applied (plan reads no AWS): hosts {}",
+                d.object,
+                d.hosts.join(", ")
+            );
+        }
         for a in &l.default_actions {
             let _ = writeln!(out, "    default: {}", action_text(a, &tgs));
         }

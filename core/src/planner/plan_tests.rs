@@ -24,6 +24,7 @@ fn facts() -> StackFacts {
         subnets: Ok(vec!["subnet-a".into(), "subnet-b".into()]),
         subnets_explicit: false,
         security_groups: Ok(vec![]),
+        certificates: Ok(()),
     }
 }
 
@@ -1310,6 +1311,67 @@ fn missing_subnets_stop_only_that_stack() {
         .iter()
         .any(|c| c.stack != "shop/storefront" && c.operation() == "elbv2.CreateLoadBalancer"));
     assert!(p.changes.iter().all(|c| c.stack != "shop/storefront"));
+}
+
+/// A stack whose certificates could not be discovered, or whose discovery records were never
+/// resolved, plans nothing (no listener without its certificates); the others proceed.
+#[test]
+fn undiscovered_certificates_stop_only_that_stack() {
+    let fake = Fake::default();
+    let observed = ObservedStack::default();
+    let failed = StackFacts {
+        certificates: Err("no certificate found for host: www.example.com".into()),
+        ..facts()
+    };
+    let mut unresolved = seed();
+    unresolved.id = crate::model::StackId::explicit("unresolved");
+    if let Some(l) = unresolved.listeners.first_mut() {
+        l.certificate_discovery = vec![crate::model::CertificateDiscovery {
+            object: "ingress shop/web".into(),
+            hosts: vec!["www.example.com".into()],
+            after: 0,
+        }];
+    }
+    let mut fine = seed();
+    fine.id = crate::model::StackId::explicit("fine");
+    let desired = [seed(), unresolved, fine];
+    let f = facts();
+    let inputs: Vec<StackInput<'_>> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StackInput {
+            id: s.id.clone(),
+            desired: Some(s),
+            observed: &observed,
+            facts: if i == 0 { &failed } else { &f },
+        })
+        .collect();
+    let p = plan(&fake.cluster(), &inputs);
+    let port = desired[1].listeners[0].port;
+    assert_eq!(
+        p.errors,
+        vec![
+            StackError {
+                stack: "shop/storefront".into(),
+                message: "no certificate found for host: www.example.com".into()
+            },
+            StackError {
+                stack: "unresolved".into(),
+                message: format!(
+                    "the certificates of HTTPS listener port {port} are to be discovered in \
+                     ACM, which was not read"
+                ),
+            },
+        ]
+    );
+    assert!(p
+        .changes
+        .iter()
+        .all(|c| c.stack == "fine" || c.scope().is_cluster()));
+    assert!(p
+        .changes
+        .iter()
+        .any(|c| c.stack == "fine" && c.operation() == "elbv2.CreateLoadBalancer"));
 }
 
 #[test]

@@ -265,6 +265,11 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
             } else {
                 Vec::new()
             },
+            certificate_discovery: if https {
+                ls.discovery.clone()
+            } else {
+                Vec::new()
+            },
             alpn_policy: None,
             tags: tags::with_tracking(&listener_tags, cluster, stack, &port.to_string()),
         });

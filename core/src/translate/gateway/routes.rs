@@ -852,6 +852,7 @@ fn alb_listeners(
             rules,
             ssl_policy: s.ssl_policy.clone(),
             certificates: s.certificates.clone(),
+            certificate_discovery: Vec::new(),
             alpn_policy: None,
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
         });

@@ -215,6 +215,7 @@ pub(crate) fn build(ctx: &ServiceContext<'_>, plan: &PortPlan<'_>, tg_id: &str) 
         } else {
             Vec::new()
         },
+        certificate_discovery: Vec::new(),
         alpn_policy: if tls { s.alpn_policy.clone() } else { None },
         tags: tags::with_tracking(&s.tags, ctx.cluster(), &ctx.stack, &plan.port.to_string()),
     }

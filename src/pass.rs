@@ -185,7 +185,8 @@ pub async fn prepare_with(
         .cloned()
         .chain(opts.delete.iter().cloned())
         .collect();
-    // Attributes are compared on the keys a stack sets, so only those stacks' are read.
+    // Attributes are compared on the keys a stack sets, so only those stacks' (load balancer,
+    // target groups, listeners) are read.
     let attributes = AttributeScope::Only {
         load_balancers: desired
             .iter()
@@ -199,6 +200,15 @@ pub async fn prepare_with(
                     .iter()
                     .filter(|t| !t.attributes.is_empty())
                     .map(move |t| (s.id.to_string(), t.id.clone()))
+            })
+            .collect(),
+        listeners: desired
+            .iter()
+            .flat_map(|s| {
+                s.listeners
+                    .iter()
+                    .filter(|l| !l.attributes.is_empty())
+                    .map(move |l| (s.id.to_string(), l.port))
             })
             .collect(),
     };

@@ -13,6 +13,7 @@ mod aws_dns;
 mod aws_errors;
 mod aws_faults;
 mod aws_idempotent;
+mod aws_listener_attributes;
 mod aws_nlb;
 mod aws_race;
 mod aws_ratelimit;

@@ -206,6 +206,9 @@ pub struct ListenerSpec {
     /// ALPN policy (TLS listeners of NLBs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpn_policy: Option<String>,
+    /// Listener attributes (only the keys that were set: `listener-attributes.*`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags (resource id = the port).
     pub tags: BTreeMap<String, String>,
 }

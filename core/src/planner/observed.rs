@@ -92,6 +92,10 @@ pub struct ObservedListener {
     /// ALPN policy (TLS listeners).
     #[serde(default)]
     pub alpn_policy: Option<String>,
+    /// Listener attributes (DescribeListenerAttributes), read only for listeners whose
+    /// desired state sets some; empty otherwise.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
     /// Tags.
     pub tags: Tags,
     /// Non-default rules, sorted by priority.

@@ -457,6 +457,12 @@ impl Fake {
                         certificates: listener.default_certificate.iter().cloned().collect(),
                         default_also_listed: false,
                         alpn_policy: listener.alpn_policy.clone(),
+                        // AWS reports every attribute, defaults included.
+                        attributes: [(
+                            "routing.http.response.server.enabled".to_owned(),
+                            "true".to_owned(),
+                        )]
+                        .into(),
                         tags: tags.clone(),
                         rules: vec![],
                     });
@@ -476,6 +482,15 @@ impl Fake {
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
+                }
+                Op::ModifyListenerAttributes {
+                    listener,
+                    attributes,
+                } => {
+                    let arn = self.resolve(listener);
+                    self.listener_mut(&arn)
+                        .attributes
+                        .extend(attributes.clone());
                 }
                 Op::AddListenerCertificates {
                     listener,
@@ -746,6 +761,49 @@ fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() 
 
 /// `--external-managed-tags`: keys set outside the operator are never removed (LBC's
 /// `externalManagedTags`), other foreign keys are.
+/// Listener attributes: set right after a new listener, compared on the keys the listener
+/// sets (AWS's defaults for other keys plan nothing), one ModifyListenerAttributes with only
+/// the keys that differ, and a key no longer set is left as it is (as LBC).
+#[test]
+fn listener_attributes_are_set_on_create_and_only_the_differences_modified() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    let server = "routing.http.response.server.enabled";
+    let frame = "routing.http.response.x_frame_options.header_value";
+    stack.listeners[0].attributes = [(server.to_owned(), "false".to_owned())].into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let created = ops(&p);
+    let pos = |op: &str| created.iter().position(|o| *o == op);
+    assert_eq!(count(&p, "elbv2.ModifyListenerAttributes"), 1);
+    assert!(pos("elbv2.CreateListener") < pos("elbv2.ModifyListenerAttributes"));
+
+    stack.listeners[0].attributes = [
+        (server.to_owned(), "false".to_owned()),
+        (frame.to_owned(), "DENY".to_owned()),
+    ]
+    .into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyListenerAttributes"]);
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::ModifyListenerAttributes { attributes, .. }
+            if attributes == &[(frame.to_owned(), "DENY".to_owned())].into()
+    ));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some("listener attributes (routing.http.response.x_frame_options.header_value: DENY)")
+    );
+
+    stack.listeners[0].attributes = [(server.to_owned(), "true".to_owned())].into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some("listener attributes (routing.http.response.server.enabled: false -> true)")
+    );
+    stack.listeners[0].attributes.clear();
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}
+
 #[test]
 fn externally_managed_tag_keys_are_never_removed() {
     let mut fake = Fake::default();

@@ -559,6 +559,51 @@ pub fn attributes(
     }
 }
 
+/// Listener attributes per `(protocol, port)` of the listener.
+pub type ListenerAttributes = BTreeMap<(Protocol, u16), BTreeMap<String, String>>;
+
+/// `alb.ingress.kubernetes.io/listener-attributes.` (then `{Protocol}-{Port}`).
+pub const LISTENER_ATTRIBUTES_PREFIX: &str = "alb.ingress.kubernetes.io/listener-attributes.";
+
+/// Listener attributes per `(protocol, port)`: every annotation `<prefix><Protocol>-<Port>`
+/// (LBC's `listener-attributes.HTTPS-443`), its value a `key=value` map checked against `set`.
+/// A key under `prefix` whose rest is not one of `protocols`, a dash and a port is an error
+/// (LBC would ignore it silently).
+pub fn listener_attributes(
+    a: &Annotations<'_>,
+    prefix: &str,
+    protocols: &[Protocol],
+    set: super::attributes::Set,
+) -> Result<ListenerAttributes, BuildError> {
+    let mut out = BTreeMap::new();
+    for key in a.all().into_iter().flat_map(BTreeMap::keys) {
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        let parsed = rest.rsplit_once('-').and_then(|(proto, port)| {
+            let proto = Protocol::parse(proto).filter(|p| protocols.contains(p))?;
+            let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+            Some((proto, port))
+        });
+        let Some(listener) = parsed else {
+            let names: Vec<&str> = protocols.iter().map(|p| p.as_str()).collect();
+            return Err(invalid_annotation(
+                a.object(),
+                key,
+                a.raw(key).unwrap_or_default(),
+                format!(
+                    "a key {prefix}<protocol>-<port> with protocol {} and a port from 1 to 65535",
+                    names.join(", ")
+                ),
+            ));
+        };
+        if let Some(map) = attributes(a, key, set)? {
+            out.insert(listener, map);
+        }
+    }
+    Ok(out)
+}
+
 /// LBC's `validateTagCollisionWithExternalManagedTags`: no annotation may set a tag key that
 /// `--external-managed-tags` leaves to be managed outside the operator.
 pub fn check_external_tags(
@@ -675,6 +720,8 @@ pub struct IngressSettings {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     /// `tags`.
     pub tags: Option<BTreeMap<String, String>>,
+    /// `listener-attributes.{Protocol}-{Port}`, per listen port.
+    pub listener_attributes: ListenerAttributes,
     /// The "Ing,Svc" annotations as set on the Ingress.
     pub backend: BackendSettings,
 }
@@ -731,6 +778,12 @@ impl IngressSettings {
                 super::attributes::Set::ApplicationLoadBalancer,
             )?,
             tags: parse_tags(a)?,
+            listener_attributes: listener_attributes(
+                a,
+                LISTENER_ATTRIBUTES_PREFIX,
+                &[Protocol::Http, Protocol::Https],
+                super::attributes::Set::ApplicationListener,
+            )?,
             backend: BackendSettings::parse(a)?,
         })
     }

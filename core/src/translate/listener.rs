@@ -1,6 +1,10 @@
 //! Listeners: which ports each member declares, per-port merge across a group (protocol and TLS
 //! policy must agree, certificates are concatenated), and default actions.
-use super::annotations::{ListenPort, CERTIFICATE_ARN, LISTEN_PORTS, SSL_POLICY};
+use std::collections::BTreeMap;
+
+use super::annotations::{
+    ListenPort, CERTIFICATE_ARN, LISTENER_ATTRIBUTES_PREFIX, LISTEN_PORTS, SSL_POLICY,
+};
 use super::error::{invalid_annotation, BuildError, ObjectRef};
 use super::member::MemberPlan;
 use crate::model::{
@@ -58,6 +62,8 @@ pub(crate) struct ListenerState {
     pub(crate) certificates: Vec<String>,
     /// Certificates to discover in ACM, per member that names none.
     pub(crate) discovery: Vec<CertificateDiscovery>,
+    /// `listener-attributes.{Protocol}-{Port}` of the members, with the member that set each.
+    pub(crate) attributes: BTreeMap<String, (String, ObjectRef)>,
 }
 
 impl ListenerState {
@@ -68,6 +74,7 @@ impl ListenerState {
             ssl_policy: None,
             certificates: Vec::new(),
             discovery: Vec::new(),
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -87,6 +94,29 @@ impl ListenerState {
                 owner: self.owner.clone(),
                 group: stack.clone(),
             });
+        }
+        if let Some(mine) = plan
+            .settings
+            .listener_attributes
+            .get(&(lp.protocol, lp.port))
+        {
+            for (key, value) in mine {
+                if let Some((theirs, owner)) = self.attributes.get(key) {
+                    if theirs != value {
+                        return Err(BuildError::Conflict {
+                            object: plan.object.clone(),
+                            setting: format!(
+                                "annotation {LISTENER_ATTRIBUTES_PREFIX}{}-{} key {key}",
+                                lp.protocol, lp.port
+                            ),
+                            value: value.clone(),
+                            existing: theirs.clone(),
+                            owner: owner.clone(),
+                            group: stack.clone(),
+                        });
+                    }
+                }
+            }
         }
         if lp.protocol == Protocol::Https {
             if let (Some(mine), Some((theirs, owner))) =
@@ -108,6 +138,17 @@ impl ListenerState {
     }
 
     pub(crate) fn merge(&mut self, plan: &MemberPlan) {
+        if let Some(mine) = plan
+            .settings
+            .listener_attributes
+            .get(&(self.port.protocol, self.port.port))
+        {
+            for (key, value) in mine {
+                self.attributes
+                    .entry(key.clone())
+                    .or_insert_with(|| (value.clone(), plan.object.clone()));
+            }
+        }
         if self.port.protocol != Protocol::Https {
             return;
         }

@@ -271,6 +271,11 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                 Vec::new()
             },
             alpn_policy: None,
+            attributes: ls
+                .attributes
+                .iter()
+                .map(|(k, (v, _))| (k.clone(), v.clone()))
+                .collect(),
             tags: tags::with_tracking(&listener_tags, cluster, stack, &port.to_string()),
         });
     }

@@ -1308,6 +1308,76 @@ fn discovery_needs_an_https_port_and_a_host() {
     );
 }
 
+/// `listener-attributes.{Protocol}-{Port}` as LBC: per listener of the group, merged across
+/// its members; a member setting a key to another value than an earlier member is left out
+/// (LBC fails the group); a key naming a port the member does not listen on does nothing.
+#[test]
+fn listener_attributes_are_merged_per_listener() {
+    let key = "alb.ingress.kubernetes.io/listener-attributes.HTTP-80";
+    let member = |name: &str, order: &str, value: &str| {
+        ingress("shop", name)
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::GROUP_ORDER, order)
+            .annotation(ann::LISTEN_PORTS, r#"[{"HTTP":80},{"HTTP":8080}]"#)
+            .annotation(key, value)
+            .annotation(
+                "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
+                "routing.http.response.server.enabled=true",
+            )
+            .rule(
+                Some(&format!("{name}.example.com")),
+                &[("Prefix", "/", "web", P::N(80))],
+            )
+            .build()
+    };
+    let mut snap = snapshot(
+        vec![
+            member("a", "1", "routing.http.response.server.enabled=false"),
+            member(
+                "b",
+                "2",
+                "routing.http.response.server.enabled=false,routing.http.response.x_frame_options.header_value=DENY",
+            ),
+            member("c", "3", "routing.http.response.server.enabled=true"),
+        ],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/c: annotation alb.ingress.kubernetes.io/listener-attributes.HTTP-80 key routing.http.response.server.enabled is \"true\" but ingress shop/a already set \"false\" for group shop: expected the same value in every member that sets it; ingress shop/c left out of group shop, the rest of the group is still built"]
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let stack = only_stack(&out);
+    let l80 = listener(stack, 80);
+    assert_eq!(
+        l80.attributes,
+        std::collections::BTreeMap::from([
+            (
+                "routing.http.response.server.enabled".to_owned(),
+                "false".to_owned()
+            ),
+            (
+                "routing.http.response.x_frame_options.header_value".to_owned(),
+                "DENY".to_owned()
+            ),
+        ])
+    );
+    assert!(listener(stack, 8080).attributes.is_empty());
+
+    let bad = ingress("shop", "web")
+        .annotation(key, "routing.http.response.server=false")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![bad], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    assert_eq!(
+        messages(&build(&snap, &config())),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/listener-attributes.HTTP-80 has invalid value \"routing.http.response.server=false\": expected key=value pairs whose keys are attributes of a listener of an Application Load Balancer (such as routing.http.response.server.enabled), but \"routing.http.response.server\" is not one; no load balancer is built for ingress shop/web"]
+    );
+}
+
 #[test]
 fn aws_limits() {
     struct Case {

@@ -701,6 +701,7 @@ pub(super) fn build(
                 certificates: s.certificates.clone(),
                 certificate_discovery: Vec::new(),
                 alpn_policy: s.alpn_policy.clone(),
+                attributes: BTreeMap::new(),
                 tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &s.port.to_string()),
             })
         })

@@ -854,6 +854,7 @@ fn alb_listeners(
             certificates: s.certificates.clone(),
             certificate_discovery: Vec::new(),
             alpn_policy: None,
+            attributes: BTreeMap::new(),
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
         });
     }

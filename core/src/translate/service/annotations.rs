@@ -14,6 +14,9 @@ use crate::translate::error::{invalid_annotation, BuildError};
 
 /// `aws-load-balancer-type`: `external`, `nlb-ip` (LBC) or `nlb` (in-tree controller).
 pub const TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+/// `aws-load-balancer-listener-attributes.` (then `{Protocol}-{Port}`).
+pub const LISTENER_ATTRIBUTES_PREFIX: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.";
 /// `aws-load-balancer-name`.
 pub const NAME: &str = "service.beta.kubernetes.io/aws-load-balancer-name";
 /// `aws-load-balancer-scheme`.
@@ -253,6 +256,8 @@ pub struct ServiceSettings {
     pub ssl_policy: Option<String>,
     /// `aws-load-balancer-alpn-policy`.
     pub alpn_policy: Option<String>,
+    /// `aws-load-balancer-listener-attributes.{Protocol}-{Port}`, per listener.
+    pub listener_attributes: crate::translate::annotations::ListenerAttributes,
     /// `aws-load-balancer-backend-protocol: ssl` (TLS to the targets of TLS listeners).
     pub backend_tls: bool,
     /// `aws-load-balancer-nlb-target-type`.
@@ -441,6 +446,17 @@ impl ServiceSettings {
                     .collect::<Vec<_>>()
                     .join(" or "),
                 |v| ALPN_POLICIES.contains(&v).then(|| v.to_owned()),
+            )?,
+            listener_attributes: crate::translate::annotations::listener_attributes(
+                a,
+                LISTENER_ATTRIBUTES_PREFIX,
+                &[
+                    Protocol::Tcp,
+                    Protocol::Udp,
+                    Protocol::TcpUdp,
+                    Protocol::Tls,
+                ],
+                crate::translate::attributes::Set::NetworkListener,
             )?,
             backend_tls: a
                 .parse_with(BACKEND_PROTOCOL, "\"ssl\" or \"tcp\"", |v| {

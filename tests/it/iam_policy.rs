@@ -60,6 +60,8 @@ const TEST_SETUP_ONLY: &[&str] = &[
     "route53.DeleteHostedZone",
     // aws_faults: the suite's own call, to see EC2's throttling answer through the proxy.
     "ec2.DescribeVpcs",
+    // aws_prefix_lists: the managed prefix list the ALB lets in.
+    "ec2.CreateManagedPrefixList",
 ];
 
 /// Policy actions no suite exercises on LocalStack, and why.

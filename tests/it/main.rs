@@ -15,6 +15,7 @@ mod aws_faults;
 mod aws_idempotent;
 mod aws_listener_attributes;
 mod aws_nlb;
+mod aws_prefix_lists;
 mod aws_race;
 mod aws_ratelimit;
 mod aws_route53;

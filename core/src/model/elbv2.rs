@@ -154,6 +154,10 @@ pub struct LoadBalancerSpec {
     /// Source CIDRs allowed by the managed security group (empty when `securityGroups` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_cidrs: Vec<String>,
+    /// Managed prefix lists (`pl-…`) allowed by the managed security group
+    /// (`security-group-prefix-lists`; empty when `securityGroups` is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_prefix_lists: Vec<String>,
     /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eip_allocations: Vec<String>,

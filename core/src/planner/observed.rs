@@ -177,6 +177,8 @@ pub enum SgSource {
     CidrV6(String),
     /// Security group id.
     Group(String),
+    /// Managed prefix list id (`pl-…`).
+    PrefixList(String),
     /// A security group created earlier in the same plan, by its plan key (planned changes
     /// only; never observed).
     NewGroup(String),

@@ -804,6 +804,55 @@ fn listener_attributes_are_set_on_create_and_only_the_differences_modified() {
     assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
 }
 
+/// Prefix lists open the listener ports on the managed security group, one permission per
+/// port and list; dropping them revokes exactly those permissions.
+#[test]
+fn prefix_lists_open_the_listener_ports_on_the_managed_group() {
+    use crate::planner::{SgPermission, SgSource};
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.inbound_prefix_lists = vec!["pl-0a1b".into()];
+    stack.load_balancer.inbound_cidrs = vec![];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let ports: Vec<i32> = stack.listeners.iter().map(|l| i32::from(l.port)).collect();
+    let opened: Vec<SgPermission> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::AuthorizeSecurityGroupIngress { permissions, .. }
+                if c.reason.as_deref() == Some("open the listener ports") =>
+            {
+                Some(permissions.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        opened,
+        ports
+            .iter()
+            .map(|port| SgPermission {
+                protocol: "tcp".into(),
+                from_port: *port,
+                to_port: *port,
+                source: SgSource::PrefixList("pl-0a1b".into()),
+                description: None,
+            })
+            .collect::<Vec<_>>()
+    );
+    stack.load_balancer.inbound_prefix_lists.clear();
+    stack.load_balancer.inbound_cidrs = vec!["0.0.0.0/0".into()];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        ops(&p),
+        [
+            "ec2.AuthorizeSecurityGroupIngress",
+            "ec2.RevokeSecurityGroupIngress"
+        ]
+    );
+}
+
 #[test]
 fn externally_managed_tag_keys_are_never_removed() {
     let mut fake = Fake::default();

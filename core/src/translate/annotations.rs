@@ -31,6 +31,25 @@ pub const SUBNETS: &str = "alb.ingress.kubernetes.io/subnets";
 pub const SECURITY_GROUPS: &str = "alb.ingress.kubernetes.io/security-groups";
 /// `inbound-cidrs`.
 pub const INBOUND_CIDRS: &str = "alb.ingress.kubernetes.io/inbound-cidrs";
+/// `security-group-prefix-lists`.
+pub const SECURITY_GROUP_PREFIX_LISTS: &str =
+    "alb.ingress.kubernetes.io/security-group-prefix-lists";
+/// What a managed prefix list id looks like.
+pub const PREFIX_LIST_EXPECTED: &str =
+    "a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0";
+
+/// A comma-separated list of prefix list ids (`pl-` and hexadecimal digits).
+#[must_use]
+pub fn parse_prefix_lists(v: &str) -> Option<Vec<String>> {
+    let items = parse_list(v)?;
+    items
+        .iter()
+        .all(|i| {
+            i.strip_prefix("pl-")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .then_some(items)
+}
 /// `listen-ports`.
 pub const LISTEN_PORTS: &str = "alb.ingress.kubernetes.io/listen-ports";
 /// `ssl-redirect`.
@@ -708,6 +727,8 @@ pub struct IngressSettings {
     pub security_groups: Option<Vec<String>>,
     /// `inbound-cidrs`.
     pub inbound_cidrs: Option<Vec<String>>,
+    /// `security-group-prefix-lists`.
+    pub inbound_prefix_lists: Option<Vec<String>>,
     /// `listen-ports`.
     pub listen_ports: Option<Vec<ListenPort>>,
     /// `ssl-redirect`.
@@ -762,6 +783,11 @@ impl IngressSettings {
             subnet_tags: None,
             security_groups: a.list(SECURITY_GROUPS)?,
             inbound_cidrs,
+            inbound_prefix_lists: a.parse_with(
+                SECURITY_GROUP_PREFIX_LISTS,
+                PREFIX_LIST_EXPECTED,
+                parse_prefix_lists,
+            )?,
             listen_ports: parse_listen_ports(a)?,
             ssl_redirect: a
                 .int(SSL_REDIRECT, 1, 65535)?

@@ -1378,6 +1378,55 @@ fn listener_attributes_are_merged_per_listener() {
     );
 }
 
+/// `security-group-prefix-lists` as LBC: the managed security group lets the prefix lists in
+/// on the listen ports, and nothing else unless `inbound-cidrs` names CIDRs too; exclusive in a
+/// group like `inbound-cidrs`; ids are checked.
+#[test]
+fn security_group_prefix_lists_replace_the_open_default() {
+    let built = |annotations: &[(&str, &str)]| {
+        let mut ing = ingress("shop", "web");
+        for (k, v) in annotations {
+            ing = ing.annotation(k, v);
+        }
+        let mut snap = snapshot(
+            vec![ing.rule(None, &[("Prefix", "/", "web", P::N(80))]).build()],
+            vec![],
+        );
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        build(&snap, &config())
+    };
+    let out = built(&[(ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b, pl-00ff")]);
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b", "pl-00ff"]);
+    assert!(lb.inbound_cidrs.is_empty(), "{:?}", lb.inbound_cidrs);
+
+    let out = built(&[
+        (ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b"),
+        (ann::INBOUND_CIDRS, "10.0.0.0/8"),
+    ]);
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert_eq!(lb.inbound_cidrs, ["10.0.0.0/8"]);
+
+    let out = built(&[
+        (ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b"),
+        (ann::SECURITY_GROUPS, "sg-1"),
+    ]);
+    let lb = &only_stack(&out).load_balancer;
+    assert!(lb.inbound_prefix_lists.is_empty() && lb.inbound_cidrs.is_empty());
+
+    let out = built(&[]);
+    let lb = &only_stack(&out).load_balancer;
+    assert!(lb.inbound_prefix_lists.is_empty());
+    assert_eq!(lb.inbound_cidrs, ["0.0.0.0/0"]);
+
+    let out = built(&[(ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b,sg-1")]);
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/security-group-prefix-lists has invalid value \"pl-0a1b,sg-1\": expected a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0; no load balancer is built for ingress shop/web"]
+    );
+}
+
 #[test]
 fn aws_limits() {
     struct Case {

@@ -36,6 +36,9 @@ pub const PRIVATE_IPV4_ADDRESSES: &str =
 pub const SECURITY_GROUPS: &str = "service.beta.kubernetes.io/aws-load-balancer-security-groups";
 /// `load-balancer-source-ranges` (no `aws-` prefix; `spec.loadBalancerSourceRanges` wins).
 pub const SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
+/// `aws-load-balancer-security-group-prefix-lists`.
+pub const SECURITY_GROUP_PREFIX_LISTS: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists";
 /// `aws-load-balancer-attributes`.
 pub const ATTRIBUTES: &str = "service.beta.kubernetes.io/aws-load-balancer-attributes";
 /// `aws-load-balancer-cross-zone-load-balancing-enabled` (deprecated; use `attributes`).
@@ -244,6 +247,8 @@ pub struct ServiceSettings {
     pub security_groups: Option<Vec<String>>,
     /// `load-balancer-source-ranges`.
     pub source_ranges: Option<Vec<String>>,
+    /// `aws-load-balancer-security-group-prefix-lists`.
+    pub prefix_lists: Option<Vec<String>>,
     /// Load balancer attributes: the deprecated attribute annotations, then `attributes`.
     pub attributes: BTreeMap<String, String>,
     /// `aws-load-balancer-additional-resource-tags`.
@@ -429,6 +434,11 @@ impl ServiceSettings {
             )?,
             security_groups: a.list(SECURITY_GROUPS)?,
             source_ranges: cidr_list(a, SOURCE_RANGES)?,
+            prefix_lists: a.parse_with(
+                SECURITY_GROUP_PREFIX_LISTS,
+                crate::translate::annotations::PREFIX_LIST_EXPECTED,
+                crate::translate::annotations::parse_prefix_lists,
+            )?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
             ssl_certificates: a.parse_with(

@@ -1606,3 +1606,30 @@ fn listener_attributes_go_to_their_listener() {
         assert_eq!(messages(&out), [error], "{key}={value}");
     }
 }
+
+/// `aws-load-balancer-security-group-prefix-lists` as LBC: the prefix lists are let in, and
+/// no CIDR unless source ranges are named too.
+#[test]
+fn security_group_prefix_lists_of_a_service() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists";
+    let out = build_one(web().annotation(key, "pl-0a1b").0);
+    let lb = lbs(only_stack(&out));
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert!(lb.inbound_cidrs.is_empty(), "{:?}", lb.inbound_cidrs);
+    let out = build_one(
+        web()
+            .annotation(key, "pl-0a1b")
+            .annotation(ann::SOURCE_RANGES, "10.0.0.0/8")
+            .0,
+    );
+    let lb = lbs(only_stack(&out));
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert_eq!(lb.inbound_cidrs, ["10.0.0.0/8"]);
+    let out = build_one(web().annotation(key, "pl-").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists has invalid value "pl-": expected a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0; no load balancer is built for service shop/web"#
+        ]
+    );
+}

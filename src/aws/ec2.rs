@@ -220,6 +220,7 @@ mod tests {
                 perm(SgSource::Cidr("0.0.0.0/0".into()), None),
                 perm(SgSource::CidrV6("::/0".into()), None),
                 perm(SgSource::Group("sg-1".into()), Some("b")),
+                perm(SgSource::PrefixList("pl-1".into()), None),
             ]
         );
         let all = IpPermission::builder()

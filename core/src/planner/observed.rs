@@ -94,7 +94,7 @@ pub struct ObservedListener {
     pub alpn_policy: Option<String>,
     /// Listener attributes (DescribeListenerAttributes), read only for listeners whose
     /// desired state sets some; empty otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// Tags.
     pub tags: Tags,

@@ -442,6 +442,7 @@ async fn live(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, 
     let scope = AttributeScope::Only {
         load_balancers: BTreeSet::new(),
         target_groups: BTreeSet::new(),
+        listeners: BTreeSet::new(),
     };
     let observed = observe_selective(&clients, cluster, &vpc, &BTreeSet::new(), true, &scope)
         .await

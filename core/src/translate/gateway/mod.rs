@@ -532,6 +532,7 @@ fn load_balancer(
         subnet_tags: BTreeMap::new(),
         security_groups,
         inbound_cidrs,
+        inbound_prefix_lists: Vec::new(),
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         attributes: spec

@@ -320,6 +320,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 continue;
             }
         };
+        let routes_before = out.status.routes.len();
         let (valid, total, built) = if nlb {
             let built = nlb::build(
                 &index,
@@ -397,6 +398,31 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         gw_status.conditions = vec![accepted, programmed];
         out.status.gateways.push(gw_status);
         if valid == 0 {
+            // Nothing serves the routes: those the listeners would take are pending on this
+            // Gateway (as for a Gateway whose parameters are refused), never `Accepted=True`;
+            // those refused keep the reason.
+            let gw_shown = format!("{ns}/{name}");
+            for parent in out
+                .status
+                .routes
+                .iter_mut()
+                .skip(routes_before)
+                .flat_map(|r| r.parents.iter_mut())
+                .filter(|p| p.gateway == gw_shown)
+            {
+                parent
+                    .conditions
+                    .retain(|c| c.type_ != status::PARTIALLY_INVALID);
+                for c in &mut parent.conditions {
+                    if c.type_ == status::ACCEPTED && c.status == status::ConditionStatus::True {
+                        *c = Condition::unknown(
+                            status::ACCEPTED,
+                            reason::PENDING,
+                            format!("gateway {gw_shown} is not accepted: no listener is valid"),
+                        );
+                    }
+                }
+            }
             continue;
         }
         let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
@@ -445,9 +471,7 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
     }
     out.warnings.sort();
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
-    out.status
-        .routes
-        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out.status.merge_routes();
     out
 }
 

@@ -876,3 +876,138 @@ fn grpc_route_header_matching() {
         c.check_on("grpc-https", "https", 443, &[("", &path, &headers, want)]);
     }
 }
+
+#[test]
+fn http_route_invalid_cross_namespace_parent_ref() {
+    let c = case("httproute-invalid-cross-namespace-parent-ref");
+    let route = format!("{WEB}/invalid-cross-namespace-parent-ref");
+    assert_eq!(
+        [ACCEPTED, RESOLVED_REFS].map(|t| c.route_condition(
+            "HTTPRoute",
+            &route,
+            "same-namespace",
+            t
+        )),
+        ["False/NotAllowedByListeners", "True/ResolvedRefs"]
+    );
+    assert_eq!(c.attached("same-namespace", "http"), 0);
+}
+
+#[test]
+fn http_route_invalid_reference_grant() {
+    let c = case("httproute-invalid-reference-grant");
+    assert_eq!(
+        [ACCEPTED, RESOLVED_REFS].map(|t| c.route_condition(
+            "HTTPRoute",
+            "reference-grant",
+            "same-namespace",
+            t
+        )),
+        ["True/Accepted", "False/RefNotPermitted"],
+        "none of the seven grants covers the backend"
+    );
+    c.check("same-namespace", &[("", "/", &[], "500")]);
+}
+
+#[test]
+fn http_route_partially_invalid_via_invalid_reference_grant() {
+    let c = case("httproute-partially-invalid-via-invalid-reference-grant");
+    assert_eq!(
+        [ACCEPTED, RESOLVED_REFS].map(|t| {
+            c.route_condition("HTTPRoute", "invalid-reference-grant", "same-namespace", t)
+        }),
+        ["True/Accepted", "False/RefNotPermitted"]
+    );
+    c.check(
+        "same-namespace",
+        &[
+            ("", "/v2", &[], "500"),
+            (
+                "",
+                "/",
+                &[],
+                "gateway-conformance-app-backend/app-backend-v1",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn http_route_multiple_gateways() {
+    let c = case("httproute-multiple-gateways");
+    for gw in ["same-namespace", "all-namespaces"] {
+        c.accepted("multiple-gateways-shared-route", gw);
+    }
+    c.accepted("same-namespace-dedicated-route", "same-namespace");
+    c.accepted("all-namespaces-dedicated-route", "all-namespaces");
+    c.check(
+        "same-namespace",
+        &[("", "/shared", &[], V1), ("", "/", &[], V2)],
+    );
+    c.check(
+        "all-namespaces",
+        &[("", "/shared", &[], V1), ("", "/", &[], V3)],
+    );
+}
+
+#[test]
+fn http_route_no_backend_refs() {
+    let c = case("httproute-omitted-backendrefs");
+    c.accepted("omitted-backendrefs", "same-namespace");
+    c.check(
+        "same-namespace",
+        &[
+            ("", "/forward", &[], V1),
+            ("", "/omitted-no-forward", &[], "500"),
+            ("", "/empty-no-forward", &[], "500"),
+        ],
+    );
+}
+
+/// HTTPRouteHTTPSListener: the suite's HTTPS listeners take their certificate from a Secret
+/// (`tls.certificateRefs`), which an ALB cannot use (it takes ACM or IAM certificate ARNs from
+/// the LoadBalancerConfiguration): every listener is `ResolvedRefs=False`,
+/// `InvalidCertificateRef`, the Gateway `Accepted=False`, `ListenersNotValid`, nothing is
+/// built, and the routes are pending on it.
+#[test]
+fn http_route_https_listener_is_unsupported_with_secret_certificates() {
+    let c = case("httproute-https-listener");
+    let gw = "same-namespace-with-https-listener";
+    let g = c
+        .status
+        .gateways
+        .iter()
+        .find(|g| g.namespace == INFRA && g.name == gw)
+        .unwrap();
+    let accepted = find(&g.conditions, ACCEPTED).unwrap();
+    assert_eq!(
+        format!("{}/{}", status_text(accepted.status), accepted.reason),
+        "False/ListenersNotValid"
+    );
+    for l in &g.listeners {
+        let r = find(&l.conditions, RESOLVED_REFS).unwrap();
+        assert_eq!(
+            format!("{}/{}", status_text(r.status), r.reason),
+            "False/InvalidCertificateRef",
+            "listener {}",
+            l.name
+        );
+        assert!(
+            r.message.contains("an ALB takes no Secret"),
+            "{}",
+            r.message
+        );
+    }
+    assert!(
+        !c.stacks
+            .iter()
+            .any(|s| s.id.to_string() == format!("gateway:{INFRA}/{gw}")),
+        "no stack"
+    );
+    for route in ["httproute-https-test", "httproute-https-test-no-hostname"] {
+        assert_eq!(
+            c.route_condition("HTTPRoute", route, gw, ACCEPTED),
+            "Unknown/Pending"
+        );
+    }
+}

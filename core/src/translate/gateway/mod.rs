@@ -538,12 +538,23 @@ fn load_balancer(
     } else {
         Vec::new()
     };
+    // LBC hashes the Gateway's uid. A manifest without one (`plan -f`, `apply -f`) hashes
+    // `namespace/name` in its place: with an empty uid, two Gateways of one namespace whose
+    // names share their first 8 characters would get one name (found applying the conformance
+    // cases, whose Gateways `httproute-hostname-intersection` and
+    // `httproute-listener-hostname-matching` collided).
+    let uid = gw
+        .metadata
+        .uid
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map_or_else(|| format!("{}/{}", id.namespace, id.name), str::to_owned);
     let name = spec.load_balancer_name.clone().unwrap_or_else(|| {
         gateway_load_balancer_name(
             &index.config.cluster_name,
             &id.namespace,
             &id.name,
-            gw.metadata.uid.as_deref().unwrap_or_default(),
+            &uid,
             scheme.as_str(),
         )
     });

@@ -1085,7 +1085,7 @@ fn names_tags_and_programmed_status() {
     let stack = &out.stacks[0];
     assert_eq!(
         stack.load_balancer.name,
-        crate::model::gateway_load_balancer_name("demo", "shop", "edge", "", "internal")
+        crate::model::gateway_load_balancer_name("demo", "shop", "edge", "shop/edge", "internal")
     );
     let tg = &stack.target_groups[0];
     assert_eq!(tg.id, "shop/edge:shop-r:HTTPRoute-shop-a:80");
@@ -2396,5 +2396,57 @@ fn routes_of_a_gateway_without_a_valid_listener_are_pending() {
             reason::PENDING,
             "gateway shop/edge is not accepted: no listener is valid"
         )
+    );
+}
+
+/// The load balancer's name hashes the Gateway's uid (LBC's), or `namespace/name` when the
+/// manifest has none: two Gateways of one namespace whose names share their first 8
+/// characters never get one name.
+#[test]
+fn gateway_load_balancer_names_never_collide_without_a_uid() {
+    let with_uid = |uid: Option<&str>, name: &str| {
+        let mut g = gateway("shop", name, json!([http("web", 80)]));
+        g.metadata.uid = uid.map(str::to_owned);
+        g
+    };
+    let names = |gateways: Vec<Gateway>| -> Vec<String> {
+        let o = objects(gateways, Vec::new());
+        run(&o, &[])
+            .stacks
+            .iter()
+            .map(|s| s.load_balancer.name.clone())
+            .collect()
+    };
+    let offline = names(vec![
+        with_uid(None, "httproute-a"),
+        with_uid(Some(""), "httproute-b"),
+    ]);
+    assert_eq!(offline.len(), 2);
+    assert_ne!(offline[0], offline[1]);
+    assert!(
+        offline.iter().all(|n| n.starts_with("k8s-shop-httprout-")),
+        "{offline:?}"
+    );
+    assert_eq!(
+        offline[0],
+        crate::model::gateway_load_balancer_name(
+            "demo",
+            "shop",
+            "httproute-a",
+            "shop/httproute-a",
+            "internal"
+        )
+    );
+    let cluster = names(vec![with_uid(Some("uid-1"), "httproute-a")]);
+    assert_eq!(
+        cluster[0],
+        crate::model::gateway_load_balancer_name(
+            "demo",
+            "shop",
+            "httproute-a",
+            "uid-1",
+            "internal"
+        ),
+        "a cluster's Gateway: LBC's name"
     );
 }

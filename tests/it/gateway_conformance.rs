@@ -11,17 +11,22 @@
 //! parameter names compared case-insensitively), the row says `ALB:` and asserts what the ALB
 //! does, so the difference is pinned and documented rather than hidden.
 //!
-//! No AWS: the LocalStack proof of Gateway stacks (apply, read back, evaluate the observed
-//! rules) is `aws_gateway`.
+//! Offline, but for `conformance_cases_route_the_same_on_localstack`: three of the cases
+//! applied to LocalStack, read back, and their requests evaluated on the rules AWS holds.
 use std::path::{Path, PathBuf};
 
+use aws_lb_operator::aws::execute::{ExecuteOptions, Outcome as Done};
 use aws_lb_operator::cli::manifests::load_manifests;
-use aws_lb_operator_core::model::{Stack, TargetType};
+use aws_lb_operator::pass::{apply, prepare};
+use aws_lb_operator_core::model::{Scheme, Stack, TargetGroupRef, TargetType};
 use aws_lb_operator_core::route::{evaluate, select_listener, Outcome, Request, RouteListener};
 use aws_lb_operator_core::translate::gateway::status::{
     find, ConditionStatus, Statuses, ACCEPTED, PARTIALLY_INVALID, RESOLVED_REFS,
 };
 use aws_lb_operator_core::translate::{build_with_gateways, BuildConfig};
+
+use crate::aws_apply::env_with;
+use crate::localstack;
 
 const INFRA: &str = "gateway-conformance-infra";
 const WEB: &str = "gateway-conformance-web-backend";
@@ -43,6 +48,11 @@ struct Case {
 /// Reads the base manifests and the case's files (`{GATEWAY_CLASS_NAME}` → our class; `edit`
 /// applied to the case files' text), as `plan -f` does, and translates them (ip targets).
 fn case_with(name: &str, files: &[&str], edit: &dyn Fn(String) -> String) -> Case {
+    case_in("conformance", name, files, edit)
+}
+
+/// [`case_with`] for a cluster name (the names of what is built).
+fn case_in(cluster: &str, name: &str, files: &[&str], edit: &dyn Fn(String) -> String) -> Case {
     let dir =
         std::env::temp_dir().join(format!("aws-lb-conformance-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -69,7 +79,8 @@ fn case_with(name: &str, files: &[&str], edit: &dyn Fn(String) -> String) -> Cas
     assert!(m.errors.is_empty(), "{name}: {:?}", m.errors);
     let config = BuildConfig {
         default_target_type: TargetType::Ip,
-        ..BuildConfig::new("conformance")
+        default_scheme: Scheme::InternetFacing,
+        ..BuildConfig::new(cluster)
     };
     let (built, status) = build_with_gateways(&m.snapshot, &m.gateways, &config);
     Case {
@@ -98,77 +109,21 @@ impl Case {
             .unwrap_or_else(|| panic!("{}: no stack {id}", self.name))
     }
 
-    /// What answers `row`'s request on `gateway`'s listener for `scheme`/`port`.
-    fn answer(&self, gateway: &str, scheme: &str, port: u16, row: &Row<'_>) -> String {
-        let (host, target, headers, _) = *row;
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        // The evaluator takes the host without its port (as an ALB compares host-header).
-        let host = if host.is_empty() { GATEWAY_HOST } else { host };
-        let host = host.split(':').next().unwrap();
-        let mut request = Request {
-            scheme: scheme.into(),
-            port,
-            host: host.into(),
-            path: path.into(),
-            query: query.into(),
-            method: "GET".into(),
-            ..Default::default()
-        };
-        for (k, v) in headers {
-            if *k == "method" {
-                request.method = (*v).into();
-            } else {
-                request.headers.push(((*k).into(), (*v).into()));
-            }
-        }
+    /// Asserts every row of a table on `gateway`'s HTTP listener on port 80.
+    fn check(&self, gateway: &str, rows: &[Row<'_>]) {
+        self.check_on(gateway, "http", 80, rows);
+    }
+
+    /// Asserts every row of a table on `gateway`'s planned listener for `scheme`/`port`.
+    fn check_on(&self, gateway: &str, scheme: &str, port: u16, rows: &[Row<'_>]) {
         let listeners: Vec<RouteListener> = self
             .stack(gateway)
             .listeners
             .iter()
             .map(RouteListener::from)
             .collect();
-        let listener = select_listener(&listeners, &request)
-            .unwrap_or_else(|| panic!("{}: no {scheme} listener on {port}", self.name));
-        match evaluate(listener, &request).answer().unwrap() {
-            Outcome::Forward { target_groups, .. } => target_groups
-                .iter()
-                .map(|t| {
-                    let id = t.id.as_deref().unwrap();
-                    let backend = service_of(id);
-                    if target_groups.len() == 1 {
-                        backend
-                    } else {
-                        format!("{backend}*{}", t.weight)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            Outcome::FixedResponse(f) => f.status_code.clone(),
-            Outcome::Redirect {
-                status_code,
-                location,
-            } => format!("{} {location}", status_code.trim_start_matches("HTTP_")),
-        }
-    }
-
-    /// Asserts every row of a table on `gateway`'s HTTP listener on port 80.
-    fn check(&self, gateway: &str, rows: &[Row<'_>]) {
-        self.check_on(gateway, "http", 80, rows);
-    }
-
-    fn check_on(&self, gateway: &str, scheme: &str, port: u16, rows: &[Row<'_>]) {
-        let mut failures = Vec::new();
-        for row in rows {
-            let got = self.answer(gateway, scheme, port, row);
-            let want = row.3.trim_start_matches("ALB: ");
-            if got != want {
-                failures.push(format!(
-                    "{} {}{} {:?}: want {want}, got {got}",
-                    self.name, row.0, row.1, row.2
-                ));
-            }
-        }
-        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let id = |t: &TargetGroupRef| t.id.clone().unwrap();
+        check_rows(&self.name, &listeners, &id, scheme, port, rows);
     }
 
     /// `(status, reason)` of condition `type_` of route `kind ns/name` for its parent
@@ -225,6 +180,83 @@ impl Case {
     }
 }
 
+/// What answers `row`'s request on `listeners` for `scheme`/`port`; `id` gives the resource
+/// id of a forwarded target group.
+fn answer(
+    listeners: &[RouteListener],
+    id: &dyn Fn(&TargetGroupRef) -> String,
+    scheme: &str,
+    port: u16,
+    row: &Row<'_>,
+) -> String {
+    let (host, target, headers, _) = *row;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // The evaluator takes the host without its port (as an ALB compares host-header).
+    let host = if host.is_empty() { GATEWAY_HOST } else { host };
+    let host = host.split(':').next().unwrap();
+    let mut request = Request {
+        scheme: scheme.into(),
+        port,
+        host: host.into(),
+        path: path.into(),
+        query: query.into(),
+        method: "GET".into(),
+        ..Default::default()
+    };
+    for (k, v) in headers {
+        if *k == "method" {
+            request.method = (*v).into();
+        } else {
+            request.headers.push(((*k).into(), (*v).into()));
+        }
+    }
+    let Some(listener) = select_listener(listeners, &request) else {
+        return format!("no {scheme} listener on {port}");
+    };
+    match evaluate(listener, &request).answer().unwrap() {
+        Outcome::Forward { target_groups, .. } => target_groups
+            .iter()
+            .map(|t| {
+                let backend = service_of(&id(t));
+                if target_groups.len() == 1 {
+                    backend
+                } else {
+                    format!("{backend}*{}", t.weight)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Outcome::FixedResponse(f) => f.status_code.clone(),
+        Outcome::Redirect {
+            status_code,
+            location,
+        } => format!("{} {location}", status_code.trim_start_matches("HTTP_")),
+    }
+}
+
+/// Asserts every row (an `ALB:` answer is what an ALB does where the specification differs).
+fn check_rows(
+    name: &str,
+    listeners: &[RouteListener],
+    id: &dyn Fn(&TargetGroupRef) -> String,
+    scheme: &str,
+    port: u16,
+    rows: &[Row<'_>],
+) {
+    let mut failures = Vec::new();
+    for row in rows {
+        let got = answer(listeners, id, scheme, port, row);
+        let want = row.3.trim_start_matches("ALB: ");
+        if got != want {
+            failures.push(format!(
+                "{name} {}{} {:?}: want {want}, got {got}",
+                row.0, row.1, row.2
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 fn status_text(s: ConditionStatus) -> &'static str {
     match s {
         ConditionStatus::True => "True",
@@ -258,6 +290,73 @@ fn service_of(id: &str) -> String {
 const V1: &str = "infra-backend-v1";
 const V2: &str = "infra-backend-v2";
 const V3: &str = "infra-backend-v3";
+
+const QUERY_PARAM_MATCHING: &[Row<'static>] = &[
+    ("", "/?animal=whale", &[], V1),
+    ("", "/?animal=dolphin", &[], V2),
+    ("", "/?animal=dolphin&color=blue", &[], V3),
+    // The specification compares query parameter names case-sensitively (and the
+    // case expects infra-backend-v3 from the rule `ANIMAL=Whale`); an ALB's
+    // query-string condition ignores case, so the earlier rule `animal=whale` answers.
+    ("", "/?ANIMAL=Whale", &[], "ALB: infra-backend-v1"),
+    ("", "/?animal=whale&otherparam=irrelevant", &[], V1),
+    ("", "/?animal=dolphin&color=yellow", &[], V2),
+    ("", "/?color=blue", &[], "404"),
+    ("", "/?animal=dog", &[], "404"),
+    ("", "/?animal=whaledolphin", &[], "404"),
+    ("", "/", &[], "404"),
+    ("", "/path1?animal=whale", &[], V1),
+    ("", "/?animal=whale", &[("version", "one")], V2),
+    ("", "/path2?animal=whale", &[("version", "two")], V3),
+    ("", "/path3?animal=shark", &[], V1),
+    ("", "/path4?animal=kraken", &[("version", "three")], V1),
+    ("", "/?animal=shark", &[], "404"),
+    ("", "/path4?animal=kraken", &[], "404"),
+    ("", "/path5?animal=hydra", &[], V1),
+    ("", "/?animal=hydra", &[("version", "four")], V3),
+];
+
+const HOSTNAME_INTERSECTION: &[Row<'static>] = &[
+    ("very.specific.com", "/s1", &[], V1),
+    ("very.specific.com:1234", "/s1", &[], V1),
+    ("non.matching.com", "/s1", &[], "404"),
+    ("foo.nonmatchingwildcard.io", "/s1", &[], "404"),
+    ("foo.wildcard.io", "/s1", &[], "404"),
+    ("very.specific.com", "/non-matching-prefix", &[], "404"),
+    ("foo.wildcard.io", "/s2", &[], V2),
+    ("bar.wildcard.io", "/s2", &[], V2),
+    ("foo.bar.wildcard.io", "/s2", &[], V2),
+    ("non.matching.com", "/s2", &[], "404"),
+    ("wildcard.io", "/s2", &[], "404"),
+    ("very.specific.com", "/s2", &[], "404"),
+    ("foo.wildcard.io", "/non-matching-prefix", &[], "404"),
+    ("very.specific.com", "/s3", &[], V3),
+    ("non.matching.com", "/s3", &[], "404"),
+    ("foo.specific.com", "/s3", &[], "404"),
+    ("foo.wildcard.io", "/s3", &[], "404"),
+    ("very.specific.com", "/non-matching-prefix", &[], "404"),
+    ("foo.anotherwildcard.io", "/s4", &[], V1),
+    ("bar.anotherwildcard.io", "/s4", &[], V1),
+    ("foo.bar.anotherwildcard.io", "/s4", &[], V1),
+    ("anotherwildcard.io", "/s4", &[], "404"),
+    ("foo.wildcard.io", "/s4", &[], "404"),
+    ("very.specific.com", "/s4", &[], "404"),
+    ("foo.anotherwildcard.io", "/non-matching-prefix", &[], "404"),
+    // The route that matches no listener hostname is not served.
+    ("specific.but.wrong.com", "/s5", &[], "404"),
+    ("wildcard.io", "/s5", &[], "404"),
+];
+
+const LISTENER_HOSTNAME_MATCHING: &[Row<'static>] = &[
+    ("bar.com", "/", &[], V1),
+    ("foo.bar.com", "/", &[], V2),
+    ("baz.bar.com", "/", &[], V3),
+    ("boo.bar.com", "/", &[], V3),
+    ("multiple.prefixes.bar.com", "/", &[], V3),
+    ("multiple.prefixes.foo.com", "/", &[], V3),
+    ("foo.com", "/", &[], "404"),
+    ("no.matching.host", "/", &[], "404"),
+];
 
 #[test]
 fn http_route_simple_same_namespace() {
@@ -366,33 +465,7 @@ fn http_route_header_matching() {
 fn http_route_query_param_matching() {
     let c = case("httproute-query-param-matching");
     c.accepted("query-param-matching", "same-namespace");
-    c.check(
-        "same-namespace",
-        &[
-            ("", "/?animal=whale", &[], V1),
-            ("", "/?animal=dolphin", &[], V2),
-            ("", "/?animal=dolphin&color=blue", &[], V3),
-            // The specification compares query parameter names case-sensitively (and the
-            // case expects infra-backend-v3 from the rule `ANIMAL=Whale`); an ALB's
-            // query-string condition ignores case, so the earlier rule `animal=whale` answers.
-            ("", "/?ANIMAL=Whale", &[], "ALB: infra-backend-v1"),
-            ("", "/?animal=whale&otherparam=irrelevant", &[], V1),
-            ("", "/?animal=dolphin&color=yellow", &[], V2),
-            ("", "/?color=blue", &[], "404"),
-            ("", "/?animal=dog", &[], "404"),
-            ("", "/?animal=whaledolphin", &[], "404"),
-            ("", "/", &[], "404"),
-            ("", "/path1?animal=whale", &[], V1),
-            ("", "/?animal=whale", &[("version", "one")], V2),
-            ("", "/path2?animal=whale", &[("version", "two")], V3),
-            ("", "/path3?animal=shark", &[], V1),
-            ("", "/path4?animal=kraken", &[("version", "three")], V1),
-            ("", "/?animal=shark", &[], "404"),
-            ("", "/path4?animal=kraken", &[], "404"),
-            ("", "/path5?animal=hydra", &[], V1),
-            ("", "/?animal=hydra", &[("version", "four")], V3),
-        ],
-    );
+    c.check("same-namespace", QUERY_PARAM_MATCHING);
 }
 
 #[test]
@@ -444,39 +517,7 @@ fn http_route_hostname_intersection() {
         [2, 1, 1],
         "only accepted routes are counted"
     );
-    c.check(
-        gw,
-        &[
-            ("very.specific.com", "/s1", &[], V1),
-            ("very.specific.com:1234", "/s1", &[], V1),
-            ("non.matching.com", "/s1", &[], "404"),
-            ("foo.nonmatchingwildcard.io", "/s1", &[], "404"),
-            ("foo.wildcard.io", "/s1", &[], "404"),
-            ("very.specific.com", "/non-matching-prefix", &[], "404"),
-            ("foo.wildcard.io", "/s2", &[], V2),
-            ("bar.wildcard.io", "/s2", &[], V2),
-            ("foo.bar.wildcard.io", "/s2", &[], V2),
-            ("non.matching.com", "/s2", &[], "404"),
-            ("wildcard.io", "/s2", &[], "404"),
-            ("very.specific.com", "/s2", &[], "404"),
-            ("foo.wildcard.io", "/non-matching-prefix", &[], "404"),
-            ("very.specific.com", "/s3", &[], V3),
-            ("non.matching.com", "/s3", &[], "404"),
-            ("foo.specific.com", "/s3", &[], "404"),
-            ("foo.wildcard.io", "/s3", &[], "404"),
-            ("very.specific.com", "/non-matching-prefix", &[], "404"),
-            ("foo.anotherwildcard.io", "/s4", &[], V1),
-            ("bar.anotherwildcard.io", "/s4", &[], V1),
-            ("foo.bar.anotherwildcard.io", "/s4", &[], V1),
-            ("anotherwildcard.io", "/s4", &[], "404"),
-            ("foo.wildcard.io", "/s4", &[], "404"),
-            ("very.specific.com", "/s4", &[], "404"),
-            ("foo.anotherwildcard.io", "/non-matching-prefix", &[], "404"),
-            // The route that matches no listener hostname is not served.
-            ("specific.but.wrong.com", "/s5", &[], "404"),
-            ("wildcard.io", "/s5", &[], "404"),
-        ],
-    );
+    c.check(gw, HOSTNAME_INTERSECTION);
     let all = "httproute-hostname-intersection-all";
     c.accepted(all, all);
     c.check(
@@ -499,19 +540,7 @@ fn http_route_listener_hostname_matching() {
     for route in ["backend-v1", "backend-v2", "backend-v3"] {
         c.accepted(route, gw);
     }
-    c.check(
-        gw,
-        &[
-            ("bar.com", "/", &[], V1),
-            ("foo.bar.com", "/", &[], V2),
-            ("baz.bar.com", "/", &[], V3),
-            ("boo.bar.com", "/", &[], V3),
-            ("multiple.prefixes.bar.com", "/", &[], V3),
-            ("multiple.prefixes.foo.com", "/", &[], V3),
-            ("foo.com", "/", &[], "404"),
-            ("no.matching.host", "/", &[], "404"),
-        ],
-    );
+    c.check(gw, LISTENER_HOSTNAME_MATCHING);
 }
 
 #[test]
@@ -1008,6 +1037,96 @@ fn http_route_https_listener_is_unsupported_with_secret_certificates() {
         assert_eq!(
             c.route_condition("HTTPRoute", route, gw, ACCEPTED),
             "Unknown/Pending"
+        );
+    }
+}
+
+/// Three cases on LocalStack: the Gateways of HTTPRouteQueryParamMatching,
+/// HTTPRouteHostnameIntersection and HTTPRouteListenerHostnameMatching are applied through the
+/// pass, their load balancers read back, and every request of the three cases is evaluated on
+/// the listeners and rules AWS holds, with the answers the cases expect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_cases_route_the_same_on_localstack() {
+    const REGION: &str = "eu-west-3";
+    let clients = localstack::account_clients(REGION, 5872).await;
+    let env = env_with(clients, REGION, "conform", 75).await;
+    let c = case_in(
+        &env.cluster,
+        "localstack",
+        &[
+            "tests/httproute-query-param-matching.yaml",
+            "tests/httproute-hostname-intersection.yaml",
+            "tests/httproute-listener-hostname-matching.yaml",
+        ],
+        &|s| s,
+    );
+    let tables: [(&str, &[Row<'static>]); 3] = [
+        ("same-namespace", QUERY_PARAM_MATCHING),
+        ("httproute-hostname-intersection", HOSTNAME_INTERSECTION),
+        (
+            "httproute-listener-hostname-matching",
+            LISTENER_HOSTNAME_MATCHING,
+        ),
+    ];
+    let stacks: Vec<Stack> = tables.iter().map(|(gw, _)| c.stack(gw).clone()).collect();
+    let prepared = prepare(&env.clients, &env.opts(false), &stacks)
+        .await
+        .unwrap();
+    assert!(
+        prepared.plan.errors.is_empty(),
+        "{:?}",
+        prepared.plan.errors
+    );
+    let report = apply(&env.clients, &prepared, &ExecuteOptions::default()).await;
+    for (change, outcome) in prepared.plan.changes.iter().zip(&report.elb.outcomes) {
+        assert!(
+            matches!(outcome, Done::Done),
+            "{} {}: {outcome:?}",
+            change.operation(),
+            change.resource
+        );
+    }
+    let observed = env.observed().await;
+    for ((gw, rows), desired) in tables.iter().zip(&stacks) {
+        let id = desired.id.to_string();
+        let o = observed
+            .get(&id)
+            .unwrap_or_else(|| panic!("{id} was not read back"));
+        let lb = &o.load_balancers[0];
+        let listeners: Vec<RouteListener> = lb.listeners.iter().map(RouteListener::from).collect();
+        let rules: usize = listeners.iter().map(|l| l.rules.len()).sum();
+        assert_eq!(
+            rules,
+            desired
+                .listeners
+                .iter()
+                .map(|l| l.rules.len())
+                .sum::<usize>(),
+            "{gw}: every planned rule is deployed"
+        );
+        let resource_id = |t: &TargetGroupRef| {
+            let arn = t.arn.as_deref().unwrap();
+            let name = &o
+                .target_groups
+                .iter()
+                .find(|tg| tg.arn == arn)
+                .unwrap_or_else(|| panic!("{gw}: target group {arn} not read back"))
+                .name;
+            desired
+                .target_groups
+                .iter()
+                .find(|tg| &tg.name == name)
+                .unwrap_or_else(|| panic!("{gw}: target group {name} is not desired"))
+                .id
+                .clone()
+        };
+        check_rows(
+            &format!("{gw} (read back)"),
+            &listeners,
+            &resource_id,
+            "http",
+            80,
+            rows,
         );
     }
 }

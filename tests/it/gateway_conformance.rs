@@ -1130,3 +1130,143 @@ async fn conformance_cases_route_the_same_on_localstack() {
         );
     }
 }
+
+#[test]
+fn http_route_listener_port_matching() {
+    let c = case("httproute-listener-port-matching");
+    let gw = "httproute-listener-port-matching";
+    for route in ["backend-v1", "backend-v2", "backend-v3"] {
+        c.accepted(route, gw);
+    }
+    c.check_on(gw, "http", 80, &[("foo.com", "/", &[], V1)]);
+    c.check_on(
+        gw,
+        "http",
+        8080,
+        &[
+            ("foo.com:8080", "/", &[], V2),
+            ("bar.com:8080", "/", &[], V2),
+        ],
+    );
+    c.check_on(
+        gw,
+        "http",
+        8090,
+        &[
+            ("foo.com:8090", "/", &[], V3),
+            ("bar.com:8090", "/", &[], "404"),
+        ],
+    );
+}
+
+#[test]
+fn http_route_invalid_parent_ref_not_matching_listener_port() {
+    let c = case("httproute-invalid-parentref-not-matching-listener-port");
+    assert_eq!(
+        [ACCEPTED, RESOLVED_REFS].map(|t| {
+            c.route_condition(
+                "HTTPRoute",
+                "httproute-listener-not-matching-route-port",
+                "same-namespace",
+                t,
+            )
+        }),
+        ["False/NoMatchingParent", "True/ResolvedRefs"]
+    );
+    assert_eq!(c.attached("same-namespace", "http"), 0);
+}
+
+#[test]
+fn http_route_invalid_parent_ref_section_name_not_matching_port() {
+    let c = case("httproute-invalid-parentref-section-name-not-matching-port");
+    let gw = "gateway-with-one-not-matching-port-and-section-name-route";
+    assert_eq!(
+        c.route_condition(
+            "HTTPRoute",
+            "httproute-listener-section-name-not-matching-port",
+            gw,
+            ACCEPTED
+        ),
+        "False/NoMatchingParent"
+    );
+    assert_eq!(c.attached(gw, "http"), 0);
+}
+
+#[test]
+fn grpc_route_weight() {
+    let c = grpc_case("grpcroute-weight", "weighted-backends");
+    c.check_on(
+        "grpc-https",
+        "https",
+        443,
+        &[(
+            "",
+            &format!("{ECHO}/Echo"),
+            &[("method", "POST"), ("content-type", "application/grpc")],
+            "grpc-infra-backend-v1*70 grpc-infra-backend-v2*30 grpc-infra-backend-v3*0",
+        )],
+    );
+}
+
+/// GRPCRouteListenerHostnameMatching: its Gateway's listeners are cleartext HTTP, where an
+/// ALB cannot carry gRPC (`NotAllowedByListeners`); with the same listeners on HTTPS 443
+/// (certificate from `adapted/grpc-https-gateway.yaml`'s LoadBalancerConfiguration) every
+/// call reaches the backend the case expects.
+#[test]
+fn grpc_route_listener_hostname_matching() {
+    let name = "grpcroute-listener-hostname-matching";
+    let c = case(name);
+    for route in ["backend-v1", "backend-v2", "backend-v3"] {
+        assert_eq!(
+            c.route_condition("GRPCRoute", route, name, ACCEPTED),
+            "False/NotAllowedByListeners"
+        );
+    }
+    let adapted = case_with(
+        &format!("{name}-https"),
+        &[
+            "adapted/grpc-https-gateway.yaml",
+            &format!("tests/{name}.yaml"),
+        ],
+        &|s| {
+            s.replace(
+                "port: 80\n    protocol: HTTP\n",
+                "port: 443\n    protocol: HTTPS\n",
+            )
+            .replace(
+                "  gatewayClassName: \"conformance-alb\"\n  listeners:\n  - name: listener-1",
+                "  gatewayClassName: \"conformance-alb\"\n  infrastructure:\n    parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: grpc-https}\n  listeners:\n  - name: listener-1",
+            )
+        },
+    );
+    for route in ["backend-v1", "backend-v2", "backend-v3"] {
+        adapted.accepted_kind("GRPCRoute", route, name);
+    }
+    let grpc = &[("method", "POST"), ("content-type", "application/grpc")];
+    let path = format!("{ECHO}/Echo");
+    adapted.check_on(
+        name,
+        "https",
+        443,
+        &[
+            ("bar.com", &path, grpc, "grpc-infra-backend-v1"),
+            ("foo.bar.com", &path, grpc, "grpc-infra-backend-v2"),
+            ("baz.bar.com", &path, grpc, "grpc-infra-backend-v3"),
+            ("boo.bar.com", &path, grpc, "grpc-infra-backend-v3"),
+            (
+                "multiple.prefixes.bar.com",
+                &path,
+                grpc,
+                "grpc-infra-backend-v3",
+            ),
+            (
+                "multiple.prefixes.foo.com",
+                &path,
+                grpc,
+                "grpc-infra-backend-v3",
+            ),
+            ("foo.com", &path, grpc, "404"),
+            ("no.matching.host", &path, grpc, "404"),
+        ],
+    );
+}

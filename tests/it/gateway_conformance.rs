@@ -1270,3 +1270,49 @@ fn grpc_route_listener_hostname_matching() {
         ],
     );
 }
+
+/// HTTPRouteServiceTypes: backends that are headless Services and Services with hand-made
+/// EndpointSlices. The case fills the slices with infra-backend-v1's pod addresses at run time;
+/// here the IPv4 slices get one ready address instead, which must become the target of the
+/// Service's target group (ip targets; the IPv6 slices add none: target groups are IPv4).
+#[test]
+fn http_route_service_types() {
+    let name = "httproute-service-types";
+    let c = case_with(name, &[&format!("tests/{name}.yaml")], &|s| {
+        s.replace(
+            "addressType: IPv4\nports:",
+            "addressType: IPv4\nendpoints:\n- addresses: [\"10.9.0.1\"]\n  conditions: {ready: true}\nports:",
+        )
+    });
+    c.accepted("service-types", "same-namespace");
+    let services = [
+        "manual-endpointslices",
+        "headless",
+        "headless-manual-endpointslices",
+    ];
+    let rows: Vec<(String, &str)> = services.iter().map(|s| (format!("/{s}"), *s)).collect();
+    let rows: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(p, s)| ("", p.as_str(), &[][..], *s))
+        .collect();
+    c.check("same-namespace", &rows);
+    let targets = |svc: &str| -> Vec<String> {
+        let suffix = format!(":HTTPRoute-{INFRA}-{svc}:8080");
+        let tg = c
+            .stack("same-namespace")
+            .target_groups
+            .iter()
+            .find(|t| t.id.ends_with(&suffix))
+            .unwrap_or_else(|| panic!("no target group for {svc}"));
+        tg.targets
+            .iter()
+            .map(|t| format!("{}:{}", t.id, t.port))
+            .collect()
+    };
+    assert_eq!(targets("manual-endpointslices"), ["10.9.0.1:3000"]);
+    assert_eq!(targets("headless-manual-endpointslices"), ["10.9.0.1:3000"]);
+    assert!(
+        targets("headless").is_empty(),
+        "no EndpointSlice in the manifests for the selector's pods"
+    );
+}

@@ -415,7 +415,7 @@ async fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView
 
 /// The load balancers of the planned stacks. `exists` says whether a Service is among the
 /// objects read: a Gateway target group's id joins the Service's namespace and name with `-`,
-/// and when the tags alone leave more than one reading, the one Service that exists is it.
+/// so of its readings, the one Service that exists is it (the tags alone only guess).
 fn views_of_plan(
     desired: &DesiredState,
     exists: &dyn Fn(&Backend) -> bool,
@@ -430,13 +430,15 @@ fn views_of_plan(
                 .iter()
                 .map(|tg| {
                     let resource = tg.tags.get(resource_tag).cloned().unwrap_or_default();
-                    let service = backend_of(&s.id, &resource, &tg.name).or_else(|| {
-                        let mut existing = gateway_backend_candidates(&s.id, &resource)
-                            .into_iter()
-                            .filter(|b| exists(b));
-                        let one = existing.next()?;
-                        existing.next().is_none().then_some(one)
-                    });
+                    // A Gateway target group: the one reading whose Service exists, before
+                    // the guess from the tags alone.
+                    let mut existing = gateway_backend_candidates(&s.id, &resource)
+                        .into_iter()
+                        .filter(|b| exists(b));
+                    let service = match (existing.next(), existing.next()) {
+                        (Some(one), None) => Some(one),
+                        _ => backend_of(&s.id, &resource, &tg.name),
+                    };
                     let view = TargetGroupView {
                         name: tg.name.clone(),
                         service,

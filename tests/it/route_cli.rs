@@ -859,3 +859,68 @@ async fn live_gateway_routing_agrees_with_the_plan() {
         assert_eq!(canonical(observed), canonical(planned), "{}", case.why);
     }
 }
+
+/// A Gateway target group's id joins the Service's namespace and name with `-`: for route
+/// `a/r` and Service `a-b/c` it reads `a-b-c`, which could also be `a/b-c` (the route's own
+/// namespace, the guess AWS's tags alone lead to). With `-f`, the Service that exists decides.
+#[test]
+fn a_gateway_backend_in_a_hyphenated_namespace_is_named_from_the_manifests() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-route-gw-{}", unique("ns")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("all.yaml"),
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: a}
+spec:
+  gatewayClassName: alb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: a}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [x.example.com]
+  rules: [{backendRefs: [{name: c, namespace: a-b, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-a, namespace: a-b}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: a}]
+  to: [{group: '', kind: Service}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: c, namespace: a-b}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+",
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "route",
+        "http://x.example.com/",
+        "-f",
+        dir.to_str().unwrap(),
+        "--default-target-type",
+        "ip",
+        "-o",
+        "json",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err, "");
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reaches(&doc["routes"][0]), "a-b/c", "{doc}");
+    assert_eq!(
+        doc["routes"][0]["actions"][0]["targetGroups"][0]["resource"],
+        "a/gw:a-r:HTTPRoute-a-b-c:80"
+    );
+}

@@ -33,6 +33,7 @@ mod controller_plumbing;
 mod controller_restart;
 mod controller_tgb;
 mod fault_proxy;
+mod gateway_conformance;
 mod iam_policy;
 mod kubectl;
 mod localstack;

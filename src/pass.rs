@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_lb_operator_core::certificates;
 use aws_lb_operator_core::dns::{
     self, DnsOptions, DnsPlan, DnsStackInput, HostedZone, LbAddress, LbTarget, RecordSet,
     ZoneRecords,
@@ -169,6 +170,12 @@ pub async fn prepare_with(
 ) -> Result<PreparedPass, PassError> {
     let claims = Claims::of(desired);
     let claim = Claim::register(&opts.cluster, &claims);
+    // ACM certificate discovery first: the discovered certificates are part of the desired
+    // state (and of its hash).
+    let (discovered, certificate_errors) = discover_certificates(clients, desired)
+        .instrument(tracing::info_span!("discover_certificates"))
+        .await;
+    let desired: &[Stack] = discovered.as_deref().unwrap_or(desired);
     let vpc_id = resolve_vpc(clients, &opts.cluster, opts.vpc_id.as_deref())
         .instrument(tracing::info_span!("resolve_vpc"))
         .await?;
@@ -178,7 +185,8 @@ pub async fn prepare_with(
         .cloned()
         .chain(opts.delete.iter().cloned())
         .collect();
-    // Attributes are compared on the keys a stack sets, so only those stacks' are read.
+    // Attributes are compared on the keys a stack sets, so only those stacks' (load balancer,
+    // target groups, listeners) are read.
     let attributes = AttributeScope::Only {
         load_balancers: desired
             .iter()
@@ -192,6 +200,15 @@ pub async fn prepare_with(
                     .iter()
                     .filter(|t| !t.attributes.is_empty())
                     .map(move |t| (s.id.to_string(), t.id.clone()))
+            })
+            .collect(),
+        listeners: desired
+            .iter()
+            .flat_map(|s| {
+                s.listeners
+                    .iter()
+                    .filter(|l| !l.attributes.is_empty())
+                    .map(move |l| (s.id.to_string(), l.port))
             })
             .collect(),
     };
@@ -256,6 +273,10 @@ pub async fn prepare_with(
         let f = stack_facts(clients, &mut cache, &opts.cluster, &vpc_id, stack)
             .instrument(tracing::info_span!("resolve", stack = %stack.id))
             .await;
+        let mut f = f;
+        if let Some(message) = certificate_errors.get(&stack.id.to_string()) {
+            f.certificates = Err(message.clone());
+        }
         facts.push(f);
     }
     let empty = ObservedStack::default();
@@ -263,6 +284,7 @@ pub async fn prepare_with(
         subnets: Ok(Vec::new()),
         subnets_explicit: false,
         security_groups: Ok(Vec::new()),
+        certificates: Ok(()),
     };
     if let Some(listing) = again {
         // A trusted stack may only register and deregister targets; for anything else it is
@@ -349,6 +371,44 @@ pub async fn prepare_with(
         unrestricted_sg_rules: opts.unrestricted_sg_rules,
         hashes,
     })
+}
+
+/// The stacks with their ACM certificates discovered
+/// ([`aws_lb_operator_core::certificates`]), when some listener needs discovery (`None`
+/// otherwise: ACM is not read), and the message of each stack (id) whose discovery failed,
+/// which keeps its records and is not planned. The issued certificates are listed once.
+async fn discover_certificates(
+    clients: &AwsClients,
+    desired: &[Stack],
+) -> (Option<Vec<Stack>>, BTreeMap<String, String>) {
+    let mut errors = BTreeMap::new();
+    if !desired.iter().any(certificates::needs_discovery) {
+        return (None, errors);
+    }
+    let listed = crate::aws::acm::issued_certificates(&clients.acm).await;
+    let resolved = desired
+        .iter()
+        .map(|stack| {
+            if !certificates::needs_discovery(stack) {
+                return stack.clone();
+            }
+            let result = match &listed {
+                Ok(certs) => certificates::resolve_stack(stack, certs),
+                Err(e) => Err(format!(
+                    "certificate discovery: listing the ACM certificates failed: {e}"
+                )),
+            };
+            match result {
+                Ok(resolved) => resolved,
+                Err(message) => {
+                    tracing::warn!(stack = %stack.id, %message, "certificates not discovered");
+                    errors.insert(stack.id.to_string(), message);
+                    stack.clone()
+                }
+            }
+        })
+        .collect();
+    (Some(resolved), errors)
 }
 
 /// The trusted stacks of `observation` for which a plan has changes other than target
@@ -557,7 +617,14 @@ pub async fn apply_with(
     // Stacks with any change, and those whose listing changed (more than targets).
     let mut changed: BTreeSet<String> = BTreeSet::new();
     let mut relist: BTreeSet<String> = BTreeSet::new();
-    let mut failed: BTreeSet<&str> = BTreeSet::new();
+    // A stack that could not be planned (no subnets, certificates not discovered) was not
+    // brought to its desired state: no hash is written for it.
+    let mut failed: BTreeSet<&str> = prepared
+        .plan
+        .errors
+        .iter()
+        .map(|e| e.stack.as_str())
+        .collect();
     for (c, o) in changes.iter().zip(outcomes) {
         if !c.scope().is_cluster() {
             changed.insert(c.stack.clone());

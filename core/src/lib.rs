@@ -11,6 +11,7 @@
 // would add noise at every construction site for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod certificates;
 pub mod discovery;
 pub mod dns;
 pub mod model;

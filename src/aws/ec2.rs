@@ -89,8 +89,8 @@ pub async fn discover_subnets(
     Ok(select_subnets(&candidates, cluster, role))
 }
 
-/// Flattens one EC2 permission into one [`SgPermission`] per source. Prefix-list sources have
-/// no [`SgSource`] and are left out.
+/// Flattens one EC2 permission into one [`SgPermission`] per source (CIDRs, security groups,
+/// managed prefix lists).
 pub fn flatten_permission(p: &IpPermission) -> Vec<SgPermission> {
     let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
     let (from_port, to_port) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
@@ -117,11 +117,10 @@ pub fn flatten_permission(p: &IpPermission) -> Vec<SgPermission> {
             out.push(one(SgSource::Group(id.to_owned()), g.description()));
         }
     }
-    if !p.prefix_list_ids().is_empty() {
-        tracing::debug!(
-            prefix_lists = p.prefix_list_ids().len(),
-            "prefix-list sources of a security group permission are not observed"
-        );
+    for l in p.prefix_list_ids() {
+        if let Some(id) = l.prefix_list_id() {
+            out.push(one(SgSource::PrefixList(id.to_owned()), l.description()));
+        }
     }
     out
 }
@@ -221,6 +220,7 @@ mod tests {
                 perm(SgSource::Cidr("0.0.0.0/0".into()), None),
                 perm(SgSource::CidrV6("::/0".into()), None),
                 perm(SgSource::Group("sg-1".into()), Some("b")),
+                perm(SgSource::PrefixList("pl-1".into()), None),
             ]
         );
         let all = IpPermission::builder()

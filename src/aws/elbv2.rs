@@ -427,6 +427,29 @@ pub async fn describe_listener_certificates(
     .await
 }
 
+/// Every attribute of a listener.
+pub async fn listener_attributes(
+    client: &Client,
+    listener_arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    let out = client
+        .describe_listener_attributes()
+        .listener_arn(listener_arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeListenerAttributes", e))?;
+    Ok(out
+        .attributes()
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.key()?.to_owned(),
+                a.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect())
+}
+
 /// Every attribute of a load balancer.
 pub async fn load_balancer_attributes(
     client: &Client,

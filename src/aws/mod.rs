@@ -2,7 +2,7 @@
 //!
 //! [`load_sdk_config`] builds one `SdkConfig` (region, retries with backoff suited to ELBv2
 //! throttling, timeouts, endpoint override, and the HTTP client that enforces the client-side
-//! rate limits of [`ratelimit`]). [`AwsClients`] holds the three service clients, each
+//! rate limits of [`ratelimit`]). [`AwsClients`] holds the service clients, each
 //! with the [`calls::CallCounter`] interceptor installed. Adapter functions in [`elbv2`] and
 //! [`ec2`] paginate fully and map every SDK error to [`AwsError`].
 use std::time::Duration;
@@ -14,6 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use ratelimit::{RateLimitedHttpClient, RateLimiter};
 
+pub mod acm;
 pub mod calls;
 pub mod ec2;
 pub mod elbv2;
@@ -157,6 +158,8 @@ pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
     /// Route53.
     pub route53: aws_sdk_route53::Client,
+    /// ACM (certificate discovery).
+    pub acm: aws_sdk_acm::Client,
     /// Every call made through the clients above.
     pub calls: CallCounter,
 }
@@ -180,10 +183,16 @@ impl AwsClients {
                 .interceptor(calls.interceptor("route53"))
                 .build(),
         );
+        let acm = aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(config)
+                .interceptor(calls.interceptor("acm"))
+                .build(),
+        );
         AwsClients {
             elbv2,
             ec2,
             route53,
+            acm,
             calls,
         }
     }

@@ -84,7 +84,8 @@ pub struct Observation {
 /// DescribeTargetGroupAttributes for resources that set none (one call per resource saved).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AttributeScope {
-    /// Every detailed load balancer and target group.
+    /// Every detailed load balancer and target group (listener attributes are read only
+    /// with `Only`: no load balancer needs them unless its stack sets some).
     #[default]
     All,
     /// Only these.
@@ -93,6 +94,9 @@ pub enum AttributeScope {
         load_balancers: BTreeSet<String>,
         /// `(stack id, resource id)` of target groups whose attributes are read.
         target_groups: BTreeSet<(String, String)>,
+        /// `(stack id, port)` of listeners whose attributes are read
+        /// (DescribeListenerAttributes).
+        listeners: BTreeSet<(String, u16)>,
     },
 }
 
@@ -101,6 +105,18 @@ impl AttributeScope {
         match self {
             Self::All => true,
             Self::Only { load_balancers, .. } => load_balancers.contains(stack),
+        }
+    }
+
+    /// Ports of the listeners of `stack` whose attributes are read.
+    fn listener_ports(&self, stack: &str) -> BTreeSet<u16> {
+        match self {
+            Self::All => BTreeSet::new(),
+            Self::Only { listeners, .. } => listeners
+                .iter()
+                .filter(|(s, _)| s == stack)
+                .map(|(_, port)| *port)
+                .collect(),
         }
     }
 
@@ -841,8 +857,9 @@ async fn detail_load_balancers(
     let mut out: Vec<(String, ObservedLoadBalancer)> =
         stream::iter(lbs.into_iter().map(|(stack, lb)| async move {
             let with_attributes = attributes.load_balancer(&stack);
+            let listener_ports = attributes.listener_ports(&stack);
             Ok::<_, AwsError>(
-                detail_load_balancer(client, lb, with_attributes)
+                detail_load_balancer(client, lb, with_attributes, &listener_ports)
                     .await?
                     .map(|lb| (stack, lb)),
             )
@@ -876,8 +893,9 @@ async fn detail_load_balancer(
     client: &Client,
     mut lb: ObservedLoadBalancer,
     with_attributes: bool,
+    listener_ports: &BTreeSet<u16>,
 ) -> Result<Option<ObservedLoadBalancer>> {
-    match read_load_balancer(client, &mut lb, with_attributes).await {
+    match read_load_balancer(client, &mut lb, with_attributes, listener_ports).await {
         Ok(()) => Ok(Some(lb)),
         Err(e) if is_gone(&e) => {
             tracing::debug!(load_balancer = %lb.name, error = %e, "disappeared while observed");
@@ -891,6 +909,7 @@ async fn read_load_balancer(
     client: &Client,
     lb: &mut ObservedLoadBalancer,
     with_attributes: bool,
+    listener_ports: &BTreeSet<u16>,
 ) -> Result<()> {
     if with_attributes {
         lb.attributes = elbv2::load_balancer_attributes(client, &lb.arn).await?;
@@ -907,7 +926,11 @@ async fn read_load_balancer(
             Vec::new()
         };
         let rules = elbv2::describe_rules(client, arn).await?;
-        listeners.push(listener_of(&l, &extra, &rules));
+        let mut listener = listener_of(&l, &extra, &rules);
+        if listener_ports.contains(&listener.port) {
+            listener.attributes = elbv2::listener_attributes(client, arn).await?;
+        }
+        listeners.push(listener);
     }
     listeners.sort_by_key(|l| l.port);
     lb.listeners = listeners;

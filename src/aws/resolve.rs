@@ -252,6 +252,7 @@ pub async fn stack_facts(
             subnets: subnets.map_err(|e| e.to_string()),
             subnets_explicit,
             security_groups: security_groups.map_err(|e| e.to_string()),
+            certificates: Ok(()),
         }
     }
     .instrument(span)

@@ -346,6 +346,21 @@ fn render_dns(units: &[DnsUnit], outcomes: Option<&[DnsOutcome]>) -> DnsSection 
     }
     let _ = writeln!(s, "route53");
     for (i, u) in units.iter().enumerate() {
+        // A unit that only writes the current-format TXT of a record owned by a legacy TXT.
+        if let Some(txt) = u.changes.first().filter(|c| {
+            u.changes.len() == 1 && c.record.record_type == aws_lb_operator_core::dns::TYPE_TXT
+        }) {
+            let _ = write!(
+                s,
+                "  ~ write the ownership TXT {} of {} {} in zone {} (its TXT is in a legacy ExternalDNS format)  [route53.ChangeResourceRecordSets]",
+                txt.record.name, u.record_type, u.name, u.zone_name
+            );
+            if let Some(DnsOutcome::Failed(e)) = outcomes.and_then(|o| o.get(i)) {
+                let _ = write!(s, "\n      FAILED: {e}");
+            }
+            let _ = writeln!(s);
+            continue;
+        }
         let (sym, verb) = match u.action() {
             Some(DnsAction::Create) => ("+", "create"),
             Some(DnsAction::Upsert) => ("~", "update"),
@@ -509,4 +524,38 @@ pub(crate) fn render_text(
         dns.changes,
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lb_operator_core::dns::{DnsChange, RecordSet};
+
+    use super::*;
+
+    /// A unit that only writes the current-format TXT of a record owned by a legacy TXT says
+    /// so, instead of announcing an update of the record.
+    #[test]
+    fn a_legacy_txt_rewrite_is_shown_as_such() {
+        let unit = DnsUnit {
+            zone_id: "Z1".into(),
+            zone_name: "example.com".into(),
+            stack: "shop/web".into(),
+            resource: "ingress/shop/web".into(),
+            name: "www.example.com".into(),
+            record_type: "A".into(),
+            changes: vec![DnsChange {
+                action: DnsAction::Upsert,
+                record: RecordSet::txt("a-www.example.com", "heritage=external-dns"),
+            }],
+            pending: None,
+        };
+        let section = render_dns(&[unit], None);
+        assert_eq!(
+            section.text,
+            "route53\n  ~ write the ownership TXT a-www.example.com of A www.example.com in zone \
+             example.com (its TXT is in a legacy ExternalDNS format)  \
+             [route53.ChangeResourceRecordSets]\n"
+        );
+        assert_eq!(section.changes, 1);
+    }
 }

@@ -226,10 +226,16 @@ fn render_stack(out: &mut String, stack: &Stack) {
         let _ = writeln!(out, "    subnets: discovered");
     }
     if lb.security_groups.is_empty() {
+        let sources: Vec<&str> = lb
+            .inbound_cidrs
+            .iter()
+            .chain(&lb.inbound_prefix_lists)
+            .map(String::as_str)
+            .collect();
         let _ = writeln!(
             out,
             "    security groups: managed, inbound from {}",
-            lb.inbound_cidrs.join(", ")
+            sources.join(", ")
         );
     } else {
         let _ = writeln!(
@@ -257,6 +263,22 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 out,
                 "    tls: {policy}, certificates {}",
                 l.certificates.join(", ")
+            );
+        }
+        if !l.attributes.is_empty() {
+            let attrs: Vec<String> = l
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(out, "    attributes: {}", attrs.join(", "));
+        }
+        for d in &l.certificate_discovery {
+            let _ = writeln!(
+                out,
+                "    certificates of {} discovered in ACM when applied (plan reads no AWS): hosts {}",
+                d.object,
+                d.hosts.join(", ")
             );
         }
         for a in &l.default_actions {

@@ -19,10 +19,10 @@ use aws_lb_operator_core::model::{
 };
 use aws_lb_operator_core::planner::ObservedStack;
 use aws_lb_operator_core::route::{
-    backend_of, evaluate, select_listener, Backend, Miss, Outcome, Request, RouteCondition,
-    RouteListener,
+    backend_of, evaluate, gateway_backend_candidates, select_listener, Backend, Miss, Outcome,
+    Request, RouteCondition, RouteListener,
 };
-use aws_lb_operator_core::translate::build;
+use aws_lb_operator_core::translate::build_with_gateways;
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -391,14 +391,35 @@ async fn planned(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView
         .translation
         .config(cluster)
         .map_err(RouteError::Flags)?;
-    let desired = build(&loaded.snapshot, &config).desired_state();
+    // Gateway API objects too: their stacks are evaluated like the Ingresses' and Services'.
+    let (built, _status) = build_with_gateways(&loaded.snapshot, &loaded.gateways, &config);
+    let desired = built.desired_state();
     for e in &desired.errors {
         eprintln!("warning: {}", e.message);
     }
-    Ok(views_of_plan(&desired))
+    let services: BTreeSet<(&str, &str)> = loaded
+        .snapshot
+        .services
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.metadata.namespace.as_deref()?,
+                s.metadata.name.as_deref()?,
+            ))
+        })
+        .collect();
+    Ok(views_of_plan(&desired, &|b: &Backend| {
+        services.contains(&(b.namespace.as_str(), b.service.as_str()))
+    }))
 }
 
-fn views_of_plan(desired: &DesiredState) -> Vec<LoadBalancerView> {
+/// The load balancers of the planned stacks. `exists` says whether a Service is among the
+/// objects read: a Gateway target group's id joins the Service's namespace and name with `-`,
+/// so of its readings, the one Service that exists is it (the tags alone only guess).
+fn views_of_plan(
+    desired: &DesiredState,
+    exists: &dyn Fn(&Backend) -> bool,
+) -> Vec<LoadBalancerView> {
     let mut out: Vec<LoadBalancerView> = desired
         .stacks
         .iter()
@@ -409,9 +430,18 @@ fn views_of_plan(desired: &DesiredState) -> Vec<LoadBalancerView> {
                 .iter()
                 .map(|tg| {
                     let resource = tg.tags.get(resource_tag).cloned().unwrap_or_default();
+                    // A Gateway target group: the one reading whose Service exists, before
+                    // the guess from the tags alone.
+                    let mut existing = gateway_backend_candidates(&s.id, &resource)
+                        .into_iter()
+                        .filter(|b| exists(b));
+                    let service = match (existing.next(), existing.next()) {
+                        (Some(one), None) => Some(one),
+                        _ => backend_of(&s.id, &resource, &tg.name),
+                    };
                     let view = TargetGroupView {
                         name: tg.name.clone(),
-                        service: backend_of(&s.id, &resource, &tg.name),
+                        service,
                         resource,
                         targets: tg.targets.clone(),
                     };
@@ -442,6 +472,7 @@ async fn live(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, 
     let scope = AttributeScope::Only {
         load_balancers: BTreeSet::new(),
         target_groups: BTreeSet::new(),
+        listeners: BTreeSet::new(),
     };
     let observed = observe_selective(&clients, cluster, &vpc, &BTreeSet::new(), true, &scope)
         .await

@@ -1263,6 +1263,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             subnet_tags: BTreeMap::new(),
             security_groups: vec![],
             inbound_cidrs: vec![],
+            inbound_prefix_lists: vec![],
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
             scheme_unset: None,

@@ -75,6 +75,12 @@ pub(crate) async fn clients_via(url: &str, account: &str, mut opts: AwsOptions) 
                 .retry_partition(partition("route53"))
                 .build(),
         ),
+        acm: aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(&config)
+                .interceptor(calls.interceptor("acm"))
+                .retry_partition(partition("acm"))
+                .build(),
+        ),
         calls,
     }
 }

@@ -123,17 +123,22 @@ pub async fn clients_with(opts: AwsOptions) -> AwsClients {
 /// Route53 calls or list every zone isolate themselves by account rather than by region.
 /// `n` numbers the account within the run (keep it unique across the test crate).
 pub async fn account_clients(region: &str, n: u32) -> AwsClients {
+    AwsClients::new(&account_config(region, n).await)
+}
+
+/// The SDK configuration of [`account_clients`], for a suite's fixture clients (built from it
+/// directly, their calls are neither counted nor recorded as the operator's).
+pub async fn account_config(region: &str, n: u32) -> aws_config::SdkConfig {
     let run = u32::from_str_radix(run_id(), 16).unwrap_or_default();
     let account = format!("{n:04}{run:08}");
     clients(region).await; // fails clearly when LocalStack is not running
-    let config = load_sdk_config(&options(region))
+    load_sdk_config(&options(region))
         .await
         .into_builder()
         .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
             aws_sdk_ec2::config::Credentials::new(&account, "test", None, None, "account-tests"),
         ))
-        .build();
-    AwsClients::new(&config)
+        .build()
 }
 
 fn ec2_tags(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {

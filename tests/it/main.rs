@@ -6,6 +6,7 @@
 
 mod apiserver;
 mod aws_apply;
+mod aws_certificates;
 mod aws_deploy_io;
 mod aws_discovery;
 mod aws_dns;
@@ -13,7 +14,9 @@ mod aws_errors;
 mod aws_faults;
 mod aws_gateway;
 mod aws_idempotent;
+mod aws_listener_attributes;
 mod aws_nlb;
+mod aws_prefix_lists;
 mod aws_race;
 mod aws_ratelimit;
 mod aws_route53;
@@ -31,6 +34,7 @@ mod controller_plumbing;
 mod controller_restart;
 mod controller_tgb;
 mod fault_proxy;
+mod gateway_conformance;
 mod iam_policy;
 mod kubectl;
 mod localstack;

@@ -232,3 +232,116 @@ spec:
     let (_, clean, _) = plan_json(&manifest("supported", &with_good_objects("")));
     assert!(clean.get("warnings").is_none(), "{clean}");
 }
+
+/// An HTTPS port without `certificate-arn`: `plan` (no AWS) shows what is discovered in ACM when
+/// applied, in text and in JSON, and exits 0.
+#[test]
+fn plan_shows_the_certificates_to_discover_without_reading_aws() {
+    let path = manifest(
+        "discovery",
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    kubernetes.io/ingress.class: alb
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/listen-ports: '[{"HTTPS": 443}]'
+spec:
+  tls: [{hosts: [shop.example.com]}]
+  rules:
+  - host: www.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"#,
+    );
+    let (code, json, stderr) = plan_json(&path);
+    assert_eq!(code, 0, "{stderr}");
+    let listener = &json["stacks"][0]["listeners"][0];
+    assert_eq!(listener["protocol"], "HTTPS");
+    assert_eq!(listener.get("certificates"), None);
+    assert_eq!(
+        listener["certificateDiscovery"],
+        serde_json::json!([{
+            "object": "ingress shop/web",
+            "hosts": ["shop.example.com", "www.example.com"],
+            "after": 0
+        }])
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"))
+        .args(["plan", "--cluster-name", "demo", "-f"])
+        .arg(&path)
+        .output()
+        .expect("run aws-lb-operator plan");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "    certificates of ingress shop/web discovered in ACM when applied (plan reads no \
+             AWS): hosts shop.example.com, www.example.com\n"
+        ),
+        "{text}"
+    );
+}
+
+/// Listener attributes and prefix lists in `plan`'s text and JSON.
+#[test]
+fn plan_shows_listener_attributes_and_prefix_lists() {
+    let path = manifest(
+        "listener-attributes",
+        r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    kubernetes.io/ingress.class: alb
+    alb.ingress.kubernetes.io/target-type: ip
+    alb.ingress.kubernetes.io/security-group-prefix-lists: pl-0a1b
+    alb.ingress.kubernetes.io/listener-attributes.HTTP-80: routing.http.response.server.enabled=false
+spec:
+  rules:
+  - http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"#,
+    );
+    let (code, json, stderr) = plan_json(&path);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        json["stacks"][0]["loadBalancer"]["inboundPrefixLists"],
+        serde_json::json!(["pl-0a1b"])
+    );
+    assert_eq!(json["stacks"][0]["loadBalancer"].get("inboundCidrs"), None);
+    assert_eq!(
+        json["stacks"][0]["listeners"][0]["attributes"],
+        serde_json::json!({"routing.http.response.server.enabled": "false"})
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-lb-operator"))
+        .args(["plan", "--cluster-name", "demo", "-f"])
+        .arg(&path)
+        .output()
+        .expect("run aws-lb-operator plan");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("    security groups: managed, inbound from pl-0a1b\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  listener HTTP:80\n    attributes: routing.http.response.server.enabled=false\n"
+        ),
+        "{text}"
+    );
+}

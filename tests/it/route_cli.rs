@@ -656,3 +656,271 @@ spec:
         "an address no rule names is served by no load balancer"
     );
 }
+
+/// `examples/gateway`: the ALB Gateway `web/edge` (HTTPRoutes from two namespaces, one
+/// backend across namespaces with a ReferenceGrant, a GRPCRoute, an HTTP listener that
+/// redirects) and the NLB Gateway `data/db-edge`, evaluated like the Ingress examples.
+const GATEWAY: &[Case] = &[
+    Case {
+        why: "the route's rule without matches is its catch-all for its hostname",
+        url: "https://store.example.com/",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "web/frontend",
+    },
+    Case {
+        why: "PathPrefix /cart, weighted backends",
+        url: "https://store.example.com/cart/items",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "web/cart 90, web/cart-next 10",
+    },
+    Case {
+        why: "PathPrefix is element-wise: /cartx is not under /cart",
+        url: "https://store.example.com/cartx",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "web/frontend",
+    },
+    Case {
+        why: "a route of another namespace, on its own hostname",
+        url: "https://api.example.com/v1/items",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "team-api/api",
+    },
+    Case {
+        why: "a header match beats the same path without one",
+        url: "https://api.example.com/v1/items",
+        extra: &["-H", "x-canary:true"],
+        stack: "gateway:web/edge",
+        reaches: "team-api/api-canary",
+    },
+    Case {
+        why: "the longer prefix (with a method) beats the shorter, to a backend in another namespace (ReferenceGrant)",
+        url: "https://api.example.com/v1/catalog/42",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "data/catalog",
+    },
+    Case {
+        why: "the method match fails: the shorter prefix answers",
+        url: "https://api.example.com/v1/catalog/42",
+        extra: &["-X", "POST"],
+        stack: "gateway:web/edge",
+        reaches: "team-api/api",
+    },
+    Case {
+        why: "GRPCRoute: service and method",
+        url: "https://rpc.example.com/shop.Cart/Checkout",
+        extra: &["-X", "POST", "-H", "content-type:application/grpc"],
+        stack: "gateway:web/edge",
+        reaches: "web/cart-next",
+    },
+    Case {
+        why: "GRPCRoute: the service's other methods",
+        url: "https://rpc.example.com/shop.Cart/List",
+        extra: &["-X", "POST", "-H", "content-type:application/grpc"],
+        stack: "gateway:web/edge",
+        reaches: "web/cart",
+    },
+    Case {
+        why: "the HTTP listener's route redirects to HTTPS, keeping path and query",
+        url: "http://store.example.com/cart?id=7",
+        extra: &[],
+        stack: "gateway:web/edge",
+        reaches: "redirect HTTP_301 https://store.example.com/cart?id=7",
+    },
+    Case {
+        why: "the NLB Gateway's TCP listener forwards to its TCPRoute's backend",
+        url: "tcp://db.example.com:5432",
+        extra: &["--load-balancer", "NLB_GATEWAY"],
+        stack: "nlb-gateway:data/db-edge",
+        reaches: "data/postgres",
+    },
+];
+
+/// The name of the NLB Gateway's load balancer in `plan` for `cluster`.
+fn nlb_gateway_lb(cluster: &str) -> String {
+    let (code, out, err) = run(&[
+        "plan",
+        "-f",
+        &examples("gateway"),
+        "--cluster-name",
+        cluster,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    doc["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "nlb-gateway:data/db-edge")
+        .unwrap_or_else(|| panic!("no NLB Gateway stack: {doc}"))["loadBalancer"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `route -o json` for a `GATEWAY` case (`NLB_GATEWAY` → the NLB Gateway's load balancer).
+fn gateway_route_json(case: &Case, source: &[&str], nlb: &str) -> Value {
+    let extra: Vec<&str> = case
+        .extra
+        .iter()
+        .map(|a| if *a == "NLB_GATEWAY" { nlb } else { a })
+        .collect();
+    let (code, out, err) = run(&[&["route", case.url, "-o", "json"], source, &extra[..]].concat());
+    assert_eq!(code, 0, "{}: {err}", case.why);
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn gateway_objects_are_routed_like_ingresses() {
+    let gateway = examples("gateway");
+    let (code, out, err) = run(&[
+        "route",
+        "https://api.example.com/v1/items",
+        "-H",
+        "x-canary:true",
+        "-f",
+        &gateway,
+        "--cluster-name",
+        "demo",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "GET https://api.example.com/v1/items
+load balancer k8s-web-edge-6ebf380b5e (application, stack gateway:web/edge)
+listener HTTPS:443
+rule 5: host api.example.com, path /v1 | /v1/*, header x-canary = true
+forward
+  target group k8s-teamapi-api-9cb4c30fd8: service team-api/api-canary port 8080
+    targets (0): none
+"
+    );
+    let nlb = nlb_gateway_lb("demo");
+    for case in GATEWAY {
+        let doc = gateway_route_json(case, &["-f", &gateway, "--cluster-name", "demo"], &nlb);
+        check(case, &doc, "gateway");
+        assert_eq!(doc["routes"].as_array().unwrap().len(), 1, "{}", case.why);
+    }
+    // A host none of the Gateway's routes names: not served.
+    let (code, out, _) = run(&["route", "https://shop.example.org/", "-f", &gateway]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        out,
+        "GET https://shop.example.org/\nno load balancer serves shop.example.org on https port 443\n"
+    );
+}
+
+/// `route --cluster-name` on the Gateway stacks `apply -f examples/gateway` deployed to
+/// LocalStack answers every request of `GATEWAY` as `route -f` does on the plan (the Service
+/// behind each Gateway target group read back from its tags).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_gateway_routing_agrees_with_the_plan() {
+    let c = clients(REGION).await;
+    let vpc = create_vpc(&c, "10.79.0.0/16").await;
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        create_subnet(
+            &c,
+            &vpc,
+            &format!("10.79.{i}.0/24"),
+            &format!("{REGION}{az}"),
+            &[
+                ("kubernetes.io/role/elb", "1"),
+                ("kubernetes.io/role/internal-elb", "1"),
+            ],
+        )
+        .await;
+    }
+    let cluster = unique("route-gw");
+    let gateway = examples("gateway");
+    let (code, _out, err) = run(&[
+        "apply",
+        "--cluster-name",
+        &cluster,
+        "--vpc-id",
+        &vpc,
+        "--dns-disabled",
+        "-f",
+        &gateway,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let nlb = nlb_gateway_lb(&cluster);
+    let offline = ["-f", gateway.as_str(), "--cluster-name", cluster.as_str()];
+    let live = ["--cluster-name", cluster.as_str(), "--vpc-id", vpc.as_str()];
+    for case in GATEWAY {
+        let planned = gateway_route_json(case, &offline, &nlb);
+        let observed = gateway_route_json(case, &live, &nlb);
+        check(case, &observed, "live");
+        assert_eq!(canonical(observed), canonical(planned), "{}", case.why);
+    }
+}
+
+/// A Gateway target group's id joins the Service's namespace and name with `-`: for route
+/// `a/r` and Service `a-b/c` it reads `a-b-c`, which could also be `a/b-c` (the route's own
+/// namespace, the guess AWS's tags alone lead to). With `-f`, the Service that exists decides.
+#[test]
+fn a_gateway_backend_in_a_hyphenated_namespace_is_named_from_the_manifests() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-route-gw-{}", unique("ns")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("all.yaml"),
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: alb}
+spec: {controllerName: gateway.k8s.aws/alb}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: a}
+spec:
+  gatewayClassName: alb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: a}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [x.example.com]
+  rules: [{backendRefs: [{name: c, namespace: a-b, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-a, namespace: a-b}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: a}]
+  to: [{group: '', kind: Service}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: c, namespace: a-b}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+",
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "route",
+        "http://x.example.com/",
+        "-f",
+        dir.to_str().unwrap(),
+        "--default-target-type",
+        "ip",
+        "-o",
+        "json",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(err, "");
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reaches(&doc["routes"][0]), "a-b/c", "{doc}");
+    assert_eq!(
+        doc["routes"][0]["actions"][0]["targetGroups"][0]["resource"],
+        "a/gw:a-r:HTTPRoute-a-b-c:80"
+    );
+}

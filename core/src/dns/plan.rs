@@ -580,18 +580,39 @@ pub fn plan_dns(
                 plan.units.push(unit(changes));
             }
             (Some(current), true) => {
+                if opts.policy == DnsPolicy::CreateOnly {
+                    continue;
+                }
                 let same = pending.is_none()
                     && current
                         .alias
                         .as_ref()
                         .is_some_and(|a| same_alias(a, &desired_alias));
-                if same || opts.policy == DnsPolicy::CreateOnly {
-                    continue;
+                let mut changes = Vec::new();
+                if !same {
+                    changes.push(DnsChange {
+                        action: DnsAction::Upsert,
+                        record,
+                    });
                 }
-                plan.units.push(unit(vec![DnsChange {
-                    action: DnsAction::Upsert,
-                    record,
-                }]));
+                // Ours by a legacy TXT only (cname-, untyped): the current-format TXT is
+                // written once, as ExternalDNS's registry migration does (it force-updates a
+                // record of its owner whose current TXT is missing); the legacy TXT stays and
+                // goes with the record. A TXT at the current name that is not a heritage value
+                // is never overwritten.
+                let txt_name = opts.txt.txt_name(name, rtype);
+                if own.current_txt.is_none() && is_in_domain(&txt_name, &zi.zone.name) {
+                    changes.push(DnsChange {
+                        action: DnsAction::Upsert,
+                        record: RecordSet::txt(
+                            &txt_name,
+                            &heritage_value(&opts.owner_id, want.resource),
+                        ),
+                    });
+                }
+                if !changes.is_empty() {
+                    plan.units.push(unit(changes));
+                }
             }
             (Some(_), false) => {
                 let message = match &own.owner {

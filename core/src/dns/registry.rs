@@ -70,7 +70,8 @@ impl TxtMapper {
         format!("{}{rtype}-{name}", self.prefix)
     }
 
-    /// Older TXT names that still prove ownership of the record (read, never written):
+    /// Older TXT names that still prove ownership of the record (read, never written; a record
+    /// owned only through one of them gets its current-format TXT once, see `plan_dns`):
     /// ExternalDNS before v0.22 kept the TXT of an alias `A` under `cname-`, and before v0.12
     /// the TXT had the record's own name (plus prefix/suffix), except for `AAAA`.
     #[must_use]

@@ -232,8 +232,58 @@ fn external_dns_records_with_our_owner_are_adopted_without_churn() {
         alias("api.example.com", "A", LB),
         txt("cname-api.example.com", OWNER, "ingress/shop/other"),
     ];
+    // The record with only a legacy TXT gets its current-format TXT once (ExternalDNS's
+    // registry migration); nothing else changes, and the legacy TXT stays.
+    let plan = run(&opts, &records, &[stack(&h, addr(LB))]);
     assert_eq!(
-        run(&opts, &records, &[stack(&h, addr(LB))]),
+        summary(&plan),
+        vec![ch(DnsAction::Upsert, "TXT", "a-api.example.com")]
+    );
+    assert_eq!(
+        plan.units[0].changes[0].record,
+        txt("a-api.example.com", OWNER, "ingress/shop/web"),
+        "the current format names the object that wants the record now"
+    );
+    let mut migrated = records.clone();
+    migrated.push(plan.units[0].changes[0].record.clone());
+    assert_eq!(
+        run(&opts, &migrated, &[stack(&h, addr(LB))]),
+        DnsPlan::default(),
+        "written once"
+    );
+}
+
+/// The legacy-format rewrite as ExternalDNS's: the untyped TXT of the oldest releases too, in
+/// the same batch as an alias that moved; never with create-only; never over a TXT at the
+/// current name that is not a heritage value (which proves nothing and is never changed).
+#[test]
+fn legacy_ownership_is_rewritten_to_the_current_format_once() {
+    let h = hosts(&["www.example.com"]);
+    let untyped = vec![
+        alias("www.example.com", "A", "k8s-old.elb.amazonaws.com"),
+        txt("www.example.com", OWNER, "ingress/shop/web"),
+    ];
+    let plan = run(&DnsOptions::new(OWNER), &untyped, &[stack(&h, addr(LB))]);
+    assert_eq!(
+        summary(&plan),
+        vec![
+            ch(DnsAction::Upsert, "A", "www.example.com"),
+            ch(DnsAction::Upsert, "TXT", "a-www.example.com"),
+        ]
+    );
+    let create_only = DnsOptions {
+        policy: DnsPolicy::CreateOnly,
+        ..DnsOptions::new(OWNER)
+    };
+    assert_eq!(
+        run(&create_only, &untyped, &[stack(&h, addr(LB))]),
+        DnsPlan::default()
+    );
+    let mut squatted = untyped.clone();
+    squatted[0] = alias("www.example.com", "A", LB);
+    squatted.push(RecordSet::txt("a-www.example.com", "v=spf1 -all"));
+    assert_eq!(
+        run(&DnsOptions::new(OWNER), &squatted, &[stack(&h, addr(LB))]),
         DnsPlan::default()
     );
 }

@@ -154,6 +154,10 @@ pub struct LoadBalancerSpec {
     /// Source CIDRs allowed by the managed security group (empty when `securityGroups` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_cidrs: Vec<String>,
+    /// Managed prefix lists (`pl-…`) allowed by the managed security group
+    /// (`security-group-prefix-lists`; empty when `securityGroups` is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_prefix_lists: Vec<String>,
     /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eip_allocations: Vec<String>,
@@ -198,11 +202,31 @@ pub struct ListenerSpec {
     /// Certificate ARNs (HTTPS and TLS only); the first is the default certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<String>,
+    /// Certificates still to be found in ACM (HTTPS listeners of Ingresses that name none),
+    /// one record per Ingress; the AWS layer replaces them with ARNs in `certificates`
+    /// (`certificates::resolve_stack`) before planning. `plan` shows them as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_discovery: Vec<CertificateDiscovery>,
     /// ALPN policy (TLS listeners of NLBs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpn_policy: Option<String>,
+    /// Listener attributes (only the keys that were set: `listener-attributes.*`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags (resource id = the port).
     pub tags: BTreeMap<String, String>,
+}
+
+/// The ACM certificates of one object's hosts, to be discovered for a listener.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateDiscovery {
+    /// The object whose hosts these are (`ingress namespace/name`).
+    pub object: String,
+    /// Hosts to cover, sorted: the object's rule hosts and TLS hosts.
+    pub hosts: Vec<String>,
+    /// How many of the listener's `certificates` come before these (the members' order).
+    pub after: usize,
 }
 
 /// A listener rule.

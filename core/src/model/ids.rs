@@ -326,7 +326,8 @@ pub fn target_group_name(inputs: &TargetGroupNameInputs<'_>) -> String {
 
 /// Generated name of a Gateway's load balancer (the AWS Load Balancer Controller's gateway
 /// scheme): `k8s-<ns[:8]>-<name[:8]>-<hash10>`, hash = `sha256(cluster ‖ gateway uid ‖ scheme)`.
-/// The uid is empty in offline manifests, so `plan -f` names differ from a cluster's.
+/// For a manifest without a uid the translation passes `namespace/name` in its place, so `plan -f`
+/// names differ from a cluster's.
 #[must_use]
 pub fn gateway_load_balancer_name(
     cluster: &str,

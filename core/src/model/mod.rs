@@ -14,10 +14,10 @@ mod ids;
 pub mod tags;
 
 pub use elbv2::{
-    ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, IpAddressType, ListenerSpec,
-    LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol, ProtocolVersion,
-    QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames, StickinessSpec,
-    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
+    ActionSpec, CertificateDiscovery, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
+    IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
+    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames,
+    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

@@ -366,6 +366,14 @@ pub enum Op {
         /// The whole desired settings.
         listener: ListenerSettings,
     },
+    /// Sets the listener attributes that differ.
+    #[serde(rename = "elbv2.ModifyListenerAttributes")]
+    ModifyListenerAttributes {
+        /// The listener.
+        listener: Ref,
+        /// Only the keys whose values differ.
+        attributes: BTreeMap<String, String>,
+    },
     /// Adds SNI certificates.
     #[serde(rename = "elbv2.AddListenerCertificates")]
     AddListenerCertificates {
@@ -471,6 +479,7 @@ impl Op {
             Self::DeleteLoadBalancer { .. } => "elbv2.DeleteLoadBalancer",
             Self::CreateListener { .. } => "elbv2.CreateListener",
             Self::ModifyListener { .. } => "elbv2.ModifyListener",
+            Self::ModifyListenerAttributes { .. } => "elbv2.ModifyListenerAttributes",
             Self::AddListenerCertificates { .. } => "elbv2.AddListenerCertificates",
             Self::RemoveListenerCertificates { .. } => "elbv2.RemoveListenerCertificates",
             Self::DeleteListener { .. } => "elbv2.DeleteListener",

@@ -66,6 +66,14 @@ pub struct StackFacts {
     /// IDs of the security groups named by the `security-groups` annotation (empty when the
     /// stack uses a managed security group). `Err` holds the message when one is missing.
     pub security_groups: Result<Vec<String>, String>,
+    /// `Err` holds the message when the ACM certificates of a listener that names none could
+    /// not be discovered ([`crate::certificates::resolve_stack`]): the stack is not planned.
+    #[serde(default = "certificates_ok")]
+    pub certificates: Result<(), String>,
+}
+
+fn certificates_ok() -> Result<(), String> {
+    Ok(())
 }
 
 /// One stack to plan.

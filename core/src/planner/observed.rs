@@ -92,6 +92,10 @@ pub struct ObservedListener {
     /// ALPN policy (TLS listeners).
     #[serde(default)]
     pub alpn_policy: Option<String>,
+    /// Listener attributes (DescribeListenerAttributes), read only for listeners whose
+    /// desired state sets some; empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
     /// Tags.
     pub tags: Tags,
     /// Non-default rules, sorted by priority.
@@ -173,6 +177,8 @@ pub enum SgSource {
     CidrV6(String),
     /// Security group id.
     Group(String),
+    /// Managed prefix list id (`pl-…`).
+    PrefixList(String),
     /// A security group created earlier in the same plan, by its plan key (planned changes
     /// only; never observed).
     NewGroup(String),

@@ -235,6 +235,18 @@ impl<'a> StackPlanner<'a> {
     fn plan_desired(&mut self, d: &'a Stack) -> Result<(), String> {
         let observed = self.input.observed;
         let facts = self.input.facts;
+        facts.certificates.clone()?;
+        if let Some(l) = d
+            .listeners
+            .iter()
+            .find(|l| !l.certificate_discovery.is_empty())
+        {
+            return Err(format!(
+                "the certificates of HTTPS listener port {} are to be discovered in ACM, which \
+                 was not read",
+                l.port
+            ));
+        }
         let spec = &d.load_balancer;
         let managed_sg = spec.security_groups.is_empty();
         let user_sgs = if managed_sg {

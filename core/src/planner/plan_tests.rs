@@ -24,6 +24,7 @@ fn facts() -> StackFacts {
         subnets: Ok(vec!["subnet-a".into(), "subnet-b".into()]),
         subnets_explicit: false,
         security_groups: Ok(vec![]),
+        certificates: Ok(()),
     }
 }
 
@@ -456,6 +457,12 @@ impl Fake {
                         certificates: listener.default_certificate.iter().cloned().collect(),
                         default_also_listed: false,
                         alpn_policy: listener.alpn_policy.clone(),
+                        // AWS reports every attribute, defaults included.
+                        attributes: [(
+                            "routing.http.response.server.enabled".to_owned(),
+                            "true".to_owned(),
+                        )]
+                        .into(),
                         tags: tags.clone(),
                         rules: vec![],
                     });
@@ -475,6 +482,15 @@ impl Fake {
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
+                }
+                Op::ModifyListenerAttributes {
+                    listener,
+                    attributes,
+                } => {
+                    let arn = self.resolve(listener);
+                    self.listener_mut(&arn)
+                        .attributes
+                        .extend(attributes.clone());
                 }
                 Op::AddListenerCertificates {
                     listener,
@@ -745,6 +761,98 @@ fn the_default_certificate_is_listed_among_the_listener_certificates_like_lbc() 
 
 /// `--external-managed-tags`: keys set outside the operator are never removed (LBC's
 /// `externalManagedTags`), other foreign keys are.
+/// Listener attributes: set right after a new listener, compared on the keys the listener
+/// sets (AWS's defaults for other keys plan nothing), one ModifyListenerAttributes with only
+/// the keys that differ, and a key no longer set is left as it is (as LBC).
+#[test]
+fn listener_attributes_are_set_on_create_and_only_the_differences_modified() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    let server = "routing.http.response.server.enabled";
+    let frame = "routing.http.response.x_frame_options.header_value";
+    stack.listeners[0].attributes = [(server.to_owned(), "false".to_owned())].into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let created = ops(&p);
+    let pos = |op: &str| created.iter().position(|o| *o == op);
+    assert_eq!(count(&p, "elbv2.ModifyListenerAttributes"), 1);
+    assert!(pos("elbv2.CreateListener") < pos("elbv2.ModifyListenerAttributes"));
+
+    stack.listeners[0].attributes = [
+        (server.to_owned(), "false".to_owned()),
+        (frame.to_owned(), "DENY".to_owned()),
+    ]
+    .into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyListenerAttributes"]);
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::ModifyListenerAttributes { attributes, .. }
+            if attributes == &[(frame.to_owned(), "DENY".to_owned())].into()
+    ));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some("listener attributes (routing.http.response.x_frame_options.header_value: DENY)")
+    );
+
+    stack.listeners[0].attributes = [(server.to_owned(), "true".to_owned())].into();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some("listener attributes (routing.http.response.server.enabled: false -> true)")
+    );
+    stack.listeners[0].attributes.clear();
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}
+
+/// Prefix lists open the listener ports on the managed security group, one permission per
+/// port and list; dropping them revokes exactly those permissions.
+#[test]
+fn prefix_lists_open_the_listener_ports_on_the_managed_group() {
+    use crate::planner::{SgPermission, SgSource};
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.inbound_prefix_lists = vec!["pl-0a1b".into()];
+    stack.load_balancer.inbound_cidrs = vec![];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let ports: Vec<i32> = stack.listeners.iter().map(|l| i32::from(l.port)).collect();
+    let opened: Vec<SgPermission> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::AuthorizeSecurityGroupIngress { permissions, .. }
+                if c.reason.as_deref() == Some("open the listener ports") =>
+            {
+                Some(permissions.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        opened,
+        ports
+            .iter()
+            .map(|port| SgPermission {
+                protocol: "tcp".into(),
+                from_port: *port,
+                to_port: *port,
+                source: SgSource::PrefixList("pl-0a1b".into()),
+                description: None,
+            })
+            .collect::<Vec<_>>()
+    );
+    stack.load_balancer.inbound_prefix_lists.clear();
+    stack.load_balancer.inbound_cidrs = vec!["0.0.0.0/0".into()];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        ops(&p),
+        [
+            "ec2.AuthorizeSecurityGroupIngress",
+            "ec2.RevokeSecurityGroupIngress"
+        ]
+    );
+}
+
 #[test]
 fn externally_managed_tag_keys_are_never_removed() {
     let mut fake = Fake::default();
@@ -1310,6 +1418,67 @@ fn missing_subnets_stop_only_that_stack() {
         .iter()
         .any(|c| c.stack != "shop/storefront" && c.operation() == "elbv2.CreateLoadBalancer"));
     assert!(p.changes.iter().all(|c| c.stack != "shop/storefront"));
+}
+
+/// A stack whose certificates could not be discovered, or whose discovery records were never
+/// resolved, plans nothing (no listener without its certificates); the others proceed.
+#[test]
+fn undiscovered_certificates_stop_only_that_stack() {
+    let fake = Fake::default();
+    let observed = ObservedStack::default();
+    let failed = StackFacts {
+        certificates: Err("no certificate found for host: www.example.com".into()),
+        ..facts()
+    };
+    let mut unresolved = seed();
+    unresolved.id = crate::model::StackId::explicit("unresolved");
+    if let Some(l) = unresolved.listeners.first_mut() {
+        l.certificate_discovery = vec![crate::model::CertificateDiscovery {
+            object: "ingress shop/web".into(),
+            hosts: vec!["www.example.com".into()],
+            after: 0,
+        }];
+    }
+    let mut fine = seed();
+    fine.id = crate::model::StackId::explicit("fine");
+    let desired = [seed(), unresolved, fine];
+    let f = facts();
+    let inputs: Vec<StackInput<'_>> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StackInput {
+            id: s.id.clone(),
+            desired: Some(s),
+            observed: &observed,
+            facts: if i == 0 { &failed } else { &f },
+        })
+        .collect();
+    let p = plan(&fake.cluster(), &inputs);
+    let port = desired[1].listeners[0].port;
+    assert_eq!(
+        p.errors,
+        vec![
+            StackError {
+                stack: "shop/storefront".into(),
+                message: "no certificate found for host: www.example.com".into()
+            },
+            StackError {
+                stack: "unresolved".into(),
+                message: format!(
+                    "the certificates of HTTPS listener port {port} are to be discovered in \
+                     ACM, which was not read"
+                ),
+            },
+        ]
+    );
+    assert!(p
+        .changes
+        .iter()
+        .all(|c| c.stack == "fine" || c.scope().is_cluster()));
+    assert!(p
+        .changes
+        .iter()
+        .any(|c| c.stack == "fine" && c.operation() == "elbv2.CreateLoadBalancer"));
 }
 
 #[test]

@@ -536,6 +536,9 @@ pub fn backend_of(stack: &StackId, resource: &str, target_group_name: &str) -> O
     if stack.kind == StackKind::Service {
         return Some(backend(rest));
     }
+    if matches!(stack.kind, StackKind::Gateway | StackKind::NlbGateway) {
+        return gateway_backend(stack, resource, target_group_name);
+    }
     if !stack.is_explicit() {
         let service = rest.strip_prefix(stack.name.as_str())?.strip_prefix('-')?;
         return Some(backend(service));
@@ -551,4 +554,78 @@ pub fn backend_of(stack: &StackId, resource: &str, target_group_name: &str) -> O
         return None;
     }
     Some(backend(service))
+}
+
+/// Route kinds whose target groups a Gateway stack holds.
+const GATEWAY_ROUTE_KINDS: [&str; 5] =
+    ["HTTPRoute", "GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute"];
+
+/// Every reading of a Gateway target group's resource id,
+/// `<gwNs>/<gw>:<routeNs>-<route>:<Kind>-<svcNs>-<svc>:<port>` (the AWS Load Balancer
+/// Controller's form): the Service namespace and name are joined by `-`, and both may contain
+/// `-`, so each split is a candidate. Empty when the id is not of that form or not of `stack`.
+#[must_use]
+pub fn gateway_backend_candidates(stack: &StackId, resource: &str) -> Vec<Backend> {
+    let Some((_, rest)) = gateway_resource_parts(stack, resource) else {
+        return Vec::new();
+    };
+    let Some((service_part, port)) = rest.rsplit_once(':') else {
+        return Vec::new();
+    };
+    service_part
+        .match_indices('-')
+        .filter_map(|(i, _)| {
+            let namespace = service_part.get(..i)?;
+            let service = service_part.get(i + 1..)?;
+            (!namespace.is_empty() && !service.is_empty()).then(|| Backend {
+                namespace: namespace.to_owned(),
+                service: service.to_owned(),
+                port: port.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// `(<routeNs>-<route>, <svcNs>-<svc>:<port>)` of a Gateway target group's resource id.
+fn gateway_resource_parts<'a>(stack: &StackId, resource: &'a str) -> Option<(&'a str, &'a str)> {
+    let prefix = format!("{}/{}:", stack.namespace, stack.name);
+    let rest = resource.strip_prefix(prefix.as_str())?;
+    GATEWAY_ROUTE_KINDS.iter().find_map(|kind| {
+        let (route, backend) = rest.split_once(&format!(":{kind}-"))?;
+        Some((route, backend))
+    })
+}
+
+/// The Service behind a Gateway target group: the one reading of its resource id
+/// ([`gateway_backend_candidates`]), or, when there are several, the one whose namespace is
+/// the route's (a backend in the route's own namespace, the common case), the route's
+/// namespace being the reading of `<routeNs>-<route>` that the target group's generated name
+/// (`k8s-<routeNs[:8]>-<route[:8]>-<hash>`) agrees with. `None` when that still leaves more
+/// than one.
+fn gateway_backend(stack: &StackId, resource: &str, target_group_name: &str) -> Option<Backend> {
+    let mut candidates = gateway_backend_candidates(stack, resource);
+    if candidates.len() > 1 {
+        let (route, _) = gateway_resource_parts(stack, resource)?;
+        let short = |s: &str| {
+            let clean = crate::model::sanitize_name_part(s);
+            clean
+                .get(..clean.len().min(8))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut parts = target_group_name.split('-').skip(1);
+        let (ns_short, route_short) = (parts.next()?, parts.next()?);
+        let route_namespaces: Vec<&str> = route
+            .match_indices('-')
+            .filter_map(|(i, _)| {
+                let (ns, name) = (route.get(..i)?, route.get(i + 1..)?);
+                (short(ns) == ns_short && short(name) == route_short).then_some(ns)
+            })
+            .collect();
+        candidates.retain(|b| route_namespaces.contains(&b.namespace.as_str()));
+    }
+    match candidates.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }

@@ -715,3 +715,104 @@ fn regex_values_match_host_path_and_header() {
         serde_json::json!({"field": "http-header", "httpHeaderName": "X", "regexValues": ["y"]})
     );
 }
+
+#[test]
+fn the_service_behind_a_gateway_target_group_comes_from_its_resource_id() {
+    let b = |ns: &str, svc: &str, port: &str| {
+        Some(Backend {
+            namespace: ns.into(),
+            service: svc.into(),
+            port: port.into(),
+        })
+    };
+    let gw = StackId::gateway("web", "edge");
+    let nlb = StackId::nlb_gateway("data", "db-edge");
+    type Case<'a> = (&'a StackId, &'a str, &'a str, Option<Backend>, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            &gw,
+            "web/edge:web-storefront:HTTPRoute-web-frontend:80",
+            "k8s-web-storefro-0",
+            b("web", "frontend", "80"),
+            "one reading",
+        ),
+        (
+            &gw,
+            "web/edge:team-api-api:HTTPRoute-data-catalog:80",
+            "k8s-teamapi-api-0",
+            b("data", "catalog", "80"),
+            "another namespace, one reading",
+        ),
+        (
+            &gw,
+            "web/edge:team-api-api:HTTPRoute-team-api-api-canary:8080",
+            "k8s-teamapi-api-0",
+            b("team-api", "api-canary", "8080"),
+            "several readings: the route's namespace (from the name) decides",
+        ),
+        (
+            &gw,
+            "web/edge:team-api-api:HTTPRoute-team-api-api-canary:8080",
+            "someone-elses",
+            None,
+            "several readings, a name not in our scheme",
+        ),
+        (
+            &gw,
+            "web/edge:web-cart-rpc:GRPCRoute-web-cart-next:80",
+            "k8s-web-cartrpc-0",
+            b("web", "cart-next", "80"),
+            "GRPCRoute",
+        ),
+        (
+            &nlb,
+            "data/db-edge:data-pg:TCPRoute-data-postgres:5432",
+            "k8s-data-pg-0",
+            b("data", "postgres", "5432"),
+            "NLB Gateway, TCPRoute",
+        ),
+        (
+            &gw,
+            "web/edge:a-a-b:HTTPRoute-a-b-c:80",
+            "k8s-a-ab-0",
+            b("a", "b-c", "80"),
+            "several readings: the one in the route's namespace a",
+        ),
+        (
+            &gw,
+            "web/edge:web-r:HTTPRoute-a-b-c:80",
+            "k8s-web-r-0",
+            None,
+            "several readings (a/b-c, a-b/c), none in the route's namespace",
+        ),
+        (
+            &gw,
+            "shop/other:web-r:HTTPRoute-web-s:80",
+            "k8s-web-r-0",
+            None,
+            "another Gateway's id",
+        ),
+        (
+            &gw,
+            "web/edge:web-r:Ingress-web-s:80",
+            "k8s-web-r-0",
+            None,
+            "not a route kind",
+        ),
+        (&gw, "", "k8s-web-r-0", None, "no resource tag"),
+    ];
+    for (stack, resource, name, want, why) in cases {
+        assert_eq!(
+            &backend_of(stack, resource, name),
+            want,
+            "{why}: {resource}"
+        );
+    }
+    assert_eq!(
+        gateway_backend_candidates(&gw, "web/edge:a-b-c:HTTPRoute-a-b-c-d:80")
+            .iter()
+            .map(|b| format!("{}/{}", b.namespace, b.service))
+            .collect::<Vec<_>>(),
+        ["a/b-c-d", "a-b/c-d", "a-b-c/d"]
+    );
+}

@@ -31,6 +31,25 @@ pub const SUBNETS: &str = "alb.ingress.kubernetes.io/subnets";
 pub const SECURITY_GROUPS: &str = "alb.ingress.kubernetes.io/security-groups";
 /// `inbound-cidrs`.
 pub const INBOUND_CIDRS: &str = "alb.ingress.kubernetes.io/inbound-cidrs";
+/// `security-group-prefix-lists`.
+pub const SECURITY_GROUP_PREFIX_LISTS: &str =
+    "alb.ingress.kubernetes.io/security-group-prefix-lists";
+/// What a managed prefix list id looks like.
+pub const PREFIX_LIST_EXPECTED: &str =
+    "a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0";
+
+/// A comma-separated list of prefix list ids (`pl-` and hexadecimal digits).
+#[must_use]
+pub fn parse_prefix_lists(v: &str) -> Option<Vec<String>> {
+    let items = parse_list(v)?;
+    items
+        .iter()
+        .all(|i| {
+            i.strip_prefix("pl-")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .then_some(items)
+}
 /// `listen-ports`.
 pub const LISTEN_PORTS: &str = "alb.ingress.kubernetes.io/listen-ports";
 /// `ssl-redirect`.
@@ -559,6 +578,51 @@ pub fn attributes(
     }
 }
 
+/// Listener attributes per `(protocol, port)` of the listener.
+pub type ListenerAttributes = BTreeMap<(Protocol, u16), BTreeMap<String, String>>;
+
+/// `alb.ingress.kubernetes.io/listener-attributes.` (then `{Protocol}-{Port}`).
+pub const LISTENER_ATTRIBUTES_PREFIX: &str = "alb.ingress.kubernetes.io/listener-attributes.";
+
+/// Listener attributes per `(protocol, port)`: every annotation `<prefix><Protocol>-<Port>`
+/// (LBC's `listener-attributes.HTTPS-443`), its value a `key=value` map checked against `set`.
+/// A key under `prefix` whose rest is not one of `protocols`, a dash and a port is an error
+/// (LBC would ignore it silently).
+pub fn listener_attributes(
+    a: &Annotations<'_>,
+    prefix: &str,
+    protocols: &[Protocol],
+    set: super::attributes::Set,
+) -> Result<ListenerAttributes, BuildError> {
+    let mut out = BTreeMap::new();
+    for key in a.all().into_iter().flat_map(BTreeMap::keys) {
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        let parsed = rest.rsplit_once('-').and_then(|(proto, port)| {
+            let proto = Protocol::parse(proto).filter(|p| protocols.contains(p))?;
+            let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+            Some((proto, port))
+        });
+        let Some(listener) = parsed else {
+            let names: Vec<&str> = protocols.iter().map(|p| p.as_str()).collect();
+            return Err(invalid_annotation(
+                a.object(),
+                key,
+                a.raw(key).unwrap_or_default(),
+                format!(
+                    "a key {prefix}<protocol>-<port> with protocol {} and a port from 1 to 65535",
+                    names.join(", ")
+                ),
+            ));
+        };
+        if let Some(map) = attributes(a, key, set)? {
+            out.insert(listener, map);
+        }
+    }
+    Ok(out)
+}
+
 /// LBC's `validateTagCollisionWithExternalManagedTags`: no annotation may set a tag key that
 /// `--external-managed-tags` leaves to be managed outside the operator.
 pub fn check_external_tags(
@@ -663,6 +727,8 @@ pub struct IngressSettings {
     pub security_groups: Option<Vec<String>>,
     /// `inbound-cidrs`.
     pub inbound_cidrs: Option<Vec<String>>,
+    /// `security-group-prefix-lists`.
+    pub inbound_prefix_lists: Option<Vec<String>>,
     /// `listen-ports`.
     pub listen_ports: Option<Vec<ListenPort>>,
     /// `ssl-redirect`.
@@ -675,6 +741,8 @@ pub struct IngressSettings {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     /// `tags`.
     pub tags: Option<BTreeMap<String, String>>,
+    /// `listener-attributes.{Protocol}-{Port}`, per listen port.
+    pub listener_attributes: ListenerAttributes,
     /// The "Ing,Svc" annotations as set on the Ingress.
     pub backend: BackendSettings,
 }
@@ -715,6 +783,11 @@ impl IngressSettings {
             subnet_tags: None,
             security_groups: a.list(SECURITY_GROUPS)?,
             inbound_cidrs,
+            inbound_prefix_lists: a.parse_with(
+                SECURITY_GROUP_PREFIX_LISTS,
+                PREFIX_LIST_EXPECTED,
+                parse_prefix_lists,
+            )?,
             listen_ports: parse_listen_ports(a)?,
             ssl_redirect: a
                 .int(SSL_REDIRECT, 1, 65535)?
@@ -731,6 +804,12 @@ impl IngressSettings {
                 super::attributes::Set::ApplicationLoadBalancer,
             )?,
             tags: parse_tags(a)?,
+            listener_attributes: listener_attributes(
+                a,
+                LISTENER_ATTRIBUTES_PREFIX,
+                &[Protocol::Http, Protocol::Https],
+                super::attributes::Set::ApplicationListener,
+            )?,
             backend: BackendSettings::parse(a)?,
         })
     }

@@ -67,6 +67,10 @@ pub enum Set {
     ApplicationTargetGroup,
     /// Target group attributes of a Network Load Balancer.
     NetworkTargetGroup,
+    /// Listener attributes of an Application Load Balancer (`listener-attributes.*`).
+    ApplicationListener,
+    /// Listener attributes of a Network Load Balancer.
+    NetworkListener,
 }
 
 const LOAD_BALANCER_ANY: &[(&str, Kind)] = &[
@@ -195,6 +199,89 @@ const TARGET_GROUP_NETWORK: &[(&str, Kind)] = &[
     ),
 ];
 
+const LISTENER_ANY: &[(&str, Kind)] = &[];
+
+/// ALB listener attributes (ELBv2 `ListenerAttribute`): the names of the headers the load
+/// balancer adds to requests, and the response headers it sets or removes.
+const LISTENER_APPLICATION: &[(&str, Kind)] = &[
+    (
+        "routing.http.request.x_amzn_mtls_clientcert_serial_number.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_mtls_clientcert_issuer.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_mtls_clientcert_subject.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_mtls_clientcert_validity.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_mtls_clientcert_leaf.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_mtls_clientcert.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_tls_version.header_name",
+        Kind::Text,
+    ),
+    (
+        "routing.http.request.x_amzn_tls_cipher_suite.header_name",
+        Kind::Text,
+    ),
+    ("routing.http.response.server.enabled", Kind::Bool),
+    (
+        "routing.http.response.strict_transport_security.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_allow_origin.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_allow_methods.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_allow_headers.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_allow_credentials.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_expose_headers.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.access_control_max_age.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.content_security_policy.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.x_content_type_options.header_value",
+        Kind::AnyText,
+    ),
+    (
+        "routing.http.response.x_frame_options.header_value",
+        Kind::AnyText,
+    ),
+];
+
+/// NLB listener attributes: the TCP idle timeout.
+const LISTENER_NETWORK: &[(&str, Kind)] = &[("tcp.idle_timeout.seconds", Kind::Int(60, 6000))];
+
 impl Set {
     fn tables(self) -> [&'static [(&'static str, Kind)]; 2] {
         match self {
@@ -202,6 +289,8 @@ impl Set {
             Self::NetworkLoadBalancer => [LOAD_BALANCER_ANY, LOAD_BALANCER_NETWORK],
             Self::ApplicationTargetGroup => [TARGET_GROUP_ANY, TARGET_GROUP_APPLICATION],
             Self::NetworkTargetGroup => [TARGET_GROUP_ANY, TARGET_GROUP_NETWORK],
+            Self::ApplicationListener => [LISTENER_ANY, LISTENER_APPLICATION],
+            Self::NetworkListener => [LISTENER_ANY, LISTENER_NETWORK],
         }
     }
 
@@ -211,6 +300,8 @@ impl Set {
             Self::NetworkLoadBalancer => "a Network Load Balancer",
             Self::ApplicationTargetGroup => "a target group of an Application Load Balancer",
             Self::NetworkTargetGroup => "a target group of a Network Load Balancer",
+            Self::ApplicationListener => "a listener of an Application Load Balancer",
+            Self::NetworkListener => "a TCP listener of a Network Load Balancer",
         }
     }
 
@@ -221,6 +312,8 @@ impl Set {
             Self::ApplicationTargetGroup | Self::NetworkTargetGroup => {
                 "deregistration_delay.timeout_seconds"
             }
+            Self::ApplicationListener => "routing.http.response.server.enabled",
+            Self::NetworkListener => "tcp.idle_timeout.seconds",
         }
     }
 

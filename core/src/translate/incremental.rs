@@ -808,8 +808,8 @@ impl Model {
     }
 
     /// The status of the Gateway API objects of ours (empty without any), as
-    /// [`gateway::build`] gives it: the classes, then each Gateway's and its routes' (by
-    /// Gateway), the routes ordered by namespace and name.
+    /// [`gateway::build`] gives it: the classes, each Gateway's, and one status per route with
+    /// its parents of every Gateway.
     #[must_use]
     pub fn gateway_status(&self) -> Statuses {
         let mut out = Statuses::default();
@@ -823,8 +823,7 @@ impl Model {
                 _ => {}
             }
         }
-        out.routes
-            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        out.merge_routes();
         out
     }
 

@@ -1,9 +1,15 @@
 //! Listeners: which ports each member declares, per-port merge across a group (protocol and TLS
 //! policy must agree, certificates are concatenated), and default actions.
-use super::annotations::{ListenPort, CERTIFICATE_ARN, LISTEN_PORTS, SSL_POLICY};
+use std::collections::BTreeMap;
+
+use super::annotations::{
+    ListenPort, CERTIFICATE_ARN, LISTENER_ATTRIBUTES_PREFIX, LISTEN_PORTS, SSL_POLICY,
+};
 use super::error::{invalid_annotation, BuildError, ObjectRef};
 use super::member::MemberPlan;
-use crate::model::{ActionSpec, FixedResponseSpec, Protocol, RedirectSpec, StackId};
+use crate::model::{
+    ActionSpec, CertificateDiscovery, FixedResponseSpec, Protocol, RedirectSpec, StackId,
+};
 
 /// Ports a member declares: `listen-ports`, else HTTPS:443 with certificates, else HTTP:80.
 #[must_use]
@@ -54,6 +60,10 @@ pub(crate) struct ListenerState {
     pub(crate) owner: ObjectRef,
     pub(crate) ssl_policy: Option<(String, ObjectRef)>,
     pub(crate) certificates: Vec<String>,
+    /// Certificates to discover in ACM, per member that names none.
+    pub(crate) discovery: Vec<CertificateDiscovery>,
+    /// `listener-attributes.{Protocol}-{Port}` of the members, with the member that set each.
+    pub(crate) attributes: BTreeMap<String, (String, ObjectRef)>,
 }
 
 impl ListenerState {
@@ -63,6 +73,8 @@ impl ListenerState {
             owner: owner.clone(),
             ssl_policy: None,
             certificates: Vec::new(),
+            discovery: Vec::new(),
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -82,6 +94,29 @@ impl ListenerState {
                 owner: self.owner.clone(),
                 group: stack.clone(),
             });
+        }
+        if let Some(mine) = plan
+            .settings
+            .listener_attributes
+            .get(&(lp.protocol, lp.port))
+        {
+            for (key, value) in mine {
+                if let Some((theirs, owner)) = self.attributes.get(key) {
+                    if theirs != value {
+                        return Err(BuildError::Conflict {
+                            object: plan.object.clone(),
+                            setting: format!(
+                                "annotation {LISTENER_ATTRIBUTES_PREFIX}{}-{} key {key}",
+                                lp.protocol, lp.port
+                            ),
+                            value: value.clone(),
+                            existing: theirs.clone(),
+                            owner: owner.clone(),
+                            group: stack.clone(),
+                        });
+                    }
+                }
+            }
         }
         if lp.protocol == Protocol::Https {
             if let (Some(mine), Some((theirs, owner))) =
@@ -103,6 +138,17 @@ impl ListenerState {
     }
 
     pub(crate) fn merge(&mut self, plan: &MemberPlan) {
+        if let Some(mine) = plan
+            .settings
+            .listener_attributes
+            .get(&(self.port.protocol, self.port.port))
+        {
+            for (key, value) in mine {
+                self.attributes
+                    .entry(key.clone())
+                    .or_insert_with(|| (value.clone(), plan.object.clone()));
+            }
+        }
         if self.port.protocol != Protocol::Https {
             return;
         }
@@ -116,10 +162,18 @@ impl ListenerState {
                 self.certificates.push(arn.clone());
             }
         }
+        if let Some(hosts) = plan.discovery_hosts.as_ref().filter(|h| !h.is_empty()) {
+            self.discovery.push(CertificateDiscovery {
+                object: plan.object.to_string(),
+                hosts: hosts.clone(),
+                after: self.certificates.len(),
+            });
+        }
     }
 }
 
-/// An HTTPS port needs a certificate from this member or an earlier one.
+/// An HTTPS port needs a certificate from this member or an earlier one: named, or to be
+/// discovered in ACM for hosts.
 pub(crate) fn check_certificates(
     existing: Option<&ListenerState>,
     plan: &MemberPlan,
@@ -130,8 +184,9 @@ pub(crate) fn check_certificates(
         .certificate_arns
         .as_ref()
         .is_some_and(|c| !c.is_empty());
-    let has_group = existing.is_some_and(|l| !l.certificates.is_empty());
-    if lp.protocol == Protocol::Https && !has_own && !has_group {
+    let discovers = plan.discovery_hosts.as_ref().is_some_and(|h| !h.is_empty());
+    let has_group = existing.is_some_and(|l| !l.certificates.is_empty() || !l.discovery.is_empty());
+    if lp.protocol == Protocol::Https && !has_own && !discovers && !has_group {
         let value = plan
             .listen_ports_raw
             .clone()
@@ -141,7 +196,7 @@ pub(crate) fn check_certificates(
             LISTEN_PORTS,
             &value,
             format!(
-                "a certificate for HTTPS port {} from annotation {CERTIFICATE_ARN} or IngressClassParams spec.certificateArn (certificate discovery is not supported yet)",
+                "a certificate for HTTPS port {} from annotation {CERTIFICATE_ARN} or IngressClassParams spec.certificateArn, or a host (spec.rules[].host, spec.tls[].hosts) to discover its certificates in ACM",
                 lp.port
             ),
         ));

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::annotations::{
     INBOUND_CIDRS, IP_ADDRESS_TYPE, LOAD_BALANCER_ATTRIBUTES, LOAD_BALANCER_NAME, SCHEME,
-    SECURITY_GROUPS, SSL_REDIRECT, SUBNETS, TAGS,
+    SECURITY_GROUPS, SECURITY_GROUP_PREFIX_LISTS, SSL_REDIRECT, SUBNETS, TAGS,
 };
 use super::error::{BuildError, ObjectRef};
 use super::group::GroupState;
@@ -29,6 +29,7 @@ pub(crate) struct LoadBalancerState {
     pub(crate) subnets: Owned<Subnets>,
     pub(crate) security_groups: Owned<Vec<String>>,
     pub(crate) inbound_cidrs: Owned<Vec<String>>,
+    pub(crate) inbound_prefix_lists: Owned<Vec<String>>,
     pub(crate) ssl_redirect: Owned<u16>,
     pub(crate) attributes: BTreeMap<String, (String, ObjectRef)>,
     pub(crate) tags: BTreeMap<String, (String, ObjectRef)>,
@@ -153,6 +154,14 @@ impl LoadBalancerState {
             stack,
         )?;
         merge_one(
+            &mut next.inbound_prefix_lists,
+            s.inbound_prefix_lists.as_ref(),
+            list,
+            SECURITY_GROUP_PREFIX_LISTS,
+            plan,
+            stack,
+        )?;
+        merge_one(
             &mut next.ssl_redirect,
             s.ssl_redirect.as_ref(),
             u16::to_string,
@@ -265,7 +274,17 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
             } else {
                 Vec::new()
             },
+            certificate_discovery: if https {
+                ls.discovery.clone()
+            } else {
+                Vec::new()
+            },
             alpn_policy: None,
+            attributes: ls
+                .attributes
+                .iter()
+                .map(|(k, (v, _))| (k.clone(), v.clone()))
+                .collect(),
             tags: tags::with_tracking(&listener_tags, cluster, stack, &port.to_string()),
         });
     }
@@ -283,11 +302,23 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         .as_ref()
         .map(|(v, _)| v.clone())
         .unwrap_or_default();
+    let inbound_prefix_lists = if security_groups.is_empty() {
+        lb.inbound_prefix_lists
+            .as_ref()
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // As LBC: everything is allowed in only when neither CIDRs nor prefix lists are named.
     let inbound_cidrs = if security_groups.is_empty() {
         lb.inbound_cidrs
             .as_ref()
             .map(|(v, _)| v.clone())
             .unwrap_or_else(|| {
+                if !inbound_prefix_lists.is_empty() {
+                    return Vec::new();
+                }
                 let mut v = vec!["0.0.0.0/0".to_owned()];
                 if ip_address_type != IpAddressType::Ipv4 {
                     v.push("::/0".to_owned());
@@ -314,6 +345,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         subnet_tags,
         security_groups,
         inbound_cidrs,
+        inbound_prefix_lists,
         attributes: lb
             .attributes
             .iter()

@@ -35,6 +35,34 @@ pub(crate) struct MemberPlan {
     pub(crate) target_groups: BTreeMap<String, TargetGroupSpec>,
     pub(crate) backend_errors: Vec<BuildError>,
     pub(crate) uses_instance_targets: bool,
+    /// Hosts whose ACM certificates its HTTPS ports take, when it names no certificate (its
+    /// rule hosts and TLS hosts, sorted, as LBC); `None` when it names certificates or has no
+    /// HTTPS port.
+    pub(crate) discovery_hosts: Option<Vec<String>>,
+}
+
+/// The hosts LBC discovers certificates for: every `spec.rules[].host` and
+/// `spec.tls[].hosts`, sorted, without duplicates or empty ones.
+#[must_use]
+pub(crate) fn certificate_hosts(
+    ingress: &k8s_openapi::api::networking::v1::Ingress,
+) -> Vec<String> {
+    let spec = ingress.spec.as_ref();
+    let rule_hosts = spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.host.clone());
+    let tls_hosts = spec
+        .and_then(|s| s.tls.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.hosts.clone().unwrap_or_default());
+    let hosts: std::collections::BTreeSet<String> = rule_hosts
+        .chain(tls_hosts)
+        .filter(|h| !h.is_empty())
+        .collect();
+    hosts.into_iter().collect()
 }
 
 /// What a rule whose backend cannot be resolved answers.
@@ -396,6 +424,11 @@ pub(crate) fn compile(
         ));
     }
     unused_annotations(&a, &backends.referenced, index, &mut backends.errors);
+    let discovery_hosts = (!has_certs
+        && listen_ports
+            .iter()
+            .any(|lp| lp.protocol == crate::model::Protocol::Https))
+    .then(|| certificate_hosts(member.ingress));
     Ok(MemberPlan {
         object: object.clone(),
         settings: settings.clone(),
@@ -406,5 +439,6 @@ pub(crate) fn compile(
         target_groups: backends.target_groups,
         backend_errors: backends.errors,
         uses_instance_targets: backends.uses_instances,
+        discovery_hosts,
     })
 }

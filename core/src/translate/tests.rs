@@ -727,7 +727,7 @@ fn invalid_spec_fields_exclude_the_member_with_a_clear_message() {
         Case {
             name: "https without certificate",
             ingress: base().annotation(ann::LISTEN_PORTS, r#"[{"HTTPS":8443}]"#).rule(None, &[("Prefix", "/x", "web", P::N(80))]).build(),
-            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/listen-ports has invalid value \"[{\\\"HTTPS\\\":8443}]\": expected a certificate for HTTPS port 8443 from annotation alb.ingress.kubernetes.io/certificate-arn or IngressClassParams spec.certificateArn (certificate discovery is not supported yet); ingress shop/bad left out of group shop, the rest of the group is still built",
+            error: "ingress shop/bad: annotation alb.ingress.kubernetes.io/listen-ports has invalid value \"[{\\\"HTTPS\\\":8443}]\": expected a certificate for HTTPS port 8443 from annotation alb.ingress.kubernetes.io/certificate-arn or IngressClassParams spec.certificateArn, or a host (spec.rules[].host, spec.tls[].hosts) to discover its certificates in ACM; ingress shop/bad left out of group shop, the rest of the group is still built",
         },
         Case {
             name: "ssl-redirect to a port that is not HTTPS",
@@ -1150,6 +1150,280 @@ fn certificates_alone_default_to_https_443() {
     assert_eq!(
         listener(stack, 443).ssl_policy.as_deref(),
         Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+}
+
+/// LBC's certificate discovery: an HTTPS port of an Ingress naming no certificate takes the
+/// ACM certificates of its rule hosts and TLS hosts (together, sorted); members of a group
+/// keep their order, named certificates included; a member naming certificates discovers
+/// nothing; and the AWS layer's certificates fill the records in.
+#[test]
+fn https_without_certificate_arn_discovers_certificates_for_its_hosts() {
+    use crate::certificates::{resolve_stack, AcmCertificate};
+    use crate::model::CertificateDiscovery;
+    let https = r#"[{"HTTPS":443}]"#;
+    let mut first = ingress("shop", "a")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::GROUP_ORDER, "1")
+        .annotation(ann::LISTEN_PORTS, https)
+        .rule(Some("www.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .rule(
+            Some("api.example.com"),
+            &[("Prefix", "/api", "web", P::N(80))],
+        )
+        .build();
+    if let Some(spec) = first.spec.as_mut() {
+        spec.tls = Some(vec![k8s_openapi::api::networking::v1::IngressTLS {
+            hosts: Some(vec!["tls.example.org".into(), "www.example.com".into()]),
+            secret_name: None,
+        }]);
+    }
+    let named = ingress("shop", "b")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::GROUP_ORDER, "2")
+        .annotation(ann::LISTEN_PORTS, https)
+        .annotation(
+            ann::CERTIFICATE_ARN,
+            "arn:aws:acm:eu-west-1:1:certificate/named",
+        )
+        .rule(Some("b.example.com"), &[("Prefix", "/b", "web", P::N(80))])
+        .build();
+    let later = ingress("shop", "c")
+        .annotation(ann::GROUP_NAME, "shop")
+        .annotation(ann::GROUP_ORDER, "3")
+        .annotation(ann::LISTEN_PORTS, https)
+        .rule(Some("c.example.net"), &[("Prefix", "/c", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![first, named, later], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let stack = only_stack(&out);
+    let l = listener(stack, 443);
+    assert_eq!(
+        l.certificates,
+        ["arn:aws:acm:eu-west-1:1:certificate/named"]
+    );
+    assert_eq!(
+        l.certificate_discovery,
+        [
+            CertificateDiscovery {
+                object: "ingress shop/a".into(),
+                hosts: vec![
+                    "api.example.com".into(),
+                    "tls.example.org".into(),
+                    "www.example.com".into()
+                ],
+                after: 0,
+            },
+            CertificateDiscovery {
+                object: "ingress shop/c".into(),
+                hosts: vec!["c.example.net".into()],
+                after: 1,
+            },
+        ]
+    );
+    let acm = |arn: &str, domains: &[&str]| AcmCertificate {
+        arn: arn.into(),
+        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let certs = [
+        acm(
+            "arn:aws:acm:eu-west-1:1:certificate/wild",
+            &["example.com", "*.example.com"],
+        ),
+        acm(
+            "arn:aws:acm:eu-west-1:1:certificate/org",
+            &["tls.example.org"],
+        ),
+        acm(
+            "arn:aws:acm:eu-west-1:1:certificate/named",
+            &["b.example.com"],
+        ),
+        acm(
+            "arn:aws:acm:eu-west-1:1:certificate/net",
+            &["*.example.net"],
+        ),
+        acm(
+            "arn:aws:acm:eu-west-1:1:certificate/unrelated",
+            &["example.io"],
+        ),
+    ];
+    let resolved = resolve_stack(stack, &certs);
+    let resolved = resolved.as_ref().map(|s| listener(s, 443));
+    assert_eq!(
+        resolved.map(|l| (l.certificates.clone(), l.certificate_discovery.is_empty())),
+        Ok((
+            vec![
+                "arn:aws:acm:eu-west-1:1:certificate/org".to_owned(),
+                "arn:aws:acm:eu-west-1:1:certificate/wild".to_owned(),
+                "arn:aws:acm:eu-west-1:1:certificate/named".to_owned(),
+                "arn:aws:acm:eu-west-1:1:certificate/net".to_owned()
+            ],
+            true
+        )),
+        "the first member's certificates come first (the default is the first of them, \
+         sorted by ARN as LBC lists them)"
+    );
+    assert_eq!(
+        resolve_stack(stack, &certs[..3]).err(),
+        Some(
+            "certificate discovery for HTTPS listener port 443 of ingress shop/c: no certificate \
+             found for host: c.example.net (no ISSUED ACM certificate has it or a one-label \
+             wildcard of it among its domain names; issue or import one, or set \
+             alb.ingress.kubernetes.io/certificate-arn)"
+                .to_owned()
+        )
+    );
+}
+
+/// Without `listen-ports` and without a certificate an Ingress listens on HTTP:80 (LBC's
+/// `preferTLS` needs named certificates), so nothing is discovered; an HTTPS port with no host
+/// at all and no certificate in the group is still an error.
+#[test]
+fn discovery_needs_an_https_port_and_a_host() {
+    let plain = ingress("shop", "web")
+        .rule(Some("www.example.com"), &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![plain], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    let stack = only_stack(&out);
+    assert_eq!(stack.listeners.len(), 1);
+    assert_eq!(listener(stack, 80).protocol, crate::model::Protocol::Http);
+    assert!(stack.listeners[0].certificate_discovery.is_empty());
+    assert!(!crate::certificates::needs_discovery(stack));
+
+    let hostless = ingress("shop", "web")
+        .annotation(ann::LISTEN_PORTS, r#"[{"HTTPS":443}]"#)
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![hostless], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert!(out.stacks.is_empty());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/listen-ports has invalid value \"[{\\\"HTTPS\\\":443}]\": expected a certificate for HTTPS port 443 from annotation alb.ingress.kubernetes.io/certificate-arn or IngressClassParams spec.certificateArn, or a host (spec.rules[].host, spec.tls[].hosts) to discover its certificates in ACM; no load balancer is built for ingress shop/web"]
+    );
+}
+
+/// `listener-attributes.{Protocol}-{Port}` as LBC: per listener of the group, merged across
+/// its members; a member setting a key to another value than an earlier member is left out
+/// (LBC fails the group); a key naming a port the member does not listen on does nothing.
+#[test]
+fn listener_attributes_are_merged_per_listener() {
+    let key = "alb.ingress.kubernetes.io/listener-attributes.HTTP-80";
+    let member = |name: &str, order: &str, value: &str| {
+        ingress("shop", name)
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::GROUP_ORDER, order)
+            .annotation(ann::LISTEN_PORTS, r#"[{"HTTP":80},{"HTTP":8080}]"#)
+            .annotation(key, value)
+            .annotation(
+                "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
+                "routing.http.response.server.enabled=true",
+            )
+            .rule(
+                Some(&format!("{name}.example.com")),
+                &[("Prefix", "/", "web", P::N(80))],
+            )
+            .build()
+    };
+    let mut snap = snapshot(
+        vec![
+            member("a", "1", "routing.http.response.server.enabled=false"),
+            member(
+                "b",
+                "2",
+                "routing.http.response.server.enabled=false,routing.http.response.x_frame_options.header_value=DENY",
+            ),
+            member("c", "3", "routing.http.response.server.enabled=true"),
+        ],
+        vec![],
+    );
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    let out = build(&snap, &config());
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/c: annotation alb.ingress.kubernetes.io/listener-attributes.HTTP-80 key routing.http.response.server.enabled is \"true\" but ingress shop/a already set \"false\" for group shop: expected the same value in every member that sets it; ingress shop/c left out of group shop, the rest of the group is still built"]
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let stack = only_stack(&out);
+    let l80 = listener(stack, 80);
+    assert_eq!(
+        l80.attributes,
+        std::collections::BTreeMap::from([
+            (
+                "routing.http.response.server.enabled".to_owned(),
+                "false".to_owned()
+            ),
+            (
+                "routing.http.response.x_frame_options.header_value".to_owned(),
+                "DENY".to_owned()
+            ),
+        ])
+    );
+    assert!(listener(stack, 8080).attributes.is_empty());
+
+    let bad = ingress("shop", "web")
+        .annotation(key, "routing.http.response.server=false")
+        .rule(None, &[("Prefix", "/", "web", P::N(80))])
+        .build();
+    let mut snap = snapshot(vec![bad], vec![]);
+    ip_service(&mut snap, "shop", "web", "10.0.0.1");
+    assert_eq!(
+        messages(&build(&snap, &config())),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/listener-attributes.HTTP-80 has invalid value \"routing.http.response.server=false\": expected key=value pairs whose keys are attributes of a listener of an Application Load Balancer (such as routing.http.response.server.enabled), but \"routing.http.response.server\" is not one; no load balancer is built for ingress shop/web"]
+    );
+}
+
+/// `security-group-prefix-lists` as LBC: the managed security group lets the prefix lists in
+/// on the listen ports, and nothing else unless `inbound-cidrs` names CIDRs too; exclusive in a
+/// group like `inbound-cidrs`; ids are checked.
+#[test]
+fn security_group_prefix_lists_replace_the_open_default() {
+    let built = |annotations: &[(&str, &str)]| {
+        let mut ing = ingress("shop", "web");
+        for (k, v) in annotations {
+            ing = ing.annotation(k, v);
+        }
+        let mut snap = snapshot(
+            vec![ing.rule(None, &[("Prefix", "/", "web", P::N(80))]).build()],
+            vec![],
+        );
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        build(&snap, &config())
+    };
+    let out = built(&[(ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b, pl-00ff")]);
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b", "pl-00ff"]);
+    assert!(lb.inbound_cidrs.is_empty(), "{:?}", lb.inbound_cidrs);
+
+    let out = built(&[
+        (ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b"),
+        (ann::INBOUND_CIDRS, "10.0.0.0/8"),
+    ]);
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert_eq!(lb.inbound_cidrs, ["10.0.0.0/8"]);
+
+    let out = built(&[
+        (ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b"),
+        (ann::SECURITY_GROUPS, "sg-1"),
+    ]);
+    let lb = &only_stack(&out).load_balancer;
+    assert!(lb.inbound_prefix_lists.is_empty() && lb.inbound_cidrs.is_empty());
+
+    let out = built(&[]);
+    let lb = &only_stack(&out).load_balancer;
+    assert!(lb.inbound_prefix_lists.is_empty());
+    assert_eq!(lb.inbound_cidrs, ["0.0.0.0/0"]);
+
+    let out = built(&[(ann::SECURITY_GROUP_PREFIX_LISTS, "pl-0a1b,sg-1")]);
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/security-group-prefix-lists has invalid value \"pl-0a1b,sg-1\": expected a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0; no load balancer is built for ingress shop/web"]
     );
 }
 

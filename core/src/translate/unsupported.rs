@@ -4,15 +4,16 @@
 //! object is still built without it.
 use std::collections::BTreeMap;
 
-use super::annotations::{ACTIONS_PREFIX, CONDITIONS_PREFIX, PREFIX};
+use super::annotations::{ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX};
 use super::hostnames::EXTERNAL_DNS_PREFIXES;
+use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_ATTRIBUTES_PREFIX;
 
 /// The Service annotations of LBC (and the in-tree controller) that this operator reads start
 /// with this.
 pub const SERVICE_PREFIX: &str = "service.beta.kubernetes.io/aws-load-balancer-";
 
-/// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>` and
-/// `conditions.<name>`).
+/// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>`,
+/// `conditions.<name>` and `listener-attributes.<protocol>-<port>`).
 pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "backend-protocol",
     "backend-protocol-version",
@@ -31,6 +32,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "load-balancer-attributes",
     "load-balancer-name",
     "scheme",
+    "security-group-prefix-lists",
     "security-groups",
     "ssl-policy",
     "ssl-redirect",
@@ -42,7 +44,8 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "unhealthy-threshold-count",
 ];
 
-/// `service.beta.kubernetes.io/aws-load-balancer-<name>` annotations implemented.
+/// `service.beta.kubernetes.io/aws-load-balancer-<name>` annotations implemented (besides
+/// `listener-attributes.<protocol>-<port>`).
 pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "access-log-enabled",
     "access-log-s3-bucket-name",
@@ -68,6 +71,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "private-ipv4-addresses",
     "proxy-protocol",
     "scheme",
+    "security-group-prefix-lists",
     "security-groups",
     "ssl-cert",
     "ssl-negotiation-policy",
@@ -105,10 +109,12 @@ pub fn unsupported(kind: Kind, annotations: Option<&BTreeMap<String, String>>) -
                     INGRESS_IMPLEMENTED.contains(&rest)
                         || key.starts_with(ACTIONS_PREFIX)
                         || key.starts_with(CONDITIONS_PREFIX)
+                        || key.starts_with(LISTENER_ATTRIBUTES_PREFIX)
                 }),
-                Kind::Service => key
-                    .strip_prefix(SERVICE_PREFIX)
-                    .map(|rest| SERVICE_IMPLEMENTED.contains(&rest)),
+                Kind::Service => key.strip_prefix(SERVICE_PREFIX).map(|rest| {
+                    SERVICE_IMPLEMENTED.contains(&rest)
+                        || key.starts_with(SERVICE_LISTENER_ATTRIBUTES_PREFIX)
+                }),
             };
             let external_dns = EXTERNAL_DNS_PREFIXES
                 .iter()
@@ -149,6 +155,7 @@ mod tests {
                     "alb.ingress.kubernetes.io/scheme",
                     "alb.ingress.kubernetes.io/actions.web",
                     "alb.ingress.kubernetes.io/conditions.web",
+                    "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
                     "alb.ingress.kubernetes.io/wafv2-acl-arn",
                     "alb.ingress.kubernetes.io/auth-type",
                     "external-dns.alpha.kubernetes.io/hostname",
@@ -174,6 +181,7 @@ mod tests {
                     "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol",
                     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes",
                     "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery",
+                    "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
                     "service.beta.kubernetes.io/load-balancer-source-ranges",
                     "external-dns.alpha.kubernetes.io/hostname",
                     "external-dns.alpha.kubernetes.io/target",

@@ -165,6 +165,12 @@ pub(super) fn ip_permissions(perms: &[SgPermission]) -> Vec<ec2t::IpPermission> 
                         .set_description(description)
                         .build(),
                 ),
+                SgSource::PrefixList(id) => b.prefix_list_ids(
+                    ec2t::PrefixListId::builder()
+                        .prefix_list_id(id)
+                        .set_description(description)
+                        .build(),
+                ),
                 SgSource::Group(id) | SgSource::NewGroup(id) => b.user_id_group_pairs(
                     ec2t::UserIdGroupPair::builder()
                         .group_id(id)

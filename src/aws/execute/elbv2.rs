@@ -314,6 +314,20 @@ pub(super) async fn execute(
                 .map_err(elb_err("ModifyListener"))?;
             Ok(None)
         }
+        Op::ModifyListenerAttributes {
+            listener,
+            attributes: attrs,
+        } => {
+            elb.modify_listener_attributes()
+                .listener_arn(ctx.r("listener", listener)?)
+                .set_attributes(attributes(attrs, |k, v| {
+                    elbt::ListenerAttribute::builder().key(k).value(v).build()
+                }))
+                .send()
+                .await
+                .map_err(elb_err("ModifyListenerAttributes"))?;
+            Ok(None)
+        }
         Op::AddListenerCertificates {
             listener,
             certificates,

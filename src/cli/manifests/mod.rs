@@ -228,7 +228,8 @@ mod tests {
              apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\nmetadata: {name: u, namespace: shop}\n---\n\
              apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\nmetadata: {name: s, namespace: shop}\n---\n\
              apiVersion: gateway.networking.k8s.io/v1alpha3\nkind: TLSRoute\nmetadata: {name: s3, namespace: shop}\nspec: {hostnames: [a.example.com]}\n---\n\
-             apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: new, namespace: shop}\n",
+             apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: new, namespace: shop}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata: {name: g1, namespace: data}\nspec: {from: [], to: []}\n",
         )
         .unwrap();
         let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
@@ -240,7 +241,8 @@ mod tests {
                 g.reference_grants.len(),
                 g.load_balancer_configurations.len()
             ),
-            (1, 1, 1, 2)
+            (1, 1, 2, 2),
+            "ReferenceGrant is read as v1beta1 and v1"
         );
         assert_eq!(
             (

@@ -92,7 +92,13 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
-        gateway::REFERENCE_GRANT_API_VERSION,
+        gateway::REFERENCE_GRANT_API_VERSIONS[0],
+        "ReferenceGrant",
+        "referencegrant",
+        true,
+    ),
+    (
+        gateway::REFERENCE_GRANT_API_VERSIONS[1],
         "ReferenceGrant",
         "referencegrant",
         true,

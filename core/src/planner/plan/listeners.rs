@@ -20,6 +20,17 @@ impl<'a> StackPlanner<'a> {
                 tags: l.tags.clone(),
             },
         );
+        if !l.attributes.is_empty() {
+            self.push(
+                format!("listener {}", l.port),
+                ChangeKind::Modify,
+                Some("listener attributes".into()),
+                Op::ModifyListenerAttributes {
+                    listener: Ref::New(key.clone()),
+                    attributes: l.attributes.clone(),
+                },
+            );
+        }
         // As LBC: every certificate, the default one included, is also added to the
         // listener's certificate list.
         if l.protocol.is_secure() && !l.certificates.is_empty() {
@@ -60,6 +71,32 @@ impl<'a> StackPlanner<'a> {
                 Op::ModifyListener {
                     arn: o.arn.clone(),
                     listener: settings,
+                },
+            );
+        }
+        // Attributes are compared on the keys the listener sets (as LBC's reconciler: a key
+        // no longer set keeps its value in AWS).
+        let attributes: BTreeMap<String, String> = l
+            .attributes
+            .iter()
+            .filter(|(k, v)| o.attributes.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !attributes.is_empty() {
+            let changed: Vec<String> = attributes
+                .iter()
+                .map(|(k, v)| match o.attributes.get(k) {
+                    Some(old) => format!("{k}: {old} -> {v}"),
+                    None => format!("{k}: {v}"),
+                })
+                .collect();
+            self.push(
+                resource.clone(),
+                ChangeKind::Modify,
+                Some(format!("listener attributes ({})", changed.join(", "))),
+                Op::ModifyListenerAttributes {
+                    listener: Ref::Existing(o.arn.clone()),
+                    attributes,
                 },
             );
         }

@@ -197,6 +197,17 @@ impl<'a> StackPlanner<'a> {
                     });
                 }
             }
+            for list in &spec.inbound_prefix_lists {
+                for protocol in protocols {
+                    wanted.insert(SgPermission {
+                        protocol: (*protocol).to_owned(),
+                        from_port: i32::from(l.port),
+                        to_port: i32::from(l.port),
+                        source: SgSource::PrefixList(list.clone()),
+                        description: None,
+                    });
+                }
+            }
         }
         match observed {
             None => {

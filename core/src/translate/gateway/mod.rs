@@ -253,9 +253,7 @@ pub(crate) fn finish(out: &mut GatewayOutput, index: Option<&Index<'_>>) {
     out.warnings.sort();
     out.warnings.dedup();
     out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
-    out.status
-        .routes
-        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out.status.merge_routes();
 }
 
 /// One Gateway: its stack, errors, warnings, claims, status and its routes' status for it,
@@ -418,6 +416,7 @@ fn gateway_stack(
             return uses_instances;
         }
     };
+    let routes_before = out.status.routes.len();
     let (valid, total, built) = if nlb {
         let built = nlb::build(
             index,
@@ -495,6 +494,31 @@ fn gateway_stack(
     gw_status.conditions = vec![accepted, programmed];
     out.status.gateways.push(gw_status);
     if valid == 0 {
+        // Nothing serves the routes: those the listeners would take are pending on this
+        // Gateway (as for a Gateway whose parameters are refused), never `Accepted=True`;
+        // those refused keep the reason.
+        let gw_shown = format!("{ns}/{name}");
+        for parent in out
+            .status
+            .routes
+            .iter_mut()
+            .skip(routes_before)
+            .flat_map(|r| r.parents.iter_mut())
+            .filter(|p| p.gateway == gw_shown)
+        {
+            parent
+                .conditions
+                .retain(|c| c.type_ != status::PARTIALLY_INVALID);
+            for c in &mut parent.conditions {
+                if c.type_ == status::ACCEPTED && c.status == status::ConditionStatus::True {
+                    *c = Condition::unknown(
+                        status::ACCEPTED,
+                        reason::PENDING,
+                        format!("gateway {gw_shown} is not accepted: no listener is valid"),
+                    );
+                }
+            }
+        }
         return uses_instances;
     }
     let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
@@ -579,12 +603,23 @@ fn load_balancer(
     } else {
         Vec::new()
     };
+    // LBC hashes the Gateway's uid. A manifest without one (`plan -f`, `apply -f`) hashes
+    // `namespace/name` in its place: with an empty uid, two Gateways of one namespace whose
+    // names share their first 8 characters would get one name (found applying the conformance
+    // cases, whose Gateways `httproute-hostname-intersection` and
+    // `httproute-listener-hostname-matching` collided).
+    let uid = gw
+        .metadata
+        .uid
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map_or_else(|| format!("{}/{}", id.namespace, id.name), str::to_owned);
     let name = spec.load_balancer_name.clone().unwrap_or_else(|| {
         gateway_load_balancer_name(
             &index.config.cluster_name,
             &id.namespace,
             &id.name,
-            gw.metadata.uid.as_deref().unwrap_or_default(),
+            &uid,
             scheme.as_str(),
         )
     });
@@ -597,6 +632,7 @@ fn load_balancer(
         subnet_tags: BTreeMap::new(),
         security_groups,
         inbound_cidrs,
+        inbound_prefix_lists: Vec::new(),
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         attributes: spec

@@ -713,7 +713,9 @@ pub(super) fn build(
                 rules: Vec::new(),
                 ssl_policy: s.ssl_policy.clone(),
                 certificates: s.certificates.clone(),
+                certificate_discovery: Vec::new(),
                 alpn_policy: s.alpn_policy.clone(),
+                attributes: BTreeMap::new(),
                 tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &s.port.to_string()),
             })
         })

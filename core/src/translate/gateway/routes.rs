@@ -867,7 +867,9 @@ fn alb_listeners(
             rules,
             ssl_policy: s.ssl_policy.clone(),
             certificates: s.certificates.clone(),
+            certificate_discovery: Vec::new(),
             alpn_policy: None,
+            attributes: BTreeMap::new(),
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
         });
     }

@@ -186,6 +186,33 @@ pub struct Statuses {
     pub routes: Vec<RouteStatus>,
 }
 
+impl Statuses {
+    /// One status per route (kind, namespace, name), with its parents of every Gateway of ours
+    /// in `spec.parentRefs` order, sorted by namespace, name and kind: the translation computes
+    /// them Gateway by Gateway, and a route naming two Gateways of ours has one status (the one
+    /// object the controller writes), not two.
+    pub(crate) fn merge_routes(&mut self) {
+        let mut routes = std::mem::take(&mut self.routes);
+        routes
+            .sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
+        for route in routes {
+            match self.routes.last_mut() {
+                Some(last)
+                    if last.kind == route.kind
+                        && last.namespace == route.namespace
+                        && last.name == route.name =>
+                {
+                    last.parents.extend(route.parents);
+                }
+                _ => self.routes.push(route),
+            }
+        }
+        for route in &mut self.routes {
+            route.parents.sort_by_key(|p| p.parent_index);
+        }
+    }
+}
+
 /// Condition type `Accepted`.
 pub const ACCEPTED: &str = "Accepted";
 /// Condition type `Programmed`.

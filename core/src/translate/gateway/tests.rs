@@ -1085,7 +1085,7 @@ fn names_tags_and_programmed_status() {
     let stack = &out.stacks[0];
     assert_eq!(
         stack.load_balancer.name,
-        crate::model::gateway_load_balancer_name("demo", "shop", "edge", "", "internal")
+        crate::model::gateway_load_balancer_name("demo", "shop", "edge", "shop/edge", "internal")
     );
     let tg = &stack.target_groups[0];
     assert_eq!(tg.id, "shop/edge:shop-r:HTTPRoute-shop-a:80");
@@ -2314,5 +2314,139 @@ fn external_dns_annotations_without_effect_are_warnings_on_their_gateway_or_rout
         names,
         ["more.example.com", "r.example.com"],
         "the Gateway's annotation publishes nothing"
+    );
+}
+
+/// As the conformance case HTTPRouteMultipleGateways: a route naming two Gateways of ours has
+/// one status with both parents, in `parentRefs` order (found porting the case: it had one
+/// status per Gateway, so a writer would have kept only one parent).
+#[test]
+fn a_route_on_two_gateways_has_one_status_with_both_parents() {
+    let o = objects(
+        vec![
+            gateway("shop", "b-edge", json!([http("web", 80)])),
+            gateway("shop", "a-edge", json!([http("web", 80)])),
+        ],
+        vec![route(
+            "shop",
+            "shared",
+            json!({"parentRefs": [{"name": "b-edge"}, {"name": "a-edge"}],
+                   "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}),
+        )],
+    );
+    let out = run(&o, &[("shop", "svc")]);
+    assert_eq!(out.status.routes.len(), 1, "{:?}", out.status.routes);
+    let parents: Vec<(usize, &str, &str)> = out.status.routes[0]
+        .parents
+        .iter()
+        .map(|p| {
+            (
+                p.parent_index,
+                p.gateway.as_str(),
+                find(&p.conditions, status::ACCEPTED).unwrap().reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        parents,
+        [
+            (0, "shop/b-edge", reason::ACCEPTED),
+            (1, "shop/a-edge", reason::ACCEPTED)
+        ]
+    );
+}
+
+/// As the conformance case HTTPRouteHTTPSListener with the suite's Secret certificates: a
+/// Gateway none of whose listeners is valid builds nothing, and the routes its listeners would
+/// take are pending on it (`Accepted=Unknown`, `Pending`), never `Accepted=True` (found porting
+/// the case); a route they refuse keeps its reason (HTTPRouteDisallowedKind).
+#[test]
+fn routes_of_a_gateway_without_a_valid_listener_are_pending() {
+    let o = objects(
+        vec![gateway(
+            "shop",
+            "edge",
+            json!([{"name": "tls", "port": 443, "protocol": "HTTPS",
+                    "tls": {"certificateRefs": [{"name": "cert"}]}}]),
+        )],
+        vec![route(
+            "shop",
+            "r",
+            json!({"parentRefs": [{"name": "edge"}],
+                   "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}),
+        )],
+    );
+    let out = run(&o, &[("shop", "svc")]);
+    assert!(out.stacks.is_empty());
+    let gw = &out.status.gateways[0];
+    let accepted = find(&gw.conditions, status::ACCEPTED).unwrap();
+    assert_eq!(
+        (accepted.status, accepted.reason),
+        (ConditionStatus::False, reason::LISTENERS_NOT_VALID)
+    );
+    assert_eq!(out.status.routes.len(), 1);
+    let parent = &out.status.routes[0].parents[0];
+    assert_eq!(parent.conditions.len(), 2, "Accepted and ResolvedRefs");
+    let c = find(&parent.conditions, status::ACCEPTED).unwrap();
+    assert_eq!(
+        (c.type_, c.status, c.reason, c.message.as_str()),
+        (
+            status::ACCEPTED,
+            ConditionStatus::Unknown,
+            reason::PENDING,
+            "gateway shop/edge is not accepted: no listener is valid"
+        )
+    );
+}
+
+/// The load balancer's name hashes the Gateway's uid (LBC's), or `namespace/name` when the
+/// manifest has none: two Gateways of one namespace whose names share their first 8
+/// characters never get one name.
+#[test]
+fn gateway_load_balancer_names_never_collide_without_a_uid() {
+    let with_uid = |uid: Option<&str>, name: &str| {
+        let mut g = gateway("shop", name, json!([http("web", 80)]));
+        g.metadata.uid = uid.map(str::to_owned);
+        g
+    };
+    let names = |gateways: Vec<Gateway>| -> Vec<String> {
+        let o = objects(gateways, Vec::new());
+        run(&o, &[])
+            .stacks
+            .iter()
+            .map(|s| s.load_balancer.name.clone())
+            .collect()
+    };
+    let offline = names(vec![
+        with_uid(None, "httproute-a"),
+        with_uid(Some(""), "httproute-b"),
+    ]);
+    assert_eq!(offline.len(), 2);
+    assert_ne!(offline[0], offline[1]);
+    assert!(
+        offline.iter().all(|n| n.starts_with("k8s-shop-httprout-")),
+        "{offline:?}"
+    );
+    assert_eq!(
+        offline[0],
+        crate::model::gateway_load_balancer_name(
+            "demo",
+            "shop",
+            "httproute-a",
+            "shop/httproute-a",
+            "internal"
+        )
+    );
+    let cluster = names(vec![with_uid(Some("uid-1"), "httproute-a")]);
+    assert_eq!(
+        cluster[0],
+        crate::model::gateway_load_balancer_name(
+            "demo",
+            "shop",
+            "httproute-a",
+            "uid-1",
+            "internal"
+        ),
+        "a cluster's Gateway: LBC's name"
     );
 }

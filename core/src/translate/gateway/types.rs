@@ -15,8 +15,12 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "gateway.networking.k8s.io";
 /// `apiVersion` of GatewayClass, Gateway and HTTPRoute.
 pub const API_VERSION: &str = "gateway.networking.k8s.io/v1";
-/// `apiVersion` of ReferenceGrant in the standard channel.
-pub const REFERENCE_GRANT_API_VERSION: &str = "gateway.networking.k8s.io/v1beta1";
+/// `apiVersion`s of ReferenceGrant in the standard channel (`v1` since Gateway API v1.5, which
+/// still serves `v1beta1`; the conformance suite's manifests use `v1`).
+pub const REFERENCE_GRANT_API_VERSIONS: [&str; 2] = [
+    "gateway.networking.k8s.io/v1beta1",
+    "gateway.networking.k8s.io/v1",
+];
 /// API group of the AWS Load Balancer Controller's Gateway configuration kinds.
 pub const AWS_GROUP: &str = "gateway.k8s.aws";
 /// `apiVersion`s of LoadBalancerConfiguration the AWS Load Balancer Controller serves.

@@ -14,6 +14,9 @@ use crate::translate::error::{invalid_annotation, BuildError};
 
 /// `aws-load-balancer-type`: `external`, `nlb-ip` (LBC) or `nlb` (in-tree controller).
 pub const TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+/// `aws-load-balancer-listener-attributes.` (then `{Protocol}-{Port}`).
+pub const LISTENER_ATTRIBUTES_PREFIX: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.";
 /// `aws-load-balancer-name`.
 pub const NAME: &str = "service.beta.kubernetes.io/aws-load-balancer-name";
 /// `aws-load-balancer-scheme`.
@@ -33,6 +36,9 @@ pub const PRIVATE_IPV4_ADDRESSES: &str =
 pub const SECURITY_GROUPS: &str = "service.beta.kubernetes.io/aws-load-balancer-security-groups";
 /// `load-balancer-source-ranges` (no `aws-` prefix; `spec.loadBalancerSourceRanges` wins).
 pub const SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
+/// `aws-load-balancer-security-group-prefix-lists`.
+pub const SECURITY_GROUP_PREFIX_LISTS: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists";
 /// `aws-load-balancer-attributes`.
 pub const ATTRIBUTES: &str = "service.beta.kubernetes.io/aws-load-balancer-attributes";
 /// `aws-load-balancer-cross-zone-load-balancing-enabled` (deprecated; use `attributes`).
@@ -241,6 +247,8 @@ pub struct ServiceSettings {
     pub security_groups: Option<Vec<String>>,
     /// `load-balancer-source-ranges`.
     pub source_ranges: Option<Vec<String>>,
+    /// `aws-load-balancer-security-group-prefix-lists`.
+    pub prefix_lists: Option<Vec<String>>,
     /// Load balancer attributes: the deprecated attribute annotations, then `attributes`.
     pub attributes: BTreeMap<String, String>,
     /// `aws-load-balancer-additional-resource-tags`.
@@ -253,6 +261,8 @@ pub struct ServiceSettings {
     pub ssl_policy: Option<String>,
     /// `aws-load-balancer-alpn-policy`.
     pub alpn_policy: Option<String>,
+    /// `aws-load-balancer-listener-attributes.{Protocol}-{Port}`, per listener.
+    pub listener_attributes: crate::translate::annotations::ListenerAttributes,
     /// `aws-load-balancer-backend-protocol: ssl` (TLS to the targets of TLS listeners).
     pub backend_tls: bool,
     /// `aws-load-balancer-nlb-target-type`.
@@ -424,6 +434,11 @@ impl ServiceSettings {
             )?,
             security_groups: a.list(SECURITY_GROUPS)?,
             source_ranges: cidr_list(a, SOURCE_RANGES)?,
+            prefix_lists: a.parse_with(
+                SECURITY_GROUP_PREFIX_LISTS,
+                crate::translate::annotations::PREFIX_LIST_EXPECTED,
+                crate::translate::annotations::parse_prefix_lists,
+            )?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
             ssl_certificates: a.parse_with(
@@ -441,6 +456,17 @@ impl ServiceSettings {
                     .collect::<Vec<_>>()
                     .join(" or "),
                 |v| ALPN_POLICIES.contains(&v).then(|| v.to_owned()),
+            )?,
+            listener_attributes: crate::translate::annotations::listener_attributes(
+                a,
+                LISTENER_ATTRIBUTES_PREFIX,
+                &[
+                    Protocol::Tcp,
+                    Protocol::Udp,
+                    Protocol::TcpUdp,
+                    Protocol::Tls,
+                ],
+                crate::translate::attributes::Set::NetworkListener,
             )?,
             backend_tls: a
                 .parse_with(BACKEND_PROTOCOL, "\"ssl\" or \"tcp\"", |v| {

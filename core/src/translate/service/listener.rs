@@ -215,7 +215,13 @@ pub(crate) fn build(ctx: &ServiceContext<'_>, plan: &PortPlan<'_>, tg_id: &str) 
         } else {
             Vec::new()
         },
+        certificate_discovery: Vec::new(),
         alpn_policy: if tls { s.alpn_policy.clone() } else { None },
+        attributes: s
+            .listener_attributes
+            .get(&(plan.protocol, plan.port))
+            .cloned()
+            .unwrap_or_default(),
         tags: tags::with_tracking(&s.tags, ctx.cluster(), &ctx.stack, &plan.port.to_string()),
     }
 }

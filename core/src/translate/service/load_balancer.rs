@@ -72,7 +72,8 @@ fn per_subnet(
 }
 
 /// Source CIDRs of the managed security group: `spec.loadBalancerSourceRanges`, else the
-/// `load-balancer-source-ranges` annotation, else everything.
+/// `load-balancer-source-ranges` annotation, else none with
+/// `aws-load-balancer-security-group-prefix-lists`, else everything.
 fn inbound_cidrs(
     ctx: &ServiceContext<'_>,
     ip_address_type: IpAddressType,
@@ -101,6 +102,10 @@ fn inbound_cidrs(
     }
     if let Some(ranges) = &ctx.settings.source_ranges {
         return Ok(ranges.clone());
+    }
+    // As LBC: prefix lists alone let nothing else in.
+    if ctx.settings.prefix_lists.is_some() {
+        return Ok(Vec::new());
     }
     let mut out = vec![defaults::SOURCE_RANGE_IPV4.to_owned()];
     if ip_address_type == IpAddressType::Dualstack {
@@ -137,6 +142,11 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
     } else {
         Vec::new()
     };
+    let inbound_prefix_lists = if security_groups.is_empty() {
+        s.prefix_lists.clone().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Ok(LoadBalancerSpec {
         name: s.name.clone().unwrap_or_else(|| {
             load_balancer_name(ctx.cluster(), &ctx.namespace, &ctx.name, ctx.uid(), scheme)
@@ -148,6 +158,7 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         subnet_tags: Default::default(),
         security_groups,
         inbound_cidrs,
+        inbound_prefix_lists,
         eip_allocations,
         private_ipv4_addresses,
         attributes: s.attributes.clone(),

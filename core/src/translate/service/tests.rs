@@ -1548,3 +1548,88 @@ fn a_service_without_a_name_gets_no_stack() {
     assert!(out.stacks.is_empty());
     assert!(out.claims.is_empty(), "{:?}", out.claims);
 }
+
+/// `aws-load-balancer-listener-attributes.{Protocol}-{Port}` as LBC: the attributes of the
+/// listener with that protocol and port; other listeners get none; a key LBC would silently
+/// ignore, or an attribute a Network Load Balancer listener does not have, is an error.
+#[test]
+fn listener_attributes_go_to_their_listener() {
+    let svc = lb(
+        "shop",
+        "web",
+        &[
+            ("http", 80, "TCP", Some(P::N(8080)), Some(30080)),
+            ("dns", 53, "UDP", Some(P::N(5353)), Some(30053)),
+        ],
+    )
+    .annotation(
+        "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
+        "tcp.idle_timeout.seconds=600",
+    )
+    .annotation(
+        "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-81",
+        "tcp.idle_timeout.seconds=60",
+    );
+    let out = build_one(svc.0);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let stack = only_stack(&out);
+    let attrs: Vec<(u16, String)> = stack
+        .listeners
+        .iter()
+        .map(|l| (l.port, map(&l.attributes)))
+        .collect();
+    assert_eq!(
+        attrs,
+        [
+            (53, String::new()),
+            (80, "tcp.idle_timeout.seconds=600".to_owned())
+        ]
+    );
+    for (key, value, error) in [
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.tcp-80",
+            "tcp.idle_timeout.seconds=600",
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-listener-attributes.tcp-80 has invalid value "tcp.idle_timeout.seconds=600": expected a key service.beta.kubernetes.io/aws-load-balancer-listener-attributes.<protocol>-<port> with protocol TCP, UDP, TCP_UDP, TLS and a port from 1 to 65535; no load balancer is built for service shop/web"#,
+        ),
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
+            "routing.http.response.server.enabled=false",
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80 has invalid value "routing.http.response.server.enabled=false": expected key=value pairs whose keys are attributes of a TCP listener of a Network Load Balancer (such as tcp.idle_timeout.seconds), but "routing.http.response.server.enabled" is not one; no load balancer is built for service shop/web"#,
+        ),
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
+            "tcp.idle_timeout.seconds=30",
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80 has invalid value "tcp.idle_timeout.seconds=30": expected key=value pairs with tcp.idle_timeout.seconds set to an integer from 60 to 6000, not "30"; no load balancer is built for service shop/web"#,
+        ),
+    ] {
+        let out = build_one(web().annotation(key, value).0);
+        assert_eq!(messages(&out), [error], "{key}={value}");
+    }
+}
+
+/// `aws-load-balancer-security-group-prefix-lists` as LBC: the prefix lists are let in, and
+/// no CIDR unless source ranges are named too.
+#[test]
+fn security_group_prefix_lists_of_a_service() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists";
+    let out = build_one(web().annotation(key, "pl-0a1b").0);
+    let lb = lbs(only_stack(&out));
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert!(lb.inbound_cidrs.is_empty(), "{:?}", lb.inbound_cidrs);
+    let out = build_one(
+        web()
+            .annotation(key, "pl-0a1b")
+            .annotation(ann::SOURCE_RANGES, "10.0.0.0/8")
+            .0,
+    );
+    let lb = lbs(only_stack(&out));
+    assert_eq!(lb.inbound_prefix_lists, ["pl-0a1b"]);
+    assert_eq!(lb.inbound_cidrs, ["10.0.0.0/8"]);
+    let out = build_one(web().annotation(key, "pl-").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-security-group-prefix-lists has invalid value "pl-": expected a comma-separated list of managed prefix list ids such as pl-0123456789abcdef0; no load balancer is built for service shop/web"#
+        ]
+    );
+}

@@ -22,6 +22,14 @@ pub fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
+/// An untyped object without its `status` (the Gateway API kinds whose status the controller
+/// neither reads nor writes: ReferenceGrant, LoadBalancerConfiguration).
+pub fn drop_status(o: &mut kube::api::DynamicObject) {
+    if let Some(fields) = o.data.as_object_mut() {
+        fields.remove("status");
+    }
+}
+
 /// A Node as the model reads it: providerID and labels (status dropped).
 pub fn trim_node(n: &mut Node) {
     n.status = None;
@@ -61,6 +69,18 @@ pub fn trim_slice(s: &mut EndpointSlice) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drop_status_keeps_the_spec() {
+        let mut o: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.k8s.aws/v1beta1", "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": "c", "namespace": "web"},
+            "spec": {"scheme": "internal"}, "status": {"observedGeneration": 3}
+        }))
+        .unwrap();
+        drop_status(&mut o);
+        assert_eq!(o.data, serde_json::json!({"spec": {"scheme": "internal"}}));
+    }
 
     #[test]
     fn trimmed_objects_keep_what_the_model_reads() {

@@ -17,7 +17,9 @@ use kube::{Api, Client, Config, Resource};
 use serde::de::DeserializeOwned;
 
 use super::manifests::{self, ManifestError, Manifests};
+use crate::controller::gateway::{self, Discovered, Kind as GatewayKind};
 use crate::trim;
+use aws_lb_operator_core::translate::gateway::GatewayObjects;
 
 /// Where the objects come from: shared by `plan` and `diff` (and any command that translates
 /// a cluster's objects).
@@ -303,6 +305,7 @@ pub async fn load_cluster(
             }),
         }
     }
+    m.gateways = load_gateway_objects(client, namespace, &mut m).await?;
     m.snapshot = Snapshot {
         ingresses,
         ingress_classes: classes,
@@ -313,4 +316,84 @@ pub async fn load_cluster(
         namespaces,
     };
     Ok(m)
+}
+
+/// Lists every object of a Gateway API `kind` the cluster serves, as the translation reads it
+/// (an object that cannot be read is an error of its own; the others are used).
+async fn list_gateway_kind<T: DeserializeOwned>(
+    client: &Client,
+    namespace: Option<&str>,
+    discovered: &Discovered,
+    kind: GatewayKind,
+    m: &mut Manifests,
+) -> Result<Vec<T>, SourceError> {
+    let Some(version) = discovered.version(kind) else {
+        return Ok(Vec::new());
+    };
+    let resource = kind.resource(version);
+    let what = format!("{}.{}", kind.plural(), kind.group());
+    let (api, what): (Api<DynamicObject>, String) = match namespace {
+        Some(ns) if kind.namespaced() => (
+            Api::namespaced_with(client.clone(), ns, &resource),
+            format!("{what} in namespace {ns}"),
+        ),
+        _ => (Api::all_with(client.clone(), &resource), what),
+    };
+    let mut out = Vec::new();
+    for o in list_all(api, what, no_trim).await? {
+        let name = format!(
+            "{}/{}",
+            o.metadata.namespace.as_deref().unwrap_or_default(),
+            o.metadata.name.as_deref().unwrap_or_default()
+        );
+        let parsed = serde_json::to_value(&o)
+            .map_err(|e| e.to_string())
+            .and_then(|v| serde_json::from_value::<T>(v).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(t) => out.push(t),
+            Err(message) => {
+                let object = format!("{} {name}", kind.as_str().to_ascii_lowercase());
+                m.errors.push(ObjectError {
+                    message: format!(
+                        "{object}: {message}; the object is left out, everything else is still planned"
+                    ),
+                    object,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The Gateway API objects of the kinds the cluster serves (none without the CRDs, silently:
+/// a cluster without the Gateway API plans as it did before).
+async fn load_gateway_objects(
+    client: &Client,
+    namespace: Option<&str>,
+    m: &mut Manifests,
+) -> Result<GatewayObjects, SourceError> {
+    let discovered = gateway::discover(client).await;
+    if discovered.is_empty() {
+        return Ok(GatewayObjects::default());
+    }
+    let d = &discovered;
+    Ok(GatewayObjects {
+        classes: list_gateway_kind(client, namespace, d, GatewayKind::GatewayClass, m).await?,
+        gateways: list_gateway_kind(client, namespace, d, GatewayKind::Gateway, m).await?,
+        http_routes: list_gateway_kind(client, namespace, d, GatewayKind::HttpRoute, m).await?,
+        grpc_routes: list_gateway_kind(client, namespace, d, GatewayKind::GrpcRoute, m).await?,
+        tcp_routes: list_gateway_kind(client, namespace, d, GatewayKind::TcpRoute, m).await?,
+        udp_routes: list_gateway_kind(client, namespace, d, GatewayKind::UdpRoute, m).await?,
+        tls_routes: list_gateway_kind(client, namespace, d, GatewayKind::TlsRoute, m).await?,
+        reference_grants: list_gateway_kind(client, namespace, d, GatewayKind::ReferenceGrant, m)
+            .await?,
+        load_balancer_configurations: list_gateway_kind(
+            client,
+            namespace,
+            d,
+            GatewayKind::LoadBalancerConfiguration,
+            m,
+        )
+        .await?,
+    })
 }

@@ -19,6 +19,8 @@ pub enum ObjectKind {
     Service,
     /// `elbv2.k8s.aws/v1beta1` TargetGroupBinding (`targetgroupbinding`).
     TargetGroupBinding,
+    /// `gateway.networking.k8s.io/v1` Gateway (`gateway`).
+    Gateway,
     /// Any other kind the translation names in errors (`ingressclass`, `node`, ...).
     Other(&'static str),
 }
@@ -30,6 +32,7 @@ impl ObjectKind {
             Self::Ingress => "ingress",
             Self::Service => "service",
             Self::TargetGroupBinding => "targetgroupbinding",
+            Self::Gateway => "gateway",
             Self::Other(kind) => kind,
         }
     }
@@ -39,6 +42,7 @@ impl ObjectKind {
             "ingress" => Self::Ingress,
             "service" => Self::Service,
             "targetgroupbinding" => Self::TargetGroupBinding,
+            "gateway" => Self::Gateway,
             other => Self::Other(other),
         }
     }
@@ -49,6 +53,7 @@ impl From<ObjKind> for ObjectKind {
         match kind {
             ObjKind::Ingress => Self::Ingress,
             ObjKind::Service => Self::Service,
+            ObjKind::Gateway => Self::Gateway,
         }
     }
 }
@@ -97,7 +102,7 @@ impl ObjectKey {
         )
     }
 
-    /// Parses the display form of an Ingress, Service or TargetGroupBinding key
+    /// Parses the display form of an Ingress, Service, TargetGroupBinding or Gateway key
     /// (`ingress/shop/web`); `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         let (kind, rest) = text.split_once('/')?;
@@ -106,6 +111,7 @@ impl ObjectKey {
             "ingress" => ObjectKind::Ingress,
             "service" => ObjectKind::Service,
             "targetgroupbinding" => ObjectKind::TargetGroupBinding,
+            "gateway" => ObjectKind::Gateway,
             _ => return None,
         };
         (!name.is_empty() && !name.contains('/')).then(|| Self::new(kind, namespace, name))
@@ -127,6 +133,7 @@ mod tests {
         const CASES: &[(&str, Option<&str>)] = &[
             ("ingress/shop/web", Some("ingress/shop/web")),
             ("service/shop/db", Some("service/shop/db")),
+            ("gateway/web/edge", Some("gateway/web/edge")),
             (
                 "targetgroupbinding/shop/tgb",
                 Some("targetgroupbinding/shop/tgb"),

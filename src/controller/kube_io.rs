@@ -3,13 +3,15 @@
 //! Finalizers use the AWS Load Balancer Controller's names, so objects it finalized are
 //! recognised (and it recognises ours): `ingress.k8s.aws/resources` (an Ingress in its own
 //! implicit group), `group.ingress.k8s.aws/<group>` (an explicit IngressGroup),
-//! `service.k8s.aws/resources` (a Service), `elbv2.k8s.aws/resources` (a TargetGroupBinding).
+//! `service.k8s.aws/resources` (a Service), `elbv2.k8s.aws/resources` (a TargetGroupBinding),
+//! `gateway.k8s.aws/alb` and `gateway.k8s.aws/nlb` (a Gateway of an ALB or NLB class). The
+//! Gateway API status is written through [`KubeIo::patch_gateway_status`].
 use std::sync::Arc;
 
 use aws_lb_operator_core::model::{StackId, StackKind};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource};
 use serde_json::json;
@@ -22,6 +24,10 @@ pub use aws_lb_operator_core::translate::{GROUP_FINALIZER_PREFIX, INGRESS_FINALI
 pub const SERVICE_FINALIZER: &str = "service.k8s.aws/resources";
 /// Finalizer of a TargetGroupBinding.
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
+/// Finalizer of a Gateway of an ALB class.
+pub const ALB_GATEWAY_FINALIZER: &str = "gateway.k8s.aws/alb";
+/// Finalizer of a Gateway of an NLB class.
+pub const NLB_GATEWAY_FINALIZER: &str = "gateway.k8s.aws/nlb";
 
 /// Kind of object the controller writes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,6 +36,9 @@ pub enum ObjKind {
     Ingress,
     /// `v1` Service.
     Service,
+    /// `gateway.networking.k8s.io/v1` Gateway (finalizers and events; its status is written
+    /// by [`super::gateway_status`]).
+    Gateway,
 }
 
 /// What the controller needs to know about one Ingress or Service.
@@ -57,6 +66,7 @@ impl ObjState {
         let kind = match self.kind {
             ObjKind::Ingress => "ingress",
             ObjKind::Service => "service",
+            ObjKind::Gateway => "gateway",
         };
         format!("{kind}/{}/{}", self.namespace, self.name)
     }
@@ -87,6 +97,20 @@ impl ObjState {
                 .filter_map(|x| x.hostname.clone())
                 .collect(),
         )
+    }
+
+    /// From a cached Gateway (`hostnames`: its `status.addresses` values).
+    pub fn gateway(g: &DynamicObject) -> Self {
+        let hostnames = g
+            .data
+            .pointer("/status/addresses")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("value").and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        Self::new(ObjKind::Gateway, &g.metadata, hostnames)
     }
 
     fn new(
@@ -120,6 +144,12 @@ impl ObjState {
                     (ObjKind::Service, SERVICE_FINALIZER) => {
                         StackId::service(&self.namespace, &self.name)
                     }
+                    (ObjKind::Gateway, ALB_GATEWAY_FINALIZER) => {
+                        StackId::gateway(&self.namespace, &self.name)
+                    }
+                    (ObjKind::Gateway, NLB_GATEWAY_FINALIZER) => {
+                        StackId::nlb_gateway(&self.namespace, &self.name)
+                    }
                     _ => return None,
                 };
                 Some((f.clone(), stack))
@@ -131,6 +161,7 @@ impl ObjState {
         let (api_version, kind) = match self.kind {
             ObjKind::Ingress => ("networking.k8s.io/v1", "Ingress"),
             ObjKind::Service => ("v1", "Service"),
+            ObjKind::Gateway => ("gateway.networking.k8s.io/v1", "Gateway"),
         };
         ObjectReference {
             api_version: Some(api_version.to_owned()),
@@ -151,10 +182,8 @@ pub fn finalizer_for(stack: &StackId) -> String {
             format!("{GROUP_FINALIZER_PREFIX}{}", stack.name)
         }
         StackKind::Ingress => INGRESS_FINALIZER.to_owned(),
-        // The AWS Load Balancer Controller's ALB Gateway finalizer (the controller does not
-        // watch Gateways yet: docs/gateway.md).
-        StackKind::Gateway => "gateway.k8s.aws/alb".to_owned(),
-        StackKind::NlbGateway => "gateway.k8s.aws/nlb".to_owned(),
+        StackKind::Gateway => ALB_GATEWAY_FINALIZER.to_owned(),
+        StackKind::NlbGateway => NLB_GATEWAY_FINALIZER.to_owned(),
     }
 }
 
@@ -189,6 +218,19 @@ impl KubeIo {
         match obj.kind {
             ObjKind::Ingress => self.patch_in::<Ingress>(obj, status, patch).await,
             ObjKind::Service => self.patch_in::<Service>(obj, status, patch).await,
+            ObjKind::Gateway => {
+                let api: Api<DynamicObject> = Api::namespaced_with(
+                    self.client.clone(),
+                    &obj.namespace,
+                    &super::gateway::Kind::Gateway.resource("v1"),
+                );
+                let pp = PatchParams::default();
+                if status {
+                    api.patch_status(&obj.name, &pp, &patch).await.map(|_| ())
+                } else {
+                    api.patch(&obj.name, &pp, &patch).await.map(|_| ())
+                }
+            }
         }
     }
 
@@ -331,6 +373,39 @@ impl KubeIo {
         self.patch(obj, true, Patch::Merge(patch)).await
     }
 
+    /// Merge-patches the status of a Gateway API object of `resource` (`namespace` empty:
+    /// cluster-scoped).
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn patch_gateway_status(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        patch: serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        let api: Api<DynamicObject> = if namespace.is_empty() {
+            Api::all_with(self.client.clone(), resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), namespace, resource)
+        };
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(|_| ())
+    }
+
+    /// Publishes an event on a Gateway API object (best effort, as [`KubeIo::event`]).
+    pub async fn gateway_event(
+        &self,
+        reference: &ObjectReference,
+        key: &str,
+        reason: &str,
+        note: String,
+    ) {
+        self.event_on(reference, key, true, reason, note).await;
+    }
+
     /// Publishes an event on `obj` (failures are logged: events are best effort).
     pub async fn event(&self, obj: &ObjState, warning: bool, reason: &str, note: String) {
         self.event_on(&obj.reference(), &obj.key(), warning, reason, note)
@@ -436,4 +511,53 @@ fn remove_finalizer_patch(
     Ok(Some(Patch::Json(
         serde_json::from_value(serde_json::Value::Array(ops)).map_err(kube::Error::SerdeError)?,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Gateway's finalizers name its stack (ALB or NLB class), its key and event reference
+    /// are a Gateway's, and its addresses are read from `status.addresses`.
+    #[test]
+    fn gateways_finalize_their_alb_or_nlb_stack() {
+        let g: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "web", "uid": "u-1",
+                "finalizers": ["gateway.k8s.aws/alb", "gateway.k8s.aws/nlb", "example.com/x"]},
+            "status": {"addresses": [{"type": "Hostname", "value": "lb.example"}]}
+        }))
+        .unwrap();
+        let o = ObjState::gateway(&g);
+        assert_eq!(o.key(), "gateway/web/edge");
+        assert_eq!(o.hostnames, ["lb.example"]);
+        assert_eq!(
+            o.finalized_stacks(),
+            vec![
+                (
+                    ALB_GATEWAY_FINALIZER.to_owned(),
+                    StackId::gateway("web", "edge")
+                ),
+                (
+                    NLB_GATEWAY_FINALIZER.to_owned(),
+                    StackId::nlb_gateway("web", "edge")
+                ),
+            ]
+        );
+        assert_eq!(
+            finalizer_for(&StackId::gateway("web", "edge")),
+            ALB_GATEWAY_FINALIZER
+        );
+        assert_eq!(
+            finalizer_for(&StackId::nlb_gateway("web", "edge")),
+            NLB_GATEWAY_FINALIZER
+        );
+        let r = o.reference();
+        assert_eq!(r.kind.as_deref(), Some("Gateway"));
+        assert_eq!(
+            r.api_version.as_deref(),
+            Some("gateway.networking.k8s.io/v1")
+        );
+        assert_eq!(r.uid.as_deref(), Some("u-1"));
+    }
 }

@@ -97,6 +97,7 @@ impl Kind {
             super::keys::ObjectKind::Ingress => Some(Self::Ingress),
             super::keys::ObjectKind::Service => Some(Self::Service),
             super::keys::ObjectKind::TargetGroupBinding => Some(Self::TargetGroupBinding),
+            super::keys::ObjectKind::Gateway => Some(Self::Gateway),
             super::keys::ObjectKind::Other(_) => None,
         }
     }

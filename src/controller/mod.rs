@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 pub mod bindings;
 pub mod decisions;
 pub mod fast_path;
+pub mod gateway;
+pub mod gateway_status;
 pub mod http;
 pub mod index;
 pub mod keys;
@@ -179,7 +181,14 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         shutdown_rx.clone(),
     )));
     let signals = Arc::new(Signals::default());
-    let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &signals);
+    // Only the Gateway API kinds the API server serves are watched (none without the CRDs).
+    let gateway_kinds = gateway::discover(&deps.client).await;
+    if gateway_kinds.is_empty() {
+        tracing::info!("the Gateway API is not installed: Gateways are not watched");
+    } else {
+        tracing::info!(kinds = %gateway_kinds, "watching the Gateway API kinds served");
+    }
+    let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &gateway_kinds, &signals);
     let (leader_tx, leader_rx) = watch::channel(deps.leader.is_none());
     let (leader_shutdown_tx, leader_shutdown_rx) = watch::channel(false);
     let mut leader_task = None;

@@ -4,13 +4,13 @@
 //! addresses, Events, metrics, backoff, and the release of finalizers after success.
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::model::{Stack, StackId, StackKind};
 use aws_lb_operator_core::planner::keys;
 use tokio::time::Instant;
 
 use super::decisions::{needs_another_pass, plan_batch, Applied};
 use super::keys::ObjectKey;
-use super::kube_io::ObjState;
+use super::kube_io::{ObjKind, ObjState};
 use super::metrics::{DnsOutcome as DnsMetric, Kind, ReconcileResult, TargetPath};
 use super::queue::ErrorClass;
 use super::reconciler::Reconciler;
@@ -49,7 +49,7 @@ fn tg_arns(
 
 impl Reconciler {
     /// One pass over `ids`.
-    pub(super) async fn run_pass(&self, ids: &[StackId], zones: &mut ZoneCache) {
+    pub(super) async fn run_pass(&self, ids: &[StackId], zones: &mut ZoneCache, seen: &mut u64) {
         let started = Instant::now();
         let dry_run = self.settings.dry_run;
         let (batch, owners) = {
@@ -190,6 +190,10 @@ impl Reconciler {
             &covered,
         );
         self.metrics.dns_changes(DnsMetric::Done, outcome.dns_done);
+        if outcome.dns_done > 0 || outcome.dns_failed > 0 {
+            // The other workers' zone caches read the zones again before their next pass.
+            self.dns_changed(seen);
+        }
         self.metrics
             .dns_changes(DnsMetric::Failed, outcome.dns_failed);
 
@@ -288,7 +292,20 @@ impl Reconciler {
             };
             let in_stack = |o: &&ObjState| s.objects.contains(&ObjectKey::of(o).to_string());
             if let Some(host) = addresses.get(id) {
-                for obj in objs.iter().filter(in_stack) {
+                if matches!(id.kind, StackKind::Gateway | StackKind::NlbGateway) {
+                    // A Gateway's address is part of the status the Gateway status writer
+                    // writes (super::gateway_status), not `status.loadBalancer`.
+                    let mut st = self.lock();
+                    if st.gateway_addresses.get(id) != Some(host) {
+                        st.gateway_addresses.insert(id.clone(), host.clone());
+                        st.gateway_status_due = true;
+                    }
+                }
+                for obj in objs
+                    .iter()
+                    .filter(in_stack)
+                    .filter(|o| o.kind != ObjKind::Gateway)
+                {
                     if obj.hostnames != [host.clone()] {
                         if let Err(e) = self.kube.set_hostname(obj, host).await {
                             tracing::warn!(object = %ObjectKey::of(obj), error = %e, "status not updated");
@@ -338,6 +355,7 @@ impl Reconciler {
             {
                 let mut st = self.lock();
                 st.applied.remove(id);
+                st.gateway_addresses.remove(id);
                 st.queue.succeeded(id);
             }
             self.release(id, batch.release.get(id)).await;

@@ -1,13 +1,15 @@
 //! Scheduling stacks: the scheduler loop, the workers, and the rebuild that feeds them.
 //!
-//! The reconcile unit is a stack (one IngressGroup or one Service). After every burst of
+//! The reconcile unit is a stack (one IngressGroup, Service or Gateway). After every burst of
 //! changes (coalesced over the target batch window) the scheduler rebuilds the desired model
 //! from the watch caches and hands it to [`decide`](super::decisions::decide), which says which
 //! stacks a pass must visit; those are marked dirty in the [`WorkQueue`]. The rebuild is
 //! incremental ([`aws_lb_operator_core::translate::incremental`]): a burst of Service,
-//! EndpointSlice and Node changes rebuilds only the stacks that read them; a change of an
-//! Ingress, IngressClass, IngressClassParams or Namespace, a watch listing again, the periodic
-//! resync and a new leadership term rebuild everything. Then:
+//! EndpointSlice and Node changes rebuilds only the stacks that read them; a Gateway API change
+//! rebuilds the Gateway stacks; a change of an Ingress, IngressClass, IngressClassParams or
+//! Namespace, a watch listing again, the periodic resync and a new leadership term rebuild
+//! everything. After each round the Gateway API status is written where it changed
+//! ([`super::gateway_status`]). Then:
 //! - a worker takes up to `max_stacks_per_pass` dirty stacks and runs one pass over
 //!   them together ([`super::pass`]), so they share one AWS discovery read;
 //! - a stack whose only change is targets takes the fast path ([`super::fast_path`]).
@@ -30,6 +32,8 @@ use std::time::Duration;
 
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
+use aws_lb_operator_core::translate::gateway::status::Statuses;
+use aws_lb_operator_core::translate::gateway::GatewayObjects;
 use aws_lb_operator_core::translate::incremental::{Change, Model, Scope};
 use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
@@ -37,6 +41,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::decisions::{decide, Applied, Translation, View};
+use super::gateway::Kind as GatewayKind;
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
 use super::metrics::Kind;
@@ -107,6 +112,13 @@ pub(super) struct State {
     /// When this term began (time since the reconciler started): the last full read of a
     /// stack not read in full since.
     pub term_start: Duration,
+    /// The Gateway API status the last rebuild computed.
+    pub gateway_status: Statuses,
+    /// The DNS names of the Gateway stacks' load balancers, as passes found them.
+    pub gateway_addresses: BTreeMap<StackId, String>,
+    /// The Gateway API status must be compared again (it changed, an address changed, a new
+    /// term began, or a write failed).
+    pub gateway_status_due: bool,
     leading: bool,
 }
 
@@ -130,6 +142,11 @@ pub struct Reconciler {
     region_stale: Mutex<Option<Instant>>,
     /// When the reconciler started (the clock of `full_reads`).
     epoch: Instant,
+    /// Counts the passes that changed Route53 records. Each worker keeps its own zone cache;
+    /// one that did not see every change (another worker made one since its last pass) reads
+    /// the zones again: a change that keeps a zone's record count (a hostname renamed) is
+    /// otherwise invisible to the cache, and a later pass would plan on records that are gone.
+    dns_changes: std::sync::atomic::AtomicU64,
 }
 
 impl Reconciler {
@@ -161,6 +178,7 @@ impl Reconciler {
             region: tokio::sync::Mutex::new(RegionCache::new()),
             region_stale: Mutex::new(None),
             epoch: Instant::now(),
+            dns_changes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -220,6 +238,16 @@ impl Reconciler {
         next.map(|n| self.epoch + n)
     }
 
+    /// The watch caches.
+    pub(super) fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// What the watches recorded.
+    pub(super) fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
     /// True while this replica leads (read at every write phase, not cached).
     pub(super) fn is_leading(&self) -> bool {
         *self.leader.borrow()
@@ -227,6 +255,18 @@ impl Reconciler {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A pass of a worker whose zone cache reflected `seen` DNS-changing passes changed
+    /// records: counted, and `seen` says whether the worker's cache still reflects every
+    /// change (not when another worker changed records meanwhile).
+    pub(super) fn dns_changed(&self, seen: &mut u64) {
+        let before = self.dns_changes.fetch_add(1, Ordering::AcqRel);
+        *seen = if before == *seen {
+            before + 1
+        } else {
+            u64::MAX
+        };
     }
 
     /// Stack `id` failed with `class`: it backs off (or waits for a change).
@@ -263,6 +303,7 @@ impl Reconciler {
                 st.applied.clear();
                 st.full_reads.clear();
                 st.term_start = now;
+                st.gateway_status_due = true;
                 let all: Vec<StackId> = st.view.stacks.keys().cloned().collect();
                 st.queue.add_all(all);
             }
@@ -290,6 +331,9 @@ impl Reconciler {
             if leading && !self.settings.dry_run {
                 self.send_target_updates().await;
             }
+            self.write_gateway_status()
+                .instrument(tracing::info_span!("gateway_status"))
+                .await;
             let wake = {
                 let st = self.lock();
                 let depth = i64::try_from(st.queue.len()).unwrap_or(i64::MAX);
@@ -329,7 +373,7 @@ impl Reconciler {
     fn update_model(
         &self,
         changes: Option<&BTreeSet<Change>>,
-    ) -> aws_lb_operator_core::translate::BuildOutput {
+    ) -> (aws_lb_operator_core::translate::BuildOutput, Statuses) {
         let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (changes, model.as_ref()) {
             (Some(changes), Some(m)) => m.scope(changes),
@@ -342,8 +386,15 @@ impl Reconciler {
                     if partial.is_empty() {
                         return false;
                     }
-                    let snapshot = self.stores.snapshot_of(&partial);
-                    match m.update(&snapshot, &partial) {
+                    // The Gateway API objects are read from the caches only when the Gateway
+                    // unit is rebuilt.
+                    let gateways = if partial.gateways {
+                        self.stores.gateway.objects()
+                    } else {
+                        GatewayObjects::default()
+                    };
+                    let snapshot = self.stores.snapshot_of(&partial, &gateways);
+                    match m.update_with(&snapshot, &gateways, &partial) {
                         Ok(()) => false,
                         Err(e) => {
                             tracing::warn!(error = %e, "incremental rebuild refused; rebuilding everything");
@@ -355,17 +406,21 @@ impl Reconciler {
             _ => true,
         };
         if full {
-            let snapshot = self.stores.snapshot(&self.settings.build);
+            let gateways = self.stores.gateway.objects();
+            let snapshot = self.stores.snapshot(&self.settings.build, &gateways);
             let built = tracing::info_span!("build", stacks = "all")
-                .in_scope(|| Model::full(&snapshot, &self.settings.build));
+                .in_scope(|| Model::full_with(&snapshot, &gateways, &self.settings.build));
             *model = Some(built);
         }
-        model.as_ref().map(Model::output).unwrap_or_default()
+        model
+            .as_ref()
+            .map(|m| (m.output(), m.gateway_status()))
+            .unwrap_or_default()
     }
 
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported) {
-        let out = self.update_model(changes);
+    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported, Statuses) {
+        let (out, statuses) = self.update_model(changes);
         let mut errors: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for e in &out.errors {
             errors
@@ -400,10 +455,10 @@ impl Reconciler {
             errored,
             held_hosts,
         };
-        (translation, Reported { errors, warnings })
+        (translation, Reported { errors, warnings }, statuses)
     }
 
-    /// The Ingresses and Services that can be ours.
+    /// The Ingresses, Services and Gateways that can be ours.
     fn objects(&self) -> BTreeMap<ObjectKey, ObjState> {
         let mut objects = BTreeMap::new();
         for i in self.stores.ingresses() {
@@ -422,17 +477,26 @@ impl Reconciler {
             let o = ObjState::service(s);
             objects.insert(ObjectKey::of(&o), o);
         }
+        for g in self.stores.gateway.list(GatewayKind::Gateway) {
+            let o = ObjState::gateway(&g);
+            objects.insert(ObjectKey::of(&o), o);
+        }
         objects
     }
 
     /// Rebuilds the model (`changes`: only what they touch; `None`: everything), decides what
     /// changed, and marks it dirty.
     async fn rebuild(&self, changes: Option<&BTreeSet<Change>>) {
-        let (translation, Reported { errors, warnings }) = self.translate(changes);
+        let (translation, Reported { errors, warnings }, statuses) = self.translate(changes);
         let objects = self.objects();
         let mut events = Vec::new();
+        let mut gateway_events = Vec::new();
         {
             let mut st = self.lock();
+            if st.gateway_status != statuses {
+                st.gateway_status = statuses;
+                st.gateway_status_due = true;
+            }
             for (key, messages) in &warnings {
                 if st.reported_warnings.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {
@@ -447,6 +511,10 @@ impl Reconciler {
                 if st.reported_errors.get(key) != Some(messages) {
                     if let Some(obj) = objects.get(key) {
                         events.push((obj.clone(), FAILED_BUILD_MODEL, messages.join("; ")));
+                    } else if let Some(reference) = GatewayKind::of_error_kind(key.kind.as_str())
+                        .and_then(|k| self.stores.gateway.reference(k, &key.namespace, &key.name))
+                    {
+                        gateway_events.push((reference, key.to_string(), messages.join("; ")));
                     }
                     if let Some(kind) = Kind::of_object(key.kind) {
                         self.metrics.reconcile_error(kind, "FailedBuildModel");
@@ -475,6 +543,11 @@ impl Reconciler {
         for (obj, reason, note) in events {
             self.kube.event(&obj, true, reason, note).await;
         }
+        for (reference, key, note) in gateway_events {
+            self.kube
+                .gateway_event(&reference, &key, FAILED_BUILD_MODEL, note)
+                .await;
+        }
     }
 
     pub(super) fn update_targets_gauge(&self, st: &State) {
@@ -502,6 +575,8 @@ impl Reconciler {
     /// A worker: reconciles batches until `shutdown` fires (a pass in progress completes).
     pub async fn work(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut zones = ZoneCache::new(self.settings.sync_period);
+        // The count of DNS-changing passes this worker's zone cache reflects.
+        let mut seen = self.dns_changes.load(Ordering::Acquire);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -516,7 +591,12 @@ impl Reconciler {
                 }
                 continue;
             }
-            self.run_pass(&batch, &mut zones)
+            let now = self.dns_changes.load(Ordering::Acquire);
+            if now != seen {
+                zones = ZoneCache::new(self.settings.sync_period);
+                seen = now;
+            }
+            self.run_pass(&batch, &mut zones, &mut seen)
                 .instrument(tracing::info_span!("reconcile", stacks = batch.len()))
                 .await;
             {

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_lb_operator_core::translate::gateway::GatewayObjects;
 use aws_lb_operator_core::translate::incremental::{Change, Partial};
 use aws_lb_operator_core::translate::{
     actions, BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL,
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::gateway::{Discovered, GatewayStores};
 use super::index::{self, SliceIndex};
 use crate::crd::TargetGroupBinding;
 use crate::trim::{strip, trim_node, trim_service};
@@ -53,6 +55,8 @@ pub struct Signals {
     pub bindings: AtomicBool,
     /// Woken whenever `bindings` is raised.
     pub bindings_notify: Notify,
+    /// A Gateway API object changed (its status included): the status writer compares again.
+    pub gateway_status: AtomicBool,
 }
 
 /// What [`Signals::take`] hands the scheduler.
@@ -77,8 +81,18 @@ impl Signals {
         self.raise_bindings();
     }
 
+    /// Records one changed object.
+    pub(super) fn raise_one(&self, change: Change) {
+        self.raise([change]);
+    }
+
+    /// Wakes the scheduler without a change (it decides and writes status again).
+    pub(super) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// Asks for a full rebuild.
-    fn raise_full(&self) {
+    pub(super) fn raise_full(&self) {
         self.full.store(true, Ordering::Release);
         self.notify.notify_one();
         self.raise_bindings();
@@ -407,6 +421,8 @@ pub struct Stores {
     nodes: Store<Node>,
     namespaces: Store<Namespace>,
     bindings: Vec<Store<TargetGroupBinding>>,
+    /// The Gateway API kinds served (none without their CRDs).
+    pub gateway: GatewayStores,
 }
 
 /// Starts one reflector on `api`, trimming objects with `trim` (after [`strip`]) and
@@ -471,6 +487,23 @@ where
 
 fn no_trim<K>(_: &mut K) {}
 
+/// [`reflect_with`] for an untyped kind: objects are stripped of `managedFields` and the
+/// last-applied annotation, and trimmed by `trim` (a route's `status.parents` is kept: it is
+/// compared before the controller writes its own entries).
+pub(super) fn reflect_dynamic(
+    api: Api<DynamicObject>,
+    resource: ApiResource,
+    signals: &Arc<Signals>,
+    raise: impl Fn(&Signals, &watcher::Event<DynamicObject>) + Send + 'static,
+    trim: fn(&mut DynamicObject),
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<DynamicObject> {
+    reflect_with(api, resource, signals, raise, trim, tasks)
+}
+
+/// Leaves an object as it is.
+pub(super) fn keep<K>(_: &mut K) {}
+
 /// An Api for a namespaced kind in `scope` (`None`: all namespaces).
 fn scoped_api<K>(client: &Client, scope: Option<&str>) -> Api<K>
 where
@@ -497,6 +530,7 @@ impl Stores {
     pub fn start(
         client: &Client,
         namespaces: &[String],
+        gateway_kinds: &Discovered,
         signals: &Arc<Signals>,
     ) -> (Self, Vec<JoinHandle<()>>) {
         let mut tasks = Vec::new();
@@ -510,6 +544,7 @@ impl Stores {
         let mut slices = Vec::new();
         let mut slice_index = Vec::new();
         let mut bindings = Vec::new();
+        let gateway = GatewayStores::start(client, gateway_kinds, &scopes, signals, &mut tasks);
         for scope in scopes {
             ingresses.push(reflect(
                 scoped_api(client, scope),
@@ -587,6 +622,7 @@ impl Stores {
                 nodes,
                 namespaces,
                 bindings,
+                gateway,
             },
             tasks,
         )
@@ -616,6 +652,7 @@ impl Stores {
         }
         let _ = self.nodes.wait_until_ready().await;
         let _ = self.namespaces.wait_until_ready().await;
+        self.gateway.wait_ready().await;
     }
 
     /// Waits until every TargetGroupBinding cache has its first full list (separate from
@@ -677,11 +714,12 @@ impl Stores {
 
     /// The objects the translation needs: every Ingress, IngressClass, IngressClassParams,
     /// Node and Namespace; LoadBalancer Services and the Services Ingresses refer to, with
-    /// their EndpointSlices. (Other Services and their endpoints are never copied.)
-    pub fn snapshot(&self, config: &BuildConfig) -> Snapshot {
+    /// their EndpointSlices, and the Services the routes of `gateways` name. (Other Services
+    /// and their endpoints are never copied.)
+    pub fn snapshot(&self, config: &BuildConfig, gateways: &GatewayObjects) -> Snapshot {
         let _ = config;
         let ingresses: Vec<Ingress> = self.ingresses().iter().map(|i| (**i).clone()).collect();
-        let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut wanted: BTreeSet<(String, String)> = gateways.referenced_services();
         for ing in &ingresses {
             let ns = ing.metadata.namespace.clone().unwrap_or_default();
             for name in actions::referenced_services(ing) {
@@ -767,14 +805,14 @@ impl Stores {
     /// Ingresses of the groups to rebuild, the Services named and those the Ingresses refer
     /// to, their EndpointSlices (looked up through the slice index, not by scanning every
     /// slice), every IngressClass, IngressClassParams and Namespace, and the Nodes if asked.
-    pub fn snapshot_of(&self, partial: &Partial) -> Snapshot {
+    pub fn snapshot_of(&self, partial: &Partial, gateways: &GatewayObjects) -> Snapshot {
         let ingresses: Vec<Ingress> = partial
             .ingresses
             .iter()
             .filter_map(|(ns, name)| self.ingress(ns, name))
             .map(|i| (*i).clone())
             .collect();
-        let wanted = partial.services_wanted(&ingresses);
+        let wanted = partial.services_wanted(&ingresses, gateways);
         let services = wanted
             .iter()
             .filter_map(|(ns, name)| self.service(ns, name))

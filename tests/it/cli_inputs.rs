@@ -812,3 +812,40 @@ async fn bench_plan_of_a_large_dump() {
         "plan --kubeconfig (API server fixture, same objects): {wall} wall, {rss:.0} MiB peak RSS"
     );
 }
+
+/// `plan` from a cluster that serves the Gateway API kinds reads them: the example's Gateways
+/// are planned as from its manifests (names aside: the fixture gives the Gateways uids, which
+/// the load balancer names hash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_from_a_cluster_reads_the_gateway_kinds_it_serves() {
+    let server = ApiServer::start().await;
+    crate::controller_gateway::install_gateway_crds(&server);
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/gateway");
+    server.preload(&example).unwrap();
+    let dir = scratch("cluster-gateway");
+    let kc = kubeconfig(&server, &dir, "web");
+    let (code, out, err) =
+        run_async(strs(&["plan", "-o", "json", "--kubeconfig", &kc, "-A"])).await;
+    let (file_code, file_out, file_err) =
+        run_async(strs(&["plan", "-o", "json", "-f", &s(&example)])).await;
+    assert_eq!((code, file_code), (0, 0), "{err}\n{file_err}");
+    let ids = |out: &str| {
+        let doc: Value = serde_json::from_str(out).unwrap();
+        doc["stacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&out), ["gateway:web/edge", "nlb-gateway:data/db-edge"]);
+    assert_eq!(ids(&out), ids(&file_out));
+    let rules = |out: &str| {
+        let doc: Value = serde_json::from_str(out).unwrap();
+        doc["stacks"][0]["listeners"].clone()
+    };
+    assert_eq!(
+        rules(&out).as_array().map(Vec::len),
+        rules(&file_out).as_array().map(Vec::len)
+    );
+}

@@ -29,6 +29,7 @@ mod cli_inputs;
 mod controller_blackbox;
 mod controller_e2e;
 mod controller_faults;
+mod controller_gateway;
 mod controller_plumbing;
 mod controller_restart;
 mod controller_tgb;

@@ -886,6 +886,42 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
             &["targetgroupbindings/status"],
             &["patch"],
         ),
+        rule(
+            &["gateway.networking.k8s.io"],
+            &[
+                "gatewayclasses",
+                "httproutes",
+                "grpcroutes",
+                "referencegrants",
+                "tcproutes",
+                "udproutes",
+                "tlsroutes",
+            ],
+            &["list", "watch"],
+        ),
+        rule(
+            &["gateway.networking.k8s.io"],
+            &["gateways"],
+            &["list", "watch", "patch"],
+        ),
+        rule(
+            &["gateway.networking.k8s.io"],
+            &[
+                "gatewayclasses/status",
+                "gateways/status",
+                "httproutes/status",
+                "grpcroutes/status",
+                "tcproutes/status",
+                "udproutes/status",
+                "tlsroutes/status",
+            ],
+            &["patch"],
+        ),
+        rule(
+            &["gateway.k8s.aws"],
+            &["loadbalancerconfigurations"],
+            &["list", "watch"],
+        ),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ];
     assert_eq!(role.rules.unwrap(), want);

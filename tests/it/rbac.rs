@@ -1,5 +1,6 @@
 //! The chart's RBAC is exactly what the controller uses: a full lifecycle (Ingress, NLB
-//! Service, TargetGroupBinding, leader election, events and their series, finalizers, status,
+//! Service, TargetGroupBinding, a Gateway with a route of every kind and a
+//! LoadBalancerConfiguration, leader election, events and their series, finalizers, status,
 //! deletions) runs against the API server fixture, which records every request as an RBAC verb;
 //! the ClusterRole and Role of the plain install (`deploy/manifests/aws-lb-operator.yaml`) must
 //! allow every recorded call, and every verb they grant must have been used.
@@ -111,6 +112,46 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
         "spec": {"targetGroupARN": tg_arn, "targetType": "ip", "serviceRef": {"name": "api", "port": "http"}}
     }));
 
+    // The Gateway API: an ALB Gateway configured by a LoadBalancerConfiguration, and a route
+    // of every kind (those an ALB does not take are refused in their status).
+    crate::controller_gateway::install_gateway_crds(&server);
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.k8s.aws/v1beta1", "kind": "LoadBalancerConfiguration",
+        "metadata": {"name": "public", "namespace": "shop"}, "spec": {"scheme": "internet-facing"}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "edge", "namespace": "shop"},
+        "spec": {"gatewayClassName": "alb",
+            "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws",
+                "kind": "LoadBalancerConfiguration", "name": "public"}},
+            "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+        "metadata": {"name": "none", "namespace": "shop"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "web"}],
+            "to": [{"group": "", "kind": "Service"}]}
+    }));
+    for (api_version, kind) in [
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+        ("gateway.networking.k8s.io/v1", "GRPCRoute"),
+        ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
+        ("gateway.networking.k8s.io/v1alpha2", "UDPRoute"),
+        ("gateway.networking.k8s.io/v1alpha2", "TLSRoute"),
+    ] {
+        server.apply_object(json!({
+            "apiVersion": api_version, "kind": kind,
+            "metadata": {"name": kind.to_ascii_lowercase(), "namespace": "shop"},
+            "spec": {"parentRefs": [{"name": "edge"}],
+                "rules": [{"backendRefs": [{"name": "nowhere", "port": 80}]}]}
+        }));
+    }
+
     let running = start(Deps {
         client: server.client(),
         aws: env.clients.clone(),
@@ -155,6 +196,39 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
             .any(|e| e["regarding"]["name"] == "private" && !e["series"].is_null())
     })
     .await;
+    eventually(
+        60,
+        "the Gateway programmed and every route's status",
+        || async {
+            let programmed = server
+                .get_object("gateway.networking.k8s.io/v1", "Gateway", "shop", "edge")
+                .is_some_and(|g| {
+                    g["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Programmed" && c["status"] == "True")
+                    })
+                });
+            let routes = [
+                ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+                ("gateway.networking.k8s.io/v1", "GRPCRoute"),
+                ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
+                ("gateway.networking.k8s.io/v1alpha2", "UDPRoute"),
+                ("gateway.networking.k8s.io/v1alpha2", "TLSRoute"),
+            ]
+            .iter()
+            .all(|(v, k)| {
+                server
+                    .get_object(v, k, "shop", &k.to_ascii_lowercase())
+                    .is_some_and(|r| !r["status"]["parents"].is_null())
+            });
+            let class = server
+                .get_object("gateway.networking.k8s.io/v1", "GatewayClass", "", "alb")
+                .is_some_and(|c| !c["status"].is_null());
+            programmed && routes && class
+        },
+    )
+    .await;
+    server.delete_object("gateway.networking.k8s.io/v1", "Gateway", "shop", "edge");
     server.delete::<Ingress>("shop", "storefront");
     server.delete::<Service>("shop", "edge");
     server.delete_object(
@@ -166,6 +240,9 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
     eventually(60, "the deleted objects to go", || async {
         server.get::<Ingress>("shop", "storefront").is_none()
             && server.get::<Service>("shop", "edge").is_none()
+            && server
+                .get_object("gateway.networking.k8s.io/v1", "Gateway", "shop", "edge")
+                .is_none()
             && server
                 .get_object(
                     "elbv2.k8s.aws/v1beta1",

@@ -12,7 +12,15 @@
 //! - a Service: every group that looked it up, and its own NLB unit (which is re-evaluated
 //!   from scratch: it may have become, or stopped being, ours);
 //! - the EndpointSlices of a Service: every unit that read them;
-//! - a Node: every unit that read the Nodes (instance targets).
+//! - a Node: every unit that read the Nodes (instance targets);
+//! - a Gateway: its unit ([`UnitId::Gateway`], one per Gateway, with its stack, its status
+//!   and its routes' status for it); a route: the units of the Gateways its `parentRefs` name,
+//!   now and before (a route attaches only to the Gateways it names, and routes compete only
+//!   on one Gateway); a GatewayClass, ReferenceGrant or LoadBalancerConfiguration: every
+//!   Gateway unit and the classes' unit ([`UnitId::Gateways`]) — all from the Gateway API
+//!   objects as they are now. A Service, EndpointSlice or Node change rebuilds only the
+//!   Gateways that read them, like any other unit, from the Gateway API objects the model
+//!   keeps (they have not changed since).
 //!
 //! None of the last three can change which Ingresses form which group (the grouping reads
 //! only Ingresses, IngressClasses, IngressClassParams and Namespaces), nor any other unit, so
@@ -24,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Service;
 
+use super::gateway::{self, status::Statuses, GatewayObjects};
 use super::group::{self, Member};
 use super::service::{self, ServiceOutput};
 use super::{
@@ -85,6 +94,19 @@ pub enum Change {
         /// The Service's name.
         service: String,
     },
+    /// A Gateway API object (or a LoadBalancerConfiguration): its kind, namespace (empty when
+    /// cluster-scoped) and name.
+    Gateway {
+        /// Kind (`Gateway`, `HTTPRoute`, ...).
+        kind: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// A route's: the Gateways (namespace, name) its `parentRefs` name now (for a deleted
+        /// route, as it was) — see [`route_parents`].
+        parents: Vec<(String, String)>,
+    },
 }
 
 /// One independently built part of the output.
@@ -94,6 +116,11 @@ pub enum UnitId {
     Group(StackId),
     /// A LoadBalancer Service (namespace, name), ours or not.
     Service(String, String),
+    /// The GatewayClasses of ours (their status and errors); rebuilding it rebuilds every
+    /// Gateway unit from the current Gateway API objects.
+    Gateways,
+    /// A Gateway (namespace, name): its stack, status, and its routes' status for it.
+    Gateway(String, String),
 }
 
 /// What one unit contributed to the output.
@@ -109,6 +136,8 @@ struct Unit {
     /// A group's member Ingresses (namespace, name).
     ingresses: Vec<(String, String)>,
     reads: BTreeSet<Read>,
+    /// A Gateway unit's status (its own and its routes'), the classes' unit's (the classes').
+    status: Statuses,
 }
 
 /// What a set of changes needs rebuilt.
@@ -131,6 +160,9 @@ pub struct Partial {
     pub services: BTreeSet<(String, String)>,
     /// Whether every Node must be included.
     pub nodes: bool,
+    /// Whether Gateway API objects changed: the rebuild is given them afresh, and the
+    /// Services every route names are included.
+    pub gateways: bool,
 }
 
 impl Partial {
@@ -146,6 +178,13 @@ impl Partial {
     /// Nodes when [`Partial::nodes`]. (The controller selects the same from its caches.)
     #[must_use]
     pub fn select(&self, snapshot: &Snapshot) -> Snapshot {
+        self.select_with(snapshot, &GatewayObjects::default())
+    }
+
+    /// [`Partial::select`] when the Gateway API objects are `gateways`: the Services their
+    /// routes name are included when the Gateway unit is rebuilt.
+    #[must_use]
+    pub fn select_with(&self, snapshot: &Snapshot, gateways: &GatewayObjects) -> Snapshot {
         let key = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             (meta_namespace(meta).to_owned(), meta_name(meta).to_owned())
         };
@@ -155,7 +194,7 @@ impl Partial {
             .filter(|i| self.ingresses.contains(&key(&i.metadata)))
             .cloned()
             .collect();
-        let wanted = self.services_wanted(&ingresses);
+        let wanted = self.services_wanted(&ingresses, gateways);
         let services = snapshot
             .services
             .iter()
@@ -192,13 +231,18 @@ impl Partial {
         }
     }
 
-    /// The Services (namespace, name) a partial snapshot holds, given its Ingresses.
+    /// The Services (namespace, name) a partial snapshot holds, given its Ingresses and the
+    /// Gateway API objects (whose routes' Services are held when the Gateway unit is rebuilt).
     #[must_use]
     pub fn services_wanted(
         &self,
         ingresses: &[k8s_openapi::api::networking::v1::Ingress],
+        gateways: &GatewayObjects,
     ) -> BTreeSet<(String, String)> {
         let mut wanted = self.services.clone();
+        if self.gateways {
+            wanted.extend(gateways.referenced_services());
+        }
         for ing in ingresses {
             let ns = meta_namespace(&ing.metadata);
             for name in super::actions::referenced_services(ing) {
@@ -232,6 +276,10 @@ pub struct Model {
     collect_skipped: Vec<Skipped>,
     node_errors: Vec<BuildError>,
     readers: BTreeMap<Read, BTreeSet<UnitId>>,
+    /// The Gateway API objects the Gateway units were last built from (all of them rebuilt
+    /// at once when one changes), for rebuilding one Gateway after a Service,
+    /// EndpointSlice or Node change.
+    gateway_objects: GatewayObjects,
 }
 
 fn object_warnings(
@@ -276,6 +324,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
             .map(|m| (m.namespace.clone(), m.name.clone()))
             .collect(),
         reads: index.take_reads(),
+        ..Unit::default()
     }
 }
 
@@ -318,7 +367,123 @@ fn service_unit(
         uses_instances: false,
         ingresses: Vec::new(),
         reads,
+        ..Unit::default()
     })
+}
+
+/// The Gateways (namespace, name) a route's `parentRefs` name (kind `Gateway`, the default).
+#[must_use]
+pub fn route_parents(
+    route_namespace: &str,
+    refs: Option<&[gateway::ParentReference]>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = refs
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            r.group.as_deref().unwrap_or(gateway::GROUP) == gateway::GROUP
+                && r.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+        })
+        .map(|r| {
+            (
+                r.namespace
+                    .clone()
+                    .unwrap_or_else(|| route_namespace.to_owned()),
+                r.name.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The Gateways a route of `kind` in `objects` names (none when there is no such route).
+fn parents_in(objects: &GatewayObjects, kind: &str, ns: &str, name: &str) -> Vec<(String, String)> {
+    let found = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta_namespace(meta) == ns && meta_name(meta) == name
+    };
+    let refs = match kind {
+        "HTTPRoute" => objects
+            .http_routes
+            .iter()
+            .find(|r| found(&r.metadata))
+            .map(|r| r.spec.parent_refs.as_deref()),
+        "GRPCRoute" => objects
+            .grpc_routes
+            .iter()
+            .find(|r| found(&r.metadata))
+            .map(|r| r.spec.parent_refs.as_deref()),
+        "TCPRoute" | "UDPRoute" | "TLSRoute" => {
+            let list = match kind {
+                "TCPRoute" => &objects.tcp_routes,
+                "UDPRoute" => &objects.udp_routes,
+                _ => &objects.tls_routes,
+            };
+            list.iter()
+                .find(|r| found(&r.metadata))
+                .map(|r| r.spec.parent_refs.as_deref())
+        }
+        _ => None,
+    };
+    refs.map(|r| route_parents(ns, r)).unwrap_or_default()
+}
+
+/// The unit of one Gateway.
+fn gateway_unit(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    classes: &gateway::Classes<'_>,
+    gw: &gateway::Gateway,
+) -> Unit {
+    let _ = index.take_reads();
+    let mut out = gateway::GatewayOutput::default();
+    let uses_instances =
+        gateway::build_gateway(index, objects, index.config, classes, gw, &mut out);
+    let mut stack = out.stacks.pop();
+    if let Some(s) = &mut stack {
+        apply_default_tags(s, &index.config.default_tags);
+    }
+    Unit {
+        stack,
+        errors: out.errors,
+        warnings: out.warnings,
+        skipped: out.skipped,
+        claims: out.claims.into_iter().collect(),
+        // The Nodes' errors are added once, by the output, as for IngressGroups.
+        uses_instances,
+        reads: index.take_reads(),
+        status: out.status,
+        ..Unit::default()
+    }
+}
+
+fn gateway_id(gw: &gateway::Gateway) -> UnitId {
+    UnitId::Gateway(
+        meta_namespace(&gw.metadata).to_owned(),
+        meta_name(&gw.metadata).to_owned(),
+    )
+}
+
+/// The classes' unit and one unit per Gateway (none without Gateway API objects).
+fn gateway_units(index: &Index<'_>, objects: &GatewayObjects) -> Vec<(UnitId, Unit)> {
+    if objects.is_empty() {
+        return Vec::new();
+    }
+    let mut out = gateway::GatewayOutput::default();
+    let classes = gateway::classes_of(objects, &mut out);
+    let mut units = vec![(
+        UnitId::Gateways,
+        Unit {
+            errors: out.errors,
+            status: out.status,
+            ..Unit::default()
+        },
+    )];
+    for gw in &objects.gateways {
+        units.push((gateway_id(gw), gateway_unit(index, objects, &classes, gw)));
+    }
+    units
 }
 
 fn service_id(svc: &Service) -> UnitId {
@@ -333,6 +498,13 @@ impl Model {
     /// unit's part and what it read.
     #[must_use]
     pub fn full(snapshot: &Snapshot, config: &BuildConfig) -> Self {
+        Self::full_with(snapshot, &GatewayObjects::default(), config)
+    }
+
+    /// [`Model::full`] with the Gateway API objects (what
+    /// [`build_with_gateways`](super::build_with_gateways) does).
+    #[must_use]
+    pub fn full_with(snapshot: &Snapshot, gateways: &GatewayObjects, config: &BuildConfig) -> Self {
         let index = Index::new(snapshot, config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut model = Self {
@@ -350,6 +522,10 @@ impl Model {
                 model.insert(service_id(svc), unit);
             }
         }
+        for (id, unit) in gateway_units(&index, gateways) {
+            model.insert(id, unit);
+        }
+        model.gateway_objects = gateways.clone();
         model
     }
 
@@ -402,6 +578,7 @@ impl Model {
     pub fn scope<'c>(&self, changes: impl IntoIterator<Item = &'c Change>) -> Scope {
         let mut units = BTreeSet::new();
         let mut nodes = false;
+        let mut objects_changed = false;
         let mut services = BTreeSet::new();
         let read_by = |read: &Read, units: &mut BTreeSet<UnitId>| {
             units.extend(self.readers.get(read).into_iter().flatten().cloned());
@@ -435,13 +612,61 @@ impl Model {
                     },
                     &mut units,
                 ),
+                Change::Gateway {
+                    kind,
+                    namespace,
+                    name,
+                    parents,
+                } => {
+                    objects_changed = true;
+                    match kind.as_str() {
+                        "Gateway" => {
+                            units.insert(UnitId::Gateway(namespace.clone(), name.clone()));
+                        }
+                        "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "UDPRoute" | "TLSRoute" => {
+                            let before = parents_in(&self.gateway_objects, kind, namespace, name);
+                            units.extend(
+                                parents
+                                    .iter()
+                                    .chain(&before)
+                                    .map(|(ns, n)| UnitId::Gateway(ns.clone(), n.clone())),
+                            );
+                        }
+                        _ => {
+                            units.insert(UnitId::Gateways);
+                        }
+                    }
+                }
             }
         }
+        if units.contains(&UnitId::Gateways) {
+            units.extend(
+                self.units
+                    .keys()
+                    .filter(|id| matches!(id, UnitId::Gateway(..)))
+                    .cloned(),
+            );
+        }
         let mut ingresses = BTreeSet::new();
+        // A changed route may now use instance targets: the Nodes come along.
+        let gateways = objects_changed;
+        nodes |= objects_changed;
         for id in &units {
             let unit = self.units.get(id);
             nodes |= unit.is_some_and(|u| u.reads.contains(&Read::Nodes));
             match id {
+                UnitId::Gateways => {}
+                UnitId::Gateway(..) => {
+                    // Its routes and their backends are unchanged: the Services it read.
+                    services.extend(unit.into_iter().flat_map(|u| {
+                        u.reads.iter().filter_map(|r| match r {
+                            Read::Service { namespace, name } => {
+                                Some((namespace.clone(), name.clone()))
+                            }
+                            _ => None,
+                        })
+                    }));
+                }
                 UnitId::Group(_) => {
                     ingresses.extend(unit.into_iter().flat_map(|u| u.ingresses.iter().cloned()));
                 }
@@ -455,6 +680,7 @@ impl Model {
             ingresses,
             services,
             nodes,
+            gateways,
         })
     }
 
@@ -464,14 +690,68 @@ impl Model {
     /// # Errors
     /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
     pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<(), NeedsFull> {
+        self.update_with(snapshot, &GatewayObjects::default(), scope)
+    }
+
+    /// [`Model::update`] with the Gateway API objects (all of them, used when
+    /// [`Partial::gateways`]: every Gateway unit is rebuilt from them), `snapshot` holding
+    /// what [`Partial::select_with`] selects.
+    ///
+    /// # Errors
+    /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
+    pub fn update_with(
+        &mut self,
+        snapshot: &Snapshot,
+        gateways: &GatewayObjects,
+        scope: &Partial,
+    ) -> Result<(), NeedsFull> {
         let Some(config) = self.config.clone() else {
             return Ok(());
         };
         let index = Index::new(snapshot, &config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut fresh: Vec<(UnitId, Option<Unit>)> = Vec::with_capacity(scope.units.len());
+        {
+            let objects = if scope.gateways {
+                gateways
+            } else {
+                &self.gateway_objects
+            };
+            let mut class_out = gateway::GatewayOutput::default();
+            let classes = gateway::classes_of(objects, &mut class_out);
+            for id in &scope.units {
+                match id {
+                    UnitId::Gateways => fresh.push((
+                        id.clone(),
+                        (!objects.is_empty()).then(|| Unit {
+                            errors: class_out.errors.clone(),
+                            status: class_out.status.clone(),
+                            ..Unit::default()
+                        }),
+                    )),
+                    UnitId::Gateway(ns, name) => {
+                        let gw = objects.gateways.iter().find(|g| {
+                            meta_namespace(&g.metadata) == ns && meta_name(&g.metadata) == name
+                        });
+                        let unit = gw.map(|gw| gateway_unit(&index, objects, &classes, gw));
+                        fresh.push((id.clone(), unit));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (id, unit) in &fresh {
+            if !scope.nodes
+                && unit
+                    .as_ref()
+                    .is_some_and(|u| u.reads.contains(&Read::Nodes))
+            {
+                return Err(NeedsFull::NodesMissing(id.clone()));
+            }
+        }
         for id in &scope.units {
             let unit = match id {
+                UnitId::Gateways | UnitId::Gateway(..) => continue,
                 UnitId::Group(g) => {
                     let Some(members) = collected.groups.get(g) else {
                         return Err(NeedsFull::GroupMoved(g.clone()));
@@ -498,6 +778,9 @@ impl Model {
             }
             fresh.push((id.clone(), unit));
         }
+        if scope.gateways {
+            self.gateway_objects = gateways.clone();
+        }
         for (id, unit) in fresh {
             self.remove(&id);
             if let Some(unit) = unit {
@@ -522,6 +805,26 @@ impl Model {
         units: impl IntoIterator<Item = &'a UnitId> + 'a,
     ) -> impl Iterator<Item = &'a Stack> + 'a {
         units.into_iter().filter_map(|id| self.stack(id))
+    }
+
+    /// The status of the Gateway API objects of ours (empty without any), as
+    /// [`gateway::build`] gives it: the classes, each Gateway's, and one status per route with
+    /// its parents of every Gateway.
+    #[must_use]
+    pub fn gateway_status(&self) -> Statuses {
+        let mut out = Statuses::default();
+        for (id, unit) in &self.units {
+            match id {
+                UnitId::Gateways => out.classes.extend(unit.status.classes.iter().cloned()),
+                UnitId::Gateway(..) => {
+                    out.gateways.extend(unit.status.gateways.iter().cloned());
+                    out.routes.extend(unit.status.routes.iter().cloned());
+                }
+                _ => {}
+            }
+        }
+        out.merge_routes();
+        out
     }
 
     /// The whole output, as [`build`](super::build) returns it.
@@ -553,6 +856,8 @@ impl Model {
         keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         skipped.sort();
         warnings.sort();
+        // A route naming two Gateways is warned about by both.
+        warnings.dedup();
         BuildOutput {
             stacks,
             errors: keyed.into_iter().map(|(_, _, e)| e).collect(),

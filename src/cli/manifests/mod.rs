@@ -74,7 +74,7 @@ impl ManifestError {
 pub struct Manifests {
     /// Objects for the translation.
     pub snapshot: Snapshot,
-    /// Gateway API objects (`-f` only: the cluster source does not read them yet).
+    /// Gateway API objects (from `-f` manifests, or the kinds a cluster serves).
     pub gateways: GatewayObjects,
     /// What was read but not used, and why (files skipped, kinds ignored).
     pub notes: Vec<String>,

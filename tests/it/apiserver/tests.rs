@@ -701,3 +701,63 @@ async fn preload_reads_yaml_files_and_lists_without_a_client() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Gateway API kinds are served only while their CRDs are stored, as on a real server:
+/// absent from discovery and 404 before, listed, served and in discovery (with every version
+/// of the group) after.
+#[tokio::test]
+async fn gateway_kinds_are_served_only_with_their_crds() {
+    let server = ApiServer::start().await;
+    let client = server.client();
+    let gateways = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
+        "gateways",
+    );
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateways);
+    assert_eq!(fails(api.list(&ListParams::default())).await.0, 404);
+    assert_eq!(
+        fails(client.list_api_group_resources("gateway.networking.k8s.io/v1"))
+            .await
+            .0,
+        404
+    );
+    let groups = client.list_api_groups().await.unwrap();
+    assert!(!groups
+        .groups
+        .iter()
+        .any(|g| g.name == "gateway.networking.k8s.io"));
+
+    for crd in ["gateways", "referencegrants", "tcproutes"] {
+        server.apply_object(json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{crd}.gateway.networking.k8s.io")}
+        }));
+    }
+    assert!(api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    let v1 = client
+        .list_api_group_resources("gateway.networking.k8s.io/v1")
+        .await
+        .unwrap();
+    let names: Vec<&str> = v1.resources.iter().map(|r| r.name.as_str()).collect();
+    // HTTPRoute's CRD is not stored: not served.
+    assert_eq!(names, ["gateways", "gateways/status"]);
+    let groups = client.list_api_groups().await.unwrap();
+    let group = groups
+        .groups
+        .iter()
+        .find(|g| g.name == "gateway.networking.k8s.io")
+        .unwrap();
+    let versions: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(versions, ["v1", "v1beta1", "v1alpha2"]);
+    let routes = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        "httproutes",
+    );
+    let routes: Api<DynamicObject> = Api::all_with(client, &routes);
+    assert_eq!(fails(routes.list(&ListParams::default())).await.0, 404);
+}

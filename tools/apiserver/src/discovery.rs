@@ -23,12 +23,30 @@ const VERBS: [&str; 8] = [
     "watch",
 ];
 
+/// Whether the kind at an index into [`KINDS`] is served now.
+pub type Served<'a> = &'a dyn Fn(usize) -> bool;
+
 /// The group versions served, in order: ("", "v1") first.
-fn group_versions() -> Vec<(&'static str, &'static str)> {
+fn group_versions(served: Served<'_>) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for k in KINDS {
-        if !out.contains(&(k.group, k.version)) {
+    for (i, k) in KINDS.iter().enumerate() {
+        if served(i) && !out.contains(&(k.group, k.version)) {
             out.push((k.group, k.version));
+        }
+    }
+    out
+}
+
+/// The named groups served with their versions, the first preferred.
+fn groups(served: Served<'_>) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (g, v) in group_versions(served) {
+        if g.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|(name, _)| *name == g) {
+            Some((_, versions)) => versions.push(v),
+            None => out.push((g, vec![v])),
         }
     }
     out
@@ -39,7 +57,11 @@ fn singular(k: &KindInfo) -> String {
 }
 
 /// The discovery or OpenAPI document at `path`, if it is one: (content type, body).
-pub fn document(path: &str, addr: SocketAddr) -> Option<(&'static str, Vec<u8>)> {
+pub fn document(
+    path: &str,
+    addr: SocketAddr,
+    served: Served<'_>,
+) -> Option<(&'static str, Vec<u8>)> {
     let json = |v: Value| {
         Some((
             "application/json",
@@ -53,25 +75,24 @@ pub fn document(path: &str, addr: SocketAddr) -> Option<(&'static str, Vec<u8>)>
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": addr.to_string()}],
         })),
         ["apis"] => {
-            let groups: Vec<Value> = group_versions()
+            let groups: Vec<Value> = groups(served)
                 .into_iter()
-                .filter(|(g, _)| !g.is_empty())
-                .map(|(g, v)| api_group(g, v))
+                .map(|(g, v)| api_group(g, &v))
                 .collect();
             json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
         }
         ["apis", group] => {
-            let (g, v) = group_versions().into_iter().find(|(g, _)| g == group)?;
-            let mut doc = api_group(g, v);
+            let (g, v) = groups(served).into_iter().find(|(g, _)| g == group)?;
+            let mut doc = api_group(g, &v);
             doc["kind"] = "APIGroup".into();
             doc["apiVersion"] = "v1".into();
             json(doc)
         }
-        ["api", version] => resource_list("", version).and_then(json),
-        ["apis", group, version] => resource_list(group, version).and_then(json),
+        ["api", version] => resource_list("", version, served).and_then(json),
+        ["apis", group, version] => resource_list(group, version, served).and_then(json),
         ["openapi", "v2"] => Some((OPENAPI_V2_PROTOBUF, Vec::new())),
         ["openapi", "v3"] => {
-            let paths: serde_json::Map<String, Value> = group_versions()
+            let paths: serde_json::Map<String, Value> = group_versions(served)
                 .into_iter()
                 .map(|(g, v)| {
                     let p = gv_path(g, v);
@@ -83,7 +104,7 @@ pub fn document(path: &str, addr: SocketAddr) -> Option<(&'static str, Vec<u8>)>
         }
         ["openapi", "v3", rest @ ..] => {
             let wanted = rest.join("/");
-            let (g, v) = group_versions()
+            let (g, v) = group_versions(served)
                 .into_iter()
                 .find(|(g, v)| gv_path(g, v) == wanted)?;
             json(openapi_v3(g, v))
@@ -100,16 +121,21 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-fn api_group(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [gv], "preferredVersion": gv})
+fn api_group(group: &str, versions: &[&str]) -> Value {
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    let preferred = gvs.first().cloned().unwrap_or(Value::Null);
+    json!({"name": group, "versions": gvs, "preferredVersion": preferred})
 }
 
-fn resource_list(group: &str, version: &str) -> Option<Value> {
+fn resource_list(group: &str, version: &str, served: Served<'_>) -> Option<Value> {
     let mut resources = Vec::new();
-    for k in KINDS
+    for (_, k) in KINDS
         .iter()
-        .filter(|k| k.group == group && k.version == version)
+        .enumerate()
+        .filter(|(i, k)| k.group == group && k.version == version && served(*i))
     {
         let mut r = json!({
             "name": k.plural, "singularName": singular(k), "namespaced": k.namespaced,

@@ -79,7 +79,7 @@ async fn connection(stream: TcpStream, store: Arc<Store>, addr: SocketAddr) {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     while let Ok(Some(req)) = read_request(&mut reader).await {
-        let result = match discovery::document(&req.path, addr) {
+        let result = match discovery::document(&req.path, addr, &|k| store.served(k)) {
             Some((content_type, body)) if req.method == "GET" => Ok(Reply::Raw(content_type, body)),
             _ => handle(&store, &req).or_else(|e| reply(e.code, &e.status())),
         };
@@ -258,7 +258,7 @@ fn handle(store: &Store, req: &Request) -> Result<Reply, ApiError> {
     let k = KINDS
         .iter()
         .position(|k| (k.group, k.version, k.plural) == (r.group, r.version, r.plural));
-    let k = k.ok_or_else(not_found)?;
+    let k = k.filter(|k| store.served(*k)).ok_or_else(not_found)?;
     let info = &KINDS[k];
     // Namespaced kinds need a namespace, except to list or watch across namespaces.
     let scoped = if info.namespaced {

@@ -13,7 +13,10 @@
 //! - The kinds in [`KINDS`] (core `services`, `nodes`, `pods`, `namespaces`, `secrets`,
 //!   `configmaps`, `events`; `endpointslices`, `ingresses`, `ingressclasses`, `events.k8s.io`
 //!   `events`, `leases`, `customresourcedefinitions` (stored only), `targetgroupbindings`,
-//!   `ingressclassparams`), core (`/api/v1`) and named groups (`/apis/{group}/{version}`),
+//!   `ingressclassparams`; the Gateway API kinds (`gatewayclasses`, `gateways`, `httproutes`,
+//!   `grpcroutes`, `referencegrants`, `tcproutes`, `udproutes`, `tlsroutes`) and `gateway.k8s.aws`
+//!   `loadbalancerconfigurations` only while a CustomResourceDefinition of that name is stored,
+//!   as on a real server), core (`/api/v1`) and named groups (`/apis/{group}/{version}`),
 //!   namespaced, cluster-scoped and cross-namespace list/watch. Add a row to [`KINDS`] to serve
 //!   another kind. `/version`, `/healthz`, `/readyz` and `/livez` answer too.
 //! - Discovery in the legacy format (`/api`, `/apis`, `/api/v1`, `/apis/{group}[/{version}]`,
@@ -81,8 +84,8 @@
 //! in it; no aggregated discovery (clients fall back to the legacy documents), and the OpenAPI
 //! documents hold no schemas (`kubectl explain` finds nothing, `kubectl apply` uses merge keys
 //! compiled into kubectl, so a kind only merges its lists correctly where
-//! `merge::list_type` agrees); custom resources are the fixed `elbv2.k8s.aws` kinds: storing a
-//! CustomResourceDefinition serves nothing new; JSON only (no protobuf, no CBOR, no YAML bodies
+//! `merge::list_type` agrees); custom resources are the fixed `elbv2.k8s.aws` kinds and the Gateway kinds above: storing
+//! any other CustomResourceDefinition serves nothing new; JSON only (no protobuf, no CBOR, no YAML bodies
 //! except server-side apply, no gzip); hand-written HTTP/1.1 (keep-alive, no HTTP/2, no
 //! trailers); server-side apply keeps its field sets out of the object (no `managedFields`), does
 //! not track fields set by update and patch (they only release an applier's claim on a field
@@ -171,6 +174,16 @@ pub const KINDS: &[KindInfo] = &[
     kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, &["crd", "crds"]),
     kind("elbv2.k8s.aws", "v1beta1", "targetgroupbindings", "TargetGroupBinding", true, true, &[]),
     kind("elbv2.k8s.aws", "v1beta1", "ingressclassparams", "IngressClassParams", false, false, &[]),
+    // Served only while their CustomResourceDefinition is stored (`KindInfo::needs_crd`).
+    kind("gateway.networking.k8s.io", "v1", "gatewayclasses", "GatewayClass", false, true, &["gc"]),
+    kind("gateway.networking.k8s.io", "v1", "gateways", "Gateway", true, true, &["gtw"]),
+    kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", true, true, &[]),
+    kind("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute", true, true, &[]),
+    kind("gateway.networking.k8s.io", "v1beta1", "referencegrants", "ReferenceGrant", true, false, &["refgrant"]),
+    kind("gateway.networking.k8s.io", "v1alpha2", "tcproutes", "TCPRoute", true, true, &[]),
+    kind("gateway.networking.k8s.io", "v1alpha2", "udproutes", "UDPRoute", true, true, &[]),
+    kind("gateway.networking.k8s.io", "v1alpha2", "tlsroutes", "TLSRoute", true, true, &[]),
+    kind("gateway.k8s.aws", "v1beta1", "loadbalancerconfigurations", "LoadBalancerConfiguration", true, true, &[]),
 ];
 
 impl KindInfo {
@@ -191,7 +204,20 @@ impl KindInfo {
 
     /// A custom resource (served from a CRD on a real server): no strategic merge patch.
     pub fn custom(&self) -> bool {
-        self.group == "elbv2.k8s.aws"
+        self.group == "elbv2.k8s.aws" || self.needs_crd()
+    }
+
+    /// Served only while a CustomResourceDefinition named `<plural>.<group>` is stored, as a
+    /// real server serves a CRD's kind (the Gateway API kinds and LoadBalancerConfiguration:
+    /// tests of a cluster without them see no such kind in discovery, and a 404 for its
+    /// paths). Only the name of the stored CRD matters, not its schema.
+    pub fn needs_crd(&self) -> bool {
+        matches!(self.group, "gateway.networking.k8s.io" | "gateway.k8s.aws")
+    }
+
+    /// The name of the CRD that serves this kind.
+    pub fn crd_name(&self) -> String {
+        format!("{}.{}", self.plural, self.group)
     }
 }
 

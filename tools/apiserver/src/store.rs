@@ -309,6 +309,21 @@ impl Store {
         hit.map(|i| st.failures.remove(i).2)
     }
 
+    /// Whether kind `k` is served now (see [`KindInfo::needs_crd`]).
+    pub fn served(&self, k: usize) -> bool {
+        let info = &KINDS[k];
+        if !info.needs_crd() {
+            return true;
+        }
+        let Some(crd) = KINDS
+            .iter()
+            .position(|c| c.plural == "customresourcedefinitions")
+        else {
+            return false;
+        };
+        self.get(crd, "", &info.crd_name()).is_ok()
+    }
+
     pub fn get(&self, k: usize, ns: &str, name: &str) -> Result<Obj, ApiError> {
         self.lock().existing(k, ns, name).map(|(_, o)| o)
     }

@@ -180,13 +180,17 @@ fn message_of(e: &BuildError) -> String {
 /// Translates the Gateway API objects into ALB and NLB stacks, errors and status.
 #[must_use]
 pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig) -> GatewayOutput {
-    let index = Index::new(snapshot, config);
-    let mut out = GatewayOutput::default();
-    let mut uses_instances = false;
-    // Classes of ours, and the configuration each one names.
-    // `true`: an NLB class.
-    let mut classes: BTreeMap<&str, (bool, Result<Option<&LoadBalancerConfigurationSpec>, ()>)> =
-        BTreeMap::new();
+    build_with_index(&Index::new(snapshot, config), objects, config)
+}
+
+/// The classes of ours by name (`true`: an NLB class) with the configuration each names
+/// (`Err`: it cannot be used).
+pub(crate) type Classes<'a> =
+    BTreeMap<&'a str, (bool, Result<Option<&'a LoadBalancerConfigurationSpec>, ()>)>;
+
+/// The GatewayClasses of ours, with their status and errors (into `out`).
+pub(crate) fn classes_of<'a>(objects: &'a GatewayObjects, out: &mut GatewayOutput) -> Classes<'a> {
+    let mut classes: Classes<'a> = BTreeMap::new();
     let mut class_names: Vec<&GatewayClass> = objects.classes.iter().collect();
     class_names.sort_by_key(|c| name_of(&c.metadata));
     for class in class_names {
@@ -216,245 +220,77 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
         });
         classes.insert(name, (nlb_class, params.map_err(|_| ())));
     }
+    classes
+}
 
+/// [`build`] from an index. The incremental model ([`crate::translate::incremental`])
+/// builds the same with [`classes_of`] and one [`build_gateway`] per Gateway, recording what
+/// each read.
+fn build_with_index(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+) -> GatewayOutput {
+    let mut out = GatewayOutput::default();
+    let classes = classes_of(objects, &mut out);
+    let mut uses_instances = false;
     let mut gateways: Vec<&Gateway> = objects.gateways.iter().collect();
     gateways.sort_by_key(|g| (namespace_of(&g.metadata), name_of(&g.metadata)));
     for gw in gateways {
-        let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
-        let object = ObjectRef::namespaced("gateway", ns, name);
-        let class_name = gw.spec.gateway_class_name.as_str();
-        let Some((nlb, class)) = classes.get(class_name) else {
-            out.skipped.push(Skipped {
-                object,
-                reason: format!(
-                    "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
-                ),
-            });
-            continue;
-        };
-        let nlb = *nlb;
-        let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
-        if gw.metadata.deletion_timestamp.is_some() {
-            out.skipped.push(Skipped {
-                object,
-                reason: "being deleted".to_owned(),
-            });
-            continue;
-        }
-        let id = if nlb {
-            StackId::nlb_gateway(ns, name)
-        } else {
-            StackId::gateway(ns, name)
-        };
-        out.claims
-            .insert(format!("gateway/{ns}/{name}"), id.clone());
-        out.warnings
-            .extend(
-                dns::unread_annotations(&gw.metadata, true)
-                    .into_iter()
-                    .map(|message| Warning {
-                        object: object.clone(),
-                        message,
-                    }),
-            );
-        let mut gw_status = GatewayStatus {
-            namespace: ns.to_owned(),
-            name: name.to_owned(),
-            addresses: Vec::new(),
-            conditions: Vec::new(),
-            listeners: Vec::new(),
-        };
-        let own = match gw
-            .spec
-            .infrastructure
-            .as_ref()
-            .and_then(|i| i.parameters_ref.as_ref())
-        {
-            None => Ok(None),
-            Some(r) => configuration(objects, &object, "spec.infrastructure.parametersRef", r, ns)
-                .map(|c| Some(&c.spec)),
-        };
-        let settings = match (class, own) {
-            (Err(()), _) => Err(format!(
-                "gatewayclass {class_name} is not accepted (its parametersRef cannot be used)"
-            )),
-            (_, Err(e)) => {
-                let m = message_of(&e);
-                out.errors.push(e);
-                Err(m)
-            }
-            (Ok(c), Ok(g)) => Ok(Settings { spec: merge(*c, g) }),
-        };
-        let settings = match settings {
-            Ok(s) => s,
-            Err(message) => {
-                gw_status.conditions = vec![
-                    Condition::no(
-                        status::ACCEPTED,
-                        reason::INVALID_PARAMETERS,
-                        message.clone(),
-                    ),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
-                ];
-                out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, controller, &message, &mut out.status.routes);
-                continue;
-            }
-        };
-        let lb_type = if nlb {
-            LoadBalancerType::Network
-        } else {
-            LoadBalancerType::Application
-        };
-        let lb = match load_balancer(&index, gw, &id, &settings, &object, lb_type) {
-            Ok(lb) => lb,
-            Err(e) => {
-                let m = message_of(&e);
-                out.errors.push(e);
-                gw_status.conditions = vec![
-                    Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
-                    Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
-                ];
-                out.status.gateways.push(gw_status);
-                routes::pending(objects, gw, controller, &m, &mut out.status.routes);
-                continue;
-            }
-        };
-        let routes_before = out.status.routes.len();
-        let (valid, total, built) = if nlb {
-            let built = nlb::build(
-                &index,
-                objects,
-                gw,
-                &id,
-                &settings,
-                &object,
-                &mut out.errors,
-                &mut out.status.routes,
-            );
-            gw_status.listeners = built.listener_status;
-            (
-                built.valid,
-                gw.spec.listeners.len(),
-                routes::Built {
-                    listeners: built.listeners,
-                    target_groups: built.target_groups,
-                    routes: built.routes,
-                    uses_instance_targets: built.uses_instance_targets,
-                    hostnames: built.hostnames,
-                },
-            )
-        } else {
-            let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
-            let built = routes::build(
-                &index,
-                objects,
-                gw,
-                &id,
-                &mut states,
-                &mut out.errors,
-                &mut out.status.routes,
-            );
-            gw_status.listeners = states.iter().map(listeners::State::status).collect();
-            (
-                states.iter().filter(|s| s.is_valid()).count(),
-                states.len(),
-                built,
-            )
-        };
-        uses_instances |= built.uses_instance_targets;
-        let accepted = if valid == total {
-            Condition::yes(
-                status::ACCEPTED,
-                reason::ACCEPTED,
-                "the Gateway is accepted",
-            )
-        } else if valid > 0 {
-            Condition::yes(
-                status::ACCEPTED,
-                reason::LISTENERS_NOT_VALID,
-                format!(
-                    "{} of {} listeners are not valid; the others are served",
-                    total - valid,
-                    total
-                ),
-            )
-        } else {
-            Condition::no(
-                status::ACCEPTED,
-                reason::LISTENERS_NOT_VALID,
-                "no listener is valid",
-            )
-        };
-        let programmed = if valid > 0 {
-            Condition::unknown(
-                status::PROGRAMMED,
-                reason::PENDING,
-                "waiting for the load balancer",
-            )
-        } else {
-            Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
-        };
-        gw_status.conditions = vec![accepted, programmed];
-        out.status.gateways.push(gw_status);
-        if valid == 0 {
-            // Nothing serves the routes: those the listeners would take are pending on this
-            // Gateway (as for a Gateway whose parameters are refused), never `Accepted=True`;
-            // those refused keep the reason.
-            let gw_shown = format!("{ns}/{name}");
-            for parent in out
-                .status
-                .routes
-                .iter_mut()
-                .skip(routes_before)
-                .flat_map(|r| r.parents.iter_mut())
-                .filter(|p| p.gateway == gw_shown)
-            {
-                parent
-                    .conditions
-                    .retain(|c| c.type_ != status::PARTIALLY_INVALID);
-                for c in &mut parent.conditions {
-                    if c.type_ == status::ACCEPTED && c.status == status::ConditionStatus::True {
-                        *c = Condition::unknown(
-                            status::ACCEPTED,
-                            reason::PENDING,
-                            format!("gateway {gw_shown} is not accepted: no listener is valid"),
-                        );
-                    }
-                }
-            }
-            continue;
-        }
-        let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
-        objects_of_stack.extend(built.routes.iter().cloned());
-        objects_of_stack.sort();
-        objects_of_stack.dedup();
-        let mut hostnames = built.hostnames;
-        hostnames.sort();
-        hostnames.dedup();
-        out.stacks.push(Stack {
-            id,
-            load_balancer: lb,
-            listeners: built.listeners,
-            target_groups: built.target_groups,
-            hostnames,
-            held_hostnames: Vec::new(),
-            objects: objects_of_stack,
-        });
+        uses_instances |= build_gateway(index, objects, config, &classes, gw, &mut out);
     }
-    if uses_instances {
+    finish(&mut out, uses_instances.then_some(index));
+    out
+}
+
+/// Sorts what [`build_gateway`] added (warnings once each: a route naming two Gateways is
+/// warned about by both), and adds the Nodes' errors when a Gateway uses instance targets
+/// (`index`).
+pub(crate) fn finish(out: &mut GatewayOutput, index: Option<&Index<'_>>) {
+    if let Some(index) = index {
         out.errors.extend(index.node_errors.iter().cloned());
     }
+    out.warnings.sort();
+    out.warnings.dedup();
+    out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
+    out.status.merge_routes();
+}
+
+/// One Gateway: its stack, errors, warnings, claims, status and its routes' status for it,
+/// into `out`; when it is a Gateway of ours, the warnings of the routes naming it. Returns
+/// whether it uses instance targets.
+pub(crate) fn build_gateway(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+    classes: &Classes<'_>,
+    gw: &Gateway,
+    out: &mut GatewayOutput,
+) -> bool {
+    let uses_instances = gateway_stack(index, objects, config, classes, gw, out);
+    let key = format!(
+        "gateway/{}/{}",
+        namespace_of(&gw.metadata),
+        name_of(&gw.metadata)
+    );
+    if out.claims.contains_key(&key) {
+        route_warnings(objects, &key, out);
+    }
+    uses_instances
+}
+
+/// The warnings of the routes naming the Gateway of `key` (`gateway/<ns>/<name>`).
+fn route_warnings(objects: &GatewayObjects, key: &str, out: &mut GatewayOutput) {
     for route in routes::AnyRoute::all(objects) {
         let route_ns = namespace_of(route.meta);
         let ours = route.parent_refs.iter().any(|p| {
             p.group.as_deref().unwrap_or(GROUP) == GROUP
                 && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                && out.claims.contains_key(&format!(
+                && format!(
                     "gateway/{}/{}",
                     p.namespace.as_deref().unwrap_or(route_ns),
                     p.name
-                ))
+                ) == key
         });
         if ours {
             let object = routes::route_ref(&route);
@@ -469,10 +305,239 @@ pub fn build(objects: &GatewayObjects, snapshot: &Snapshot, config: &BuildConfig
                 );
         }
     }
-    out.warnings.sort();
-    out.stacks.sort_by(|a, b| a.id.cmp(&b.id));
-    out.status.merge_routes();
-    out
+}
+
+/// The body of [`build_gateway`] (the Gateway itself).
+fn gateway_stack(
+    index: &Index<'_>,
+    objects: &GatewayObjects,
+    config: &BuildConfig,
+    classes: &Classes<'_>,
+    gw: &Gateway,
+    out: &mut GatewayOutput,
+) -> bool {
+    let mut uses_instances = false;
+    let (ns, name) = (namespace_of(&gw.metadata), name_of(&gw.metadata));
+    let object = ObjectRef::namespaced("gateway", ns, name);
+    let class_name = gw.spec.gateway_class_name.as_str();
+    let Some((nlb, class)) = classes.get(class_name) else {
+        out.skipped.push(Skipped {
+            object,
+            reason: format!(
+                "gatewayclass {class_name} is not a class of ours ({ALB_CONTROLLER} or {NLB_CONTROLLER})"
+            ),
+        });
+        return uses_instances;
+    };
+    let nlb = *nlb;
+    let controller = if nlb { NLB_CONTROLLER } else { ALB_CONTROLLER };
+    if gw.metadata.deletion_timestamp.is_some() {
+        out.skipped.push(Skipped {
+            object,
+            reason: "being deleted".to_owned(),
+        });
+        return uses_instances;
+    }
+    let id = if nlb {
+        StackId::nlb_gateway(ns, name)
+    } else {
+        StackId::gateway(ns, name)
+    };
+    out.claims
+        .insert(format!("gateway/{ns}/{name}"), id.clone());
+    out.warnings.extend(
+        dns::unread_annotations(&gw.metadata, true)
+            .into_iter()
+            .map(|message| Warning {
+                object: object.clone(),
+                message,
+            }),
+    );
+    let mut gw_status = GatewayStatus {
+        namespace: ns.to_owned(),
+        name: name.to_owned(),
+        addresses: Vec::new(),
+        conditions: Vec::new(),
+        listeners: Vec::new(),
+    };
+    let own = match gw
+        .spec
+        .infrastructure
+        .as_ref()
+        .and_then(|i| i.parameters_ref.as_ref())
+    {
+        None => Ok(None),
+        Some(r) => configuration(objects, &object, "spec.infrastructure.parametersRef", r, ns)
+            .map(|c| Some(&c.spec)),
+    };
+    let settings = match (class, own) {
+        (Err(()), _) => Err(format!(
+            "gatewayclass {class_name} is not accepted (its parametersRef cannot be used)"
+        )),
+        (_, Err(e)) => {
+            let m = message_of(&e);
+            out.errors.push(e);
+            Err(m)
+        }
+        (Ok(c), Ok(g)) => Ok(Settings { spec: merge(*c, g) }),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(message) => {
+            gw_status.conditions = vec![
+                Condition::no(
+                    status::ACCEPTED,
+                    reason::INVALID_PARAMETERS,
+                    message.clone(),
+                ),
+                Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
+            ];
+            out.status.gateways.push(gw_status);
+            routes::pending(objects, gw, controller, &message, &mut out.status.routes);
+            return uses_instances;
+        }
+    };
+    let lb_type = if nlb {
+        LoadBalancerType::Network
+    } else {
+        LoadBalancerType::Application
+    };
+    let lb = match load_balancer(index, gw, &id, &settings, &object, lb_type) {
+        Ok(lb) => lb,
+        Err(e) => {
+            let m = message_of(&e);
+            out.errors.push(e);
+            gw_status.conditions = vec![
+                Condition::no(status::ACCEPTED, reason::INVALID_PARAMETERS, m.clone()),
+                Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
+            ];
+            out.status.gateways.push(gw_status);
+            routes::pending(objects, gw, controller, &m, &mut out.status.routes);
+            return uses_instances;
+        }
+    };
+    let routes_before = out.status.routes.len();
+    let (valid, total, built) = if nlb {
+        let built = nlb::build(
+            index,
+            objects,
+            gw,
+            &id,
+            &settings,
+            &object,
+            &mut out.errors,
+            &mut out.status.routes,
+        );
+        gw_status.listeners = built.listener_status;
+        (
+            built.valid,
+            gw.spec.listeners.len(),
+            routes::Built {
+                listeners: built.listeners,
+                target_groups: built.target_groups,
+                routes: built.routes,
+                uses_instance_targets: built.uses_instance_targets,
+                hostnames: built.hostnames,
+            },
+        )
+    } else {
+        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
+        let built = routes::build(
+            index,
+            objects,
+            gw,
+            &id,
+            &mut states,
+            &mut out.errors,
+            &mut out.status.routes,
+        );
+        gw_status.listeners = states.iter().map(listeners::State::status).collect();
+        (
+            states.iter().filter(|s| s.is_valid()).count(),
+            states.len(),
+            built,
+        )
+    };
+    uses_instances |= built.uses_instance_targets;
+    let accepted = if valid == total {
+        Condition::yes(
+            status::ACCEPTED,
+            reason::ACCEPTED,
+            "the Gateway is accepted",
+        )
+    } else if valid > 0 {
+        Condition::yes(
+            status::ACCEPTED,
+            reason::LISTENERS_NOT_VALID,
+            format!(
+                "{} of {} listeners are not valid; the others are served",
+                total - valid,
+                total
+            ),
+        )
+    } else {
+        Condition::no(
+            status::ACCEPTED,
+            reason::LISTENERS_NOT_VALID,
+            "no listener is valid",
+        )
+    };
+    let programmed = if valid > 0 {
+        Condition::unknown(
+            status::PROGRAMMED,
+            reason::PENDING,
+            "waiting for the load balancer",
+        )
+    } else {
+        Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
+    };
+    gw_status.conditions = vec![accepted, programmed];
+    out.status.gateways.push(gw_status);
+    if valid == 0 {
+        // Nothing serves the routes: those the listeners would take are pending on this
+        // Gateway (as for a Gateway whose parameters are refused), never `Accepted=True`;
+        // those refused keep the reason.
+        let gw_shown = format!("{ns}/{name}");
+        for parent in out
+            .status
+            .routes
+            .iter_mut()
+            .skip(routes_before)
+            .flat_map(|r| r.parents.iter_mut())
+            .filter(|p| p.gateway == gw_shown)
+        {
+            parent
+                .conditions
+                .retain(|c| c.type_ != status::PARTIALLY_INVALID);
+            for c in &mut parent.conditions {
+                if c.type_ == status::ACCEPTED && c.status == status::ConditionStatus::True {
+                    *c = Condition::unknown(
+                        status::ACCEPTED,
+                        reason::PENDING,
+                        format!("gateway {gw_shown} is not accepted: no listener is valid"),
+                    );
+                }
+            }
+        }
+        return uses_instances;
+    }
+    let mut objects_of_stack = vec![format!("gateway/{ns}/{name}")];
+    objects_of_stack.extend(built.routes.iter().cloned());
+    objects_of_stack.sort();
+    objects_of_stack.dedup();
+    let mut hostnames = built.hostnames;
+    hostnames.sort();
+    hostnames.dedup();
+    out.stacks.push(Stack {
+        id,
+        load_balancer: lb,
+        listeners: built.listeners,
+        target_groups: built.target_groups,
+        hostnames,
+        held_hostnames: Vec::new(),
+        objects: objects_of_stack,
+    });
+    uses_instances
 }
 
 /// The Gateway's load balancer from its merged configuration.

@@ -1490,8 +1490,10 @@ pub(super) fn target_group(
                     ),
                 )
             })?;
+            // Through the accessor, which records the read (the incremental model rebuilds
+            // this Gateway when a Node changes).
             let targets: Vec<TargetSpec> = index
-                .instances
+                .instances()
                 .iter()
                 .map(|id| TargetSpec {
                     id: id.clone(),

@@ -1,8 +1,9 @@
 //! Status of Gateway API objects as the specification defines it, computed by the pure
 //! translation: GatewayClass `Accepted`; Gateway `Accepted` and `Programmed`; per listener
 //! `Accepted`, `ResolvedRefs`, `Conflicted`, `Programmed` and `attachedRoutes`; per route and
-//! parent `Accepted`, `ResolvedRefs` and `PartiallyInvalid`. The controller writes them (not
-//! yet: docs/gateway.md); `plan` reports every condition that is not met as an error.
+//! parent `Accepted`, `ResolvedRefs` and `PartiallyInvalid`. The controller writes them
+//! (`src/controller/gateway_status.rs`); `plan` reports every condition that is not met as an
+//! error.
 use serde::Serialize;
 
 /// `status` of a condition.

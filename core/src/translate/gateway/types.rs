@@ -664,6 +664,62 @@ pub struct GatewayObjects {
 }
 
 impl GatewayObjects {
+    /// Every Service (namespace, name) a route's `backendRefs` name, attached or not: what a
+    /// rebuild of the Gateway stacks may look up (the incremental model's partial snapshots
+    /// hold them).
+    #[must_use]
+    pub fn referenced_services(&self) -> std::collections::BTreeSet<(String, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut add = |meta: &ObjectMeta, refs: &mut dyn Iterator<Item = &HttpBackendRef>| {
+            let route_ns = meta.namespace.as_deref().unwrap_or("default");
+            for b in refs {
+                let core = b.group.as_deref().unwrap_or("").is_empty();
+                if core && b.kind.as_deref().unwrap_or("Service") == "Service" {
+                    let ns = b.namespace.as_deref().unwrap_or(route_ns);
+                    out.insert((ns.to_owned(), b.name.clone()));
+                }
+            }
+        };
+        for r in &self.http_routes {
+            add(
+                &r.metadata,
+                &mut r
+                    .spec
+                    .rules
+                    .iter()
+                    .flatten()
+                    .flat_map(|rule| rule.backend_refs.iter().flatten()),
+            );
+        }
+        for r in &self.grpc_routes {
+            add(
+                &r.metadata,
+                &mut r
+                    .spec
+                    .rules
+                    .iter()
+                    .flatten()
+                    .flat_map(|rule| rule.backend_refs.iter().flatten()),
+            );
+        }
+        for r in self
+            .tcp_routes
+            .iter()
+            .chain(&self.udp_routes)
+            .chain(&self.tls_routes)
+        {
+            add(
+                &r.metadata,
+                &mut r
+                    .spec
+                    .rules
+                    .iter()
+                    .flat_map(|rule| rule.backend_refs.iter().flatten()),
+            );
+        }
+        out
+    }
+
     /// Whether no Gateway API object was read.
     #[must_use]
     pub fn is_empty(&self) -> bool {

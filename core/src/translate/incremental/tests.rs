@@ -1,12 +1,14 @@
 //! The incremental model against full builds: after every step of sequences of object
-//! changes (IngressGroups, NLB Services, instance targets, class changes), the model updated
-//! through [`Model::scope`] and [`Model::update`] must give exactly what [`build`] gives.
+//! changes (IngressGroups, NLB Services, instance targets, class changes, Gateways and their
+//! routes, classes and ReferenceGrants), the model updated through [`Model::scope`] and
+//! [`Model::update_with`] must give exactly what [`build_with_gateways`] gives, status included.
 use proptest::prelude::*;
 
 use super::*;
 use crate::translate::fixtures::{self, P};
+use crate::translate::gateway::{self, GatewayObjects};
 use crate::translate::service::annotations::NLB_TARGET_TYPE;
-use crate::translate::{annotations as ann, build};
+use crate::translate::{annotations as ann, build_with_gateways};
 
 const NAMESPACES: [&str; 2] = ["a", "b"];
 const UNIMPLEMENTED: &str = "alb.ingress.kubernetes.io/no-such-annotation";
@@ -60,6 +62,16 @@ enum NodeState {
     Absent,
 }
 
+/// An HTTPRoute `route<i>` in namespace `a` (even) or `b` (odd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Route {
+    present: bool,
+    /// Parent Gateway `gw<n>` (namespace `a`).
+    gateway: u8,
+    /// Backend namespace (index into NAMESPACES) and `svc<k>`.
+    backend: (usize, u8),
+}
+
 #[derive(Clone, Debug)]
 struct World {
     /// `ing<i>` in namespace `a` (even) or `b` (odd).
@@ -68,6 +80,13 @@ struct World {
     services: [[Svc; 3]; 2],
     nodes: [NodeState; 3],
     alb2_ours: bool,
+    /// Gateways `gw0` and `gw1` (namespace `a`, class `gw`) present.
+    gateways: [bool; 2],
+    /// Whether GatewayClass `gw` names our ALB controller.
+    gw_class_ours: bool,
+    routes: [Route; 3],
+    /// A ReferenceGrant in `a` lets HTTPRoutes of `b` use its Services.
+    grant: bool,
 }
 
 impl World {
@@ -94,7 +113,81 @@ impl World {
             services: [[svc(0), svc(1), svc(2)], [svc(0), svc(1), svc(2)]],
             nodes: [NodeState::Ok; 3],
             alb2_ours: true,
+            gateways: [true, true],
+            gw_class_ours: true,
+            routes: [
+                Route {
+                    present: true,
+                    gateway: 0,
+                    backend: (0, 0),
+                },
+                Route {
+                    present: true,
+                    gateway: 0,
+                    backend: (0, 1),
+                },
+                Route {
+                    present: true,
+                    gateway: 1,
+                    backend: (0, 2),
+                },
+            ],
+            grant: false,
         }
+    }
+
+    fn route_key(i: usize) -> (&'static str, String) {
+        (NAMESPACES[i % 2], format!("route{i}"))
+    }
+
+    fn gateway_objects(&self) -> GatewayObjects {
+        fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+            serde_json::from_value(v).unwrap()
+        }
+        let controller = if self.gw_class_ours {
+            gateway::ALB_CONTROLLER
+        } else {
+            "example.com/other"
+        };
+        let mut objects = GatewayObjects {
+            classes: vec![from(serde_json::json!({
+                "metadata": {"name": "gw"}, "spec": {"controllerName": controller}
+            }))],
+            ..GatewayObjects::default()
+        };
+        for (n, present) in self.gateways.iter().enumerate() {
+            if *present {
+                objects.gateways.push(from(serde_json::json!({
+                    "metadata": {"name": format!("gw{n}"), "namespace": "a"},
+                    "spec": {"gatewayClassName": "gw", "listeners": [{"name": "http",
+                        "port": 80, "protocol": "HTTP",
+                        "allowedRoutes": {"namespaces": {"from": "All"}}}]}
+                })));
+            }
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            if !r.present {
+                continue;
+            }
+            let (ns, name) = Self::route_key(i);
+            objects.http_routes.push(from(serde_json::json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {
+                    "parentRefs": [{"name": format!("gw{}", r.gateway), "namespace": "a"}],
+                    "hostnames": [format!("{name}.test")],
+                    "rules": [{"backendRefs": [{"name": format!("svc{}", r.backend.1),
+                        "namespace": NAMESPACES[r.backend.0], "port": 80}]}]
+                }
+            })));
+        }
+        if self.grant {
+            objects.reference_grants.push(from(serde_json::json!({
+                "metadata": {"name": "from-b", "namespace": "a"},
+                "spec": {"from": [{"group": gateway::GROUP, "kind": "HTTPRoute", "namespace": "b"}],
+                    "to": [{"group": "", "kind": "Service"}]}
+            })));
+        }
+        objects
     }
 
     fn ingress_key(i: usize) -> (&'static str, String) {
@@ -253,6 +346,49 @@ enum Step {
         node: usize,
         state: NodeState,
     },
+    GatewayPresent {
+        gw: usize,
+        present: bool,
+    },
+    GatewayClassOurs {
+        ours: bool,
+    },
+    RoutePresent {
+        route: usize,
+        present: bool,
+    },
+    RouteParent {
+        route: usize,
+        gateway: u8,
+    },
+    RouteBackend {
+        route: usize,
+        ns: usize,
+        svc: u8,
+    },
+    Grant {
+        present: bool,
+    },
+}
+
+fn gw_change(kind: &str, namespace: &str, name: &str) -> Change {
+    Change::Gateway {
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        parents: Vec::new(),
+    }
+}
+
+/// A route's change, naming the Gateway it names after the step (or, deleted, named last).
+fn route_change(w: &World, route: usize) -> Change {
+    let (ns, name) = World::route_key(route);
+    Change::Gateway {
+        kind: "HTTPRoute".into(),
+        namespace: ns.into(),
+        name,
+        parents: vec![("a".into(), format!("gw{}", w.routes[route].gateway))],
+    }
 }
 
 impl Step {
@@ -308,6 +444,30 @@ impl Step {
                 w.nodes[node] = state;
                 Change::Node(format!("node{node}"))
             }
+            Self::GatewayPresent { gw, present } => {
+                w.gateways[gw] = present;
+                gw_change("Gateway", "a", &format!("gw{gw}"))
+            }
+            Self::GatewayClassOurs { ours } => {
+                w.gw_class_ours = ours;
+                gw_change("GatewayClass", "", "gw")
+            }
+            Self::RoutePresent { route, present } => {
+                w.routes[route].present = present;
+                route_change(w, route)
+            }
+            Self::RouteParent { route, gateway } => {
+                w.routes[route].gateway = gateway;
+                route_change(w, route)
+            }
+            Self::RouteBackend { route, ns, svc } => {
+                w.routes[route].backend = (ns, svc);
+                route_change(w, route)
+            }
+            Self::Grant { present } => {
+                w.grant = present;
+                gw_change("ReferenceGrant", "a", "from-b")
+            }
         }
     }
 }
@@ -349,6 +509,15 @@ fn step() -> impl Strategy<Value = Step> {
             ]
         )
             .prop_map(|(node, state)| Step::Node { node, state }),
+        1 => (0..2usize, any::<bool>())
+            .prop_map(|(gw, present)| Step::GatewayPresent { gw, present }),
+        1 => any::<bool>().prop_map(|ours| Step::GatewayClassOurs { ours }),
+        1 => (0..3usize, any::<bool>())
+            .prop_map(|(route, present)| Step::RoutePresent { route, present }),
+        1 => (0..3usize, 0..2u8).prop_map(|(route, gateway)| Step::RouteParent { route, gateway }),
+        2 => (0..3usize, 0..2usize, 0..3u8)
+            .prop_map(|(route, ns, svc)| Step::RouteBackend { route, ns, svc }),
+        1 => any::<bool>().prop_map(|present| Step::Grant { present }),
     ]
 }
 
@@ -379,29 +548,32 @@ struct Taken {
 fn run(steps: &[Step]) -> Taken {
     let config = config();
     let mut world = World::new();
-    let mut model = Model::full(&world.snapshot(), &config);
+    let mut model = Model::full_with(&world.snapshot(), &world.gateway_objects(), &config);
     let mut taken = Taken::default();
     for (n, step) in steps.iter().enumerate() {
         let change = step.apply(&mut world);
         let snapshot = world.snapshot();
+        let gateways = world.gateway_objects();
         match model.scope([&change]) {
             Scope::Full => {
                 taken.full += 1;
-                model = Model::full(&snapshot, &config);
+                model = Model::full_with(&snapshot, &gateways, &config);
             }
-            Scope::Partial(partial) => match model.update(&partial.select(&snapshot), &partial) {
-                Ok(()) => taken.partial += 1,
-                Err(_) => {
-                    taken.refused += 1;
-                    model = Model::full(&snapshot, &config);
+            Scope::Partial(partial) => {
+                let selected = partial.select_with(&snapshot, &gateways);
+                match model.update_with(&selected, &gateways, &partial) {
+                    Ok(()) => taken.partial += 1,
+                    Err(_) => {
+                        taken.refused += 1;
+                        model = Model::full_with(&snapshot, &gateways, &config);
+                    }
                 }
-            },
+            }
         }
-        assert_same(
-            &model.output(),
-            &build(&snapshot, &config),
-            &format!("step {n} {step:?}"),
-        );
+        let context = format!("step {n} {step:?}");
+        let (want, status) = build_with_gateways(&snapshot, &gateways, &config);
+        assert_same(&model.output(), &want, &context);
+        assert_eq!(model.gateway_status(), status, "status after {context}");
     }
     taken
 }
@@ -491,9 +663,44 @@ fn every_kind_of_change_in_sequence() {
             svc: 2,
             count: 3,
         },
+        // Gateway API objects rebuild the Gateway unit alone.
+        Step::RouteBackend {
+            route: 0,
+            ns: 1,
+            svc: 0,
+        },
+        Step::Grant { present: true },
+        Step::Endpoints {
+            ns: 1,
+            svc: 0,
+            count: 3,
+        },
+        Step::RouteParent {
+            route: 1,
+            gateway: 1,
+        },
+        Step::GatewayClassOurs { ours: false },
+        Step::GatewayClassOurs { ours: true },
+        Step::GatewayPresent {
+            gw: 1,
+            present: false,
+        },
+        Step::RoutePresent {
+            route: 2,
+            present: false,
+        },
     ];
+    // The world starts with both Gateways built (so their steps change real stacks).
+    let world = World::new();
+    let (initial, _) = build_with_gateways(&world.snapshot(), &world.gateway_objects(), &config());
+    let gateway_stacks = initial
+        .stacks
+        .iter()
+        .filter(|s| s.id.to_string().starts_with("gateway:"))
+        .count();
+    assert_eq!(gateway_stacks, 2);
     let taken = run(&steps);
-    assert_eq!((taken.full, taken.partial, taken.refused), (4, 12, 0));
+    assert_eq!((taken.full, taken.partial, taken.refused), (4, 20, 0));
 }
 
 #[test]
@@ -549,6 +756,7 @@ fn an_endpoint_change_rebuilds_only_the_units_that_read_its_service() {
             .into(),
             services: BTreeSet::new(),
             nodes: true,
+            gateways: false,
         }
     );
     let selected = partial.select(&snapshot);
@@ -597,4 +805,128 @@ fn a_partial_snapshot_without_the_nodes_a_unit_reads_is_refused() {
         )))
     );
     assert_same(&model.output(), &before, "a refused update");
+}
+
+/// A change of a route's backend Service rebuilds only the Gateway whose route reads it (not
+/// the other Gateway, nor the whole Gateway API part), from the Gateway API objects of the
+/// last rebuild; a Gateway API change rebuilds every Gateway.
+#[test]
+fn a_backend_change_rebuilds_only_the_gateway_that_reads_it() {
+    let config = config();
+    let world = World::new();
+    let mut model = Model::full_with(&world.snapshot(), &world.gateway_objects(), &config);
+    let change = Change::Service {
+        namespace: "a".into(),
+        name: "svc2".into(),
+    };
+    let Scope::Partial(partial) = model.scope([&change]) else {
+        panic!("a Service change needs a full rebuild");
+    };
+    let gateways: Vec<&UnitId> = partial
+        .units
+        .iter()
+        .filter(|u| matches!(u, UnitId::Gateway(..) | UnitId::Gateways))
+        .collect();
+    assert_eq!(gateways, [&UnitId::Gateway("a".into(), "gw1".into())]);
+    assert!(!partial.gateways);
+    // Rebuilt without the Gateway API objects: the model kept them.
+    let mut w = world.clone();
+    w.services[0][2].type_ = SvcType::Absent;
+    let snapshot = w.snapshot();
+    let before = model
+        .output()
+        .stacks
+        .into_iter()
+        .find(|s| s.id.to_string() == "gateway:a/gw1")
+        .unwrap();
+    assert_eq!(before.target_groups[0].targets.len(), 3, "one per Node");
+    model
+        .update_with(
+            &partial.select(&snapshot),
+            &GatewayObjects::default(),
+            &partial,
+        )
+        .unwrap();
+    let (want, status) = build_with_gateways(&snapshot, &w.gateway_objects(), &config);
+    assert_same(&model.output(), &want, "the Service change");
+    assert_eq!(model.gateway_status(), status);
+    assert!(
+        model
+            .output()
+            .stacks
+            .iter()
+            .find(|s| s.id.to_string() == "gateway:a/gw1")
+            .is_none_or(|s| s.target_groups.is_empty()),
+        "its backend is gone"
+    );
+
+    // route0 moves from gw0 to gw1: both Gateways are rebuilt, nothing else of the Gateway
+    // API part; a class change rebuilds it all.
+    let route = Change::Gateway {
+        kind: "HTTPRoute".into(),
+        namespace: "a".into(),
+        name: "route0".into(),
+        parents: vec![("a".into(), "gw1".into())],
+    };
+    let Scope::Partial(partial) = model.scope([&route]) else {
+        panic!("a route change needs a full rebuild");
+    };
+    assert!(partial.gateways);
+    let gateway_units = |p: &Partial| -> Vec<UnitId> {
+        p.units
+            .iter()
+            .filter(|u| matches!(u, UnitId::Gateway(..) | UnitId::Gateways))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        gateway_units(&partial),
+        [
+            UnitId::Gateway("a".into(), "gw0".into()),
+            UnitId::Gateway("a".into(), "gw1".into())
+        ]
+    );
+    let mut unrelated = world.gateway_objects();
+    unrelated.gateways.push(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gw9", "namespace": "b"},
+            "spec": {"gatewayClassName": "gw", "listeners": []}
+        }))
+        .unwrap(),
+    );
+    let model = Model::full_with(&world.snapshot(), &unrelated, &config);
+    let Scope::Partial(partial) = model.scope([&route]) else {
+        panic!("a route change needs a full rebuild");
+    };
+    assert!(!partial
+        .units
+        .contains(&UnitId::Gateway("b".into(), "gw9".into())));
+    let class = gw_change("GatewayClass", "", "gw");
+    let Scope::Partial(partial) = model.scope([&class]) else {
+        panic!("a class change needs a full rebuild");
+    };
+    assert!(partial.units.contains(&UnitId::Gateways));
+    assert!(partial
+        .units
+        .contains(&UnitId::Gateway("b".into(), "gw9".into())));
+}
+
+#[test]
+fn route_parents_are_the_gateways_named() {
+    let refs: Vec<gateway::ParentReference> = serde_json::from_value(serde_json::json!([
+        {"name": "edge"},
+        {"name": "edge", "sectionName": "https"},
+        {"name": "other", "namespace": "infra"},
+        {"name": "set", "kind": "ListenerSet"},
+        {"name": "svc", "group": "", "kind": "Service"}
+    ]))
+    .unwrap();
+    assert_eq!(
+        route_parents("web", Some(&refs)),
+        [
+            ("infra".to_owned(), "other".to_owned()),
+            ("web".to_owned(), "edge".to_owned())
+        ]
+    );
+    assert!(route_parents("web", None).is_empty());
 }

@@ -11,6 +11,7 @@
 //! Nothing here waits, locks, or calls Kubernetes or AWS; [`super::reconciler`] gathers the
 //! inputs, calls these, and carries the decisions out.
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use aws_lb_operator_core::dns::DesiredHost;
 use aws_lb_operator_core::model::{Stack, StackId};
@@ -21,8 +22,8 @@ use super::kube_io::{finalizer_for, ObjState};
 /// What was last applied for a stack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    /// The stack as applied.
-    pub stack: Stack,
+    /// The stack as applied (shared with the view that asked for it).
+    pub stack: Arc<Stack>,
     /// Target group id → ARN, for the fast path.
     pub tg_arns: BTreeMap<String, String>,
 }
@@ -41,23 +42,23 @@ pub fn shape(stack: &Stack) -> Stack {
 /// now wants another shape of it, or no longer wants it. A rebuild during the pass marks a
 /// stack dirty when it was not applied yet (its first pass, in flight), and that mark is moot
 /// once the pass applied what the view still wants.
-pub fn needs_another_pass(view: &View, id: &StackId, applied: &Stack) -> bool {
+pub fn needs_another_pass(view: &View, id: &StackId, applied: &Arc<Stack>) -> bool {
     view.stacks
         .get(id)
-        .is_none_or(|now| shape(now) != shape(applied))
+        .is_none_or(|now| !same_shape(now, applied))
 }
 
 /// Whether two stacks differ in more than their targets. Equal stacks (most of them, after a
 /// rebuild that touched a few) are compared without copying either.
-pub fn same_shape(a: &Stack, b: &Stack) -> bool {
-    a == b || shape(a) == shape(b)
+pub fn same_shape(a: &Arc<Stack>, b: &Arc<Stack>) -> bool {
+    Arc::ptr_eq(a, b) || a == b || shape(a) == shape(b)
 }
 
 /// What the translation made of the watch caches, keyed by typed ids.
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
-    /// The stacks it built.
-    pub stacks: Vec<Stack>,
+    /// The stacks it built (shared with the translation's model).
+    pub stacks: Vec<Arc<Stack>>,
     /// Which stack each Ingress or Service belongs to.
     pub claims: BTreeMap<ObjectKey, StackId>,
     /// Objects with errors (left out of their stacks).
@@ -70,8 +71,9 @@ pub struct Translation {
 /// What the last rebuild decided: what every pass reads.
 #[derive(Debug, Clone, Default)]
 pub struct View {
-    /// The desired stacks (with the hostnames objects with errors hold).
-    pub stacks: BTreeMap<StackId, Stack>,
+    /// The desired stacks (with the hostnames objects with errors hold), shared with the
+    /// translation's model and with what passes applied.
+    pub stacks: BTreeMap<StackId, Arc<Stack>>,
     /// Which stack each Ingress or Service belongs to.
     pub claims: BTreeMap<ObjectKey, StackId>,
     /// The Ingresses and Services the controller may write to.
@@ -102,7 +104,7 @@ pub struct Rebuilt {
 /// Ingress and Service that can be ours. A dry run never visits a stack only to release a
 /// finalizer (it writes none).
 pub fn decide(
-    previous: &BTreeMap<StackId, Stack>,
+    previous: &BTreeMap<StackId, Arc<Stack>>,
     applied: &BTreeMap<StackId, Applied>,
     translation: Translation,
     objects: BTreeMap<ObjectKey, ObjState>,
@@ -114,7 +116,7 @@ pub fn decide(
         errored,
         held_hosts,
     } = translation;
-    let mut stacks: BTreeMap<StackId, Stack> =
+    let mut stacks: BTreeMap<StackId, Arc<Stack>> =
         stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
 
     // An object with errors keeps every stack it holds a finalizer of: no deletion, no
@@ -127,7 +129,11 @@ pub fn decide(
         let hosts = held_hosts.get(key).map_or(&[][..], Vec::as_slice);
         for (_, stack) in obj.finalized_stacks() {
             if let Some(s) = stacks.get_mut(&stack) {
-                s.held_hostnames.extend(hosts.iter().cloned());
+                if !hosts.is_empty() {
+                    Arc::make_mut(s)
+                        .held_hostnames
+                        .extend(hosts.iter().cloned());
+                }
             }
             protected.insert(stack);
         }
@@ -192,8 +198,8 @@ pub fn decide(
 
 /// For each hostname, the stack that keeps it: the first by display id (`ns/name`,
 /// `group`, `service:ns/name`, compared as text) among all current stacks.
-pub fn hostname_owners(stacks: &BTreeMap<StackId, Stack>) -> BTreeMap<String, StackId> {
-    let mut by_text: Vec<(String, &Stack)> =
+pub fn hostname_owners(stacks: &BTreeMap<StackId, Arc<Stack>>) -> BTreeMap<String, StackId> {
+    let mut by_text: Vec<(String, &Arc<Stack>)> =
         stacks.values().map(|s| (s.id.to_string(), s)).collect();
     by_text.sort_by(|a, b| a.0.cmp(&b.0));
     let mut owners = BTreeMap::new();
@@ -211,7 +217,7 @@ pub fn hostname_owners(stacks: &BTreeMap<StackId, Stack>) -> BTreeMap<String, St
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// Stacks to apply.
-    pub desired: Vec<Stack>,
+    pub desired: Vec<Arc<Stack>>,
     /// Stacks to delete (everything they own in AWS).
     pub deletes: BTreeSet<StackId>,
     /// The objects each stack is made of (status, events).
@@ -355,12 +361,13 @@ mod tests {
         let a = stack("shop/a", &["a.example.com"]);
         let id = a.id.clone();
         let view = |s: &Stack| View {
-            stacks: [(s.id.clone(), s.clone())].into(),
+            stacks: [(s.id.clone(), Arc::new(s.clone()))].into(),
             ..View::default()
         };
+        let a = Arc::new(a);
         assert!(!needs_another_pass(&view(&a), &id, &a), "the same stack");
         assert!(
-            !needs_another_pass(&view(&with_target(a.clone(), "10.0.0.9")), &id, &a),
+            !needs_another_pass(&view(&with_target(Stack::clone(&a), "10.0.0.9")), &id, &a),
             "only targets differ: the fast path's"
         );
         assert!(
@@ -380,7 +387,7 @@ mod tests {
                 (
                     s.id.clone(),
                     Applied {
-                        stack: s.clone(),
+                        stack: Arc::new(s.clone()),
                         tg_arns: BTreeMap::new(),
                     },
                 )
@@ -567,7 +574,7 @@ mod tests {
             let previous = c
                 .previous
                 .iter()
-                .map(|s| (s.id.clone(), s.clone()))
+                .map(|s| (s.id.clone(), Arc::new(s.clone())))
                 .collect();
             let claims = c
                 .objects
@@ -579,7 +586,7 @@ mod tests {
                 &previous,
                 &applied(&c.applied),
                 Translation {
-                    stacks: c.stacks,
+                    stacks: c.stacks.into_iter().map(Arc::new).collect(),
                     claims,
                     errored: c.errored.into_iter().collect(),
                     held_hosts: c.held.into_iter().collect(),
@@ -659,7 +666,11 @@ mod tests {
             },
         ];
         for c in cases {
-            let stacks = c.stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
+            let stacks = c
+                .stacks
+                .into_iter()
+                .map(|s| (s.id.clone(), Arc::new(s)))
+                .collect();
             let got = hostname_owners(&stacks);
             let want: BTreeMap<String, StackId> = c
                 .want
@@ -807,7 +818,11 @@ mod tests {
         ];
         for c in cases {
             let view = View {
-                stacks: c.stacks.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+                stacks: c
+                    .stacks
+                    .iter()
+                    .map(|s| (s.id.clone(), Arc::new(s.clone())))
+                    .collect(),
                 claims: c
                     .objects
                     .iter()
@@ -854,7 +869,7 @@ mod tests {
     #[test]
     fn a_batch_without_blocked_stacks() {
         let batch = Batch {
-            desired: vec![stack("a/a", &[]), stack("b/b", &[])],
+            desired: vec![Arc::new(stack("a/a", &[])), Arc::new(stack("b/b", &[]))],
             deletes: ids(&["c/c", "d/d"]),
             ..Batch::default()
         };

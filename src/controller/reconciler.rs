@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
-use aws_lb_operator_core::translate::incremental::{Change, Model, Scope};
+use aws_lb_operator_core::translate::incremental::{Change, Model, Scope, SharedOutput};
 use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -326,10 +326,7 @@ impl Reconciler {
     /// Brings the translation up to date with `changes` (`None`: everything), rebuilding only
     /// the stacks they touch when that gives what a full rebuild gives (see
     /// [`Model::scope`]).
-    fn update_model(
-        &self,
-        changes: Option<&BTreeSet<Change>>,
-    ) -> aws_lb_operator_core::translate::BuildOutput {
+    fn update_model(&self, changes: Option<&BTreeSet<Change>>) -> SharedOutput {
         let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (changes, model.as_ref()) {
             (Some(changes), Some(m)) => m.scope(changes),
@@ -356,11 +353,15 @@ impl Reconciler {
         };
         if full {
             let snapshot = self.stores.snapshot(&self.settings.build);
-            let built = tracing::info_span!("build", stacks = "all")
+            let mut built = tracing::info_span!("build", stacks = "all")
                 .in_scope(|| Model::full(&snapshot, &self.settings.build));
+            drop(snapshot);
+            if let Some(previous) = model.take() {
+                built.share_unchanged(&previous);
+            }
             *model = Some(built);
         }
-        model.as_ref().map(Model::output).unwrap_or_default()
+        model.as_ref().map(Model::shared_output).unwrap_or_default()
     }
 
     /// Gathers what the translation made of the caches, with typed keys.

@@ -21,6 +21,7 @@
 //! it after every step of sequences of changes. Hostname conflicts between stacks are not the
 //! translation's business (the controller decides them over all stacks after every rebuild).
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 
@@ -99,7 +100,9 @@ pub enum UnitId {
 /// What one unit contributed to the output.
 #[derive(Clone, Debug, Default)]
 struct Unit {
-    stack: Option<Stack>,
+    /// Shared with whoever took it from [`Model::shared_output`]: a unit not rebuilt hands out
+    /// the same allocation every time, so an unchanged stack is recognised by pointer.
+    stack: Option<Arc<Stack>>,
     errors: Vec<BuildError>,
     warnings: Vec<Warning>,
     skipped: Vec<Skipped>,
@@ -108,7 +111,9 @@ struct Unit {
     uses_instances: bool,
     /// A group's member Ingresses (namespace, name).
     ingresses: Vec<(String, String)>,
-    reads: BTreeSet<Read>,
+    /// What its build read, sorted (a vector: most units read two or three objects, for which
+    /// an ordered set would allocate a whole tree node).
+    reads: Vec<Read>,
 }
 
 /// What a set of changes needs rebuilt.
@@ -231,7 +236,8 @@ pub struct Model {
     collect_errors: Vec<BuildError>,
     collect_skipped: Vec<Skipped>,
     node_errors: Vec<BuildError>,
-    readers: BTreeMap<Read, BTreeSet<UnitId>>,
+    /// Which units read each object, sorted (most objects have one reader).
+    readers: BTreeMap<Read, Vec<UnitId>>,
 }
 
 fn object_warnings(
@@ -257,7 +263,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
         apply_default_tags(s, &index.config.default_tags);
     }
     Unit {
-        stack,
+        stack: stack.map(Arc::new),
         errors: built.errors,
         warnings: members
             .iter()
@@ -275,7 +281,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
             .iter()
             .map(|m| (m.namespace.clone(), m.name.clone()))
             .collect(),
-        reads: index.take_reads(),
+        reads: index.take_reads().into_iter().collect(),
     }
 }
 
@@ -310,15 +316,24 @@ fn service_unit(
         object_warnings("service", unsupported::Kind::Service, &svc.metadata)
     };
     Some(Unit {
-        stack,
+        stack: stack.map(Arc::new),
         errors: out.errors,
         warnings,
         skipped: out.skipped,
         claims: out.claims.into_iter().collect(),
         uses_instances: false,
         ingresses: Vec::new(),
-        reads,
+        reads: reads.into_iter().collect(),
     })
+}
+
+/// Replaces `stack` with `before` when they are equal (one allocation, not two).
+fn share_if_equal(stack: &mut Option<Arc<Stack>>, before: Option<&Arc<Stack>>) {
+    if let (Some(now), Some(before)) = (stack.as_mut(), before) {
+        if !Arc::ptr_eq(now, before) && **now == **before {
+            *now = Arc::clone(before);
+        }
+    }
 }
 
 fn service_id(svc: &Service) -> UnitId {
@@ -355,10 +370,10 @@ impl Model {
 
     fn insert(&mut self, id: UnitId, unit: Unit) {
         for read in &unit.reads {
-            self.readers
-                .entry(read.clone())
-                .or_default()
-                .insert(id.clone());
+            let readers = self.readers.entry(read.clone()).or_default();
+            if let Err(at) = readers.binary_search(&id) {
+                readers.insert(at, id.clone());
+            }
         }
         self.units.insert(id, unit);
     }
@@ -367,7 +382,9 @@ impl Model {
         if let Some(unit) = self.units.remove(id) {
             for read in &unit.reads {
                 if let Some(set) = self.readers.get_mut(read) {
-                    set.remove(id);
+                    if let Ok(at) = set.binary_search(id) {
+                        set.remove(at);
+                    }
                     if set.is_empty() {
                         self.readers.remove(read);
                     }
@@ -499,8 +516,10 @@ impl Model {
             fresh.push((id.clone(), unit));
         }
         for (id, unit) in fresh {
+            let before = self.units.get(&id).and_then(|u| u.stack.clone());
             self.remove(&id);
-            if let Some(unit) = unit {
+            if let Some(mut unit) = unit {
+                share_if_equal(&mut unit.stack, before.as_ref());
                 self.insert(id, unit);
             }
         }
@@ -510,10 +529,20 @@ impl Model {
         Ok(())
     }
 
+    /// Keeps `previous`'s allocation of every stack that came out equal: after a full rebuild
+    /// only the stacks that changed are new allocations, so the stacks held elsewhere (what
+    /// was last decided and applied) stay shared and compare by pointer.
+    pub fn share_unchanged(&mut self, previous: &Model) {
+        for (id, unit) in &mut self.units {
+            let before = previous.units.get(id).and_then(|u| u.stack.as_ref());
+            share_if_equal(&mut unit.stack, before);
+        }
+    }
+
     /// The stack of a unit, if it has one.
     #[must_use]
     pub fn stack(&self, id: &UnitId) -> Option<&Stack> {
-        self.units.get(id).and_then(|u| u.stack.as_ref())
+        self.units.get(id).and_then(|u| u.stack.as_deref())
     }
 
     /// The stacks of `units` (those that have one).
@@ -527,6 +556,20 @@ impl Model {
     /// The whole output, as [`build`](super::build) returns it.
     #[must_use]
     pub fn output(&self) -> BuildOutput {
+        let shared = self.shared_output();
+        BuildOutput {
+            stacks: shared.stacks.iter().map(|s| Stack::clone(s)).collect(),
+            errors: shared.errors,
+            skipped: shared.skipped,
+            warnings: shared.warnings,
+            claims: shared.claims,
+        }
+    }
+
+    /// [`Model::output`] with the stacks shared, not copied: a stack whose unit was not
+    /// rebuilt since the last call is the same allocation ([`Arc::ptr_eq`]).
+    #[must_use]
+    pub fn shared_output(&self) -> SharedOutput {
         let mut stacks = Vec::with_capacity(self.units.len());
         let mut errors = self.collect_errors.clone();
         let mut skipped = self.collect_skipped.clone();
@@ -553,7 +596,7 @@ impl Model {
         keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         skipped.sort();
         warnings.sort();
-        BuildOutput {
+        SharedOutput {
             stacks,
             errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
             skipped,
@@ -561,6 +604,21 @@ impl Model {
             claims,
         }
     }
+}
+
+/// [`BuildOutput`] with shared stacks ([`Model::shared_output`]).
+#[derive(Clone, Debug, Default)]
+pub struct SharedOutput {
+    /// Stacks sorted by id.
+    pub stacks: Vec<Arc<Stack>>,
+    /// As [`BuildOutput::errors`].
+    pub errors: Vec<BuildError>,
+    /// As [`BuildOutput::skipped`].
+    pub skipped: Vec<Skipped>,
+    /// As [`BuildOutput::warnings`].
+    pub warnings: Vec<Warning>,
+    /// As [`BuildOutput::claims`].
+    pub claims: BTreeMap<String, StackId>,
 }
 
 #[cfg(test)]

@@ -367,6 +367,23 @@ fn assert_same(got: &BuildOutput, want: &BuildOutput, context: &str) {
     assert_eq!(got.skipped, want.skipped, "skipped after {context}");
 }
 
+/// Asserts that every stack of `after` equal to the stack of `before` with its id is the same
+/// allocation (what the controller's pointer comparisons rely on), and that a changed one is
+/// not.
+fn assert_shared(before: &SharedOutput, after: &SharedOutput, context: &str) {
+    for now in &after.stacks {
+        let Some(old) = before.stacks.iter().find(|s| s.id == now.id) else {
+            continue;
+        };
+        assert_eq!(
+            Arc::ptr_eq(old, now),
+            **old == **now,
+            "stack {} after {context}: shared exactly when unchanged",
+            now.id
+        );
+    }
+}
+
 /// How a step was taken.
 #[derive(Debug, Default)]
 struct Taken {
@@ -384,22 +401,33 @@ fn run(steps: &[Step]) -> Taken {
     for (n, step) in steps.iter().enumerate() {
         let change = step.apply(&mut world);
         let snapshot = world.snapshot();
+        let before = model.shared_output();
+        let rebuilt = |previous: &Model| {
+            let mut m = Model::full(&snapshot, &config);
+            m.share_unchanged(previous);
+            m
+        };
         match model.scope([&change]) {
             Scope::Full => {
                 taken.full += 1;
-                model = Model::full(&snapshot, &config);
+                model = rebuilt(&model);
             }
             Scope::Partial(partial) => match model.update(&partial.select(&snapshot), &partial) {
                 Ok(()) => taken.partial += 1,
                 Err(_) => {
                     taken.refused += 1;
-                    model = Model::full(&snapshot, &config);
+                    model = rebuilt(&model);
                 }
             },
         }
         assert_same(
             &model.output(),
             &build(&snapshot, &config),
+            &format!("step {n} {step:?}"),
+        );
+        assert_shared(
+            &before,
+            &model.shared_output(),
             &format!("step {n} {step:?}"),
         );
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use aws_lb_operator_core::dns::DesiredHost;
 use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::translate::incremental::StackChange;
 
 use super::keys::ObjectKey;
 use super::kube_io::{finalizer_for, ObjState};
@@ -194,6 +195,60 @@ pub fn decide(
         dirty,
         retry_now,
     }
+}
+
+/// [`decide`] after a rebuild that changed only stacks, each keeping its id: the units rebuilt
+/// for EndpointSlice or Node changes, with the same errors, warnings, skipped objects and
+/// claims as before (`updated`: each rebuilt stack before and after, as the model tells them).
+/// Then the objects, the claims and which stacks exist are what the last [`decide`] saw, so
+/// only the changed stacks are compared (with what was applied, and with the view), put in
+/// `view`, and the hostname owners decided again only if their hostnames changed: work
+/// proportional to the stacks changed, not to all. Returns the stacks a pass must visit and
+/// those whose backoff is cancelled, or `None` (and leaves `view` alone) when the rebuild
+/// did more than that — a stack appeared or went, a view stack was not the model's (an
+/// object with errors holds hostnames on it) — and [`decide`] must run instead.
+pub fn decide_stacks(
+    view: &mut View,
+    applied: &BTreeMap<StackId, Applied>,
+    updated: &[StackChange],
+) -> Option<(BTreeSet<StackId>, BTreeSet<StackId>)> {
+    for pair in updated {
+        match pair {
+            (None, None) => {}
+            (Some(before), Some(after))
+                if before.id == after.id
+                    && !view.protected.contains(&after.id)
+                    && view
+                        .stacks
+                        .get(&after.id)
+                        .is_some_and(|v| Arc::ptr_eq(v, before)) => {}
+            _ => return None,
+        }
+    }
+    let mut dirty = BTreeSet::new();
+    let mut retry_now = BTreeSet::new();
+    let mut hostnames_changed = false;
+    for (before, after) in updated {
+        let (Some(before), Some(after)) = (before, after) else {
+            continue;
+        };
+        if Arc::ptr_eq(before, after) {
+            continue;
+        }
+        let id = &after.id;
+        if applied.get(id).is_none_or(|a| !same_shape(&a.stack, after)) {
+            dirty.insert(id.clone());
+        }
+        if !same_shape(before, after) {
+            retry_now.insert(id.clone());
+        }
+        hostnames_changed |= before.hostnames != after.hostnames;
+        view.stacks.insert(id.clone(), Arc::clone(after));
+    }
+    if hostnames_changed {
+        view.hostname_owners = hostname_owners(&view.stacks);
+    }
+    Some((dirty, retry_now))
 }
 
 /// For each hostname, the stack that keeps it: the first by display id (`ns/name`,
@@ -863,6 +918,94 @@ mod tests {
                 .map(|(s, o, f)| ((*s).to_owned(), (*o).to_owned(), (*f).to_owned()))
                 .collect();
             assert_eq!(release, want_release, "{}: finalizers released", c.name);
+        }
+    }
+
+    #[test]
+    fn deciding_only_the_changed_stacks_agrees_with_deciding_all() {
+        let a = Arc::new(stack("shop/a", &["a.example.com"]));
+        let b = Arc::new(stack("shop/b", &["b.example.com"]));
+        let translation = |stacks: Vec<Arc<Stack>>| Translation {
+            stacks,
+            ..Translation::default()
+        };
+        let first = decide(
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            translation(vec![Arc::clone(&a), Arc::clone(&b)]),
+            BTreeMap::new(),
+            false,
+        );
+        // Both applied as the view wants them (the same allocations, as passes leave them).
+        let applied: BTreeMap<StackId, Applied> = first
+            .view
+            .stacks
+            .iter()
+            .map(|(id, s)| {
+                let stack = Arc::clone(s);
+                let tg_arns = BTreeMap::new();
+                (id.clone(), Applied { stack, tg_arns })
+            })
+            .collect();
+        let targets = Arc::new(with_target(Stack::clone(&a), "10.0.0.9"));
+        let mut renamed = stack("shop/a", &["c.example.com"]);
+        renamed
+            .hostnames
+            .push(host("a.example.com", "ingress/shop/x"));
+        let renamed = Arc::new(renamed);
+        type Case<'a> = (&'a str, Arc<Stack>, &'a [&'a str], &'a [&'a str]);
+        let cases: [Case<'_>; 3] = [
+            (
+                "targets only: the fast path's, not a pass's",
+                targets,
+                &[],
+                &[],
+            ),
+            (
+                "a new hostname: dirty and retried",
+                renamed,
+                &["shop/a"],
+                &["shop/a"],
+            ),
+            ("unchanged", Arc::clone(&a), &[], &[]),
+        ];
+        for (name, after, dirty, retry) in cases {
+            let mut view = first.view.clone();
+            let updated = [(Some(Arc::clone(&a)), Some(Arc::clone(&after)))];
+            let (got_dirty, got_retry) = decide_stacks(&mut view, &applied, &updated).expect(name);
+            let all = decide(
+                &first.view.stacks,
+                &applied,
+                translation(vec![Arc::clone(&after), Arc::clone(&b)]),
+                BTreeMap::new(),
+                false,
+            );
+            assert_eq!(got_dirty, ids(dirty), "{name}: dirty");
+            assert_eq!(got_dirty, all.dirty, "{name}: dirty as decide says");
+            assert_eq!(got_retry, ids(retry), "{name}: retried");
+            assert_eq!(got_retry, all.retry_now, "{name}: retried as decide says");
+            assert_eq!(view.stacks, all.view.stacks, "{name}: stacks");
+            assert!(Arc::ptr_eq(&view.stacks[&a.id], &after), "{name}: shared");
+            assert_eq!(
+                view.hostname_owners, all.view.hostname_owners,
+                "{name}: hostname owners"
+            );
+        }
+        // Anything but stacks changing in place is decide's: a stack that went, one that
+        // came, one the view holds hostnames on (an object with errors protects it).
+        let mut protected = first.view.clone();
+        protected.protected.insert(a.id.clone());
+        let went = [(Some(Arc::clone(&a)), None)];
+        let came = [(None, Some(Arc::new(stack("shop/c", &[]))))];
+        let changed = [(Some(Arc::clone(&a)), Some(Arc::new(stack("shop/a", &[]))))];
+        for (name, mut view, updated) in [
+            ("went", first.view.clone(), &went[..]),
+            ("came", first.view.clone(), &came[..]),
+            ("protected", protected, &changed[..]),
+        ] {
+            let before = view.stacks.clone();
+            assert_eq!(decide_stacks(&mut view, &applied, updated), None, "{name}");
+            assert_eq!(view.stacks, before, "{name}: the view is left alone");
         }
     }
 

@@ -23,20 +23,20 @@
 //! desired state is passed reading only its targets, except once per sync period, at a
 //! phase derived from its id, when it is read in full (`full_reads`): drift of listeners
 //! and rules is repaired within one sync period, and the full reads spread over it.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
-use aws_lb_operator_core::translate::incremental::{Change, Model, Scope, SharedOutput};
+use aws_lb_operator_core::translate::incremental::{Change, Model, Scope, SharedOutput, Updated};
 use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::decisions::{decide, Applied, Translation, View};
+use super::decisions::{decide, decide_stacks, Applied, Translation, View};
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
 use super::metrics::Kind;
@@ -107,6 +107,9 @@ pub(super) struct State {
     /// When this term began (time since the reconciler started): the last full read of a
     /// stack not read in full since.
     pub term_start: Duration,
+    /// Each stack's phase in the sync period (`trust::full_read_phase`, a hash of its id),
+    /// computed once rather than on every round of the scheduler.
+    phases: HashMap<StackId, Duration>,
     leading: bool,
 }
 
@@ -194,7 +197,11 @@ impl Reconciler {
     /// its last full read).
     pub(super) fn full_read_due(&self, st: &State, id: &StackId, now: Duration) -> bool {
         let period = self.settings.sync_period;
-        let phase = trust::full_read_phase(&id.to_string(), period);
+        let phase = st
+            .phases
+            .get(id)
+            .copied()
+            .unwrap_or_else(|| trust::full_read_phase(&id.to_string(), period));
         let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
         trust::full_read_due(phase, period, last, now)
     }
@@ -204,14 +211,26 @@ impl Reconciler {
         let now = self.clock();
         let period = self.settings.sync_period;
         let mut st = self.lock();
+        let st = &mut *st;
         let mut due = Vec::new();
         let mut next: Option<Duration> = None;
+        if st.phases.len() > st.view.stacks.len() {
+            let stacks = &st.view.stacks;
+            st.phases.retain(|id, _| stacks.contains_key(id));
+        }
         for id in st.view.stacks.keys() {
-            if self.full_read_due(&st, id, now) {
+            let phase = match st.phases.get(id) {
+                Some(p) => *p,
+                None => {
+                    let p = trust::full_read_phase(&id.to_string(), period);
+                    st.phases.insert(id.clone(), p);
+                    p
+                }
+            };
+            let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
+            if trust::full_read_due(phase, period, last, now) {
                 due.push(id.clone());
             } else {
-                let phase = trust::full_read_phase(&id.to_string(), period);
-                let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
                 let at = trust::next_full_read(phase, period, last);
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
@@ -325,33 +344,34 @@ impl Reconciler {
 
     /// Brings the translation up to date with `changes` (`None`: everything), rebuilding only
     /// the stacks they touch when that gives what a full rebuild gives (see
-    /// [`Model::scope`]).
-    fn update_model(&self, changes: Option<&BTreeSet<Change>>) -> SharedOutput {
+    /// [`Model::scope`]). Returns what a partial rebuild changed (possibly nothing), `None`
+    /// after a full one.
+    fn update_model(&self, changes: Option<&BTreeSet<Change>>) -> Option<Updated> {
         let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (changes, model.as_ref()) {
             (Some(changes), Some(m)) => m.scope(changes),
             _ => Scope::Full,
         };
-        let full = match (scope, model.as_mut()) {
+        let updated = match (scope, model.as_mut()) {
             (Scope::Partial(partial), Some(m)) => {
                 let span = tracing::info_span!("build", stacks = partial.units.len());
                 span.in_scope(|| {
                     if partial.is_empty() {
-                        return false;
+                        return Some(Updated::default());
                     }
                     let snapshot = self.stores.snapshot_of(&partial);
                     match m.update(&snapshot, &partial) {
-                        Ok(()) => false,
+                        Ok(updated) => Some(updated),
                         Err(e) => {
                             tracing::warn!(error = %e, "incremental rebuild refused; rebuilding everything");
-                            true
+                            None
                         }
                     }
                 })
             }
-            _ => true,
+            _ => None,
         };
-        if full {
+        if updated.is_none() {
             let snapshot = self.stores.snapshot(&self.settings.build);
             let mut built = tracing::info_span!("build", stacks = "all")
                 .in_scope(|| Model::full(&snapshot, &self.settings.build));
@@ -361,12 +381,21 @@ impl Reconciler {
             }
             *model = Some(built);
         }
-        model.as_ref().map(Model::shared_output).unwrap_or_default()
+        updated
+    }
+
+    /// The whole translation, stacks shared with the model.
+    fn output(&self) -> SharedOutput {
+        self.model
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(Model::shared_output)
+            .unwrap_or_default()
     }
 
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported) {
-        let out = self.update_model(changes);
+    fn translate(&self, out: SharedOutput) -> (Translation, Reported) {
         let mut errors: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for e in &out.errors {
             errors
@@ -429,7 +458,26 @@ impl Reconciler {
     /// Rebuilds the model (`changes`: only what they touch; `None`: everything), decides what
     /// changed, and marks it dirty.
     async fn rebuild(&self, changes: Option<&BTreeSet<Change>>) {
-        let (translation, Reported { errors, warnings }) = self.translate(changes);
+        let updated = self.update_model(changes);
+        // Only EndpointSlices and Nodes changed, and of the output only stacks (each keeping
+        // its id): the objects, claims, errors and warnings are those the last decision saw,
+        // so only the changed stacks are decided again (`decide_stacks`), not all of them.
+        let stacks_only = changes.is_some_and(|c| {
+            c.iter()
+                .all(|c| matches!(c, Change::EndpointSlices { .. } | Change::Node(_)))
+        });
+        if let Some(u) = updated.filter(|u| stacks_only && !u.rest_changed) {
+            let mut st = self.lock();
+            let st = &mut *st;
+            let decided = tracing::info_span!("decide", stacks = u.stacks.len())
+                .in_scope(|| decide_stacks(&mut st.view, &st.applied, &u.stacks));
+            if let Some((dirty, retry_now)) = decided {
+                self.retry_now(&mut st.queue, &retry_now);
+                st.queue.add_all(dirty);
+                return;
+            }
+        }
+        let (translation, Reported { errors, warnings }) = self.translate(self.output());
         let objects = self.objects();
         let mut events = Vec::new();
         {
@@ -464,17 +512,22 @@ impl Reconciler {
                     self.settings.dry_run,
                 )
             });
-            for id in &rebuilt.retry_now {
-                if st.queue.failures(id) > 0 {
-                    tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
-                }
-                st.queue.retry_now(id);
-            }
+            self.retry_now(&mut st.queue, &rebuilt.retry_now);
             st.queue.add_all(rebuilt.dirty);
             st.view = rebuilt.view;
         }
         for (obj, reason, note) in events {
             self.kube.event(&obj, true, reason, note).await;
+        }
+    }
+
+    /// The objects of `ids` changed: any backoff is cancelled.
+    fn retry_now(&self, queue: &mut WorkQueue<StackId>, ids: &BTreeSet<StackId>) {
+        for id in ids {
+            if queue.failures(id) > 0 {
+                tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
+            }
+            queue.retry_now(id);
         }
     }
 

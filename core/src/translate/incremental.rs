@@ -327,6 +327,32 @@ fn service_unit(
     })
 }
 
+/// A rebuilt unit's stack before and after (`None`: it had, or has, none).
+pub type StackChange = (Option<Arc<Stack>>, Option<Arc<Stack>>);
+
+/// What [`Model::update`] changed in the output.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Updated {
+    /// The stack of each rebuilt unit before and after (`None`: it had, or has, none); an
+    /// unchanged stack is the same allocation on both sides.
+    pub stacks: Vec<StackChange>,
+    /// Whether anything else of the output may have changed: errors, warnings, skipped
+    /// objects or claims of a rebuilt unit, or the Nodes' errors.
+    pub rest_changed: bool,
+}
+
+/// Whether two versions of a unit contribute the same errors, warnings, skipped objects and
+/// claims (and the same use of the Nodes' errors) to the output.
+fn same_rest(before: Option<&Unit>, after: Option<&Unit>) -> bool {
+    let empty = Unit::default();
+    let (b, a) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+    b.errors == a.errors
+        && b.warnings == a.warnings
+        && b.skipped == a.skipped
+        && b.claims == a.claims
+        && b.uses_instances == a.uses_instances
+}
+
 /// Replaces `stack` with `before` when they are equal (one allocation, not two).
 fn share_if_equal(stack: &mut Option<Arc<Stack>>, before: Option<&Arc<Stack>>) {
     if let (Some(now), Some(before)) = (stack.as_mut(), before) {
@@ -476,13 +502,15 @@ impl Model {
     }
 
     /// Rebuilds the `scope`'s units from `snapshot`, which holds what [`Partial::select`]
-    /// selects, and merges them in. On an error nothing changed.
+    /// selects, and merges them in. On an error nothing changed. Says what changed, so a
+    /// caller can follow the output without comparing all of it ([`Updated`]).
     ///
     /// # Errors
     /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
-    pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<(), NeedsFull> {
+    pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<Updated, NeedsFull> {
+        let mut updated = Updated::default();
         let Some(config) = self.config.clone() else {
-            return Ok(());
+            return Ok(updated);
         };
         let index = Index::new(snapshot, &config);
         let collected = group::collect(&index, &snapshot.ingresses);
@@ -517,16 +545,21 @@ impl Model {
         }
         for (id, unit) in fresh {
             let before = self.units.get(&id).and_then(|u| u.stack.clone());
+            updated.rest_changed |= !same_rest(self.units.get(&id), unit.as_ref());
             self.remove(&id);
-            if let Some(mut unit) = unit {
+            let after = unit.map(|mut unit| {
                 share_if_equal(&mut unit.stack, before.as_ref());
+                let stack = unit.stack.clone();
                 self.insert(id, unit);
-            }
+                stack
+            });
+            updated.stacks.push((before, after.flatten()));
         }
         if scope.nodes {
+            updated.rest_changed |= self.node_errors != index.node_errors;
             self.node_errors = index.node_errors.clone();
         }
-        Ok(())
+        Ok(updated)
     }
 
     /// Keeps `previous`'s allocation of every stack that came out equal: after a full rebuild

@@ -373,12 +373,9 @@ impl Reconciler {
         };
         if updated.is_none() {
             let snapshot = self.stores.snapshot(&self.settings.build);
-            let mut built = tracing::info_span!("build", stacks = "all")
-                .in_scope(|| Model::full(&snapshot, &self.settings.build));
+            let built = tracing::info_span!("build", stacks = "all")
+                .in_scope(|| Model::full_after(&snapshot, &self.settings.build, model.as_ref()));
             drop(snapshot);
-            if let Some(previous) = model.take() {
-                built.share_unchanged(&previous);
-            }
             *model = Some(built);
         }
         updated

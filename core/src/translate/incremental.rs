@@ -374,6 +374,25 @@ impl Model {
     /// unit's part and what it read.
     #[must_use]
     pub fn full(snapshot: &Snapshot, config: &BuildConfig) -> Self {
+        Self::full_after(snapshot, config, None)
+    }
+
+    /// [`Model::full`], keeping `previous`'s allocation of every stack that comes out equal,
+    /// as soon as it is built: after a full rebuild only the stacks that changed are new
+    /// allocations, so the stacks held elsewhere (what was last decided and applied) stay
+    /// shared and compare by pointer, and the rebuild never holds two copies of every
+    /// unchanged stack at once.
+    #[must_use]
+    pub fn full_after(snapshot: &Snapshot, config: &BuildConfig, previous: Option<&Model>) -> Self {
+        let shared = |id: &UnitId, mut unit: Unit| {
+            if let Some(p) = previous {
+                share_if_equal(
+                    &mut unit.stack,
+                    p.units.get(id).and_then(|u| u.stack.as_ref()),
+                );
+            }
+            unit
+        };
         let index = Index::new(snapshot, config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut model = Self {
@@ -384,11 +403,15 @@ impl Model {
             ..Self::default()
         };
         for (id, members) in &collected.groups {
-            model.insert(UnitId::Group(id.clone()), group_unit(&index, id, members));
+            let unit_id = UnitId::Group(id.clone());
+            let unit = shared(&unit_id, group_unit(&index, id, members));
+            model.insert(unit_id, unit);
         }
         for svc in &snapshot.services {
             if let Some(unit) = service_unit(&index, svc, &snapshot.nodes) {
-                model.insert(service_id(svc), unit);
+                let unit_id = service_id(svc);
+                let unit = shared(&unit_id, unit);
+                model.insert(unit_id, unit);
             }
         }
         model
@@ -560,16 +583,6 @@ impl Model {
             self.node_errors = index.node_errors.clone();
         }
         Ok(updated)
-    }
-
-    /// Keeps `previous`'s allocation of every stack that came out equal: after a full rebuild
-    /// only the stacks that changed are new allocations, so the stacks held elsewhere (what
-    /// was last decided and applied) stay shared and compare by pointer.
-    pub fn share_unchanged(&mut self, previous: &Model) {
-        for (id, unit) in &mut self.units {
-            let before = previous.units.get(id).and_then(|u| u.stack.as_ref());
-            share_if_equal(&mut unit.stack, before);
-        }
     }
 
     /// The stack of a unit, if it has one.

@@ -462,11 +462,7 @@ fn run(steps: &[Step]) -> Taken {
         let change = step.apply(&mut world);
         let snapshot = world.snapshot();
         let before = model.shared_output();
-        let rebuilt = |previous: &Model| {
-            let mut m = Model::full(&snapshot, &config);
-            m.share_unchanged(previous);
-            m
-        };
+        let rebuilt = |previous: &Model| Model::full_after(&snapshot, &config, Some(previous));
         match model.scope([&change]) {
             Scope::Full => {
                 taken.full += 1;

@@ -18,7 +18,8 @@
 #
 # BENCH_SCALE multiplies the memory benchmark's counts (0: the empty cluster), BENCH_RUNS starts
 # that many `run` processes in a row, BENCH_CHILD_ENV gives them `K=V` pairs (docs/controller.md,
-# "Measuring memory").
+# "Measuring memory"). BENCH_TRACE=FILE makes the restart benchmark write the controller's
+# spans to FILE as they close, with their busy and idle times (where a pass spends its time).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 profile=()
@@ -26,7 +27,7 @@ filter=bench_controller
 for arg in "$@"; do
   case $arg in
     --release) profile=(--release) ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     bench_*) filter="bench_controller::$arg" ;;
     *) filter="bench_controller::bench_$arg" ;;

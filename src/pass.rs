@@ -611,6 +611,18 @@ pub async fn apply_with(
     cache: &mut ZoneCache,
     region: Option<&tokio::sync::Mutex<RegionCache>>,
 ) -> PassReport {
+    // Security groups and their rules change with anything but target registrations (the
+    // cluster-scope changes too): no pass keeps them while this one runs.
+    let sg_writes = prepared
+        .plan
+        .changes
+        .iter()
+        .any(|c| !trust::allowed_when_trusted(&c.op));
+    if sg_writes {
+        if let Some(region) = region {
+            region.lock().await.begin_security_group_writes();
+        }
+    }
     let report = apply_inner(clients, prepared, opts, cache).await;
     let changes = &prepared.plan.changes;
     let outcomes = &report.elb.outcomes;
@@ -691,6 +703,9 @@ pub async fn apply_with(
     }
     if let Some(region) = region {
         let mut region = region.lock().await;
+        if sg_writes {
+            region.end_security_group_writes();
+        }
         if !failed.is_empty() {
             region.invalidate();
         } else if !relist.is_empty() {

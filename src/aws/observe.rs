@@ -56,8 +56,13 @@ use super::{ec2, elbv2, AwsClients, AwsError};
 /// every implementation of the API).
 const LISTING_PAGE_SIZE: i32 = 400;
 
-/// How many load balancers (or target groups) are read in parallel.
+/// How many load balancers are read in parallel (listeners, rules, attributes).
 pub const DETAIL_CONCURRENCY: usize = 4;
+
+/// How many target groups are read in parallel (DescribeTargetHealth, and attributes): most
+/// of a restart's reads, one call each, paced by the client-side rate limits (ELBv2
+/// `Describe*`, 50/s by default), not by waiting for each answer in turn.
+pub const TARGET_READ_CONCURRENCY: usize = 16;
 
 /// Everything one pass observed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -196,13 +201,16 @@ pub struct ObserveScope<'a> {
 ///
 /// Cost: one paginated DescribeLoadBalancers and one DescribeTargetGroups for the region,
 /// DescribeTags (20 ARNs per call) for those in the VPC. The controller keeps one between
-/// passes ([`RegionCache`]); security groups are not part of it (read every pass).
+/// passes ([`RegionCache`]), with the VPC's security groups until a pass changes anything but
+/// target registrations; a listing without them (the CLI's) has them read by each observation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegionListing {
     lbs: BTreeMap<String, Vec<ObservedLoadBalancer>>,
     tgs: BTreeMap<String, Vec<ObservedTargetGroup>>,
     foreign_lbs: BTreeMap<String, String>,
     foreign_tgs: BTreeMap<String, String>,
+    /// The VPC's security groups, when kept ([`RegionCache`]); `None`: read when observing.
+    security_groups: Option<Vec<ObservedSecurityGroup>>,
 }
 
 impl RegionListing {
@@ -274,6 +282,9 @@ pub struct RegionCache {
     listed_at: Option<tokio::time::Instant>,
     /// How many times the region was listed (for tests and logs).
     listed: u64,
+    /// Passes changing more than target registrations right now
+    /// ([`Self::begin_security_group_writes`]).
+    sg_writers: usize,
 }
 
 impl RegionCache {
@@ -300,27 +311,72 @@ impl RegionCache {
         self.listed
     }
 
-    /// The listing for `cluster` and `vpc_id`: the kept one, or a new one.
+    /// A pass starts changes other than target registrations (it may create, delete or
+    /// change a security group or its rules): the kept security groups are dropped, and none
+    /// are kept until every such pass ended ([`Self::end_security_group_writes`]), so a pass
+    /// never plans on security groups older than its own start, as when each pass read them.
+    pub fn begin_security_group_writes(&mut self) {
+        self.sg_writers += 1;
+        self.forget_security_groups();
+    }
+
+    /// A pass that began [`Self::begin_security_group_writes`] ended.
+    pub fn end_security_group_writes(&mut self) {
+        self.sg_writers = self.sg_writers.saturating_sub(1);
+        self.forget_security_groups();
+    }
+
+    fn forget_security_groups(&mut self) {
+        if let Some((_, _, l)) = &mut self.listing {
+            l.security_groups = None;
+        }
+    }
+
+    /// The VPC's security groups, read now; kept in `listing` unless a pass is changing them.
+    async fn security_groups(
+        clients: &AwsClients,
+        vpc_id: &str,
+        writers: usize,
+        listing: &mut RegionListing,
+    ) -> Result<RegionListing> {
+        let sgs = ec2::list_security_groups(&clients.ec2, vpc_id)
+            .instrument(tracing::debug_span!("observe.security_groups"))
+            .await?;
+        let mut out = listing.clone();
+        if writers == 0 {
+            listing.security_groups = Some(sgs.clone());
+        }
+        out.security_groups = Some(sgs);
+        Ok(out)
+    }
+
+    /// The listing for `cluster` and `vpc_id`, with the VPC's security groups: the kept one
+    /// (its security groups read again if they were forgotten), or a new one.
     pub async fn listing(
         &mut self,
         clients: &AwsClients,
         cluster: &str,
         vpc_id: &str,
     ) -> Result<RegionListing> {
-        if let Some((c, v, l)) = &self.listing {
+        let writers = self.sg_writers;
+        if let Some((c, v, l)) = &mut self.listing {
             if c == cluster && v == vpc_id {
-                return Ok(l.clone());
+                if l.security_groups.is_some() {
+                    return Ok(l.clone());
+                }
+                return Self::security_groups(clients, vpc_id, writers, l).await;
             }
         }
         let started = tokio::time::Instant::now();
-        let l = RegionListing::read(clients, cluster, vpc_id)
+        let mut l = RegionListing::read(clients, cluster, vpc_id)
             .instrument(tracing::info_span!("region_listing", cluster, vpc_id))
             .await?;
+        let out = Self::security_groups(clients, vpc_id, writers, &mut l).await?;
         self.listed += 1;
         tracing::info!(owned = l.len(), listings = self.listed, "region listed");
-        self.listing = Some((cluster.to_owned(), vpc_id.to_owned(), l.clone()));
+        self.listing = Some((cluster.to_owned(), vpc_id.to_owned(), l));
         self.listed_at = Some(started);
-        Ok(l)
+        Ok(out)
     }
 
     /// After a pass changed `stacks`: their load balancers and target groups are read again
@@ -440,15 +496,21 @@ pub async fn observe_listed(
         tgs,
         foreign_lbs,
         foreign_tgs,
+        security_groups,
     } = listing;
     let mut foreign = ForeignNames {
         load_balancers: foreign_lbs,
         target_groups: foreign_tgs,
         ..ForeignNames::default()
     };
-    let sgs = ec2::list_security_groups(&clients.ec2, vpc_id)
-        .instrument(tracing::debug_span!("observe.security_groups"))
-        .await?;
+    let sgs = match security_groups {
+        Some(kept) => kept,
+        None => {
+            ec2::list_security_groups(&clients.ec2, vpc_id)
+                .instrument(tracing::debug_span!("observe.security_groups"))
+                .await?
+        }
+    };
     let sgs = classify_security_groups(sgs, cluster, &mut foreign.security_groups);
 
     let mut planned: BTreeSet<String> = requested.clone();
@@ -533,7 +595,7 @@ pub async fn observe_listed(
                 .map(|tg| (stack, tg)),
         )
     }))
-    .buffered(DETAIL_CONCURRENCY)
+    .buffered(TARGET_READ_CONCURRENCY)
     .try_collect::<Vec<_>>()
     .instrument(tracing::debug_span!("observe.target_group_details"))
     .await?;

@@ -18,9 +18,11 @@
 //!
 //! The wait happens inside the SDK's attempt timeout (30 s by default), so a wait longer than
 //! that ends the attempt as a timeout (retried, and queued again). The controller's bounded
-//! concurrency keeps queues far shorter: 4 stacks at a time by default, each reading at most 4
-//! details at once, is 16 calls in flight, at most 4 s of queue at 4/s. (The SDK's upload
-//! stall check, which would fail a wait of over 20 s, is off: [`super::load_sdk_config`].)
+//! concurrency keeps queues far shorter: 4 passes at a time by default, each reading at most
+//! 16 target groups at once, is 64 reads in flight, at most 1.3 s of queue at 50/s; target
+//! registrations go 16 stacks at a time, each stack's in order, at most 4 s of queue at 4/s.
+//! (The SDK's upload stall check, which would fail a wait of over 20 s, is off:
+//! [`super::load_sdk_config`].)
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

@@ -11,9 +11,11 @@
 //! Nothing here waits, locks, or calls Kubernetes or AWS; [`super::reconciler`] gathers the
 //! inputs, calls these, and carries the decisions out.
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use aws_lb_operator_core::dns::DesiredHost;
 use aws_lb_operator_core::model::{Stack, StackId};
+use aws_lb_operator_core::translate::incremental::StackChange;
 
 use super::keys::ObjectKey;
 use super::kube_io::{finalizer_for, ObjState};
@@ -21,8 +23,8 @@ use super::kube_io::{finalizer_for, ObjState};
 /// What was last applied for a stack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    /// The stack as applied.
-    pub stack: Stack,
+    /// The stack as applied (shared with the view that asked for it).
+    pub stack: Arc<Stack>,
     /// Target group id → ARN, for the fast path.
     pub tg_arns: BTreeMap<String, String>,
 }
@@ -41,23 +43,23 @@ pub fn shape(stack: &Stack) -> Stack {
 /// now wants another shape of it, or no longer wants it. A rebuild during the pass marks a
 /// stack dirty when it was not applied yet (its first pass, in flight), and that mark is moot
 /// once the pass applied what the view still wants.
-pub fn needs_another_pass(view: &View, id: &StackId, applied: &Stack) -> bool {
+pub fn needs_another_pass(view: &View, id: &StackId, applied: &Arc<Stack>) -> bool {
     view.stacks
         .get(id)
-        .is_none_or(|now| shape(now) != shape(applied))
+        .is_none_or(|now| !same_shape(now, applied))
 }
 
 /// Whether two stacks differ in more than their targets. Equal stacks (most of them, after a
 /// rebuild that touched a few) are compared without copying either.
-pub fn same_shape(a: &Stack, b: &Stack) -> bool {
-    a == b || shape(a) == shape(b)
+pub fn same_shape(a: &Arc<Stack>, b: &Arc<Stack>) -> bool {
+    Arc::ptr_eq(a, b) || a == b || shape(a) == shape(b)
 }
 
 /// What the translation made of the watch caches, keyed by typed ids.
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
-    /// The stacks it built.
-    pub stacks: Vec<Stack>,
+    /// The stacks it built (shared with the translation's model).
+    pub stacks: Vec<Arc<Stack>>,
     /// Which stack each Ingress or Service belongs to.
     pub claims: BTreeMap<ObjectKey, StackId>,
     /// Objects with errors (left out of their stacks).
@@ -70,8 +72,9 @@ pub struct Translation {
 /// What the last rebuild decided: what every pass reads.
 #[derive(Debug, Clone, Default)]
 pub struct View {
-    /// The desired stacks (with the hostnames objects with errors hold).
-    pub stacks: BTreeMap<StackId, Stack>,
+    /// The desired stacks (with the hostnames objects with errors hold), shared with the
+    /// translation's model and with what passes applied.
+    pub stacks: BTreeMap<StackId, Arc<Stack>>,
     /// Which stack each Ingress or Service belongs to.
     pub claims: BTreeMap<ObjectKey, StackId>,
     /// The Ingresses and Services the controller may write to.
@@ -102,7 +105,7 @@ pub struct Rebuilt {
 /// Ingress and Service that can be ours. A dry run never visits a stack only to release a
 /// finalizer (it writes none).
 pub fn decide(
-    previous: &BTreeMap<StackId, Stack>,
+    previous: &BTreeMap<StackId, Arc<Stack>>,
     applied: &BTreeMap<StackId, Applied>,
     translation: Translation,
     objects: BTreeMap<ObjectKey, ObjState>,
@@ -114,7 +117,7 @@ pub fn decide(
         errored,
         held_hosts,
     } = translation;
-    let mut stacks: BTreeMap<StackId, Stack> =
+    let mut stacks: BTreeMap<StackId, Arc<Stack>> =
         stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
 
     // An object with errors keeps every stack it holds a finalizer of: no deletion, no
@@ -127,7 +130,11 @@ pub fn decide(
         let hosts = held_hosts.get(key).map_or(&[][..], Vec::as_slice);
         for (_, stack) in obj.finalized_stacks() {
             if let Some(s) = stacks.get_mut(&stack) {
-                s.held_hostnames.extend(hosts.iter().cloned());
+                if !hosts.is_empty() {
+                    Arc::make_mut(s)
+                        .held_hostnames
+                        .extend(hosts.iter().cloned());
+                }
             }
             protected.insert(stack);
         }
@@ -190,10 +197,64 @@ pub fn decide(
     }
 }
 
+/// [`decide`] after a rebuild that changed only stacks, each keeping its id: the units rebuilt
+/// for EndpointSlice or Node changes, with the same errors, warnings, skipped objects and
+/// claims as before (`updated`: each rebuilt stack before and after, as the model tells them).
+/// Then the objects, the claims and which stacks exist are what the last [`decide`] saw, so
+/// only the changed stacks are compared (with what was applied, and with the view), put in
+/// `view`, and the hostname owners decided again only if their hostnames changed: work
+/// proportional to the stacks changed, not to all. Returns the stacks a pass must visit and
+/// those whose backoff is cancelled, or `None` (and leaves `view` alone) when the rebuild
+/// did more than that — a stack appeared or went, a view stack was not the model's (an
+/// object with errors holds hostnames on it) — and [`decide`] must run instead.
+pub fn decide_stacks(
+    view: &mut View,
+    applied: &BTreeMap<StackId, Applied>,
+    updated: &[StackChange],
+) -> Option<(BTreeSet<StackId>, BTreeSet<StackId>)> {
+    for pair in updated {
+        match pair {
+            (None, None) => {}
+            (Some(before), Some(after))
+                if before.id == after.id
+                    && !view.protected.contains(&after.id)
+                    && view
+                        .stacks
+                        .get(&after.id)
+                        .is_some_and(|v| Arc::ptr_eq(v, before)) => {}
+            _ => return None,
+        }
+    }
+    let mut dirty = BTreeSet::new();
+    let mut retry_now = BTreeSet::new();
+    let mut hostnames_changed = false;
+    for (before, after) in updated {
+        let (Some(before), Some(after)) = (before, after) else {
+            continue;
+        };
+        if Arc::ptr_eq(before, after) {
+            continue;
+        }
+        let id = &after.id;
+        if applied.get(id).is_none_or(|a| !same_shape(&a.stack, after)) {
+            dirty.insert(id.clone());
+        }
+        if !same_shape(before, after) {
+            retry_now.insert(id.clone());
+        }
+        hostnames_changed |= before.hostnames != after.hostnames;
+        view.stacks.insert(id.clone(), Arc::clone(after));
+    }
+    if hostnames_changed {
+        view.hostname_owners = hostname_owners(&view.stacks);
+    }
+    Some((dirty, retry_now))
+}
+
 /// For each hostname, the stack that keeps it: the first by display id (`ns/name`,
 /// `group`, `service:ns/name`, compared as text) among all current stacks.
-pub fn hostname_owners(stacks: &BTreeMap<StackId, Stack>) -> BTreeMap<String, StackId> {
-    let mut by_text: Vec<(String, &Stack)> =
+pub fn hostname_owners(stacks: &BTreeMap<StackId, Arc<Stack>>) -> BTreeMap<String, StackId> {
+    let mut by_text: Vec<(String, &Arc<Stack>)> =
         stacks.values().map(|s| (s.id.to_string(), s)).collect();
     by_text.sort_by(|a, b| a.0.cmp(&b.0));
     let mut owners = BTreeMap::new();
@@ -211,7 +272,7 @@ pub fn hostname_owners(stacks: &BTreeMap<StackId, Stack>) -> BTreeMap<String, St
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// Stacks to apply.
-    pub desired: Vec<Stack>,
+    pub desired: Vec<Arc<Stack>>,
     /// Stacks to delete (everything they own in AWS).
     pub deletes: BTreeSet<StackId>,
     /// The objects each stack is made of (status, events).
@@ -355,12 +416,13 @@ mod tests {
         let a = stack("shop/a", &["a.example.com"]);
         let id = a.id.clone();
         let view = |s: &Stack| View {
-            stacks: [(s.id.clone(), s.clone())].into(),
+            stacks: [(s.id.clone(), Arc::new(s.clone()))].into(),
             ..View::default()
         };
+        let a = Arc::new(a);
         assert!(!needs_another_pass(&view(&a), &id, &a), "the same stack");
         assert!(
-            !needs_another_pass(&view(&with_target(a.clone(), "10.0.0.9")), &id, &a),
+            !needs_another_pass(&view(&with_target(Stack::clone(&a), "10.0.0.9")), &id, &a),
             "only targets differ: the fast path's"
         );
         assert!(
@@ -380,7 +442,7 @@ mod tests {
                 (
                     s.id.clone(),
                     Applied {
-                        stack: s.clone(),
+                        stack: Arc::new(s.clone()),
                         tg_arns: BTreeMap::new(),
                     },
                 )
@@ -567,7 +629,7 @@ mod tests {
             let previous = c
                 .previous
                 .iter()
-                .map(|s| (s.id.clone(), s.clone()))
+                .map(|s| (s.id.clone(), Arc::new(s.clone())))
                 .collect();
             let claims = c
                 .objects
@@ -579,7 +641,7 @@ mod tests {
                 &previous,
                 &applied(&c.applied),
                 Translation {
-                    stacks: c.stacks,
+                    stacks: c.stacks.into_iter().map(Arc::new).collect(),
                     claims,
                     errored: c.errored.into_iter().collect(),
                     held_hosts: c.held.into_iter().collect(),
@@ -659,7 +721,11 @@ mod tests {
             },
         ];
         for c in cases {
-            let stacks = c.stacks.into_iter().map(|s| (s.id.clone(), s)).collect();
+            let stacks = c
+                .stacks
+                .into_iter()
+                .map(|s| (s.id.clone(), Arc::new(s)))
+                .collect();
             let got = hostname_owners(&stacks);
             let want: BTreeMap<String, StackId> = c
                 .want
@@ -807,7 +873,11 @@ mod tests {
         ];
         for c in cases {
             let view = View {
-                stacks: c.stacks.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+                stacks: c
+                    .stacks
+                    .iter()
+                    .map(|s| (s.id.clone(), Arc::new(s.clone())))
+                    .collect(),
                 claims: c
                     .objects
                     .iter()
@@ -852,9 +922,97 @@ mod tests {
     }
 
     #[test]
+    fn deciding_only_the_changed_stacks_agrees_with_deciding_all() {
+        let a = Arc::new(stack("shop/a", &["a.example.com"]));
+        let b = Arc::new(stack("shop/b", &["b.example.com"]));
+        let translation = |stacks: Vec<Arc<Stack>>| Translation {
+            stacks,
+            ..Translation::default()
+        };
+        let first = decide(
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            translation(vec![Arc::clone(&a), Arc::clone(&b)]),
+            BTreeMap::new(),
+            false,
+        );
+        // Both applied as the view wants them (the same allocations, as passes leave them).
+        let applied: BTreeMap<StackId, Applied> = first
+            .view
+            .stacks
+            .iter()
+            .map(|(id, s)| {
+                let stack = Arc::clone(s);
+                let tg_arns = BTreeMap::new();
+                (id.clone(), Applied { stack, tg_arns })
+            })
+            .collect();
+        let targets = Arc::new(with_target(Stack::clone(&a), "10.0.0.9"));
+        let mut renamed = stack("shop/a", &["c.example.com"]);
+        renamed
+            .hostnames
+            .push(host("a.example.com", "ingress/shop/x"));
+        let renamed = Arc::new(renamed);
+        type Case<'a> = (&'a str, Arc<Stack>, &'a [&'a str], &'a [&'a str]);
+        let cases: [Case<'_>; 3] = [
+            (
+                "targets only: the fast path's, not a pass's",
+                targets,
+                &[],
+                &[],
+            ),
+            (
+                "a new hostname: dirty and retried",
+                renamed,
+                &["shop/a"],
+                &["shop/a"],
+            ),
+            ("unchanged", Arc::clone(&a), &[], &[]),
+        ];
+        for (name, after, dirty, retry) in cases {
+            let mut view = first.view.clone();
+            let updated = [(Some(Arc::clone(&a)), Some(Arc::clone(&after)))];
+            let (got_dirty, got_retry) = decide_stacks(&mut view, &applied, &updated).expect(name);
+            let all = decide(
+                &first.view.stacks,
+                &applied,
+                translation(vec![Arc::clone(&after), Arc::clone(&b)]),
+                BTreeMap::new(),
+                false,
+            );
+            assert_eq!(got_dirty, ids(dirty), "{name}: dirty");
+            assert_eq!(got_dirty, all.dirty, "{name}: dirty as decide says");
+            assert_eq!(got_retry, ids(retry), "{name}: retried");
+            assert_eq!(got_retry, all.retry_now, "{name}: retried as decide says");
+            assert_eq!(view.stacks, all.view.stacks, "{name}: stacks");
+            assert!(Arc::ptr_eq(&view.stacks[&a.id], &after), "{name}: shared");
+            assert_eq!(
+                view.hostname_owners, all.view.hostname_owners,
+                "{name}: hostname owners"
+            );
+        }
+        // Anything but stacks changing in place is decide's: a stack that went, one that
+        // came, one the view holds hostnames on (an object with errors protects it).
+        let mut protected = first.view.clone();
+        protected.protected.insert(a.id.clone());
+        let went = [(Some(Arc::clone(&a)), None)];
+        let came = [(None, Some(Arc::new(stack("shop/c", &[]))))];
+        let changed = [(Some(Arc::clone(&a)), Some(Arc::new(stack("shop/a", &[]))))];
+        for (name, mut view, updated) in [
+            ("went", first.view.clone(), &went[..]),
+            ("came", first.view.clone(), &came[..]),
+            ("protected", protected, &changed[..]),
+        ] {
+            let before = view.stacks.clone();
+            assert_eq!(decide_stacks(&mut view, &applied, updated), None, "{name}");
+            assert_eq!(view.stacks, before, "{name}: the view is left alone");
+        }
+    }
+
+    #[test]
     fn a_batch_without_blocked_stacks() {
         let batch = Batch {
-            desired: vec![stack("a/a", &[]), stack("b/b", &[])],
+            desired: vec![Arc::new(stack("a/a", &[])), Arc::new(stack("b/b", &[]))],
             deletes: ids(&["c/c", "d/d"]),
             ..Batch::default()
         };

@@ -5,6 +5,7 @@
 //! ([`failed_stacks`], pure: `FailedRegisterTargets` or `FailedDeregisterTargets`) and gets a
 //! full pass at once, which reports (Event, backoff) if it fails too.
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use aws_lb_operator_core::model::{Stack, StackId};
 use aws_lb_operator_core::planner::cluster::stack_ports;
@@ -22,7 +23,7 @@ pub struct TargetUpdates {
     /// Target registration changes, every stack's together.
     pub changes: Vec<Change>,
     /// The stacks they bring in sync, as they will have been applied.
-    pub touched: BTreeMap<StackId, Stack>,
+    pub touched: BTreeMap<StackId, Arc<Stack>>,
     /// Stacks whose targets changed in a target group without a known ARN: a full pass.
     pub full_pass: Vec<StackId>,
 }
@@ -30,7 +31,7 @@ pub struct TargetUpdates {
 /// The target differences of every applied stack whose shape is unchanged and that no pass
 /// holds (`busy`).
 pub fn target_updates(
-    stacks: &BTreeMap<StackId, Stack>,
+    stacks: &BTreeMap<StackId, Arc<Stack>>,
     applied: &BTreeMap<StackId, Applied>,
     busy: impl Fn(&StackId) -> bool,
 ) -> TargetUpdates {
@@ -42,7 +43,10 @@ pub fn target_updates(
         let Some(applied) = applied.get(id) else {
             continue;
         };
-        if applied.stack == *stack || shape(&applied.stack) != shape(stack) {
+        if Arc::ptr_eq(&applied.stack, stack)
+            || applied.stack == *stack
+            || shape(&applied.stack) != shape(stack)
+        {
             continue;
         }
         // Targets on a port the applied stack did not use (a named target port now resolving
@@ -187,7 +191,7 @@ mod tests {
 
     fn applied(s: &Stack, arns: bool) -> Applied {
         Applied {
-            stack: s.clone(),
+            stack: Arc::new(s.clone()),
             tg_arns: s
                 .target_groups
                 .iter()
@@ -325,7 +329,7 @@ mod tests {
         ];
         for c in cases {
             let id = c.now.id.clone();
-            let stacks = [(id.clone(), c.now.clone())].into();
+            let stacks = [(id.clone(), Arc::new(c.now.clone()))].into();
             let applied = c.applied.into_iter().map(|a| (id.clone(), a)).collect();
             let got = target_updates(&stacks, &applied, |_| c.busy);
             assert_eq!(

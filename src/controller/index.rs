@@ -3,7 +3,7 @@
 //! the object (an EndpointSlice by the Service it belongs to), and [`SliceIndex`] keeps which
 //! EndpointSlices belong to which Service, so that a relabelled or deleted slice names its
 //! old Service too and a rebuild finds a Service's slices without scanning every slice.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use aws_lb_operator_core::translate::incremental::Change;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -53,13 +53,24 @@ pub fn namespace_change(meta: &ObjectMeta) -> Change {
 }
 
 /// EndpointSlice (namespace, name) → the Service it belongs to, and back.
+///
+/// Kept compact, as it holds every slice of the cluster: keys are `namespace/name` (neither
+/// can contain a `/`) in boxed strings, and a Service's slice names a sorted vector (most
+/// Services have one slice; an ordered set would allocate a whole tree node for it).
 #[derive(Debug, Default)]
 pub struct SliceIndex {
-    service_of: HashMap<(String, String), String>,
-    slices_of: HashMap<(String, String), BTreeSet<String>>,
+    /// `namespace/slice` → the Service's name.
+    service_of: HashMap<Box<str>, Box<str>>,
+    /// `namespace/service` → its slices' names, sorted, without duplicates.
+    slices_of: HashMap<Box<str>, Vec<Box<str>>>,
     /// The index being built while the watch lists again; it replaces this one when the list
     /// is complete, the moment the cache swaps in the listed objects too.
     relisting: Option<Box<SliceIndex>>,
+}
+
+/// The key of an object of namespace `ns` named `name`.
+fn key(ns: &str, name: &str) -> Box<str> {
+    format!("{ns}/{name}").into_boxed_str()
 }
 
 impl SliceIndex {
@@ -69,18 +80,16 @@ impl SliceIndex {
     pub fn applied(&mut self, meta: &ObjectMeta, service: Option<&str>) -> Vec<Change> {
         let ns = namespace(meta);
         let slice = name(meta);
-        let label = service.map(str::to_owned);
         let mut changes = self.forget(&ns, &slice);
-        if let Some(svc) = label {
-            self.service_of
-                .insert((ns.clone(), slice.clone()), svc.clone());
-            self.slices_of
-                .entry((ns.clone(), svc.clone()))
-                .or_default()
-                .insert(slice);
+        if let Some(svc) = service {
+            self.service_of.insert(key(&ns, &slice), svc.into());
+            let names = self.slices_of.entry(key(&ns, svc)).or_default();
+            if let Err(at) = names.binary_search_by(|n| (**n).cmp(slice.as_str())) {
+                names.insert(at, slice.into_boxed_str());
+            }
             let change = Change::EndpointSlices {
                 namespace: ns,
-                service: svc,
+                service: svc.to_owned(),
             };
             if !changes.contains(&change) {
                 changes.push(change);
@@ -95,19 +104,21 @@ impl SliceIndex {
     }
 
     fn forget(&mut self, ns: &str, slice: &str) -> Vec<Change> {
-        let Some(svc) = self.service_of.remove(&(ns.to_owned(), slice.to_owned())) else {
+        let Some(svc) = self.service_of.remove(&*key(ns, slice)) else {
             return Vec::new();
         };
-        let key = (ns.to_owned(), svc);
-        if let Some(set) = self.slices_of.get_mut(&key) {
-            set.remove(slice);
-            if set.is_empty() {
-                self.slices_of.remove(&key);
+        let service_key = key(ns, &svc);
+        if let Some(names) = self.slices_of.get_mut(&service_key) {
+            if let Ok(at) = names.binary_search_by(|n| (**n).cmp(slice)) {
+                names.remove(at);
+            }
+            if names.is_empty() {
+                self.slices_of.remove(&service_key);
             }
         }
         vec![Change::EndpointSlices {
-            namespace: key.0,
-            service: key.1,
+            namespace: ns.to_owned(),
+            service: svc.into_string(),
         }]
     }
 
@@ -118,9 +129,12 @@ impl SliceIndex {
     ) -> BTreeMap<(String, String), Vec<String>> {
         services
             .into_iter()
-            .filter_map(|key| {
-                let names = self.slices_of.get(key)?;
-                Some((key.clone(), names.iter().cloned().collect()))
+            .filter_map(|(ns, svc)| {
+                let names = self.slices_of.get(&*key(ns, svc))?;
+                Some((
+                    (ns.clone(), svc.clone()),
+                    names.iter().map(|n| n.to_string()).collect(),
+                ))
             })
             .collect()
     }

@@ -3,6 +3,7 @@
 //! execute), then classify its outcome per stack ([`classify`]) and report it: status
 //! addresses, Events, metrics, backoff, and the release of finalizers after success.
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use aws_lb_operator_core::model::{Stack, StackId, StackKind};
 use aws_lb_operator_core::planner::keys;
@@ -113,7 +114,9 @@ impl Reconciler {
             region: Some(&self.region),
             trust: Some(&trusted),
         };
-        let prepared = match prepare_with(&self.aws, &opts, &batch.desired, zones, reuse).await {
+        // The pass API plans owned stacks: a copy of this batch's, for the pass only.
+        let desired: Vec<Stack> = batch.desired.iter().map(|s| Stack::clone(s)).collect();
+        let prepared = match prepare_with(&self.aws, &opts, &desired, zones, reuse).await {
             Ok(p) => p,
             Err(e) => {
                 let class = class_of_pass(&e);
@@ -152,7 +155,7 @@ impl Reconciler {
                 st.applied.insert(
                     s.id.clone(),
                     Applied {
-                        stack: s.clone(),
+                        stack: Arc::clone(s),
                         tg_arns: BTreeMap::new(),
                     },
                 );
@@ -284,7 +287,7 @@ impl Reconciler {
                     .insert(
                         id.clone(),
                         Applied {
-                            stack: s.clone(),
+                            stack: Arc::clone(s),
                             tg_arns,
                         },
                     )

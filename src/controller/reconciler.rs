@@ -25,7 +25,7 @@
 //! desired state is passed reading only its targets, except once per sync period, at a
 //! phase derived from its id, when it is read in full (`full_reads`): drift of listeners
 //! and rules is repaired within one sync period, and the full reads spread over it.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -34,13 +34,13 @@ use aws_lb_operator_core::dns::DnsOptions;
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::translate::gateway::status::Statuses;
 use aws_lb_operator_core::translate::gateway::GatewayObjects;
-use aws_lb_operator_core::translate::incremental::{Change, Model, Scope};
+use aws_lb_operator_core::translate::incremental::{Change, Model, Scope, SharedOutput, Updated};
 use aws_lb_operator_core::translate::{hostnames::ingress_hostnames, BuildConfig};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::decisions::{decide, Applied, Translation, View};
+use super::decisions::{decide, decide_stacks, Applied, Translation, View};
 use super::gateway::Kind as GatewayKind;
 use super::keys::{ObjectKey, ObjectKind};
 use super::kube_io::{KubeIo, ObjState};
@@ -119,6 +119,9 @@ pub(super) struct State {
     /// The Gateway API status must be compared again (it changed, an address changed, a new
     /// term began, or a write failed).
     pub gateway_status_due: bool,
+    /// Each stack's phase in the sync period (`trust::full_read_phase`, a hash of its id),
+    /// computed once rather than on every round of the scheduler.
+    phases: HashMap<StackId, Duration>,
     leading: bool,
 }
 
@@ -212,7 +215,11 @@ impl Reconciler {
     /// its last full read).
     pub(super) fn full_read_due(&self, st: &State, id: &StackId, now: Duration) -> bool {
         let period = self.settings.sync_period;
-        let phase = trust::full_read_phase(&id.to_string(), period);
+        let phase = st
+            .phases
+            .get(id)
+            .copied()
+            .unwrap_or_else(|| trust::full_read_phase(&id.to_string(), period));
         let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
         trust::full_read_due(phase, period, last, now)
     }
@@ -222,14 +229,26 @@ impl Reconciler {
         let now = self.clock();
         let period = self.settings.sync_period;
         let mut st = self.lock();
+        let st = &mut *st;
         let mut due = Vec::new();
         let mut next: Option<Duration> = None;
+        if st.phases.len() > st.view.stacks.len() {
+            let stacks = &st.view.stacks;
+            st.phases.retain(|id, _| stacks.contains_key(id));
+        }
         for id in st.view.stacks.keys() {
-            if self.full_read_due(&st, id, now) {
+            let phase = match st.phases.get(id) {
+                Some(p) => *p,
+                None => {
+                    let p = trust::full_read_phase(&id.to_string(), period);
+                    st.phases.insert(id.clone(), p);
+                    p
+                }
+            };
+            let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
+            if trust::full_read_due(phase, period, last, now) {
                 due.push(id.clone());
             } else {
-                let phase = trust::full_read_phase(&id.to_string(), period);
-                let last = st.full_reads.get(id).copied().unwrap_or(st.term_start);
                 let at = trust::next_full_read(phase, period, last);
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
@@ -369,22 +388,20 @@ impl Reconciler {
 
     /// Brings the translation up to date with `changes` (`None`: everything), rebuilding only
     /// the stacks they touch when that gives what a full rebuild gives (see
-    /// [`Model::scope`]).
-    fn update_model(
-        &self,
-        changes: Option<&BTreeSet<Change>>,
-    ) -> (aws_lb_operator_core::translate::BuildOutput, Statuses) {
+    /// [`Model::scope`]). Returns what a partial rebuild changed (possibly nothing), `None`
+    /// after a full one.
+    fn update_model(&self, changes: Option<&BTreeSet<Change>>) -> Option<Updated> {
         let mut model = self.model.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = match (changes, model.as_ref()) {
             (Some(changes), Some(m)) => m.scope(changes),
             _ => Scope::Full,
         };
-        let full = match (scope, model.as_mut()) {
+        let updated = match (scope, model.as_mut()) {
             (Scope::Partial(partial), Some(m)) => {
                 let span = tracing::info_span!("build", stacks = partial.units.len());
                 span.in_scope(|| {
                     if partial.is_empty() {
-                        return false;
+                        return Some(Updated::default());
                     }
                     // The Gateway API objects are read from the caches only when the Gateway
                     // unit is rebuilt.
@@ -395,32 +412,40 @@ impl Reconciler {
                     };
                     let snapshot = self.stores.snapshot_of(&partial, &gateways);
                     match m.update_with(&snapshot, &gateways, &partial) {
-                        Ok(()) => false,
+                        Ok(updated) => Some(updated),
                         Err(e) => {
                             tracing::warn!(error = %e, "incremental rebuild refused; rebuilding everything");
-                            true
+                            None
                         }
                     }
                 })
             }
-            _ => true,
+            _ => None,
         };
-        if full {
+        if updated.is_none() {
             let gateways = self.stores.gateway.objects();
             let snapshot = self.stores.snapshot(&self.settings.build, &gateways);
-            let built = tracing::info_span!("build", stacks = "all")
-                .in_scope(|| Model::full_with(&snapshot, &gateways, &self.settings.build));
+            let built = tracing::info_span!("build", stacks = "all").in_scope(|| {
+                Model::full_after(&snapshot, &gateways, &self.settings.build, model.as_ref())
+            });
+            drop(snapshot);
             *model = Some(built);
         }
-        model
+        updated
+    }
+
+    /// The whole translation, stacks shared with the model, and the Gateway API status.
+    fn output(&self) -> (SharedOutput, Statuses) {
+        self.model
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .map(|m| (m.output(), m.gateway_status()))
+            .map(|m| (m.shared_output(), m.gateway_status()))
             .unwrap_or_default()
     }
 
     /// Gathers what the translation made of the caches, with typed keys.
-    fn translate(&self, changes: Option<&BTreeSet<Change>>) -> (Translation, Reported, Statuses) {
-        let (out, statuses) = self.update_model(changes);
+    fn translate(&self, out: SharedOutput) -> (Translation, Reported) {
         let mut errors: BTreeMap<ObjectKey, Vec<String>> = BTreeMap::new();
         for e in &out.errors {
             errors
@@ -455,7 +480,7 @@ impl Reconciler {
             errored,
             held_hosts,
         };
-        (translation, Reported { errors, warnings }, statuses)
+        (translation, Reported { errors, warnings })
     }
 
     /// The Ingresses, Services and Gateways that can be ours.
@@ -487,7 +512,27 @@ impl Reconciler {
     /// Rebuilds the model (`changes`: only what they touch; `None`: everything), decides what
     /// changed, and marks it dirty.
     async fn rebuild(&self, changes: Option<&BTreeSet<Change>>) {
-        let (translation, Reported { errors, warnings }, statuses) = self.translate(changes);
+        let updated = self.update_model(changes);
+        // Only EndpointSlices and Nodes changed, and of the output only stacks (each keeping
+        // its id): the objects, claims, errors and warnings are those the last decision saw,
+        // so only the changed stacks are decided again (`decide_stacks`), not all of them.
+        let stacks_only = changes.is_some_and(|c| {
+            c.iter()
+                .all(|c| matches!(c, Change::EndpointSlices { .. } | Change::Node(_)))
+        });
+        if let Some(u) = updated.filter(|u| stacks_only && !u.rest_changed) {
+            let mut st = self.lock();
+            let st = &mut *st;
+            let decided = tracing::info_span!("decide", stacks = u.stacks.len())
+                .in_scope(|| decide_stacks(&mut st.view, &st.applied, &u.stacks));
+            if let Some((dirty, retry_now)) = decided {
+                self.retry_now(&mut st.queue, &retry_now);
+                st.queue.add_all(dirty);
+                return;
+            }
+        }
+        let (out, statuses) = self.output();
+        let (translation, Reported { errors, warnings }) = self.translate(out);
         let objects = self.objects();
         let mut events = Vec::new();
         let mut gateway_events = Vec::new();
@@ -531,12 +576,7 @@ impl Reconciler {
                     self.settings.dry_run,
                 )
             });
-            for id in &rebuilt.retry_now {
-                if st.queue.failures(id) > 0 {
-                    tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
-                }
-                st.queue.retry_now(id);
-            }
+            self.retry_now(&mut st.queue, &rebuilt.retry_now);
             st.queue.add_all(rebuilt.dirty);
             st.view = rebuilt.view;
         }
@@ -547,6 +587,16 @@ impl Reconciler {
             self.kube
                 .gateway_event(&reference, &key, FAILED_BUILD_MODEL, note)
                 .await;
+        }
+    }
+
+    /// The objects of `ids` changed: any backoff is cancelled.
+    fn retry_now(&self, queue: &mut WorkQueue<StackId>, ids: &BTreeSet<StackId>) {
+        for id in ids {
+            if queue.failures(id) > 0 {
+                tracing::info!(stack = %id, "its objects changed: retried at once, backoff cancelled");
+            }
+            queue.retry_now(id);
         }
     }
 

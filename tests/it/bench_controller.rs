@@ -612,6 +612,15 @@ fn bench_stacks() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-controller.sh"]
 async fn bench_restart_in_sync_stacks() {
+    if let Ok(path) = std::env::var("BENCH_TRACE") {
+        let file = std::fs::File::create(path).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("aws_lb_operator=info")
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
     let n = bench_stacks();
     let w = World::new("bench-restart", 5802, 92).await;
     // NLB Services are every tenth stack; their Services live in the same namespaces.
@@ -626,6 +635,18 @@ async fn bench_restart_in_sync_stacks() {
         }
     }
     let calls = &w.env.clients.calls;
+    // Time spent in DescribeTargetHealth calls (the restart's reads), in total and in number.
+    let health = std::sync::Arc::new(std::sync::Mutex::new((Duration::ZERO, 0u32)));
+    {
+        let health = std::sync::Arc::clone(&health);
+        calls.on_finished(move |c| {
+            if c.operation == "DescribeTargetHealth" {
+                let mut h = health.lock().unwrap();
+                h.0 += c.took;
+                h.1 += 1;
+            }
+        });
+    }
     calls.reset();
     let first = w.controller().await;
     let created = w.wait_settled(&first, n as u64, 3600).await;
@@ -634,8 +655,11 @@ async fn bench_restart_in_sync_stacks() {
     let create_reads = calls.by_operation();
     first.shutdown().await;
     calls.reset();
+    *health.lock().unwrap() = (Duration::ZERO, 0);
     let second = w.controller().await;
     let confirmed = w.wait_settled(&second, n as u64, 1800).await;
+    let waited = calls.rate_limit_wait();
+    let (health_took, health_calls) = *health.lock().unwrap();
     let total = calls.total_calls();
     let mutating = calls.mutating_calls();
     let by_op = calls.by_operation();
@@ -650,11 +674,14 @@ async fn bench_restart_in_sync_stacks() {
          | cold start | {:.1} s | {create_calls} | {:.2} | {} |\n\
          | restart | {:.2} s | {total} | {per_stack:.2} | {mutating} |\n\n\
          Cold start, mutating calls: {create_by_op:?}\n\nCold start, all calls: {create_reads:?}\n\n\
-         Restart, calls: {by_op:?}\n",
+         Restart, calls: {by_op:?}; waiting for the client-side rate limits {:.1} s in all; \
+         DescribeTargetHealth {:.0} ms on average (rate-limit wait and retries included)\n",
         created.as_secs_f64(),
         create_calls as f64 / n as f64,
         create_by_op.values().sum::<u64>(),
         confirmed.as_secs_f64(),
+        waited.as_secs_f64(),
+        health_took.as_secs_f64() * 1000.0 / f64::from(health_calls.max(1)),
         alb = n - nlbs.len(),
         nlb = nlbs.len(),
     );

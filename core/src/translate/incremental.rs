@@ -29,6 +29,7 @@
 //! it after every step of sequences of changes. Hostname conflicts between stacks are not the
 //! translation's business (the controller decides them over all stacks after every rebuild).
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 
@@ -126,7 +127,9 @@ pub enum UnitId {
 /// What one unit contributed to the output.
 #[derive(Clone, Debug, Default)]
 struct Unit {
-    stack: Option<Stack>,
+    /// Shared with whoever took it from [`Model::shared_output`]: a unit not rebuilt hands out
+    /// the same allocation every time, so an unchanged stack is recognised by pointer.
+    stack: Option<Arc<Stack>>,
     errors: Vec<BuildError>,
     warnings: Vec<Warning>,
     skipped: Vec<Skipped>,
@@ -135,7 +138,9 @@ struct Unit {
     uses_instances: bool,
     /// A group's member Ingresses (namespace, name).
     ingresses: Vec<(String, String)>,
-    reads: BTreeSet<Read>,
+    /// What its build read, sorted (a vector: most units read two or three objects, for which
+    /// an ordered set would allocate a whole tree node).
+    reads: Vec<Read>,
     /// A Gateway unit's status (its own and its routes'), the classes' unit's (the classes').
     status: Statuses,
 }
@@ -275,7 +280,8 @@ pub struct Model {
     collect_errors: Vec<BuildError>,
     collect_skipped: Vec<Skipped>,
     node_errors: Vec<BuildError>,
-    readers: BTreeMap<Read, BTreeSet<UnitId>>,
+    /// Which units read each object, sorted (most objects have one reader).
+    readers: BTreeMap<Read, Vec<UnitId>>,
     /// The Gateway API objects the Gateway units were last built from (all of them rebuilt
     /// at once when one changes), for rebuilding one Gateway after a Service,
     /// EndpointSlice or Node change.
@@ -305,7 +311,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
         apply_default_tags(s, &index.config.default_tags);
     }
     Unit {
-        stack,
+        stack: stack.map(Arc::new),
         errors: built.errors,
         warnings: members
             .iter()
@@ -323,7 +329,7 @@ fn group_unit(index: &Index<'_>, id: &StackId, members: &[Member<'_>]) -> Unit {
             .iter()
             .map(|m| (m.namespace.clone(), m.name.clone()))
             .collect(),
-        reads: index.take_reads(),
+        reads: index.take_reads().into_iter().collect(),
         ..Unit::default()
     }
 }
@@ -359,14 +365,14 @@ fn service_unit(
         object_warnings("service", unsupported::Kind::Service, &svc.metadata)
     };
     Some(Unit {
-        stack,
+        stack: stack.map(Arc::new),
         errors: out.errors,
         warnings,
         skipped: out.skipped,
         claims: out.claims.into_iter().collect(),
         uses_instances: false,
         ingresses: Vec::new(),
-        reads,
+        reads: reads.into_iter().collect(),
         ..Unit::default()
     })
 }
@@ -445,14 +451,14 @@ fn gateway_unit(
         apply_default_tags(s, &index.config.default_tags);
     }
     Unit {
-        stack,
+        stack: stack.map(Arc::new),
         errors: out.errors,
         warnings: out.warnings,
         skipped: out.skipped,
         claims: out.claims.into_iter().collect(),
         // The Nodes' errors are added once, by the output, as for IngressGroups.
         uses_instances,
-        reads: index.take_reads(),
+        reads: index.take_reads().into_iter().collect(),
         status: out.status,
         ..Unit::default()
     }
@@ -486,6 +492,42 @@ fn gateway_units(index: &Index<'_>, objects: &GatewayObjects) -> Vec<(UnitId, Un
     units
 }
 
+/// A rebuilt unit's stack before and after (`None`: it had, or has, none).
+pub type StackChange = (Option<Arc<Stack>>, Option<Arc<Stack>>);
+
+/// What [`Model::update`] changed in the output.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Updated {
+    /// The stack of each rebuilt unit before and after (`None`: it had, or has, none); an
+    /// unchanged stack is the same allocation on both sides.
+    pub stacks: Vec<StackChange>,
+    /// Whether anything else of the output may have changed: errors, warnings, skipped
+    /// objects or claims of a rebuilt unit, or the Nodes' errors.
+    pub rest_changed: bool,
+}
+
+/// Whether two versions of a unit contribute the same errors, warnings, skipped objects and
+/// claims (and the same use of the Nodes' errors) to the output.
+fn same_rest(before: Option<&Unit>, after: Option<&Unit>) -> bool {
+    let empty = Unit::default();
+    let (b, a) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+    b.errors == a.errors
+        && b.warnings == a.warnings
+        && b.skipped == a.skipped
+        && b.claims == a.claims
+        && b.uses_instances == a.uses_instances
+        && b.status == a.status
+}
+
+/// Replaces `stack` with `before` when they are equal (one allocation, not two).
+fn share_if_equal(stack: &mut Option<Arc<Stack>>, before: Option<&Arc<Stack>>) {
+    if let (Some(now), Some(before)) = (stack.as_mut(), before) {
+        if !Arc::ptr_eq(now, before) && **now == **before {
+            *now = Arc::clone(before);
+        }
+    }
+}
+
 fn service_id(svc: &Service) -> UnitId {
     UnitId::Service(
         meta_namespace(&svc.metadata).to_owned(),
@@ -498,13 +540,37 @@ impl Model {
     /// unit's part and what it read.
     #[must_use]
     pub fn full(snapshot: &Snapshot, config: &BuildConfig) -> Self {
-        Self::full_with(snapshot, &GatewayObjects::default(), config)
+        Self::full_after(snapshot, &GatewayObjects::default(), config, None)
     }
 
     /// [`Model::full`] with the Gateway API objects (what
     /// [`build_with_gateways`](super::build_with_gateways) does).
     #[must_use]
     pub fn full_with(snapshot: &Snapshot, gateways: &GatewayObjects, config: &BuildConfig) -> Self {
+        Self::full_after(snapshot, gateways, config, None)
+    }
+
+    /// [`Model::full_with`], keeping `previous`'s allocation of every stack that comes out
+    /// equal, as soon as it is built: after a full rebuild only the stacks that changed are new
+    /// allocations, so the stacks held elsewhere (what was last decided and applied) stay
+    /// shared and compare by pointer, and the rebuild never holds two copies of every
+    /// unchanged stack at once.
+    #[must_use]
+    pub fn full_after(
+        snapshot: &Snapshot,
+        gateways: &GatewayObjects,
+        config: &BuildConfig,
+        previous: Option<&Model>,
+    ) -> Self {
+        let shared = |id: &UnitId, mut unit: Unit| {
+            if let Some(p) = previous {
+                share_if_equal(
+                    &mut unit.stack,
+                    p.units.get(id).and_then(|u| u.stack.as_ref()),
+                );
+            }
+            unit
+        };
         let index = Index::new(snapshot, config);
         let collected = group::collect(&index, &snapshot.ingresses);
         let mut model = Self {
@@ -515,14 +581,19 @@ impl Model {
             ..Self::default()
         };
         for (id, members) in &collected.groups {
-            model.insert(UnitId::Group(id.clone()), group_unit(&index, id, members));
+            let unit_id = UnitId::Group(id.clone());
+            let unit = shared(&unit_id, group_unit(&index, id, members));
+            model.insert(unit_id, unit);
         }
         for svc in &snapshot.services {
             if let Some(unit) = service_unit(&index, svc, &snapshot.nodes) {
-                model.insert(service_id(svc), unit);
+                let unit_id = service_id(svc);
+                let unit = shared(&unit_id, unit);
+                model.insert(unit_id, unit);
             }
         }
         for (id, unit) in gateway_units(&index, gateways) {
+            let unit = shared(&id, unit);
             model.insert(id, unit);
         }
         model.gateway_objects = gateways.clone();
@@ -531,10 +602,10 @@ impl Model {
 
     fn insert(&mut self, id: UnitId, unit: Unit) {
         for read in &unit.reads {
-            self.readers
-                .entry(read.clone())
-                .or_default()
-                .insert(id.clone());
+            let readers = self.readers.entry(read.clone()).or_default();
+            if let Err(at) = readers.binary_search(&id) {
+                readers.insert(at, id.clone());
+            }
         }
         self.units.insert(id, unit);
     }
@@ -543,7 +614,9 @@ impl Model {
         if let Some(unit) = self.units.remove(id) {
             for read in &unit.reads {
                 if let Some(set) = self.readers.get_mut(read) {
-                    set.remove(id);
+                    if let Ok(at) = set.binary_search(id) {
+                        set.remove(at);
+                    }
                     if set.is_empty() {
                         self.readers.remove(read);
                     }
@@ -685,11 +758,12 @@ impl Model {
     }
 
     /// Rebuilds the `scope`'s units from `snapshot`, which holds what [`Partial::select`]
-    /// selects, and merges them in. On an error nothing changed.
+    /// selects, and merges them in. On an error nothing changed. Says what changed, so a
+    /// caller can follow the output without comparing all of it ([`Updated`]).
     ///
     /// # Errors
     /// [`NeedsFull`] when the partial snapshot cannot rebuild the units faithfully.
-    pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<(), NeedsFull> {
+    pub fn update(&mut self, snapshot: &Snapshot, scope: &Partial) -> Result<Updated, NeedsFull> {
         self.update_with(snapshot, &GatewayObjects::default(), scope)
     }
 
@@ -704,9 +778,10 @@ impl Model {
         snapshot: &Snapshot,
         gateways: &GatewayObjects,
         scope: &Partial,
-    ) -> Result<(), NeedsFull> {
+    ) -> Result<Updated, NeedsFull> {
+        let mut updated = Updated::default();
         let Some(config) = self.config.clone() else {
-            return Ok(());
+            return Ok(updated);
         };
         let index = Index::new(snapshot, &config);
         let collected = group::collect(&index, &snapshot.ingresses);
@@ -782,21 +857,28 @@ impl Model {
             self.gateway_objects = gateways.clone();
         }
         for (id, unit) in fresh {
+            let before = self.units.get(&id).and_then(|u| u.stack.clone());
+            updated.rest_changed |= !same_rest(self.units.get(&id), unit.as_ref());
             self.remove(&id);
-            if let Some(unit) = unit {
+            let after = unit.map(|mut unit| {
+                share_if_equal(&mut unit.stack, before.as_ref());
+                let stack = unit.stack.clone();
                 self.insert(id, unit);
-            }
+                stack
+            });
+            updated.stacks.push((before, after.flatten()));
         }
         if scope.nodes {
+            updated.rest_changed |= self.node_errors != index.node_errors;
             self.node_errors = index.node_errors.clone();
         }
-        Ok(())
+        Ok(updated)
     }
 
     /// The stack of a unit, if it has one.
     #[must_use]
     pub fn stack(&self, id: &UnitId) -> Option<&Stack> {
-        self.units.get(id).and_then(|u| u.stack.as_ref())
+        self.units.get(id).and_then(|u| u.stack.as_deref())
     }
 
     /// The stacks of `units` (those that have one).
@@ -830,6 +912,20 @@ impl Model {
     /// The whole output, as [`build`](super::build) returns it.
     #[must_use]
     pub fn output(&self) -> BuildOutput {
+        let shared = self.shared_output();
+        BuildOutput {
+            stacks: shared.stacks.iter().map(|s| Stack::clone(s)).collect(),
+            errors: shared.errors,
+            skipped: shared.skipped,
+            warnings: shared.warnings,
+            claims: shared.claims,
+        }
+    }
+
+    /// [`Model::output`] with the stacks shared, not copied: a stack whose unit was not
+    /// rebuilt since the last call is the same allocation ([`Arc::ptr_eq`]).
+    #[must_use]
+    pub fn shared_output(&self) -> SharedOutput {
         let mut stacks = Vec::with_capacity(self.units.len());
         let mut errors = self.collect_errors.clone();
         let mut skipped = self.collect_skipped.clone();
@@ -858,7 +954,7 @@ impl Model {
         warnings.sort();
         // A route naming two Gateways is warned about by both.
         warnings.dedup();
-        BuildOutput {
+        SharedOutput {
             stacks,
             errors: keyed.into_iter().map(|(_, _, e)| e).collect(),
             skipped,
@@ -866,6 +962,21 @@ impl Model {
             claims,
         }
     }
+}
+
+/// [`BuildOutput`] with shared stacks ([`Model::shared_output`]).
+#[derive(Clone, Debug, Default)]
+pub struct SharedOutput {
+    /// Stacks sorted by id.
+    pub stacks: Vec<Arc<Stack>>,
+    /// As [`BuildOutput::errors`].
+    pub errors: Vec<BuildError>,
+    /// As [`BuildOutput::skipped`].
+    pub skipped: Vec<Skipped>,
+    /// As [`BuildOutput::warnings`].
+    pub warnings: Vec<Warning>,
+    /// As [`BuildOutput::claims`].
+    pub claims: BTreeMap<String, StackId>,
 }
 
 #[cfg(test)]

@@ -536,6 +536,83 @@ fn assert_same(got: &BuildOutput, want: &BuildOutput, context: &str) {
     assert_eq!(got.skipped, want.skipped, "skipped after {context}");
 }
 
+/// Asserts that every stack of `after` equal to the stack of `before` with its id is the same
+/// allocation (what the controller's pointer comparisons rely on), and that a changed one is
+/// not.
+fn assert_shared(before: &SharedOutput, after: &SharedOutput, context: &str) {
+    for now in &after.stacks {
+        let Some(old) = before.stacks.iter().find(|s| s.id == now.id) else {
+            continue;
+        };
+        assert_eq!(
+            Arc::ptr_eq(old, now),
+            **old == **now,
+            "stack {} after {context}: shared exactly when unchanged",
+            now.id
+        );
+    }
+}
+
+/// Asserts that `updated` tells every change from `before` to `after`: the other stacks are
+/// untouched (the same allocations), and unless `rest_changed` nothing else changed.
+fn assert_reported(before: &SharedOutput, after: &SharedOutput, updated: &Updated, context: &str) {
+    let reported: BTreeSet<&StackId> = updated
+        .stacks
+        .iter()
+        .flat_map(|(b, a)| b.iter().chain(a).map(|s| &s.id))
+        .collect();
+    for (b, a) in &updated.stacks {
+        if let Some(s) = a {
+            assert!(
+                after.stacks.iter().any(|x| Arc::ptr_eq(x, s)),
+                "{} reported but not in the output after {context}",
+                s.id
+            );
+        }
+        for s in b.iter().filter(|s| a.as_ref().is_none_or(|a| a.id != s.id)) {
+            assert!(
+                after.stacks.iter().all(|x| x.id != s.id) || reported.contains(&s.id),
+                "{} left its unit but is still in the output after {context}",
+                s.id
+            );
+        }
+    }
+    let unreported = |out: &SharedOutput| -> Vec<Arc<Stack>> {
+        out.stacks
+            .iter()
+            .filter(|s| !reported.contains(&s.id))
+            .cloned()
+            .collect()
+    };
+    let (was, now) = (unreported(before), unreported(after));
+    assert_eq!(was.len(), now.len(), "unreported stacks after {context}");
+    for (w, n) in was.iter().zip(&now) {
+        assert!(
+            Arc::ptr_eq(w, n),
+            "{} changed unreported after {context}",
+            n.id
+        );
+    }
+    if !updated.rest_changed {
+        assert_eq!(
+            before.claims, after.claims,
+            "claims changed unreported after {context}"
+        );
+        assert_eq!(
+            before.errors, after.errors,
+            "errors changed unreported after {context}"
+        );
+        assert_eq!(
+            before.warnings, after.warnings,
+            "warnings changed unreported after {context}"
+        );
+        assert_eq!(
+            before.skipped, after.skipped,
+            "skipped changed unreported after {context}"
+        );
+    }
+}
+
 /// How a step was taken.
 #[derive(Debug, Default)]
 struct Taken {
@@ -554,18 +631,29 @@ fn run(steps: &[Step]) -> Taken {
         let change = step.apply(&mut world);
         let snapshot = world.snapshot();
         let gateways = world.gateway_objects();
+        let before = model.shared_output();
+        let rebuilt =
+            |previous: &Model| Model::full_after(&snapshot, &gateways, &config, Some(previous));
         match model.scope([&change]) {
             Scope::Full => {
                 taken.full += 1;
-                model = Model::full_with(&snapshot, &gateways, &config);
+                model = rebuilt(&model);
             }
             Scope::Partial(partial) => {
                 let selected = partial.select_with(&snapshot, &gateways);
                 match model.update_with(&selected, &gateways, &partial) {
-                    Ok(()) => taken.partial += 1,
+                    Ok(updated) => {
+                        taken.partial += 1;
+                        assert_reported(
+                            &before,
+                            &model.shared_output(),
+                            &updated,
+                            &format!("step {n} {step:?}"),
+                        );
+                    }
                     Err(_) => {
                         taken.refused += 1;
-                        model = Model::full_with(&snapshot, &gateways, &config);
+                        model = rebuilt(&model);
                     }
                 }
             }
@@ -574,6 +662,7 @@ fn run(steps: &[Step]) -> Taken {
         let (want, status) = build_with_gateways(&snapshot, &gateways, &config);
         assert_same(&model.output(), &want, &context);
         assert_eq!(model.gateway_status(), status, "status after {context}");
+        assert_shared(&before, &model.shared_output(), &context);
     }
     taken
 }

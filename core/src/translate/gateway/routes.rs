@@ -19,10 +19,10 @@ use super::{
 };
 use crate::dns::DesiredHost;
 use crate::model::{
-    gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
-    GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec, Protocol,
-    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId, TargetGroupRef,
-    TargetGroupSpec, TargetSpec, TargetType,
+    gateway_target_group_name, tags, ActionSpec, CertificateDiscovery, ConditionSpec,
+    FixedResponseSpec, GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec,
+    Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
 };
 use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
@@ -531,6 +531,8 @@ pub(super) fn build(
     let rejected = cross_kind_rejections(index, objects, gw, states);
     let publishes = dns::gateway_publishes(&gw.metadata);
     let mut hostnames = Vec::new();
+    // Per listener, the hostnames of the routes accepted on it (for certificate discovery).
+    let mut route_hosts_of: Vec<BTreeSet<String>> = vec![BTreeSet::new(); states.len()];
     for route in AnyRoute::all(objects) {
         let route = &route;
         if route.meta.deletion_timestamp.is_some() {
@@ -661,6 +663,9 @@ pub(super) fn build(
                 continue;
             }
             for (k, hosts) in with_hosts {
+                if let Some(set) = route_hosts_of.get_mut(k) {
+                    set.extend(hosts.iter().flatten().cloned());
+                }
                 dns::add_hosts(
                     dns_names.as_ref(),
                     states[k].listener.hostname.as_deref(),
@@ -694,7 +699,8 @@ pub(super) fn build(
         }
         statuses.push(route_status);
     }
-    let listeners = alb_listeners(index, stack, states, candidates, errors, gw);
+    let discovery = discovery_hosts(gw, states, &route_hosts_of, errors);
+    let listeners = alb_listeners(index, stack, states, candidates, &discovery, errors, gw);
     let used: BTreeSet<&str> = listeners
         .iter()
         .flat_map(|l| l.rules.iter().flat_map(|r| r.actions.iter()))
@@ -838,11 +844,62 @@ fn listener_terminators(
     out
 }
 
+/// The hosts whose ACM certificates an HTTPS port without certificates takes, as the AWS Load
+/// Balancer Controller's Gateway listeners do (`mapGatewayListenerConfigsByPort`): the hostnames
+/// of the port's listeners and those the routes accepted on them serve there (the
+/// intersections), sorted. A port with none has nothing to discover certificates for: its
+/// listeners become `ResolvedRefs=False`, `InvalidCertificateRef`, and are not programmed.
+fn discovery_hosts(
+    gw: &Gateway,
+    states: &mut [State<'_>],
+    route_hosts_of: &[BTreeSet<String>],
+    errors: &mut Vec<BuildError>,
+) -> BTreeMap<u16, Vec<String>> {
+    let mut by_port: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    for (k, s) in states.iter().enumerate() {
+        if !(s.discover && s.is_valid()) {
+            continue;
+        }
+        let hosts = by_port.entry(s.port).or_default();
+        hosts.extend(s.listener.hostname.iter().cloned());
+        hosts.extend(route_hosts_of.get(k).into_iter().flatten().cloned());
+    }
+    let object =
+        ObjectRef::namespaced("gateway", namespace_of(&gw.metadata), name_of(&gw.metadata));
+    for (k, s) in states.iter_mut().enumerate() {
+        if !(s.discover && s.is_valid()) || by_port.get(&s.port).is_some_and(|h| !h.is_empty()) {
+            continue;
+        }
+        let e = invalid_field(
+            &object,
+            format!("spec.listeners[{k}].hostname"),
+            "",
+            format!(
+                "a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:{}].defaultCertificate of the Gateway's LoadBalancerConfiguration)",
+                s.port
+            ),
+        );
+        s.resolved_refs = Condition::no(
+            status::RESOLVED_REFS,
+            reason::INVALID_CERTIFICATE_REF,
+            message_of(&e),
+        );
+        s.certificates_ok = false;
+        errors.push(e);
+    }
+    by_port
+        .into_iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(port, h)| (port, h.into_iter().collect()))
+        .collect()
+}
+
 fn alb_listeners(
     index: &Index<'_>,
     stack: &StackId,
     states: &[State<'_>],
     mut candidates: Candidates,
+    discovery: &BTreeMap<u16, Vec<String>>,
     errors: &mut Vec<BuildError>,
     gw: &Gateway,
 ) -> Vec<ListenerSpec> {
@@ -884,7 +941,20 @@ fn alb_listeners(
             rules,
             ssl_policy: s.ssl_policy.clone(),
             certificates: s.certificates.clone(),
-            certificate_discovery: Vec::new(),
+            certificate_discovery: discovery
+                .get(&port)
+                .map(|hosts| {
+                    vec![CertificateDiscovery {
+                        object: format!(
+                            "gateway {}/{}",
+                            namespace_of(&gw.metadata),
+                            name_of(&gw.metadata)
+                        ),
+                        hosts: hosts.clone(),
+                        after: 0,
+                    }]
+                })
+                .unwrap_or_default(),
             alpn_policy: None,
             attributes: BTreeMap::new(),
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),

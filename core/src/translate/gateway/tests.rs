@@ -953,7 +953,8 @@ fn listeners_conflicts_protocols_and_certificates() {
             {"name": "bad", "port": 8443, "protocol": "HTTPS"},
             {"name": "mixed", "port": 9000, "protocol": "HTTP"},
             {"name": "mixed2", "port": 9000, "protocol": "HTTPS"},
-            {"name": "tcp", "port": 5432, "protocol": "TCP"}
+            {"name": "tcp", "port": 5432, "protocol": "TCP"},
+            {"name": "secret", "port": 8444, "protocol": "HTTPS", "hostname": "s.example.com", "tls": {"certificateRefs": [{"name": "s-tls"}]}}
         ]),
     );
     gw.spec.infrastructure = Some(from(
@@ -983,6 +984,8 @@ fn listeners_conflicts_protocols_and_certificates() {
         ("mixed", "Conflicted", (True, "ProtocolConflict")),
         ("mixed2", "Accepted", (False, "ProtocolConflict")),
         ("tcp", "Accepted", (False, "UnsupportedProtocol")),
+        ("secret", "ResolvedRefs", (False, "InvalidCertificateRef")),
+        ("secret", "Programmed", (False, "Invalid")),
     ];
     for (name, t, want) in table {
         assert_eq!(cond(name, t), want, "{name} {t}");
@@ -1015,7 +1018,8 @@ fn listeners_conflicts_protocols_and_certificates() {
         "shop/edge"
     );
     assert_eq!(stack.id.to_string(), "gateway:shop/edge");
-    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].hostname has invalid value "": expected a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[8].tls.certificateRefs has invalid value "s-tls": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8444].defaultCertificate of the Gateway's LoadBalancerConfiguration, or no certificateRefs to have ACM certificates discovered by hostname (an ALB takes no Secret)"#), "{:#?}", out.errors);
     assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)"#), "{:#?}", out.errors);
 }
 
@@ -2748,4 +2752,175 @@ fn backend_app_protocols_an_alb_target_group_cannot_speak_are_unsupported_protoc
             }
         }
     }
+}
+
+#[test]
+fn https_listeners_without_certificates_discover_them_in_acm_by_hostname() {
+    struct Case {
+        name: &'static str,
+        listeners: Value,
+        /// (hostnames, created) of routes on the Gateway.
+        routes: Vec<Value>,
+        /// Per HTTPS port: discovered hosts (`None`: no listener on the port).
+        want: Vec<(u16, Option<Vec<&'static str>>)>,
+        /// The listener refused for lack of hosts.
+        refused: Option<&'static str>,
+    }
+    let https = |name: &str, port: i32, host: Option<&str>| {
+        let mut l = json!({"name": name, "port": port, "protocol": "HTTPS", "allowedRoutes": {"namespaces": {"from": "All"}}});
+        if let Some(h) = host {
+            l["hostname"] = json!(h);
+        }
+        l
+    };
+    let cases = [
+        Case {
+            name: "the listener's hostname",
+            listeners: json!([https("a", 443, Some("shop.example.com"))]),
+            routes: vec![json!(null)],
+            want: vec![(443, Some(vec!["shop.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "a wildcard listener and the intersections of its routes",
+            listeners: json!([https("a", 443, Some("*.example.com"))]),
+            routes: vec![json!(["api.example.com", "x.other.org"]), json!(null)],
+            want: vec![(443, Some(vec!["*.example.com", "api.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "no listener hostname: the routes' hostnames",
+            listeners: json!([https("a", 443, None)]),
+            routes: vec![json!(["b.example.com", "a.example.com"]), json!(null)],
+            want: vec![(443, Some(vec!["a.example.com", "b.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "two listeners on a port share one ALB listener and its hosts",
+            listeners: json!([
+                https("a", 443, Some("a.example.com")),
+                https("b", 443, Some("b.example.com")),
+                https("c", 8443, Some("c.example.com"))
+            ]),
+            routes: vec![json!(null)],
+            want: vec![
+                (443, Some(vec!["a.example.com", "b.example.com"])),
+                (8443, Some(vec!["c.example.com"])),
+            ],
+            refused: None,
+        },
+        Case {
+            name: "no hostname anywhere",
+            listeners: json!([https("a", 443, None)]),
+            routes: vec![json!(null)],
+            want: vec![(443, None)],
+            refused: Some(
+                r#"gateway shop/edge: spec.listeners[0].hostname has invalid value "": expected a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate of the Gateway's LoadBalancerConfiguration)"#,
+            ),
+        },
+    ];
+    for c in cases {
+        let routes = c
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, hosts)| {
+                let mut spec = json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]});
+                if !hosts.is_null() {
+                    spec["hostnames"] = hosts.clone();
+                }
+                route("shop", &format!("r{i}"), spec)
+            })
+            .collect();
+        let o = objects(vec![gateway("shop", "edge", c.listeners.clone())], routes);
+        let out = run(&o, &[("shop", "a")]);
+        let errors: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+        match c.refused {
+            None => assert!(errors.is_empty(), "{}: {errors:?}", c.name),
+            Some(e) => assert_eq!(errors, vec![e.to_owned()], "{}", c.name),
+        }
+        let listeners = out
+            .stacks
+            .first()
+            .map(|s| &s.listeners[..])
+            .unwrap_or_default();
+        for (port, want) in &c.want {
+            let got = listeners.iter().find(|l| l.port == *port);
+            match want {
+                None => assert!(got.is_none(), "{}: {port}", c.name),
+                Some(hosts) => {
+                    let l = got.unwrap_or_else(|| panic!("{}: no listener {port}", c.name));
+                    assert!(l.certificates.is_empty(), "{}", c.name);
+                    assert_eq!(
+                        l.certificate_discovery,
+                        vec![crate::model::CertificateDiscovery {
+                            object: "gateway shop/edge".to_owned(),
+                            hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+                            after: 0,
+                        }],
+                        "{}",
+                        c.name
+                    );
+                }
+            }
+        }
+        let listener_status = &out.status.gateways[0].listeners[0];
+        let rr = find(&listener_status.conditions, "ResolvedRefs").unwrap();
+        let programmed = find(&listener_status.conditions, "Programmed").unwrap();
+        if c.refused.is_some() {
+            assert_eq!(
+                (rr.status, rr.reason, programmed.status),
+                (
+                    ConditionStatus::False,
+                    "InvalidCertificateRef",
+                    ConditionStatus::False
+                ),
+                "{}",
+                c.name
+            );
+        } else {
+            assert_eq!(
+                (rr.status, programmed.status),
+                (ConditionStatus::True, ConditionStatus::Unknown),
+                "{}",
+                c.name
+            );
+        }
+    }
+}
+
+#[test]
+fn discovered_certificates_resolve_for_a_gateway_listener() {
+    let o = objects(
+        vec![gateway(
+            "shop",
+            "edge",
+            json!([{"name": "a", "port": 443, "protocol": "HTTPS", "hostname": "*.example.com"}]),
+        )],
+        vec![route(
+            "shop",
+            "r",
+            json!({"parentRefs": [{"name": "edge"}], "hostnames": ["api.example.com"], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        )],
+    );
+    let out = run(&o, &[("shop", "a")]);
+    let stack = &out.stacks[0];
+    let cert = |arn: &str, domains: &[&str]| crate::certificates::AcmCertificate {
+        arn: arn.to_owned(),
+        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let resolved = crate::certificates::resolve_stack(
+        stack,
+        &[
+            cert("arn:wild", &["*.example.com"]),
+            cert("arn:other", &["other.org"]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(resolved.listeners[0].certificates, vec!["arn:wild"]);
+    assert!(resolved.listeners[0].certificate_discovery.is_empty());
+    assert_eq!(
+        crate::certificates::resolve_stack(stack, &[cert("arn:other", &["other.org"])]).unwrap_err(),
+        "certificate discovery for HTTPS listener port 443 of gateway shop/edge: no certificate found for host: *.example.com (no ISSUED ACM certificate has it or a one-label wildcard of it among its domain names; issue or import one, or set listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate in the Gateway's LoadBalancerConfiguration)"
+    );
 }

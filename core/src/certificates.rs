@@ -106,8 +106,19 @@ pub fn resolve_stack(stack: &Stack, certificates: &[AcmCertificate]) -> Result<S
         };
         let found = |r: &CertificateDiscovery| {
             discover(&r.hosts, certificates).map_err(|e| {
+                // A Gateway names its certificates in its LoadBalancerConfiguration, not in an
+                // Ingress annotation.
+                let why = match &e {
+                    DiscoveryError::NoCertificate { host } if r.object.starts_with("gateway ") => {
+                        format!(
+                            "no certificate found for host: {host} (no ISSUED ACM certificate has it or a one-label wildcard of it among its domain names; issue or import one, or set listenerConfigurations[protocolPort=HTTPS:{}].defaultCertificate in the Gateway's LoadBalancerConfiguration)",
+                            listener.port
+                        )
+                    }
+                    DiscoveryError::NoCertificate { .. } => e.to_string(),
+                };
                 format!(
-                    "certificate discovery for HTTPS listener port {} of {}: {e}",
+                    "certificate discovery for HTTPS listener port {} of {}: {why}",
                     listener.port, r.object
                 )
             })

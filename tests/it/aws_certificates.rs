@@ -1,14 +1,15 @@
 //! ACM certificate discovery on LocalStack: an HTTPS listener of an Ingress that names no
 //! certificate gets the issued certificates (imported and requested) covering its hosts, a
 //! re-apply makes no mutating call, a host without a certificate stops only its stack with
-//! LBC's message, and a pass with nothing to discover never calls ACM.
+//! LBC's message, and a pass with nothing to discover never calls ACM. An ALB Gateway's HTTPS
+//! listener without a certificate likewise, by its routes' hostnames.
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_lb_operator::aws::AwsClients;
-use aws_lb_operator::cli::manifests::load_snapshot;
-use aws_lb_operator_core::model::Stack;
-use aws_lb_operator_core::translate::{build, BuildConfig};
+use aws_lb_operator::cli::manifests::{load_manifests, load_snapshot};
+use aws_lb_operator_core::model::{Stack, TargetType};
+use aws_lb_operator_core::translate::{build, build_with_gateways, BuildConfig};
 use aws_sdk_acm::primitives::Blob;
 use aws_sdk_acm::types::CertificateStatus;
 
@@ -209,4 +210,128 @@ async fn https_listeners_without_certificate_arn_get_the_issued_certificates_of_
     }
     env.prepare(&[plain], false).await;
     assert_eq!(acm_calls(&env.clients), BTreeMap::new());
+}
+
+/// An internet-facing ALB Gateway whose HTTPS listener (no hostname, no certificate anywhere)
+/// takes a route with `hosts`.
+fn gateway_stacks(cluster: &str, step: &str, hosts: &[&str]) -> Vec<Stack> {
+    let dir = std::env::temp_dir().join(format!("aws-lb-acm-gw-{}-{step}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: alb}}
+spec: {{controllerName: gateway.k8s.aws/alb}}
+---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: LoadBalancerConfiguration
+metadata: {{name: edge-config, namespace: shop}}
+spec: {{scheme: internet-facing}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: edge, namespace: shop, uid: 9d1c2b3a-0000-4000-8000-0000000acm01}}
+spec:
+  gatewayClassName: alb
+  infrastructure:
+    parametersRef: {{group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: edge-config}}
+  listeners:
+    - {{name: https, port: 443, protocol: HTTPS}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: web, namespace: shop}}
+spec:
+  parentRefs: [{{name: edge}}]
+  hostnames: [{hosts}]
+  rules:
+    - backendRefs: [{{name: web, port: 80}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: web-1, namespace: shop, labels: {{kubernetes.io/service-name: web}}}}
+addressType: IPv4
+ports: [{{name: http, port: 8080}}]
+endpoints: [{{addresses: [10.62.1.10], conditions: {{ready: true}}}}]
+",
+        hosts = hosts.join(", ")
+    );
+    std::fs::write(dir.join("gateway.yaml"), yaml).unwrap();
+    let m = load_manifests(&[dir], false).unwrap();
+    assert!(m.errors.is_empty(), "{:?}", m.errors);
+    let config = BuildConfig {
+        default_target_type: TargetType::Ip,
+        ..BuildConfig::new(cluster)
+    };
+    let (out, _) = build_with_gateways(&m.snapshot, &m.gateways, &config);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    out.stacks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_https_listeners_without_certificates_get_the_issued_certificates_of_their_hosts() {
+    let config = localstack::account_config(REGION, ACCOUNT + 1).await;
+    let fixtures = aws_sdk_acm::Client::new(&config);
+    let www = import(&fixtures, "www.example.com").await;
+    let other = import(&fixtures, "other.org").await;
+    let env = env_with(AwsClients::new(&config), REGION, "acm-gw", 62).await;
+
+    // The route's hostnames on a listener without one: www (exact) and v1.api (the wildcard)
+    // are both the imported certificate's.
+    let desired = gateway_stacks(
+        &env.cluster,
+        "good",
+        &["www.example.com", "v1.api.example.com"],
+    );
+    assert_eq!(desired.len(), 1);
+    let first = env.apply(&desired, false).await;
+    assert_eq!(first.get("elbv2.CreateListener"), Some(&1), "{first:?}");
+    assert_eq!(
+        acm_calls(&env.clients),
+        BTreeMap::from([("acm.ListCertificates".to_owned(), 2)])
+    );
+    let observed = env.observed().await;
+    let listener = observed
+        .values()
+        .flat_map(|s| s.load_balancers.iter())
+        .flat_map(|lb| lb.listeners.iter())
+        .find(|l| l.port == 443)
+        .expect("the HTTPS listener");
+    let mut got = listener.certificates.clone();
+    got.dedup();
+    assert_eq!(got, vec![www.clone()], "not {other}");
+    assert_eq!(
+        env.apply(&desired, false).await,
+        BTreeMap::new(),
+        "a re-apply makes no mutating call"
+    );
+
+    // A hostname no issued certificate covers: the Gateway's stack is not planned, and the
+    // message points at the LoadBalancerConfiguration.
+    let bad = gateway_stacks(
+        &env.cluster,
+        "bad",
+        &["www.example.com", "a.b.api.example.com"],
+    );
+    let prepared = env.prepare(&bad, false).await;
+    assert_eq!(prepared.plan.errors.len(), 1, "{:?}", prepared.plan.errors);
+    assert_eq!(
+        prepared.plan.errors[0].message,
+        "certificate discovery for HTTPS listener port 443 of gateway shop/edge: no certificate \
+         found for host: a.b.api.example.com (no ISSUED ACM certificate has it or a one-label \
+         wildcard of it among its domain names; issue or import one, or set \
+         listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate in the Gateway's \
+         LoadBalancerConfiguration)"
+    );
+    assert!(
+        prepared.plan.changes.is_empty(),
+        "the deployed stack is unchanged: {:?}",
+        prepared.plan.changes
+    );
 }

@@ -33,6 +33,10 @@ pub(super) struct State<'a> {
     pub(super) certificates_ok: bool,
     /// Certificate ARNs (HTTPS), default first.
     pub(super) certificates: Vec<String>,
+    /// HTTPS without a certificate in the LoadBalancerConfiguration nor `tls.certificateRefs`:
+    /// its certificates are discovered in ACM by hostname (the AWS Load Balancer Controller's
+    /// Gateway rule), checked by [`super::routes::build`] once the routes' hostnames are known.
+    pub(super) discover: bool,
     /// TLS policy (HTTPS).
     pub(super) ssl_policy: Option<String>,
     /// Route kinds that may attach (`allowedRoutes.kinds` among those the protocol serves).
@@ -253,7 +257,16 @@ pub(super) fn validate<'a>(
             }
         }
         let needs_certificate = protocol == Some(Protocol::Https);
-        let certificates_ok = !needs_certificate || !certificates.is_empty();
+        let certificate_refs: Vec<&str> = l
+            .tls
+            .iter()
+            .flat_map(|t| t.certificate_refs.iter().flatten())
+            .map(|r| r.name.as_str())
+            .collect();
+        // No ARN and no Secret named: discovered in ACM by hostname. A Secret named is refused
+        // rather than replaced by whatever ACM holds for the hostname.
+        let discover = needs_certificate && certificates.is_empty() && certificate_refs.is_empty();
+        let certificates_ok = !needs_certificate || !certificates.is_empty() || discover;
         let resolved_refs = if !certificates_ok && accepted.status == status::ConditionStatus::True
         {
             Condition::no(
@@ -262,14 +275,9 @@ pub(super) fn validate<'a>(
                 fail(invalid_field(
                     object,
                     format!("{field}.tls.certificateRefs"),
-                    &l.tls
-                        .iter()
-                        .flat_map(|t| t.certificate_refs.iter().flatten())
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    &certificate_refs.join(", "),
                     format!(
-                        "an ACM certificate ARN in listenerConfigurations[protocolPort={protocol_port}].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"
+                        "an ACM certificate ARN in listenerConfigurations[protocolPort={protocol_port}].defaultCertificate of the Gateway's LoadBalancerConfiguration, or no certificateRefs to have ACM certificates discovered by hostname (an ALB takes no Secret)"
                     ),
                 )),
             )
@@ -304,6 +312,7 @@ pub(super) fn validate<'a>(
             resolved_refs,
             certificates_ok,
             certificates,
+            discover,
             ssl_policy: needs_certificate.then(|| {
                 listener_conf
                     .and_then(|c| c.ssl_policy.clone())

@@ -14,15 +14,15 @@ use super::nlb::{TCP_ROUTE, TLS_ROUTE, UDP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
 use super::{
     message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
-    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, L4Route, Listener, ParentReference,
-    ALB_CONTROLLER, GROUP,
+    HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, HttpRouteRetry, HttpRouteTimeouts,
+    L4Route, Listener, ParentReference, SessionPersistence, ALB_CONTROLLER, GROUP,
 };
 use crate::dns::DesiredHost;
 use crate::model::{
-    gateway_target_group_name, tags, ActionSpec, ConditionSpec, FixedResponseSpec,
-    GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec, Protocol,
-    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId, TargetGroupRef,
-    TargetGroupSpec, TargetSpec, TargetType,
+    gateway_target_group_name, tags, ActionSpec, CertificateDiscovery, ConditionSpec,
+    FixedResponseSpec, GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec,
+    Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
 };
 use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
@@ -57,23 +57,42 @@ struct AnyRule<'a> {
     matches: AnyMatches<'a>,
     filters: &'a [HttpRouteFilter],
     backend_refs: &'a [HttpBackendRef],
+    /// HTTPRoute `timeouts`.
+    timeouts: Option<&'a HttpRouteTimeouts>,
+    /// HTTPRoute `retry`.
+    retry: Option<&'a HttpRouteRetry>,
+    /// `sessionPersistence`.
+    session_persistence: Option<&'a SessionPersistence>,
+}
+
+impl AnyRule<'_> {
+    /// A rule without matches, filters, backends or other settings.
+    fn empty(matches: AnyMatches<'_>) -> AnyRule<'_> {
+        AnyRule {
+            matches,
+            filters: &[],
+            backend_refs: &[],
+            timeouts: None,
+            retry: None,
+            session_persistence: None,
+        }
+    }
 }
 
 impl<'a> AnyRoute<'a> {
     fn http(r: &'a HttpRoute) -> Self {
         let rules = match r.spec.rules.as_deref() {
             // No rules: one rule with no match and no backend.
-            None => vec![AnyRule {
-                matches: AnyMatches::Http(&[]),
-                filters: &[],
-                backend_refs: &[],
-            }],
+            None => vec![AnyRule::empty(AnyMatches::Http(&[]))],
             Some(rules) => rules
                 .iter()
                 .map(|rule| AnyRule {
                     matches: AnyMatches::Http(rule.matches.as_deref().unwrap_or_default()),
                     filters: rule.filters.as_deref().unwrap_or_default(),
                     backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                    timeouts: rule.timeouts.as_ref(),
+                    retry: rule.retry.as_ref(),
+                    session_persistence: rule.session_persistence.as_ref(),
                 })
                 .collect(),
         };
@@ -88,17 +107,16 @@ impl<'a> AnyRoute<'a> {
 
     fn grpc(r: &'a GrpcRoute) -> Self {
         let rules = match r.spec.rules.as_deref() {
-            None => vec![AnyRule {
-                matches: AnyMatches::Grpc(&[]),
-                filters: &[],
-                backend_refs: &[],
-            }],
+            None => vec![AnyRule::empty(AnyMatches::Grpc(&[]))],
             Some(rules) => rules
                 .iter()
                 .map(|rule| AnyRule {
                     matches: AnyMatches::Grpc(rule.matches.as_deref().unwrap_or_default()),
                     filters: rule.filters.as_deref().unwrap_or_default(),
                     backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                    timeouts: None,
+                    retry: None,
+                    session_persistence: rule.session_persistence.as_ref(),
                 })
                 .collect(),
         };
@@ -123,9 +141,8 @@ impl<'a> AnyRoute<'a> {
                 .rules
                 .iter()
                 .map(|rule| AnyRule {
-                    matches: AnyMatches::Http(&[]),
-                    filters: &[],
                     backend_refs: rule.backend_refs.as_deref().unwrap_or_default(),
+                    ..AnyRule::empty(AnyMatches::Http(&[]))
                 })
                 .collect(),
         }
@@ -514,6 +531,8 @@ pub(super) fn build(
     let rejected = cross_kind_rejections(index, objects, gw, states);
     let publishes = dns::gateway_publishes(&gw.metadata);
     let mut hostnames = Vec::new();
+    // Per listener, the hostnames of the routes accepted on it (for certificate discovery).
+    let mut route_hosts_of: Vec<BTreeSet<String>> = vec![BTreeSet::new(); states.len()];
     for route in AnyRoute::all(objects) {
         let route = &route;
         if route.meta.deletion_timestamp.is_some() {
@@ -644,6 +663,9 @@ pub(super) fn build(
                 continue;
             }
             for (k, hosts) in with_hosts {
+                if let Some(set) = route_hosts_of.get_mut(k) {
+                    set.extend(hosts.iter().flatten().cloned());
+                }
                 dns::add_hosts(
                     dns_names.as_ref(),
                     states[k].listener.hostname.as_deref(),
@@ -677,7 +699,8 @@ pub(super) fn build(
         }
         statuses.push(route_status);
     }
-    let listeners = alb_listeners(index, stack, states, candidates, errors, gw);
+    let discovery = discovery_hosts(gw, states, &route_hosts_of, errors);
+    let listeners = alb_listeners(index, stack, states, candidates, &discovery, errors, gw);
     let used: BTreeSet<&str> = listeners
         .iter()
         .flat_map(|l| l.rules.iter().flat_map(|r| r.actions.iter()))
@@ -821,11 +844,62 @@ fn listener_terminators(
     out
 }
 
+/// The hosts whose ACM certificates an HTTPS port without certificates takes, as the AWS Load
+/// Balancer Controller's Gateway listeners do (`mapGatewayListenerConfigsByPort`): the hostnames
+/// of the port's listeners and those the routes accepted on them serve there (the
+/// intersections), sorted. A port with none has nothing to discover certificates for: its
+/// listeners become `ResolvedRefs=False`, `InvalidCertificateRef`, and are not programmed.
+fn discovery_hosts(
+    gw: &Gateway,
+    states: &mut [State<'_>],
+    route_hosts_of: &[BTreeSet<String>],
+    errors: &mut Vec<BuildError>,
+) -> BTreeMap<u16, Vec<String>> {
+    let mut by_port: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    for (k, s) in states.iter().enumerate() {
+        if !(s.discover && s.is_valid()) {
+            continue;
+        }
+        let hosts = by_port.entry(s.port).or_default();
+        hosts.extend(s.listener.hostname.iter().cloned());
+        hosts.extend(route_hosts_of.get(k).into_iter().flatten().cloned());
+    }
+    let object =
+        ObjectRef::namespaced("gateway", namespace_of(&gw.metadata), name_of(&gw.metadata));
+    for (k, s) in states.iter_mut().enumerate() {
+        if !(s.discover && s.is_valid()) || by_port.get(&s.port).is_some_and(|h| !h.is_empty()) {
+            continue;
+        }
+        let e = invalid_field(
+            &object,
+            format!("spec.listeners[{k}].hostname"),
+            "",
+            format!(
+                "a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:{}].defaultCertificate of the Gateway's LoadBalancerConfiguration)",
+                s.port
+            ),
+        );
+        s.resolved_refs = Condition::no(
+            status::RESOLVED_REFS,
+            reason::INVALID_CERTIFICATE_REF,
+            message_of(&e),
+        );
+        s.certificates_ok = false;
+        errors.push(e);
+    }
+    by_port
+        .into_iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(port, h)| (port, h.into_iter().collect()))
+        .collect()
+}
+
 fn alb_listeners(
     index: &Index<'_>,
     stack: &StackId,
     states: &[State<'_>],
     mut candidates: Candidates,
+    discovery: &BTreeMap<u16, Vec<String>>,
     errors: &mut Vec<BuildError>,
     gw: &Gateway,
 ) -> Vec<ListenerSpec> {
@@ -867,7 +941,20 @@ fn alb_listeners(
             rules,
             ssl_policy: s.ssl_policy.clone(),
             certificates: s.certificates.clone(),
-            certificate_discovery: Vec::new(),
+            certificate_discovery: discovery
+                .get(&port)
+                .map(|hosts| {
+                    vec![CertificateDiscovery {
+                        object: format!(
+                            "gateway {}/{}",
+                            namespace_of(&gw.metadata),
+                            name_of(&gw.metadata)
+                        ),
+                        hosts: hosts.clone(),
+                        after: 0,
+                    }]
+                })
+                .unwrap_or_default(),
             alpn_policy: None,
             attributes: BTreeMap::new(),
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
@@ -980,6 +1067,7 @@ fn translate_rule(
         }
         translated.push(t);
     }
+    unsupported_settings(rule, &field, object)?;
     let mut redirect = None;
     for (fi, f) in rule.filters.iter().enumerate() {
         let ffield = format!("{field}.filters[{fi}]");
@@ -1016,6 +1104,93 @@ fn translate_rule(
         matches: translated,
         action,
     })
+}
+
+/// `k=v` of the fields that are set, `{}` when none is.
+fn shown_fields(fields: &[(&str, Option<String>)]) -> String {
+    let set: Vec<String> = fields
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    if set.is_empty() {
+        "{}".to_owned()
+    } else {
+        set.join(", ")
+    }
+}
+
+/// The rule settings an ALB rule cannot express: `timeouts`, `retry` and `sessionPersistence`
+/// (the specification's Extended features). A rule that sets one is refused like any other
+/// unsupported value, so that a route never runs without the behaviour it asked for.
+fn unsupported_settings(
+    rule: &AnyRule<'_>,
+    field: &str,
+    object: &ObjectRef,
+) -> Result<(), BuildError> {
+    if let Some(t) = rule.timeouts {
+        let why = "(an ALB has no per-rule or per-backend timeout: its one timeout is the load balancer's idle timeout, the attribute idle_timeout.timeout_seconds, which the LoadBalancerConfiguration's loadBalancerAttributes set for every listener)";
+        if let Some(v) = &t.request {
+            return Err(invalid_field(
+                object,
+                format!("{field}.timeouts.request"),
+                v,
+                format!("no request timeout {why}"),
+            ));
+        }
+        if let Some(v) = &t.backend_request {
+            return Err(invalid_field(
+                object,
+                format!("{field}.timeouts.backendRequest"),
+                v,
+                format!("no backend request timeout {why}"),
+            ));
+        }
+    }
+    if let Some(r) = rule.retry {
+        let value = shown_fields(&[
+            (
+                "codes",
+                r.codes.as_ref().map(|c| {
+                    format!(
+                        "[{}]",
+                        c.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }),
+            ),
+            ("attempts", r.attempts.map(|a| a.to_string())),
+            ("backoff", r.backoff.clone()),
+        ]);
+        return Err(invalid_field(
+            object,
+            format!("{field}.retry"),
+            &value,
+            "no retry (an ALB never retries a request, on the same target or another)",
+        ));
+    }
+    if let Some(p) = rule.session_persistence {
+        let value = shown_fields(&[
+            ("type", p.persistence_type.clone()),
+            ("sessionName", p.session_name.clone()),
+            ("absoluteTimeout", p.absolute_timeout.clone()),
+            ("idleTimeout", p.idle_timeout.clone()),
+            (
+                "cookieConfig.lifetimeType",
+                p.cookie_config
+                    .as_ref()
+                    .and_then(|c| c.lifetime_type.clone()),
+            ),
+        ]);
+        return Err(invalid_field(
+            object,
+            format!("{field}.sessionPersistence"),
+            &value,
+            "no session persistence (not translated: an ALB's stickiness is a target group's, with its own AWSALB cookie or an application cookie, not a session named per rule)",
+        ));
+    }
+    Ok(())
 }
 
 fn literal_ok(value: &str) -> bool {
@@ -1402,6 +1577,47 @@ fn granted(objects: &GatewayObjects, kind: &str, from_ns: &str, to_ns: &str, nam
 
 pub(super) type BackendError = (&'static str, BuildError);
 
+/// The specification: a backend whose Service port's `appProtocol` the route cannot speak to is
+/// invalid, `ResolvedRefs=False` with reason `UnsupportedProtocol`. An ALB HTTPRoute target
+/// group speaks HTTP/1.1 in cleartext (WebSockets included: an ALB upgrades them on HTTP/1.1
+/// target groups); a GRPCRoute target group speaks gRPC over cleartext HTTP/2 (h2c).
+fn alb_app_protocol(
+    object: &ObjectRef,
+    field: &str,
+    grpc: bool,
+    ns: &str,
+    name: &str,
+    port: i32,
+    app_protocol: Option<&str>,
+) -> Result<(), BackendError> {
+    let Some(app) = app_protocol else {
+        return Ok(());
+    };
+    let (ok, expected) = if grpc {
+        (
+            matches!(app, "kubernetes.io/h2c" | "grpc"),
+            "no appProtocol, \"kubernetes.io/h2c\" or \"grpc\" (a GRPCRoute's target group speaks gRPC over cleartext HTTP/2)",
+        )
+    } else {
+        (
+            matches!(app, "http" | "HTTP" | "kubernetes.io/ws"),
+            "no appProtocol, \"http\" or \"kubernetes.io/ws\" (an HTTPRoute's target group speaks cleartext HTTP/1.1, WebSockets included; an ALB target group with protocol version HTTP2 would refuse the HTTP/1.1 requests the route also takes, and TLS to backends is not translated)",
+        )
+    };
+    if ok {
+        return Ok(());
+    }
+    Err((
+        reason::UNSUPPORTED_PROTOCOL,
+        invalid_field(
+            object,
+            format!("{field}.port"),
+            &format!("{port} (service {ns}/{name}, appProtocol {app})"),
+            expected,
+        ),
+    ))
+}
+
 /// The target group of one backend: an ALB's (`l4: None`: HTTP, HTTP1 or gRPC) or an NLB's
 /// (`l4: Some(TCP, UDP or TLS)`, LBC's NLB Gateway defaults: a TCP health check).
 #[allow(clippy::too_many_arguments)]
@@ -1476,6 +1692,17 @@ pub(super) fn target_group(
         .and_then(|s| s.ports.as_ref())
         .and_then(|ports| ports.iter().find(|p| p.port == port))
         .ok_or_else(|| not_found(format!("port {port} of service {ns}/{name}")))?;
+    if l4.is_none() {
+        alb_app_protocol(
+            object,
+            field,
+            kind_of_route == GRPC_ROUTE,
+            ns,
+            name,
+            port,
+            svc_port.app_protocol.as_deref(),
+        )?;
+    }
     let target_type = index.config.default_target_type;
     let (tg_port, targets) = match target_type {
         TargetType::Instance => {

@@ -953,7 +953,8 @@ fn listeners_conflicts_protocols_and_certificates() {
             {"name": "bad", "port": 8443, "protocol": "HTTPS"},
             {"name": "mixed", "port": 9000, "protocol": "HTTP"},
             {"name": "mixed2", "port": 9000, "protocol": "HTTPS"},
-            {"name": "tcp", "port": 5432, "protocol": "TCP"}
+            {"name": "tcp", "port": 5432, "protocol": "TCP"},
+            {"name": "secret", "port": 8444, "protocol": "HTTPS", "hostname": "s.example.com", "tls": {"certificateRefs": [{"name": "s-tls"}]}}
         ]),
     );
     gw.spec.infrastructure = Some(from(
@@ -983,6 +984,8 @@ fn listeners_conflicts_protocols_and_certificates() {
         ("mixed", "Conflicted", (True, "ProtocolConflict")),
         ("mixed2", "Accepted", (False, "ProtocolConflict")),
         ("tcp", "Accepted", (False, "UnsupportedProtocol")),
+        ("secret", "ResolvedRefs", (False, "InvalidCertificateRef")),
+        ("secret", "Programmed", (False, "Invalid")),
     ];
     for (name, t, want) in table {
         assert_eq!(cond(name, t), want, "{name} {t}");
@@ -1015,7 +1018,8 @@ fn listeners_conflicts_protocols_and_certificates() {
         "shop/edge"
     );
     assert_eq!(stack.id.to_string(), "gateway:shop/edge");
-    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].tls.certificateRefs has invalid value "": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration (an ALB takes no Secret; discovery by hostname is not implemented yet)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[4].hostname has invalid value "": expected a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8443].defaultCertificate of the Gateway's LoadBalancerConfiguration)"#), "{:#?}", out.errors);
+    assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[8].tls.certificateRefs has invalid value "s-tls": expected an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:8444].defaultCertificate of the Gateway's LoadBalancerConfiguration, or no certificateRefs to have ACM certificates discovered by hostname (an ALB takes no Secret)"#), "{:#?}", out.errors);
     assert!(out.errors.iter().any(|e| e.to_string() == r#"gateway shop/edge: spec.listeners[7].protocol has invalid value "TCP": expected "HTTP" or "HTTPS" on an ALB Gateway (TCP, UDP and TLS listeners need an NLB class, gateway.k8s.aws/nlb)"#), "{:#?}", out.errors);
 }
 
@@ -2448,5 +2452,475 @@ fn gateway_load_balancer_names_never_collide_without_a_uid() {
             "internal"
         ),
         "a cluster's Gateway: LBC's name"
+    );
+}
+
+#[test]
+fn rule_settings_an_alb_cannot_express_are_reported_and_names_are_accepted() {
+    struct Case {
+        name: &'static str,
+        settings: Value,
+        /// `None`: the rule is served.
+        refused: Option<&'static str>,
+    }
+    let cases = [
+        Case {
+            name: "request timeout",
+            settings: json!({"timeouts": {"request": "10s"}}),
+            refused: Some(
+                r#"spec.rules[1].timeouts.request has invalid value "10s": expected no request timeout (an ALB has no per-rule or per-backend timeout: its one timeout is the load balancer's idle timeout, the attribute idle_timeout.timeout_seconds, which the LoadBalancerConfiguration's loadBalancerAttributes set for every listener)"#,
+            ),
+        },
+        Case {
+            name: "backend request timeout",
+            settings: json!({"timeouts": {"backendRequest": "2s"}}),
+            refused: Some(
+                r#"spec.rules[1].timeouts.backendRequest has invalid value "2s": expected no backend request timeout (an ALB has no per-rule or per-backend timeout: its one timeout is the load balancer's idle timeout, the attribute idle_timeout.timeout_seconds, which the LoadBalancerConfiguration's loadBalancerAttributes set for every listener)"#,
+            ),
+        },
+        Case {
+            name: "retry",
+            settings: json!({"retry": {"codes": [500, 502], "attempts": 2, "backoff": "100ms"}}),
+            refused: Some(
+                r#"spec.rules[1].retry has invalid value "codes=[500,502], attempts=2, backoff=100ms": expected no retry (an ALB never retries a request, on the same target or another)"#,
+            ),
+        },
+        Case {
+            name: "retry with defaults",
+            settings: json!({"retry": {}}),
+            refused: Some(
+                r#"spec.rules[1].retry has invalid value "{}": expected no retry (an ALB never retries a request, on the same target or another)"#,
+            ),
+        },
+        Case {
+            name: "session persistence",
+            settings: json!({"sessionPersistence": {"sessionName": "s", "type": "Cookie", "absoluteTimeout": "1h", "cookieConfig": {"lifetimeType": "Permanent"}}}),
+            refused: Some(
+                r#"spec.rules[1].sessionPersistence has invalid value "type=Cookie, sessionName=s, absoluteTimeout=1h, cookieConfig.lifetimeType=Permanent": expected no session persistence (not translated: an ALB's stickiness is a target group's, with its own AWSALB cookie or an application cookie, not a session named per rule)"#,
+            ),
+        },
+        Case {
+            name: "a backend filter",
+            settings: json!({"backendRefs": [{"name": "a", "port": 80, "filters": [{"type": "RequestHeaderModifier"}]}]}),
+            refused: Some(
+                r#"spec.rules[1].backendRefs[0].filters has invalid value "RequestHeaderModifier": expected no per-backend filter (an ALB forward has none)"#,
+            ),
+        },
+        Case {
+            name: "a filter type of no implementation",
+            settings: json!({"filters": [{"type": "CORS", "cors": {"allowOrigins": ["*"]}}]}),
+            refused: Some(
+                r#"spec.rules[1].filters[0].type has invalid value "CORS": expected RequestRedirect (the only filter an ALB rule expresses so far)"#,
+            ),
+        },
+        Case {
+            name: "a named rule",
+            settings: json!({"name": "second"}),
+            refused: None,
+        },
+        Case {
+            name: "empty timeouts",
+            settings: json!({"timeouts": {}}),
+            refused: None,
+        },
+    ];
+    for c in cases {
+        let mut rule = json!({"matches": [{"path": {"value": "/x"}}], "backendRefs": [{"name": "a", "port": 80}]});
+        for (k, v) in c.settings.as_object().unwrap() {
+            rule[k] = v.clone();
+        }
+        let o = objects(
+            vec![gateway("shop", "edge", json!([http("web", 80)]))],
+            vec![route(
+                "shop",
+                "r",
+                json!({
+                    "parentRefs": [{"name": "edge"}],
+                    "rules": [
+                        {"name": "first", "matches": [{"path": {"value": "/ok"}}], "backendRefs": [{"name": "a", "port": 80}]},
+                        rule
+                    ]
+                }),
+            )],
+        );
+        let out = run(&o, &[("shop", "a")]);
+        let stack = &out.stacks[0];
+        assert_eq!(
+            answer(stack, 80, "x", "/ok", &[]),
+            "shop-a:80",
+            "{}",
+            c.name
+        );
+        let conditions = &out.status.routes[0].parents[0].conditions;
+        assert_eq!(
+            parent_condition(&out.status, "shop/r", "Accepted"),
+            (ConditionStatus::True, "Accepted".to_owned()),
+            "{}",
+            c.name
+        );
+        match c.refused {
+            None => {
+                assert!(out.errors.is_empty(), "{}: {:?}", c.name, out.errors);
+                assert!(find(conditions, "PartiallyInvalid").is_none(), "{}", c.name);
+                assert_eq!(answer(stack, 80, "x", "/x", &[]), "shop-a:80", "{}", c.name);
+            }
+            Some(message) => {
+                assert_eq!(
+                    out.errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                    vec![format!("httproute shop/r: {message}")],
+                    "{}",
+                    c.name
+                );
+                let pi = find(conditions, "PartiallyInvalid").unwrap();
+                assert_eq!(
+                    (pi.status, pi.reason, pi.message.as_str()),
+                    (
+                        ConditionStatus::True,
+                        "UnsupportedValue",
+                        format!(
+                            "{message}; the rule is left out, the route's other rules are served"
+                        )
+                        .as_str()
+                    ),
+                    "{}",
+                    c.name
+                );
+                assert_eq!(answer(stack, 80, "x", "/x", &[]), "fixed 404", "{}", c.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rule_setting_an_alb_cannot_express_on_the_only_rule_refuses_the_route() {
+    let o = objects(
+        vec![gateway("shop", "edge", json!([http("web", 80)]))],
+        vec![route(
+            "shop",
+            "r",
+            json!({
+                "parentRefs": [{"name": "edge"}],
+                "rules": [{"timeouts": {"request": "5s"}, "backendRefs": [{"name": "a", "port": 80}]}]
+            }),
+        )],
+    );
+    let out = run(&o, &[("shop", "a")]);
+    assert_eq!(
+        parent_condition(&out.status, "shop/r", "Accepted"),
+        (ConditionStatus::False, "UnsupportedValue".to_owned())
+    );
+    assert_eq!(answer(&out.stacks[0], 80, "x", "/", &[]), "fixed 404");
+}
+
+#[test]
+fn grpc_session_persistence_is_reported() {
+    let mut o = grpc_objects(Vec::new());
+    o.grpc_routes.push(grpc_route(
+        "shop",
+        "g",
+        "2024-01-01T00:00:00Z",
+        json!({
+            "parentRefs": [{"name": "edge"}],
+            "rules": [{"name": "n", "sessionPersistence": {"type": "Header", "sessionName": "x-s"}, "backendRefs": [{"name": "a", "port": 80}]}]
+        }),
+    ));
+    let out = run(&o, &[("shop", "a")]);
+    assert!(
+        out.errors.iter().map(ToString::to_string).any(|e| e
+            == r#"grpcroute shop/g: spec.rules[0].sessionPersistence has invalid value "type=Header, sessionName=x-s": expected no session persistence (not translated: an ALB's stickiness is a target group's, with its own AWSALB cookie or an application cookie, not a session named per rule)"#),
+        "{:?}",
+        out.errors
+    );
+    assert_eq!(
+        parent_condition(&out.status, "shop/g", "Accepted"),
+        (ConditionStatus::False, "UnsupportedValue".to_owned())
+    );
+}
+
+#[test]
+fn backend_app_protocols_an_alb_target_group_cannot_speak_are_unsupported_protocol() {
+    struct Case {
+        grpc: bool,
+        app: Option<&'static str>,
+        want: Option<&'static str>,
+    }
+    let http_expected = r#"no appProtocol, "http" or "kubernetes.io/ws" (an HTTPRoute's target group speaks cleartext HTTP/1.1, WebSockets included; an ALB target group with protocol version HTTP2 would refuse the HTTP/1.1 requests the route also takes, and TLS to backends is not translated)"#;
+    let cases = [
+        Case {
+            grpc: false,
+            app: None,
+            want: None,
+        },
+        Case {
+            grpc: false,
+            app: Some("http"),
+            want: None,
+        },
+        Case {
+            grpc: false,
+            app: Some("kubernetes.io/ws"),
+            want: None,
+        },
+        Case {
+            grpc: false,
+            app: Some("kubernetes.io/h2c"),
+            want: Some("kubernetes.io/h2c"),
+        },
+        Case {
+            grpc: false,
+            app: Some("kubernetes.io/wss"),
+            want: Some("kubernetes.io/wss"),
+        },
+        Case {
+            grpc: false,
+            app: Some("https"),
+            want: Some("https"),
+        },
+        Case {
+            grpc: true,
+            app: Some("kubernetes.io/h2c"),
+            want: None,
+        },
+        Case {
+            grpc: true,
+            app: Some("grpc"),
+            want: None,
+        },
+        Case {
+            grpc: true,
+            app: Some("http"),
+            want: Some("http"),
+        },
+    ];
+    for c in cases {
+        let mut snap = snapshot(&[("shop", "a")]);
+        if let Some(ports) = snap.services[0]
+            .spec
+            .as_mut()
+            .and_then(|s| s.ports.as_mut())
+        {
+            ports[0].app_protocol = c.app.map(str::to_owned);
+        }
+        let mut o = grpc_objects(Vec::new());
+        let spec = json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]});
+        let kind = if c.grpc {
+            o.grpc_routes
+                .push(grpc_route("shop", "r", "2024-01-01T00:00:00Z", spec));
+            "grpcroute"
+        } else {
+            o.http_routes.push(route("shop", "r", spec));
+            "httproute"
+        };
+        let out = build(&o, &snap, &ip_config());
+        let label = format!("{kind} {:?}", c.app);
+        let errors: Vec<String> = out
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .filter(|e| e.contains("appProtocol"))
+            .collect();
+        match c.want {
+            None => {
+                assert!(errors.is_empty(), "{label}: {errors:?}");
+                assert_eq!(
+                    parent_condition(&out.status, "shop/r", "ResolvedRefs"),
+                    (ConditionStatus::True, "ResolvedRefs".to_owned()),
+                    "{label}"
+                );
+            }
+            Some(app) => {
+                let expected = if c.grpc {
+                    r#"no appProtocol, "kubernetes.io/h2c" or "grpc" (a GRPCRoute's target group speaks gRPC over cleartext HTTP/2)"#
+                } else {
+                    http_expected
+                };
+                assert_eq!(
+                    errors,
+                    vec![format!(
+                        r#"{kind} shop/r: spec.rules[0].backendRefs[0].port has invalid value "80 (service shop/a, appProtocol {app})": expected {expected}"#
+                    )],
+                    "{label}"
+                );
+                assert_eq!(
+                    parent_condition(&out.status, "shop/r", "ResolvedRefs"),
+                    (ConditionStatus::False, "UnsupportedProtocol".to_owned()),
+                    "{label}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn https_listeners_without_certificates_discover_them_in_acm_by_hostname() {
+    struct Case {
+        name: &'static str,
+        listeners: Value,
+        /// (hostnames, created) of routes on the Gateway.
+        routes: Vec<Value>,
+        /// Per HTTPS port: discovered hosts (`None`: no listener on the port).
+        want: Vec<(u16, Option<Vec<&'static str>>)>,
+        /// The listener refused for lack of hosts.
+        refused: Option<&'static str>,
+    }
+    let https = |name: &str, port: i32, host: Option<&str>| {
+        let mut l = json!({"name": name, "port": port, "protocol": "HTTPS", "allowedRoutes": {"namespaces": {"from": "All"}}});
+        if let Some(h) = host {
+            l["hostname"] = json!(h);
+        }
+        l
+    };
+    let cases = [
+        Case {
+            name: "the listener's hostname",
+            listeners: json!([https("a", 443, Some("shop.example.com"))]),
+            routes: vec![json!(null)],
+            want: vec![(443, Some(vec!["shop.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "a wildcard listener and the intersections of its routes",
+            listeners: json!([https("a", 443, Some("*.example.com"))]),
+            routes: vec![json!(["api.example.com", "x.other.org"]), json!(null)],
+            want: vec![(443, Some(vec!["*.example.com", "api.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "no listener hostname: the routes' hostnames",
+            listeners: json!([https("a", 443, None)]),
+            routes: vec![json!(["b.example.com", "a.example.com"]), json!(null)],
+            want: vec![(443, Some(vec!["a.example.com", "b.example.com"]))],
+            refused: None,
+        },
+        Case {
+            name: "two listeners on a port share one ALB listener and its hosts",
+            listeners: json!([
+                https("a", 443, Some("a.example.com")),
+                https("b", 443, Some("b.example.com")),
+                https("c", 8443, Some("c.example.com"))
+            ]),
+            routes: vec![json!(null)],
+            want: vec![
+                (443, Some(vec!["a.example.com", "b.example.com"])),
+                (8443, Some(vec!["c.example.com"])),
+            ],
+            refused: None,
+        },
+        Case {
+            name: "no hostname anywhere",
+            listeners: json!([https("a", 443, None)]),
+            routes: vec![json!(null)],
+            want: vec![(443, None)],
+            refused: Some(
+                r#"gateway shop/edge: spec.listeners[0].hostname has invalid value "": expected a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate of the Gateway's LoadBalancerConfiguration)"#,
+            ),
+        },
+    ];
+    for c in cases {
+        let routes = c
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, hosts)| {
+                let mut spec = json!({"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]});
+                if !hosts.is_null() {
+                    spec["hostnames"] = hosts.clone();
+                }
+                route("shop", &format!("r{i}"), spec)
+            })
+            .collect();
+        let o = objects(vec![gateway("shop", "edge", c.listeners.clone())], routes);
+        let out = run(&o, &[("shop", "a")]);
+        let errors: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+        match c.refused {
+            None => assert!(errors.is_empty(), "{}: {errors:?}", c.name),
+            Some(e) => assert_eq!(errors, vec![e.to_owned()], "{}", c.name),
+        }
+        let listeners = out
+            .stacks
+            .first()
+            .map(|s| &s.listeners[..])
+            .unwrap_or_default();
+        for (port, want) in &c.want {
+            let got = listeners.iter().find(|l| l.port == *port);
+            match want {
+                None => assert!(got.is_none(), "{}: {port}", c.name),
+                Some(hosts) => {
+                    let l = got.unwrap_or_else(|| panic!("{}: no listener {port}", c.name));
+                    assert!(l.certificates.is_empty(), "{}", c.name);
+                    assert_eq!(
+                        l.certificate_discovery,
+                        vec![crate::model::CertificateDiscovery {
+                            object: "gateway shop/edge".to_owned(),
+                            hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+                            after: 0,
+                        }],
+                        "{}",
+                        c.name
+                    );
+                }
+            }
+        }
+        let listener_status = &out.status.gateways[0].listeners[0];
+        let rr = find(&listener_status.conditions, "ResolvedRefs").unwrap();
+        let programmed = find(&listener_status.conditions, "Programmed").unwrap();
+        if c.refused.is_some() {
+            assert_eq!(
+                (rr.status, rr.reason, programmed.status),
+                (
+                    ConditionStatus::False,
+                    "InvalidCertificateRef",
+                    ConditionStatus::False
+                ),
+                "{}",
+                c.name
+            );
+        } else {
+            assert_eq!(
+                (rr.status, programmed.status),
+                (ConditionStatus::True, ConditionStatus::Unknown),
+                "{}",
+                c.name
+            );
+        }
+    }
+}
+
+#[test]
+fn discovered_certificates_resolve_for_a_gateway_listener() {
+    let o = objects(
+        vec![gateway(
+            "shop",
+            "edge",
+            json!([{"name": "a", "port": 443, "protocol": "HTTPS", "hostname": "*.example.com"}]),
+        )],
+        vec![route(
+            "shop",
+            "r",
+            json!({"parentRefs": [{"name": "edge"}], "hostnames": ["api.example.com"], "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        )],
+    );
+    let out = run(&o, &[("shop", "a")]);
+    let stack = &out.stacks[0];
+    let cert = |arn: &str, domains: &[&str]| crate::certificates::AcmCertificate {
+        arn: arn.to_owned(),
+        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let resolved = crate::certificates::resolve_stack(
+        stack,
+        &[
+            cert("arn:wild", &["*.example.com"]),
+            cert("arn:other", &["other.org"]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(resolved.listeners[0].certificates, vec!["arn:wild"]);
+    assert!(resolved.listeners[0].certificate_discovery.is_empty());
+    assert_eq!(
+        crate::certificates::resolve_stack(stack, &[cert("arn:other", &["other.org"])]).unwrap_err(),
+        "certificate discovery for HTTPS listener port 443 of gateway shop/edge: no certificate found for host: *.example.com (no ISSUED ACM certificate has it or a one-label wildcard of it among its domain names; issue or import one, or set listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate in the Gateway's LoadBalancerConfiguration)"
     );
 }

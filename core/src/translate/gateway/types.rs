@@ -249,7 +249,8 @@ pub struct ParentReference {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRouteRule {
-    /// Optional rule name.
+    /// Optional rule name (accepted; it changes nothing on an ALB, whose rules are named by
+    /// priority and tags).
     #[serde(default)]
     pub name: Option<String>,
     /// Matches (ORed); absent = one `PathPrefix /` match.
@@ -261,6 +262,73 @@ pub struct HttpRouteRule {
     /// Backends.
     #[serde(default)]
     pub backend_refs: Option<Vec<HttpBackendRef>>,
+    /// Request and backend-request timeouts (an ALB has no per-rule timeout: reported).
+    #[serde(default)]
+    pub timeouts: Option<HttpRouteTimeouts>,
+    /// Retries (an ALB does not retry: reported).
+    #[serde(default)]
+    pub retry: Option<HttpRouteRetry>,
+    /// Session persistence (experimental channel; not expressed yet: reported).
+    #[serde(default)]
+    pub session_persistence: Option<SessionPersistence>,
+}
+
+/// HTTPRoute rule `timeouts`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteTimeouts {
+    /// Timeout of the whole request, from the client's first byte to the last byte of the
+    /// response (a Gateway API duration, e.g. `10s`).
+    #[serde(default)]
+    pub request: Option<String>,
+    /// Timeout of one request from the Gateway to a backend.
+    #[serde(default)]
+    pub backend_request: Option<String>,
+}
+
+/// HTTPRoute rule `retry`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteRetry {
+    /// HTTP status codes to retry on.
+    #[serde(default)]
+    pub codes: Option<Vec<i32>>,
+    /// Maximum attempts.
+    #[serde(default)]
+    pub attempts: Option<i32>,
+    /// Backoff duration between attempts.
+    #[serde(default)]
+    pub backoff: Option<String>,
+}
+
+/// Rule `sessionPersistence` (HTTPRoute and GRPCRoute, experimental channel).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPersistence {
+    /// Cookie or header name.
+    #[serde(default)]
+    pub session_name: Option<String>,
+    /// Absolute timeout of a session.
+    #[serde(default)]
+    pub absolute_timeout: Option<String>,
+    /// Idle timeout of a session.
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    /// `Cookie` (default) or `Header`.
+    #[serde(default, rename = "type")]
+    pub persistence_type: Option<String>,
+    /// Cookie settings.
+    #[serde(default)]
+    pub cookie_config: Option<CookieConfig>,
+}
+
+/// `sessionPersistence.cookieConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CookieConfig {
+    /// `Session` or `Permanent`.
+    #[serde(default)]
+    pub lifetime_type: Option<String>,
 }
 
 /// An HTTPRoute match (every field ANDed).
@@ -427,6 +495,9 @@ pub struct GrpcRouteRule {
     /// Backends (the same shape as an HTTPRoute's).
     #[serde(default)]
     pub backend_refs: Option<Vec<HttpBackendRef>>,
+    /// Session persistence (experimental channel; not expressed yet: reported).
+    #[serde(default)]
+    pub session_persistence: Option<SessionPersistence>,
 }
 
 /// A GRPCRoute match (every field ANDed).

@@ -294,10 +294,15 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
         _ => "—",
     };
     let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Memory (`run --dry-run`, debug build, BENCH_SCALE={scale})\n\n{services} Services, {services} EndpointSlices with {} endpoints, {ingresses} Ingresses ({ingresses} \
+        "## Memory (`run --dry-run`, {profile} build, BENCH_SCALE={scale})\n\n{services} Services, {services} EndpointSlices with {} endpoints, {ingresses} Ingresses ({ingresses} \
          ALB stacks) served by the fixture (loaded in {:.1} s), `run` with the image's environment {:?}{}. Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM |\n|---:|---:|---:|---:|---:|",
         services * 10,
         load_time.as_secs_f64(),

@@ -131,6 +131,9 @@ pub fn load_manifests(paths: &[PathBuf], recursive: bool) -> Result<Manifests, M
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

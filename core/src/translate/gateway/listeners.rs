@@ -1,6 +1,7 @@
 //! A Gateway's listeners on an ALB: protocol, port, conflicts, certificates and route kinds,
 //! each with its status conditions.
 use super::status::{self, reason, Condition, ListenerStatus};
+use super::types::ListenerConfiguration;
 use super::{message_of, Gateway, Listener, Settings, GROUP};
 use crate::model::Protocol;
 use crate::translate::endpoints::port_u16;
@@ -100,6 +101,59 @@ impl State<'_> {
 }
 
 /// Validates every listener of `gw`; every condition that is not met is also an error.
+/// The route kinds a listener admits of those it can `served`, and the `group/kind` of each
+/// kind its `allowedRoutes.kinds` names that it cannot serve (an empty list: all it serves).
+pub(super) fn allowed_kinds(
+    l: &Listener,
+    served: &[&'static str],
+) -> (Vec<&'static str>, Vec<String>) {
+    let Some(kinds) = l
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.kinds.as_ref())
+        .filter(|k| !k.is_empty())
+    else {
+        return (served.to_vec(), Vec::new());
+    };
+    let (mut allowed, mut bad) = (Vec::new(), Vec::new());
+    for k in kinds {
+        let group = k.group.as_deref().unwrap_or(GROUP);
+        match served.iter().find(|s| group == GROUP && k.kind == **s) {
+            Some(s) => allowed.push(*s),
+            None => bad.push(format!("{group}/{}", k.kind)),
+        }
+    }
+    (allowed, bad)
+}
+
+/// The LoadBalancerConfiguration's entry for a listener's `PROTOCOL:PORT`, and its ACM
+/// certificates (`defaultCertificate` first, then `certificates` without repeats).
+pub(super) fn listener_configuration<'s>(
+    settings: &'s Settings,
+    l: &Listener,
+) -> (Option<&'s ListenerConfiguration>, Vec<String>) {
+    let protocol_port = format!("{}:{}", l.protocol, l.port);
+    let conf = settings
+        .spec
+        .listener_configurations
+        .iter()
+        .flatten()
+        .find(|c| c.protocol_port == protocol_port);
+    let mut certificates: Vec<String> = conf
+        .and_then(|c| c.default_certificate.clone())
+        .into_iter()
+        .collect();
+    for c in conf
+        .into_iter()
+        .flat_map(|c| c.certificates.iter().flatten())
+    {
+        if !certificates.contains(c) {
+            certificates.push(c.clone());
+        }
+    }
+    (conf, certificates)
+}
+
 pub(super) fn validate<'a>(
     gw: &'a Gateway,
     settings: &Settings,
@@ -219,43 +273,10 @@ pub(super) fn validate<'a>(
         } else {
             &[HTTP_ROUTE]
         };
-        let mut bad_kinds = Vec::new();
-        let mut allowed_kinds = served.to_vec();
-        if let Some(kinds) = l
-            .allowed_routes
-            .as_ref()
-            .and_then(|a| a.kinds.as_ref())
-            .filter(|k| !k.is_empty())
-        {
-            allowed_kinds.clear();
-            for k in kinds {
-                let group = k.group.as_deref().unwrap_or(GROUP);
-                match served.iter().find(|s| group == GROUP && k.kind == **s) {
-                    Some(s) => allowed_kinds.push(s),
-                    None => bad_kinds.push(format!("{group}/{}", k.kind)),
-                }
-            }
-        }
+        let (allowed_kinds, bad_kinds) = allowed_kinds(l, served);
         // Certificates (HTTPS): ACM ARNs from the LoadBalancerConfiguration.
         let protocol_port = format!("{}:{}", l.protocol, l.port);
-        let listener_conf = settings
-            .spec
-            .listener_configurations
-            .iter()
-            .flatten()
-            .find(|c| c.protocol_port == protocol_port);
-        let mut certificates: Vec<String> = listener_conf
-            .and_then(|c| c.default_certificate.clone())
-            .into_iter()
-            .collect();
-        for c in listener_conf
-            .and_then(|c| c.certificates.clone())
-            .unwrap_or_default()
-        {
-            if !certificates.contains(&c) {
-                certificates.push(c);
-            }
-        }
+        let (listener_conf, certificates) = listener_configuration(settings, l);
         let needs_certificate = protocol == Some(Protocol::Https);
         let certificate_refs: Vec<&str> = l
             .tls

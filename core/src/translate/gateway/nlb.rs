@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::dns;
+use super::listeners::{allowed_kinds, listener_configuration};
 use super::routes::{intersect, namespace_allowed, refers_to, route_ref, target_group, AnyRoute};
 use super::status::{
     self, reason, Condition, ConditionStatus, ListenerStatus, RouteParentStatus, RouteStatus,
@@ -237,42 +238,9 @@ fn validate<'a>(
         } else {
             accepted
         };
-        let mut bad_kinds = Vec::new();
-        let mut allowed_kinds = served.to_vec();
-        if let Some(kinds) = l
-            .allowed_routes
-            .as_ref()
-            .and_then(|a| a.kinds.as_ref())
-            .filter(|k| !k.is_empty())
-        {
-            allowed_kinds.clear();
-            for k in kinds {
-                let group = k.group.as_deref().unwrap_or(GROUP);
-                match served.iter().find(|s| group == GROUP && k.kind == **s) {
-                    Some(s) => allowed_kinds.push(s),
-                    None => bad_kinds.push(format!("{group}/{}", k.kind)),
-                }
-            }
-        }
+        let (allowed_kinds, bad_kinds) = allowed_kinds(l, served);
         let protocol_port = format!("{}:{}", l.protocol, l.port);
-        let listener_conf = settings
-            .spec
-            .listener_configurations
-            .iter()
-            .flatten()
-            .find(|c| c.protocol_port == protocol_port);
-        let mut certificates: Vec<String> = listener_conf
-            .and_then(|c| c.default_certificate.clone())
-            .into_iter()
-            .collect();
-        for c in listener_conf
-            .and_then(|c| c.certificates.clone())
-            .unwrap_or_default()
-        {
-            if !certificates.contains(&c) {
-                certificates.push(c);
-            }
-        }
+        let (listener_conf, certificates) = listener_configuration(settings, l);
         let terminates = protocol == Some(Protocol::Tls);
         let alpn_policy = listener_conf
             .and_then(|c| c.alpn_policy.clone())

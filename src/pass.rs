@@ -26,8 +26,8 @@ use tracing::Instrument;
 
 use crate::aws::execute::{ExecuteError, ExecuteOptions, ExecuteReport, Executor, Outcome};
 use crate::aws::observe::{
-    observe_cluster_scope, observe_listed, AttributeScope, Observation, ObserveScope, RegionCache,
-    RegionListing,
+    observe_cluster_scope, observe_cluster_scope_for, observe_listed, AttributeScope, Observation,
+    ObserveScope, RegionCache, RegionListing,
 };
 use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
@@ -970,13 +970,25 @@ async fn execute_scoped(
         let _scope = CLUSTER_SCOPE.lock().await;
         let trail: Vec<usize> = of(Phase::Trail).collect();
         if needs_scope {
+            // With nothing to remove, the pass checks its own ports only: a full read lists
+            // every target group of the cluster, which made a cold start quadratic.
+            let full = !trail.is_empty();
             let read = || async {
-                observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id)
+                let now = if full {
+                    observe_cluster_scope(clients, &prepared.cluster, &prepared.vpc_id).await
+                } else {
+                    observe_cluster_scope_for(
+                        clients,
+                        &prepared.cluster,
+                        &prepared.vpc_id,
+                        &prepared.claims,
+                    )
                     .await
-                    .map(|mut now| {
-                        now.unrestricted_sg_rules = prepared.unrestricted_sg_rules;
-                        now
-                    })
+                };
+                now.map(|mut now| {
+                    now.unrestricted_sg_rules = prepared.unrestricted_sg_rules;
+                    now
+                })
             };
             match read().await {
                 Ok(now) => {

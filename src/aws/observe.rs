@@ -681,6 +681,36 @@ pub async fn observe_cluster_scope(
     .await
 }
 
+/// The light re-read of a pass that removes nothing ([`observe_cluster_scope`] is for a pass
+/// with trailing removals): the security groups only (one DescribeSecurityGroups), with the
+/// ports in use and the backend's use taken from the pass's own `claims`. Enough to repair a
+/// permission of this pass's target ports that another process revoked on a stale read (that
+/// process, having revoked, re-reads everything and repairs what it sees; this pass repairs
+/// what it alone knows it needs), and it does not grow with the cluster: a cold start of `n`
+/// stacks in passes of 50 no longer lists every target group `n / 50` times.
+pub async fn observe_cluster_scope_for(
+    clients: &AwsClients,
+    cluster: &str,
+    vpc_id: &str,
+    claims: &cluster::Claims,
+) -> Result<ClusterNow> {
+    let span = tracing::info_span!("observe_cluster_scope_for", cluster, vpc_id);
+    async {
+        let sgs = ec2::list_security_groups(&clients.ec2, vpc_id).await?;
+        let sgs = classify_security_groups(sgs, cluster, &mut BTreeMap::new());
+        Ok(ClusterNow {
+            backend_sg: sgs.backend,
+            target_security_groups: sgs.targets,
+            ports_in_use: claims.ports.clone(),
+            backend_in_use: claims.backend,
+            // A setting of the pass, not read: the caller sets it.
+            unrestricted_sg_rules: false,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
 /// Error codes meaning the resource disappeared between listing and reading it.
 const GONE: &[&str] = &[
     "LoadBalancerNotFound",

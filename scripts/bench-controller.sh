@@ -16,6 +16,12 @@
 #   BENCH_SCALE=5 BENCH_RUNS=3 scripts/bench-controller.sh memory
 #              memory only: 50,000 Services / 500,000 endpoints / 5,000 Ingresses, three runs
 #
+# BENCH_SETUP_THROTTLE (`--aws-api-throttle` syntax, over the defaults) gives the controller that
+# creates the churn and restart benchmarks' stacks other rate limits, e.g.
+# `BENCH_SETUP_THROTTLE='elbv2:^RegisterTargets|^DeregisterTargets=100:200'` for 5,000 stacks
+# (created at the default 4 registrations per second, they take over 20 minutes); what is
+# measured keeps the defaults (the churn is measured by a controller started afterwards).
+#
 # BENCH_SCALE multiplies the memory benchmark's counts (0: the empty cluster), BENCH_RUNS starts
 # that many `run` processes in a row, BENCH_CHILD_ENV gives them `K=V` pairs (docs/controller.md,
 # "Measuring memory"). BENCH_TRACE=FILE makes the restart benchmark write the controller's
@@ -27,7 +33,7 @@ filter=bench_controller
 for arg in "$@"; do
   case $arg in
     --release) profile=(--release) ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     bench_*) filter="bench_controller::$arg" ;;
     *) filter="bench_controller::bench_$arg" ;;

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::controller::reconciler::Settings;
 use aws_lb_operator::controller::{start, Deps, Running};
 use aws_lb_operator_core::translate::BuildConfig;
@@ -355,9 +356,14 @@ impl World {
     }
 
     async fn controller(&self) -> Running {
+        self.controller_with(self.env.clients.clone()).await
+    }
+
+    /// A controller calling AWS through `aws` (the setup clients of [`setup_clients`]).
+    async fn controller_with(&self, aws: AwsClients) -> Running {
         start(Deps {
             client: self.server.client(),
-            aws: self.env.clients.clone(),
+            aws,
             settings: Settings {
                 cluster: self.env.cluster.clone(),
                 vpc_id: Some(self.env.vpc.clone()),
@@ -385,8 +391,20 @@ impl World {
     /// for 2 s (a stack may be reconciled more than once, so the count alone can come early);
     /// returns the time of the last AWS call.
     async fn wait_settled(&self, running: &Running, n: u64, secs: u64) -> Duration {
+        self.wait_settled_with(running, &self.env.clients, n, secs)
+            .await
+    }
+
+    /// [`Self::wait_settled`] for a controller calling AWS through `aws`.
+    async fn wait_settled_with(
+        &self,
+        running: &Running,
+        aws: &AwsClients,
+        n: u64,
+        secs: u64,
+    ) -> Duration {
         let t = Instant::now();
-        let calls = &self.env.clients.calls;
+        let calls = &aws.calls;
         let mut last = (calls.total_calls(), Instant::now());
         while t.elapsed() < Duration::from_secs(secs) {
             let done = running
@@ -406,6 +424,16 @@ impl World {
         }
         panic!("not settled with {n} stacks reconciled in {secs} s");
     }
+}
+
+/// `BENCH_SETUP_THROTTLE`: rate limits (`--aws-api-throttle` syntax, over the defaults) for
+/// creating the stacks a benchmark then measures, e.g.
+/// `elbv2:^RegisterTargets|^DeregisterTargets=100:200` so that 5,000 stacks are not created
+/// at 4 registrations per second (21 minutes). What is measured keeps the defaults.
+async fn setup_clients(account: u32) -> Option<(AwsClients, String)> {
+    let throttle = std::env::var("BENCH_SETUP_THROTTLE").ok()?;
+    let aws = localstack::account_clients_with_throttle(REGION, account, &throttle).await;
+    Some((aws, throttle))
 }
 
 fn env_count(name: &str, default: usize) -> usize {
@@ -432,8 +460,10 @@ async fn bench_target_churn_and_rollout() {
         w.server.apply_object(ingress(i));
     }
     let load_time = load.elapsed();
-    let running = w.controller().await;
-    let calls = &w.env.clients.calls;
+    let setup = setup_clients(5801).await;
+    let setup_aws = setup.as_ref().map_or(&w.env.clients, |(aws, _)| aws);
+    let running = w.controller_with(setup_aws.clone()).await;
+    let calls = &setup_aws.calls;
     // Every load balancer created, then no AWS write for 3 s (the reconcile counter counts
     // a stack's passes, not stacks, so it cannot tell when all are created).
     let t = Instant::now();
@@ -472,6 +502,18 @@ async fn bench_target_churn_and_rollout() {
     let failures = running
         .metrics
         .counter("aws_lb_operator_reconcile_errors_total", &[]);
+    // Created with the setup's rate limits: measured by a controller with the defaults, started
+    // on the synced cluster.
+    let running = match &setup {
+        Some(_) => {
+            running.shutdown().await;
+            let measured = w.controller().await;
+            w.wait_settled(&measured, stacks as u64, 1800).await;
+            measured
+        }
+        None => running,
+    };
+    let calls = &w.env.clients.calls;
     calls.reset();
     let mut latencies = Vec::with_capacity(changes);
     for n in 0..changes {
@@ -502,13 +544,19 @@ async fn bench_target_churn_and_rollout() {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Target churn at {stacks} stacks (in-process controller, `--target-batch-window 200ms`)\n\n{stacks} ALB stacks, {} Services with {} endpoints (loaded in {:.1} s, every stack created in {:.1} s, {failures} failed passes on the way). {changes} EndpointSlice changes (one endpoint added or removed, across the stacks), each \
+        "## Target churn at {stacks} stacks (in-process controller, `--target-batch-window 200ms`)\n\n{stacks} ALB stacks, {} Services with {} endpoints (loaded in {:.1} s, every stack created in {:.1} s{}, {failures} failed passes on the way). {changes} EndpointSlice changes (one endpoint added or removed, across the stacks), each \
          timed from the write to the API server until its RegisterTargets/DeregisterTargets call \
          was sent.\n\n| p50 | p99 | max |\n|---:|---:|---:|\n| {} ms | {} ms | {} ms |\n\nMutating calls: {by_op:?}\n",
         stacks * 10,
         stacks * 100,
         load_time.as_secs_f64(),
         created.as_secs_f64(),
+        setup
+            .as_ref()
+            .map(|(_, t)| format!(
+                " with BENCH_SETUP_THROTTLE={t:?} by a controller then stopped, measured by a new one started on the synced cluster"
+            ))
+            .unwrap_or_default(),
         p50.as_millis(),
         p99.as_millis(),
         max.as_millis()
@@ -653,11 +701,13 @@ async fn bench_restart_in_sync_stacks() {
         });
     }
     calls.reset();
-    let first = w.controller().await;
-    let created = w.wait_settled(&first, n as u64, 3600).await;
-    let create_calls = calls.total_calls();
-    let create_by_op = calls.mutating_by_operation();
-    let create_reads = calls.by_operation();
+    let setup = setup_clients(5802).await;
+    let setup_aws = setup.as_ref().map_or(&w.env.clients, |(aws, _)| aws);
+    let first = w.controller_with(setup_aws.clone()).await;
+    let created = w.wait_settled_with(&first, setup_aws, n as u64, 3600).await;
+    let create_calls = setup_aws.calls.total_calls();
+    let create_by_op = setup_aws.calls.mutating_by_operation();
+    let create_reads = setup_aws.calls.by_operation();
     first.shutdown().await;
     calls.reset();
     *health.lock().unwrap() = (Duration::ZERO, 0);
@@ -676,11 +726,15 @@ async fn bench_restart_in_sync_stacks() {
         "## Restart of {n} in-sync stacks (in-process controller, 4 workers, up to 50 stacks per pass)\n\n\
          {alb} ALB Ingresses and {nlb} NLB Services, one target group each (`BENCH_STACKS={n}`).\n\n\
          | | time | AWS calls | calls per stack | mutating |\n|---|---:|---:|---:|---:|\n\
-         | cold start | {:.1} s | {create_calls} | {:.2} | {} |\n\
+         | cold start{} | {:.1} s | {create_calls} | {:.2} | {} |\n\
          | restart | {:.2} s | {total} | {per_stack:.2} | {mutating} |\n\n\
          Cold start, mutating calls: {create_by_op:?}\n\nCold start, all calls: {create_reads:?}\n\n\
          Restart, calls: {by_op:?}; waiting for the client-side rate limits {:.1} s in all; \
          DescribeTargetHealth {:.0} ms on average (rate-limit wait and retries included)\n",
+        setup
+            .as_ref()
+            .map(|(_, t)| format!(" (BENCH_SETUP_THROTTLE={t:?})"))
+            .unwrap_or_default(),
         created.as_secs_f64(),
         create_calls as f64 / n as f64,
         create_by_op.values().sum::<u64>(),

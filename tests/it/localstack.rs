@@ -129,10 +129,22 @@ pub async fn account_clients(region: &str, n: u32) -> AwsClients {
 /// The SDK configuration of [`account_clients`], for a suite's fixture clients (built from it
 /// directly, their calls are neither counted nor recorded as the operator's).
 pub async fn account_config(region: &str, n: u32) -> aws_config::SdkConfig {
+    account_config_with(region, n, options(region)).await
+}
+
+/// Clients of [`account_clients`] with the rate limits of `throttle` (`--aws-api-throttle`
+/// syntax) over the tests' defaults: a benchmark's setup that is not what it measures.
+pub async fn account_clients_with_throttle(region: &str, n: u32, throttle: &str) -> AwsClients {
+    let mut opts = options(region);
+    opts.throttle = opts.throttle.with_overrides(throttle).unwrap();
+    AwsClients::new(&account_config_with(region, n, opts).await)
+}
+
+async fn account_config_with(region: &str, n: u32, opts: AwsOptions) -> aws_config::SdkConfig {
     let run = u32::from_str_radix(run_id(), 16).unwrap_or_default();
     let account = format!("{n:04}{run:08}");
     clients(region).await; // fails clearly when LocalStack is not running
-    load_sdk_config(&options(region))
+    load_sdk_config(&opts)
         .await
         .into_builder()
         .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(

@@ -20,7 +20,9 @@
 # creates the churn and restart benchmarks' stacks other rate limits, e.g.
 # `BENCH_SETUP_THROTTLE='elbv2:^RegisterTargets|^DeregisterTargets=100:200'` for 5,000 stacks
 # (created at the default 4 registrations per second, they take over 20 minutes); what is
-# measured keeps the defaults (the churn is measured by a controller started afterwards).
+# measured keeps the defaults (the churn is measured by a controller started afterwards), unless
+# BENCH_THROTTLE gives the churn and rollout's measured controller its own (e.g.
+# `elbv2:^RegisterTargets|^DeregisterTargets=400:400`: the pipeline without the 4/s limit).
 #
 # BENCH_SCALE multiplies the memory benchmark's counts (0: the empty cluster), BENCH_RUNS starts
 # that many `run` processes in a row, BENCH_CHILD_ENV gives them `K=V` pairs (docs/controller.md,
@@ -33,7 +35,7 @@ filter=bench_controller
 for arg in "$@"; do
   case $arg in
     --release) profile=(--release) ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     bench_*) filter="bench_controller::$arg" ;;
     *) filter="bench_controller::bench_$arg" ;;

@@ -116,7 +116,8 @@ fn load_common(server: &ApiServer) {
     }
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
+/// VmRSS, VmHWM, RssAnon and RssFile of `pid`, in KiB.
+fn rss_kib(pid: u32) -> (u64, u64, u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -126,7 +127,12 @@ fn rss_kib(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (
+        field("VmRSS:"),
+        field("VmHWM:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+    )
 }
 
 async fn http_get(addr: &str, path: &str) -> Option<String> {
@@ -161,6 +167,11 @@ struct MemoryRun {
     planned: Duration,
     rss_kib: u64,
     hwm_kib: u64,
+    /// The resident heap and stacks (RssAnon).
+    anon_kib: u64,
+    /// The resident pages of the binary and libraries (RssFile): ~43 MiB of the 141 MB debug
+    /// binary, mostly its code, with an empty cluster as with a full one.
+    file_kib: u64,
 }
 
 /// Starts `run --dry-run` against the fixture at `kubeconfig`, waits until its caches synced
@@ -233,7 +244,7 @@ async fn measure_run(env: &Env, kubeconfig: &std::path::Path, stacks: u64) -> Me
     }
     let planned = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss_kib, hwm_kib) = rss_kib(pid);
+    let (rss_kib, hwm_kib, anon_kib, file_kib) = rss_kib(pid);
     child.kill().ok();
     child.wait().ok();
     MemoryRun {
@@ -241,6 +252,8 @@ async fn measure_run(env: &Env, kubeconfig: &std::path::Path, stacks: u64) -> Me
         planned,
         rss_kib,
         hwm_kib,
+        anon_kib,
+        file_kib,
     }
 }
 
@@ -304,7 +317,7 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
     let _ = writeln!(
         s,
         "## Memory (`run --dry-run`, {profile} build, BENCH_SCALE={scale})\n\n{services} Services, {services} EndpointSlices with {} endpoints, {ingresses} Ingresses ({ingresses} \
-         ALB stacks) served by the fixture (loaded in {:.1} s), `run` with the image's environment {:?}{}. Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM |\n|---:|---:|---:|---:|---:|",
+         ALB stacks) served by the fixture (loaded in {:.1} s), `run` with the image's environment {:?}{}. Target: {target} resident.\n\n| run | caches synced after | every stack planned after | VmRSS | VmHWM | of VmRSS: RssAnon (heap) | RssFile (binary) |\n|---:|---:|---:|---:|---:|---:|---:|",
         services * 10,
         load_time.as_secs_f64(),
         image_env(),
@@ -315,12 +328,14 @@ async fn bench_memory_10k_services_100k_endpoints_1k_ingresses() {
     for (n, m) in measured.iter().enumerate() {
         let _ = writeln!(
             s,
-            "| {} | {:.1} s | {:.1} s | {} MiB | {} MiB |",
+            "| {} | {:.1} s | {:.1} s | {} MiB | {} MiB | {} MiB | {} MiB |",
             n + 1,
             m.synced.unwrap_or_default().as_secs_f64(),
             m.planned.as_secs_f64(),
             mib(m.rss_kib),
-            mib(m.hwm_kib)
+            mib(m.hwm_kib),
+            mib(m.anon_kib),
+            mib(m.file_kib)
         );
     }
     report(&s);
@@ -504,16 +519,23 @@ async fn bench_target_churn_and_rollout() {
         .counter("aws_lb_operator_reconcile_errors_total", &[]);
     // Created with the setup's rate limits: measured by a controller with the defaults, started
     // on the synced cluster.
-    let running = match &setup {
-        Some(_) => {
-            running.shutdown().await;
-            let measured = w.controller().await;
-            w.wait_settled(&measured, stacks as u64, 1800).await;
-            measured
-        }
-        None => running,
+    // BENCH_THROTTLE: the measured controller's rate limits over the defaults (what the
+    // pipeline costs without the 4/s registration limit).
+    let throttle = std::env::var("BENCH_THROTTLE").ok();
+    let measured_aws = match &throttle {
+        Some(t) => localstack::account_clients_with_throttle(REGION, 5801, t).await,
+        None => w.env.clients.clone(),
     };
-    let calls = &w.env.clients.calls;
+    let running = if setup.is_some() || throttle.is_some() {
+        running.shutdown().await;
+        let measured = w.controller_with(measured_aws.clone()).await;
+        w.wait_settled_with(&measured, &measured_aws, stacks as u64, 1800)
+            .await;
+        measured
+    } else {
+        running
+    };
+    let calls = &measured_aws.calls;
     calls.reset();
     let mut latencies = Vec::with_capacity(changes);
     for n in 0..changes {
@@ -546,7 +568,7 @@ async fn bench_target_churn_and_rollout() {
         s,
         "## Target churn at {stacks} stacks (in-process controller, `--target-batch-window 200ms`)\n\n{stacks} ALB stacks, {} Services with {} endpoints (loaded in {:.1} s, every stack created in {:.1} s{}, {failures} failed passes on the way). {changes} EndpointSlice changes (one endpoint added or removed, across the stacks), each \
          timed from the write to the API server until its RegisterTargets/DeregisterTargets call \
-         was sent.\n\n| p50 | p99 | max |\n|---:|---:|---:|\n| {} ms | {} ms | {} ms |\n\nMutating calls: {by_op:?}\n",
+         was sent; rate limits: {}.\n\n| p50 | p99 | max |\n|---:|---:|---:|\n| {} ms | {} ms | {} ms |\n\nMutating calls: {by_op:?}\n",
         stacks * 10,
         stacks * 100,
         load_time.as_secs_f64(),
@@ -557,6 +579,10 @@ async fn bench_target_churn_and_rollout() {
                 " with BENCH_SETUP_THROTTLE={t:?} by a controller then stopped, measured by a new one started on the synced cluster"
             ))
             .unwrap_or_default(),
+        throttle.as_deref().map_or_else(
+            || "the defaults".to_owned(),
+            |t| format!("BENCH_THROTTLE={t:?} over the defaults")
+        ),
         p50.as_millis(),
         p99.as_millis(),
         max.as_millis()
@@ -569,7 +595,7 @@ async fn bench_target_churn_and_rollout() {
         "{by_op:?}"
     );
     if stacks >= 100 {
-        rollout(&w, stacks).await;
+        rollout(&w, &measured_aws, throttle.as_deref(), stacks).await;
     }
     running.shutdown().await;
 }
@@ -578,9 +604,9 @@ async fn bench_target_churn_and_rollout() {
 /// ten deregistered per target group): the time from the first write until every target group
 /// got its calls, and how many there were (each target group needs at least one
 /// RegisterTargets and one DeregisterTargets, so 100 of each is at most one each).
-async fn rollout(w: &World, stacks: usize) {
+async fn rollout(w: &World, aws: &AwsClients, throttle: Option<&str>, stacks: usize) {
     const ROLLED: usize = 100;
-    let calls = &w.env.clients.calls;
+    let calls = &aws.calls;
     calls.reset();
     let registers = || {
         calls
@@ -616,8 +642,12 @@ async fn rollout(w: &World, stacks: usize) {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "## Rollout at {stacks} stacks\n\n{ROLLED} Services' EndpointSlices replaced at once (written in {} ms), each target group's ten targets swapped for ten new ones.\n\n| every target call sent after | RegisterTargets | DeregisterTargets |\n|---:|---:|---:|\n| {} ms | {} | {} |\n\nMutating calls: {by_op:?}\n",
+        "## Rollout at {stacks} stacks\n\n{ROLLED} Services' EndpointSlices replaced at once (written in {} ms), each target group's ten targets swapped for ten new ones; rate limits: {}.\n\n| every target call sent after | RegisterTargets | DeregisterTargets |\n|---:|---:|---:|\n| {} ms | {} | {} |\n\nMutating calls: {by_op:?}\n",
         written.as_millis(),
+        throttle.map_or_else(
+            || "the defaults".to_owned(),
+            |t| format!("BENCH_THROTTLE={t:?} over the defaults")
+        ),
         all_sent.as_millis(),
         registers(),
         deregisters()

@@ -11,8 +11,9 @@
 //!   per stack (`BENCH_STACKS=5000`: 50,000 Services, 500,000 endpoints); then, from 100 stacks
 //!   up, a rollout: 100 Services' slices replaced at once, timed until every target call was
 //!   sent, with the calls counted;
-//! - restart: cold start of `BENCH_STACKS` (default 1,000 for this benchmark) stacks, then the
-//!   time and AWS calls to confirm them all in sync after a restart.
+//! - restart: cold start of `BENCH_STACKS` (default 1,000 for this benchmark) stacks and
+//!   `BENCH_TGBS` TargetGroupBindings (default one per ten stacks), then the time and AWS calls
+//!   to confirm them all in sync after a restart.
 //!
 //! `BENCH_STACKS` sizes whichever benchmark runs: give it with a filter
 //! (`scripts/bench-controller.sh target_churn`).
@@ -689,9 +690,11 @@ fn bench_stacks() -> usize {
 }
 
 /// Cold start of `BENCH_STACKS` stacks (nine in ten ALB Ingresses, one in ten NLB Services,
-/// one target group each), then a restart with all of them in sync: time, AWS calls, calls per
-/// stack. Asserts every load balancer was created once, the shared backend security group
-/// once, and the restart wrote nothing.
+/// one target group each) and `BENCH_TGBS` (default one per ten stacks) TargetGroupBindings of
+/// the user's target groups, then a restart with all of them in sync: time, AWS calls, calls
+/// per target group. Asserts every load balancer was created once, the shared backend security
+/// group once, every binding's targets registered, and the restart wrote nothing and read each
+/// target group's targets once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-controller.sh"]
 async fn bench_restart_in_sync_stacks() {
@@ -717,6 +720,38 @@ async fn bench_restart_in_sync_stacks() {
             w.server.apply_object(ingress(i));
         }
     }
+    // BENCH_TGBS (default one per ten stacks) TargetGroupBindings, each binding a target group
+    // of the user's (created here, not by the controller) to a Service of its own.
+    let tgbs = env_count("BENCH_TGBS", n / 10);
+    let user = localstack::account_clients(REGION, 5802).await;
+    let mut bound = Vec::with_capacity(tgbs);
+    for j in 0..tgbs {
+        let svc = j * 10 + 5;
+        w.server.apply_object(service(svc));
+        w.server.apply_object(slice(svc, 3, 0));
+        let arn = user
+            .elbv2
+            .create_target_group()
+            .name(format!("bench-tgb-{j}"))
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id(&w.env.vpc)
+            .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+            .send()
+            .await
+            .unwrap()
+            .target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_owned();
+        bound.push(arn.clone());
+        w.server.apply_object(json!({
+            "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+            "metadata": {"name": format!("tgb{j}"), "namespace": format!("ns{}", (svc / 10) % 50)},
+            "spec": {"targetGroupARN": arn, "targetType": "ip",
+                "serviceRef": {"name": format!("svc{svc}"), "port": 80}}
+        }));
+    }
     let calls = &w.env.clients.calls;
     // Time spent in DescribeTargetHealth calls (the restart's reads), in total and in number.
     let health = std::sync::Arc::new(std::sync::Mutex::new((Duration::ZERO, 0u32)));
@@ -739,6 +774,13 @@ async fn bench_restart_in_sync_stacks() {
     let create_by_op = setup_aws.calls.mutating_by_operation();
     let create_reads = setup_aws.calls.by_operation();
     first.shutdown().await;
+    // Every binding's target group got its Service's three endpoints.
+    for arn in &bound {
+        let targets = aws_lb_operator::aws::elbv2::registered_targets(&user.elbv2, arn)
+            .await
+            .unwrap();
+        assert_eq!(targets.len(), 3, "{arn}: {targets:?}");
+    }
     calls.reset();
     *health.lock().unwrap() = (Duration::ZERO, 0);
     let second = w.controller().await;
@@ -749,13 +791,16 @@ async fn bench_restart_in_sync_stacks() {
     let mutating = calls.mutating_calls();
     let by_op = calls.by_operation();
     second.shutdown().await;
-    let per_stack = total as f64 / n as f64;
+    // One target group per stack and per binding.
+    let groups = n + tgbs;
+    let per_stack = total as f64 / groups as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "## Restart of {n} in-sync stacks (in-process controller, 4 workers, up to 50 stacks per pass)\n\n\
-         {alb} ALB Ingresses and {nlb} NLB Services, one target group each (`BENCH_STACKS={n}`).\n\n\
-         | | time | AWS calls | calls per stack | mutating |\n|---|---:|---:|---:|---:|\n\
+         {alb} ALB Ingresses and {nlb} NLB Services, one target group each (`BENCH_STACKS={n}`), \
+         and {tgbs} TargetGroupBindings of target groups of the user's (`BENCH_TGBS`): {groups} target groups.\n\n\
+         | | time | AWS calls | calls per target group | mutating |\n|---|---:|---:|---:|---:|\n\
          | cold start{} | {:.1} s | {create_calls} | {:.2} | {} |\n\
          | restart | {:.2} s | {total} | {per_stack:.2} | {mutating} |\n\n\
          Cold start, mutating calls: {create_by_op:?}\n\nCold start, all calls: {create_reads:?}\n\n\
@@ -766,7 +811,7 @@ async fn bench_restart_in_sync_stacks() {
             .map(|(_, t)| format!(" (BENCH_SETUP_THROTTLE={t:?})"))
             .unwrap_or_default(),
         created.as_secs_f64(),
-        create_calls as f64 / n as f64,
+        create_calls as f64 / groups as f64,
         create_by_op.values().sum::<u64>(),
         confirmed.as_secs_f64(),
         waited.as_secs_f64(),
@@ -791,7 +836,7 @@ async fn bench_restart_in_sync_stacks() {
     // The region is listed once (page size 400) and one DescribeTargetHealth per target group.
     assert_eq!(
         by_op.get("elbv2.DescribeTargetHealth"),
-        Some(&(n as u64)),
+        Some(&(groups as u64)),
         "{by_op:?}"
     );
     assert!(

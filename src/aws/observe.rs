@@ -682,7 +682,8 @@ pub async fn observe_cluster_scope(
 }
 
 /// The light re-read of a pass that removes nothing ([`observe_cluster_scope`] is for a pass
-/// with trailing removals): the security groups only (one DescribeSecurityGroups), with the
+/// with trailing removals): the backend and target security groups only (two
+/// DescribeSecurityGroups filtered by their tags, not the VPC's every group), with the
 /// ports in use and the backend's use taken from the pass's own `claims`. Enough to repair a
 /// permission of this pass's target ports that another process revoked on a stale read (that
 /// process, having revoked, re-reads everything and repairs what it sees; this pass repairs
@@ -696,8 +697,31 @@ pub async fn observe_cluster_scope_for(
 ) -> Result<ClusterNow> {
     let span = tracing::info_span!("observe_cluster_scope_for", cluster, vpc_id);
     async {
-        let sgs = ec2::list_security_groups(&clients.ec2, vpc_id).await?;
-        let sgs = classify_security_groups(sgs, cluster, &mut BTreeMap::new());
+        // Only the groups that matter here, filtered by AWS: the backend group (by its
+        // resource tag) and the target (node) groups (by the cluster's tag key). Listing the
+        // VPC would read every load balancer's frontend group, which grows with the cluster.
+        let node_tag = format!("{CLUSTER_SUBNET_TAG_PREFIX}{cluster}");
+        let backend_filter = format!("tag:{CLUSTER_RESOURCE_TAG}");
+        let (backend, targets) = futures::try_join!(
+            ec2::describe_security_groups(
+                &clients.ec2,
+                vec![
+                    ec2::filter("vpc-id", [vpc_id]),
+                    ec2::filter(&backend_filter, [BACKEND_SG_RESOURCE]),
+                ],
+            ),
+            ec2::describe_security_groups(
+                &clients.ec2,
+                vec![
+                    ec2::filter("vpc-id", [vpc_id]),
+                    ec2::filter("tag-key", [node_tag.as_str()]),
+                ],
+            ),
+        )?;
+        let mut groups: Vec<ObservedSecurityGroup> = backend.into_iter().chain(targets).collect();
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
+        groups.dedup_by(|a, b| a.id == b.id);
+        let sgs = classify_security_groups(groups, cluster, &mut BTreeMap::new());
         Ok(ClusterNow {
             backend_sg: sgs.backend,
             target_security_groups: sgs.targets,

@@ -249,3 +249,29 @@ async fn concurrent_apply_processes_leave_the_cluster_scope_exactly_right() {
 async fn concurrent_apply_processes_fifty_rounds() {
     concurrent_processes(50).await;
 }
+
+/// The light re-read of a pass that removes nothing (two filtered DescribeSecurityGroups) finds
+/// the same backend and node groups, with their permissions, as the full read that lists the
+/// whole VPC, and takes the ports from the pass's claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_light_cluster_scope_read_finds_what_the_full_read_finds() {
+    use aws_lb_operator::aws::observe::{observe_cluster_scope, observe_cluster_scope_for};
+    let env = env("ap-northeast-3", "light", 91).await;
+    let a = example("seed", &env.cluster).remove(0);
+    pass(&env, std::slice::from_ref(&a), &[]).await;
+    let full = observe_cluster_scope(&env.clients, &env.cluster, &env.vpc)
+        .await
+        .unwrap();
+    let claims = Claims::of(std::slice::from_ref(&a));
+    let light = observe_cluster_scope_for(&env.clients, &env.cluster, &env.vpc, &claims)
+        .await
+        .unwrap();
+    assert!(full.backend_sg.is_some());
+    assert_eq!(full.target_security_groups.len(), 1);
+    assert!(!full.target_security_groups[0].ingress.is_empty());
+    assert_eq!(light.backend_sg, full.backend_sg);
+    assert_eq!(light.target_security_groups, full.target_security_groups);
+    assert_eq!(light.ports_in_use, claims.ports);
+    assert_eq!(full.ports_in_use, claims.ports, "the only stack's ports");
+    assert!(light.backend_in_use && full.backend_in_use);
+}

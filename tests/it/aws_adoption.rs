@@ -49,6 +49,7 @@ struct Uids {
     web: &'static str,
     api: &'static str,
     edge: &'static str,
+    legacy: &'static str,
 }
 
 /// `hex(sha256(parts...))[:10]`, LBC's name hash (`uuidHash.Write` of each part, then
@@ -77,7 +78,7 @@ fn part(s: &str, n: usize) -> String {
 /// and the LoadBalancer Service `edge`, their EndpointSlices, the IngressClass.
 fn manifests(zone: &str, cidr16: u8, certs: &Certs, uids: Uids) -> String {
     let (cert_a, cert_b) = (&certs.a, &certs.b);
-    let (uid_web, uid_api, uid_edge) = (uids.web, uids.api, uids.edge);
+    let (uid_web, uid_api, uid_edge, uid_legacy) = (uids.web, uids.api, uids.edge, uids.legacy);
     format!(
         r#"apiVersion: networking.k8s.io/v1
 kind: IngressClass
@@ -110,6 +111,27 @@ spec:
   type: LoadBalancer
   loadBalancerClass: service.k8s.aws/nlb
   ports: [{{name: tcp, port: 80, targetPort: 8080, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: legacy
+  namespace: shop
+  uid: {uid_legacy}
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-type: external
+    service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+spec:
+  type: LoadBalancer
+  ports: [{{name: tcp, port: 80, targetPort: 8080, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: legacy-1, namespace: shop, labels: {{kubernetes.io/service-name: legacy}}}}
+addressType: IPv4
+ports: [{{name: tcp, port: 8080}}]
+endpoints: [{{addresses: [10.{cidr16}.1.40], conditions: {{ready: true}}}}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -229,6 +251,8 @@ async fn import_certificates(c: &AwsClients) -> Certs {
 struct Made {
     alb: String,
     nlb: String,
+    /// The NLB without security groups.
+    legacy: String,
 }
 
 /// A security group as LBC's deployer makes it (`pkg/deploy/ec2`): name, description, tags at
@@ -386,6 +410,124 @@ fn host_path(host: Option<&str>, paths: &[&str]) -> Vec<RuleCondition> {
             .build(),
     );
     out
+}
+
+/// The NLB of LoadBalancer Service `shop/<svc>` as LBC makes it (pkg/service): with its managed
+/// security group and the backend group (LBC v2.6 and later), or without any security group
+/// (`with_sg` false: LBC before v2.6, its NLBSecurityGroup feature gate off, or
+/// `aws-load-balancer-disable-nlb-sg`), on one TCP port 80 to ip targets on 8080.
+async fn lbc_nlb(
+    c: &AwsClients,
+    env: &Env,
+    backend: &str,
+    svc: &str,
+    uid: &str,
+    target_ip: &str,
+    with_sg: bool,
+) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+    let cluster = env.cluster.as_str();
+    let stack = format!("shop/{svc}");
+    let tg_id = format!("shop/{svc}:80");
+    let svc_tracking = |resource: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("elbv2.k8s.aws/cluster", cluster.to_owned()),
+            ("service.k8s.aws/stack", stack.as_str().to_owned()),
+            ("service.k8s.aws/resource", resource.to_owned()),
+        ]
+    };
+    // model_build_managed_sg.go: `k8s-<ns[:8]>-<name[:8]>-<sha256(cluster, name, ns, uid)>`,
+    // each Service port open to 0.0.0.0/0 with the port's protocol.
+    let nlb_sg_tags = svc_tracking("ManagedLBSecurityGroup");
+    let nlb_sg_tags: Vec<(&str, &str)> =
+        nlb_sg_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nlb_sg = if !with_sg {
+        None
+    } else {
+        Some(
+            security_group(
+                c,
+                &env.vpc,
+                &format!(
+                    "k8s-shop-{}-{}",
+                    part(svc, 8),
+                    lbc_hash(&[cluster, svc, "shop", uid])
+                ),
+                "[k8s] Managed SecurityGroup for LoadBalancer",
+                &nlb_sg_tags,
+                vec![open("tcp", 80)],
+            )
+            .await,
+        )
+    };
+    // model_build_load_balancer.go: `k8s-<ns[:8]>-<name[:8]>-<sha256(cluster, uid, scheme)>`.
+    let nlb_name = format!(
+        "k8s-shop-{}-{}",
+        part(svc, 8),
+        lbc_hash(&[cluster, uid, "internet-facing"])
+    );
+    let nlb_tags = svc_tracking("LoadBalancer");
+    let nlb_tags: Vec<(&str, &str)> = nlb_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let nlb = c
+        .elbv2
+        .create_load_balancer()
+        .name(&nlb_name)
+        .r#type(LoadBalancerTypeEnum::Network)
+        .scheme(LoadBalancerSchemeEnum::InternetFacing)
+        .ip_address_type(IpAddressType::Ipv4)
+        .set_subnets(Some(env.subnets.clone()))
+        .set_security_groups(nlb_sg.map(|sg| vec![sg, backend.to_owned()]))
+        .set_tags(Some(elb_tags(&nlb_tags)))
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
+    let nlb_arn = nlb.load_balancer_arn().unwrap().to_owned();
+    // model_build_target_group.go: id `<ns>/<name>:<port>`, name hash (cluster, uid, tgPort,
+    // svcPort, targetType, protocol, hc protocol, hc interval); NLB health check defaults TCP,
+    // traffic-port, 10/10/3/3; attribute proxy_protocol_v2.enabled=false always set.
+    let edge_tg = Tg {
+        name: format!(
+            "k8s-shop-{}-{}",
+            part(svc, 8),
+            lbc_hash(&[cluster, uid, "8080", "80", "ip", "TCP", "TCP", "10"])
+        ),
+        id: &tg_id,
+        port: 8080,
+        protocol: ProtocolEnum::Tcp,
+        version: None,
+        tags: svc_tracking(&tg_id),
+        hc: (ProtocolEnum::Tcp, None, 10, 10, 3, 3, None),
+        target: (target_ip, 8080),
+    };
+    let edge = target_group(c, &env.vpc, &edge_tg).await;
+    c.elbv2
+        .modify_target_group_attributes()
+        .target_group_arn(&edge)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key("proxy_protocol_v2.enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let l_edge_tags = svc_tracking("80");
+    let l_edge_tags: Vec<(&str, &str)> =
+        l_edge_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.elbv2
+        .create_listener()
+        .load_balancer_arn(&nlb_arn)
+        .port(80)
+        .protocol(ProtocolEnum::Tcp)
+        .default_actions(forward(&edge))
+        .set_tags(Some(elb_tags(&l_edge_tags)))
+        .send()
+        .await
+        .unwrap();
+
+    nlb
 }
 
 /// ALB, NLB, security groups, target groups, listeners, rules and targets as LBC makes them for
@@ -684,97 +826,11 @@ async fn make_as_lbc_and_externaldns(
             .unwrap();
     }
 
-    // ---- The NLB of Service shop/edge (pkg/service). ----
-    let svc_tracking = |resource: &str| -> Vec<(&'static str, String)> {
-        vec![
-            ("elbv2.k8s.aws/cluster", cluster.to_owned()),
-            ("service.k8s.aws/stack", "shop/edge".to_owned()),
-            ("service.k8s.aws/resource", resource.to_owned()),
-        ]
-    };
-    // model_build_managed_sg.go: `k8s-<ns[:8]>-<name[:8]>-<sha256(cluster, name, ns, uid)>`,
-    // each Service port open to 0.0.0.0/0 with the port's protocol.
-    let nlb_sg_tags = svc_tracking("ManagedLBSecurityGroup");
-    let nlb_sg_tags: Vec<(&str, &str)> =
-        nlb_sg_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let nlb_sg = security_group(
-        c,
-        &env.vpc,
-        &format!(
-            "k8s-shop-edge-{}",
-            lbc_hash(&[cluster, "edge", "shop", uids.edge])
-        ),
-        "[k8s] Managed SecurityGroup for LoadBalancer",
-        &nlb_sg_tags,
-        vec![open("tcp", 80)],
-    )
-    .await;
-    // model_build_load_balancer.go: `k8s-<ns[:8]>-<name[:8]>-<sha256(cluster, uid, scheme)>`.
-    let nlb_name = format!(
-        "k8s-shop-edge-{}",
-        lbc_hash(&[cluster, uids.edge, "internet-facing"])
-    );
-    let nlb_tags = svc_tracking("LoadBalancer");
-    let nlb_tags: Vec<(&str, &str)> = nlb_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let nlb = c
-        .elbv2
-        .create_load_balancer()
-        .name(&nlb_name)
-        .r#type(LoadBalancerTypeEnum::Network)
-        .scheme(LoadBalancerSchemeEnum::InternetFacing)
-        .ip_address_type(IpAddressType::Ipv4)
-        .set_subnets(Some(env.subnets.clone()))
-        .security_groups(&nlb_sg)
-        .security_groups(&backend)
-        .set_tags(Some(elb_tags(&nlb_tags)))
-        .send()
-        .await
-        .unwrap()
-        .load_balancers()[0]
-        .clone();
-    let nlb_arn = nlb.load_balancer_arn().unwrap().to_owned();
-    // model_build_target_group.go: id `<ns>/<name>:<port>`, name hash (cluster, uid, tgPort,
-    // svcPort, targetType, protocol, hc protocol, hc interval); NLB health check defaults TCP,
-    // traffic-port, 10/10/3/3; attribute proxy_protocol_v2.enabled=false always set.
-    let edge_tg = Tg {
-        name: format!(
-            "k8s-shop-edge-{}",
-            lbc_hash(&[cluster, uids.edge, "8080", "80", "ip", "TCP", "TCP", "10"])
-        ),
-        id: "shop/edge:80",
-        port: 8080,
-        protocol: ProtocolEnum::Tcp,
-        version: None,
-        tags: svc_tracking("shop/edge:80"),
-        hc: (ProtocolEnum::Tcp, None, 10, 10, 3, 3, None),
-        target: (edge_ip, 8080),
-    };
-    let edge = target_group(c, &env.vpc, &edge_tg).await;
-    c.elbv2
-        .modify_target_group_attributes()
-        .target_group_arn(&edge)
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key("proxy_protocol_v2.enabled")
-                .value("false")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let l_edge_tags = svc_tracking("80");
-    let l_edge_tags: Vec<(&str, &str)> =
-        l_edge_tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    c.elbv2
-        .create_listener()
-        .load_balancer_arn(&nlb_arn)
-        .port(80)
-        .protocol(ProtocolEnum::Tcp)
-        .default_actions(forward(&edge))
-        .set_tags(Some(elb_tags(&l_edge_tags)))
-        .send()
-        .await
-        .unwrap();
+    // ---- The NLBs of Services shop/edge (with security groups) and shop/legacy (without,
+    // as LBC made them before v2.6). ----
+    let nlb = lbc_nlb(c, env, &backend, "edge", uids.edge, edge_ip, true).await;
+    let legacy_ip: &'static str = Box::leak(format!("10.{cidr16}.1.40").into_boxed_str());
+    let legacy = lbc_nlb(c, env, &backend, "legacy", uids.legacy, legacy_ip, false).await;
 
     // ---- ExternalDNS (source/ingress.go, source/service.go, provider/aws/aws.go,
     // registry/txt): a hostname whose target is an ELB becomes an alias A and an alias AAAA
@@ -849,7 +905,8 @@ async fn make_as_lbc_and_externaldns(
         .unwrap();
     Made {
         alb: alb_name,
-        nlb: nlb_name,
+        nlb: nlb.load_balancer_name().unwrap().to_owned(),
+        legacy: legacy.load_balancer_name().unwrap().to_owned(),
     }
 }
 
@@ -895,6 +952,7 @@ impl World {
             web: "",
             api: "",
             edge: "",
+            legacy: "",
         };
         std::fs::write(
             dir.join("objects.yaml"),
@@ -935,6 +993,7 @@ impl World {
             web: uid("web"),
             api: uid("api"),
             edge: uid("edge"),
+            legacy: uid("legacy"),
         };
         std::fs::write(
             dir.join("objects.yaml"),
@@ -1057,6 +1116,7 @@ async fn lbc_and_externaldns_resources_are_adopted_without_a_write() {
         BTreeMap::from([
             ("adopt".to_owned(), w.made.alb.clone()),
             ("service:shop/edge".to_owned(), w.made.nlb.clone()),
+            ("service:shop/legacy".to_owned(), w.made.legacy.clone()),
         ]),
         "LBC's load balancer names"
     );
@@ -1073,7 +1133,7 @@ async fn lbc_and_externaldns_resources_are_adopted_without_a_write() {
         describe(&prepared)
     );
     // Not vacuous: the pass saw both load balancers and the zone with ExternalDNS's records.
-    assert_eq!(prepared.observation.stacks.len(), 2);
+    assert_eq!(prepared.observation.stacks.len(), 3);
     assert_eq!(dns.zones.len(), 1);
     let records = w.records().await;
     let mut expected = Vec::new();
@@ -1189,6 +1249,7 @@ async fn lbc_and_externaldns_resources_are_adopted_without_a_write() {
         addressed("shop", "a", false)
             && addressed("shop", "b", false)
             && addressed("shop", "edge", true)
+            && addressed("shop", "legacy", true)
     })
     .await;
     // Let every worker finish its pass.
@@ -1216,7 +1277,7 @@ async fn lbc_and_externaldns_resources_are_adopted_without_a_write() {
         "Route53 is as ExternalDNS left it"
     );
     // Not even the operator's desired-state hash tag: an in-sync stack is never written to.
-    for name in [&w.made.alb, &w.made.nlb] {
+    for name in [&w.made.alb, &w.made.nlb, &w.made.legacy] {
         let lb = w
             .fixture
             .elbv2
@@ -1226,6 +1287,11 @@ async fn lbc_and_externaldns_resources_are_adopted_without_a_write() {
             .await
             .unwrap();
         let arn = lb.load_balancers()[0].load_balancer_arn().unwrap();
+        assert_eq!(
+            lb.load_balancers()[0].security_groups().is_empty(),
+            name == &w.made.legacy,
+            "{name}: only the legacy NLB is without security groups"
+        );
         let tags = w
             .fixture
             .elbv2

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use aws_lb_operator::aws::AwsClients;
 use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator::controller::{start, Deps};
 use aws_lb_operator::pass::{prepare, PassOptions, PreparedPass};
@@ -50,6 +49,28 @@ struct Uids {
     api: &'static str,
     edge: &'static str,
     legacy: &'static str,
+}
+
+/// LBC's and ExternalDNS's side: plain SDK clients in the suite's account, built from
+/// [`localstack::account_config`], so their calls are neither counted nor recorded as the
+/// operator's (the IAM policy suite checks only the operator's calls).
+struct Fixture {
+    ec2: aws_sdk_ec2::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    route53: aws_sdk_route53::Client,
+    acm: aws_sdk_acm::Client,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let config = localstack::account_config(REGION, ACCOUNT).await;
+        Self {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&config),
+            acm: aws_sdk_acm::Client::new(&config),
+        }
+    }
 }
 
 /// `hex(sha256(parts...))[:10]`, LBC's name hash (`uuidHash.Write` of each part, then
@@ -222,7 +243,7 @@ struct Certs {
     b: String,
 }
 
-async fn import_certificates(c: &AwsClients) -> Certs {
+async fn import_certificates(c: &Fixture) -> Certs {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/acm");
     let mut arns = Vec::new();
     for name in ["www.example.com", "other.org"] {
@@ -258,7 +279,7 @@ struct Made {
 /// A security group as LBC's deployer makes it (`pkg/deploy/ec2`): name, description, tags at
 /// creation, then the ingress permissions.
 async fn security_group(
-    c: &AwsClients,
+    c: &Fixture,
     vpc: &str,
     name: &str,
     description: &str,
@@ -322,7 +343,7 @@ struct Tg<'a> {
 
 /// A target group as LBC's deployer creates it (`pkg/deploy/elbv2/target_group_manager.go`),
 /// with its targets registered as its TargetGroupBinding does.
-async fn target_group(c: &AwsClients, vpc: &str, tg: &Tg<'_>) -> String {
+async fn target_group(c: &Fixture, vpc: &str, tg: &Tg<'_>) -> String {
     let tags: Vec<(&str, &str)> = tg.tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (hc_protocol, path, interval, timeout, healthy, unhealthy, matcher) = tg.hc.clone();
     let arn = c
@@ -417,7 +438,7 @@ fn host_path(host: Option<&str>, paths: &[&str]) -> Vec<RuleCondition> {
 /// (`with_sg` false: LBC before v2.6, its NLBSecurityGroup feature gate off, or
 /// `aws-load-balancer-disable-nlb-sg`), on one TCP port 80 to ip targets on 8080.
 async fn lbc_nlb(
-    c: &AwsClients,
+    c: &Fixture,
     env: &Env,
     backend: &str,
     svc: &str,
@@ -534,7 +555,7 @@ async fn lbc_nlb(
 /// [`manifests`] in `cluster`; then ExternalDNS's records in `zone_id`.
 #[allow(clippy::too_many_lines, clippy::too_many_arguments)]
 async fn make_as_lbc_and_externaldns(
-    c: &AwsClients,
+    c: &Fixture,
     env: &Env,
     node_sg: &str,
     zone: &str,
@@ -915,7 +936,7 @@ struct World {
     /// The API server fixture holding the objects.
     server: crate::apiserver::ApiServer,
     /// Fixture clients: LBC's and ExternalDNS's calls, not counted as the operator's.
-    fixture: AwsClients,
+    fixture: Fixture,
     zone: String,
     zone_id: String,
     dir: PathBuf,
@@ -927,7 +948,7 @@ const CIDR16: u8 = 61;
 impl World {
     async fn new() -> Self {
         let clients = localstack::account_clients(REGION, ACCOUNT).await;
-        let fixture = localstack::account_clients(REGION, ACCOUNT).await;
+        let fixture = Fixture::new().await;
         let env = env_with(clients, REGION, "adopt", CIDR16).await;
         let zone = format!("{}.adopt.test", localstack::unique("z"));
         let zone_id = fixture
@@ -1038,7 +1059,7 @@ impl World {
     /// The zone's records (name, type), SOA and NS left out.
     async fn records(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> =
-            aws_lb_operator::aws::route53::list_records(&self.fixture, &self.zone_id)
+            aws_lb_operator::aws::route53::list_records(&self.env.clients, &self.zone_id)
                 .await
                 .unwrap()
                 .into_iter()
@@ -1057,7 +1078,7 @@ impl World {
 }
 
 /// The node security group [`env_with`] made (tagged `kubernetes.io/cluster/<cluster>`).
-async fn env_node_sg(c: &AwsClients, env: &Env) -> String {
+async fn env_node_sg(c: &Fixture, env: &Env) -> String {
     let out = c
         .ec2
         .describe_security_groups()

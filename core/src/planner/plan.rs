@@ -282,6 +282,16 @@ impl<'a> StackPlanner<'a> {
             }
         });
         let create_lb = kept_lb.is_none() || replace_reason.is_some();
+        // A Network Load Balancer created without security groups (by LBC before v2.6, with its
+        // NLBSecurityGroup feature gate off, or with `aws-load-balancer-disable-nlb-sg`) can
+        // never get any: ELBv2 refuses SetSecurityGroups on it. It is adopted as it is, without
+        // a managed group, instead of failing every pass; replacing it (a scheme change, say)
+        // gives the new one its group.
+        let sgless_nlb = !create_lb
+            && managed_sg
+            && spec.lb_type.as_str() == "network"
+            && kept_lb.is_some_and(|lb| lb.security_groups.is_empty());
+        let managed_sg = managed_sg && !sgless_nlb;
         if create_lb {
             self.foreign_lb(&spec.name)?;
             let subnets = facts.subnets.clone()?;
@@ -364,7 +374,9 @@ impl<'a> StackPlanner<'a> {
                 self.delete_sg(sg, Some("not needed by the stack".into()));
             }
         }
-        let sg_refs: Vec<Ref> = if managed_sg {
+        let sg_refs: Vec<Ref> = if sgless_nlb {
+            Vec::new()
+        } else if managed_sg {
             let frontend_ref = self.plan_frontend_sg(d, frontend);
             let mut refs = vec![frontend_ref];
             refs.extend(self.backend.clone());

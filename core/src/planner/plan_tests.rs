@@ -1312,6 +1312,44 @@ fn user_security_groups_replace_the_managed_ones() {
     );
 }
 
+/// An NLB that LBC made without security groups (before v2.6, or with its NLBSecurityGroup
+/// feature gate off) cannot be given any: it is kept without, and no managed group is made for
+/// it. A new NLB still gets one.
+#[test]
+fn an_nlb_without_security_groups_is_adopted_without_them() {
+    let proxy: DesiredState = serde_json::from_str(include_str!(
+        "../../../tests/golden/ingress-proxy.plan.json"
+    ))
+    .unwrap();
+    let stack = proxy.stacks[0].clone();
+    assert_eq!(stack.load_balancer.lb_type.as_str(), "network");
+    let mut fake = Fake::default();
+    let first = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(
+        count(&first, "ec2.CreateSecurityGroup"),
+        2,
+        "{:?}",
+        ops(&first)
+    );
+    // As LBC left it: the NLB without security groups, no managed group.
+    let id = stack.id.to_string();
+    let lb_arn = fake.observed(&id).load_balancers[0].arn.clone();
+    fake.lb_mut(&lb_arn).security_groups.clear();
+    fake.stacks.get_mut(&id).unwrap().security_groups.clear();
+    let p = fake.plan(std::slice::from_ref(&stack));
+    assert!(
+        !ops(&p).iter().any(|o| [
+            "elbv2.SetSecurityGroups",
+            "ec2.CreateSecurityGroup",
+            "ec2.AuthorizeSecurityGroupIngress"
+        ]
+        .contains(o)),
+        "{:?}",
+        ops(&p)
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+}
+
 #[test]
 fn names_held_by_foreign_resources_are_errors_naming_them() {
     let fake = Fake::default();

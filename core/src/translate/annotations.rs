@@ -215,18 +215,60 @@ impl<'a> Annotations<'a> {
     }
 }
 
-/// Splits `a, b,c` into items; `None` if an item is empty.
+/// Splits `a, b,c` into trimmed items, dropping empty ones (`a,,b`, a trailing comma) as LBC's
+/// `splitCommaSeparatedString` does; `None` when no item remains (LBC reads that as an empty
+/// list, which no annotation means on purpose).
 #[must_use]
 pub fn parse_list(v: &str) -> Option<Vec<String>> {
-    let items: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).collect();
-    (!items.iter().any(String::is_empty)).then_some(items)
+    let items: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!items.is_empty()).then_some(items)
 }
 
-/// Splits `k1=v1,k2=v2`; `None` if a pair has no `=` or an empty key.
+/// LBC's `splitKeyValuePairs` (pkg/annotations/parser.go): `\` escapes the next character (so
+/// `\,` is a comma inside a value), and a comma separates pairs only when an `=` follows it
+/// somewhere; a trailing comma stays in the last value.
+fn split_key_value_pairs(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && chars.peek().is_some() {
+            if let Some((_, escaped)) = chars.next() {
+                current.push(escaped);
+            }
+        } else if c == ',' {
+            let remaining = s[i + 1..].trim();
+            if remaining.contains('=') {
+                out.push(current.trim().to_owned());
+                current.clear();
+            } else if !remaining.is_empty() {
+                out.push(current.trim().to_owned());
+                out.push(remaining.to_owned());
+                return out;
+            } else {
+                current.push(c);
+            }
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current.trim().to_owned());
+    }
+    out
+}
+
+/// Splits `k1=v1,k2=v2` as LBC's `ParseStringMapAnnotation` does (escaped commas, `=` allowed
+/// in values, keys and values trimmed); `None` if a pair has no `=` or an empty key.
 #[must_use]
 pub fn parse_map(v: &str) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for pair in v.split(',') {
+    for pair in split_key_value_pairs(v) {
         let (k, val) = pair.split_once('=')?;
         let k = k.trim();
         if k.is_empty() {
@@ -829,6 +871,18 @@ mod tests {
         IngressSettings::parse(&Annotations::new(&object, Some(&map)))
     }
 
+    /// Every list annotation drops empty elements, as LBC's `splitCommaSeparatedString`.
+    #[test]
+    fn lists_drop_empty_elements_like_lbc() {
+        let s = parse_one(SUBNETS, "subnet-1,,subnet-2,").unwrap();
+        assert_eq!(
+            s.subnets,
+            Some(vec!["subnet-1".to_owned(), "subnet-2".to_owned()])
+        );
+        let s = parse_one(SECURITY_GROUPS, " sg-1 ,").unwrap();
+        assert_eq!(s.security_groups, Some(vec!["sg-1".to_owned()]));
+    }
+
     /// LBC's `splitCommaSeparatedString` (pkg/annotations/parser.go) drops empty elements.
     #[test]
     fn certificate_lists_drop_empty_elements_like_lbc() {
@@ -1052,10 +1106,10 @@ mod tests {
                 message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/inbound-cidrs has invalid value "10.0.0.0/33": expected a comma-separated list of IPv4 or IPv6 CIDRs such as 10.0.0.0/8"#,
             },
             Case {
-                name: "empty list item",
+                name: "a list without an item",
                 key: SUBNETS,
-                value: "subnet-1,,subnet-2",
-                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/subnets has invalid value "subnet-1,,subnet-2": expected a comma-separated list of non-empty values"#,
+                value: ", ,",
+                message: r#"ingress shop/web: annotation alb.ingress.kubernetes.io/subnets has invalid value ", ,": expected a comma-separated list of non-empty values"#,
             },
             Case {
                 name: "attribute value of the wrong type",

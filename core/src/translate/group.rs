@@ -220,6 +220,28 @@ fn apply_params(
         }
         settings.inbound_cidrs = Some(cidrs.clone());
     }
+    // LBC's computeIngressExplicitPrefixListIDs: `prefixListsIDs`, else the legacy spelling,
+    // else the annotation; an empty list counts as unset.
+    let prefix_lists = [
+        ("spec.prefixListsIDs", &spec.prefix_lists_ids),
+        ("spec.PrefixListsIDs", &spec.prefix_lists_ids_legacy),
+    ]
+    .into_iter()
+    .find_map(|(field, lists)| lists.as_ref().filter(|l| !l.is_empty()).map(|l| (field, l)));
+    if let Some((field, lists)) = prefix_lists {
+        if let Some(bad) = lists
+            .iter()
+            .find(|l| annotations::parse_prefix_lists(l).is_none_or(|v| v.len() != 1))
+        {
+            return Err(invalid_field(
+                params,
+                field,
+                bad,
+                "managed prefix list ids such as pl-0123456789abcdef0",
+            ));
+        }
+        settings.inbound_prefix_lists = Some(lists.clone());
+    }
     if let Some(policy) = &spec.ssl_policy {
         settings.ssl_policy = Some(policy.clone());
     }

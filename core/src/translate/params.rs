@@ -50,6 +50,14 @@ pub struct IngressClassParamsSpec {
     /// Source CIDRs for the managed security group.
     #[serde(default, rename = "inboundCIDRs")]
     pub inbound_cidrs: Option<Vec<String>>,
+    /// Managed prefix lists let in on every listen port of the managed security group (beats
+    /// the `security-group-prefix-lists` annotation, as LBC).
+    #[serde(default, rename = "prefixListsIDs")]
+    pub prefix_lists_ids: Option<Vec<String>>,
+    /// The same under its older spelling (`PrefixListsIDs`), read when `prefixListsIDs` is not
+    /// set, as LBC.
+    #[serde(default, rename = "PrefixListsIDs")]
+    pub prefix_lists_ids_legacy: Option<Vec<String>>,
     /// TLS policy of HTTPS listeners.
     #[serde(default)]
     pub ssl_policy: Option<String>,

@@ -1837,6 +1837,27 @@ fn every_ingress_class_params_field_beats_its_annotation() {
             check: |s| s.load_balancer.inbound_cidrs == ["10.0.0.0/8"],
         },
         Case {
+            name: "prefixListsIDs beat the legacy spelling (the annotation's CIDRs stay, as LBC)",
+            spec: IngressClassParamsSpec {
+                prefix_lists_ids: Some(vec!["pl-11111111".into()]),
+                prefix_lists_ids_legacy: Some(vec!["pl-22222222".into()]),
+                ..Default::default()
+            },
+            check: |s| {
+                s.load_balancer.inbound_prefix_lists == ["pl-11111111"]
+                    && s.load_balancer.inbound_cidrs == ["192.168.0.0/16"]
+            },
+        },
+        Case {
+            name: "the legacy PrefixListsIDs spelling when prefixListsIDs is unset or empty",
+            spec: IngressClassParamsSpec {
+                prefix_lists_ids: Some(Vec::new()),
+                prefix_lists_ids_legacy: Some(vec!["pl-22222222".into()]),
+                ..Default::default()
+            },
+            check: |s| s.load_balancer.inbound_prefix_lists == ["pl-22222222"],
+        },
+        Case {
             name: "certificateArn (HTTPS 443 by default) and sslPolicy",
             spec: IngressClassParamsSpec {
                 certificate_arn: Some(vec!["arn:aws:acm:eu-west-1:1:certificate/p".into()]),
@@ -1919,6 +1940,20 @@ fn invalid_ingress_class_params_fields_name_the_params_field_and_the_ingress() {
                 ..Default::default()
             },
             r#"ingressclassparams params: spec.inboundCIDRs has invalid value "everywhere": expected IPv4 or IPv6 CIDRs such as 10.0.0.0/8"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                prefix_lists_ids: Some(vec!["pl-1a2b".into(), "pl-1,pl-2".into()]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.prefixListsIDs has invalid value "pl-1,pl-2": expected managed prefix list ids such as pl-0123456789abcdef0"#,
+        ),
+        (
+            IngressClassParamsSpec {
+                prefix_lists_ids_legacy: Some(vec!["sg-123".into()]),
+                ..Default::default()
+            },
+            r#"ingressclassparams params: spec.PrefixListsIDs has invalid value "sg-123": expected managed prefix list ids such as pl-0123456789abcdef0"#,
         ),
         (
             IngressClassParamsSpec {

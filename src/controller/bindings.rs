@@ -17,8 +17,10 @@
 //! - `status.observedGeneration` and the `Ready` condition are written when they change, with a
 //!   Warning Event per new problem.
 //!
-//! Nothing else about the target group is touched: no tags, attributes, health checks or
-//! security group rules (`spec.networking` is not applied). With `multiClusterTargetGroup` only
+//! Nothing else about the target group is touched: no tags, attributes or health checks.
+//! `spec.networking` opens the targets' security groups ([`networking`], after the target
+//! changes are planned and before they are sent, as LBC orders them). With
+//! `multiClusterTargetGroup` only
 //! targets this binding registered (as remembered by this process) are ever deregistered.
 //! Deleting a binding deregisters the targets it registered (its desired set as last applied;
 //! after a restart, its current desired set as far as it is registered), then releases the
@@ -28,6 +30,8 @@
 //! 5 min, AWS rejecting the request until the binding changes); a change of the binding
 //! retries at once; every sync period everything is read from AWS again. AWS is reached only
 //! through the pass API's target path ([`crate::pass::targets`]).
+mod networking;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +72,13 @@ pub struct BindingSettings {
     pub sync_period: Duration,
     /// Coalescing window for changes.
     pub batch_window: Duration,
+    /// Cluster name (the tag that picks a target's security group among several).
+    pub cluster: String,
+    /// The cluster's VPC (resolved from its subnets when `None`).
+    pub vpc_id: Option<String>,
+    /// `--disable-restricted-sg-rules`: `spec.networking` permissions are not merged into
+    /// port ranges.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// A target group as a binding needs it.
@@ -102,6 +113,10 @@ struct State {
     /// Bindings this process gave the finalizer: UID → the resourceVersion it was added to
     /// (while the cache still shows that version, it cannot show the finalizer yet).
     finalized: HashMap<String, String>,
+    /// `spec.networking`: what was resolved and applied.
+    net: networking::NetState,
+    /// Last networking Warning per binding.
+    net_reported: HashMap<ObjectKey, String>,
 }
 
 /// The bindings loop.
@@ -151,6 +166,14 @@ impl Problem {
         Self::retry_as(ErrorClass::of_aws(error), reason, error.to_string())
     }
 }
+
+/// A binding with networking, its key, whether it is being deleted, and its targets.
+type Known = (
+    Arc<TargetGroupBinding>,
+    ObjectKey,
+    bool,
+    Option<(TargetType, Vec<TargetSpec>)>,
+);
 
 /// What one binding needs done.
 struct Prepared {
@@ -397,6 +420,7 @@ impl Bindings {
                 next_resync = Instant::now() + self.settings.sync_period;
                 self.state.applied.clear();
                 self.state.groups.clear();
+                self.state.net.reset();
                 self.state.queue.unpark_all();
             }
             let _ = self.signals.take_bindings();
@@ -502,6 +526,7 @@ impl Bindings {
                 Err(problem) => self.report(&tgb, &key, &problem).await,
             }
         }
+        let net = self.networking(&inputs).await;
         let report = if changes.is_empty() {
             Default::default()
         } else {
@@ -564,6 +589,11 @@ impl Bindings {
                 continue;
             }
             if p.deleting {
+                if let Some(problem) = net.blocking(&p.tgb) {
+                    // Its permissions are not gone yet: the finalizer stays.
+                    self.fail(&p.tgb, &p.key, problem.class.unwrap_or(ErrorClass::Other));
+                    continue;
+                }
                 if let Err(e) = self.kube.remove_binding_finalizer(&p.tgb).await {
                     tracing::warn!(binding = %p.key, error = %e, "finalizer not removed; retrying");
                     self.fail(&p.tgb, &p.key, ErrorClass::Other);
@@ -592,6 +622,81 @@ impl Bindings {
         for key in &taken {
             self.state.queue.finish(key);
         }
+        self.report_networking(net).await;
+    }
+
+    /// The networking step of a pass over every binding ([`networking`]).
+    async fn networking(&mut self, inputs: &Inputs) -> networking::NetOutcome {
+        let tgbs = self.stores.bindings();
+        let mut known: Vec<Known> = Vec::new();
+        for tgb in tgbs {
+            let deleting = tgb.metadata.deletion_timestamp.is_some();
+            if tgb.spec.networking.is_none() || (deleting && !has_finalizer(&tgb)) {
+                continue;
+            }
+            let targets = match self.group(&tgb).await {
+                Ok(group) => match Self::target_type(&tgb, &group) {
+                    // No Service, port or endpoints: no targets, as LBC cleans up then.
+                    Ok(t) => Some((t, inputs.targets(&tgb, t).unwrap_or_default())),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            let key = ObjectKey::binding(&tgb);
+            known.push((tgb, key, deleting, targets));
+        }
+        let bindings: Vec<networking::NetBinding<'_>> = known
+            .iter()
+            .map(|(tgb, key, deleting, targets)| networking::NetBinding {
+                key: key.clone(),
+                tgb,
+                deleting: *deleting,
+                targets: targets.clone(),
+            })
+            .collect();
+        let settings = networking::NetSettings {
+            cluster: &self.settings.cluster,
+            vpc_id: self.settings.vpc_id.as_deref(),
+            unrestricted: self.settings.unrestricted_sg_rules,
+        };
+        let mut outcome = self
+            .state
+            .net
+            .reconcile(&self.aws, &settings, &bindings)
+            .await;
+        outcome.with_net = known
+            .iter()
+            .map(|(t, k, _, _)| (k.clone(), Arc::clone(t)))
+            .collect();
+        outcome
+    }
+
+    /// Warnings (once per message) and backoff for the bindings whose networking failed.
+    async fn report_networking(&mut self, net: networking::NetOutcome) {
+        let problems: HashMap<ObjectKey, Problem> = net.problems.iter().cloned().collect();
+        for (key, tgb) in &net.with_net {
+            let problem = problems.get(key).or(net.all.as_ref());
+            let Some(problem) = problem else {
+                self.state.net_reported.remove(key);
+                continue;
+            };
+            if let Some(class) = problem.class {
+                self.fail(tgb, key, class);
+            }
+            if self.state.net_reported.get(key) != Some(&problem.message) {
+                self.metrics
+                    .reconcile_error(Kind::TargetGroupBinding, problem.reason);
+                self.kube
+                    .binding_event(tgb, true, problem.reason, problem.message.clone())
+                    .await;
+                self.state
+                    .net_reported
+                    .insert(key.clone(), problem.message.clone());
+            }
+        }
+        self.state
+            .net_reported
+            .retain(|k, _| net.with_net.iter().any(|(w, _)| w == k));
     }
 
     /// The target group of a binding, looked up once and cached.

@@ -517,3 +517,232 @@ async fn a_dry_run_controller_leaves_bindings_alone() {
     assert_eq!((tgb.metadata.finalizers, tgb.status), (None, None));
     running.shutdown().await;
 }
+
+/// A security group in the world's VPC with `tags`.
+async fn security_group(w: &World, name: &str, tags: &[(&str, &str)]) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let mut req = w
+        .user
+        .ec2
+        .create_security_group()
+        .group_name(localstack::unique(name))
+        .description(name)
+        .vpc_id(&w.env.vpc);
+    if !tags.is_empty() {
+        req = req.tag_specifications(spec.build());
+    }
+    req.send().await.unwrap().group_id().unwrap().to_owned()
+}
+
+/// A network interface holding `ip` in the world's first subnet, with `groups`.
+async fn interface(w: &World, ip: &str, groups: &[&str]) {
+    let mut req = w
+        .user
+        .ec2
+        .create_network_interface()
+        .subnet_id(&w.env.subnets[0])
+        .private_ip_address(ip);
+    for g in groups {
+        req = req.groups(*g);
+    }
+    req.send().await.unwrap();
+}
+
+/// The ingress permissions of a group as `protocol from-to source [description]`.
+async fn permissions(w: &World, group: &str) -> BTreeSet<String> {
+    let out = w
+        .user
+        .ec2
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .unwrap();
+    let mut perms = BTreeSet::new();
+    for p in out.security_groups()[0].ip_permissions() {
+        let head = format!(
+            "{} {}-{}",
+            p.ip_protocol().unwrap_or_default(),
+            p.from_port().unwrap_or(-1),
+            p.to_port().unwrap_or(-1)
+        );
+        for r in p.ip_ranges() {
+            perms.insert(format!(
+                "{head} {} [{}]",
+                r.cidr_ip().unwrap_or_default(),
+                r.description().unwrap_or_default()
+            ));
+        }
+        for g in p.user_id_group_pairs() {
+            perms.insert(format!(
+                "{head} {} [{}]",
+                g.group_id().unwrap_or_default(),
+                g.description().unwrap_or_default()
+            ));
+        }
+    }
+    perms
+}
+
+#[tokio::test]
+async fn binding_networking_opens_the_targets_groups_and_removes_only_its_own_permissions() {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let w = World::new("tgb-net", 5710, 93).await;
+    let arn = w
+        .target_group(&localstack::unique("tgb-net"), TargetTypeEnum::Ip)
+        .await;
+    let other_arn = w
+        .target_group(&localstack::unique("tgb-net2"), TargetTypeEnum::Ip)
+        .await;
+    let bad_arn = w
+        .target_group(&localstack::unique("tgb-net3"), TargetTypeEnum::Ip)
+        .await;
+    let own_tag = format!("kubernetes.io/cluster/{}", w.env.cluster);
+    // Pod 1's interface has one group; pod 2's has two, of which one is tagged for the
+    // cluster (that one is the endpoint group, as LBC picks it). (Both endpoint groups carry
+    // the tag: the IAM policy allows ingress changes only on the cluster's groups.)
+    let node_a = security_group(&w, "node-a", &[(own_tag.as_str(), "shared")]).await;
+    let node_b = security_group(&w, "node-b", &[(own_tag.as_str(), "owned")]).await;
+    let extra = security_group(&w, "extra", &[]).await;
+    let lb = security_group(&w, "lb", &[]).await;
+    interface(&w, "10.93.0.50", &[&node_a]).await;
+    interface(&w, "10.93.0.51", &[&extra, &node_b]).await;
+    // Permissions that are not ours: one carrying LBC's label (added by someone else), one
+    // by hand.
+    let label = "elbv2.k8s.aws/targetGroupBinding=shared";
+    w.user
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&node_a)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description(label)
+                        .build(),
+                )
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("10.0.0.0/8")
+                        .description("by hand")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let foreign = set(&[
+        "tcp 22-22 0.0.0.0/0 [elbv2.k8s.aws/targetGroupBinding=shared]",
+        "tcp 22-22 10.0.0.0/8 [by hand]",
+    ]);
+    assert_eq!(permissions(&w, &node_a).await, foreign);
+
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }));
+    w.slice(&[("10.93.0.50", true), ("10.93.0.51", true)]);
+    let networking = |port: i64| {
+        json!({"ingress": [{
+            "from": [{"securityGroup": {"groupID": lb}}, {"ipBlock": {"cidr": "10.93.0.0/16"}}],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }]})
+    };
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": networking(8080)}),
+    );
+    let running = w.controller().await;
+
+    let opened = |port: u16| {
+        set(&[
+            &format!("tcp {port}-{port} {lb} [{label}]"),
+            &format!("tcp {port}-{port} 10.93.0.0/16 [{label}]"),
+        ])
+    };
+    let with = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> BTreeSet<String> {
+        a.union(b).cloned().collect()
+    };
+    eventually(30, "both endpoint groups opened", || async {
+        permissions(&w, &node_a).await == with(&foreign, &opened(8080))
+            && permissions(&w, &node_b).await == opened(8080)
+    })
+    .await;
+    assert_eq!(w.ready("web"), Some(("True".into(), "Synced".into(), true)));
+    assert!(
+        permissions(&w, &extra).await.is_empty(),
+        "the untagged second group of an interface is left alone"
+    );
+    assert!(w.events("web", "FailedNetworkReconcile").is_empty());
+
+    // The port changes: the new permissions come, ours for the old port go.
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": networking(9090)}),
+    );
+    eventually(20, "moved to 9090", || async {
+        permissions(&w, &node_a).await == with(&foreign, &opened(9090))
+            && permissions(&w, &node_b).await == opened(9090)
+    })
+    .await;
+
+    // A second binding on the same pods from the same group: LBC's restricted rules merge
+    // the ports of one source into one range.
+    w.tgb(
+        "web-admin",
+        json!({"targetGroupARN": other_arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"port": 9100}]}]}}),
+    );
+    let merged = set(&[
+        &format!("tcp 9090-9100 {lb} [{label}]"),
+        &format!("tcp 9090-9090 10.93.0.0/16 [{label}]"),
+    ]);
+    eventually(20, "one range from the load balancer group", || async {
+        permissions(&w, &node_b).await == merged
+    })
+    .await;
+    // An invalid rule is a warning on its binding; the others keep what they have.
+    w.tgb(
+        "web-bad",
+        json!({"targetGroupARN": bad_arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"port": "http"}]}]}}),
+    );
+    eventually(20, "the warning", || async {
+        w.events("web-bad", "FailedNetworkReconcile").iter().any(|e| {
+            e["note"]
+                == "spec.networking.ingress[0].ports[0].port: named port \"http\" is not supported: use the port number"
+        })
+    })
+    .await;
+    assert_eq!(permissions(&w, &node_b).await, merged);
+    w.server.delete::<TargetGroupBinding>(NS, "web-bad");
+    w.server.delete::<TargetGroupBinding>(NS, "web-admin");
+    eventually(20, "back to the first binding's permissions", || async {
+        permissions(&w, &node_b).await == opened(9090)
+    })
+    .await;
+
+    // The binding goes: its permissions go with it, nobody else's.
+    w.server.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "the binding released", || async {
+        w.binding("web").is_none()
+    })
+    .await;
+    assert_eq!(permissions(&w, &node_a).await, foreign);
+    assert!(permissions(&w, &node_b).await.is_empty());
+    running.shutdown().await;
+}

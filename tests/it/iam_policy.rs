@@ -62,6 +62,8 @@ const TEST_SETUP_ONLY: &[&str] = &[
     "ec2.DescribeVpcs",
     // aws_prefix_lists: the managed prefix list the ALB lets in.
     "ec2.CreateManagedPrefixList",
+    // controller_tgb: the pods' network interfaces that spec.networking resolves.
+    "ec2.CreateNetworkInterface",
 ];
 
 /// Policy actions no suite exercises on LocalStack, and why.

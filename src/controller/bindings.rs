@@ -177,6 +177,8 @@ type Known = (
 
 /// What one binding needs done.
 struct Prepared {
+    /// The clients its ELBv2 calls go through (its assumed role's).
+    aws: AwsClients,
     /// Target group ARN (empty: none, nothing to do in AWS).
     arn: String,
     /// Target group name, for messages.
@@ -189,6 +191,7 @@ struct Prepared {
 
 /// One binding's share of a pass's batch.
 struct Pending {
+    aws: AwsClients,
     tgb: Arc<TargetGroupBinding>,
     key: ObjectKey,
     deleting: bool,
@@ -215,11 +218,22 @@ fn has_finalizer(tgb: &TargetGroupBinding) -> bool {
 }
 
 fn lookup_key(spec: &crd::TargetGroupBindingSpec) -> Option<String> {
-    match (&spec.target_group_arn, &spec.target_group_name) {
-        (Some(arn), _) if !arn.is_empty() => Some(format!("arn:{arn}")),
-        (_, Some(name)) if !name.is_empty() => Some(format!("name:{name}")),
-        _ => None,
-    }
+    let key = match (&spec.target_group_arn, &spec.target_group_name) {
+        (Some(arn), _) if !arn.is_empty() => format!("arn:{arn}"),
+        (_, Some(name)) if !name.is_empty() => format!("name:{name}"),
+        _ => return None,
+    };
+    // A name means another target group in another account.
+    Some(
+        match spec
+            .iam_role_arn_to_assume
+            .as_deref()
+            .filter(|r| !r.is_empty())
+        {
+            Some(role) => format!("{key} as {role}"),
+            None => key,
+        },
+    )
 }
 
 fn core_type(t: crd::TargetType) -> TargetType {
@@ -514,6 +528,7 @@ impl Bindings {
                     let start = changes.len();
                     changes.extend(prepared.changes);
                     pending.push(Pending {
+                        aws: prepared.aws,
                         tgb,
                         key,
                         deleting,
@@ -530,7 +545,7 @@ impl Bindings {
         let report = if changes.is_empty() {
             Default::default()
         } else {
-            send_target_changes(&self.aws, &changes)
+            send_by_role(&pending, &changes)
                 .instrument(tracing::info_span!(
                     "binding_targets",
                     changes = changes.len()
@@ -634,7 +649,11 @@ impl Bindings {
             if tgb.spec.networking.is_none() || (deleting && !has_finalizer(&tgb)) {
                 continue;
             }
-            let targets = match self.group(&tgb).await {
+            let targets = match self.clients_for(&tgb).await {
+                Ok(aws) => self.group(&aws, &tgb).await,
+                Err(p) => Err(p),
+            };
+            let targets = match targets {
                 Ok(group) => match Self::target_type(&tgb, &group) {
                     // No Service, port or endpoints: no targets, as LBC cleans up then.
                     Ok(t) => Some((t, inputs.targets(&tgb, t).unwrap_or_default())),
@@ -699,8 +718,35 @@ impl Bindings {
             .retain(|k, _| net.with_net.iter().any(|(w, _)| w == k));
     }
 
+    /// The clients a binding's ELBv2 calls go through: the operator's, or those of its
+    /// `iamRoleArnToAssume` (assumed once, cached until the credentials expire).
+    async fn clients_for(&self, tgb: &TargetGroupBinding) -> Result<AwsClients, Problem> {
+        let spec = &tgb.spec;
+        self.aws
+            .as_role(
+                spec.iam_role_arn_to_assume.as_deref(),
+                spec.assume_role_external_id.as_deref(),
+                &self.settings.cluster,
+            )
+            .await
+            .map_err(|e| {
+                Problem::retry_as(
+                    ErrorClass::of_aws(&e),
+                    "FailedAssumeRole",
+                    format!(
+                        "assuming role {} for the target group's calls: {e}",
+                        spec.iam_role_arn_to_assume.as_deref().unwrap_or_default()
+                    ),
+                )
+            })
+    }
+
     /// The target group of a binding, looked up once and cached.
-    async fn group(&mut self, tgb: &TargetGroupBinding) -> Result<Group, Problem> {
+    async fn group(
+        &mut self,
+        aws: &AwsClients,
+        tgb: &TargetGroupBinding,
+    ) -> Result<Group, Problem> {
         let spec = &tgb.spec;
         let Some(lookup) = lookup_key(spec) else {
             return Err(Problem::new(
@@ -713,7 +759,7 @@ impl Bindings {
         }
         let arn = spec.target_group_arn.as_deref().filter(|a| !a.is_empty());
         let name = spec.target_group_name.as_deref();
-        let found = find_target_group(&self.aws, arn, name)
+        let found = find_target_group(aws, arn, name)
             .await
             .map_err(|e| Problem::aws("FailedDescribeTargetGroup", &e))?;
         let Some(tg) = found else {
@@ -763,8 +809,8 @@ impl Bindings {
     }
 
     /// Registered targets of `arn` that are not draining.
-    async fn registered(&self, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
-        registered_targets(&self.aws, arn)
+    async fn registered(aws: &AwsClients, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
+        registered_targets(aws, arn)
             .await
             .map_err(|e| Problem::aws("FailedDescribeTargetHealth", &e))
     }
@@ -776,13 +822,8 @@ impl Bindings {
         key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
-        if tgb.spec.iam_role_arn_to_assume.is_some() {
-            return Err(Problem::new(
-                "Unsupported",
-                "spec.iamRoleArnToAssume (target groups in other accounts) is not supported",
-            ));
-        }
-        let group = self.group(tgb).await?;
+        let aws = self.clients_for(tgb).await?;
+        let group = self.group(&aws, tgb).await?;
         let target_type = Self::target_type(tgb, &group)?;
         let mut desired = inputs.targets(tgb, target_type)?;
         desired.sort();
@@ -819,7 +860,7 @@ impl Bindings {
         let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<TargetSpec>>) = match &applied {
             Some(a) => (a.targets.clone(), None),
             None => {
-                let have = self.registered(&group.arn).await?;
+                let have = Self::registered(&aws, &group.arn).await?;
                 // Shared with other clusters: registered targets we did not register stay.
                 (have, multi.then(BTreeSet::new))
             }
@@ -850,6 +891,7 @@ impl Bindings {
             ));
         }
         Ok(Some(Prepared {
+            aws,
             arn: group.arn.clone(),
             tg_name: group.name,
             changes,
@@ -867,6 +909,7 @@ impl Bindings {
         key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
+        let aws = self.clients_for(tgb).await?;
         let applied = self.state.applied.get(key).cloned();
         let (arn, name, targets) = match applied {
             Some(a) => {
@@ -878,15 +921,17 @@ impl Bindings {
                     .map_or_else(|| a.arn.clone(), |g| g.name.clone());
                 (a.arn, name, a.targets)
             }
-            None => match self.group(tgb).await {
+            None => match self.group(&aws, tgb).await {
                 Ok(group) => {
                     // Nothing remembered (a restart): the current desired set, as far as it
                     // is registered.
                     let desired = Self::target_type(tgb, &group)
                         .and_then(|t| inputs.targets(tgb, t))
                         .unwrap_or_default();
-                    let registered: BTreeSet<TargetSpec> =
-                        self.registered(&group.arn).await?.into_iter().collect();
+                    let registered: BTreeSet<TargetSpec> = Self::registered(&aws, &group.arn)
+                        .await?
+                        .into_iter()
+                        .collect();
                     let targets = desired
                         .into_iter()
                         .filter(|t| registered.contains(t))
@@ -912,6 +957,7 @@ impl Bindings {
             )
         };
         Ok(Some(Prepared {
+            aws,
             arn,
             tg_name: name,
             changes,
@@ -998,6 +1044,53 @@ impl Bindings {
                 self.fail(tgb, key, ErrorClass::Other);
             }
         }
+    }
+}
+
+/// Sends each binding's changes through its own clients (its assumed role's, or the
+/// operator's): one batch per set of clients, the outcomes in the order of `changes`.
+async fn send_by_role(
+    pending: &[Pending],
+    changes: &[Change],
+) -> crate::pass::targets::ExecuteReport {
+    type RoleKey = (Option<String>, Option<String>);
+    let mut groups: Vec<(RoleKey, &AwsClients, Vec<usize>)> = Vec::new();
+    for p in pending {
+        let spec = &p.tgb.spec;
+        let key: RoleKey = (
+            spec.iam_role_arn_to_assume
+                .clone()
+                .filter(|r| !r.is_empty()),
+            spec.assume_role_external_id.clone(),
+        );
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, idx)) => idx.extend(p.changes.clone()),
+            None => groups.push((key, &p.aws, p.changes.clone().collect())),
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome>> = changes.iter().map(|_| None).collect();
+    for (_, aws, idx) in groups {
+        let own: Vec<Change> = idx
+            .iter()
+            .filter_map(|&i| changes.get(i).cloned())
+            .collect();
+        let report = send_target_changes(aws, &own).await;
+        for (i, o) in idx.into_iter().zip(report.outcomes) {
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(o);
+            }
+        }
+    }
+    crate::pass::targets::ExecuteReport {
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Skipped {
+                    reason: "not sent".into(),
+                })
+            })
+            .collect(),
+        ..Default::default()
     }
 }
 

@@ -736,6 +736,50 @@ async fn binding_networking_opens_the_targets_groups_and_removes_only_its_own_pe
     })
     .await;
 
+    // Instance targets: the node's primary network interface decides.
+    let node_i = security_group(&w, "node-i", &[(own_tag.as_str(), "owned")]).await;
+    let instance = w
+        .user
+        .ec2
+        .run_instances()
+        .image_id("ami-12345678")
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&w.env.subnets[0])
+        .security_group_ids(&node_i)
+        .send()
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned();
+    w.server.apply_object(node("node-i", &instance, json!({})));
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web-np", "namespace": NS},
+        "spec": {"type": "NodePort", "ports": [
+            {"port": 80, "targetPort": 8080, "nodePort": 30093, "protocol": "TCP"}]},
+    }));
+    let inst_arn = w
+        .target_group(&localstack::unique("tgb-net-i"), TargetTypeEnum::Instance)
+        .await;
+    w.tgb(
+        "web-inst",
+        json!({"targetGroupARN": inst_arn, "serviceRef": {"name": "web-np", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"protocol": "TCP", "port": 30093}]}]}}),
+    );
+    eventually(20, "the node's group opened", || async {
+        permissions(&w, &node_i).await == set(&[&format!("tcp 30093-30093 {lb} [{label}]")])
+    })
+    .await;
+    w.server.delete::<TargetGroupBinding>(NS, "web-inst");
+    eventually(20, "the node's group closed", || async {
+        permissions(&w, &node_i).await.is_empty()
+    })
+    .await;
+
     // The binding goes: its permissions go with it, nobody else's.
     w.server.delete::<TargetGroupBinding>(NS, "web");
     eventually(20, "the binding released", || async {
@@ -744,5 +788,124 @@ async fn binding_networking_opens_the_targets_groups_and_removes_only_its_own_pe
     .await;
     assert_eq!(permissions(&w, &node_a).await, foreign);
     assert!(permissions(&w, &node_b).await.is_empty());
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_binding_with_a_role_to_assume_works_in_the_roles_account() {
+    let w = World::new("tgb-role", 5712, 94).await;
+    // The target group is in another account, which the cluster's credentials cannot see.
+    let other = localstack::account_clients(REGION, 5713).await;
+    let other_vpc = localstack::create_vpc(&other, "10.95.0.0/16").await;
+    let arn = other
+        .elbv2
+        .create_target_group()
+        .name(localstack::unique("tgb-role"))
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&other_vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    let role = format!(
+        "arn:aws:iam::{}:role/tgb-cross-account",
+        localstack::account_id(5713)
+    );
+    let in_other = |arn: String| {
+        let other = other.clone();
+        async move {
+            registered_targets(&other.elbv2, &arn)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|t| t.state != "draining")
+                .map(|t| format!("{}:{}", t.target.id, t.target.port))
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }));
+    w.slice(&[("10.95.1.1", true), ("10.95.1.2", true)]);
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "iamRoleArnToAssume": role, "assumeRoleExternalId": "shop-1"}),
+    );
+    // The same target group without the role: not found with the cluster's own credentials.
+    w.tgb(
+        "web-own",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80}}),
+    );
+    // A role STS refuses.
+    w.tgb(
+        "web-bad",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "iamRoleArnToAssume": "this-is-not-a-role-arn"}),
+    );
+    w.env.clients.calls.reset();
+    let running = w.controller().await;
+    eventually(30, "the binding with the role Ready", || async {
+        w.ready("web") == Some(("True".into(), "Synced".into(), true))
+    })
+    .await;
+    assert_eq!(
+        in_other(arn.clone()).await,
+        set(&["10.95.1.1:8080", "10.95.1.2:8080"])
+    );
+    eventually(10, "the other two failed", || async {
+        w.ready("web-own").map(|r| r.1) == Some("TargetGroupNotFound".into())
+            && w.ready("web-bad").map(|r| r.1) == Some("FailedAssumeRole".into())
+    })
+    .await;
+    let bad = w.events("web-bad", "FailedAssumeRole");
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let note = bad[0]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with(
+            "assuming role this-is-not-a-role-arn for the target group's calls: sts.AssumeRole failed: ValidationError"
+        ),
+        "{note}"
+    );
+    // One session for the role; the bad role is tried (and backs off); the cluster's own
+    // credentials looked the group up once, for web-own.
+    let calls = w.calls();
+    assert!(
+        calls.get("sts.AssumeRole").copied().unwrap_or(0) >= 2,
+        "{calls:?}"
+    );
+    w.server.delete::<TargetGroupBinding>(NS, "web-bad");
+    w.server.delete::<TargetGroupBinding>(NS, "web-own");
+    eventually(10, "the failing bindings gone", || async {
+        w.binding("web-bad").is_none() && w.binding("web-own").is_none()
+    })
+    .await;
+
+    // Scaling goes through the cached session: no second AssumeRole.
+    w.env.clients.calls.reset();
+    w.slice(&[("10.95.1.2", true), ("10.95.1.3", true)]);
+    eventually(10, "the new endpoints in the other account", || async {
+        in_other(arn.clone()).await == set(&["10.95.1.2:8080", "10.95.1.3:8080"])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        w.calls(),
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.RegisterTargets".to_owned(), 1),
+        ])
+    );
+    // Deleting the binding releases its targets there.
+    w.server.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "released", || async { w.binding("web").is_none() }).await;
+    assert!(in_other(arn.clone()).await.is_empty());
     running.shutdown().await;
 }

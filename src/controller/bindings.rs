@@ -20,11 +20,13 @@
 //! Nothing else about the target group is touched: no tags, attributes or health checks.
 //! `spec.networking` opens the targets' security groups ([`networking`], after the target
 //! changes are planned and before they are sent, as LBC orders them). With
-//! `multiClusterTargetGroup` only
-//! targets this binding registered (as remembered by this process) are ever deregistered.
+//! `multiClusterTargetGroup` only targets this binding registered are ever deregistered: it
+//! keeps them, as LBC does, in ConfigMap `aws-lbc-targets-<binding>` (key `targets`, `id:port`
+//! comma-separated), written before registering and after deregistering, read once per
+//! process, deleted with the binding; without that ConfigMap nothing is deregistered.
 //! Deleting a binding deregisters the targets it registered (its desired set as last applied;
-//! after a restart, its current desired set as far as it is registered), then releases the
-//! finalizer; pointing a binding at another target group releases its targets in the old one
+//! after a restart, its current desired set as far as it is registered, or for a multi-cluster
+//! binding its recorded set), then releases the finalizer; pointing a binding at another target group releases its targets in the old one
 //! the same way (as remembered by this process). Failures back off in the controller's one
 //! [`WorkQueue`] by their [`ErrorClass`] (throttling soon, other AWS trouble 1 s doubling to
 //! 5 min, AWS rejecting the request until the binding changes); a change of the binding
@@ -49,7 +51,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::keys::ObjectKey;
-use super::kube_io::{KubeIo, BINDING_FINALIZER};
+use super::kube_io::{tracked_targets_name, KubeIo, BINDING_FINALIZER};
 use super::metrics::{Kind, Metrics, ReconcileResult, TargetPath};
 use super::queue::{ErrorClass, WorkQueue};
 use super::report::class_of_execute;
@@ -115,6 +117,8 @@ struct State {
     finalized: HashMap<String, String>,
     /// `spec.networking`: what was resolved and applied.
     net: networking::NetState,
+    /// Multi-cluster bindings: the targets each recorded (its ConfigMap), once read.
+    tracked: HashMap<ObjectKey, BTreeSet<String>>,
     /// Last networking Warning per binding.
     net_reported: HashMap<ObjectKey, String>,
 }
@@ -234,6 +238,23 @@ fn lookup_key(spec: &crd::TargetGroupBindingSpec) -> Option<String> {
             None => key,
         },
     )
+}
+
+fn is_multi(tgb: &TargetGroupBinding) -> bool {
+    tgb.spec.multi_cluster_target_group.unwrap_or(false)
+}
+
+/// A target as LBC identifies it in the tracked targets: `id:port`.
+fn ident(t: &TargetSpec) -> String {
+    format!("{}:{}", t.id, t.port)
+}
+
+/// LBC's comma-separated tracked targets (empty: none).
+fn parse_tracked(csv: &str) -> BTreeSet<String> {
+    csv.split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn core_type(t: crd::TargetType) -> TargetType {
@@ -609,6 +630,14 @@ impl Bindings {
                     self.fail(&p.tgb, &p.key, problem.class.unwrap_or(ErrorClass::Other));
                     continue;
                 }
+                if is_multi(&p.tgb) {
+                    if let Err(e) = self.kube.delete_tracked_targets(&p.tgb).await {
+                        tracing::warn!(binding = %p.key, error = %e, "tracked targets not deleted; retrying");
+                        self.fail(&p.tgb, &p.key, ErrorClass::Other);
+                        continue;
+                    }
+                    self.state.tracked.remove(&p.key);
+                }
                 if let Err(e) = self.kube.remove_binding_finalizer(&p.tgb).await {
                     tracing::warn!(binding = %p.key, error = %e, "finalizer not removed; retrying");
                     self.fail(&p.tgb, &p.key, ErrorClass::Other);
@@ -619,6 +648,16 @@ impl Bindings {
                 self.state.reported.remove(&p.key);
             } else {
                 if let Some(applied) = p.applied {
+                    if is_multi(&p.tgb) {
+                        // Deregistered targets are no longer ours.
+                        let want: BTreeSet<String> = applied.targets.iter().map(ident).collect();
+                        if self.state.tracked.get(&p.key) != Some(&want) {
+                            if let Err(problem) = self.track(&p.tgb, &p.key, want).await {
+                                self.report(&p.tgb, &p.key, &problem).await;
+                                continue;
+                            }
+                        }
+                    }
                     self.state.applied.insert(p.key.clone(), applied);
                 }
                 self.succeeded(&p.key);
@@ -716,6 +755,50 @@ impl Bindings {
         self.state
             .net_reported
             .retain(|k, _| net.with_net.iter().any(|(w, _)| w == k));
+    }
+
+    /// The targets a multi-cluster binding recorded (cached after the first read).
+    async fn tracked(
+        &mut self,
+        tgb: &TargetGroupBinding,
+        key: &ObjectKey,
+    ) -> Result<Option<BTreeSet<String>>, Problem> {
+        if let Some(t) = self.state.tracked.get(key) {
+            return Ok(Some(t.clone()));
+        }
+        let csv = self.kube.tracked_targets(tgb).await.map_err(|e| {
+            Problem::retry(
+                "FailedReadTrackedTargets",
+                format!("reading ConfigMap {}: {e}", tracked_targets_name(tgb)),
+            )
+        })?;
+        let Some(csv) = csv else {
+            return Ok(None);
+        };
+        let set = parse_tracked(&csv);
+        self.state.tracked.insert(key.clone(), set.clone());
+        Ok(Some(set))
+    }
+
+    /// Records `targets` as what a multi-cluster binding registered.
+    async fn track(
+        &mut self,
+        tgb: &TargetGroupBinding,
+        key: &ObjectKey,
+        targets: BTreeSet<String>,
+    ) -> Result<(), Problem> {
+        let csv = targets.iter().cloned().collect::<Vec<_>>().join(",");
+        self.kube
+            .set_tracked_targets(tgb, &csv)
+            .await
+            .map_err(|e| {
+                Problem::retry(
+                    "FailedUpdateTrackedTargets",
+                    format!("writing ConfigMap {}: {e}", tracked_targets_name(tgb)),
+                )
+            })?;
+        self.state.tracked.insert(key.clone(), targets);
+        Ok(())
     }
 
     /// The clients a binding's ELBv2 calls go through: the operator's, or those of its
@@ -856,15 +939,35 @@ impl Bindings {
             }
             self.state.finalized.insert(uid, version);
         }
-        let multi = tgb.spec.multi_cluster_target_group.unwrap_or(false);
-        let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<TargetSpec>>) = match &applied {
+        let multi = is_multi(tgb);
+        // Shared with other clusters: the targets this binding registered, as LBC keeps them
+        // (`None`: never recorded, so nothing is deregistered, as LBC).
+        let tracked = if multi {
+            self.tracked(tgb, key).await?
+        } else {
+            None
+        };
+        let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<String>>) = match &applied {
             Some(a) => (a.targets.clone(), None),
             None => {
                 let have = Self::registered(&aws, &group.arn).await?;
-                // Shared with other clusters: registered targets we did not register stay.
-                (have, multi.then(BTreeSet::new))
+                // Registered targets this binding did not register stay.
+                (have, multi.then(|| tracked.clone().unwrap_or_default()))
             }
         };
+        if multi {
+            // Recorded before anything is registered, so a registration whose answer is lost
+            // is still ours (LBC writes the ConfigMap before registering too).
+            let want: BTreeSet<String> = desired.iter().map(ident).collect();
+            match &tracked {
+                Some(t) if want.is_subset(t) => {}
+                Some(t) => {
+                    self.track(tgb, key, t.union(&want).cloned().collect())
+                        .await?
+                }
+                None => self.track(tgb, key, want).await?,
+            }
+        }
         let mut changes: Vec<Change> = target_changes(
             &stack,
             &group.name,
@@ -875,7 +978,7 @@ impl Bindings {
         .into_iter()
         .filter_map(|mut c| match (&mut c.op, &mine) {
             (Op::DeregisterTargets { targets, .. }, Some(mine)) => {
-                targets.retain(|t| mine.contains(t));
+                targets.retain(|t| mine.contains(&ident(t)));
                 (!targets.is_empty()).then_some(c)
             }
             _ => Some(c),
@@ -932,10 +1035,19 @@ impl Bindings {
                         .await?
                         .into_iter()
                         .collect();
-                    let targets = desired
-                        .into_iter()
-                        .filter(|t| registered.contains(t))
-                        .collect();
+                    let targets = if is_multi(tgb) {
+                        // Shared: exactly what this binding recorded as registered.
+                        let tracked = self.tracked(tgb, key).await?.unwrap_or_default();
+                        registered
+                            .into_iter()
+                            .filter(|t| tracked.contains(&ident(t)))
+                            .collect()
+                    } else {
+                        desired
+                            .into_iter()
+                            .filter(|t| registered.contains(t))
+                            .collect()
+                    };
                     (group.arn, group.name, targets)
                 }
                 Err(p) if p.reason == "TargetGroupNotFound" || p.reason == "InvalidSpec" => {
@@ -1112,6 +1224,30 @@ mod tests {
 
     fn spec() -> serde_json::Value {
         serde_json::json!({"targetGroupName": "tg", "serviceRef": {"name": "web", "port": 80}})
+    }
+
+    #[test]
+    fn tracked_targets_read_and_write_lbcs_format() {
+        assert_eq!(
+            parse_tracked("10.0.1.5:8080,i-0abc:30080"),
+            ["10.0.1.5:8080".to_owned(), "i-0abc:30080".to_owned()].into()
+        );
+        assert!(
+            parse_tracked("").is_empty(),
+            "an empty record tracks nothing"
+        );
+        let t = TargetSpec {
+            id: "10.0.1.5".into(),
+            port: 8080,
+        };
+        assert_eq!(ident(&t), "10.0.1.5:8080");
+        let mut spec = spec();
+        spec["iamRoleArnToAssume"] = "arn:aws:iam::1:role/r".into();
+        assert_eq!(
+            lookup_key(&tgb(spec, None).spec),
+            Some("name:tg as arn:aws:iam::1:role/r".to_owned()),
+            "the same name in another account is another target group"
+        );
     }
 
     #[test]

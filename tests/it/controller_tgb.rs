@@ -909,3 +909,146 @@ async fn a_binding_with_a_role_to_assume_works_in_the_roles_account() {
     assert!(in_other(arn.clone()).await.is_empty());
     running.shutdown().await;
 }
+
+/// A controller of its own cluster (`server`) on the world's AWS account.
+async fn controller_on(w: &World, server: &ApiServer, identity: &str) -> Running {
+    start(Deps {
+        client: server.client(),
+        aws: w.env.clients.clone(),
+        settings: w.settings(),
+        namespaces: vec![NS.to_owned()],
+        leader: None,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: identity.to_owned(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap()
+}
+
+fn slice_on(server: &ApiServer, ips: &[&str]) {
+    let eps: Vec<Value> = ips
+        .iter()
+        .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}}))
+        .collect();
+    server.apply_object(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "namespace": NS,
+            "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": eps,
+    }));
+}
+
+/// The tracked targets' ConfigMap of binding `web` on `server`, as LBC reads it.
+fn tracked_on(server: &ApiServer) -> Option<BTreeSet<String>> {
+    let cm = server.get_object("v1", "ConfigMap", NS, "aws-lbc-targets-web")?;
+    let csv = cm["data"]["targets"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Some(
+        csv.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn multi_cluster_bindings_keep_their_own_targets_across_restarts() {
+    let w = World::new("tgb-multi", 5714, 96).await;
+    let arn = w
+        .target_group(&localstack::unique("tgb-multi"), TargetTypeEnum::Ip)
+        .await;
+    // Cluster 1 is the world's API server; cluster 2 has its own, and a ConfigMap LBC wrote
+    // there for a target it had registered.
+    let two = ApiServer::start().await;
+    let binding = json!({
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "multiClusterTargetGroup": true},
+    });
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    });
+    w.register_foreign(&arn, "10.96.2.9").await;
+    two.apply_object(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "aws-lbc-targets-web", "namespace": NS},
+        "data": {"targets": "10.96.2.9:8080"},
+    }));
+    // Someone else's target (a third cluster): never deregistered.
+    w.register_foreign(&arn, "10.96.3.1").await;
+    for server in [&w.server, &two] {
+        server.apply_object(service.clone());
+        server.apply_object(binding.clone());
+    }
+    slice_on(&w.server, &["10.96.1.1", "10.96.1.2"]);
+    slice_on(&two, &["10.96.2.1"]);
+    let one_ctl = w.controller().await;
+    let two_ctl = controller_on(&w, &two, "tgb-multi-2").await;
+
+    eventually(
+        30,
+        "each cluster's targets, LBC's stale one gone",
+        || async {
+            w.targets(&arn).await
+                == set(&[
+                    "10.96.1.1:8080",
+                    "10.96.1.2:8080",
+                    "10.96.2.1:8080",
+                    "10.96.3.1:8080",
+                ])
+        },
+    )
+    .await;
+    eventually(10, "the ConfigMaps as LBC keeps them", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.1:8080", "10.96.1.2:8080"]))
+            && tracked_on(&two) == Some(set(&["10.96.2.1:8080"]))
+    })
+    .await;
+
+    // Cluster 1 scales down: only its own target goes.
+    slice_on(&w.server, &["10.96.1.2"]);
+    eventually(10, "cluster 1 scaled", || async {
+        w.targets(&arn).await == set(&["10.96.1.2:8080", "10.96.2.1:8080", "10.96.3.1:8080"])
+    })
+    .await;
+    eventually(10, "its record follows", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.2:8080"]))
+    })
+    .await;
+
+    // Cluster 1's controller restarts; its pods change while it is down. The new process
+    // knows from the ConfigMap that 10.96.1.2 was its own.
+    one_ctl.shutdown().await;
+    slice_on(&w.server, &["10.96.1.3"]);
+    let one_ctl = controller_on(&w, &w.server, "tgb-multi-1b").await;
+    eventually(30, "after the restart", || async {
+        w.targets(&arn).await == set(&["10.96.1.3:8080", "10.96.2.1:8080", "10.96.3.1:8080"])
+    })
+    .await;
+    eventually(10, "its record follows", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.3:8080"]))
+    })
+    .await;
+
+    // Deleting cluster 2's binding releases only its targets, and its ConfigMap.
+    two.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "cluster 2's binding released", || async {
+        two.get::<TargetGroupBinding>(NS, "web").is_none()
+    })
+    .await;
+    assert_eq!(
+        w.targets(&arn).await,
+        set(&["10.96.1.3:8080", "10.96.3.1:8080"])
+    );
+    assert_eq!(tracked_on(&two), None);
+    one_ctl.shutdown().await;
+    two_ctl.shutdown().await;
+}

@@ -163,7 +163,14 @@ impl NetState {
             // we (or LBC) added.
             None => aggregate(live.iter().chain(&deleting), settings.unrestricted),
         };
-        if self.applied.as_ref() == Some(&desired) && !unknown {
+        // Nothing to do: what is wanted is what was applied (while some binding's needs are
+        // unknown, nothing can be revoked: what is wanted was already authorized).
+        let done = match &self.applied {
+            Some(a) if unknown => merge(a, &desired) == *a,
+            Some(a) => *a == desired,
+            None => false,
+        };
+        if done {
             return out;
         }
         match self

@@ -905,7 +905,7 @@ async fn a_binding_with_a_role_to_assume_works_in_the_roles_account() {
     // Scaling goes through the cached session: no second AssumeRole.
     w.env.clients.calls.reset();
     w.slice(&[("10.95.1.2", true), ("10.95.1.3", true)]);
-    eventually(10, "the new endpoints in the other account", || async {
+    eventually(30, "the new endpoints in the other account", || async {
         in_other(arn.clone()).await == set(&["10.95.1.2:8080", "10.95.1.3:8080"])
     })
     .await;

@@ -14,7 +14,8 @@ Checks, each failing with a message that says what to do:
   5. The chart's crds/ equals the repository's crds/.
   6. deploy/manifests/aws-lb-operator.yaml equals the default render (--update rewrites it).
   7. The IAM policy the chart renders (iamPolicy.render) is iam-policies/controller.json for the
-     cluster, narrowed exactly as documented by the DNS filters and iamPolicy.targetGroupBindingArns.
+     cluster, narrowed exactly as documented by the DNS filters, iamPolicy.targetGroupBindingArns
+     and iamPolicy.assumeRoleArns.
 """
 
 from __future__ import annotations
@@ -207,8 +208,10 @@ def check_iam_policy() -> None:
         raise CheckError(f"without filters the chart's IAM policy is not controller.json for the cluster: {got}")
     zones = ["Z1", "Z2"]
     arns = ["arn:aws:elasticloadbalancing:*:*:targetgroup/shared-*/*"]
+    roles = ["arn:aws:iam::111122223333:role/tgb-*"]
     got = rendered_policy({"clusterName": "c1", "dnsZoneIdFilter": zones, "dnsDomainFilter": ["Example.com."],
-                           "iamPolicy": {"render": True, "targetGroupBindingArns": arns}})
+                           "iamPolicy": {"render": True, "targetGroupBindingArns": arns,
+                                         "assumeRoleArns": roles}})
     zone_arns = [f"arn:aws:route53:::hostedzone/{z}" for z in zones]
     expected = []
     for st in want["Statement"]:
@@ -220,6 +223,8 @@ def check_iam_policy() -> None:
                     "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["example.com", "*.example.com"]}})
         if st["Sid"] == "TargetGroupBindingTargets":
             st = {k: v for k, v in st.items() if k != "Condition"} | {"Resource": arns}
+        if st["Sid"] == "TargetGroupBindingRoles":
+            st = dict(st, Resource=roles)
         expected.append(st)
     if got["Statement"] != expected:
         raise CheckError(f"with DNS filters and targetGroupBindingArns the chart's IAM policy is not as documented: {got}")

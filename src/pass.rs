@@ -33,6 +33,7 @@ use crate::aws::resolve::{resolve_vpc, stack_facts, ResolveError, SubnetCache};
 use crate::aws::route53::{apply_units, DnsOutcome, ZoneCache};
 use crate::aws::{AwsClients, AwsError};
 
+pub mod networking;
 pub mod targets;
 
 /// Why a pass could not be planned at all.

@@ -174,6 +174,120 @@ pub async fn list_security_groups(
     describe_security_groups(client, vec![filter("vpc-id", [vpc_id])]).await
 }
 
+/// A network interface and its security groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceGroups {
+    /// `eni-…`.
+    pub eni: String,
+    /// Its security group ids, in the order EC2 lists them.
+    pub groups: Vec<String>,
+}
+
+/// Most values in one EC2 filter (LBC's chunk: 200 filter values, less the VPC filter).
+const FILTER_VALUES: usize = 199;
+
+/// The primary network interface (device index 0) of each instance, by instance id.
+/// Instances EC2 does not know are left out.
+pub async fn instance_primary_interfaces(
+    client: &Client,
+    instance_ids: &[String],
+) -> Result<std::collections::BTreeMap<String, InterfaceGroups>> {
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in instance_ids.chunks(FILTER_VALUES) {
+        let mut pages = client
+            .describe_instances()
+            .filters(filter("instance-id", chunk.iter().cloned()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeInstances", e))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                let Some(id) = i.instance_id() else { continue };
+                let primary = i.network_interfaces().iter().find(|n| {
+                    n.attachment().and_then(
+                        aws_sdk_ec2::types::InstanceNetworkInterfaceAttachment::device_index,
+                    ) == Some(0)
+                });
+                let Some(eni) = primary else { continue };
+                out.insert(
+                    id.to_owned(),
+                    InterfaceGroups {
+                        eni: eni.network_interface_id().unwrap_or_default().to_owned(),
+                        groups: eni
+                            .groups()
+                            .iter()
+                            .filter_map(|g| g.group_id().map(str::to_owned))
+                            .collect(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The network interface holding each private IP address in `vpc_id`, by address.
+/// Addresses no interface holds are left out.
+pub async fn interfaces_by_address(
+    client: &Client,
+    vpc_id: &str,
+    addresses: &[String],
+) -> Result<std::collections::BTreeMap<String, InterfaceGroups>> {
+    let wanted: std::collections::BTreeSet<&str> = addresses.iter().map(String::as_str).collect();
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in addresses.chunks(FILTER_VALUES) {
+        let mut pages = client
+            .describe_network_interfaces()
+            .filters(filter("vpc-id", [vpc_id]))
+            .filters(filter(
+                "addresses.private-ip-address",
+                chunk.iter().cloned(),
+            ))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeNetworkInterfaces", e))?;
+            for n in page.network_interfaces() {
+                let found = InterfaceGroups {
+                    eni: n.network_interface_id().unwrap_or_default().to_owned(),
+                    groups: n
+                        .groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(str::to_owned))
+                        .collect(),
+                };
+                let ips = n
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address())
+                    .chain(n.private_ip_address());
+                for ip in ips {
+                    if wanted.contains(ip) {
+                        out.insert(ip.to_owned(), found.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Security groups by id (ids EC2 does not know are left out).
+pub async fn security_groups_by_id(
+    client: &Client,
+    ids: &[String],
+) -> Result<Vec<ObservedSecurityGroup>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(FILTER_VALUES) {
+        out.extend(
+            describe_security_groups(client, vec![filter("group-id", chunk.iter().cloned())])
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

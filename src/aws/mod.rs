@@ -15,6 +15,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use ratelimit::{RateLimitedHttpClient, RateLimiter};
 
 pub mod acm;
+pub mod assume;
 pub mod calls;
 pub mod ec2;
 pub mod elbv2;
@@ -162,6 +163,8 @@ pub struct AwsClients {
     pub acm: aws_sdk_acm::Client,
     /// Every call made through the clients above.
     pub calls: CallCounter,
+    /// ELBv2 clients of assumed roles (TargetGroupBindings' `iamRoleArnToAssume`).
+    pub assumed: assume::AssumedRoles,
 }
 
 impl AwsClients {
@@ -188,18 +191,42 @@ impl AwsClients {
                 .interceptor(calls.interceptor("acm"))
                 .build(),
         );
+        let assumed = assume::AssumedRoles::new(config, &calls);
         AwsClients {
             elbv2,
             ec2,
             route53,
             acm,
             calls,
+            assumed,
         }
     }
 
     /// Loads the configuration and builds the clients.
     pub async fn connect(opts: &AwsOptions) -> Self {
         Self::new(&load_sdk_config(opts).await)
+    }
+
+    /// These clients with ELBv2 calls made as `role` (`None`: as themselves), as a
+    /// TargetGroupBinding's `iamRoleArnToAssume` asks; the session is cached until its
+    /// credentials expire ([`assume`]).
+    ///
+    /// # Errors
+    /// `sts:AssumeRole` failed.
+    pub async fn as_role(
+        &self,
+        role: Option<&str>,
+        external_id: Option<&str>,
+        cluster: &str,
+    ) -> Result<Self, AwsError> {
+        let Some(role) = role.filter(|r| !r.is_empty()) else {
+            return Ok(self.clone());
+        };
+        let elbv2 = self.assumed.elbv2(role, external_id, cluster).await?;
+        Ok(Self {
+            elbv2,
+            ..self.clone()
+        })
     }
 
     /// The region the clients talk to.

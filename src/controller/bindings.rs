@@ -17,17 +17,23 @@
 //! - `status.observedGeneration` and the `Ready` condition are written when they change, with a
 //!   Warning Event per new problem.
 //!
-//! Nothing else about the target group is touched: no tags, attributes, health checks or
-//! security group rules (`spec.networking` is not applied). With `multiClusterTargetGroup` only
-//! targets this binding registered (as remembered by this process) are ever deregistered.
+//! Nothing else about the target group is touched: no tags, attributes or health checks.
+//! `spec.networking` opens the targets' security groups ([`networking`], after the target
+//! changes are planned and before they are sent, as LBC orders them). With
+//! `multiClusterTargetGroup` only targets this binding registered are ever deregistered: it
+//! keeps them, as LBC does, in ConfigMap `aws-lbc-targets-<binding>` (key `targets`, `id:port`
+//! comma-separated), written before registering and after deregistering, read once per
+//! process, deleted with the binding; without that ConfigMap nothing is deregistered.
 //! Deleting a binding deregisters the targets it registered (its desired set as last applied;
-//! after a restart, its current desired set as far as it is registered), then releases the
-//! finalizer; pointing a binding at another target group releases its targets in the old one
+//! after a restart, its current desired set as far as it is registered, or for a multi-cluster
+//! binding its recorded set), then releases the finalizer; pointing a binding at another target group releases its targets in the old one
 //! the same way (as remembered by this process). Failures back off in the controller's one
 //! [`WorkQueue`] by their [`ErrorClass`] (throttling soon, other AWS trouble 1 s doubling to
 //! 5 min, AWS rejecting the request until the binding changes); a change of the binding
 //! retries at once; every sync period everything is read from AWS again. AWS is reached only
 //! through the pass API's target path ([`crate::pass::targets`]).
+mod networking;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +51,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::keys::ObjectKey;
-use super::kube_io::{KubeIo, BINDING_FINALIZER};
+use super::kube_io::{tracked_targets_name, KubeIo, BINDING_FINALIZER};
 use super::metrics::{Kind, Metrics, ReconcileResult, TargetPath};
 use super::queue::{ErrorClass, WorkQueue};
 use super::report::class_of_execute;
@@ -68,6 +74,13 @@ pub struct BindingSettings {
     pub sync_period: Duration,
     /// Coalescing window for changes.
     pub batch_window: Duration,
+    /// Cluster name (the tag that picks a target's security group among several).
+    pub cluster: String,
+    /// The cluster's VPC (resolved from its subnets when `None`).
+    pub vpc_id: Option<String>,
+    /// `--disable-restricted-sg-rules`: `spec.networking` permissions are not merged into
+    /// port ranges.
+    pub unrestricted_sg_rules: bool,
 }
 
 /// A target group as a binding needs it.
@@ -102,6 +115,12 @@ struct State {
     /// Bindings this process gave the finalizer: UID → the resourceVersion it was added to
     /// (while the cache still shows that version, it cannot show the finalizer yet).
     finalized: HashMap<String, String>,
+    /// `spec.networking`: what was resolved and applied.
+    net: networking::NetState,
+    /// Multi-cluster bindings: the targets each recorded (its ConfigMap), once read.
+    tracked: HashMap<ObjectKey, BTreeSet<String>>,
+    /// Last networking Warning per binding.
+    net_reported: HashMap<ObjectKey, String>,
 }
 
 /// The bindings loop.
@@ -152,8 +171,18 @@ impl Problem {
     }
 }
 
+/// A binding with networking, its key, whether it is being deleted, and its targets.
+type Known = (
+    Arc<TargetGroupBinding>,
+    ObjectKey,
+    bool,
+    Option<(TargetType, Vec<TargetSpec>)>,
+);
+
 /// What one binding needs done.
 struct Prepared {
+    /// The clients its ELBv2 calls go through (its assumed role's).
+    aws: AwsClients,
     /// Target group ARN (empty: none, nothing to do in AWS).
     arn: String,
     /// Target group name, for messages.
@@ -166,6 +195,7 @@ struct Prepared {
 
 /// One binding's share of a pass's batch.
 struct Pending {
+    aws: AwsClients,
     tgb: Arc<TargetGroupBinding>,
     key: ObjectKey,
     deleting: bool,
@@ -192,11 +222,39 @@ fn has_finalizer(tgb: &TargetGroupBinding) -> bool {
 }
 
 fn lookup_key(spec: &crd::TargetGroupBindingSpec) -> Option<String> {
-    match (&spec.target_group_arn, &spec.target_group_name) {
-        (Some(arn), _) if !arn.is_empty() => Some(format!("arn:{arn}")),
-        (_, Some(name)) if !name.is_empty() => Some(format!("name:{name}")),
-        _ => None,
-    }
+    let key = match (&spec.target_group_arn, &spec.target_group_name) {
+        (Some(arn), _) if !arn.is_empty() => format!("arn:{arn}"),
+        (_, Some(name)) if !name.is_empty() => format!("name:{name}"),
+        _ => return None,
+    };
+    // A name means another target group in another account.
+    Some(
+        match spec
+            .iam_role_arn_to_assume
+            .as_deref()
+            .filter(|r| !r.is_empty())
+        {
+            Some(role) => format!("{key} as {role}"),
+            None => key,
+        },
+    )
+}
+
+fn is_multi(tgb: &TargetGroupBinding) -> bool {
+    tgb.spec.multi_cluster_target_group.unwrap_or(false)
+}
+
+/// A target as LBC identifies it in the tracked targets: `id:port`.
+fn ident(t: &TargetSpec) -> String {
+    format!("{}:{}", t.id, t.port)
+}
+
+/// LBC's comma-separated tracked targets (empty: none).
+fn parse_tracked(csv: &str) -> BTreeSet<String> {
+    csv.split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn core_type(t: crd::TargetType) -> TargetType {
@@ -397,6 +455,7 @@ impl Bindings {
                 next_resync = Instant::now() + self.settings.sync_period;
                 self.state.applied.clear();
                 self.state.groups.clear();
+                self.state.net.reset();
                 self.state.queue.unpark_all();
             }
             let _ = self.signals.take_bindings();
@@ -490,6 +549,7 @@ impl Bindings {
                     let start = changes.len();
                     changes.extend(prepared.changes);
                     pending.push(Pending {
+                        aws: prepared.aws,
                         tgb,
                         key,
                         deleting,
@@ -502,10 +562,11 @@ impl Bindings {
                 Err(problem) => self.report(&tgb, &key, &problem).await,
             }
         }
+        let net = self.networking(&inputs).await;
         let report = if changes.is_empty() {
             Default::default()
         } else {
-            send_target_changes(&self.aws, &changes)
+            send_by_role(&pending, &changes)
                 .instrument(tracing::info_span!(
                     "binding_targets",
                     changes = changes.len()
@@ -564,6 +625,19 @@ impl Bindings {
                 continue;
             }
             if p.deleting {
+                if let Some(problem) = net.blocking(&p.tgb) {
+                    // Its permissions are not gone yet: the finalizer stays.
+                    self.fail(&p.tgb, &p.key, problem.class.unwrap_or(ErrorClass::Other));
+                    continue;
+                }
+                if is_multi(&p.tgb) {
+                    if let Err(e) = self.kube.delete_tracked_targets(&p.tgb).await {
+                        tracing::warn!(binding = %p.key, error = %e, "tracked targets not deleted; retrying");
+                        self.fail(&p.tgb, &p.key, ErrorClass::Other);
+                        continue;
+                    }
+                    self.state.tracked.remove(&p.key);
+                }
                 if let Err(e) = self.kube.remove_binding_finalizer(&p.tgb).await {
                     tracing::warn!(binding = %p.key, error = %e, "finalizer not removed; retrying");
                     self.fail(&p.tgb, &p.key, ErrorClass::Other);
@@ -574,6 +648,16 @@ impl Bindings {
                 self.state.reported.remove(&p.key);
             } else {
                 if let Some(applied) = p.applied {
+                    if is_multi(&p.tgb) {
+                        // Deregistered targets are no longer ours.
+                        let want: BTreeSet<String> = applied.targets.iter().map(ident).collect();
+                        if self.state.tracked.get(&p.key) != Some(&want) {
+                            if let Err(problem) = self.track(&p.tgb, &p.key, want).await {
+                                self.report(&p.tgb, &p.key, &problem).await;
+                                continue;
+                            }
+                        }
+                    }
                     self.state.applied.insert(p.key.clone(), applied);
                 }
                 self.succeeded(&p.key);
@@ -592,10 +676,160 @@ impl Bindings {
         for key in &taken {
             self.state.queue.finish(key);
         }
+        self.report_networking(net).await;
+    }
+
+    /// The networking step of a pass over every binding ([`networking`]).
+    async fn networking(&mut self, inputs: &Inputs) -> networking::NetOutcome {
+        let tgbs = self.stores.bindings();
+        let mut known: Vec<Known> = Vec::new();
+        for tgb in tgbs {
+            let deleting = tgb.metadata.deletion_timestamp.is_some();
+            if tgb.spec.networking.is_none() || (deleting && !has_finalizer(&tgb)) {
+                continue;
+            }
+            let targets = match self.clients_for(&tgb).await {
+                Ok(aws) => self.group(&aws, &tgb).await,
+                Err(p) => Err(p),
+            };
+            let targets = match targets {
+                Ok(group) => match Self::target_type(&tgb, &group) {
+                    // No Service, port or endpoints: no targets, as LBC cleans up then.
+                    Ok(t) => Some((t, inputs.targets(&tgb, t).unwrap_or_default())),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            };
+            let key = ObjectKey::binding(&tgb);
+            known.push((tgb, key, deleting, targets));
+        }
+        let bindings: Vec<networking::NetBinding<'_>> = known
+            .iter()
+            .map(|(tgb, key, deleting, targets)| networking::NetBinding {
+                key: key.clone(),
+                tgb,
+                deleting: *deleting,
+                targets: targets.clone(),
+            })
+            .collect();
+        let settings = networking::NetSettings {
+            cluster: &self.settings.cluster,
+            vpc_id: self.settings.vpc_id.as_deref(),
+            unrestricted: self.settings.unrestricted_sg_rules,
+        };
+        let mut outcome = self
+            .state
+            .net
+            .reconcile(&self.aws, &settings, &bindings)
+            .await;
+        outcome.with_net = known
+            .iter()
+            .map(|(t, k, _, _)| (k.clone(), Arc::clone(t)))
+            .collect();
+        outcome
+    }
+
+    /// Warnings (once per message) and backoff for the bindings whose networking failed.
+    async fn report_networking(&mut self, net: networking::NetOutcome) {
+        let problems: HashMap<ObjectKey, Problem> = net.problems.iter().cloned().collect();
+        for (key, tgb) in &net.with_net {
+            let problem = problems.get(key).or(net.all.as_ref());
+            let Some(problem) = problem else {
+                self.state.net_reported.remove(key);
+                continue;
+            };
+            if let Some(class) = problem.class {
+                self.fail(tgb, key, class);
+            }
+            if self.state.net_reported.get(key) != Some(&problem.message) {
+                self.metrics
+                    .reconcile_error(Kind::TargetGroupBinding, problem.reason);
+                self.kube
+                    .binding_event(tgb, true, problem.reason, problem.message.clone())
+                    .await;
+                self.state
+                    .net_reported
+                    .insert(key.clone(), problem.message.clone());
+            }
+        }
+        self.state
+            .net_reported
+            .retain(|k, _| net.with_net.iter().any(|(w, _)| w == k));
+    }
+
+    /// The targets a multi-cluster binding recorded (cached after the first read).
+    async fn tracked(
+        &mut self,
+        tgb: &TargetGroupBinding,
+        key: &ObjectKey,
+    ) -> Result<Option<BTreeSet<String>>, Problem> {
+        if let Some(t) = self.state.tracked.get(key) {
+            return Ok(Some(t.clone()));
+        }
+        let csv = self.kube.tracked_targets(tgb).await.map_err(|e| {
+            Problem::retry(
+                "FailedReadTrackedTargets",
+                format!("reading ConfigMap {}: {e}", tracked_targets_name(tgb)),
+            )
+        })?;
+        let Some(csv) = csv else {
+            return Ok(None);
+        };
+        let set = parse_tracked(&csv);
+        self.state.tracked.insert(key.clone(), set.clone());
+        Ok(Some(set))
+    }
+
+    /// Records `targets` as what a multi-cluster binding registered.
+    async fn track(
+        &mut self,
+        tgb: &TargetGroupBinding,
+        key: &ObjectKey,
+        targets: BTreeSet<String>,
+    ) -> Result<(), Problem> {
+        let csv = targets.iter().cloned().collect::<Vec<_>>().join(",");
+        self.kube
+            .set_tracked_targets(tgb, &csv)
+            .await
+            .map_err(|e| {
+                Problem::retry(
+                    "FailedUpdateTrackedTargets",
+                    format!("writing ConfigMap {}: {e}", tracked_targets_name(tgb)),
+                )
+            })?;
+        self.state.tracked.insert(key.clone(), targets);
+        Ok(())
+    }
+
+    /// The clients a binding's ELBv2 calls go through: the operator's, or those of its
+    /// `iamRoleArnToAssume` (assumed once, cached until the credentials expire).
+    async fn clients_for(&self, tgb: &TargetGroupBinding) -> Result<AwsClients, Problem> {
+        let spec = &tgb.spec;
+        self.aws
+            .as_role(
+                spec.iam_role_arn_to_assume.as_deref(),
+                spec.assume_role_external_id.as_deref(),
+                &self.settings.cluster,
+            )
+            .await
+            .map_err(|e| {
+                Problem::retry_as(
+                    ErrorClass::of_aws(&e),
+                    "FailedAssumeRole",
+                    format!(
+                        "assuming role {} for the target group's calls: {e}",
+                        spec.iam_role_arn_to_assume.as_deref().unwrap_or_default()
+                    ),
+                )
+            })
     }
 
     /// The target group of a binding, looked up once and cached.
-    async fn group(&mut self, tgb: &TargetGroupBinding) -> Result<Group, Problem> {
+    async fn group(
+        &mut self,
+        aws: &AwsClients,
+        tgb: &TargetGroupBinding,
+    ) -> Result<Group, Problem> {
         let spec = &tgb.spec;
         let Some(lookup) = lookup_key(spec) else {
             return Err(Problem::new(
@@ -608,7 +842,7 @@ impl Bindings {
         }
         let arn = spec.target_group_arn.as_deref().filter(|a| !a.is_empty());
         let name = spec.target_group_name.as_deref();
-        let found = find_target_group(&self.aws, arn, name)
+        let found = find_target_group(aws, arn, name)
             .await
             .map_err(|e| Problem::aws("FailedDescribeTargetGroup", &e))?;
         let Some(tg) = found else {
@@ -658,8 +892,8 @@ impl Bindings {
     }
 
     /// Registered targets of `arn` that are not draining.
-    async fn registered(&self, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
-        registered_targets(&self.aws, arn)
+    async fn registered(aws: &AwsClients, arn: &str) -> Result<Vec<TargetSpec>, Problem> {
+        registered_targets(aws, arn)
             .await
             .map_err(|e| Problem::aws("FailedDescribeTargetHealth", &e))
     }
@@ -671,13 +905,8 @@ impl Bindings {
         key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
-        if tgb.spec.iam_role_arn_to_assume.is_some() {
-            return Err(Problem::new(
-                "Unsupported",
-                "spec.iamRoleArnToAssume (target groups in other accounts) is not supported",
-            ));
-        }
-        let group = self.group(tgb).await?;
+        let aws = self.clients_for(tgb).await?;
+        let group = self.group(&aws, tgb).await?;
         let target_type = Self::target_type(tgb, &group)?;
         let mut desired = inputs.targets(tgb, target_type)?;
         desired.sort();
@@ -710,15 +939,35 @@ impl Bindings {
             }
             self.state.finalized.insert(uid, version);
         }
-        let multi = tgb.spec.multi_cluster_target_group.unwrap_or(false);
-        let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<TargetSpec>>) = match &applied {
+        let multi = is_multi(tgb);
+        // Shared with other clusters: the targets this binding registered, as LBC keeps them
+        // (`None`: never recorded, so nothing is deregistered, as LBC).
+        let tracked = if multi {
+            self.tracked(tgb, key).await?
+        } else {
+            None
+        };
+        let (have, mine): (Vec<TargetSpec>, Option<BTreeSet<String>>) = match &applied {
             Some(a) => (a.targets.clone(), None),
             None => {
-                let have = self.registered(&group.arn).await?;
-                // Shared with other clusters: registered targets we did not register stay.
-                (have, multi.then(BTreeSet::new))
+                let have = Self::registered(&aws, &group.arn).await?;
+                // Registered targets this binding did not register stay.
+                (have, multi.then(|| tracked.clone().unwrap_or_default()))
             }
         };
+        if multi {
+            // Recorded before anything is registered, so a registration whose answer is lost
+            // is still ours (LBC writes the ConfigMap before registering too).
+            let want: BTreeSet<String> = desired.iter().map(ident).collect();
+            match &tracked {
+                Some(t) if want.is_subset(t) => {}
+                Some(t) => {
+                    self.track(tgb, key, t.union(&want).cloned().collect())
+                        .await?
+                }
+                None => self.track(tgb, key, want).await?,
+            }
+        }
         let mut changes: Vec<Change> = target_changes(
             &stack,
             &group.name,
@@ -729,7 +978,7 @@ impl Bindings {
         .into_iter()
         .filter_map(|mut c| match (&mut c.op, &mine) {
             (Op::DeregisterTargets { targets, .. }, Some(mine)) => {
-                targets.retain(|t| mine.contains(t));
+                targets.retain(|t| mine.contains(&ident(t)));
                 (!targets.is_empty()).then_some(c)
             }
             _ => Some(c),
@@ -745,6 +994,7 @@ impl Bindings {
             ));
         }
         Ok(Some(Prepared {
+            aws,
             arn: group.arn.clone(),
             tg_name: group.name,
             changes,
@@ -762,6 +1012,7 @@ impl Bindings {
         key: &ObjectKey,
         inputs: &Inputs,
     ) -> Result<Option<Prepared>, Problem> {
+        let aws = self.clients_for(tgb).await?;
         let applied = self.state.applied.get(key).cloned();
         let (arn, name, targets) = match applied {
             Some(a) => {
@@ -773,19 +1024,30 @@ impl Bindings {
                     .map_or_else(|| a.arn.clone(), |g| g.name.clone());
                 (a.arn, name, a.targets)
             }
-            None => match self.group(tgb).await {
+            None => match self.group(&aws, tgb).await {
                 Ok(group) => {
                     // Nothing remembered (a restart): the current desired set, as far as it
                     // is registered.
                     let desired = Self::target_type(tgb, &group)
                         .and_then(|t| inputs.targets(tgb, t))
                         .unwrap_or_default();
-                    let registered: BTreeSet<TargetSpec> =
-                        self.registered(&group.arn).await?.into_iter().collect();
-                    let targets = desired
+                    let registered: BTreeSet<TargetSpec> = Self::registered(&aws, &group.arn)
+                        .await?
                         .into_iter()
-                        .filter(|t| registered.contains(t))
                         .collect();
+                    let targets = if is_multi(tgb) {
+                        // Shared: exactly what this binding recorded as registered.
+                        let tracked = self.tracked(tgb, key).await?.unwrap_or_default();
+                        registered
+                            .into_iter()
+                            .filter(|t| tracked.contains(&ident(t)))
+                            .collect()
+                    } else {
+                        desired
+                            .into_iter()
+                            .filter(|t| registered.contains(t))
+                            .collect()
+                    };
                     (group.arn, group.name, targets)
                 }
                 Err(p) if p.reason == "TargetGroupNotFound" || p.reason == "InvalidSpec" => {
@@ -807,6 +1069,7 @@ impl Bindings {
             )
         };
         Ok(Some(Prepared {
+            aws,
             arn,
             tg_name: name,
             changes,
@@ -896,6 +1159,53 @@ impl Bindings {
     }
 }
 
+/// Sends each binding's changes through its own clients (its assumed role's, or the
+/// operator's): one batch per set of clients, the outcomes in the order of `changes`.
+async fn send_by_role(
+    pending: &[Pending],
+    changes: &[Change],
+) -> crate::pass::targets::ExecuteReport {
+    type RoleKey = (Option<String>, Option<String>);
+    let mut groups: Vec<(RoleKey, &AwsClients, Vec<usize>)> = Vec::new();
+    for p in pending {
+        let spec = &p.tgb.spec;
+        let key: RoleKey = (
+            spec.iam_role_arn_to_assume
+                .clone()
+                .filter(|r| !r.is_empty()),
+            spec.assume_role_external_id.clone(),
+        );
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, idx)) => idx.extend(p.changes.clone()),
+            None => groups.push((key, &p.aws, p.changes.clone().collect())),
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome>> = changes.iter().map(|_| None).collect();
+    for (_, aws, idx) in groups {
+        let own: Vec<Change> = idx
+            .iter()
+            .filter_map(|&i| changes.get(i).cloned())
+            .collect();
+        let report = send_target_changes(aws, &own).await;
+        for (i, o) in idx.into_iter().zip(report.outcomes) {
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(o);
+            }
+        }
+    }
+    crate::pass::targets::ExecuteReport {
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Skipped {
+                    reason: "not sent".into(),
+                })
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -914,6 +1224,30 @@ mod tests {
 
     fn spec() -> serde_json::Value {
         serde_json::json!({"targetGroupName": "tg", "serviceRef": {"name": "web", "port": 80}})
+    }
+
+    #[test]
+    fn tracked_targets_read_and_write_lbcs_format() {
+        assert_eq!(
+            parse_tracked("10.0.1.5:8080,i-0abc:30080"),
+            ["10.0.1.5:8080".to_owned(), "i-0abc:30080".to_owned()].into()
+        );
+        assert!(
+            parse_tracked("").is_empty(),
+            "an empty record tracks nothing"
+        );
+        let t = TargetSpec {
+            id: "10.0.1.5".into(),
+            port: 8080,
+        };
+        assert_eq!(ident(&t), "10.0.1.5:8080");
+        let mut spec = spec();
+        spec["iamRoleArnToAssume"] = "arn:aws:iam::1:role/r".into();
+        assert_eq!(
+            lookup_key(&tgb(spec, None).spec),
+            Some("name:tg as arn:aws:iam::1:role/r".to_owned()),
+            "the same name in another account is another target group"
+        );
     }
 
     #[test]

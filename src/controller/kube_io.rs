@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use aws_lb_operator_core::model::{StackId, StackKind};
-use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -22,6 +22,21 @@ use crate::crd::{TargetGroupBinding, TargetGroupBindingStatus};
 pub use aws_lb_operator_core::translate::{GROUP_FINALIZER_PREFIX, INGRESS_FINALIZER};
 /// Finalizer of a Service.
 pub const SERVICE_FINALIZER: &str = "service.k8s.aws/resources";
+/// Prefix of the ConfigMap of a multi-cluster TargetGroupBinding's targets (LBC's).
+pub const TRACKED_TARGETS_PREFIX: &str = "aws-lbc-targets-";
+/// Its data key.
+pub const TRACKED_TARGETS_KEY: &str = "targets";
+/// Field manager of the operator's server-side applies.
+const FIELD_MANAGER: &str = "aws-lb-operator";
+
+/// The ConfigMap of a multi-cluster binding's targets: `aws-lbc-targets-<binding name>`.
+pub fn tracked_targets_name(tgb: &TargetGroupBinding) -> String {
+    format!(
+        "{TRACKED_TARGETS_PREFIX}{}",
+        tgb.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
 /// Finalizer of a TargetGroupBinding.
 pub const BINDING_FINALIZER: &str = "elbv2.k8s.aws/resources";
 /// Finalizer of a Gateway of an ALB class.
@@ -345,6 +360,82 @@ impl KubeIo {
             .patch_status(name, &PatchParams::default(), &patch)
             .await
             .map(|_| ())
+    }
+
+    /// The targets a multi-cluster TargetGroupBinding registered, as LBC keeps them: the
+    /// `targets` key of ConfigMap [`tracked_targets_name`] in the binding's namespace, a
+    /// comma-separated list of `id:port`. `None`: no such ConfigMap.
+    ///
+    /// # Errors
+    /// The API server refused the read.
+    pub async fn tracked_targets(
+        &self,
+        tgb: &TargetGroupBinding,
+    ) -> Result<Option<String>, kube::Error> {
+        let cm = self
+            .config_map_api(tgb)
+            .get_opt(&tracked_targets_name(tgb))
+            .await?;
+        Ok(cm.map(|c| {
+            c.data
+                .and_then(|mut d| d.remove(TRACKED_TARGETS_KEY))
+                .unwrap_or_default()
+        }))
+    }
+
+    /// Writes the tracked targets (server-side apply, creating the ConfigMap when needed).
+    ///
+    /// # Errors
+    /// The API server refused the write.
+    pub async fn set_tracked_targets(
+        &self,
+        tgb: &TargetGroupBinding,
+        csv: &str,
+    ) -> Result<(), kube::Error> {
+        let name = tracked_targets_name(tgb);
+        let cm = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name,
+                "namespace": tgb.metadata.namespace.as_deref().unwrap_or("default")},
+            "data": {TRACKED_TARGETS_KEY: csv},
+        });
+        self.config_map_api(tgb)
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&cm),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes the tracked targets' ConfigMap (already gone counts as done).
+    ///
+    /// # Errors
+    /// The API server refused the delete.
+    pub async fn delete_tracked_targets(
+        &self,
+        tgb: &TargetGroupBinding,
+    ) -> Result<(), kube::Error> {
+        match self
+            .config_map_api(tgb)
+            .delete(
+                &tracked_targets_name(tgb),
+                &kube::api::DeleteParams::default(),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn config_map_api(&self, tgb: &TargetGroupBinding) -> Api<ConfigMap> {
+        Api::namespaced(
+            self.client.clone(),
+            tgb.metadata.namespace.as_deref().unwrap_or("default"),
+        )
     }
 
     /// Publishes an event on a TargetGroupBinding (best effort, as [`KubeIo::event`]).

@@ -81,6 +81,7 @@ pub(crate) async fn clients_via(url: &str, account: &str, mut opts: AwsOptions) 
                 .retry_partition(partition("acm"))
                 .build(),
         ),
+        assumed: aws_lb_operator::aws::assume::AssumedRoles::new(&config, &calls),
         calls,
     }
 }

@@ -517,3 +517,552 @@ async fn a_dry_run_controller_leaves_bindings_alone() {
     assert_eq!((tgb.metadata.finalizers, tgb.status), (None, None));
     running.shutdown().await;
 }
+
+/// A security group in the world's VPC with `tags`.
+async fn security_group(w: &World, name: &str, tags: &[(&str, &str)]) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let mut req = w
+        .user
+        .ec2
+        .create_security_group()
+        .group_name(localstack::unique(name))
+        .description(name)
+        .vpc_id(&w.env.vpc);
+    if !tags.is_empty() {
+        req = req.tag_specifications(spec.build());
+    }
+    req.send().await.unwrap().group_id().unwrap().to_owned()
+}
+
+/// A network interface holding `ip` in the world's first subnet, with `groups`.
+async fn interface(w: &World, ip: &str, groups: &[&str]) {
+    let mut req = w
+        .user
+        .ec2
+        .create_network_interface()
+        .subnet_id(&w.env.subnets[0])
+        .private_ip_address(ip);
+    for g in groups {
+        req = req.groups(*g);
+    }
+    req.send().await.unwrap();
+}
+
+/// The ingress permissions of a group as `protocol from-to source [description]`.
+async fn permissions(w: &World, group: &str) -> BTreeSet<String> {
+    let out = w
+        .user
+        .ec2
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .unwrap();
+    let mut perms = BTreeSet::new();
+    for p in out.security_groups()[0].ip_permissions() {
+        let head = format!(
+            "{} {}-{}",
+            p.ip_protocol().unwrap_or_default(),
+            p.from_port().unwrap_or(-1),
+            p.to_port().unwrap_or(-1)
+        );
+        for r in p.ip_ranges() {
+            perms.insert(format!(
+                "{head} {} [{}]",
+                r.cidr_ip().unwrap_or_default(),
+                r.description().unwrap_or_default()
+            ));
+        }
+        for g in p.user_id_group_pairs() {
+            perms.insert(format!(
+                "{head} {} [{}]",
+                g.group_id().unwrap_or_default(),
+                g.description().unwrap_or_default()
+            ));
+        }
+    }
+    perms
+}
+
+#[tokio::test]
+async fn binding_networking_opens_the_targets_groups_and_removes_only_its_own_permissions() {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let w = World::new("tgb-net", 5710, 93).await;
+    let arn = w
+        .target_group(&localstack::unique("tgb-net"), TargetTypeEnum::Ip)
+        .await;
+    let other_arn = w
+        .target_group(&localstack::unique("tgb-net2"), TargetTypeEnum::Ip)
+        .await;
+    let bad_arn = w
+        .target_group(&localstack::unique("tgb-net3"), TargetTypeEnum::Ip)
+        .await;
+    let own_tag = format!("kubernetes.io/cluster/{}", w.env.cluster);
+    // Pod 1's interface has one group; pod 2's has two, of which one is tagged for the
+    // cluster (that one is the endpoint group, as LBC picks it). (Both endpoint groups carry
+    // the tag: the IAM policy allows ingress changes only on the cluster's groups.)
+    let node_a = security_group(&w, "node-a", &[(own_tag.as_str(), "shared")]).await;
+    let node_b = security_group(&w, "node-b", &[(own_tag.as_str(), "owned")]).await;
+    let extra = security_group(&w, "extra", &[]).await;
+    let lb = security_group(&w, "lb", &[]).await;
+    interface(&w, "10.93.0.50", &[&node_a]).await;
+    interface(&w, "10.93.0.51", &[&extra, &node_b]).await;
+    // Permissions that are not ours: one carrying LBC's label (added by someone else), one
+    // by hand.
+    let label = "elbv2.k8s.aws/targetGroupBinding=shared";
+    w.user
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&node_a)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description(label)
+                        .build(),
+                )
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("10.0.0.0/8")
+                        .description("by hand")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let foreign = set(&[
+        "tcp 22-22 0.0.0.0/0 [elbv2.k8s.aws/targetGroupBinding=shared]",
+        "tcp 22-22 10.0.0.0/8 [by hand]",
+    ]);
+    assert_eq!(permissions(&w, &node_a).await, foreign);
+
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }));
+    w.slice(&[("10.93.0.50", true), ("10.93.0.51", true)]);
+    let networking = |port: i64| {
+        json!({"ingress": [{
+            "from": [{"securityGroup": {"groupID": lb}}, {"ipBlock": {"cidr": "10.93.0.0/16"}}],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }]})
+    };
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": networking(8080)}),
+    );
+    let running = w.controller().await;
+
+    let opened = |port: u16| {
+        set(&[
+            &format!("tcp {port}-{port} {lb} [{label}]"),
+            &format!("tcp {port}-{port} 10.93.0.0/16 [{label}]"),
+        ])
+    };
+    let with = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> BTreeSet<String> {
+        a.union(b).cloned().collect()
+    };
+    eventually(30, "both endpoint groups opened", || async {
+        permissions(&w, &node_a).await == with(&foreign, &opened(8080))
+            && permissions(&w, &node_b).await == opened(8080)
+    })
+    .await;
+    eventually(10, "Ready", || async {
+        w.ready("web") == Some(("True".into(), "Synced".into(), true))
+    })
+    .await;
+    assert!(
+        permissions(&w, &extra).await.is_empty(),
+        "the untagged second group of an interface is left alone"
+    );
+    assert!(w.events("web", "FailedNetworkReconcile").is_empty());
+    // A change that moves no target and no permission costs no call (the interfaces are
+    // cached, the permissions remembered).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.env.clients.calls.reset();
+    w.slice(&[
+        ("10.93.0.50", true),
+        ("10.93.0.51", true),
+        ("10.93.0.99", false),
+    ]);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(w.calls(), BTreeMap::new());
+
+    // The port changes: the new permissions come, ours for the old port go.
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": networking(9090)}),
+    );
+    eventually(20, "moved to 9090", || async {
+        permissions(&w, &node_a).await == with(&foreign, &opened(9090))
+            && permissions(&w, &node_b).await == opened(9090)
+    })
+    .await;
+
+    // A second binding on the same pods from the same group: LBC's restricted rules merge
+    // the ports of one source into one range.
+    w.tgb(
+        "web-admin",
+        json!({"targetGroupARN": other_arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"port": 9100}]}]}}),
+    );
+    let merged = set(&[
+        &format!("tcp 9090-9100 {lb} [{label}]"),
+        &format!("tcp 9090-9090 10.93.0.0/16 [{label}]"),
+    ]);
+    eventually(20, "one range from the load balancer group", || async {
+        permissions(&w, &node_b).await == merged
+    })
+    .await;
+    // An invalid rule is a warning on its binding; the others keep what they have.
+    w.tgb(
+        "web-bad",
+        json!({"targetGroupARN": bad_arn, "serviceRef": {"name": "web", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"port": "http"}]}]}}),
+    );
+    eventually(20, "the warning", || async {
+        w.events("web-bad", "FailedNetworkReconcile").iter().any(|e| {
+            e["note"]
+                == "spec.networking.ingress[0].ports[0].port: named port \"http\" is not supported: use the port number"
+        })
+    })
+    .await;
+    assert_eq!(permissions(&w, &node_b).await, merged);
+    w.server.delete::<TargetGroupBinding>(NS, "web-bad");
+    w.server.delete::<TargetGroupBinding>(NS, "web-admin");
+    eventually(20, "back to the first binding's permissions", || async {
+        permissions(&w, &node_b).await == opened(9090)
+    })
+    .await;
+
+    // Instance targets: the node's primary network interface decides.
+    let node_i = security_group(&w, "node-i", &[(own_tag.as_str(), "owned")]).await;
+    let instance = w
+        .user
+        .ec2
+        .run_instances()
+        .image_id("ami-12345678")
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&w.env.subnets[0])
+        .security_group_ids(&node_i)
+        .send()
+        .await
+        .unwrap()
+        .instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned();
+    w.server.apply_object(node("node-i", &instance, json!({})));
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web-np", "namespace": NS},
+        "spec": {"type": "NodePort", "ports": [
+            {"port": 80, "targetPort": 8080, "nodePort": 30093, "protocol": "TCP"}]},
+    }));
+    let inst_arn = w
+        .target_group(&localstack::unique("tgb-net-i"), TargetTypeEnum::Instance)
+        .await;
+    w.tgb(
+        "web-inst",
+        json!({"targetGroupARN": inst_arn, "serviceRef": {"name": "web-np", "port": 80},
+            "networking": {"ingress": [{"from": [{"securityGroup": {"groupID": lb}}],
+                "ports": [{"protocol": "TCP", "port": 30093}]}]}}),
+    );
+    eventually(20, "the node's group opened", || async {
+        permissions(&w, &node_i).await == set(&[&format!("tcp 30093-30093 {lb} [{label}]")])
+    })
+    .await;
+    w.server.delete::<TargetGroupBinding>(NS, "web-inst");
+    eventually(20, "the node's group closed", || async {
+        permissions(&w, &node_i).await.is_empty()
+    })
+    .await;
+
+    // The binding goes: its permissions go with it, nobody else's.
+    w.server.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "the binding released", || async {
+        w.binding("web").is_none()
+    })
+    .await;
+    assert_eq!(permissions(&w, &node_a).await, foreign);
+    assert!(permissions(&w, &node_b).await.is_empty());
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_binding_with_a_role_to_assume_works_in_the_roles_account() {
+    let w = World::new("tgb-role", 5712, 94).await;
+    // The target group is in another account, which the cluster's credentials cannot see.
+    let other = localstack::account_clients(REGION, 5713).await;
+    let other_vpc = localstack::create_vpc(&other, "10.95.0.0/16").await;
+    let arn = other
+        .elbv2
+        .create_target_group()
+        .name(localstack::unique("tgb-role"))
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&other_vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    let role = format!(
+        "arn:aws:iam::{}:role/tgb-cross-account",
+        localstack::account_id(5713)
+    );
+    let in_other = |arn: String| {
+        let other = other.clone();
+        async move {
+            registered_targets(&other.elbv2, &arn)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|t| t.state != "draining")
+                .map(|t| format!("{}:{}", t.target.id, t.target.port))
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    w.server.apply_object(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    }));
+    w.slice(&[("10.95.1.1", true), ("10.95.1.2", true)]);
+    w.tgb(
+        "web",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "iamRoleArnToAssume": role, "assumeRoleExternalId": "shop-1"}),
+    );
+    // The same target group without the role: not found with the cluster's own credentials.
+    w.tgb(
+        "web-own",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80}}),
+    );
+    // A role STS refuses.
+    w.tgb(
+        "web-bad",
+        json!({"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "iamRoleArnToAssume": "this-is-not-a-role-arn"}),
+    );
+    w.env.clients.calls.reset();
+    let running = w.controller().await;
+    eventually(30, "the binding with the role Ready", || async {
+        w.ready("web") == Some(("True".into(), "Synced".into(), true))
+    })
+    .await;
+    assert_eq!(
+        in_other(arn.clone()).await,
+        set(&["10.95.1.1:8080", "10.95.1.2:8080"])
+    );
+    eventually(10, "the other two failed", || async {
+        w.ready("web-own").map(|r| r.1) == Some("TargetGroupNotFound".into())
+            && w.ready("web-bad").map(|r| r.1) == Some("FailedAssumeRole".into())
+    })
+    .await;
+    let bad = w.events("web-bad", "FailedAssumeRole");
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let note = bad[0]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with(
+            "assuming role this-is-not-a-role-arn for the target group's calls: sts.AssumeRole failed: ValidationError"
+        ),
+        "{note}"
+    );
+    // One session for the role; the bad role is tried (and backs off); the cluster's own
+    // credentials looked the group up once, for web-own.
+    let calls = w.calls();
+    assert!(
+        calls.get("sts.AssumeRole").copied().unwrap_or(0) >= 2,
+        "{calls:?}"
+    );
+    w.server.delete::<TargetGroupBinding>(NS, "web-bad");
+    w.server.delete::<TargetGroupBinding>(NS, "web-own");
+    eventually(10, "the failing bindings gone", || async {
+        w.binding("web-bad").is_none() && w.binding("web-own").is_none()
+    })
+    .await;
+
+    // Scaling goes through the cached session: no second AssumeRole.
+    w.env.clients.calls.reset();
+    w.slice(&[("10.95.1.2", true), ("10.95.1.3", true)]);
+    eventually(30, "the new endpoints in the other account", || async {
+        in_other(arn.clone()).await == set(&["10.95.1.2:8080", "10.95.1.3:8080"])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        w.calls(),
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.RegisterTargets".to_owned(), 1),
+        ])
+    );
+    // Deleting the binding releases its targets there.
+    w.server.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "released", || async { w.binding("web").is_none() }).await;
+    assert!(in_other(arn.clone()).await.is_empty());
+    running.shutdown().await;
+}
+
+/// A controller of its own cluster (`server`) on the world's AWS account.
+async fn controller_on(w: &World, server: &ApiServer, identity: &str) -> Running {
+    start(Deps {
+        client: server.client(),
+        aws: w.env.clients.clone(),
+        settings: w.settings(),
+        namespaces: vec![NS.to_owned()],
+        leader: None,
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+        identity: identity.to_owned(),
+        shutdown_timeout: Duration::from_secs(30),
+    })
+    .await
+    .unwrap()
+}
+
+fn slice_on(server: &ApiServer, ips: &[&str]) {
+    let eps: Vec<Value> = ips
+        .iter()
+        .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true}}))
+        .collect();
+    server.apply_object(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "namespace": NS,
+            "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": eps,
+    }));
+}
+
+/// The tracked targets' ConfigMap of binding `web` on `server`, as LBC reads it.
+fn tracked_on(server: &ApiServer) -> Option<BTreeSet<String>> {
+    let cm = server.get_object("v1", "ConfigMap", NS, "aws-lbc-targets-web")?;
+    let csv = cm["data"]["targets"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Some(
+        csv.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn multi_cluster_bindings_keep_their_own_targets_across_restarts() {
+    let w = World::new("tgb-multi", 5714, 96).await;
+    let arn = w
+        .target_group(&localstack::unique("tgb-multi"), TargetTypeEnum::Ip)
+        .await;
+    // Cluster 1 is the world's API server; cluster 2 has its own, and a ConfigMap LBC wrote
+    // there for a target it had registered.
+    let two = ApiServer::start().await;
+    let binding = json!({
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"targetGroupARN": arn, "serviceRef": {"name": "web", "port": 80},
+            "multiClusterTargetGroup": true},
+    });
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+    });
+    w.register_foreign(&arn, "10.96.2.9").await;
+    two.apply_object(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "aws-lbc-targets-web", "namespace": NS},
+        "data": {"targets": "10.96.2.9:8080"},
+    }));
+    // Someone else's target (a third cluster): never deregistered.
+    w.register_foreign(&arn, "10.96.3.1").await;
+    for server in [&w.server, &two] {
+        server.apply_object(service.clone());
+        server.apply_object(binding.clone());
+    }
+    slice_on(&w.server, &["10.96.1.1", "10.96.1.2"]);
+    slice_on(&two, &["10.96.2.1"]);
+    let one_ctl = w.controller().await;
+    let two_ctl = controller_on(&w, &two, "tgb-multi-2").await;
+
+    eventually(
+        30,
+        "each cluster's targets, LBC's stale one gone",
+        || async {
+            w.targets(&arn).await
+                == set(&[
+                    "10.96.1.1:8080",
+                    "10.96.1.2:8080",
+                    "10.96.2.1:8080",
+                    "10.96.3.1:8080",
+                ])
+        },
+    )
+    .await;
+    eventually(10, "the ConfigMaps as LBC keeps them", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.1:8080", "10.96.1.2:8080"]))
+            && tracked_on(&two) == Some(set(&["10.96.2.1:8080"]))
+    })
+    .await;
+
+    // Cluster 1 scales down: only its own target goes.
+    slice_on(&w.server, &["10.96.1.2"]);
+    eventually(10, "cluster 1 scaled", || async {
+        w.targets(&arn).await == set(&["10.96.1.2:8080", "10.96.2.1:8080", "10.96.3.1:8080"])
+    })
+    .await;
+    eventually(10, "its record follows", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.2:8080"]))
+    })
+    .await;
+
+    // Cluster 1's controller restarts; its pods change while it is down. The new process
+    // knows from the ConfigMap that 10.96.1.2 was its own.
+    one_ctl.shutdown().await;
+    slice_on(&w.server, &["10.96.1.3"]);
+    let one_ctl = controller_on(&w, &w.server, "tgb-multi-1b").await;
+    eventually(30, "after the restart", || async {
+        w.targets(&arn).await == set(&["10.96.1.3:8080", "10.96.2.1:8080", "10.96.3.1:8080"])
+    })
+    .await;
+    eventually(10, "its record follows", || async {
+        tracked_on(&w.server) == Some(set(&["10.96.1.3:8080"]))
+    })
+    .await;
+
+    // Deleting cluster 2's binding releases only its targets, and its ConfigMap.
+    two.delete::<TargetGroupBinding>(NS, "web");
+    eventually(20, "cluster 2's binding released", || async {
+        two.get::<TargetGroupBinding>(NS, "web").is_none()
+    })
+    .await;
+    assert_eq!(
+        w.targets(&arn).await,
+        set(&["10.96.1.3:8080", "10.96.3.1:8080"])
+    );
+    assert_eq!(tracked_on(&two), None);
+    one_ctl.shutdown().await;
+    two_ctl.shutdown().await;
+}

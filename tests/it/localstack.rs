@@ -126,6 +126,12 @@ pub async fn account_clients(region: &str, n: u32) -> AwsClients {
     AwsClients::new(&account_config(region, n).await)
 }
 
+/// The account id of [`account_clients`]`(_, n)` in this run.
+pub fn account_id(n: u32) -> String {
+    let run = u32::from_str_radix(run_id(), 16).unwrap_or_default();
+    format!("{n:04}{run:08}")
+}
+
 /// The SDK configuration of [`account_clients`], for a suite's fixture clients (built from it
 /// directly, their calls are neither counted nor recorded as the operator's).
 pub async fn account_config(region: &str, n: u32) -> aws_config::SdkConfig {
@@ -141,8 +147,7 @@ pub async fn account_clients_with_throttle(region: &str, n: u32, throttle: &str)
 }
 
 async fn account_config_with(region: &str, n: u32, opts: AwsOptions) -> aws_config::SdkConfig {
-    let run = u32::from_str_radix(run_id(), 16).unwrap_or_default();
-    let account = format!("{n:04}{run:08}");
+    let account = account_id(n);
     clients(region).await; // fails clearly when LocalStack is not running
     load_sdk_config(&opts)
         .await

@@ -886,6 +886,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
             &["targetgroupbindings/status"],
             &["patch"],
         ),
+        rule(&[""], &["configmaps"], &["get", "patch", "delete"]),
         rule(
             &["gateway.networking.k8s.io"],
             &[

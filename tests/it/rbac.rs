@@ -109,7 +109,8 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
     server.apply_object(json!({
         "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
         "metadata": {"name": "api-tgb", "namespace": "shop"},
-        "spec": {"targetGroupARN": tg_arn, "targetType": "ip", "serviceRef": {"name": "api", "port": "http"}}
+        "spec": {"targetGroupARN": tg_arn, "targetType": "ip", "serviceRef": {"name": "api", "port": "http"},
+            "multiClusterTargetGroup": true}
     }));
 
     // The Gateway API: an ALB Gateway configured by a LoadBalancerConfiguration, and a route

@@ -19,6 +19,7 @@ mod canon;
 pub mod change;
 pub mod cluster;
 mod existing;
+pub mod networking;
 pub mod observed;
 mod plan;
 mod scope;

@@ -89,10 +89,12 @@ impl Storable for PendingCall {
 }
 
 impl PendingCall {
-    /// The parameters of a query-protocol request (ELBv2, EC2) and its URI (Route53).
+    /// The parameters of a query-protocol request (ELBv2, EC2, STS) and its URI (Route53).
     pub fn new(service: &str, request: &HttpRequest, cfg: &ConfigBag) -> Self {
         let params = match (service, request.body().bytes()) {
-            ("elbv2" | "ec2", Some(body)) => form_urlencoded::parse(body).into_owned().collect(),
+            ("elbv2" | "ec2" | "sts", Some(body)) => {
+                form_urlencoded::parse(body).into_owned().collect()
+            }
             _ => Vec::new(),
         };
         let record_names = match (service, request.body().bytes()) {
@@ -363,6 +365,10 @@ fn call_record(
                     arns.push(arn);
                 }
             }
+        }
+        "sts" => {
+            // AssumeRole is authorized on the role.
+            arns.extend(p.get("RoleArn").map(str::to_owned));
         }
         _ => {
             // Route53: /2013-04-01/hostedzone/<id>/rrset...

@@ -15,6 +15,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use ratelimit::{RateLimitedHttpClient, RateLimiter};
 
 pub mod acm;
+pub mod addons;
 pub mod calls;
 pub mod ec2;
 pub mod elbv2;
@@ -160,6 +161,11 @@ pub struct AwsClients {
     pub route53: aws_sdk_route53::Client,
     /// ACM (certificate discovery).
     pub acm: aws_sdk_acm::Client,
+    /// WAFv2 (web ACLs of load balancers).
+    pub wafv2: aws_sdk_wafv2::Client,
+    /// Shield (Advanced protection of load balancers; a global service, answered in the
+    /// region the clients use, as LBC's client does).
+    pub shield: aws_sdk_shield::Client,
     /// Every call made through the clients above.
     pub calls: CallCounter,
 }
@@ -188,11 +194,23 @@ impl AwsClients {
                 .interceptor(calls.interceptor("acm"))
                 .build(),
         );
+        let wafv2 = aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(config)
+                .interceptor(calls.interceptor("wafv2"))
+                .build(),
+        );
+        let shield = aws_sdk_shield::Client::from_conf(
+            aws_sdk_shield::config::Builder::from(config)
+                .interceptor(calls.interceptor("shield"))
+                .build(),
+        );
         AwsClients {
             elbv2,
             ec2,
             route53,
             acm,
+            wafv2,
+            shield,
             calls,
         }
     }

@@ -1266,6 +1266,8 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             inbound_prefix_lists: vec![],
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
+            wafv2_web_acl: None,
+            shield_advanced_protection: None,
             scheme_unset: None,
         },
         listeners: vec![],

@@ -168,11 +168,32 @@ pub struct LoadBalancerSpec {
     pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags.
     pub tags: BTreeMap<String, String>,
+    /// The WAFv2 web ACL of the load balancer (ALBs: `wafv2-acl-arn`, IngressClassParams
+    /// `wafv2AclArn`, a Gateway's LoadBalancerConfiguration `wafV2.webACL`). `None` leaves
+    /// whatever is associated alone, as LBC does when nothing names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wafv2_web_acl: Option<WebAcl>,
+    /// Shield Advanced protection (ALBs: `shield-advanced-protection`, a Gateway's
+    /// LoadBalancerConfiguration `shieldConfiguration.enabled`). `None` leaves it alone, as LBC
+    /// does when nothing sets it; applied only while the account has a Shield Advanced
+    /// subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield_advanced_protection: Option<bool>,
     /// Set when nothing chose the scheme (a Service without a scheme annotation): the name the
     /// load balancer has under each scheme, so that an existing load balancer keeps its scheme
     /// (and so its name), as LBC does. Not part of the plan output.
     #[serde(skip)]
     pub scheme_unset: Option<SchemeNames>,
+}
+
+/// The web ACL a load balancer should have.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WebAcl {
+    /// This web ACL (its ARN), replacing any other.
+    Associate(String),
+    /// None: whatever is associated is removed (the annotation's `none`).
+    Disassociate,
 }
 
 /// The generated name of a load balancer under each scheme.

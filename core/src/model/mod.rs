@@ -17,7 +17,7 @@ pub use elbv2::{
     ActionSpec, CertificateDiscovery, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
     IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
     ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames,
-    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
+    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType, WebAcl,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

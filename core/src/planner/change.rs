@@ -435,6 +435,38 @@ pub enum Op {
         arn: String,
     },
 
+    // ---- WAFv2 and Shield Advanced (load balancer add-ons) ----
+    /// Associates a web ACL with a load balancer, replacing the one it has.
+    #[serde(rename = "wafv2.AssociateWebACL")]
+    AssociateWebAcl {
+        /// The load balancer.
+        load_balancer: Ref,
+        /// The web ACL ARN.
+        web_acl_arn: String,
+    },
+    /// Removes the load balancer's web ACL.
+    #[serde(rename = "wafv2.DisassociateWebACL")]
+    DisassociateWebAcl {
+        /// The load balancer ARN.
+        load_balancer: String,
+    },
+    /// Protects a load balancer with Shield Advanced.
+    #[serde(rename = "shield.CreateProtection")]
+    CreateProtection {
+        /// The load balancer.
+        load_balancer: Ref,
+        /// Protection name ([`super::SHIELD_PROTECTION_NAME`], LBC's).
+        name: String,
+    },
+    /// Removes a Shield Advanced protection.
+    #[serde(rename = "shield.DeleteProtection")]
+    DeleteProtection {
+        /// The protection id.
+        protection_id: String,
+        /// The protected load balancer ARN (for messages).
+        load_balancer: String,
+    },
+
     // ---- ELBv2 tags (load balancers, listeners, rules, target groups) ----
     /// Adds or overwrites tags.
     #[serde(rename = "elbv2.AddTags")]
@@ -487,6 +519,10 @@ impl Op {
             Self::ModifyRule { .. } => "elbv2.ModifyRule",
             Self::SetRulePriorities { .. } => "elbv2.SetRulePriorities",
             Self::DeleteRule { .. } => "elbv2.DeleteRule",
+            Self::AssociateWebAcl { .. } => "wafv2.AssociateWebACL",
+            Self::DisassociateWebAcl { .. } => "wafv2.DisassociateWebACL",
+            Self::CreateProtection { .. } => "shield.CreateProtection",
+            Self::DeleteProtection { .. } => "shield.DeleteProtection",
             Self::AddTags { .. } => "elbv2.AddTags",
             Self::RemoveTags { .. } => "elbv2.RemoveTags",
         }

@@ -34,6 +34,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
+    "shield-advanced-protection",
     "ssl-policy",
     "ssl-redirect",
     "subnets",
@@ -42,6 +43,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "target-group-attributes",
     "target-type",
     "unhealthy-threshold-count",
+    "wafv2-acl-arn",
 ];
 
 /// `service.beta.kubernetes.io/aws-load-balancer-<name>` annotations implemented (besides
@@ -156,6 +158,7 @@ mod tests {
                     "alb.ingress.kubernetes.io/actions.web",
                     "alb.ingress.kubernetes.io/conditions.web",
                     "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
+                    "alb.ingress.kubernetes.io/waf-acl-id",
                     "alb.ingress.kubernetes.io/wafv2-acl-arn",
                     "alb.ingress.kubernetes.io/auth-type",
                     "external-dns.alpha.kubernetes.io/hostname",
@@ -168,7 +171,7 @@ mod tests {
             ),
             [
                 "alb.ingress.kubernetes.io/auth-type",
-                "alb.ingress.kubernetes.io/wafv2-acl-arn",
+                "alb.ingress.kubernetes.io/waf-acl-id",
                 "external-dns.alpha.kubernetes.io/set-identifier",
             ],
             "a Service annotation on an Ingress is not LBC's Ingress prefix"

@@ -1215,6 +1215,104 @@ fn configurations_merge_by_the_class_merging_mode() {
     }
 }
 
+/// `wafV2.webACL` and `shieldConfiguration.enabled` of the (merged) LoadBalancerConfiguration
+/// set an ALB Gateway's web ACL and Shield protection; an empty `webACL` removes the web ACL;
+/// without them both are left alone; an NLB Gateway has neither (LBC's NLB add-ons have
+/// neither).
+#[test]
+fn web_acl_and_shield_come_from_the_load_balancer_configuration() {
+    use crate::model::WebAcl;
+    let class_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/platform/1";
+    let gateway_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/edge/2";
+    let built = |controller: &str, class_spec: Option<Value>, gateway_spec: Value| {
+        let mut c = class("cls", controller);
+        let mut configs = vec![from::<LoadBalancerConfiguration>(
+            json!({"metadata": {"name": "edge", "namespace": "shop"}, "spec": gateway_spec}),
+        )];
+        if let Some(spec) = class_spec {
+            c.spec.parameters_ref = Some(from(
+                json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "platform", "namespace": "infra"}),
+            ));
+            configs.push(from(
+                json!({"metadata": {"name": "platform", "namespace": "infra"}, "spec": spec}),
+            ));
+        }
+        let listener = if controller == ALB_CONTROLLER {
+            json!([{"name": "web", "port": 80, "protocol": "HTTP"}])
+        } else {
+            json!([{"name": "tcp", "port": 5432, "protocol": "TCP"}])
+        };
+        let mut gw = gateway("shop", "edge", listener);
+        gw.spec.gateway_class_name = "cls".into();
+        gw.spec.infrastructure = Some(from(
+            json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "edge"}}),
+        ));
+        let o = GatewayObjects {
+            classes: vec![c],
+            gateways: vec![gw],
+            load_balancer_configurations: configs,
+            ..Default::default()
+        };
+        run(&o, &[])
+    };
+    let both = json!({"wafV2": {"webACL": gateway_acl}, "shieldConfiguration": {"enabled": true}});
+    let out = built(ALB_CONTROLLER, None, both.clone());
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        lb.wafv2_web_acl,
+        Some(WebAcl::Associate(gateway_acl.into()))
+    );
+    assert_eq!(lb.shield_advanced_protection, Some(true));
+
+    // The class's configuration wins by default, field by field.
+    let out = built(
+        ALB_CONTROLLER,
+        Some(json!({"wafV2": {"webACL": class_acl}})),
+        both.clone(),
+    );
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(lb.wafv2_web_acl, Some(WebAcl::Associate(class_acl.into())));
+    assert_eq!(lb.shield_advanced_protection, Some(true));
+
+    let out = built(
+        ALB_CONTROLLER,
+        None,
+        json!({"wafV2": {"webACL": ""}, "shieldConfiguration": {"enabled": false}}),
+    );
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(lb.wafv2_web_acl, Some(WebAcl::Disassociate));
+    assert_eq!(lb.shield_advanced_protection, Some(false));
+
+    let out = built(ALB_CONTROLLER, None, json!({}));
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        (&lb.wafv2_web_acl, lb.shield_advanced_protection),
+        (&None, None)
+    );
+
+    let out = built(NLB_CONTROLLER, None, both);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        (&lb.wafv2_web_acl, lb.shield_advanced_protection),
+        (&None, None)
+    );
+
+    let out = built(
+        ALB_CONTROLLER,
+        None,
+        json!({"wafV2": {"webACL": "edge-acl"}}),
+    );
+    let errors: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            r#"gateway shop/edge: loadbalancerconfiguration spec.wafV2.webACL has invalid value "edge-acl": expected a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "" to remove the load balancer's web ACL"#
+        ]
+    );
+}
+
 fn grpc_route(ns: &str, name: &str, created: &str, spec: Value) -> GrpcRoute {
     from(
         json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": created}, "spec": spec}),

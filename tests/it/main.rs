@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod apiserver;
+mod aws_addons;
 mod aws_apply;
 mod aws_certificates;
 mod aws_deploy_io;

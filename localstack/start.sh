@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Start LocalStack in host mode (no Docker) with ELBv2 served by the project's provider plugin.
+# Start LocalStack in host mode (no Docker) with ELBv2, WAFv2 and Shield served by the project's
+# provider plugin.
 #
 # Installs LocalStack (pinned, constraints.txt) into a virtualenv the project owns, installs the
 # plugin in elbv2-provider/, starts LocalStack on 127.0.0.1:${LOCALSTACK_PORT:-4566} in the
-# background, waits until /_localstack/health reports elbv2, ec2, route53, acm, sts and iam, and
+# background, waits until /_localstack/health reports elbv2, ec2, route53, acm, sts, iam, wafv2 and shield, and
 # prints the path of its log file as its last line. Idempotent: a second call finds it running
 # and returns at once. Stop it with localstack/stop.sh.
 #

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use aws_lb_operator_core::model::{
-    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
+    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec, WebAcl,
 };
 use aws_lb_operator_core::translate::build_with_gateways;
 
@@ -251,6 +251,22 @@ fn render_stack(out: &mut String, stack: &Stack) {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let _ = writeln!(out, "    attributes: {}", attrs.join(", "));
+    }
+    match &lb.wafv2_web_acl {
+        Some(WebAcl::Associate(arn)) => {
+            let _ = writeln!(out, "    web ACL: {arn}");
+        }
+        Some(WebAcl::Disassociate) => {
+            let _ = writeln!(out, "    web ACL: none (removed)");
+        }
+        None => {}
+    }
+    if let Some(on) = lb.shield_advanced_protection {
+        let _ = writeln!(
+            out,
+            "    shield advanced protection: {}",
+            if on { "on" } else { "off" }
+        );
     }
     let tags_text = user_tags(&lb.tags);
     if !tags_text.is_empty() {

@@ -31,7 +31,8 @@ use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREF
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
-    QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+    QueryStringKeyValue, RedirectSpec, RewriteSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+    TransformSpec,
 };
 use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
 use aws_lb_operator_core::planner::trust;
@@ -1089,8 +1090,33 @@ pub fn rule_of(r: &Rule) -> Option<ObservedRule> {
         priority,
         conditions: r.conditions().iter().map(condition_of).collect(),
         actions: actions_of(r.actions()),
+        transforms: r.transforms().iter().filter_map(transform_of).collect(),
         tags: Tags::new(),
     })
+}
+
+/// A rule transform as the model has it (`None` for a type this operator does not know).
+pub fn transform_of(
+    t: &aws_sdk_elasticloadbalancingv2::types::RuleTransform,
+) -> Option<TransformSpec> {
+    use aws_sdk_elasticloadbalancingv2::types::{RewriteConfig, TransformTypeEnum};
+    let rewrites = |r: &[RewriteConfig]| -> Vec<RewriteSpec> {
+        r.iter()
+            .map(|w| RewriteSpec {
+                regex: w.regex().unwrap_or_default().to_owned(),
+                replace: w.replace().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    };
+    match t.r#type()? {
+        TransformTypeEnum::HostHeaderRewrite => Some(TransformSpec::HostHeaderRewrite {
+            rewrites: rewrites(t.host_header_rewrite_config().map_or(&[], |c| c.rewrites())),
+        }),
+        TransformTypeEnum::UrlRewrite => Some(TransformSpec::UrlRewrite {
+            rewrites: rewrites(t.url_rewrite_config().map_or(&[], |c| c.rewrites())),
+        }),
+        _ => None,
+    }
 }
 
 /// A rule condition from its `*Config` form (the legacy `Values` for `host-header` and

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use aws_lb_operator_core::model::{
-    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec, WebAcl,
+    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec, TransformSpec, WebAcl,
 };
 use aws_lb_operator_core::translate::build_with_gateways;
 
@@ -313,6 +313,19 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 r.priority,
                 conds.join(", ")
             );
+            for t in &r.transforms {
+                let (kind, rewrites) = match t {
+                    TransformSpec::HostHeaderRewrite { rewrites } => ("host", rewrites),
+                    TransformSpec::UrlRewrite { rewrites } => ("url", rewrites),
+                };
+                for w in rewrites {
+                    let _ = writeln!(
+                        out,
+                        "               rewrite {kind} {} => {}",
+                        w.regex, w.replace
+                    );
+                }
+            }
             for a in &r.actions {
                 let _ = writeln!(out, "               -> {}", action_text(a, &tgs));
             }

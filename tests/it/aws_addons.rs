@@ -17,7 +17,7 @@ use crate::localstack;
 const REGION: &str = "il-central-1";
 
 /// The Ingress `shop/web` (with its Service and endpoints) carrying `annotations`.
-fn stacks(cluster: &str, tag: &str, annotations: &[(&str, &str)]) -> Vec<Stack> {
+pub(crate) fn stacks(cluster: &str, tag: &str, annotations: &[(&str, &str)]) -> Vec<Stack> {
     let dir = std::env::temp_dir().join(format!(
         "aws-lb-addons-{}-{cluster}-{tag}",
         localstack::run_id()
@@ -25,7 +25,12 @@ fn stacks(cluster: &str, tag: &str, annotations: &[(&str, &str)]) -> Vec<Stack> 
     std::fs::create_dir_all(&dir).unwrap();
     let extra: String = annotations
         .iter()
-        .map(|(k, v)| format!("    alb.ingress.kubernetes.io/{k}: \"{v}\"\n"))
+        .map(|(k, v)| {
+            format!(
+                "    alb.ingress.kubernetes.io/{k}: '{}'\n",
+                v.replace('\'', "''")
+            )
+        })
         .collect();
     let yaml = format!(
         "apiVersion: v1

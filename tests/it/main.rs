@@ -21,6 +21,7 @@ mod aws_prefix_lists;
 mod aws_race;
 mod aws_ratelimit;
 mod aws_route53;
+mod aws_transforms;
 mod bench_apply;
 mod bench_controller;
 mod cli_apply;

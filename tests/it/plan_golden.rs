@@ -247,8 +247,8 @@ fn unreadable_input_exits_1() {
     );
 }
 
-/// `wafv2-acl-arn` and `shield-advanced-protection` in `plan`'s text and JSON; without them
-/// the load balancer has neither key (nothing managed).
+/// `wafv2-acl-arn`, `shield-advanced-protection` and `transforms.<name>` in `plan`'s text and
+/// JSON; without them the load balancer has neither key (nothing managed).
 #[test]
 fn web_acl_and_shield_are_planned_in_text_and_json() {
     let dir = std::env::temp_dir().join(format!("aws-lb-plan-waf-{}", std::process::id()));
@@ -311,6 +311,24 @@ metadata:
     assert_eq!(
         v["stacks"][0]["loadBalancer"]["wafv2WebAcl"],
         "disassociate"
+    );
+
+    std::fs::write(
+        &file,
+        manifest("    alb.ingress.kubernetes.io/transforms.web: '[{\"type\":\"url-rewrite\",\"urlRewriteConfig\":{\"rewrites\":[{\"regex\":\"^/api/(.*)$\",\"replace\":\"/$1\"}]}}]'\n"),
+    )
+    .unwrap();
+    let (code, text, stderr) = plan(&["--cluster-name", "demo", "-f", f]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains("\n               rewrite url ^/api/(.*)$ => /$1\n"),
+        "{text}"
+    );
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", f]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["stacks"][0]["listeners"][0]["rules"][0]["transforms"],
+        serde_json::json!([{"type": "url-rewrite", "rewrites": [{"regex": "^/api/(.*)$", "replace": "/$1"}]}])
     );
 
     std::fs::write(&file, manifest("")).unwrap();

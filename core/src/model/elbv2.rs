@@ -262,10 +262,43 @@ pub struct RuleSpec {
     pub actions: Vec<ActionSpec>,
     /// Tags, including the tracking tags (resource id = `port:priority`).
     pub tags: BTreeMap<String, String>,
+    /// Request transforms (`transforms.<service>`, a Gateway's URLRewrite filter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<TransformSpec>,
     /// The object the rule came from (`kind namespace/name`), for people reading a plan.
     /// Not part of the JSON contract.
     #[serde(skip)]
     pub source: String,
+}
+
+/// A rule transform, named like the ELBv2 API (`type` = `host-header-rewrite` or
+/// `url-rewrite`): the request is rewritten before it is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TransformSpec {
+    /// Rewrites the Host header.
+    #[serde(rename_all = "camelCase")]
+    HostHeaderRewrite {
+        /// Rewrites (regular expression and replacement).
+        rewrites: Vec<RewriteSpec>,
+    },
+    /// Rewrites the URL (path and query string).
+    #[serde(rename_all = "camelCase")]
+    UrlRewrite {
+        /// Rewrites (regular expression and replacement).
+        rewrites: Vec<RewriteSpec>,
+    },
+}
+
+/// One rewrite of a transform: what matches `regex` is replaced by `replace` (`$1` … refer to
+/// its groups).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewriteSpec {
+    /// Regular expression.
+    pub regex: String,
+    /// Replacement.
+    pub replace: String,
 }
 
 /// A rule condition, named like the ELBv2 API (`field` = `host-header`, `path-pattern`, ...).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::observed::SgPermission;
 use crate::discovery::Tags;
-use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec};
+use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec, TransformSpec};
 
 /// A resource that either exists (its ARN or id) or is created earlier in the same plan (its
 /// key, resolved to the new ARN or id at execution).
@@ -409,10 +409,13 @@ pub enum Op {
         conditions: Vec<ConditionSpec>,
         /// Actions (forward target groups by `arn` or plan `id`, as for listeners).
         actions: Vec<ActionSpec>,
+        /// Transforms.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<TransformSpec>,
         /// Tags (tracking tags included).
         tags: Tags,
     },
-    /// Rewrites a rule's conditions and actions in place.
+    /// Rewrites a rule's conditions, actions and transforms in place.
     #[serde(rename = "elbv2.ModifyRule")]
     ModifyRule {
         /// ARN.
@@ -421,6 +424,12 @@ pub enum Op {
         conditions: Vec<ConditionSpec>,
         /// Actions.
         actions: Vec<ActionSpec>,
+        /// Transforms.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<TransformSpec>,
+        /// Removes the rule's transforms (`ResetTransforms`): none desired, some observed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset_transforms: bool,
     },
     /// Moves rules to new priorities in one call.
     #[serde(rename = "elbv2.SetRulePriorities")]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::discovery::Tags;
-use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec};
+use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec, TransformSpec};
 
 /// A load balancer owned by a stack, with everything attached to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +150,9 @@ pub struct ObservedRule {
     pub conditions: Vec<ConditionSpec>,
     /// Actions, target groups referenced by ARN.
     pub actions: Vec<ActionSpec>,
+    /// Transforms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<TransformSpec>,
     /// Tags.
     pub tags: Tags,
 }

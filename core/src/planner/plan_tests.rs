@@ -537,6 +537,7 @@ impl Fake {
                     priority,
                     conditions,
                     actions,
+                    transforms,
                     tags,
                 } => {
                     let la = self.resolve(listener);
@@ -552,6 +553,7 @@ impl Fake {
                         priority: *priority,
                         conditions: conditions.clone(),
                         actions,
+                        transforms: transforms.clone(),
                         tags: tags.clone(),
                     });
                     l.rules.sort_by_key(|r| r.priority);
@@ -560,11 +562,19 @@ impl Fake {
                     arn,
                     conditions,
                     actions,
+                    transforms,
+                    reset_transforms,
                 } => {
                     let actions = self.resolve_actions(&stack, actions);
                     let r = self.rule_mut(arn);
                     r.conditions = conditions.clone();
                     r.actions = actions;
+                    // As AWS: transforms are replaced when given, removed only on reset.
+                    if !transforms.is_empty() {
+                        r.transforms = transforms.clone();
+                    } else if *reset_transforms {
+                        r.transforms.clear();
+                    }
                 }
                 Op::SetRulePriorities { priorities } => {
                     // moto's semantics (stricter than AWS): a target priority must be free.
@@ -930,6 +940,53 @@ fn web_acl_is_associated_replaced_removed_and_otherwise_left_alone() {
     stack.load_balancer.wafv2_web_acl = Some(WebAcl::Disassociate);
     let p = converge(&mut fresh, std::slice::from_ref(&stack));
     assert_eq!(count(&p, "wafv2.DisassociateWebACL"), 0);
+}
+
+/// Rule transforms are created with the rule, compared as part of its content, rewritten with
+/// ModifyRule, and removed with ResetTransforms.
+#[test]
+fn rule_transforms_are_created_modified_and_reset() {
+    use crate::model::{RewriteSpec, TransformSpec};
+    let url = |regex: &str, replace: &str| TransformSpec::UrlRewrite {
+        rewrites: vec![RewriteSpec {
+            regex: regex.into(),
+            replace: replace.into(),
+        }],
+    };
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.listeners[0].rules[0].transforms = vec![url("^/api/(.*)$", "/$1")];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let create = p
+        .changes
+        .iter()
+        .find(|c| matches!(&c.op, Op::CreateRule { priority: 1, .. }))
+        .unwrap();
+    assert!(
+        matches!(&create.op, Op::CreateRule { transforms, .. } if transforms == &[url("^/api/(.*)$", "/$1")])
+    );
+
+    stack.listeners[0].rules[0].transforms = vec![
+        url("^/v2/(.*)$", "/$1"),
+        TransformSpec::HostHeaderRewrite {
+            rewrites: vec![RewriteSpec {
+                regex: "^shop\\.example\\.com$".into(),
+                replace: "internal.example.com".into(),
+            }],
+        },
+    ];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule"]);
+    assert!(
+        matches!(&p.changes[0].op, Op::ModifyRule { transforms, reset_transforms: false, .. } if transforms.len() == 2)
+    );
+
+    stack.listeners[0].rules[0].transforms.clear();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule"]);
+    assert!(
+        matches!(&p.changes[0].op, Op::ModifyRule { transforms, reset_transforms: true, .. } if transforms.is_empty())
+    );
 }
 
 /// Shield Advanced as LBC: only with a subscription; created when missing, deleted when

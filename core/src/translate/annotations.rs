@@ -94,6 +94,8 @@ pub const SHIELD_ADVANCED_PROTECTION: &str = "alb.ingress.kubernetes.io/shield-a
 pub const ACTIONS_PREFIX: &str = "alb.ingress.kubernetes.io/actions.";
 /// `conditions.<name>` prefix.
 pub const CONDITIONS_PREFIX: &str = "alb.ingress.kubernetes.io/conditions.";
+/// `transforms.<name>` prefix.
+pub const TRANSFORMS_PREFIX: &str = "alb.ingress.kubernetes.io/transforms.";
 
 /// Service port name that points a backend at an `actions.<service name>` annotation.
 pub const USE_ANNOTATION: &str = "use-annotation";

@@ -2851,3 +2851,94 @@ fn ingress_class_params_web_acl_beats_the_annotation() {
         ]
     );
 }
+
+/// `transforms.<service>` as LBC: the rules forwarding to that backend get the transforms;
+/// invalid lists name the annotation and what was expected; the key is never reported as
+/// unimplemented.
+#[test]
+fn transforms_annotation_applies_to_the_rules_of_its_backend() {
+    use crate::model::{RewriteSpec, TransformSpec};
+    let key = "alb.ingress.kubernetes.io/transforms.api";
+    let built = |value: &str| {
+        let ing = ingress("shop", "web")
+            .annotation(key, value)
+            .rule(
+                Some("shop.example.com"),
+                &[
+                    ("Prefix", "/api", "api", P::N(80)),
+                    ("Prefix", "/", "web", P::N(80)),
+                ],
+            )
+            .build();
+        let mut snap = snapshot(vec![ing], vec![]);
+        ip_service(&mut snap, "shop", "api", "10.0.0.1");
+        ip_service(&mut snap, "shop", "web", "10.0.0.2");
+        build(&snap, &config())
+    };
+    let out = built(
+        r#"[{"type":"url-rewrite","urlRewriteConfig":{"rewrites":[{"regex":"^/api/(.*)$","replace":"/$1"}]}},
+            {"type":"host-header-rewrite","hostHeaderRewriteConfig":{"rewrites":[{"regex":"^shop\\.example\\.com$","replace":"api.internal"}]}}]"#,
+    );
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let l = listener(only_stack(&out), 80);
+    let to_api = |r: &&crate::model::RuleSpec| {
+        r.actions
+            .iter()
+            .map(describe_action)
+            .any(|a| a.contains("-api:"))
+    };
+    let api = l.rules.iter().find(to_api).unwrap();
+    assert_eq!(
+        api.transforms,
+        [
+            TransformSpec::UrlRewrite {
+                rewrites: vec![RewriteSpec {
+                    regex: "^/api/(.*)$".into(),
+                    replace: "/$1".into()
+                }]
+            },
+            TransformSpec::HostHeaderRewrite {
+                rewrites: vec![RewriteSpec {
+                    regex: "^shop\\.example\\.com$".into(),
+                    replace: "api.internal".into()
+                }]
+            },
+        ]
+    );
+    let others: Vec<&crate::model::RuleSpec> = l.rules.iter().filter(|r| !to_api(r)).collect();
+    assert!(!others.is_empty() && others.iter().all(|r| r.transforms.is_empty()));
+
+    for (value, expected) in [
+        (
+            r#"{"type":"url-rewrite"}"#,
+            format!(
+                "{} (invalid type: JSON object, expected a JSON list at line 1 column 0)",
+                transforms::EXPECTED
+            ),
+        ),
+        (
+            r#"[{"type":"url-rewrite"}]"#,
+            "urlRewriteConfig for type url-rewrite".to_owned(),
+        ),
+        (
+            r#"[{"type":"host-header-rewrite","hostHeaderRewriteConfig":{"rewrites":[]}}]"#,
+            "hostHeaderRewriteConfig.rewrites with at least one rewrite".to_owned(),
+        ),
+        (
+            r#"[{"type":"url-rewrite","urlRewriteConfig":{"rewrites":[{"replace":"/"}]}}]"#,
+            "urlRewriteConfig.rewrites each with a non-empty regex".to_owned(),
+        ),
+        (
+            r#"[{"type":"path-rewrite"}]"#,
+            r#"transform types "host-header-rewrite" or "url-rewrite", not "path-rewrite""#
+                .to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            messages(&built(value)),
+            [format!("ingress shop/web: annotation {key} has invalid value {value:?}: expected {expected}; no load balancer is built for ingress shop/web")],
+            "{value}"
+        );
+    }
+}

@@ -4,7 +4,9 @@
 //! object is still built without it.
 use std::collections::BTreeMap;
 
-use super::annotations::{ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX};
+use super::annotations::{
+    ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX, TRANSFORMS_PREFIX,
+};
 use super::hostnames::EXTERNAL_DNS_PREFIXES;
 use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_ATTRIBUTES_PREFIX;
 
@@ -13,7 +15,7 @@ use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_
 pub const SERVICE_PREFIX: &str = "service.beta.kubernetes.io/aws-load-balancer-";
 
 /// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>`,
-/// `conditions.<name>` and `listener-attributes.<protocol>-<port>`).
+/// `conditions.<name>`, `transforms.<name>` and `listener-attributes.<protocol>-<port>`).
 pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "backend-protocol",
     "backend-protocol-version",
@@ -111,6 +113,7 @@ pub fn unsupported(kind: Kind, annotations: Option<&BTreeMap<String, String>>) -
                     INGRESS_IMPLEMENTED.contains(&rest)
                         || key.starts_with(ACTIONS_PREFIX)
                         || key.starts_with(CONDITIONS_PREFIX)
+                        || key.starts_with(TRANSFORMS_PREFIX)
                         || key.starts_with(LISTENER_ATTRIBUTES_PREFIX)
                 }),
                 Kind::Service => key.strip_prefix(SERVICE_PREFIX).map(|rest| {

@@ -386,6 +386,21 @@ pub struct HttpRouteFilter {
     /// `RequestRedirect` settings.
     #[serde(default)]
     pub request_redirect: Option<HttpRequestRedirect>,
+    /// `URLRewrite` settings.
+    #[serde(default, rename = "urlRewrite")]
+    pub url_rewrite: Option<HttpUrlRewrite>,
+}
+
+/// `URLRewrite` filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpUrlRewrite {
+    /// The Host header the backend gets.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Path modifier.
+    #[serde(default)]
+    pub path: Option<HttpPathModifier>,
 }
 
 /// `RequestRedirect` filter.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Start LocalStack in host mode (no Docker) with ELBv2 served by the project's provider plugin.
+# Start LocalStack in host mode (no Docker) with ELBv2, WAFv2 and Shield served by the project's
+# provider plugin.
 #
 # Installs LocalStack (pinned, constraints.txt) into a virtualenv the project owns, installs the
 # plugin in elbv2-provider/, starts LocalStack on 127.0.0.1:${LOCALSTACK_PORT:-4566} in the
-# background, waits until /_localstack/health reports elbv2, ec2, route53, acm, sts and iam, and
+# background, waits until /_localstack/health reports elbv2, ec2, route53, acm, sts, iam, wafv2 and shield, and
 # prints the path of its log file as its last line. Idempotent: a second call finds it running
 # and returns at once. Stop it with localstack/stop.sh.
 #
@@ -21,7 +22,7 @@ venv=$cache/localstack-venv
 state=$cache/localstack-$port
 timeout=${LOCALSTACK_START_TIMEOUT:-120}
 python=${PYTHON:-python3}
-required="elbv2 ec2 route53 acm sts iam"
+required="elbv2 ec2 route53 acm sts iam wafv2 shield"
 localstack_version=4.9.2
 pidfile=$state/localstack.pid
 log=$state/localstack.log

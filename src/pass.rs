@@ -186,9 +186,24 @@ pub async fn prepare_with(
         .cloned()
         .chain(opts.delete.iter().cloned())
         .collect();
+    // As LBC: Shield protections are managed only while the account has a Shield Advanced
+    // subscription (read only when a stack sets protection; a failed read skips them).
+    let shield_subscribed = shield_subscription(clients, desired)
+        .instrument(tracing::info_span!("shield_subscription"))
+        .await;
     // Attributes are compared on the keys a stack sets, so only those stacks' (load balancer,
-    // target groups, listeners) are read.
+    // target groups, listeners) are read; so are web ACLs and Shield protections.
     let attributes = AttributeScope::Only {
+        web_acls: desired
+            .iter()
+            .filter(|s| s.load_balancer.wafv2_web_acl.is_some())
+            .map(|s| s.id.to_string())
+            .collect(),
+        protections: desired
+            .iter()
+            .filter(|s| shield_subscribed && s.load_balancer.shield_advanced_protection.is_some())
+            .map(|s| s.id.to_string())
+            .collect(),
         load_balancers: desired
             .iter()
             .filter(|s| !s.load_balancer.attributes.is_empty())
@@ -290,7 +305,14 @@ pub async fn prepare_with(
     if let Some(listing) = again {
         // A trusted stack may only register and deregister targets; for anything else it is
         // read again in full, so nothing is written on what was not read.
-        let untrust = untrusted_changes(opts, desired, &facts, &observation, &vpc_id);
+        let untrust = untrusted_changes(
+            opts,
+            desired,
+            &facts,
+            &observation,
+            &vpc_id,
+            shield_subscribed,
+        );
         if !untrust.is_empty() {
             tracing::info!(
                 stacks = untrust.len(),
@@ -351,6 +373,7 @@ pub async fn prepare_with(
         foreign: observation.foreign.clone(),
         external_managed_tags: opts.external_managed_tags.clone(),
         unrestricted_sg_rules: opts.unrestricted_sg_rules,
+        shield_subscribed,
     };
     let plan = tracing::info_span!("plan").in_scope(|| plan(&cluster, &inputs));
     let dns = match &opts.dns {
@@ -412,6 +435,32 @@ async fn discover_certificates(
     (Some(resolved), errors)
 }
 
+/// Whether Shield protections are managed in this pass: some stack sets protection and the
+/// account's Shield Advanced subscription is active. As LBC, a failed read is logged and
+/// protections are left alone.
+async fn shield_subscription(clients: &AwsClients, desired: &[Stack]) -> bool {
+    if !desired
+        .iter()
+        .any(|s| s.load_balancer.shield_advanced_protection.is_some())
+    {
+        return false;
+    }
+    match crate::aws::addons::shield_subscribed(&clients.shield).await {
+        Ok(active) => {
+            if !active {
+                tracing::info!(
+                    "no active Shield Advanced subscription: protections are left alone"
+                );
+            }
+            active
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Shield subscription state unknown: protections are left alone");
+            false
+        }
+    }
+}
+
 /// The trusted stacks of `observation` for which a plan has changes other than target
 /// registrations.
 fn untrusted_changes(
@@ -420,6 +469,7 @@ fn untrusted_changes(
     facts: &[StackFacts],
     observation: &Observation,
     vpc_id: &str,
+    shield_subscribed: bool,
 ) -> BTreeSet<String> {
     let empty = ObservedStack::default();
     let inputs: Vec<StackInput<'_>> = desired
@@ -454,6 +504,7 @@ fn untrusted_changes(
         foreign: observation.foreign.clone(),
         external_managed_tags: opts.external_managed_tags.clone(),
         unrestricted_sg_rules: opts.unrestricted_sg_rules,
+        shield_subscribed,
     };
     let p = plan(&cluster, &inputs);
     p.changes

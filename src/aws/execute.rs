@@ -30,6 +30,7 @@ use tracing::Instrument;
 
 use super::{AwsClients, AwsError};
 
+mod addons;
 mod ec2;
 mod elbv2;
 mod idempotent;
@@ -442,6 +443,10 @@ async fn dispatch(
         | Op::Ec2CreateTags { .. }
         | Op::Ec2DeleteTags { .. }
         | Op::DeleteSecurityGroup { .. } => ec2::execute(clients, op, ctx, opts).await,
+        Op::AssociateWebAcl { .. }
+        | Op::DisassociateWebAcl { .. }
+        | Op::CreateProtection { .. }
+        | Op::DeleteProtection { .. } => addons::execute(clients, op, ctx).await,
         _ => elbv2::execute(clients, op, ctx, opts).await,
     }
 }

@@ -16,6 +16,7 @@ use ratelimit::{RateLimitedHttpClient, RateLimiter};
 
 pub mod acm;
 pub mod assume;
+pub mod addons;
 pub mod calls;
 pub mod ec2;
 pub mod elbv2;
@@ -161,6 +162,11 @@ pub struct AwsClients {
     pub route53: aws_sdk_route53::Client,
     /// ACM (certificate discovery).
     pub acm: aws_sdk_acm::Client,
+    /// WAFv2 (web ACLs of load balancers).
+    pub wafv2: aws_sdk_wafv2::Client,
+    /// Shield (Advanced protection of load balancers; a global service, answered in the
+    /// region the clients use, as LBC's client does).
+    pub shield: aws_sdk_shield::Client,
     /// Every call made through the clients above.
     pub calls: CallCounter,
     /// ELBv2 clients of assumed roles (TargetGroupBindings' `iamRoleArnToAssume`).
@@ -192,11 +198,23 @@ impl AwsClients {
                 .build(),
         );
         let assumed = assume::AssumedRoles::new(config, &calls);
+        let wafv2 = aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(config)
+                .interceptor(calls.interceptor("wafv2"))
+                .build(),
+        );
+        let shield = aws_sdk_shield::Client::from_conf(
+            aws_sdk_shield::config::Builder::from(config)
+                .interceptor(calls.interceptor("shield"))
+                .build(),
+        );
         AwsClients {
             elbv2,
             ec2,
             route53,
             acm,
+            wafv2,
+            shield,
             calls,
             assumed,
         }

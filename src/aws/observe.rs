@@ -31,7 +31,8 @@ use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREF
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::model::{
     ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
-    QueryStringKeyValue, RedirectSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+    QueryStringKeyValue, RedirectSpec, RewriteSpec, StickinessSpec, TargetGroupRef, TargetSpec,
+    TransformSpec,
 };
 use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
 use aws_lb_operator_core::planner::trust;
@@ -49,7 +50,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::error::Result;
-use super::{ec2, elbv2, AwsClients, AwsError};
+use super::{addons, ec2, elbv2, AwsClients, AwsError};
 
 /// Page size of the region's listings: the most DescribeLoadBalancers and
 /// DescribeTargetGroups return per call (AWS's default for DescribeLoadBalancers, not for
@@ -102,6 +103,10 @@ pub enum AttributeScope {
         /// `(stack id, port)` of listeners whose attributes are read
         /// (DescribeListenerAttributes).
         listeners: BTreeSet<(String, u16)>,
+        /// Stack ids whose load balancer's web ACL is read (GetWebACLForResource).
+        web_acls: BTreeSet<String>,
+        /// Stack ids whose load balancer's Shield protection is read (DescribeProtection).
+        protections: BTreeSet<String>,
     },
 }
 
@@ -123,6 +128,16 @@ impl AttributeScope {
                 .map(|(_, port)| *port)
                 .collect(),
         }
+    }
+
+    /// Whether the web ACL of `stack`'s load balancer is read (only with `Only`).
+    fn web_acl(&self, stack: &str) -> bool {
+        matches!(self, Self::Only { web_acls, .. } if web_acls.contains(stack))
+    }
+
+    /// Whether the Shield protection of `stack`'s load balancer is read (only with `Only`).
+    fn protection(&self, stack: &str) -> bool {
+        matches!(self, Self::Only { protections, .. } if protections.contains(stack))
     }
 
     fn target_group(&self, stack: &str, tg: &ObservedTargetGroup) -> bool {
@@ -582,6 +597,9 @@ pub async fn observe_listed(
     let detailed_lbs = detail_load_balancers(client, to_detail_lbs, attributes)
         .instrument(tracing::debug_span!("observe.load_balancer_details"))
         .await?;
+    let detailed_lbs = read_addons(clients, detailed_lbs, attributes)
+        .instrument(tracing::debug_span!("observe.load_balancer_addons"))
+        .await?;
     for (stack, lb) in detailed_lbs {
         stacks.entry(stack).or_default().load_balancers.push(lb);
     }
@@ -868,6 +886,8 @@ fn shallow_lb(lb: &LoadBalancer, tags: Tags) -> ObservedLoadBalancer {
         attributes: BTreeMap::new(),
         tags,
         listeners: Vec::new(),
+        wafv2: None,
+        shield: None,
     }
 }
 
@@ -1004,6 +1024,27 @@ async fn detail_load_balancers(
     Ok(out)
 }
 
+/// Reads the web ACL and the Shield protection of the load balancers whose stacks set them
+/// (in parallel, bounded): one call each, and none for the others.
+async fn read_addons(
+    clients: &AwsClients,
+    lbs: Vec<(String, ObservedLoadBalancer)>,
+    scope: &AttributeScope,
+) -> Result<Vec<(String, ObservedLoadBalancer)>> {
+    stream::iter(lbs.into_iter().map(|(stack, mut lb)| async move {
+        if scope.web_acl(&stack) {
+            lb.wafv2 = Some(addons::web_acl_for(&clients.wafv2, &lb.arn).await?);
+        }
+        if scope.protection(&stack) {
+            lb.shield = Some(addons::protection_for(&clients.shield, &lb.arn).await?);
+        }
+        Ok::<_, AwsError>((stack, lb))
+    }))
+    .buffered(DETAIL_CONCURRENCY)
+    .try_collect()
+    .await
+}
+
 /// `Ok(None)` when the load balancer disappeared while being read.
 async fn detail_load_balancer(
     client: &Client,
@@ -1103,8 +1144,33 @@ pub fn rule_of(r: &Rule) -> Option<ObservedRule> {
         priority,
         conditions: r.conditions().iter().map(condition_of).collect(),
         actions: actions_of(r.actions()),
+        transforms: r.transforms().iter().filter_map(transform_of).collect(),
         tags: Tags::new(),
     })
+}
+
+/// A rule transform as the model has it (`None` for a type this operator does not know).
+pub fn transform_of(
+    t: &aws_sdk_elasticloadbalancingv2::types::RuleTransform,
+) -> Option<TransformSpec> {
+    use aws_sdk_elasticloadbalancingv2::types::{RewriteConfig, TransformTypeEnum};
+    let rewrites = |r: &[RewriteConfig]| -> Vec<RewriteSpec> {
+        r.iter()
+            .map(|w| RewriteSpec {
+                regex: w.regex().unwrap_or_default().to_owned(),
+                replace: w.replace().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    };
+    match t.r#type()? {
+        TransformTypeEnum::HostHeaderRewrite => Some(TransformSpec::HostHeaderRewrite {
+            rewrites: rewrites(t.host_header_rewrite_config().map_or(&[], |c| c.rewrites())),
+        }),
+        TransformTypeEnum::UrlRewrite => Some(TransformSpec::UrlRewrite {
+            rewrites: rewrites(t.url_rewrite_config().map_or(&[], |c| c.rewrites())),
+        }),
+        _ => None,
+    }
 }
 
 /// A rule condition from its `*Config` form (the legacy `Values` for `host-header` and

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use aws_lb_operator_core::model::{
-    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec,
+    tags, ActionSpec, ConditionSpec, DesiredState, Stack, TargetGroupSpec, TransformSpec, WebAcl,
 };
 use aws_lb_operator_core::translate::build_with_gateways;
 
@@ -252,6 +252,22 @@ fn render_stack(out: &mut String, stack: &Stack) {
             .collect();
         let _ = writeln!(out, "    attributes: {}", attrs.join(", "));
     }
+    match &lb.wafv2_web_acl {
+        Some(WebAcl::Associate(arn)) => {
+            let _ = writeln!(out, "    web ACL: {arn}");
+        }
+        Some(WebAcl::Disassociate) => {
+            let _ = writeln!(out, "    web ACL: none (removed)");
+        }
+        None => {}
+    }
+    if let Some(on) = lb.shield_advanced_protection {
+        let _ = writeln!(
+            out,
+            "    shield advanced protection: {}",
+            if on { "on" } else { "off" }
+        );
+    }
     let tags_text = user_tags(&lb.tags);
     if !tags_text.is_empty() {
         let _ = writeln!(out, "    tags: {tags_text}");
@@ -297,6 +313,19 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 r.priority,
                 conds.join(", ")
             );
+            for t in &r.transforms {
+                let (kind, rewrites) = match t {
+                    TransformSpec::HostHeaderRewrite { rewrites } => ("host", rewrites),
+                    TransformSpec::UrlRewrite { rewrites } => ("url", rewrites),
+                };
+                for w in rewrites {
+                    let _ = writeln!(
+                        out,
+                        "               rewrite {kind} {} => {}",
+                        w.regex, w.replace
+                    );
+                }
+            }
             for a in &r.actions {
                 let _ = writeln!(out, "               -> {}", action_text(a, &tgs));
             }

@@ -473,6 +473,8 @@ async fn live(args: &RouteArgs, cluster: &str) -> Result<Vec<LoadBalancerView>, 
         load_balancers: BTreeSet::new(),
         target_groups: BTreeSet::new(),
         listeners: BTreeSet::new(),
+        web_acls: BTreeSet::new(),
+        protections: BTreeSet::new(),
     };
     let observed = observe_selective(&clients, cluster, &vpc, &BTreeSet::new(), true, &scope)
         .await

@@ -512,6 +512,7 @@ async fn web_changes(env: &Env, prefix: &str) -> Web {
                 priority: *priority,
                 conditions: conditions.clone(),
                 actions: actions.clone(),
+                transforms: vec![],
                 tags: owned(cl, STACK, &format!("80:{priority}")),
             },
         ));
@@ -931,6 +932,7 @@ async fn a_failed_change_skips_the_rest_of_its_stack_only() {
                 priority: 1,
                 conditions: vec![],
                 actions: vec![],
+                transforms: vec![],
                 tags: Tags::new(),
             },
         ),
@@ -1164,6 +1166,7 @@ async fn shaped_stacks(env: &Env, names: &[&str]) {
                         target_groups: vec![tg_id("svc:80", 1)],
                         stickiness: None,
                     }],
+                    transforms: vec![],
                     tags: owned(cl, s, &format!("80:{p}")),
                 },
             ));
@@ -1266,6 +1269,8 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             inbound_prefix_lists: vec![],
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
+            wafv2_web_acl: None,
+            shield_advanced_protection: None,
             scheme_unset: None,
         },
         listeners: vec![],
@@ -1598,6 +1603,8 @@ async fn modifications_observe_back_as_requested() {
                 arn: rule(2),
                 conditions: v2.clone(),
                 actions: unavailable.clone(),
+                transforms: vec![],
+                reset_transforms: false,
             },
         ),
         m(

@@ -82,6 +82,18 @@ pub(crate) async fn clients_via(url: &str, account: &str, mut opts: AwsOptions) 
                 .build(),
         ),
         assumed: aws_lb_operator::aws::assume::AssumedRoles::new(&config, &calls),
+        wafv2: aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(&config)
+                .interceptor(calls.interceptor("wafv2"))
+                .retry_partition(partition("wafv2"))
+                .build(),
+        ),
+        shield: aws_sdk_shield::Client::from_conf(
+            aws_sdk_shield::config::Builder::from(&config)
+                .interceptor(calls.interceptor("shield"))
+                .retry_partition(partition("shield"))
+                .build(),
+        ),
         calls,
     }
 }

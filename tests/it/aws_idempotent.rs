@@ -260,6 +260,7 @@ async fn a_rule_that_already_exists_exactly_as_wanted_is_adopted() {
                     }],
                     stickiness: None,
                 }],
+                transforms: vec![],
                 tags: Tags::new(),
             },
         )

@@ -445,7 +445,7 @@ async fn a_bad_member_gets_a_warning_and_the_rest_of_its_group_is_served_and_mov
         "two",
         "g1",
         "/two",
-        &[("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")],
+        &[("alb.ingress.kubernetes.io/waf-acl-id", "web-acl-1")],
     ));
     w.server.apply_object(grouped(
         "bad",
@@ -473,7 +473,7 @@ async fn a_bad_member_gets_a_warning_and_the_rest_of_its_group_is_served_and_mov
     assert_eq!(unsupported.len(), 1, "{unsupported:?}");
     assert_eq!(
         unsupported[0]["note"],
-        "ingress shop/two: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect"
+        "ingress shop/two: annotation alb.ingress.kubernetes.io/waf-acl-id is not implemented by aws-lb-operator and has no effect"
     );
     let warnings = w.events("bad", "FailedBuildModel");
     assert_eq!(warnings.len(), 1, "{warnings:?}");

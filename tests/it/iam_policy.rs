@@ -31,15 +31,25 @@ const SERVICES: &[(&str, &str, &str)] = &[
     ("aws-sdk-route53", "route53", "route53"),
     ("aws-sdk-acm", "acm", "acm"),
     ("aws-sdk-sts", "sts", "sts"),
+    ("aws-sdk-wafv2", "wafv2", "wafv2"),
+    ("aws-sdk-shield", "shield", "shield"),
 ];
 
 /// Actions AWS authorises on the operator's behalf during another call; the operator never
 /// calls them itself.
-const IMPLICIT: &[(&str, &str)] = &[(
-    "iam:CreateServiceLinkedRole",
-    "elbv2 CreateLoadBalancer creates ELB's service-linked role in an account that never had a \
-     load balancer, with the caller's permission",
-)];
+const IMPLICIT: &[(&str, &str)] = &[
+    (
+        "iam:CreateServiceLinkedRole",
+        "elbv2 CreateLoadBalancer creates ELB's service-linked role in an account that never had \
+         a load balancer, with the caller's permission",
+    ),
+    (
+        "elasticloadbalancing:SetWebAcl",
+        "wafv2 AssociateWebACL and DisassociateWebACL of a load balancer are also authorized as \
+         elasticloadbalancing:SetWebAcl on it (conditioned on the cluster's tag: never on a \
+         load balancer the cluster does not own)",
+    ),
+];
 
 /// Mutating ELBv2/EC2/STS actions allowed (in some statement) without a condition on the cluster's
 /// ownership tags, and why. (Checked against the AWS service authorization reference: every
@@ -82,6 +92,10 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     (
         "iam:CreateServiceLinkedRole",
         "implicit (see IMPLICIT); LocalStack neither needs nor creates service-linked roles",
+    ),
+    (
+        "elasticloadbalancing:SetWebAcl",
+        "implicit (see IMPLICIT): authorized during wafv2 AssociateWebACL, never called",
     ),
     (
         "acm:DescribeCertificate",
@@ -286,6 +300,8 @@ fn operator_operations() -> BTreeSet<String> {
                 "elb" | "elbv2" => Some("elbv2"),
                 "ec2" => Some("ec2"),
                 "route53" => Some("route53"),
+                "wafv2" => Some("wafv2"),
+                "shield" => Some("shield"),
                 "client" if ["elbv2", "ec2", "route53"].contains(&file.as_str()) => {
                     Some(file.as_str())
                 }

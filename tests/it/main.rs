@@ -6,6 +6,7 @@
 
 mod apiserver;
 mod aws_adoption;
+mod aws_addons;
 mod aws_apply;
 mod aws_certificates;
 mod aws_deploy_io;
@@ -21,6 +22,7 @@ mod aws_prefix_lists;
 mod aws_race;
 mod aws_ratelimit;
 mod aws_route53;
+mod aws_transforms;
 mod bench_apply;
 mod bench_controller;
 mod cli_apply;

@@ -201,7 +201,7 @@ metadata:
   namespace: shop
   annotations:
     alb.ingress.kubernetes.io/target-type: ip
-    alb.ingress.kubernetes.io/wafv2-acl-arn: arn:aws:wafv2:eu-west-1:1:regional/webacl/x/y
+    alb.ingress.kubernetes.io/waf-acl-id: web-acl-1
     external-dns.alpha.kubernetes.io/set-identifier: blue
 spec:
   ingressClassName: alb
@@ -214,7 +214,7 @@ spec:
     assert_eq!(code, 0, "{stderr}");
     assert!(errors(&plan).is_empty(), "{plan}");
     let want = [
-        "ingress shop/waf: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect",
+        "ingress shop/waf: annotation alb.ingress.kubernetes.io/waf-acl-id is not implemented by aws-lb-operator and has no effect",
         "ingress shop/waf: annotation external-dns.alpha.kubernetes.io/set-identifier is not implemented by aws-lb-operator and has no effect",
     ];
     let warnings: Vec<&str> = plan["warnings"]

@@ -246,3 +246,95 @@ fn unreadable_input_exits_1() {
         "{stderr}"
     );
 }
+
+/// `wafv2-acl-arn`, `shield-advanced-protection` and `transforms.<name>` in `plan`'s text and
+/// JSON; without them the load balancer has neither key (nothing managed).
+#[test]
+fn web_acl_and_shield_are_planned_in_text_and_json() {
+    let dir = std::env::temp_dir().join(format!("aws-lb-plan-waf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/shop/0a1b";
+    let manifest = |annotations: &str| {
+        format!(
+            "apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: shop}}
+spec:
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    kubernetes.io/ingress.class: alb
+    alb.ingress.kubernetes.io/target-type: ip
+{annotations}spec:
+  rules:
+  - http:
+      paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]
+"
+        )
+    };
+    let file = dir.join("ingress.yaml");
+    let f = file.to_str().unwrap();
+    std::fs::write(
+        &file,
+        manifest(&format!(
+            "    alb.ingress.kubernetes.io/wafv2-acl-arn: {acl}\n    alb.ingress.kubernetes.io/shield-advanced-protection: \"true\"\n"
+        )),
+    )
+    .unwrap();
+    let (code, text, stderr) = plan(&["--cluster-name", "demo", "-f", f]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(text.contains(&format!("\n    web ACL: {acl}\n")), "{text}");
+    assert!(
+        text.contains("\n    shield advanced protection: on\n"),
+        "{text}"
+    );
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", f]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let lb = &v["stacks"][0]["loadBalancer"];
+    assert_eq!(lb["wafv2WebAcl"], serde_json::json!({"associate": acl}));
+    assert_eq!(lb["shieldAdvancedProtection"], true);
+
+    std::fs::write(
+        &file,
+        manifest("    alb.ingress.kubernetes.io/wafv2-acl-arn: none\n"),
+    )
+    .unwrap();
+    let (_, text, _) = plan(&["--cluster-name", "demo", "-f", f]);
+    assert!(text.contains("\n    web ACL: none (removed)\n"), "{text}");
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", f]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["stacks"][0]["loadBalancer"]["wafv2WebAcl"],
+        "disassociate"
+    );
+
+    std::fs::write(
+        &file,
+        manifest("    alb.ingress.kubernetes.io/transforms.web: '[{\"type\":\"url-rewrite\",\"urlRewriteConfig\":{\"rewrites\":[{\"regex\":\"^/api/(.*)$\",\"replace\":\"/$1\"}]}}]'\n"),
+    )
+    .unwrap();
+    let (code, text, stderr) = plan(&["--cluster-name", "demo", "-f", f]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains("\n               rewrite url ^/api/(.*)$ => /$1\n"),
+        "{text}"
+    );
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", f]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["stacks"][0]["listeners"][0]["rules"][0]["transforms"],
+        serde_json::json!([{"type": "url-rewrite", "rewrites": [{"regex": "^/api/(.*)$", "replace": "/$1"}]}])
+    );
+
+    std::fs::write(&file, manifest("")).unwrap();
+    let (_, json, _) = plan(&["-o", "json", "--cluster-name", "demo", "-f", f]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let lb = v["stacks"][0]["loadBalancer"].as_object().unwrap();
+    assert!(!lb.contains_key("wafv2WebAcl") && !lb.contains_key("shieldAdvancedProtection"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

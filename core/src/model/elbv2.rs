@@ -168,11 +168,32 @@ pub struct LoadBalancerSpec {
     pub attributes: BTreeMap<String, String>,
     /// Tags, including the tracking tags.
     pub tags: BTreeMap<String, String>,
+    /// The WAFv2 web ACL of the load balancer (ALBs: `wafv2-acl-arn`, IngressClassParams
+    /// `wafv2AclArn`, a Gateway's LoadBalancerConfiguration `wafV2.webACL`). `None` leaves
+    /// whatever is associated alone, as LBC does when nothing names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wafv2_web_acl: Option<WebAcl>,
+    /// Shield Advanced protection (ALBs: `shield-advanced-protection`, a Gateway's
+    /// LoadBalancerConfiguration `shieldConfiguration.enabled`). `None` leaves it alone, as LBC
+    /// does when nothing sets it; applied only while the account has a Shield Advanced
+    /// subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield_advanced_protection: Option<bool>,
     /// Set when nothing chose the scheme (a Service without a scheme annotation): the name the
     /// load balancer has under each scheme, so that an existing load balancer keeps its scheme
     /// (and so its name), as LBC does. Not part of the plan output.
     #[serde(skip)]
     pub scheme_unset: Option<SchemeNames>,
+}
+
+/// The web ACL a load balancer should have.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WebAcl {
+    /// This web ACL (its ARN), replacing any other.
+    Associate(String),
+    /// None: whatever is associated is removed (the annotation's `none`).
+    Disassociate,
 }
 
 /// The generated name of a load balancer under each scheme.
@@ -241,10 +262,43 @@ pub struct RuleSpec {
     pub actions: Vec<ActionSpec>,
     /// Tags, including the tracking tags (resource id = `port:priority`).
     pub tags: BTreeMap<String, String>,
+    /// Request transforms (`transforms.<service>`, a Gateway's URLRewrite filter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<TransformSpec>,
     /// The object the rule came from (`kind namespace/name`), for people reading a plan.
     /// Not part of the JSON contract.
     #[serde(skip)]
     pub source: String,
+}
+
+/// A rule transform, named like the ELBv2 API (`type` = `host-header-rewrite` or
+/// `url-rewrite`): the request is rewritten before it is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TransformSpec {
+    /// Rewrites the Host header.
+    #[serde(rename_all = "camelCase")]
+    HostHeaderRewrite {
+        /// Rewrites (regular expression and replacement).
+        rewrites: Vec<RewriteSpec>,
+    },
+    /// Rewrites the URL (path and query string).
+    #[serde(rename_all = "camelCase")]
+    UrlRewrite {
+        /// Rewrites (regular expression and replacement).
+        rewrites: Vec<RewriteSpec>,
+    },
+}
+
+/// One rewrite of a transform: what matches `regex` is replaced by `replace` (`$1` … refer to
+/// its groups).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RewriteSpec {
+    /// Regular expression.
+    pub regex: String,
+    /// Replacement.
+    pub replace: String,
 }
 
 /// A rule condition, named like the ELBv2 API (`field` = `host-header`, `path-pattern`, ...).

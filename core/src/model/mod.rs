@@ -16,8 +16,8 @@ pub mod tags;
 pub use elbv2::{
     ActionSpec, CertificateDiscovery, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
     IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
-    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames,
-    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
+    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RewriteSpec, RuleSpec, Scheme, SchemeNames,
+    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType, TransformSpec, WebAcl,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::observed::SgPermission;
 use crate::discovery::Tags;
-use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec};
+use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec, TransformSpec};
 
 /// A resource that either exists (its ARN or id) or is created earlier in the same plan (its
 /// key, resolved to the new ARN or id at execution).
@@ -409,10 +409,13 @@ pub enum Op {
         conditions: Vec<ConditionSpec>,
         /// Actions (forward target groups by `arn` or plan `id`, as for listeners).
         actions: Vec<ActionSpec>,
+        /// Transforms.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<TransformSpec>,
         /// Tags (tracking tags included).
         tags: Tags,
     },
-    /// Rewrites a rule's conditions and actions in place.
+    /// Rewrites a rule's conditions, actions and transforms in place.
     #[serde(rename = "elbv2.ModifyRule")]
     ModifyRule {
         /// ARN.
@@ -421,6 +424,12 @@ pub enum Op {
         conditions: Vec<ConditionSpec>,
         /// Actions.
         actions: Vec<ActionSpec>,
+        /// Transforms.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<TransformSpec>,
+        /// Removes the rule's transforms (`ResetTransforms`): none desired, some observed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset_transforms: bool,
     },
     /// Moves rules to new priorities in one call.
     #[serde(rename = "elbv2.SetRulePriorities")]
@@ -433,6 +442,38 @@ pub enum Op {
     DeleteRule {
         /// ARN.
         arn: String,
+    },
+
+    // ---- WAFv2 and Shield Advanced (load balancer add-ons) ----
+    /// Associates a web ACL with a load balancer, replacing the one it has.
+    #[serde(rename = "wafv2.AssociateWebACL")]
+    AssociateWebAcl {
+        /// The load balancer.
+        load_balancer: Ref,
+        /// The web ACL ARN.
+        web_acl_arn: String,
+    },
+    /// Removes the load balancer's web ACL.
+    #[serde(rename = "wafv2.DisassociateWebACL")]
+    DisassociateWebAcl {
+        /// The load balancer ARN.
+        load_balancer: String,
+    },
+    /// Protects a load balancer with Shield Advanced.
+    #[serde(rename = "shield.CreateProtection")]
+    CreateProtection {
+        /// The load balancer.
+        load_balancer: Ref,
+        /// Protection name ([`super::SHIELD_PROTECTION_NAME`], LBC's).
+        name: String,
+    },
+    /// Removes a Shield Advanced protection.
+    #[serde(rename = "shield.DeleteProtection")]
+    DeleteProtection {
+        /// The protection id.
+        protection_id: String,
+        /// The protected load balancer ARN (for messages).
+        load_balancer: String,
     },
 
     // ---- ELBv2 tags (load balancers, listeners, rules, target groups) ----
@@ -487,6 +528,10 @@ impl Op {
             Self::ModifyRule { .. } => "elbv2.ModifyRule",
             Self::SetRulePriorities { .. } => "elbv2.SetRulePriorities",
             Self::DeleteRule { .. } => "elbv2.DeleteRule",
+            Self::AssociateWebAcl { .. } => "wafv2.AssociateWebACL",
+            Self::DisassociateWebAcl { .. } => "wafv2.DisassociateWebACL",
+            Self::CreateProtection { .. } => "shield.CreateProtection",
+            Self::DeleteProtection { .. } => "shield.DeleteProtection",
             Self::AddTags { .. } => "elbv2.AddTags",
             Self::RemoveTags { .. } => "elbv2.RemoveTags",
         }

@@ -30,8 +30,9 @@ pub use change::{
 };
 pub use existing::keep_existing_scheme;
 pub use observed::{
-    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
-    ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
+    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedProtection, ObservedRule,
+    ObservedSecurityGroup, ObservedShield, ObservedStack, ObservedTargetGroup, ObservedWebAcl,
+    SgPermission, SgSource,
 };
 pub use plan::{plan, target_changes};
 pub use scope::Scope;
@@ -51,6 +52,14 @@ pub const FRONTEND_SG_RESOURCE: &str = "ManagedLBSecurityGroup";
 pub const FRONTEND_SG_DESCRIPTION: &str = "[k8s] Managed SecurityGroup for LoadBalancer";
 /// Description of the shared backend security group (LBC's).
 pub const BACKEND_SG_DESCRIPTION: &str = "[k8s] Shared Backend SecurityGroup for LoadBalancer";
+/// Name of the Shield Advanced protections the operator creates (LBC's, so either deletes the
+/// other's).
+pub const SHIELD_PROTECTION_NAME: &str = "managed by aws-load-balancer-controller";
+/// Names of protections the operator may delete: its own, and LBC's older name.
+pub const SHIELD_MANAGED_NAMES: &[&str] = &[
+    SHIELD_PROTECTION_NAME,
+    "managed by aws-alb-ingress-controller",
+];
 /// Description of the permissions the operator adds to target (node) security groups.
 pub const TARGET_RULE_DESCRIPTION: &str = "elbv2.k8s.aws/targetGroupBinding=shared";
 
@@ -115,6 +124,10 @@ pub struct ClusterFacts {
     /// `--disable-restricted-sg-rules` (LBC's flag): the backend group is allowed all traffic
     /// (protocol `-1`) on the target security groups instead of tcp per target port.
     pub unrestricted_sg_rules: bool,
+    /// Whether the account has an active Shield Advanced subscription (GetSubscriptionState,
+    /// read only when a stack sets Shield protection). As LBC, protections are created and
+    /// deleted only then.
+    pub shield_subscribed: bool,
 }
 
 /// An error that stopped the planning of one stack (the others are still planned).

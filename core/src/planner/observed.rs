@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::discovery::Tags;
-use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec};
+use crate::model::{ActionSpec, ConditionSpec, HealthCheckSpec, TargetSpec, TransformSpec};
 
 /// A load balancer owned by a stack, with everything attached to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,42 @@ pub struct ObservedLoadBalancer {
     pub tags: Tags,
     /// Listeners, sorted by port.
     pub listeners: Vec<ObservedListener>,
+    /// The web ACL (GetWebACLForResource), read only when the desired state names one (or
+    /// `none`); `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wafv2: Option<ObservedWebAcl>,
+    /// The Shield Advanced protection (DescribeProtection), read only when the desired state
+    /// sets one and the account is subscribed; `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield: Option<ObservedShield>,
+}
+
+/// What GetWebACLForResource answered for a load balancer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedWebAcl {
+    /// The associated web ACL's ARN, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_acl_arn: Option<String>,
+}
+
+/// What DescribeProtection answered for a load balancer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedShield {
+    /// The protection, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ObservedProtection>,
+}
+
+/// A Shield Advanced protection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedProtection {
+    /// Protection id.
+    pub id: String,
+    /// Protection name (only those named as LBC names them are ever deleted).
+    pub name: String,
 }
 
 impl ObservedListener {
@@ -114,6 +150,9 @@ pub struct ObservedRule {
     pub conditions: Vec<ConditionSpec>,
     /// Actions, target groups referenced by ARN.
     pub actions: Vec<ActionSpec>,
+    /// Transforms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<TransformSpec>,
     /// Tags.
     pub tags: Tags,
 }

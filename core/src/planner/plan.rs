@@ -17,12 +17,12 @@ use super::observed::{
 use super::{
     ClusterFacts, Plan, Scope, StackError, StackInput, BACKEND_SG_DESCRIPTION, BACKEND_SG_RESOURCE,
     CLUSTER_RESOURCE_TAG, FRONTEND_SG_DESCRIPTION, FRONTEND_SG_RESOURCE, MAX_RULE_PRIORITY,
-    REGISTER_BATCH, TARGET_RULE_DESCRIPTION,
+    REGISTER_BATCH, SHIELD_MANAGED_NAMES, SHIELD_PROTECTION_NAME, TARGET_RULE_DESCRIPTION,
 };
 use crate::discovery::Tags;
 use crate::model::{
     tags, ActionSpec, ListenerSpec, Protocol, RuleSpec, Stack, StackKind, TargetGroupRef,
-    TargetGroupSpec, TargetSpec,
+    TargetGroupSpec, TargetSpec, WebAcl,
 };
 
 mod listeners;
@@ -434,6 +434,7 @@ impl<'a> StackPlanner<'a> {
             }
             None => self.plan_lb_create(d, sg_refs, replace_reason),
         };
+        self.plan_lb_addons(d, kept_lb, &lb_ref);
 
         // 4-5. Listeners and rules, unless trusted: they were not read, and the load
         // balancer's desired-state hash says they were applied as desired now.

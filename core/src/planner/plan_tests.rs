@@ -5,7 +5,10 @@ use super::rules::describe_conditions;
 use super::*;
 use crate::model::ConditionSpec;
 use crate::model::{DesiredState, StackId};
-use crate::planner::{cluster, ForeignNames, ObservedStack, StackFacts};
+use crate::planner::{
+    cluster, ForeignNames, ObservedProtection, ObservedShield, ObservedStack, ObservedWebAcl,
+    StackFacts,
+};
 
 fn example(name: &str) -> DesiredState {
     let text = match name {
@@ -39,6 +42,7 @@ struct Fake {
     calls: Vec<&'static str>,
     external_tags: Vec<String>,
     unrestricted: bool,
+    shield_subscribed: bool,
 }
 
 impl Fake {
@@ -58,6 +62,7 @@ impl Fake {
             foreign: ForeignNames::default(),
             external_managed_tags: self.external_tags.clone(),
             unrestricted_sg_rules: self.unrestricted,
+            shield_subscribed: self.shield_subscribed,
         }
     }
 
@@ -396,6 +401,8 @@ impl Fake {
                             .into(),
                             tags: tags.clone(),
                             listeners: vec![],
+                            wafv2: Some(ObservedWebAcl::default()),
+                            shield: Some(ObservedShield::default()),
                         },
                     );
                     self.created.insert(key.clone(), arn);
@@ -530,6 +537,7 @@ impl Fake {
                     priority,
                     conditions,
                     actions,
+                    transforms,
                     tags,
                 } => {
                     let la = self.resolve(listener);
@@ -545,6 +553,7 @@ impl Fake {
                         priority: *priority,
                         conditions: conditions.clone(),
                         actions,
+                        transforms: transforms.clone(),
                         tags: tags.clone(),
                     });
                     l.rules.sort_by_key(|r| r.priority);
@@ -553,11 +562,19 @@ impl Fake {
                     arn,
                     conditions,
                     actions,
+                    transforms,
+                    reset_transforms,
                 } => {
                     let actions = self.resolve_actions(&stack, actions);
                     let r = self.rule_mut(arn);
                     r.conditions = conditions.clone();
                     r.actions = actions;
+                    // As AWS: transforms are replaced when given, removed only on reset.
+                    if !transforms.is_empty() {
+                        r.transforms = transforms.clone();
+                    } else if *reset_transforms {
+                        r.transforms.clear();
+                    }
                 }
                 Op::SetRulePriorities { priorities } => {
                     // moto's semantics (stricter than AWS): a target priority must be free.
@@ -590,6 +607,51 @@ impl Fake {
                     }
                 }
                 Op::AddTags { resource, tags } => self.tags_mut(resource).extend(tags.clone()),
+                Op::AssociateWebAcl {
+                    load_balancer,
+                    web_acl_arn,
+                } => {
+                    let arn = self.resolve(load_balancer);
+                    self.lb_mut(&arn).wafv2 = Some(ObservedWebAcl {
+                        web_acl_arn: Some(web_acl_arn.clone()),
+                    });
+                }
+                Op::DisassociateWebAcl { load_balancer } => {
+                    self.lb_mut(load_balancer).wafv2 = Some(ObservedWebAcl::default());
+                }
+                Op::CreateProtection {
+                    load_balancer,
+                    name,
+                } => {
+                    assert!(self.shield_subscribed, "no Shield Advanced subscription");
+                    let arn = self.resolve(load_balancer);
+                    let id = self.id("protection");
+                    let lb = self.lb_mut(&arn);
+                    assert!(
+                        lb.shield.as_ref().is_none_or(|s| s.protection.is_none()),
+                        "ResourceAlreadyExists"
+                    );
+                    lb.shield = Some(ObservedShield {
+                        protection: Some(ObservedProtection {
+                            id,
+                            name: name.clone(),
+                        }),
+                    });
+                }
+                Op::DeleteProtection {
+                    protection_id,
+                    load_balancer,
+                } => {
+                    let lb = self.lb_mut(load_balancer);
+                    assert_eq!(
+                        lb.shield
+                            .as_ref()
+                            .and_then(|s| s.protection.as_ref())
+                            .map(|p| p.id.as_str()),
+                        Some(protection_id.as_str())
+                    );
+                    lb.shield = Some(ObservedShield::default());
+                }
                 Op::RemoveTags { resource, keys } => {
                     let t = self.tags_mut(resource);
                     for k in keys {
@@ -802,6 +864,194 @@ fn listener_attributes_are_set_on_create_and_only_the_differences_modified() {
     );
     stack.listeners[0].attributes.clear();
     assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}
+
+/// The web ACL as LBC's synthesizer decides it: associated after the load balancer is
+/// created, replaced when it changes, removed by `none`, left alone when nothing names one or
+/// when it was not read.
+#[test]
+fn web_acl_is_associated_replaced_removed_and_otherwise_left_alone() {
+    let a = "arn:aws:wafv2:eu-west-1:1:regional/webacl/a/1";
+    let b = "arn:aws:wafv2:eu-west-1:1:regional/webacl/b/2";
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.wafv2_web_acl = Some(WebAcl::Associate(a.into()));
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let created = ops(&p);
+    let pos = |op: &str| created.iter().position(|o| *o == op);
+    assert_eq!(count(&p, "wafv2.AssociateWebACL"), 1);
+    assert!(pos("elbv2.CreateLoadBalancer") < pos("wafv2.AssociateWebACL"));
+    let assoc = p
+        .changes
+        .iter()
+        .find(|c| c.operation() == "wafv2.AssociateWebACL")
+        .unwrap();
+    assert_eq!(assoc.reason, None);
+    assert!(
+        matches!(&assoc.op, Op::AssociateWebAcl { load_balancer: Ref::New(k), web_acl_arn }
+        if k == &keys::load_balancer(&stack.id.to_string()) && web_acl_arn == a)
+    );
+
+    stack.load_balancer.wafv2_web_acl = Some(WebAcl::Associate(b.into()));
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["wafv2.AssociateWebACL"]);
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(format!("web ACL was {a}").as_str())
+    );
+    let lb_arn = fake.observed(&stack.id.to_string()).load_balancers[0]
+        .arn
+        .clone();
+    assert!(
+        matches!(&p.changes[0].op, Op::AssociateWebAcl { load_balancer: Ref::Existing(arn), web_acl_arn }
+        if arn == &lb_arn && web_acl_arn == b)
+    );
+
+    // The annotation gone: LBC builds no association and leaves the web ACL.
+    stack.load_balancer.wafv2_web_acl = None;
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+
+    // `none` removes it.
+    stack.load_balancer.wafv2_web_acl = Some(WebAcl::Disassociate);
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["wafv2.DisassociateWebACL"]);
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(format!("web ACL was {b}").as_str())
+    );
+    assert_eq!(
+        fake.observed(&stack.id.to_string()).load_balancers[0].wafv2,
+        Some(ObservedWebAcl::default())
+    );
+
+    // Not read (a trusted pass): nothing is planned, whatever is desired.
+    let mut unread = fake.clone();
+    for lb in unread
+        .stacks
+        .values_mut()
+        .flat_map(|s| s.load_balancers.iter_mut())
+    {
+        lb.wafv2 = None;
+    }
+    stack.load_balancer.wafv2_web_acl = Some(WebAcl::Associate(a.into()));
+    assert!(unread.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    // `none` on a new load balancer: nothing to remove.
+    let mut fresh = Fake::default();
+    stack.load_balancer.wafv2_web_acl = Some(WebAcl::Disassociate);
+    let p = converge(&mut fresh, std::slice::from_ref(&stack));
+    assert_eq!(count(&p, "wafv2.DisassociateWebACL"), 0);
+}
+
+/// Rule transforms are created with the rule, compared as part of its content, rewritten with
+/// ModifyRule, and removed with ResetTransforms.
+#[test]
+fn rule_transforms_are_created_modified_and_reset() {
+    use crate::model::{RewriteSpec, TransformSpec};
+    let url = |regex: &str, replace: &str| TransformSpec::UrlRewrite {
+        rewrites: vec![RewriteSpec {
+            regex: regex.into(),
+            replace: replace.into(),
+        }],
+    };
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.listeners[0].rules[0].transforms = vec![url("^/api/(.*)$", "/$1")];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let create = p
+        .changes
+        .iter()
+        .find(|c| matches!(&c.op, Op::CreateRule { priority: 1, .. }))
+        .unwrap();
+    assert!(
+        matches!(&create.op, Op::CreateRule { transforms, .. } if transforms == &[url("^/api/(.*)$", "/$1")])
+    );
+
+    stack.listeners[0].rules[0].transforms = vec![
+        url("^/v2/(.*)$", "/$1"),
+        TransformSpec::HostHeaderRewrite {
+            rewrites: vec![RewriteSpec {
+                regex: "^shop\\.example\\.com$".into(),
+                replace: "internal.example.com".into(),
+            }],
+        },
+    ];
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule"]);
+    assert!(
+        matches!(&p.changes[0].op, Op::ModifyRule { transforms, reset_transforms: false, .. } if transforms.len() == 2)
+    );
+
+    stack.listeners[0].rules[0].transforms.clear();
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule"]);
+    assert!(
+        matches!(&p.changes[0].op, Op::ModifyRule { transforms, reset_transforms: true, .. } if transforms.is_empty())
+    );
+}
+
+/// Shield Advanced as LBC: only with a subscription; created when missing, deleted when
+/// turned off only if named as LBC names its own.
+#[test]
+fn shield_protection_follows_the_setting_only_with_a_subscription() {
+    let mut stack = seed();
+    stack.load_balancer.shield_advanced_protection = Some(true);
+    let mut unsubscribed = Fake::default();
+    let p = converge(&mut unsubscribed, std::slice::from_ref(&stack));
+    assert_eq!(count(&p, "shield.CreateProtection"), 0);
+
+    let mut fake = Fake {
+        shield_subscribed: true,
+        ..Fake::default()
+    };
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    let created = ops(&p);
+    let pos = |op: &str| created.iter().position(|o| *o == op);
+    assert!(pos("elbv2.CreateLoadBalancer") < pos("shield.CreateProtection"));
+    let create = p
+        .changes
+        .iter()
+        .find(|c| c.operation() == "shield.CreateProtection")
+        .unwrap();
+    assert!(matches!(&create.op, Op::CreateProtection { name, .. }
+        if name == "managed by aws-load-balancer-controller"));
+    assert_eq!(create.kind, ChangeKind::Create);
+
+    stack.load_balancer.shield_advanced_protection = None;
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+
+    stack.load_balancer.shield_advanced_protection = Some(false);
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["shield.DeleteProtection"]);
+    assert_eq!(p.changes[0].kind, ChangeKind::Delete);
+
+    // Someone else's protection (another name) is never deleted; LBC's older name is.
+    for (name, deleted) in [
+        ("shop-team protection", false),
+        ("managed by aws-alb-ingress-controller", true),
+    ] {
+        let mut other = fake.clone();
+        for lb in other
+            .stacks
+            .values_mut()
+            .flat_map(|s| s.load_balancers.iter_mut())
+        {
+            lb.shield = Some(ObservedShield {
+                protection: Some(ObservedProtection {
+                    id: "p-1".into(),
+                    name: name.into(),
+                }),
+            });
+        }
+        let p = other.plan(std::slice::from_ref(&stack));
+        assert_eq!(
+            count(&p, "shield.DeleteProtection"),
+            usize::from(deleted),
+            "{name}"
+        );
+        // Without a subscription nothing is touched either way.
+        other.shield_subscribed = false;
+        assert!(other.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    }
 }
 
 /// Prefix lists open the listener ports on the managed security group, one permission per

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::de::DeserializeOwned;
 
 use super::error::{invalid_annotation, BuildError, ObjectRef};
-use crate::model::{tags, IpAddressType, Protocol, ProtocolVersion, Scheme, TargetType};
+use crate::model::{tags, IpAddressType, Protocol, ProtocolVersion, Scheme, TargetType, WebAcl};
 
 /// Prefix of every ALB annotation.
 pub const PREFIX: &str = "alb.ingress.kubernetes.io/";
@@ -86,10 +86,16 @@ pub const LOAD_BALANCER_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/load-balan
 pub const TARGET_GROUP_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/target-group-attributes";
 /// `tags`.
 pub const TAGS: &str = "alb.ingress.kubernetes.io/tags";
+/// `wafv2-acl-arn`.
+pub const WAFV2_ACL_ARN: &str = "alb.ingress.kubernetes.io/wafv2-acl-arn";
+/// `shield-advanced-protection`.
+pub const SHIELD_ADVANCED_PROTECTION: &str = "alb.ingress.kubernetes.io/shield-advanced-protection";
 /// `actions.<name>` prefix.
 pub const ACTIONS_PREFIX: &str = "alb.ingress.kubernetes.io/actions.";
 /// `conditions.<name>` prefix.
 pub const CONDITIONS_PREFIX: &str = "alb.ingress.kubernetes.io/conditions.";
+/// `transforms.<name>` prefix.
+pub const TRANSFORMS_PREFIX: &str = "alb.ingress.kubernetes.io/transforms.";
 
 /// Service port name that points a backend at an `actions.<service name>` annotation.
 pub const USE_ANNOTATION: &str = "use-annotation";
@@ -329,6 +335,35 @@ pub fn parse_certificate_arns(v: &str) -> Option<Vec<String>> {
     arns.iter()
         .all(|c| is_arn(c, &["acm", "iam"]))
         .then_some(arns)
+}
+
+/// What `wafv2-acl-arn` (and IngressClassParams `wafv2AclArn`) takes.
+pub const WAFV2_ACL_ARN_EXPECTED: &str = "a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or \"none\" to remove the load balancer's web ACL";
+
+/// A web ACL as LBC reads `wafv2-acl-arn`: `none` (and, as in LBC, an empty value) removes
+/// the association; anything else must be a regional WAFv2 web ACL ARN (LBC sends any value
+/// to AWS, which refuses what is not one).
+#[must_use]
+pub fn parse_web_acl(v: &str) -> Option<WebAcl> {
+    if v == "none" || v.is_empty() {
+        return Some(WebAcl::Disassociate);
+    }
+    let resource = v.splitn(6, ':').nth(5).unwrap_or_default();
+    (is_arn(v, &["wafv2"]) && resource.starts_with("regional/webacl/"))
+        .then(|| WebAcl::Associate(v.to_owned()))
+}
+
+/// What a boolean annotation parsed as LBC parses it takes.
+pub const GO_BOOL_EXPECTED: &str = "\"true\" or \"false\"";
+
+/// A boolean as LBC's `ParseBoolAnnotation` reads it (Go's `strconv.ParseBool`).
+#[must_use]
+pub fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// A `serde_json` error in the words of the annotation's author: JSON objects and lists,
@@ -783,6 +818,10 @@ pub struct IngressSettings {
     pub load_balancer_attributes: Option<BTreeMap<String, String>>,
     /// `tags`.
     pub tags: Option<BTreeMap<String, String>>,
+    /// `wafv2-acl-arn`.
+    pub wafv2_web_acl: Option<WebAcl>,
+    /// `shield-advanced-protection`.
+    pub shield_advanced_protection: Option<bool>,
     /// `listener-attributes.{Protocol}-{Port}`, per listen port.
     pub listener_attributes: ListenerAttributes,
     /// The "Ing,Svc" annotations as set on the Ingress.
@@ -846,6 +885,12 @@ impl IngressSettings {
                 super::attributes::Set::ApplicationLoadBalancer,
             )?,
             tags: parse_tags(a)?,
+            wafv2_web_acl: a.parse_with(WAFV2_ACL_ARN, WAFV2_ACL_ARN_EXPECTED, parse_web_acl)?,
+            shield_advanced_protection: a.parse_with(
+                SHIELD_ADVANCED_PROTECTION,
+                GO_BOOL_EXPECTED,
+                parse_go_bool,
+            )?,
             listener_attributes: listener_attributes(
                 a,
                 LISTENER_ATTRIBUTES_PREFIX,

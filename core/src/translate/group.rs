@@ -285,6 +285,18 @@ fn apply_params(
         merged.extend(own);
         settings.load_balancer_attributes = Some(merged);
     }
+    // As LBC: an empty wafv2AclArn is not set; "none" removes the web ACL.
+    if let Some(arn) = spec.wafv2_acl_arn.as_deref().filter(|a| !a.is_empty()) {
+        let acl = annotations::parse_web_acl(arn).ok_or_else(|| {
+            invalid_field(
+                params,
+                "spec.wafv2AclArn",
+                arn,
+                annotations::WAFV2_ACL_ARN_EXPECTED,
+            )
+        })?;
+        settings.wafv2_web_acl = Some(acl);
+    }
     let target_type = enum_field(
         params,
         "spec.targetType",

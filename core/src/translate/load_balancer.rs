@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::annotations::{
     INBOUND_CIDRS, IP_ADDRESS_TYPE, LOAD_BALANCER_ATTRIBUTES, LOAD_BALANCER_NAME, SCHEME,
-    SECURITY_GROUPS, SECURITY_GROUP_PREFIX_LISTS, SSL_REDIRECT, SUBNETS, TAGS,
+    SECURITY_GROUPS, SECURITY_GROUP_PREFIX_LISTS, SHIELD_ADVANCED_PROTECTION, SSL_REDIRECT,
+    SUBNETS, TAGS, WAFV2_ACL_ARN,
 };
 use super::error::{BuildError, ObjectRef};
 use super::group::GroupState;
@@ -13,7 +14,7 @@ use super::member::MemberPlan;
 use super::{rule, Index};
 use crate::model::{
     load_balancer_name, tags, ActionSpec, IpAddressType, ListenerSpec, LoadBalancerSpec,
-    LoadBalancerType, Protocol, Scheme, Stack, StackId,
+    LoadBalancerType, Protocol, Scheme, Stack, StackId, WebAcl,
 };
 
 type Owned<T> = Option<(T, ObjectRef)>;
@@ -31,6 +32,8 @@ pub(crate) struct LoadBalancerState {
     pub(crate) inbound_cidrs: Owned<Vec<String>>,
     pub(crate) inbound_prefix_lists: Owned<Vec<String>>,
     pub(crate) ssl_redirect: Owned<u16>,
+    pub(crate) wafv2_web_acl: Owned<WebAcl>,
+    pub(crate) shield_advanced_protection: Owned<bool>,
     pub(crate) attributes: BTreeMap<String, (String, ObjectRef)>,
     pub(crate) tags: BTreeMap<String, (String, ObjectRef)>,
 }
@@ -166,6 +169,25 @@ impl LoadBalancerState {
             s.ssl_redirect.as_ref(),
             u16::to_string,
             SSL_REDIRECT,
+            plan,
+            stack,
+        )?;
+        merge_one(
+            &mut next.wafv2_web_acl,
+            s.wafv2_web_acl.as_ref(),
+            |v| match v {
+                WebAcl::Associate(arn) => arn.clone(),
+                WebAcl::Disassociate => "none".to_owned(),
+            },
+            WAFV2_ACL_ARN,
+            plan,
+            stack,
+        )?;
+        merge_one(
+            &mut next.shield_advanced_protection,
+            s.shield_advanced_protection.as_ref(),
+            bool::to_string,
+            SHIELD_ADVANCED_PROTECTION,
             plan,
             stack,
         )?;
@@ -354,6 +376,8 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         tags: tags::with_tracking(&user_tags, cluster, stack, tags::LOAD_BALANCER_RESOURCE),
+        wafv2_web_acl: lb.wafv2_web_acl.as_ref().map(|(v, _)| v.clone()),
+        shield_advanced_protection: lb.shield_advanced_protection.as_ref().map(|(v, _)| *v),
         scheme_unset: None,
     };
     let target_groups = state

@@ -399,6 +399,7 @@ pub(crate) fn compile(
                 },
                 conditions: conds,
                 actions: vec![action],
+                transforms: super::transforms::parse(&a, &service)?,
                 source: object.clone(),
             });
         }

@@ -32,6 +32,7 @@ pub mod params;
 pub mod rule;
 pub mod service;
 pub mod target_group;
+pub mod transforms;
 pub mod unsupported;
 
 use std::collections::BTreeMap;

@@ -70,6 +70,9 @@ pub struct IngressClassParamsSpec {
     /// `instance` or `ip`.
     #[serde(default)]
     pub target_type: Option<String>,
+    /// WAFv2 web ACL ARN (or `none`) of the load balancers.
+    #[serde(default)]
+    pub wafv2_acl_arn: Option<String>,
 }
 
 /// `spec.group`.

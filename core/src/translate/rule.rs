@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 
 use super::error::ObjectRef;
-use crate::model::{tags, ActionSpec, ConditionSpec, RuleSpec, StackId};
+use crate::model::{tags, ActionSpec, ConditionSpec, RuleSpec, StackId, TransformSpec};
 
 /// Longest path pattern ALB accepts.
 pub const MAX_PATH_PATTERN_LEN: usize = 128;
@@ -246,6 +246,8 @@ pub struct PendingRule {
     pub conditions: Vec<ConditionSpec>,
     /// Actions.
     pub actions: Vec<ActionSpec>,
+    /// Transforms (`transforms.<service>`).
+    pub transforms: Vec<TransformSpec>,
     /// The Ingress it came from.
     pub source: ObjectRef,
 }
@@ -278,6 +280,7 @@ pub fn prioritise(
                 stack,
                 &format!("{port}:{priority}"),
             ),
+            transforms: r.transforms,
             source: r.source.to_string(),
         })
         .collect()

@@ -1745,12 +1745,16 @@ fn every_ingress_annotation_reaches_the_model() {
     }
 }
 
+/// The web ACL annotation of [`build_with_params`]'s Ingress.
+const ANNOTATION_ACL: &str = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/annotation/1";
+
 /// One Ingress `shop/web` of class `alb`, whose IngressClassParams `params` has `spec`, and
 /// whose annotations set the same settings differently.
 fn build_with_params(spec: IngressClassParamsSpec) -> BuildOutput {
     let ing = ingress("shop", "web")
         .annotation(ann::IP_ADDRESS_TYPE, "ipv4")
         .annotation(ann::LOAD_BALANCER_NAME, "from-annotation")
+        .annotation(ann::WAFV2_ACL_ARN, ANNOTATION_ACL)
         .annotation(ann::TAGS, "team=annotation,keep=1")
         .annotation(ann::SUBNETS, "subnet-annotation-a,subnet-annotation-b")
         .annotation(ann::INBOUND_CIDRS, "192.168.0.0/16")
@@ -2599,14 +2603,14 @@ fn unimplemented_annotations_are_warnings_naming_them() {
     let mut snap = snapshot(
         vec![
             ingress("shop", "web")
-                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .annotation("alb.ingress.kubernetes.io/waf-acl-id", "web-acl-1")
                 .annotation("external-dns.alpha.kubernetes.io/set-identifier", "a")
                 .annotation(ann::SCHEME, "internal")
                 .rule(None, &[("Prefix", "/", "web", P::N(80))])
                 .build(),
             ingress("shop", "other-class")
                 .class_name(Some("nginx"))
-                .annotation("alb.ingress.kubernetes.io/wafv2-acl-arn", "arn:aws:wafv2:x")
+                .annotation("alb.ingress.kubernetes.io/waf-acl-id", "web-acl-1")
                 .rule(None, &[("Prefix", "/", "web", P::N(80))])
                 .build(),
         ],
@@ -2620,7 +2624,7 @@ fn unimplemented_annotations_are_warnings_naming_them() {
     assert_eq!(
         warnings,
         [
-            "ingress shop/web: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is not implemented by aws-lb-operator and has no effect",
+            "ingress shop/web: annotation alb.ingress.kubernetes.io/waf-acl-id is not implemented by aws-lb-operator and has no effect",
             "ingress shop/web: annotation external-dns.alpha.kubernetes.io/set-identifier is not implemented by aws-lb-operator and has no effect",
         ]
     );
@@ -2718,5 +2722,258 @@ fn rule_tags_follow_lbc_build_listener_rule_tags() {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// `wafv2-acl-arn` and `shield-advanced-protection` as LBC's model builder reads them: one
+/// value per group (a member that disagrees is left out, where LBC fails the whole group),
+/// `none` (and an empty value) removes the web ACL, no annotation leaves both alone, and
+/// IngressClassParams `wafv2AclArn` beats the annotation.
+#[test]
+fn web_acl_and_shield_annotations_per_group() {
+    use crate::model::WebAcl;
+    let a = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/shop/0a1b2c3d";
+    let b = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/other/9f8e7d6c";
+    let member = |name: &str, path: &str, anns: &[(&str, &str)]| {
+        let mut ing = ingress("shop", name).annotation(ann::GROUP_NAME, "g");
+        for (k, v) in anns {
+            ing = ing.annotation(k, v);
+        }
+        ing.rule(None, &[("Prefix", path, "web", P::N(80))]).build()
+    };
+    let built = |members: Vec<Ingress>| {
+        let mut snap = snapshot(members, vec![]);
+        ip_service(&mut snap, "shop", "web", "10.0.0.1");
+        build(&snap, &config())
+    };
+    let out = built(vec![
+        member(
+            "one",
+            "/a",
+            &[
+                (ann::WAFV2_ACL_ARN, a),
+                (ann::SHIELD_ADVANCED_PROTECTION, "true"),
+            ],
+        ),
+        member("two", "/b", &[(ann::WAFV2_ACL_ARN, a)]),
+        member("three", "/c", &[]),
+    ]);
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.wafv2_web_acl, Some(WebAcl::Associate(a.into())));
+    assert_eq!(lb.shield_advanced_protection, Some(true));
+
+    for (value, want) in [
+        ("none", Some(WebAcl::Disassociate)),
+        ("", Some(WebAcl::Disassociate)),
+        (b, Some(WebAcl::Associate(b.into()))),
+    ] {
+        let out = built(vec![member("one", "/a", &[(ann::WAFV2_ACL_ARN, value)])]);
+        assert_eq!(
+            only_stack(&out).load_balancer.wafv2_web_acl,
+            want,
+            "{value:?}"
+        );
+    }
+    let out = built(vec![member("one", "/a", &[])]);
+    let lb = &only_stack(&out).load_balancer;
+    assert_eq!(lb.wafv2_web_acl, None);
+    assert_eq!(lb.shield_advanced_protection, None);
+    for (value, want) in [("false", false), ("1", true), ("F", false), ("True", true)] {
+        let out = built(vec![member(
+            "one",
+            "/a",
+            &[(ann::SHIELD_ADVANCED_PROTECTION, value)],
+        )]);
+        assert_eq!(
+            only_stack(&out).load_balancer.shield_advanced_protection,
+            Some(want),
+            "{value}"
+        );
+    }
+
+    // Conflicts: the later member is left out, the first one's value stands.
+    let out = built(vec![
+        member("one", "/a", &[(ann::WAFV2_ACL_ARN, a)]),
+        member("two", "/b", &[(ann::WAFV2_ACL_ARN, "none")]),
+    ]);
+    assert_eq!(
+        messages(&out),
+        [format!("ingress shop/two: annotation alb.ingress.kubernetes.io/wafv2-acl-arn is \"none\" but ingress shop/one already set \"{a}\" for group g: expected the same value in every member that sets it; ingress shop/two left out of group g, the rest of the group is still built")]
+    );
+    assert_eq!(
+        only_stack(&out).load_balancer.wafv2_web_acl,
+        Some(WebAcl::Associate(a.into()))
+    );
+    let out = built(vec![
+        member("one", "/a", &[(ann::SHIELD_ADVANCED_PROTECTION, "true")]),
+        member("two", "/b", &[(ann::SHIELD_ADVANCED_PROTECTION, "false")]),
+    ]);
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/two: annotation alb.ingress.kubernetes.io/shield-advanced-protection is \"false\" but ingress shop/one already set \"true\" for group g: expected the same value in every member that sets it; ingress shop/two left out of group g, the rest of the group is still built"]
+    );
+
+    // Unusable values.
+    for (key, value, expected) in [
+        (
+            ann::WAFV2_ACL_ARN,
+            "my-acl",
+            r#"a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "none" to remove the load balancer's web ACL"#,
+        ),
+        (
+            ann::WAFV2_ACL_ARN,
+            "arn:aws:wafv2:us-east-1:123456789012:global/webacl/cdn/0a1b",
+            r#"a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "none" to remove the load balancer's web ACL"#,
+        ),
+        (
+            ann::WAFV2_ACL_ARN,
+            "None",
+            r#"a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "none" to remove the load balancer's web ACL"#,
+        ),
+        (
+            ann::SHIELD_ADVANCED_PROTECTION,
+            "yes",
+            r#""true" or "false""#,
+        ),
+    ] {
+        let out = built(vec![member("one", "/a", &[(key, value)])]);
+        assert_eq!(
+            messages(&out),
+            [format!("ingress shop/one: annotation {key} has invalid value \"{value}\": expected {expected}; ingress shop/one left out of group g, the rest of the group is still built")]
+        );
+    }
+}
+
+#[test]
+fn ingress_class_params_web_acl_beats_the_annotation() {
+    use crate::model::WebAcl;
+    let arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/platform/0a1b";
+    let out = build_with_params(IngressClassParamsSpec {
+        wafv2_acl_arn: Some(arn.into()),
+        ..Default::default()
+    });
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert_eq!(
+        only_stack(&out).load_balancer.wafv2_web_acl,
+        Some(WebAcl::Associate(arn.into()))
+    );
+    let out = build_with_params(IngressClassParamsSpec {
+        wafv2_acl_arn: Some("none".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        only_stack(&out).load_balancer.wafv2_web_acl,
+        Some(WebAcl::Disassociate)
+    );
+    // Empty is not set (LBC): the annotation's web ACL stands.
+    let out = build_with_params(IngressClassParamsSpec {
+        wafv2_acl_arn: Some(String::new()),
+        ..Default::default()
+    });
+    assert_eq!(
+        only_stack(&out).load_balancer.wafv2_web_acl,
+        Some(WebAcl::Associate(ANNOTATION_ACL.into()))
+    );
+    let out = build_with_params(IngressClassParamsSpec {
+        wafv2_acl_arn: Some("platform-acl".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        messages(&out),
+        [
+            r#"ingressclassparams params: spec.wafv2AclArn has invalid value "platform-acl": expected a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "none" to remove the load balancer's web ACL; no load balancer is built for ingress shop/web"#
+        ]
+    );
+}
+
+/// `transforms.<service>` as LBC: the rules forwarding to that backend get the transforms;
+/// invalid lists name the annotation and what was expected; the key is never reported as
+/// unimplemented.
+#[test]
+fn transforms_annotation_applies_to_the_rules_of_its_backend() {
+    use crate::model::{RewriteSpec, TransformSpec};
+    let key = "alb.ingress.kubernetes.io/transforms.api";
+    let built = |value: &str| {
+        let ing = ingress("shop", "web")
+            .annotation(key, value)
+            .rule(
+                Some("shop.example.com"),
+                &[
+                    ("Prefix", "/api", "api", P::N(80)),
+                    ("Prefix", "/", "web", P::N(80)),
+                ],
+            )
+            .build();
+        let mut snap = snapshot(vec![ing], vec![]);
+        ip_service(&mut snap, "shop", "api", "10.0.0.1");
+        ip_service(&mut snap, "shop", "web", "10.0.0.2");
+        build(&snap, &config())
+    };
+    let out = built(
+        r#"[{"type":"url-rewrite","urlRewriteConfig":{"rewrites":[{"regex":"^/api/(.*)$","replace":"/$1"}]}},
+            {"type":"host-header-rewrite","hostHeaderRewriteConfig":{"rewrites":[{"regex":"^shop\\.example\\.com$","replace":"api.internal"}]}}]"#,
+    );
+    assert!(out.errors.is_empty(), "{:?}", messages(&out));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let l = listener(only_stack(&out), 80);
+    let to_api = |r: &&crate::model::RuleSpec| {
+        r.actions
+            .iter()
+            .map(describe_action)
+            .any(|a| a.contains("-api:"))
+    };
+    let api = l.rules.iter().find(to_api).unwrap();
+    assert_eq!(
+        api.transforms,
+        [
+            TransformSpec::UrlRewrite {
+                rewrites: vec![RewriteSpec {
+                    regex: "^/api/(.*)$".into(),
+                    replace: "/$1".into()
+                }]
+            },
+            TransformSpec::HostHeaderRewrite {
+                rewrites: vec![RewriteSpec {
+                    regex: "^shop\\.example\\.com$".into(),
+                    replace: "api.internal".into()
+                }]
+            },
+        ]
+    );
+    let others: Vec<&crate::model::RuleSpec> = l.rules.iter().filter(|r| !to_api(r)).collect();
+    assert!(!others.is_empty() && others.iter().all(|r| r.transforms.is_empty()));
+
+    for (value, expected) in [
+        (
+            r#"{"type":"url-rewrite"}"#,
+            format!(
+                "{} (invalid type: JSON object, expected a JSON list at line 1 column 0)",
+                transforms::EXPECTED
+            ),
+        ),
+        (
+            r#"[{"type":"url-rewrite"}]"#,
+            "urlRewriteConfig for type url-rewrite".to_owned(),
+        ),
+        (
+            r#"[{"type":"host-header-rewrite","hostHeaderRewriteConfig":{"rewrites":[]}}]"#,
+            "hostHeaderRewriteConfig.rewrites with at least one rewrite".to_owned(),
+        ),
+        (
+            r#"[{"type":"url-rewrite","urlRewriteConfig":{"rewrites":[{"replace":"/"}]}}]"#,
+            "urlRewriteConfig.rewrites each with a non-empty regex".to_owned(),
+        ),
+        (
+            r#"[{"type":"path-rewrite"}]"#,
+            r#"transform types "host-header-rewrite" or "url-rewrite", not "path-rewrite""#
+                .to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            messages(&built(value)),
+            [format!("ingress shop/web: annotation {key} has invalid value {value:?}: expected {expected}; no load balancer is built for ingress shop/web")],
+            "{value}"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! object is still built without it.
 use std::collections::BTreeMap;
 
-use super::annotations::{ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX};
+use super::annotations::{
+    ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX, TRANSFORMS_PREFIX,
+};
 use super::hostnames::EXTERNAL_DNS_PREFIXES;
 use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_ATTRIBUTES_PREFIX;
 
@@ -13,7 +15,7 @@ use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_
 pub const SERVICE_PREFIX: &str = "service.beta.kubernetes.io/aws-load-balancer-";
 
 /// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>`,
-/// `conditions.<name>` and `listener-attributes.<protocol>-<port>`).
+/// `conditions.<name>`, `transforms.<name>` and `listener-attributes.<protocol>-<port>`).
 pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "backend-protocol",
     "backend-protocol-version",
@@ -34,6 +36,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
+    "shield-advanced-protection",
     "ssl-policy",
     "ssl-redirect",
     "subnets",
@@ -42,6 +45,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "target-group-attributes",
     "target-type",
     "unhealthy-threshold-count",
+    "wafv2-acl-arn",
 ];
 
 /// `service.beta.kubernetes.io/aws-load-balancer-<name>` annotations implemented (besides
@@ -109,6 +113,7 @@ pub fn unsupported(kind: Kind, annotations: Option<&BTreeMap<String, String>>) -
                     INGRESS_IMPLEMENTED.contains(&rest)
                         || key.starts_with(ACTIONS_PREFIX)
                         || key.starts_with(CONDITIONS_PREFIX)
+                        || key.starts_with(TRANSFORMS_PREFIX)
                         || key.starts_with(LISTENER_ATTRIBUTES_PREFIX)
                 }),
                 Kind::Service => key.strip_prefix(SERVICE_PREFIX).map(|rest| {
@@ -156,6 +161,7 @@ mod tests {
                     "alb.ingress.kubernetes.io/actions.web",
                     "alb.ingress.kubernetes.io/conditions.web",
                     "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
+                    "alb.ingress.kubernetes.io/waf-acl-id",
                     "alb.ingress.kubernetes.io/wafv2-acl-arn",
                     "alb.ingress.kubernetes.io/auth-type",
                     "external-dns.alpha.kubernetes.io/hostname",
@@ -168,7 +174,7 @@ mod tests {
             ),
             [
                 "alb.ingress.kubernetes.io/auth-type",
-                "alb.ingress.kubernetes.io/wafv2-acl-arn",
+                "alb.ingress.kubernetes.io/waf-acl-id",
                 "external-dns.alpha.kubernetes.io/set-identifier",
             ],
             "a Service annotation on an Ingress is not LBC's Ingress prefix"

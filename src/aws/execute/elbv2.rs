@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 
 use aws_lb_operator_core::discovery::Tags;
 use aws_lb_operator_core::model::{
-    ActionSpec, ConditionSpec, HealthCheckSpec, Protocol, TargetGroupRef, TargetSpec,
+    ActionSpec, ConditionSpec, HealthCheckSpec, Protocol, RewriteSpec, TargetGroupRef, TargetSpec,
+    TransformSpec,
 };
 use aws_lb_operator_core::planner::{ListenerSettings, NewLoadBalancer, Op};
 use aws_sdk_elasticloadbalancingv2::types as elbt;
@@ -370,6 +371,7 @@ pub(super) async fn execute(
             priority,
             conditions,
             actions,
+            transforms,
             tags,
         } => {
             let listener = ctx.r("listener", listener)?;
@@ -379,6 +381,7 @@ pub(super) async fn execute(
                 .priority(to_i32("priority", *priority)?)
                 .set_conditions(Some(sdk_conditions(conditions)))
                 .set_actions(Some(sdk_actions(ctx, actions)?))
+                .set_transforms(sdk_transforms(transforms))
                 .set_tags(elb_tags(tags))
                 .send()
                 .await
@@ -402,11 +405,15 @@ pub(super) async fn execute(
             arn,
             conditions,
             actions,
+            transforms,
+            reset_transforms,
         } => {
             elb.modify_rule()
                 .rule_arn(arn)
                 .set_conditions(Some(sdk_conditions(conditions)))
                 .set_actions(Some(sdk_actions(ctx, actions)?))
+                .set_transforms(sdk_transforms(transforms))
+                .set_reset_transforms(reset_transforms.then_some(true))
                 .send()
                 .await
                 .map_err(elb_err("ModifyRule"))?;
@@ -465,6 +472,43 @@ pub(super) async fn execute(
             operation: other.operation(),
         })),
     }
+}
+
+/// Rule transforms in the SDK's form; `None` when there are none (the parameter is left out).
+fn sdk_transforms(transforms: &[TransformSpec]) -> Option<Vec<elbt::RuleTransform>> {
+    let rewrites = |r: &[RewriteSpec]| -> Vec<elbt::RewriteConfig> {
+        r.iter()
+            .map(|w| {
+                elbt::RewriteConfig::builder()
+                    .regex(&w.regex)
+                    .replace(&w.replace)
+                    .build()
+            })
+            .collect()
+    };
+    (!transforms.is_empty()).then(|| {
+        transforms
+            .iter()
+            .map(|t| match t {
+                TransformSpec::HostHeaderRewrite { rewrites: r } => elbt::RuleTransform::builder()
+                    .r#type(elbt::TransformTypeEnum::HostHeaderRewrite)
+                    .host_header_rewrite_config(
+                        elbt::HostHeaderRewriteConfig::builder()
+                            .set_rewrites(Some(rewrites(r)))
+                            .build(),
+                    )
+                    .build(),
+                TransformSpec::UrlRewrite { rewrites: r } => elbt::RuleTransform::builder()
+                    .r#type(elbt::TransformTypeEnum::UrlRewrite)
+                    .url_rewrite_config(
+                        elbt::UrlRewriteConfig::builder()
+                            .set_rewrites(Some(rewrites(r)))
+                            .build(),
+                    )
+                    .build(),
+            })
+            .collect()
+    })
 }
 
 pub(super) fn elb_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> AwsError

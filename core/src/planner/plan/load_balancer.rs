@@ -142,4 +142,93 @@ impl<'a> StackPlanner<'a> {
         }
         self.plan_elbv2_tags(resource, &lb.arn, &spec.tags, &lb.tags);
     }
+
+    /// The web ACL and the Shield Advanced protection, as LBC's synthesizers decide them:
+    /// nothing when the desired state does not set them or (existing load balancers) they
+    /// were not read; a web ACL replaced or removed when it differs; a protection created
+    /// when missing and deleted only when named as LBC names its own, and both only while the
+    /// account has a Shield Advanced subscription.
+    pub(super) fn plan_lb_addons(
+        &mut self,
+        d: &Stack,
+        existing: Option<&ObservedLoadBalancer>,
+        me: &Ref,
+    ) {
+        let spec = &d.load_balancer;
+        let resource = format!("load balancer {}", spec.name);
+        if let Some(want) = &spec.wafv2_web_acl {
+            // A new load balancer has no web ACL; an existing one's was read (or is trusted).
+            let have = match existing {
+                None => Some(None),
+                Some(lb) => lb.wafv2.as_ref().map(|w| w.web_acl_arn.as_deref()),
+            };
+            let was = |h: Option<&str>| {
+                h.map_or_else(
+                    || "it had no web ACL".to_owned(),
+                    |arn| format!("web ACL was {arn}"),
+                )
+            };
+            match (want, have) {
+                (WebAcl::Associate(arn), Some(h)) if h != Some(arn.as_str()) => {
+                    let reason = existing.map(|_| was(h));
+                    self.push(
+                        resource.clone(),
+                        ChangeKind::Modify,
+                        reason,
+                        Op::AssociateWebAcl {
+                            load_balancer: me.clone(),
+                            web_acl_arn: arn.clone(),
+                        },
+                    );
+                }
+                (WebAcl::Disassociate, Some(Some(arn))) => {
+                    if let Ref::Existing(lb_arn) = me {
+                        self.push(
+                            resource.clone(),
+                            ChangeKind::Modify,
+                            Some(format!("web ACL was {arn}")),
+                            Op::DisassociateWebAcl {
+                                load_balancer: lb_arn.clone(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(want), true) = (
+            spec.shield_advanced_protection,
+            self.cluster.shield_subscribed,
+        ) {
+            let have = match existing {
+                None => Some(None),
+                Some(lb) => lb.shield.as_ref().map(|s| s.protection.as_ref()),
+            };
+            match (want, have) {
+                (true, Some(None)) => self.push(
+                    format!("shield protection of {resource}"),
+                    ChangeKind::Create,
+                    None,
+                    Op::CreateProtection {
+                        load_balancer: me.clone(),
+                        name: SHIELD_PROTECTION_NAME.to_owned(),
+                    },
+                ),
+                (false, Some(Some(p))) if SHIELD_MANAGED_NAMES.contains(&p.name.as_str()) => {
+                    if let Ref::Existing(lb_arn) = me {
+                        self.push(
+                            format!("shield protection of {resource}"),
+                            ChangeKind::Delete,
+                            Some("Shield Advanced protection is turned off".to_owned()),
+                            Op::DeleteProtection {
+                                protection_id: p.id.clone(),
+                                load_balancer: lb_arn.clone(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }

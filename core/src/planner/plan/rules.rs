@@ -19,6 +19,7 @@ impl<'a> StackPlanner<'a> {
                 priority: r.priority,
                 conditions: r.conditions.clone(),
                 actions: resolve.actions(&r.actions),
+                transforms: r.transforms.clone(),
                 tags: r.tags.clone(),
             },
         );
@@ -39,7 +40,11 @@ impl<'a> StackPlanner<'a> {
             .iter()
             .map(|r| {
                 let actions = resolve.actions(&r.actions);
-                let key = (canon::conditions(&r.conditions), canon::actions(&actions));
+                let key = (
+                    canon::conditions(&r.conditions),
+                    canon::actions(&actions),
+                    r.transforms.clone(),
+                );
                 (r, actions, key)
             })
             .collect();
@@ -49,7 +54,11 @@ impl<'a> StackPlanner<'a> {
             .map(|r| {
                 (
                     r,
-                    (canon::conditions(&r.conditions), canon::actions(&r.actions)),
+                    (
+                        canon::conditions(&r.conditions),
+                        canon::actions(&r.actions),
+                        r.transforms.clone(),
+                    ),
                 )
             })
             .collect();
@@ -161,6 +170,8 @@ impl<'a> StackPlanner<'a> {
                         arn: a.arn.clone(),
                         conditions: r.conditions.clone(),
                         actions: actions.clone(),
+                        transforms: r.transforms.clone(),
+                        reset_transforms: r.transforms.is_empty() && !a.transforms.is_empty(),
                     },
                 );
             }
@@ -186,7 +197,11 @@ impl<'a> StackPlanner<'a> {
     }
 }
 
-pub(super) type RuleKey = (Vec<crate::model::ConditionSpec>, Vec<ActionSpec>);
+pub(super) type RuleKey = (
+    Vec<crate::model::ConditionSpec>,
+    Vec<ActionSpec>,
+    Vec<crate::model::TransformSpec>,
+);
 
 /// A rule's conditions in a few words: `host a.example.com path /a,/a/*`.
 pub(super) fn describe_conditions(conditions: &[crate::model::ConditionSpec]) -> String {

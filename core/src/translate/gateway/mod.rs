@@ -138,6 +138,12 @@ fn merge(
             .or_else(|| second.and_then(|s| s.source_ranges.clone())),
         load_balancer_attributes: (!attributes.is_empty()).then_some(attributes),
         tags: (!tag_map.is_empty()).then_some(tag_map),
+        waf_v2: first
+            .and_then(|s| s.waf_v2.clone())
+            .or_else(|| second.and_then(|s| s.waf_v2.clone())),
+        shield_configuration: first
+            .and_then(|s| s.shield_configuration.clone())
+            .or_else(|| second.and_then(|s| s.shield_configuration.clone())),
     }
 }
 
@@ -591,6 +597,28 @@ fn load_balancer(
             ));
         }
     }
+    // As LBC: web ACL and Shield are ALB add-ons (an NLB Gateway's configuration may carry
+    // them and they do nothing). Without `wafV2` or `shieldConfiguration`, whatever the load
+    // balancer has is left alone.
+    let alb = lb_type == LoadBalancerType::Application;
+    let wafv2_web_acl = match spec.waf_v2.as_ref().filter(|_| alb) {
+        None => None,
+        Some(w) => Some(
+            crate::translate::annotations::parse_web_acl(w.web_acl.trim()).ok_or_else(|| {
+                invalid_field(
+                    object,
+                    "loadbalancerconfiguration spec.wafV2.webACL",
+                    &w.web_acl,
+                    "a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or \"\" to remove the load balancer's web ACL",
+                )
+            })?,
+        ),
+    };
+    let shield_advanced_protection = spec
+        .shield_configuration
+        .as_ref()
+        .filter(|_| alb)
+        .map(|s| s.enabled);
     let security_groups = spec.security_groups.clone().unwrap_or_default();
     let inbound_cidrs = if security_groups.is_empty() {
         spec.source_ranges.clone().unwrap_or_else(|| {
@@ -647,6 +675,8 @@ fn load_balancer(
             id,
             tags::LOAD_BALANCER_RESOURCE,
         ),
+        wafv2_web_acl,
+        shield_advanced_protection,
         scheme_unset: None,
     })
 }

@@ -15,14 +15,14 @@ use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
 use super::{
     message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
     HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, HttpRouteRetry, HttpRouteTimeouts,
-    L4Route, Listener, ParentReference, SessionPersistence, ALB_CONTROLLER, GROUP,
+    HttpUrlRewrite, L4Route, Listener, ParentReference, SessionPersistence, ALB_CONTROLLER, GROUP,
 };
 use crate::dns::DesiredHost;
 use crate::model::{
     gateway_target_group_name, tags, ActionSpec, CertificateDiscovery, ConditionSpec,
     FixedResponseSpec, GatewayTargetGroupNameInputs, HealthCheckSpec, ListenerSpec, MatcherSpec,
-    Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, StackId,
-    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
+    Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec, RewriteSpec, RuleSpec, StackId,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType, TransformSpec,
 };
 use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
@@ -273,13 +273,23 @@ pub(crate) struct Precedence {
 }
 
 /// Rule candidates per ALB listener port: precedence, conditions, action, source object.
-type Candidates = BTreeMap<u16, Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)>>;
+type Candidate = (
+    Precedence,
+    Vec<ConditionSpec>,
+    ActionSpec,
+    Vec<TransformSpec>,
+    String,
+);
+type Candidates = BTreeMap<u16, Vec<Candidate>>;
 
 /// One translated match: conditions without the host, and its precedence parts.
 #[derive(Clone, Debug)]
 struct Match {
     index: usize,
     conditions: Vec<ConditionSpec>,
+    /// The path prefix of a `PathPrefix` match, without its trailing `/` (`""` for `/`);
+    /// `None` for other matches.
+    prefix: Option<String>,
     exact: bool,
     path_len: usize,
     method_len: usize,
@@ -294,6 +304,8 @@ struct Rule {
     index: usize,
     matches: Vec<Match>,
     action: ActionSpec,
+    /// The rule's `URLRewrite` filter, validated.
+    rewrite: Option<HttpUrlRewrite>,
 }
 
 /// A route's rules on one Gateway, with what went wrong.
@@ -772,7 +784,18 @@ fn add_candidates(
                     });
                 }
                 conditions.extend(m.conditions.iter().cloned());
-                list.push((key, conditions, rule.action.clone(), object.to_string()));
+                let transforms = rule
+                    .rewrite
+                    .as_ref()
+                    .map(|r| rewrite_transforms(r, m.prefix.as_deref()))
+                    .unwrap_or_default();
+                list.push((
+                    key,
+                    conditions,
+                    rule.action.clone(),
+                    transforms,
+                    object.to_string(),
+                ));
             }
         }
     }
@@ -781,11 +804,7 @@ fn add_candidates(
 /// A request whose host a Gateway listener with a hostname takes is answered by that listener's
 /// routes only, never by those of a less specific listener on the same port (no hostname, or a
 /// wildcard covering it): after the listener's own rules, a rule on its hostname answers 404.
-fn listener_terminators(
-    states: &[State<'_>],
-    port: u16,
-    gw: &Gateway,
-) -> Vec<(Precedence, Vec<ConditionSpec>, ActionSpec, String)> {
+fn listener_terminators(states: &[State<'_>], port: u16, gw: &Gateway) -> Vec<Candidate> {
     let on_port: Vec<&State<'_>> = states
         .iter()
         .filter(|s| s.is_valid() && s.port == port)
@@ -833,6 +852,7 @@ fn listener_terminators(
                 values: vec![h.to_owned()],
             }],
             not_found_action(),
+            Vec::new(),
             format!(
                 "gateway {}/{} listener {}",
                 namespace_of(&gw.metadata),
@@ -921,18 +941,21 @@ fn alb_listeners(
         let rules = list
             .into_iter()
             .zip(1u32..)
-            .map(|((_, conditions, action, source), priority)| RuleSpec {
-                priority,
-                conditions,
-                actions: vec![action],
-                tags: tags::with_tracking(
-                    &BTreeMap::new(),
-                    cluster,
-                    stack,
-                    &format!("{port}:{priority}"),
-                ),
-                source,
-            })
+            .map(
+                |((_, conditions, action, transforms, source), priority)| RuleSpec {
+                    priority,
+                    conditions,
+                    actions: vec![action],
+                    tags: tags::with_tracking(
+                        &BTreeMap::new(),
+                        cluster,
+                        stack,
+                        &format!("{port}:{priority}"),
+                    ),
+                    transforms,
+                    source,
+                },
+            )
             .collect();
         out.push(ListenerSpec {
             port,
@@ -1069,8 +1092,15 @@ fn translate_rule(
     }
     unsupported_settings(rule, &field, object)?;
     let mut redirect = None;
+    let mut rewrite = None;
     for (fi, f) in rule.filters.iter().enumerate() {
         let ffield = format!("{field}.filters[{fi}]");
+        if let ("URLRewrite", Some(u)) = (f.filter_type.as_str(), &f.url_rewrite) {
+            if route.kind != GRPC_ROUTE {
+                rewrite = Some(check_rewrite(u, &translated, &ffield, object)?);
+                continue;
+            }
+        }
         match (f.filter_type.as_str(), &f.request_redirect) {
             (t, _) if route.kind == GRPC_ROUTE => {
                 return Err(invalid_field(
@@ -1088,10 +1118,18 @@ fn translate_rule(
                     object,
                     format!("{ffield}.type"),
                     t,
-                    "RequestRedirect (the only filter an ALB rule expresses so far)",
+                    "RequestRedirect or URLRewrite (the filters an ALB rule expresses so far)",
                 ))
             }
         }
+    }
+    if let (Some(_), Some(_)) = (&redirect, &rewrite) {
+        return Err(invalid_field(
+            object,
+            format!("{field}.filters"),
+            "RequestRedirect and URLRewrite",
+            "not both RequestRedirect and URLRewrite (the specification forbids it)",
+        ));
     }
     let action = match redirect {
         Some(r) => ActionSpec::Redirect(r),
@@ -1103,7 +1141,129 @@ fn translate_rule(
         index: ri,
         matches: translated,
         action,
+        rewrite,
     })
+}
+
+/// Characters of a URL path that an ALB rewrite's replacement cannot carry literally (`$`
+/// starts a group reference) or a hostname never has.
+fn rewrite_value_ok(v: &str) -> bool {
+    !v.is_empty() && !v.contains(['$', '\\', '?', '#']) && !v.contains(char::is_whitespace)
+}
+
+/// Checks a `URLRewrite` filter against what ALB transforms can express: a hostname, a full
+/// path (`ReplaceFullPath`), or a prefix replacing the rule's `PathPrefix` matches
+/// (`ReplacePrefixMatch`, which the specification allows only with `PathPrefix`).
+fn check_rewrite(
+    u: &HttpUrlRewrite,
+    matches: &[Match],
+    field: &str,
+    object: &ObjectRef,
+) -> Result<HttpUrlRewrite, BuildError> {
+    if let Some(h) = &u.hostname {
+        if !rewrite_value_ok(h) || h.contains('/') {
+            return Err(invalid_field(
+                object,
+                format!("{field}.urlRewrite.hostname"),
+                h,
+                "a hostname",
+            ));
+        }
+    }
+    if let Some(p) = &u.path {
+        let (value, name) = match p.modifier_type.as_str() {
+            "ReplaceFullPath" => (p.replace_full_path.as_deref(), "replaceFullPath"),
+            "ReplacePrefixMatch" => {
+                if matches.iter().any(|m| m.prefix.is_none()) {
+                    return Err(invalid_field(
+                        object,
+                        format!("{field}.urlRewrite.path.type"),
+                        &p.modifier_type,
+                        "ReplaceFullPath, or ReplacePrefixMatch on a rule whose matches are all PathPrefix (the specification allows it with PathPrefix only)",
+                    ));
+                }
+                (p.replace_prefix_match.as_deref(), "replacePrefixMatch")
+            }
+            other => {
+                return Err(invalid_field(
+                    object,
+                    format!("{field}.urlRewrite.path.type"),
+                    other,
+                    "\"ReplaceFullPath\" or \"ReplacePrefixMatch\"",
+                ))
+            }
+        };
+        let value = value.unwrap_or_default();
+        if !value.starts_with('/') || !rewrite_value_ok(value) {
+            return Err(invalid_field(
+                object,
+                format!("{field}.urlRewrite.path.{name}"),
+                value,
+                "a path starting with \"/\", without \"$\", \"\\\", \"?\" or \"#\" (an ALB URL rewrite takes it as its replacement)",
+            ));
+        }
+    }
+    Ok(u.clone())
+}
+
+/// Escapes the regular-expression metacharacters of a literal path.
+fn regex_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The ALB transforms of a `URLRewrite` filter for one match (`prefix`: its `PathPrefix`
+/// value without the trailing `/`). The URL an ALB rewrites is the path and query string:
+/// `ReplaceFullPath` replaces everything before `?`; `ReplacePrefixMatch` replaces the
+/// matched prefix element-wise, as the specification says (`/foo` → `/xyz`: `/foo/bar` →
+/// `/xyz/bar`; → `/`: `/foo/bar` → `/bar`, `/foo` → `/`), keeping the query string.
+fn rewrite_transforms(r: &HttpUrlRewrite, prefix: Option<&str>) -> Vec<TransformSpec> {
+    let mut out = Vec::new();
+    if let Some(h) = &r.hostname {
+        out.push(TransformSpec::HostHeaderRewrite {
+            rewrites: vec![RewriteSpec {
+                regex: "^.*$".to_owned(),
+                replace: h.clone(),
+            }],
+        });
+    }
+    let rewrite = match r.path.as_ref() {
+        Some(p) if p.modifier_type == "ReplaceFullPath" => {
+            p.replace_full_path.as_ref().map(|full| RewriteSpec {
+                regex: "^[^?]*".to_owned(),
+                replace: full.clone(),
+            })
+        }
+        Some(p) => match (p.replace_prefix_match.as_deref(), prefix) {
+            (Some(to), Some(from)) => {
+                let from = regex_literal(from);
+                let to = to.trim_end_matches('/');
+                Some(if to.is_empty() {
+                    RewriteSpec {
+                        regex: format!("^{from}(/([^?]*))?(\\?.*)?$"),
+                        replace: "/$2$3".to_owned(),
+                    }
+                } else {
+                    RewriteSpec {
+                        regex: format!("^{from}(/[^?]*)?(\\?.*)?$"),
+                        replace: format!("{to}$1$2"),
+                    }
+                })
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    if let Some(w) = rewrite {
+        out.push(TransformSpec::UrlRewrite { rewrites: vec![w] });
+    }
+    out
 }
 
 /// `k=v` of the fields that are set, `{}` when none is.
@@ -1314,6 +1474,7 @@ fn translate_match(
     Ok(Match {
         index,
         conditions,
+        prefix: (path_type == "PathPrefix").then(|| value.trim_end_matches('/').to_owned()),
         exact,
         path_len,
         method_len: 0,
@@ -1403,6 +1564,7 @@ fn translate_grpc_match(
     Ok(Match {
         index,
         conditions,
+        prefix: None,
         // The specification's GRPCRoute precedence: longer service, then longer method, then
         // more header matches.
         exact: true,

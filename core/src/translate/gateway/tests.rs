@@ -825,7 +825,7 @@ fn unsupported_values_are_reported_never_dropped_silently() {
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         vec![
-            r#"httproute shop/partly: spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect (the only filter an ALB rule expresses so far)"#,
+            r#"httproute shop/partly: spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect or URLRewrite (the filters an ALB rule expresses so far)"#,
             r#"httproute shop/wholly: spec.rules[0].matches[0].path.type has invalid value "RegularExpression": expected "Exact" or "PathPrefix" (RegularExpression is not translated yet)"#,
         ]
     );
@@ -848,7 +848,7 @@ fn unsupported_values_are_reported_never_dropped_silently() {
     );
     assert_eq!(
         pi.message,
-        r#"spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect (the only filter an ALB rule expresses so far); the rule is left out, the route's other rules are served"#
+        r#"spec.rules[1].filters[0].type has invalid value "RequestHeaderModifier": expected RequestRedirect or URLRewrite (the filters an ALB rule expresses so far); the rule is left out, the route's other rules are served"#
     );
     assert_eq!(
         parent_condition(&out.status, "shop/wholly", "Accepted"),
@@ -1212,6 +1212,241 @@ fn configurations_merge_by_the_class_merging_mode() {
             "class"
         };
         assert_eq!(stack.load_balancer.tags["tier"], tier, "{mode:?}");
+    }
+}
+
+/// `wafV2.webACL` and `shieldConfiguration.enabled` of the (merged) LoadBalancerConfiguration
+/// set an ALB Gateway's web ACL and Shield protection; an empty `webACL` removes the web ACL;
+/// without them both are left alone; an NLB Gateway has neither (LBC's NLB add-ons have
+/// neither).
+#[test]
+fn web_acl_and_shield_come_from_the_load_balancer_configuration() {
+    use crate::model::WebAcl;
+    let class_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/platform/1";
+    let gateway_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/edge/2";
+    let built = |controller: &str, class_spec: Option<Value>, gateway_spec: Value| {
+        let mut c = class("cls", controller);
+        let mut configs = vec![from::<LoadBalancerConfiguration>(
+            json!({"metadata": {"name": "edge", "namespace": "shop"}, "spec": gateway_spec}),
+        )];
+        if let Some(spec) = class_spec {
+            c.spec.parameters_ref = Some(from(
+                json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "platform", "namespace": "infra"}),
+            ));
+            configs.push(from(
+                json!({"metadata": {"name": "platform", "namespace": "infra"}, "spec": spec}),
+            ));
+        }
+        let listener = if controller == ALB_CONTROLLER {
+            json!([{"name": "web", "port": 80, "protocol": "HTTP"}])
+        } else {
+            json!([{"name": "tcp", "port": 5432, "protocol": "TCP"}])
+        };
+        let mut gw = gateway("shop", "edge", listener);
+        gw.spec.gateway_class_name = "cls".into();
+        gw.spec.infrastructure = Some(from(
+            json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "edge"}}),
+        ));
+        let o = GatewayObjects {
+            classes: vec![c],
+            gateways: vec![gw],
+            load_balancer_configurations: configs,
+            ..Default::default()
+        };
+        run(&o, &[])
+    };
+    let both = json!({"wafV2": {"webACL": gateway_acl}, "shieldConfiguration": {"enabled": true}});
+    let out = built(ALB_CONTROLLER, None, both.clone());
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        lb.wafv2_web_acl,
+        Some(WebAcl::Associate(gateway_acl.into()))
+    );
+    assert_eq!(lb.shield_advanced_protection, Some(true));
+
+    // The class's configuration wins by default, field by field.
+    let out = built(
+        ALB_CONTROLLER,
+        Some(json!({"wafV2": {"webACL": class_acl}})),
+        both.clone(),
+    );
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(lb.wafv2_web_acl, Some(WebAcl::Associate(class_acl.into())));
+    assert_eq!(lb.shield_advanced_protection, Some(true));
+
+    let out = built(
+        ALB_CONTROLLER,
+        None,
+        json!({"wafV2": {"webACL": ""}, "shieldConfiguration": {"enabled": false}}),
+    );
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(lb.wafv2_web_acl, Some(WebAcl::Disassociate));
+    assert_eq!(lb.shield_advanced_protection, Some(false));
+
+    let out = built(ALB_CONTROLLER, None, json!({}));
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        (&lb.wafv2_web_acl, lb.shield_advanced_protection),
+        (&None, None)
+    );
+
+    let out = built(NLB_CONTROLLER, None, both);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let lb = &out.stacks[0].load_balancer;
+    assert_eq!(
+        (&lb.wafv2_web_acl, lb.shield_advanced_protection),
+        (&None, None)
+    );
+
+    let out = built(
+        ALB_CONTROLLER,
+        None,
+        json!({"wafV2": {"webACL": "edge-acl"}}),
+    );
+    let errors: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            r#"gateway shop/edge: loadbalancerconfiguration spec.wafV2.webACL has invalid value "edge-acl": expected a regional WAFv2 web ACL ARN such as arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/name/0a1b2c3d-…, or "" to remove the load balancer's web ACL"#
+        ]
+    );
+}
+
+/// HTTPRoute `URLRewrite` becomes ALB rule transforms: the hostname a host-header rewrite,
+/// `ReplaceFullPath` and `ReplacePrefixMatch` URL rewrites whose regular expressions rewrite
+/// the specification's examples as it says (checked here with a regex engine applying them to
+/// path and query, as an ALB does); what they cannot express is refused with the reason.
+#[test]
+fn url_rewrite_filters_become_rule_transforms() {
+    use crate::model::TransformSpec;
+    let built = |matches: Value, rewrite: Value| {
+        let o = objects(
+            vec![gateway("shop", "edge", json!([http("web", 80)]))],
+            vec![route(
+                "shop",
+                "r",
+                json!({
+                    "parentRefs": [{"name": "edge"}],
+                    "rules": [{"matches": matches,
+                               "filters": [{"type": "URLRewrite", "urlRewrite": rewrite}],
+                               "backendRefs": [{"name": "web", "port": 80}]}]
+                }),
+            )],
+        );
+        run(&o, &[("shop", "web")])
+    };
+    // Applies the URL rewrite of `t` to `url` as an ALB does (no match: unchanged).
+    let apply = |t: &[TransformSpec], url: &str| -> String {
+        let Some(TransformSpec::UrlRewrite { rewrites }) = t
+            .iter()
+            .find(|t| matches!(t, TransformSpec::UrlRewrite { .. }))
+        else {
+            return url.to_owned();
+        };
+        let re = regex_lite::Regex::new(&rewrites[0].regex).unwrap();
+        re.replace(url, rewrites[0].replace.as_str()).into_owned()
+    };
+    let prefix = |p: &str| json!([{"path": {"type": "PathPrefix", "value": p}}]);
+    let rules_of = |out: &GatewayOutput| -> Vec<Vec<TransformSpec>> {
+        out.stacks[0].listeners[0]
+            .rules
+            .iter()
+            .filter(|r| !r.transforms.is_empty())
+            .map(|r| r.transforms.clone())
+            .collect()
+    };
+
+    // The specification's ReplacePrefixMatch examples, plus the query string kept.
+    for (from, to, cases) in [
+        (
+            "/foo",
+            "/xyz",
+            &[
+                ("/foo", "/xyz"),
+                ("/foo/", "/xyz/"),
+                ("/foo/bar", "/xyz/bar"),
+                ("/foo/bar?q=1", "/xyz/bar?q=1"),
+                ("/foo?q=1", "/xyz?q=1"),
+            ][..],
+        ),
+        (
+            "/foo/",
+            "/xyz",
+            &[("/foo/bar", "/xyz/bar"), ("/foo", "/xyz")][..],
+        ),
+        (
+            "/foo",
+            "/xyz/",
+            &[("/foo/bar", "/xyz/bar"), ("/foo", "/xyz")][..],
+        ),
+        (
+            "/foo",
+            "/",
+            &[
+                ("/foo", "/"),
+                ("/foo/", "/"),
+                ("/foo/bar", "/bar"),
+                ("/foo/bar?q=1", "/bar?q=1"),
+            ][..],
+        ),
+        (
+            "/a.b",
+            "/c",
+            &[("/a.b/x", "/c/x"), ("/axb/x", "/axb/x")][..],
+        ),
+    ] {
+        let out = built(
+            prefix(from),
+            json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": to}}),
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let rules = rules_of(&out);
+        assert_eq!(rules.len(), 1, "{from} -> {to}");
+        for (request, want) in cases {
+            assert_eq!(
+                apply(&rules[0], request),
+                *want,
+                "{from} -> {to}: {request}"
+            );
+        }
+    }
+
+    let out = built(
+        prefix("/old"),
+        json!({"hostname": "internal.example.com", "path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}}),
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let rules = rules_of(&out);
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].contains(&TransformSpec::HostHeaderRewrite {
+        rewrites: vec![crate::model::RewriteSpec {
+            regex: "^.*$".into(),
+            replace: "internal.example.com".into()
+        }]
+    }));
+    assert_eq!(apply(&rules[0], "/old/x?q=1"), "/new?q=1");
+
+    for (matches, rewrite, want) in [
+        (
+            json!([{"path": {"type": "Exact", "value": "/a"}}]),
+            json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/b"}}),
+            r#"httproute shop/r: spec.rules[0].filters[0].urlRewrite.path.type has invalid value "ReplacePrefixMatch": expected ReplaceFullPath, or ReplacePrefixMatch on a rule whose matches are all PathPrefix (the specification allows it with PathPrefix only)"#,
+        ),
+        (
+            prefix("/a"),
+            json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/$1"}}),
+            r##"httproute shop/r: spec.rules[0].filters[0].urlRewrite.path.replaceFullPath has invalid value "/$1": expected a path starting with "/", without "$", "\", "?" or "#" (an ALB URL rewrite takes it as its replacement)"##,
+        ),
+        (
+            prefix("/a"),
+            json!({"hostname": "a b"}),
+            r#"httproute shop/r: spec.rules[0].filters[0].urlRewrite.hostname has invalid value "a b": expected a hostname"#,
+        ),
+    ] {
+        let out = built(matches, rewrite);
+        let errors: Vec<String> = out.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, [want]);
     }
 }
 
@@ -2510,7 +2745,7 @@ fn rule_settings_an_alb_cannot_express_are_reported_and_names_are_accepted() {
             name: "a filter type of no implementation",
             settings: json!({"filters": [{"type": "CORS", "cors": {"allowOrigins": ["*"]}}]}),
             refused: Some(
-                r#"spec.rules[1].filters[0].type has invalid value "CORS": expected RequestRedirect (the only filter an ALB rule expresses so far)"#,
+                r#"spec.rules[1].filters[0].type has invalid value "CORS": expected RequestRedirect or URLRewrite (the filters an ALB rule expresses so far)"#,
             ),
         },
         Case {

@@ -386,6 +386,21 @@ pub struct HttpRouteFilter {
     /// `RequestRedirect` settings.
     #[serde(default)]
     pub request_redirect: Option<HttpRequestRedirect>,
+    /// `URLRewrite` settings.
+    #[serde(default, rename = "urlRewrite")]
+    pub url_rewrite: Option<HttpUrlRewrite>,
+}
+
+/// `URLRewrite` filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpUrlRewrite {
+    /// The Host header the backend gets.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Path modifier.
+    #[serde(default)]
+    pub path: Option<HttpPathModifier>,
 }
 
 /// `RequestRedirect` filter.
@@ -674,6 +689,28 @@ pub struct LoadBalancerConfigurationSpec {
     /// Tags.
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// The WAFv2 web ACL of an ALB Gateway's load balancer.
+    #[serde(default, rename = "wafV2")]
+    pub waf_v2: Option<WafV2Configuration>,
+    /// Shield Advanced protection of an ALB Gateway's load balancer.
+    #[serde(default)]
+    pub shield_configuration: Option<ShieldConfiguration>,
+}
+
+/// `wafV2` of a LoadBalancerConfiguration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WafV2Configuration {
+    /// Web ACL ARN; empty (or `none`) removes the load balancer's web ACL.
+    #[serde(default, rename = "webACL")]
+    pub web_acl: String,
+}
+
+/// `shieldConfiguration` of a LoadBalancerConfiguration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShieldConfiguration {
+    /// Whether the load balancer has Shield Advanced protection.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 /// `listenerConfigurations[]` of a LoadBalancerConfiguration.

@@ -171,6 +171,8 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         // As LBC: without a scheme annotation an existing NLB keeps its scheme. Only the
         // configured default is open to that, not the in-tree type's internet-facing, and not
         // when per-subnet addresses tie the load balancer to one scheme.
+        wafv2_web_acl: None,
+        shield_advanced_protection: None,
         scheme_unset: (s.scheme.is_none() && !ctx.in_tree && !addresses_set).then(|| {
             let name = |scheme| {
                 s.name.clone().unwrap_or_else(|| {

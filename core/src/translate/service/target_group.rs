@@ -371,11 +371,23 @@ pub(crate) fn build(
     });
     let s = &ctx.settings;
     // As LBC: proxy protocol is always set, so removing the annotation turns it off again.
+    // As LBC's `buildTargetGroupAttributes`: the Service-wide attributes, then this port's
+    // (`target-group-attributes.<port>`), then `proxy-protocol-per-target-group` (on for the
+    // ports it names, off for the others), then `proxy-protocol: "*"` (on everywhere).
     let mut attributes = BTreeMap::from([(
         attribute_keys::PROXY_PROTOCOL_V2.to_owned(),
         "false".to_owned(),
     )]);
     attributes.extend(s.target_group_attributes.clone());
+    if let Some(per_port) = s.target_group_attributes_per_port.get(&plan.port) {
+        attributes.extend(per_port.clone());
+    }
+    if let Some(ports) = &s.proxy_protocol_ports {
+        attributes.insert(
+            attribute_keys::PROXY_PROTOCOL_V2.to_owned(),
+            ports.contains(&plan.port).to_string(),
+        );
+    }
     if s.proxy_protocol {
         attributes.insert(
             attribute_keys::PROXY_PROTOCOL_V2.to_owned(),

@@ -1633,3 +1633,161 @@ fn security_group_prefix_lists_of_a_service() {
         ]
     );
 }
+
+/// A Service with TCP ports 22, 80, 443 and 3306 (ip targets).
+fn four_ports() -> Svc {
+    lb(
+        "shop",
+        "db",
+        &[
+            ("ssh", 22, "TCP", Some(P::N(2222)), Some(30022)),
+            ("http", 80, "TCP", Some(P::N(8080)), Some(30080)),
+            ("https", 443, "TCP", Some(P::N(8443)), Some(30443)),
+            ("mysql", 3306, "TCP", Some(P::N(3306)), Some(33306)),
+        ],
+    )
+}
+
+/// Target group attributes per Service port, `port=attributes;...`.
+fn tg_attributes(out: &BuildOutput) -> String {
+    only_stack(out)
+        .target_groups
+        .iter()
+        .map(|t| {
+            let port = t.id.rsplit(':').next().unwrap_or_default();
+            format!("{port}: {}", map(&t.attributes))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// LBC's `Test_defaultModelBuilderTask_targetGroupAttrs` cases for
+/// `proxy-protocol-per-target-group` and `target-group-attributes.<port>`, on a Service with
+/// all the ports the cases name.
+#[test]
+fn proxy_protocol_and_attributes_per_target_group_as_lbc() {
+    const PER_TG: &str =
+        "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group";
+    const BASE: &str = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+    let pp = "proxy_protocol_v2.enabled";
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], String);
+    let cases: &[Case<'_>] = &[
+        (
+            "default: off everywhere",
+            &[],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=false"),
+        ),
+        (
+            "per target group: on for the ports named, off for the others",
+            &[(PER_TG, "80")],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=true"),
+        ),
+        (
+            "per target group, spaces and empty items",
+            &[(PER_TG, " 443, 22 ,,")],
+            format!("22: {pp}=true; 3306: {pp}=false; 443: {pp}=true; 80: {pp}=false"),
+        ),
+        (
+            "proxy-protocol * wins over per target group",
+            &[(PER_TG, "443, 22"), (ann::PROXY_PROTOCOL, "*")],
+            format!("22: {pp}=true; 3306: {pp}=true; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "per target group wins over the attributes",
+            &[(PER_TG, "80,3306"), (BASE, &format!("{pp}=true"))],
+            format!("22: {pp}=false; 3306: {pp}=true; 443: {pp}=false; 80: {pp}=true"),
+        ),
+        (
+            "an empty per-port value keeps the Service-wide one",
+            &[
+                (BASE, "deregistration_delay.timeout_seconds=80"),
+                (&format!("{BASE}.3306"), "deregistration_delay.timeout_seconds="),
+            ],
+            format!(
+                "22: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 3306: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 443: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 80: deregistration_delay.timeout_seconds=80,{pp}=false"
+            ),
+        ),
+        (
+            "multiple ports with different attributes",
+            &[
+                (BASE, "deregistration_delay.timeout_seconds=60"),
+                (&format!("{BASE}.80"), "deregistration_delay.timeout_seconds=30"),
+                (
+                    &format!("{BASE}.3306"),
+                    "deregistration_delay.timeout_seconds=120, stickiness.enabled=true",
+                ),
+            ],
+            format!(
+                "22: deregistration_delay.timeout_seconds=60,{pp}=false; \
+                 3306: deregistration_delay.timeout_seconds=120,{pp}=false,stickiness.enabled=true; \
+                 443: deregistration_delay.timeout_seconds=60,{pp}=false; \
+                 80: deregistration_delay.timeout_seconds=30,{pp}=false"
+            ),
+        ),
+        (
+            "port-specific proxy protocol off, proxy-protocol * still wins",
+            &[
+                (BASE, &format!("{pp}=true")),
+                (&format!("{BASE}.3306"), &format!("{pp}=false")),
+                (ann::PROXY_PROTOCOL, "*"),
+            ],
+            format!("22: {pp}=true; 3306: {pp}=true; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "port-specific proxy protocol without proxy-protocol",
+            &[
+                (BASE, &format!("{pp}=true")),
+                (&format!("{BASE}.3306"), &format!("{pp}=false")),
+            ],
+            format!("22: {pp}=true; 3306: {pp}=false; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "a port the Service does not have does nothing, as LBC",
+            &[(PER_TG, "8080"), (&format!("{BASE}.8080"), "stickiness.enabled=true")],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=false"),
+        ),
+    ];
+    for (name, annotations, want) in cases {
+        let mut svc = four_ports();
+        for (k, v) in *annotations {
+            svc = svc.annotation(k, v);
+        }
+        let out = build_one(svc.0);
+        assert!(out.warnings.is_empty(), "{name}: {:?}", out.warnings);
+        assert_eq!(&tg_attributes(&out), want, "{name}");
+    }
+
+    for (key, value, error) in [
+        (
+            PER_TG.to_owned(),
+            "80,http",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group has invalid value "80,http": expected a comma-separated list of service port numbers such as "80, 443" (the target groups of those ports get proxy protocol v2, the others do not); no load balancer is built for service shop/db"#,
+        ),
+        (
+            PER_TG.to_owned(),
+            "0",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group has invalid value "0": expected a comma-separated list of service port numbers such as "80, 443" (the target groups of those ports get proxy protocol v2, the others do not); no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.3306"),
+            "preserve_client_ip.enabled=invalid",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.3306 has invalid value "preserve_client_ip.enabled=invalid": expected key=value pairs with preserve_client_ip.enabled set to true or false, not "invalid"; no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.3306"),
+            "deregistration_delay.timeout_seconds",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.3306 has invalid value "deregistration_delay.timeout_seconds": expected a comma-separated list of key=value pairs; no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.mysql"),
+            "stickiness.enabled=true",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.mysql has invalid value "stickiness.enabled=true": expected a key service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.<port> with a service port number from 1 to 65535; no load balancer is built for service shop/db"#,
+        ),
+    ] {
+        let out = build_one(four_ports().annotation(&key, value).0);
+        assert_eq!(messages(&out), [error], "{key}={value}");
+    }
+}

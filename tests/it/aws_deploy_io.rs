@@ -1264,6 +1264,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             security_groups: vec![],
             inbound_cidrs: vec![],
             inbound_prefix_lists: vec![],
+            icmp_for_path_mtu_discovery: false,
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
             scheme_unset: None,

@@ -158,6 +158,11 @@ pub struct LoadBalancerSpec {
     /// (`security-group-prefix-lists`; empty when `securityGroups` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_prefix_lists: Vec<String>,
+    /// The managed security group also lets in the ICMP messages of path MTU discovery
+    /// (IPv4 type 3 code 4, IPv6 type 2 code 0) from every source CIDR
+    /// (`aws-load-balancer-enable-icmp-for-path-mtu-discovery: on`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub icmp_for_path_mtu_discovery: bool,
     /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eip_allocations: Vec<String>,

@@ -853,6 +853,48 @@ fn prefix_lists_open_the_listener_ports_on_the_managed_group() {
     );
 }
 
+/// `enable-icmp-for-path-mtu-discovery`: one ICMP rule per source CIDR on the managed group
+/// (IPv4 type 3 code 4, IPv6 type 2 code 0), none per prefix list; turning it off revokes
+/// exactly those rules.
+#[test]
+fn icmp_for_path_mtu_discovery_opens_one_rule_per_source_cidr() {
+    use crate::planner::{SgPermission, SgSource};
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.inbound_cidrs = vec!["10.0.0.0/8".into(), "::/0".into()];
+    stack.load_balancer.inbound_prefix_lists = vec!["pl-0a1b".into()];
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.icmp_for_path_mtu_discovery = true;
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["ec2.AuthorizeSecurityGroupIngress"]);
+    let Op::AuthorizeSecurityGroupIngress { permissions, .. } = &p.changes[0].op else {
+        unreachable!()
+    };
+    let icmp = |protocol: &str, from_port, to_port, source| SgPermission {
+        protocol: protocol.into(),
+        from_port,
+        to_port,
+        source,
+        description: None,
+    };
+    assert_eq!(
+        permissions,
+        &[
+            icmp("icmp", 3, 4, SgSource::Cidr("10.0.0.0/8".into())),
+            icmp("icmpv6", 2, 0, SgSource::CidrV6("::/0".into())),
+        ]
+    );
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.icmp_for_path_mtu_discovery = false;
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["ec2.RevokeSecurityGroupIngress"]);
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::RevokeSecurityGroupIngress { permissions: revoked, .. } if revoked == permissions
+    ));
+}
+
 #[test]
 fn externally_managed_tag_keys_are_never_removed() {
     let mut fake = Fake::default();

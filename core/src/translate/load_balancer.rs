@@ -346,6 +346,7 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         security_groups,
         inbound_cidrs,
         inbound_prefix_lists,
+        icmp_for_path_mtu_discovery: false,
         attributes: lb
             .attributes
             .iter()

@@ -59,6 +59,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "backend-protocol",
     "cross-zone-load-balancing-enabled",
     "eip-allocations",
+    "enable-icmp-for-path-mtu-discovery",
     "healthcheck-healthy-threshold",
     "healthcheck-interval",
     "healthcheck-path",
@@ -188,6 +189,7 @@ mod tests {
                     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.80",
                     "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group",
                     "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery",
+                    "service.beta.kubernetes.io/aws-load-balancer-quic-enabled-ports",
                     "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
                     "service.beta.kubernetes.io/load-balancer-source-ranges",
                     "external-dns.alpha.kubernetes.io/hostname",
@@ -196,7 +198,7 @@ mod tests {
             ),
             [
                 "external-dns.alpha.kubernetes.io/target",
-                "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery",
+                "service.beta.kubernetes.io/aws-load-balancer-quic-enabled-ports",
             ]
         );
         assert!(unsupported(Kind::Service, None).is_empty());

@@ -71,6 +71,10 @@ pub const BACKEND_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer
 pub const NLB_TARGET_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
 /// `aws-load-balancer-proxy-protocol`.
 pub const PROXY_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol";
+/// `aws-load-balancer-enable-icmp-for-path-mtu-discovery`: `on` lets the ICMP messages of path
+/// MTU discovery into the managed security group.
+pub const ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery";
 /// `aws-load-balancer-proxy-protocol-per-target-group`: the Service ports whose target groups
 /// get proxy protocol v2 (every other target group gets it off).
 pub const PROXY_PROTOCOL_PER_TARGET_GROUP: &str =
@@ -261,6 +265,8 @@ pub struct ServiceSettings {
     pub attributes: BTreeMap<String, String>,
     /// `aws-load-balancer-additional-resource-tags`.
     pub tags: BTreeMap<String, String>,
+    /// `aws-load-balancer-enable-icmp-for-path-mtu-discovery: on`.
+    pub icmp_for_path_mtu_discovery: bool,
     /// `aws-load-balancer-ssl-cert`.
     pub ssl_certificates: Option<Vec<String>>,
     /// `aws-load-balancer-ssl-ports`: port names, numbers, or `*`.
@@ -508,6 +514,17 @@ impl ServiceSettings {
             )?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
+            icmp_for_path_mtu_discovery: a
+                .parse_with(
+                    ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY,
+                    "\"on\" or \"off\"",
+                    |v| match v {
+                        "on" => Some(true),
+                        "off" => Some(false),
+                        _ => None,
+                    },
+                )?
+                .unwrap_or(false),
             ssl_certificates: a.parse_with(
                 SSL_CERT,
                 crate::translate::annotations::CERTIFICATE_ARN_EXPECTED,

@@ -1791,3 +1791,32 @@ fn proxy_protocol_and_attributes_per_target_group_as_lbc() {
         assert_eq!(messages(&out), [error], "{key}={value}");
     }
 }
+
+/// `enable-icmp-for-path-mtu-discovery`: `on` as LBC (managed security group only), `off`, and
+/// any other value an error (LBC ignores it).
+#[test]
+fn icmp_for_path_mtu_discovery_on_the_managed_security_group() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery";
+    let out = build_one(web().annotation(key, "on").0);
+    assert!(lbs(only_stack(&out)).icmp_for_path_mtu_discovery);
+    let out = build_one(web().annotation(key, "off").0);
+    assert!(!lbs(only_stack(&out)).icmp_for_path_mtu_discovery);
+    assert!(!lbs(only_stack(&build_one(web().0))).icmp_for_path_mtu_discovery);
+    let out = build_one(
+        web()
+            .annotation(key, "on")
+            .annotation(ann::SECURITY_GROUPS, "sg-0123")
+            .0,
+    );
+    assert!(
+        !lbs(only_stack(&out)).icmp_for_path_mtu_discovery,
+        "user security groups are not touched"
+    );
+    let out = build_one(web().annotation(key, "true").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery has invalid value "true": expected "on" or "off"; no load balancer is built for service shop/web"#
+        ]
+    );
+}

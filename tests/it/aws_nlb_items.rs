@@ -1,0 +1,98 @@
+//! NLB items of issue 17 on LocalStack: the ICMP path-MTU-discovery rules of
+//! `enable-icmp-for-path-mtu-discovery` on the managed security group (EC2 takes and reports
+//! `icmp` and `icmpv6` rules; a re-apply makes no mutating call, turning it off revokes them).
+use std::collections::BTreeMap;
+
+use aws_lb_operator::cli::manifests::load_snapshot;
+use aws_lb_operator_core::model::Stack;
+use aws_lb_operator_core::planner::{SgPermission, SgSource};
+use aws_lb_operator_core::translate::{build, BuildConfig};
+
+use crate::aws_apply::{env, Env};
+use crate::localstack;
+
+const REGION: &str = "ca-central-1";
+
+/// A dualstack internet-facing NLB Service `shop/mtu` with ip targets and the given extra
+/// annotations (`key: value` lines).
+fn stacks(cluster: &str, tag: &str, annotations: &str) -> Vec<Stack> {
+    let dir = std::env::temp_dir().join(format!("aws-lb-nlb-items-{}-{tag}", localstack::run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "apiVersion: v1
+kind: Service
+metadata:
+  name: mtu
+  namespace: shop
+  uid: 6f1c0d7e-0000-4000-8000-00000000{tag:0>4}
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+{annotations}spec:
+  type: LoadBalancer
+  loadBalancerClass: service.k8s.aws/nlb
+  loadBalancerSourceRanges: [10.0.0.0/8, 2001:db8::/32]
+  ports: [{{name: tcp, port: 80, targetPort: 8080, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: mtu-1, namespace: shop, labels: {{kubernetes.io/service-name: mtu}}}}
+addressType: IPv4
+ports: [{{name: tcp, port: 8080}}]
+endpoints: [{{addresses: [10.65.1.10], conditions: {{ready: true}}}}]
+"
+    );
+    std::fs::write(dir.join("objects.yaml"), yaml).unwrap();
+    let out = build(&load_snapshot(&[dir]).unwrap(), &BuildConfig::new(cluster));
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    out.stacks
+}
+
+/// The ICMP permissions of the stack's managed security group, as read back.
+async fn icmp_rules(env: &Env) -> Vec<SgPermission> {
+    let mut out: Vec<SgPermission> = env
+        .observed()
+        .await
+        .values()
+        .flat_map(|s| s.security_groups.iter())
+        .flat_map(|sg| sg.ingress.iter())
+        .filter(|p| p.protocol.starts_with("icmp"))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icmp_for_path_mtu_discovery_rules_converge() {
+    let env = env(REGION, "nlb-mtu", 65).await;
+    const ICMP: &str =
+        "    service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery: \"on\"\n";
+    let dualstack = "    service.beta.kubernetes.io/aws-load-balancer-ip-address-type: dualstack\n";
+    let on = stacks(&env.cluster, "1", &format!("{ICMP}{dualstack}"));
+    env.apply(&on, false).await;
+    let rule = |protocol: &str, from_port, to_port, source| SgPermission {
+        protocol: protocol.into(),
+        from_port,
+        to_port,
+        source,
+        description: None,
+    };
+    assert_eq!(
+        icmp_rules(&env).await,
+        [
+            rule("icmp", 3, 4, SgSource::Cidr("10.0.0.0/8".into())),
+            rule("icmpv6", 2, 0, SgSource::CidrV6("2001:db8::/32".into())),
+        ]
+    );
+    assert_eq!(env.apply(&on, false).await, BTreeMap::new(), "re-apply");
+
+    let off = stacks(&env.cluster, "1", dualstack);
+    assert_eq!(
+        env.apply(&off, false).await,
+        BTreeMap::from([("ec2.RevokeSecurityGroupIngress".to_owned(), 1)])
+    );
+    assert_eq!(icmp_rules(&env).await, []);
+    env.apply(&[], true).await;
+}

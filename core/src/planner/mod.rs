@@ -29,8 +29,8 @@ pub use change::{
 };
 pub use existing::keep_existing_scheme;
 pub use observed::{
-    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
-    ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
+    ForeignNames, ObservedAddresses, ObservedListener, ObservedLoadBalancer, ObservedRule,
+    ObservedSecurityGroup, ObservedStack, ObservedTargetGroup, SgPermission, SgSource,
 };
 pub use plan::{plan, target_changes};
 pub use scope::Scope;

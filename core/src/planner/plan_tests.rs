@@ -389,6 +389,19 @@ impl Fake {
                             vpc_id: "vpc-1".into(),
                             subnets: l.subnets.clone(),
                             security_groups: sgs,
+                            // As AWS reports them: sorted, whatever the order of the subnets.
+                            addresses: Some(crate::planner::ObservedAddresses {
+                                eip_allocations: {
+                                    let mut v = l.eip_allocations.clone();
+                                    v.sort();
+                                    v
+                                },
+                                private_ipv4_addresses: {
+                                    let mut v = l.private_ipv4_addresses.clone();
+                                    v.sort();
+                                    v
+                                },
+                            }),
                             attributes: [(
                                 "idle_timeout.timeout_seconds".to_owned(),
                                 "60".to_owned(),
@@ -1159,6 +1172,88 @@ fn scheme_change_replaces_the_load_balancer_deleting_the_old_one_first() {
         "target groups are kept"
     );
     assert_ne!(fake.observed("shop/storefront").load_balancers[0].arn, old);
+}
+
+/// A changed `eip-allocations` (or `private-ipv4-addresses`) replaces the NLB, the old one
+/// deleted first (it holds the addresses), with a reason naming both sets; the order of the
+/// allocations does not count; nothing is compared when AWS reported no addresses.
+#[test]
+fn changed_elastic_ips_or_private_addresses_replace_the_load_balancer() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.eip_allocations = vec!["eipalloc-2".into(), "eipalloc-1".into()];
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.eip_allocations = vec!["eipalloc-1".into(), "eipalloc-2".into()];
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+
+    let replaced = |fake: &mut Fake, stack: &Stack| {
+        let old = fake.observed("shop/storefront").load_balancers[0]
+            .arn
+            .clone();
+        let p = converge(fake, std::slice::from_ref(stack));
+        let o = ops(&p);
+        let del = o.iter().position(|x| *x == "elbv2.DeleteLoadBalancer");
+        let create = o.iter().position(|x| *x == "elbv2.CreateLoadBalancer");
+        let (Some(del), Some(create)) = (del, create) else {
+            panic!("no replacement: {o:?}")
+        };
+        assert!(del < create, "{o:?}");
+        assert_eq!(p.changes[del].reason, p.changes[create].reason);
+        assert_eq!(
+            count(&p, "elbv2.CreateTargetGroup"),
+            0,
+            "target groups are kept"
+        );
+        assert_ne!(fake.observed("shop/storefront").load_balancers[0].arn, old);
+        p.changes[del].reason.clone().unwrap_or_default()
+    };
+    stack.load_balancer.eip_allocations = vec!["eipalloc-1".into(), "eipalloc-3".into()];
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "Elastic IP allocations (aws-load-balancer-eip-allocations) changed from eipalloc-1, \
+         eipalloc-2 to eipalloc-1, eipalloc-3: the addresses of a Network Load Balancer's \
+         subnets cannot be modified, so it is replaced and gets a new DNS name (the old one is \
+         deleted first, releasing its addresses)"
+    );
+    stack.load_balancer.eip_allocations.clear();
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "Elastic IP allocations (aws-load-balancer-eip-allocations) changed from eipalloc-1, \
+         eipalloc-3 to none: the addresses of a Network Load Balancer's subnets cannot be \
+         modified, so it is replaced and gets a new DNS name (the old one is deleted first, \
+         releasing its addresses)"
+    );
+
+    // Private addresses AWS chose are not compared; named ones are.
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers[0]
+        .addresses = Some(crate::planner::ObservedAddresses {
+        eip_allocations: vec![],
+        private_ipv4_addresses: vec!["10.0.0.7".into(), "10.0.1.9".into()],
+    });
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.private_ipv4_addresses = vec!["10.0.1.9".into(), "10.0.0.7".into()];
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.private_ipv4_addresses = vec!["10.0.0.8".into(), "10.0.1.9".into()];
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "private IPv4 addresses (aws-load-balancer-private-ipv4-addresses) changed from \
+         10.0.0.7, 10.0.1.9 to 10.0.0.8, 10.0.1.9: the addresses of a Network Load Balancer's \
+         subnets cannot be modified, so it is replaced and gets a new DNS name (the old one is \
+         deleted first, releasing its addresses)"
+    );
+
+    // A backend that reports no addresses (LocalStack) is never replaced for them.
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers[0]
+        .addresses = None;
+    stack.load_balancer.eip_allocations = vec!["eipalloc-9".into(), "eipalloc-8".into()];
+    stack.load_balancer.private_ipv4_addresses.clear();
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
 }
 
 #[test]

@@ -1265,6 +1265,7 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             inbound_cidrs: vec![],
             inbound_prefix_lists: vec![],
             icmp_for_path_mtu_discovery: false,
+            manage_backend_security_group_rules: false,
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
             scheme_unset: None,

@@ -1,6 +1,8 @@
 //! NLB items of issue 17 on LocalStack: the ICMP path-MTU-discovery rules of
 //! `enable-icmp-for-path-mtu-discovery` on the managed security group (EC2 takes and reports
-//! `icmp` and `icmpv6` rules; a re-apply makes no mutating call, turning it off revokes them).
+//! `icmp` and `icmpv6` rules; a re-apply makes no mutating call, turning it off revokes them),
+//! and `manage-backend-security-group-rules` with user security groups (the backend group
+//! joins them on the NLB and the node group admits it on the target port; turned off, both go).
 use std::collections::BTreeMap;
 
 use aws_lb_operator::cli::manifests::load_snapshot;
@@ -94,5 +96,87 @@ async fn icmp_for_path_mtu_discovery_rules_converge() {
         BTreeMap::from([("ec2.RevokeSecurityGroupIngress".to_owned(), 1)])
     );
     assert_eq!(icmp_rules(&env).await, []);
+    env.apply(&[], true).await;
+}
+
+/// The security groups of the stack's load balancer, as AWS reports them.
+async fn lb_security_groups(env: &Env) -> Vec<String> {
+    let observed = env.observed().await;
+    let lbs: Vec<_> = observed
+        .values()
+        .flat_map(|s| s.load_balancers.iter())
+        .collect();
+    assert_eq!(lbs.len(), 1);
+    lbs[0].security_groups.clone()
+}
+
+/// The node group's ports opened from `source`.
+async fn node_ports_from(env: &Env, source: &str) -> Vec<i32> {
+    let out = env
+        .clients
+        .ec2
+        .describe_security_groups()
+        .group_ids(&env.node_sg)
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    let mut ports: Vec<i32> = out
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| {
+            p.user_id_group_pairs()
+                .iter()
+                .any(|g| g.group_id() == Some(source))
+        })
+        .filter_map(|p| p.from_port())
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manage_backend_security_group_rules_with_user_security_groups() {
+    let env = env(REGION, "nlb-bsg", 66).await;
+    let user_sg = env
+        .clients
+        .ec2
+        .create_security_group()
+        .group_name(localstack::unique("user-sg"))
+        .description("the user's own")
+        .vpc_id(&env.vpc)
+        .send()
+        .await
+        .expect("CreateSecurityGroup")
+        .group_id()
+        .expect("group id")
+        .to_owned();
+    let annotations = |manage: bool| {
+        format!(
+            "    service.beta.kubernetes.io/aws-load-balancer-security-groups: {user_sg}\n    \
+             service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules: \"{manage}\"\n"
+        )
+    };
+    let on = stacks(&env.cluster, "2", &annotations(true));
+    env.apply(&on, false).await;
+    let sgs = lb_security_groups(&env).await;
+    assert_eq!(sgs.len(), 2, "{sgs:?}");
+    assert!(sgs.contains(&user_sg), "{sgs:?}");
+    let backend = sgs.iter().find(|s| **s != user_sg).cloned().unwrap();
+    assert_eq!(node_ports_from(&env, &backend).await, [8080]);
+    assert_eq!(env.apply(&on, false).await, BTreeMap::new(), "re-apply");
+
+    let off = stacks(&env.cluster, "2", &annotations(false));
+    let calls = env.apply(&off, false).await;
+    assert_eq!(
+        calls,
+        BTreeMap::from([
+            ("ec2.DeleteSecurityGroup".to_owned(), 1),
+            ("ec2.RevokeSecurityGroupIngress".to_owned(), 1),
+            ("elbv2.SetSecurityGroups".to_owned(), 1),
+        ])
+    );
+    assert_eq!(lb_security_groups(&env).await, vec![user_sg]);
+    assert_eq!(node_ports_from(&env, &backend).await, Vec::<i32>::new());
     env.apply(&[], true).await;
 }

@@ -416,7 +416,12 @@ impl<'a> StackPlanner<'a> {
             refs.extend(self.backend.clone());
             refs
         } else {
-            user_sgs.into_iter().map(Ref::Existing).collect()
+            let mut refs: Vec<Ref> = user_sgs.into_iter().map(Ref::Existing).collect();
+            // `manage-backend-security-group-rules`: the backend group joins the user's, as LBC.
+            if spec.manage_backend_security_group_rules {
+                refs.extend(self.backend.clone());
+            }
+            refs
         };
 
         // 2. Target groups.

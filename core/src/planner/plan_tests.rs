@@ -1449,6 +1449,70 @@ fn user_security_groups_replace_the_managed_ones() {
     );
 }
 
+/// `manage-backend-security-group-rules` with user security groups: the backend group joins
+/// them on the load balancer and stays (with its permissions on the node groups); turned off,
+/// the load balancer keeps only the user's groups and the unused backend group goes, its
+/// permissions revoked first.
+#[test]
+fn managed_backend_rules_with_user_security_groups_keep_the_backend_group() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let backend = fake.backend.clone().unwrap().id;
+    let lb_sgs = |fake: &Fake| {
+        fake.observed("shop/storefront").load_balancers[0]
+            .security_groups
+            .clone()
+    };
+    let node_rules = |fake: &Fake| {
+        fake.target_sgs[0]
+            .ingress
+            .iter()
+            .filter(|p| p.source == SgSource::Group(backend.clone()))
+            .count()
+    };
+    let rules = node_rules(&fake);
+    assert!(rules > 0);
+
+    stack.load_balancer.security_groups = vec!["my-sg".into()];
+    stack.load_balancer.inbound_cidrs.clear();
+    stack.load_balancer.manage_backend_security_group_rules = true;
+    let mut f = facts();
+    f.security_groups = Ok(vec!["sg-user".into()]);
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert_eq!(
+        ops(&p),
+        ["elbv2.SetSecurityGroups", "ec2.DeleteSecurityGroup"],
+        "only the managed frontend group goes"
+    );
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::SetSecurityGroups { security_groups, .. }
+            if security_groups == &[Ref::Existing("sg-user".into()), Ref::Existing(backend.clone())]
+    ));
+    fake.apply(&p.changes);
+    assert_eq!(lb_sgs(&fake), ["sg-user".to_owned(), backend.clone()]);
+    assert_eq!(node_rules(&fake), rules);
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert!(p.changes.is_empty(), "{:?}", ops(&p));
+
+    stack.load_balancer.manage_backend_security_group_rules = false;
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert_eq!(
+        ops(&p),
+        [
+            "elbv2.SetSecurityGroups",
+            "ec2.RevokeSecurityGroupIngress",
+            "ec2.DeleteSecurityGroup"
+        ]
+    );
+    fake.apply(&p.changes);
+    assert_eq!(lb_sgs(&fake), ["sg-user".to_owned()]);
+    assert_eq!(node_rules(&fake), 0);
+    assert!(fake.backend.is_none());
+}
+
 #[test]
 fn names_held_by_foreign_resources_are_errors_naming_them() {
     let fake = Fake::default();

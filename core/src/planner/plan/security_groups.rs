@@ -57,7 +57,7 @@ impl Backend {
                     add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }
             } else if let Some(d) = input.desired {
-                needed |= d.load_balancer.security_groups.is_empty();
+                needed |= d.load_balancer.uses_backend_security_group();
                 for tg in &d.target_groups {
                     add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }

@@ -634,6 +634,7 @@ fn load_balancer(
         inbound_cidrs,
         inbound_prefix_lists: Vec::new(),
         icmp_for_path_mtu_discovery: false,
+        manage_backend_security_group_rules: false,
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         attributes: spec

@@ -71,6 +71,10 @@ pub const BACKEND_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer
 pub const NLB_TARGET_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
 /// `aws-load-balancer-proxy-protocol`.
 pub const PROXY_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol";
+/// `aws-load-balancer-manage-backend-security-group-rules`: with `aws-load-balancer-security-groups`,
+/// also attach the shared backend security group and let it in on the node security groups.
+pub const MANAGE_BACKEND_SECURITY_GROUP_RULES: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules";
 /// `aws-load-balancer-enable-icmp-for-path-mtu-discovery`: `on` lets the ICMP messages of path
 /// MTU discovery into the managed security group.
 pub const ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY: &str =
@@ -265,6 +269,8 @@ pub struct ServiceSettings {
     pub attributes: BTreeMap<String, String>,
     /// `aws-load-balancer-additional-resource-tags`.
     pub tags: BTreeMap<String, String>,
+    /// `aws-load-balancer-manage-backend-security-group-rules`.
+    pub manage_backend_sg_rules: Option<bool>,
     /// `aws-load-balancer-enable-icmp-for-path-mtu-discovery: on`.
     pub icmp_for_path_mtu_discovery: bool,
     /// `aws-load-balancer-ssl-cert`.
@@ -514,6 +520,11 @@ impl ServiceSettings {
             )?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
+            manage_backend_sg_rules: a.parse_with(
+                MANAGE_BACKEND_SECURITY_GROUP_RULES,
+                crate::translate::annotations::GO_BOOL_EXPECTED,
+                crate::translate::annotations::parse_go_bool,
+            )?,
             icmp_for_path_mtu_discovery: a
                 .parse_with(
                     ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY,

@@ -162,6 +162,9 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         inbound_cidrs,
         inbound_prefix_lists,
         icmp_for_path_mtu_discovery: security_groups_empty && s.icmp_for_path_mtu_discovery,
+        manage_backend_security_group_rules: !security_groups_empty
+            && s.manage_backend_sg_rules
+                .unwrap_or(ctx.index.config.manage_backend_security_group_rules),
         eip_allocations,
         private_ipv4_addresses,
         attributes: s.attributes.clone(),

@@ -1820,3 +1820,39 @@ fn icmp_for_path_mtu_discovery_on_the_managed_security_group() {
         ]
     );
 }
+
+/// `aws-load-balancer-manage-backend-security-group-rules` as LBC's
+/// `buildManageSecurityGroupRulesFlag`: with `aws-load-balancer-security-groups` the
+/// annotation, else `--enable-manage-backend-security-group-rules`; nothing without them.
+#[test]
+fn manage_backend_security_group_rules_of_a_service() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules";
+    let built = |annotations: &[(&str, &str)], flag: bool| {
+        let mut svc = web();
+        for (k, v) in annotations {
+            svc = svc.annotation(k, v);
+        }
+        let mut config = config();
+        config.manage_backend_security_group_rules = flag;
+        let out = build(&snapshot(vec![svc.0]), &config);
+        let lb = lbs(only_stack(&out));
+        (
+            lb.manage_backend_security_group_rules,
+            lb.uses_backend_security_group(),
+        )
+    };
+    let sgs = (ann::SECURITY_GROUPS, "sg-0123");
+    assert_eq!(built(&[], false), (false, true));
+    assert_eq!(built(&[(key, "true")], false), (false, true));
+    assert_eq!(built(&[sgs], false), (false, false));
+    assert_eq!(built(&[sgs], true), (true, true));
+    assert_eq!(built(&[sgs, (key, "1")], false), (true, true));
+    assert_eq!(built(&[sgs, (key, "false")], true), (false, false));
+    let out = build_one(web().annotation(key, "enabled").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules has invalid value "enabled": expected "true" or "false" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False); no load balancer is built for service shop/web"#
+        ]
+    );
+}

@@ -2,7 +2,9 @@
 //! `enable-icmp-for-path-mtu-discovery` on the managed security group (EC2 takes and reports
 //! `icmp` and `icmpv6` rules; a re-apply makes no mutating call, turning it off revokes them),
 //! and `manage-backend-security-group-rules` with user security groups (the backend group
-//! joins them on the NLB and the node group admits it on the target port; turned off, both go).
+//! joins them on the NLB and the node group admits it on the target port; turned off, both go),
+//! and IPv6 target groups for an IPv6 Service behind a dualstack NLB (moto takes
+//! `IpAddressType: ipv6` target groups and IPv6 targets).
 use std::collections::BTreeMap;
 
 use aws_lb_operator::cli::manifests::load_snapshot;
@@ -178,5 +180,96 @@ async fn manage_backend_security_group_rules_with_user_security_groups() {
     );
     assert_eq!(lb_security_groups(&env).await, vec![user_sg]);
     assert_eq!(node_ports_from(&env, &backend).await, Vec::<i32>::new());
+    env.apply(&[], true).await;
+}
+
+/// A dualstack NLB for a single-stack IPv6 Service `shop/v6` with ip targets, its endpoints in
+/// an IPv6 EndpointSlice (and an IPv4 one that must not be read).
+fn ipv6_stacks(cluster: &str, address: &str) -> Vec<Stack> {
+    let dir = std::env::temp_dir().join(format!(
+        "aws-lb-nlb-items-{}-v6-{}",
+        localstack::run_id(),
+        address.replace(':', "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "apiVersion: v1
+kind: Service
+metadata:
+  name: v6
+  namespace: shop
+  uid: 6f1c0d7e-0000-4000-8000-000000000006
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip
+    service.beta.kubernetes.io/aws-load-balancer-ip-address-type: dualstack
+spec:
+  type: LoadBalancer
+  loadBalancerClass: service.k8s.aws/nlb
+  ipFamilies: [IPv6]
+  ports: [{{name: tcp, port: 80, targetPort: 8080, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: v6-1, namespace: shop, labels: {{kubernetes.io/service-name: v6}}}}
+addressType: IPv6
+ports: [{{name: tcp, port: 8080}}]
+endpoints: [{{addresses: [\"{address}\"], conditions: {{ready: true}}}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: v6-2, namespace: shop, labels: {{kubernetes.io/service-name: v6}}}}
+addressType: IPv4
+ports: [{{name: tcp, port: 8080}}]
+endpoints: [{{addresses: [10.67.1.10], conditions: {{ready: true}}}}]
+"
+    );
+    std::fs::write(dir.join("objects.yaml"), yaml).unwrap();
+    let out = build(&load_snapshot(&[dir]).unwrap(), &BuildConfig::new(cluster));
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    out.stacks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_service_gets_an_ipv6_target_group_with_its_ipv6_endpoints() {
+    let env = env(REGION, "nlb-v6", 67).await;
+    let desired = ipv6_stacks(&env.cluster, "2001:db8::10");
+    env.apply(&desired, false).await;
+    let tgs = |observed: BTreeMap<String, aws_lb_operator_core::planner::ObservedStack>| {
+        observed
+            .into_values()
+            .flat_map(|s| s.target_groups)
+            .map(|t| {
+                let targets: Vec<String> = t
+                    .targets
+                    .iter()
+                    .map(|x| format!("{}:{}", x.id, x.port))
+                    .collect();
+                (t.ip_address_type, targets)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        tgs(env.observed().await),
+        [("ipv6".to_owned(), vec!["2001:db8::10:8080".to_owned()])]
+    );
+    assert_eq!(
+        env.apply(&desired, false).await,
+        BTreeMap::new(),
+        "re-apply"
+    );
+
+    let moved = ipv6_stacks(&env.cluster, "2001:db8::20");
+    assert_eq!(
+        env.apply(&moved, false).await,
+        BTreeMap::from([
+            ("elbv2.DeregisterTargets".to_owned(), 1),
+            ("elbv2.RegisterTargets".to_owned(), 1),
+        ])
+    );
+    assert_eq!(
+        tgs(env.observed().await),
+        [("ipv6".to_owned(), vec!["2001:db8::20:8080".to_owned()])]
+    );
     env.apply(&[], true).await;
 }

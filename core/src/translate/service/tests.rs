@@ -1856,3 +1856,74 @@ fn manage_backend_security_group_rules_of_a_service() {
         ]
     );
 }
+
+/// IPv6 target groups as LBC's `buildTargetGroupIPAddressType`: a Service whose
+/// `spec.ipFamilies` names IPv6 (single-stack or dual-stack) behind a dualstack NLB gets `ipv6`
+/// target groups with the ready endpoints of its IPv6 EndpointSlices (the IPv4 slices are not
+/// read); behind an IPv4 NLB it is an error, as in LBC.
+#[test]
+fn ipv6_services_get_ipv6_target_groups_on_dualstack_load_balancers() {
+    let v6 = |mut s: EndpointSlice| {
+        s.address_type = "IPv6".into();
+        s
+    };
+    let slices = vec![
+        slice(
+            "shop",
+            "api",
+            "api-v4",
+            &[("http", 8080)],
+            &[("10.0.1.10", Some(true))],
+        ),
+        v6(slice(
+            "shop",
+            "api",
+            "api-v6",
+            &[("http", 8080)],
+            &[
+                ("2001:db8::10", Some(true)),
+                ("2001:db8::11", Some(false)),
+                ("10.0.1.11", Some(true)),
+            ],
+        )),
+    ];
+    let built = |families: &[&str], dualstack: bool| {
+        let mut svc = ip_api().spec(|s| {
+            s.ip_families = Some(families.iter().map(|f| (*f).to_owned()).collect());
+        });
+        if dualstack {
+            svc = svc.annotation(ann::IP_ADDRESS_TYPE, "dualstack");
+        }
+        let mut snap = snapshot(vec![svc.build()]);
+        snap.endpoint_slices = slices.clone();
+        build(&snap, &config())
+    };
+    for families in [&["IPv6"][..], &["IPv6", "IPv4"], &["IPv4", "IPv6"]] {
+        let out = built(families, true);
+        assert_eq!(
+            messages(&out),
+            [
+                r#"service shop/api: endpointslice shop/api-v6 endpoints[2].addresses[0] has invalid value "10.0.1.11": expected an IPv6 address; that endpoint is not a target of target group shop/api:80"#
+            ],
+            "{families:?}"
+        );
+        let tg = tg0(only_stack(&out));
+        assert_eq!(tg.ip_address_type, "ipv6", "{families:?}");
+        assert_eq!(targets(&tg), "2001:db8::10:8080", "{families:?}");
+    }
+    for dualstack in [false, true] {
+        let out = built(&["IPv4"], dualstack);
+        let tg = tg0(only_stack(&out));
+        assert_eq!(
+            (tg.ip_address_type.as_str(), targets(&tg).as_str()),
+            ("ipv4", "10.0.1.10:8080")
+        );
+    }
+    let out = built(&["IPv6"], false);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/api: spec.ipFamilies has invalid value "IPv6": expected IPv4 only, or annotation service.beta.kubernetes.io/aws-load-balancer-ip-address-type: dualstack: IPv6 targets need a dualstack load balancer (LBC: unsupported IPv6 configuration, lb not dual-stack); no load balancer is built for service shop/api"#
+        ]
+    );
+}

@@ -36,8 +36,9 @@ pub fn trim_node(n: &mut Node) {
 }
 
 /// A Service as the model reads it: endpoints come from EndpointSlices, so the selector and
-/// cluster IPs are dropped, and so are the labels, IP families, session affinity and internal
-/// traffic policy, which the model never reads (every Service of the cluster is cached, most
+/// cluster IPs are dropped, and so are the labels, IPv4-only IP families, session affinity and
+/// internal traffic policy, which the model never reads (IP families naming IPv6 are kept: they
+/// give IPv6 target groups) (every Service of the cluster is cached, most
 /// of them only in case an Ingress comes to use them: 10,000 of them carried 5 MB of labels).
 pub fn trim_service(s: &mut Service) {
     s.metadata.labels = None;
@@ -45,7 +46,14 @@ pub fn trim_service(s: &mut Service) {
         spec.selector = None;
         spec.cluster_ips = None;
         spec.cluster_ip = None;
-        spec.ip_families = None;
+        // Read only for IPv6 (IPv6 target groups); IPv4 alone, the common case, reads as absent.
+        if !spec
+            .ip_families
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == "IPv6"))
+        {
+            spec.ip_families = None;
+        }
         spec.ip_family_policy = None;
         spec.session_affinity = None;
         spec.internal_traffic_policy = None;
@@ -128,6 +136,15 @@ mod tests {
             serde_json::json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": "web", "annotations": {"keep": "1"}},
                 "spec": {"ports": [{"port": 80}], "type": "ClusterIP"}})
+        );
+        let mut v6: Service = serde_json::from_value(serde_json::json!({
+            "spec": {"ipFamilies": ["IPv6", "IPv4"], "ipFamilyPolicy": "PreferDualStack"}
+        }))
+        .unwrap();
+        trim_service(&mut v6);
+        assert_eq!(
+            serde_json::to_value(&v6).unwrap()["spec"],
+            serde_json::json!({"ipFamilies": ["IPv6", "IPv4"]})
         );
     }
 }

@@ -92,7 +92,16 @@ pub async fn discover_subnets(
 /// Flattens one EC2 permission into one [`SgPermission`] per source (CIDRs, security groups,
 /// managed prefix lists).
 pub fn flatten_permission(p: &IpPermission) -> Vec<SgPermission> {
-    let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
+    // EC2 reports a protocol by number when it has no name for it (ICMPv6 as "58"): compare
+    // by the names the planner writes.
+    let protocol = match p.ip_protocol().unwrap_or("-1") {
+        "1" => "icmp",
+        "6" => "tcp",
+        "17" => "udp",
+        "58" => "icmpv6",
+        other => other,
+    }
+    .to_owned();
     let (from_port, to_port) = (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1));
     let one = |source: SgSource, description: Option<&str>| SgPermission {
         protocol: protocol.clone(),
@@ -346,5 +355,14 @@ mod tests {
             (got[0].protocol.as_str(), got[0].from_port, got[0].to_port),
             ("-1", -1, -1)
         );
+        for (number, name) in [("58", "icmpv6"), ("1", "icmp"), ("icmpv6", "icmpv6")] {
+            let p = IpPermission::builder()
+                .ip_protocol(number)
+                .from_port(2)
+                .to_port(0)
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build();
+            assert_eq!(flatten_permission(&p)[0].protocol, name, "{number}");
+        }
     }
 }

@@ -15,8 +15,8 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use ratelimit::{RateLimitedHttpClient, RateLimiter};
 
 pub mod acm;
-pub mod assume;
 pub mod addons;
+pub mod assume;
 pub mod calls;
 pub mod ec2;
 pub mod elbv2;

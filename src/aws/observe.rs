@@ -37,8 +37,9 @@ use aws_lb_operator_core::model::{
 use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
 use aws_lb_operator_core::planner::trust;
 use aws_lb_operator_core::planner::{
-    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedSecurityGroup,
-    ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE, CLUSTER_RESOURCE_TAG,
+    ForeignNames, ObservedAddresses, ObservedListener, ObservedLoadBalancer, ObservedRule,
+    ObservedSecurityGroup, ObservedStack, ObservedTargetGroup, BACKEND_SG_RESOURCE,
+    CLUSTER_RESOURCE_TAG,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener, LoadBalancer, Rule, RuleCondition, TargetGroup,
@@ -872,6 +873,7 @@ fn shallow_lb(lb: &LoadBalancer, tags: Tags) -> ObservedLoadBalancer {
     subnets.sort();
     let mut security_groups = lb.security_groups().to_vec();
     security_groups.sort();
+    let addresses = observed_addresses(lb);
     ObservedLoadBalancer {
         arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
         name: lb.load_balancer_name().unwrap_or_default().to_owned(),
@@ -883,12 +885,39 @@ fn shallow_lb(lb: &LoadBalancer, tags: Tags) -> ObservedLoadBalancer {
         vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
         subnets,
         security_groups,
+        addresses,
         attributes: BTreeMap::new(),
         tags,
         listeners: Vec::new(),
         wafv2: None,
         shield: None,
     }
+}
+
+/// The Elastic IP allocations and private IPv4 addresses of a load balancer's subnet mappings,
+/// sorted; `None` when no zone reports any address (LocalStack's moto reports none).
+pub fn observed_addresses(lb: &LoadBalancer) -> Option<ObservedAddresses> {
+    let addresses: Vec<_> = lb
+        .availability_zones()
+        .iter()
+        .flat_map(|z| z.load_balancer_addresses())
+        .collect();
+    if addresses.is_empty() {
+        return None;
+    }
+    let mut out = ObservedAddresses {
+        eip_allocations: addresses
+            .iter()
+            .filter_map(|a| a.allocation_id().map(str::to_owned))
+            .collect(),
+        private_ipv4_addresses: addresses
+            .iter()
+            .filter_map(|a| a.private_ipv4_address().map(str::to_owned))
+            .collect(),
+    };
+    out.eip_allocations.sort();
+    out.private_ipv4_addresses.sort();
+    Some(out)
 }
 
 /// Owned target groups in the VPC by stack, shallow. Everything else goes to `foreign`.
@@ -1670,5 +1699,47 @@ mod tests {
         assert_eq!((got.port, got.protocol.as_str()), (443, "HTTPS"));
         let priorities: Vec<u32> = got.rules.iter().map(|r| r.priority).collect();
         assert_eq!(priorities, [3, 20]);
+    }
+
+    /// The addresses of an NLB's zones, as DescribeLoadBalancers reports them: Elastic IPs and
+    /// private addresses sorted; nothing reported (LocalStack's moto) is `None`.
+    #[test]
+    fn load_balancer_addresses_are_read_sorted() {
+        use aws_sdk_elasticloadbalancingv2::types::{AvailabilityZone, LoadBalancerAddress};
+        let zone = |subnet: &str, eip: Option<&str>, private: Option<&str>| {
+            AvailabilityZone::builder()
+                .subnet_id(subnet)
+                .load_balancer_addresses(
+                    LoadBalancerAddress::builder()
+                        .ip_address("203.0.113.1")
+                        .set_allocation_id(eip.map(str::to_owned))
+                        .set_private_ipv4_address(private.map(str::to_owned))
+                        .build(),
+                )
+                .build()
+        };
+        let lb = LoadBalancer::builder()
+            .availability_zones(zone("subnet-b", Some("eipalloc-2"), Some("10.0.1.5")))
+            .availability_zones(zone("subnet-a", Some("eipalloc-1"), Some("10.0.0.5")))
+            .build();
+        assert_eq!(
+            observed_addresses(&lb),
+            Some(ObservedAddresses {
+                eip_allocations: vec!["eipalloc-1".into(), "eipalloc-2".into()],
+                private_ipv4_addresses: vec!["10.0.0.5".into(), "10.0.1.5".into()],
+            })
+        );
+        let assigned = LoadBalancer::builder()
+            .availability_zones(zone("subnet-a", None, None))
+            .build();
+        assert_eq!(
+            observed_addresses(&assigned),
+            Some(ObservedAddresses::default()),
+            "AWS-assigned addresses: no Elastic IP"
+        );
+        let moto = LoadBalancer::builder()
+            .availability_zones(AvailabilityZone::builder().subnet_id("subnet-a").build())
+            .build();
+        assert_eq!(observed_addresses(&moto), None);
     }
 }

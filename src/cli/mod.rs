@@ -142,6 +142,18 @@ pub struct TranslationArgs {
     /// annotations may not set them and they are never removed from AWS resources.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     pub external_managed_tags: Vec<String>,
+    /// Give load balancers with user security groups (`security-groups` annotations) the shared
+    /// backend security group and its rules on the node security groups too, unless their
+    /// `manage-backend-security-group-rules` annotation says otherwise (LBC's flag; `=true` or
+    /// `=false` too).
+    #[arg(
+        long,
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub enable_manage_backend_security_group_rules: bool,
 }
 
 /// `--rule-order`.
@@ -200,6 +212,8 @@ impl TranslationArgs {
         config.ingress_class = self.ingress_class.clone();
         config.load_balancer_class = self.load_balancer_class.clone();
         config.manage_in_tree_nlb = self.manage_in_tree_nlb;
+        config.manage_backend_security_group_rules =
+            self.enable_manage_backend_security_group_rules;
         config.rule_order = match self.rule_order {
             RuleOrderArg::Spec => RuleOrdering::Spec,
             RuleOrderArg::Lbc => RuleOrdering::Lbc,

@@ -22,7 +22,7 @@ pub(crate) struct Env {
     pub(crate) cluster: String,
     pub(crate) vpc: String,
     pub(crate) subnets: Vec<String>,
-    node_sg: String,
+    pub(crate) node_sg: String,
 }
 
 /// A VPC with two load-balancer subnets and a node security group, for one cluster.

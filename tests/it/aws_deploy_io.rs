@@ -1267,6 +1267,8 @@ fn alb_stack(name: &str, scheme: Scheme) -> Stack {
             security_groups: vec![],
             inbound_cidrs: vec![],
             inbound_prefix_lists: vec![],
+            icmp_for_path_mtu_discovery: false,
+            manage_backend_security_group_rules: false,
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
             wafv2_web_acl: None,

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod apiserver;
-mod aws_adoption;
 mod aws_addons;
+mod aws_adoption;
 mod aws_apply;
 mod aws_certificates;
 mod aws_deploy_io;
@@ -18,6 +18,7 @@ mod aws_gateway;
 mod aws_idempotent;
 mod aws_listener_attributes;
 mod aws_nlb;
+mod aws_nlb_items;
 mod aws_prefix_lists;
 mod aws_race;
 mod aws_ratelimit;

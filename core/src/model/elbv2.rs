@@ -158,6 +158,18 @@ pub struct LoadBalancerSpec {
     /// (`security-group-prefix-lists`; empty when `securityGroups` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbound_prefix_lists: Vec<String>,
+    /// With `securityGroups` set: the load balancer also gets the cluster's shared backend
+    /// security group, which the target (node) security groups admit on the target ports
+    /// (`manage-backend-security-group-rules`, default `--enable-manage-backend-security-group-rules`).
+    /// Always false without `securityGroups`: a managed security group always comes with the
+    /// backend group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manage_backend_security_group_rules: bool,
+    /// The managed security group also lets in the ICMP messages of path MTU discovery
+    /// (IPv4 type 3 code 4, IPv6 type 2 code 0) from every source CIDR
+    /// (`aws-load-balancer-enable-icmp-for-path-mtu-discovery: on`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub icmp_for_path_mtu_discovery: bool,
     /// Elastic IP allocation ids, one per subnet in order (internet-facing NLBs only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eip_allocations: Vec<String>,
@@ -338,6 +350,17 @@ pub enum ConditionSpec {
         /// CIDRs.
         values: Vec<String>,
     },
+}
+
+impl LoadBalancerSpec {
+    /// Whether the load balancer uses the cluster's shared backend security group: always with
+    /// a managed security group, and with user security groups when
+    /// [`Self::manage_backend_security_group_rules`] is set (as LBC's
+    /// `buildLoadBalancerSecurityGroups`).
+    #[must_use]
+    pub fn uses_backend_security_group(&self) -> bool {
+        self.security_groups.is_empty() || self.manage_backend_security_group_rules
+    }
 }
 
 impl ConditionSpec {

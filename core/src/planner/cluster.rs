@@ -55,7 +55,7 @@ impl Claims {
     pub fn of(stacks: &[Stack]) -> Self {
         let mut out = Self::default();
         for s in stacks {
-            out.backend |= s.load_balancer.security_groups.is_empty();
+            out.backend |= s.load_balancer.uses_backend_security_group();
             out.ports.extend(stack_ports(s));
         }
         out

@@ -30,9 +30,9 @@ pub use change::{
 };
 pub use existing::keep_existing_scheme;
 pub use observed::{
-    ForeignNames, ObservedListener, ObservedLoadBalancer, ObservedProtection, ObservedRule,
-    ObservedSecurityGroup, ObservedShield, ObservedStack, ObservedTargetGroup, ObservedWebAcl,
-    SgPermission, SgSource,
+    ForeignNames, ObservedAddresses, ObservedListener, ObservedLoadBalancer, ObservedProtection,
+    ObservedRule, ObservedSecurityGroup, ObservedShield, ObservedStack, ObservedTargetGroup,
+    ObservedWebAcl, SgPermission, SgSource,
 };
 pub use plan::{plan, target_changes};
 pub use scope::Scope;

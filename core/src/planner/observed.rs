@@ -35,6 +35,10 @@ pub struct ObservedLoadBalancer {
     pub subnets: Vec<String>,
     /// Security group IDs (sorted).
     pub security_groups: Vec<String>,
+    /// The addresses of its subnet mappings, when AWS reported any (`None`: not reported, as
+    /// LocalStack's moto does not; nothing is then compared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<ObservedAddresses>,
     /// Every attribute AWS reports (DescribeLoadBalancerAttributes).
     pub attributes: BTreeMap<String, String>,
     /// Tags.
@@ -77,6 +81,17 @@ pub struct ObservedProtection {
     pub id: String,
     /// Protection name (only those named as LBC names them are ever deleted).
     pub name: String,
+}
+
+/// The addresses of a load balancer's subnet mappings (DescribeLoadBalancers'
+/// `AvailabilityZones[].LoadBalancerAddresses`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedAddresses {
+    /// Elastic IP allocation ids (sorted); empty when AWS assigned the addresses.
+    pub eip_allocations: Vec<String>,
+    /// Private IPv4 addresses (sorted): chosen or assigned, AWS does not say which.
+    pub private_ipv4_addresses: Vec<String>,
 }
 
 impl ObservedListener {

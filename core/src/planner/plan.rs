@@ -21,8 +21,8 @@ use super::{
 };
 use crate::discovery::Tags;
 use crate::model::{
-    tags, ActionSpec, ListenerSpec, Protocol, RuleSpec, Stack, StackKind, TargetGroupRef,
-    TargetGroupSpec, TargetSpec, WebAcl,
+    tags, ActionSpec, ListenerSpec, LoadBalancerSpec, Protocol, RuleSpec, Stack, StackKind,
+    TargetGroupRef, TargetGroupSpec, TargetSpec, WebAcl,
 };
 
 mod listeners;
@@ -123,6 +123,52 @@ pub fn plan(cluster: &ClusterFacts, stacks: &[StackInput<'_>]) -> Plan {
     }
     out.errors.sort();
     out
+}
+
+/// The consequence of a changed address of an NLB, for the replacement's reason.
+const ADDRESSES_CANNOT_CHANGE: &str = "the addresses of a Network Load Balancer's subnets \
+    cannot be modified, so it is replaced and gets a new DNS name (the old one is deleted first, \
+    releasing its addresses)";
+
+/// Why an existing Network Load Balancer must be replaced for its subnet mappings' addresses:
+/// its Elastic IPs differ from `aws-load-balancer-eip-allocations` (compared as sets; removing
+/// the annotation counts), or the annotation `aws-load-balancer-private-ipv4-addresses` names
+/// addresses it does not have. A subnet's Elastic IP or private address cannot be changed in
+/// place (SetSubnets keeps an existing subnet's mapping). Nothing is compared when AWS did not
+/// report the addresses.
+fn addresses_replace_reason(spec: &LoadBalancerSpec, lb: &ObservedLoadBalancer) -> Option<String> {
+    let observed = lb.addresses.as_ref()?;
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    let shown = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let eips = sorted(&spec.eip_allocations);
+    if eips != observed.eip_allocations {
+        return Some(format!(
+            "Elastic IP allocations (aws-load-balancer-eip-allocations) changed from {} to {}: \
+             {ADDRESSES_CANNOT_CHANGE}",
+            shown(&observed.eip_allocations),
+            shown(&eips)
+        ));
+    }
+    let private = sorted(&spec.private_ipv4_addresses);
+    if !private.is_empty() && private != observed.private_ipv4_addresses {
+        return Some(format!(
+            "private IPv4 addresses (aws-load-balancer-private-ipv4-addresses) changed from {} to \
+             {}: {ADDRESSES_CANNOT_CHANGE}",
+            shown(&observed.private_ipv4_addresses),
+            shown(&private)
+        ));
+    }
+    None
 }
 
 /// How much hangs on `lb`: its listeners, their rules, and the stack's target groups that
@@ -278,7 +324,7 @@ impl<'a> StackPlanner<'a> {
                     lb.scheme, spec.scheme
                 ))
             } else {
-                None
+                addresses_replace_reason(spec, lb)
             }
         });
         let create_lb = kept_lb.is_none() || replace_reason.is_some();
@@ -382,7 +428,12 @@ impl<'a> StackPlanner<'a> {
             refs.extend(self.backend.clone());
             refs
         } else {
-            user_sgs.into_iter().map(Ref::Existing).collect()
+            let mut refs: Vec<Ref> = user_sgs.into_iter().map(Ref::Existing).collect();
+            // `manage-backend-security-group-rules`: the backend group joins the user's, as LBC.
+            if spec.manage_backend_security_group_rules {
+                refs.extend(self.backend.clone());
+            }
+            refs
         };
 
         // 2. Target groups.

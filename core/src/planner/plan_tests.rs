@@ -394,6 +394,19 @@ impl Fake {
                             vpc_id: "vpc-1".into(),
                             subnets: l.subnets.clone(),
                             security_groups: sgs,
+                            // As AWS reports them: sorted, whatever the order of the subnets.
+                            addresses: Some(crate::planner::ObservedAddresses {
+                                eip_allocations: {
+                                    let mut v = l.eip_allocations.clone();
+                                    v.sort();
+                                    v
+                                },
+                                private_ipv4_addresses: {
+                                    let mut v = l.private_ipv4_addresses.clone();
+                                    v.sort();
+                                    v
+                                },
+                            }),
                             attributes: [(
                                 "idle_timeout.timeout_seconds".to_owned(),
                                 "60".to_owned(),
@@ -1103,6 +1116,48 @@ fn prefix_lists_open_the_listener_ports_on_the_managed_group() {
     );
 }
 
+/// `enable-icmp-for-path-mtu-discovery`: one ICMP rule per source CIDR on the managed group
+/// (IPv4 type 3 code 4, IPv6 type 2 code 0), none per prefix list; turning it off revokes
+/// exactly those rules.
+#[test]
+fn icmp_for_path_mtu_discovery_opens_one_rule_per_source_cidr() {
+    use crate::planner::{SgPermission, SgSource};
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.inbound_cidrs = vec!["10.0.0.0/8".into(), "::/0".into()];
+    stack.load_balancer.inbound_prefix_lists = vec!["pl-0a1b".into()];
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.icmp_for_path_mtu_discovery = true;
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["ec2.AuthorizeSecurityGroupIngress"]);
+    let Op::AuthorizeSecurityGroupIngress { permissions, .. } = &p.changes[0].op else {
+        unreachable!()
+    };
+    let icmp = |protocol: &str, from_port, to_port, source| SgPermission {
+        protocol: protocol.into(),
+        from_port,
+        to_port,
+        source,
+        description: None,
+    };
+    assert_eq!(
+        permissions,
+        &[
+            icmp("icmp", 3, 4, SgSource::Cidr("10.0.0.0/8".into())),
+            icmp("icmpv6", 2, 0, SgSource::CidrV6("::/0".into())),
+        ]
+    );
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.icmp_for_path_mtu_discovery = false;
+    let p = converge(&mut fake, std::slice::from_ref(&stack));
+    assert_eq!(ops(&p), ["ec2.RevokeSecurityGroupIngress"]);
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::RevokeSecurityGroupIngress { permissions: revoked, .. } if revoked == permissions
+    ));
+}
+
 #[test]
 fn externally_managed_tag_keys_are_never_removed() {
     let mut fake = Fake::default();
@@ -1369,6 +1424,88 @@ fn scheme_change_replaces_the_load_balancer_deleting_the_old_one_first() {
     assert_ne!(fake.observed("shop/storefront").load_balancers[0].arn, old);
 }
 
+/// A changed `eip-allocations` (or `private-ipv4-addresses`) replaces the NLB, the old one
+/// deleted first (it holds the addresses), with a reason naming both sets; the order of the
+/// allocations does not count; nothing is compared when AWS reported no addresses.
+#[test]
+fn changed_elastic_ips_or_private_addresses_replace_the_load_balancer() {
+    let mut fake = Fake::default();
+    let mut stack = seed();
+    stack.load_balancer.eip_allocations = vec!["eipalloc-2".into(), "eipalloc-1".into()];
+    converge(&mut fake, std::slice::from_ref(&stack));
+    stack.load_balancer.eip_allocations = vec!["eipalloc-1".into(), "eipalloc-2".into()];
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+
+    let replaced = |fake: &mut Fake, stack: &Stack| {
+        let old = fake.observed("shop/storefront").load_balancers[0]
+            .arn
+            .clone();
+        let p = converge(fake, std::slice::from_ref(stack));
+        let o = ops(&p);
+        let del = o.iter().position(|x| *x == "elbv2.DeleteLoadBalancer");
+        let create = o.iter().position(|x| *x == "elbv2.CreateLoadBalancer");
+        let (Some(del), Some(create)) = (del, create) else {
+            panic!("no replacement: {o:?}")
+        };
+        assert!(del < create, "{o:?}");
+        assert_eq!(p.changes[del].reason, p.changes[create].reason);
+        assert_eq!(
+            count(&p, "elbv2.CreateTargetGroup"),
+            0,
+            "target groups are kept"
+        );
+        assert_ne!(fake.observed("shop/storefront").load_balancers[0].arn, old);
+        p.changes[del].reason.clone().unwrap_or_default()
+    };
+    stack.load_balancer.eip_allocations = vec!["eipalloc-1".into(), "eipalloc-3".into()];
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "Elastic IP allocations (aws-load-balancer-eip-allocations) changed from eipalloc-1, \
+         eipalloc-2 to eipalloc-1, eipalloc-3: the addresses of a Network Load Balancer's \
+         subnets cannot be modified, so it is replaced and gets a new DNS name (the old one is \
+         deleted first, releasing its addresses)"
+    );
+    stack.load_balancer.eip_allocations.clear();
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "Elastic IP allocations (aws-load-balancer-eip-allocations) changed from eipalloc-1, \
+         eipalloc-3 to none: the addresses of a Network Load Balancer's subnets cannot be \
+         modified, so it is replaced and gets a new DNS name (the old one is deleted first, \
+         releasing its addresses)"
+    );
+
+    // Private addresses AWS chose are not compared; named ones are.
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers[0]
+        .addresses = Some(crate::planner::ObservedAddresses {
+        eip_allocations: vec![],
+        private_ipv4_addresses: vec!["10.0.0.7".into(), "10.0.1.9".into()],
+    });
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.private_ipv4_addresses = vec!["10.0.1.9".into(), "10.0.0.7".into()];
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+    stack.load_balancer.private_ipv4_addresses = vec!["10.0.0.8".into(), "10.0.1.9".into()];
+    assert_eq!(
+        replaced(&mut fake, &stack),
+        "private IPv4 addresses (aws-load-balancer-private-ipv4-addresses) changed from \
+         10.0.0.7, 10.0.1.9 to 10.0.0.8, 10.0.1.9: the addresses of a Network Load Balancer's \
+         subnets cannot be modified, so it is replaced and gets a new DNS name (the old one is \
+         deleted first, releasing its addresses)"
+    );
+
+    // A backend that reports no addresses (LocalStack) is never replaced for them.
+    fake.stacks
+        .get_mut("shop/storefront")
+        .unwrap()
+        .load_balancers[0]
+        .addresses = None;
+    stack.load_balancer.eip_allocations = vec!["eipalloc-9".into(), "eipalloc-8".into()];
+    stack.load_balancer.private_ipv4_addresses.clear();
+    assert!(fake.plan(std::slice::from_ref(&stack)).changes.is_empty());
+}
+
 #[test]
 fn target_group_port_change_replaces_the_group_and_moves_the_rules_first() {
     let mut fake = Fake::default();
@@ -1598,6 +1735,70 @@ fn an_nlb_without_security_groups_is_adopted_without_them() {
         ops(&p)
     );
     assert!(p.errors.is_empty(), "{:?}", p.errors);
+}
+
+/// `manage-backend-security-group-rules` with user security groups: the backend group joins
+/// them on the load balancer and stays (with its permissions on the node groups); turned off,
+/// the load balancer keeps only the user's groups and the unused backend group goes, its
+/// permissions revoked first.
+#[test]
+fn managed_backend_rules_with_user_security_groups_keep_the_backend_group() {
+    let mut fake = Fake::default();
+    fake.target_sgs.push(node_sg());
+    let mut stack = seed();
+    converge(&mut fake, std::slice::from_ref(&stack));
+    let backend = fake.backend.clone().unwrap().id;
+    let lb_sgs = |fake: &Fake| {
+        fake.observed("shop/storefront").load_balancers[0]
+            .security_groups
+            .clone()
+    };
+    let node_rules = |fake: &Fake| {
+        fake.target_sgs[0]
+            .ingress
+            .iter()
+            .filter(|p| p.source == SgSource::Group(backend.clone()))
+            .count()
+    };
+    let rules = node_rules(&fake);
+    assert!(rules > 0);
+
+    stack.load_balancer.security_groups = vec!["my-sg".into()];
+    stack.load_balancer.inbound_cidrs.clear();
+    stack.load_balancer.manage_backend_security_group_rules = true;
+    let mut f = facts();
+    f.security_groups = Ok(vec!["sg-user".into()]);
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert_eq!(
+        ops(&p),
+        ["elbv2.SetSecurityGroups", "ec2.DeleteSecurityGroup"],
+        "only the managed frontend group goes"
+    );
+    assert!(matches!(
+        &p.changes[0].op,
+        Op::SetSecurityGroups { security_groups, .. }
+            if security_groups == &[Ref::Existing("sg-user".into()), Ref::Existing(backend.clone())]
+    ));
+    fake.apply(&p.changes);
+    assert_eq!(lb_sgs(&fake), ["sg-user".to_owned(), backend.clone()]);
+    assert_eq!(node_rules(&fake), rules);
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert!(p.changes.is_empty(), "{:?}", ops(&p));
+
+    stack.load_balancer.manage_backend_security_group_rules = false;
+    let p = fake.plan_with(std::slice::from_ref(&stack), &f, &fake.cluster());
+    assert_eq!(
+        ops(&p),
+        [
+            "elbv2.SetSecurityGroups",
+            "ec2.RevokeSecurityGroupIngress",
+            "ec2.DeleteSecurityGroup"
+        ]
+    );
+    fake.apply(&p.changes);
+    assert_eq!(lb_sgs(&fake), ["sg-user".to_owned()]);
+    assert_eq!(node_rules(&fake), 0);
+    assert!(fake.backend.is_none());
 }
 
 #[test]

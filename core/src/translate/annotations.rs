@@ -50,6 +50,23 @@ pub fn parse_prefix_lists(v: &str) -> Option<Vec<String>> {
         })
         .then_some(items)
 }
+/// `manage-backend-security-group-rules`: with `security-groups`, also attach the shared backend
+/// security group and let it in on the node security groups.
+pub const MANAGE_BACKEND_SECURITY_GROUP_RULES: &str =
+    "alb.ingress.kubernetes.io/manage-backend-security-group-rules";
+/// What a boolean annotation read like Go's `strconv.ParseBool` (LBC's) accepts.
+pub const GO_BOOL_EXPECTED: &str =
+    "\"true\" or \"false\" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)";
+
+/// Parses a boolean as LBC's `ParseBoolAnnotation` (Go's `strconv.ParseBool`) does.
+#[must_use]
+pub fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
 /// `listen-ports`.
 pub const LISTEN_PORTS: &str = "alb.ingress.kubernetes.io/listen-ports";
 /// `ssl-redirect`.
@@ -806,6 +823,8 @@ pub struct IngressSettings {
     pub inbound_cidrs: Option<Vec<String>>,
     /// `security-group-prefix-lists`.
     pub inbound_prefix_lists: Option<Vec<String>>,
+    /// `manage-backend-security-group-rules`.
+    pub manage_backend_sg_rules: Option<bool>,
     /// `listen-ports`.
     pub listen_ports: Option<Vec<ListenPort>>,
     /// `ssl-redirect`.
@@ -868,6 +887,11 @@ impl IngressSettings {
                 SECURITY_GROUP_PREFIX_LISTS,
                 PREFIX_LIST_EXPECTED,
                 parse_prefix_lists,
+            )?,
+            manage_backend_sg_rules: a.parse_with(
+                MANAGE_BACKEND_SECURITY_GROUP_RULES,
+                GO_BOOL_EXPECTED,
+                parse_go_bool,
             )?,
             listen_ports: parse_listen_ports(a)?,
             ssl_redirect: a

@@ -17,12 +17,46 @@ pub(crate) fn port_u16(n: i32) -> Option<u16> {
 pub(crate) struct EndpointTargets {
     /// Ready endpoints with the resolved target port, sorted.
     pub targets: Vec<TargetSpec>,
-    /// `Some(n)`: the target port is named and none of the Service's `n` IPv4 EndpointSlices
-    /// carries a port of that name.
+    /// `Some(n)`: the target port is named and none of the Service's `n` EndpointSlices of the
+    /// family carries a port of that name.
     pub unresolved_in: Option<usize>,
-    /// Addresses that are not IPv4 addresses (`10.0.1.300`), left out of the targets: the
+    /// Addresses that are not addresses of the family (`10.0.1.300`), left out of the targets: the
     /// field (`endpointslice ns/name endpoints[0].addresses[0]`) and the value.
     pub invalid: Vec<(String, String)>,
+}
+
+/// The address family of a target group, and so of the EndpointSlices it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// `addressType: IPv4` slices, IPv4 addresses.
+    Ipv4,
+    /// `addressType: IPv6` slices, IPv6 addresses.
+    Ipv6,
+}
+
+impl Family {
+    /// The EndpointSlice `addressType`, also the word for messages (`IPv4`, `IPv6`).
+    pub(crate) const fn address_type(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+        }
+    }
+
+    /// The target group `IpAddressType` (`ipv4`, `ipv6`).
+    pub(crate) const fn ip_address_type(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "ipv4",
+            Self::Ipv6 => "ipv6",
+        }
+    }
+
+    fn accepts(self, addr: &str) -> bool {
+        match self {
+            Self::Ipv4 => addr.parse::<std::net::Ipv4Addr>().is_ok(),
+            Self::Ipv6 => addr.parse::<std::net::Ipv6Addr>().is_ok(),
+        }
+    }
 }
 
 /// Which endpoints are registered.
@@ -45,6 +79,28 @@ pub(crate) fn endpoint_targets(
     svc_port: &ServicePort,
     readiness: Readiness,
 ) -> EndpointTargets {
+    endpoint_targets_of(
+        index,
+        namespace,
+        service,
+        svc,
+        svc_port,
+        readiness,
+        Family::Ipv4,
+    )
+}
+
+/// [`endpoint_targets`] of the EndpointSlices of one address family (an IPv6 target group
+/// reads the `IPv6` slices, as LBC's endpoint resolver filters them by address type).
+pub(crate) fn endpoint_targets_of(
+    index: &Index<'_>,
+    namespace: &str,
+    service: &str,
+    svc: &Service,
+    svc_port: &ServicePort,
+    readiness: Readiness,
+    family: Family,
+) -> EndpointTargets {
     let publish_not_ready = svc
         .spec
         .as_ref()
@@ -61,7 +117,7 @@ pub(crate) fn endpoint_targets(
     let mut resolved_slices = 0usize;
     let mut invalid = Vec::new();
     for slice in index.endpoint_slices(namespace, service) {
-        if slice.address_type != "IPv4" {
+        if slice.address_type != family.address_type() {
             continue;
         }
         ipv4_slices += 1;
@@ -90,7 +146,7 @@ pub(crate) fn endpoint_targets(
                 continue;
             }
             for (ai, addr) in ep.addresses.iter().enumerate() {
-                if addr.parse::<std::net::Ipv4Addr>().is_err() {
+                if !family.accepts(addr) {
                     invalid.push((
                         format!(
                             "endpointslice {namespace}/{} endpoints[{ei}].addresses[{ai}]",

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::annotations::{
-    INBOUND_CIDRS, IP_ADDRESS_TYPE, LOAD_BALANCER_ATTRIBUTES, LOAD_BALANCER_NAME, SCHEME,
-    SECURITY_GROUPS, SECURITY_GROUP_PREFIX_LISTS, SHIELD_ADVANCED_PROTECTION, SSL_REDIRECT,
-    SUBNETS, TAGS, WAFV2_ACL_ARN,
+    INBOUND_CIDRS, IP_ADDRESS_TYPE, LOAD_BALANCER_ATTRIBUTES, LOAD_BALANCER_NAME,
+    MANAGE_BACKEND_SECURITY_GROUP_RULES, SCHEME, SECURITY_GROUPS, SECURITY_GROUP_PREFIX_LISTS,
+    SHIELD_ADVANCED_PROTECTION, SSL_REDIRECT, SUBNETS, TAGS, WAFV2_ACL_ARN,
 };
 use super::error::{BuildError, ObjectRef};
 use super::group::GroupState;
@@ -31,6 +31,7 @@ pub(crate) struct LoadBalancerState {
     pub(crate) security_groups: Owned<Vec<String>>,
     pub(crate) inbound_cidrs: Owned<Vec<String>>,
     pub(crate) inbound_prefix_lists: Owned<Vec<String>>,
+    pub(crate) manage_backend_sg_rules: Owned<bool>,
     pub(crate) ssl_redirect: Owned<u16>,
     pub(crate) wafv2_web_acl: Owned<WebAcl>,
     pub(crate) shield_advanced_protection: Owned<bool>,
@@ -161,6 +162,14 @@ impl LoadBalancerState {
             s.inbound_prefix_lists.as_ref(),
             list,
             SECURITY_GROUP_PREFIX_LISTS,
+            plan,
+            stack,
+        )?;
+        merge_one(
+            &mut next.manage_backend_sg_rules,
+            s.manage_backend_sg_rules.as_ref(),
+            bool::to_string,
+            MANAGE_BACKEND_SECURITY_GROUP_RULES,
             plan,
             stack,
         )?;
@@ -355,6 +364,12 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         .as_ref()
         .map(|(v, _)| v.clone())
         .unwrap_or_default();
+    // As LBC: with user security groups, the annotation (else the flag) decides.
+    let manage_backend_security_group_rules = !security_groups.is_empty()
+        && lb
+            .manage_backend_sg_rules
+            .as_ref()
+            .map_or(config.manage_backend_security_group_rules, |(m, _)| *m);
     let load_balancer = LoadBalancerSpec {
         name: lb.name.as_ref().map_or_else(
             || load_balancer_name(cluster, stack, scheme.as_str()),
@@ -367,7 +382,9 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
         subnet_tags,
         security_groups,
         inbound_cidrs,
+        manage_backend_security_group_rules,
         inbound_prefix_lists,
+        icmp_for_path_mtu_discovery: false,
         attributes: lb
             .attributes
             .iter()

@@ -132,6 +132,11 @@ pub struct BuildConfig {
     /// Tag keys managed outside the operator (`--external-managed-tags`): no annotation may set
     /// them, and they are never removed from resources.
     pub external_managed_tags: Vec<String>,
+    /// Whether load balancers with user security groups (`security-groups`) also get the shared
+    /// backend security group and its rules on the node security groups, when no
+    /// `manage-backend-security-group-rules` annotation says (LBC's
+    /// `--enable-manage-backend-security-group-rules`, default `false`).
+    pub manage_backend_security_group_rules: bool,
     /// AWS quotas.
     pub limits: Limits,
 }
@@ -152,6 +157,7 @@ impl BuildConfig {
             rule_order: rule::RuleOrdering::Spec,
             default_tags: BTreeMap::new(),
             external_managed_tags: Vec::new(),
+            manage_backend_security_group_rules: false,
             limits: Limits::default(),
         }
     }

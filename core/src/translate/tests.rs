@@ -2977,3 +2977,80 @@ fn transforms_annotation_applies_to_the_rules_of_its_backend() {
         );
     }
 }
+
+/// `manage-backend-security-group-rules` as LBC: with `security-groups` the annotation (else
+/// `--enable-manage-backend-security-group-rules`) decides; without, it does nothing (a managed
+/// group always comes with the backend group); in a group the first member to set it wins and a
+/// member disagreeing is left out (LBC fails the group); Go's boolean spellings are accepted.
+#[test]
+fn manage_backend_security_group_rules_of_an_ingress_group() {
+    let with = |catchall: &[(&str, &str)], web: &[(&str, &str)], flag: bool| {
+        let mut snap = shop_group();
+        for ing in &mut snap.ingresses {
+            let anns = ing
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            let set = match ing.metadata.name.as_deref() {
+                Some("catchall") => catchall,
+                Some("web") => web,
+                _ => &[],
+            };
+            for (k, v) in set {
+                anns.insert((*k).into(), (*v).into());
+            }
+        }
+        let mut config = config();
+        config.manage_backend_security_group_rules = flag;
+        build(&snap, &config)
+    };
+    let manage = |out: &BuildOutput| {
+        let lb = &only_stack(out).load_balancer;
+        (
+            lb.manage_backend_security_group_rules,
+            lb.uses_backend_security_group(),
+        )
+    };
+    let sgs = (ann::SECURITY_GROUPS, "sg-1");
+    let on = (ann::MANAGE_BACKEND_SECURITY_GROUP_RULES, "true");
+    let off = (ann::MANAGE_BACKEND_SECURITY_GROUP_RULES, "False");
+    assert_eq!(
+        manage(&with(&[], &[], false)),
+        (false, true),
+        "managed group"
+    );
+    assert_eq!(
+        manage(&with(&[on], &[], false)),
+        (false, true),
+        "managed group"
+    );
+    assert_eq!(
+        manage(&with(&[sgs], &[], false)),
+        (false, false),
+        "LBC's default"
+    );
+    assert_eq!(manage(&with(&[sgs], &[], true)), (true, true), "the flag");
+    assert_eq!(manage(&with(&[sgs], &[on], false)), (true, true));
+    assert_eq!(manage(&with(&[sgs], &[off], true)), (false, false));
+    assert_eq!(
+        manage(&with(&[sgs, ("a", "b")], &[("x", "y"), on], false)),
+        (true, true)
+    );
+
+    let out = with(&[sgs, on], &[off], false);
+    assert_eq!(
+        messages(&out),
+        ["ingress shop/web: annotation alb.ingress.kubernetes.io/manage-backend-security-group-rules is \"false\" but ingress shop/catchall already set \"true\" for group shop: expected the same value in every member that sets it; ingress shop/web left out of group shop, the rest of the group is still built"]
+    );
+    assert_eq!(manage(&out), (true, true));
+
+    let out = with(
+        &[sgs, (ann::MANAGE_BACKEND_SECURITY_GROUP_RULES, "yes")],
+        &[],
+        false,
+    );
+    assert_eq!(
+        messages(&out)[0],
+        "ingress shop/catchall: annotation alb.ingress.kubernetes.io/manage-backend-security-group-rules has invalid value \"yes\": expected \"true\" or \"false\" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False); ingress shop/catchall left out of group shop, the rest of the group is still built"
+    );
+}

@@ -8,7 +8,10 @@ use super::annotations::{
     ACTIONS_PREFIX, CONDITIONS_PREFIX, LISTENER_ATTRIBUTES_PREFIX, PREFIX, TRANSFORMS_PREFIX,
 };
 use super::hostnames::EXTERNAL_DNS_PREFIXES;
-use super::service::annotations::LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_ATTRIBUTES_PREFIX;
+use super::service::annotations::{
+    LISTENER_ATTRIBUTES_PREFIX as SERVICE_LISTENER_ATTRIBUTES_PREFIX,
+    TARGET_GROUP_ATTRIBUTES_PORT_PREFIX,
+};
 
 /// The Service annotations of LBC (and the in-tree controller) that this operator reads start
 /// with this.
@@ -33,6 +36,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "listen-ports",
     "load-balancer-attributes",
     "load-balancer-name",
+    "manage-backend-security-group-rules",
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
@@ -49,7 +53,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
 ];
 
 /// `service.beta.kubernetes.io/aws-load-balancer-<name>` annotations implemented (besides
-/// `listener-attributes.<protocol>-<port>`).
+/// `listener-attributes.<protocol>-<port>` and `target-group-attributes.<port>`).
 pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "access-log-enabled",
     "access-log-s3-bucket-name",
@@ -60,6 +64,7 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "backend-protocol",
     "cross-zone-load-balancing-enabled",
     "eip-allocations",
+    "enable-icmp-for-path-mtu-discovery",
     "healthcheck-healthy-threshold",
     "healthcheck-interval",
     "healthcheck-path",
@@ -70,10 +75,12 @@ pub const SERVICE_IMPLEMENTED: &[&str] = &[
     "healthcheck-unhealthy-threshold",
     "internal",
     "ip-address-type",
+    "manage-backend-security-group-rules",
     "name",
     "nlb-target-type",
     "private-ipv4-addresses",
     "proxy-protocol",
+    "proxy-protocol-per-target-group",
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
@@ -119,6 +126,7 @@ pub fn unsupported(kind: Kind, annotations: Option<&BTreeMap<String, String>>) -
                 Kind::Service => key.strip_prefix(SERVICE_PREFIX).map(|rest| {
                     SERVICE_IMPLEMENTED.contains(&rest)
                         || key.starts_with(SERVICE_LISTENER_ATTRIBUTES_PREFIX)
+                        || key.starts_with(TARGET_GROUP_ATTRIBUTES_PORT_PREFIX)
                 }),
             };
             let external_dns = EXTERNAL_DNS_PREFIXES
@@ -186,7 +194,10 @@ mod tests {
                     "service.beta.kubernetes.io/aws-load-balancer-type",
                     "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol",
                     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes",
+                    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.80",
+                    "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group",
                     "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery",
+                    "service.beta.kubernetes.io/aws-load-balancer-quic-enabled-ports",
                     "service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80",
                     "service.beta.kubernetes.io/load-balancer-source-ranges",
                     "external-dns.alpha.kubernetes.io/hostname",
@@ -195,7 +206,7 @@ mod tests {
             ),
             [
                 "external-dns.alpha.kubernetes.io/target",
-                "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery",
+                "service.beta.kubernetes.io/aws-load-balancer-quic-enabled-ports",
             ]
         );
         assert!(unsupported(Kind::Service, None).is_empty());

@@ -2,6 +2,16 @@
 //! target (node) groups, and each stack's managed frontend group.
 use super::*;
 
+/// EC2's protocol name for ICMP.
+pub const ICMPV4: &str = "icmp";
+/// EC2's protocol name for ICMPv6.
+pub const ICMPV6: &str = "icmpv6";
+/// ICMP type 3 ("destination unreachable") code 4 ("fragmentation needed"), as a security-group
+/// rule's (from, to) ports.
+pub const ICMPV4_PATH_MTU: (i32, i32) = (3, 4);
+/// ICMPv6 type 2 ("packet too big") code 0, as a security-group rule's (from, to) ports.
+pub const ICMPV6_PATH_MTU: (i32, i32) = (2, 0);
+
 pub(super) fn backend_tags(cluster: &str) -> Tags {
     [
         (tags::CLUSTER.to_owned(), cluster.to_owned()),
@@ -47,7 +57,7 @@ impl Backend {
                     add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }
             } else if let Some(d) = input.desired {
-                needed |= d.load_balancer.security_groups.is_empty();
+                needed |= d.load_balancer.uses_backend_security_group();
                 for tg in &d.target_groups {
                     add_tg_port(tg.port, &tg.health_check.port, &tg.targets);
                 }
@@ -175,6 +185,25 @@ impl<'a> StackPlanner<'a> {
             FRONTEND_SG_RESOURCE.to_owned(),
         );
         let mut wanted: BTreeSet<SgPermission> = BTreeSet::new();
+        if spec.icmp_for_path_mtu_discovery && !d.listeners.is_empty() {
+            // As LBC's `buildManagedSecurityGroupIngressPermissions`: one rule per source CIDR
+            // (prefix lists get none) for the ICMP "fragmentation needed" message (IPv4 type 3
+            // code 4) or ICMPv6 "packet too big" (type 2 code 0).
+            for cidr in &spec.inbound_cidrs {
+                let (protocol, (from_port, to_port), source) = if cidr.contains(':') {
+                    (ICMPV6, ICMPV6_PATH_MTU, SgSource::CidrV6(cidr.clone()))
+                } else {
+                    (ICMPV4, ICMPV4_PATH_MTU, SgSource::Cidr(cidr.clone()))
+                };
+                wanted.insert(SgPermission {
+                    protocol: protocol.to_owned(),
+                    from_port,
+                    to_port,
+                    source,
+                    description: None,
+                });
+            }
+        }
         for l in &d.listeners {
             let protocols: &[&str] = match l.protocol {
                 Protocol::Udp => &["udp"],

@@ -661,6 +661,8 @@ fn load_balancer(
         security_groups,
         inbound_cidrs,
         inbound_prefix_lists: Vec::new(),
+        icmp_for_path_mtu_discovery: false,
+        manage_backend_security_group_rules: false,
         eip_allocations: Vec::new(),
         private_ipv4_addresses: Vec::new(),
         attributes: spec

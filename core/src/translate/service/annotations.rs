@@ -3,7 +3,7 @@
 //!
 //! As on the Ingress side, a value that is present but unusable is an error naming the Service,
 //! the annotation, the value and what was expected; nothing is dropped silently.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crate::model::{IpAddressType, Protocol, Scheme, TargetType};
@@ -71,9 +71,25 @@ pub const BACKEND_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer
 pub const NLB_TARGET_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
 /// `aws-load-balancer-proxy-protocol`.
 pub const PROXY_PROTOCOL: &str = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol";
+/// `aws-load-balancer-manage-backend-security-group-rules`: with `aws-load-balancer-security-groups`,
+/// also attach the shared backend security group and let it in on the node security groups.
+pub const MANAGE_BACKEND_SECURITY_GROUP_RULES: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules";
+/// `aws-load-balancer-enable-icmp-for-path-mtu-discovery`: `on` lets the ICMP messages of path
+/// MTU discovery into the managed security group.
+pub const ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery";
+/// `aws-load-balancer-proxy-protocol-per-target-group`: the Service ports whose target groups
+/// get proxy protocol v2 (every other target group gets it off).
+pub const PROXY_PROTOCOL_PER_TARGET_GROUP: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group";
 /// `aws-load-balancer-target-group-attributes`.
 pub const TARGET_GROUP_ATTRIBUTES: &str =
     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+/// `aws-load-balancer-target-group-attributes.` (then a Service port number): attributes of
+/// that port's target group only, over `aws-load-balancer-target-group-attributes`.
+pub const TARGET_GROUP_ATTRIBUTES_PORT_PREFIX: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.";
 /// `aws-load-balancer-target-node-labels`.
 pub const TARGET_NODE_LABELS: &str =
     "service.beta.kubernetes.io/aws-load-balancer-target-node-labels";
@@ -253,6 +269,10 @@ pub struct ServiceSettings {
     pub attributes: BTreeMap<String, String>,
     /// `aws-load-balancer-additional-resource-tags`.
     pub tags: BTreeMap<String, String>,
+    /// `aws-load-balancer-manage-backend-security-group-rules`.
+    pub manage_backend_sg_rules: Option<bool>,
+    /// `aws-load-balancer-enable-icmp-for-path-mtu-discovery: on`.
+    pub icmp_for_path_mtu_discovery: bool,
     /// `aws-load-balancer-ssl-cert`.
     pub ssl_certificates: Option<Vec<String>>,
     /// `aws-load-balancer-ssl-ports`: port names, numbers, or `*`.
@@ -269,8 +289,14 @@ pub struct ServiceSettings {
     pub target_type: Option<TargetType>,
     /// `aws-load-balancer-proxy-protocol: "*"`.
     pub proxy_protocol: bool,
+    /// `aws-load-balancer-proxy-protocol-per-target-group`: the Service ports whose target
+    /// groups get proxy protocol v2 (`None`: the annotation is not set).
+    pub proxy_protocol_ports: Option<BTreeSet<u16>>,
     /// `aws-load-balancer-target-group-attributes`.
     pub target_group_attributes: BTreeMap<String, String>,
+    /// `aws-load-balancer-target-group-attributes.<port>`, per Service port (empty values, which
+    /// keep the value of `aws-load-balancer-target-group-attributes` as in LBC, left out).
+    pub target_group_attributes_per_port: BTreeMap<u16, BTreeMap<String, String>>,
     /// `aws-load-balancer-target-node-labels`.
     pub target_node_labels: BTreeMap<String, String>,
     /// The health-check annotations.
@@ -364,6 +390,59 @@ fn parse_attributes(a: &Annotations<'_>) -> Result<BTreeMap<String, String>, Bui
     Ok(out.into_iter().map(|(k, (v, _))| (k, v)).collect())
 }
 
+/// What `aws-load-balancer-proxy-protocol-per-target-group` accepts.
+pub const PROXY_PROTOCOL_PORTS_EXPECTED: &str =
+    "a comma-separated list of service port numbers such as \"80, 443\" (the target groups of those ports get proxy protocol v2, the others do not)";
+
+/// Parses `aws-load-balancer-proxy-protocol-per-target-group` as LBC does: comma-separated,
+/// items trimmed, empty items skipped, each a port number.
+fn parse_port_set(v: &str) -> Option<BTreeSet<u16>> {
+    let mut out = BTreeSet::new();
+    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        out.insert(item.parse::<u16>().ok().filter(|p| *p > 0)?);
+    }
+    Some(out)
+}
+
+/// `aws-load-balancer-target-group-attributes.<port>` annotations, per port, as LBC's
+/// `buildPortSpecificTargetGroupAttributes` reads them: a `key=value` map whose empty values
+/// keep the Service-wide value. A key whose rest is not a port number is an error (LBC never
+/// reads it).
+fn parse_target_group_attributes_per_port(
+    a: &Annotations<'_>,
+) -> Result<BTreeMap<u16, BTreeMap<String, String>>, BuildError> {
+    let mut out = BTreeMap::new();
+    for key in a.all().into_iter().flat_map(BTreeMap::keys) {
+        let Some(rest) = key.strip_prefix(TARGET_GROUP_ATTRIBUTES_PORT_PREFIX) else {
+            continue;
+        };
+        let value = a.raw(key).unwrap_or_default();
+        let Some(port) = rest.parse::<u16>().ok().filter(|p| *p > 0) else {
+            return Err(invalid_annotation(
+                a.object(),
+                key,
+                value,
+                format!(
+                    "a key {TARGET_GROUP_ATTRIBUTES_PORT_PREFIX}<port> with a service port number from 1 to 65535"
+                ),
+            ));
+        };
+        let Some(map) = a.map(key)? else {
+            continue;
+        };
+        let map: BTreeMap<String, String> =
+            map.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        if let Some(expected) = crate::translate::attributes::problem(
+            crate::translate::attributes::Set::NetworkTargetGroup,
+            &map,
+        ) {
+            return Err(invalid_annotation(a.object(), key, value, expected));
+        }
+        out.insert(port, map);
+    }
+    Ok(out)
+}
+
 fn parse_target_group_attributes(
     a: &Annotations<'_>,
 ) -> Result<BTreeMap<String, String>, BuildError> {
@@ -441,6 +520,22 @@ impl ServiceSettings {
             )?,
             attributes: parse_attributes(a)?,
             tags: parse_tags(a)?,
+            manage_backend_sg_rules: a.parse_with(
+                MANAGE_BACKEND_SECURITY_GROUP_RULES,
+                crate::translate::annotations::GO_BOOL_EXPECTED,
+                crate::translate::annotations::parse_go_bool,
+            )?,
+            icmp_for_path_mtu_discovery: a
+                .parse_with(
+                    ENABLE_ICMP_FOR_PATH_MTU_DISCOVERY,
+                    "\"on\" or \"off\"",
+                    |v| match v {
+                        "on" => Some(true),
+                        "off" => Some(false),
+                        _ => None,
+                    },
+                )?
+                .unwrap_or(false),
             ssl_certificates: a.parse_with(
                 SSL_CERT,
                 crate::translate::annotations::CERTIFICATE_ARN_EXPECTED,
@@ -491,7 +586,13 @@ impl ServiceSettings {
                     |v| (v == "*").then_some(true),
                 )?
                 .unwrap_or(false),
+            proxy_protocol_ports: a.parse_with(
+                PROXY_PROTOCOL_PER_TARGET_GROUP,
+                PROXY_PROTOCOL_PORTS_EXPECTED,
+                parse_port_set,
+            )?,
             target_group_attributes: parse_target_group_attributes(a)?,
+            target_group_attributes_per_port: parse_target_group_attributes_per_port(a)?,
             target_node_labels: a.map(TARGET_NODE_LABELS)?.unwrap_or_default(),
             health_check,
         })

@@ -147,6 +147,8 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
     } else {
         Vec::new()
     };
+    // As LBC: the rules go on the managed security group only.
+    let security_groups_empty = security_groups.is_empty();
     Ok(LoadBalancerSpec {
         name: s.name.clone().unwrap_or_else(|| {
             load_balancer_name(ctx.cluster(), &ctx.namespace, &ctx.name, ctx.uid(), scheme)
@@ -159,6 +161,10 @@ pub(crate) fn build(ctx: &ServiceContext<'_>) -> Result<LoadBalancerSpec, BuildE
         security_groups,
         inbound_cidrs,
         inbound_prefix_lists,
+        icmp_for_path_mtu_discovery: security_groups_empty && s.icmp_for_path_mtu_discovery,
+        manage_backend_security_group_rules: !security_groups_empty
+            && s.manage_backend_sg_rules
+                .unwrap_or(ctx.index.config.manage_backend_security_group_rules),
         eip_allocations,
         private_ipv4_addresses,
         attributes: s.attributes.clone(),

@@ -8,14 +8,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::annotations::{
     attribute_keys, defaults, HEALTHCHECK_INTERVAL, HEALTHCHECK_PORT, HEALTHCHECK_TIMEOUT,
-    NLB_TARGET_TYPE,
+    IP_ADDRESS_TYPE, NLB_TARGET_TYPE,
 };
 use super::listener::{describe_ports, PortEntry, PortPlan};
 use super::{generated_name, ServiceContext};
 use crate::model::{
-    tags, HealthCheckSpec, MatcherSpec, Protocol, TargetGroupSpec, TargetSpec, TargetType,
+    tags, HealthCheckSpec, IpAddressType, MatcherSpec, Protocol, TargetGroupSpec, TargetSpec,
+    TargetType,
 };
-use crate::translate::endpoints::{endpoint_targets, port_u16, Readiness};
+use crate::translate::endpoints::{endpoint_targets_of, port_u16, Family, Readiness};
 use crate::translate::error::{invalid_annotation, invalid_field, BuildError};
 
 /// Inputs of a generated Service target group name.
@@ -72,22 +73,24 @@ fn written_target_port(port: &ServicePort) -> String {
     }
 }
 
-/// Ready endpoints of the Service's IPv4 EndpointSlices on the target port of `entry`, resolved
-/// per slice when the target port is named. The error (a warning: the target group is still
-/// built) says the named port is carried by none of the slices.
+/// Ready endpoints of the Service's EndpointSlices of `family` on the target port of `entry`,
+/// resolved per slice when the target port is named. The error (a warning: the target group is
+/// still built) says the named port is carried by none of the slices.
 fn ip_targets(
     ctx: &ServiceContext<'_>,
     entry: PortEntry<'_>,
+    family: Family,
     warnings: &mut Vec<BuildError>,
 ) -> (Vec<TargetSpec>, Option<BuildError>) {
     let port = entry.port;
-    let resolved = endpoint_targets(
+    let resolved = endpoint_targets_of(
         ctx.index,
         &ctx.namespace,
         &ctx.name,
         ctx.svc,
         port,
         Readiness::ReadyNotTerminating,
+        family,
     );
     for (field, addr) in &resolved.invalid {
         warnings.push(invalid_field(
@@ -95,19 +98,21 @@ fn ip_targets(
             field.clone(),
             addr,
             format!(
-                "an IPv4 address; that endpoint is not a target of target group {}",
+                "an {} address; that endpoint is not a target of target group {}",
+                family.address_type(),
                 target_group_id(ctx, port.port)
             ),
         ));
     }
     let port_name = port.name.as_deref().unwrap_or_default();
-    let warning = resolved.unresolved_in.map(|ipv4_slices| {
+    let warning = resolved.unresolved_in.map(|slices| {
         invalid_field(
             &ctx.object,
             format!("spec.ports[{}].targetPort", entry.index),
             &written_target_port(port),
             format!(
-                "a container port that the service's EndpointSlices resolve, but none of its {ipv4_slices} IPv4 EndpointSlice(s) has a port named {port_name:?}; target group {} has no targets",
+                "a container port that the service's EndpointSlices resolve, but none of its {slices} {} EndpointSlice(s) has a port named {port_name:?}; target group {} has no targets",
+                family.address_type(),
                 target_group_id(ctx, port.port)
             ),
         )
@@ -119,6 +124,7 @@ fn ip_targets(
 fn port_and_targets(
     ctx: &ServiceContext<'_>,
     entry: PortEntry<'_>,
+    family: Family,
     warnings: &mut Vec<BuildError>,
 ) -> Result<(u16, Vec<TargetSpec>), BuildError> {
     match ctx.target_type {
@@ -161,7 +167,7 @@ fn port_and_targets(
                 // As LBC: 1 when the target port is named; each target carries its own port.
                 Some(IntOrString::String(_)) => 1,
             };
-            let (targets, warning) = ip_targets(ctx, entry, warnings);
+            let (targets, warning) = ip_targets(ctx, entry, family, warnings);
             warnings.extend(warning);
             Ok((tg_port, targets))
         }
@@ -295,6 +301,34 @@ fn health_check(ctx: &ServiceContext<'_>) -> Result<HealthCheckSpec, BuildError>
     })
 }
 
+/// The address family of the Service's target groups, as LBC's `buildTargetGroupIPAddressType`:
+/// IPv6 when `spec.ipFamilies` names IPv6 (single-stack IPv6 or dual-stack, either order), which
+/// needs a dualstack load balancer; else IPv4.
+fn family(ctx: &ServiceContext<'_>) -> Result<Family, BuildError> {
+    let families: &[String] = ctx
+        .svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.ip_families.as_deref())
+        .unwrap_or_default();
+    if !families.iter().any(|f| f == "IPv6") {
+        return Ok(Family::Ipv4);
+    }
+    match ctx.settings.ip_address_type {
+        Some(IpAddressType::Dualstack | IpAddressType::DualstackWithoutPublicIpv4) => {
+            Ok(Family::Ipv6)
+        }
+        _ => Err(invalid_field(
+            &ctx.object,
+            "spec.ipFamilies",
+            &families.join(","),
+            format!(
+                "IPv4 only, or annotation {IP_ADDRESS_TYPE}: dualstack: IPv6 targets need a dualstack load balancer (LBC: unsupported IPv6 configuration, lb not dual-stack)"
+            ),
+        )),
+    }
+}
+
 /// Resource id of the target group of Service port `port`: `namespace/name:port` (LBC's).
 pub(crate) fn target_group_id(ctx: &ServiceContext<'_>, port: i32) -> String {
     format!("{}/{}:{port}", ctx.namespace, ctx.name)
@@ -315,11 +349,13 @@ pub(crate) fn build(
             "at least one port",
         ));
     };
+    let family = family(ctx)?;
     let mut local_warnings = Vec::new();
-    let (tg_port, targets) = port_and_targets(ctx, first, &mut local_warnings)?;
+    let (tg_port, targets) = port_and_targets(ctx, first, family, &mut local_warnings)?;
     // TCP_UDP: the UDP entry must reach the same targets, since both share one target group.
     for other in entries {
-        let (other_port, other_targets) = port_and_targets(ctx, other, &mut local_warnings)?;
+        let (other_port, other_targets) =
+            port_and_targets(ctx, other, family, &mut local_warnings)?;
         if (other_port, &other_targets) == (tg_port, &targets) {
             continue;
         }
@@ -371,11 +407,23 @@ pub(crate) fn build(
     });
     let s = &ctx.settings;
     // As LBC: proxy protocol is always set, so removing the annotation turns it off again.
+    // As LBC's `buildTargetGroupAttributes`: the Service-wide attributes, then this port's
+    // (`target-group-attributes.<port>`), then `proxy-protocol-per-target-group` (on for the
+    // ports it names, off for the others), then `proxy-protocol: "*"` (on everywhere).
     let mut attributes = BTreeMap::from([(
         attribute_keys::PROXY_PROTOCOL_V2.to_owned(),
         "false".to_owned(),
     )]);
     attributes.extend(s.target_group_attributes.clone());
+    if let Some(per_port) = s.target_group_attributes_per_port.get(&plan.port) {
+        attributes.extend(per_port.clone());
+    }
+    if let Some(ports) = &s.proxy_protocol_ports {
+        attributes.insert(
+            attribute_keys::PROXY_PROTOCOL_V2.to_owned(),
+            ports.contains(&plan.port).to_string(),
+        );
+    }
     if s.proxy_protocol {
         attributes.insert(
             attribute_keys::PROXY_PROTOCOL_V2.to_owned(),
@@ -390,7 +438,7 @@ pub(crate) fn build(
         protocol: plan.target_protocol,
         protocol_version: None,
         target_type: ctx.target_type,
-        ip_address_type: "ipv4".to_owned(),
+        ip_address_type: family.ip_address_type().to_owned(),
         health_check,
         targets,
         attributes,

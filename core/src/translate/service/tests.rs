@@ -1633,3 +1633,297 @@ fn security_group_prefix_lists_of_a_service() {
         ]
     );
 }
+
+/// A Service with TCP ports 22, 80, 443 and 3306 (ip targets).
+fn four_ports() -> Svc {
+    lb(
+        "shop",
+        "db",
+        &[
+            ("ssh", 22, "TCP", Some(P::N(2222)), Some(30022)),
+            ("http", 80, "TCP", Some(P::N(8080)), Some(30080)),
+            ("https", 443, "TCP", Some(P::N(8443)), Some(30443)),
+            ("mysql", 3306, "TCP", Some(P::N(3306)), Some(33306)),
+        ],
+    )
+}
+
+/// Target group attributes per Service port, `port=attributes;...`.
+fn tg_attributes(out: &BuildOutput) -> String {
+    only_stack(out)
+        .target_groups
+        .iter()
+        .map(|t| {
+            let port = t.id.rsplit(':').next().unwrap_or_default();
+            format!("{port}: {}", map(&t.attributes))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// LBC's `Test_defaultModelBuilderTask_targetGroupAttrs` cases for
+/// `proxy-protocol-per-target-group` and `target-group-attributes.<port>`, on a Service with
+/// all the ports the cases name.
+#[test]
+fn proxy_protocol_and_attributes_per_target_group_as_lbc() {
+    const PER_TG: &str =
+        "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group";
+    const BASE: &str = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+    let pp = "proxy_protocol_v2.enabled";
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], String);
+    let cases: &[Case<'_>] = &[
+        (
+            "default: off everywhere",
+            &[],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=false"),
+        ),
+        (
+            "per target group: on for the ports named, off for the others",
+            &[(PER_TG, "80")],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=true"),
+        ),
+        (
+            "per target group, spaces and empty items",
+            &[(PER_TG, " 443, 22 ,,")],
+            format!("22: {pp}=true; 3306: {pp}=false; 443: {pp}=true; 80: {pp}=false"),
+        ),
+        (
+            "proxy-protocol * wins over per target group",
+            &[(PER_TG, "443, 22"), (ann::PROXY_PROTOCOL, "*")],
+            format!("22: {pp}=true; 3306: {pp}=true; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "per target group wins over the attributes",
+            &[(PER_TG, "80,3306"), (BASE, &format!("{pp}=true"))],
+            format!("22: {pp}=false; 3306: {pp}=true; 443: {pp}=false; 80: {pp}=true"),
+        ),
+        (
+            "an empty per-port value keeps the Service-wide one",
+            &[
+                (BASE, "deregistration_delay.timeout_seconds=80"),
+                (&format!("{BASE}.3306"), "deregistration_delay.timeout_seconds="),
+            ],
+            format!(
+                "22: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 3306: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 443: deregistration_delay.timeout_seconds=80,{pp}=false; \
+                 80: deregistration_delay.timeout_seconds=80,{pp}=false"
+            ),
+        ),
+        (
+            "multiple ports with different attributes",
+            &[
+                (BASE, "deregistration_delay.timeout_seconds=60"),
+                (&format!("{BASE}.80"), "deregistration_delay.timeout_seconds=30"),
+                (
+                    &format!("{BASE}.3306"),
+                    "deregistration_delay.timeout_seconds=120, stickiness.enabled=true",
+                ),
+            ],
+            format!(
+                "22: deregistration_delay.timeout_seconds=60,{pp}=false; \
+                 3306: deregistration_delay.timeout_seconds=120,{pp}=false,stickiness.enabled=true; \
+                 443: deregistration_delay.timeout_seconds=60,{pp}=false; \
+                 80: deregistration_delay.timeout_seconds=30,{pp}=false"
+            ),
+        ),
+        (
+            "port-specific proxy protocol off, proxy-protocol * still wins",
+            &[
+                (BASE, &format!("{pp}=true")),
+                (&format!("{BASE}.3306"), &format!("{pp}=false")),
+                (ann::PROXY_PROTOCOL, "*"),
+            ],
+            format!("22: {pp}=true; 3306: {pp}=true; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "port-specific proxy protocol without proxy-protocol",
+            &[
+                (BASE, &format!("{pp}=true")),
+                (&format!("{BASE}.3306"), &format!("{pp}=false")),
+            ],
+            format!("22: {pp}=true; 3306: {pp}=false; 443: {pp}=true; 80: {pp}=true"),
+        ),
+        (
+            "a port the Service does not have does nothing, as LBC",
+            &[(PER_TG, "8080"), (&format!("{BASE}.8080"), "stickiness.enabled=true")],
+            format!("22: {pp}=false; 3306: {pp}=false; 443: {pp}=false; 80: {pp}=false"),
+        ),
+    ];
+    for (name, annotations, want) in cases {
+        let mut svc = four_ports();
+        for (k, v) in *annotations {
+            svc = svc.annotation(k, v);
+        }
+        let out = build_one(svc.0);
+        assert!(out.warnings.is_empty(), "{name}: {:?}", out.warnings);
+        assert_eq!(&tg_attributes(&out), want, "{name}");
+    }
+
+    for (key, value, error) in [
+        (
+            PER_TG.to_owned(),
+            "80,http",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group has invalid value "80,http": expected a comma-separated list of service port numbers such as "80, 443" (the target groups of those ports get proxy protocol v2, the others do not); no load balancer is built for service shop/db"#,
+        ),
+        (
+            PER_TG.to_owned(),
+            "0",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group has invalid value "0": expected a comma-separated list of service port numbers such as "80, 443" (the target groups of those ports get proxy protocol v2, the others do not); no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.3306"),
+            "preserve_client_ip.enabled=invalid",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.3306 has invalid value "preserve_client_ip.enabled=invalid": expected key=value pairs with preserve_client_ip.enabled set to true or false, not "invalid"; no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.3306"),
+            "deregistration_delay.timeout_seconds",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.3306 has invalid value "deregistration_delay.timeout_seconds": expected a comma-separated list of key=value pairs; no load balancer is built for service shop/db"#,
+        ),
+        (
+            format!("{BASE}.mysql"),
+            "stickiness.enabled=true",
+            r#"service shop/db: annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.mysql has invalid value "stickiness.enabled=true": expected a key service.beta.kubernetes.io/aws-load-balancer-target-group-attributes.<port> with a service port number from 1 to 65535; no load balancer is built for service shop/db"#,
+        ),
+    ] {
+        let out = build_one(four_ports().annotation(&key, value).0);
+        assert_eq!(messages(&out), [error], "{key}={value}");
+    }
+}
+
+/// `enable-icmp-for-path-mtu-discovery`: `on` as LBC (managed security group only), `off`, and
+/// any other value an error (LBC ignores it).
+#[test]
+fn icmp_for_path_mtu_discovery_on_the_managed_security_group() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery";
+    let out = build_one(web().annotation(key, "on").0);
+    assert!(lbs(only_stack(&out)).icmp_for_path_mtu_discovery);
+    let out = build_one(web().annotation(key, "off").0);
+    assert!(!lbs(only_stack(&out)).icmp_for_path_mtu_discovery);
+    assert!(!lbs(only_stack(&build_one(web().0))).icmp_for_path_mtu_discovery);
+    let out = build_one(
+        web()
+            .annotation(key, "on")
+            .annotation(ann::SECURITY_GROUPS, "sg-0123")
+            .0,
+    );
+    assert!(
+        !lbs(only_stack(&out)).icmp_for_path_mtu_discovery,
+        "user security groups are not touched"
+    );
+    let out = build_one(web().annotation(key, "true").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-enable-icmp-for-path-mtu-discovery has invalid value "true": expected "on" or "off"; no load balancer is built for service shop/web"#
+        ]
+    );
+}
+
+/// `aws-load-balancer-manage-backend-security-group-rules` as LBC's
+/// `buildManageSecurityGroupRulesFlag`: with `aws-load-balancer-security-groups` the
+/// annotation, else `--enable-manage-backend-security-group-rules`; nothing without them.
+#[test]
+fn manage_backend_security_group_rules_of_a_service() {
+    let key = "service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules";
+    let built = |annotations: &[(&str, &str)], flag: bool| {
+        let mut svc = web();
+        for (k, v) in annotations {
+            svc = svc.annotation(k, v);
+        }
+        let mut config = config();
+        config.manage_backend_security_group_rules = flag;
+        let out = build(&snapshot(vec![svc.0]), &config);
+        let lb = lbs(only_stack(&out));
+        (
+            lb.manage_backend_security_group_rules,
+            lb.uses_backend_security_group(),
+        )
+    };
+    let sgs = (ann::SECURITY_GROUPS, "sg-0123");
+    assert_eq!(built(&[], false), (false, true));
+    assert_eq!(built(&[(key, "true")], false), (false, true));
+    assert_eq!(built(&[sgs], false), (false, false));
+    assert_eq!(built(&[sgs], true), (true, true));
+    assert_eq!(built(&[sgs, (key, "1")], false), (true, true));
+    assert_eq!(built(&[sgs, (key, "false")], true), (false, false));
+    let out = build_one(web().annotation(key, "enabled").0);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/web: annotation service.beta.kubernetes.io/aws-load-balancer-manage-backend-security-group-rules has invalid value "enabled": expected "true" or "false" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False); no load balancer is built for service shop/web"#
+        ]
+    );
+}
+
+/// IPv6 target groups as LBC's `buildTargetGroupIPAddressType`: a Service whose
+/// `spec.ipFamilies` names IPv6 (single-stack or dual-stack) behind a dualstack NLB gets `ipv6`
+/// target groups with the ready endpoints of its IPv6 EndpointSlices (the IPv4 slices are not
+/// read); behind an IPv4 NLB it is an error, as in LBC.
+#[test]
+fn ipv6_services_get_ipv6_target_groups_on_dualstack_load_balancers() {
+    let v6 = |mut s: EndpointSlice| {
+        s.address_type = "IPv6".into();
+        s
+    };
+    let slices = vec![
+        slice(
+            "shop",
+            "api",
+            "api-v4",
+            &[("http", 8080)],
+            &[("10.0.1.10", Some(true))],
+        ),
+        v6(slice(
+            "shop",
+            "api",
+            "api-v6",
+            &[("http", 8080)],
+            &[
+                ("2001:db8::10", Some(true)),
+                ("2001:db8::11", Some(false)),
+                ("10.0.1.11", Some(true)),
+            ],
+        )),
+    ];
+    let built = |families: &[&str], dualstack: bool| {
+        let mut svc = ip_api().spec(|s| {
+            s.ip_families = Some(families.iter().map(|f| (*f).to_owned()).collect());
+        });
+        if dualstack {
+            svc = svc.annotation(ann::IP_ADDRESS_TYPE, "dualstack");
+        }
+        let mut snap = snapshot(vec![svc.build()]);
+        snap.endpoint_slices = slices.clone();
+        build(&snap, &config())
+    };
+    for families in [&["IPv6"][..], &["IPv6", "IPv4"], &["IPv4", "IPv6"]] {
+        let out = built(families, true);
+        assert_eq!(
+            messages(&out),
+            [
+                r#"service shop/api: endpointslice shop/api-v6 endpoints[2].addresses[0] has invalid value "10.0.1.11": expected an IPv6 address; that endpoint is not a target of target group shop/api:80"#
+            ],
+            "{families:?}"
+        );
+        let tg = tg0(only_stack(&out));
+        assert_eq!(tg.ip_address_type, "ipv6", "{families:?}");
+        assert_eq!(targets(&tg), "2001:db8::10:8080", "{families:?}");
+    }
+    for dualstack in [false, true] {
+        let out = built(&["IPv4"], dualstack);
+        let tg = tg0(only_stack(&out));
+        assert_eq!(
+            (tg.ip_address_type.as_str(), targets(&tg).as_str()),
+            ("ipv4", "10.0.1.10:8080")
+        );
+    }
+    let out = built(&["IPv6"], false);
+    assert_eq!(
+        messages(&out),
+        [
+            r#"service shop/api: spec.ipFamilies has invalid value "IPv6": expected IPv4 only, or annotation service.beta.kubernetes.io/aws-load-balancer-ip-address-type: dualstack: IPv6 targets need a dualstack load balancer (LBC: unsupported IPv6 configuration, lb not dual-stack); no load balancer is built for service shop/api"#
+        ]
+    );
+}

@@ -370,19 +370,6 @@ pub fn parse_web_acl(v: &str) -> Option<WebAcl> {
         .then(|| WebAcl::Associate(v.to_owned()))
 }
 
-/// What a boolean annotation parsed as LBC parses it takes.
-pub const GO_BOOL_EXPECTED: &str = "\"true\" or \"false\"";
-
-/// A boolean as LBC's `ParseBoolAnnotation` reads it (Go's `strconv.ParseBool`).
-#[must_use]
-pub fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// A `serde_json` error in the words of the annotation's author: JSON objects and lists,
 /// not Rust's maps, sequences and struct names.
 #[must_use]

@@ -2834,7 +2834,7 @@ fn web_acl_and_shield_annotations_per_group() {
         (
             ann::SHIELD_ADVANCED_PROTECTION,
             "yes",
-            r#""true" or "false""#,
+            r#""true" or "false" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)"#,
         ),
     ] {
         let out = built(vec![member("one", "/a", &[(key, value)])]);

@@ -2,8 +2,8 @@
 //! caches ([`GatewayStores`]).
 //!
 //! `run` asks the API server once, at start, which of the kinds the translation reads are
-//! served (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant; TCPRoute, UDPRoute and
-//! TLSRoute from the experimental channel; the AWS Load Balancer Controller's
+//! served (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant, ListenerSet; TCPRoute,
+//! UDPRoute and TLSRoute from the experimental channel; the AWS Load Balancer Controller's
 //! `gateway.k8s.aws` LoadBalancerConfiguration), and watches only those, untyped (a malformed
 //! object must not break a watch: it is logged and left out when the caches are read). A
 //! cluster without the CRDs gets no watch request for them; CRDs installed later are watched
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lb_operator_core::translate::gateway::ParentReference;
 use aws_lb_operator_core::translate::gateway::{
-    Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route,
+    Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route, ListenerSet,
     LoadBalancerConfiguration, ReferenceGrant,
 };
 use aws_lb_operator_core::translate::incremental::{self, Change};
@@ -53,11 +53,13 @@ pub enum Kind {
     TlsRoute,
     /// `gateway.k8s.aws` LoadBalancerConfiguration.
     LoadBalancerConfiguration,
+    /// ListenerSet (standard channel since Gateway API v1.5).
+    ListenerSet,
 }
 
 impl Kind {
     /// Every kind, in the order they are discovered.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::GatewayClass,
         Kind::Gateway,
         Kind::HttpRoute,
@@ -67,6 +69,7 @@ impl Kind {
         Kind::UdpRoute,
         Kind::TlsRoute,
         Kind::LoadBalancerConfiguration,
+        Kind::ListenerSet,
     ];
 
     /// The kind as Kubernetes spells it.
@@ -81,6 +84,7 @@ impl Kind {
             Kind::UdpRoute => "UDPRoute",
             Kind::TlsRoute => "TLSRoute",
             Kind::LoadBalancerConfiguration => "LoadBalancerConfiguration",
+            Kind::ListenerSet => "ListenerSet",
         }
     }
 
@@ -104,13 +108,18 @@ impl Kind {
             Kind::UdpRoute => "udproutes",
             Kind::TlsRoute => "tlsroutes",
             Kind::LoadBalancerConfiguration => "loadbalancerconfigurations",
+            Kind::ListenerSet => "listenersets",
         }
     }
 
     /// The versions the translation reads, preferred first.
     pub fn versions(self) -> &'static [&'static str] {
         match self {
-            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute => &["v1"],
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ListenerSet => &["v1"],
             Kind::ReferenceGrant => &["v1beta1", "v1"],
             Kind::TcpRoute | Kind::UdpRoute => &["v1alpha2"],
             Kind::TlsRoute => &["v1alpha2", "v1alpha3"],
@@ -430,6 +439,7 @@ impl GatewayStores {
             reference_grants: self.typed::<ReferenceGrant>(Kind::ReferenceGrant),
             load_balancer_configurations: self
                 .typed::<LoadBalancerConfiguration>(Kind::LoadBalancerConfiguration),
+            listener_sets: self.typed::<ListenerSet>(Kind::ListenerSet),
         }
     }
 }

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::translate::gateway::status::{
-    Condition, ConditionStatus, GatewayClassStatus, GatewayStatus, ListenerStatus, RouteStatus,
-    Statuses,
+    Condition, ConditionStatus, GatewayClassStatus, GatewayStatus, ListenerSetStatus,
+    ListenerStatus, RouteStatus, Statuses,
 };
 use aws_lb_operator_core::translate::gateway::{ALB_CONTROLLER, NLB_CONTROLLER};
 use serde_json::{json, Value};
@@ -130,7 +130,23 @@ pub fn gateway_status(
     if !addresses.is_empty() {
         v["addresses"] = Value::Array(addresses);
     }
+    if let Some(n) = desired.attached_listener_sets {
+        v["attachedListenerSets"] = n.into();
+    }
     v
+}
+
+/// The whole `status` of a ListenerSet naming a Gateway of ours.
+pub fn listener_set_status(
+    desired: &ListenerSetStatus,
+    current: Option<&Value>,
+    generation: Option<i64>,
+    now: &str,
+) -> Value {
+    json!({
+        "conditions": conditions(&desired.conditions, current.and_then(|c| c.get("conditions")), generation, now),
+        "listeners": desired.listeners.iter().map(|l| listener(l, current, generation, now)).collect::<Vec<_>>(),
+    })
 }
 
 /// Whether a parent entry's `parentRef` names the same parent as `parent_ref` (defaults
@@ -311,6 +327,40 @@ pub fn patches(
             });
         }
     }
+    // ListenerSets: programmed once their Gateway's load balancer is known.
+    let gateway_objects = objects(Kind::Gateway);
+    for set in objects(Kind::ListenerSet) {
+        let (ns, name, generation) = meta(&set);
+        let Some(desired) = statuses
+            .listener_sets
+            .iter()
+            .find(|s| s.namespace == ns && s.name == name)
+        else {
+            continue;
+        };
+        let mut desired = desired.clone();
+        let (gw_ns, gw_name) = desired.gateway.split_once('/').unwrap_or_default();
+        let known = addresses.contains_key(&StackId::gateway(gw_ns, gw_name))
+            || addresses.contains_key(&StackId::nlb_gateway(gw_ns, gw_name))
+            || gateway_objects.iter().any(|g| {
+                g.metadata.namespace.as_deref() == Some(gw_ns)
+                    && g.metadata.name.as_deref() == Some(gw_name)
+                    && programmed_address(g.data.get("status")).is_some()
+            });
+        if known {
+            desired.programmed();
+        }
+        let current = set.data.get("status");
+        let want = listener_set_status(&desired, current, generation, now);
+        if !same_status(current, &want) {
+            out.push(StatusPatch {
+                kind: Kind::ListenerSet,
+                namespace: ns,
+                name,
+                patch: json!({"status": want}),
+            });
+        }
+    }
     for kind in Kind::ALL.into_iter().filter(|k| k.is_route()) {
         for route in objects(kind) {
             let (ns, name, generation) = meta(&route);
@@ -472,6 +522,7 @@ mod tests {
         RouteParentStatus {
             parent_index: index,
             gateway: "web/edge".into(),
+            listener_set: None,
             section_name: None,
             port: None,
             controller_name: ALB_CONTROLLER.into(),
@@ -559,6 +610,7 @@ mod tests {
         GatewayStatus {
             namespace: "web".into(),
             name: "edge".into(),
+            attached_listener_sets: None,
             addresses: vec![],
             conditions: vec![
                 Condition::yes("Accepted", "Accepted", "ok"),
@@ -566,6 +618,109 @@ mod tests {
             ],
             listeners: vec![],
         }
+    }
+
+    /// A ListenerSet's status is written with its listeners, `Programmed` once its Gateway's
+    /// load balancer is known; the Gateway gets `attachedListenerSets`; nothing is rewritten
+    /// when current.
+    #[test]
+    fn listener_sets_are_programmed_with_their_gateway() {
+        let mut gw = pending_gateway();
+        gw.attached_listener_sets = Some(1);
+        let set = ListenerSetStatus {
+            namespace: "team".into(),
+            name: "apps".into(),
+            gateway: "web/edge".into(),
+            conditions: vec![
+                Condition::yes("Accepted", "Accepted", "ok"),
+                Condition::unknown("Programmed", "Pending", "waiting for the load balancer"),
+            ],
+            listeners: vec![ListenerStatus {
+                name: "extra".into(),
+                supported_kinds: vec!["gateway.networking.k8s.io/HTTPRoute".into()],
+                attached_routes: 2,
+                conditions: vec![Condition::unknown(
+                    "Programmed",
+                    "Pending",
+                    "waiting for the load balancer",
+                )],
+            }],
+        };
+        let statuses = Statuses {
+            gateways: vec![gw],
+            listener_sets: vec![set],
+            ..Statuses::default()
+        };
+        let set_object = |status: Option<Value>| {
+            let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+                "metadata": {"name": "apps", "namespace": "team", "generation": 3},
+                "spec": {"parentRef": {"name": "edge", "namespace": "web"}}});
+            if let Some(s) = status {
+                v["status"] = s;
+            }
+            std::sync::Arc::new(serde_json::from_value::<kube::api::DynamicObject>(v).unwrap())
+        };
+        let fresh_set = set_object(None);
+        let fresh_gw = gateway_object(None);
+        let none = BTreeMap::new();
+        let first = patches(
+            &statuses,
+            &none,
+            &|k| match k {
+                Kind::Gateway => vec![fresh_gw.clone()],
+                Kind::ListenerSet => vec![fresh_set.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0].kind, Kind::Gateway);
+        assert_eq!(first[0].patch["status"]["attachedListenerSets"], 1);
+        let pending = &first[1];
+        assert_eq!(
+            (pending.kind, pending.namespace.as_str()),
+            (Kind::ListenerSet, "team")
+        );
+        assert_eq!(
+            condition_status(&pending.patch["status"], "Programmed"),
+            "Unknown"
+        );
+        assert_eq!(
+            pending.patch["status"]["conditions"][0]["observedGeneration"],
+            3
+        );
+        let found: BTreeMap<StackId, String> =
+            [(StackId::gateway("web", "edge"), "lb.example".to_owned())].into();
+        let second = patches(
+            &statuses,
+            &found,
+            &|k| match k {
+                Kind::ListenerSet => vec![fresh_set.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        let written = second[0].patch["status"].clone();
+        assert_eq!(condition_status(&written, "Programmed"), "True");
+        let listener = &written["listeners"][0];
+        assert_eq!(listener["attachedRoutes"], 2);
+        assert_eq!(listener["conditions"][0]["status"], "True");
+        assert_eq!(
+            listener["supportedKinds"],
+            json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}])
+        );
+        // Current: nothing to write.
+        let current = set_object(Some(written));
+        let again = patches(
+            &statuses,
+            &found,
+            &|k| match k {
+                Kind::ListenerSet => vec![current.clone()],
+                _ => vec![],
+            },
+            LATER,
+        );
+        assert!(again.is_empty(), "{again:?}");
     }
 
     /// A controller that has not passed the stack yet (a restart, a new leader) keeps the
@@ -699,6 +854,7 @@ mod tests {
         let desired = GatewayStatus {
             namespace: "web".into(),
             name: "edge".into(),
+            attached_listener_sets: None,
             addresses: vec!["lb-1.elb.amazonaws.com".into()],
             conditions: vec![Condition::yes("Programmed", "Programmed", "up")],
             listeners: vec![ListenerStatus {

@@ -23,7 +23,7 @@ const REGION: &str = "ap-southeast-5";
 
 /// Every CRD of the Gateway API kinds `run` reads (the fixture serves a kind while a CRD of
 /// its name is stored).
-pub(crate) const GATEWAY_CRDS: [&str; 9] = [
+pub(crate) const GATEWAY_CRDS: [&str; 10] = [
     "gatewayclasses.gateway.networking.k8s.io",
     "gateways.gateway.networking.k8s.io",
     "httproutes.gateway.networking.k8s.io",
@@ -32,6 +32,7 @@ pub(crate) const GATEWAY_CRDS: [&str; 9] = [
     "tcproutes.gateway.networking.k8s.io",
     "udproutes.gateway.networking.k8s.io",
     "tlsroutes.gateway.networking.k8s.io",
+    "listenersets.gateway.networking.k8s.io",
     "loadbalancerconfigurations.gateway.k8s.aws",
 ];
 

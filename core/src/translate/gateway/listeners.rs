@@ -1,8 +1,9 @@
 //! A Gateway's listeners on an ALB: protocol, port, conflicts, certificates and route kinds,
 //! each with its status conditions.
+use super::listener_sets::{rivals, shown, Entry};
 use super::status::{self, reason, Condition, ListenerStatus};
 use super::types::ListenerConfiguration;
-use super::{message_of, Gateway, Listener, Settings, GROUP};
+use super::{message_of, Listener, Settings, GROUP};
 use crate::model::Protocol;
 use crate::translate::endpoints::port_u16;
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
@@ -19,6 +20,11 @@ pub(super) const GRPC_ROUTE: &str = "GRPCRoute";
 pub(super) struct State<'a> {
     /// The listener.
     pub(super) listener: &'a Listener,
+    /// `None`: the Gateway's own; `Some(k)`: of the `k`th attached ListenerSet.
+    pub(super) set: Option<usize>,
+    /// The namespace `allowedRoutes.namespaces.from: Same` means (the Gateway's, or the
+    /// ListenerSet's).
+    pub(super) home_ns: &'a str,
     /// The ALB protocol (`None`: not served by an ALB).
     pub(super) protocol: Option<Protocol>,
     /// The port (`0` when invalid).
@@ -155,16 +161,16 @@ pub(super) fn listener_configuration<'s>(
 }
 
 pub(super) fn validate<'a>(
-    gw: &'a Gateway,
+    entries: &[Entry<'a>],
     settings: &Settings,
     config: &BuildConfig,
-    object: &ObjectRef,
     errors: &mut Vec<BuildError>,
 ) -> Vec<State<'a>> {
-    let listeners = &gw.spec.listeners;
-    let mut states = Vec::with_capacity(listeners.len());
-    for (i, l) in listeners.iter().enumerate() {
-        let field = format!("spec.listeners[{i}]");
+    let mut states = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let l = entry.listener;
+        let object: &ObjectRef = &entry.object;
+        let field = entry.field.clone();
         let mut fail = |e: BuildError| {
             let m = message_of(&e);
             errors.push(e);
@@ -217,13 +223,13 @@ pub(super) fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        // Conflicts with the other listeners on the same port.
-        let others = listeners
-            .iter()
-            .enumerate()
-            .filter(|(j, o)| *j != i && o.port == l.port);
+        // Conflicts with the other listeners on the same port (of this resource, or of one
+        // before it in precedence).
+        let others = rivals(entries, i).filter(|(_, o)| o.listener.port == l.port);
         let mut conflicted = Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict");
-        for (j, o) in others {
+        for (_, other) in others {
+            let o = other.listener;
+            let o_field = shown(entry, other);
             if o.protocol != l.protocol {
                 conflicted = Condition::yes(
                     status::CONFLICTED,
@@ -233,7 +239,7 @@ pub(super) fn validate<'a>(
                         format!("{field}.protocol"),
                         &l.protocol,
                         format!(
-                            "the protocol of listener {:?} (spec.listeners[{j}]) on port {}: one port has one protocol",
+                            "the protocol of listener {:?} ({o_field}) on port {}: one port has one protocol",
                             o.name, l.port
                         ),
                     )),
@@ -249,7 +255,7 @@ pub(super) fn validate<'a>(
                         format!("{field}.hostname"),
                         l.hostname.as_deref().unwrap_or_default(),
                         format!(
-                            "a hostname other than that of listener {:?} (spec.listeners[{j}]) on port {}",
+                            "a hostname other than that of listener {:?} ({o_field}) on port {}",
                             o.name, l.port
                         ),
                     )),
@@ -326,6 +332,8 @@ pub(super) fn validate<'a>(
         };
         states.push(State {
             listener: l,
+            set: entry.set,
+            home_ns: entry.home_ns,
             protocol,
             port,
             accepted,

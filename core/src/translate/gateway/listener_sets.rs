@@ -151,17 +151,61 @@ pub(crate) fn entries<'a>(gw: &'a Gateway, sets: &Sets<'a>) -> Vec<Entry<'a>> {
     out
 }
 
-/// The listeners `i` is compared with for conflicts: those of its own resource (both are
-/// conflicted) and those of resources before it in precedence (only it is).
-pub(crate) fn rivals<'e, 'a>(
-    entries: &'e [Entry<'a>],
-    i: usize,
-) -> impl Iterator<Item = (usize, &'e Entry<'a>)> + 'e {
-    let me = entries.get(i).map(|e| e.set);
-    entries
-        .iter()
-        .enumerate()
-        .filter(move |(j, o)| *j != i && me.is_some_and(|m| o.set <= m))
+/// Why two listeners on one port cannot both be served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clash {
+    /// Different protocols.
+    Protocol,
+    /// The same hostname (an NLB: any two listeners of one protocol).
+    Hostname,
+}
+
+/// The conflicts of every listener of the merged list: for each, the listeners it conflicts
+/// with (index, why), under `clash` (for two listeners on one port). Resources are taken in
+/// precedence order: a listener conflicts with a listener of an earlier resource that was kept
+/// (only the later one is conflicted, the specification's precedence); among the listeners of
+/// one resource that were kept, conflicts are mutual (no winner is picked within a resource).
+pub(crate) fn conflicts(
+    entries: &[Entry<'_>],
+    clash: &dyn Fn(&Listener, &Listener) -> Option<Clash>,
+) -> Vec<Vec<(usize, Clash)>> {
+    let mut out: Vec<Vec<(usize, Clash)>> = vec![Vec::new(); entries.len()];
+    let mut start = 0;
+    while start < entries.len() {
+        let set = entries[start].set;
+        let end = entries[start..]
+            .iter()
+            .position(|e| e.set != set)
+            .map_or(entries.len(), |n| start + n);
+        // Against the listeners kept of earlier resources.
+        for i in start..end {
+            for j in 0..start {
+                if !out[j].is_empty() || entries[j].listener.port != entries[i].listener.port {
+                    continue;
+                }
+                if let Some(c) = clash(entries[i].listener, entries[j].listener) {
+                    out[i].push((j, c));
+                }
+            }
+        }
+        // Among the listeners of this resource not already conflicted.
+        let kept: Vec<usize> = (start..end).filter(|i| out[*i].is_empty()).collect();
+        let mut within: Vec<(usize, usize, Clash)> = Vec::new();
+        for &i in &kept {
+            for &j in &kept {
+                if i != j && entries[i].listener.port == entries[j].listener.port {
+                    if let Some(c) = clash(entries[i].listener, entries[j].listener) {
+                        within.push((i, j, c));
+                    }
+                }
+            }
+        }
+        for (i, j, c) in within {
+            out[i].push((j, c));
+        }
+        start = end;
+    }
+    out
 }
 
 /// How a conflict message names listener `o` as seen from `me`: its field alone within one

@@ -1,6 +1,6 @@
 //! A Gateway's listeners on an ALB: protocol, port, conflicts, certificates and route kinds,
 //! each with its status conditions.
-use super::listener_sets::{rivals, shown, Entry};
+use super::listener_sets::{conflicts, shown, Clash, Entry};
 use super::status::{self, reason, Condition, ListenerStatus};
 use super::types::ListenerConfiguration;
 use super::{message_of, Listener, Settings, GROUP};
@@ -167,6 +167,15 @@ pub(super) fn validate<'a>(
     errors: &mut Vec<BuildError>,
 ) -> Vec<State<'a>> {
     let mut states = Vec::with_capacity(entries.len());
+    let clashes = conflicts(entries, &|a, b| {
+        if a.protocol != b.protocol {
+            Some(Clash::Protocol)
+        } else if a.hostname == b.hostname {
+            Some(Clash::Hostname)
+        } else {
+            None
+        }
+    });
     for (i, entry) in entries.iter().enumerate() {
         let l = entry.listener;
         let object: &ObjectRef = &entry.object;
@@ -223,15 +232,18 @@ pub(super) fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        // Conflicts with the other listeners on the same port (of this resource, or of one
-        // before it in precedence).
-        let others = rivals(entries, i).filter(|(_, o)| o.listener.port == l.port);
-        let mut conflicted = Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict");
-        for (_, other) in others {
-            let o = other.listener;
-            let o_field = shown(entry, other);
-            if o.protocol != l.protocol {
-                conflicted = Condition::yes(
+        // Conflicts with the other listeners on the same port (of this resource, or kept of
+        // one before it in precedence): a protocol conflict first.
+        let mine = clashes.get(i).map(Vec::as_slice).unwrap_or_default();
+        let first = mine
+            .iter()
+            .find(|(_, c)| *c == Clash::Protocol)
+            .or_else(|| mine.first());
+        let conflicted = match first {
+            None => Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict"),
+            Some((j, Clash::Protocol)) => {
+                let o = entries[*j].listener;
+                Condition::yes(
                     status::CONFLICTED,
                     reason::PROTOCOL_CONFLICT,
                     fail(invalid_field(
@@ -239,15 +251,17 @@ pub(super) fn validate<'a>(
                         format!("{field}.protocol"),
                         &l.protocol,
                         format!(
-                            "the protocol of listener {:?} ({o_field}) on port {}: one port has one protocol",
-                            o.name, l.port
+                            "the protocol of listener {:?} ({}) on port {}: one port has one protocol",
+                            o.name,
+                            shown(entry, &entries[*j]),
+                            l.port
                         ),
                     )),
-                );
-                break;
+                )
             }
-            if o.hostname == l.hostname {
-                conflicted = Condition::yes(
+            Some((j, Clash::Hostname)) => {
+                let o = entries[*j].listener;
+                Condition::yes(
                     status::CONFLICTED,
                     reason::HOSTNAME_CONFLICT,
                     fail(invalid_field(
@@ -255,16 +269,16 @@ pub(super) fn validate<'a>(
                         format!("{field}.hostname"),
                         l.hostname.as_deref().unwrap_or_default(),
                         format!(
-                            "a hostname other than that of listener {:?} ({o_field}) on port {}",
-                            o.name, l.port
+                            "a hostname other than that of listener {:?} ({}) on port {}",
+                            o.name,
+                            shown(entry, &entries[*j]),
+                            l.port
                         ),
                     )),
-                );
+                )
             }
-        }
-        let accepted = if conflicted.status == status::ConditionStatus::True
-            && accepted.status == status::ConditionStatus::True
-        {
+        };
+        let accepted = if conflicted.status == status::ConditionStatus::True {
             Condition::no(
                 status::ACCEPTED,
                 conflicted.reason,

@@ -14,7 +14,9 @@
 use std::collections::BTreeMap;
 
 use super::dns;
-use super::listener_sets::{names_refused, rivals, scope_of, set_shown, shown, Entry, Sets};
+use super::listener_sets::{
+    conflicts, names_refused, scope_of, set_shown, shown, Clash, Entry, Sets,
+};
 use super::listeners::{allowed_kinds, listener_configuration};
 use super::routes::{
     intersect, namespace_allowed, parent_shown, refused_expected, route_ref, target_group, AnyRoute,
@@ -151,6 +153,14 @@ fn validate<'a>(
     errors: &mut Vec<BuildError>,
 ) -> Vec<State<'a>> {
     let mut states = Vec::with_capacity(entries.len());
+    // An NLB listener cannot tell hostnames apart: two on one port always clash.
+    let clashes = conflicts(entries, &|a, b| {
+        Some(if a.protocol == b.protocol {
+            Clash::Hostname
+        } else {
+            Clash::Protocol
+        })
+    });
     for (i, entry) in entries.iter().enumerate() {
         let l = entry.listener;
         let object: &ObjectRef = &entry.object;
@@ -198,12 +208,13 @@ fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        let first_other = rivals(entries, i)
-            .find(|(_, o)| o.listener.port == l.port)
-            .map(|(_, o)| (shown(entry, o), o.listener));
+        let first_other = clashes
+            .get(i)
+            .and_then(|c| c.first())
+            .map(|(j, c)| (shown(entry, &entries[*j]), entries[*j].listener, *c));
         let conflicted = match first_other {
             None => Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict"),
-            Some((j, o)) if o.protocol == l.protocol => {
+            Some((j, o, Clash::Hostname)) => {
                 Condition::yes(
                     status::CONFLICTED,
                     reason::HOSTNAME_CONFLICT,
@@ -218,7 +229,7 @@ fn validate<'a>(
                     )),
                 )
             }
-            Some((j, o)) => Condition::yes(
+            Some((j, o, Clash::Protocol)) => Condition::yes(
                     status::CONFLICTED,
                     reason::PROTOCOL_CONFLICT,
                     fail(invalid_field(
@@ -232,9 +243,7 @@ fn validate<'a>(
                     )),
                 ),
         };
-        let accepted = if conflicted.status == ConditionStatus::True
-            && accepted.status == ConditionStatus::True
-        {
+        let accepted = if conflicted.status == ConditionStatus::True {
             Condition::no(
                 status::ACCEPTED,
                 conflicted.reason,

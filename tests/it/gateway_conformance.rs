@@ -1741,3 +1741,39 @@ fn listener_set_gateway_parent_section_name_not_found() {
         ],
     );
 }
+
+#[test]
+fn listener_set_dual_parent_ref_independence() {
+    let c = case("listenerset-dual-parentref-independence");
+    let gw = "gateway-dual-parentref";
+    let set = "ls-dual-parentref";
+    assert_eq!(c.attached_sets(gw), Some(1));
+    assert_eq!(
+        c.listener_of(gw, Some(set), "ls-dual-parentref-listener"),
+        (2, accepted_listener())
+    );
+    c.accepted("route-dual-parentref-both", gw);
+    assert_eq!(
+        c.set_route_condition("route-dual-parentref-both", set, ACCEPTED),
+        "True/Accepted"
+    );
+    // The Gateway parentRef names the ListenerSet's listener: no such listener on the Gateway;
+    // the ListenerSet parentRef is accepted all the same.
+    assert_eq!(
+        c.route_condition("HTTPRoute", "route-dual-parentref-one", gw, ACCEPTED),
+        "False/NoMatchingParent"
+    );
+    assert_eq!(
+        c.set_route_condition("route-dual-parentref-one", set, ACCEPTED),
+        "True/Accepted"
+    );
+    c.check(
+        gw,
+        &[
+            ("gw-dual.com", "/dualboth", &[], V1),
+            ("ls-dual.com", "/dualboth", &[], V1),
+            ("ls-dual.com", "/dualone", &[], V2),
+            ("gw-dual.com", "/dualone", &[], "404"),
+        ],
+    );
+}

@@ -478,7 +478,7 @@ impl Reconciler {
             };
             match self
                 .kube
-                .patch_gateway_status(resource, &p.namespace, &p.name, p.patch)
+                .patch_gateway_status(&resource, &p.namespace, &p.name, p.patch)
                 .await
             {
                 Ok(()) => {

@@ -130,6 +130,73 @@ async fn without_the_gateway_api_crds_nothing_of_it_is_requested() {
     assert!(gateway_calls.is_empty(), "{gateway_calls:?}");
 }
 
+/// Gateway API CRDs installed after `run` started are watched without a restart (the
+/// discovery is asked again every `gateway_discovery_period`, 1 s in the test settings): a
+/// Gateway created then gets its status, and its ListenerSet too. The Gateway's one listener
+/// is TCP, which an ALB class refuses: nothing is created in AWS, the status says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_api_crds_installed_after_the_start_are_watched() {
+    let clients = localstack::account_clients(REGION, 5963).await;
+    let env = env_with(clients, REGION, "gw-late", 99).await;
+    let server = ApiServer::start().await;
+    let running = controller(&server, &env, false, None).await;
+    eventually(30, "the controller's watches", || async {
+        server
+            .calls()
+            .iter()
+            .any(|c| c.resource == "ingresses" && c.verb == "watch")
+    })
+    .await;
+    assert!(
+        !server
+            .calls()
+            .iter()
+            .any(|c| c.group.starts_with("gateway.")),
+        "nothing of the Gateway API is requested before its CRDs exist"
+    );
+    install_gateway_crds(&server);
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "late", "namespace": "web", "generation": 1},
+        "spec": {"gatewayClassName": "alb",
+            "allowedListeners": {"namespaces": {"from": "Same"}},
+            "listeners": [{"name": "tcp", "port": 5432, "protocol": "TCP"}]}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "more", "namespace": "web", "generation": 1},
+        "spec": {"parentRef": {"name": "late"},
+            "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]}
+    }));
+    eventually(30, "the Gateway's and the ListenerSet's status", || async {
+        let gw = server.get_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late");
+        let set = server.get_object("gateway.networking.k8s.io/v1", "ListenerSet", "web", "more");
+        gw.is_some_and(|g| {
+            condition(&g["status"]["conditions"], "Accepted")["reason"] == "ListenersNotValid"
+        }) && set.is_some_and(|s| {
+            condition(&s["status"]["conditions"], "Accepted")["reason"] == "ParentNotAccepted"
+        })
+    })
+    .await;
+    let gw = server
+        .get_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late")
+        .unwrap();
+    assert_eq!(
+        condition(&gw["status"]["conditions"], "Accepted")["status"],
+        "False"
+    );
+    assert_eq!(
+        gw["status"]["listeners"][0]["conditions"][0]["reason"],
+        "UnsupportedProtocol"
+    );
+    assert_eq!(gw["status"]["attachedListenerSets"], 0);
+    running.shutdown().await;
+}
+
 fn condition<'a>(conditions: &'a Value, type_: &str) -> &'a Value {
     conditions
         .as_array()

@@ -802,3 +802,67 @@ fn load_balancer(
         scheme_unset: None,
     })
 }
+
+/// Finalizer the AWS Load Balancer Controller puts on its GatewayClasses while Gateways use
+/// them (`shared_constants.GatewayClassFinalizer`).
+pub const GATEWAY_CLASS_FINALIZER: &str = "gateway.k8s.aws/gatewayclass";
+/// Finalizer the AWS Load Balancer Controller puts on LoadBalancerConfigurations in use
+/// (`shared_constants.LoadBalancerConfigurationFinalizer`).
+pub const LOAD_BALANCER_CONFIGURATION_FINALIZER: &str =
+    "gateway.k8s.aws/loadbalancerconfigurations";
+
+/// What Gateways of ours use, so that it is not deleted under them (the finalizers above).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InUse {
+    /// GatewayClasses of ours (ALB or NLB controller) that a Gateway names, by name.
+    pub classes: std::collections::BTreeSet<String>,
+    /// LoadBalancerConfigurations `(namespace, name)` named by a class of ours in use
+    /// (`spec.parametersRef`) or by a Gateway of such a class
+    /// (`spec.infrastructure.parametersRef`).
+    pub configurations: std::collections::BTreeSet<(String, String)>,
+}
+
+/// Which GatewayClasses and LoadBalancerConfigurations Gateways of ours use. A Gateway being
+/// deleted still uses its class and configuration until it is gone (its load balancer is
+/// deleted first).
+#[must_use]
+pub fn in_use(objects: &GatewayObjects) -> InUse {
+    let mut out = InUse::default();
+    let ours = |class: &str| {
+        objects.classes.iter().find(|c| {
+            name_of(&c.metadata) == class
+                && (c.spec.controller_name == ALB_CONTROLLER
+                    || c.spec.controller_name == NLB_CONTROLLER)
+        })
+    };
+    let is_configuration =
+        |r: &ParametersReference| r.group == AWS_GROUP && r.kind == LOAD_BALANCER_CONFIGURATION;
+    for gw in &objects.gateways {
+        let Some(class) = ours(&gw.spec.gateway_class_name) else {
+            continue;
+        };
+        out.classes.insert(name_of(&class.metadata).to_owned());
+        if let Some(r) = class
+            .spec
+            .parameters_ref
+            .as_ref()
+            .filter(|r| is_configuration(r))
+        {
+            out.configurations.insert((
+                r.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+                r.name.clone(),
+            ));
+        }
+        if let Some(r) = gw
+            .spec
+            .infrastructure
+            .as_ref()
+            .and_then(|i| i.parameters_ref.as_ref())
+            .filter(|r| is_configuration(r))
+        {
+            out.configurations
+                .insert((namespace_of(&gw.metadata).to_owned(), r.name.clone()));
+        }
+    }
+    out
+}

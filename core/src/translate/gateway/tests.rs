@@ -3501,3 +3501,42 @@ fn listener_sets_add_listeners_to_nlb_gateways() {
         (True, "Accepted".to_owned())
     );
 }
+
+#[test]
+fn classes_and_configurations_in_use_by_gateways_of_ours() {
+    let mut o = objects(
+        vec![
+            gateway("web", "edge", json!([http("main", 80)])),
+            from(
+                json!({"metadata": {"name": "nlb-gw", "namespace": "data", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"gatewayClassName": "nlb", "listeners": [],
+                    "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "own"}}}}),
+            ),
+            from(json!({"metadata": {"name": "theirs", "namespace": "web"},
+                "spec": {"gatewayClassName": "other", "listeners": [],
+                    "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "not-ours"}}}})),
+        ],
+        vec![],
+    );
+    let mut nlb = class("nlb", NLB_CONTROLLER);
+    nlb.spec.parameters_ref = Some(from(
+        json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "shared", "namespace": "infra"}),
+    ));
+    o.classes.push(nlb);
+    o.classes.push(class("other", "example.com/other"));
+    o.classes.push(class("unused", ALB_CONTROLLER));
+    let used = in_use(&o);
+    assert_eq!(
+        used.classes.into_iter().collect::<Vec<_>>(),
+        ["alb", "nlb"],
+        "another controller's class and a class no Gateway names are not in use"
+    );
+    assert_eq!(
+        used.configurations.into_iter().collect::<Vec<_>>(),
+        [
+            ("data".to_owned(), "own".to_owned()),
+            ("infra".to_owned(), "shared".to_owned())
+        ],
+        "a Gateway being deleted still uses its configuration; another controller's Gateway's does not count"
+    );
+}

@@ -22,7 +22,10 @@ use aws_lb_operator_core::translate::gateway::status::{
     Condition, ConditionStatus, GatewayClassStatus, GatewayStatus, ListenerSetStatus,
     ListenerStatus, RouteStatus, Statuses,
 };
-use aws_lb_operator_core::translate::gateway::{ALB_CONTROLLER, NLB_CONTROLLER};
+use aws_lb_operator_core::translate::gateway::{
+    InUse, ALB_CONTROLLER, GATEWAY_CLASS_FINALIZER, LOAD_BALANCER_CONFIGURATION_FINALIZER,
+    NLB_CONTROLLER,
+};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
@@ -414,6 +417,82 @@ pub fn patches(
     out
 }
 
+/// One finalizer change: add (`true`) or remove `finalizer` on an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalizerChange {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace (empty when cluster-scoped).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `metadata.uid` as cached.
+    pub uid: Option<String>,
+    /// `metadata.finalizers` as cached.
+    pub current: Vec<String>,
+    /// The finalizer.
+    pub finalizer: &'static str,
+    /// Add, or remove.
+    pub add: bool,
+}
+
+/// The AWS Load Balancer Controller's finalizers on GatewayClasses of ours and on
+/// LoadBalancerConfigurations: present while Gateways of ours use the object (`in_use`),
+/// absent otherwise (so a class or configuration no Gateway uses is deleted at once, and one
+/// in use only once its Gateways are gone). Another controller's GatewayClass is never touched.
+pub fn finalizer_changes(
+    in_use: &InUse,
+    objects: &dyn Fn(Kind) -> Vec<std::sync::Arc<kube::api::DynamicObject>>,
+) -> Vec<FinalizerChange> {
+    let mut out = Vec::new();
+    let mut check =
+        |kind: Kind, o: &kube::api::DynamicObject, used: bool, finalizer: &'static str| {
+            let current = o.metadata.finalizers.clone().unwrap_or_default();
+            let has = current.iter().any(|f| f == finalizer);
+            // An object being deleted gets no new finalizer (the API server refuses it).
+            let add = used && o.metadata.deletion_timestamp.is_none();
+            if has != add && (has || used) {
+                out.push(FinalizerChange {
+                    kind,
+                    namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                    uid: o.metadata.uid.clone(),
+                    current,
+                    finalizer,
+                    add,
+                });
+            }
+        };
+    for class in objects(Kind::GatewayClass) {
+        let controller = class.data["spec"]["controllerName"]
+            .as_str()
+            .unwrap_or_default();
+        if !CONTROLLER_NAMES.contains(&controller) {
+            continue;
+        }
+        let name = class.metadata.name.clone().unwrap_or_default();
+        check(
+            Kind::GatewayClass,
+            &class,
+            in_use.classes.contains(&name),
+            GATEWAY_CLASS_FINALIZER,
+        );
+    }
+    for conf in objects(Kind::LoadBalancerConfiguration) {
+        let key = (
+            conf.metadata.namespace.clone().unwrap_or_default(),
+            conf.metadata.name.clone().unwrap_or_default(),
+        );
+        check(
+            Kind::LoadBalancerConfiguration,
+            &conf,
+            in_use.configurations.contains(&key),
+            LOAD_BALANCER_CONFIGURATION_FINALIZER,
+        );
+    }
+    out
+}
+
 /// The address a Gateway's status already shows as programmed. A controller that has not
 /// passed the Gateway's stack yet (just started, or just elected) keeps it rather than turning
 /// `Programmed` back to `Pending`: the stack's first pass of the term follows at once, and
@@ -486,6 +565,32 @@ impl Reconciler {
                 }
                 Err(e) => {
                     tracing::warn!(kind = p.kind.as_str(), namespace = %p.namespace, name = %p.name, error = %e, "status not written; retried on the next round");
+                    self.lock().gateway_status_due = true;
+                }
+            }
+        }
+        // The finalizers of classes and configurations in use.
+        let used = aws_lb_operator_core::translate::gateway::in_use(&gateway.objects());
+        for c in finalizer_changes(&used, &|k| gateway.list(k)) {
+            let Some(resource) = gateway.resource(c.kind) else {
+                continue;
+            };
+            let result = self
+                .kube
+                .set_gateway_finalizer(
+                    &resource,
+                    (&c.namespace, &c.name, c.uid.as_deref()),
+                    &c.current,
+                    c.finalizer,
+                    c.add,
+                )
+                .await;
+            match result {
+                Ok(()) => {
+                    tracing::info!(kind = c.kind.as_str(), namespace = %c.namespace, name = %c.name, finalizer = c.finalizer, add = c.add, "finalizer changed");
+                }
+                Err(e) => {
+                    tracing::warn!(kind = c.kind.as_str(), namespace = %c.namespace, name = %c.name, error = %e, "finalizer not changed; retried on the next round");
                     self.lock().gateway_status_due = true;
                 }
             }
@@ -618,6 +723,111 @@ mod tests {
             ],
             listeners: vec![],
         }
+    }
+
+    /// The finalizers of classes and configurations: added while in use, removed when not,
+    /// never added to an object being deleted, another controller's class left alone.
+    #[test]
+    fn finalizers_follow_what_gateways_use() {
+        let object = |kind: &str,
+                      ns: Option<&str>,
+                      name: &str,
+                      controller: &str,
+                      finalizers: &[&str],
+                      deleting: bool| {
+            let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": kind,
+                "metadata": {"name": name, "uid": format!("uid-{name}"), "finalizers": finalizers},
+                "spec": {"controllerName": controller}});
+            if let Some(ns) = ns {
+                v["metadata"]["namespace"] = ns.into();
+            }
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = "2026-12-03T10:00:00Z".into();
+            }
+            std::sync::Arc::new(serde_json::from_value::<kube::api::DynamicObject>(v).unwrap())
+        };
+        let classes = vec![
+            object("GatewayClass", None, "used", ALB_CONTROLLER, &[], false),
+            object(
+                "GatewayClass",
+                None,
+                "kept",
+                NLB_CONTROLLER,
+                &[GATEWAY_CLASS_FINALIZER],
+                false,
+            ),
+            object(
+                "GatewayClass",
+                None,
+                "unused",
+                ALB_CONTROLLER,
+                &["other/f", GATEWAY_CLASS_FINALIZER],
+                true,
+            ),
+            object(
+                "GatewayClass",
+                None,
+                "theirs",
+                "example.com/x",
+                &[GATEWAY_CLASS_FINALIZER],
+                false,
+            ),
+        ];
+        let configs = vec![
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "public",
+                "",
+                &[],
+                false,
+            ),
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "old",
+                "",
+                &[LOAD_BALANCER_CONFIGURATION_FINALIZER],
+                false,
+            ),
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "going",
+                "",
+                &[],
+                true,
+            ),
+        ];
+        let used = InUse {
+            classes: ["used".to_owned(), "kept".to_owned(), "theirs".to_owned()].into(),
+            configurations: [
+                ("web".to_owned(), "public".to_owned()),
+                ("web".to_owned(), "going".to_owned()),
+            ]
+            .into(),
+        };
+        let changes = finalizer_changes(&used, &|k| match k {
+            Kind::GatewayClass => classes.clone(),
+            Kind::LoadBalancerConfiguration => configs.clone(),
+            _ => vec![],
+        });
+        let got: Vec<(&str, &str, bool)> = changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.finalizer, c.add))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("used", GATEWAY_CLASS_FINALIZER, true),
+                ("unused", GATEWAY_CLASS_FINALIZER, false),
+                ("public", LOAD_BALANCER_CONFIGURATION_FINALIZER, true),
+                ("old", LOAD_BALANCER_CONFIGURATION_FINALIZER, false),
+            ]
+        );
+        assert_eq!(changes[1].current, ["other/f", GATEWAY_CLASS_FINALIZER]);
+        assert_eq!(changes[1].uid.as_deref(), Some("uid-unused"));
+        assert_eq!(changes[2].namespace, "web");
     }
 
     /// A ListenerSet's status is written with its listeners, `Programmed` once its Gateway's

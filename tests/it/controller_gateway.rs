@@ -164,8 +164,16 @@ async fn gateway_api_crds_installed_after_the_start_are_watched() {
         "metadata": {"name": "late", "namespace": "web", "generation": 1},
         "spec": {"gatewayClassName": "alb",
             "allowedListeners": {"namespaces": {"from": "Same"}},
+            "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws",
+                "kind": "LoadBalancerConfiguration", "name": "cfg"}},
             "listeners": [{"name": "tcp", "port": 5432, "protocol": "TCP"}]}
     }));
+    for name in ["cfg", "unused"] {
+        server.apply_object(json!({
+            "apiVersion": "gateway.k8s.aws/v1beta1", "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": name, "namespace": "web"}, "spec": {"scheme": "internal"}
+        }));
+    }
     server.apply_object(json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
         "metadata": {"name": "more", "namespace": "web", "generation": 1},
@@ -194,6 +202,32 @@ async fn gateway_api_crds_installed_after_the_start_are_watched() {
         "UnsupportedProtocol"
     );
     assert_eq!(gw["status"]["attachedListenerSets"], 0);
+    // The AWS Load Balancer Controller's finalizers on the class and the configuration the
+    // Gateway uses (not on the configuration nothing uses), removed once the Gateway is gone.
+    let finalizers = |kind: &str, ns: &str, name: &str| -> Vec<String> {
+        let version = if kind == "GatewayClass" {
+            "gateway.networking.k8s.io/v1"
+        } else {
+            "gateway.k8s.aws/v1beta1"
+        };
+        server
+            .get_object(version, kind, ns, name)
+            .and_then(|o| serde_json::from_value(o["metadata"]["finalizers"].clone()).ok())
+            .unwrap_or_default()
+    };
+    eventually(30, "the finalizers of what the Gateway uses", || async {
+        finalizers("GatewayClass", "", "alb") == ["gateway.k8s.aws/gatewayclass"]
+            && finalizers("LoadBalancerConfiguration", "web", "cfg")
+                == ["gateway.k8s.aws/loadbalancerconfigurations"]
+    })
+    .await;
+    assert!(finalizers("LoadBalancerConfiguration", "web", "unused").is_empty());
+    server.delete_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late");
+    eventually(30, "the finalizers released", || async {
+        finalizers("GatewayClass", "", "alb").is_empty()
+            && finalizers("LoadBalancerConfiguration", "web", "cfg").is_empty()
+    })
+    .await;
     running.shutdown().await;
 }
 

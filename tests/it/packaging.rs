@@ -889,7 +889,6 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(
             &["gateway.networking.k8s.io"],
             &[
-                "gatewayclasses",
                 "httproutes",
                 "grpcroutes",
                 "referencegrants",
@@ -902,7 +901,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         ),
         rule(
             &["gateway.networking.k8s.io"],
-            &["gateways"],
+            &["gatewayclasses", "gateways"],
             &["list", "watch", "patch"],
         ),
         rule(
@@ -922,7 +921,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(
             &["gateway.k8s.aws"],
             &["loadbalancerconfigurations"],
-            &["list", "watch"],
+            &["list", "watch", "patch"],
         ),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ];

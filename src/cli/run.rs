@@ -158,6 +158,7 @@ impl RunArgs {
                 unrestricted_sg_rules: self.disable_restricted_sg_rules,
                 dry_run: self.dry_run,
                 backoff: Backoff::default(),
+                gateway_discovery_period: crate::controller::reconciler::GATEWAY_DISCOVERY_PERIOD,
             },
             namespaces: self.watch_namespaces.clone(),
             leader,

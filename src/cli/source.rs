@@ -395,5 +395,6 @@ async fn load_gateway_objects(
             m,
         )
         .await?,
+        listener_sets: list_gateway_kind(client, namespace, d, GatewayKind::ListenerSet, m).await?,
     })
 }

@@ -2,18 +2,19 @@
 //! caches ([`GatewayStores`]).
 //!
 //! `run` asks the API server once, at start, which of the kinds the translation reads are
-//! served (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant; TCPRoute, UDPRoute and
-//! TLSRoute from the experimental channel; the AWS Load Balancer Controller's
+//! served (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant, ListenerSet; TCPRoute,
+//! UDPRoute and TLSRoute from the experimental channel; the AWS Load Balancer Controller's
 //! `gateway.k8s.aws` LoadBalancerConfiguration), and watches only those, untyped (a malformed
 //! object must not break a watch: it is logged and left out when the caches are read). A
-//! cluster without the CRDs gets no watch request for them; CRDs installed later are watched
-//! after a restart.
+//! cluster without the CRDs gets no watch request for them. The discovery is asked again
+//! every `gateway_discovery_period` ([`GatewayStores::watch_new`]): a kind whose CRD was
+//! installed after the start is watched from then on, without a restart.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lb_operator_core::translate::gateway::ParentReference;
 use aws_lb_operator_core::translate::gateway::{
-    Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route,
+    Gateway, GatewayClass, GatewayObjects, GrpcRoute, HttpRoute, L4Route, ListenerSet,
     LoadBalancerConfiguration, ReferenceGrant,
 };
 use aws_lb_operator_core::translate::incremental::{self, Change};
@@ -53,11 +54,13 @@ pub enum Kind {
     TlsRoute,
     /// `gateway.k8s.aws` LoadBalancerConfiguration.
     LoadBalancerConfiguration,
+    /// ListenerSet (standard channel since Gateway API v1.5).
+    ListenerSet,
 }
 
 impl Kind {
     /// Every kind, in the order they are discovered.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::GatewayClass,
         Kind::Gateway,
         Kind::HttpRoute,
@@ -67,6 +70,7 @@ impl Kind {
         Kind::UdpRoute,
         Kind::TlsRoute,
         Kind::LoadBalancerConfiguration,
+        Kind::ListenerSet,
     ];
 
     /// The kind as Kubernetes spells it.
@@ -81,6 +85,7 @@ impl Kind {
             Kind::UdpRoute => "UDPRoute",
             Kind::TlsRoute => "TLSRoute",
             Kind::LoadBalancerConfiguration => "LoadBalancerConfiguration",
+            Kind::ListenerSet => "ListenerSet",
         }
     }
 
@@ -104,13 +109,18 @@ impl Kind {
             Kind::UdpRoute => "udproutes",
             Kind::TlsRoute => "tlsroutes",
             Kind::LoadBalancerConfiguration => "loadbalancerconfigurations",
+            Kind::ListenerSet => "listenersets",
         }
     }
 
     /// The versions the translation reads, preferred first.
     pub fn versions(self) -> &'static [&'static str] {
         match self {
-            Kind::GatewayClass | Kind::Gateway | Kind::HttpRoute | Kind::GrpcRoute => &["v1"],
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::HttpRoute
+            | Kind::GrpcRoute
+            | Kind::ListenerSet => &["v1"],
             Kind::ReferenceGrant => &["v1beta1", "v1"],
             Kind::TcpRoute | Kind::UdpRoute => &["v1alpha2"],
             Kind::TlsRoute => &["v1alpha2", "v1alpha3"],
@@ -294,10 +304,22 @@ fn change(kind: Kind) -> impl Fn(&Signals, &watcher::Event<DynamicObject>) + Sen
     }
 }
 
-/// The caches of the served Gateway API kinds (none when the API server serves none).
+/// The watched kinds: each one's API resource and caches (one per namespace scope).
+type Watched = BTreeMap<Kind, (ApiResource, Vec<Store<DynamicObject>>)>;
+
+/// What starting a watch later needs.
+struct Watcher {
+    client: Client,
+    scopes: Vec<Option<String>>,
+    signals: Arc<Signals>,
+}
+
+/// The caches of the served Gateway API kinds (none when the API server serves none). Shared
+/// by every clone: a kind watched later ([`GatewayStores::watch_new`]) is seen by all.
 #[derive(Clone, Default)]
 pub struct GatewayStores {
-    stores: BTreeMap<Kind, (ApiResource, Vec<Store<DynamicObject>>)>,
+    stores: Arc<std::sync::RwLock<Watched>>,
+    watcher: Option<Arc<Watcher>>,
 }
 
 impl GatewayStores {
@@ -309,19 +331,44 @@ impl GatewayStores {
         signals: &Arc<Signals>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Self {
-        let mut stores = BTreeMap::new();
+        let this = Self {
+            stores: Arc::default(),
+            watcher: Some(Arc::new(Watcher {
+                client: client.clone(),
+                scopes: scopes.iter().map(|s| s.map(str::to_owned)).collect(),
+                signals: Arc::clone(signals),
+            })),
+        };
+        this.watch_new(discovered, tasks);
+        this
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Watched> {
+        self.stores.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a watch for each kind of `discovered` not watched yet (a CRD installed after the
+    /// start); returns those kinds. Their first full list raises a full rebuild.
+    pub fn watch_new(&self, discovered: &Discovered, tasks: &mut Vec<JoinHandle<()>>) -> Vec<Kind> {
+        let Some(w) = &self.watcher else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
         for (kind, version) in &discovered.kinds {
+            if self.read().contains_key(kind) {
+                continue;
+            }
             let resource = kind.resource(version);
             let apis: Vec<Api<DynamicObject>> = if kind.namespaced() {
-                scopes
+                w.scopes
                     .iter()
                     .map(|scope| match scope {
-                        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-                        None => Api::all_with(client.clone(), &resource),
+                        Some(ns) => Api::namespaced_with(w.client.clone(), ns, &resource),
+                        None => Api::all_with(w.client.clone(), &resource),
                     })
                     .collect()
             } else {
-                vec![Api::all_with(client.clone(), &resource)]
+                vec![Api::all_with(w.client.clone(), &resource)]
             };
             // The status of ReferenceGrants and configurations is neither read nor written.
             let trim: fn(&mut DynamicObject) = match kind {
@@ -331,36 +378,50 @@ impl GatewayStores {
             let caches = apis
                 .into_iter()
                 .map(|api| {
-                    reflect_dynamic(api, resource.clone(), signals, change(*kind), trim, tasks)
+                    reflect_dynamic(
+                        api,
+                        resource.clone(),
+                        &w.signals,
+                        change(*kind),
+                        trim,
+                        tasks,
+                    )
                 })
                 .collect();
-            stores.insert(*kind, (resource, caches));
+            self.stores
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(*kind, (resource, caches));
+            added.push(*kind);
         }
-        Self { stores }
+        added
     }
 
     /// Whether any kind is watched.
     pub fn is_empty(&self) -> bool {
-        self.stores.is_empty()
+        self.read().is_empty()
     }
 
     /// Waits until every cache has its first full list.
     pub async fn wait_ready(&self) {
-        for (_, caches) in self.stores.values() {
-            for c in caches {
-                let _ = c.wait_until_ready().await;
-            }
+        let caches: Vec<Store<DynamicObject>> = self
+            .read()
+            .values()
+            .flat_map(|(_, c)| c.iter().cloned())
+            .collect();
+        for c in caches {
+            let _ = c.wait_until_ready().await;
         }
     }
 
     /// The API resource watched for `kind`.
-    pub fn resource(&self, kind: Kind) -> Option<&ApiResource> {
-        self.stores.get(&kind).map(|(r, _)| r)
+    pub fn resource(&self, kind: Kind) -> Option<ApiResource> {
+        self.read().get(&kind).map(|(r, _)| r.clone())
     }
 
     /// Every cached object of `kind`.
     pub fn list(&self, kind: Kind) -> Vec<Arc<DynamicObject>> {
-        self.stores
+        self.read()
             .get(&kind)
             .map(|(_, caches)| caches.iter().flat_map(Store::state).collect())
             .unwrap_or_default()
@@ -368,7 +429,8 @@ impl GatewayStores {
 
     /// One cached object of `kind` (`namespace` empty when cluster-scoped).
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
-        let (resource, caches) = self.stores.get(&kind)?;
+        let stores = self.read();
+        let (resource, caches) = stores.get(&kind)?;
         let mut key = reflector::ObjectRef::new_with(name, resource.clone());
         if kind.namespaced() {
             key = key.within(namespace);
@@ -381,7 +443,7 @@ impl GatewayStores {
         let obj = self.get(kind, namespace, name)?;
         let resource = self.resource(kind)?;
         Some(ObjectReference {
-            api_version: Some(resource.api_version.clone()),
+            api_version: Some(resource.api_version),
             kind: Some(kind.as_str().to_owned()),
             namespace: obj.metadata.namespace.clone(),
             name: obj.metadata.name.clone(),
@@ -430,6 +492,7 @@ impl GatewayStores {
             reference_grants: self.typed::<ReferenceGrant>(Kind::ReferenceGrant),
             load_balancer_configurations: self
                 .typed::<LoadBalancerConfiguration>(Kind::LoadBalancerConfiguration),
+            listener_sets: self.typed::<ListenerSet>(Kind::ListenerSet),
         }
     }
 }

@@ -19,10 +19,13 @@ use std::collections::BTreeMap;
 
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::translate::gateway::status::{
-    Condition, ConditionStatus, GatewayClassStatus, GatewayStatus, ListenerStatus, RouteStatus,
-    Statuses,
+    Condition, ConditionStatus, GatewayClassStatus, GatewayStatus, ListenerSetStatus,
+    ListenerStatus, RouteStatus, Statuses,
 };
-use aws_lb_operator_core::translate::gateway::{ALB_CONTROLLER, NLB_CONTROLLER};
+use aws_lb_operator_core::translate::gateway::{
+    InUse, ALB_CONTROLLER, GATEWAY_CLASS_FINALIZER, LOAD_BALANCER_CONFIGURATION_FINALIZER,
+    NLB_CONTROLLER,
+};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
@@ -130,7 +133,23 @@ pub fn gateway_status(
     if !addresses.is_empty() {
         v["addresses"] = Value::Array(addresses);
     }
+    if let Some(n) = desired.attached_listener_sets {
+        v["attachedListenerSets"] = n.into();
+    }
     v
+}
+
+/// The whole `status` of a ListenerSet naming a Gateway of ours.
+pub fn listener_set_status(
+    desired: &ListenerSetStatus,
+    current: Option<&Value>,
+    generation: Option<i64>,
+    now: &str,
+) -> Value {
+    json!({
+        "conditions": conditions(&desired.conditions, current.and_then(|c| c.get("conditions")), generation, now),
+        "listeners": desired.listeners.iter().map(|l| listener(l, current, generation, now)).collect::<Vec<_>>(),
+    })
 }
 
 /// Whether a parent entry's `parentRef` names the same parent as `parent_ref` (defaults
@@ -311,6 +330,40 @@ pub fn patches(
             });
         }
     }
+    // ListenerSets: programmed once their Gateway's load balancer is known.
+    let gateway_objects = objects(Kind::Gateway);
+    for set in objects(Kind::ListenerSet) {
+        let (ns, name, generation) = meta(&set);
+        let Some(desired) = statuses
+            .listener_sets
+            .iter()
+            .find(|s| s.namespace == ns && s.name == name)
+        else {
+            continue;
+        };
+        let mut desired = desired.clone();
+        let (gw_ns, gw_name) = desired.gateway.split_once('/').unwrap_or_default();
+        let known = addresses.contains_key(&StackId::gateway(gw_ns, gw_name))
+            || addresses.contains_key(&StackId::nlb_gateway(gw_ns, gw_name))
+            || gateway_objects.iter().any(|g| {
+                g.metadata.namespace.as_deref() == Some(gw_ns)
+                    && g.metadata.name.as_deref() == Some(gw_name)
+                    && programmed_address(g.data.get("status")).is_some()
+            });
+        if known {
+            desired.programmed();
+        }
+        let current = set.data.get("status");
+        let want = listener_set_status(&desired, current, generation, now);
+        if !same_status(current, &want) {
+            out.push(StatusPatch {
+                kind: Kind::ListenerSet,
+                namespace: ns,
+                name,
+                patch: json!({"status": want}),
+            });
+        }
+    }
     for kind in Kind::ALL.into_iter().filter(|k| k.is_route()) {
         for route in objects(kind) {
             let (ns, name, generation) = meta(&route);
@@ -360,6 +413,82 @@ pub fn patches(
                 });
             }
         }
+    }
+    out
+}
+
+/// One finalizer change: add (`true`) or remove `finalizer` on an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalizerChange {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace (empty when cluster-scoped).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `metadata.uid` as cached.
+    pub uid: Option<String>,
+    /// `metadata.finalizers` as cached.
+    pub current: Vec<String>,
+    /// The finalizer.
+    pub finalizer: &'static str,
+    /// Add, or remove.
+    pub add: bool,
+}
+
+/// The AWS Load Balancer Controller's finalizers on GatewayClasses of ours and on
+/// LoadBalancerConfigurations: present while Gateways of ours use the object (`in_use`),
+/// absent otherwise (so a class or configuration no Gateway uses is deleted at once, and one
+/// in use only once its Gateways are gone). Another controller's GatewayClass is never touched.
+pub fn finalizer_changes(
+    in_use: &InUse,
+    objects: &dyn Fn(Kind) -> Vec<std::sync::Arc<kube::api::DynamicObject>>,
+) -> Vec<FinalizerChange> {
+    let mut out = Vec::new();
+    let mut check =
+        |kind: Kind, o: &kube::api::DynamicObject, used: bool, finalizer: &'static str| {
+            let current = o.metadata.finalizers.clone().unwrap_or_default();
+            let has = current.iter().any(|f| f == finalizer);
+            // An object being deleted gets no new finalizer (the API server refuses it).
+            let add = used && o.metadata.deletion_timestamp.is_none();
+            if has != add && (has || used) {
+                out.push(FinalizerChange {
+                    kind,
+                    namespace: o.metadata.namespace.clone().unwrap_or_default(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                    uid: o.metadata.uid.clone(),
+                    current,
+                    finalizer,
+                    add,
+                });
+            }
+        };
+    for class in objects(Kind::GatewayClass) {
+        let controller = class.data["spec"]["controllerName"]
+            .as_str()
+            .unwrap_or_default();
+        if !CONTROLLER_NAMES.contains(&controller) {
+            continue;
+        }
+        let name = class.metadata.name.clone().unwrap_or_default();
+        check(
+            Kind::GatewayClass,
+            &class,
+            in_use.classes.contains(&name),
+            GATEWAY_CLASS_FINALIZER,
+        );
+    }
+    for conf in objects(Kind::LoadBalancerConfiguration) {
+        let key = (
+            conf.metadata.namespace.clone().unwrap_or_default(),
+            conf.metadata.name.clone().unwrap_or_default(),
+        );
+        check(
+            Kind::LoadBalancerConfiguration,
+            &conf,
+            in_use.configurations.contains(&key),
+            LOAD_BALANCER_CONFIGURATION_FINALIZER,
+        );
     }
     out
 }
@@ -428,7 +557,7 @@ impl Reconciler {
             };
             match self
                 .kube
-                .patch_gateway_status(resource, &p.namespace, &p.name, p.patch)
+                .patch_gateway_status(&resource, &p.namespace, &p.name, p.patch)
                 .await
             {
                 Ok(()) => {
@@ -436,6 +565,32 @@ impl Reconciler {
                 }
                 Err(e) => {
                     tracing::warn!(kind = p.kind.as_str(), namespace = %p.namespace, name = %p.name, error = %e, "status not written; retried on the next round");
+                    self.lock().gateway_status_due = true;
+                }
+            }
+        }
+        // The finalizers of classes and configurations in use.
+        let used = aws_lb_operator_core::translate::gateway::in_use(&gateway.objects());
+        for c in finalizer_changes(&used, &|k| gateway.list(k)) {
+            let Some(resource) = gateway.resource(c.kind) else {
+                continue;
+            };
+            let result = self
+                .kube
+                .set_gateway_finalizer(
+                    &resource,
+                    (&c.namespace, &c.name, c.uid.as_deref()),
+                    &c.current,
+                    c.finalizer,
+                    c.add,
+                )
+                .await;
+            match result {
+                Ok(()) => {
+                    tracing::info!(kind = c.kind.as_str(), namespace = %c.namespace, name = %c.name, finalizer = c.finalizer, add = c.add, "finalizer changed");
+                }
+                Err(e) => {
+                    tracing::warn!(kind = c.kind.as_str(), namespace = %c.namespace, name = %c.name, error = %e, "finalizer not changed; retried on the next round");
                     self.lock().gateway_status_due = true;
                 }
             }
@@ -472,6 +627,7 @@ mod tests {
         RouteParentStatus {
             parent_index: index,
             gateway: "web/edge".into(),
+            listener_set: None,
             section_name: None,
             port: None,
             controller_name: ALB_CONTROLLER.into(),
@@ -559,6 +715,7 @@ mod tests {
         GatewayStatus {
             namespace: "web".into(),
             name: "edge".into(),
+            attached_listener_sets: None,
             addresses: vec![],
             conditions: vec![
                 Condition::yes("Accepted", "Accepted", "ok"),
@@ -566,6 +723,214 @@ mod tests {
             ],
             listeners: vec![],
         }
+    }
+
+    /// The finalizers of classes and configurations: added while in use, removed when not,
+    /// never added to an object being deleted, another controller's class left alone.
+    #[test]
+    fn finalizers_follow_what_gateways_use() {
+        let object = |kind: &str,
+                      ns: Option<&str>,
+                      name: &str,
+                      controller: &str,
+                      finalizers: &[&str],
+                      deleting: bool| {
+            let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": kind,
+                "metadata": {"name": name, "uid": format!("uid-{name}"), "finalizers": finalizers},
+                "spec": {"controllerName": controller}});
+            if let Some(ns) = ns {
+                v["metadata"]["namespace"] = ns.into();
+            }
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = "2026-12-03T10:00:00Z".into();
+            }
+            std::sync::Arc::new(serde_json::from_value::<kube::api::DynamicObject>(v).unwrap())
+        };
+        let classes = vec![
+            object("GatewayClass", None, "used", ALB_CONTROLLER, &[], false),
+            object(
+                "GatewayClass",
+                None,
+                "kept",
+                NLB_CONTROLLER,
+                &[GATEWAY_CLASS_FINALIZER],
+                false,
+            ),
+            object(
+                "GatewayClass",
+                None,
+                "unused",
+                ALB_CONTROLLER,
+                &["other/f", GATEWAY_CLASS_FINALIZER],
+                true,
+            ),
+            object(
+                "GatewayClass",
+                None,
+                "theirs",
+                "example.com/x",
+                &[GATEWAY_CLASS_FINALIZER],
+                false,
+            ),
+        ];
+        let configs = vec![
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "public",
+                "",
+                &[],
+                false,
+            ),
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "old",
+                "",
+                &[LOAD_BALANCER_CONFIGURATION_FINALIZER],
+                false,
+            ),
+            object(
+                "LoadBalancerConfiguration",
+                Some("web"),
+                "going",
+                "",
+                &[],
+                true,
+            ),
+        ];
+        let used = InUse {
+            classes: ["used".to_owned(), "kept".to_owned(), "theirs".to_owned()].into(),
+            configurations: [
+                ("web".to_owned(), "public".to_owned()),
+                ("web".to_owned(), "going".to_owned()),
+            ]
+            .into(),
+        };
+        let changes = finalizer_changes(&used, &|k| match k {
+            Kind::GatewayClass => classes.clone(),
+            Kind::LoadBalancerConfiguration => configs.clone(),
+            _ => vec![],
+        });
+        let got: Vec<(&str, &str, bool)> = changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.finalizer, c.add))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("used", GATEWAY_CLASS_FINALIZER, true),
+                ("unused", GATEWAY_CLASS_FINALIZER, false),
+                ("public", LOAD_BALANCER_CONFIGURATION_FINALIZER, true),
+                ("old", LOAD_BALANCER_CONFIGURATION_FINALIZER, false),
+            ]
+        );
+        assert_eq!(changes[1].current, ["other/f", GATEWAY_CLASS_FINALIZER]);
+        assert_eq!(changes[1].uid.as_deref(), Some("uid-unused"));
+        assert_eq!(changes[2].namespace, "web");
+    }
+
+    /// A ListenerSet's status is written with its listeners, `Programmed` once its Gateway's
+    /// load balancer is known; the Gateway gets `attachedListenerSets`; nothing is rewritten
+    /// when current.
+    #[test]
+    fn listener_sets_are_programmed_with_their_gateway() {
+        let mut gw = pending_gateway();
+        gw.attached_listener_sets = Some(1);
+        let set = ListenerSetStatus {
+            namespace: "team".into(),
+            name: "apps".into(),
+            gateway: "web/edge".into(),
+            conditions: vec![
+                Condition::yes("Accepted", "Accepted", "ok"),
+                Condition::unknown("Programmed", "Pending", "waiting for the load balancer"),
+            ],
+            listeners: vec![ListenerStatus {
+                name: "extra".into(),
+                supported_kinds: vec!["gateway.networking.k8s.io/HTTPRoute".into()],
+                attached_routes: 2,
+                conditions: vec![Condition::unknown(
+                    "Programmed",
+                    "Pending",
+                    "waiting for the load balancer",
+                )],
+            }],
+        };
+        let statuses = Statuses {
+            gateways: vec![gw],
+            listener_sets: vec![set],
+            ..Statuses::default()
+        };
+        let set_object = |status: Option<Value>| {
+            let mut v = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+                "metadata": {"name": "apps", "namespace": "team", "generation": 3},
+                "spec": {"parentRef": {"name": "edge", "namespace": "web"}}});
+            if let Some(s) = status {
+                v["status"] = s;
+            }
+            std::sync::Arc::new(serde_json::from_value::<kube::api::DynamicObject>(v).unwrap())
+        };
+        let fresh_set = set_object(None);
+        let fresh_gw = gateway_object(None);
+        let none = BTreeMap::new();
+        let first = patches(
+            &statuses,
+            &none,
+            &|k| match k {
+                Kind::Gateway => vec![fresh_gw.clone()],
+                Kind::ListenerSet => vec![fresh_set.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0].kind, Kind::Gateway);
+        assert_eq!(first[0].patch["status"]["attachedListenerSets"], 1);
+        let pending = &first[1];
+        assert_eq!(
+            (pending.kind, pending.namespace.as_str()),
+            (Kind::ListenerSet, "team")
+        );
+        assert_eq!(
+            condition_status(&pending.patch["status"], "Programmed"),
+            "Unknown"
+        );
+        assert_eq!(
+            pending.patch["status"]["conditions"][0]["observedGeneration"],
+            3
+        );
+        let found: BTreeMap<StackId, String> =
+            [(StackId::gateway("web", "edge"), "lb.example".to_owned())].into();
+        let second = patches(
+            &statuses,
+            &found,
+            &|k| match k {
+                Kind::ListenerSet => vec![fresh_set.clone()],
+                _ => vec![],
+            },
+            NOW,
+        );
+        let written = second[0].patch["status"].clone();
+        assert_eq!(condition_status(&written, "Programmed"), "True");
+        let listener = &written["listeners"][0];
+        assert_eq!(listener["attachedRoutes"], 2);
+        assert_eq!(listener["conditions"][0]["status"], "True");
+        assert_eq!(
+            listener["supportedKinds"],
+            json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}])
+        );
+        // Current: nothing to write.
+        let current = set_object(Some(written));
+        let again = patches(
+            &statuses,
+            &found,
+            &|k| match k {
+                Kind::ListenerSet => vec![current.clone()],
+                _ => vec![],
+            },
+            LATER,
+        );
+        assert!(again.is_empty(), "{again:?}");
     }
 
     /// A controller that has not passed the stack yet (a restart, a new leader) keeps the
@@ -699,6 +1064,7 @@ mod tests {
         let desired = GatewayStatus {
             namespace: "web".into(),
             name: "edge".into(),
+            attached_listener_sets: None,
             addresses: vec!["lb-1.elb.amazonaws.com".into()],
             conditions: vec![Condition::yes("Programmed", "Programmed", "up")],
             listeners: vec![ListenerStatus {

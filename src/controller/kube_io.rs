@@ -486,6 +486,38 @@ impl KubeIo {
             .map(|_| ())
     }
 
+    /// Adds (`add`) or removes `finalizer` on a Gateway API object of `resource` (`namespace`
+    /// empty: cluster-scoped), guarded as [`KubeIo::add_finalizer`] is: a list changed since
+    /// `current` was cached fails the patch, retried on the next round.
+    ///
+    /// # Errors
+    /// The API server refused the patch.
+    pub async fn set_gateway_finalizer(
+        &self,
+        resource: &ApiResource,
+        (namespace, name, uid): (&str, &str, Option<&str>),
+        current: &[String],
+        finalizer: &str,
+        add: bool,
+    ) -> Result<(), kube::Error> {
+        let patch = if add {
+            add_finalizer_patch(uid, current, finalizer)?
+        } else {
+            match remove_finalizer_patch(uid, current, finalizer)? {
+                Some(p) => p,
+                None => return Ok(()),
+            }
+        };
+        let api: Api<DynamicObject> = if namespace.is_empty() {
+            Api::all_with(self.client.clone(), resource)
+        } else {
+            Api::namespaced_with(self.client.clone(), namespace, resource)
+        };
+        api.patch(name, &PatchParams::default(), &patch)
+            .await
+            .map(|_| ())
+    }
+
     /// Publishes an event on a Gateway API object (best effort, as [`KubeIo::event`]).
     pub async fn gateway_event(
         &self,

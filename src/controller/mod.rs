@@ -120,7 +120,20 @@ pub struct Running {
     leader_task: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     watches: Vec<JoinHandle<()>>,
+    /// Watches of Gateway API kinds installed after the start.
+    late_watches: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
     timeout: Duration,
+}
+
+/// Aborts every task of `tasks`.
+fn abort_all(tasks: &std::sync::Mutex<Vec<JoinHandle<()>>>) {
+    for t in tasks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .drain(..)
+    {
+        t.abort();
+    }
 }
 
 impl Running {
@@ -145,6 +158,7 @@ impl Running {
         for w in self.watches {
             w.abort();
         }
+        abort_all(&self.late_watches);
     }
 
     /// Aborts everything at once, as a killed process would (no Lease release).
@@ -157,6 +171,7 @@ impl Running {
         {
             t.abort();
         }
+        abort_all(&self.late_watches);
     }
 }
 
@@ -189,6 +204,36 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         tracing::info!(kinds = %gateway_kinds, "watching the Gateway API kinds served");
     }
     let (stores, watches) = Stores::start(&deps.client, &deps.namespaces, &gateway_kinds, &signals);
+    // Gateway API kinds whose CRDs are installed later are watched from the next discovery on.
+    let late_watches: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+    {
+        let client = deps.client.clone();
+        let gateway = stores.gateway.clone();
+        let period = deps.settings.gateway_discovery_period;
+        let late = Arc::clone(&late_watches);
+        let mut shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if period.is_zero() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(period) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let found = gateway::discover(&client).await;
+                let mut handles = Vec::new();
+                let added = gateway.watch_new(&found, &mut handles);
+                if !added.is_empty() {
+                    let kinds: Vec<&str> = added.iter().map(|k| k.as_str()).collect();
+                    tracing::info!(kinds = %kinds.join(", "), "watching Gateway API kinds installed after the start");
+                }
+                late.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(handles);
+            }
+        }));
+    }
     let (leader_tx, leader_rx) = watch::channel(deps.leader.is_none());
     let (leader_shutdown_tx, leader_shutdown_rx) = watch::channel(false);
     let mut leader_task = None;
@@ -286,6 +331,7 @@ pub async fn start(deps: Deps) -> Result<Running, ControllerError> {
         leader_task,
         tasks,
         watches,
+        late_watches,
         timeout: deps.shutdown_timeout,
     })
 }

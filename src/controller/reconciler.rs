@@ -90,7 +90,14 @@ pub struct Settings {
     /// Retry delays of failed stacks (not a flag: the defaults, 1 s doubling to 30 s or
     /// 5 min; tests shorten them).
     pub backoff: Backoff,
+    /// How often the API server's discovery is asked again for Gateway API kinds installed
+    /// after the start (not a flag: [`GATEWAY_DISCOVERY_PERIOD`]; tests shorten it; zero: never).
+    pub gateway_discovery_period: Duration,
 }
+
+/// The default [`Settings::gateway_discovery_period`]: a CRD installed while `run` runs is
+/// watched within a minute.
+pub const GATEWAY_DISCOVERY_PERIOD: Duration = Duration::from_secs(60);
 
 /// What the scheduler and workers share, under one lock.
 #[derive(Debug, Default)]

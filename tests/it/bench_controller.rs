@@ -392,6 +392,7 @@ impl World {
                 dry_run: false,
                 unrestricted_sg_rules: false,
                 backoff: Default::default(),
+                gateway_discovery_period: Duration::from_secs(60),
             },
             namespaces: Vec::new(),
             leader: None,

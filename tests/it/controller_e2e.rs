@@ -188,6 +188,7 @@ pub(crate) fn settings(env: &Env, zone_id: Option<&str>) -> Settings {
         dry_run: false,
         unrestricted_sg_rules: false,
         backoff: Default::default(),
+        gateway_discovery_period: Duration::from_secs(1),
     }
 }
 

@@ -23,7 +23,7 @@ const REGION: &str = "ap-southeast-5";
 
 /// Every CRD of the Gateway API kinds `run` reads (the fixture serves a kind while a CRD of
 /// its name is stored).
-pub(crate) const GATEWAY_CRDS: [&str; 9] = [
+pub(crate) const GATEWAY_CRDS: [&str; 10] = [
     "gatewayclasses.gateway.networking.k8s.io",
     "gateways.gateway.networking.k8s.io",
     "httproutes.gateway.networking.k8s.io",
@@ -32,6 +32,7 @@ pub(crate) const GATEWAY_CRDS: [&str; 9] = [
     "tcproutes.gateway.networking.k8s.io",
     "udproutes.gateway.networking.k8s.io",
     "tlsroutes.gateway.networking.k8s.io",
+    "listenersets.gateway.networking.k8s.io",
     "loadbalancerconfigurations.gateway.k8s.aws",
 ];
 
@@ -127,6 +128,107 @@ async fn without_the_gateway_api_crds_nothing_of_it_is_requested() {
         .filter(|c| c.group.starts_with("gateway."))
         .collect();
     assert!(gateway_calls.is_empty(), "{gateway_calls:?}");
+}
+
+/// Gateway API CRDs installed after `run` started are watched without a restart (the
+/// discovery is asked again every `gateway_discovery_period`, 1 s in the test settings): a
+/// Gateway created then gets its status, and its ListenerSet too. The Gateway's one listener
+/// is TCP, which an ALB class refuses: nothing is created in AWS, the status says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_api_crds_installed_after_the_start_are_watched() {
+    let clients = localstack::account_clients(REGION, 5963).await;
+    let env = env_with(clients, REGION, "gw-late", 99).await;
+    let server = ApiServer::start().await;
+    let running = controller(&server, &env, false, None).await;
+    eventually(30, "the controller's watches", || async {
+        server
+            .calls()
+            .iter()
+            .any(|c| c.resource == "ingresses" && c.verb == "watch")
+    })
+    .await;
+    assert!(
+        !server
+            .calls()
+            .iter()
+            .any(|c| c.group.starts_with("gateway.")),
+        "nothing of the Gateway API is requested before its CRDs exist"
+    );
+    install_gateway_crds(&server);
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "alb"}, "spec": {"controllerName": "gateway.k8s.aws/alb"}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "late", "namespace": "web", "generation": 1},
+        "spec": {"gatewayClassName": "alb",
+            "allowedListeners": {"namespaces": {"from": "Same"}},
+            "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws",
+                "kind": "LoadBalancerConfiguration", "name": "cfg"}},
+            "listeners": [{"name": "tcp", "port": 5432, "protocol": "TCP"}]}
+    }));
+    for name in ["cfg", "unused"] {
+        server.apply_object(json!({
+            "apiVersion": "gateway.k8s.aws/v1beta1", "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": name, "namespace": "web"}, "spec": {"scheme": "internal"}
+        }));
+    }
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "more", "namespace": "web", "generation": 1},
+        "spec": {"parentRef": {"name": "late"},
+            "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]}
+    }));
+    eventually(30, "the Gateway's and the ListenerSet's status", || async {
+        let gw = server.get_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late");
+        let set = server.get_object("gateway.networking.k8s.io/v1", "ListenerSet", "web", "more");
+        gw.is_some_and(|g| {
+            condition(&g["status"]["conditions"], "Accepted")["reason"] == "ListenersNotValid"
+        }) && set.is_some_and(|s| {
+            condition(&s["status"]["conditions"], "Accepted")["reason"] == "ParentNotAccepted"
+        })
+    })
+    .await;
+    let gw = server
+        .get_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late")
+        .unwrap();
+    assert_eq!(
+        condition(&gw["status"]["conditions"], "Accepted")["status"],
+        "False"
+    );
+    assert_eq!(
+        gw["status"]["listeners"][0]["conditions"][0]["reason"],
+        "UnsupportedProtocol"
+    );
+    assert_eq!(gw["status"]["attachedListenerSets"], 0);
+    // The AWS Load Balancer Controller's finalizers on the class and the configuration the
+    // Gateway uses (not on the configuration nothing uses), removed once the Gateway is gone.
+    let finalizers = |kind: &str, ns: &str, name: &str| -> Vec<String> {
+        let version = if kind == "GatewayClass" {
+            "gateway.networking.k8s.io/v1"
+        } else {
+            "gateway.k8s.aws/v1beta1"
+        };
+        server
+            .get_object(version, kind, ns, name)
+            .and_then(|o| serde_json::from_value(o["metadata"]["finalizers"].clone()).ok())
+            .unwrap_or_default()
+    };
+    eventually(30, "the finalizers of what the Gateway uses", || async {
+        finalizers("GatewayClass", "", "alb") == ["gateway.k8s.aws/gatewayclass"]
+            && finalizers("LoadBalancerConfiguration", "web", "cfg")
+                == ["gateway.k8s.aws/loadbalancerconfigurations"]
+    })
+    .await;
+    assert!(finalizers("LoadBalancerConfiguration", "web", "unused").is_empty());
+    server.delete_object("gateway.networking.k8s.io/v1", "Gateway", "web", "late");
+    eventually(30, "the finalizers released", || async {
+        finalizers("GatewayClass", "", "alb").is_empty()
+            && finalizers("LoadBalancerConfiguration", "web", "cfg").is_empty()
+    })
+    .await;
+    running.shutdown().await;
 }
 
 fn condition<'a>(conditions: &'a Value, type_: &str) -> &'a Value {

@@ -140,7 +140,7 @@ impl Case {
         let p = r
             .parents
             .iter()
-            .find(|p| p.gateway == parent)
+            .find(|p| p.gateway == parent && p.listener_set.is_none())
             .unwrap_or_else(|| panic!("{}: {kind} {ns}/{name} has no parent {parent}", self.name));
         match find(&p.conditions, type_) {
             Some(c) => format!("{}/{}", status_text(c.status), c.reason),
@@ -166,6 +166,95 @@ impl Case {
             "{}: {kind} {route} on {gateway}",
             self.name
         );
+    }
+
+    /// `status/reason` of condition `type_` of an HTTPRoute for its parent ListenerSet `set`
+    /// (`namespace/name`, or a name in the infrastructure namespace).
+    fn set_route_condition(&self, route: &str, set: &str, type_: &str) -> String {
+        let set = if set.contains('/') {
+            set.to_owned()
+        } else {
+            format!("{INFRA}/{set}")
+        };
+        let r = self
+            .status
+            .routes
+            .iter()
+            .find(|r| r.kind == "HTTPRoute" && r.namespace == INFRA && r.name == route)
+            .unwrap_or_else(|| panic!("{}: no status for HTTPRoute {route}", self.name));
+        let p = r
+            .parents
+            .iter()
+            .find(|p| p.listener_set.as_deref() == Some(set.as_str()))
+            .unwrap_or_else(|| panic!("{}: HTTPRoute {route} has no parent {set}", self.name));
+        match find(&p.conditions, type_) {
+            Some(c) => format!("{}/{}", status_text(c.status), c.reason),
+            None => "absent".to_owned(),
+        }
+    }
+
+    /// `[Accepted, Programmed]` of ListenerSet `set` (`namespace/name`, or a name in the
+    /// infrastructure namespace) as `status/reason`.
+    fn set_conditions(&self, set: &str) -> [String; 2] {
+        let (ns, name) = set.split_once('/').unwrap_or((INFRA, set));
+        let s = self
+            .status
+            .listener_sets
+            .iter()
+            .find(|s| s.namespace == ns && s.name == name)
+            .unwrap_or_else(|| panic!("{}: no status for listenerset {ns}/{name}", self.name));
+        ["Accepted", "Programmed"].map(|t| {
+            find(&s.conditions, t)
+                .map(|c| format!("{}/{}", status_text(c.status), c.reason))
+                .unwrap_or_else(|| "absent".to_owned())
+        })
+    }
+
+    /// `(attachedRoutes, [Accepted, Conflicted, ResolvedRefs, Programmed])` of listener
+    /// `listener` of the ListenerSet `set` (`None`: of the Gateway `gateway`).
+    fn listener_of(&self, gateway: &str, set: Option<&str>, listener: &str) -> (u32, [String; 4]) {
+        let listeners = match set {
+            None => {
+                &self
+                    .status
+                    .gateways
+                    .iter()
+                    .find(|g| g.namespace == INFRA && g.name == gateway)
+                    .unwrap_or_else(|| panic!("{}: no gateway {gateway}", self.name))
+                    .listeners
+            }
+            Some(set) => {
+                &self
+                    .status
+                    .listener_sets
+                    .iter()
+                    .find(|s| s.namespace == INFRA && s.name == set)
+                    .unwrap_or_else(|| panic!("{}: no listenerset {set}", self.name))
+                    .listeners
+            }
+        };
+        let l = listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .unwrap_or_else(|| panic!("{}: no listener {listener} in {set:?}", self.name));
+        (
+            l.attached_routes,
+            ["Accepted", "Conflicted", "ResolvedRefs", "Programmed"].map(|t| {
+                find(&l.conditions, t)
+                    .map(|c| format!("{}/{}", status_text(c.status), c.reason))
+                    .unwrap_or_else(|| "absent".to_owned())
+            }),
+        )
+    }
+
+    /// `status.attachedListenerSets` of `gateway`.
+    fn attached_sets(&self, gateway: &str) -> Option<u32> {
+        self.status
+            .gateways
+            .iter()
+            .find(|g| g.namespace == INFRA && g.name == gateway)
+            .unwrap_or_else(|| panic!("{}: no gateway {gateway}", self.name))
+            .attached_listener_sets
     }
 
     /// `attachedRoutes` of listener `listener` of `gateway`.
@@ -1314,5 +1403,377 @@ fn http_route_service_types() {
     assert!(
         targets("headless").is_empty(),
         "no EndpointSlice in the manifests for the selector's pods"
+    );
+}
+
+// ListenerSet cases (standard channel, Gateway API v1.5). The listener conditions the suite
+// asserts as `generateAcceptedListenerConditions` (Accepted, ResolvedRefs, Programmed True) are
+// here `Programmed=Unknown/Pending`: the translation has no load balancer yet, the controller
+// turns it `True` with the address (`src/controller/gateway_status.rs`).
+
+/// A listener the suite expects accepted, before the load balancer is known.
+fn accepted_listener() -> [String; 4] {
+    [
+        "True/Accepted",
+        "False/NoConflicts",
+        "True/ResolvedRefs",
+        "Unknown/Pending",
+    ]
+    .map(str::to_owned)
+}
+
+fn conflicted_listener(reason: &str) -> [String; 4] {
+    [
+        format!("False/{reason}"),
+        format!("True/{reason}"),
+        "True/ResolvedRefs".to_owned(),
+        format!("False/{reason}"),
+    ]
+}
+
+#[test]
+fn listener_set_http_routing() {
+    let c = case("listenerset-http-routing");
+    let gw = "gateway-with-listener-sets-http-routing";
+    let (ls1, ls2) = ("listener-set-http-routing-1", "listener-set-http-routing-2");
+    for route in [
+        "attaches-to-all-listeners",
+        "gateway-route",
+        "gateway-section-route",
+    ] {
+        c.accepted(route, gw);
+    }
+    assert_eq!(c.attached_sets(gw), Some(2));
+    for (set, routes) in [
+        (
+            ls1,
+            &[
+                "attaches-to-all-listeners",
+                "listener-set-http-routing-1-route",
+                "listener-set-http-routing-1-section-route",
+            ][..],
+        ),
+        (
+            ls2,
+            &[
+                "attaches-to-all-listeners",
+                "listener-set-http-routing-2-route",
+            ][..],
+        ),
+    ] {
+        assert_eq!(
+            c.set_conditions(set),
+            ["True/Accepted".to_owned(), "Unknown/Pending".to_owned()]
+        );
+        for route in routes {
+            assert_eq!(
+                [ACCEPTED, RESOLVED_REFS].map(|t| c.set_route_condition(route, set, t)),
+                ["True/Accepted".to_owned(), "True/ResolvedRefs".to_owned()],
+                "{route} on {set}"
+            );
+        }
+    }
+    for (set, listener, attached) in [
+        (ls1, "listener-set-http-routing-1-listener-1", 3),
+        (ls1, "listener-set-http-routing-1-listener-2", 2),
+        (ls2, "listener-set-http-routing-2-listener-1", 2),
+        (ls2, "listener-set-http-routing-2-listener-2", 2),
+    ] {
+        assert_eq!(
+            c.listener_of(gw, Some(set), listener),
+            (attached, accepted_listener()),
+            "{set}/{listener}"
+        );
+    }
+    let hosts = [
+        "gateway-listener-1.com",
+        "gateway-listener-2.com",
+        "listener-set-http-routing-1-listener-1.com",
+        "listener-set-http-routing-1-listener-2.com",
+        "listener-set-http-routing-2-listener-1.com",
+        "listener-set-http-routing-2-listener-2.com",
+    ];
+    let mut rows: Vec<(&str, &str, &str)> = Vec::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let on_gateway = i < 2;
+        rows.push((host, "/route", V1));
+        rows.push((host, "/gateway-route", if on_gateway { V2 } else { "404" }));
+        rows.push((
+            host,
+            "/gateway-section-route",
+            if i == 0 { V3 } else { "404" },
+        ));
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        rows.push((
+            host,
+            "/listener-set-http-routing-1-route",
+            if i == 2 || i == 3 { V2 } else { "404" },
+        ));
+        rows.push((
+            host,
+            "/listener-set-http-routing-1-section-route",
+            if i == 2 { V3 } else { "404" },
+        ));
+        rows.push((
+            host,
+            "/listener-set-http-routing-2-route",
+            if i >= 4 { V2 } else { "404" },
+        ));
+    }
+    let rows: Vec<Row<'_>> = rows.iter().map(|(h, p, w)| (*h, *p, &[][..], *w)).collect();
+    c.check(gw, &rows);
+}
+
+#[test]
+fn listener_set_hostname_and_protocol_conflicts() {
+    for (file, gw, reason, prefix) in [
+        (
+            "listenerset-hostname-conflict",
+            "gateway-with-listenerset-hostname-conflict",
+            "HostnameConflict",
+            "listenerset-with-hostname-conflict",
+        ),
+        (
+            "listenerset-protocol-conflict",
+            "gateway-with-listenerset-protocol-conflict",
+            "ProtocolConflict",
+            "listenerset-with-protocol-conflict",
+        ),
+    ] {
+        let c = case(file);
+        let kind = if reason == "HostnameConflict" {
+            "hostname"
+        } else {
+            "protocol"
+        };
+        let with_gw = format!("{kind}-conflict-with-gateway-listener");
+        let with_set = format!("{kind}-conflict-with-listener-set-listener");
+        assert_eq!(
+            c.status
+                .gateways
+                .iter()
+                .find(|g| g.name == gw)
+                .and_then(|g| find(&g.conditions, ACCEPTED))
+                .map(|a| a.status),
+            Some(ConditionStatus::True),
+            "{file}"
+        );
+        for l in ["gateway-listener", with_gw.as_str()] {
+            assert_eq!(
+                c.listener_of(gw, None, l),
+                (0, accepted_listener()),
+                "{file}: {l}"
+            );
+        }
+        assert_eq!(c.attached_sets(gw), Some(2), "{file}");
+        let set = |n: &str| format!("{prefix}-{n}");
+        let accepted_set = [
+            "True/ListenersNotValid".to_owned(),
+            "Unknown/Pending".to_owned(),
+        ];
+        let refused_set = [
+            "False/ListenersNotValid".to_owned(),
+            "False/ListenersNotValid".to_owned(),
+        ];
+        assert_eq!(
+            c.set_conditions(&set("with-gateway-1")),
+            accepted_set,
+            "{file}"
+        );
+        assert_eq!(
+            c.set_conditions(&set("with-gateway-2")),
+            refused_set,
+            "{file}"
+        );
+        assert_eq!(
+            c.set_conditions(&set("with-listener-set-1")),
+            accepted_set,
+            "{file}"
+        );
+        assert_eq!(
+            c.set_conditions(&set("with-listener-set-2")),
+            refused_set,
+            "{file}"
+        );
+        for (s, l, want) in [
+            (
+                "with-gateway-1",
+                "listener-set-1-listener",
+                accepted_listener(),
+            ),
+            (
+                "with-gateway-1",
+                with_gw.as_str(),
+                conflicted_listener(reason),
+            ),
+            ("with-gateway-1", with_set.as_str(), accepted_listener()),
+            (
+                "with-gateway-2",
+                with_gw.as_str(),
+                conflicted_listener(reason),
+            ),
+            (
+                "with-listener-set-1",
+                "listener-set-2-listener",
+                accepted_listener(),
+            ),
+            (
+                "with-listener-set-1",
+                with_set.as_str(),
+                conflicted_listener(reason),
+            ),
+            (
+                "with-listener-set-2",
+                with_set.as_str(),
+                conflicted_listener(reason),
+            ),
+        ] {
+            assert_eq!(
+                c.listener_of(gw, Some(&set(s)), l).1,
+                want,
+                "{file}: {s}/{l}"
+            );
+        }
+    }
+}
+
+#[test]
+fn listener_set_allowed_namespaces() {
+    let not_allowed = ["False/NotAllowed".to_owned(), "False/NotAllowed".to_owned()];
+    let c = case("listenerset-default-not-allowed");
+    assert_eq!(
+        c.attached_sets("gateway-default-does-not-allow-listenerset"),
+        Some(0)
+    );
+    assert_eq!(
+        c.set_conditions("listenerset-default-not-allowed"),
+        not_allowed
+    );
+    let c = case("listenerset-allowed-namespace-none");
+    assert_eq!(
+        c.attached_sets("gateway-does-not-allow-listenerset"),
+        Some(0)
+    );
+    assert_eq!(c.set_conditions("listenerset-not-allowed"), not_allowed);
+    for (file, gw, allowed, refused) in [
+        (
+            "listenerset-allowed-namespace-same",
+            "gateway-allows-listenerset-in-same-namespace",
+            format!("{INFRA}/listenerset-in-same-namespace"),
+            "gateway-api-listenerset-not-allowed-ns/listenerset-in-different-namespace",
+        ),
+        (
+            "listenerset-allowed-namespace-selector",
+            "gateway-allows-listenerset-in-selected-namespace",
+            "gateway-api-listenerset-selector-allowed-ns/listenerset-in-selected-namespace"
+                .to_owned(),
+            "gateway-api-listenerset-selector-not-allowed-ns/listenerset-not-in-selected-namespace",
+        ),
+    ] {
+        let c = case(file);
+        assert_eq!(c.attached_sets(gw), Some(1), "{file}");
+        assert_eq!(
+            c.set_conditions(&allowed),
+            ["True/Accepted".to_owned(), "Unknown/Pending".to_owned()],
+            "{file}"
+        );
+        assert_eq!(c.set_conditions(refused), not_allowed, "{file}");
+    }
+}
+
+#[test]
+fn listener_set_route_status_is_scoped_to_the_parent_ref() {
+    let c = case("listenerset-route-status-scoped-to-parentref");
+    let gw = "gateway-parentref";
+    assert_eq!(c.attached_sets(gw), Some(1));
+    assert_eq!(
+        c.listener_of(
+            gw,
+            Some("listenerset-parentref"),
+            "listenerset-parentref-listener"
+        ),
+        (1, accepted_listener())
+    );
+    c.accepted("route-parentref-gwonly", gw);
+    assert_eq!(
+        c.set_route_condition("route-parentref-lsonly", "listenerset-parentref", ACCEPTED),
+        "True/Accepted"
+    );
+    // One parent each: the one the route names.
+    for (route, parents) in [("route-parentref-gwonly", 1), ("route-parentref-lsonly", 1)] {
+        let r = c.status.routes.iter().find(|r| r.name == route).unwrap();
+        assert_eq!(r.parents.len(), parents, "{route}");
+    }
+    c.check(
+        gw,
+        &[
+            ("gw-parentref.com", "/gwonly", &[], V1),
+            ("listenerset-parentref.com", "/gwonly", &[], "404"),
+            ("listenerset-parentref.com", "/lsonly", &[], V2),
+            ("gw-parentref.com", "/lsonly", &[], "404"),
+        ],
+    );
+}
+
+#[test]
+fn listener_set_gateway_parent_section_name_not_found() {
+    let c = case("listenerset-gateway-parent-section-name-not-found");
+    let gw = "gateway-section-name";
+    assert_eq!(c.attached_sets(gw), Some(1));
+    assert_eq!(
+        c.set_route_condition(
+            "route-via-listenerset",
+            "listenerset-section-name",
+            ACCEPTED
+        ),
+        "True/Accepted"
+    );
+    assert_eq!(
+        c.route_condition("HTTPRoute", "route-via-gateway", gw, ACCEPTED),
+        "False/NoMatchingParent"
+    );
+    c.check(
+        gw,
+        &[
+            ("ls-section-name.com", "/goodsection", &[], V1),
+            ("gw-section.com", "/badsection", &[], "404"),
+        ],
+    );
+}
+
+#[test]
+fn listener_set_dual_parent_ref_independence() {
+    let c = case("listenerset-dual-parentref-independence");
+    let gw = "gateway-dual-parentref";
+    let set = "ls-dual-parentref";
+    assert_eq!(c.attached_sets(gw), Some(1));
+    assert_eq!(
+        c.listener_of(gw, Some(set), "ls-dual-parentref-listener"),
+        (2, accepted_listener())
+    );
+    c.accepted("route-dual-parentref-both", gw);
+    assert_eq!(
+        c.set_route_condition("route-dual-parentref-both", set, ACCEPTED),
+        "True/Accepted"
+    );
+    // The Gateway parentRef names the ListenerSet's listener: no such listener on the Gateway;
+    // the ListenerSet parentRef is accepted all the same.
+    assert_eq!(
+        c.route_condition("HTTPRoute", "route-dual-parentref-one", gw, ACCEPTED),
+        "False/NoMatchingParent"
+    );
+    assert_eq!(
+        c.set_route_condition("route-dual-parentref-one", set, ACCEPTED),
+        "True/Accepted"
+    );
+    c.check(
+        gw,
+        &[
+            ("gw-dual.com", "/dualboth", &[], V1),
+            ("ls-dual.com", "/dualboth", &[], V1),
+            ("ls-dual.com", "/dualone", &[], V2),
+            ("gw-dual.com", "/dualone", &[], "404"),
+        ],
     );
 }

@@ -890,19 +890,19 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(
             &["gateway.networking.k8s.io"],
             &[
-                "gatewayclasses",
                 "httproutes",
                 "grpcroutes",
                 "referencegrants",
                 "tcproutes",
                 "udproutes",
                 "tlsroutes",
+                "listenersets",
             ],
             &["list", "watch"],
         ),
         rule(
             &["gateway.networking.k8s.io"],
-            &["gateways"],
+            &["gatewayclasses", "gateways"],
             &["list", "watch", "patch"],
         ),
         rule(
@@ -915,13 +915,14 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
                 "tcproutes/status",
                 "udproutes/status",
                 "tlsroutes/status",
+                "listenersets/status",
             ],
             &["patch"],
         ),
         rule(
             &["gateway.k8s.aws"],
             &["loadbalancerconfigurations"],
-            &["list", "watch"],
+            &["list", "watch", "patch"],
         ),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ];

@@ -130,7 +130,14 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
         "spec": {"gatewayClassName": "alb",
             "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws",
                 "kind": "LoadBalancerConfiguration", "name": "public"}},
+            "allowedListeners": {"namespaces": {"from": "Same"}},
             "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}
+    }));
+    server.apply_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "more", "namespace": "shop"},
+        "spec": {"parentRef": {"name": "edge"},
+            "listeners": [{"name": "extra", "port": 8080, "protocol": "HTTP"}]}
     }));
     server.apply_object(json!({
         "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
@@ -199,7 +206,7 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
     .await;
     eventually(
         60,
-        "the Gateway programmed and every route's status",
+        "the Gateway programmed and every route's and the ListenerSet's status",
         || async {
             let programmed = server
                 .get_object("gateway.networking.k8s.io/v1", "Gateway", "shop", "edge")
@@ -225,7 +232,15 @@ async fn the_install_rbac_is_exactly_what_the_controller_calls() {
             let class = server
                 .get_object("gateway.networking.k8s.io/v1", "GatewayClass", "", "alb")
                 .is_some_and(|c| !c["status"].is_null());
-            programmed && routes && class
+            let set = server
+                .get_object(
+                    "gateway.networking.k8s.io/v1",
+                    "ListenerSet",
+                    "shop",
+                    "more",
+                )
+                .is_some_and(|s| !s["status"].is_null());
+            programmed && routes && class && set
         },
     )
     .await;

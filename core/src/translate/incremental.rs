@@ -704,6 +704,18 @@ impl Model {
                                     .chain(&before)
                                     .map(|(ns, n)| UnitId::Gateway(ns.clone(), n.clone())),
                             );
+                            // A route may name a ListenerSet rather than its Gateway: the
+                            // Gateways ListenerSets name are rebuilt too (a ListenerSet
+                            // created with the route rebuilds every Gateway anyway).
+                            units.extend(self.gateway_objects.listener_sets.iter().map(|s| {
+                                let r = &s.spec.parent_ref;
+                                UnitId::Gateway(
+                                    r.namespace
+                                        .clone()
+                                        .unwrap_or_else(|| meta_namespace(&s.metadata).to_owned()),
+                                    r.name.clone(),
+                                )
+                            }));
                         }
                         _ => {
                             units.insert(UnitId::Gateways);
@@ -901,6 +913,8 @@ impl Model {
                 UnitId::Gateway(..) => {
                     out.gateways.extend(unit.status.gateways.iter().cloned());
                     out.routes.extend(unit.status.routes.iter().cloned());
+                    out.listener_sets
+                        .extend(unit.status.listener_sets.iter().cloned());
                 }
                 _ => {}
             }

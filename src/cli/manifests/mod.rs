@@ -232,7 +232,9 @@ mod tests {
              apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\nmetadata: {name: s, namespace: shop}\n---\n\
              apiVersion: gateway.networking.k8s.io/v1alpha3\nkind: TLSRoute\nmetadata: {name: s3, namespace: shop}\nspec: {hostnames: [a.example.com]}\n---\n\
              apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: new, namespace: shop}\n---\n\
-             apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata: {name: g1, namespace: data}\nspec: {from: [], to: []}\n",
+             apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata: {name: g1, namespace: data}\nspec: {from: [], to: []}\n---\n\
+             apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: ls, namespace: shop}\nspec: {parentRef: {name: edge}, listeners: [{name: extra, port: 8080, protocol: HTTP}]}\n---\n\
+             apiVersion: gateway.networking.x-k8s.io/v1alpha1\nkind: ListenerSet\nmetadata: {name: xls, namespace: shop}\n",
         )
         .unwrap();
         let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
@@ -256,6 +258,9 @@ mod tests {
             ),
             (1, 1, 1, 2)
         );
+        assert_eq!(g.listener_sets.len(), 1);
+        assert_eq!(g.listener_sets[0].spec.listeners[0].port, 8080);
+        assert_eq!(g.listener_sets[0].spec.parent_ref.name, "edge");
         assert_eq!(
             g.tcp_routes[0].spec.rules[0]
                 .backend_refs
@@ -273,6 +278,7 @@ mod tests {
             messages,
             vec![
                 format!("{f}: document 14: gateway.networking.k8s.io/v1 TCPRoute new: plan reads TCPRoute as apiVersion gateway.networking.k8s.io/v1alpha2 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
+                format!("{f}: document 17: gateway.networking.x-k8s.io/v1alpha1 ListenerSet xls: plan reads ListenerSet as apiVersion gateway.networking.k8s.io/v1 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
                 format!("{f}: document 7: gateway.networking.k8s.io/v1beta1 HTTPRoute old: plan reads HTTPRoute as apiVersion gateway.networking.k8s.io/v1 only (the version a cluster serves); convert the manifest; the document is left out, everything else is still planned"),
                 format!("httproute shop/r is defined 2 times ({f}: document 3, {f}: document 8); a cluster holds one object per name, so keep only one of them; the object is left out, everything else is still planned"),
             ]

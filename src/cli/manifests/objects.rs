@@ -76,6 +76,12 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     (gateway::API_VERSION, "Gateway", "gateway", true),
     (gateway::API_VERSION, "HTTPRoute", "httproute", true),
     (gateway::API_VERSION, "GRPCRoute", "grpcroute", true),
+    (
+        gateway::API_VERSION,
+        gateway::LISTENER_SET,
+        "listenerset",
+        true,
+    ),
     // Experimental channel: NLB Gateways' routes.
     (gateway::L4_ROUTE_API_VERSION, "TCPRoute", "tcproute", true),
     (gateway::L4_ROUTE_API_VERSION, "UDPRoute", "udproute", true),
@@ -404,6 +410,7 @@ impl Collector {
             "udproute" => typed(doc).map(|o| gws.udp_routes.push(o)),
             "tlsroute" => typed(doc).map(|o| gws.tls_routes.push(o)),
             "referencegrant" => typed(doc).map(|o| gws.reference_grants.push(o)),
+            "listenerset" => typed(doc).map(|o| gws.listener_sets.push(o)),
             "loadbalancerconfiguration" => {
                 typed(doc).map(|o| gws.load_balancer_configurations.push(o))
             }
@@ -479,6 +486,7 @@ fn remove(snap: &mut Snapshot, gws: &mut GatewayObjects, short: &str, ns: &str, 
         "udproute" => gws.udp_routes.retain(|o| keep(&o.metadata)),
         "tlsroute" => gws.tls_routes.retain(|o| keep(&o.metadata)),
         "referencegrant" => gws.reference_grants.retain(|o| keep(&o.metadata)),
+        "listenerset" => gws.listener_sets.retain(|o| keep(&o.metadata)),
         "loadbalancerconfiguration" => gws
             .load_balancer_configurations
             .retain(|o| keep(&o.metadata)),

@@ -14,7 +14,7 @@
 //!   `configmaps`, `events`; `endpointslices`, `ingresses`, `ingressclasses`, `events.k8s.io`
 //!   `events`, `leases`, `customresourcedefinitions` (stored only), `targetgroupbindings`,
 //!   `ingressclassparams`; the Gateway API kinds (`gatewayclasses`, `gateways`, `httproutes`,
-//!   `grpcroutes`, `referencegrants`, `tcproutes`, `udproutes`, `tlsroutes`) and `gateway.k8s.aws`
+//!   `grpcroutes`, `referencegrants`, `tcproutes`, `udproutes`, `tlsroutes`, `listenersets`) and `gateway.k8s.aws`
 //!   `loadbalancerconfigurations` only while a CustomResourceDefinition of that name is stored,
 //!   as on a real server), core (`/api/v1`) and named groups (`/apis/{group}/{version}`),
 //!   namespaced, cluster-scoped and cross-namespace list/watch. Add a row to [`KINDS`] to serve
@@ -183,6 +183,7 @@ pub const KINDS: &[KindInfo] = &[
     kind("gateway.networking.k8s.io", "v1alpha2", "tcproutes", "TCPRoute", true, true, &[]),
     kind("gateway.networking.k8s.io", "v1alpha2", "udproutes", "UDPRoute", true, true, &[]),
     kind("gateway.networking.k8s.io", "v1alpha2", "tlsroutes", "TLSRoute", true, true, &[]),
+    kind("gateway.networking.k8s.io", "v1", "listenersets", "ListenerSet", true, true, &["lset"]),
     kind("gateway.k8s.aws", "v1beta1", "loadbalancerconfigurations", "LoadBalancerConfiguration", true, true, &[]),
 ];
 

@@ -1,8 +1,9 @@
 //! A Gateway's listeners on an ALB: protocol, port, conflicts, certificates and route kinds,
 //! each with its status conditions.
+use super::listener_sets::{conflicts, shown, Clash, Entry};
 use super::status::{self, reason, Condition, ListenerStatus};
 use super::types::ListenerConfiguration;
-use super::{message_of, Gateway, Listener, Settings, GROUP};
+use super::{message_of, Listener, Settings, GROUP};
 use crate::model::Protocol;
 use crate::translate::endpoints::port_u16;
 use crate::translate::error::{invalid_field, BuildError, ObjectRef};
@@ -19,6 +20,11 @@ pub(super) const GRPC_ROUTE: &str = "GRPCRoute";
 pub(super) struct State<'a> {
     /// The listener.
     pub(super) listener: &'a Listener,
+    /// `None`: the Gateway's own; `Some(k)`: of the `k`th attached ListenerSet.
+    pub(super) set: Option<usize>,
+    /// The namespace `allowedRoutes.namespaces.from: Same` means (the Gateway's, or the
+    /// ListenerSet's).
+    pub(super) home_ns: &'a str,
     /// The ALB protocol (`None`: not served by an ALB).
     pub(super) protocol: Option<Protocol>,
     /// The port (`0` when invalid).
@@ -155,16 +161,25 @@ pub(super) fn listener_configuration<'s>(
 }
 
 pub(super) fn validate<'a>(
-    gw: &'a Gateway,
+    entries: &[Entry<'a>],
     settings: &Settings,
     config: &BuildConfig,
-    object: &ObjectRef,
     errors: &mut Vec<BuildError>,
 ) -> Vec<State<'a>> {
-    let listeners = &gw.spec.listeners;
-    let mut states = Vec::with_capacity(listeners.len());
-    for (i, l) in listeners.iter().enumerate() {
-        let field = format!("spec.listeners[{i}]");
+    let mut states = Vec::with_capacity(entries.len());
+    let clashes = conflicts(entries, &|a, b| {
+        if a.protocol != b.protocol {
+            Some(Clash::Protocol)
+        } else if a.hostname == b.hostname {
+            Some(Clash::Hostname)
+        } else {
+            None
+        }
+    });
+    for (i, entry) in entries.iter().enumerate() {
+        let l = entry.listener;
+        let object: &ObjectRef = &entry.object;
+        let field = entry.field.clone();
         let mut fail = |e: BuildError| {
             let m = message_of(&e);
             errors.push(e);
@@ -217,15 +232,18 @@ pub(super) fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        // Conflicts with the other listeners on the same port.
-        let others = listeners
+        // Conflicts with the other listeners on the same port (of this resource, or kept of
+        // one before it in precedence): a protocol conflict first.
+        let mine = clashes.get(i).map(Vec::as_slice).unwrap_or_default();
+        let first = mine
             .iter()
-            .enumerate()
-            .filter(|(j, o)| *j != i && o.port == l.port);
-        let mut conflicted = Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict");
-        for (j, o) in others {
-            if o.protocol != l.protocol {
-                conflicted = Condition::yes(
+            .find(|(_, c)| *c == Clash::Protocol)
+            .or_else(|| mine.first());
+        let conflicted = match first {
+            None => Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict"),
+            Some((j, Clash::Protocol)) => {
+                let o = entries[*j].listener;
+                Condition::yes(
                     status::CONFLICTED,
                     reason::PROTOCOL_CONFLICT,
                     fail(invalid_field(
@@ -233,15 +251,17 @@ pub(super) fn validate<'a>(
                         format!("{field}.protocol"),
                         &l.protocol,
                         format!(
-                            "the protocol of listener {:?} (spec.listeners[{j}]) on port {}: one port has one protocol",
-                            o.name, l.port
+                            "the protocol of listener {:?} ({}) on port {}: one port has one protocol",
+                            o.name,
+                            shown(entry, &entries[*j]),
+                            l.port
                         ),
                     )),
-                );
-                break;
+                )
             }
-            if o.hostname == l.hostname {
-                conflicted = Condition::yes(
+            Some((j, Clash::Hostname)) => {
+                let o = entries[*j].listener;
+                Condition::yes(
                     status::CONFLICTED,
                     reason::HOSTNAME_CONFLICT,
                     fail(invalid_field(
@@ -249,16 +269,16 @@ pub(super) fn validate<'a>(
                         format!("{field}.hostname"),
                         l.hostname.as_deref().unwrap_or_default(),
                         format!(
-                            "a hostname other than that of listener {:?} (spec.listeners[{j}]) on port {}",
-                            o.name, l.port
+                            "a hostname other than that of listener {:?} ({}) on port {}",
+                            o.name,
+                            shown(entry, &entries[*j]),
+                            l.port
                         ),
                     )),
-                );
+                )
             }
-        }
-        let accepted = if conflicted.status == status::ConditionStatus::True
-            && accepted.status == status::ConditionStatus::True
-        {
+        };
+        let accepted = if conflicted.status == status::ConditionStatus::True {
             Condition::no(
                 status::ACCEPTED,
                 conflicted.reason,
@@ -326,6 +346,8 @@ pub(super) fn validate<'a>(
         };
         states.push(State {
             listener: l,
+            set: entry.set,
+            home_ns: entry.home_ns,
             protocol,
             port,
             accepted,

@@ -26,6 +26,7 @@
 //! `<gwNs>/<gw>:<routeNs>-<route>:<RouteKind>-<svcNs>-<svc>:<port>`, tags under
 //! `gateway.k8s.aws.alb/` and `gateway.k8s.aws.nlb/`.
 mod dns;
+mod listener_sets;
 mod listeners;
 mod nlb;
 mod routes;
@@ -41,7 +42,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use types::*;
 
-use self::status::{reason, Condition, GatewayClassStatus, GatewayStatus, Statuses};
+use self::listener_sets::Sets;
+use self::status::{
+    reason, Condition, GatewayClassStatus, GatewayStatus, ListenerSetStatus, ListenerStatus,
+    Statuses,
+};
 use super::error::{invalid_field, BuildError, ObjectRef};
 use super::{BuildConfig, Index, Skipped, Snapshot, Warning};
 use crate::model::{
@@ -359,12 +364,22 @@ fn gateway_stack(
                 message,
             }),
     );
+    let sets = listener_sets::of_gateway(index, objects, gw);
+    let entries = listener_sets::entries(gw, &sets);
+    let allows_sets = gw
+        .spec
+        .allowed_listeners
+        .as_ref()
+        .and_then(|a| a.namespaces.as_ref())
+        .and_then(|n| n.from.as_deref())
+        .is_some_and(|f| f != "None");
     let mut gw_status = GatewayStatus {
         namespace: ns.to_owned(),
         name: name.to_owned(),
         addresses: Vec::new(),
         conditions: Vec::new(),
         listeners: Vec::new(),
+        attached_listener_sets: (allows_sets || sets.any()).then_some(0),
     };
     let own = match gw
         .spec
@@ -399,7 +414,15 @@ fn gateway_stack(
                 Condition::no(status::PROGRAMMED, reason::INVALID, message.clone()),
             ];
             out.status.gateways.push(gw_status);
-            routes::pending(objects, gw, controller, &message, &mut out.status.routes);
+            routes::pending(
+                objects,
+                gw,
+                &sets,
+                controller,
+                &message,
+                &mut out.status.routes,
+            );
+            set_statuses(gw, &sets, &[], Some(&message), out);
             return uses_instances;
         }
     };
@@ -418,26 +441,25 @@ fn gateway_stack(
                 Condition::no(status::PROGRAMMED, reason::INVALID, m.clone()),
             ];
             out.status.gateways.push(gw_status);
-            routes::pending(objects, gw, controller, &m, &mut out.status.routes);
+            routes::pending(objects, gw, &sets, controller, &m, &mut out.status.routes);
+            set_statuses(gw, &sets, &[], Some(&m), out);
             return uses_instances;
         }
     };
     let routes_before = out.status.routes.len();
-    let (valid, total, built) = if nlb {
+    let (listener_status, built) = if nlb {
         let built = nlb::build(
             index,
             objects,
             gw,
             &id,
             &settings,
-            &object,
+            (&entries, &sets),
             &mut out.errors,
             &mut out.status.routes,
         );
-        gw_status.listeners = built.listener_status;
         (
-            built.valid,
-            gw.spec.listeners.len(),
+            built.listener_status,
             routes::Built {
                 listeners: built.listeners,
                 target_groups: built.target_groups,
@@ -447,23 +469,36 @@ fn gateway_stack(
             },
         )
     } else {
-        let mut states = listeners::validate(gw, &settings, config, &object, &mut out.errors);
+        let mut states = listeners::validate(&entries, &settings, config, &mut out.errors);
         let built = routes::build(
             index,
             objects,
             gw,
+            (&entries, &sets),
             &id,
             &mut states,
             &mut out.errors,
             &mut out.status.routes,
         );
-        gw_status.listeners = states.iter().map(listeners::State::status).collect();
         (
-            states.iter().filter(|s| s.is_valid()).count(),
-            states.len(),
+            states
+                .iter()
+                .map(|s| (s.set, s.is_valid(), s.status()))
+                .collect::<Vec<_>>(),
             built,
         )
     };
+    // The Gateway's own listeners decide its conditions; the ListenerSets' their own.
+    let total = gw.spec.listeners.len();
+    let valid = listener_status
+        .iter()
+        .filter(|(set, ok, _)| set.is_none() && *ok)
+        .count();
+    gw_status.listeners = listener_status
+        .iter()
+        .filter(|(set, _, _)| set.is_none())
+        .map(|(_, _, l)| l.clone())
+        .collect();
     uses_instances |= built.uses_instance_targets;
     let accepted = if valid == total {
         Condition::yes(
@@ -498,6 +533,16 @@ fn gateway_stack(
         Condition::no(status::PROGRAMMED, reason::INVALID, "no listener is valid")
     };
     gw_status.conditions = vec![accepted, programmed];
+    let attached_sets = set_statuses(
+        gw,
+        &sets,
+        &listener_status,
+        (valid == 0).then_some("no listener is valid"),
+        out,
+    );
+    if let Some(n) = &mut gw_status.attached_listener_sets {
+        *n = attached_sets;
+    }
     out.status.gateways.push(gw_status);
     if valid == 0 {
         // Nothing serves the routes: those the listeners would take are pending on this
@@ -544,6 +589,113 @@ fn gateway_stack(
         objects: objects_of_stack,
     });
     uses_instances
+}
+
+/// The status of the ListenerSets naming `gw` (into `out`), from the status of the merged
+/// listeners (`(set, valid, status)`); `parent_refused`: why the Gateway is not accepted.
+/// Returns how many are attached (`Accepted=True`).
+fn set_statuses(
+    gw: &Gateway,
+    sets: &Sets<'_>,
+    listener_status: &[(Option<usize>, bool, ListenerStatus)],
+    parent_refused: Option<&str>,
+    out: &mut GatewayOutput,
+) -> u32 {
+    let gw_ns = namespace_of(&gw.metadata);
+    let gw_shown = format!("{gw_ns}/{}", name_of(&gw.metadata));
+    let mut attached = 0;
+    for set in &sets.refused {
+        let (ns, name) = (namespace_of(&set.metadata), name_of(&set.metadata));
+        let e = invalid_field(
+            &ObjectRef::namespaced("listenerset", ns, name),
+            "spec.parentRef",
+            &gw_shown,
+            format!(
+                "a Gateway whose spec.allowedListeners.namespaces admits namespace {ns} (gateway {gw_shown} admits {})",
+                gw.spec
+                    .allowed_listeners
+                    .as_ref()
+                    .and_then(|a| a.namespaces.as_ref())
+                    .and_then(|n| n.from.as_deref())
+                    .map_or_else(|| "none: allowedListeners is not set".to_owned(), |f| format!("from: {f}"))
+            ),
+        );
+        let m = message_of(&e);
+        out.errors.push(e);
+        out.status.listener_sets.push(ListenerSetStatus {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            gateway: gw_shown.clone(),
+            conditions: vec![
+                Condition::no(status::ACCEPTED, reason::NOT_ALLOWED, m.clone()),
+                Condition::no(status::PROGRAMMED, reason::NOT_ALLOWED, m),
+            ],
+            listeners: Vec::new(),
+        });
+    }
+    for (k, set) in sets.attached.iter().enumerate() {
+        let (ns, name) = (namespace_of(&set.metadata), name_of(&set.metadata));
+        let mine: Vec<&(Option<usize>, bool, ListenerStatus)> = listener_status
+            .iter()
+            .filter(|(s, _, _)| *s == Some(k))
+            .collect();
+        let valid = mine.iter().filter(|(_, ok, _)| *ok).count();
+        let total = set.spec.listeners.len();
+        let conditions = if let Some(why) = parent_refused {
+            let m = format!("gateway {gw_shown} is not accepted: {why}");
+            vec![
+                Condition::no(status::ACCEPTED, reason::PARENT_NOT_ACCEPTED, m.clone()),
+                Condition::no(status::PROGRAMMED, reason::PARENT_NOT_PROGRAMMED, m),
+            ]
+        } else if valid == 0 {
+            vec![
+                Condition::no(
+                    status::ACCEPTED,
+                    reason::LISTENERS_NOT_VALID,
+                    "no listener is valid",
+                ),
+                Condition::no(
+                    status::PROGRAMMED,
+                    reason::LISTENERS_NOT_VALID,
+                    "no listener is valid",
+                ),
+            ]
+        } else {
+            attached += 1;
+            let accepted = if valid == total {
+                Condition::yes(
+                    status::ACCEPTED,
+                    reason::ACCEPTED,
+                    format!("the listeners are added to gateway {gw_shown}"),
+                )
+            } else {
+                Condition::yes(
+                    status::ACCEPTED,
+                    reason::LISTENERS_NOT_VALID,
+                    format!(
+                        "{} of {total} listeners are not valid; the others are added to gateway {gw_shown}",
+                        total - valid
+                    ),
+                )
+            };
+            vec![
+                accepted,
+                Condition::unknown(
+                    status::PROGRAMMED,
+                    reason::PENDING,
+                    "waiting for the load balancer",
+                ),
+            ]
+        };
+        out.status.listener_sets.push(ListenerSetStatus {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            gateway: gw_shown.clone(),
+            conditions,
+            listeners: mine.iter().map(|(_, _, l)| l.clone()).collect(),
+        });
+    }
+    attached
 }
 
 /// The Gateway's load balancer from its merged configuration.
@@ -681,4 +833,68 @@ fn load_balancer(
         shield_advanced_protection,
         scheme_unset: None,
     })
+}
+
+/// Finalizer the AWS Load Balancer Controller puts on its GatewayClasses while Gateways use
+/// them (`shared_constants.GatewayClassFinalizer`).
+pub const GATEWAY_CLASS_FINALIZER: &str = "gateway.k8s.aws/gatewayclass";
+/// Finalizer the AWS Load Balancer Controller puts on LoadBalancerConfigurations in use
+/// (`shared_constants.LoadBalancerConfigurationFinalizer`).
+pub const LOAD_BALANCER_CONFIGURATION_FINALIZER: &str =
+    "gateway.k8s.aws/loadbalancerconfigurations";
+
+/// What Gateways of ours use, so that it is not deleted under them (the finalizers above).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InUse {
+    /// GatewayClasses of ours (ALB or NLB controller) that a Gateway names, by name.
+    pub classes: std::collections::BTreeSet<String>,
+    /// LoadBalancerConfigurations `(namespace, name)` named by a class of ours in use
+    /// (`spec.parametersRef`) or by a Gateway of such a class
+    /// (`spec.infrastructure.parametersRef`).
+    pub configurations: std::collections::BTreeSet<(String, String)>,
+}
+
+/// Which GatewayClasses and LoadBalancerConfigurations Gateways of ours use. A Gateway being
+/// deleted still uses its class and configuration until it is gone (its load balancer is
+/// deleted first).
+#[must_use]
+pub fn in_use(objects: &GatewayObjects) -> InUse {
+    let mut out = InUse::default();
+    let ours = |class: &str| {
+        objects.classes.iter().find(|c| {
+            name_of(&c.metadata) == class
+                && (c.spec.controller_name == ALB_CONTROLLER
+                    || c.spec.controller_name == NLB_CONTROLLER)
+        })
+    };
+    let is_configuration =
+        |r: &ParametersReference| r.group == AWS_GROUP && r.kind == LOAD_BALANCER_CONFIGURATION;
+    for gw in &objects.gateways {
+        let Some(class) = ours(&gw.spec.gateway_class_name) else {
+            continue;
+        };
+        out.classes.insert(name_of(&class.metadata).to_owned());
+        if let Some(r) = class
+            .spec
+            .parameters_ref
+            .as_ref()
+            .filter(|r| is_configuration(r))
+        {
+            out.configurations.insert((
+                r.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+                r.name.clone(),
+            ));
+        }
+        if let Some(r) = gw
+            .spec
+            .infrastructure
+            .as_ref()
+            .and_then(|i| i.parameters_ref.as_ref())
+            .filter(|r| is_configuration(r))
+        {
+            out.configurations
+                .insert((namespace_of(&gw.metadata).to_owned(), r.name.clone()));
+        }
+    }
+    out
 }

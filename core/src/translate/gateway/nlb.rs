@@ -14,13 +14,18 @@
 use std::collections::BTreeMap;
 
 use super::dns;
+use super::listener_sets::{
+    conflicts, names_refused, scope_of, set_shown, shown, Clash, Entry, Sets,
+};
 use super::listeners::{allowed_kinds, listener_configuration};
-use super::routes::{intersect, namespace_allowed, refers_to, route_ref, target_group, AnyRoute};
+use super::routes::{
+    intersect, namespace_allowed, parent_shown, refused_expected, route_ref, target_group, AnyRoute,
+};
 use super::status::{
     self, reason, Condition, ConditionStatus, ListenerStatus, RouteParentStatus, RouteStatus,
 };
 use super::{message_of, name_of, namespace_of, Gateway, GatewayObjects, Settings, GROUP};
-use super::{Listener, NLB_CONTROLLER};
+use super::{Listener, ParentReference, NLB_CONTROLLER};
 use crate::dns::DesiredHost;
 use crate::model::{
     tags, ActionSpec, ListenerSpec, Protocol, StackId, TargetGroupRef, TargetGroupSpec,
@@ -40,6 +45,10 @@ pub(super) const TLS_ROUTE: &str = "TLSRoute";
 /// One Gateway listener of an NLB Gateway and what was decided about it.
 struct State<'a> {
     listener: &'a Listener,
+    /// `None`: the Gateway's own; `Some(k)`: of the `k`th attached ListenerSet.
+    set: Option<usize>,
+    /// The namespace `allowedRoutes.namespaces.from: Same` means.
+    home_ns: &'a str,
     /// The NLB listener protocol (`TLS` passthrough → `TCP`); `None`: not served.
     protocol: Option<Protocol>,
     port: u16,
@@ -130,25 +139,32 @@ pub(super) struct Built {
     pub(super) routes: Vec<String>,
     /// Whether a target group has instance targets.
     pub(super) uses_instance_targets: bool,
-    /// Listener statuses, in spec order.
-    pub(super) listener_status: Vec<ListenerStatus>,
-    /// How many listeners are valid.
-    pub(super) valid: usize,
+    /// Listener statuses, in merged order: the Gateway's own listeners (`None`) then those of
+    /// the attached ListenerSets (`Some(k)`), each with whether it is valid.
+    pub(super) listener_status: Vec<(Option<usize>, bool, ListenerStatus)>,
     /// Route53 names of the accepted routes on their listeners ([`dns`]).
     pub(super) hostnames: Vec<DesiredHost>,
 }
 
 fn validate<'a>(
-    gw: &'a Gateway,
+    entries: &[Entry<'a>],
     settings: &Settings,
     config: &BuildConfig,
-    object: &ObjectRef,
     errors: &mut Vec<BuildError>,
 ) -> Vec<State<'a>> {
-    let listeners = &gw.spec.listeners;
-    let mut states = Vec::with_capacity(listeners.len());
-    for (i, l) in listeners.iter().enumerate() {
-        let field = format!("spec.listeners[{i}]");
+    let mut states = Vec::with_capacity(entries.len());
+    // An NLB listener cannot tell hostnames apart: two on one port always clash.
+    let clashes = conflicts(entries, &|a, b| {
+        Some(if a.protocol == b.protocol {
+            Clash::Hostname
+        } else {
+            Clash::Protocol
+        })
+    });
+    for (i, entry) in entries.iter().enumerate() {
+        let l = entry.listener;
+        let object: &ObjectRef = &entry.object;
+        let field = entry.field.clone();
         let mut fail = |e: BuildError| {
             let m = message_of(&e);
             errors.push(e);
@@ -192,13 +208,13 @@ fn validate<'a>(
                 "the listener is accepted",
             )
         };
-        let first_other = listeners
-            .iter()
-            .enumerate()
-            .find(|(j, o)| *j != i && o.port == l.port);
+        let first_other = clashes
+            .get(i)
+            .and_then(|c| c.first())
+            .map(|(j, c)| (shown(entry, &entries[*j]), entries[*j].listener, *c));
         let conflicted = match first_other {
             None => Condition::no(status::CONFLICTED, reason::NO_CONFLICTS, "no conflict"),
-            Some((j, o)) if o.protocol == l.protocol => {
+            Some((j, o, Clash::Hostname)) => {
                 Condition::yes(
                     status::CONFLICTED,
                     reason::HOSTNAME_CONFLICT,
@@ -207,13 +223,13 @@ fn validate<'a>(
                         format!("{field}.port"),
                         &l.port.to_string(),
                         format!(
-                            "a port other than that of listener {:?} (spec.listeners[{j}]): an NLB listener cannot tell hostnames apart",
+                            "a port other than that of listener {:?} ({j}): an NLB listener cannot tell hostnames apart",
                             o.name
                         ),
                     )),
                 )
             }
-            Some((j, o)) => Condition::yes(
+            Some((j, o, Clash::Protocol)) => Condition::yes(
                     status::CONFLICTED,
                     reason::PROTOCOL_CONFLICT,
                     fail(invalid_field(
@@ -221,15 +237,13 @@ fn validate<'a>(
                         format!("{field}.protocol"),
                         &l.protocol,
                         format!(
-                            "the protocol of listener {:?} (spec.listeners[{j}]) on port {}: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)",
+                            "the protocol of listener {:?} ({j}) on port {}: one port has one protocol (TCP and UDP are not merged into TCP_UDP yet)",
                             o.name, l.port
                         ),
                     )),
                 ),
         };
-        let accepted = if conflicted.status == ConditionStatus::True
-            && accepted.status == ConditionStatus::True
-        {
+        let accepted = if conflicted.status == ConditionStatus::True {
             Condition::no(
                 status::ACCEPTED,
                 conflicted.reason,
@@ -314,6 +328,8 @@ fn validate<'a>(
         };
         states.push(State {
             listener: l,
+            set: entry.set,
+            home_ns: entry.home_ns,
             protocol,
             port,
             accepted,
@@ -340,6 +356,8 @@ fn validate<'a>(
 /// A route's attempt to attach through one `parentRefs` entry.
 struct Attempt {
     parent_index: usize,
+    /// The ListenerSet the entry names (`namespace/name`), if it names one.
+    listener_set: Option<String>,
     section_name: Option<String>,
     port: Option<i32>,
     /// The listeners it may take, or why none.
@@ -354,20 +372,23 @@ pub(super) fn build(
     gw: &Gateway,
     stack: &StackId,
     settings: &Settings,
-    object: &ObjectRef,
+    (entries, sets): (&[Entry<'_>], &Sets<'_>),
     errors: &mut Vec<BuildError>,
     statuses: &mut Vec<RouteStatus>,
 ) -> Built {
-    let mut states = validate(gw, settings, index.config, object, errors);
+    let mut states = validate(entries, settings, index.config, errors);
     let gw_ns = namespace_of(&gw.metadata);
     let gw_shown = format!("{gw_ns}/{}", name_of(&gw.metadata));
+    let names_us = |route_ns: &str, p: &ParentReference| {
+        scope_of(route_ns, p, gw, sets).is_some() || names_refused(route_ns, p, sets)
+    };
     let routes: Vec<AnyRoute<'_>> = AnyRoute::all(objects)
         .into_iter()
         .filter(|r| {
             r.meta.deletion_timestamp.is_none()
                 && r.parent_refs
                     .iter()
-                    .any(|p| refers_to(namespace_of(r.meta), p, gw))
+                    .any(|p| names_us(namespace_of(r.meta), p))
         })
         .collect();
     // 1. Which listeners each route may take.
@@ -377,24 +398,40 @@ pub(super) fn build(
         let object = route_ref(route);
         let mut list = Vec::new();
         for (pi, parent) in route.parent_refs.iter().enumerate() {
-            if !refers_to(route_ns, parent, gw) {
+            if !names_us(route_ns, parent) {
                 continue;
             }
             let field = format!("spec.parentRefs[{pi}]");
+            let scope = scope_of(route_ns, parent, gw, sets);
+            let shown_parent = parent_shown(route_ns, parent, &gw_shown);
             let mut fail = |reason: &'static str, expected: String| {
-                let e = invalid_field(&object, field.clone(), &gw_shown, expected);
+                let e = invalid_field(&object, field.clone(), &shown_parent, expected);
                 let m = message_of(&e);
                 errors.push(e);
                 Condition::no(status::ACCEPTED, reason, m)
+            };
+            let Some(scope) = scope else {
+                list.push(Attempt {
+                    parent_index: pi,
+                    listener_set: Some(shown_parent.clone()),
+                    section_name: parent.section_name.clone(),
+                    port: parent.port,
+                    outcome: Err(fail(
+                        reason::NOT_ALLOWED_BY_LISTENERS,
+                        refused_expected(&gw_shown),
+                    )),
+                });
+                continue;
             };
             let named: Vec<usize> = states
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| {
-                    parent
-                        .section_name
-                        .as_deref()
-                        .is_none_or(|n| n == s.listener.name)
+                    s.set == scope
+                        && parent
+                            .section_name
+                            .as_deref()
+                            .is_none_or(|n| n == s.listener.name)
                         && parent.port.is_none_or(|p| p == s.listener.port)
                 })
                 .map(|(k, _)| k)
@@ -406,7 +443,7 @@ pub(super) fn build(
                     let s = &states[*k];
                     s.is_attachable()
                         && s.allowed_kinds.contains(&route.kind)
-                        && namespace_allowed(index, s.listener, gw_ns, route_ns)
+                        && namespace_allowed(index, s.listener, s.home_ns, route_ns)
                 })
                 .collect();
             let matching: Vec<usize> = allowed
@@ -453,6 +490,7 @@ pub(super) fn build(
             };
             list.push(Attempt {
                 parent_index: pi,
+                listener_set: set_shown(sets, scope),
                 section_name: parent.section_name.clone(),
                 port: parent.port,
                 outcome,
@@ -620,6 +658,7 @@ pub(super) fn build(
             route_status.parents.push(RouteParentStatus {
                 parent_index: a.parent_index,
                 gateway: gw_shown.clone(),
+                listener_set: a.listener_set.clone(),
                 section_name: a.section_name.clone(),
                 port: a.port,
                 controller_name: NLB_CONTROLLER.to_owned(),
@@ -704,8 +743,10 @@ pub(super) fn build(
             .collect(),
         routes: held_routes,
         uses_instance_targets,
-        listener_status: states.iter().map(State::status).collect(),
-        valid: states.iter().filter(|s| s.is_valid()).count(),
+        listener_status: states
+            .iter()
+            .map(|s| (s.set, s.is_valid(), s.status()))
+            .collect(),
         hostnames,
     }
 }

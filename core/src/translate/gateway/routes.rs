@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::dns;
+use super::listener_sets::{names_refused, scope_of, set_shown, Entry, Sets};
 use super::listeners::{State, GRPC_ROUTE, HTTP_ROUTE};
 use super::nlb::{TCP_ROUTE, TLS_ROUTE, UDP_ROUTE};
 use super::status::{self, reason, Condition, RouteParentStatus, RouteStatus};
@@ -16,6 +17,7 @@ use super::{
     message_of, name_of, namespace_of, Gateway, GatewayObjects, GrpcRoute, GrpcRouteMatch,
     HttpBackendRef, HttpRoute, HttpRouteFilter, HttpRouteMatch, HttpRouteRetry, HttpRouteTimeouts,
     HttpUrlRewrite, L4Route, Listener, ParentReference, SessionPersistence, ALB_CONTROLLER, GROUP,
+    LISTENER_SET,
 };
 use crate::dns::DesiredHost;
 use crate::model::{
@@ -323,18 +325,27 @@ pub(super) fn route_ref(route: &AnyRoute<'_>) -> ObjectRef {
     ObjectRef::namespaced(route.short(), namespace_of(route.meta), name_of(route.meta))
 }
 
-pub(super) fn refers_to(route_ns: &str, p: &ParentReference, gw: &Gateway) -> bool {
-    p.group.as_deref().unwrap_or(GROUP) == GROUP
-        && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-        && p.namespace.as_deref().unwrap_or(route_ns) == namespace_of(&gw.metadata)
-        && p.name == name_of(&gw.metadata)
+/// `namespace/name` of the parent a `parentRefs` entry names (a Gateway or a ListenerSet).
+pub(super) fn parent_shown(route_ns: &str, p: &ParentReference, gw_shown: &str) -> String {
+    if p.kind.as_deref() == Some(LISTENER_SET) {
+        format!("{}/{}", p.namespace.as_deref().unwrap_or(route_ns), p.name)
+    } else {
+        gw_shown.to_owned()
+    }
+}
+
+/// What a route naming a ListenerSet that its Gateway refuses is told.
+pub(super) fn refused_expected(gw_shown: &str) -> String {
+    format!(
+        "a ListenerSet attached to gateway {gw_shown} (the Gateway's spec.allowedListeners.namespaces does not admit this ListenerSet's namespace; it admits none by default)"
+    )
 }
 
 /// Whether the listener's `allowedRoutes.namespaces` admits `route_ns`.
 pub(super) fn namespace_allowed(
     index: &Index<'_>,
     listener: &Listener,
-    gw_ns: &str,
+    home_ns: &str,
     route_ns: &str,
 ) -> bool {
     let from = listener
@@ -346,7 +357,7 @@ pub(super) fn namespace_allowed(
         "Selector" => from
             .and_then(|n| n.selector.as_ref())
             .is_some_and(|s| selector_matches(s, &index.namespace_labels(route_ns))),
-        _ => route_ns == gw_ns,
+        _ => route_ns == home_ns,
     }
 }
 
@@ -355,6 +366,7 @@ pub(super) fn namespace_allowed(
 pub(super) fn pending(
     objects: &GatewayObjects,
     gw: &Gateway,
+    sets: &Sets<'_>,
     controller: &str,
     why: &str,
     statuses: &mut Vec<RouteStatus>,
@@ -366,10 +378,11 @@ pub(super) fn pending(
             .parent_refs
             .iter()
             .enumerate()
-            .filter(|(_, p)| refers_to(route_ns, p, gw))
-            .map(|(pi, p)| RouteParentStatus {
+            .filter_map(|(pi, p)| scope_of(route_ns, p, gw, sets).map(|scope| (pi, p, scope)))
+            .map(|(pi, p, scope)| RouteParentStatus {
                 parent_index: pi,
                 gateway: gw_shown.clone(),
+                listener_set: set_shown(sets, scope),
                 section_name: p.section_name.clone(),
                 port: p.port,
                 controller_name: controller.to_owned(),
@@ -391,6 +404,10 @@ pub(super) fn pending(
     }
 }
 
+/// The listeners a `parentRefs` entry reaches: `Ok(None)` the Gateway's own, `Ok(Some(k))`
+/// those of the `k`th attached ListenerSet, `Err(())` none (a ListenerSet the Gateway refuses).
+type Scope = Result<Option<usize>, ()>;
+
 /// `(kind, namespace, name)` of a route.
 type RouteKey = (&'static str, String, String);
 
@@ -408,7 +425,7 @@ fn route_key(route: &AnyRoute<'_>) -> RouteKey {
 fn attachment(
     index: &Index<'_>,
     states: &[State<'_>],
-    gw_ns: &str,
+    scope: Option<usize>,
     route: &AnyRoute<'_>,
     parent: &ParentReference,
 ) -> (Vec<usize>, Vec<usize>, Vec<(usize, Vec<Option<String>>)>) {
@@ -417,10 +434,11 @@ fn attachment(
         .iter()
         .enumerate()
         .filter(|(_, s)| {
-            parent
-                .section_name
-                .as_deref()
-                .is_none_or(|n| n == s.listener.name)
+            s.set == scope
+                && parent
+                    .section_name
+                    .as_deref()
+                    .is_none_or(|n| n == s.listener.name)
                 && parent.port.is_none_or(|p| p == s.listener.port)
         })
         .map(|(k, _)| k)
@@ -432,7 +450,7 @@ fn attachment(
             let s = &states[*k];
             s.is_attachable()
                 && s.allowed_kinds.contains(&route.kind)
-                && namespace_allowed(index, s.listener, gw_ns, route_ns)
+                && namespace_allowed(index, s.listener, s.home_ns, route_ns)
         })
         .collect();
     let with_hosts = allowed
@@ -465,10 +483,9 @@ fn hosts_overlap(a: &[Option<String>], b: &[Option<String>]) -> bool {
 fn cross_kind_rejections(
     index: &Index<'_>,
     objects: &GatewayObjects,
-    gw: &Gateway,
+    (gw, sets): (&Gateway, &Sets<'_>),
     states: &[State<'_>],
 ) -> BTreeMap<(RouteKey, usize), String> {
-    let gw_ns = namespace_of(&gw.metadata);
     // Per listener: (rank, key, kind, hosts).
     type Entry = (
         ((u8, Option<k8s_openapi::jiff::Timestamp>), String, String),
@@ -483,12 +500,12 @@ fn cross_kind_rejections(
             continue;
         }
         let route_ns = namespace_of(route.meta);
-        for parent in route
+        for (parent, scope) in route
             .parent_refs
             .iter()
-            .filter(|p| refers_to(route_ns, p, gw))
+            .filter_map(|p| scope_of(route_ns, p, gw, sets).map(|scope| (p, scope)))
         {
-            let (_, _, with_hosts) = attachment(index, states, gw_ns, &route, parent);
+            let (_, _, with_hosts) = attachment(index, states, scope, &route, parent);
             for (k, hosts) in with_hosts {
                 let rank = (
                     route.created(),
@@ -525,10 +542,12 @@ fn cross_kind_rejections(
 }
 
 /// Translates every route attached to `gw` and builds its ALB listeners.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn build(
     index: &Index<'_>,
     objects: &GatewayObjects,
     gw: &Gateway,
+    (entries, sets): (&[Entry<'_>], &Sets<'_>),
     stack: &StackId,
     states: &mut [State<'_>],
     errors: &mut Vec<BuildError>,
@@ -540,7 +559,7 @@ pub(super) fn build(
     let mut all_tgs: BTreeMap<String, TargetGroupSpec> = BTreeMap::new();
     let mut attached_routes = Vec::new();
     let mut uses_instance_targets = false;
-    let rejected = cross_kind_rejections(index, objects, gw, states);
+    let rejected = cross_kind_rejections(index, objects, (gw, sets), states);
     let publishes = dns::gateway_publishes(&gw.metadata);
     let mut hostnames = Vec::new();
     // Per listener, the hostnames of the routes accepted on it (for certificate discovery).
@@ -552,11 +571,16 @@ pub(super) fn build(
         }
         let route_ns = namespace_of(route.meta);
         let object = route_ref(route);
-        let parents: Vec<(usize, &ParentReference)> = route
+        // Each entry naming the Gateway or one of its ListenerSets, with the listeners it
+        // reaches (`Err`: a ListenerSet the Gateway refuses).
+        let parents: Vec<(usize, &ParentReference, Scope)> = route
             .parent_refs
             .iter()
             .enumerate()
-            .filter(|(_, p)| refers_to(route_ns, p, gw))
+            .filter_map(|(pi, p)| match scope_of(route_ns, p, gw, sets) {
+                Some(scope) => Some((pi, p, Ok(scope))),
+                None => names_refused(route_ns, p, sets).then_some((pi, p, Err(()))),
+            })
             .collect();
         if parents.is_empty() {
             continue;
@@ -573,17 +597,33 @@ pub(super) fn build(
             parents: Vec::new(),
         };
         let mut attached_here: BTreeSet<usize> = BTreeSet::new();
-        for (pi, parent) in parents {
+        for (pi, parent, scope) in parents {
             let field = format!("spec.parentRefs[{pi}]");
             let gw_shown = format!("{gw_ns}/{gw_name}");
-            let (candidates_of_ref, allowed, mut with_hosts) =
-                attachment(index, states, gw_ns, route, parent);
+            let shown_parent = parent_shown(route_ns, parent, &gw_shown);
             let mut fail = |reason: &'static str, expected: String| {
-                let e = invalid_field(&object, field.clone(), &gw_shown, expected);
+                let e = invalid_field(&object, field.clone(), &shown_parent, expected);
                 let m = message_of(&e);
                 errors.push(e);
                 Condition::no(status::ACCEPTED, reason, m)
             };
+            let Ok(scope) = scope else {
+                route_status.parents.push(RouteParentStatus {
+                    parent_index: pi,
+                    gateway: gw_shown.clone(),
+                    listener_set: Some(shown_parent.clone()),
+                    section_name: parent.section_name.clone(),
+                    port: parent.port,
+                    controller_name: ALB_CONTROLLER.to_owned(),
+                    conditions: vec![fail(
+                        reason::NOT_ALLOWED_BY_LISTENERS,
+                        refused_expected(&gw_shown),
+                    )],
+                });
+                continue;
+            };
+            let (candidates_of_ref, allowed, mut with_hosts) =
+                attachment(index, states, scope, route, parent);
             // The specification's GRPCRoute/HTTPRoute rule: on a listener, an HTTPRoute and a
             // GRPCRoute never share a hostname; the older route keeps the listener.
             let before = with_hosts.len();
@@ -666,6 +706,7 @@ pub(super) fn build(
             route_status.parents.push(RouteParentStatus {
                 parent_index: pi,
                 gateway: gw_shown,
+                listener_set: set_shown(sets, scope),
                 section_name: parent.section_name.clone(),
                 port: parent.port,
                 controller_name: ALB_CONTROLLER.to_owned(),
@@ -711,7 +752,7 @@ pub(super) fn build(
         }
         statuses.push(route_status);
     }
-    let discovery = discovery_hosts(gw, states, &route_hosts_of, errors);
+    let discovery = discovery_hosts(entries, states, &route_hosts_of, errors);
     let listeners = alb_listeners(index, stack, states, candidates, &discovery, errors, gw);
     let used: BTreeSet<&str> = listeners
         .iter()
@@ -870,7 +911,7 @@ fn listener_terminators(states: &[State<'_>], port: u16, gw: &Gateway) -> Vec<Ca
 /// intersections), sorted. A port with none has nothing to discover certificates for: its
 /// listeners become `ResolvedRefs=False`, `InvalidCertificateRef`, and are not programmed.
 fn discovery_hosts(
-    gw: &Gateway,
+    entries: &[Entry<'_>],
     states: &mut [State<'_>],
     route_hosts_of: &[BTreeSet<String>],
     errors: &mut Vec<BuildError>,
@@ -884,15 +925,16 @@ fn discovery_hosts(
         hosts.extend(s.listener.hostname.iter().cloned());
         hosts.extend(route_hosts_of.get(k).into_iter().flatten().cloned());
     }
-    let object =
-        ObjectRef::namespaced("gateway", namespace_of(&gw.metadata), name_of(&gw.metadata));
     for (k, s) in states.iter_mut().enumerate() {
         if !(s.discover && s.is_valid()) || by_port.get(&s.port).is_some_and(|h| !h.is_empty()) {
             continue;
         }
+        let Some(entry) = entries.get(k) else {
+            continue;
+        };
         let e = invalid_field(
-            &object,
-            format!("spec.listeners[{k}].hostname"),
+            &entry.object,
+            format!("{}.hostname", entry.field),
             "",
             format!(
                 "a hostname, on the listener or on a route attached to it, to discover its ACM certificates by (or an ACM certificate ARN in listenerConfigurations[protocolPort=HTTPS:{}].defaultCertificate of the Gateway's LoadBalancerConfiguration)",

@@ -97,6 +97,45 @@ pub struct GatewayStatus {
     pub conditions: Vec<Condition>,
     /// One per listener, in spec order.
     pub listeners: Vec<ListenerStatus>,
+    /// `status.attachedListenerSets`: the ListenerSets accepted on the Gateway; `None` (not
+    /// written) when the Gateway allows none and none names it.
+    pub attached_listener_sets: Option<u32>,
+}
+
+/// Status of a ListenerSet naming a Gateway of ours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSetStatus {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The Gateway it names, `namespace/name` (its load balancer programs the listeners).
+    pub gateway: String,
+    /// Conditions (`Accepted`, `Programmed`).
+    pub conditions: Vec<Condition>,
+    /// One per listener, in spec order (none when the ListenerSet is not attached).
+    pub listeners: Vec<ListenerStatus>,
+}
+
+/// Turns `Programmed` conditions that wait for the load balancer `True`.
+fn program(conditions: &mut [Condition], message: &str) {
+    for c in conditions {
+        if c.type_ == PROGRAMMED && c.reason == reason::PENDING {
+            *c = Condition::yes(PROGRAMMED, reason::PROGRAMMED, message);
+        }
+    }
+}
+
+impl ListenerSetStatus {
+    /// The status once the Gateway's load balancer exists: `Programmed` turns `True` on the
+    /// ListenerSet and on every listener of it that is programmed.
+    pub fn programmed(&mut self) {
+        program(&mut self.conditions, "the load balancer is active");
+        for l in &mut self.listeners {
+            program(&mut l.conditions, "the listener is programmed");
+        }
+    }
 }
 
 impl GatewayStatus {
@@ -163,6 +202,9 @@ pub struct RouteParentStatus {
     pub parent_index: usize,
     /// The Gateway, `namespace/name`.
     pub gateway: String,
+    /// The ListenerSet (`namespace/name`) when the parent named is a ListenerSet of the
+    /// Gateway rather than the Gateway.
+    pub listener_set: Option<String>,
     /// `sectionName`, when set.
     pub section_name: Option<String>,
     /// `port`, when set.
@@ -184,6 +226,8 @@ pub struct Statuses {
     pub gateways: Vec<GatewayStatus>,
     /// Routes attached (or trying to attach) to Gateways of ours, by namespace and name.
     pub routes: Vec<RouteStatus>,
+    /// ListenerSets naming Gateways of ours, by namespace and name.
+    pub listener_sets: Vec<ListenerSetStatus>,
 }
 
 impl Statuses {
@@ -192,6 +236,8 @@ impl Statuses {
     /// them Gateway by Gateway, and a route naming two Gateways of ours has one status (the one
     /// object the controller writes), not two.
     pub(crate) fn merge_routes(&mut self) {
+        self.listener_sets
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut routes = std::mem::take(&mut self.routes);
         routes
             .sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
@@ -268,4 +314,10 @@ pub mod reason {
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
     /// A backend of a kind that is not served.
     pub const INVALID_KIND: &str = "InvalidKind";
+    /// A ListenerSet the Gateway's `allowedListeners` does not admit.
+    pub const NOT_ALLOWED: &str = "NotAllowed";
+    /// A ListenerSet whose Gateway is not accepted.
+    pub const PARENT_NOT_ACCEPTED: &str = "ParentNotAccepted";
+    /// A ListenerSet whose Gateway is not programmed.
+    pub const PARENT_NOT_PROGRAMMED: &str = "ParentNotProgrammed";
 }

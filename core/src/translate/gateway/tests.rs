@@ -3159,3 +3159,619 @@ fn discovered_certificates_resolve_for_a_gateway_listener() {
         "certificate discovery for HTTPS listener port 443 of gateway shop/edge: no certificate found for host: *.example.com (no ISSUED ACM certificate has it or a one-label wildcard of it among its domain names; issue or import one, or set listenerConfigurations[protocolPort=HTTPS:443].defaultCertificate in the Gateway's LoadBalancerConfiguration)"
     );
 }
+
+// ListenerSets.
+
+fn listener_set(
+    ns: &str,
+    name: &str,
+    created: &str,
+    gateway: Value,
+    listeners: Value,
+) -> ListenerSet {
+    from(json!({
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": created},
+        "spec": {"parentRef": gateway, "listeners": listeners}
+    }))
+}
+
+fn set_condition(status: &Statuses, set: &str, type_: &str) -> (ConditionStatus, String, String) {
+    let (ns, name) = set.split_once('/').unwrap();
+    let s = status
+        .listener_sets
+        .iter()
+        .find(|s| s.namespace == ns && s.name == name)
+        .unwrap_or_else(|| panic!("no status for listenerset {set}: {status:#?}"));
+    let c = find(&s.conditions, type_).unwrap_or_else(|| panic!("{set}: no {type_}"));
+    (c.status, c.reason.to_owned(), c.message.clone())
+}
+
+fn set_listener_condition(
+    status: &Statuses,
+    set: &str,
+    listener: &str,
+    type_: &str,
+) -> (ConditionStatus, String) {
+    let (ns, name) = set.split_once('/').unwrap();
+    let s = status
+        .listener_sets
+        .iter()
+        .find(|s| s.namespace == ns && s.name == name)
+        .unwrap_or_else(|| panic!("no status for listenerset {set}"));
+    let l = s
+        .listeners
+        .iter()
+        .find(|l| l.name == listener)
+        .unwrap_or_else(|| panic!("{set}: no listener {listener}: {s:#?}"));
+    let c = find(&l.conditions, type_).unwrap();
+    (c.status, c.reason.to_owned())
+}
+
+fn error_texts(out: &GatewayOutput) -> Vec<String> {
+    out.errors.iter().map(ToString::to_string).collect()
+}
+
+fn with_allowed(mut gw: Gateway, allowed: Value) -> Gateway {
+    gw.spec.allowed_listeners = Some(from(allowed));
+    gw
+}
+
+#[test]
+fn listener_sets_add_listeners_that_routes_reach_by_naming_the_listener_set() {
+    use ConditionStatus::{False, True};
+    let gw = with_allowed(
+        gateway(
+            "web",
+            "edge",
+            json!([{"name": "main", "port": 80, "protocol": "HTTP", "hostname": "www.example.com",
+                    "allowedRoutes": {"namespaces": {"from": "All"}}}]),
+        ),
+        json!({"namespaces": {"from": "Same"}}),
+    );
+    let set = listener_set(
+        "web",
+        "apps",
+        "2024-01-01T00:00:00Z",
+        json!({"name": "edge"}),
+        json!([
+            // The Gateway's listener name again: names are unique per resource only.
+            {"name": "main", "port": 80, "protocol": "HTTP", "hostname": "app.example.com"},
+            {"name": "admin", "port": 8080, "protocol": "HTTP"}
+        ]),
+    );
+    let routes = vec![
+        route(
+            "web",
+            "site",
+            json!({"parentRefs": [{"name": "edge"}],
+            "rules": [{"backendRefs": [{"name": "site", "port": 80}]}]}),
+        ),
+        route(
+            "web",
+            "app",
+            json!({"parentRefs": [{"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "apps", "sectionName": "main"}],
+            "rules": [{"backendRefs": [{"name": "app", "port": 80}]}]}),
+        ),
+        route(
+            "web",
+            "admin",
+            json!({"parentRefs": [{"kind": "ListenerSet", "name": "apps", "port": 8080}],
+            "rules": [{"backendRefs": [{"name": "admin", "port": 80}]}]}),
+        ),
+        // A Gateway parentRef never reaches a ListenerSet's listener, even by its name.
+        route(
+            "web",
+            "by-gateway",
+            json!({"parentRefs": [{"name": "edge", "port": 8080}],
+            "rules": [{"backendRefs": [{"name": "site", "port": 80}]}]}),
+        ),
+    ];
+    let mut o = objects(vec![gw], routes);
+    o.listener_sets.push(set);
+    let out = run(&o, &[("web", "site"), ("web", "app"), ("web", "admin")]);
+    let stack = &out.stacks[0];
+    let ports: Vec<u16> = stack.listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![80, 8080]);
+    assert_eq!(
+        answer(stack, 80, "www.example.com", "/", &[]),
+        "web-site:80"
+    );
+    assert_eq!(answer(stack, 80, "app.example.com", "/", &[]), "web-app:80");
+    // The route of the Gateway does not reach the ListenerSet's hostname, nor its port.
+    assert_eq!(
+        answer(stack, 80, "other.example.com", "/", &[]),
+        "fixed 404"
+    );
+    assert_eq!(
+        answer(stack, 8080, "www.example.com", "/", &[]),
+        "web-admin:80"
+    );
+    // Status: the ListenerSet, its listeners, the Gateway's count, the routes' parents.
+    assert_eq!(
+        set_condition(&out.status, "web/apps", "Accepted"),
+        (
+            True,
+            "Accepted".to_owned(),
+            "the listeners are added to gateway web/edge".to_owned()
+        )
+    );
+    assert_eq!(
+        set_condition(&out.status, "web/apps", "Programmed").1,
+        "Pending"
+    );
+    let set_status = &out.status.listener_sets[0];
+    let attached: Vec<(&str, u32)> = set_status
+        .listeners
+        .iter()
+        .map(|l| (l.name.as_str(), l.attached_routes))
+        .collect();
+    assert_eq!(attached, vec![("main", 1), ("admin", 1)]);
+    let gw_status = &out.status.gateways[0];
+    assert_eq!(gw_status.attached_listener_sets, Some(1));
+    assert_eq!(gw_status.listeners.len(), 1);
+    assert_eq!(gw_status.listeners[0].attached_routes, 1);
+    let app = out.status.routes.iter().find(|r| r.name == "app").unwrap();
+    assert_eq!(app.parents[0].listener_set.as_deref(), Some("web/apps"));
+    assert_eq!(app.parents[0].gateway, "web/edge");
+    assert_eq!(
+        parent_condition(&out.status, "web/app", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "web/by-gateway", "Accepted"),
+        (False, "NoMatchingParent".to_owned())
+    );
+    // Once the load balancer is known, the ListenerSet is programmed.
+    let mut programmed = set_status.clone();
+    programmed.programmed();
+    assert_eq!(
+        find(&programmed.conditions, "Programmed").map(|c| (c.status, c.reason)),
+        Some((True, "Programmed"))
+    );
+    assert!(programmed
+        .listeners
+        .iter()
+        .all(|l| find(&l.conditions, "Programmed").is_some_and(|c| c.status == True)));
+}
+
+#[test]
+fn listener_sets_need_the_gateway_to_allow_their_namespace() {
+    use ConditionStatus::{False, True};
+    struct Case {
+        allowed: Option<Value>,
+        set_ns: &'static str,
+        attached: bool,
+        admits: &'static str,
+    }
+    let cases = [
+        Case {
+            allowed: None,
+            set_ns: "web",
+            attached: false,
+            admits: "none: allowedListeners is not set",
+        },
+        Case {
+            allowed: Some(json!({"namespaces": {"from": "None"}})),
+            set_ns: "web",
+            attached: false,
+            admits: "from: None",
+        },
+        Case {
+            allowed: Some(json!({"namespaces": {"from": "Same"}})),
+            set_ns: "web",
+            attached: true,
+            admits: "",
+        },
+        Case {
+            allowed: Some(json!({"namespaces": {"from": "Same"}})),
+            set_ns: "team",
+            attached: false,
+            admits: "from: Same",
+        },
+        Case {
+            allowed: Some(json!({"namespaces": {"from": "All"}})),
+            set_ns: "team",
+            attached: true,
+            admits: "",
+        },
+        Case {
+            allowed: Some(
+                json!({"namespaces": {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "team"}}}}),
+            ),
+            set_ns: "team",
+            attached: true,
+            admits: "",
+        },
+        Case {
+            allowed: Some(
+                json!({"namespaces": {"from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "team"}}}}),
+            ),
+            set_ns: "other",
+            attached: false,
+            admits: "from: Selector",
+        },
+    ];
+    for case in cases {
+        let mut gw = gateway("web", "edge", json!([http("main", 80)]));
+        if let Some(a) = &case.allowed {
+            gw = with_allowed(gw, a.clone());
+        }
+        let set = listener_set(
+            case.set_ns,
+            "apps",
+            "2024-01-01T00:00:00Z",
+            json!({"name": "edge", "namespace": "web"}),
+            json!([{"name": "extra", "port": 8080, "protocol": "HTTP"}]),
+        );
+        let r = route(
+            case.set_ns,
+            "app",
+            json!({"parentRefs": [{"kind": "ListenerSet", "name": "apps"}],
+            "rules": [{"backendRefs": [{"name": "app", "port": 80}]}]}),
+        );
+        let mut o = objects(vec![gw], vec![r]);
+        o.listener_sets.push(set);
+        let out = run(&o, &[(case.set_ns, "app")]);
+        let set_key = format!("{}/apps", case.set_ns);
+        let route_key = format!("{}/app", case.set_ns);
+        let ports: Vec<u16> = out.stacks[0].listeners.iter().map(|l| l.port).collect();
+        let what = format!("{:?} from {}", case.allowed, case.set_ns);
+        if case.attached {
+            assert_eq!(ports, vec![80, 8080], "{what}");
+            assert_eq!(
+                set_condition(&out.status, &set_key, "Accepted").0,
+                True,
+                "{what}"
+            );
+            assert_eq!(
+                parent_condition(&out.status, &route_key, "Accepted"),
+                (True, "Accepted".to_owned()),
+                "{what}"
+            );
+            assert_eq!(
+                out.status.gateways[0].attached_listener_sets,
+                Some(1),
+                "{what}"
+            );
+        } else {
+            assert_eq!(ports, vec![80], "{what}");
+            let (status, reason, message) = set_condition(&out.status, &set_key, "Accepted");
+            assert_eq!((status, reason.as_str()), (False, "NotAllowed"), "{what}");
+            assert_eq!(
+                set_condition(&out.status, &set_key, "Programmed").1,
+                "NotAllowed",
+                "{what}"
+            );
+            assert_eq!(
+                message,
+                format!("spec.parentRef has invalid value \"web/edge\": expected a Gateway whose spec.allowedListeners.namespaces admits namespace {} (gateway web/edge admits {})", case.set_ns, case.admits),
+                "{what}"
+            );
+            assert!(
+                error_texts(&out).contains(&format!("listenerset {set_key}: {message}")),
+                "{what}: {:?}",
+                error_texts(&out)
+            );
+            assert_eq!(
+                parent_condition(&out.status, &route_key, "Accepted"),
+                (False, "NotAllowedByListeners".to_owned()),
+                "{what}"
+            );
+            assert!(error_texts(&out).contains(&format!(
+                "httproute {route_key}: spec.parentRefs[0] has invalid value \"{set_key}\": expected a ListenerSet attached to gateway web/edge (the Gateway's spec.allowedListeners.namespaces does not admit this ListenerSet's namespace; it admits none by default)"
+            )), "{what}: {:?}", error_texts(&out));
+            assert_eq!(
+                out.status.gateways[0].attached_listener_sets,
+                Some(0),
+                "{what}"
+            );
+        }
+    }
+    // A Gateway that allows none and that no ListenerSet names writes no count.
+    let out = run(
+        &objects(
+            vec![gateway("web", "edge", json!([http("main", 80)]))],
+            vec![],
+        ),
+        &[],
+    );
+    assert_eq!(out.status.gateways[0].attached_listener_sets, None);
+    assert!(out.status.listener_sets.is_empty());
+}
+
+#[test]
+fn listener_set_conflicts_follow_the_precedence_gateway_then_oldest_set() {
+    use ConditionStatus::{False, True};
+    let gw = with_allowed(
+        gateway(
+            "web",
+            "edge",
+            json!([{"name": "main", "port": 80, "protocol": "HTTP", "hostname": "a.example.com"}]),
+        ),
+        json!({"namespaces": {"from": "Same"}}),
+    );
+    // `b-new` is created after `z-old`: precedence is creation time first, then name.
+    let old = listener_set(
+        "web",
+        "z-old",
+        "2024-01-01T00:00:00Z",
+        json!({"name": "edge"}),
+        json!([
+            {"name": "taken", "port": 80, "protocol": "HTTP", "hostname": "a.example.com"},
+            {"name": "mine", "port": 80, "protocol": "HTTP", "hostname": "b.example.com"},
+            {"name": "other", "port": 8080, "protocol": "HTTP"}
+        ]),
+    );
+    let third = listener_set(
+        "web",
+        "a-third",
+        "2026-01-01T00:00:00Z",
+        json!({"name": "edge"}),
+        json!([
+            {"name": "tls", "port": 80, "protocol": "HTTPS", "hostname": "c.example.com"},
+            {"name": "other", "port": 8081, "protocol": "HTTP"}
+        ]),
+    );
+    let new = listener_set(
+        "web",
+        "b-new",
+        "2025-01-01T00:00:00Z",
+        json!({"name": "edge"}),
+        json!([{"name": "late", "port": 80, "protocol": "HTTP", "hostname": "b.example.com"}]),
+    );
+    let mut o = objects(vec![gw], vec![]);
+    o.listener_sets = vec![third, new, old];
+    let out = run(&o, &[]);
+    // The Gateway's listener is never conflicted by a ListenerSet's.
+    let gw_listener = &out.status.gateways[0].listeners[0];
+    assert_eq!(
+        find(&gw_listener.conditions, "Conflicted").map(|c| c.status),
+        Some(False)
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/z-old", "taken", "Conflicted"),
+        (True, "HostnameConflict".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/z-old", "taken", "Accepted"),
+        (False, "HostnameConflict".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/z-old", "taken", "Programmed"),
+        (False, "HostnameConflict".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/z-old", "mine", "Conflicted"),
+        (False, "NoConflicts".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/a-third", "tls", "Conflicted"),
+        (True, "ProtocolConflict".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "web/b-new", "late", "Conflicted"),
+        (True, "HostnameConflict".to_owned())
+    );
+    // Some listeners valid: accepted with ListenersNotValid; none: not accepted.
+    let (status, reason, message) = set_condition(&out.status, "web/z-old", "Accepted");
+    assert_eq!(
+        (status, reason.as_str(), message.as_str()),
+        (
+            True,
+            "ListenersNotValid",
+            "1 of 3 listeners are not valid; the others are added to gateway web/edge"
+        )
+    );
+    assert_eq!(
+        set_condition(&out.status, "web/b-new", "Accepted").1,
+        "ListenersNotValid"
+    );
+    assert_eq!(set_condition(&out.status, "web/b-new", "Accepted").0, False);
+    assert_eq!(
+        set_condition(&out.status, "web/b-new", "Programmed").0,
+        False
+    );
+    assert_eq!(out.status.gateways[0].attached_listener_sets, Some(2));
+    let errors = error_texts(&out);
+    for want in [
+        "listenerset web/z-old: spec.listeners[0].hostname has invalid value \"a.example.com\": expected a hostname other than that of listener \"main\" (gateway web/edge spec.listeners[0]) on port 80",
+        "listenerset web/a-third: spec.listeners[0].protocol has invalid value \"HTTPS\": expected the protocol of listener \"main\" (gateway web/edge spec.listeners[0]) on port 80: one port has one protocol",
+        "listenerset web/b-new: spec.listeners[0].hostname has invalid value \"b.example.com\": expected a hostname other than that of listener \"mine\" (listenerset web/z-old spec.listeners[1]) on port 80",
+    ] {
+        assert!(errors.contains(&want.to_owned()), "{want}\n{errors:#?}");
+    }
+    // Nothing of the Gateway's conditions changes for its ListenerSets' conflicts.
+    assert_eq!(
+        find(&out.status.gateways[0].conditions, "Accepted").map(|c| (c.status, c.reason)),
+        Some((True, "Accepted"))
+    );
+}
+
+#[test]
+fn listener_set_listeners_admit_routes_of_the_listener_sets_namespace() {
+    use ConditionStatus::{False, True};
+    let gw = with_allowed(
+        gateway("web", "edge", json!([http("main", 80)])),
+        json!({"namespaces": {"from": "All"}}),
+    );
+    let set = listener_set(
+        "team",
+        "apps",
+        "2024-01-01T00:00:00Z",
+        json!({"name": "edge", "namespace": "web"}),
+        json!([{"name": "extra", "port": 8080, "protocol": "HTTP"}]),
+    );
+    let parent = json!([{"kind": "ListenerSet", "name": "apps", "namespace": "team"}]);
+    let routes = vec![
+        route(
+            "team",
+            "mine",
+            json!({"parentRefs": parent, "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        ),
+        route(
+            "web",
+            "theirs",
+            json!({"parentRefs": parent, "rules": [{"backendRefs": [{"name": "a", "port": 80}]}]}),
+        ),
+    ];
+    let mut o = objects(vec![gw], routes);
+    o.listener_sets.push(set);
+    let out = run(&o, &[("team", "a"), ("web", "a")]);
+    assert_eq!(
+        parent_condition(&out.status, "team/mine", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+    assert_eq!(
+        parent_condition(&out.status, "web/theirs", "Accepted"),
+        (False, "NotAllowedByListeners".to_owned())
+    );
+    assert_eq!(answer(&out.stacks[0], 8080, "x", "/", &[]), "team-a:80");
+}
+
+#[test]
+fn listener_sets_of_a_gateway_that_is_not_accepted_are_not_accepted() {
+    use ConditionStatus::{False, Unknown};
+    let mut gw = with_allowed(
+        gateway("web", "edge", json!([http("main", 80)])),
+        json!({"namespaces": {"from": "Same"}}),
+    );
+    gw.spec.infrastructure = Some(from(
+        json!({"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "missing"}}),
+    ));
+    let set = listener_set(
+        "web",
+        "apps",
+        "2024-01-01T00:00:00Z",
+        json!({"name": "edge"}),
+        json!([{"name": "extra", "port": 8080, "protocol": "HTTP"}]),
+    );
+    let r = route(
+        "web",
+        "app",
+        json!({"parentRefs": [{"kind": "ListenerSet", "name": "apps"}],
+        "rules": [{"backendRefs": [{"name": "app", "port": 80}]}]}),
+    );
+    let mut o = objects(vec![gw], vec![r]);
+    o.listener_sets.push(set);
+    let out = run(&o, &[("web", "app")]);
+    assert!(out.stacks.is_empty());
+    let (status, reason, message) = set_condition(&out.status, "web/apps", "Accepted");
+    assert_eq!((status, reason.as_str()), (False, "ParentNotAccepted"));
+    assert!(
+        message.starts_with("gateway web/edge is not accepted: "),
+        "{message}"
+    );
+    assert_eq!(
+        set_condition(&out.status, "web/apps", "Programmed").1,
+        "ParentNotProgrammed"
+    );
+    assert_eq!(
+        parent_condition(&out.status, "web/app", "Accepted"),
+        (Unknown, "Pending".to_owned())
+    );
+}
+
+#[test]
+fn listener_sets_add_listeners_to_nlb_gateways() {
+    use ConditionStatus::True;
+    let mut o = nlb_objects(vec![], vec![], vec![]);
+    o.gateways[0].spec.allowed_listeners = Some(from(json!({"namespaces": {"from": "Same"}})));
+    o.listener_sets.push(listener_set(
+        "shop",
+        "more",
+        "2024-01-01T00:00:00Z",
+        json!({"name": "nlb"}),
+        json!([
+            {"name": "cache", "port": 6379, "protocol": "TCP"},
+            // The Gateway's `db` listener holds port 5432.
+            {"name": "db2", "port": 5432, "protocol": "TCP"}
+        ]),
+    ));
+    o.tcp_routes.push(l4_route(
+        "shop",
+        "cache",
+        "2024-01-01T00:00:00Z",
+        json!({"parentRefs": [{"kind": "ListenerSet", "name": "more", "sectionName": "cache"}],
+               "rules": [{"backendRefs": [{"name": "redis", "port": 80}]}]}),
+    ));
+    let out = run(&o, &[("shop", "redis")]);
+    let stack = &out.stacks[0];
+    let cache = stack
+        .listeners
+        .iter()
+        .find(|l| l.port == 6379)
+        .expect("listener 6379");
+    match &cache.default_actions[0] {
+        ActionSpec::Forward { target_groups, .. } => assert!(
+            target_groups[0]
+                .id
+                .as_deref()
+                .unwrap()
+                .contains("TCPRoute-shop-redis:80"),
+            "{target_groups:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        set_listener_condition(&out.status, "shop/more", "db2", "Conflicted"),
+        (True, "HostnameConflict".to_owned())
+    );
+    assert_eq!(
+        set_listener_condition(&out.status, "shop/more", "cache", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+    let cache_route = out
+        .status
+        .routes
+        .iter()
+        .find(|r| r.name == "cache")
+        .unwrap();
+    assert_eq!(
+        cache_route.parents[0].listener_set.as_deref(),
+        Some("shop/more")
+    );
+    assert_eq!(cache_route.parents[0].controller_name, NLB_CONTROLLER);
+    assert_eq!(
+        parent_condition(&out.status, "shop/cache", "Accepted"),
+        (True, "Accepted".to_owned())
+    );
+}
+
+#[test]
+fn classes_and_configurations_in_use_by_gateways_of_ours() {
+    let mut o = objects(
+        vec![
+            gateway("web", "edge", json!([http("main", 80)])),
+            from(
+                json!({"metadata": {"name": "nlb-gw", "namespace": "data", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"gatewayClassName": "nlb", "listeners": [],
+                    "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "own"}}}}),
+            ),
+            from(json!({"metadata": {"name": "theirs", "namespace": "web"},
+                "spec": {"gatewayClassName": "other", "listeners": [],
+                    "infrastructure": {"parametersRef": {"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "not-ours"}}}})),
+        ],
+        vec![],
+    );
+    let mut nlb = class("nlb", NLB_CONTROLLER);
+    nlb.spec.parameters_ref = Some(from(
+        json!({"group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": "shared", "namespace": "infra"}),
+    ));
+    o.classes.push(nlb);
+    o.classes.push(class("other", "example.com/other"));
+    o.classes.push(class("unused", ALB_CONTROLLER));
+    let used = in_use(&o);
+    assert_eq!(
+        used.classes.into_iter().collect::<Vec<_>>(),
+        ["alb", "nlb"],
+        "another controller's class and a class no Gateway names are not in use"
+    );
+    assert_eq!(
+        used.configurations.into_iter().collect::<Vec<_>>(),
+        [
+            ("data".to_owned(), "own".to_owned()),
+            ("infra".to_owned(), "shared".to_owned())
+        ],
+        "a Gateway being deleted still uses its configuration; another controller's Gateway's does not count"
+    );
+}

@@ -93,6 +93,65 @@ pub struct GatewaySpec {
     /// Infrastructure settings (`parametersRef` to a LoadBalancerConfiguration).
     #[serde(default)]
     pub infrastructure: Option<GatewayInfrastructure>,
+    /// Which ListenerSets may attach (absent: none).
+    #[serde(default)]
+    pub allowed_listeners: Option<AllowedListeners>,
+}
+
+/// Gateway `spec.allowedListeners`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedListeners {
+    /// Namespaces ListenerSets may come from (`from`: `None`, the default, `Same`, `All` or
+    /// `Selector`).
+    #[serde(default)]
+    pub namespaces: Option<RouteNamespaces>,
+}
+
+/// Kind of ListenerSet.
+pub const LISTENER_SET: &str = "ListenerSet";
+
+/// A ListenerSet (`gateway.networking.k8s.io/v1`, Gateway API v1.5; GEP-1713): listeners
+/// added to an existing Gateway that allows them (`spec.allowedListeners`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSet {
+    /// Object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: ListenerSetSpec,
+}
+
+/// ListenerSet spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSetSpec {
+    /// The Gateway the listeners are added to.
+    #[serde(default)]
+    pub parent_ref: ParentGatewayReference,
+    /// The listeners (`ListenerEntry`: the fields of a Gateway listener).
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+}
+
+/// A ListenerSet's `parentRef`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentGatewayReference {
+    /// API group (default `gateway.networking.k8s.io`).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Kind (default `Gateway`).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace (default: the ListenerSet's).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// Gateway `spec.infrastructure`.
@@ -769,6 +828,8 @@ pub struct GatewayObjects {
     pub reference_grants: Vec<ReferenceGrant>,
     /// LoadBalancerConfigurations.
     pub load_balancer_configurations: Vec<LoadBalancerConfiguration>,
+    /// ListenerSets.
+    pub listener_sets: Vec<ListenerSet>,
 }
 
 impl GatewayObjects {
@@ -840,5 +901,6 @@ impl GatewayObjects {
             && self.tls_routes.is_empty()
             && self.reference_grants.is_empty()
             && self.load_balancer_configurations.is_empty()
+            && self.listener_sets.is_empty()
     }
 }

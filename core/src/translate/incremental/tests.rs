@@ -66,7 +66,7 @@ enum NodeState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Route {
     present: bool,
-    /// Parent Gateway `gw<n>` (namespace `a`).
+    /// Parent Gateway `gw<n>` (namespace `a`), or (2) the ListenerSet `b/ls`.
     gateway: u8,
     /// Backend namespace (index into NAMESPACES) and `svc<k>`.
     backend: (usize, u8),
@@ -87,6 +87,9 @@ struct World {
     routes: [Route; 3],
     /// A ReferenceGrant in `a` lets HTTPRoutes of `b` use its Services.
     grant: bool,
+    /// The ListenerSet `b/ls` (a listener on port 8080), naming `gw<n>` (`gw0` allows
+    /// ListenerSets from every namespace, `gw1` none).
+    listener_set: Option<u8>,
 }
 
 impl World {
@@ -133,6 +136,7 @@ impl World {
                 },
             ],
             grant: false,
+            listener_set: Some(0),
         }
     }
 
@@ -157,12 +161,17 @@ impl World {
         };
         for (n, present) in self.gateways.iter().enumerate() {
             if *present {
-                objects.gateways.push(from(serde_json::json!({
+                let mut gw = serde_json::json!({
                     "metadata": {"name": format!("gw{n}"), "namespace": "a"},
                     "spec": {"gatewayClassName": "gw", "listeners": [{"name": "http",
                         "port": 80, "protocol": "HTTP",
                         "allowedRoutes": {"namespaces": {"from": "All"}}}]}
-                })));
+                });
+                if n == 0 {
+                    gw["spec"]["allowedListeners"] =
+                        serde_json::json!({"namespaces": {"from": "All"}});
+                }
+                objects.gateways.push(from(gw));
             }
         }
         for (i, r) in self.routes.iter().enumerate() {
@@ -170,14 +179,27 @@ impl World {
                 continue;
             }
             let (ns, name) = Self::route_key(i);
+            let parent = if r.gateway < 2 {
+                serde_json::json!({"name": format!("gw{}", r.gateway), "namespace": "a"})
+            } else {
+                serde_json::json!({"kind": "ListenerSet", "name": "ls", "namespace": "b"})
+            };
             objects.http_routes.push(from(serde_json::json!({
                 "metadata": {"name": name, "namespace": ns},
                 "spec": {
-                    "parentRefs": [{"name": format!("gw{}", r.gateway), "namespace": "a"}],
+                    "parentRefs": [parent],
                     "hostnames": [format!("{name}.test")],
                     "rules": [{"backendRefs": [{"name": format!("svc{}", r.backend.1),
                         "namespace": NAMESPACES[r.backend.0], "port": 80}]}]
                 }
+            })));
+        }
+        if let Some(n) = self.listener_set {
+            objects.listener_sets.push(from(serde_json::json!({
+                "metadata": {"name": "ls", "namespace": "b"},
+                "spec": {"parentRef": {"name": format!("gw{n}"), "namespace": "a"},
+                    "listeners": [{"name": "extra", "port": 8080, "protocol": "HTTP",
+                        "allowedRoutes": {"namespaces": {"from": "All"}}}]}
             })));
         }
         if self.grant {
@@ -369,6 +391,9 @@ enum Step {
     Grant {
         present: bool,
     },
+    ListenerSetParent {
+        gateway: Option<u8>,
+    },
 }
 
 fn gw_change(kind: &str, namespace: &str, name: &str) -> Change {
@@ -387,7 +412,12 @@ fn route_change(w: &World, route: usize) -> Change {
         kind: "HTTPRoute".into(),
         namespace: ns.into(),
         name,
-        parents: vec![("a".into(), format!("gw{}", w.routes[route].gateway))],
+        // As the controller's watch gives it: the Gateways named (a ListenerSet is not one).
+        parents: if w.routes[route].gateway < 2 {
+            vec![("a".into(), format!("gw{}", w.routes[route].gateway))]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -468,6 +498,10 @@ impl Step {
                 w.grant = present;
                 gw_change("ReferenceGrant", "a", "from-b")
             }
+            Self::ListenerSetParent { gateway } => {
+                w.listener_set = gateway;
+                gw_change("ListenerSet", "b", "ls")
+            }
         }
     }
 }
@@ -514,7 +548,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => any::<bool>().prop_map(|ours| Step::GatewayClassOurs { ours }),
         1 => (0..3usize, any::<bool>())
             .prop_map(|(route, present)| Step::RoutePresent { route, present }),
-        1 => (0..3usize, 0..2u8).prop_map(|(route, gateway)| Step::RouteParent { route, gateway }),
+        1 => (0..3usize, 0..3u8).prop_map(|(route, gateway)| Step::RouteParent { route, gateway }),
+        1 => proptest::option::of(0..2u8).prop_map(|gateway| Step::ListenerSetParent { gateway }),
         2 => (0..3usize, 0..2usize, 0..3u8)
             .prop_map(|(route, ns, svc)| Step::RouteBackend { route, ns, svc }),
         1 => any::<bool>().prop_map(|present| Step::Grant { present }),
@@ -768,6 +803,19 @@ fn every_kind_of_change_in_sequence() {
             route: 1,
             gateway: 1,
         },
+        // A route naming the ListenerSet of gw0, the ListenerSet moved to gw1 (which refuses
+        // it) and back.
+        Step::RouteParent {
+            route: 0,
+            gateway: 2,
+        },
+        Step::RouteBackend {
+            route: 0,
+            ns: 0,
+            svc: 2,
+        },
+        Step::ListenerSetParent { gateway: Some(1) },
+        Step::ListenerSetParent { gateway: Some(0) },
         Step::GatewayClassOurs { ours: false },
         Step::GatewayClassOurs { ours: true },
         Step::GatewayPresent {
@@ -789,7 +837,7 @@ fn every_kind_of_change_in_sequence() {
         .count();
     assert_eq!(gateway_stacks, 2);
     let taken = run(&steps);
-    assert_eq!((taken.full, taken.partial, taken.refused), (4, 20, 0));
+    assert_eq!((taken.full, taken.partial, taken.refused), (4, 24, 0));
 }
 
 #[test]

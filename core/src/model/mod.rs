@@ -14,7 +14,8 @@ mod ids;
 pub mod tags;
 
 pub use elbv2::{
-    ActionSpec, CertificateDiscovery, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
+    ActionSpec, AuthenticateCognitoSpec, AuthenticateCommon, AuthenticateOidcSpec,
+    CertificateDiscovery, ClientSecret, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
     IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
     ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames,
     StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,

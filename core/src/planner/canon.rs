@@ -83,8 +83,28 @@ pub(crate) fn actions(acts: &[ActionSpec]) -> Vec<ActionSpec> {
                 }
                 ActionSpec::Redirect(r)
             }
+            ActionSpec::AuthenticateCognito(c) => ActionSpec::AuthenticateCognito(c.clone()),
+            // AWS never returns the client secret: it is compared through the fingerprint tag
+            // (`tags::OIDC_CLIENT_SECRET`), not here.
+            ActionSpec::AuthenticateOidc(o) => {
+                let mut o = o.clone();
+                o.client_secret = None;
+                ActionSpec::AuthenticateOidc(o)
+            }
         })
         .collect()
+}
+
+/// Whether an OIDC client secret must be sent again: the desired fingerprint tag
+/// ([`crate::model::tags::OIDC_CLIENT_SECRET`]) is not the observed one (AWS never returns the
+/// secret itself, so it cannot be compared). A listener or rule that an earlier controller
+/// (LBC) wrote has no such tag: its secret is sent once, then tagged.
+pub(crate) fn client_secret_stale(desired: &BTreeMap<String, String>, observed: &Tags) -> bool {
+    let key = crate::model::tags::OIDC_CLIENT_SECRET;
+    match desired.get(key) {
+        Some(want) => observed.get(key) != Some(want),
+        None => false,
+    }
 }
 
 /// Health checks compare on every field; the path only matters for HTTP(S) checks, and

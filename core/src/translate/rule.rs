@@ -246,6 +246,8 @@ pub struct PendingRule {
     pub conditions: Vec<ConditionSpec>,
     /// Actions.
     pub actions: Vec<ActionSpec>,
+    /// The authentication action that goes before `actions` on HTTPS listeners.
+    pub auth: Option<ActionSpec>,
     /// The Ingress it came from.
     pub source: ObjectRef,
 }

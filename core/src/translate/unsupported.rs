@@ -15,6 +15,13 @@ pub const SERVICE_PREFIX: &str = "service.beta.kubernetes.io/aws-load-balancer-"
 /// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>`,
 /// `conditions.<name>` and `listener-attributes.<protocol>-<port>`).
 pub const INGRESS_IMPLEMENTED: &[&str] = &[
+    "auth-idp-cognito",
+    "auth-idp-oidc",
+    "auth-on-unauthenticated-request",
+    "auth-scope",
+    "auth-session-cookie",
+    "auth-session-timeout",
+    "auth-type",
     "backend-protocol",
     "backend-protocol-version",
     "certificate-arn",
@@ -158,6 +165,7 @@ mod tests {
                     "alb.ingress.kubernetes.io/listener-attributes.HTTPS-443",
                     "alb.ingress.kubernetes.io/wafv2-acl-arn",
                     "alb.ingress.kubernetes.io/auth-type",
+                    "alb.ingress.kubernetes.io/jwt-validation",
                     "external-dns.alpha.kubernetes.io/hostname",
                     "external-dns.kubernetes.io/ttl",
                     "external-dns.alpha.kubernetes.io/set-identifier",
@@ -167,7 +175,7 @@ mod tests {
                 ]
             ),
             [
-                "alb.ingress.kubernetes.io/auth-type",
+                "alb.ingress.kubernetes.io/jwt-validation",
                 "alb.ingress.kubernetes.io/wafv2-acl-arn",
                 "external-dns.alpha.kubernetes.io/set-identifier",
             ],
@@ -201,6 +209,7 @@ mod tests {
     fn the_lists_cover_every_annotation_the_translation_reads() {
         let sources = [
             (Kind::Ingress, include_str!("annotations.rs"), PREFIX),
+            (Kind::Ingress, include_str!("auth.rs"), PREFIX),
             (
                 Kind::Service,
                 include_str!("service/annotations.rs"),

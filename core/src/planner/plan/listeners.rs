@@ -63,11 +63,12 @@ impl<'a> StackPlanner<'a> {
             || (secure && o.certificates.first() != settings.default_certificate.as_ref())
             || (settings.alpn_policy.is_some() && o.alpn_policy != settings.alpn_policy)
             || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions);
-        if differs {
+        let secret_stale = canon::client_secret_stale(&l.tags, &o.tags);
+        if differs || secret_stale {
             self.push(
                 resource.clone(),
                 ChangeKind::Modify,
-                None,
+                (!differs).then(|| super::rules::SECRET_REASON.to_owned()),
                 Op::ModifyListener {
                     arn: o.arn.clone(),
                     listener: settings,

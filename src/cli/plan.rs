@@ -198,6 +198,20 @@ fn action_text(a: &ActionSpec, tgs: &BTreeMap<&str, &TargetGroupSpec>) -> String
                 r.status_code, r.protocol, r.host, r.port, r.path, r.query
             )
         }
+        ActionSpec::AuthenticateCognito(c) => format!(
+            "authenticate with cognito user pool {} client {} domain {} (scope {:?}, unauthenticated: {}), then",
+            c.user_pool_arn, c.user_pool_client_id, c.user_pool_domain, c.common.scope, c.common.on_unauthenticated_request
+        ),
+        ActionSpec::AuthenticateOidc(o) => {
+            let secret = o
+                .client_secret
+                .as_ref()
+                .map_or_else(|| "kept".to_owned(), ToString::to_string);
+            format!(
+                "authenticate with oidc issuer {} client {} secret {secret} (scope {:?}, unauthenticated: {}), then",
+                o.issuer, o.client_id, o.common.scope, o.common.on_unauthenticated_request
+            )
+        }
     }
 }
 

@@ -142,6 +142,12 @@ impl Fake {
                         .collect(),
                     stickiness: stickiness.clone(),
                 },
+                // AWS never returns an OIDC client secret.
+                ActionSpec::AuthenticateOidc(o) => {
+                    let mut o = o.clone();
+                    o.client_secret = None;
+                    ActionSpec::AuthenticateOidc(o)
+                }
                 other => other.clone(),
             })
             .collect()
@@ -2202,4 +2208,81 @@ fn the_desired_hash_tag_is_neither_added_nor_removed_by_a_plan() {
         .tags
         .insert(crate::planner::trust::DESIRED_HASH_TAG.into(), "abc".into());
     assert!(plan_observed(&fake, &stack, &o).changes.is_empty());
+}
+
+/// An OIDC action with client secret `secret`.
+fn oidc(secret: &str) -> ActionSpec {
+    use crate::model::{AuthenticateCommon, AuthenticateOidcSpec, ClientSecret};
+    ActionSpec::AuthenticateOidc(AuthenticateOidcSpec {
+        issuer: "https://idp.example.com".into(),
+        authorization_endpoint: "https://idp.example.com/auth".into(),
+        token_endpoint: "https://idp.example.com/token".into(),
+        user_info_endpoint: "https://idp.example.com/userinfo".into(),
+        client_id: "client".into(),
+        client_secret: Some(ClientSecret::new("client", secret.to_owned())),
+        common: AuthenticateCommon {
+            authentication_request_extra_params: BTreeMap::new(),
+            on_unauthenticated_request: "authenticate".into(),
+            scope: "openid".into(),
+            session_cookie_name: "AWSELBAuthSessionCookie".into(),
+            session_timeout: 604_800,
+        },
+    })
+}
+
+/// `stack`'s first rule authenticating with OIDC secret `secret` first, tagged as the
+/// translation tags it.
+fn with_oidc(stack: &Stack, secret: &str) -> Stack {
+    let mut stack = stack.clone();
+    let rule = &mut stack.listeners[0].rules[0];
+    rule.actions.retain(|a| !a.is_authenticate());
+    rule.actions.insert(0, oidc(secret));
+    crate::translate::load_balancer::tag_client_secret(&rule.actions, &mut rule.tags);
+    stack
+}
+
+/// AWS never returns the client secret: a changed Secret is seen through the fingerprint tag,
+/// which rewrites the rule's actions (with the new secret) and the tag, and nothing else; a
+/// rule without the tag (written by LBC) gets its secret once.
+#[test]
+fn a_changed_oidc_secret_rewrites_the_rule_through_its_fingerprint_tag() {
+    let mut fake = Fake::default();
+    let first = with_oidc(&seed(), "first-secret");
+    converge(&mut fake, std::slice::from_ref(&first));
+
+    let rotated = with_oidc(&seed(), "rotated-secret");
+    let p = converge(&mut fake, std::slice::from_ref(&rotated));
+    assert_eq!(
+        ops(&p),
+        ["elbv2.ModifyRule", "elbv2.AddTags"],
+        "{:#?}",
+        p.changes
+    );
+    assert_eq!(p.changes[0].reason.as_deref(), Some(super::rules::SECRET_REASON));
+    let Op::ModifyRule { actions, .. } = &p.changes[0].op else {
+        panic!("not a ModifyRule")
+    };
+    let ActionSpec::AuthenticateOidc(o) = &actions[0] else {
+        panic!("not oidc first")
+    };
+    assert_eq!(
+        o.client_secret.as_ref().map(crate::model::ClientSecret::expose),
+        Some("rotated-secret"),
+        "the request carries the new secret"
+    );
+    let shown = format!("{p:?} {}", serde_json::to_string(&p.changes).unwrap());
+    assert!(
+        !shown.contains("rotated-secret"),
+        "the plan never shows the secret"
+    );
+
+    // Adopted from LBC: same actions, no fingerprint tag.
+    let arn = fake.observed("shop/storefront").load_balancers[0].listeners[0].rules[0]
+        .arn
+        .clone();
+    fake.rule_mut(&arn)
+        .tags
+        .remove(crate::model::tags::OIDC_CLIENT_SECRET);
+    let p = converge(&mut fake, std::slice::from_ref(&rotated));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule", "elbv2.AddTags"]);
 }

@@ -34,11 +34,19 @@ const SERVICES: &[(&str, &str, &str)] = &[
 
 /// Actions AWS authorises on the operator's behalf during another call; the operator never
 /// calls them itself.
-const IMPLICIT: &[(&str, &str)] = &[(
-    "iam:CreateServiceLinkedRole",
-    "elbv2 CreateLoadBalancer creates ELB's service-linked role in an account that never had a \
-     load balancer, with the caller's permission",
-)];
+const IMPLICIT: &[(&str, &str)] = &[
+    (
+        "iam:CreateServiceLinkedRole",
+        "elbv2 CreateLoadBalancer creates ELB's service-linked role in an account that never had a \
+         load balancer, with the caller's permission",
+    ),
+    (
+        "cognito-idp:DescribeUserPoolClient",
+        "elbv2 CreateRule, ModifyRule, CreateListener and ModifyListener with an \
+         authenticate-cognito action (auth-type cognito) look up the user pool client with the \
+         caller's permission, as LBC's policy grants it",
+    ),
+];
 
 /// Mutating ELBv2/EC2 actions allowed (in some statement) without a condition on the cluster's
 /// ownership tags, and why. (Checked against the AWS service authorization reference: every

@@ -6,6 +6,7 @@
 
 mod apiserver;
 mod aws_apply;
+mod aws_auth;
 mod aws_certificates;
 mod aws_deploy_io;
 mod aws_discovery;

@@ -2258,7 +2258,10 @@ fn a_changed_oidc_secret_rewrites_the_rule_through_its_fingerprint_tag() {
         "{:#?}",
         p.changes
     );
-    assert_eq!(p.changes[0].reason.as_deref(), Some(super::rules::SECRET_REASON));
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(super::rules::SECRET_REASON)
+    );
     let Op::ModifyRule { actions, .. } = &p.changes[0].op else {
         panic!("not a ModifyRule")
     };
@@ -2266,7 +2269,9 @@ fn a_changed_oidc_secret_rewrites_the_rule_through_its_fingerprint_tag() {
         panic!("not oidc first")
     };
     assert_eq!(
-        o.client_secret.as_ref().map(crate::model::ClientSecret::expose),
+        o.client_secret
+            .as_ref()
+            .map(crate::model::ClientSecret::expose),
         Some("rotated-secret"),
         "the request carries the new secret"
     );

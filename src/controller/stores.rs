@@ -493,13 +493,12 @@ fn no_trim<K>(_: &mut K) {}
 /// A Secret as cached: only the keys `auth-idp-oidc` reads (`clientID`, `clientId`,
 /// `clientSecret`), no labels or annotations; every other Secret is cached as its name alone.
 fn trim_secret(s: &mut Secret) {
+    // `stringData` merged over `data`, as the API server stores them.
     let kept = SecretData::from_secret(s);
     s.data = (!kept.data.is_empty()).then(|| {
-        s.data
-            .take()
-            .unwrap_or_default()
+        kept.data
             .into_iter()
-            .filter(|(k, _)| kept.data.contains_key(k))
+            .map(|(k, v)| (k, k8s_openapi::ByteString(v.bytes().to_vec())))
             .collect()
     });
     s.string_data = None;

@@ -27,6 +27,7 @@ mod cli_apply;
 mod cli_discover;
 mod cli_dns;
 mod cli_inputs;
+mod controller_auth;
 mod controller_blackbox;
 mod controller_e2e;
 mod controller_faults;

@@ -72,6 +72,12 @@ impl SecretValue {
     pub fn new(bytes: Vec<u8>) -> Self {
         Self(bytes)
     }
+
+    /// The value (for a cache that keeps it; never for display).
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for SecretValue {

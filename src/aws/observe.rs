@@ -1026,6 +1026,19 @@ pub fn listener_of(
         default_actions: actions_of(l.default_actions()),
         ssl_policy: l.ssl_policy().map(str::to_owned),
         alpn_policy: l.alpn_policy().first().cloned(),
+        mutual_authentication: l.mutual_authentication().map(|m| {
+            aws_lb_operator_core::model::MutualAuthenticationSpec {
+                mode: m.mode().unwrap_or("off").to_owned(),
+                trust_store: m
+                    .trust_store_arn()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                ignore_client_certificate_expiry: m.ignore_client_certificate_expiry(),
+                advertise_trust_store_ca_names: m
+                    .advertise_trust_store_ca_names()
+                    .map(|a| a.as_str().to_owned()),
+            }
+        }),
         tags: Tags::new(),
         rules,
         ..ObservedListener::default()

@@ -279,6 +279,19 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 l.certificates.join(", ")
             );
         }
+        if let Some(m) = &l.mutual_authentication {
+            let mut text = format!("    mutual tls: {}", m.mode);
+            if let Some(store) = &m.trust_store {
+                text.push_str(&format!(", trust store {store}"));
+            }
+            if m.ignore_client_certificate_expiry == Some(true) {
+                text.push_str(", expired client certificates accepted");
+            }
+            if m.advertise_trust_store_ca_names.as_deref() == Some("on") {
+                text.push_str(", CA names advertised");
+            }
+            let _ = writeln!(out, "{text}");
+        }
         if !l.attributes.is_empty() {
             let attrs: Vec<String> = l
                 .attributes

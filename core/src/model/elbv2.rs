@@ -213,8 +213,30 @@ pub struct ListenerSpec {
     /// Listener attributes (only the keys that were set: `listener-attributes.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Mutual TLS (`mutual-authentication`, HTTPS listeners only); `None`: not set, and the
+    /// listener's setting is left as it is (LBC's default, without its
+    /// `EnhancedDefaultBehavior` feature gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<MutualAuthenticationSpec>,
     /// Tags, including the tracking tags (resource id = the port).
     pub tags: BTreeMap<String, String>,
+}
+
+/// A listener's mutual TLS, with the ELBv2 field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualAuthenticationSpec {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    /// Trust store ARN (`verify` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store: Option<String>,
+    /// Accept expired client certificates (`verify` only; LBC's default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off` (`verify` only; LBC's default off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 /// The ACM certificates of one object's hosts, to be discovered for a listener.

@@ -16,9 +16,10 @@ pub mod tags;
 pub use elbv2::{
     ActionSpec, AuthenticateCognitoSpec, AuthenticateCommon, AuthenticateOidcSpec,
     CertificateDiscovery, ClientSecret, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
-    IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
-    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RuleSpec, Scheme, SchemeNames,
-    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType,
+    IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec,
+    MutualAuthenticationSpec, Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec,
+    RuleSpec, Scheme, SchemeNames, StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec,
+    TargetType,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

@@ -469,6 +469,7 @@ impl Fake {
                             "true".to_owned(),
                         )]
                         .into(),
+                        mutual_authentication: listener.mutual_authentication.clone(),
                         tags: tags.clone(),
                         rules: vec![],
                     });
@@ -488,6 +489,9 @@ impl Fake {
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
+                    if let Some(m) = &listener.mutual_authentication {
+                        l.mutual_authentication = Some(m.clone());
+                    }
                 }
                 Op::ModifyListenerAttributes {
                     listener,
@@ -2290,4 +2294,48 @@ fn a_changed_oidc_secret_rewrites_the_rule_through_its_fingerprint_tag() {
         .remove(crate::model::tags::OIDC_CLIENT_SECRET);
     let p = converge(&mut fake, std::slice::from_ref(&rotated));
     assert_eq!(ops(&p), ["elbv2.ModifyRule", "elbv2.AddTags"]);
+}
+
+/// Mutual TLS as LBC decides it: set on create, unchanged plans nothing, a changed field is one
+/// ModifyListener, `off` is written only over another mode, and a listener whose desired state
+/// sets none keeps what it has.
+#[test]
+fn mutual_tls_is_written_only_when_it_differs() {
+    use crate::model::MutualAuthenticationSpec;
+    let verify = |ignore: bool| MutualAuthenticationSpec {
+        mode: "verify".into(),
+        trust_store: Some("arn:aws:elasticloadbalancing:eu-west-1:1:truststore/ts/1".into()),
+        ignore_client_certificate_expiry: Some(ignore),
+        advertise_trust_store_ca_names: Some("off".into()),
+    };
+    let with = |m: Option<MutualAuthenticationSpec>| {
+        let mut stack = seed();
+        stack.listeners[0].mutual_authentication = m;
+        stack
+    };
+    let mut fake = Fake::default();
+    converge(&mut fake, &[with(Some(verify(false)))]);
+    let l = &fake.observed("shop/storefront").load_balancers[0].listeners[0];
+    assert_eq!(l.mutual_authentication, Some(verify(false)));
+
+    let p = converge(&mut fake, &[with(Some(verify(true)))]);
+    assert_eq!(ops(&p), ["elbv2.ModifyListener"]);
+
+    // Not desired: left as it is (LBC without EnhancedDefaultBehavior).
+    assert!(fake.plan(&[with(None)]).changes.is_empty());
+
+    let off = MutualAuthenticationSpec {
+        mode: "off".into(),
+        trust_store: None,
+        ignore_client_certificate_expiry: None,
+        advertise_trust_store_ca_names: None,
+    };
+    let p = converge(&mut fake, &[with(Some(off.clone()))]);
+    assert_eq!(ops(&p), ["elbv2.ModifyListener"]);
+    // `off` over a listener AWS reports without any: nothing.
+    let arn = fake.observed("shop/storefront").load_balancers[0].listeners[0]
+        .arn
+        .clone();
+    fake.listener_mut(&arn).mutual_authentication = None;
+    assert!(fake.plan(&[with(Some(off))]).changes.is_empty());
 }

@@ -472,3 +472,61 @@ fn oidc_secret_names_are_found_for_the_watches() {
     assert_eq!(auth::oidc_secret_name(Some(&bad)), None);
     assert_eq!(auth::oidc_secret_name(None), None);
 }
+
+#[test]
+fn mutual_tls_goes_on_https_listeners_and_members_must_agree() {
+    let store =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:truststore/ts/0123456789abcdef";
+    let verify = format!(
+        r#"[{{"port":443,"mode":"verify","trustStore":"{store}"}},{{"port":80,"mode":"passthrough"}}]"#
+    );
+    let out = build(
+        &web(&[(super::mtls::MUTUAL_AUTHENTICATION, &verify)]),
+        &config(),
+    );
+    assert!(out.errors.is_empty(), "{:?}", errors(&out));
+    let stack = &out.stacks[0];
+    let m = listener(stack, 443)
+        .mutual_authentication
+        .as_ref()
+        .expect("mTLS on 443");
+    assert_eq!(m.mode, "verify");
+    assert_eq!(m.trust_store.as_deref(), Some(store));
+    assert_eq!(m.ignore_client_certificate_expiry, Some(false));
+    assert_eq!(m.advertise_trust_store_ca_names.as_deref(), Some("off"));
+    assert_eq!(
+        listener(stack, 80).mutual_authentication,
+        None,
+        "HTTP listeners have no mutual TLS (LBC ignores the entry)"
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let json = serde_json::to_value(out.desired_state()).unwrap();
+    assert_eq!(
+        json["stacks"][0]["listeners"][1]["mutualAuthentication"],
+        serde_json::json!({"mode": "verify", "trustStore": store,
+            "ignoreClientCertificateExpiry": false, "advertiseTrustStoreCaNames": "off"})
+    );
+
+    // A second member of the group with other settings for 443 is left out.
+    let mut snap = web(&[
+        (super::mtls::MUTUAL_AUTHENTICATION, &verify),
+        (ann::GROUP_NAME, "shop"),
+    ]);
+    snap.ingresses.push(
+        ingress("shop", "other")
+            .annotation(ann::GROUP_NAME, "shop")
+            .annotation(ann::LISTEN_PORTS, r#"[{"HTTPS":443}]"#)
+            .annotation(
+                super::mtls::MUTUAL_AUTHENTICATION,
+                r#"[{"port":443,"mode":"off"}]"#,
+            )
+            .rule(Some("b.example.com"), &[("Prefix", "/", "web", P::N(80))])
+            .build(),
+    );
+    let out = build(&snap, &config());
+    assert_eq!(
+        errors(&out),
+        [format!("ingress shop/web: annotation alb.ingress.kubernetes.io/mutual-authentication of port 443 is \"mode verify trustStore {store} ignoreClientCertificateExpiry false advertiseTrustStoreCaNames off\" but ingress shop/other already set \"mode off\" for group shop: expected the same value in every member that sets it; ingress shop/web left out of group shop, the rest of the group is still built")],
+        "member order is namespace/name: shop/other merges first"
+    );
+}

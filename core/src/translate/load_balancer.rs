@@ -316,6 +316,11 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                 Vec::new()
             },
             alpn_policy: None,
+            mutual_authentication: ls
+                .mutual_authentication
+                .as_ref()
+                .filter(|_| https)
+                .map(|(m, _)| m.clone()),
             attributes: ls
                 .attributes
                 .iter()

@@ -29,6 +29,7 @@ pub mod incremental;
 pub mod listener;
 pub mod load_balancer;
 mod member;
+pub mod mtls;
 pub mod params;
 pub mod rule;
 pub mod service;

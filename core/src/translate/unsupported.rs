@@ -38,6 +38,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "listen-ports",
     "load-balancer-attributes",
     "load-balancer-name",
+    "mutual-authentication",
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
@@ -210,6 +211,7 @@ mod tests {
         let sources = [
             (Kind::Ingress, include_str!("annotations.rs"), PREFIX),
             (Kind::Ingress, include_str!("auth.rs"), PREFIX),
+            (Kind::Ingress, include_str!("mtls.rs"), PREFIX),
             (
                 Kind::Service,
                 include_str!("service/annotations.rs"),

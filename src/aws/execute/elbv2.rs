@@ -280,6 +280,7 @@ pub(super) async fn execute(
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
                 .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
+                .set_mutual_authentication(sdk_mutual_authentication(l))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .set_tags(elb_tags(tags))
                 .customize()
@@ -308,6 +309,7 @@ pub(super) async fn execute(
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
                 .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
+                .set_mutual_authentication(sdk_mutual_authentication(l))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .send()
                 .await
@@ -731,6 +733,24 @@ pub(super) fn resolved_actions(
         });
     }
     Ok(out)
+}
+
+/// A listener's mutual TLS as ELBv2 takes it (`None`: not sent, the listener keeps its own).
+pub(super) fn sdk_mutual_authentication(
+    l: &ListenerSettings,
+) -> Option<elbt::MutualAuthenticationAttributes> {
+    l.mutual_authentication.as_ref().map(|m| {
+        elbt::MutualAuthenticationAttributes::builder()
+            .mode(&m.mode)
+            .set_trust_store_arn(m.trust_store.clone())
+            .set_ignore_client_certificate_expiry(m.ignore_client_certificate_expiry)
+            .set_advertise_trust_store_ca_names(
+                m.advertise_trust_store_ca_names
+                    .as_deref()
+                    .map(elbt::AdvertiseTrustStoreCaNamesEnum::from),
+            )
+            .build()
+    })
 }
 
 pub(super) fn listener_certificates(certs: &[String]) -> Option<Vec<elbt::Certificate>> {

@@ -62,7 +62,11 @@ impl<'a> StackPlanner<'a> {
             || (secure && o.ssl_policy != settings.ssl_policy)
             || (secure && o.certificates.first() != settings.default_certificate.as_ref())
             || (settings.alpn_policy.is_some() && o.alpn_policy != settings.alpn_policy)
-            || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions);
+            || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions)
+            || canon::mutual_authentication_drifted(
+                settings.mutual_authentication.as_ref(),
+                o.mutual_authentication.as_ref(),
+            );
         let secret_stale = canon::client_secret_stale(&l.tags, &o.tags);
         if differs || secret_stale {
             self.push(
@@ -149,5 +153,6 @@ fn listener_settings(l: &ListenerSpec, resolve: &Resolver<'_>) -> ListenerSettin
         },
         default_actions: resolve.actions(&l.default_actions),
         alpn_policy: l.alpn_policy.clone(),
+        mutual_authentication: l.mutual_authentication.clone(),
     }
 }

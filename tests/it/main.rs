@@ -16,6 +16,7 @@ mod aws_faults;
 mod aws_gateway;
 mod aws_idempotent;
 mod aws_listener_attributes;
+mod aws_mtls;
 mod aws_nlb;
 mod aws_prefix_lists;
 mod aws_race;

@@ -90,7 +90,11 @@ async fn mutual_tls_is_set_read_back_and_changed_once() {
             advertise_trust_store_ca_names: Some("off".into()),
         })
     );
-    assert_eq!(env.apply(&desired, false).await, BTreeMap::new(), "converged");
+    assert_eq!(
+        env.apply(&desired, false).await,
+        BTreeMap::new(),
+        "converged"
+    );
 
     let ignore = format!(
         r#"[{{"port":443,"mode":"verify","trustStore":"{STORE}","ignoreClientCertificateExpiry":true}}]"#
@@ -115,10 +119,20 @@ async fn mutual_tls_is_set_read_back_and_changed_once() {
     // Without the annotation the listener keeps its mutual TLS (LBC's default).
     let without = stacks(&env.cluster, &certificate, None);
     assert_eq!(env.apply(&without, false).await, BTreeMap::new());
-    assert_eq!(observed_mtls(&env).await.map(|m| m.mode), Some("verify".into()));
+    assert_eq!(
+        observed_mtls(&env).await.map(|m| m.mode),
+        Some("verify".into())
+    );
 
-    let off = stacks(&env.cluster, &certificate, Some(r#"[{"port":443,"mode":"off"}]"#));
+    let off = stacks(
+        &env.cluster,
+        &certificate,
+        Some(r#"[{"port":443,"mode":"off"}]"#),
+    );
     let calls = env.apply(&off, false).await;
     assert_eq!(calls.get("elbv2.ModifyListener"), Some(&1), "{calls:?}");
-    assert_eq!(observed_mtls(&env).await.map(|m| m.mode), Some("off".into()));
+    assert_eq!(
+        observed_mtls(&env).await.map(|m| m.mode),
+        Some("off".into())
+    );
 }

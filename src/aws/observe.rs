@@ -1570,16 +1570,45 @@ mod tests {
                 status_code: "HTTP_301".into(),
             })
         );
-        let oidc = Action::builder()
-            .r#type(ActionTypeEnum::AuthenticateOidc)
+        let unknown = Action::builder()
+            .r#type(ActionTypeEnum::from("lambda"))
             .build();
         assert_eq!(
-            action_of(&oidc),
+            action_of(&unknown),
             ActionSpec::FixedResponse(FixedResponseSpec {
-                status_code: "unsupported authenticate-oidc".into(),
+                status_code: "unsupported lambda".into(),
                 content_type: None,
                 message_body: None
             })
+        );
+        // An OIDC action is read without its client secret, even where one is returned (moto
+        // echoes it; AWS never does), and AWS's defaults stand in for what it leaves out.
+        let oidc = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .authenticate_oidc_config(
+                aws_sdk_elasticloadbalancingv2::types::AuthenticateOidcActionConfig::builder()
+                    .issuer("https://idp")
+                    .client_id("id")
+                    .client_secret("echoed-secret")
+                    .scope("email")
+                    .build(),
+            )
+            .build();
+        let ActionSpec::AuthenticateOidc(o) = action_of(&oidc) else {
+            panic!("not oidc")
+        };
+        assert_eq!(
+            (o.issuer.as_str(), o.client_id.as_str(), o.client_secret),
+            ("https://idp", "id", None)
+        );
+        assert_eq!(
+            (
+                o.common.scope.as_str(),
+                o.common.session_cookie_name.as_str(),
+                o.common.session_timeout,
+                o.common.on_unauthenticated_request.as_str()
+            ),
+            ("email", "AWSELBAuthSessionCookie", 604_800, "authenticate")
         );
     }
 

@@ -10,7 +10,9 @@ use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator_core::model::{tags, ActionSpec, Stack};
 use aws_lb_operator_core::translate::{build, BuildConfig};
 
-use crate::aws_apply::env;
+use aws_lb_operator::aws::AwsClients;
+
+use crate::aws_apply::env_with;
 use crate::localstack;
 
 const REGION: &str = "eu-north-1";
@@ -100,12 +102,14 @@ fn kinds(actions: &[ActionSpec]) -> Vec<&'static str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_actions_are_applied_read_back_and_a_rotated_secret_is_sent_again() {
-    let env = env(REGION, "auth", 71).await;
+    let config = localstack::account_config(REGION, 5681).await;
+    let env = env_with(AwsClients::new(&config), REGION, "auth", 71).await;
     // ACM certificates (LocalStack's ModifyListener checks that they exist), one per load
-    // balancer.
+    // balancer, made by a client that is not the operator's.
+    let fixtures = aws_sdk_acm::Client::new(&config);
     let certificates = [
-        crate::aws_certificates::import(&env.clients.acm, "www.example.com").await,
-        crate::aws_certificates::import(&env.clients.acm, "other.org").await,
+        crate::aws_certificates::import(&fixtures, "www.example.com").await,
+        crate::aws_certificates::import(&fixtures, "other.org").await,
     ];
     let certificates = [certificates[0].as_str(), certificates[1].as_str()];
     let first = stacks(&env.cluster, certificates, "first-s3cret");

@@ -8,7 +8,9 @@ use aws_lb_operator::cli::manifests::load_snapshot;
 use aws_lb_operator_core::model::{MutualAuthenticationSpec, Stack};
 use aws_lb_operator_core::translate::{build, BuildConfig};
 
-use crate::aws_apply::env;
+use aws_lb_operator::aws::AwsClients;
+
+use crate::aws_apply::env_with;
 use crate::localstack;
 
 const REGION: &str = "eu-west-3";
@@ -76,8 +78,11 @@ async fn observed_mtls(env: &crate::aws_apply::Env) -> Option<MutualAuthenticati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_is_set_read_back_and_changed_once() {
-    let env = env(REGION, "mtls", 73).await;
-    let certificate = crate::aws_certificates::import(&env.clients.acm, "www.example.com").await;
+    let config = localstack::account_config(REGION, 5682).await;
+    let env = env_with(AwsClients::new(&config), REGION, "mtls", 73).await;
+    // Made by a client that is not the operator's.
+    let fixtures = aws_sdk_acm::Client::new(&config);
+    let certificate = crate::aws_certificates::import(&fixtures, "www.example.com").await;
     let verify = format!(r#"[{{"port":443,"mode":"verify","trustStore":"{STORE}"}}]"#);
     let desired = stacks(&env.cluster, &certificate, Some(&verify));
     env.apply(&desired, false).await;

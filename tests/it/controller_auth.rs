@@ -58,7 +58,9 @@ async fn a_secret_change_rewrites_the_authenticated_rule_and_the_secret_is_never
     aws_lb_operator::cli::init_logging(aws_lb_operator::cli::LogFormat::Text);
     let clients = localstack::account_clients(REGION, 5671).await;
     let env = env_with(clients, REGION, "e2e-auth", 72).await;
-    let certificate = crate::aws_certificates::import(&env.clients.acm, "www.example.com").await;
+    // Made by a client that is not the operator's.
+    let fixtures = aws_sdk_acm::Client::new(&localstack::account_config(REGION, 5671).await);
+    let certificate = crate::aws_certificates::import(&fixtures, "www.example.com").await;
     let server = ApiServer::start().await;
     server.apply::<Namespace>(
         &serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap(),

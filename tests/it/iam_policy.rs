@@ -79,6 +79,12 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
         "implicit (see IMPLICIT); LocalStack neither needs nor creates service-linked roles",
     ),
     (
+        "cognito-idp:DescribeUserPoolClient",
+        "implicit (see IMPLICIT): ELB checks the user pool client of an authenticate-cognito \
+         action with the caller's permission; LocalStack's moto ELBv2 does not (aws_auth \
+         creates such rules)",
+    ),
+    (
         "acm:DescribeCertificate",
         "called only for a certificate with more subject alternative names than ListCertificates \
          shows (HasAdditionalSubjectAlternativeNames), which LocalStack's ACM never reports",

@@ -30,9 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_lb_operator_core::discovery::{is_owned_by, Tags, CLUSTER_SUBNET_TAG_PREFIX};
 use aws_lb_operator_core::model::StackId;
 use aws_lb_operator_core::model::{
-    ActionSpec, ConditionSpec, FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol,
-    QueryStringKeyValue, RedirectSpec, RewriteSpec, StickinessSpec, TargetGroupRef, TargetSpec,
-    TransformSpec,
+    ActionSpec, AuthenticateCognitoSpec, AuthenticateCommon, AuthenticateOidcSpec, ConditionSpec,
+    FixedResponseSpec, HealthCheckSpec, MatcherSpec, Protocol, QueryStringKeyValue, RedirectSpec,
+    RewriteSpec, StickinessSpec, TargetGroupRef, TargetSpec, TransformSpec,
 };
 use aws_lb_operator_core::planner::cluster::{self, ClusterNow};
 use aws_lb_operator_core::planner::trust;
@@ -1149,6 +1149,19 @@ pub fn listener_of(
         default_actions: actions_of(l.default_actions()),
         ssl_policy: l.ssl_policy().map(str::to_owned),
         alpn_policy: l.alpn_policy().first().cloned(),
+        mutual_authentication: l.mutual_authentication().map(|m| {
+            aws_lb_operator_core::model::MutualAuthenticationSpec {
+                mode: m.mode().unwrap_or("off").to_owned(),
+                trust_store: m
+                    .trust_store_arn()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                ignore_client_certificate_expiry: m.ignore_client_certificate_expiry(),
+                advertise_trust_store_ca_names: m
+                    .advertise_trust_store_ca_names()
+                    .map(|a| a.as_str().to_owned()),
+            }
+        }),
         tags: Tags::new(),
         rules,
         ..ObservedListener::default()
@@ -1258,6 +1271,33 @@ pub fn condition_of(c: &RuleCondition) -> ConditionSpec {
     }
 }
 
+/// The settings every authentication action has, with ELBv2's defaults (LBC's) where AWS
+/// leaves one out.
+fn auth_common(
+    extra: Option<&std::collections::HashMap<String, String>>,
+    on_unauthenticated_request: Option<&str>,
+    scope: Option<&str>,
+    session_cookie_name: Option<&str>,
+    session_timeout: Option<i64>,
+) -> AuthenticateCommon {
+    use aws_lb_operator_core::translate::auth::defaults;
+    AuthenticateCommon {
+        authentication_request_extra_params: extra
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        on_unauthenticated_request: on_unauthenticated_request
+            .unwrap_or(defaults::ON_UNAUTHENTICATED_REQUEST)
+            .to_owned(),
+        scope: scope.unwrap_or(defaults::SCOPE).to_owned(),
+        session_cookie_name: session_cookie_name
+            .unwrap_or(defaults::SESSION_COOKIE)
+            .to_owned(),
+        session_timeout: session_timeout.unwrap_or(defaults::SESSION_TIMEOUT),
+    }
+}
+
 /// Actions ordered by `Order` (actions without one last, in the order AWS returned them).
 pub fn actions_of(actions: &[Action]) -> Vec<ActionSpec> {
     let mut sorted: Vec<&Action> = actions.iter().collect();
@@ -1320,6 +1360,44 @@ pub fn action_of(a: &Action) -> ActionSpec {
                 path: field(r.and_then(|r| r.path()), "/#{path}"),
                 query: field(r.and_then(|r| r.query()), "#{query}"),
                 status_code: enum_str(r.and_then(|r| r.status_code())),
+            })
+        }
+        Some(ActionTypeEnum::AuthenticateCognito) => {
+            let c = a.authenticate_cognito_config();
+            let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+            ActionSpec::AuthenticateCognito(AuthenticateCognitoSpec {
+                user_pool_arn: text(c.and_then(|c| c.user_pool_arn())),
+                user_pool_client_id: text(c.and_then(|c| c.user_pool_client_id())),
+                user_pool_domain: text(c.and_then(|c| c.user_pool_domain())),
+                common: auth_common(
+                    c.and_then(|c| c.authentication_request_extra_params()),
+                    c.and_then(|c| c.on_unauthenticated_request())
+                        .map(|b| b.as_str()),
+                    c.and_then(|c| c.scope()),
+                    c.and_then(|c| c.session_cookie_name()),
+                    c.and_then(|c| c.session_timeout()),
+                ),
+            })
+        }
+        Some(ActionTypeEnum::AuthenticateOidc) => {
+            let o = a.authenticate_oidc_config();
+            let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+            ActionSpec::AuthenticateOidc(AuthenticateOidcSpec {
+                issuer: text(o.and_then(|o| o.issuer())),
+                authorization_endpoint: text(o.and_then(|o| o.authorization_endpoint())),
+                token_endpoint: text(o.and_then(|o| o.token_endpoint())),
+                user_info_endpoint: text(o.and_then(|o| o.user_info_endpoint())),
+                client_id: text(o.and_then(|o| o.client_id())),
+                // Never returned by AWS (and never kept if it were).
+                client_secret: None,
+                common: auth_common(
+                    o.and_then(|o| o.authentication_request_extra_params()),
+                    o.and_then(|o| o.on_unauthenticated_request())
+                        .map(|b| b.as_str()),
+                    o.and_then(|o| o.scope()),
+                    o.and_then(|o| o.session_cookie_name()),
+                    o.and_then(|o| o.session_timeout()),
+                ),
             })
         }
         other => ActionSpec::FixedResponse(FixedResponseSpec {
@@ -1640,16 +1718,45 @@ mod tests {
                 status_code: "HTTP_301".into(),
             })
         );
-        let oidc = Action::builder()
-            .r#type(ActionTypeEnum::AuthenticateOidc)
+        let unknown = Action::builder()
+            .r#type(ActionTypeEnum::from("lambda"))
             .build();
         assert_eq!(
-            action_of(&oidc),
+            action_of(&unknown),
             ActionSpec::FixedResponse(FixedResponseSpec {
-                status_code: "unsupported authenticate-oidc".into(),
+                status_code: "unsupported lambda".into(),
                 content_type: None,
                 message_body: None
             })
+        );
+        // An OIDC action is read without its client secret, even where one is returned (moto
+        // echoes it; AWS never does), and AWS's defaults stand in for what it leaves out.
+        let oidc = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .authenticate_oidc_config(
+                aws_sdk_elasticloadbalancingv2::types::AuthenticateOidcActionConfig::builder()
+                    .issuer("https://idp")
+                    .client_id("id")
+                    .client_secret("echoed-secret")
+                    .scope("email")
+                    .build(),
+            )
+            .build();
+        let ActionSpec::AuthenticateOidc(o) = action_of(&oidc) else {
+            panic!("not oidc")
+        };
+        assert_eq!(
+            (o.issuer.as_str(), o.client_id.as_str(), o.client_secret),
+            ("https://idp", "id", None)
+        );
+        assert_eq!(
+            (
+                o.common.scope.as_str(),
+                o.common.session_cookie_name.as_str(),
+                o.common.session_timeout,
+                o.common.on_unauthenticated_request.as_str()
+            ),
+            ("email", "AWSELBAuthSessionCookie", 604_800, "authenticate")
         );
     }
 

@@ -198,6 +198,20 @@ fn action_text(a: &ActionSpec, tgs: &BTreeMap<&str, &TargetGroupSpec>) -> String
                 r.status_code, r.protocol, r.host, r.port, r.path, r.query
             )
         }
+        ActionSpec::AuthenticateCognito(c) => format!(
+            "authenticate with cognito user pool {} client {} domain {} (scope {:?}, unauthenticated: {}), then",
+            c.user_pool_arn, c.user_pool_client_id, c.user_pool_domain, c.common.scope, c.common.on_unauthenticated_request
+        ),
+        ActionSpec::AuthenticateOidc(o) => {
+            let secret = o
+                .client_secret
+                .as_ref()
+                .map_or_else(|| "kept".to_owned(), ToString::to_string);
+            format!(
+                "authenticate with oidc issuer {} client {} secret {secret} (scope {:?}, unauthenticated: {}), then",
+                o.issuer, o.client_id, o.common.scope, o.common.on_unauthenticated_request
+            )
+        }
     }
 }
 
@@ -280,6 +294,19 @@ fn render_stack(out: &mut String, stack: &Stack) {
                 "    tls: {policy}, certificates {}",
                 l.certificates.join(", ")
             );
+        }
+        if let Some(m) = &l.mutual_authentication {
+            let mut text = format!("    mutual tls: {}", m.mode);
+            if let Some(store) = &m.trust_store {
+                text.push_str(&format!(", trust store {store}"));
+            }
+            if m.ignore_client_certificate_expiry == Some(true) {
+                text.push_str(", expired client certificates accepted");
+            }
+            if m.advertise_trust_store_ca_names.as_deref() == Some("on") {
+                text.push_str(", CA names advertised");
+            }
+            let _ = writeln!(out, "{text}");
         }
         if !l.attributes.is_empty() {
             let attrs: Vec<String> = l

@@ -216,6 +216,11 @@ enum ActionOut {
         status_code: String,
         location: String,
     },
+    #[serde(rename_all = "camelCase")]
+    Authenticate {
+        identity_provider: String,
+        on_unauthenticated_request: String,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -637,6 +642,13 @@ fn action_out(lb: &LoadBalancerView, a: &Outcome) -> ActionOut {
             status_code: status_code.clone(),
             location: location.clone(),
         },
+        Outcome::Authenticate {
+            identity_provider,
+            on_unauthenticated_request,
+        } => ActionOut::Authenticate {
+            identity_provider: identity_provider.clone(),
+            on_unauthenticated_request: on_unauthenticated_request.clone(),
+        },
     }
 }
 
@@ -770,6 +782,15 @@ fn render_action(s: &mut String, a: &ActionOut) {
             location,
         } => {
             let _ = writeln!(s, "redirect {status_code} to {location}");
+        }
+        ActionOut::Authenticate {
+            identity_provider,
+            on_unauthenticated_request,
+        } => {
+            let _ = writeln!(
+                s,
+                "authenticate with {identity_provider} (unauthenticated: {on_unauthenticated_request})"
+            );
         }
     }
 }

@@ -118,6 +118,8 @@ fn action_text(a: &ActionSpec, names: &BTreeMap<&str, &str>) -> String {
             "redirect {} to {}://{}:{}{}",
             r.status_code, r.protocol, r.host, r.port, r.path
         ),
+        ActionSpec::AuthenticateCognito(c) => format!("authenticate-cognito {}", c.user_pool_arn),
+        ActionSpec::AuthenticateOidc(o) => format!("authenticate-oidc {}", o.issuer),
     }
 }
 

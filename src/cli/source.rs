@@ -306,6 +306,7 @@ pub async fn load_cluster(
         }
     }
     m.gateways = load_gateway_objects(client, namespace, &mut m).await?;
+    let secrets = load_oidc_secrets(client, &ingresses, &services, &mut m).await;
     m.snapshot = Snapshot {
         ingresses,
         ingress_classes: classes,
@@ -314,8 +315,55 @@ pub async fn load_cluster(
         endpoint_slices: slices,
         nodes,
         namespaces,
+        secrets,
     };
     Ok(m)
+}
+
+/// Reads the Secrets the `auth-idp-oidc` annotations of `ingresses` and `services` name (only
+/// those, and only their OIDC keys). One that cannot be read is left out (the translation
+/// then reports it as missing) with a note saying why; no value is ever shown.
+async fn load_oidc_secrets(
+    client: &Client,
+    ingresses: &[Ingress],
+    services: &[Service],
+    m: &mut Manifests,
+) -> Vec<aws_lb_operator_core::translate::auth::SecretData> {
+    use aws_lb_operator_core::translate::auth;
+    let metas = ingresses
+        .iter()
+        .map(|i| &i.metadata)
+        .chain(services.iter().map(|s| &s.metadata));
+    let wanted: std::collections::BTreeSet<(String, String)> = metas
+        .filter_map(|meta| {
+            let name = auth::oidc_secret_name(meta.annotations.as_ref())?;
+            Some((
+                meta.namespace.clone().unwrap_or_else(|| "default".into()),
+                name,
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (ns, name) in wanted {
+        let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+        match api.get_opt(&name).await {
+            Ok(Some(secret)) => out.push(auth::SecretData::from_secret(&secret)),
+            Ok(None) => {}
+            Err(e) => m.notes.push(format!(
+                "secret {ns}/{name} cannot be read ({}): the Ingresses that need it are planned as if it were missing",
+                crate::cli::source::kube_reason(&e)
+            )),
+        }
+    }
+    out
+}
+
+/// A kube error in a few words (the API status message, which never holds object data).
+fn kube_reason(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} {}", s.code, s.reason),
+        other => other.to_string(),
+    }
 }
 
 /// Lists every object of a Gateway API `kind` the cluster serves, as the translation reads it

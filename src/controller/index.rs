@@ -32,6 +32,14 @@ pub fn service(meta: &ObjectMeta) -> Change {
     }
 }
 
+/// The change of a Secret (read by `auth-idp-oidc`).
+pub fn secret(meta: &ObjectMeta) -> Change {
+    Change::Secret {
+        namespace: namespace(meta),
+        name: name(meta),
+    }
+}
+
 /// The change of an IngressClass.
 pub fn ingress_class(meta: &ObjectMeta) -> Change {
     Change::IngressClass(name(meta))

@@ -12,13 +12,14 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_lb_operator_core::translate::auth::SecretData;
 use aws_lb_operator_core::translate::gateway::GatewayObjects;
 use aws_lb_operator_core::translate::incremental::{Change, Partial};
 use aws_lb_operator_core::translate::{
     actions, BuildConfig, IngressClassParams, Snapshot, SERVICE_NAME_LABEL,
 };
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -421,6 +422,8 @@ pub struct Stores {
     nodes: Store<Node>,
     namespaces: Store<Namespace>,
     bindings: Vec<Store<TargetGroupBinding>>,
+    /// Secrets, trimmed to their OIDC keys ([`trim_secret`]).
+    secrets: Vec<Store<Secret>>,
     /// The Gateway API kinds served (none without their CRDs).
     pub gateway: GatewayStores,
 }
@@ -487,6 +490,24 @@ where
 
 fn no_trim<K>(_: &mut K) {}
 
+/// A Secret as cached: only the keys `auth-idp-oidc` reads (`clientID`, `clientId`,
+/// `clientSecret`), no labels or annotations; every other Secret is cached as its name alone.
+fn trim_secret(s: &mut Secret) {
+    // `stringData` merged over `data`, as the API server stores them.
+    let kept = SecretData::from_secret(s);
+    s.data = (!kept.data.is_empty()).then(|| {
+        kept.data
+            .into_iter()
+            .map(|(k, v)| (k, k8s_openapi::ByteString(v.bytes().to_vec())))
+            .collect()
+    });
+    s.string_data = None;
+    s.metadata.labels = None;
+    s.metadata.annotations = None;
+    s.metadata.owner_references = None;
+    s.type_ = None;
+}
+
 /// [`reflect_with`] for an untyped kind: objects are stripped of `managedFields` and the
 /// last-applied annotation, and trimmed by `trim` (a route's `status.parents` is kept: it is
 /// compared before the controller writes its own entries).
@@ -544,6 +565,7 @@ impl Stores {
         let mut slices = Vec::new();
         let mut slice_index = Vec::new();
         let mut bindings = Vec::new();
+        let mut secrets = Vec::new();
         let gateway = GatewayStores::start(client, gateway_kinds, &scopes, signals, &mut tasks);
         for scope in scopes {
             ingresses.push(reflect(
@@ -570,6 +592,13 @@ impl Stores {
                 &mut tasks,
             ));
             slice_index.push(by_service);
+            secrets.push(reflect(
+                scoped_api(client, scope),
+                signals,
+                index::secret,
+                trim_secret,
+                &mut tasks,
+            ));
             bindings.push(reflect_with(
                 scoped_api(client, scope),
                 (),
@@ -622,6 +651,7 @@ impl Stores {
                 nodes,
                 namespaces,
                 bindings,
+                secrets,
                 gateway,
             },
             tasks,
@@ -637,6 +667,9 @@ impl Stores {
             let _ = s.wait_until_ready().await;
         }
         for s in &self.slices {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &self.secrets {
             let _ = s.wait_until_ready().await;
         }
         let _ = self.classes.wait_until_ready().await;
@@ -770,7 +803,18 @@ impl Stores {
                 .iter()
                 .map(|n| (**n).clone())
                 .collect(),
+            secrets: self.secrets(),
         }
+    }
+
+    /// The cached Secrets that have OIDC keys, as the translation reads them.
+    fn secrets(&self) -> Vec<SecretData> {
+        self.secrets
+            .iter()
+            .flat_map(Store::state)
+            .filter(|s| s.data.as_ref().is_some_and(|d| !d.is_empty()))
+            .map(|s| SecretData::from_secret(&s))
+            .collect()
     }
 
     /// Every IngressClassParams that can be read (the others are logged and left out).
@@ -836,6 +880,7 @@ impl Stores {
                 .iter()
                 .map(|n| (**n).clone())
                 .collect(),
+            secrets: self.secrets(),
         }
     }
 }

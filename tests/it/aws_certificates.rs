@@ -19,7 +19,7 @@ use crate::localstack;
 const REGION: &str = "ap-southeast-2";
 const ACCOUNT: u32 = 6100;
 
-async fn import(acm: &aws_sdk_acm::Client, name: &str) -> String {
+pub(crate) async fn import(acm: &aws_sdk_acm::Client, name: &str) -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/acm");
     let pem = std::fs::read(format!("{dir}/{name}.pem")).unwrap();
     let key = std::fs::read(format!("{dir}/{name}.key")).unwrap();

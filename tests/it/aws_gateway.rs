@@ -262,6 +262,7 @@ fn answer(
             status_code,
             location,
         } => format!("redirect {status_code} {location}"),
+        Answer::Authenticate { .. } => "authenticate".to_owned(),
     }
 }
 

@@ -320,6 +320,7 @@ fn answer(
             status_code,
             location,
         } => format!("{} {location}", status_code.trim_start_matches("HTTP_")),
+        Outcome::Authenticate { .. } => "authenticate".to_owned(),
     }
 }
 

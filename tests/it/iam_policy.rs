@@ -49,6 +49,12 @@ const IMPLICIT: &[(&str, &str)] = &[
          elasticloadbalancing:SetWebAcl on it (conditioned on the cluster's tag: never on a \
          load balancer the cluster does not own)",
     ),
+    (
+        "cognito-idp:DescribeUserPoolClient",
+        "elbv2 CreateRule, ModifyRule, CreateListener and ModifyListener with an \
+         authenticate-cognito action (auth-type cognito) look up the user pool client with the \
+         caller's permission, as LBC's policy grants it",
+    ),
 ];
 
 /// Mutating ELBv2/EC2/STS actions allowed (in some statement) without a condition on the cluster's
@@ -96,6 +102,12 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     (
         "elasticloadbalancing:SetWebAcl",
         "implicit (see IMPLICIT): authorized during wafv2 AssociateWebACL, never called",
+    ),
+    (
+        "cognito-idp:DescribeUserPoolClient",
+        "implicit (see IMPLICIT): ELB checks the user pool client of an authenticate-cognito \
+         action with the caller's permission; LocalStack's moto ELBv2 does not (aws_auth \
+         creates such rules)",
     ),
     (
         "acm:DescribeCertificate",

@@ -865,6 +865,7 @@ fn plain_install_rbac_is_exactly_the_controllers_calls() {
         rule(&[""], &["services"], &["list", "watch", "patch"]),
         rule(&[""], &["services/status"], &["patch"]),
         rule(&[""], &["nodes"], &["list", "watch"]),
+        rule(&[""], &["secrets"], &["list", "watch"]),
         rule(&[""], &["namespaces"], &["list", "watch"]),
         rule(
             &["discovery.k8s.io"],

@@ -246,8 +246,30 @@ pub struct ListenerSpec {
     /// Listener attributes (only the keys that were set: `listener-attributes.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Mutual TLS (`mutual-authentication`, HTTPS listeners only); `None`: not set, and the
+    /// listener's setting is left as it is (LBC's default, without its
+    /// `EnhancedDefaultBehavior` feature gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<MutualAuthenticationSpec>,
     /// Tags, including the tracking tags (resource id = the port).
     pub tags: BTreeMap<String, String>,
+}
+
+/// A listener's mutual TLS, with the ELBv2 field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MutualAuthenticationSpec {
+    /// `off`, `passthrough` or `verify`.
+    pub mode: String,
+    /// Trust store ARN (`verify` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_store: Option<String>,
+    /// Accept expired client certificates (`verify` only; LBC's default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_client_certificate_expiry: Option<bool>,
+    /// `on` or `off` (`verify` only; LBC's default off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_trust_store_ca_names: Option<String>,
 }
 
 /// The ACM certificates of one object's hosts, to be discovered for a listener.
@@ -419,6 +441,150 @@ pub enum ActionSpec {
     FixedResponse(FixedResponseSpec),
     /// Redirect.
     Redirect(RedirectSpec),
+    /// Authenticate with an Amazon Cognito user pool before the next action (HTTPS only).
+    AuthenticateCognito(AuthenticateCognitoSpec),
+    /// Authenticate with an OpenID Connect identity provider before the next action (HTTPS
+    /// only).
+    AuthenticateOidc(AuthenticateOidcSpec),
+}
+
+impl ActionSpec {
+    /// Whether this is an authentication action (it precedes the action that answers).
+    #[must_use]
+    pub const fn is_authenticate(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthenticateCognito(_) | Self::AuthenticateOidc(_)
+        )
+    }
+}
+
+/// The settings every authentication action has (`auth-scope`, `auth-session-cookie`,
+/// `auth-session-timeout`, `auth-on-unauthenticated-request`), with LBC's defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateCommon {
+    /// Query parameters sent to the authorization endpoint (at most 10).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authentication_request_extra_params: BTreeMap<String, String>,
+    /// `authenticate`, `allow` or `deny`.
+    pub on_unauthenticated_request: String,
+    /// Space-separated claims to request (`openid`).
+    pub scope: String,
+    /// Session cookie name (`AWSELBAuthSessionCookie`).
+    pub session_cookie_name: String,
+    /// Session lifetime in seconds (`604800`).
+    pub session_timeout: i64,
+}
+
+/// An `authenticate-cognito` action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateCognitoSpec {
+    /// User pool ARN.
+    #[serde(rename = "userPoolARN")]
+    pub user_pool_arn: String,
+    /// User pool app client id.
+    #[serde(rename = "userPoolClientID")]
+    pub user_pool_client_id: String,
+    /// User pool domain (prefix or full domain).
+    pub user_pool_domain: String,
+    /// Scope, session and behaviour.
+    #[serde(flatten)]
+    pub common: AuthenticateCommon,
+}
+
+/// An `authenticate-oidc` action. The client secret is held, never shown: see
+/// [`ClientSecret`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateOidcSpec {
+    /// Issuer.
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// User info endpoint.
+    pub user_info_endpoint: String,
+    /// OAuth 2.0 client id (from the Secret's `clientID`).
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    /// OAuth 2.0 client secret (from the Secret's `clientSecret`); `None` when read back from
+    /// AWS, which never returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    /// Scope, session and behaviour.
+    #[serde(flatten)]
+    pub common: AuthenticateCommon,
+}
+
+/// An OIDC client secret. Its value is only reachable through [`ClientSecret::expose`] (for
+/// the AWS call that sends it): `Debug`, `Display` and serialisation (the `plan -o json`
+/// output) show `redacted sha256:<fingerprint>` instead, and it cannot be deserialised.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret {
+    value: String,
+    fingerprint: String,
+}
+
+impl ClientSecret {
+    /// Wraps a secret; `client_id` salts the fingerprint.
+    #[must_use]
+    pub fn new(client_id: &str, value: String) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"aws-lb-operator oidc client secret\0");
+        h.update(client_id.as_bytes());
+        h.update(b"\0");
+        h.update(value.as_bytes());
+        let digest = h.finalize();
+        let fingerprint = digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        Self { value, fingerprint }
+    }
+
+    /// The secret itself: only for the request that sends it to AWS.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+
+    /// 16 hex digits of a salted SHA-256 of the secret: changes when the secret changes,
+    /// and is what plans, tags and logs show.
+    #[must_use]
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientSecret(redacted sha256:{})", self.fingerprint)
+    }
+}
+
+impl fmt::Display for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redacted sha256:{}", self.fingerprint)
+    }
+}
+
+impl Serialize for ClientSecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "an OIDC client secret is never read from a plan (it is shown redacted)",
+        ))
+    }
 }
 
 /// A target group in a forward action: one of `id` (a target group of this stack), `arn` or

@@ -14,10 +14,12 @@ mod ids;
 pub mod tags;
 
 pub use elbv2::{
-    ActionSpec, CertificateDiscovery, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
-    IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec, Protocol,
-    ProtocolVersion, QueryStringKeyValue, RedirectSpec, RewriteSpec, RuleSpec, Scheme, SchemeNames,
-    StickinessSpec, TargetGroupRef, TargetGroupSpec, TargetSpec, TargetType, TransformSpec, WebAcl,
+    ActionSpec, AuthenticateCognitoSpec, AuthenticateCommon, AuthenticateOidcSpec,
+    CertificateDiscovery, ClientSecret, ConditionSpec, FixedResponseSpec, HealthCheckSpec,
+    IpAddressType, ListenerSpec, LoadBalancerSpec, LoadBalancerType, MatcherSpec,
+    MutualAuthenticationSpec, Protocol, ProtocolVersion, QueryStringKeyValue, RedirectSpec,
+    RewriteSpec, RuleSpec, Scheme, SchemeNames, StickinessSpec, TargetGroupRef, TargetGroupSpec,
+    TargetSpec, TargetType, TransformSpec, WebAcl,
 };
 pub use hosts::{DesiredHost, PlannedAlias, PlannedRecord};
 pub use ids::{

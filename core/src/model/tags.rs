@@ -26,6 +26,10 @@ pub const NLB_GATEWAY_STACK: &str = "gateway.k8s.aws.nlb/stack";
 pub const NLB_GATEWAY_RESOURCE: &str = "gateway.k8s.aws.nlb/resource";
 /// Resource id of the load balancer itself.
 pub const LOAD_BALANCER_RESOURCE: &str = "LoadBalancer";
+/// Tag on a listener or rule whose actions authenticate with OIDC: the fingerprint of the
+/// client secret last sent ([`super::ClientSecret::fingerprint`]). AWS never returns
+/// the secret, so this is how a changed Secret is seen: a different value rewrites the actions.
+pub const OIDC_CLIENT_SECRET: &str = "aws-lb-operator.k8s.aws/oidc-client-secret";
 
 /// Tag keys users may not set: they decide ownership.
 pub const RESERVED: [&str; 5] = [

@@ -83,8 +83,59 @@ pub(crate) fn actions(acts: &[ActionSpec]) -> Vec<ActionSpec> {
                 }
                 ActionSpec::Redirect(r)
             }
+            ActionSpec::AuthenticateCognito(c) => ActionSpec::AuthenticateCognito(c.clone()),
+            // AWS never returns the client secret: it is compared through the fingerprint tag
+            // (`tags::OIDC_CLIENT_SECRET`), not here.
+            ActionSpec::AuthenticateOidc(o) => {
+                let mut o = o.clone();
+                o.client_secret = None;
+                ActionSpec::AuthenticateOidc(o)
+            }
         })
         .collect()
+}
+
+/// Whether an OIDC client secret must be sent again: the desired fingerprint tag
+/// ([`crate::model::tags::OIDC_CLIENT_SECRET`]) is not the observed one (AWS never returns the
+/// secret itself, so it cannot be compared). A listener or rule that an earlier controller
+/// (LBC) wrote has no such tag: its secret is sent once, then tagged.
+pub(crate) fn client_secret_stale(desired: &BTreeMap<String, String>, observed: &Tags) -> bool {
+    let key = crate::model::tags::OIDC_CLIENT_SECRET;
+    match desired.get(key) {
+        Some(want) => observed.get(key) != Some(want),
+        None => false,
+    }
+}
+
+/// Whether a listener's mutual TLS must be written, as LBC decides it (without its
+/// `EnhancedDefaultBehavior` gate): not desired, never (the listener keeps its own); desired
+/// `off`, only when the listener has another mode; otherwise when any field differs (a field
+/// AWS leaves out reads as its default: no trust store, expiry not ignored, CA names off).
+pub(crate) fn mutual_authentication_drifted(
+    desired: Option<&crate::model::MutualAuthenticationSpec>,
+    observed: Option<&crate::model::MutualAuthenticationSpec>,
+) -> bool {
+    let Some(desired) = desired else {
+        return false;
+    };
+    let observed_mode = observed.map_or("off", |o| o.mode.as_str());
+    if desired.mode == "off" {
+        return observed_mode != "off";
+    }
+    let Some(observed) = observed else {
+        return true;
+    };
+    let normal = |m: &crate::model::MutualAuthenticationSpec| {
+        (
+            m.mode.clone(),
+            m.trust_store.clone().filter(|s| !s.is_empty()),
+            m.ignore_client_certificate_expiry.unwrap_or(false),
+            m.advertise_trust_store_ca_names
+                .clone()
+                .unwrap_or_else(|| "off".to_owned()),
+        )
+    };
+    normal(desired) != normal(observed)
 }
 
 /// Health checks compare on every field; the path only matters for HTTP(S) checks, and

@@ -184,6 +184,9 @@ pub struct ListenerSettings {
     /// ALPN policy (TLS listeners of NLBs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpn_policy: Option<String>,
+    /// Mutual TLS (`None`: not sent, the listener keeps its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<crate::model::MutualAuthenticationSpec>,
 }
 
 /// One AWS write. Serialised with `operation` = `service.Operation`, as the call counter

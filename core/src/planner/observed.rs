@@ -147,6 +147,9 @@ pub struct ObservedListener {
     /// desired state sets some; empty otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Mutual TLS as DescribeListeners reports it (`None` when it reports none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutual_authentication: Option<crate::model::MutualAuthenticationSpec>,
     /// Tags.
     pub tags: Tags,
     /// Non-default rules, sorted by priority.

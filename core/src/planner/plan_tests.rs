@@ -147,6 +147,12 @@ impl Fake {
                         .collect(),
                     stickiness: stickiness.clone(),
                 },
+                // AWS never returns an OIDC client secret.
+                ActionSpec::AuthenticateOidc(o) => {
+                    let mut o = o.clone();
+                    o.client_secret = None;
+                    ActionSpec::AuthenticateOidc(o)
+                }
                 other => other.clone(),
             })
             .collect()
@@ -483,6 +489,7 @@ impl Fake {
                             "true".to_owned(),
                         )]
                         .into(),
+                        mutual_authentication: listener.mutual_authentication.clone(),
                         tags: tags.clone(),
                         rules: vec![],
                     });
@@ -502,6 +509,9 @@ impl Fake {
                     }
                     l.default_actions = actions;
                     l.alpn_policy = listener.alpn_policy.clone();
+                    if let Some(m) = &listener.mutual_authentication {
+                        l.mutual_authentication = Some(m.clone());
+                    }
                 }
                 Op::ModifyListenerAttributes {
                     listener,
@@ -2691,4 +2701,130 @@ fn the_desired_hash_tag_is_neither_added_nor_removed_by_a_plan() {
         .tags
         .insert(crate::planner::trust::DESIRED_HASH_TAG.into(), "abc".into());
     assert!(plan_observed(&fake, &stack, &o).changes.is_empty());
+}
+
+/// An OIDC action with client secret `secret`.
+fn oidc(secret: &str) -> ActionSpec {
+    use crate::model::{AuthenticateCommon, AuthenticateOidcSpec, ClientSecret};
+    ActionSpec::AuthenticateOidc(AuthenticateOidcSpec {
+        issuer: "https://idp.example.com".into(),
+        authorization_endpoint: "https://idp.example.com/auth".into(),
+        token_endpoint: "https://idp.example.com/token".into(),
+        user_info_endpoint: "https://idp.example.com/userinfo".into(),
+        client_id: "client".into(),
+        client_secret: Some(ClientSecret::new("client", secret.to_owned())),
+        common: AuthenticateCommon {
+            authentication_request_extra_params: BTreeMap::new(),
+            on_unauthenticated_request: "authenticate".into(),
+            scope: "openid".into(),
+            session_cookie_name: "AWSELBAuthSessionCookie".into(),
+            session_timeout: 604_800,
+        },
+    })
+}
+
+/// `stack`'s first rule authenticating with OIDC secret `secret` first, tagged as the
+/// translation tags it.
+fn with_oidc(stack: &Stack, secret: &str) -> Stack {
+    let mut stack = stack.clone();
+    let rule = &mut stack.listeners[0].rules[0];
+    rule.actions.retain(|a| !a.is_authenticate());
+    rule.actions.insert(0, oidc(secret));
+    crate::translate::load_balancer::tag_client_secret(&rule.actions, &mut rule.tags);
+    stack
+}
+
+/// AWS never returns the client secret: a changed Secret is seen through the fingerprint tag,
+/// which rewrites the rule's actions (with the new secret) and the tag, and nothing else; a
+/// rule without the tag (written by LBC) gets its secret once.
+#[test]
+fn a_changed_oidc_secret_rewrites_the_rule_through_its_fingerprint_tag() {
+    let mut fake = Fake::default();
+    let first = with_oidc(&seed(), "first-secret");
+    converge(&mut fake, std::slice::from_ref(&first));
+
+    let rotated = with_oidc(&seed(), "rotated-secret");
+    let p = converge(&mut fake, std::slice::from_ref(&rotated));
+    assert_eq!(
+        ops(&p),
+        ["elbv2.ModifyRule", "elbv2.AddTags"],
+        "{:#?}",
+        p.changes
+    );
+    assert_eq!(
+        p.changes[0].reason.as_deref(),
+        Some(super::rules::SECRET_REASON)
+    );
+    let Op::ModifyRule { actions, .. } = &p.changes[0].op else {
+        panic!("not a ModifyRule")
+    };
+    let ActionSpec::AuthenticateOidc(o) = &actions[0] else {
+        panic!("not oidc first")
+    };
+    assert_eq!(
+        o.client_secret
+            .as_ref()
+            .map(crate::model::ClientSecret::expose),
+        Some("rotated-secret"),
+        "the request carries the new secret"
+    );
+    let shown = format!("{p:?} {}", serde_json::to_string(&p.changes).unwrap());
+    assert!(
+        !shown.contains("rotated-secret"),
+        "the plan never shows the secret"
+    );
+
+    // Adopted from LBC: same actions, no fingerprint tag.
+    let arn = fake.observed("shop/storefront").load_balancers[0].listeners[0].rules[0]
+        .arn
+        .clone();
+    fake.rule_mut(&arn)
+        .tags
+        .remove(crate::model::tags::OIDC_CLIENT_SECRET);
+    let p = converge(&mut fake, std::slice::from_ref(&rotated));
+    assert_eq!(ops(&p), ["elbv2.ModifyRule", "elbv2.AddTags"]);
+}
+
+/// Mutual TLS as LBC decides it: set on create, unchanged plans nothing, a changed field is one
+/// ModifyListener, `off` is written only over another mode, and a listener whose desired state
+/// sets none keeps what it has.
+#[test]
+fn mutual_tls_is_written_only_when_it_differs() {
+    use crate::model::MutualAuthenticationSpec;
+    let verify = |ignore: bool| MutualAuthenticationSpec {
+        mode: "verify".into(),
+        trust_store: Some("arn:aws:elasticloadbalancing:eu-west-1:1:truststore/ts/1".into()),
+        ignore_client_certificate_expiry: Some(ignore),
+        advertise_trust_store_ca_names: Some("off".into()),
+    };
+    let with = |m: Option<MutualAuthenticationSpec>| {
+        let mut stack = seed();
+        stack.listeners[0].mutual_authentication = m;
+        stack
+    };
+    let mut fake = Fake::default();
+    converge(&mut fake, &[with(Some(verify(false)))]);
+    let l = &fake.observed("shop/storefront").load_balancers[0].listeners[0];
+    assert_eq!(l.mutual_authentication, Some(verify(false)));
+
+    let p = converge(&mut fake, &[with(Some(verify(true)))]);
+    assert_eq!(ops(&p), ["elbv2.ModifyListener"]);
+
+    // Not desired: left as it is (LBC without EnhancedDefaultBehavior).
+    assert!(fake.plan(&[with(None)]).changes.is_empty());
+
+    let off = MutualAuthenticationSpec {
+        mode: "off".into(),
+        trust_store: None,
+        ignore_client_certificate_expiry: None,
+        advertise_trust_store_ca_names: None,
+    };
+    let p = converge(&mut fake, &[with(Some(off.clone()))]);
+    assert_eq!(ops(&p), ["elbv2.ModifyListener"]);
+    // `off` over a listener AWS reports without any: nothing.
+    let arn = fake.observed("shop/storefront").load_balancers[0].listeners[0]
+        .arn
+        .clone();
+    fake.listener_mut(&arn).mutual_authentication = None;
+    assert!(fake.plan(&[with(Some(off))]).changes.is_empty());
 }

@@ -220,6 +220,15 @@ pub enum Outcome {
         /// The `Location` the client gets, placeholders resolved.
         location: String,
     },
+    /// Authenticated first: the next action answers once the user is signed in (or, per
+    /// `onUnauthenticatedRequest`, without signing in: `allow`; or not at all: `deny`, 401).
+    #[serde(rename_all = "camelCase")]
+    Authenticate {
+        /// The Cognito user pool ARN or the OIDC issuer.
+        identity_provider: String,
+        /// `authenticate`, `allow` or `deny`.
+        on_unauthenticated_request: String,
+    },
 }
 
 /// Which listener of a load balancer takes a request: the one on the request's port whose
@@ -466,6 +475,14 @@ pub fn apply(action: &ActionSpec, request: &Request) -> Outcome {
             stickiness: stickiness.clone(),
         },
         ActionSpec::FixedResponse(f) => Outcome::FixedResponse(f.clone()),
+        ActionSpec::AuthenticateCognito(c) => Outcome::Authenticate {
+            identity_provider: c.user_pool_arn.clone(),
+            on_unauthenticated_request: c.common.on_unauthenticated_request.clone(),
+        },
+        ActionSpec::AuthenticateOidc(o) => Outcome::Authenticate {
+            identity_provider: o.issuer.clone(),
+            on_unauthenticated_request: o.common.on_unauthenticated_request.clone(),
+        },
         ActionSpec::Redirect(r) => {
             let protocol = request.scheme.to_ascii_uppercase();
             let port = request.port.to_string();

@@ -288,6 +288,17 @@ pub fn parse(
                 stickiness,
             }
         }
+        other if other.starts_with("authenticate") => {
+            // LBC has no such action type either: authentication goes before a backend's
+            // action through the auth-* annotations.
+            return Err(err(&format!(
+                "type fixed-response, redirect or forward, not {} (authentication is set with annotations {} and {} or {}, which put it before the backend's action on HTTPS listeners)",
+                shown(other),
+                super::auth::AUTH_TYPE,
+                super::auth::AUTH_IDP_COGNITO,
+                super::auth::AUTH_IDP_OIDC,
+            )));
+        }
         other => {
             return Err(err(&format!(
                 "type fixed-response, redirect or forward, not {}",
@@ -432,7 +443,8 @@ mod tests {
         }
         let six = r#"{"type":"forward","forwardConfig":{"targetGroups":[{"targetGroupName":"a"},{"targetGroupName":"b"},{"targetGroupName":"c"},{"targetGroupName":"d"},{"targetGroupName":"e"},{"targetGroupName":"f"}]}}"#;
         let cases = [
-            Case { name: "unknown type", value: r#"{"type":"authenticate-oidc"}"#, detail: "type fixed-response, redirect or forward, not \"authenticate-oidc\"" },
+            Case { name: "unknown type", value: r#"{"type":"lambda"}"#, detail: "type fixed-response, redirect or forward, not \"lambda\"" },
+            Case { name: "authentication as an action", value: r#"{"type":"authenticate-oidc"}"#, detail: "type fixed-response, redirect or forward, not \"authenticate-oidc\" (authentication is set with annotations alb.ingress.kubernetes.io/auth-type and alb.ingress.kubernetes.io/auth-idp-cognito or alb.ingress.kubernetes.io/auth-idp-oidc, which put it before the backend's action on HTTPS listeners)" },
             Case {
                 name: "bad status",
                 value: r#"{"type":"fixed-response","fixedResponseConfig":{"statusCode":"302"}}"#,

@@ -830,6 +830,8 @@ pub struct IngressSettings {
     pub shield_advanced_protection: Option<bool>,
     /// `listener-attributes.{Protocol}-{Port}`, per listen port.
     pub listener_attributes: ListenerAttributes,
+    /// `mutual-authentication`, per port (HTTPS listen ports use it).
+    pub mutual_authentication: Option<BTreeMap<u16, crate::model::MutualAuthenticationSpec>>,
     /// The "Ing,Svc" annotations as set on the Ingress.
     pub backend: BackendSettings,
 }
@@ -908,6 +910,7 @@ impl IngressSettings {
                 &[Protocol::Http, Protocol::Https],
                 super::attributes::Set::ApplicationListener,
             )?,
+            mutual_authentication: super::mtls::parse(a)?,
             backend: BackendSettings::parse(a)?,
         })
     }

@@ -61,6 +61,13 @@ pub enum Read {
     },
     /// Every Node (instance targets).
     Nodes,
+    /// A Secret (`auth-idp-oidc` `secretName`), found or not.
+    Secret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
 }
 
 /// A changed object, as the watches report it.
@@ -94,6 +101,13 @@ pub enum Change {
         namespace: String,
         /// The Service's name.
         service: String,
+    },
+    /// A Secret (the groups whose OIDC authentication reads it are rebuilt).
+    Secret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
     },
     /// A Gateway API object (or a LoadBalancerConfiguration): its kind, namespace (empty when
     /// cluster-scoped) and name.
@@ -233,6 +247,7 @@ impl Partial {
                 Vec::new()
             },
             namespaces: snapshot.namespaces.clone(),
+            secrets: snapshot.secrets.clone(),
         }
     }
 
@@ -678,6 +693,13 @@ impl Model {
                     );
                     units.insert(UnitId::Service(namespace.clone(), name.clone()));
                 }
+                Change::Secret { namespace, name } => read_by(
+                    &Read::Secret {
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    },
+                    &mut units,
+                ),
                 Change::EndpointSlices { namespace, service } => read_by(
                     &Read::EndpointSlices {
                         namespace: namespace.clone(),

@@ -7,8 +7,10 @@ use super::annotations::{
 };
 use super::error::{invalid_annotation, BuildError, ObjectRef};
 use super::member::MemberPlan;
+use super::mtls::MUTUAL_AUTHENTICATION;
 use crate::model::{
-    ActionSpec, CertificateDiscovery, FixedResponseSpec, Protocol, RedirectSpec, StackId,
+    ActionSpec, CertificateDiscovery, FixedResponseSpec, MutualAuthenticationSpec, Protocol,
+    RedirectSpec, StackId,
 };
 
 /// Ports a member declares: `listen-ports`, else HTTPS:443 with certificates, else HTTP:80.
@@ -64,6 +66,8 @@ pub(crate) struct ListenerState {
     pub(crate) discovery: Vec<CertificateDiscovery>,
     /// `listener-attributes.{Protocol}-{Port}` of the members, with the member that set each.
     pub(crate) attributes: BTreeMap<String, (String, ObjectRef)>,
+    /// `mutual-authentication` of this port, with the member that set it.
+    pub(crate) mutual_authentication: Option<(MutualAuthenticationSpec, ObjectRef)>,
 }
 
 impl ListenerState {
@@ -75,6 +79,7 @@ impl ListenerState {
             certificates: Vec::new(),
             discovery: Vec::new(),
             attributes: BTreeMap::new(),
+            mutual_authentication: None,
         }
     }
 
@@ -119,6 +124,22 @@ impl ListenerState {
             }
         }
         if lp.protocol == Protocol::Https {
+            // As LBC: members that set mutual TLS for a port must set the same.
+            if let (Some(mine), Some((theirs, owner))) = (
+                mutual_authentication(plan, lp.port),
+                &self.mutual_authentication,
+            ) {
+                if mine != theirs {
+                    return Err(BuildError::Conflict {
+                        object: plan.object.clone(),
+                        setting: format!("annotation {MUTUAL_AUTHENTICATION} of port {}", lp.port),
+                        value: describe_mtls(mine),
+                        existing: describe_mtls(theirs),
+                        owner: owner.clone(),
+                        group: stack.clone(),
+                    });
+                }
+            }
             if let (Some(mine), Some((theirs, owner))) =
                 (&plan.settings.ssl_policy, &self.ssl_policy)
             {
@@ -152,6 +173,11 @@ impl ListenerState {
         if self.port.protocol != Protocol::Https {
             return;
         }
+        if self.mutual_authentication.is_none() {
+            if let Some(m) = mutual_authentication(plan, self.port.port) {
+                self.mutual_authentication = Some((m.clone(), plan.object.clone()));
+            }
+        }
         if self.ssl_policy.is_none() {
             if let Some(policy) = &plan.settings.ssl_policy {
                 self.ssl_policy = Some((policy.clone(), plan.object.clone()));
@@ -170,6 +196,29 @@ impl ListenerState {
             });
         }
     }
+}
+
+/// The mutual TLS `plan` sets for `port`.
+fn mutual_authentication(plan: &MemberPlan, port: u16) -> Option<&MutualAuthenticationSpec> {
+    plan.settings
+        .mutual_authentication
+        .as_ref()
+        .and_then(|m| m.get(&port))
+}
+
+/// Mutual TLS settings in a few words, for conflict messages.
+fn describe_mtls(m: &MutualAuthenticationSpec) -> String {
+    let mut out = format!("mode {}", m.mode);
+    if let Some(store) = &m.trust_store {
+        out.push_str(&format!(" trustStore {store}"));
+    }
+    if let Some(ignore) = m.ignore_client_certificate_expiry {
+        out.push_str(&format!(" ignoreClientCertificateExpiry {ignore}"));
+    }
+    if let Some(advertise) = &m.advertise_trust_store_ca_names {
+        out.push_str(&format!(" advertiseTrustStoreCaNames {advertise}"));
+    }
+    out
 }
 
 /// An HTTPS port needs a certificate from this member or an earlier one: named, or to be

@@ -220,6 +220,22 @@ fn target_group_ids(actions: &[ActionSpec], into: &mut BTreeSet<String>) {
     }
 }
 
+/// Tags a listener or rule whose actions authenticate with OIDC with the fingerprint of the
+/// client secret ([`tags::OIDC_CLIENT_SECRET`]): AWS never returns the secret, so a changed
+/// fingerprint is what rewrites the actions when the Secret changes.
+pub(crate) fn tag_client_secret(actions: &[ActionSpec], into: &mut BTreeMap<String, String>) {
+    let fingerprint = actions.iter().find_map(|a| match a {
+        ActionSpec::AuthenticateOidc(o) => o.client_secret.as_ref(),
+        _ => None,
+    });
+    if let Some(secret) = fingerprint {
+        into.insert(
+            tags::OIDC_CLIENT_SECRET.to_owned(),
+            secret.fingerprint().to_owned(),
+        );
+    }
+}
+
 /// Turns the merged state of a group into its stack.
 pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> Stack {
     let config = index.config;
@@ -259,30 +275,47 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                 (vec![ssl_redirect_action(to)], Vec::new())
             }
             _ => {
+                // As LBC: authentication goes before the action on HTTPS listeners only.
+                let https = ls.port.protocol == Protocol::Https;
                 let pending: Vec<rule::PendingRule> = state
                     .members
                     .iter()
                     .filter(declares)
                     .flat_map(|m| m.rules.iter().cloned())
+                    .map(|mut r| {
+                        if let Some(auth) = r.auth.take().filter(|_| https) {
+                            r.actions.insert(0, auth);
+                        }
+                        r
+                    })
                     .collect();
-                let default = state
+                let owner = state
                     .members
                     .iter()
                     .filter(declares)
-                    .find(|m| Some(&m.object) == default_owner)
-                    .and_then(|m| m.default_action.clone())
-                    .unwrap_or_else(not_found_action);
-                (
-                    vec![default],
-                    rule::prioritise(
-                        pending,
-                        *port,
-                        cluster,
-                        stack,
-                        &member_tags,
-                        config.rule_order,
-                    ),
-                )
+                    .find(|m| Some(&m.object) == default_owner);
+                let mut defaults: Vec<ActionSpec> = owner
+                    .and_then(|m| m.default_auth.clone())
+                    .filter(|_| https)
+                    .into_iter()
+                    .collect();
+                defaults.push(
+                    owner
+                        .and_then(|m| m.default_action.clone())
+                        .unwrap_or_else(not_found_action),
+                );
+                let mut rules = rule::prioritise(
+                    pending,
+                    *port,
+                    cluster,
+                    stack,
+                    &member_tags,
+                    config.rule_order,
+                );
+                for r in &mut rules {
+                    tag_client_secret(&r.actions, &mut r.tags);
+                }
+                (defaults, rules)
             }
         };
         target_group_ids(&default_actions, &mut used_tgs);
@@ -290,6 +323,9 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
             target_group_ids(&r.actions, &mut used_tgs);
         }
         let https = ls.port.protocol == Protocol::Https;
+        let mut listener_tags =
+            tags::with_tracking(&listener_tags, cluster, stack, &port.to_string());
+        tag_client_secret(&default_actions, &mut listener_tags);
         listeners.push(ListenerSpec {
             port: *port,
             protocol: ls.port.protocol,
@@ -311,12 +347,17 @@ pub(crate) fn finish(index: &Index<'_>, stack: &StackId, state: GroupState) -> S
                 Vec::new()
             },
             alpn_policy: None,
+            mutual_authentication: ls
+                .mutual_authentication
+                .as_ref()
+                .filter(|_| https)
+                .map(|(m, _)| m.clone()),
             attributes: ls
                 .attributes
                 .iter()
                 .map(|(k, (v, _))| (k.clone(), v.clone()))
                 .collect(),
-            tags: tags::with_tracking(&listener_tags, cluster, stack, &port.to_string()),
+            tags: listener_tags,
         });
     }
 

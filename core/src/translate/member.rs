@@ -11,6 +11,7 @@ use super::actions::{self, ForwardTarget, ParsedAction};
 use super::annotations::{
     Annotations, IngressSettings, ListenPort, CONDITIONS_PREFIX, LISTEN_PORTS, USE_ANNOTATION,
 };
+use super::auth;
 use super::conditions;
 use super::error::{invalid_field, BuildError, ObjectRef};
 use super::group::Member;
@@ -32,6 +33,8 @@ pub(crate) struct MemberPlan {
     pub(crate) listen_ports: Vec<ListenPort>,
     pub(crate) rules: Vec<PendingRule>,
     pub(crate) default_action: Option<ActionSpec>,
+    /// The authentication action before `default_action` on HTTPS listeners.
+    pub(crate) default_auth: Option<ActionSpec>,
     pub(crate) target_groups: BTreeMap<String, TargetGroupSpec>,
     pub(crate) backend_errors: Vec<BuildError>,
     pub(crate) uses_instance_targets: bool,
@@ -183,13 +186,49 @@ impl Backends<'_, '_, '_> {
         }
     }
 
-    /// The action of an Ingress backend, plus the service name (for `conditions.<name>`).
+    /// The authentication action of a backend whose action forwards to `single_service`
+    /// (when it forwards to exactly one Service), on the member's HTTPS listeners; `None`
+    /// without `auth-type`, or when the member has no HTTPS listener (its annotations are
+    /// still checked).
+    fn auth_action(
+        &self,
+        annotations: &Annotations<'_>,
+        single_service: Option<&str>,
+        https: bool,
+    ) -> Result<Option<ActionSpec>, BuildError> {
+        let namespace = self.member.namespace.as_str();
+        let service = single_service.and_then(|name| self.index.service(namespace, name));
+        let service_object = service.map(|s| {
+            ObjectRef::namespaced(
+                "service",
+                namespace,
+                s.metadata.name.as_deref().unwrap_or_default(),
+            )
+        });
+        let sources = auth::Sources {
+            ingress: *annotations,
+            service: service
+                .zip(service_object.as_ref())
+                .map(|(s, o)| Annotations::new(o, s.metadata.annotations.as_ref())),
+        };
+        let config = auth::parse(&sources)?;
+        if !https || !config.enabled() {
+            return Ok(None);
+        }
+        auth::action(&config, &self.member.object, namespace, |name| {
+            self.index.secret(namespace, name)
+        })
+    }
+
+    /// The action of an Ingress backend, plus the service name (for `conditions.<name>`) and
+    /// its authentication action on HTTPS listeners.
     fn backend_action(
         &mut self,
         annotations: &Annotations<'_>,
         backend: &IngressBackend,
         field: &str,
-    ) -> Result<(ActionSpec, String), BuildError> {
+        https: bool,
+    ) -> Result<(ActionSpec, String, Option<ActionSpec>), BuildError> {
         let object = &self.member.object;
         let Some(svc) = &backend.service else {
             return Err(invalid_field(
@@ -221,9 +260,18 @@ impl Backends<'_, '_, '_> {
                     ),
                 }
             })?;
-            return Ok((self.custom(parsed), svc.name.clone()));
+            let single = match &parsed {
+                ParsedAction::Forward { targets, .. } => match targets.as_slice() {
+                    [(ForwardTarget::Service { name, .. }, _)] => Some(name.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let auth = self.auth_action(annotations, single.as_deref(), https)?;
+            return Ok((self.custom(parsed), svc.name.clone(), auth));
         }
-        Ok((self.forward(&svc.name, &port), svc.name.clone()))
+        let auth = self.auth_action(annotations, Some(&svc.name), https)?;
+        Ok((self.forward(&svc.name, &port), svc.name.clone(), auth))
     }
 }
 
@@ -293,6 +341,9 @@ pub(crate) fn compile(
         uses_instances: false,
         referenced: Vec::new(),
     };
+    let https = listen_ports
+        .iter()
+        .any(|lp| lp.protocol == crate::model::Protocol::Https);
     let spec = member.ingress.spec.as_ref();
     let mut rules = Vec::new();
     for (ri, ing_rule) in spec
@@ -339,8 +390,8 @@ pub(crate) fn compile(
                     expected,
                 )
             })?;
-            let (action, service) =
-                backends.backend_action(&a, &path.backend, &format!("{field}.backend"))?;
+            let (action, service, auth) =
+                backends.backend_action(&a, &path.backend, &format!("{field}.backend"), https)?;
 
             // As LBC: host-header and path-pattern values of `conditions.<name>` join the
             // rule's own host and path (OR within the field); other fields are added as they are.
@@ -400,17 +451,18 @@ pub(crate) fn compile(
                 conditions: conds,
                 actions: vec![action],
                 transforms: super::transforms::parse(&a, &service)?,
+                auth,
                 source: object.clone(),
             });
         }
     }
-    let default_action = match spec.and_then(|s| s.default_backend.as_ref()) {
-        Some(backend) => Some(
-            backends
-                .backend_action(&a, backend, "spec.defaultBackend")?
-                .0,
-        ),
-        None => None,
+    let (default_action, default_auth) = match spec.and_then(|s| s.default_backend.as_ref()) {
+        Some(backend) => {
+            let (action, _, auth) =
+                backends.backend_action(&a, backend, "spec.defaultBackend", https)?;
+            (Some(action), auth)
+        }
+        None => (None, None),
     };
     if rules.is_empty() && default_action.is_none() && !stack.is_explicit() {
         let written = match spec.and_then(|s| s.rules.as_ref()) {
@@ -437,6 +489,7 @@ pub(crate) fn compile(
         listen_ports,
         rules,
         default_action,
+        default_auth,
         target_groups: backends.target_groups,
         backend_errors: backends.errors,
         uses_instance_targets: backends.uses_instances,

@@ -17,6 +17,7 @@
 pub mod actions;
 pub mod annotations;
 pub mod attributes;
+pub mod auth;
 pub mod binding;
 pub mod conditions;
 mod endpoints;
@@ -28,6 +29,7 @@ pub mod incremental;
 pub mod listener;
 pub mod load_balancer;
 mod member;
+pub mod mtls;
 pub mod params;
 pub mod rule;
 pub mod service;
@@ -76,6 +78,9 @@ pub struct Snapshot {
     /// Namespaces (labels for IngressClassParams `namespaceSelector`). Optional: a namespace
     /// that is absent is taken to carry only `kubernetes.io/metadata.name`.
     pub namespaces: Vec<Namespace>,
+    /// The Secrets `auth-idp-oidc` annotations name ([`auth::SecretData`]: only their OIDC
+    /// keys). A Secret that is absent is an error of the Ingresses that need it.
+    pub secrets: Vec<auth::SecretData>,
 }
 
 /// AWS quotas checked in the model. The defaults are the AWS defaults; raise them only if the
@@ -241,6 +246,7 @@ pub(crate) struct Index<'a> {
     classes: BTreeMap<&'a str, &'a IngressClass>,
     params: BTreeMap<&'a str, &'a IngressClassParams>,
     namespaces: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    secrets: BTreeMap<(&'a str, &'a str), &'a auth::SecretData>,
     /// Instance ids of eligible Nodes, sorted.
     instances: Vec<String>,
     /// Nodes whose instance id cannot be read.
@@ -349,6 +355,11 @@ impl<'a> Index<'a> {
                         .map(|l| (meta_name(&n.metadata), l))
                 })
                 .collect(),
+            secrets: snapshot
+                .secrets
+                .iter()
+                .map(|s| ((s.namespace.as_str(), s.name.as_str()), s))
+                .collect(),
             instances,
             node_errors,
             reads: std::cell::RefCell::default(),
@@ -380,6 +391,14 @@ impl<'a> Index<'a> {
             .get(namespace)
             .and_then(|m| m.get(name))
             .copied()
+    }
+
+    pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<&'a auth::SecretData> {
+        self.record(incremental::Read::Secret {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        });
+        self.secrets.get(&(namespace, name)).copied()
     }
 
     pub(crate) fn endpoint_slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
@@ -481,6 +500,8 @@ pub fn build_with_gateways(
     (out, g.status)
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]

@@ -248,6 +248,8 @@ pub struct PendingRule {
     pub actions: Vec<ActionSpec>,
     /// Transforms (`transforms.<service>`).
     pub transforms: Vec<TransformSpec>,
+    /// The authentication action that goes before `actions` on HTTPS listeners.
+    pub auth: Option<ActionSpec>,
     /// The Ingress it came from.
     pub source: ObjectRef,
 }

@@ -41,6 +41,8 @@ fn describe_action(a: &ActionSpec) -> String {
         }
         ActionSpec::FixedResponse(f) => format!("fixed {}", f.status_code),
         ActionSpec::Redirect(r) => format!("redirect {}:{}", r.protocol, r.port),
+        ActionSpec::AuthenticateCognito(c) => format!("cognito {}", c.user_pool_client_id),
+        ActionSpec::AuthenticateOidc(o) => format!("oidc {}", o.client_id),
     }
 }
 

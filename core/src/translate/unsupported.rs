@@ -20,6 +20,13 @@ pub const SERVICE_PREFIX: &str = "service.beta.kubernetes.io/aws-load-balancer-"
 /// `alb.ingress.kubernetes.io/<name>` annotations implemented (besides `actions.<name>`,
 /// `conditions.<name>`, `transforms.<name>` and `listener-attributes.<protocol>-<port>`).
 pub const INGRESS_IMPLEMENTED: &[&str] = &[
+    "auth-idp-cognito",
+    "auth-idp-oidc",
+    "auth-on-unauthenticated-request",
+    "auth-scope",
+    "auth-session-cookie",
+    "auth-session-timeout",
+    "auth-type",
     "backend-protocol",
     "backend-protocol-version",
     "certificate-arn",
@@ -37,6 +44,7 @@ pub const INGRESS_IMPLEMENTED: &[&str] = &[
     "load-balancer-attributes",
     "load-balancer-name",
     "manage-backend-security-group-rules",
+    "mutual-authentication",
     "scheme",
     "security-group-prefix-lists",
     "security-groups",
@@ -172,6 +180,7 @@ mod tests {
                     "alb.ingress.kubernetes.io/waf-acl-id",
                     "alb.ingress.kubernetes.io/wafv2-acl-arn",
                     "alb.ingress.kubernetes.io/auth-type",
+                    "alb.ingress.kubernetes.io/jwt-validation",
                     "external-dns.alpha.kubernetes.io/hostname",
                     "external-dns.kubernetes.io/ttl",
                     "external-dns.alpha.kubernetes.io/set-identifier",
@@ -181,7 +190,7 @@ mod tests {
                 ]
             ),
             [
-                "alb.ingress.kubernetes.io/auth-type",
+                "alb.ingress.kubernetes.io/jwt-validation",
                 "alb.ingress.kubernetes.io/waf-acl-id",
                 "external-dns.alpha.kubernetes.io/set-identifier",
             ],
@@ -218,6 +227,8 @@ mod tests {
     fn the_lists_cover_every_annotation_the_translation_reads() {
         let sources = [
             (Kind::Ingress, include_str!("annotations.rs"), PREFIX),
+            (Kind::Ingress, include_str!("auth.rs"), PREFIX),
+            (Kind::Ingress, include_str!("mtls.rs"), PREFIX),
             (
                 Kind::Service,
                 include_str!("service/annotations.rs"),

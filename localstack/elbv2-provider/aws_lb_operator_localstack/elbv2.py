@@ -10,6 +10,12 @@ Rule transforms (``Transforms`` of CreateRule and ModifyRule, ``ResetTransforms`
 moto nor the ELBv2 API description LocalStack 4.9.2 parses requests with knows them, so they
 would be dropped. This plugin reads them from the raw request, keeps them by rule ARN, and
 adds them to the rules of DescribeRules answers, as AWS returns them.
+
+moto drops a listener's ``MutualAuthentication`` (mutual TLS): this plugin keeps what
+CreateListener and ModifyListener set, per listener ARN, and returns it from CreateListener,
+ModifyListener and DescribeListeners, with the defaults AWS fills in for ``verify``
+(``IgnoreClientCertificateExpiry`` false, ``AdvertiseTrustStoreCaNames`` off). Trust stores are
+not checked (moto has none).
 """
 
 import threading
@@ -130,12 +136,55 @@ def _describe_rules(context, request):
     return response
 
 
+# Listener ARN -> MutualAuthentication as AWS reports it.
+_MUTUAL_AUTHENTICATION = {}
+
+
+def _normalised(mtls):
+    mode = mtls.get("Mode") or "off"
+    if mode != "verify":
+        return {"Mode": mode}
+    out = {
+        "Mode": mode,
+        "IgnoreClientCertificateExpiry": bool(mtls.get("IgnoreClientCertificateExpiry", False)),
+        "AdvertiseTrustStoreCaNames": mtls.get("AdvertiseTrustStoreCaNames") or "off",
+        "TrustStoreAssociationStatus": "active",
+    }
+    if mtls.get("TrustStoreArn"):
+        out["TrustStoreArn"] = mtls["TrustStoreArn"]
+    return out
+
+
+def _with_mutual_authentication(response):
+    for listener in response.get("Listeners", []) or []:
+        stored = _MUTUAL_AUTHENTICATION.get(listener.get("ListenerArn"))
+        if stored is not None:
+            listener["MutualAuthentication"] = dict(stored)
+    return response
+
+
+def _create_or_modify_listener(context, request):
+    response = call_moto(context)
+    mtls = request.get("MutualAuthentication")
+    if mtls:
+        for listener in response.get("Listeners", []) or []:
+            _MUTUAL_AUTHENTICATION[listener.get("ListenerArn")] = _normalised(mtls)
+    return _with_mutual_authentication(response)
+
+
+def _describe_listeners(context, _request):
+    return _with_mutual_authentication(call_moto(context))
+
+
 def _dispatch_all_to_moto(_provider):
     table = {op: _proxy_moto for op in load_service("elbv2").operation_names}
     table["DeleteLoadBalancer"] = _delete_load_balancer
     table["CreateRule"] = _create_rule
     table["ModifyRule"] = _modify_rule
     table["DescribeRules"] = _describe_rules
+    table["CreateListener"] = _create_or_modify_listener
+    table["ModifyListener"] = _create_or_modify_listener
+    table["DescribeListeners"] = _describe_listeners
     return table
 
 

@@ -281,6 +281,7 @@ pub(super) async fn execute(
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
                 .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
+                .set_mutual_authentication(sdk_mutual_authentication(l))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .set_tags(elb_tags(tags))
                 .customize()
@@ -309,6 +310,7 @@ pub(super) async fn execute(
                 .set_ssl_policy(l.ssl_policy.clone())
                 .set_certificates(default_certificate(l))
                 .set_alpn_policy(l.alpn_policy.clone().map(|a| vec![a]))
+                .set_mutual_authentication(sdk_mutual_authentication(l))
                 .set_default_actions(Some(sdk_actions(ctx, &l.default_actions)?))
                 .send()
                 .await
@@ -684,10 +686,65 @@ pub(super) fn sdk_actions(
                     ))
                     .build(),
             ),
+            ActionSpec::AuthenticateCognito(c) => b
+                .r#type(elbt::ActionTypeEnum::AuthenticateCognito)
+                .authenticate_cognito_config(
+                    elbt::AuthenticateCognitoActionConfig::builder()
+                        .user_pool_arn(&c.user_pool_arn)
+                        .user_pool_client_id(&c.user_pool_client_id)
+                        .user_pool_domain(&c.user_pool_domain)
+                        .set_authentication_request_extra_params(extra_params(&c.common))
+                        .on_unauthenticated_request(
+                            elbt::AuthenticateCognitoActionConditionalBehaviorEnum::from(
+                                c.common.on_unauthenticated_request.as_str(),
+                            ),
+                        )
+                        .scope(&c.common.scope)
+                        .session_cookie_name(&c.common.session_cookie_name)
+                        .session_timeout(c.common.session_timeout)
+                        .build(),
+                ),
+            ActionSpec::AuthenticateOidc(o) => {
+                // The secret is only ever in this request (never logged: the SDK input is not
+                // traced, and `ClientSecret` redacts itself everywhere else). Without one (a
+                // model read back from AWS) AWS keeps the secret it has.
+                let cfg = elbt::AuthenticateOidcActionConfig::builder()
+                    .issuer(&o.issuer)
+                    .authorization_endpoint(&o.authorization_endpoint)
+                    .token_endpoint(&o.token_endpoint)
+                    .user_info_endpoint(&o.user_info_endpoint)
+                    .client_id(&o.client_id)
+                    .set_client_secret(o.client_secret.as_ref().map(|s| s.expose().to_owned()))
+                    .set_use_existing_client_secret(o.client_secret.is_none().then_some(true))
+                    .set_authentication_request_extra_params(extra_params(&o.common))
+                    .on_unauthenticated_request(
+                        elbt::AuthenticateOidcActionConditionalBehaviorEnum::from(
+                            o.common.on_unauthenticated_request.as_str(),
+                        ),
+                    )
+                    .scope(&o.common.scope)
+                    .session_cookie_name(&o.common.session_cookie_name)
+                    .session_timeout(o.common.session_timeout)
+                    .build();
+                b.r#type(elbt::ActionTypeEnum::AuthenticateOidc)
+                    .authenticate_oidc_config(cfg)
+            }
         };
         out.push(action.build());
     }
     Ok(out)
+}
+
+fn extra_params(
+    common: &aws_lb_operator_core::model::AuthenticateCommon,
+) -> Option<std::collections::HashMap<String, String>> {
+    (!common.authentication_request_extra_params.is_empty()).then(|| {
+        common
+            .authentication_request_extra_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
 }
 
 /// `actions` with forward target groups resolved to ARNs, as an observed rule holds them.
@@ -720,6 +777,24 @@ pub(super) fn resolved_actions(
         });
     }
     Ok(out)
+}
+
+/// A listener's mutual TLS as ELBv2 takes it (`None`: not sent, the listener keeps its own).
+pub(super) fn sdk_mutual_authentication(
+    l: &ListenerSettings,
+) -> Option<elbt::MutualAuthenticationAttributes> {
+    l.mutual_authentication.as_ref().map(|m| {
+        elbt::MutualAuthenticationAttributes::builder()
+            .mode(&m.mode)
+            .set_trust_store_arn(m.trust_store.clone())
+            .set_ignore_client_certificate_expiry(m.ignore_client_certificate_expiry)
+            .set_advertise_trust_store_ca_names(
+                m.advertise_trust_store_ca_names
+                    .as_deref()
+                    .map(elbt::AdvertiseTrustStoreCaNamesEnum::from),
+            )
+            .build()
+    })
 }
 
 pub(super) fn listener_certificates(certs: &[String]) -> Option<Vec<elbt::Certificate>> {

@@ -180,6 +180,38 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Secrets are read for their OIDC keys only, and an unreadable one is reported without
+    /// any of its values (serde's message would quote them).
+    #[test]
+    fn secrets_keep_only_oidc_keys_and_their_errors_show_no_value() {
+        let dir = temp_dir("plan-manifests-secrets");
+        let file = dir.join("secrets.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: oidc, namespace: shop}\ndata: {clientID: Y2xpZW50, clientSecret: czNjcjN0, tls.key: a2V5}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: bad, namespace: shop}\ndata: {clientSecret: \"not base64: hunter2!\"}\n",
+        )
+        .unwrap();
+        let m = load_manifests(std::slice::from_ref(&file), false).unwrap();
+        assert_eq!(m.snapshot.secrets.len(), 1);
+        let s = &m.snapshot.secrets[0];
+        assert_eq!((s.namespace.as_str(), s.name.as_str()), ("shop", "oidc"));
+        assert_eq!(
+            s.data.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["clientID", "clientSecret"]
+        );
+        assert_eq!(s.data["clientSecret"].bytes(), b"s3cr3t");
+        let messages: Vec<&str> = m.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [format!(
+                "secret shop/bad ({}: document 2): expected a Secret whose data values are base64 and stringData values are strings (the values are not shown); the object is left out, everything else is still planned",
+                file.display()
+            )]
+        );
+        assert!(!format!("{m:?}").contains("s3cr3t") && !format!("{m:?}").contains("hunter2"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn schema_errors_name_the_field_and_leave_only_that_object_out() {
         let dir = temp_dir("plan-manifests-bad");

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_lb_operator_core::model::ObjectError;
+use aws_lb_operator_core::translate::auth::SecretData;
 use aws_lb_operator_core::translate::gateway::{self, GatewayObjects};
 use aws_lb_operator_core::translate::{params, Snapshot};
 use serde::de::DeserializeOwned;
@@ -62,6 +63,8 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     ("v1", "Service", "service", true),
+    // Only the OIDC keys of Secrets are kept (`auth-idp-oidc`); values never reach a message.
+    ("v1", "Secret", "secret", true),
     ("v1", "Node", "node", false),
     ("v1", "Namespace", "namespace", false),
     (
@@ -400,6 +403,14 @@ impl Collector {
             "ingressclass" => typed(doc).map(|o| snap.ingress_classes.push(trimmed(o, |_| {}))),
             "ingressclassparams" => typed(doc).map(|o| snap.ingress_class_params.push(o)),
             "service" => typed(doc).map(|o| snap.services.push(trimmed(o, trim::trim_service))),
+            // Not `typed`: a parse error may quote a value, and a Secret's values are secret.
+            "secret" => {
+                serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(doc)
+                    .map(|o| snap.secrets.push(SecretData::from_secret(&o)))
+                    .map_err(|_| {
+                        "expected a Secret whose data values are base64 and stringData values are strings (the values are not shown)".to_owned()
+                    })
+            }
             "node" => typed(doc).map(|o| snap.nodes.push(trimmed(o, trim::trim_node))),
             "namespace" => typed(doc).map(|o| snap.namespaces.push(trimmed(o, |_| {}))),
             "gatewayclass" => typed(doc).map(|o| gws.classes.push(o)),
@@ -476,6 +487,9 @@ fn remove(snap: &mut Snapshot, gws: &mut GatewayObjects, short: &str, ns: &str, 
         "ingressclass" => snap.ingress_classes.retain(|o| keep(&o.metadata)),
         "ingressclassparams" => snap.ingress_class_params.retain(|o| keep(&o.metadata)),
         "service" => snap.services.retain(|o| keep(&o.metadata)),
+        "secret" => snap
+            .secrets
+            .retain(|o| o.name != name || (namespaced && o.namespace != ns)),
         "node" => snap.nodes.retain(|o| keep(&o.metadata)),
         "namespace" => snap.namespaces.retain(|o| keep(&o.metadata)),
         "gatewayclass" => gws.classes.retain(|o| keep(&o.metadata)),

@@ -62,12 +62,17 @@ impl<'a> StackPlanner<'a> {
             || (secure && o.ssl_policy != settings.ssl_policy)
             || (secure && o.certificates.first() != settings.default_certificate.as_ref())
             || (settings.alpn_policy.is_some() && o.alpn_policy != settings.alpn_policy)
-            || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions);
-        if differs {
+            || canon::actions(&o.default_actions) != canon::actions(&settings.default_actions)
+            || canon::mutual_authentication_drifted(
+                settings.mutual_authentication.as_ref(),
+                o.mutual_authentication.as_ref(),
+            );
+        let secret_stale = canon::client_secret_stale(&l.tags, &o.tags);
+        if differs || secret_stale {
             self.push(
                 resource.clone(),
                 ChangeKind::Modify,
-                None,
+                (!differs).then(|| super::rules::SECRET_REASON.to_owned()),
                 Op::ModifyListener {
                     arn: o.arn.clone(),
                     listener: settings,
@@ -148,5 +153,6 @@ fn listener_settings(l: &ListenerSpec, resolve: &Resolver<'_>) -> ListenerSettin
         },
         default_actions: resolve.actions(&l.default_actions),
         alpn_policy: l.alpn_policy.clone(),
+        mutual_authentication: l.mutual_authentication.clone(),
     }
 }

@@ -161,11 +161,12 @@ impl<'a> StackPlanner<'a> {
             let Some(ai) = pair[di] else { continue };
             let a = actual[ai].0;
             let resource = format!("rule {port}:{}", r.priority);
-            if !content_matched[di] {
+            let secret_stale = canon::client_secret_stale(&r.tags, &a.tags);
+            if !content_matched[di] || secret_stale {
                 self.push(
                     resource.clone(),
                     ChangeKind::Modify,
-                    None,
+                    (content_matched[di] && secret_stale).then(|| SECRET_REASON.to_owned()),
                     Op::ModifyRule {
                         arn: a.arn.clone(),
                         conditions: r.conditions.clone(),
@@ -196,6 +197,10 @@ impl<'a> StackPlanner<'a> {
         }
     }
 }
+
+/// Why a rule or listener whose actions are unchanged is rewritten.
+pub(super) const SECRET_REASON: &str =
+    "send the OIDC client secret again (its fingerprint tag differs: the Secret changed, or an earlier controller wrote it)";
 
 pub(super) type RuleKey = (
     Vec<crate::model::ConditionSpec>,

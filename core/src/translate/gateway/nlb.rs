@@ -723,6 +723,7 @@ pub(super) fn build(
                 certificate_discovery: Vec::new(),
                 alpn_policy: s.alpn_policy.clone(),
                 attributes: BTreeMap::new(),
+                mutual_authentication: None,
                 tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &s.port.to_string()),
             })
         })

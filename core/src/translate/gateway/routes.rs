@@ -1022,6 +1022,7 @@ fn alb_listeners(
                 .unwrap_or_default(),
             alpn_policy: None,
             attributes: BTreeMap::new(),
+            mutual_authentication: None,
             tags: tags::with_tracking(&BTreeMap::new(), cluster, stack, &port.to_string()),
         });
     }

@@ -119,6 +119,7 @@ fn answer(stack: &Stack, port: u16, host: &str, path: &str, extra: &[(&str, &str
             status_code,
             location,
         } => format!("redirect {status_code} {location}"),
+        Outcome::Authenticate { .. } => "authenticate".to_owned(),
     }
 }
 

@@ -222,6 +222,7 @@ pub(crate) fn build(ctx: &ServiceContext<'_>, plan: &PortPlan<'_>, tg_id: &str) 
             .get(&(plan.protocol, plan.port))
             .cloned()
             .unwrap_or_default(),
+        mutual_authentication: None,
         tags: tags::with_tracking(&s.tags, ctx.cluster(), &ctx.stack, &plan.port.to_string()),
     }
 }

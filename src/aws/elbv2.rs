@@ -536,6 +536,26 @@ pub async fn find_target_group(
     }
 }
 
+/// The target groups of `arns` (at most 20, DescribeTargetGroups' limit) in one call, as
+/// [`find_target_group`] reads one. One that does not exist fails the whole call
+/// (`TargetGroupNotFound`): the caller then reads them one by one.
+pub async fn find_target_groups(
+    client: &Client,
+    arns: &[String],
+) -> Result<Vec<ObservedTargetGroup>> {
+    let out = client
+        .describe_target_groups()
+        .set_target_group_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetGroups", e))?;
+    Ok(out
+        .target_groups()
+        .iter()
+        .filter_map(observed_target_group)
+        .collect())
+}
+
 /// A registered target with its health state (`initial`, `healthy`, `unhealthy`, `unused`,
 /// `draining`, `unavailable`).
 #[derive(Debug, Clone, PartialEq, Eq)]

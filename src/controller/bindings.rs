@@ -59,7 +59,8 @@ use super::stores::{Signals, Stores};
 use crate::aws::{AwsClients, AwsError};
 use crate::crd::{self, TargetGroupBinding, TargetGroupBindingStatus};
 use crate::pass::targets::{
-    find_target_group, registered_targets, send_target_changes, ExecuteError, Outcome,
+    find_target_group, find_target_groups, registered_targets, send_target_changes, ExecuteError,
+    Outcome,
 };
 
 /// The condition this loop owns.
@@ -521,6 +522,7 @@ impl Bindings {
         self.state.queue.add_all(keys);
         let taken: BTreeSet<ObjectKey> =
             self.state.queue.take(now, usize::MAX).into_iter().collect();
+        self.prefetch_groups(&tgbs, &taken).await;
         let mut changes: Vec<Change> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for tgb in tgbs {
@@ -862,6 +864,60 @@ impl Bindings {
         };
         self.state.groups.insert(lookup, group.clone());
         Ok(group)
+    }
+
+    /// The target groups, not cached yet, of the bindings this pass looks at, read 20 ARNs a
+    /// call (the first pass after a restart otherwise reads one per binding). Bindings that
+    /// name their group, or assume a role, are read one by one in [`Self::group`], as are those
+    /// of a batch that fails (a missing ARN fails the whole call) or a batch of one.
+    async fn prefetch_groups(
+        &mut self,
+        tgbs: &[std::sync::Arc<TargetGroupBinding>],
+        taken: &BTreeSet<ObjectKey>,
+    ) {
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for tgb in tgbs {
+            let spec = &tgb.spec;
+            if !taken.contains(&ObjectKey::binding(tgb))
+                || spec
+                    .iam_role_arn_to_assume
+                    .as_deref()
+                    .is_some_and(|r| !r.is_empty())
+            {
+                continue;
+            }
+            let (Some(arn), Some(lookup)) = (
+                spec.target_group_arn.as_deref().filter(|a| !a.is_empty()),
+                lookup_key(spec),
+            ) else {
+                continue;
+            };
+            if !self.state.groups.contains_key(&lookup) && !wanted.iter().any(|(l, _)| *l == lookup)
+            {
+                wanted.push((lookup, arn.to_owned()));
+            }
+        }
+        for chunk in wanted.chunks(20).filter(|c| c.len() > 1) {
+            let arns: Vec<String> = chunk.iter().map(|(_, a)| a.clone()).collect();
+            match find_target_groups(&self.aws, &arns).await {
+                Ok(found) => {
+                    for tg in found {
+                        if let Some((lookup, _)) = chunk.iter().find(|(_, a)| *a == tg.arn) {
+                            let group = Group {
+                                target_type: TargetType::parse(&tg.target_type),
+                                arn: tg.arn,
+                                name: tg.name,
+                            };
+                            self.state.groups.insert(lookup.clone(), group);
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(
+                    error = %e,
+                    "target groups not read together; each binding reads its own"
+                ),
+            }
+        }
     }
 
     fn forget_group(&mut self, arn: &str) {

@@ -87,6 +87,18 @@ pub async fn find_target_group(
     elbv2::find_target_group(&clients.elbv2, arn, name).await
 }
 
+/// The target groups of up to 20 `arns` in one DescribeTargetGroups call; a missing one fails
+/// the call.
+///
+/// # Errors
+/// DescribeTargetGroups failed.
+pub async fn find_target_groups(
+    clients: &AwsClients,
+    arns: &[String],
+) -> Result<Vec<ObservedTargetGroup>, AwsError> {
+    elbv2::find_target_groups(&clients.elbv2, arns).await
+}
+
 /// The targets registered in a target group that are not draining.
 ///
 /// # Errors

@@ -840,6 +840,15 @@ async fn bench_restart_in_sync_stacks() {
         Some(&(groups as u64)),
         "{by_op:?}"
     );
+    // The bindings' target groups are read 20 ARNs a call, after the one listing.
+    assert!(
+        by_op
+            .get("elbv2.DescribeTargetGroups")
+            .copied()
+            .unwrap_or(0)
+            <= 1 + (tgbs as u64).div_ceil(20),
+        "{by_op:?}"
+    );
     assert!(
         by_op
             .get("elbv2.DescribeLoadBalancers")

@@ -349,12 +349,28 @@ async fn target_group_bindings_register_scale_report_and_release() {
         "wrong-port",
         json!({"targetGroupARN": fix_arn, "serviceRef": {"name": "web", "port": "https"}}),
     );
+    // An ARN that names no target group: read together with wrong-port's (not cached yet), it
+    // fails the batch, and each is then read on its own.
+    let ghost_arn = format!(
+        "{}/ghost-arn/0123456789abcdef",
+        ip_arn.split('/').next().unwrap()
+    );
+    w.tgb(
+        "ghost-arn",
+        json!({"targetGroupARN": ghost_arn, "serviceRef": {"name": "web", "port": 80}}),
+    );
     eventually(10, "the problems reported", || async {
         w.ready("ghost") == Some(("False".into(), "TargetGroupNotFound".into(), true))
+            && w.ready("ghost-arn") == Some(("False".into(), "TargetGroupNotFound".into(), true))
             && w.ready("orphan") == Some(("False".into(), "ServiceNotFound".into(), true))
             && w.ready("wrong-port") == Some(("False".into(), "ServicePortNotFound".into(), true))
     })
     .await;
+    let ghost_ready = w.binding("ghost-arn").unwrap().status.unwrap().conditions[0].clone();
+    assert_eq!(
+        ghost_ready.message,
+        format!("target group {ghost_arn} not found")
+    );
     let ghost = w.binding("ghost").unwrap();
     let ready = &ghost.status.as_ref().unwrap().conditions[0];
     assert_eq!(
